@@ -1,0 +1,95 @@
+"""The ``latentatlas`` command line: ``serve`` and ``train``."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(help="Latent Atlas: train and explore disentangled representation models.", no_args_is_help=True)
+
+
+class ModelKind(str, Enum):
+    qlae = "qlae"
+    ae = "ae"
+    vae = "vae"
+
+
+class DatasetName(str, Enum):
+    dsprites = "dsprites"
+    shapes3d = "shapes3d"
+    folder = "folder"
+
+
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Interface to bind (default: settings' host).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (default: settings' port).")] = None,
+    models_dir: Annotated[Optional[Path], typer.Option(help="Folder of model folders to serve.")] = None,
+) -> None:
+    """Serve the models folder and the web app."""
+    import uvicorn
+
+    from latentatlas.config import Settings
+    from latentatlas.serve.app import create_app
+
+    overrides = {k: v for k, v in {"host": host, "port": port, "models_dir": models_dir}.items() if v is not None}
+    settings = Settings(**overrides)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, ws_max_size=1 << 20)
+
+
+@app.command()
+def train(
+    out: Annotated[Path, typer.Option(help="Output model folder (config.json, weights.safetensors, card.json).")],
+    model: Annotated[ModelKind, typer.Option(help="Model family.")] = ModelKind.qlae,
+    dataset: Annotated[DatasetName, typer.Option(help="Training data.")] = DatasetName.dsprites,
+    data_path: Annotated[Optional[Path], typer.Option(help="Image folder (with --dataset folder).")] = None,
+    channels: Annotated[int, typer.Option(help="Image channels for an image folder (1 or 3).")] = 3,
+    image_size: Annotated[int, typer.Option(help="Square image size (a power of two).")] = 64,
+    latent_dim: Annotated[Optional[int], typer.Option(help="Latent size (default: twice the number of factors; 10 for folders).")] = None,
+    widths: Annotated[str, typer.Option(help="Encoder widths, comma separated, one per stride-2 layer.")] = "32,64,64,128",
+    steps: Annotated[int, typer.Option(help="Training steps.")] = 20_000,
+    max_minutes: Annotated[Optional[float], typer.Option(help="Stop early after this many minutes.")] = None,
+    batch_size: Annotated[int, typer.Option()] = 64,
+    lr: Annotated[float, typer.Option(help="Learning rate.")] = 1e-3,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay on weights (QLAE: 0.1).")] = 0.1,
+    beta: Annotated[float, typer.Option(help="KL weight for --model vae.")] = 1.0,
+    quantize_warmup: Annotated[int, typer.Option(help="QLAE steps over which the decoder input snaps to the codes.")] = 500,
+    seed: Annotated[int, typer.Option()] = 0,
+    threads: Annotated[int, typer.Option(help="torch intra-op threads.")] = 2,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    checkpoint_every: Annotated[int, typer.Option(help="Steps between resumable checkpoints.")] = 1000,
+    resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoint if present.")] = False,
+) -> None:
+    """Train a model with the CLI's progress bar, checkpoints and card."""
+    from latentatlas.data import DatasetSpec, load_dataset
+    from latentatlas.nets import ModelConfig, NetConfig
+    from latentatlas.train import TrainConfig
+    from latentatlas.train import train as run_training
+
+    try:
+        spec = DatasetSpec(name=dataset.value, path=str(data_path) if data_path else None, image_size=image_size)
+        if dataset is DatasetName.folder:
+            data_channels, factors = channels, 5
+        else:
+            probe = load_dataset(spec)
+            data_channels, factors = probe.channels, len(probe.factor_sizes)
+        net = NetConfig(image_size=image_size, channels=data_channels, widths=tuple(int(w) for w in widths.split(",")))
+        model_config = ModelConfig(
+            kind=model.value, latent_dim=latent_dim or 2 * factors, net=net, beta=beta, quantize_warmup=quantize_warmup
+        )
+        train_config = TrainConfig(
+            steps=steps, max_minutes=max_minutes, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+            seed=seed, threads=threads, device=device, checkpoint_every=checkpoint_every,
+        )
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+    card = run_training(model_config, spec, train_config, out, resume=resume)
+    typer.echo(json.dumps({"out": str(out), "steps": card["steps"], "wall_seconds": card["wall_seconds"], "heldout": card["heldout"]}))
+
+
+if __name__ == "__main__":
+    app()

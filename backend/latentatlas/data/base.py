@@ -1,0 +1,131 @@
+"""Dataset interface: images by index, and for procedural sets the factor grid behind them."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict
+
+
+class DatasetSpec(BaseModel):
+    """Typed description of a dataset, stored in each model's ``config.json``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: Literal["dsprites", "shapes3d", "folder"]
+    path: str | None = None  # image folder only
+    image_size: int = 64
+    holdout: int = 1000  # samples kept out of training for evaluation
+    holdout_seed: int = 12345
+
+
+class ImageDataset(ABC):
+    """Images in [0, 1] as float tensors (N, C, H, W), addressed by integer index."""
+
+    name: str
+    channels: int
+    image_size: int
+    factor_names: tuple[str, ...] = ()
+    factor_sizes: tuple[int, ...] = ()
+
+    def __init__(self, spec: DatasetSpec) -> None:
+        self.spec = spec
+        self._holdout = np.sort(
+            np.random.default_rng(spec.holdout_seed).choice(len(self), size=min(spec.holdout, len(self) // 10), replace=False)
+        )
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+    @abstractmethod
+    def images(self, indices: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+        """Render or load the images at ``indices``."""
+
+    @property
+    def holdout_indices(self) -> np.ndarray:
+        """Fixed, seeded indices never drawn for training."""
+        return self._holdout
+
+    def sample_train_indices(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Uniform training indices, rejecting the held-out ones."""
+        out = rng.integers(0, len(self), size=n)
+        bad = np.isin(out, self._holdout)
+        while bad.any():
+            out[bad] = rng.integers(0, len(self), size=int(bad.sum()))
+            bad = np.isin(out, self._holdout)
+        return out
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "size": len(self),
+            "channels": self.channels,
+            "image_size": self.image_size,
+            "factor_names": list(self.factor_names),
+            "factor_sizes": list(self.factor_sizes),
+        }
+
+
+class FactorDataset(ImageDataset):
+    """A procedural dataset: every combination of its factor grid is one image.
+
+    Index <-> factors is the mixed-radix numbering of the grid (last factor fastest), and
+    images are rendered deterministically from factors, so the metrics can ask for
+    "a batch with factor k fixed" straight from the generative process.
+    """
+
+    factor_values: tuple[np.ndarray, ...] = ()
+
+    def __len__(self) -> int:
+        return math.prod(self.factor_sizes)
+
+    def index_to_factors(self, indices: np.ndarray) -> np.ndarray:
+        return np.stack(np.unravel_index(np.asarray(indices, dtype=np.int64), self.factor_sizes), axis=1)
+
+    def factors_to_index(self, factors: np.ndarray) -> np.ndarray:
+        factors = np.asarray(factors, dtype=np.int64)
+        return np.ravel_multi_index(tuple(factors.T), self.factor_sizes)
+
+    def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Factor indices (n, K), each factor uniform over its grid."""
+        return np.stack([rng.integers(0, size, size=n) for size in self.factor_sizes], axis=1)
+
+    def factor_value_table(self, factors: np.ndarray) -> dict[str, list[float]]:
+        """Physical factor values (scale, angle, hue, ...) for factor indices (n, K)."""
+        return {name: self.factor_values[k][factors[:, k]].tolist() for k, name in enumerate(self.factor_names)}
+
+    def images(self, indices: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+        return self.render(self.index_to_factors(indices), device)
+
+    @abstractmethod
+    def render(self, factors: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+        """Images (n, C, H, W) in [0, 1] for factor indices (n, K)."""
+
+    def _factor_tensor(self, factors: np.ndarray, k: int, device: torch.device | str) -> torch.Tensor:
+        """Physical values of factor k as a (n, 1, 1) float tensor, ready to broadcast over pixels."""
+        values = torch.as_tensor(self.factor_values[k][np.asarray(factors)[:, k]], dtype=torch.float32, device=device)
+        return values.view(-1, 1, 1)
+
+    def _pixel_grid(self, device: torch.device | str, supersample: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pixel-centre coordinates x (right) and y (down) in [0, 1], shape (1, H, W)."""
+        s = self.image_size * supersample
+        coords = (torch.arange(s, dtype=torch.float32, device=device) + 0.5) / s
+        y, x = torch.meshgrid(coords, coords, indexing="ij")
+        return x.unsqueeze(0), y.unsqueeze(0)
+
+
+def load_dataset(spec: DatasetSpec) -> ImageDataset:
+    """Build the dataset a spec describes."""
+    from latentatlas.data.dsprites import DSprites
+    from latentatlas.data.folder import ImageFolder
+    from latentatlas.data.shapes3d import Shapes3D
+
+    if spec.name == "dsprites":
+        return DSprites(spec)
+    if spec.name == "shapes3d":
+        return Shapes3D(spec)
+    return ImageFolder(spec)

@@ -1,0 +1,64 @@
+"""Held-out evaluation of an autoencoder: reconstruction quality and latent statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from latentatlas.data.base import ImageDataset
+from latentatlas.nets import LatentModel
+
+
+def psnr(reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
+    """Peak signal-to-noise ratio per image, 10 log10(1 / MSE), for images in [0, 1]."""
+    mse = (reference - estimate).square().flatten(1).mean(dim=1).clamp_min(1e-12)
+    return -10 * torch.log10(mse)
+
+
+def binary_iou(reference: torch.Tensor, estimate: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """Intersection over union of the thresholded images, per image (1 where both are empty)."""
+    a, b = (reference > threshold).flatten(1), (estimate > threshold).flatten(1)
+    union = (a | b).sum(dim=1)
+    return torch.where(union > 0, (a & b).sum(dim=1) / union.clamp_min(1), torch.ones_like(union, dtype=torch.float32))
+
+
+@torch.inference_mode()
+def evaluate_reconstruction(model: LatentModel, dataset: ImageDataset, device: torch.device, batch_size: int = 250) -> dict:
+    """PSNR (and IoU for binary datasets) of reconstructions of the held-out samples, plus
+    per-dimension latent statistics (mean, sd, min, max) that size the app's sliders."""
+    model.eval()
+    indices = dataset.holdout_indices
+    psnrs, ious, latents = [], [], []
+    for start in range(0, len(indices), batch_size):
+        images = dataset.images(indices[start : start + batch_size], device)
+        latent = model.encode(images).latent
+        recon = model.decode(latent)
+        psnrs.append(psnr(images, recon).cpu())
+        ious.append(binary_iou(images, recon).cpu())
+        latents.append(latent.cpu())
+    z = torch.cat(latents)
+    result = {
+        "samples": len(indices),
+        "psnr_db": float(torch.cat(psnrs).mean()),
+        "latent_stats": {
+            "mean": z.mean(0).tolist(),
+            "std": z.std(0).tolist(),
+            "min": z.min(0).values.tolist(),
+            "max": z.max(0).values.tolist(),
+        },
+    }
+    if dataset.channels == 1:
+        result["iou"] = float(torch.cat(ious).mean())
+    return result
+
+
+@torch.inference_mode()
+def reconstruction_sheet(model: LatentModel, dataset: ImageDataset, device: torch.device, count: int = 10) -> Image.Image:
+    """Two rows: held-out originals above, their reconstructions below (2x upscaled)."""
+    images = dataset.images(dataset.holdout_indices[:count], device)
+    recon = model.decode(model.encode(images).latent)
+    rows = torch.cat([torch.cat(list(images), dim=2), torch.cat(list(recon), dim=2)], dim=1)
+    pixels = (rows.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+    sheet = Image.fromarray(np.ascontiguousarray(pixels.squeeze(-1) if pixels.shape[-1] == 1 else pixels))
+    return sheet.resize((sheet.width * 2, sheet.height * 2), Image.Resampling.NEAREST)
