@@ -26,14 +26,18 @@ def binary_iou(reference: torch.Tensor, estimate: torch.Tensor, threshold: float
 @torch.inference_mode()
 def evaluate_reconstruction(model: LatentModel, dataset: ImageDataset, device: torch.device, batch_size: int = 250) -> dict:
     """PSNR (and IoU for binary datasets) of reconstructions of the held-out samples, plus
-    per-dimension latent statistics (mean, sd, min, max) that size the app's sliders."""
+    per-dimension latent statistics (mean, sd, min, max; mean posterior sd for VAEs) that
+    size the app's sliders."""
     model.eval()
     indices = dataset.holdout_indices
-    psnrs, ious, latents = [], [], []
+    psnrs, ious, latents, scales = [], [], [], []
     for start in range(0, len(indices), batch_size):
         images = dataset.images(indices[start : start + batch_size], device)
-        latent = model.encode(images).latent
+        encoding = model.encode(images)
+        latent = encoding.latent
         recon = model.decode(latent)
+        if encoding.scale is not None:
+            scales.append(encoding.scale.cpu())
         psnrs.append(psnr(images, recon).cpu())
         ious.append(binary_iou(images, recon).cpu())
         latents.append(latent.cpu())
@@ -48,6 +52,8 @@ def evaluate_reconstruction(model: LatentModel, dataset: ImageDataset, device: t
             "max": z.max(0).values.tolist(),
         },
     }
+    if scales:
+        result["latent_stats"]["posterior_scale"] = torch.cat(scales).mean(0).tolist()
     if dataset.channels == 1:
         result["iou"] = float(torch.cat(ious).mean())
     return result
@@ -55,8 +61,11 @@ def evaluate_reconstruction(model: LatentModel, dataset: ImageDataset, device: t
 
 @torch.inference_mode()
 def reconstruction_sheet(model: LatentModel, dataset: ImageDataset, device: torch.device, count: int = 10) -> Image.Image:
-    """Two rows: held-out originals above, their reconstructions below (2x upscaled)."""
-    images = dataset.images(dataset.holdout_indices[:count], device)
+    """Two rows: held-out originals above, their reconstructions below (2x upscaled).
+
+    The held-out indices are sorted, so take them evenly spread to show varied factors."""
+    held_out = dataset.holdout_indices
+    images = dataset.images(held_out[:: max(1, len(held_out) // count)][:count], device)
     recon = model.decode(model.encode(images).latent)
     rows = torch.cat([torch.cat(list(images), dim=2), torch.cat(list(recon), dim=2)], dim=1)
     pixels = (rows.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()

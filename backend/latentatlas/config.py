@@ -1,0 +1,28 @@
+"""Server settings, read from the environment with the prefix ``LATENTATLAS_`` (pydantic-settings).
+
+Example: ``LATENTATLAS_MODELS_DIR=/data/models LATENTATLAS_TORCH_THREADS=4 latentatlas serve``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LATENTATLAS_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    models_dir: Path = REPO_ROOT / "models"
+    frontend_dir: Path = REPO_ROOT / "frontend"
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto picks CUDA when present")
+    torch_threads: int = Field(2, ge=1, le=256, description="torch intra-op threads: other processes may share the cores")
+    max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="largest accepted upload (413 above)")
+    max_image_pixels: int = Field(40_000_000, ge=64 * 64, description="largest accepted width x height, checked before decoding pixels")
+    max_decode_batch: int = Field(1024, ge=1, description="most images one request may decode (traversals, samples)")
+    cors_origins: list[str] = Field(default_factory=list, description='JSON list, e.g. ["http://localhost:5173"]')

@@ -1,0 +1,195 @@
+"""Metrics of a set of latents: load and check the input, compute, format."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+import numpy as np
+
+from latentatlas.metrics._mi import histogram_mutual_info
+from latentatlas.metrics.dci import DCIResult, compute_dci, compute_dci_fast
+from latentatlas.metrics.infomec import compute_infomec
+from latentatlas.metrics.mig import mig_from_info
+from latentatlas.metrics.modularity import compute_explicitness, modularity_from_mutual_info
+from latentatlas.metrics.sap import compute_sap
+
+METRIC_NAMES = (
+    "mig",
+    "dci",
+    "dci_fast",
+    "sap",
+    "sap_continuous",
+    "modularity",
+    "explicitness",
+    "infomec",
+)
+# Exact DCI fits 100 x (number of classes) trees per factor: minutes on 10k
+# rows, so it runs only when asked for; dci_fast stands in by default.
+DEFAULT_METRICS = tuple(name for name in METRIC_NAMES if name != "dci")
+
+
+class MetricsInputError(ValueError):
+    """The latents / factors given to the metrics are unusable (message says why)."""
+
+
+def default_train_rows(n_rows: int) -> int:
+    """ceil(2/3 of the rows): disentanglement_lib's split_train_test default."""
+    return -(-2 * n_rows // 3)
+
+
+def load_metrics_file(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Read ``z`` (N, D) float, ``y`` (N, K) int and optional ``train_rows`` from an .npz.
+
+    The first ``train_rows`` rows are the train split, the rest the test split
+    (default: two thirds).  Returns validated (z float64, y int64, train_rows);
+    raises MetricsInputError on anything unusable.
+    """
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise MetricsInputError(f"{path}: cannot read as an .npz archive ({exc})") from exc
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise MetricsInputError(f"{path}: expected an .npz archive holding arrays 'z' and 'y', got a single array")
+    with archive:
+        missing = [name for name in ("z", "y") if name not in archive.files]
+        if missing:
+            raise MetricsInputError(
+                f"{path}: missing array(s) {', '.join(missing)}; found {', '.join(archive.files) or 'none'}"
+            )
+        train_rows = archive["train_rows"] if "train_rows" in archive.files else None
+        return validate_inputs(archive["z"], archive["y"], train_rows)
+
+
+def validate_inputs(
+    z: np.ndarray, y: np.ndarray, train_rows: int | np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Check shapes, values and the split; return (z float64, y int64, train_rows)."""
+    z = np.asarray(z)
+    y = np.asarray(y)
+    if z.ndim != 2:
+        raise MetricsInputError(f"z must be 2-D (N samples x D latents), got shape {z.shape}")
+    if y.ndim != 2:
+        raise MetricsInputError(f"y must be 2-D (N samples x K factors), got shape {y.shape}")
+    if z.shape[0] != y.shape[0]:
+        raise MetricsInputError(f"z has {z.shape[0]} rows but y has {y.shape[0]}; they must match")
+    if z.shape[1] < 2:
+        raise MetricsInputError(f"need at least 2 latent dimensions, z has {z.shape[1]}")
+    if y.shape[1] < 2:
+        raise MetricsInputError(f"need at least 2 factors, y has {y.shape[1]}")
+    if not (np.issubdtype(z.dtype, np.integer) or np.issubdtype(z.dtype, np.floating)):
+        raise MetricsInputError(f"z must be numeric, got dtype {z.dtype}")
+    z = z.astype(np.float64)
+    if not np.isfinite(z).all():
+        bad = np.argwhere(~np.isfinite(z))[0]
+        raise MetricsInputError(f"z contains NaN or inf (first at row {bad[0]}, latent {bad[1]})")
+    y = _integer_labels(y)
+
+    n_rows = z.shape[0]
+    train_rows = default_train_rows(n_rows) if train_rows is None else _integer_scalar(train_rows)
+    if not 2 <= train_rows <= n_rows - 1:
+        raise MetricsInputError(
+            f"train_rows must leave at least 2 train rows and 1 test row, got {train_rows} of {n_rows} rows"
+        )
+    for k in range(y.shape[1]):
+        if np.unique(y[:train_rows, k]).size < 2:
+            raise MetricsInputError(f"factor {k} takes a single value on the train rows; every factor must vary")
+    return z, y, train_rows
+
+
+def _integer_labels(y: np.ndarray) -> np.ndarray:
+    if np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_:
+        return y.astype(np.int64)
+    if not np.issubdtype(y.dtype, np.floating):
+        raise MetricsInputError(f"y must hold integer factor labels, got dtype {y.dtype}")
+    if not np.isfinite(y).all():
+        raise MetricsInputError("y contains NaN or inf")
+    if not np.array_equal(y, np.round(y)):
+        raise MetricsInputError("y must hold integer factor labels, got non-integer values")
+    return y.astype(np.int64)
+
+
+def _integer_scalar(value: int | np.ndarray) -> int:
+    array = np.asarray(value)
+    if array.size != 1 or not np.issubdtype(array.dtype, np.integer):
+        raise MetricsInputError(f"train_rows must be a single integer, got {array!r}")
+    return int(array.reshape(()))
+
+
+def compute_metrics(
+    z: np.ndarray,
+    y: np.ndarray,
+    train_rows: int | None = None,
+    metrics: Iterable[str] | None = None,
+    discrete_latents: bool = False,
+    seed: int = 0,
+    *,
+    n_jobs: int = 2,
+) -> dict:
+    """Compute the requested metrics (default DEFAULT_METRICS) as a JSON-able dict.
+
+    Rows [:train_rows] are the train split, the rest the test split.  MIG,
+    modularity and InfoMEC use the train rows; DCI, SAP and explicitness train
+    on them and also score the test rows.  ``discrete_latents`` selects
+    InfoMEC's plug-in estimator (quantised codes); ``seed`` seeds DCI's tree
+    randomness and InfoMEC's kNN jitter; ``n_jobs`` the exact DCI processes.
+    """
+    z, y, train_rows = validate_inputs(z, y, train_rows)
+    names = _requested(metrics)
+    z_train, y_train, z_test, y_test = z[:train_rows], y[:train_rows], z[train_rows:], y[train_rows:]
+    result: dict = {}
+    info = histogram_mutual_info(z_train, y_train) if names & {"mig", "modularity"} else None
+    if "mig" in names:
+        result["mig"] = mig_from_info(info).mig
+    if "dci" in names:
+        result["dci"] = _dci_dict(compute_dci(z_train, y_train, z_test, y_test, n_jobs=n_jobs, seed=seed))
+    if "dci_fast" in names:
+        result["dci_fast"] = _dci_dict(compute_dci_fast(z_train, y_train, z_test, y_test, seed=seed))
+    if "sap" in names:
+        result["sap"] = compute_sap(z_train, y_train, z_test, y_test).sap
+    if "sap_continuous" in names:
+        result["sap_continuous"] = compute_sap(z_train, y_train, z_test, y_test, continuous_factors=True).sap
+    if "modularity" in names:
+        result["modularity"] = modularity_from_mutual_info(info.mutual_info).modularity
+    if "explicitness" in names:
+        explicitness = compute_explicitness(z_train, y_train, z_test, y_test)
+        result["explicitness_train"] = explicitness.train
+        result["explicitness_test"] = explicitness.test
+    if "infomec" in names:
+        info_mec = compute_infomec(z_train, y_train, discrete_latents=discrete_latents, seed=seed)
+        result["infomec"] = {"infom": info_mec.infom, "infoc": info_mec.infoc, "infoe": info_mec.infoe}
+    return result
+
+
+def _requested(metrics: Iterable[str] | None) -> set[str]:
+    names = set(DEFAULT_METRICS if metrics is None else metrics)
+    unknown = sorted(names - set(METRIC_NAMES))
+    if unknown:
+        raise MetricsInputError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRIC_NAMES)}")
+    return names
+
+
+def _dci_dict(result: DCIResult) -> dict[str, float]:
+    return {
+        "disentanglement": result.disentanglement,
+        "completeness": result.completeness,
+        "informativeness_train": result.informativeness_train,
+        "informativeness_test": result.informativeness_test,
+    }
+
+
+def format_table(result: dict) -> str:
+    """Two-column text table of a compute_metrics result (nested keys dotted)."""
+    rows = list(_flatten(result))
+    width = max([len("metric")] + [len(name) for name, _ in rows])
+    lines = [f"{'metric':<{width}}  value", f"{'-' * width}  ------"]
+    lines += [f"{name:<{width}}  {value:.4f}" for name, value in rows]
+    return "\n".join(lines)
+
+
+def _flatten(result: dict, prefix: str = "") -> Iterable[tuple[str, float]]:
+    for key, value in result.items():
+        if isinstance(value, dict):
+            yield from _flatten(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value

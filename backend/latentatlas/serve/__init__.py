@@ -1,0 +1,1 @@
+"""The web layer: app factory, model registry, safe image decoding, thin routers."""

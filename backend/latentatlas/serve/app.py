@@ -1,0 +1,53 @@
+"""The FastAPI application factory: settings, lifespan model loading, routers, static app."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from latentatlas import __version__
+from latentatlas.config import Settings
+from latentatlas.devices import resolve_device, set_threads
+from latentatlas.serve.deps import describe_errors
+from latentatlas.serve.registry import ModelRegistry
+from latentatlas.serve.routers import health, live, models
+
+log = logging.getLogger("latentatlas.serve")
+
+
+async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+    return JSONResponse({"detail": describe_errors(error.errors())}, status_code=422)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; models are loaded once, at start-up, from ``settings.models_dir``."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        set_threads(settings.torch_threads)
+        app.state.registry = ModelRegistry(settings.models_dir, resolve_device(settings.device))
+        yield
+
+    app = FastAPI(title="Latent Atlas", version=__version__, lifespan=lifespan, description=__doc__)
+    app.state.settings = settings
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"])
+    app.include_router(health.router)
+    app.include_router(models.router)
+    app.include_router(live.router)
+    vendor = settings.frontend_dir / "node_modules"
+    if vendor.is_dir():
+        app.mount("/vendor", StaticFiles(directory=vendor), name="vendor")
+    if settings.frontend_dir.is_dir():
+        app.mount("/", StaticFiles(directory=settings.frontend_dir, html=True), name="frontend")
+    else:
+        log.warning("frontend folder %s not found: serving the API only", settings.frontend_dir)
+    return app

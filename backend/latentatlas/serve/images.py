@@ -1,0 +1,82 @@
+"""Safe decoding of uploaded images and PNG encoding of model outputs.
+
+Uploads are only ever parsed as PNG, JPEG, WebP or GIF by Pillow; nothing is unpickled or
+executed. The pixel count is checked from the header before any pixel is decoded
+(decompression bombs), truncated files are refused, EXIF rotation is honoured, a GIF
+contributes its first frame, and transparency is composited on black.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import warnings
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from latentatlas.data.folder import fit_square
+
+ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
+
+
+class ImageInputError(ValueError):
+    """An upload we refuse, with the HTTP status that says why."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+def decode_upload(data: bytes, channels: int, size: int, max_pixels: int) -> torch.Tensor:
+    """Bytes of an uploaded image -> float tensor (1, channels, size, size) in [0, 1]."""
+    if not data:
+        raise ImageInputError(422, "the uploaded file is empty")
+    try:
+        return _decode(data, channels, size, max_pixels)
+    except ImageInputError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ImageInputError(413, f"image has too many pixels: {error}") from error
+    except UnidentifiedImageError as error:
+        raise ImageInputError(415, "not a supported image: upload a PNG, JPEG, WebP or GIF file") from error
+    except Exception as error:  # noqa: BLE001 - any failure to parse untrusted bytes is the input's fault
+        raise ImageInputError(422, f"the image is truncated or corrupt ({type(error).__name__}: {error})") from error
+
+
+def _decode(data: bytes, channels: int, size: int, max_pixels: int) -> torch.Tensor:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+        width, height = image.size
+        if width * height > max_pixels:  # from the header, before any pixel is decoded
+            raise ImageInputError(413, f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}")
+        image.seek(0)
+        image.load()
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
+    image = fit_square(image.convert("L" if channels == 1 else "RGB"), size)
+    pixels = np.asarray(image, dtype=np.float32).reshape(size, size, channels) / 255.0
+    return torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def to_png(image: torch.Tensor) -> bytes:
+    """Float image (C, H, W) in [0, 1] -> PNG bytes (fast compression: these are small)."""
+    pixels = (torch.nan_to_num(image.detach().float(), nan=0.0).clamp(0, 1) * 255).round().byte().cpu()
+    array = pixels.permute(1, 2, 0).numpy()
+    buffer = io.BytesIO()
+    Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def to_data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def tile_grid(images: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+    """(rows*cols, C, H, W) -> one (C, rows*H, cols*W) image, row-major, no gaps."""
+    _, c, h, w = images.shape
+    return images.view(rows, cols, c, h, w).permute(2, 0, 3, 1, 4).reshape(c, rows * h, cols * w)

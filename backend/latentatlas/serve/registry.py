@@ -1,0 +1,183 @@
+"""The models the server holds: loaded once at start-up, each behind a ``ModelService``
+that does the tensor work (batched, under ``torch.inference_mode``)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from latentatlas.data.base import FactorDataset, ImageDataset, load_dataset
+from latentatlas.serve.images import tile_grid, to_data_url, to_png
+from latentatlas.serve.schemas import ModelDetail, ModelInfo, Sample
+from latentatlas.train.checkpoint import LoadedModel, load_model_folder
+
+log = logging.getLogger("latentatlas.serve")
+
+
+class InputError(ValueError):
+    """A request the model cannot serve (422), with a message for the user."""
+
+
+class ModelService:
+    """One loaded model: encode, decode, traverse and dataset samples."""
+
+    def __init__(self, loaded: LoadedModel, device: torch.device) -> None:
+        self.id = loaded.folder.name
+        self.loaded = loaded
+        self.model = loaded.model
+        self.config = loaded.config.model
+        self.device = device
+        self.dataset: ImageDataset | None
+        try:
+            self.dataset = load_dataset(loaded.config.dataset)
+        except (OSError, ValueError) as error:  # e.g. a user's image folder not present on this machine
+            log.warning("model %s: dataset unavailable (%s); encode by upload still works", self.id, error)
+            self.dataset = None
+        stats = loaded.card.get("latent_stats", {})
+        dim = self.config.latent_dim
+        self.latent_mean = np.asarray(stats.get("mean", [0.0] * dim), dtype=np.float64)
+        self.latent_std = np.asarray(stats.get("std", [1.0] * dim), dtype=np.float64)
+        self.latent_min = stats.get("min", list(self.latent_mean - 3 * self.latent_std))
+        self.latent_max = stats.get("max", list(self.latent_mean + 3 * self.latent_std))
+        self.posterior_scale = stats.get("posterior_scale")
+        # One inference at a time per model: requests queue instead of oversubscribing the cores.
+        self._lock = threading.Lock()
+
+    # -- description -------------------------------------------------------------------
+    def info(self) -> ModelInfo:
+        net, card = self.config.net, self.loaded.card
+        dataset = self.loaded.config.dataset
+        codebooks = self.model.latent_info().get("codebooks")
+        return ModelInfo(
+            id=self.id,
+            kind=self.config.kind,
+            dataset=dataset.name,
+            dataset_size=len(self.dataset) if self.dataset is not None else None,
+            image_size=net.image_size,
+            channels=net.channels,
+            latent_dim=self.config.latent_dim,
+            factor_names=list(self.dataset.factor_names) if self.dataset is not None else [],
+            factor_sizes=list(self.dataset.factor_sizes) if self.dataset is not None else [],
+            codebooks=codebooks,
+            latent_mean=self.latent_mean.tolist(),
+            latent_std=self.latent_std.tolist(),
+            latent_min=list(self.latent_min),
+            latent_max=list(self.latent_max),
+            posterior_scale=self.posterior_scale,
+            heldout=card.get("heldout", {}),
+            steps=card.get("steps"),
+        )
+
+    def detail(self) -> ModelDetail:
+        card = self.loaded.card
+        summary = {k: v for k, v in card.items() if k not in ("curves", "latent_stats")}
+        return ModelDetail(**self.info().model_dump(), curves=card.get("curves", {}), card=summary)
+
+    # -- tensor work -------------------------------------------------------------------
+    def _latents(self, latents: list[list[float]]) -> torch.Tensor:
+        dim = self.config.latent_dim
+        for latent in latents:
+            if len(latent) != dim:
+                raise InputError(f"latent has {len(latent)} values; model {self.id} expects {dim}")
+        return torch.tensor(latents, dtype=torch.float32, device=self.device)
+
+    @torch.inference_mode()
+    def _decode(self, latents: torch.Tensor) -> torch.Tensor:
+        with self._lock:
+            return self.model.decode(latents).cpu()
+
+    def decode_png(self, latent: list[float]) -> bytes:
+        return to_png(self._decode(self._latents([latent]))[0])
+
+    @torch.inference_mode()
+    def encode(self, images: torch.Tensor) -> dict:
+        """Encode a batch (N, C, S, S); returns the first image's latent, codes, scale and PNGs."""
+        images = images.to(self.device)
+        with self._lock:
+            encoding = self.model.encode(images)
+            recon = self.model.decode(encoding.latent).cpu()
+            codes = self.model.codes(images) if self.config.kind == "qlae" else None
+        return {
+            "latent": encoding.latent[0].tolist(),
+            "codes": codes[0].tolist() if codes is not None else None,
+            "scale": encoding.scale[0].tolist() if encoding.scale is not None else None,
+            "input": to_data_url(to_png(images[0])),
+            "reconstruction": to_data_url(to_png(recon[0])),
+        }
+
+    def dataset_images(self, indices: list[int]) -> torch.Tensor:
+        if self.dataset is None:
+            raise InputError(f"model {self.id}'s dataset ({self.loaded.config.dataset.name}) is not available on this server")
+        bad = [i for i in indices if not 0 <= i < len(self.dataset)]
+        if bad:
+            raise InputError(f"dataset_index {bad[0]} is out of range: {self.dataset.name} has {len(self.dataset)} images (0..{len(self.dataset) - 1})")
+        return self.dataset.images(np.asarray(indices, dtype=np.int64))
+
+    def traversal_values(self, dim: int, steps: int) -> list[float]:
+        """A dimension's sweep: its sorted codebook (QLAE), else mean +- 3 sd in ``steps`` values."""
+        codebooks = self.model.latent_info().get("codebooks")
+        if codebooks is not None:
+            return sorted(codebooks[dim])
+        mean, std = self.latent_mean[dim], max(self.latent_std[dim], 1e-6)
+        return np.linspace(mean - 3 * std, mean + 3 * std, steps).tolist()
+
+    def traverse(self, latent: list[float], dims: list[int] | None, steps: int, max_batch: int) -> dict:
+        base = self._latents([latent])[0]
+        dim = self.config.latent_dim
+        dims = list(range(dim)) if dims is None else dims
+        if not dims:
+            raise InputError("dims is empty: give at least one latent dimension")
+        bad = [d for d in dims if not 0 <= d < dim]
+        if bad:
+            raise InputError(f"dimension {bad[0]} does not exist: model {self.id} has dimensions 0..{dim - 1}")
+        values = [self.traversal_values(d, steps) for d in dims]
+        columns = len(values[0])
+        if len(dims) * columns > max_batch:
+            raise InputError(f"{len(dims)} dims x {columns} steps = {len(dims) * columns} decodes; the limit is {max_batch}")
+        batch = base.repeat(len(dims) * columns, 1)
+        for row, (d, sweep) in enumerate(zip(dims, values)):
+            batch[row * columns : (row + 1) * columns, d] = torch.tensor(sweep, dtype=batch.dtype, device=batch.device)
+        grid = tile_grid(self._decode(batch), len(dims), columns)
+        return {"image": to_data_url(to_png(grid)), "dims": dims, "values": values, "steps": columns, "tile": self.config.net.image_size}
+
+    def samples(self, n: int, seed: int) -> list[Sample]:
+        if not isinstance(self.dataset, FactorDataset):
+            raise InputError(f"model {self.id}'s dataset has no generative factors to sample")
+        factors = self.dataset.sample_factors(n, np.random.default_rng(seed))
+        images = self.dataset.render(factors)
+        values = self.dataset.factor_value_table(factors)
+        indices = self.dataset.factors_to_index(factors)
+        return [
+            Sample(
+                index=int(indices[i]),
+                factors={name: values[name][i] for name in self.dataset.factor_names},
+                factor_indices=factors[i].tolist(),
+                image=to_data_url(to_png(images[i])),
+            )
+            for i in range(n)
+        ]
+
+
+class ModelRegistry:
+    """Every model folder under the models directory; broken ones are reported and skipped."""
+
+    def __init__(self, models_dir: Path, device: torch.device) -> None:
+        self.services: dict[str, ModelService] = {}
+        self.failed: dict[str, str] = {}
+        if not models_dir.is_dir():
+            log.warning("models folder %s does not exist: serving no models", models_dir)
+            return
+        for folder in sorted(p for p in models_dir.iterdir() if p.is_dir() and any((p / f).exists() for f in ("config.json", "weights.safetensors"))):
+            try:
+                self.services[folder.name] = ModelService(load_model_folder(folder, device), device)
+                log.info("loaded model %s", folder.name)
+            except Exception as error:  # noqa: BLE001 - any broken folder is reported, never fatal
+                self.failed[folder.name] = f"{type(error).__name__}: {error}"
+                log.error("skipping model %s: %s", folder.name, self.failed[folder.name])
+
+    def get(self, model_id: str) -> ModelService | None:
+        return self.services.get(model_id)

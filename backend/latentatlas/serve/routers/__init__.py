@@ -1,0 +1,1 @@
+"""HTTP and WebSocket routes: thin wrappers that validate, call a service and shape the reply."""
