@@ -1,0 +1,35 @@
+# Latent Atlas: `make run` sets everything up and serves the shipped models;
+# `make test` sets everything up and runs the whole suite, browser tests included.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PY_STAMP := $(VENV)/.installed
+JS_STAMP := frontend/node_modules/.installed
+
+.PHONY: setup run test bench clean
+
+setup: $(PY_STAMP) $(JS_STAMP)
+
+$(PY_STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+$(JS_STAMP): frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+run: setup
+	$(BIN)/latentatlas serve --host $(HOST) --port $(PORT)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python bench/serve_latency.py
+
+clean:
+	rm -rf $(VENV) frontend/node_modules .pytest_cache
