@@ -89,7 +89,7 @@ class QLAE(LatentModel):
 
     def loss(self, images: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         continuous = self.encoder(images)
-        if step == 0:
+        if step < max(1, self.config.quantize_warmup):
             self.quantizer.init_from_quantiles(continuous.detach())
         quantized = self.quantizer.lookup(self.quantizer.codes(continuous))
         snap = min(1.0, (step + 1) / self.config.quantize_warmup) if self.config.quantize_warmup else 1.0
