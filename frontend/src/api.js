@@ -1,0 +1,107 @@
+// Thin client for the Latent Atlas HTTP API. Every call goes to the page's own origin.
+// Failures become ApiError with the server's `detail` as the message.
+
+export class ApiError extends Error {
+  constructor(message, status = 0) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+  }
+}
+
+/** FastAPI's `detail` is a string, or a list of {loc, msg} for validation errors. */
+export function formatDetail(detail) {
+  if (detail == null) return "";
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) {
+    return detail
+      .map((item) => {
+        if (item && typeof item === "object") {
+          const loc = Array.isArray(item.loc) ? item.loc.filter((p) => p !== "body").join(".") : "";
+          return loc ? `${loc}: ${item.msg ?? JSON.stringify(item)}` : item.msg ?? JSON.stringify(item);
+        }
+        return String(item);
+      })
+      .join("; ");
+  }
+  if (typeof detail === "object" && detail.msg) return String(detail.msg);
+  return JSON.stringify(detail);
+}
+
+async function errorFromResponse(res) {
+  let message = "";
+  try {
+    const text = await res.text();
+    try {
+      message = formatDetail(JSON.parse(text).detail);
+    } catch {
+      message = text.slice(0, 300);
+    }
+  } catch {
+    /* body unreadable */
+  }
+  if (!message) message = res.statusText || "request failed";
+  return new ApiError(`${message} (HTTP ${res.status})`, res.status);
+}
+
+/** Requests still waiting for a reply (the page is idle when this is 0). */
+export const activity = { inflight: 0 };
+
+async function request(path, opts = {}) {
+  activity.inflight += 1;
+  try {
+    return await send(path, opts);
+  } finally {
+    activity.inflight -= 1;
+  }
+}
+
+async function send(path, { method = "GET", json, body, signal, expect = "json" } = {}) {
+  const init = { method, signal, headers: {} };
+  if (json !== undefined) {
+    init.body = JSON.stringify(json);
+    init.headers["Content-Type"] = "application/json";
+  } else if (body !== undefined) {
+    init.body = body;
+  }
+  if (expect === "json") init.headers.Accept = "application/json";
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError("cannot reach the Latent Atlas server: is it still running?", 0);
+  }
+  if (!res.ok) throw await errorFromResponse(res);
+  if (expect === "blob") return res.blob();
+  try {
+    return await res.json();
+  } catch {
+    throw new ApiError(`the server sent an unreadable reply to ${method} ${path}`, res.status);
+  }
+}
+
+const modelPath = (id) => `/api/models/${encodeURIComponent(id)}`;
+
+export const api = {
+  listModels: (opts) => request("/api/models", opts).then((r) => r.models ?? []),
+  getModel: (id, opts) => request(modelPath(id), opts),
+  encodeFile(id, file, opts = {}) {
+    const form = new FormData();
+    form.append("image", file, file.name || "upload");
+    return request(`${modelPath(id)}/encode`, { ...opts, method: "POST", body: form });
+  },
+  encodeIndex: (id, index, opts = {}) =>
+    request(`${modelPath(id)}/encode`, { ...opts, method: "POST", json: { dataset_index: index } }),
+  decode: (id, latent, opts = {}) =>
+    request(`${modelPath(id)}/decode`, { ...opts, method: "POST", json: { latent }, expect: "blob" }),
+  traverse: (id, latent, dims, steps, opts = {}) =>
+    request(`${modelPath(id)}/traverse`, { ...opts, method: "POST", json: { latent, dims, steps } }),
+  samples: (id, n, seed, opts) =>
+    request(`${modelPath(id)}/samples?n=${n}&seed=${seed}`, opts).then((r) => r.samples ?? []),
+};
+
+export function liveUrl(id) {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  return `${scheme}://${location.host}${modelPath(id)}/live`;
+}

@@ -1,0 +1,672 @@
+// Latent Atlas front end: wires the API, the live decoder, the sliders, the traversal
+// grid, the model card and the URL state together. Plain ES modules, no build step.
+
+import { activity, api } from "./api.js";
+import { canEstimate, declaredFactors, estimateFactors } from "./factors.js";
+import { LiveDecoder } from "./live.js";
+import { renderLossPlot } from "./plot.js";
+import { SliderPanel, dimRanges, snap } from "./sliders.js";
+import { TraversalView } from "./traversal.js";
+import { isForeignHash, readUrlState, writeUrlState } from "./urlstate.js";
+
+const $ = (id) => document.getElementById(id);
+const el = {
+  modelSelect: $("model-select"),
+  fileInput: $("file-input"),
+  dropZone: $("drop-zone"),
+  sampleButton: $("sample-button"),
+  resetButton: $("reset-button"),
+  randomButton: $("random-button"),
+  downloadButton: $("download-button"),
+  original: $("original-img"),
+  reconstruction: $("reconstruction-img"),
+  decode: $("decode-img"),
+  originalCaption: $("original-caption"),
+  reconstructionCaption: $("reconstruction-caption"),
+  latency: $("latency"),
+  samples: $("samples"),
+  sliders: $("sliders"),
+  stepsSelect: $("steps-select"),
+  factorsButton: $("factors-button"),
+  status: $("status"),
+  error: $("error"),
+  errorText: $("error-text"),
+  errorDismiss: $("error-dismiss"),
+  card: $("model-card"),
+  cardExtra: $("card-extra"),
+  lossPlot: $("loss-plot"),
+};
+
+const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
+const ACCEPTED_TYPES = ["image/png", "image/jpeg", "image/webp", "image/gif"];
+
+const state = {
+  models: [],
+  model: null, // ModelInfo (+ curves, card) of the selected model
+  ranges: [],
+  latent: null, // current latent (numbers)
+  base: null, // latent of the encoded image (reset target), or null
+  baseScale: null,
+  source: null, // {type: "file", file} | {type: "sample", index} | null
+  factors: [],
+  generation: 0, // bumps on every model switch: late replies for older models are ignored
+  traversalAbort: null,
+  factorsAbort: null,
+  liveState: "closed",
+  frames: 0,
+};
+
+// A small hook for tests and benchmarks: the latest live frame's timings.
+const hook = {
+  lastDecodeMs: null, // input event -> decoded image shown (ms)
+  lastServerMs: null, // server-side decode time (ms), WebSocket only
+  lastRoundTripMs: null, // message sent -> reply received (ms)
+  frames: 0,
+  get latent() {
+    return state.latent ? state.latent.slice() : null;
+  },
+  get modelId() {
+    return state.model?.id ?? null;
+  },
+  get liveState() {
+    return state.liveState;
+  },
+  /** No request in flight, no decode pending, no traversal scheduled. */
+  get idle() {
+    return activity.inflight === 0 && !live.busy && !rafId && !traversalTimer;
+  },
+};
+window.__latentAtlas = hook;
+
+// ---------------------------------------------------------------- status & errors
+
+function setStatus(text) {
+  el.status.textContent = text;
+}
+
+function showError(message) {
+  el.errorText.textContent = message;
+  el.error.hidden = false;
+  setStatus(`Error: ${message}`);
+}
+
+function clearError() {
+  el.error.hidden = true;
+  el.errorText.textContent = "";
+}
+
+function reportError(error, context) {
+  if (error?.name === "AbortError") return;
+  const message = error?.message || String(error);
+  showError(context ? `${context}: ${message}` : message);
+}
+
+function liveLabel() {
+  return { live: "live (WebSocket)", connecting: "connecting…", http: "HTTP fallback", closed: "offline" }[state.liveState];
+}
+
+function modelSummary() {
+  const m = state.model;
+  return m ? `${m.id} · ${m.kind.toUpperCase()} · ${m.latent_dim} latents · ${liveLabel()}` : "";
+}
+
+// ---------------------------------------------------------------- images
+
+function setImage(img, src) {
+  if (src) {
+    img.src = src;
+    img.classList.remove("empty");
+  } else {
+    img.removeAttribute("src");
+    img.classList.add("empty");
+  }
+}
+
+let pendingFrame = null;
+function showFrame(frame) {
+  const receivedAt = performance.now();
+  pendingFrame = frame;
+  const img = el.decode;
+  img.onload = () => {
+    if (pendingFrame !== frame) return;
+    const shownAt = performance.now();
+    hook.lastDecodeMs = shownAt - frame.t0;
+    hook.lastServerMs = frame.serverMs;
+    hook.lastRoundTripMs = receivedAt - frame.sentAt;
+    hook.frames += 1;
+    el.latency.textContent =
+      frame.serverMs != null
+        ? `· ${frame.serverMs.toFixed(1)} / ${hook.lastDecodeMs.toFixed(0)} ms`
+        : `· ${hook.lastDecodeMs.toFixed(0)} ms (HTTP)`;
+    el.latency.title = "server decode time / input event to image on screen";
+    el.downloadButton.disabled = false;
+    window.dispatchEvent(
+      new CustomEvent("latentatlas:frame", {
+        detail: {
+          seq: frame.seq,
+          inputToFrameMs: hook.lastDecodeMs,
+          serverMs: frame.serverMs,
+          roundTripMs: hook.lastRoundTripMs,
+          via: frame.via,
+        },
+      }),
+    );
+  };
+  setImage(img, frame.image);
+}
+
+const live = new LiveDecoder({
+  onFrame: showFrame,
+  onError: (message) => showError(message),
+  onState: (s) => {
+    state.liveState = s;
+    if (state.model) setStatus(modelSummary());
+  },
+});
+
+// ---------------------------------------------------------------- latent updates
+
+let rafId = 0;
+let rafT0 = null;
+
+/** Ask for a decode of the current latent on the next animation frame (coalesced). */
+function requestDecode(t0 = performance.now()) {
+  rafT0 = rafT0 == null ? t0 : Math.min(rafT0, t0);
+  if (rafId) return;
+  rafId = requestAnimationFrame(() => {
+    rafId = 0;
+    const t = rafT0;
+    rafT0 = null;
+    if (state.latent) live.request(state.latent, t);
+  });
+}
+
+function latentChanged(t0) {
+  requestDecode(t0);
+  writeUrlState(urlState);
+  scheduleTraversal();
+  traversal.mark(state.latent);
+}
+
+function urlState() {
+  return {
+    model: state.model?.id,
+    latent: state.latent,
+    datasetIndex: state.source?.type === "sample" ? state.source.index : null,
+  };
+}
+
+/** Replace the whole latent (snapped to the sliders' codes) and decode it. */
+function setLatent(latent, { asBase = false, scale = null } = {}) {
+  state.latent = latent.map((v, d) => snap(state.ranges[d], Number(v)));
+  sliders.setValues(state.latent);
+  if (asBase) {
+    state.base = state.latent.slice();
+    state.baseScale = scale;
+    sliders.setBase(state.base, scale);
+  }
+  latentChanged(performance.now());
+}
+
+function priorCentre() {
+  const mean = state.model?.latent_mean ?? [];
+  return state.ranges.map((r, d) => (r.kind === "codes" ? snap(r, Number(mean[d] ?? 0)) : r.mean));
+}
+
+// ---------------------------------------------------------------- traversal
+
+const traversal = new TraversalView(
+  { img: $("traversal-img"), labels: $("traversal-labels"), overlay: $("traversal-overlay"), readout: $("traversal-readout") },
+  (dim, value) => {
+    if (!state.latent) return;
+    state.latent[dim] = snap(state.ranges[dim], value);
+    sliders.setValues(state.latent);
+    latentChanged(performance.now());
+  },
+);
+
+let traversalTimer = 0;
+function scheduleTraversal(delay = 350) {
+  clearTimeout(traversalTimer);
+  traversalTimer = setTimeout(() => {
+    traversalTimer = 0;
+    refreshTraversal();
+  }, delay);
+}
+
+async function refreshTraversal() {
+  const model = state.model;
+  if (!model || !state.latent) return;
+  // While the user is still dragging, wait: the live decode has priority.
+  if (live.busy) return scheduleTraversal(150);
+  state.traversalAbort?.abort();
+  const abort = new AbortController();
+  state.traversalAbort = abort;
+  const latent = state.latent.slice();
+  const dims = Array.from({ length: model.latent_dim }, (_, d) => d);
+  const steps = Number(el.stepsSelect.value) || 11;
+  try {
+    const grid = await api.traverse(model.id, latent, dims, steps, { signal: abort.signal });
+    if (abort.signal.aborted || model !== state.model) return;
+    traversal.show(grid, state.latent);
+  } catch (error) {
+    if (model === state.model) reportError(error, "traversal");
+  }
+}
+
+// ---------------------------------------------------------------- encoding
+
+function applyEncoding(reply, caption) {
+  setImage(el.original, reply.input);
+  setImage(el.reconstruction, reply.reconstruction);
+  el.originalCaption.textContent = caption ? `· ${caption}` : "";
+  el.reconstructionCaption.textContent = "";
+  let latent = reply.latent;
+  // QLAE: take the codes' exact values when the server sends code indices.
+  if (Array.isArray(reply.codes) && Array.isArray(state.model.codebooks)) {
+    latent = reply.codes.map((c, d) => Number(state.model.codebooks[d]?.[c] ?? latent[d]));
+  }
+  setLatent(latent, { asBase: true, scale: Array.isArray(reply.scale) ? reply.scale : null });
+  const psnr = psnrOf(el.original, el.reconstruction);
+  psnr.then((db) => {
+    if (db != null) el.reconstructionCaption.textContent = `· PSNR ${db.toFixed(1)} dB`;
+  });
+}
+
+/** PSNR between two same-size images, computed on a canvas (both are data URLs: same origin). */
+async function psnrOf(a, b) {
+  try {
+    await Promise.all([a.decode(), b.decode()]);
+    const w = a.naturalWidth;
+    const h = a.naturalHeight;
+    if (!w || w !== b.naturalWidth || h !== b.naturalHeight) return null;
+    const canvas = document.createElement("canvas");
+    canvas.width = w;
+    canvas.height = h;
+    const ctx = canvas.getContext("2d", { willReadFrequently: true });
+    ctx.drawImage(a, 0, 0);
+    const pa = ctx.getImageData(0, 0, w, h).data;
+    ctx.clearRect(0, 0, w, h);
+    ctx.drawImage(b, 0, 0);
+    const pb = ctx.getImageData(0, 0, w, h).data;
+    const channels = state.model?.channels === 1 ? [0] : [0, 1, 2];
+    let se = 0;
+    let n = 0;
+    for (let i = 0; i < pa.length; i += 4) {
+      for (const c of channels) {
+        const d = (pa[i + c] - pb[i + c]) / 255;
+        se += d * d;
+        n++;
+      }
+    }
+    const mse = se / n;
+    return mse > 0 ? 10 * Math.log10(1 / mse) : 99;
+  } catch {
+    return null;
+  }
+}
+
+async function encodeFile(file) {
+  const model = state.model;
+  if (!model) return;
+  if (file.type && !ACCEPTED_TYPES.includes(file.type)) {
+    showError(`"${file.name}" is ${file.type}; upload a PNG, JPEG, WebP or GIF image`);
+    return;
+  }
+  if (file.size > MAX_UPLOAD_BYTES) {
+    showError(`"${file.name}" is ${(file.size / 1048576).toFixed(1)} MB; the limit is ${MAX_UPLOAD_BYTES / 1048576} MB`);
+    return;
+  }
+  setStatus(`Encoding ${file.name || "pasted image"}…`);
+  try {
+    const reply = await api.encodeFile(model.id, file);
+    if (model !== state.model) return;
+    clearError();
+    state.source = { type: "file", file };
+    applyEncoding(reply, file.name || "pasted image");
+    setStatus(`${modelSummary()} · encoded ${file.name || "pasted image"}`);
+  } catch (error) {
+    if (model === state.model) reportError(error, `could not encode "${file.name || "image"}"`);
+  }
+}
+
+async function encodeIndex(index, caption) {
+  const model = state.model;
+  setStatus(`Encoding dataset sample ${index}…`);
+  const reply = await api.encodeIndex(model.id, index);
+  if (model !== state.model) return false;
+  state.source = { type: "sample", index };
+  applyEncoding(reply, caption ?? `sample ${index}`);
+  setStatus(`${modelSummary()} · dataset sample ${index}`);
+  return true;
+}
+
+function factorCaption(sample) {
+  const factors = sample.factors ?? {};
+  return Object.entries(factors)
+    .map(([k, v]) => `${k} ${typeof v === "number" ? Number(v.toPrecision(3)) : v}`)
+    .join(", ");
+}
+
+/** Draw dataset samples and encode the first; `fromUser` clears the last error on success. */
+async function loadSamples({ fromUser = false } = {}) {
+  const model = state.model;
+  if (!model) return;
+  el.sampleButton.disabled = true;
+  setStatus("Drawing dataset samples…");
+  try {
+    const seed = Math.floor(Math.random() * 2 ** 31);
+    const samples = await api.samples(model.id, 8, seed);
+    if (model !== state.model) return;
+    if (!samples.length) throw new Error("the dataset returned no samples");
+    renderSamples(samples);
+    await encodeIndex(samples[0].index, `sample ${samples[0].index}`);
+    if (fromUser) clearError();
+  } catch (error) {
+    if (model === state.model) reportError(error, "dataset sample");
+  } finally {
+    el.sampleButton.disabled = false;
+  }
+}
+
+function renderSamples(samples) {
+  el.samples.replaceChildren();
+  for (const sample of samples) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "thumb";
+    const caption = factorCaption(sample);
+    button.title = `sample ${sample.index}${caption ? `: ${caption}` : ""}`;
+    button.setAttribute("aria-label", `Encode dataset sample ${sample.index}`);
+    const img = document.createElement("img");
+    img.className = "pixelated";
+    img.alt = "";
+    img.src = sample.image;
+    button.append(img);
+    button.addEventListener("click", async () => {
+      try {
+        await encodeIndex(sample.index, `sample ${sample.index}`);
+        clearError();
+        el.originalCaption.title = caption;
+      } catch (error) {
+        reportError(error, "dataset sample");
+      }
+    });
+    el.samples.append(button);
+  }
+}
+
+// ---------------------------------------------------------------- model card
+
+function fact(dl, term, value, title) {
+  if (value == null || value === "") return;
+  const dt = document.createElement("dt");
+  dt.textContent = term;
+  const dd = document.createElement("dd");
+  dd.textContent = value;
+  if (title) dd.title = title;
+  dl.append(dt, dd);
+}
+
+function renderCard(model) {
+  el.card.replaceChildren();
+  el.cardExtra.replaceChildren();
+  const card = model.card ?? {};
+  const heldout = model.heldout ?? card.heldout ?? {};
+  const num = (v, digits = 2) => (typeof v === "number" ? v.toFixed(digits) : v);
+  fact(el.card, "Kind", model.kind?.toUpperCase());
+  fact(el.card, "Dataset", `${model.dataset}${model.dataset_size ? ` (${model.dataset_size.toLocaleString()} images)` : ""}`);
+  fact(el.card, "Images", `${model.image_size}×${model.image_size} × ${model.channels} ch`);
+  const codebookSize = Array.isArray(model.codebooks) ? model.codebooks[0]?.length : null;
+  fact(el.card, "Latents", `${model.latent_dim}${codebookSize ? ` × ${codebookSize} codes` : " continuous"}`);
+  if (model.factor_names?.length) {
+    fact(el.card, "Factors", model.factor_names.map((n, i) => `${n} (${model.factor_sizes?.[i] ?? "?"})`).join(", "));
+  }
+  fact(el.card, "Steps", model.steps?.toLocaleString());
+  if (heldout.psnr_db != null) fact(el.card, "Held-out PSNR", `${num(heldout.psnr_db)} dB`, heldout.samples ? `${heldout.samples} held-out images` : "");
+  if (heldout.iou != null) fact(el.card, "Held-out IoU", num(heldout.iou, 3));
+  if (card.wall_seconds != null) fact(el.card, "Training time", `${(card.wall_seconds / 60).toFixed(1)} min${card.device ? ` on ${card.device}` : ""}`);
+
+  const shown = new Set(["curves", "latent_stats", "heldout", "dataset", "id", "kind", "steps"]);
+  for (const [key, value] of Object.entries(card)) {
+    if (shown.has(key) || value == null) continue;
+    if (typeof value === "object") {
+      const text = JSON.stringify(value);
+      if (text.length <= 200) fact(el.cardExtra, key, text);
+    } else {
+      fact(el.cardExtra, key, typeof value === "number" ? String(Number(value.toPrecision(6))) : String(value));
+    }
+  }
+  $("card-more").hidden = !el.cardExtra.children.length;
+  renderLossPlot(el.lossPlot, model.curves);
+}
+
+// ---------------------------------------------------------------- factors
+
+function setFactors(names) {
+  state.factors = names ?? [];
+  sliders?.setFactors(state.factors);
+  traversal.setFactors(state.factors);
+}
+
+async function nameDims() {
+  const model = state.model;
+  if (!model || !canEstimate(model)) return;
+  state.factorsAbort?.abort();
+  const abort = new AbortController();
+  state.factorsAbort = abort;
+  el.factorsButton.disabled = true;
+  try {
+    const { names } = await estimateFactors(model, {
+      signal: abort.signal,
+      onProgress: (done, total) => setStatus(`Naming dims: encoded ${done}/${total} interventions…`),
+    });
+    if (model !== state.model) return;
+    setFactors(names);
+    const named = names.filter(Boolean).length;
+    setStatus(`${modelSummary()} · ${named}/${names.length} dims follow one factor`);
+  } catch (error) {
+    if (model === state.model) reportError(error, "naming dims");
+  } finally {
+    if (model === state.model) el.factorsButton.disabled = false;
+  }
+}
+
+// ---------------------------------------------------------------- models
+
+let sliders = null;
+
+async function selectModel(id, { latent = null, datasetIndex = null } = {}) {
+  const generation = ++state.generation;
+  state.traversalAbort?.abort();
+  state.factorsAbort?.abort();
+  el.modelSelect.value = id;
+  setStatus(`Loading ${id}…`);
+  let model;
+  try {
+    model = await api.getModel(id);
+  } catch (error) {
+    if (generation === state.generation) reportError(error, `model ${id}`);
+    return;
+  }
+  if (generation !== state.generation) return;
+  const previousSource = state.source;
+  state.model = model;
+  state.ranges = dimRanges(model);
+  state.base = null;
+  state.baseScale = null;
+  state.source = null;
+  state.latent = null;
+  traversal.clear();
+  el.samples.replaceChildren();
+  [el.original, el.reconstruction, el.decode].forEach((img) => setImage(img, null));
+  el.originalCaption.textContent = el.reconstructionCaption.textContent = el.latency.textContent = "";
+  el.downloadButton.disabled = true;
+  sliders = new SliderPanel(el.sliders, model, (d, value, t0) => {
+    if (!state.latent) return;
+    state.latent[d] = value;
+    latentChanged(t0);
+  });
+  el.stepsSelect.disabled = Array.isArray(model.codebooks);
+  el.stepsSelect.title = Array.isArray(model.codebooks) ? "QLAE traversals step through each dim's codebook" : "";
+  el.factorsButton.hidden = !canEstimate(model);
+  el.factorsButton.disabled = false;
+  setFactors(declaredFactors(model));
+  renderCard(model);
+  live.open(model.id);
+  setStatus(modelSummary());
+
+  try {
+    if (latent) {
+      if (latent.length !== model.latent_dim) {
+        showError(`the link's latent has ${latent.length} values but ${model.id} has ${model.latent_dim} dims; starting from the prior centre`);
+        setLatent(priorCentre(), { asBase: true });
+      } else {
+        if (datasetIndex != null) {
+          const reply = await api.encodeIndex(model.id, datasetIndex);
+          if (generation !== state.generation) return;
+          state.source = { type: "sample", index: datasetIndex };
+          applyEncoding(reply, `sample ${datasetIndex}`);
+        }
+        setLatent(latent, { asBase: datasetIndex == null });
+        setStatus(`${modelSummary()} · restored from the link`);
+      }
+    } else if (previousSource?.type === "file") {
+      setLatent(priorCentre(), { asBase: true });
+      await encodeFile(previousSource.file);
+    } else {
+      setLatent(priorCentre(), { asBase: true });
+      await loadSamples();
+    }
+  } catch (error) {
+    if (generation === state.generation) reportError(error);
+  }
+}
+
+async function start() {
+  setStatus("Loading models…");
+  let models;
+  try {
+    models = await api.listModels();
+  } catch (error) {
+    reportError(error, "could not list models");
+    setStatus("No models loaded.");
+    return;
+  }
+  state.models = models;
+  el.modelSelect.replaceChildren();
+  if (!models.length) {
+    el.modelSelect.append(new Option("no models", ""));
+    showError("The server has no models to serve: train one (latentatlas train --out models/NAME) and restart it.");
+    return;
+  }
+  for (const m of models) {
+    el.modelSelect.append(new Option(`${m.id} — ${m.kind.toUpperCase()}, ${m.dataset}, ${m.latent_dim}d`, m.id));
+  }
+  el.modelSelect.disabled = false;
+  await restoreFromUrl();
+}
+
+async function restoreFromUrl() {
+  const url = readUrlState();
+  const ids = state.models.map((m) => m.id);
+  let id = url.model;
+  if (id && !ids.includes(id)) {
+    showError(`the link asks for model "${id}", which this server does not serve; showing ${ids[0]}`);
+    id = null;
+  }
+  if (url.invalidLatent) showError("the link's latent (z=…) is not a list of numbers; ignoring it");
+  if (!id) {
+    await selectModel(ids[0]);
+    return;
+  }
+  await selectModel(id, { latent: url.latent, datasetIndex: url.datasetIndex });
+}
+
+// ---------------------------------------------------------------- events
+
+el.modelSelect.addEventListener("change", () => {
+  clearError();
+  selectModel(el.modelSelect.value);
+});
+
+el.fileInput.addEventListener("change", () => {
+  const file = el.fileInput.files?.[0];
+  if (file) encodeFile(file);
+  el.fileInput.value = "";
+});
+
+el.sampleButton.addEventListener("click", () => loadSamples({ fromUser: true }));
+
+el.resetButton.addEventListener("click", () => {
+  if (!state.model) return;
+  setLatent(state.base ?? priorCentre());
+  setStatus(`${modelSummary()} · reset`);
+});
+
+el.randomButton.addEventListener("click", () => {
+  if (!state.model) return;
+  const gauss = () => Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random());
+  setLatent(
+    state.ranges.map((r) => (r.kind === "codes" ? r.codes[Math.floor(Math.random() * r.codes.length)] : r.mean + r.sd * gauss())),
+  );
+});
+
+el.downloadButton.addEventListener("click", () => {
+  const src = el.decode.getAttribute("src");
+  if (!src || !state.model) return;
+  const a = document.createElement("a");
+  a.href = src;
+  a.download = `${state.model.id}-decode.png`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+});
+
+el.stepsSelect.addEventListener("change", () => scheduleTraversal(0));
+el.factorsButton.addEventListener("click", () => nameDims());
+el.errorDismiss.addEventListener("click", clearError);
+
+// Drag and drop: the images panel takes the drop; elsewhere a stray drop must not navigate away.
+for (const type of ["dragover", "drop"]) window.addEventListener(type, (e) => e.preventDefault());
+el.dropZone.addEventListener("dragenter", (e) => {
+  e.preventDefault();
+  el.dropZone.classList.add("dragging");
+});
+el.dropZone.addEventListener("dragover", (e) => {
+  e.preventDefault();
+  if (e.dataTransfer) e.dataTransfer.dropEffect = "copy";
+});
+el.dropZone.addEventListener("dragleave", (e) => {
+  if (!el.dropZone.contains(e.relatedTarget)) el.dropZone.classList.remove("dragging");
+});
+el.dropZone.addEventListener("drop", (e) => {
+  e.preventDefault();
+  el.dropZone.classList.remove("dragging");
+  const file = [...(e.dataTransfer?.files ?? [])][0];
+  if (file) encodeFile(file);
+  else showError("drop an image file (PNG, JPEG, WebP or GIF)");
+});
+el.dropZone.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" || e.key === " ") {
+    e.preventDefault();
+    el.fileInput.click();
+  }
+});
+
+document.addEventListener("paste", (e) => {
+  const items = [...(e.clipboardData?.items ?? [])];
+  const item = items.find((i) => i.kind === "file" && i.type.startsWith("image/"));
+  if (!item) return;
+  e.preventDefault();
+  const file = item.getAsFile();
+  if (file) encodeFile(new File([file], file.name || "pasted.png", { type: file.type }));
+});
+
+window.addEventListener("hashchange", () => {
+  if (isForeignHash() && state.models.length) restoreFromUrl();
+});
+
+window.addEventListener("beforeunload", () => live.close());
+
+start();

@@ -1,0 +1,250 @@
+// One slider per latent dimension.
+// QLAE: the slider spans the dimension's codebook (sorted), snaps to the codes, draws a
+// tick per code, and the arrow keys step code by code. Continuous latents span
+// mean +- 3 sd of the encoder's outputs, with ticks at every sd.
+
+const fmt = (v) => (Math.abs(v) >= 100 ? v.toFixed(1) : v.toFixed(3));
+
+/** Sorted codebook values per dim, or null for continuous models. */
+export function sortedCodebooks(model) {
+  if (!Array.isArray(model.codebooks)) return null;
+  return model.codebooks.map((values) => [...values].map(Number).sort((a, b) => a - b));
+}
+
+export function nearestIndex(sorted, v) {
+  let best = 0;
+  let bestDist = Infinity;
+  for (let i = 0; i < sorted.length; i++) {
+    const d = Math.abs(sorted[i] - v);
+    if (d < bestDist) {
+      bestDist = d;
+      best = i;
+    }
+  }
+  return best;
+}
+
+/** The range and the ticks of each dimension's slider. */
+export function dimRanges(model) {
+  const codebooks = sortedCodebooks(model);
+  const ranges = [];
+  for (let d = 0; d < model.latent_dim; d++) {
+    if (codebooks && codebooks[d]?.length) {
+      const codes = codebooks[d];
+      let min = codes[0];
+      let max = codes[codes.length - 1];
+      if (!(max > min)) {
+        min -= 0.5;
+        max += 0.5;
+      }
+      ranges.push({ kind: "codes", codes, min, max });
+    } else {
+      const mean = Number(model.latent_mean?.[d] ?? 0);
+      let sd = Number(model.latent_std?.[d] ?? 1);
+      if (!(sd > 1e-6)) sd = 1;
+      const ticks = [-3, -2, -1, 0, 1, 2, 3].map((k) => mean + k * sd);
+      ranges.push({ kind: "continuous", mean, sd, min: mean - 3 * sd, max: mean + 3 * sd, step: sd / 10, ticks });
+    }
+  }
+  return ranges;
+}
+
+/** Snap a value to what the slider of `range` can hold (a code for QLAE). */
+export function snap(range, v) {
+  if (!Number.isFinite(v)) v = range.kind === "codes" ? range.codes[0] : range.mean;
+  if (range.kind === "codes") return range.codes[nearestIndex(range.codes, v)];
+  return v;
+}
+
+export class SliderPanel {
+  /**
+   * @param {HTMLElement} container  #sliders
+   * @param {object} model  ModelInfo
+   * @param {(dim: number, value: number, t0: number) => void} onInput
+   */
+  constructor(container, model, onInput) {
+    this.container = container;
+    this.model = model;
+    this.onInput = onInput;
+    this.ranges = dimRanges(model);
+    this.inputs = [];
+    this.outputs = [];
+    this.baseMarks = [];
+    this.bands = [];
+    this.factorLabels = [];
+    this._build();
+  }
+
+  _build() {
+    const { container, model } = this;
+    container.replaceChildren();
+    container.classList.toggle("quantized", this.ranges.some((r) => r.kind === "codes"));
+    const scale = Array.isArray(model.posterior_scale) ? model.posterior_scale : null;
+    this.ranges.forEach((range, d) => {
+      const row = document.createElement("div");
+      row.className = "slider-row";
+      row.dataset.dim = String(d);
+
+      const label = document.createElement("label");
+      label.className = "dim-label";
+      label.htmlFor = `latent-${d}`;
+      const name = document.createElement("span");
+      name.className = "dim-name";
+      name.textContent = `z${d}`;
+      const factor = document.createElement("span");
+      factor.className = "dim-factor";
+      label.append(name, factor);
+      if (scale && Number(scale[d]) > 0.8) {
+        // A VAE dimension whose posterior stays near the prior carries (almost) nothing.
+        const badge = document.createElement("span");
+        badge.className = "dim-badge";
+        badge.textContent = "inactive";
+        badge.title = `mean posterior sd ${fmt(Number(scale[d]))}: this dimension is (nearly) collapsed to the prior`;
+        label.append(badge);
+      }
+
+      const track = document.createElement("div");
+      track.className = "track";
+      const input = document.createElement("input");
+      input.type = "range";
+      input.id = `latent-${d}`;
+      input.dataset.dim = String(d);
+      input.setAttribute("aria-label", `latent ${d}`);
+      input.min = String(range.min);
+      input.max = String(range.max);
+      input.step = range.kind === "codes" ? "any" : String(range.step);
+      input.value = String(range.kind === "codes" ? range.codes[0] : range.mean);
+
+      const ticks = document.createElement("div");
+      ticks.className = "ticks";
+      ticks.setAttribute("aria-hidden", "true");
+      const span = range.max - range.min;
+      const tickValues = range.kind === "codes" ? range.codes : range.ticks;
+      tickValues.forEach((v, i) => {
+        const tick = document.createElement("span");
+        tick.className = "tick";
+        if (range.kind === "continuous" && i === 3) tick.classList.add("major");
+        tick.style.left = `${((v - range.min) / span) * 100}%`;
+        ticks.append(tick);
+      });
+      const band = document.createElement("span");
+      band.className = "band";
+      band.hidden = true;
+      const base = document.createElement("span");
+      base.className = "base-mark";
+      base.hidden = true;
+      ticks.append(band, base);
+      track.append(input, ticks);
+
+      const output = document.createElement("output");
+      output.className = "dim-value";
+      output.htmlFor = input.id;
+
+      row.append(label, track, output);
+      container.append(row);
+
+      input.addEventListener("input", () => {
+        const t0 = performance.now();
+        const value = snap(range, Number(input.value));
+        if (range.kind === "codes") input.value = String(value);
+        this._describe(d, value);
+        this.onInput(d, value, t0);
+      });
+      if (range.kind === "codes") {
+        input.addEventListener("keydown", (event) => this._codeKey(event, d));
+      }
+      this.inputs.push(input);
+      this.outputs.push(output);
+      this.baseMarks.push(base);
+      this.bands.push(band);
+      this.factorLabels.push(factor);
+    });
+  }
+
+  /** Arrow keys, PageUp/Down, Home/End step through the sorted codes. */
+  _codeKey(event, d) {
+    const range = this.ranges[d];
+    const input = this.inputs[d];
+    const n = range.codes.length;
+    const i = nearestIndex(range.codes, Number(input.value));
+    const moves = {
+      ArrowRight: i + 1, ArrowUp: i + 1, ArrowLeft: i - 1, ArrowDown: i - 1,
+      PageUp: i + 3, PageDown: i - 3, Home: 0, End: n - 1,
+    };
+    if (!(event.key in moves)) return;
+    event.preventDefault();
+    const j = Math.max(0, Math.min(n - 1, moves[event.key]));
+    if (j === i) return;
+    input.value = String(range.codes[j]);
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  _describe(d, value) {
+    const range = this.ranges[d];
+    const input = this.inputs[d];
+    const out = this.outputs[d];
+    if (range.kind === "codes") {
+      const i = nearestIndex(range.codes, value);
+      out.textContent = `${fmt(value)}`;
+      out.dataset.code = `${i + 1}/${range.codes.length}`;
+      input.setAttribute("aria-valuetext", `code ${i + 1} of ${range.codes.length}, value ${fmt(value)}`);
+    } else {
+      const z = (value - range.mean) / range.sd;
+      out.textContent = fmt(value);
+      out.dataset.code = `${z >= 0 ? "+" : "−"}${Math.abs(z).toFixed(1)}σ`;
+      out.classList.toggle("outside", value < range.min || value > range.max);
+      input.setAttribute("aria-valuetext", `${fmt(value)}, ${z.toFixed(1)} sd from the mean`);
+    }
+  }
+
+  /** Show `latent` on the sliders (values outside a continuous range clamp on the thumb only). */
+  setValues(latent) {
+    latent.forEach((v, d) => {
+      if (!this.inputs[d]) return;
+      this.inputs[d].value = String(v);
+      this._describe(d, v);
+    });
+  }
+
+  /** Mark where the encoded image's latent sits (and its posterior sd band, for VAEs). */
+  setBase(latent, scale = null) {
+    this.ranges.forEach((range, d) => {
+      const mark = this.baseMarks[d];
+      const band = this.bands[d];
+      const span = range.max - range.min;
+      const pos = (v) => Math.max(0, Math.min(100, ((v - range.min) / span) * 100));
+      if (!latent || !Number.isFinite(latent[d])) {
+        mark.hidden = true;
+        band.hidden = true;
+        return;
+      }
+      mark.hidden = false;
+      mark.style.left = `${pos(latent[d])}%`;
+      mark.title = `encoded value ${fmt(latent[d])}`;
+      const s = scale ? Number(scale[d]) : NaN;
+      if (Number.isFinite(s) && s > 0) {
+        band.hidden = false;
+        const lo = pos(latent[d] - s);
+        const hi = pos(latent[d] + s);
+        band.style.left = `${lo}%`;
+        band.style.width = `${hi - lo}%`;
+      } else {
+        band.hidden = true;
+      }
+    });
+  }
+
+  /** Factor names per dim (or null), shown next to the dim name. */
+  setFactors(names) {
+    this.factorLabels.forEach((el, d) => {
+      const name = names?.[d] ?? "";
+      el.textContent = name;
+      el.title = name ? `z${d} mostly follows ${name}` : "";
+    });
+  }
+
+  focus(d) {
+    this.inputs[d]?.focus();
+  }
+}

@@ -1,0 +1,320 @@
+"""Browser tests: the real app, the real server, the shipped models, the system Chromium."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.e2e
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT = REPO_ROOT / "docs" / "screenshot.png"
+DSPRITES = "qlae-dsprites"
+SHAPES3D = "qlae-shapes3d"
+
+
+# ------------------------------------------------------------------ helpers
+
+def open_app(app, fragment: str = ""):
+    """Load the app and wait until the model is shown, a frame decoded and the page idle."""
+    page = app.page
+    page.goto(f"{app.base_url}/{fragment}")
+    wait_idle(page)
+    return page
+
+
+def wait_idle(page, model_id: str | None = None) -> None:
+    page.wait_for_function(
+        """(id) => {
+            const h = window.__latentAtlas;
+            return h && h.modelId && (!id || h.modelId === id) && h.frames > 0 && h.idle;
+        }""",
+        arg=model_id,
+    )
+
+
+def natural_size(page, selector: str) -> tuple[int, int]:
+    return tuple(page.eval_on_selector(selector, "img => [img.naturalWidth, img.naturalHeight]"))
+
+
+def latent(page) -> list[float]:
+    return page.evaluate("() => window.__latentAtlas.latent")
+
+
+def src(page, selector: str) -> str:
+    return page.get_attribute(selector, "src") or ""
+
+
+def wait_src_change(page, selector: str, old: str) -> str:
+    page.wait_for_function(
+        "([sel, old]) => { const img = document.querySelector(sel); return img.src && img.src !== old && img.complete && img.naturalWidth > 0; }",
+        arg=[selector, old],
+    )
+    return src(page, selector)
+
+
+def select_model(page, model_id: str) -> None:
+    page.select_option("#model-select", model_id)
+    wait_idle(page, model_id)
+
+
+def sorted_codes(model: dict, dim: int) -> list[float]:
+    return sorted(model["codebooks"][dim])
+
+
+# ------------------------------------------------------------------ tests
+
+def test_page_loads_clean_and_local(app, models):
+    page = open_app(app)
+    # The model picker lists every served model; the first is shown.
+    options = page.eval_on_selector_all("#model-select option", "os => os.map(o => o.value)")
+    assert sorted(options) == sorted(models)
+    model = models[page.input_value("#model-select")]
+    # One slider per latent dim, labelled for assistive technology.
+    sliders = page.locator("#sliders input[type=range]")
+    assert sliders.count() == model["latent_dim"]
+    for d in range(model["latent_dim"]):
+        slider = page.locator(f"#sliders input[type=range][data-dim='{d}']")
+        assert slider.get_attribute("aria-label") == f"latent {d}"
+    # Plotly drew the loss curves, on a log y axis.
+    page.wait_for_selector("#loss-plot svg.main-svg")
+    assert page.locator("#loss-plot .scatterlayer .trace").count() >= 2
+    assert page.evaluate("() => document.querySelector('#loss-plot').layout.yaxis.type") == "log"
+    assert "PSNR" in page.text_content("#model-card")
+    # The decode panel shows an image at the model's size.
+    assert src(page, "#decode-img").startswith(("data:image/png", "blob:"))
+    assert natural_size(page, "#decode-img") == (model["image_size"], model["image_size"])
+    assert page.evaluate("() => window.__latentAtlas.liveState") == "live"
+    assert page.is_hidden("#error")
+    assert app.console_errors == [], app.console_errors
+    assert app.requests, "no requests recorded"
+    assert app.websockets, "the live decoder never opened its WebSocket"
+    assert app.non_local() == []
+
+
+def test_upload_photo_shows_reconstruction(app, models, tmp_path):
+    from skimage import data
+
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(data.astronaut()).save(photo)
+    page = open_app(app, f"#model={SHAPES3D}")
+    size = models[SHAPES3D]["image_size"]
+    before = src(page, "#reconstruction-img")
+    page.set_input_files("#file-input", str(photo))
+    after = wait_src_change(page, "#reconstruction-img", before)
+    assert after.startswith("data:image/png;base64,")
+    assert natural_size(page, "#reconstruction-img") == (size, size)
+    assert natural_size(page, "#original-img") == (size, size)
+    assert "astronaut.png" in page.text_content("#original-caption")
+    wait_idle(page)
+    assert natural_size(page, "#decode-img") == (size, size)
+
+    # Drag and drop: a PNG drawn in the page, dropped on the images panel, is encoded too.
+    before = src(page, "#reconstruction-img")
+    page.evaluate(
+        """async () => {
+            const canvas = document.createElement('canvas');
+            canvas.width = canvas.height = 96;
+            const ctx = canvas.getContext('2d');
+            ctx.fillStyle = '#204080'; ctx.fillRect(0, 0, 96, 96);
+            ctx.fillStyle = '#e0c040'; ctx.beginPath(); ctx.arc(48, 60, 20, 0, 2 * Math.PI); ctx.fill();
+            const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([blob], 'dropped.png', {type: 'image/png'}));
+            const zone = document.querySelector('#drop-zone');
+            for (const type of ['dragenter', 'dragover', 'drop']) {
+                zone.dispatchEvent(new DragEvent(type, {dataTransfer: transfer, bubbles: true, cancelable: true}));
+            }
+        }"""
+    )
+    wait_src_change(page, "#reconstruction-img", before)
+    assert "dropped.png" in page.text_content("#original-caption")
+    assert natural_size(page, "#original-img") == (size, size)
+
+    # Paste: an image on the clipboard is encoded as well.
+    before = src(page, "#reconstruction-img")
+    page.evaluate(
+        """async () => {
+            const canvas = document.createElement('canvas');
+            canvas.width = canvas.height = 64;
+            const ctx = canvas.getContext('2d');
+            ctx.fillStyle = '#803020'; ctx.fillRect(0, 0, 64, 64);
+            const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([blob], 'clipboard.png', {type: 'image/png'}));
+            document.dispatchEvent(new ClipboardEvent('paste', {clipboardData: transfer, bubbles: true, cancelable: true}));
+        }"""
+    )
+    wait_src_change(page, "#reconstruction-img", before)
+    assert "clipboard.png" in page.text_content("#original-caption")
+    wait_idle(page)
+    assert page.is_hidden("#error")
+    assert app.console_errors == [], app.console_errors
+
+
+def test_api_error_detail_is_shown(app, tmp_path):
+    page = open_app(app)
+    bogus = tmp_path / "notes.png"
+    bogus.write_text("this is not an image")
+    page.set_input_files("#file-input", str(bogus))
+    page.wait_for_selector("#error:not([hidden])")
+    text = page.text_content("#error-text")
+    assert "not a supported image" in text  # the server's `detail`
+    assert "415" in text
+    assert "Error" in page.text_content("#status")
+    page.click("#error-dismiss")
+    assert page.is_hidden("#error")
+
+
+def test_shapes3d_sample_sliders_traversal_and_screenshot(app, models):
+    page = open_app(app)
+    select_model(page, SHAPES3D)
+    model = models[SHAPES3D]
+    size, dims = model["image_size"], model["latent_dim"]
+    codes = len(model["codebooks"][0])
+
+    # A dataset sample: original, reconstruction and decode at the model's size.
+    before = src(page, "#original-img")
+    page.click("#sample-button")
+    wait_src_change(page, "#original-img", before)
+    wait_idle(page, SHAPES3D)
+    for selector in ("#original-img", "#reconstruction-img", "#decode-img"):
+        assert natural_size(page, selector) == (size, size), selector
+    assert page.locator("#samples .thumb").count() > 0
+
+    # QLAE sliders span the sorted codebook and hold code values only.
+    encoded = z = latent(page)
+    assert len(z) == dims
+    for d in range(dims):
+        assert z[d] in sorted_codes(model, d), f"z{d}={z[d]} is not one of its codes"
+    slider = page.locator("#sliders input[data-dim='3']")
+    assert float(slider.get_attribute("min")) == pytest.approx(sorted_codes(model, 3)[0])
+    assert float(slider.get_attribute("max")) == pytest.approx(sorted_codes(model, 3)[-1])
+    assert page.locator("#sliders .slider-row[data-dim='3'] .tick").count() == codes
+
+    # The traversal grid: rows = dims, columns = codebook size, rows labelled z<d>.
+    page.wait_for_function(f"() => document.querySelector('#traversal-img').naturalHeight === {dims * size}")
+    assert natural_size(page, "#traversal-img") == (codes * size, dims * size)
+    labels = page.locator("#traversal-labels .grid-label > span").all_text_contents()
+    assert labels == [f"z{d}" for d in range(dims)]
+    page.wait_for_selector("#loss-plot svg.main-svg")
+
+    # "Name dims" estimates each dim's factor by intervention and labels sliders and grid rows.
+    page.click("#factors-button")
+    page.wait_for_function("() => !document.querySelector('#factors-button').disabled")
+    named = [t for t in page.locator("#sliders .dim-factor").all_text_contents() if t]
+    assert named and set(named) <= set(model["factor_names"])
+    assert page.locator("#traversal-labels .grid-label small").count() == len(named)
+    assert page.is_hidden("#error")
+
+    page.mouse.move(0, 0)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    # Clicking a traversal tile sets that dim to the tile's value (row 2, first column).
+    box = page.locator("#traversal-img").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / (2 * codes), box["y"] + box["height"] * 2.5 / dims)
+    page.wait_for_function("(v) => window.__latentAtlas.latent[2] === v", arg=sorted_codes(model, 2)[0])
+    wait_idle(page, SHAPES3D)
+    z = latent(page)
+
+    # Keyboard: the arrow key steps z3 to the neighbouring code and the decode follows.
+    i = sorted_codes(model, 3).index(z[3])
+    key, j = ("ArrowRight", i + 1) if i + 1 < codes else ("ArrowLeft", i - 1)
+    old = src(page, "#decode-img")
+    frames = page.evaluate("() => window.__latentAtlas.frames")
+    slider.focus()
+    page.keyboard.press(key)
+    page.wait_for_function(f"() => window.__latentAtlas.frames > {frames}")
+    assert latent(page)[3] == sorted_codes(model, 3)[j]
+    assert src(page, "#decode-img") != old
+
+    # Dragging: set a value between codes and fire input events; it snaps, and the image changes.
+    codes5 = sorted_codes(model, 5)
+    target = codes5[0] if latent(page)[5] != codes5[0] else codes5[-1]
+    old = src(page, "#decode-img")
+    page.eval_on_selector(
+        "#sliders input[data-dim='5']",
+        """(el, v) => { for (const f of [0.8, 0.9, 1.0]) { el.value = String(v * f + (1 - f) * Number(el.value));
+                        el.dispatchEvent(new Event('input', {bubbles: true})); } }""",
+        target,
+    )
+    wait_src_change(page, "#decode-img", old)
+    wait_idle(page, SHAPES3D)
+    assert latent(page)[5] in codes5
+    assert page.evaluate("() => window.__latentAtlas.lastDecodeMs") > 0
+
+    # Reset returns to the encoded latent.
+    page.click("#reset-button")
+    page.wait_for_function("(z) => window.__latentAtlas.latent.every((v, i) => v === z[i])", arg=encoded)
+
+    # Download hands over the decode as a PNG.
+    with page.expect_download() as info:
+        page.click("#download-button")
+    download = info.value
+    assert download.suggested_filename.endswith(".png")
+    with Image.open(download.path()) as image:
+        assert image.size == (size, size)
+    assert app.console_errors == [], app.console_errors
+
+
+def test_url_state_restores_after_reload(app, models):
+    page = open_app(app, f"#model={SHAPES3D}")
+    model = models[SHAPES3D]
+    slider = page.locator("#sliders input[data-dim='1']")
+    slider.focus()
+    z0 = latent(page)
+    page.keyboard.press("ArrowLeft" if z0[1] != sorted_codes(model, 1)[0] else "ArrowRight")
+    page.wait_for_function("(z) => window.__latentAtlas.latent[1] !== z[1]", arg=z0)
+    wait_idle(page, SHAPES3D)
+    z1 = latent(page)
+    page.wait_for_function("() => location.hash.includes('z=')")
+    page.wait_for_function(
+        "(z) => new URLSearchParams(location.hash.slice(1)).get('z').split(',').map(Number)"
+        ".every((v, i) => Math.abs(v - z[i]) < 1e-5)",
+        arg=z1,
+    )
+    url = page.url
+    assert f"model={SHAPES3D}" in url
+
+    page.reload()
+    wait_idle(page, SHAPES3D)
+    assert page.url == url
+    assert page.input_value("#model-select") == SHAPES3D
+    assert latent(page) == z1  # QLAE: the link's values snap back to the exact codes
+    assert src(page, "#decode-img")
+    assert src(page, "#original-img").startswith("data:image/png")  # the dataset sample came back too
+
+    # The same link in a fresh page (a shared view) restores the same state.
+    other = page.context.new_page()
+    other.goto(url)
+    wait_idle(other, SHAPES3D)
+    assert latent(other) == z1
+    other.close()
+    assert app.console_errors == [], app.console_errors
+
+
+def test_bad_link_and_http_fallback(app, models):
+    """A link to an unknown model says so and shows the first model; with the WebSocket
+    refused, live decoding falls back to POST /decode."""
+    page = app.page
+    page.route_web_socket(re.compile(r".*/live$"), lambda ws: ws.close())
+    page.goto(f"{app.base_url}/#model=no-such-model&z=1,2,3")
+    first = page.eval_on_selector("#model-select option", "o => o.value")
+    wait_idle(page, first)
+    assert page.is_visible("#error")
+    assert "no-such-model" in page.text_content("#error-text")
+    page.wait_for_function("() => window.__latentAtlas.liveState === 'http'")
+
+    frames = page.evaluate("() => window.__latentAtlas.frames")
+    slider = page.locator("#sliders input[data-dim='0']")
+    slider.focus()
+    page.keyboard.press("End")
+    page.keyboard.press("Home")
+    page.wait_for_function(f"() => window.__latentAtlas.frames > {frames}")
+    assert src(page, "#decode-img").startswith("blob:")
+    assert any(url.endswith("/decode") for url in app.requests)
+    assert natural_size(page, "#decode-img") == (models[first]["image_size"],) * 2
