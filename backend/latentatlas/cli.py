@@ -67,17 +67,21 @@ def train(
     """Train a model with the CLI's progress bar, checkpoints and card."""
     from latentatlas.data import DatasetSpec, load_dataset
     from latentatlas.nets import ModelConfig, NetConfig
+    from latentatlas.nets.blocks import layer_widths
     from latentatlas.train import TrainConfig
     from latentatlas.train import train as run_training
 
     try:
-        spec = DatasetSpec(name=dataset.value, path=str(data_path) if data_path else None, image_size=image_size)
+        spec = DatasetSpec(name=dataset.value, path=str(data_path) if data_path else None, image_size=image_size, channels=channels)
         if dataset is DatasetName.folder:
+            if data_path is None or not data_path.is_dir():
+                raise ValueError(f"--dataset folder needs --data-path pointing at a folder of images (got {data_path})")
             data_channels, factors = channels, 5
         else:
             probe = load_dataset(spec)
             data_channels, factors = probe.channels, len(probe.factor_sizes)
         net = NetConfig(image_size=image_size, channels=data_channels, widths=tuple(int(w) for w in widths.split(",")))
+        layer_widths(net)
         model_config = ModelConfig(
             kind=model.value, latent_dim=latent_dim or 2 * factors, net=net, beta=beta, quantize_warmup=quantize_warmup
         )

@@ -18,6 +18,7 @@ class DatasetSpec(BaseModel):
 
     name: Literal["dsprites", "shapes3d", "folder"]
     path: str | None = None  # image folder only
+    channels: Literal[1, 3] = 3  # image folder only: greyscale or RGB (procedural sets fix their own)
     image_size: int = 64
     holdout: int = 1000  # samples kept out of training for evaluation
     holdout_seed: int = 12345
@@ -34,9 +35,10 @@ class ImageDataset(ABC):
 
     def __init__(self, spec: DatasetSpec) -> None:
         self.spec = spec
-        self._holdout = np.sort(
-            np.random.default_rng(spec.holdout_seed).choice(len(self), size=min(spec.holdout, len(self) // 10), replace=False)
-        )
+        if len(self) < 2:
+            raise ValueError(f"{self.name} has {len(self)} image(s); at least 2 are needed (one is held out)")
+        held_out = min(spec.holdout, max(1, len(self) // 10))
+        self._holdout = np.sort(np.random.default_rng(spec.holdout_seed).choice(len(self), size=held_out, replace=False))
 
     @abstractmethod
     def __len__(self) -> int: ...
@@ -128,4 +130,4 @@ def load_dataset(spec: DatasetSpec) -> ImageDataset:
         return DSprites(spec)
     if spec.name == "shapes3d":
         return Shapes3D(spec)
-    return ImageFolder(spec)
+    return ImageFolder(spec, channels=spec.channels)

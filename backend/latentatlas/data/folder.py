@@ -45,7 +45,7 @@ class ImageFolder(ImageDataset):
                 with Image.open(path) as image:
                     image = ImageOps.exif_transpose(image).convert("L" if channels == 1 else "RGB")
                     arrays.append(np.asarray(fit_square(image, spec.image_size)))
-            except (OSError, ValueError):
+            except (OSError, ValueError, Image.DecompressionBombError):
                 self.skipped += 1
         if not arrays:
             raise ValueError(f"no readable images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {root}")

@@ -70,9 +70,15 @@ def load_model_folder(folder: Path, device: torch.device | str = "cpu") -> Loade
 
 
 def save_checkpoint(
-    path: Path, model: LatentModel, optimizer: torch.optim.Optimizer, step: int, history: dict, rng: np.random.Generator
+    path: Path,
+    model: LatentModel,
+    optimizer: torch.optim.Optimizer,
+    step: int,
+    history: dict,
+    rng: np.random.Generator,
+    pending: dict[str, float],
 ) -> None:
-    """Model, optimiser moments and RNG states at ``step`` (safetensors + JSON)."""
+    """Model, optimiser moments, RNG states and the loss sums not yet logged at ``step``."""
     path.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{k}": v for k, v in _contiguous_state(model).items()}
     opt_state = optimizer.state_dict()
@@ -83,12 +89,20 @@ def save_checkpoint(
     save_file(tensors, str(path / "state.safetensors"))
     write_json(
         path / "state.json",
-        {"step": step, "history": history, "numpy_rng": rng.bit_generator.state, "param_groups": opt_state["param_groups"]},
+        {
+            "step": step,
+            "history": history,
+            "pending": pending,
+            "numpy_rng": rng.bit_generator.state,
+            "param_groups": opt_state["param_groups"],
+        },
     )
 
 
-def load_checkpoint(path: Path, model: LatentModel, optimizer: torch.optim.Optimizer, rng: np.random.Generator) -> tuple[int, dict]:
-    """Restore what ``save_checkpoint`` wrote; returns (step, history)."""
+def load_checkpoint(
+    path: Path, model: LatentModel, optimizer: torch.optim.Optimizer, rng: np.random.Generator
+) -> tuple[int, dict, dict[str, float]]:
+    """Restore what ``save_checkpoint`` wrote; returns (step, history, pending loss sums)."""
     meta = json.loads((path / "state.json").read_text())
     tensors = load_file(str(path / "state.safetensors"))
     device = next(model.parameters()).device
@@ -101,4 +115,4 @@ def load_checkpoint(path: Path, model: LatentModel, optimizer: torch.optim.Optim
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
     torch.set_rng_state(tensors["rng.torch"])
     rng.bit_generator.state = meta["numpy_rng"]
-    return int(meta["step"]), meta["history"]
+    return int(meta["step"]), meta["history"], meta.get("pending", {})

@@ -47,7 +47,7 @@ def evaluate_reconstruction(model: LatentModel, dataset: ImageDataset, device: t
         "psnr_db": float(torch.cat(psnrs).mean()),
         "latent_stats": {
             "mean": z.mean(0).tolist(),
-            "std": z.std(0).tolist(),
+            "std": z.std(0, correction=0).tolist(),  # population sd: finite for a single held-out image
             "min": z.min(0).values.tolist(),
             "max": z.max(0).values.tolist(),
         },

@@ -67,14 +67,13 @@ def train(model_config: ModelConfig, dataset_spec: DatasetSpec, config: TrainCon
     dataset = load_dataset(dataset_spec)
     model = build_model(model_config).to(device)
     optimizer = make_optimizer(model, config)
-    step, history = 0, {"step": [], "seconds": []}
+    step, history, sums = 0, {"step": [], "seconds": []}, {}
     checkpoint = out / CHECKPOINT_DIR
     if resume and (checkpoint / "state.json").exists():
-        step, history = load_checkpoint(checkpoint, model, optimizer, rng)
+        step, history, sums = load_checkpoint(checkpoint, model, optimizer, rng)
     folder_config = FolderConfig(model=model_config, dataset=dataset_spec, train=config.model_dump())
 
     model.train()
-    sums: dict[str, float] = {}
     elapsed_before = history["seconds"][-1] if history["seconds"] else 0.0
     started = time.perf_counter()
     bar = tqdm(total=config.steps, initial=step, desc=f"{model_config.kind}/{dataset_spec.name}", unit="step", disable=not progress)
@@ -90,7 +89,7 @@ def train(model_config: ModelConfig, dataset_spec: DatasetSpec, config: TrainCon
         for key, value in parts.items():
             sums[key] = sums.get(key, 0.0) + value
         if step % config.log_every == 0 or step == config.steps or time.perf_counter() >= deadline:
-            count = (step - 1) % config.log_every + 1
+            count = step - (history["step"][-1] if history["step"] else 0)
             means = {key: value / count for key, value in sums.items()}
             history["step"].append(step)
             history["seconds"].append(elapsed_before + time.perf_counter() - started)
@@ -100,9 +99,9 @@ def train(model_config: ModelConfig, dataset_spec: DatasetSpec, config: TrainCon
             bar.set_postfix({k: f"{v:.4g}" for k, v in means.items()})
         bar.update(1)
         if step % config.checkpoint_every == 0 and step < config.steps:
-            save_checkpoint(checkpoint, model, optimizer, step, history, rng)
+            save_checkpoint(checkpoint, model, optimizer, step, history, rng, sums)
     bar.close()
-    save_checkpoint(checkpoint, model, optimizer, step, history, rng)
+    save_checkpoint(checkpoint, model, optimizer, step, history, rng, sums)
 
     wall = history["seconds"][-1] if history["seconds"] else 0.0
     evaluation = evaluate_reconstruction(model, dataset, device)

@@ -83,8 +83,13 @@ async def live(websocket: WebSocket, model_id: str) -> None:
     decoder = asyncio.create_task(_decode_loop(websocket, service, mailbox))
     try:
         while True:
-            message = await websocket.receive_text()
-            mailbox.put(_parse(message))
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            if message.get("text") is None:
+                mailbox.put({"seq": None, "error": 'send text frames holding JSON: {"latent": [...], "seq": n}'})
+                continue
+            mailbox.put(_parse(message["text"]))
     except WebSocketDisconnect:
         pass
     finally:

@@ -1,0 +1,103 @@
+"""A models folder with two tiny trained models and two broken folders, and a test client
+serving it (the app's lifespan loads the registry)."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from latentatlas.config import Settings
+from latentatlas.data import DatasetSpec
+from latentatlas.nets import ModelConfig, NetConfig
+from latentatlas.serve.app import create_app
+from latentatlas.train import TrainConfig, train
+
+QLAE_ID, VAE_ID = "qlae-dsprites", "vae-shapes3d"
+BROKEN_CONFIG_ID, BROKEN_WEIGHTS_ID = "broken-config", "broken-weights"
+MAX_UPLOAD_BYTES, MAX_IMAGE_PIXELS = 200_000, 4_000_000
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("models")
+    run = TrainConfig(steps=15, batch_size=16, threads=1, device="cpu", log_every=5, checkpoint_every=5, seed=0)
+    train(
+        ModelConfig(kind="qlae", latent_dim=10, net=NetConfig(image_size=32, channels=1, widths=(8, 8, 8), hidden=64)),
+        DatasetSpec(name="dsprites", image_size=32),
+        run,
+        root / QLAE_ID,
+        progress=False,
+    )
+    train(
+        ModelConfig(kind="vae", latent_dim=12, net=NetConfig(image_size=32, channels=3, widths=(8, 8, 8), hidden=64)),
+        DatasetSpec(name="shapes3d", image_size=32),
+        run,
+        root / VAE_ID,
+        progress=False,
+    )
+    # A folder whose config.json is garbage.
+    (root / BROKEN_CONFIG_ID).mkdir()
+    (root / BROKEN_CONFIG_ID / "config.json").write_text("{this is not json")
+    (root / BROKEN_CONFIG_ID / "weights.safetensors").write_bytes(b"\x00" * 16)
+    # A valid config with truncated weights.
+    (root / BROKEN_WEIGHTS_ID).mkdir()
+    (root / BROKEN_WEIGHTS_ID / "config.json").write_text((root / QLAE_ID / "config.json").read_text())
+    weights = (root / QLAE_ID / "weights.safetensors").read_bytes()
+    (root / BROKEN_WEIGHTS_ID / "weights.safetensors").write_bytes(weights[: len(weights) // 2])
+    # Not a model folder at all: ignored, neither served nor failed.
+    (root / "notes").mkdir()
+    (root / "notes" / "README.txt").write_text("not a model")
+    return root
+
+
+@pytest.fixture(scope="session")
+def settings(models_dir) -> Settings:
+    return Settings(
+        models_dir=models_dir, torch_threads=1, max_upload_bytes=MAX_UPLOAD_BYTES, max_image_pixels=MAX_IMAGE_PIXELS
+    )
+
+
+@pytest.fixture(scope="session")
+def client(settings):
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def model_infos(client) -> dict[str, dict]:
+    """/api/models, by id."""
+    response = client.get("/api/models")
+    assert response.status_code == 200
+    return {model["id"]: model for model in response.json()["models"]}
+
+
+class ModelIds:
+    qlae = QLAE_ID
+    vae = VAE_ID
+    broken = (BROKEN_CONFIG_ID, BROKEN_WEIGHTS_ID)
+
+
+@pytest.fixture(scope="session")
+def ids() -> type[ModelIds]:
+    """The served model ids (``ids.qlae``, ``ids.vae``) and the broken folders' names."""
+    return ModelIds
+
+
+def _data_url_image(url: str) -> Image.Image:
+    prefix = "data:image/png;base64,"
+    assert url.startswith(prefix), url[:40]
+    image = Image.open(io.BytesIO(base64.b64decode(url[len(prefix) :])))
+    assert image.format == "PNG"
+    image.load()
+    return image
+
+
+@pytest.fixture(scope="session")
+def data_url_image():
+    """``data_url_image(url)``: decode a ``data:image/png;base64,...`` URL to a loaded PIL image."""
+    return _data_url_image

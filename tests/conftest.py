@@ -1,0 +1,41 @@
+"""Fixtures shared by the unit and API tests.
+
+torch gets one intra-op thread: the test machines have few cores, shared with other work.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+torch.set_num_threads(1)
+
+
+def encode_image(image: Image.Image | np.ndarray, fmt: str = "PNG", **save_options) -> bytes:
+    """A PIL image (or uint8 array) saved in ``fmt`` (PNG, JPEG, WEBP, GIF, ...) as bytes."""
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    if fmt.upper() in ("JPEG", "JPG") and image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **save_options)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def image_bytes() -> Callable[..., bytes]:
+    """``image_bytes(image, "JPEG", quality=95)``: encode a test image in memory."""
+    return encode_image
+
+
+@pytest.fixture(scope="session")
+def photo() -> np.ndarray:
+    """A real photograph (scikit-image's astronaut, 512x512 RGB uint8), shipped with scikit-image."""
+    from skimage import data
+
+    return data.astronaut()

@@ -1,0 +1,173 @@
+"""The ``latentatlas`` command line (typer): help, ``train`` with tiny settings, ``--resume``,
+and refusals of settings that cannot work."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from latentatlas.cli import app
+from latentatlas.train import load_model_folder
+
+TINY = ["--image-size", "16", "--widths", "8,8", "--batch-size", "8", "--threads", "1", "--device", "cpu"]
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def _json_line(stdout: str) -> dict:
+    """The summary line ``train`` prints last on stdout (the progress bar goes to stderr)."""
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def test_help_lists_the_commands(runner):
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    assert "serve" in result.output and "train" in result.output
+
+
+def test_no_arguments_shows_help(runner):
+    result = runner.invoke(app, [])
+    assert "serve" in result.output and "train" in result.output
+
+
+def test_train_help_documents_its_options(runner):
+    result = runner.invoke(app, ["train", "--help"])
+    assert result.exit_code == 0
+    for option in ("--out", "--model", "--dataset", "--widths", "--steps", "--resume"):
+        assert option in result.output
+
+
+def test_train_writes_a_model_folder_and_prints_a_summary(runner, tmp_path):
+    out = tmp_path / "qlae-tiny"
+    result = runner.invoke(app, ["train", "--out", str(out), "--steps", "4", "--checkpoint-every", "2", *TINY])
+    assert result.exit_code == 0, result.output
+    summary = _json_line(result.stdout)
+    assert summary["steps"] == 4 and summary["out"] == str(out)
+    assert summary["wall_seconds"] >= 0
+    assert {"psnr_db", "iou", "samples"} <= set(summary["heldout"])
+    for name in ("config.json", "weights.safetensors", "card.json", "reconstructions.png"):
+        assert (out / name).is_file(), name
+    loaded = load_model_folder(out)
+    assert loaded.config.model.kind == "qlae"
+    assert loaded.config.model.latent_dim == 10  # default: twice dSprites' five factors
+    assert loaded.config.model.net.widths == (8, 8)
+    assert loaded.config.model.net.channels == 1
+    assert loaded.card["steps"] == 4
+
+
+def test_train_vae_on_shapes3d(runner, tmp_path):
+    out = tmp_path / "vae"
+    result = runner.invoke(
+        app, ["train", "--out", str(out), "--model", "vae", "--dataset", "shapes3d", "--latent-dim", "5", "--beta", "2",
+              "--steps", "2", *TINY]
+    )
+    assert result.exit_code == 0, result.output
+    loaded = load_model_folder(out)
+    assert loaded.config.model.kind == "vae" and loaded.config.model.beta == 2
+    assert loaded.config.model.latent_dim == 5 and loaded.config.model.net.channels == 3
+    assert "iou" not in _json_line(result.stdout)["heldout"]
+
+
+def test_resume_continues_the_run(runner, tmp_path):
+    out = tmp_path / "resumable"
+    first = runner.invoke(app, ["train", "--out", str(out), "--steps", "4", "--checkpoint-every", "2", *TINY])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(app, ["train", "--out", str(out), "--steps", "6", "--resume", *TINY])
+    assert second.exit_code == 0, second.output
+    assert _json_line(second.stdout)["steps"] == 6
+    card = load_model_folder(out).card
+    assert card["steps"] == 6
+    assert card["curves"]["step"] == [4, 6]  # the first run's end point is kept, then the continuation
+    state = json.loads((out / "checkpoint" / "state.json").read_text())
+    assert state["step"] == 6
+
+
+def test_without_resume_a_run_starts_over(runner, tmp_path):
+    out = tmp_path / "again"
+    assert runner.invoke(app, ["train", "--out", str(out), "--steps", "4", *TINY]).exit_code == 0
+    result = runner.invoke(app, ["train", "--out", str(out), "--steps", "2", *TINY])
+    assert result.exit_code == 0, result.output
+    assert load_model_folder(out).card["steps"] == 2
+
+
+def test_train_rejects_non_integer_widths(runner, tmp_path):
+    result = runner.invoke(app, ["train", "--out", str(tmp_path / "x"), "--steps", "1", *TINY[:2], "--widths", "8,wide"])
+    assert result.exit_code == 2  # a usage error
+    assert "wide" in result.output
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("value", ["nope", "0", "-3"])
+def test_train_rejects_bad_option_values(runner, tmp_path, value):
+    result = runner.invoke(app, ["train", "--out", str(tmp_path / "x"), "--steps", value, *TINY])
+    assert result.exit_code != 0
+    assert not (tmp_path / "x" / "weights.safetensors").exists()
+
+
+def test_train_rejects_an_unknown_model_kind(runner, tmp_path):
+    result = runner.invoke(app, ["train", "--out", str(tmp_path / "x"), "--model", "gan", *TINY])
+    assert result.exit_code == 2 and "gan" in result.output
+
+
+def test_train_rejects_widths_that_do_not_fit_the_image_size_before_training(runner, tmp_path):
+    """Non-zero exit naming the problem, and no model folder."""
+    result = runner.invoke(app, ["train", "--out", str(tmp_path / "x"), "--steps", "1", "--image-size", "32", "--widths", "8,8"])
+    assert result.exit_code != 0
+    message = result.output + str(result.exception or "")
+    assert "widths" in message and "32" in message
+    assert not (tmp_path / "x" / "weights.safetensors").exists()
+
+
+def test_widths_that_do_not_fit_are_a_usage_error(runner, tmp_path):
+    result = runner.invoke(app, ["train", "--out", str(tmp_path / "x"), "--steps", "1", "--image-size", "32", "--widths", "8,8"])
+    assert result.exit_code == 2
+    assert "widths" in result.output
+
+
+def _folder(root, count: int):
+    root.mkdir()
+    for i in range(count):
+        Image.new("RGB", (20 + i, 24), (10 * i, 100, 200 - 10 * i)).save(root / f"{i:02d}.png")
+    return root
+
+
+def test_train_on_an_image_folder(runner, tmp_path):
+    folder = _folder(tmp_path / "photos", 20)
+    out = tmp_path / "folder-model"
+    result = runner.invoke(app, ["train", "--out", str(out), "--dataset", "folder", "--data-path", str(folder),
+                                 "--model", "ae", "--steps", "2", *TINY])
+    assert result.exit_code == 0, result.output
+    loaded = load_model_folder(out)
+    assert loaded.config.dataset.name == "folder" and loaded.config.dataset.path == str(folder)
+    assert loaded.config.model.net.channels == 3 and loaded.config.model.latent_dim == 10
+
+
+def test_train_on_a_greyscale_image_folder(runner, tmp_path):
+    folder = _folder(tmp_path / "photos", 20)
+    out = tmp_path / "grey"
+    result = runner.invoke(app, ["train", "--out", str(out), "--dataset", "folder", "--data-path", str(folder),
+                                 "--channels", "1", "--model", "ae", "--steps", "2", *TINY])
+    assert result.exit_code == 0, result.output
+    assert load_model_folder(out).config.model.net.channels == 1
+
+
+def test_train_on_a_tiny_image_folder(runner, tmp_path):
+    folder = _folder(tmp_path / "few", 5)
+    out = tmp_path / "few-model"
+    result = runner.invoke(app, ["train", "--out", str(out), "--dataset", "folder", "--data-path", str(folder),
+                                 "--model", "ae", "--steps", "2", *TINY])
+    assert result.exit_code == 0, repr(result.exception)
+    assert (out / "weights.safetensors").is_file()
+
+
+def test_train_on_a_missing_folder_is_refused(runner, tmp_path):
+    result = runner.invoke(app, ["train", "--out", str(tmp_path / "x"), "--dataset", "folder",
+                                 "--data-path", str(tmp_path / "missing"), "--steps", "1", *TINY])
+    assert result.exit_code != 0
+    assert not (tmp_path / "x" / "weights.safetensors").exists()
