@@ -60,7 +60,7 @@ def compute_dci(
         delayed(_fit_gbt)(z_train, y_train[:, k], z_test, y_test[:, k], states[k])
         for k in largest_first
     )
-    by_factor = dict(zip(largest_first.tolist(), fits))
+    by_factor = dict(zip(largest_first.tolist(), fits, strict=True))
     return _dci_result([by_factor[k] for k in range(n_factors)])
 
 

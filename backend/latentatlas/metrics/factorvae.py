@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported only when a score actually runs
+    import torch
 
 # Images rendered and represented per call, so memory stays bounded.
 IMAGES_PER_CALL = 2048
@@ -29,13 +31,15 @@ class GroundTruthDataset(Protocol):
         """Images (n, C, H, W) in [0, 1] for factor indices (n, K)."""
 
 
-Representation = Callable[[torch.Tensor], "np.ndarray | torch.Tensor"]
+Representation = Callable[["torch.Tensor"], "np.ndarray | torch.Tensor"]
 
 
 def represent_factors(
     represent: Representation, dataset: GroundTruthDataset, factors: np.ndarray
 ) -> np.ndarray:
     """Latents (n, D) float64 of the images rendered from ``factors`` (n, K)."""
+    import torch
+
     chunks = []
     with torch.no_grad():
         for start in range(0, factors.shape[0], IMAGES_PER_CALL):
@@ -79,8 +83,8 @@ def compute_factor_vae(
     compute_factor_vae_corrected for the fixed variant.
     """
     return _factor_vae(
-        represent, dataset, seed, batch_size, num_train, num_eval,
-        num_variance_estimate, prune_threshold, corrected=False,
+        represent, dataset, seed=seed, batch_size=batch_size, num_train=num_train, num_eval=num_eval,
+        num_variance_estimate=num_variance_estimate, prune_threshold=prune_threshold, corrected=False,
     )
 
 
@@ -99,14 +103,15 @@ def compute_factor_vae_corrected(
     had the smallest normalised variance (the argmin mapped back from the
     active latents to all latents) (Kim & Mnih, ICML 2018)."""
     return _factor_vae(
-        represent, dataset, seed, batch_size, num_train, num_eval,
-        num_variance_estimate, prune_threshold, corrected=True,
+        represent, dataset, seed=seed, batch_size=batch_size, num_train=num_train, num_eval=num_eval,
+        num_variance_estimate=num_variance_estimate, prune_threshold=prune_threshold, corrected=True,
     )
 
 
 def _factor_vae(
     represent: Representation,
     dataset: GroundTruthDataset,
+    *,
     seed: int,
     batch_size: int,
     num_train: int,

@@ -187,8 +187,12 @@ def _knn_mi_continuous_discrete(
 
 
 def _first_true(n: int, predicate: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """Vectorised bisection: per query, the first index in [0, n) where the
-    monotone (False..True) ``predicate(index_array)`` holds, n if none."""
+    """Vectorised bisection for n queries over n sorted candidates.
+
+    ``predicate(idx)`` evaluates, for every query q, the condition at
+    candidate idx[q]; it must be monotone (False then True) in the candidate
+    index.  Returns, per query, the first candidate where it holds (n if none).
+    """
     lo = np.zeros(n, dtype=np.intp)
     hi = np.full(n, n, dtype=np.intp)
     while True:

@@ -120,7 +120,7 @@ def compute_metrics(
     z: np.ndarray,
     y: np.ndarray,
     train_rows: int | None = None,
-    metrics: Iterable[str] | None = None,
+    metrics: Iterable[str] | str | None = None,
     discrete_latents: bool = False,
     seed: int = 0,
     *,
@@ -161,8 +161,10 @@ def compute_metrics(
     return result
 
 
-def _requested(metrics: Iterable[str] | None) -> set[str]:
-    names = set(DEFAULT_METRICS if metrics is None else metrics)
+def _requested(metrics: Iterable[str] | str | None) -> set[str]:
+    if metrics is None:
+        metrics = DEFAULT_METRICS
+    names = {metrics} if isinstance(metrics, str) else set(metrics)
     unknown = sorted(names - set(METRIC_NAMES))
     if unknown:
         raise MetricsInputError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRIC_NAMES)}")

@@ -118,51 +118,6 @@ def _svm_accuracy_matrix(
     return scores
 
 
-def _fit_squared_hinge_1d(
-    x: np.ndarray, positive: np.ndarray, c_pos: np.ndarray, c_neg: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact minimisers (w_p, b_p) of P one-feature squared-hinge SVMs.
-
-    Problem p: 0.5 (w^2 + b^2) + sum_i C_i max(0, 1 - s_i (w x_i + b))^2 with
-    s_i = +1 and C_i = c_pos[p] for positive[:, p], s_i = -1 and C_i = c_neg[p]
-    otherwise.  In one dimension the margin-violating points of each side form
-    a prefix or suffix of the sorted x, so every Newton step needs only
-    searchsorted and prefix sums of (1, x, x^2).
-    """
-    order = np.argsort(x, kind="stable")
-    xs = x[order]
-    moments = np.stack([np.ones_like(xs), xs, xs * xs], axis=1)
-    all_prefix = np.zeros((xs.size + 1, 3))
-    np.cumsum(moments, axis=0, out=all_prefix[1:])
-    pos_prefix = np.zeros((xs.size + 1, positive.shape[1], 3))
-    np.cumsum(
-        positive[order][:, :, None] * moments[:, None, :], axis=0, out=pos_prefix[1:]
-    )
-    pieces = _HingePieces(xs, all_prefix, pos_prefix, c_pos, c_neg)
-
-    w = np.zeros(c_pos.size)
-    b = np.zeros(c_pos.size)
-    for _ in range(_NEWTON_MAX_ITER):
-        f, g_w, g_b, h_ww, h_wb, h_bb = pieces.evaluate(w, b, with_derivatives=True)
-        det = h_ww * h_bb - h_wb * h_wb
-        step_w = -(h_bb * g_w - h_wb * g_b) / det
-        step_b = -(h_ww * g_b - h_wb * g_w) / det
-        slope = g_w * step_w + g_b * step_b
-        t = np.ones_like(w)
-        for _ in range(_LINE_SEARCH_MAX_HALVINGS):
-            f_new = pieces.evaluate(w + t * step_w, b + t * step_b)[0]
-            rejected = f_new > f + 1e-4 * t * slope + 1e-12 * np.abs(f)
-            if not rejected.any():
-                break
-            t = np.where(rejected, 0.5 * t, t)
-        w = w + t * step_w
-        b = b + t * step_b
-        moved = np.maximum(np.abs(t * step_w), np.abs(t * step_b))
-        if np.all(moved <= 1e-13 * (1.0 + np.maximum(np.abs(w), np.abs(b)))):
-            break
-    return w, b
-
-
 @dataclass(frozen=True)
 class _HingePieces:
     """Sorted data and prefix sums that give the objective in O(P log N)."""
@@ -207,3 +162,48 @@ class _HingePieces:
         h_wb = 2 * cp * sp[:, 1] + 2 * cn * sn[:, 1]
         h_bb = 1 + 2 * cp * sp[:, 0] + 2 * cn * sn[:, 0]
         return f, g_w, g_b, h_ww, h_wb, h_bb
+
+
+def _fit_squared_hinge_1d(
+    x: np.ndarray, positive: np.ndarray, c_pos: np.ndarray, c_neg: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact minimisers (w_p, b_p) of P one-feature squared-hinge SVMs.
+
+    Problem p: 0.5 (w^2 + b^2) + sum_i C_i max(0, 1 - s_i (w x_i + b))^2 with
+    s_i = +1 and C_i = c_pos[p] for positive[:, p], s_i = -1 and C_i = c_neg[p]
+    otherwise.  In one dimension the margin-violating points of each side form
+    a prefix or suffix of the sorted x, so every Newton step needs only
+    searchsorted and prefix sums of (1, x, x^2).
+    """
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    moments = np.stack([np.ones_like(xs), xs, xs * xs], axis=1)
+    all_prefix = np.zeros((xs.size + 1, 3))
+    np.cumsum(moments, axis=0, out=all_prefix[1:])
+    pos_prefix = np.zeros((xs.size + 1, positive.shape[1], 3))
+    np.cumsum(
+        positive[order][:, :, None] * moments[:, None, :], axis=0, out=pos_prefix[1:]
+    )
+    pieces = _HingePieces(xs, all_prefix, pos_prefix, c_pos, c_neg)
+
+    w = np.zeros(c_pos.size)
+    b = np.zeros(c_pos.size)
+    for _ in range(_NEWTON_MAX_ITER):
+        f, g_w, g_b, h_ww, h_wb, h_bb = pieces.evaluate(w, b, with_derivatives=True)
+        det = h_ww * h_bb - h_wb * h_wb
+        step_w = -(h_bb * g_w - h_wb * g_b) / det
+        step_b = -(h_ww * g_b - h_wb * g_w) / det
+        slope = g_w * step_w + g_b * step_b
+        t = np.ones_like(w)
+        for _ in range(_LINE_SEARCH_MAX_HALVINGS):
+            f_new = pieces.evaluate(w + t * step_w, b + t * step_b)[0]
+            rejected = f_new > f + 1e-4 * t * slope + 1e-12 * np.abs(f)
+            if not rejected.any():
+                break
+            t = np.where(rejected, 0.5 * t, t)
+        w = w + t * step_w
+        b = b + t * step_b
+        moved = np.maximum(np.abs(t * step_w), np.abs(t * step_b))
+        if np.all(moved <= 1e-13 * (1.0 + np.maximum(np.abs(w), np.abs(b)))):
+            break
+    return w, b
