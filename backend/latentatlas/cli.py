@@ -1,4 +1,4 @@
-"""The ``latentatlas`` command line: ``serve`` and ``train``."""
+"""The ``latentatlas`` command line: ``serve``, ``train`` and ``metrics``."""
 
 from __future__ import annotations
 
@@ -93,6 +93,28 @@ def train(
         raise typer.BadParameter(str(error)) from error
     card = run_training(model_config, spec, train_config, out, resume=resume)
     typer.echo(json.dumps({"out": str(out), "steps": card["steps"], "wall_seconds": card["wall_seconds"], "heldout": card["heldout"]}))
+
+
+@app.command()
+def metrics(
+    file: Annotated[Path, typer.Argument(help=".npz with z (N x D float), y (N x K int), optional train_rows.")],
+    metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated subset (default: all but exact dci).")] = None,
+    discrete_latents: Annotated[bool, typer.Option(help="Latents are quantised codes (InfoMEC's plug-in estimator).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    seed: Annotated[int, typer.Option()] = 0,
+    jobs: Annotated[int, typer.Option(help="Processes for exact DCI (one per factor at most).")] = 2,
+) -> None:
+    """Disentanglement metrics of saved latents and factors (first train_rows rows train, rest test)."""
+    from latentatlas.metrics import MetricsInputError, compute_metrics, format_table, load_metrics_file
+
+    try:
+        z, y, train_rows = load_metrics_file(file)
+        names = [name.strip() for name in metrics.split(",") if name.strip()] if metrics else None
+        result = compute_metrics(z, y, train_rows, names, discrete_latents=discrete_latents, seed=seed, n_jobs=jobs)
+    except MetricsInputError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    typer.echo(json.dumps(result) if as_json else format_table(result))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@ and refusals of settings that cannot work."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import numpy as np
 
 import pytest
 from PIL import Image
@@ -171,3 +174,38 @@ def test_train_on_a_missing_folder_is_refused(runner, tmp_path):
                                  "--data-path", str(tmp_path / "missing"), "--steps", "1", *TINY])
     assert result.exit_code != 0
     assert not (tmp_path / "x" / "weights.safetensors").exists()
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def test_metrics_json_has_exactly_the_requested_keys_and_reference_values(runner):
+    expected = json.loads((FIXTURES / "metrics-public.expected.json").read_text())
+    result = runner.invoke(app, ["metrics", str(FIXTURES / "metrics-public.npz"), "--metrics", "mig,sap,modularity,explicitness", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert set(payload) == {"mig", "sap", "modularity", "explicitness_train", "explicitness_test"}
+    for key in ("mig", "modularity"):
+        assert abs(payload[key] - expected[key]["ref"]) < 1e-6
+    assert abs(payload["sap"] - expected["sap"]["ref"]) < 1e-3
+    assert abs(payload["explicitness_test"] - expected["explicitness_test"]["ref"]) < 1e-4
+
+
+def test_metrics_table_names_every_metric(runner):
+    result = runner.invoke(app, ["metrics", str(FIXTURES / "metrics-public.npz"), "--metrics", "mig,sap_continuous"])
+    assert result.exit_code == 0, result.output
+    assert "mig" in result.stdout and "sap_continuous" in result.stdout
+
+
+def test_metrics_bad_files_exit_non_zero_with_a_message(runner, tmp_path):
+    np.savez(tmp_path / "no_y.npz", z=np.zeros((30, 3)))
+    z = np.random.default_rng(0).normal(size=(30, 3))
+    np.savez(tmp_path / "nan.npz", z=np.where(np.arange(3) == 1, np.nan, z), y=np.tile([[0, 1], [1, 0]], (15, 1)))
+    np.savez(tmp_path / "constant.npz", z=z, y=np.zeros((30, 2), dtype=int))
+    (tmp_path / "text.npz").write_text("not an archive")
+    for name, keyword in [("no_y.npz", "missing"), ("nan.npz", "nan"), ("constant.npz", "single value"), ("text.npz", "npz")]:
+        result = runner.invoke(app, ["metrics", str(tmp_path / name), "--json"])
+        assert result.exit_code == 2, (name, result.output)
+        assert keyword in result.output.lower(), (name, result.output)
+    unknown = runner.invoke(app, ["metrics", str(FIXTURES / "metrics-public.npz"), "--metrics", "bogus"])
+    assert unknown.exit_code == 2 and "bogus" in unknown.output
