@@ -26,7 +26,7 @@ RUN if [ -n "$TORCH_INDEX_URL" ]; then pip install --no-cache-dir --index-url "$
     && pip install --no-cache-dir -r /tmp/requirements.txt
 
 COPY frontend/package.json frontend/package-lock.json frontend/
-RUN cd frontend && npm ci --omit=dev --no-audit --no-fund
+RUN cd frontend && npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 COPY pyproject.toml README.md ./
 COPY backend backend

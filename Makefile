@@ -19,7 +19,7 @@ $(PY_STAMP): requirements.lock pyproject.toml
 	touch $@
 
 $(JS_STAMP): frontend/package.json frontend/package-lock.json
-	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	cd frontend && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
 run: setup

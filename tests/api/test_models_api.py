@@ -98,6 +98,17 @@ def test_openapi_and_docs(client):
     assert {"multipart/form-data", "application/json"} <= set(encode_body)
 
 
+def test_docs_load_every_asset_from_this_server(client):
+    """Swagger UI comes from the npm-vendored copy: no CDN, every asset answers locally."""
+    import re
+
+    html = client.get("/docs").text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets and not any("//" in url for url in assets), assets
+    for url in assets:
+        assert client.get(url).status_code == 200, url
+
+
 # -- describing models ------------------------------------------------------------------
 
 
