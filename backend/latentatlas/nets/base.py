@@ -14,10 +14,12 @@ from latentatlas.nets.config import ModelConfig, NetConfig
 
 @dataclass
 class Encoding:
-    """What ``encode`` returns: the latent the decoder consumes, and posterior scales for VAEs."""
+    """What ``encode`` returns: the latent the decoder consumes, posterior scales for VAEs,
+    and the discrete code indices for quantised models."""
 
     latent: torch.Tensor
     scale: torch.Tensor | None = None
+    codes: torch.Tensor | None = None
 
 
 class LatentModel(nn.Module, ABC):

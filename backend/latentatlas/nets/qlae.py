@@ -86,11 +86,12 @@ class QLAE(LatentModel):
         self.quantizer = LatentQuantizer(config.latent_dim, config.codebook_size)
 
     def encode(self, images: torch.Tensor) -> Encoding:
-        return Encoding(self.quantizer.lookup(self.quantizer.codes(self.encoder(images))))
+        codes = self.quantizer.codes(self.encoder(images))
+        return Encoding(self.quantizer.lookup(codes), codes=codes)
 
     def codes(self, images: torch.Tensor) -> torch.Tensor:
         """Discrete codes (N, D): the natural input of plug-in (discrete) metrics."""
-        return self.quantizer.codes(self.encoder(images))
+        return self.encode(images).codes
 
     def loss(self, images: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         continuous = self.encoder(images)

@@ -100,10 +100,9 @@ class ModelService:
         with self._lock:
             encoding = self.model.encode(images)
             recon = self.model.decode(encoding.latent).cpu()
-            codes = self.model.codes(images) if self.config.kind == "qlae" else None
         return {
             "latent": encoding.latent[0].tolist(),
-            "codes": codes[0].tolist() if codes is not None else None,
+            "codes": encoding.codes[0].tolist() if encoding.codes is not None else None,
             "scale": encoding.scale[0].tolist() if encoding.scale is not None else None,
             "input": to_data_url(to_png(images[0])),
             "reconstruction": to_data_url(to_png(recon[0])),
