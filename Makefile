@@ -8,7 +8,7 @@ PORT ?= 8000
 PY_STAMP := $(VENV)/.installed
 JS_STAMP := frontend/node_modules/.installed
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test bench screenshot clean
 
 setup: $(PY_STAMP) $(JS_STAMP)
 
@@ -30,6 +30,9 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/serve_latency.py
+
+screenshot: setup
+	LATENTATLAS_UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/e2e -k screenshot
 
 clean:
 	rm -rf $(VENV) frontend/node_modules .pytest_cache

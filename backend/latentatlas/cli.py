@@ -1,4 +1,4 @@
-"""The ``latentatlas`` command line: ``serve``, ``train`` and ``metrics``."""
+"""The ``latentatlas`` command line: ``serve``, ``train``, ``metrics`` and ``evaluate``."""
 
 from __future__ import annotations
 
@@ -115,6 +115,49 @@ def metrics(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from error
     typer.echo(json.dumps(result) if as_json else format_table(result))
+
+
+@app.command()
+def evaluate(
+    folder: Annotated[Path, typer.Argument(help="Model folder (config.json, weights.safetensors, card.json).")],
+    samples: Annotated[int, typer.Option(min=30, help="Factor samples rendered and encoded (2/3 train, 1/3 test).")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Seeds the samples, the votes and the metrics' randomness.")] = 0,
+    train_votes: Annotated[int, typer.Option(min=1, help="FactorVAE/BetaVAE training votes of 64 images (reference: 10000).")] = 500,
+    eval_votes: Annotated[int, typer.Option(min=1, help="FactorVAE/BetaVAE evaluation votes of 64 images (reference: 5000).")] = 250,
+    threads: Annotated[int, typer.Option(min=1, help="torch intra-op threads, and processes for exact DCI.")] = 2,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+) -> None:
+    """Every disentanglement metric of a trained model on its dataset; written to its card.json under "metrics"."""
+    from tqdm import tqdm
+
+    from latentatlas.devices import resolve_device, set_threads
+    from latentatlas.metrics import MetricsInputError, format_table
+    from latentatlas.train.evaluation import EvaluationError, VoteCounts, evaluate_model
+
+    set_threads(threads)
+    try:
+        votes = VoteCounts(train=train_votes, eval=eval_votes)
+        torch_device = resolve_device(device)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+    if not (folder / "config.json").is_file():
+        raise typer.BadParameter(f"{folder} is not a model folder (no config.json)")
+    with tqdm(total=100, desc=folder.name, unit="%", bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}") as bar:
+
+        def progress(fraction: float, stage: str) -> None:
+            bar.set_description_str(f"{folder.name}: {stage}", refresh=False)
+            bar.update(100 * fraction - bar.n)
+
+        try:
+            result = evaluate_model(folder, samples, seed, votes, progress, device=torch_device, n_jobs=threads)
+        except (EvaluationError, MetricsInputError) as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(2) from error
+    typer.echo(format_table(result["values"]))
+    typer.echo(
+        f"{result['samples']:,} samples, {votes.train:,} + {votes.eval:,} votes, seed {seed}, "
+        f"{result['seconds']['total']:.0f} s on {result['device']}; written to {folder / 'card.json'}"
+    )
 
 
 if __name__ == "__main__":

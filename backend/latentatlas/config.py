@@ -25,4 +25,5 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="largest accepted upload (413 above)")
     max_image_pixels: int = Field(40_000_000, ge=64 * 64, description="largest accepted width x height, checked before decoding pixels")
     max_decode_batch: int = Field(1024, ge=1, description="most images one request may decode (traversals, samples)")
+    max_jobs: int = Field(2, ge=1, le=64, description="metric jobs computing at once; more are refused with 429")
     cors_origins: list[str] = Field(default_factory=list, description='JSON list, e.g. ["http://localhost:5173"]')

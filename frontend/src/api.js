@@ -99,6 +99,9 @@ export const api = {
     request(`${modelPath(id)}/traverse`, { ...opts, method: "POST", json: { latent, dims, steps } }),
   samples: (id, n, seed, opts) =>
     request(`${modelPath(id)}/samples?n=${n}&seed=${seed}`, opts).then((r) => r.samples ?? []),
+  /** Start (or join) the model's metrics job: {job_id, status, joined}. */
+  startMetrics: (id, opts = {}) => request(`${modelPath(id)}/metrics`, { ...opts, method: "POST" }),
+  job: (jobId, opts) => request(`/api/jobs/${encodeURIComponent(jobId)}`, opts),
 };
 
 export function liveUrl(id) {

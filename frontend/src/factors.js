@@ -1,16 +1,34 @@
 // Which generative factor each latent dim follows.
-// A model may say so itself (`dim_factors` in its info or card); otherwise, for procedural
+// A model may say so itself (`dim_factors` in its info or card). When its card has
+// disentanglement metrics, each active dim is named after the factor with the largest
+// normalised mutual information (InfoMEC's NMI matrix). Otherwise, for procedural
 // datasets (every index is one cell of the factor grid, last factor fastest) we estimate it
 // by intervention: from a few random base cells, change one factor at a time, encode the
 // images, and see which dims move. A dim is named after the factor that moves it most when
 // that factor accounts for at least half of its movement.
 
 import { api } from "./api.js";
+import { modelMetrics } from "./metrics.js";
 
 export function declaredFactors(model) {
   const names = model.dim_factors ?? model.card?.dim_factors ?? null;
   if (!Array.isArray(names) || names.length !== model.latent_dim) return null;
   return names.map((n) => (typeof n === "string" && n ? n : null));
+}
+
+/** Each dim named after the factor it shares most information with (argmax of its NMI
+ *  column); inactive dims and dims without any information get null. */
+export function metricsFactors(model) {
+  const m = modelMetrics(model);
+  const nmi = m?.matrices.infomec_nmi;
+  if (!Array.isArray(nmi) || !nmi.length) return null;
+  const active = m.matrices.infomec_active ?? [];
+  return Array.from({ length: model.latent_dim }, (_, d) => {
+    if (active[d] === false) return null;
+    let best = 0;
+    for (let k = 1; k < nmi.length; k++) if (nmi[k][d] > nmi[best][d]) best = k;
+    return nmi[best][d] > 0 ? m.factor_names[best] ?? null : null;
+  });
 }
 
 export function canEstimate(model) {

@@ -2,8 +2,9 @@
 // grid, the model card and the URL state together. Plain ES modules, no build step.
 
 import { activity, api } from "./api.js";
-import { canEstimate, declaredFactors, estimateFactors } from "./factors.js";
+import { canEstimate, declaredFactors, estimateFactors, metricsFactors } from "./factors.js";
 import { LiveDecoder } from "./live.js";
+import { MetricsPanel } from "./metrics.js";
 import { renderLossPlot } from "./plot.js";
 import { SliderPanel, dimRanges, snap } from "./sliders.js";
 import { TraversalView } from "./traversal.js";
@@ -451,6 +452,12 @@ function setFactors(names) {
 
 async function nameDims() {
   const model = state.model;
+  const fromMetrics = metricsFactors(model);
+  if (fromMetrics) {
+    setFactors(fromMetrics);
+    setStatus(`${modelSummary()} · dims named by their largest NMI (the card's metrics)`);
+    return;
+  }
   if (!model || !canEstimate(model)) return;
   state.factorsAbort?.abort();
   const abort = new AbortController();
@@ -471,6 +478,34 @@ async function nameDims() {
     if (model === state.model) el.factorsButton.disabled = false;
   }
 }
+
+// ---------------------------------------------------------------- metrics
+
+const metricsPanel = new MetricsPanel(
+  {
+    bars: $("metrics-bars"),
+    nmi: $("nmi-heatmap"),
+    dci: $("dci-heatmap"),
+    compare: $("metrics-compare"),
+    button: $("metrics-button"),
+    progress: $("metrics-progress"),
+    status: $("metrics-status"),
+  },
+  {
+    onPickDim: (dim) => {
+      sliders?.focus(dim);
+      el.sliders.querySelector(`.slider-row[data-dim="${dim}"]`)?.scrollIntoView({ block: "nearest" });
+    },
+    onComputed: (id, metrics) => {
+      for (const m of [...state.models, state.model]) if (m?.id === id) m.metrics = metrics;
+      metricsPanel.show(state.model, state.models);
+      if (state.model?.id !== id) return;
+      if (!declaredFactors(state.model)) setFactors(metricsFactors(state.model));
+      setStatus(`${modelSummary()} · metrics computed`);
+    },
+    onError: reportError,
+  },
+);
 
 // ---------------------------------------------------------------- models
 
@@ -509,10 +544,11 @@ async function selectModel(id, { latent = null, datasetIndex = null } = {}) {
   });
   el.stepsSelect.disabled = Array.isArray(model.codebooks);
   el.stepsSelect.title = Array.isArray(model.codebooks) ? "QLAE traversals step through each dim's codebook" : "";
-  el.factorsButton.hidden = !canEstimate(model);
+  el.factorsButton.hidden = !canEstimate(model) && !metricsFactors(model);
   el.factorsButton.disabled = false;
-  setFactors(declaredFactors(model));
+  setFactors(declaredFactors(model) ?? metricsFactors(model));
   renderCard(model);
+  metricsPanel.show(model, state.models);
   live.open(model.id);
   setStatus(modelSummary());
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -11,7 +12,9 @@ from PIL import Image
 pytestmark = pytest.mark.e2e
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOT = REPO_ROOT / "docs" / "screenshot.png"
+README_SCREENSHOT = REPO_ROOT / "docs" / "screenshot.png"
+# `make screenshot` sets this to refresh the README's picture; otherwise the shot goes to tmp.
+UPDATE_SCREENSHOT = os.environ.get("LATENTATLAS_UPDATE_SCREENSHOT") == "1"
 DSPRITES = "qlae-dsprites"
 SHAPES3D = "qlae-shapes3d"
 
@@ -169,7 +172,7 @@ def test_api_error_detail_is_shown(app, tmp_path):
     assert page.is_hidden("#error")
 
 
-def test_shapes3d_sample_sliders_traversal_and_screenshot(app, models):
+def test_shapes3d_sample_sliders_traversal_and_screenshot(app, models, tmp_path):
     page = open_app(app)
     select_model(page, SHAPES3D)
     model = models[SHAPES3D]
@@ -211,8 +214,9 @@ def test_shapes3d_sample_sliders_traversal_and_screenshot(app, models):
     assert page.is_hidden("#error")
 
     page.mouse.move(0, 0)
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    screenshot = README_SCREENSHOT if UPDATE_SCREENSHOT else tmp_path / "screenshot.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.stat().st_size > 10_000
 
     # Clicking a traversal tile sets that dim to the tile's value (row 2, first column).
     box = page.locator("#traversal-img").bounding_box()
@@ -318,3 +322,50 @@ def test_bad_link_and_http_fallback(app, models):
     assert src(page, "#decode-img").startswith("blob:")
     assert any(url.endswith("/decode") for url in app.requests)
     assert natural_size(page, "#decode-img") == (models[first]["image_size"],) * 2
+
+
+def test_metrics_panel_heatmaps_and_column_pick(app, models):
+    """The shipped model's card has metrics: bars, NMI and DCI heatmaps and the comparison
+    render on load, dims are named from the NMI, and clicking a heatmap column picks that
+    latent's slider."""
+    model = models[SHAPES3D]
+    metrics = model["metrics"]
+    assert metrics, "run `latentatlas evaluate models/qlae-shapes3d` so the shipped card has metrics"
+    dims, factors = model["latent_dim"], model["factor_names"]
+    page = open_app(app, f"#model={SHAPES3D}")
+
+    page.wait_for_selector("#metrics-bars svg.main-svg")
+    assert page.locator("#metrics-bars .barlayer .point").count() == 13
+    page.wait_for_selector("#nmi-heatmap svg.main-svg")
+    page.wait_for_selector("#dci-heatmap svg.main-svg")
+    nmi = page.evaluate("() => document.querySelector('#nmi-heatmap').data[0]")
+    assert nmi["type"] == "heatmap" and nmi["y"] == factors and nmi["x"] == list(range(dims))
+    ticks = page.evaluate("() => document.querySelector('#nmi-heatmap').layout.xaxis.ticktext")
+    inactive = [d for d, on in enumerate(metrics["matrices"]["infomec_active"]) if not on]
+    assert ticks == [f"z{d}∅" if d in inactive else f"z{d}" for d in range(dims)]
+    assert page.evaluate("() => document.querySelector('#nmi-heatmap').layout.shapes.length") == len(inactive)
+
+    # The comparison lists every served model with metrics; the button offers a recompute.
+    with_metrics = [m for m in models if models[m]["metrics"]]
+    header = page.locator("#metrics-compare thead th").all_text_contents()
+    assert header == ["score", *with_metrics]
+    assert page.locator("#metrics-compare tbody tr").count() == 13
+    assert page.text_content("#metrics-button") == "Recompute"
+    assert f"{metrics['samples']:,}" in page.text_content("#metrics-status")
+
+    # Dims are named from the NMI matrix without any encoding (argmax factor per active dim).
+    named = page.locator("#sliders .dim-factor").all_text_contents()
+    expected = [
+        "" if d in inactive else factors[max(range(len(factors)), key=lambda k: metrics["matrices"]["infomec_nmi"][k][d])]
+        for d in range(dims)
+    ]
+    assert named == expected
+
+    # Clicking a column of either heatmap focuses that latent's slider.
+    for selector, dim in (("#nmi-heatmap", 7), ("#dci-heatmap", 2)):
+        page.locator(selector).scroll_into_view_if_needed()
+        box = page.locator(f"{selector} .nsewdrag").bounding_box()
+        page.mouse.click(box["x"] + box["width"] * (dim + 0.5) / dims, box["y"] + box["height"] / 2)
+        page.wait_for_function("(d) => document.activeElement?.dataset?.dim === String(d)", arg=dim)
+    assert page.is_hidden("#error")
+    assert app.console_errors == [], app.console_errors

@@ -91,6 +91,27 @@ def test_default_metrics_and_keys(small: tuple[np.ndarray, np.ndarray]) -> None:
     assert all(isinstance(v, float) for v in result["dci_fast"].values())
 
 
+def test_with_matrices_adds_the_matrices_behind_the_scores(small: tuple[np.ndarray, np.ndarray]) -> None:
+    from latentatlas.metrics import compute_dci, compute_infomec, compute_mig
+
+    z, y = small
+    result = compute_metrics(z, y, metrics=[*DEFAULT_METRICS, "dci"], with_matrices=True)
+    matrices = result.pop("matrices")
+    assert result == compute_metrics(z, y, metrics=[*DEFAULT_METRICS, "dci"])  # the scores are unchanged
+    assert set(matrices) == {"mig_mutual_info", "dci_importance", "infomec_nmi", "infomec_active"}
+    train = 200  # two thirds of 300
+    assert matrices["mig_mutual_info"] == compute_mig(z[:train], y[:train]).mutual_info.tolist()  # (D, K)
+    exact = compute_dci(z[:train], y[:train], z[train:], y[train:], n_jobs=1)
+    assert matrices["dci_importance"] == exact.importance_matrix.tolist()  # exact DCI's, not dci_fast's
+    infomec = compute_infomec(z[:train], y[:train])
+    assert matrices["infomec_nmi"] == infomec.nmi.tolist()  # (K, D)
+    assert matrices["infomec_active"] == [True, True, True]
+    assert json.loads(json.dumps(matrices, allow_nan=False)) == matrices
+    only_fast = compute_metrics(z, y, metrics=["dci_fast"], with_matrices=True)
+    assert list(only_fast["matrices"]) == ["dci_importance"]
+    assert "matrices" not in format_table(compute_metrics(z, y, metrics=["mig"], with_matrices=True))
+
+
 def test_seeded_and_deterministic(small: tuple[np.ndarray, np.ndarray]) -> None:
     assert compute_metrics(*small, seed=3) == compute_metrics(*small, seed=3)
 

@@ -125,6 +125,7 @@ def compute_metrics(
     seed: int = 0,
     *,
     n_jobs: int = 2,
+    with_matrices: bool = False,
 ) -> dict:
     """Compute the requested metrics (default DEFAULT_METRICS) as a JSON-able dict.
 
@@ -133,18 +134,31 @@ def compute_metrics(
     on them and also score the test rows.  ``discrete_latents`` selects
     InfoMEC's plug-in estimator (quantised codes); ``seed`` seeds DCI's tree
     randomness and InfoMEC's kNN jitter; ``n_jobs`` the exact DCI processes.
+
+    ``with_matrices`` adds a ``"matrices"`` entry (nested lists) with what the
+    scores were computed from, for the metrics requested: ``mig_mutual_info``
+    (D, K) nats (MIG's 20-bin plug-in MI), ``dci_importance`` (D, K) (exact
+    DCI's when "dci" was requested, else dci_fast's), ``infomec_nmi`` (K, D)
+    I(s_i; z_j) / H(s_i) and ``infomec_active`` (D,) bool.
     """
     z, y, train_rows = validate_inputs(z, y, train_rows)
     names = _requested(metrics)
     z_train, y_train, z_test, y_test = z[:train_rows], y[:train_rows], z[train_rows:], y[train_rows:]
     result: dict = {}
+    matrices: dict[str, list] = {}
     info = histogram_mutual_info(z_train, y_train) if names & {"mig", "modularity"} else None
     if "mig" in names:
-        result["mig"] = mig_from_info(info).mig
+        mig = mig_from_info(info)
+        result["mig"] = mig.mig
+        matrices["mig_mutual_info"] = mig.mutual_info.tolist()
     if "dci" in names:
-        result["dci"] = _dci_dict(compute_dci(z_train, y_train, z_test, y_test, n_jobs=n_jobs, seed=seed))
+        dci = compute_dci(z_train, y_train, z_test, y_test, n_jobs=n_jobs, seed=seed)
+        result["dci"] = _dci_dict(dci)
+        matrices["dci_importance"] = dci.importance_matrix.tolist()
     if "dci_fast" in names:
-        result["dci_fast"] = _dci_dict(compute_dci_fast(z_train, y_train, z_test, y_test, seed=seed))
+        dci_fast = compute_dci_fast(z_train, y_train, z_test, y_test, seed=seed)
+        result["dci_fast"] = _dci_dict(dci_fast)
+        matrices.setdefault("dci_importance", dci_fast.importance_matrix.tolist())
     if "sap" in names:
         result["sap"] = compute_sap(z_train, y_train, z_test, y_test).sap
     if "sap_continuous" in names:
@@ -158,6 +172,10 @@ def compute_metrics(
     if "infomec" in names:
         info_mec = compute_infomec(z_train, y_train, discrete_latents=discrete_latents, seed=seed)
         result["infomec"] = {"infom": info_mec.infom, "infoc": info_mec.infoc, "infoe": info_mec.infoe}
+        matrices["infomec_nmi"] = info_mec.nmi.tolist()
+        matrices["infomec_active"] = info_mec.active_latents.tolist()
+    if with_matrices:
+        result["matrices"] = matrices
     return result
 
 
@@ -181,11 +199,11 @@ def _dci_dict(result: DCIResult) -> dict[str, float]:
 
 
 def format_table(result: dict) -> str:
-    """Two-column text table of a compute_metrics result (nested keys dotted)."""
-    rows = list(_flatten(result))
+    """Two-column text table of a compute_metrics result (nested keys dotted, matrices left out)."""
+    rows = list(_flatten({key: value for key, value in result.items() if key != "matrices"}))
     width = max([len("metric")] + [len(name) for name, _ in rows])
     lines = [f"{'metric':<{width}}  value", f"{'-' * width}  ------"]
-    lines += [f"{name:<{width}}  {value:.4f}" for name, value in rows]
+    lines += [f"{name:<{width}}  {value:.4f}" if isinstance(value, float) else f"{name:<{width}}  {value}" for name, value in rows]
     return "\n".join(lines)
 
 

@@ -16,8 +16,9 @@ from latentatlas import __version__
 from latentatlas.config import Settings
 from latentatlas.devices import resolve_device, set_threads
 from latentatlas.serve.deps import describe_errors
+from latentatlas.serve.jobs import JobManager
 from latentatlas.serve.registry import ModelRegistry
-from latentatlas.serve.routers import health, live, models
+from latentatlas.serve.routers import health, live, metrics, models
 
 log = logging.getLogger("latentatlas.serve")
 
@@ -41,12 +42,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Latent Atlas", version=__version__, lifespan=lifespan, description=__doc__, docs_url=None, redoc_url=None
     )
     app.state.settings = settings
+    app.state.jobs = JobManager(settings.max_jobs)
     app.add_exception_handler(RequestValidationError, _validation_error)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"])
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(live.router)
+    app.include_router(metrics.router)
     vendor = settings.frontend_dir / "node_modules"
     if vendor.is_dir():
         app.mount("/vendor", StaticFiles(directory=vendor), name="vendor")

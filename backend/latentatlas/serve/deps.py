@@ -8,6 +8,7 @@ from fastapi import HTTPException, Request
 from starlette.requests import HTTPConnection
 
 from latentatlas.config import Settings
+from latentatlas.serve.jobs import JobManager
 from latentatlas.serve.registry import ModelRegistry, ModelService
 
 
@@ -26,6 +27,10 @@ def get_settings(connection: HTTPConnection) -> Settings:
 
 def get_registry(connection: HTTPConnection) -> ModelRegistry:
     return connection.app.state.registry
+
+
+def get_jobs(connection: HTTPConnection) -> JobManager:
+    return connection.app.state.jobs
 
 
 def get_service(model_id: str, request: Request) -> ModelService:

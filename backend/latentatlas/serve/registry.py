@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
+from pydantic import ValidationError
 
 from latentatlas.data.base import FactorDataset, ImageDataset, load_dataset
 from latentatlas.serve.images import tile_grid, to_data_url, to_png
-from latentatlas.serve.schemas import ModelDetail, ModelInfo, Sample
+from latentatlas.serve.schemas import ModelDetail, ModelInfo, ModelMetrics, Sample
 from latentatlas.train.checkpoint import LoadedModel, load_model_folder
+from latentatlas.train.evaluation import Progress, VoteCounts, evaluate_model, save_metrics
 
 log = logging.getLogger("latentatlas.serve")
 
@@ -70,11 +73,23 @@ class ModelService:
             posterior_scale=self.posterior_scale,
             heldout=card.get("heldout", {}),
             steps=card.get("steps"),
+            metrics=self.metrics(),
         )
+
+    def metrics(self) -> ModelMetrics | None:
+        """The card's metrics; None when not computed yet, or unreadable (logged)."""
+        metrics = self.loaded.card.get("metrics")
+        if metrics is None:
+            return None
+        try:
+            return ModelMetrics.model_validate(metrics)
+        except ValidationError as error:
+            log.warning("model %s: ignoring the card's metrics (%s)", self.id, error)
+            return None
 
     def detail(self) -> ModelDetail:
         card = self.loaded.card
-        summary = {k: v for k, v in card.items() if k not in ("curves", "latent_stats")}
+        summary = {k: v for k, v in card.items() if k not in ("curves", "latent_stats", "metrics")}
         return ModelDetail(**self.info().model_dump(), curves=card.get("curves", {}), card=summary)
 
     # -- tensor work -------------------------------------------------------------------
@@ -142,6 +157,27 @@ class ModelService:
             batch[row * columns : (row + 1) * columns, d] = torch.tensor(sweep, dtype=batch.dtype, device=batch.device)
         grid = tile_grid(self._decode(batch), len(dims), columns)
         return {"image": to_data_url(to_png(grid)), "dims": dims, "values": values, "steps": columns, "tile": self.config.net.image_size}
+
+    def metrics_work(self, samples: int, seed: int, votes: VoteCounts, n_jobs: int) -> Callable[[Progress], ModelMetrics]:
+        """The work of a metrics job: checked now (InputError), run later in the job's thread.
+
+        It encodes with this service's model without its lock (inference is read-only), so
+        live decoding stays responsive, and leaves the result in the card: in card.json, and
+        in memory only (logged) when the models folder is read-only.
+        """
+        if not isinstance(self.dataset, FactorDataset):
+            raise InputError(f"model {self.id}'s dataset has no generative factors: its metrics cannot be computed")
+
+        def work(progress: Progress) -> ModelMetrics:
+            metrics = evaluate_model(self.loaded, samples, seed, votes, progress, n_jobs=n_jobs, write_card=False)
+            try:
+                self.loaded.card = save_metrics(self.loaded.folder, metrics)
+            except OSError as error:
+                log.warning("model %s: metrics kept in memory only, card.json not written (%s)", self.id, error)
+                self.loaded.card = {**self.loaded.card, "metrics": metrics}
+            return ModelMetrics.model_validate(metrics)
+
+        return work
 
     def samples(self, n: int, seed: int) -> list[Sample]:
         if not isinstance(self.dataset, FactorDataset):

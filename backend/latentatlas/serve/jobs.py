@@ -1,0 +1,100 @@
+"""Background jobs: CPU-bound work (e.g. a model's metrics) in threads, polled by id.
+
+A small in-process manager with no web imports: ``submit(key, work)`` runs
+``work(progress)`` in a thread, where ``progress(fraction, stage)`` records how far it
+got. At most ``max_active`` jobs are queued or running at once (``JobLimitError``
+beyond); a submission for a key whose job is still active joins that job. Finished
+jobs are kept (the newest ``keep_finished``) so their results can still be polled.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+log = logging.getLogger("latentatlas.jobs")
+
+JobStatus = Literal["queued", "running", "done", "failed"]
+Work = Callable[[Callable[[float, str], None]], Any]
+
+
+class JobLimitError(RuntimeError):
+    """Too many jobs are active; the message says how many and what to do."""
+
+
+@dataclass
+class Job:
+    """One job's state; ``key`` names what it works on (a model id)."""
+
+    id: str
+    key: str
+    status: JobStatus = "queued"
+    progress: float = 0.0
+    stage: str = "queued"
+    result: Any = None
+    error: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("queued", "running")
+
+
+class JobManager:
+    """Runs jobs in daemon threads (they die with the process) and remembers them by id."""
+
+    def __init__(self, max_active: int, keep_finished: int = 64) -> None:
+        self.max_active = max_active
+        self.keep_finished = keep_finished
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, key: str, work: Work) -> tuple[Job, bool]:
+        """Start ``work`` for ``key`` (or join its active job); returns (job snapshot, joined)."""
+        with self._lock:
+            for job in self._jobs.values():
+                if job.key == key and job.active:
+                    return replace(job), True
+            active = sum(job.active for job in self._jobs.values())
+            if active >= self.max_active:
+                raise JobLimitError(
+                    f"{active} job(s) are already running, the limit is {self.max_active}; "
+                    "retry when one has finished (LATENTATLAS_MAX_JOBS raises the limit)"
+                )
+            job = Job(id=secrets.token_hex(8), key=key)
+            self._jobs[job.id] = job
+            self._forget_old()
+            snapshot = replace(job)
+        threading.Thread(target=self._run, args=(job, work), name=f"job-{key}", daemon=True).start()
+        return snapshot, False
+
+    def get(self, job_id: str) -> Job | None:
+        """A consistent copy of the job, or None when unknown (or long forgotten)."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            return replace(job) if job is not None else None
+
+    def _run(self, job: Job, work: Work) -> None:
+        def progress(fraction: float, stage: str) -> None:
+            with self._lock:
+                job.progress, job.stage = max(0.0, min(1.0, fraction)), stage
+
+        with self._lock:
+            job.status, job.stage = "running", "starting"
+        try:
+            result = work(progress)
+        except Exception as error:  # noqa: BLE001 - any failure is reported through the job
+            log.exception("job %s (%s) failed", job.id, job.key)
+            with self._lock:
+                job.status, job.error = "failed", str(error) or type(error).__name__
+        else:
+            with self._lock:
+                job.status, job.progress, job.stage, job.result = "done", 1.0, "done", result
+
+    def _forget_old(self) -> None:
+        finished = [job_id for job_id, job in self._jobs.items() if not job.active]
+        for job_id in finished[: max(0, len(finished) - self.keep_finished)]:
+            del self._jobs[job_id]

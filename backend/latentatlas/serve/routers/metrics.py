@@ -1,0 +1,55 @@
+"""/api/models/{id}/metrics and /api/jobs/{id}: disentanglement metrics as background jobs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException
+
+from latentatlas.config import Settings
+from latentatlas.serve.deps import get_jobs, get_service, get_settings
+from latentatlas.serve.jobs import JobLimitError, JobManager
+from latentatlas.serve.registry import InputError, ModelService
+from latentatlas.serve.schemas import JobInfo, JobStarted, MetricsRequest
+from latentatlas.train.evaluation import VoteCounts
+
+router = APIRouter(prefix="/api", tags=["metrics"])
+Jobs = Annotated[JobManager, Depends(get_jobs)]
+
+
+@router.post("/models/{model_id}/metrics", response_model=JobStarted, status_code=202)
+def start_metrics(
+    service: Annotated[ModelService, Depends(get_service)],
+    jobs: Jobs,
+    settings: Annotated[Settings, Depends(get_settings)],
+    body: MetricsRequest | None = None,
+) -> JobStarted:
+    """Compute every disentanglement metric of the model in the background; poll GET /api/jobs/{job_id}.
+
+    While the model's job runs, another request joins it (same job_id, its own body
+    ignored). 429 when LATENTATLAS_MAX_JOBS jobs are running; 422 when the model's dataset
+    has no generative factors.
+    """
+    body = body or MetricsRequest()
+    try:
+        work = service.metrics_work(
+            body.samples, body.seed, VoteCounts(train=body.train_votes, eval=body.eval_votes), settings.torch_threads
+        )
+        job, joined = jobs.submit(service.id, work)
+    except InputError as error:
+        raise HTTPException(422, str(error)) from error
+    except JobLimitError as error:
+        raise HTTPException(429, str(error)) from error
+    return JobStarted(job_id=job.id, status=job.status, joined=joined)
+
+
+@router.get("/jobs/{job_id}", response_model=JobInfo)
+def job_status(job_id: str, jobs: Jobs) -> JobInfo:
+    """A job's status and progress; its result once done, its error once failed."""
+    job = jobs.get(job_id)
+    if job is None:
+        raise HTTPException(404, f"unknown job {job_id!r} (jobs are kept in memory until the server restarts)")
+    return JobInfo(
+        job_id=job.id, model_id=job.key, status=job.status, progress=job.progress, stage=job.stage,
+        result=job.result, error=job.error,
+    )

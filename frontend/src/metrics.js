@@ -1,0 +1,240 @@
+// The disentanglement-metrics panel: the scores of the model's card as bars, the
+// factor x latent NMI (InfoMEC) and DCI importance heatmaps, a "Compute metrics" button
+// that runs the server's metrics job and follows its progress, and a table comparing
+// every served model that has metrics. Clicking a heatmap column picks that latent.
+
+import { api } from "./api.js";
+import { plotAvailable } from "./plot.js";
+
+const POLL_MS = 500;
+const dci = (v) => v.dci ?? v.dci_fast;
+
+/** [label, value getter, family, description]: what the bars and the comparison show. */
+export const SCORES = [
+  ["InfoM", (v) => v.infomec?.infom, "InfoMEC", "modularity: each latent informs about one factor (Hsu et al. 2023)"],
+  ["InfoC", (v) => v.infomec?.infoc, "InfoMEC", "compactness: each factor is captured by one latent"],
+  ["InfoE", (v) => v.infomec?.infoe, "InfoMEC", "explicitness: factors are linearly decodable from the latents"],
+  ["MIG", (v) => v.mig, "MI", "mutual information gap (Chen et al. 2018)"],
+  ["DCI D", (v) => dci(v)?.disentanglement, "DCI", "DCI disentanglement (Eastwood & Williams 2018)"],
+  ["DCI C", (v) => dci(v)?.completeness, "DCI", "DCI completeness"],
+  ["DCI I", (v) => dci(v)?.informativeness_test, "DCI", "DCI informativeness: test accuracy of the boosted trees"],
+  ["SAP", (v) => v.sap, "MI", "separated attribute predictability (Kumar et al. 2018)"],
+  ["Modularity", (v) => v.modularity, "MI", "modularity (Ridgeway & Mozer 2018)"],
+  ["Explicitness", (v) => v.explicitness_test, "MI", "explicitness: test ROC-AUC (Ridgeway & Mozer 2018)"],
+  ["FactorVAE", (v) => v.factor_vae_corrected?.eval_accuracy, "votes", "FactorVAE score, corrected argmin (Kim & Mnih 2018)"],
+  ["FactorVAE ref", (v) => v.factor_vae?.eval_accuracy, "votes", "FactorVAE score as disentanglement_lib computes it"],
+  ["BetaVAE", (v) => v.beta_vae?.eval_accuracy, "votes", "BetaVAE score (Higgins et al. 2017)"],
+];
+const FAMILY_COLORS = { InfoMEC: "#5fa8ff", MI: "#7bd88f", DCI: "#f0a35e", votes: "#b39df3" };
+
+const LAYOUT = {
+  paper_bgcolor: "rgba(0,0,0,0)",
+  plot_bgcolor: "rgba(0,0,0,0)",
+  font: { color: "#c9d1d9", size: 11, family: "system-ui, sans-serif" },
+};
+const CONFIG = { displaylogo: false, responsive: true, displayModeBar: false };
+
+/** The metrics of a model's card, or null when there are none (or they do not fit it). */
+export function modelMetrics(model) {
+  const m = model?.metrics;
+  return m && m.values && m.matrices && m.latent_dim === model.latent_dim ? m : null;
+}
+
+function clear(el, text = "") {
+  if (plotAvailable()) window.Plotly.purge(el);
+  el.replaceChildren();
+  if (text) el.append(Object.assign(document.createElement("p"), { className: "muted", textContent: text }));
+}
+
+const fmt = (v) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(3) : "–");
+
+export class MetricsPanel {
+  /**
+   * @param {object} els  {bars, nmi, dci, compare, button, progress, status}
+   * @param {object} hooks  {onPickDim(dim), onComputed(modelId, metrics), onError(error)}
+   */
+  constructor(els, hooks) {
+    this.els = els;
+    this.hooks = hooks;
+    this.model = null;
+    this.models = [];
+    this.jobs = new Map(); // model id -> {progress, stage} of a job this page follows
+    els.button.addEventListener("click", () => this.compute());
+  }
+
+  /** Show `model`'s metrics, and the comparison of `models` (ModelInfo list). */
+  show(model, models) {
+    this.model = model;
+    this.models = models;
+    this.renderCompare();
+    this._render(modelMetrics(model));
+    this._progress();
+  }
+
+  _render(m) {
+    this.els.button.textContent = m ? "Recompute" : "Compute metrics";
+    if (!m) {
+      this.els.status.textContent = "No metrics yet: compute them (a few minutes on a CPU), or run `latentatlas evaluate`.";
+      for (const el of [this.els.bars, this.els.nmi, this.els.dci]) clear(el);
+      return;
+    }
+    const votes = m.votes ?? {};
+    this.els.status.textContent =
+      `${m.samples.toLocaleString()} samples (seed ${m.seed}), FactorVAE/BetaVAE ${votes.train?.toLocaleString()} + ` +
+      `${votes.eval?.toLocaleString()} votes of ${votes.batch_size}; ` +
+      `${Math.round(m.seconds?.total ?? 0)} s on ${m.device}, ${m.created?.slice(0, 10) ?? ""}. Click a column to pick its latent.`;
+    if (!plotAvailable()) {
+      clear(this.els.bars, "Plotly is not available (run `npm install` in frontend/).");
+      return;
+    }
+    this.renderBars(m);
+    const active = m.matrices.infomec_active ?? [];
+    const nmiTitle = `NMI I(factor; z) / H(factor)${m.infomec_latents === "codes" ? " · codes" : ""}`;
+    this.renderHeatmap(this.els.nmi, m.matrices.infomec_nmi, m.factor_names, active, nmiTitle, 1);
+    const importance = m.matrices.dci_importance; // latents x factors: shown factors x latents
+    const byFactor = m.factor_names.map((_, k) => importance.map((row) => row[k]));
+    const dciTitle = `DCI importance (${m.values.dci ? "exact" : "fast"} gradient boosting)`;
+    this.renderHeatmap(this.els.dci, byFactor, m.factor_names, active, dciTitle, null);
+  }
+
+  renderBars(m) {
+    const rows = SCORES.map(([label, get, family, about]) => ({ label, value: get(m.values), family, about }))
+      .filter((r) => typeof r.value === "number");
+    const trace = {
+      type: "bar",
+      orientation: "h",
+      y: rows.map((r) => r.label),
+      x: rows.map((r) => r.value),
+      text: rows.map((r) => r.value.toFixed(2)),
+      textposition: "outside",
+      cliponaxis: false,
+      marker: { color: rows.map((r) => FAMILY_COLORS[r.family]) },
+      customdata: rows.map((r) => r.about),
+      hovertemplate: "%{y}: %{x:.3f}<br>%{customdata}<extra></extra>",
+    };
+    const layout = {
+      ...LAYOUT,
+      height: 30 + 19 * rows.length,
+      margin: { l: 96, r: 36, t: 6, b: 22 },
+      xaxis: { range: [0, 1.05], gridcolor: "#2a3038", zerolinecolor: "#2a3038", fixedrange: true },
+      yaxis: { autorange: "reversed", fixedrange: true },
+      bargap: 0.25,
+    };
+    window.Plotly.react(this.els.bars, [trace], layout, CONFIG);
+  }
+
+  /** A factors x latents heatmap; inactive latents are shaded and marked ∅. */
+  renderHeatmap(el, matrix, factorNames, active, title, zmax) {
+    const dims = matrix[0]?.length ?? 0;
+    const columns = Array.from({ length: dims }, (_, d) => d);
+    const inactive = columns.filter((d) => active[d] === false);
+    const trace = {
+      type: "heatmap",
+      z: matrix,
+      x: columns,
+      y: factorNames,
+      zmin: 0,
+      zmax: zmax ?? Math.max(1e-9, ...matrix.flat()),
+      colorscale: "Viridis",
+      colorbar: { thickness: 10, len: 0.9, outlinewidth: 0 },
+      customdata: matrix.map((row) => row.map((_, d) => (active[d] === false ? " (inactive)" : ""))),
+      hovertemplate: "%{x}%{customdata} · %{y}: %{z:.3f}<br>click to pick this latent<extra></extra>",
+      xgap: 1,
+      ygap: 1,
+    };
+    const layout = {
+      ...LAYOUT,
+      title: { text: title, font: { size: 12 }, x: 0, xanchor: "left", y: 0.98 },
+      height: 74 + 22 * factorNames.length,
+      margin: { l: 92, r: 8, t: 26, b: 30 },
+      xaxis: {
+        tickvals: columns,
+        ticktext: columns.map((d) => (active[d] === false ? `z${d}∅` : `z${d}`)),
+        fixedrange: true,
+      },
+      yaxis: { autorange: "reversed", fixedrange: true },
+      shapes: inactive.map((d) => ({
+        type: "rect", xref: "x", yref: "paper", x0: d - 0.5, x1: d + 0.5, y0: 0, y1: 1,
+        fillcolor: "rgba(15,17,20,0.7)", line: { width: 0 },
+      })),
+      hovermode: "closest",
+    };
+    window.Plotly.react(el, [trace], layout, CONFIG);
+    el.removeAllListeners?.("plotly_click");
+    el.on("plotly_click", (event) => {
+      const dim = Number(event.points?.[0]?.x);
+      if (Number.isInteger(dim)) this.hooks.onPickDim(dim);
+    });
+  }
+
+  /** Scores (rows) x served models with metrics (columns); the best of each row in bold. */
+  renderCompare() {
+    const table = this.els.compare;
+    table.replaceChildren();
+    const models = (this.models ?? []).filter((m) => modelMetrics(m));
+    if (!models.length) {
+      table.append(Object.assign(document.createElement("caption"), { className: "muted", textContent: "No served model has metrics yet." }));
+      return;
+    }
+    const head = table.createTHead().insertRow();
+    head.append(Object.assign(document.createElement("th"), { textContent: "score", scope: "col" }));
+    for (const m of models) {
+      const th = Object.assign(document.createElement("th"), { textContent: m.id, scope: "col" });
+      th.title = `${m.kind.toUpperCase()}, ${m.dataset}, ${m.latent_dim} latents, ${modelMetrics(m).samples.toLocaleString()} samples`;
+      if (m.id === this.model?.id) th.className = "current";
+      head.append(th);
+    }
+    const body = table.createTBody();
+    for (const [label, get, , about] of SCORES) {
+      const values = models.map((m) => get(modelMetrics(m).values));
+      if (values.every((v) => typeof v !== "number")) continue;
+      const best = Math.max(...values.filter((v) => typeof v === "number"));
+      const row = body.insertRow();
+      row.append(Object.assign(document.createElement("th"), { textContent: label, scope: "row", title: about }));
+      values.forEach((v) => {
+        const cell = row.insertCell();
+        cell.textContent = fmt(v);
+        if (models.length > 1 && v === best) cell.className = "best";
+      });
+    }
+  }
+
+  /** Start (or join) the server's metrics job for the shown model and follow it. */
+  async compute() {
+    const model = this.model;
+    if (!model || this.jobs.has(model.id)) return;
+    this.jobs.set(model.id, { progress: 0, stage: "starting" });
+    this._progress();
+    try {
+      const { job_id: jobId } = await api.startMetrics(model.id);
+      for (;;) {
+        const job = await api.job(jobId);
+        this.jobs.set(model.id, job);
+        if (this.model?.id === model.id) this._progress();
+        if (job.status === "done") {
+          this.jobs.delete(model.id);
+          this.hooks.onComputed(model.id, job.result);
+          return;
+        }
+        if (job.status === "failed") throw new Error(job.error || "the metrics job failed");
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      }
+    } catch (error) {
+      this.jobs.delete(model.id);
+      if (this.model?.id === model.id) this._progress();
+      this.hooks.onError(error, `metrics of ${model.id}`);
+    }
+  }
+
+  _progress() {
+    const job = this.model ? this.jobs.get(this.model.id) : null;
+    const { progress, button } = this.els;
+    progress.hidden = !job;
+    button.disabled = Boolean(job);
+    if (job) {
+      progress.value = job.progress ?? 0;
+      progress.textContent = `${Math.round(100 * (job.progress ?? 0))}%`;
+      this.els.status.textContent = `Computing: ${job.stage ?? ""} (${Math.round(100 * (job.progress ?? 0))}%)`;
+    }
+  }
+}

@@ -1,0 +1,147 @@
+"""Metrics jobs: POST /api/models/{id}/metrics starts (or joins) a background job, GET
+/api/jobs/{id} follows it; the result lands in the card and in /api/models."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from latentatlas.config import Settings
+from latentatlas.serve.app import create_app
+from latentatlas.serve.registry import ModelService
+
+SMALL = {"samples": 60, "train_votes": 4, "eval_votes": 2}
+WAIT_S = 60
+
+
+@pytest.fixture(scope="module")
+def metrics_dir(models_dir, ids, tmp_path_factory):
+    """Copies of the two tiny models: the jobs write into their cards."""
+    root = tmp_path_factory.mktemp("metrics-models")
+    for model_id in (ids.qlae, ids.vae):
+        shutil.copytree(models_dir / model_id, root / model_id)
+    return root
+
+
+@pytest.fixture(scope="module")
+def jobs_client(metrics_dir):
+    """An app allowing one metrics job at a time."""
+    with TestClient(create_app(Settings(models_dir=metrics_dir, torch_threads=1, max_jobs=1))) as client:
+        yield client
+
+
+def wait_for(client: TestClient, job_id: str) -> list[dict]:
+    """Poll the job until it is done or failed (at most WAIT_S seconds); every reply."""
+    replies = []
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        response = client.get(f"/api/jobs/{job_id}")
+        assert response.status_code == 200, response.text
+        replies.append(response.json())
+        if replies[-1]["status"] in ("done", "failed"):
+            return replies
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} still {replies[-1]['status']} after {WAIT_S} s: {replies[-1]}")
+
+
+@pytest.fixture(scope="module")
+def vae_job(jobs_client, ids) -> tuple[dict, list[dict]]:
+    """One real metrics job on the VAE, with small counts: (the POST's reply, every poll)."""
+    assert jobs_client.get(f"/api/models/{ids.vae}").json()["metrics"] is None
+    response = jobs_client.post(f"/api/models/{ids.vae}/metrics", json=SMALL)
+    assert response.status_code == 202, response.text
+    return response.json(), wait_for(jobs_client, response.json()["job_id"])
+
+
+def test_job_computes_the_metrics_into_the_card(vae_job, jobs_client, ids, metrics_dir):
+    started, replies = vae_job
+    assert started["status"] in ("queued", "running") and started["joined"] is False
+    job = replies[-1]
+    assert job["status"] == "done", job["error"]
+    assert job["job_id"] == started["job_id"] and job["model_id"] == ids.vae
+    assert job["progress"] == 1.0 and job["error"] is None
+    progress = [reply["progress"] for reply in replies]
+    assert progress == sorted(progress) and all(0.0 <= p <= 1.0 for p in progress)
+    result = job["result"]
+    assert result["samples"] == 60 and result["votes"] == {"train": 4, "eval": 2, "batch_size": 64}
+    assert result["infomec_latents"] == "values"
+    assert len(result["matrices"]["infomec_nmi"]) == 6  # Shapes3D's factors x the VAE's 12 latents
+    assert {len(row) for row in result["matrices"]["infomec_nmi"]} == {12}
+    assert {"mig", "dci", "infomec", "factor_vae", "beta_vae"} <= set(result["values"])
+
+    # The card on disk, the model's detail and the list all carry the same metrics.
+    card = json.loads((metrics_dir / ids.vae / "card.json").read_text())
+    assert card["metrics"] == result
+    detail = jobs_client.get(f"/api/models/{ids.vae}").json()
+    assert detail["metrics"] == result and "metrics" not in detail["card"]
+    listed = {m["id"]: m for m in jobs_client.get("/api/models").json()["models"]}
+    assert listed[ids.vae]["metrics"] == result
+
+
+def test_second_post_joins_the_running_job_and_the_limit_refuses_more(jobs_client, ids, monkeypatch):
+    release = threading.Event()
+
+    def blocking_work(self, samples, seed, votes, n_jobs):
+        def work(progress):
+            progress(0.5, "waiting for the test")
+            release.wait(WAIT_S)
+            raise RuntimeError("stopped by the test")
+
+        return work
+
+    monkeypatch.setattr(ModelService, "metrics_work", blocking_work)
+    first = jobs_client.post(f"/api/models/{ids.qlae}/metrics")
+    assert first.status_code == 202, first.text
+    job_id = first.json()["job_id"]
+    try:
+        again = jobs_client.post(f"/api/models/{ids.qlae}/metrics", json=SMALL)
+        assert again.status_code == 202
+        assert again.json()["job_id"] == job_id and again.json()["joined"] is True
+
+        refused = jobs_client.post(f"/api/models/{ids.vae}/metrics", json=SMALL)
+        assert refused.status_code == 429
+        assert "limit is 1" in refused.json()["detail"]
+    finally:
+        release.set()
+    job = wait_for(jobs_client, job_id)[-1]
+    assert job["status"] == "failed" and job["error"] == "stopped by the test" and job["result"] is None
+
+
+def test_unknown_model_and_job_are_404(jobs_client):
+    response = jobs_client.post("/api/models/no-such-model/metrics")
+    assert response.status_code == 404 and "no-such-model" in response.json()["detail"]
+    response = jobs_client.get("/api/jobs/no-such-job")
+    assert response.status_code == 404 and "no-such-job" in response.json()["detail"]
+
+
+def test_bad_requests_are_422(jobs_client, ids, monkeypatch):
+    response = jobs_client.post(f"/api/models/{ids.vae}/metrics", json={"samples": 5})
+    assert response.status_code == 422 and "samples" in response.json()["detail"]
+    response = jobs_client.post(f"/api/models/{ids.vae}/metrics", json={"bogus": 1})
+    assert response.status_code == 422
+    # A model whose dataset has no generative factors (e.g. an image folder) cannot be scored.
+    service = jobs_client.app.state.registry.get(ids.vae)
+    monkeypatch.setattr(service, "dataset", None)
+    response = jobs_client.post(f"/api/models/{ids.vae}/metrics")
+    assert response.status_code == 422 and "generative factors" in response.json()["detail"]
+
+
+def test_read_only_models_folder_keeps_the_metrics_in_memory(vae_job, jobs_client, ids, metrics_dir, monkeypatch):
+    import latentatlas.serve.registry as registry
+
+    recomputed = {**vae_job[1][-1]["result"], "seed": 7}
+    monkeypatch.setattr(registry, "evaluate_model", lambda *args, **kwargs: recomputed)
+
+    def read_only(folder, metrics):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(registry, "save_metrics", read_only)
+    job = wait_for(jobs_client, jobs_client.post(f"/api/models/{ids.vae}/metrics").json()["job_id"])[-1]
+    assert job["status"] == "done" and job["result"]["seed"] == 7
+    assert jobs_client.get(f"/api/models/{ids.vae}").json()["metrics"]["seed"] == 7  # served from memory
+    assert json.loads((metrics_dir / ids.vae / "card.json").read_text())["metrics"]["seed"] == 0  # file untouched

@@ -1,0 +1,122 @@
+"""evaluate_model and ``latentatlas evaluate``: every metric of a tiny trained model on its
+procedural dataset, written into its card as strict JSON, with progress reports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from latentatlas.cli import app
+from latentatlas.data import DatasetSpec
+from latentatlas.nets import ModelConfig, NetConfig
+from latentatlas.train import TrainConfig, load_model_folder, train
+from latentatlas.train.evaluation import EvaluationError, VoteCounts, evaluate_model
+
+NET = NetConfig(image_size=32, channels=3, widths=(8, 8, 8), hidden=32)
+SHAPES3D = DatasetSpec(name="shapes3d", image_size=32)
+FACTORS = ["floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation"]
+SAMPLES, VOTES = 90, VoteCounts(train=4, eval=2)
+SCORES = ["mig", "sap", "sap_continuous", "modularity", "explicitness_train", "explicitness_test"]
+METRIC_KEYS = {
+    *SCORES, "dci", "dci_fast", "infomec", "factor_vae", "factor_vae_corrected", "beta_vae",
+}
+
+
+def _strict_json(path: Path) -> dict:
+    def refuse(token: str):
+        raise AssertionError(f"{path} holds {token}: not strict JSON")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory) -> dict[str, Path]:
+    """A QLAE and a VAE on Shapes3D at 32x32, trained for a few steps."""
+    root = tmp_path_factory.mktemp("evaluation")
+    run = TrainConfig(steps=6, batch_size=16, threads=1, device="cpu", log_every=3, checkpoint_every=6, seed=0)
+    out = {}
+    for kind, dim in (("qlae", 12), ("vae", 6)):
+        out[kind] = root / kind
+        train(ModelConfig(kind=kind, latent_dim=dim, net=NET), SHAPES3D, run, out[kind], progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def cli_run(folders):
+    """``latentatlas evaluate`` on the QLAE with small counts."""
+    args = ["evaluate", str(folders["qlae"]), "--samples", str(SAMPLES), "--train-votes", "4", "--eval-votes", "2",
+            "--threads", "1", "--device", "cpu"]
+    return CliRunner().invoke(app, args)
+
+
+def _check_metrics(metrics: dict, latent_dim: int) -> None:
+    assert set(metrics["values"]) == METRIC_KEYS
+    values = metrics["values"]
+    for name in SCORES:
+        assert 0.0 <= values[name] <= 1.0, name
+    for name in ("dci", "dci_fast"):
+        assert set(values[name]) == {"disentanglement", "completeness", "informativeness_train", "informativeness_test"}
+        assert all(0.0 <= v <= 1.0 for v in values[name].values()), name
+    assert set(values["infomec"]) == {"infom", "infoc", "infoe"}
+    assert all(0.0 <= v <= 1.0 for v in values["infomec"].values())
+    for name in ("factor_vae", "factor_vae_corrected"):
+        assert 0.0 <= values[name]["train_accuracy"] <= 1.0 and 0.0 <= values[name]["eval_accuracy"] <= 1.0
+        assert 0 <= values[name]["num_active_dims"] <= latent_dim
+    assert set(values["beta_vae"]) == {"train_accuracy", "eval_accuracy"}
+
+    k, d = len(FACTORS), latent_dim
+    matrices = metrics["matrices"]
+    assert set(matrices) == {"infomec_nmi", "infomec_active", "dci_importance", "mig_mutual_info", "factor_vae_votes"}
+    assert [len(matrices["infomec_nmi"])] + sorted({len(row) for row in matrices["infomec_nmi"]}) == [k, d]
+    assert all(0.0 <= v <= 1.0 + 1e-9 for row in matrices["infomec_nmi"] for v in row)
+    assert len(matrices["infomec_active"]) == d and all(isinstance(a, bool) for a in matrices["infomec_active"])
+    for name in ("dci_importance", "mig_mutual_info"):
+        assert [len(matrices[name])] + sorted({len(row) for row in matrices[name]}) == [d, k], name
+    assert sum(map(sum, matrices["factor_vae_votes"])) in (0, VOTES.train)  # 0: no latent active
+
+    assert metrics["factor_names"] == FACTORS and metrics["latent_dim"] == d
+    assert (metrics["samples"], metrics["train_rows"], metrics["seed"]) == (SAMPLES, 60, 0)
+    assert metrics["votes"] == {"train": 4, "eval": 2, "batch_size": 64}
+    assert metrics["seconds"]["total"] >= max(v for key, v in metrics["seconds"].items() if key != "total")
+
+
+def test_cli_evaluate_writes_the_card_and_prints_a_table(cli_run, folders):
+    assert cli_run.exit_code == 0, cli_run.output
+    for row in ("mig", "dci.disentanglement", "infomec.infom", "factor_vae_corrected.eval_accuracy", "beta_vae.eval_accuracy"):
+        assert row in cli_run.stdout
+    assert "written to" in cli_run.stdout
+    card = _strict_json(folders["qlae"] / "card.json")
+    assert card["steps"] == 6 and "curves" in card  # the training card is kept
+    _check_metrics(card["metrics"], 12)
+    assert card["metrics"]["infomec_latents"] == "codes"  # QLAE: InfoMEC's discrete path on the codes
+    # Every latent active: the reference and corrected FactorVAE variants coincide exactly.
+    values = card["metrics"]["values"]
+    if values["factor_vae"]["num_active_dims"] == 12:
+        assert values["factor_vae"] == values["factor_vae_corrected"]
+
+
+def test_evaluate_model_continuous_latents_progress_and_loaded_card(folders):
+    loaded = load_model_folder(folders["vae"])
+    reports: list[tuple[float, str]] = []
+    metrics = evaluate_model(loaded, samples=SAMPLES, votes=VOTES, progress=lambda f, s: reports.append((f, s)), n_jobs=1)
+    _check_metrics(metrics, 6)
+    assert metrics["infomec_latents"] == "values"
+    assert loaded.card["metrics"] == metrics  # the loaded model's card follows the file
+    assert _strict_json(folders["vae"] / "card.json")["metrics"] == metrics
+
+    fractions = [f for f, _ in reports]
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert fractions == sorted(fractions) and len(set(fractions)) > 10
+    stages = list(dict.fromkeys(stage for _, stage in reports))
+    assert stages[0].startswith("rendering and encoding") and stages[-1] == "done"
+    assert "computing dci" in stages and any(stage.startswith("BetaVAE") for stage in stages)
+
+
+def test_evaluate_model_refuses_too_few_samples(folders):
+    with pytest.raises(EvaluationError, match="at least"):
+        evaluate_model(folders["vae"], samples=5, write_card=False)
+    with pytest.raises(EvaluationError, match="votes"):
+        VoteCounts(train=0)
