@@ -16,6 +16,7 @@ class ModelKind(str, Enum):
     qlae = "qlae"
     ae = "ae"
     vae = "vae"
+    tcvae = "tcvae"
 
 
 class DatasetName(str, Enum):
@@ -56,7 +57,7 @@ def train(
     batch_size: Annotated[int, typer.Option()] = 64,
     lr: Annotated[float, typer.Option(help="Learning rate.")] = 1e-3,
     weight_decay: Annotated[float, typer.Option(help="AdamW weight decay on weights (QLAE: 0.1).")] = 0.1,
-    beta: Annotated[float, typer.Option(help="KL weight for --model vae.")] = 1.0,
+    beta: Annotated[float, typer.Option(help="KL weight for --model vae, TC weight for --model tcvae.")] = 1.0,
     quantize_warmup: Annotated[int, typer.Option(help="QLAE steps over which the decoder input snaps to the codes.")] = 500,
     seed: Annotated[int, typer.Option()] = 0,
     threads: Annotated[int, typer.Option(help="torch intra-op threads.")] = 2,

@@ -23,7 +23,7 @@ class ModelConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["qlae", "ae", "vae"]
+    kind: Literal["qlae", "ae", "vae", "tcvae"]
     latent_dim: int = Field(ge=1, le=512)
     net: NetConfig = NetConfig()
     # QLAE (Hsu et al. 2023): per-dimension scalar codebooks.
@@ -31,5 +31,7 @@ class ModelConfig(BaseModel):
     quantize_weight: float = 0.01
     commit_weight: float = 0.01
     quantize_warmup: int = Field(500, ge=0)
-    # beta-VAE (Higgins et al. 2017): KL weight.
+    # beta-VAE (Higgins et al. 2017): KL weight; beta-TCVAE (Chen et al. 2018): TC weight.
     beta: float = Field(1.0, ge=0)
+    # The training set's size (recorded by ``train``; beta-TCVAE's TC estimator needs it).
+    dataset_size: int | None = Field(None, ge=1)

@@ -65,6 +65,7 @@ def train(model_config: ModelConfig, dataset_spec: DatasetSpec, config: TrainCon
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     dataset = load_dataset(dataset_spec)
+    model_config = model_config.model_copy(update={"dataset_size": len(dataset)})
     model = build_model(model_config).to(device)
     optimizer = make_optimizer(model, config)
     step, history, sums = 0, {"step": [], "seconds": []}, {}
