@@ -127,7 +127,7 @@ def test_train_writes_a_model_folder(trained_qlae):
     for path in [out / "weights.safetensors", out / "checkpoint" / "state.safetensors"]:
         _assert_safetensors(path)
     saved = FolderConfig.model_validate_json((out / "config.json").read_text())
-    assert saved.model == config and saved.dataset == DSPRITES16
+    assert saved.model == config.model_copy(update={"dataset_size": len(DSprites(DSPRITES16))}) and saved.dataset == DSPRITES16
     assert saved.train["steps"] == 12 and saved.train["seed"] == 3
     assert json.loads((out / "card.json").read_text()) == card
 
