@@ -1,4 +1,4 @@
-"""The ``latentatlas`` command line: ``serve``, ``train``, ``metrics`` and ``evaluate``."""
+"""The ``latentatlas`` command line: ``serve``, ``train``, ``evaluate``, ``metrics`` and ``fragments``."""
 
 from __future__ import annotations
 
@@ -116,6 +116,23 @@ def metrics(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from error
     typer.echo(json.dumps(result) if as_json else format_table(result))
+
+
+@app.command()
+def fragments(
+    file: Annotated[Path, typer.Argument(help=".npz with mu, logvar (M channels x N probe points), optional y (N x K int).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a summary.")] = False,
+) -> None:
+    """Information fragments: per-channel information, channel x channel NMI / VI, NMI / VI with factors."""
+    from latentatlas.fragments import FragmentsInputError, compute_fragments, format_summary, load_fragments_file
+
+    try:
+        mu, logvar, y = load_fragments_file(file)
+        result = compute_fragments(mu, logvar, y)
+    except FragmentsInputError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    typer.echo(json.dumps(result) if as_json else format_summary(result))
 
 
 @app.command()

@@ -1,0 +1,146 @@
+"""Pairwise similarity of channels: generalised NMI and variation of information
+(Murphy, Dillavou & Bassett, TMLR 2025, arXiv 2405.21042).
+
+With BC_k the fingerprint of channel k (see fingerprint.py) and, in bits,
+
+    I_k  = -1/N sum_i log2(1/N sum_j BC_k[i, j])
+    I_kk = the same with BC_k^2                 (two independent draws of k)
+    I_kl = the same with BC_k * BC_l            (joint information of k and l)
+
+    NMI(k, l) = (I_k + I_l - I_kl) / sqrt((2 I_k - I_kk)(2 I_l - I_ll))
+    VI(k, l)  = 2 I_kl - I_kk - I_ll
+
+A ground-truth factor enters as a channel whose coefficient is 1 for probe
+points with the same label and 1e-10 otherwise (the reference code's
+-log(clip(S, 1e-10)) distance).  All I_kl come from one pass over probe rows:
+for each row i the M x N coefficient block B_i gives sum_j BC_k BC_l = B_i B_i^T,
+a batched matrix product (O(M^2 N^2) flops, O(chunk) memory).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from latentatlas.fragments.fingerprint import (
+    CHUNK_ELEMENTS,
+    bhattacharyya_rows,
+    chunk_rows,
+    factor_coefficients,
+    neg_log2_mean,
+    to_tensor,
+)
+
+
+@dataclass(frozen=True)
+class SimilarityResult:
+    nmi: np.ndarray  # (M, M) generalised NMI; diagonal 1
+    vi: np.ndarray  # (M, M) variation of information, bits; diagonal 0
+    info_bits: np.ndarray  # (M,) I_k
+    self_joint_bits: np.ndarray  # (M,) I_kk
+    joint_bits: np.ndarray  # (M, M) I_kl
+
+
+@dataclass(frozen=True)
+class FactorSimilarityResult:
+    nmi: np.ndarray  # (M, K) channel k against factor f
+    vi: np.ndarray  # (M, K) bits
+    info_bits: np.ndarray  # (M,) channel information
+    factor_info_bits: np.ndarray  # (K,) I_f (about the label entropy)
+    factor_self_joint_bits: np.ndarray  # (K,) I_ff
+
+
+def compute_similarity(
+    mu: np.ndarray, logvar: np.ndarray, chunk_elements: int = CHUNK_ELEMENTS
+) -> SimilarityResult:
+    """NMI and VI of every pair of channels (M x M), from one chunked pass.
+
+    NMI(k, l) = (I_k + I_l - I_kl) / sqrt((2 I_k - I_kk)(2 I_l - I_ll)),
+    VI(k, l) = 2 I_kl - I_kk - I_ll, in bits (Murphy, Dillavou & Bassett 2025).
+    ``mu``, ``logvar``: (M channels, N probe points).  A channel against an
+    exact copy gives NMI 1 and VI 0.  The NMI of a channel with no information
+    is a ratio of tiny numbers (NaN if the denominator is negative).
+    ``chunk_elements`` bounds the floats held per chunk of probe rows.
+    """
+    terms = _pass(to_tensor(mu), to_tensor(logvar), None, pairwise=True, chunk_elements=chunk_elements)
+    info, self_joint, joint = terms["info"], terms["self_joint"], terms["joint"]
+    nmi, vi = nmi_vi(info, self_joint, info, self_joint, joint)
+    np.fill_diagonal(nmi, 1.0)
+    np.fill_diagonal(vi, 0.0)
+    return SimilarityResult(nmi=nmi, vi=vi, info_bits=info, self_joint_bits=self_joint, joint_bits=joint)
+
+
+def compute_factor_similarity(mu: np.ndarray, logvar: np.ndarray, y: np.ndarray) -> FactorSimilarityResult:
+    """NMI and VI (bits) of every channel with every ground-truth factor (M x K).
+
+    Factor f is the hard clustering of the probe set by its label y[:, f]; its
+    coefficient is 1 for equal labels and 1e-10 otherwise, and it goes through
+    the same formulas as a channel (Murphy, Dillavou & Bassett 2025).
+    ``y``: (N, K) integer labels of the probe points.
+    """
+    terms = _pass(to_tensor(mu), to_tensor(logvar), _labels(y), pairwise=False)
+    nmi, vi = nmi_vi(
+        terms["info"], terms["self_joint"], terms["factor_info"], terms["factor_self_joint"], terms["factor_joint"]
+    )
+    return FactorSimilarityResult(
+        nmi=nmi, vi=vi, info_bits=terms["info"],
+        factor_info_bits=terms["factor_info"], factor_self_joint_bits=terms["factor_self_joint"],
+    )
+
+
+def nmi_vi(
+    info1: np.ndarray, self1: np.ndarray, info2: np.ndarray, self2: np.ndarray, joint: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(NMI, VI) from the information terms: rows index set 1, columns set 2."""
+    numerator = info1[:, None] + info2[None, :] - joint
+    with np.errstate(invalid="ignore", divide="ignore"):
+        nmi = numerator / np.sqrt((2 * info1 - self1)[:, None] * (2 * info2 - self2)[None, :])
+    vi = 2 * joint - self1[:, None] - self2[None, :]
+    return nmi, vi
+
+
+def all_terms(mu: np.ndarray, logvar: np.ndarray, y: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Every information term (channels pairwise, and against factors if ``y``) in one pass."""
+    return _pass(to_tensor(mu), to_tensor(logvar), None if y is None else _labels(y), pairwise=True)
+
+
+def _labels(y: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(np.ascontiguousarray(np.asarray(y).T, dtype=np.int64))  # (K, N)
+
+
+def _pass(
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    labels: torch.Tensor | None,
+    pairwise: bool,
+    chunk_elements: int = CHUNK_ELEMENTS,
+) -> dict[str, np.ndarray]:
+    """Accumulate sum_i -log2(mean_j ...) of every term over chunks of probe rows."""
+    m, n = mu.shape
+    k = 0 if labels is None else labels.shape[0]
+    zeros = lambda *shape: torch.zeros(shape, dtype=torch.float64)  # noqa: E731
+    acc = {"info": zeros(m), "self_joint": zeros(m)}
+    if pairwise:
+        acc["joint"] = zeros(m, m)
+    if labels is not None:
+        acc.update(factor_info=zeros(k), factor_self_joint=zeros(k), factor_joint=zeros(m, k))
+    per_row = (m + k) * n + (m * m if pairwise else 0) + m * k
+    for rows in chunk_rows(n, per_row, chunk_elements):
+        coeff = torch.exp(-bhattacharyya_rows(mu, logvar, rows))  # (M, r, N)
+        acc["info"] += neg_log2_mean(coeff.sum(-1), n).sum(-1)
+        by_row = coeff.permute(1, 0, 2)  # (r, M, N)
+        if pairwise:
+            joint = torch.bmm(by_row, by_row.transpose(1, 2))  # (r, M, M): sum_j BC_k BC_l
+            acc["joint"] += neg_log2_mean(joint, n).sum(0)
+            acc["self_joint"] += neg_log2_mean(torch.diagonal(joint, dim1=1, dim2=2), n).sum(0)
+        else:
+            acc["self_joint"] += neg_log2_mean((coeff * coeff).sum(-1), n).sum(-1)
+        if labels is not None:
+            fcoeff = factor_coefficients(labels, rows)  # (K, r, N)
+            acc["factor_info"] += neg_log2_mean(fcoeff.sum(-1), n).sum(-1)
+            acc["factor_self_joint"] += neg_log2_mean((fcoeff * fcoeff).sum(-1), n).sum(-1)
+            fjoint = torch.bmm(by_row, fcoeff.permute(1, 2, 0))  # (r, M, K)
+            acc["factor_joint"] += neg_log2_mean(fjoint, n).sum(0)
+    return {name: (value / n).numpy() for name, value in acc.items()}
