@@ -29,32 +29,20 @@ import http.client
 import json
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from latentatlas.devtools import CHROMIUM, CHROMIUM_ARGS, HOST, LocalServer
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "bench" / "results" / "serve_latency.json"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 TARGETS = {"server_decode_p50_ms": 5.0, "slider_to_image_p95_ms": 100.0}
-HOST = "127.0.0.1"
 
 
 # ------------------------------------------------------------------ helpers
@@ -71,46 +59,6 @@ def percentiles(values: list[float]) -> dict:
         "min": round(float(a.min()), 3),
         "max": round(float(a.max()), 3),
     }
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def start_server(models_dir: Path, port: int, log_path: Path) -> subprocess.Popen:
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "latentatlas.cli", "serve", "--host", HOST, "--port", str(port), "--models-dir", str(models_dir)],
-            cwd=REPO_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited ({process.returncode}):\n{log_path.read_text(errors='replace')[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"http://{HOST}:{port}/readyz", timeout=1) as response:  # noqa: S310
-                if response.status == 200:
-                    return process
-        except OSError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"server not ready in 120 s:\n{log_path.read_text(errors='replace')[-3000:]}")
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def random_latents(model: dict, n: int, rng: np.random.Generator) -> list[list[float]]:
@@ -256,7 +204,7 @@ def bench_browser(port: int, model: dict, moves: int) -> dict:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
             hosts = set()
@@ -300,34 +248,28 @@ def main() -> int:
     import torch
 
     load_before = os.getloadavg()
-    port = free_port()
     rng = np.random.default_rng(0)
-    with tempfile.TemporaryDirectory() as tmp:
-        log_path = Path(tmp) / "server.log"
-        process = start_server(args.models_dir, port, log_path)
-        try:
-            with urllib.request.urlopen(f"http://{HOST}:{port}/api/models", timeout=10) as response:  # noqa: S310
-                models = json.loads(response.read())["models"]
-            if args.model:
-                models = [m for m in models if m["id"] in args.model]
-            results = {}
-            for model in models:
-                print(f"[{model['id']}] HTTP decode x{n} …", flush=True)
-                entry = {"kind": model["kind"], "latent_dim": model["latent_dim"], "image_size": model["image_size"], "channels": model["channels"]}
-                entry["http_decode_ms"] = bench_http_decode(port, model, n, args.warmup, rng)
-                print(f"[{model['id']}] WebSocket decode x{n} …", flush=True)
-                entry["ws_round_trip_ms"], entry["ws_server_decode_ms"] = bench_ws_decode(port, model, n, args.warmup, rng)
-                print(f"[{model['id']}] traversal x{args.traverse_repeats} …", flush=True)
-                entry["traverse_10_dims_ms"] = bench_traverse(port, model, max(1, min(args.traverse_repeats, 100)), rng)
-                if not args.no_browser:
-                    if Path(CHROMIUM).exists():
-                        print(f"[{model['id']}] browser slider x{moves} …", flush=True)
-                        entry["browser_slider"] = bench_browser(port, model, moves)
-                    else:
-                        entry["browser_slider"] = {"skipped": f"{CHROMIUM} not found"}
-                results[model["id"]] = entry
-        finally:
-            stop_server(process)
+    with tempfile.TemporaryDirectory() as tmp, LocalServer(args.models_dir, Path(tmp) / "server.log") as server:
+        port = server.port
+        models = server.json("/api/models")["models"]
+        if args.model:
+            models = [m for m in models if m["id"] in args.model]
+        results = {}
+        for model in models:
+            print(f"[{model['id']}] HTTP decode x{n} …", flush=True)
+            entry = {"kind": model["kind"], "latent_dim": model["latent_dim"], "image_size": model["image_size"], "channels": model["channels"]}
+            entry["http_decode_ms"] = bench_http_decode(port, model, n, args.warmup, rng)
+            print(f"[{model['id']}] WebSocket decode x{n} …", flush=True)
+            entry["ws_round_trip_ms"], entry["ws_server_decode_ms"] = bench_ws_decode(port, model, n, args.warmup, rng)
+            print(f"[{model['id']}] traversal x{args.traverse_repeats} …", flush=True)
+            entry["traverse_10_dims_ms"] = bench_traverse(port, model, max(1, min(args.traverse_repeats, 100)), rng)
+            if not args.no_browser:
+                if CHROMIUM.exists():
+                    print(f"[{model['id']}] browser slider x{moves} …", flush=True)
+                    entry["browser_slider"] = bench_browser(port, model, moves)
+                else:
+                    entry["browser_slider"] = {"skipped": f"{CHROMIUM} not found"}
+            results[model["id"]] = entry
 
     print("dataset render throughput …", flush=True)
     render = bench_render()

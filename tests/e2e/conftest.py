@@ -7,105 +7,17 @@ serve``), serving the repository's shipped ``models/`` folder; Chromium is the s
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+from latentatlas.devtools import CHROMIUM, CHROMIUM_ARGS, LocalServer
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODELS_DIR = REPO_ROOT / "models"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-READY_TIMEOUT_S = 90
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - 127.0.0.1 only
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen
-    log_path: Path
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-4000:]
-        except OSError:
-            return ""
-
-    def json(self, path: str) -> dict:
-        status, body = _get(self.url + path, timeout=10)
-        assert status == 200, f"GET {path} -> {status}: {body[:300]!r}"
-        return json.loads(body)
-
-
-def start_server(models_dir: Path, log_path: Path) -> Server:
-    """Start ``latentatlas serve`` on a free port and wait for /readyz == 200."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_file = open(log_path, "wb")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(
-        [sys.executable, "-m", "latentatlas.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--models-dir", str(models_dir)],
-        cwd=REPO_ROOT,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    log_file.close()
-    server = Server(url, process, log_path)
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with code {process.returncode} before it was ready:\n{server.log()}")
-        try:
-            status, _ = _get(url + "/readyz", timeout=1.0)
-            if status == 200:
-                return server
-        except OSError:
-            pass
-        time.sleep(0.2)
-    stop_server(server)
-    raise RuntimeError(f"the server was not ready within {READY_TIMEOUT_S} s:\n{server.log()}")
-
-
-def stop_server(server: Server) -> None:
-    if server.process.poll() is None:
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -116,10 +28,9 @@ def chromium_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def server(chromium_path, tmp_path_factory) -> Server:
-    server = start_server(MODELS_DIR, tmp_path_factory.mktemp("server") / "server.log")
-    yield server
-    stop_server(server)
+def server(chromium_path, tmp_path_factory) -> LocalServer:
+    with LocalServer(MODELS_DIR, tmp_path_factory.mktemp("server") / "server.log") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

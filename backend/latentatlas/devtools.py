@@ -1,0 +1,103 @@
+"""Helpers for the project's own browser tests and benchmarks: a real server on a free
+port of 127.0.0.1, and the flags that keep the system Chromium on this machine.
+
+The server is started exactly as a user would (``python -m latentatlas.cli serve``) in a
+subprocess; nothing here is used by the app itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+HOST = "127.0.0.1"
+CHROMIUM = Path("/usr/bin/chromium")
+# Headless, no sandbox (root), and none of Chromium's background traffic: every request a
+# page makes must stay on this machine.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
+    """(status, body) of a GET, HTTP errors included."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - 127.0.0.1 only
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+class LocalServer:
+    """``latentatlas serve`` for ``models_dir`` on a free local port, ready when constructed."""
+
+    def __init__(self, models_dir: Path, log_path: Path, ready_timeout_s: float = 120.0) -> None:
+        self.port = free_port()
+        self.url = f"http://{HOST}:{self.port}"
+        self.log_path = log_path
+        with open(log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "latentatlas.cli", "serve", "--host", HOST, "--port", str(self.port),
+                 "--models-dir", str(models_dir)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        deadline = time.monotonic() + ready_timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited with code {self.process.returncode} before it was ready:\n{self.log()}")
+            try:
+                if http_get(self.url + "/readyz", timeout=1.0)[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"the server was not ready within {ready_timeout_s:.0f} s:\n{self.log()}")
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def json(self, path: str) -> dict:
+        status, body = http_get(self.url + path, timeout=10)
+        if status != 200:
+            raise RuntimeError(f"GET {path} -> {status}: {body[:300]!r}")
+        return json.loads(body)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def __enter__(self) -> LocalServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
