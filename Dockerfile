@@ -22,7 +22,7 @@ WORKDIR /app
 COPY requirements.lock ./
 # Serve-time dependencies only: the test tools (pytest, playwright, scikit-image) stay out.
 RUN if [ -n "$TORCH_INDEX_URL" ]; then pip install --no-cache-dir --index-url "$TORCH_INDEX_URL" torch==2.13.0; fi \
-    && grep -v -E '^(pytest|playwright|greenlet|pyee|pooch|scikit-image|imageio|tifffile|lazy-loader|networkx|iniconfig|pluggy)==' requirements.lock > /tmp/requirements.txt \
+    && grep -v -E "^(pytest|playwright|greenlet|pyee|pooch|scikit-image|imageio|tifffile|lazy-loader|networkx|iniconfig|pluggy|ray)==" requirements.lock > /tmp/requirements.txt \
     && pip install --no-cache-dir -r /tmp/requirements.txt
 
 COPY frontend/package.json frontend/package-lock.json frontend/

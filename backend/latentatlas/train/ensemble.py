@@ -1,0 +1,321 @@
+"""Ensembles: many beta-VAE / beta-TCVAE runs over a grid of betas x seeds, for the
+information-fragments analysis (Murphy, Dillavou & Bassett, TMLR 2025).
+
+An ensemble folder holds ``manifest.json`` (the typed config, and per member its
+hyper-parameters and status), ``probe.safetensors`` (the fixed, seeded probe set: dataset
+``indices`` and, for procedural datasets, their ground-truth ``factors``) and one ordinary
+model folder per member, named ``beta{beta}-seed{seed}`` (config, weights, card), to which
+the member's ``probe.safetensors`` adds the posterior means ``mu`` and log-variances
+``logvar`` of the probe set, shape (probe points, latent_dim).
+
+Running again resumes: members marked "done" whose folder holds weights and a card are
+skipped; the others (pending, interrupted, failed) are (re)trained, continuing from their
+own checkpoint when one exists. A member that raises is marked "failed" with its error and
+the rest go on. Members run in parallel processes (spawn) on the local machine, or as Ray
+tasks on a cluster (``ray_address``; Ray is optional and imported only then).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from datetime import datetime, timezone
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from latentatlas.data.base import DatasetSpec, FactorDataset, load_dataset
+from latentatlas.nets import ModelConfig
+from latentatlas.nets.config import NetConfig
+from latentatlas.train.checkpoint import CARD_FILE, WEIGHTS_FILE, load_model_folder, write_json
+from latentatlas.train.loop import TrainConfig, train
+
+MANIFEST_FILE = "manifest.json"
+PROBE_FILE = "probe.safetensors"
+MANIFEST_VERSION = 1
+Status = Literal["pending", "running", "done", "failed"]
+
+
+class EnsembleError(RuntimeError):
+    """The ensemble cannot be run as asked (message says why)."""
+
+
+class EnsembleConfig(BaseModel):
+    """Everything that defines an ensemble: one model family on one dataset, betas x seeds."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["vae", "tcvae"] = "vae"
+    dataset: DatasetSpec = DatasetSpec(name="dsprites")
+    net: NetConfig = NetConfig()
+    latent_dim: int = Field(10, ge=1, le=512)
+    betas: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0)
+    seeds: int = Field(6, ge=1)  # members use seeds 0 .. seeds - 1
+    train: TrainConfig = TrainConfig()
+    probe_size: int = Field(1000, ge=2)
+    probe_seed: int = 0
+
+    @field_validator("betas")
+    @classmethod
+    def _check_betas(cls, betas: tuple[float, ...]) -> tuple[float, ...]:
+        if not betas:
+            raise ValueError("give at least one beta")
+        if any(b < 0 for b in betas):
+            raise ValueError(f"betas must be >= 0, got {list(betas)}")
+        if len({member_name(b, 0) for b in betas}) != len(betas):
+            raise ValueError(f"betas must be distinct, got {list(betas)}")
+        return betas
+
+    def members(self) -> list[tuple[str, float, int]]:
+        """(name, beta, seed) for every member, betas outer, seeds inner."""
+        return [(member_name(beta, seed), beta, seed) for beta in self.betas for seed in range(self.seeds)]
+
+    def member_model(self, beta: float) -> ModelConfig:
+        return ModelConfig(kind=self.kind, latent_dim=self.latent_dim, net=self.net, beta=beta)
+
+    def identity(self) -> dict:
+        """The settings a resumed run must share with the first (betas and seeds may grow)."""
+        return self.model_dump(mode="json", exclude={"betas", "seeds"})
+
+
+def member_name(beta: float, seed: int) -> str:
+    """``beta4-seed2``; ``beta0.5-seed0`` for fractional betas."""
+    return f"beta{beta:g}-seed{seed}"
+
+
+# --- the probe set -------------------------------------------------------------------
+
+
+def probe_indices(size: int, dataset_length: int, seed: int) -> np.ndarray:
+    """A fixed, seeded, sorted set of distinct dataset indices (all of them if fewer)."""
+    size = min(size, dataset_length)
+    return np.sort(np.random.default_rng(seed).choice(dataset_length, size=size, replace=False)).astype(np.int64)
+
+
+def write_probe_set(out: Path, config: EnsembleConfig) -> np.ndarray:
+    """Write ``probe.safetensors`` (indices, factors if known) at the ensemble root, or read it back."""
+    path = out / PROBE_FILE
+    if path.exists():
+        return load_file(str(path))["indices"].numpy()
+    dataset = load_dataset(config.dataset)
+    indices = probe_indices(config.probe_size, len(dataset), config.probe_seed)
+    tensors = {"indices": torch.from_numpy(indices)}
+    if isinstance(dataset, FactorDataset):
+        tensors["factors"] = torch.from_numpy(np.ascontiguousarray(dataset.index_to_factors(indices), dtype=np.int64))
+    tmp = path.with_suffix(".tmp")
+    save_file(tensors, str(tmp), metadata={"factor_names": json.dumps(list(dataset.factor_names))})
+    tmp.replace(path)
+    return indices
+
+
+@torch.inference_mode()
+def encode_probe(folder: Path, indices: np.ndarray, device: str = "cpu", batch_size: int = 250) -> dict[str, torch.Tensor]:
+    """Posterior means and log-variances (probe points x latent_dim) of a VAE folder's model."""
+    loaded = load_model_folder(folder, device)
+    if not hasattr(loaded.model, "posterior"):
+        raise EnsembleError(f"{folder}: a {loaded.config.model.kind} has no Gaussian posterior to probe")
+    dataset = load_dataset(loaded.config.dataset)
+    mus, logvars = [], []
+    for start in range(0, len(indices), batch_size):
+        mu, logvar = loaded.model.posterior(dataset.images(indices[start : start + batch_size], device))
+        mus.append(mu.float().cpu())
+        logvars.append(logvar.float().cpu())
+    return {"mu": torch.cat(mus).contiguous(), "logvar": torch.cat(logvars).contiguous(), "indices": torch.from_numpy(indices)}
+
+
+# --- one member (runs in a worker process or a Ray task) -------------------------------
+
+
+def run_member(config_json: str, name: str, beta: float, seed: int, folder: str, indices: list[int]) -> dict:
+    """Train one member, write its probe encodings; never raises (failures come back as a dict)."""
+    started = time.perf_counter()
+    try:
+        config = EnsembleConfig.model_validate_json(config_json)
+        out = Path(folder)
+        train_config = config.train.model_copy(update={"seed": seed})
+        card = train(config.member_model(beta), config.dataset, train_config, out, resume=True, progress=False)
+        device = card.get("device", "cpu")
+        probe = encode_probe(out, np.asarray(indices, dtype=np.int64), device)
+        save_file(probe, str(out / PROBE_FILE), metadata={"layout": "probe points x latent_dim"})
+        card["ensemble"] = {"name": out.parent.name, "member": name, "beta": beta, "seed": seed, "probe": PROBE_FILE}
+        write_json(out / CARD_FILE, card)
+        return {"status": "done", "steps": card["steps"], "wall_seconds": round(time.perf_counter() - started, 2)}
+    except Exception as error:  # noqa: BLE001 - a failing member is reported, the others go on
+        return {
+            "status": "failed",
+            "error": f"{type(error).__name__}: {error}",
+            "traceback": traceback.format_exc(limit=-6),
+            "wall_seconds": round(time.perf_counter() - started, 2),
+        }
+
+
+# --- the manifest --------------------------------------------------------------------
+
+
+def read_manifest(out: Path) -> dict:
+    path = Path(out) / MANIFEST_FILE
+    if not path.is_file():
+        raise EnsembleError(f"{out} is not an ensemble folder (no {MANIFEST_FILE})")
+    return json.loads(path.read_text())
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _is_finished(out: Path, entry: dict) -> bool:
+    folder = out / entry["name"]
+    return entry.get("status") == "done" and (folder / WEIGHTS_FILE).is_file() and (folder / CARD_FILE).is_file()
+
+
+def _open_manifest(out: Path, config: EnsembleConfig) -> dict:
+    """The existing manifest (checked against ``config``, new members added) or a fresh one."""
+    path = out / MANIFEST_FILE
+    if path.exists():
+        manifest = json.loads(path.read_text())
+        old = EnsembleConfig.model_validate(manifest["config"])
+        if old.identity() != config.identity():
+            changed = sorted(k for k, v in config.identity().items() if old.identity().get(k) != v)
+            raise EnsembleError(
+                f"{out} holds an ensemble with other settings ({', '.join(changed)} differ); "
+                "use a new --out folder or the original settings"
+            )
+        betas = tuple(dict.fromkeys((*old.betas, *config.betas)))
+        manifest["config"] = config.model_copy(update={"betas": betas, "seeds": max(old.seeds, config.seeds)}).model_dump(mode="json")
+    else:
+        manifest = {"version": MANIFEST_VERSION, "name": out.name, "created": _now(), "config": config.model_dump(mode="json"), "members": []}
+    known = {entry["name"] for entry in manifest["members"]}
+    for name, beta, seed in config.members():
+        if name not in known:
+            manifest["members"].append({"name": name, "beta": beta, "seed": seed, "status": "pending"})
+    return manifest
+
+
+# --- running -------------------------------------------------------------------------
+
+
+def default_jobs(threads: int) -> int:
+    """Parallel members that fit this machine: max(1, cores // threads)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // max(1, threads))
+
+
+def run_ensemble(
+    config: EnsembleConfig,
+    out: Path,
+    jobs: int | None = None,
+    ray_address: str | None = None,
+    progress: bool = True,
+) -> dict:
+    """Train every member not yet done; returns the manifest (also written to ``out``).
+
+    ``jobs`` parallel processes (default ``default_jobs``; 1 runs in this process);
+    ``ray_address`` runs each member as a Ray task instead (``"auto"``, ``"local"`` or
+    ``ray://host:port``; an already initialised Ray is used as is).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = _open_manifest(out, config)
+    indices = write_probe_set(out, config).tolist()
+    config_json = EnsembleConfig.model_validate(manifest["config"]).model_dump_json()
+    todo = [entry for entry in manifest["members"] if not _is_finished(out, entry)]
+    skipped = [entry["name"] for entry in manifest["members"] if _is_finished(out, entry)]
+    manifest["last_run"] = {"started": _now(), "skipped": skipped, "trained": [e["name"] for e in todo]}
+    for entry in todo:
+        entry.update(status="running", started=_now())
+        entry.pop("error", None)
+        entry.pop("traceback", None)
+    write_json(out / MANIFEST_FILE, manifest)
+
+    def finish(entry: dict, result: dict) -> None:
+        entry.update(result, finished=_now())
+        write_json(out / MANIFEST_FILE, manifest)
+        bar.update(1)
+        if result["status"] == "failed":
+            tqdm.write(f"member {entry['name']} failed: {result['error']}")
+
+    bar = tqdm(total=len(todo), desc=f"ensemble {out.name}", unit="member", disable=not progress)
+    args = [(config_json, e["name"], e["beta"], e["seed"], str(out / e["name"]), indices) for e in todo]
+    try:
+        if not todo:
+            pass
+        elif ray_address is not None:
+            _run_ray(todo, args, ray_address, config.train.threads, finish)
+        else:
+            workers = min(len(todo), jobs or default_jobs(config.train.threads))
+            if workers <= 1:
+                for entry, arg in zip(todo, args):
+                    finish(entry, run_member(*arg))
+            else:
+                _run_local(todo, args, workers, finish)
+    finally:
+        bar.close()
+        manifest["last_run"]["finished"] = _now()
+        write_json(out / MANIFEST_FILE, manifest)
+    return manifest
+
+
+def _run_local(todo: list[dict], args: list[tuple], workers: int, finish: Callable[[dict, dict], None]) -> None:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures: dict[Future, dict] = {pool.submit(run_member, *arg): entry for entry, arg in zip(todo, args)}
+        pending: Iterable[Future] = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                try:
+                    result = future.result()
+                except Exception as error:  # noqa: BLE001 - e.g. a worker killed (BrokenProcessPool)
+                    result = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
+                finish(futures[future], result)
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError as error:
+        raise EnsembleError(
+            "--ray-address needs Ray, which is not installed: pip install 'ray[default]' "
+            "(or leave out --ray-address to run on this machine)"
+        ) from error
+    return ray
+
+
+def _run_ray(todo: list[dict], args: list[tuple], address: str, threads: int, finish: Callable[[dict, dict], None]) -> None:
+    """One Ray task per member, each asking for ``threads`` CPUs. The cluster's workers must
+    have latentatlas installed and see the ensemble folder at the same path (shared disk)."""
+    ray = _import_ray()
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False) if address == "local" else ray.init(address=address)
+    remote = ray.remote(num_cpus=threads, max_retries=0)(run_member)
+    refs = {remote.remote(*arg): entry for entry, arg in zip(todo, args)}
+    pending = list(refs)
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        for ref in ready:
+            try:
+                result = ray.get(ref)
+            except Exception as error:  # noqa: BLE001 - a task or its worker died
+                result = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
+            finish(refs[ref], result)
+
+
+def summary(manifest: dict) -> dict:
+    """Counts per status, and the failed members with their errors."""
+    counts: dict[str, int] = {}
+    for entry in manifest["members"]:
+        counts[entry["status"]] = counts.get(entry["status"], 0) + 1
+    failed = {e["name"]: e.get("error", "") for e in manifest["members"] if e["status"] == "failed"}
+    return {"members": len(manifest["members"]), **counts, "skipped": len(manifest.get("last_run", {}).get("skipped", [])), "failed_members": failed}

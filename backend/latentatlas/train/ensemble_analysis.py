@@ -1,0 +1,133 @@
+"""Information fragments and hotspots of a trained ensemble (``latentatlas ensemble analyze``).
+
+Every finished member's probe posteriors (``probe.safetensors``: mu, logvar, probe points x
+latent_dim) become channels: stacked member by member into (members * latent_dim) x probe
+arrays, in manifest order, channel ``i * latent_dim + k`` being dimension k of member i.
+``compute_fragments`` gives each channel's information and the channel x channel (and
+channel x factor, with the probe set's ground-truth factors) NMI and VI; ``compute_hotspots``
+clusters the active channels with OPTICS. The result goes to ``analysis.json`` next to the
+manifest; for large ensembles the channel x channel matrices go to ``analysis.safetensors``
+instead (the JSON then names them under "arrays").
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from latentatlas.fragments import compute_fragments, compute_hotspots
+from latentatlas.fragments.hotspots import DEFAULT_MIN_SAMPLES
+from latentatlas.train.checkpoint import write_json
+from latentatlas.train.ensemble import PROBE_FILE, EnsembleError, read_manifest
+
+ANALYSIS_FILE, ARRAYS_FILE = "analysis.json", "analysis.safetensors"
+JSON_CHANNEL_LIMIT = 400  # above this many channels, the M x M matrices go to safetensors
+
+
+def _finite_list(values: np.ndarray) -> list:
+    return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype=np.float64)]
+
+
+def analyze_ensemble(
+    out: Path,
+    distance: Literal["nmi", "vi"] = "nmi",
+    min_samples: int = DEFAULT_MIN_SAMPLES,
+    progress: bool = True,
+) -> dict:
+    """Analyse the ensemble in ``out``; writes and returns the analysis (see the module doc)."""
+    out = Path(out)
+    started = time.perf_counter()
+    manifest = read_manifest(out)
+    latent_dim = int(manifest["config"]["latent_dim"])
+    probe_path = out / PROBE_FILE
+    if not probe_path.is_file():
+        raise EnsembleError(f"{out}: no {PROBE_FILE}; train the ensemble first")
+    probe = load_file(str(probe_path))
+    with safe_open(str(probe_path), framework="pt") as handle:
+        factor_names = json.loads((handle.metadata() or {}).get("factor_names", "[]"))
+    indices = probe["indices"].numpy()
+    y = probe["factors"].numpy() if "factors" in probe else None
+
+    members, skipped, mus, logvars = [], [], [], []
+    entries = manifest["members"]
+    bar = tqdm(total=len(entries) + 2, desc=f"analyze {out.name}", unit="step", disable=not progress)
+    for entry in entries:
+        bar.set_postfix_str(entry["name"], refresh=False)
+        path = out / entry["name"] / PROBE_FILE
+        if entry.get("status") != "done" or not path.is_file():
+            skipped.append({"name": entry["name"], "reason": f"status {entry.get('status')}" if entry.get("status") != "done" else f"no {PROBE_FILE}"})
+        else:
+            tensors = load_file(str(path))
+            mu, logvar = tensors["mu"].double().numpy(), tensors["logvar"].double().numpy()
+            if mu.shape != (len(indices), latent_dim) or not np.array_equal(tensors["indices"].numpy(), indices):
+                skipped.append({"name": entry["name"], "reason": f"probe encodings of shape {mu.shape} do not match the probe set"})
+            else:
+                members.append(entry)
+                mus.append(mu.T)
+                logvars.append(logvar.T)
+        bar.update(1)
+    if not members:
+        bar.close()
+        raise EnsembleError(f"{out}: no finished member with probe encodings to analyse")
+
+    bar.set_postfix_str("fragments")
+    fragments = compute_fragments(np.concatenate(mus), np.concatenate(logvars), y)
+    bar.update(1)
+    bar.set_postfix_str("hotspots")
+    info = np.asarray(fragments["info_bits"], dtype=np.float64)
+    matrix = np.array(fragments[distance], dtype=np.float64)  # None (NaN NMI) -> nan
+    hotspots = compute_hotspots(info, **{distance: matrix}, min_samples=min_samples)
+    bar.update(1)
+    bar.close()
+
+    channels = [
+        {"index": i * latent_dim + k, "member": e["name"], "beta": e["beta"], "seed": e["seed"], "dim": k}
+        for i, e in enumerate(members)
+        for k in range(latent_dim)
+    ]
+    analysis = {
+        "ensemble": manifest.get("name", out.name),
+        "kind": manifest["config"]["kind"],
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "members": [e["name"] for e in members],
+        "skipped_members": skipped,
+        "latent_dim": latent_dim,
+        "probe_size": int(len(indices)),
+        "factor_names": factor_names,
+        "channels": channels,
+        **fragments,
+        "hotspots": {
+            "distance": distance,
+            "min_samples": min_samples,
+            "channels": hotspots.channels.tolist(),
+            "ordering": hotspots.ordering.tolist(),
+            "reachability": _finite_list(hotspots.reachability),
+            "labels": hotspots.labels.tolist(),
+            "clusters": [
+                {"label": h.label, "channels": h.members.tolist(), "mean_info_bits": h.mean_info_bits,
+                 "members": sorted({channels[c]["member"] for c in h.members.tolist()})}
+                for h in hotspots.hotspots
+            ],
+        },
+    }
+    arrays_path = out / ARRAYS_FILE
+    if len(channels) > JSON_CHANNEL_LIMIT:
+        arrays = {}
+        for name in ("nmi", "vi"):
+            arrays[name] = torch.from_numpy(np.array(analysis.pop(name), dtype=np.float64))
+        save_file(arrays, str(arrays_path))
+        analysis["arrays"] = {"file": ARRAYS_FILE, "names": sorted(arrays)}
+    elif arrays_path.exists():
+        arrays_path.unlink()  # stale, from an earlier, larger analysis
+    analysis["seconds"] = round(time.perf_counter() - started, 2)
+    write_json(out / ANALYSIS_FILE, analysis)
+    return analysis
