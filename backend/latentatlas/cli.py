@@ -51,7 +51,7 @@ def train(
     data_path: Annotated[Optional[Path], typer.Option(help="Image folder (with --dataset folder).")] = None,
     channels: Annotated[int, typer.Option(help="Image channels for an image folder (1 or 3).")] = 3,
     image_size: Annotated[int, typer.Option(help="Square image size (a power of two).")] = 64,
-    latent_dim: Annotated[Optional[int], typer.Option(help="Latent size (default: twice the number of factors; 10 for folders).")] = None,
+    latent_dim: Annotated[Optional[int], typer.Option(help="Latent size (default: twice the number of factors, 10 for folders; an EOFlow's is its pixel count).")] = None,
     widths: Annotated[str, typer.Option(help="Encoder widths, comma separated, one per stride-2 layer.")] = "32,64,64,128",
     steps: Annotated[int, typer.Option(help="Training steps.")] = 20_000,
     max_minutes: Annotated[Optional[float], typer.Option(help="Stop early after this many minutes.")] = None,
@@ -85,7 +85,11 @@ def train(
         net = NetConfig(image_size=image_size, channels=data_channels, widths=tuple(int(w) for w in widths.split(",")))
         layer_widths(net)
         model_config = ModelConfig(
-            kind=model.value, latent_dim=latent_dim or 2 * factors, net=net, beta=beta, quantize_warmup=quantize_warmup
+            kind=model.value,
+            latent_dim=latent_dim or (net.channels * image_size**2 if model is ModelKind.eoflow else 2 * factors),
+            net=net,
+            beta=beta,
+            quantize_warmup=quantize_warmup,
         )
         train_config = TrainConfig(
             steps=steps, max_minutes=max_minutes, batch_size=batch_size, lr=lr, weight_decay=weight_decay,

@@ -59,9 +59,10 @@ def reconstruction_loss(logits: torch.Tensor, images: torch.Tensor) -> torch.Ten
 
 def build_model(config: ModelConfig) -> LatentModel:
     from latentatlas.nets.autoencoders import AE, TCVAE, VAE
+    from latentatlas.nets.eoflow import EOFlow
     from latentatlas.nets.qlae import QLAE
 
-    return {"qlae": QLAE, "ae": AE, "vae": VAE, "tcvae": TCVAE}[config.kind](config)
+    return {"qlae": QLAE, "ae": AE, "vae": VAE, "tcvae": TCVAE, "eoflow": EOFlow}[config.kind](config)
 
 
 __all__ = ["Encoding", "LatentModel", "ModelConfig", "NetConfig", "build_model", "reconstruction_loss"]

@@ -1,0 +1,243 @@
+"""EOFlow: an entropy-ordered normalizing flow (Galperin & Koethe, arXiv 2602.06940, 2026).
+
+A flow f maps an image x to a latent z = f(x) of the same size D = C*S*S with a standard normal
+base; g = f^-1 decodes. Training minimises, per sample (see the project's method note),
+
+    NLL   = 1/2 |z|^2 + D/2 log 2 pi - log |det J_f(x~)|
+    l_i   = 1/2 z_i^2 + 1/2 log 2 pi + log |dg/dz_i|          (explained entropy of latent i)
+    MTC   = sum_i l_i - NLL  >= 0                              (0 iff g's Jacobian columns are orthogonal)
+    loss  = [(1 - lambda_mtc) NLL + lambda_mtc sum_i l_i] / D  (+ optional top-C reconstruction)
+
+on noise-augmented inputs x~. The column norms |dg/dz_i| come from the stochastic estimator:
+every sample of a batch draws one dimension (balanced over dimensions), one forward-mode JVP
+of g gives that Jacobian column, and the per-dimension means are reweighted by 1 / M_i (M_i
+= the samples that drew dimension i). The per-dimension constant 1/2 log 2 pi makes
+sum_i l_i - NLL exactly the MTC (Hadamard's inequality), so H_i = E[l_i] add up.
+
+After training, :meth:`EOFlow.fix_ordering` sorts the latents by explained entropy (descending)
+into a stored permutation, so latent 0 is the most important; :meth:`EOFlow.truncate` keeps
+the top C (the others set to the prior mode 0) for top-C decoding.
+
+Choices not fixed by public text (documented, configurable in :class:`ModelConfig`):
+pixels are dequantised as (255 x + u) / 256, u ~ U(0, 1) in training and u = 1/2 otherwise;
+the noise sigma is added after the pre-processing (``affine``: y = x - 1/2, so sigma is in
+pixel units; ``logit``: logit units); the per-dimension weights lambda_i of the note are 0;
+``config.latent_dim`` equals the latent size C*S*S (the config validates it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch.func import jvp
+
+from latentatlas.nets.base import Encoding, LatentModel
+from latentatlas.nets.config import ModelConfig
+from latentatlas.nets.flows import Affine, FlowSequence, Logit, image_flow
+
+HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def balanced_directions(batch: int, dim: int, generator: torch.Generator | None = None, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One latent index per sample, as balanced as the batch allows, and the per-sample weights.
+
+    Indices: a random permutation of ``arange(dim)`` repeated to cover the batch (so the counts
+    M_i differ by at most one). Weights w_b = D / (n_drawn * M_{k_b}), n_drawn the number of
+    distinct indices drawn: sum_b w_b a_{k_b}(b) estimates sum_i E[a_i] -- per drawn dimension
+    the mean over its samples, rescaled by D / n_drawn when the batch is smaller than D.
+    """
+    reps = -(-batch // dim)
+    pool = torch.cat([torch.randperm(dim, generator=generator) for _ in range(reps)])[:batch]
+    order = torch.randperm(batch, generator=generator)
+    dims = pool[order]
+    counts = torch.bincount(dims, minlength=dim)
+    drawn = int((counts > 0).sum())
+    weights = dim / (drawn * counts[dims].float())
+    return dims.to(device), weights.to(device)
+
+
+def jacobian_column_log_norms(decode: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, dims: torch.Tensor) -> torch.Tensor:
+    """log |dg/dz_k| for each sample b and its own index k = dims[b]: one batched forward-mode JVP.
+
+    Differentiable with respect to ``z`` and the parameters ``decode`` closes over.
+    """
+    tangent = F.one_hot(dims, z.shape[1]).to(z.dtype)
+    _, column = jvp(decode, (z,), (tangent,))
+    return 0.5 * torch.log(column.flatten(1).square().sum(dim=1).clamp_min(1e-30))
+
+
+def exact_jacobian_column_log_norms(decode: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, chunk: int = 64) -> torch.Tensor:
+    """log |dg/dz_i| for every sample and every dimension, (N, D): D JVPs per sample (batched)."""
+    n, d = z.shape
+    out = []
+    for start in range(0, d, chunk):
+        idx = torch.arange(start, min(d, start + chunk), device=z.device)
+        zz = z.repeat_interleave(len(idx), dim=0)
+        dims = idx.repeat(n)
+        out.append(jacobian_column_log_norms(decode, zz, dims).view(n, len(idx)))
+    return torch.cat(out, dim=1)
+
+
+def eoflow_terms(
+    z: torch.Tensor,
+    logdet: torch.Tensor,
+    decode: Callable[[torch.Tensor], torch.Tensor],
+    lambda_mtc: float,
+    generator: torch.Generator | None = None,
+) -> dict[str, torch.Tensor]:
+    """The EOFlow objective for latents ``z = f(x~)`` (N, D) with ``logdet = log|det J_f(x~)|`` (N,).
+
+    Returns the batch means ``nll``, ``sum_l`` (estimated sum_i l_i), ``mtc`` and ``loss``
+    (all per sample, not yet divided by D), plus ``dims`` and ``log_norms`` (the sampled
+    column indices and their log norms, detached) for per-dimension bookkeeping.
+    """
+    n, d = z.shape
+    nll = 0.5 * z.square().sum(dim=1) + d * HALF_LOG_2PI - logdet
+    dims, weights = balanced_directions(n, d, generator, z.device)
+    log_norms = jacobian_column_log_norms(decode, z, dims)
+    # sum_i E[l_i]: the quadratic part is exact for every dimension, the log-norm part estimated.
+    sum_l = 0.5 * z.square().sum(dim=1).mean() + d * HALF_LOG_2PI + (weights * log_norms).sum()
+    nll = nll.mean()
+    loss = (1 - lambda_mtc) * nll + lambda_mtc * sum_l if lambda_mtc else nll
+    return {"nll": nll, "sum_l": sum_l, "mtc": sum_l - nll, "loss": loss, "dims": dims, "log_norms": log_norms.detach()}
+
+
+class EOFlow(LatentModel):
+    """Entropy-ordered flow on images (N, C, S, S) in [0, 1]; latent (N, C*S*S), ordered.
+
+    Pipeline: dequantisation centring (255 x + 1/2) / 256 -> ``affine`` or ``logit``
+    pre-processing -> :func:`~latentatlas.nets.flows.image_flow` -> entropy-order permutation.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__(config)
+        net = config.net
+        self.dim = net.channels * net.image_size**2
+        alpha = config.flow_logit_alpha
+        pre = Logit(alpha) if config.flow_preprocess == "logit" else Affine(1.0, 0.5)
+        # x_c = (255 x + 1/2) / 256 = (x + 1/510) * 255/256
+        self.pre = FlowSequence([Affine(255 / 256, -0.5 / 255), pre])
+        self.flow = image_flow(
+            net.channels, net.image_size, config.flow_levels, config.flow_blocks, config.flow_hidden, config.flow_clamp, config.flow_seed
+        )
+        self.register_buffer("order", torch.arange(self.dim))  # public latent k = native latent order[k]
+        self.register_buffer("inverse_order", torch.arange(self.dim))
+        # Running per-dimension estimates of E[1/2 z_i^2] and E[log|dg/dz_i|] (native order).
+        self.register_buffer("quad_ema", torch.zeros(self.dim))
+        self.register_buffer("log_norm_ema", torch.zeros(self.dim))
+        self.register_buffer("log_norm_seen", torch.zeros(self.dim))
+        self.ema_momentum = 0.99
+
+    # -- the map and its inverse ----------------------------------------------------------
+
+    def forward_native(self, images: torch.Tensor, noise: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """(z in native order, log|det J|) of images; in training mode with uniform dequantisation
+        (and the configured noise when ``noise``)."""
+        if self.training:
+            images = images + (torch.rand_like(images) - 0.5) / 255
+        y, logdet_pre = self.pre(images)
+        if noise and self.config.noise_sigma > 0:
+            y = y + self.config.noise_sigma * torch.randn_like(y)
+        z, logdet = self.flow(y)
+        return z, logdet_pre + logdet
+
+    def decode_native(self, z: torch.Tensor) -> torch.Tensor:
+        """g: native-order latents -> images in pixel units (not clamped; exact inverse)."""
+        return self.pre.inverse(self.flow.inverse(z))
+
+    def encode(self, images: torch.Tensor) -> Encoding:
+        z, _ = self.forward_native(images)
+        return Encoding(z[:, self.order])
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.decode_native(latents[:, self.inverse_order]).clamp(0, 1)
+
+    def decode_logits(self, latents: torch.Tensor) -> torch.Tensor:
+        return torch.logit(self.decode(latents), eps=1e-6)
+
+    def truncate(self, latents: torch.Tensor, keep: int) -> torch.Tensor:
+        """Keep the top ``keep`` ordered latents; set the rest to the base mode 0."""
+        out = latents.clone()
+        out[:, max(0, keep) :] = 0
+        return out
+
+    # -- training ---------------------------------------------------------------------------
+
+    def loss(self, images: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        cfg = self.config
+        z, logdet = self.forward_native(images, noise=True)
+        terms = eoflow_terms(z, logdet, self.decode_native, cfg.lambda_mtc)
+        total = terms["loss"] / self.dim
+        nll = terms["nll"].item()
+        parts = {
+            "nll": nll,
+            # bits per dimension of the 8-bit data (the dequantised density on [0, 1]^D rescaled to [0, 256)^D)
+            "bpd": (nll / self.dim + math.log(256)) / math.log(2),
+            "mtc": terms["mtc"].item() / self.dim,
+        }
+        if cfg.recon_weight > 0:
+            core = self.truncate(z[:, self.order], cfg.core_size)
+            recon = F.mse_loss(self.decode_native(core[:, self.inverse_order]), images)
+            total = total + cfg.recon_weight * recon
+            parts["recon"] = recon.item()
+        self._update_entropy(z.detach(), terms["dims"], terms["log_norms"])
+        parts["loss"] = total.item()
+        return total, parts
+
+    @torch.no_grad()
+    def _update_entropy(self, z: torch.Tensor, dims: torch.Tensor, log_norms: torch.Tensor) -> None:
+        m = self.ema_momentum
+        quad = 0.5 * z.square().mean(dim=0)
+        first = bool(self.log_norm_seen.sum() == 0)
+        self.quad_ema.copy_(quad if first else m * self.quad_ema + (1 - m) * quad)
+        sums = torch.zeros_like(self.log_norm_ema).index_add_(0, dims, log_norms)
+        counts = torch.zeros_like(self.log_norm_ema).index_add_(0, dims, torch.ones_like(log_norms))
+        drawn = counts > 0
+        means = sums[drawn] / counts[drawn]
+        fresh = self.log_norm_seen[drawn] == 0
+        self.log_norm_ema[drawn] = torch.where(fresh, means, m * self.log_norm_ema[drawn] + (1 - m) * means)
+        self.log_norm_seen[drawn] += counts[drawn]
+
+    # -- explained entropy and ordering -------------------------------------------------------
+
+    def explained_entropy(self) -> torch.Tensor:
+        """Per-latent explained entropy H_i (nats), (D,), in the public (ordered) index order:
+        the running training estimates of E[1/2 z_i^2 + 1/2 log 2 pi + log|dg/dz_i|]."""
+        return (self.quad_ema + HALF_LOG_2PI + self.log_norm_ema)[self.order]
+
+    def estimate_explained_entropy(self, images: torch.Tensor, chunk: int = 64) -> torch.Tensor:
+        """H_i estimated on ``images`` with every Jacobian column (D JVPs per image), (D,), public
+        order. Runs in eval mode (centred dequantisation, no noise)."""
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                z, _ = self.forward_native(images)
+            log_norms = exact_jacobian_column_log_norms(self.decode_native, z, chunk).detach()
+            entropy = (0.5 * z.square() + HALF_LOG_2PI + log_norms).mean(dim=0)
+        finally:
+            self.train(was_training)
+        return entropy[self.order]
+
+    @torch.no_grad()
+    def fix_ordering(self, entropies: torch.Tensor | None = None) -> torch.Tensor:
+        """Re-order the latents by explained entropy, descending, and return the new order.
+
+        ``entropies`` (D,) are in the current public order (as :meth:`explained_entropy` and
+        :meth:`estimate_explained_entropy` return them); default: the running estimates.
+        """
+        entropies = self.explained_entropy() if entropies is None else entropies.to(self.order.device)
+        if entropies.shape != (self.dim,):
+            raise ValueError(f"expected {self.dim} entropies, got shape {tuple(entropies.shape)}")
+        self.order.copy_(self.order[torch.argsort(entropies, descending=True, stable=True)])
+        self.inverse_order.copy_(torch.argsort(self.order))
+        return self.order.clone()
+
+    def latent_info(self) -> dict:
+        return {"kind": "eoflow", "latent_dim": self.dim, "lambda_mtc": self.config.lambda_mtc, "noise_sigma": self.config.noise_sigma}
+
+
+__all__ = ["EOFlow", "balanced_directions", "eoflow_terms", "exact_jacobian_column_log_norms", "jacobian_column_log_norms"]
