@@ -51,6 +51,9 @@ class LatentModel(nn.Module, ABC):
     def latent_info(self) -> dict:
         return {"kind": self.config.kind, "latent_dim": self.config.latent_dim}
 
+    def finalize(self) -> None:
+        """Called once when training ends, before evaluation and saving (default: nothing)."""
+
 
 def reconstruction_loss(logits: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy with logits, mean over pixels and batch (images in [0, 1])."""

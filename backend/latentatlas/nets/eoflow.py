@@ -223,6 +223,10 @@ class EOFlow(LatentModel):
         return entropy[self.order]
 
     @torch.no_grad()
+    def finalize(self) -> None:
+        """Fix the ordering by the running explained-entropy estimates when training ends."""
+        self.fix_ordering()
+
     def fix_ordering(self, entropies: torch.Tensor | None = None) -> torch.Tensor:
         """Re-order the latents by explained entropy, descending, and return the new order.
 

@@ -103,6 +103,7 @@ def train(model_config: ModelConfig, dataset_spec: DatasetSpec, config: TrainCon
             save_checkpoint(checkpoint, model, optimizer, step, history, rng, sums)
     bar.close()
     save_checkpoint(checkpoint, model, optimizer, step, history, rng, sums)
+    model.finalize()
 
     wall = history["seconds"][-1] if history["seconds"] else 0.0
     evaluation = evaluate_reconstruction(model, dataset, device)
