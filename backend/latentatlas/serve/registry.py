@@ -16,6 +16,7 @@ from latentatlas.data.base import FactorDataset, ImageDataset, load_dataset
 from latentatlas.serve.images import tile_grid, to_data_url, to_png
 from latentatlas.serve.schemas import ModelDetail, ModelInfo, ModelMetrics, Sample
 from latentatlas.train.checkpoint import LoadedModel, load_model_folder
+from latentatlas.train.evaluate import psnr
 from latentatlas.train.evaluation import Progress, VoteCounts, evaluate_model, save_metrics
 
 log = logging.getLogger("latentatlas.serve")
@@ -23,6 +24,15 @@ log = logging.getLogger("latentatlas.serve")
 
 class InputError(ValueError):
     """A request the model cannot serve (422), with a message for the user."""
+
+
+class UnsupportedError(InputError):
+    """An operation this kind of model does not have (409), e.g. truncating a QLAE's latent."""
+
+
+# Traversals without ``dims`` sweep this many leading dimensions at most (every dimension of a
+# small latent; the most important ones of an ordered flow, whose latent is the image's size).
+DEFAULT_TRAVERSE_DIMS = 16
 
 
 class ModelService:
@@ -74,7 +84,18 @@ class ModelService:
             heldout=card.get("heldout", {}),
             steps=card.get("steps"),
             metrics=self.metrics(),
+            truncatable=self.truncatable,
+            explained_entropy=self.has_explained_entropy,
         )
+
+    @property
+    def truncatable(self) -> bool:
+        """Whether the model can decode its top-C latents (it has ``truncate``)."""
+        return callable(getattr(self.model, "truncate", None))
+
+    @property
+    def has_explained_entropy(self) -> bool:
+        return callable(getattr(self.model, "explained_entropy", None))
 
     def metrics(self) -> ModelMetrics | None:
         """The card's metrics; None when not computed yet, or unreadable (logged)."""
@@ -142,7 +163,10 @@ class ModelService:
     def traverse(self, latent: list[float], dims: list[int] | None, steps: int, max_batch: int) -> dict:
         base = self._latents([latent])[0]
         dim = self.config.latent_dim
-        dims = list(range(dim)) if dims is None else dims
+        if dims is None:
+            # the leading dims, as many rows as the decode limit allows (at least one)
+            columns = len(self.traversal_values(0, steps))
+            dims = list(range(max(1, min(dim, DEFAULT_TRAVERSE_DIMS, max_batch // columns))))
         if not dims:
             raise InputError("dims is empty: give at least one latent dimension")
         bad = [d for d in dims if not 0 <= d < dim]
@@ -157,6 +181,88 @@ class ModelService:
             batch[row * columns : (row + 1) * columns, d] = torch.tensor(sweep, dtype=batch.dtype, device=batch.device)
         grid = tile_grid(self._decode(batch), len(dims), columns)
         return {"image": to_data_url(to_png(grid)), "dims": dims, "values": values, "steps": columns, "tile": self.config.net.image_size}
+
+    # -- ordered latents (models with ``truncate``: EOFlow) ----------------------------------
+    def require_truncate(self, what: str) -> None:
+        """UnsupportedError (409) unless the model has top-C decoding."""
+        if not self.truncatable:
+            raise UnsupportedError(
+                f"model {self.id} ({self.config.kind}) cannot {what}: its latents are not ordered by importance and it "
+                "has no top-C decoding (see `truncatable` in /api/models)"
+            )
+
+    def _check_keep(self, keep: list[int]) -> None:
+        dim = self.config.latent_dim
+        if not keep:
+            raise InputError("keep is empty: give at least one number of latents to keep")
+        bad = [c for c in keep if not 1 <= c <= dim]
+        if bad:
+            raise InputError(f"keep {bad[0]} is out of range: model {self.id} keeps 1..{dim} latents")
+
+    def truncate(self, images: torch.Tensor, keep: list[int], max_batch: int) -> dict:
+        """Encode the first image once, decode its top-C latents for every C in ``keep`` in one
+        batch; PSNR of each against the input image."""
+        self.require_truncate("truncate its latent")
+        self._check_keep(keep)
+        if len(keep) > max_batch:
+            raise InputError(f"{len(keep)} values of keep = {len(keep)} decodes; the limit is {max_batch}")
+        image = images[:1].to(self.device)
+        with torch.inference_mode(), self._lock:
+            latent = self.model.encode(image).latent
+            batch = torch.cat([self.model.truncate(latent, c) for c in keep])
+            decoded = self.model.decode(batch)
+            scores = psnr(image.expand_as(decoded), decoded).cpu()
+        decoded = decoded.cpu()
+        return {
+            "input": to_data_url(to_png(image[0])),
+            "latent_dim": self.config.latent_dim,
+            "results": [
+                {"keep": c, "psnr": float(scores[i]), "image": to_data_url(to_png(decoded[i]))} for i, c in enumerate(keep)
+            ],
+        }
+
+    def entropy(self) -> dict:
+        """Explained entropy per ordered latent and its cumulative share above the smallest."""
+        if not self.has_explained_entropy:
+            raise UnsupportedError(
+                f"model {self.id} ({self.config.kind}) reports no explained entropy: its latents are not entropy-ordered "
+                "(see `explained_entropy` in /api/models)"
+            )
+        with torch.inference_mode(), self._lock:
+            entropy = self.model.explained_entropy().detach().double().cpu()
+        if not torch.isfinite(entropy).all():
+            raise InputError(f"model {self.id}'s explained entropy estimates are not finite (was it trained?)")
+        above = (entropy - entropy.min()).clamp_min(0)
+        total = float(above.sum())
+        if total > 0:
+            share = above.cumsum(0) / total
+        else:
+            share = torch.arange(1, len(entropy) + 1, dtype=torch.float64) / len(entropy)
+        share[-1] = 1.0
+        return {"entropy": entropy.tolist(), "cumulative_share": share.clamp(0, 1).tolist(), "total": float(entropy.sum())}
+
+    def denoise(self, images: torch.Tensor, sigma: float, keep: int | None, seed: int) -> dict:
+        """Add N(0, sigma^2) noise to the first image (clipped to [0, 1]), encode it, keep the top
+        ``keep`` latents, decode; PSNRs of the noisy and denoised images against the clean one."""
+        self.require_truncate("denoise by top-C decoding")
+        keep = max(1, self.config.latent_dim // 16) if keep is None else keep
+        self._check_keep([keep])
+        clean = images[:1].float()
+        generator = torch.Generator().manual_seed(seed)
+        noisy = (clean + sigma * torch.randn(clean.shape, generator=generator)).clamp(0, 1)
+        with torch.inference_mode(), self._lock:
+            latent = self.model.encode(noisy.to(self.device)).latent
+            denoised = self.model.decode(self.model.truncate(latent, keep)).cpu()
+        return {
+            "clean": to_data_url(to_png(clean[0])),
+            "noisy": to_data_url(to_png(noisy[0])),
+            "denoised": to_data_url(to_png(denoised[0])),
+            "noisy_psnr": float(psnr(clean, noisy)[0]),
+            "denoised_psnr": float(psnr(clean, denoised)[0]),
+            "sigma": sigma,
+            "keep": keep,
+            "seed": seed,
+        }
 
     def metrics_work(self, samples: int, seed: int, votes: VoteCounts, n_jobs: int) -> Callable[[Progress], ModelMetrics]:
         """The work of a metrics job: checked now (InputError), run later in the job's thread.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 Latent = Annotated[list[FiniteFloat], Field(min_length=1, max_length=4096)]
@@ -53,6 +53,12 @@ class ModelInfo(BaseModel):
     heldout: dict[str, float | int]
     steps: int | None
     metrics: ModelMetrics | None = Field(None, description="disentanglement metrics from the card, once computed")
+    truncatable: bool = Field(
+        False,
+        description="the latents are ordered by importance and the model can decode the top C of them: "
+        "/truncate and /denoise work (EOFlow)",
+    )
+    explained_entropy: bool = Field(False, description="the model reports explained entropy per ordered latent: /entropy works")
 
 
 class ModelDetail(ModelInfo):
@@ -85,7 +91,12 @@ class DecodeRequest(BaseModel):
 class TraverseRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     latent: Latent
-    dims: list[int] | None = Field(None, max_length=4096, description="default: every dimension")
+    dims: list[int] | None = Field(
+        None,
+        max_length=4096,
+        description="default: the first min(latent_dim, 16) dimensions (every dimension of a small latent; "
+        "the 16 most important of an ordered flow), fewer if that many rows would exceed the decode limit",
+    )
     steps: int = Field(11, ge=2, le=64, description="columns for continuous latents (QLAE rows use the codebook)")
 
 
@@ -95,6 +106,80 @@ class TraverseResponse(BaseModel):
     values: list[list[float]]
     steps: int
     tile: int
+
+
+def _split_keep(value: object) -> object:
+    """A multipart ``keep`` field ("4,16,64" or "4 16 64") as a list; JSON values pass through."""
+    if isinstance(value, str):
+        return [part for part in value.replace(",", " ").split()]
+    return value
+
+
+class TruncateParams(BaseModel):
+    """What /truncate needs besides the image (JSON fields, or multipart form fields)."""
+
+    model_config = ConfigDict(extra="forbid")
+    keep: list[int] = Field(
+        max_length=256,
+        description="how many of the top ordered latents to keep, one C or a list (each 1..latent_dim); "
+        'a multipart form field is a comma-separated list, e.g. "4,16,64"',
+    )
+
+    @field_validator("keep", mode="before")
+    @classmethod
+    def _keep_list(cls, value: object) -> object:
+        value = _split_keep(value)
+        return [value] if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class TruncateByIndex(TruncateParams):
+    dataset_index: int = Field(ge=0)
+
+
+class TruncateResult(BaseModel):
+    keep: int
+    psnr: float = Field(description="dB against the model's input image (capped at 120 dB for an exact match)")
+    image: str = Field(description="the top-C decode (PNG data URL)")
+
+
+class TruncateResponse(BaseModel):
+    input: str = Field(description="the image as the model sees it (PNG data URL)")
+    latent_dim: int
+    results: list[TruncateResult] = Field(description="one per requested C, in the order requested")
+
+
+class EntropyResponse(BaseModel):
+    entropy: list[float] = Field(description="explained entropy (nats) per latent, in the model's order (latent 0 first)")
+    cumulative_share: list[float] = Field(
+        description="share k = sum_{i<=k} (H_i - H_min) / sum_i (H_i - H_min), H_min the smallest entropy: "
+        "explained entropy is differential (it can be negative), so the share counts the entropy above the "
+        "least informative latent; non-decreasing, ends at 1 (a linear ramp when all H_i are equal)"
+    )
+    total: float = Field(description="sum of the entropies (nats)")
+
+
+class DenoiseParams(BaseModel):
+    """What /denoise needs besides the image (JSON fields, or multipart form fields)."""
+
+    model_config = ConfigDict(extra="forbid")
+    sigma: float = Field(0.1, ge=0, le=1, allow_inf_nan=False, description="sd of the Gaussian noise on [0, 1] pixels")
+    keep: int | None = Field(None, description="top latents kept (1..latent_dim); default max(1, latent_dim // 16)")
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="for reproducible noise; default: random (returned)")
+
+
+class DenoiseByIndex(DenoiseParams):
+    dataset_index: int = Field(ge=0)
+
+
+class DenoiseResponse(BaseModel):
+    clean: str = Field(description="the clean image as the model sees it (PNG data URL)")
+    noisy: str = Field(description="clean + sigma * N(0, 1) noise, clipped to [0, 1] (PNG data URL): what is encoded")
+    denoised: str = Field(description="the noisy image encoded, its top `keep` latents decoded (PNG data URL)")
+    noisy_psnr: float = Field(description="dB, noisy against clean")
+    denoised_psnr: float = Field(description="dB, denoised against clean")
+    sigma: float
+    keep: int
+    seed: int
 
 
 class Sample(BaseModel):

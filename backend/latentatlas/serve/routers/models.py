@@ -1,4 +1,5 @@
-"""/api/models: list, describe, encode, decode, traverse, samples."""
+"""/api/models: list, describe, encode, decode, traverse, samples; for models with ordered
+latents (EOFlow): truncate, entropy, denoise."""
 
 from __future__ import annotations
 
@@ -8,23 +9,30 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from latentatlas.config import Settings
 from latentatlas.serve.deps import describe_errors, get_registry, get_service, get_settings, read_body_limited, replay
 from latentatlas.serve.images import ImageInputError, decode_upload
-from latentatlas.serve.registry import InputError, ModelRegistry, ModelService
+from latentatlas.serve.registry import InputError, ModelRegistry, ModelService, UnsupportedError
 from latentatlas.serve.schemas import (
     DecodeRequest,
+    DenoiseByIndex,
+    DenoiseParams,
+    DenoiseResponse,
     EncodeByIndex,
     EncodeResponse,
+    EntropyResponse,
     ModelDetail,
     ModelList,
     SampleList,
     TraverseRequest,
     TraverseResponse,
+    TruncateByIndex,
+    TruncateParams,
+    TruncateResponse,
 )
 
 router = APIRouter(prefix="/api/models", tags=["models"])
@@ -44,8 +52,25 @@ _ENCODE_BODY = {
 }
 
 
+def _image_body(by_index: type[BaseModel], params: type[BaseModel]) -> dict:
+    """OpenAPI request body: multipart ``image`` plus the parameters as form fields, or JSON by index."""
+    form = {name: {"type": "string"} for name in params.model_fields}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {"type": "object", "required": ["image"], "properties": {"image": {"type": "string", "format": "binary"}, **form}}
+                },
+                "application/json": {"schema": by_index.model_json_schema()},
+            },
+        }
+    }
+
+
 def _unprocessable(error: InputError) -> HTTPException:
-    return HTTPException(422, str(error))
+    """422, or 409 for an operation the model does not have."""
+    return HTTPException(409 if isinstance(error, UnsupportedError) else 422, str(error))
 
 
 @router.get("", response_model=ModelList)
@@ -62,34 +87,57 @@ def describe_model(service: Service) -> ModelDetail:
 
 async def _images_from_request(request: Request, service: ModelService, settings: Settings):
     """The batch to encode: an uploaded ``image`` (multipart) or ``{"dataset_index": i}`` (JSON)."""
+    images, _ = await _images_and_params(request, service, settings, EncodeByIndex, None)
+    return images
+
+
+async def _images_and_params(
+    request: Request, service: ModelService, settings: Settings, by_index: type[BaseModel], params: type[BaseModel] | None
+):
+    """(images, parameters): multipart ``image`` with the parameters as form fields, or JSON
+    ``by_index`` (``dataset_index`` and the parameters). ``params`` None: no parameters."""
     content_type = request.headers.get("content-type", "")
     body = await read_body_limited(request, settings.max_upload_bytes + 64 * 1024)
+    fields = ", ".join(f'"{name}": ...' for name in by_index.model_fields if name != "dataset_index")
     if content_type.startswith("multipart/form-data"):
         try:
-            form = await MultiPartParser(request.headers, replay(body), max_files=1, max_fields=4).parse()
+            form = await MultiPartParser(request.headers, replay(body), max_files=1, max_fields=4 if params is None else 8).parse()
         except MultiPartException as error:
             raise HTTPException(422, f"malformed multipart body: {error.message}") from error
         upload = form.get("image")
         if not isinstance(upload, UploadFile):
             raise HTTPException(422, "multipart body needs a file field named 'image'")
+        values = None
+        if params is not None:
+            extra = {key: value for key, value in form.multi_items() if key != "image"}
+            if any(isinstance(value, UploadFile) for value in extra.values()):
+                raise HTTPException(422, "multipart body: only 'image' may be a file")
+            try:
+                values = params.model_validate(extra)
+            except ValidationError as error:
+                names = ", ".join(repr(name) for name in params.model_fields)
+                raise HTTPException(422, f"form fields (besides 'image': {names}): {describe_errors(error.errors())}") from error
         data = await upload.read()
         if len(data) > settings.max_upload_bytes:
             raise HTTPException(413, f"image is {len(data)} bytes; the upload limit is {settings.max_upload_bytes} bytes")
         net = service.config.net
         try:
-            return await run_in_threadpool(decode_upload, data, net.channels, net.image_size, settings.max_image_pixels)
+            images = await run_in_threadpool(decode_upload, data, net.channels, net.image_size, settings.max_image_pixels)
         except ImageInputError as error:
             raise HTTPException(error.status_code, str(error)) from error
+        return images, values
     if content_type.startswith("application/json"):
-        expected = 'expected JSON {"dataset_index": <int >= 0>}'
+        expected = 'expected JSON {"dataset_index": <int >= 0>' + (f", {fields}" if params is not None else "") + "}"
         try:
-            request_body = EncodeByIndex.model_validate_json(body)
+            request_body = by_index.model_validate_json(body)
         except ValidationError as error:
             raise HTTPException(422, f"{expected}: {describe_errors(error.errors())}") from error
         try:
-            return await run_in_threadpool(service.dataset_images, [request_body.dataset_index])
+            images = await run_in_threadpool(service.dataset_images, [request_body.dataset_index])
         except InputError as error:
             raise _unprocessable(error) from error
+        values = params.model_validate(request_body.model_dump(exclude={"dataset_index"})) if params is not None else None
+        return images, values
     raise HTTPException(415, "send multipart/form-data with an 'image' file, or JSON {\"dataset_index\": i}")
 
 
@@ -127,5 +175,48 @@ def samples(
     """Random images from the model's dataset with their generative factors."""
     try:
         return SampleList(samples=service.samples(n, secrets.randbits(32) if seed is None else seed))
+    except InputError as error:
+        raise _unprocessable(error) from error
+
+
+@router.post("/{model_id}/truncate", response_model=TruncateResponse, openapi_extra=_image_body(TruncateByIndex, TruncateParams))
+async def truncate(request: Request, service: Service, settings: AppSettings) -> TruncateResponse:
+    """Encode an image once and decode its top-C latents for each C in ``keep`` (one batched
+    decode), with each decode's PSNR against the input. Only for models with ordered latents
+    (``truncatable``; 409 otherwise)."""
+    try:
+        service.require_truncate("truncate its latent")
+    except InputError as error:
+        raise _unprocessable(error) from error
+    images, params = await _images_and_params(request, service, settings, TruncateByIndex, TruncateParams)
+    try:
+        return TruncateResponse(**await run_in_threadpool(service.truncate, images, params.keep, settings.max_decode_batch))
+    except InputError as error:
+        raise _unprocessable(error) from error
+
+
+@router.get("/{model_id}/entropy", response_model=EntropyResponse)
+def entropy(service: Service) -> EntropyResponse:
+    """Explained entropy per ordered latent and its cumulative share (of the entropy above the
+    smallest). Only for models that report it (``explained_entropy``; 409 otherwise)."""
+    try:
+        return EntropyResponse(**service.entropy())
+    except InputError as error:
+        raise _unprocessable(error) from error
+
+
+@router.post("/{model_id}/denoise", response_model=DenoiseResponse, openapi_extra=_image_body(DenoiseByIndex, DenoiseParams))
+async def denoise(request: Request, service: Service, settings: AppSettings) -> DenoiseResponse:
+    """Add Gaussian noise (``sigma`` on [0, 1] pixels) to an image, encode it, keep the top
+    ``keep`` latents and decode; PSNRs of the noisy and denoised images against the clean one.
+    Only for ``truncatable`` models (409 otherwise)."""
+    try:
+        service.require_truncate("denoise by top-C decoding")
+    except InputError as error:
+        raise _unprocessable(error) from error
+    images, params = await _images_and_params(request, service, settings, DenoiseByIndex, DenoiseParams)
+    seed = secrets.randbits(32) if params.seed is None else params.seed
+    try:
+        return DenoiseResponse(**await run_in_threadpool(service.denoise, images, params.sigma, params.keep, seed))
     except InputError as error:
         raise _unprocessable(error) from error
