@@ -16,9 +16,10 @@ from latentatlas import __version__
 from latentatlas.config import Settings
 from latentatlas.devices import resolve_device, set_threads
 from latentatlas.serve.deps import describe_errors
+from latentatlas.serve.ensembles import EnsembleRegistry
 from latentatlas.serve.jobs import JobManager
 from latentatlas.serve.registry import ModelRegistry
-from latentatlas.serve.routers import health, live, metrics, models
+from latentatlas.serve.routers import ensembles, health, live, metrics, models
 
 log = logging.getLogger("latentatlas.serve")
 
@@ -34,7 +35,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         set_threads(settings.torch_threads)
-        app.state.registry = ModelRegistry(settings.models_dir, resolve_device(settings.device))
+        registry = ModelRegistry(settings.models_dir, resolve_device(settings.device))
+        # ensembles first: their finished members join the registry as NAME.MEMBER models
+        app.state.ensembles = EnsembleRegistry(settings.models_dir, registry)
+        app.state.registry = registry
         yield
 
     # /docs is served with the Swagger UI vendored from npm (no CDN); ReDoc is off.
@@ -50,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.router)
     app.include_router(live.router)
     app.include_router(metrics.router)
+    app.include_router(ensembles.router)
     vendor = settings.frontend_dir / "node_modules"
     if vendor.is_dir():
         app.mount("/vendor", StaticFiles(directory=vendor), name="vendor")

@@ -8,6 +8,7 @@ from fastapi import HTTPException, Request
 from starlette.requests import HTTPConnection
 
 from latentatlas.config import Settings
+from latentatlas.serve.ensembles import EnsembleRegistry, EnsembleService
 from latentatlas.serve.jobs import JobManager
 from latentatlas.serve.registry import ModelRegistry, ModelService
 
@@ -38,6 +39,19 @@ def get_service(model_id: str, request: Request) -> ModelService:
     if service is None:
         known = ", ".join(sorted(get_registry(request).services)) or "none"
         raise HTTPException(404, f"unknown model {model_id!r}; served models: {known}")
+    return service
+
+
+def get_ensembles(connection: HTTPConnection) -> EnsembleRegistry:
+    return connection.app.state.ensembles
+
+
+def get_ensemble(ensemble_id: str, request: Request) -> EnsembleService:
+    ensembles = get_ensembles(request)
+    service = ensembles.get(ensemble_id)
+    if service is None:
+        known = ", ".join(sorted(ensembles.services)) or "none"
+        raise HTTPException(404, f"unknown ensemble {ensemble_id!r}; served ensembles: {known}")
     return service
 
 

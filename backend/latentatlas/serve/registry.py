@@ -38,8 +38,8 @@ DEFAULT_TRAVERSE_DIMS = 16
 class ModelService:
     """One loaded model: encode, decode, traverse and dataset samples."""
 
-    def __init__(self, loaded: LoadedModel, device: torch.device) -> None:
-        self.id = loaded.folder.name
+    def __init__(self, loaded: LoadedModel, device: torch.device, model_id: str | None = None) -> None:
+        self.id = model_id or loaded.folder.name
         self.loaded = loaded
         self.model = loaded.model
         self.config = loaded.config.model
@@ -304,21 +304,31 @@ class ModelService:
 
 
 class ModelRegistry:
-    """Every model folder under the models directory; broken ones are reported and skipped."""
+    """Every model folder under the models directory; broken ones are reported and skipped.
+
+    Only folders holding config.json or weights.safetensors are models (so ``ensembles/``,
+    whose members ``EnsembleRegistry`` adds with ``load``, is not one)."""
 
     def __init__(self, models_dir: Path, device: torch.device) -> None:
         self.services: dict[str, ModelService] = {}
         self.failed: dict[str, str] = {}
+        self.device = device
         if not models_dir.is_dir():
             log.warning("models folder %s does not exist: serving no models", models_dir)
             return
         for folder in sorted(p for p in models_dir.iterdir() if p.is_dir() and any((p / f).exists() for f in ("config.json", "weights.safetensors"))):
-            try:
-                self.services[folder.name] = ModelService(load_model_folder(folder, device), device)
-                log.info("loaded model %s", folder.name)
-            except Exception as error:  # noqa: BLE001 - any broken folder is reported, never fatal
-                self.failed[folder.name] = f"{type(error).__name__}: {error}"
-                log.error("skipping model %s: %s", folder.name, self.failed[folder.name])
+            self.load(folder.name, folder)
+
+    def load(self, model_id: str, folder: Path) -> bool:
+        """Serve the model folder as ``model_id``; a broken one is recorded in ``failed`` (False)."""
+        try:
+            self.services[model_id] = ModelService(load_model_folder(folder, self.device), self.device, model_id)
+            log.info("loaded model %s", model_id)
+            return True
+        except Exception as error:  # noqa: BLE001 - any broken folder is reported, never fatal
+            self.failed[model_id] = f"{type(error).__name__}: {error}"
+            log.error("skipping model %s: %s", model_id, self.failed[model_id])
+            return False
 
     def get(self, model_id: str) -> ModelService | None:
         return self.services.get(model_id)

@@ -218,11 +218,113 @@ class JobStarted(BaseModel):
     joined: bool = Field(description="true when the model already had a job running: this is that job")
 
 
+# --- ensembles --------------------------------------------------------------------------
+
+OptionalFloat = float | None  # NaN / undefined values are null
+
+
+class EnsembleInfo(BaseModel):
+    id: str
+    kind: str = Field(description="the members' model kind: vae or tcvae")
+    dataset: str
+    latent_dim: int
+    betas: list[float]
+    seeds: int = Field(description="members use seeds 0 .. seeds - 1")
+    member_count: int
+    status_counts: dict[str, int] = Field(description="members per status: pending, running, done, failed")
+    analysed: bool = Field(description="analysis.json is present and readable: /similarity and /hotspots work")
+    analysed_at: str | None = None
+
+
+class EnsembleList(BaseModel):
+    ensembles: list[EnsembleInfo]
+
+
+class EnsembleMember(BaseModel):
+    name: str
+    beta: float
+    seed: int
+    status: str
+    model_id: str | None = Field(None, description="served as /api/models/{model_id} (NAME.MEMBER) when finished and loaded")
+    error: str | None = None
+    info_bits: list[OptionalFloat] | None = Field(None, description="when analysed: information (bits) per latent dimension")
+    active: list[bool] | None = Field(None, description="when analysed: whether each dimension carries information")
+
+
+class EnsembleDetail(EnsembleInfo):
+    members: list[EnsembleMember]
+    probe_size: int | None = Field(None, description="probe points (from the analysis)")
+    factor_names: list[str] = Field(default_factory=list)
+    skipped_members: list[dict] = Field(default_factory=list, description="members the analysis left out, with why")
+
+
+class EnsembleChannel(BaseModel):
+    index: int = Field(description="member_position * latent_dim + dim, in the analysis' member order")
+    member: str
+    dim: int
+    beta: float
+    seed: int
+    info_bits: OptionalFloat
+    active: bool
+
+
+class EnsembleSimilarity(BaseModel):
+    ensemble: str
+    channels: list[EnsembleChannel] = Field(description="M = analysed members x latent_dim channels")
+    nmi: list[list[OptionalFloat]] = Field(description="M x M normalised mutual information")
+    vi: list[list[OptionalFloat]] = Field(description="M x M variation of information (bits)")
+    distance: str = Field(description="the hotspot distance: nmi (-log NMI) or vi")
+    min_samples: int
+    clustered: list[int] = Field(description="the active channels that OPTICS clustered")
+    ordering: list[int] = Field(description="OPTICS ordering of the clustered channels (channel indices)")
+    reachability: list[OptionalFloat] = Field(description="reachability in OPTICS order (null: infinite, the first)")
+    labels: list[int] = Field(description="per channel (M): hotspot label, -1 noise, -2 inactive")
+
+
+class EnsembleHotspot(BaseModel):
+    label: int
+    channels: list[int]
+    members: list[str] = Field(description="the member of each channel, in channel order")
+    betas: list[float] = Field(description="the beta of each channel, in channel order")
+    dims: list[int]
+    mean_info_bits: float
+    best_factor: str | None = Field(None, description="the factor with the highest mean channel-factor NMI")
+    best_factor_nmi: OptionalFloat = None
+    factor_nmi: dict[str, OptionalFloat] = Field(default_factory=dict, description="mean channel-factor NMI per factor")
+
+
+class EnsembleHotspots(BaseModel):
+    ensemble: str
+    distance: str
+    min_samples: int
+    factor_names: list[str]
+    hotspots: list[EnsembleHotspot]
+
+
+class AnalyzeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    distance: Literal["nmi", "vi"] = Field("nmi", description="hotspot distance: -log NMI, or clip(VI, 0)")
+    min_samples: int = Field(20, ge=2, le=10_000, description="OPTICS min_samples (paper: 20; capped at the active channels)")
+
+
+class EnsembleAnalysisSummary(BaseModel):
+    ensemble: str
+    members: int
+    channels: int
+    active: int
+    hotspots: int
+    skipped: int
+    seconds: float | None = None
+
+
 class JobInfo(BaseModel):
     job_id: str
-    model_id: str
+    model_id: str | None = Field(description="the model a metrics job works on (null for ensemble jobs)")
+    ensemble_id: str | None = Field(None, description="the ensemble an analysis job works on")
     status: JobState
     progress: float = Field(ge=0, le=1)
     stage: str = Field(description="what the job is doing now")
-    result: ModelMetrics | None = Field(None, description="when done: the metrics, also written to the model's card")
+    result: ModelMetrics | EnsembleAnalysisSummary | None = Field(
+        None, description="when done: the metrics (also written to the model's card), or an ensemble analysis' summary"
+    )
     error: str | None = Field(None, description="when failed: why")

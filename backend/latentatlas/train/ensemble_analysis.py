@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
@@ -42,8 +43,16 @@ def analyze_ensemble(
     distance: Literal["nmi", "vi"] = "nmi",
     min_samples: int = DEFAULT_MIN_SAMPLES,
     progress: bool = True,
+    on_progress: Callable[[float, str], None] | None = None,
 ) -> dict:
-    """Analyse the ensemble in ``out``; writes and returns the analysis (see the module doc)."""
+    """Analyse the ensemble in ``out``; writes and returns the analysis (see the module doc).
+
+    ``on_progress(fraction, stage)``, when given, is told how far the analysis got (the
+    server's background jobs report it)."""
+
+    def report(fraction: float, stage: str) -> None:
+        if on_progress is not None:
+            on_progress(fraction, stage)
     out = Path(out)
     started = time.perf_counter()
     manifest = read_manifest(out)
@@ -60,8 +69,10 @@ def analyze_ensemble(
     members, skipped, mus, logvars = [], [], [], []
     entries = manifest["members"]
     bar = tqdm(total=len(entries) + 2, desc=f"analyze {out.name}", unit="step", disable=not progress)
-    for entry in entries:
+    steps = len(entries) + 2
+    for done, entry in enumerate(entries):
         bar.set_postfix_str(entry["name"], refresh=False)
+        report(0.9 * done / steps, f"reading {entry['name']}")
         path = out / entry["name"] / PROBE_FILE
         if entry.get("status") != "done" or not path.is_file():
             skipped.append({"name": entry["name"], "reason": f"status {entry.get('status')}" if entry.get("status") != "done" else f"no {PROBE_FILE}"})
@@ -80,9 +91,11 @@ def analyze_ensemble(
         raise EnsembleError(f"{out}: no finished member with probe encodings to analyse")
 
     bar.set_postfix_str("fragments")
+    report(0.9 * len(entries) / steps, "fragments")
     fragments = compute_fragments(np.concatenate(mus), np.concatenate(logvars), y)
     bar.update(1)
     bar.set_postfix_str("hotspots")
+    report(0.9 * (len(entries) + 1) / steps, "hotspots")
     info = np.asarray(fragments["info_bits"], dtype=np.float64)
     matrix = np.array(fragments[distance], dtype=np.float64)  # None (NaN NMI) -> nan
     hotspots = compute_hotspots(info, **{distance: matrix}, min_samples=min_samples)
@@ -128,6 +141,7 @@ def analyze_ensemble(
         analysis["arrays"] = {"file": ARRAYS_FILE, "names": sorted(arrays)}
     elif arrays_path.exists():
         arrays_path.unlink()  # stale, from an earlier, larger analysis
+    report(0.95, "writing")
     analysis["seconds"] = round(time.perf_counter() - started, 2)
     write_json(out / ANALYSIS_FILE, analysis)
     return analysis

@@ -16,9 +16,13 @@ def healthz() -> dict:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
-    """Readiness: the registry is loaded; lists models that failed to load and why."""
+    """Readiness: the registry is loaded; lists models (and ensembles, as
+    ``ensembles/NAME``) that failed to load and why."""
     registry = getattr(request.app.state, "registry", None)
     if registry is None:
         return JSONResponse({"status": "starting"}, status_code=503)
     registry = get_registry(request)
-    return JSONResponse({"status": "ready", "models": len(registry.services), "failed": registry.failed})
+    ensembles = getattr(request.app.state, "ensembles", None)
+    failed = {**registry.failed, **(ensembles.failed if ensembles is not None else {})}
+    count = len(ensembles.services) if ensembles is not None else 0
+    return JSONResponse({"status": "ready", "models": len(registry.services), "ensembles": count, "failed": failed})

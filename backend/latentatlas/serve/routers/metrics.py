@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException
 
 from latentatlas.config import Settings
 from latentatlas.serve.deps import get_jobs, get_service, get_settings
+from latentatlas.serve.ensembles import ENSEMBLE_JOB_PREFIX
 from latentatlas.serve.jobs import JobLimitError, JobManager
 from latentatlas.serve.registry import InputError, ModelService
 from latentatlas.serve.schemas import JobInfo, JobStarted, MetricsRequest
@@ -49,7 +50,8 @@ def job_status(job_id: str, jobs: Jobs) -> JobInfo:
     job = jobs.get(job_id)
     if job is None:
         raise HTTPException(404, f"unknown job {job_id!r} (jobs are kept in memory until the server restarts)")
+    ensemble_id = job.key.removeprefix(ENSEMBLE_JOB_PREFIX) if job.key.startswith(ENSEMBLE_JOB_PREFIX) else None
     return JobInfo(
-        job_id=job.id, model_id=job.key, status=job.status, progress=job.progress, stage=job.stage,
-        result=job.result, error=job.error,
+        job_id=job.id, model_id=None if ensemble_id is not None else job.key, ensemble_id=ensemble_id,
+        status=job.status, progress=job.progress, stage=job.stage, result=job.result, error=job.error,
     )

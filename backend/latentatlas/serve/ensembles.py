@@ -1,0 +1,306 @@
+"""The ensembles the server holds (``<models_dir>/ensembles/NAME/``, see
+``latentatlas.train.ensemble``): loaded once at start-up, each behind an ``EnsembleService``
+that reads its manifest and cached ``analysis.json`` and shapes them for the API.
+
+Every finished member is also served as an ordinary model, with id ``NAME.MEMBER``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from safetensors.torch import load_file
+
+from latentatlas.serve.registry import InputError, ModelRegistry
+from latentatlas.serve.schemas import (
+    EnsembleAnalysisSummary,
+    EnsembleChannel,
+    EnsembleDetail,
+    EnsembleHotspot,
+    EnsembleHotspots,
+    EnsembleInfo,
+    EnsembleMember,
+    EnsembleSimilarity,
+)
+from latentatlas.train.checkpoint import CARD_FILE, WEIGHTS_FILE
+from latentatlas.train.ensemble import EnsembleConfig, read_manifest
+from latentatlas.train.ensemble_analysis import ANALYSIS_FILE, analyze_ensemble
+
+log = logging.getLogger("latentatlas.serve")
+
+ENSEMBLES_FOLDER = "ensembles"
+ENSEMBLE_JOB_PREFIX = "ensembles/"  # job keys: model ids are folder names, never holding "/"
+
+
+class NotAnalysedError(InputError):
+    """The ensemble has no (readable) analysis yet (409)."""
+
+
+def member_model_id(ensemble: str, member: str) -> str:
+    """``betavae-dsprites.beta4-seed2``: one path segment, usable in /api/models/{id}."""
+    return f"{ensemble}.{member}"
+
+
+def _finite(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def _matrix(values) -> list[list[float | None]]:
+    """A JSON or array matrix with NaN / inf as None."""
+    return [[_finite(v) for v in row] for row in np.asarray(values, dtype=object).tolist()]
+
+
+class EnsembleService:
+    """One ensemble folder: its manifest, its cached analysis, an analysis job's work."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.id = folder.name
+        self.manifest = read_manifest(folder)
+        self.config = EnsembleConfig.model_validate(self.manifest["config"])
+        members = self.manifest.get("members")
+        if not isinstance(members, list) or not all(isinstance(m, dict) and "name" in m for m in members):
+            raise ValueError("manifest.json has no valid 'members' list")
+        self.model_ids: dict[str, str] = {}  # member name -> served model id
+        self.analysis: dict | None = None
+        self.analysis_error: str | None = None
+        self._lock = threading.Lock()
+        self._load_analysis()
+
+    # -- loading -------------------------------------------------------------------------
+    def finished_members(self) -> list[tuple[str, Path]]:
+        """(name, folder) of the members marked done whose folder holds weights and a card."""
+        out = []
+        for entry in self.manifest["members"]:
+            folder = self.folder / entry["name"]
+            if entry.get("status") == "done" and (folder / WEIGHTS_FILE).is_file() and (folder / CARD_FILE).is_file():
+                out.append((entry["name"], folder))
+        return out
+
+    def _load_analysis(self) -> None:
+        path = self.folder / ANALYSIS_FILE
+        if not path.is_file():
+            self.analysis, self.analysis_error = None, None
+            return
+        try:
+            analysis = json.loads(path.read_text())
+            self.analysis, self.analysis_error = self._check_analysis(analysis), None
+        except Exception as error:  # noqa: BLE001 - a broken analysis is reported; re-analysing replaces it
+            self.analysis, self.analysis_error = None, f"{type(error).__name__}: {error}"
+            log.warning("ensemble %s: ignoring %s (%s)", self.id, ANALYSIS_FILE, self.analysis_error)
+
+    def _check_analysis(self, analysis: dict) -> dict:
+        """The analysis with its M x M matrices in memory (from analysis.safetensors when large)."""
+        arrays = analysis.get("arrays")
+        if arrays:
+            tensors = load_file(str(self.folder / arrays["file"]))
+            for name in arrays["names"]:
+                analysis[name] = tensors[name].numpy().tolist()
+        channels = len(analysis["channels"])
+        for name in ("info_bits", "active", "nmi", "vi"):
+            if len(analysis[name]) != channels:
+                raise ValueError(f"{name} has {len(analysis[name])} rows for {channels} channels")
+        if any(len(row) != channels for row in analysis["nmi"]):
+            raise ValueError("nmi is not square")
+        if len(analysis["hotspots"]["labels"]) != channels:
+            raise ValueError("hotspot labels do not cover every channel")
+        return analysis
+
+    # -- description -----------------------------------------------------------------------
+    def info(self) -> EnsembleInfo:
+        counts: dict[str, int] = {}
+        for entry in self.manifest["members"]:
+            status = str(entry.get("status", "pending"))
+            counts[status] = counts.get(status, 0) + 1
+        analysis = self.analysis
+        return EnsembleInfo(
+            id=self.id,
+            kind=self.config.kind,
+            dataset=self.config.dataset.name,
+            latent_dim=self.config.latent_dim,
+            betas=list(self.config.betas),
+            seeds=self.config.seeds,
+            member_count=len(self.manifest["members"]),
+            status_counts=counts,
+            analysed=analysis is not None,
+            analysed_at=analysis.get("created") if analysis is not None else None,
+        )
+
+    def detail(self) -> EnsembleDetail:
+        analysis = self.analysis
+        per_member: dict[str, tuple[list, list]] = {}
+        if analysis is not None:
+            for channel, info, active in zip(analysis["channels"], analysis["info_bits"], analysis["active"]):
+                bits, flags = per_member.setdefault(channel["member"], ([], []))
+                bits.append(_finite(info))
+                flags.append(bool(active))
+        members = []
+        for entry in self.manifest["members"]:
+            bits, flags = per_member.get(entry["name"], (None, None))
+            members.append(
+                EnsembleMember(
+                    name=entry["name"],
+                    beta=float(entry.get("beta", 0.0)),
+                    seed=int(entry.get("seed", 0)),
+                    status=str(entry.get("status", "pending")),
+                    model_id=self.model_ids.get(entry["name"]),
+                    error=entry.get("error"),
+                    info_bits=bits,
+                    active=flags,
+                )
+            )
+        return EnsembleDetail(
+            **self.info().model_dump(),
+            members=members,
+            probe_size=analysis.get("probe_size") if analysis else None,
+            factor_names=analysis.get("factor_names", []) if analysis else [],
+            skipped_members=analysis.get("skipped_members", []) if analysis else [],
+        )
+
+    def _require_analysis(self) -> dict:
+        analysis = self.analysis
+        if analysis is None:
+            why = f" (its {ANALYSIS_FILE} is unreadable: {self.analysis_error})" if self.analysis_error else ""
+            raise NotAnalysedError(
+                f"ensemble {self.id} has not been analysed yet{why}: POST /api/ensembles/{self.id}/analyze, "
+                "then poll GET /api/jobs/{job_id} until it is done"
+            )
+        return analysis
+
+    def _channels(self, analysis: dict) -> list[EnsembleChannel]:
+        return [
+            EnsembleChannel(
+                index=int(c["index"]), member=c["member"], dim=int(c["dim"]), beta=float(c["beta"]), seed=int(c["seed"]),
+                info_bits=_finite(info), active=bool(active),
+            )
+            for c, info, active in zip(analysis["channels"], analysis["info_bits"], analysis["active"])
+        ]
+
+    def similarity(self) -> EnsembleSimilarity:
+        analysis = self._require_analysis()
+        hotspots = analysis["hotspots"]
+        return EnsembleSimilarity(
+            ensemble=self.id,
+            channels=self._channels(analysis),
+            nmi=_matrix(analysis["nmi"]),
+            vi=_matrix(analysis["vi"]),
+            distance=hotspots["distance"],
+            min_samples=int(hotspots["min_samples"]),
+            clustered=[int(c) for c in hotspots["channels"]],
+            ordering=[int(c) for c in hotspots["ordering"]],
+            reachability=[_finite(r) for r in hotspots["reachability"]],
+            labels=[int(label) for label in hotspots["labels"]],
+        )
+
+    def hotspots(self) -> EnsembleHotspots:
+        analysis = self._require_analysis()
+        factor_names = list(analysis.get("factor_names") or [])
+        nmi_factor = analysis.get("nmi_factor")
+        factor_matrix = (
+            np.array([[np.nan if v is None else v for v in row] for row in nmi_factor], dtype=np.float64)
+            if nmi_factor
+            else None
+        )
+        channels = analysis["channels"]
+        out = []
+        for cluster in analysis["hotspots"]["clusters"]:
+            members = [int(c) for c in cluster["channels"]]
+            factor_nmi: dict[str, float | None] = {}
+            best, best_nmi = None, None
+            if factor_matrix is not None and factor_matrix.shape[1] == len(factor_names) and members:
+                rows = factor_matrix[members]
+                with np.errstate(invalid="ignore"):
+                    means = [float(np.nanmean(col)) if np.isfinite(col).any() else np.nan for col in rows.T]
+                factor_nmi = {name: _finite(m) for name, m in zip(factor_names, means)}
+                finite = [(m, name) for name, m in zip(factor_names, means) if np.isfinite(m)]
+                if finite:
+                    best_nmi, best = max(finite)
+            out.append(
+                EnsembleHotspot(
+                    label=int(cluster["label"]),
+                    channels=members,
+                    members=[channels[c]["member"] for c in members],
+                    betas=[float(channels[c]["beta"]) for c in members],
+                    dims=[int(channels[c]["dim"]) for c in members],
+                    mean_info_bits=float(cluster["mean_info_bits"]),
+                    best_factor=best,
+                    best_factor_nmi=best_nmi,
+                    factor_nmi=factor_nmi,
+                )
+            )
+        return EnsembleHotspots(
+            ensemble=self.id,
+            distance=analysis["hotspots"]["distance"],
+            min_samples=int(analysis["hotspots"]["min_samples"]),
+            factor_names=factor_names,
+            hotspots=out,
+        )
+
+    # -- analysis job ------------------------------------------------------------------------
+    def analyze_work(self, distance: str, min_samples: int) -> Callable[[Callable[[float, str], None]], EnsembleAnalysisSummary]:
+        """The work of an analysis job: checked now (InputError), run later in the job's thread.
+
+        It re-reads the manifest (members may have finished since start-up), runs
+        ``analyze_ensemble`` (which writes analysis.json) and serves the new analysis.
+        """
+        if not self.finished_members():
+            raise InputError(f"ensemble {self.id} has no finished member to analyse")
+
+        def work(progress: Callable[[float, str], None]) -> EnsembleAnalysisSummary:
+            with self._lock:
+                analysis = analyze_ensemble(
+                    self.folder, distance=distance, min_samples=min_samples, progress=False, on_progress=progress  # type: ignore[arg-type]
+                )
+                self.analysis, self.analysis_error = self._check_analysis(analysis), None
+                self.manifest = read_manifest(self.folder)  # the statuses the analysis saw
+            return EnsembleAnalysisSummary(
+                ensemble=self.id,
+                members=len(analysis["members"]),
+                channels=len(analysis["channels"]),
+                active=int(sum(bool(a) for a in analysis["active"])),
+                hotspots=len(analysis["hotspots"]["clusters"]),
+                skipped=len(analysis["skipped_members"]),
+                seconds=analysis.get("seconds"),
+            )
+
+        return work
+
+
+class EnsembleRegistry:
+    """Every ensemble folder (holding manifest.json) under ``<models_dir>/ensembles``; broken
+    ones are reported in ``failed`` (as ``ensembles/NAME``) and skipped. Finished members are
+    added to ``models`` as ``NAME.MEMBER``."""
+
+    def __init__(self, models_dir: Path, models: ModelRegistry) -> None:
+        self.services: dict[str, EnsembleService] = {}
+        self.failed: dict[str, str] = {}
+        root = models_dir / ENSEMBLES_FOLDER
+        if not root.is_dir():
+            return
+        for folder in sorted(p for p in root.iterdir() if p.is_dir() and (p / "manifest.json").exists()):
+            try:
+                service = EnsembleService(folder)
+            except Exception as error:  # noqa: BLE001 - any broken folder is reported, never fatal
+                self.failed[f"{ENSEMBLES_FOLDER}/{folder.name}"] = f"{type(error).__name__}: {error}"
+                log.error("skipping ensemble %s: %s", folder.name, self.failed[f"{ENSEMBLES_FOLDER}/{folder.name}"])
+                continue
+            self.services[service.id] = service
+            for name, member_folder in service.finished_members():
+                model_id = member_model_id(service.id, name)
+                if model_id in models.services:
+                    models.failed[model_id] = f"ensemble member clashes with the model folder {model_id!r}: not served"
+                    continue
+                if models.load(model_id, member_folder):
+                    service.model_ids[name] = model_id
+            log.info("loaded ensemble %s (%d members served)", service.id, len(service.model_ids))
+
+    def get(self, ensemble_id: str) -> EnsembleService | None:
+        return self.services.get(ensemble_id)

@@ -1,0 +1,78 @@
+"""/api/ensembles: list, describe, similarity, hotspots, and analysis as a background job."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException
+
+from latentatlas.serve.deps import get_ensemble, get_ensembles, get_jobs
+from latentatlas.serve.ensembles import ENSEMBLE_JOB_PREFIX, EnsembleRegistry, EnsembleService, NotAnalysedError
+from latentatlas.serve.jobs import JobLimitError, JobManager
+from latentatlas.serve.registry import InputError
+from latentatlas.serve.schemas import (
+    AnalyzeRequest,
+    EnsembleDetail,
+    EnsembleHotspots,
+    EnsembleList,
+    EnsembleSimilarity,
+    JobStarted,
+)
+
+router = APIRouter(prefix="/api/ensembles", tags=["ensembles"])
+Ensemble = Annotated[EnsembleService, Depends(get_ensemble)]
+
+
+def _unprocessable(error: InputError) -> HTTPException:
+    """409 when the ensemble is not analysed yet, 422 otherwise."""
+    return HTTPException(409 if isinstance(error, NotAnalysedError) else 422, str(error))
+
+
+@router.get("", response_model=EnsembleList)
+def list_ensembles(ensembles: Annotated[EnsembleRegistry, Depends(get_ensembles)]) -> EnsembleList:
+    """Every served ensemble: its grid of betas x seeds, members per status, analysed or not."""
+    return EnsembleList(ensembles=[service.info() for service in ensembles.services.values()])
+
+
+@router.get("/{ensemble_id}", response_model=EnsembleDetail)
+def describe_ensemble(ensemble: Ensemble) -> EnsembleDetail:
+    """One ensemble's members (beta, seed, status, served model id) and, once analysed, each
+    member's information per latent dimension (bits)."""
+    return ensemble.detail()
+
+
+@router.get("/{ensemble_id}/similarity", response_model=EnsembleSimilarity)
+def similarity(ensemble: Ensemble) -> EnsembleSimilarity:
+    """Channel x channel NMI and VI, the channels (member, dim, beta), OPTICS ordering,
+    reachability and hotspot labels. 409 until the ensemble has been analysed."""
+    try:
+        return ensemble.similarity()
+    except InputError as error:
+        raise _unprocessable(error) from error
+
+
+@router.get("/{ensemble_id}/hotspots", response_model=EnsembleHotspots)
+def hotspots(ensemble: Ensemble) -> EnsembleHotspots:
+    """Each hotspot's channels (members, betas, dims), mean information and best-matching
+    factor by channel-factor NMI. 409 until the ensemble has been analysed."""
+    try:
+        return ensemble.hotspots()
+    except InputError as error:
+        raise _unprocessable(error) from error
+
+
+@router.post("/{ensemble_id}/analyze", response_model=JobStarted, status_code=202)
+def analyze(ensemble: Ensemble, jobs: Annotated[JobManager, Depends(get_jobs)], body: AnalyzeRequest | None = None) -> JobStarted:
+    """Compute the ensemble's information fragments and hotspots in the background (written to
+    its analysis.json, then served); poll GET /api/jobs/{job_id}. While one runs, another
+    request joins it. 429 when LATENTATLAS_MAX_JOBS jobs are running; 422 when no member is
+    finished."""
+    body = body or AnalyzeRequest()
+    try:
+        work = ensemble.analyze_work(body.distance, body.min_samples)
+        job, joined = jobs.submit(ENSEMBLE_JOB_PREFIX + ensemble.id, work)
+    except InputError as error:
+        raise _unprocessable(error) from error
+    except JobLimitError as error:
+        raise HTTPException(429, str(error)) from error
+    return JobStarted(job_id=job.id, status=job.status, joined=joined)
