@@ -21,6 +21,7 @@ No dependency beyond torch; the structure follows the usual Glow/RealNVP recipe.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 
 import torch
@@ -36,14 +37,14 @@ def _spatial_size(x: torch.Tensor) -> int:
     return math.prod(x.shape[2:])
 
 
-class Flow(nn.Module):
+class Flow(nn.Module, ABC):
     """An invertible map: ``forward(x) -> (y, log|det dy/dx|)`` and ``inverse(y) -> x``."""
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
 
-    def inverse(self, y: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def inverse(self, y: torch.Tensor) -> torch.Tensor: ...
 
 
 class FlowSequence(Flow):
