@@ -19,6 +19,8 @@ from latentatlas.nets import ModelConfig, NetConfig
 from latentatlas.serve.app import create_app
 from latentatlas.train import TrainConfig, train
 
+from api_assertions import assert_detail as _detail
+
 FLOW_ID, QLAE_ID = "eoflow-tiny", "qlae-tiny"
 SIZE, DIM = 16, 256
 
@@ -55,13 +57,6 @@ def _png(size: int = 24) -> bytes:
     return buffer.getvalue()
 
 
-def _detail(response, status: int, *keywords: str) -> str:
-    assert response.status_code == status, (response.status_code, response.text[:500])
-    detail = response.json()["detail"]
-    assert isinstance(detail, str) and detail, detail
-    for keyword in keywords:
-        assert keyword.lower() in detail.lower(), (keyword, detail)
-    return detail
 
 
 # -- description -------------------------------------------------------------------------

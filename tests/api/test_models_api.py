@@ -17,6 +17,8 @@ from latentatlas.data import DSprites, Shapes3D
 from latentatlas.serve.images import decode_upload
 from latentatlas.train import load_model_folder
 
+from api_assertions import assert_detail as _detail
+
 # -- helpers ----------------------------------------------------------------------------
 
 
@@ -47,14 +49,6 @@ def _raw(client, url: str, text: str, content_type: str = "application/json"):
     return client.post(url, content=text.encode(), headers={"content-type": content_type})
 
 
-def _detail(response, status: int, *keywords: str) -> str:
-    """Assert the status and that the `detail` string names the problem (case-insensitive keywords)."""
-    assert response.status_code == status, (response.status_code, response.text[:500])
-    detail = response.json()["detail"]
-    assert isinstance(detail, str) and detail, detail
-    for keyword in keywords:
-        assert keyword.lower() in detail.lower(), (keyword, detail)
-    return detail
 
 
 def _pixels(image: Image.Image) -> np.ndarray:

@@ -57,6 +57,8 @@ class ModelService:
         self.latent_min = stats.get("min", list(self.latent_mean - 3 * self.latent_std))
         self.latent_max = stats.get("max", list(self.latent_mean + 3 * self.latent_std))
         self.posterior_scale = stats.get("posterior_scale")
+        # The served model is frozen: read its description (QLAE codebooks) once.
+        self.codebooks: list[list[float]] | None = self.model.latent_info().get("codebooks")
         # One inference at a time per model: requests queue instead of oversubscribing the cores.
         self._lock = threading.Lock()
 
@@ -64,7 +66,6 @@ class ModelService:
     def info(self) -> ModelInfo:
         net, card = self.config.net, self.loaded.card
         dataset = self.loaded.config.dataset
-        codebooks = self.model.latent_info().get("codebooks")
         return ModelInfo(
             id=self.id,
             kind=self.config.kind,
@@ -75,7 +76,7 @@ class ModelService:
             latent_dim=self.config.latent_dim,
             factor_names=list(self.dataset.factor_names) if self.dataset is not None else [],
             factor_sizes=list(self.dataset.factor_sizes) if self.dataset is not None else [],
-            codebooks=codebooks,
+            codebooks=self.codebooks,
             latent_mean=self.latent_mean.tolist(),
             latent_std=self.latent_std.tolist(),
             latent_min=list(self.latent_min),
@@ -154,9 +155,8 @@ class ModelService:
 
     def traversal_values(self, dim: int, steps: int) -> list[float]:
         """A dimension's sweep: its sorted codebook (QLAE), else mean +- 3 sd in ``steps`` values."""
-        codebooks = self.model.latent_info().get("codebooks")
-        if codebooks is not None:
-            return sorted(codebooks[dim])
+        if self.codebooks is not None:
+            return sorted(self.codebooks[dim])
         mean, std = self.latent_mean[dim], max(self.latent_std[dim], 1e-6)
         return np.linspace(mean - 3 * std, mean + 3 * std, steps).tolist()
 
