@@ -126,7 +126,8 @@ def test_bad_requests_are_422(jobs_client, ids, monkeypatch):
     assert response.status_code == 422
     # A model whose dataset has no generative factors (e.g. an image folder) cannot be scored.
     service = jobs_client.app.state.registry.get(ids.vae)
-    monkeypatch.setattr(service, "dataset", None)
+    monkeypatch.setattr(service, "_dataset", None)  # as when its image folder is not on this machine
+    monkeypatch.setattr(service, "_dataset_error", "no such folder")
     response = jobs_client.post(f"/api/models/{ids.vae}/metrics")
     assert response.status_code == 422 and "generative factors" in response.json()["detail"]
 

@@ -11,9 +11,11 @@ import zlib
 import numpy as np
 import pytest
 import torch
+from fastapi.testclient import TestClient
 from PIL import Image
 
 from latentatlas.data import DSprites, Shapes3D
+from latentatlas.serve.app import create_app
 from latentatlas.serve.images import decode_upload
 from latentatlas.train import load_model_folder
 
@@ -563,3 +565,15 @@ def test_server_stays_up_after_bad_inputs(client, ids, model_infos):
     response = client.post(f"/api/models/{ids.qlae}/decode", json={"latent": model_infos[ids.qlae]["latent_mean"]})
     assert response.status_code == 200 and response.headers["content-type"] == "image/png"
     assert client.get("/readyz").json()["models"] == 2
+
+
+def test_start_up_reads_no_dataset(client, ids):
+    """Datasets (a user's image folder can be large) load on first use, never at start-up."""
+    fresh = TestClient(create_app(client.app.state.settings))
+    with fresh:
+        services = fresh.app.state.registry.services
+        assert all(service._dataset is None for service in services.values())
+        fresh.get("/api/models")  # describing the models reads the cards, not the data
+        assert all(service._dataset is None for service in services.values())
+        fresh.post(f"/api/models/{ids.qlae}/encode", json={"dataset_index": 0})
+        assert services[ids.qlae]._dataset is not None

@@ -44,12 +44,9 @@ class ModelService:
         self.model = loaded.model
         self.config = loaded.config.model
         self.device = device
-        self.dataset: ImageDataset | None
-        try:
-            self.dataset = load_dataset(loaded.config.dataset)
-        except (OSError, ValueError) as error:  # e.g. a user's image folder not present on this machine
-            log.warning("model %s: dataset unavailable (%s); encode by upload still works", self.id, error)
-            self.dataset = None
+        self._dataset: ImageDataset | None = None
+        self._dataset_error: str | None = None
+        self._dataset_lock = threading.Lock()
         stats = loaded.card.get("latent_stats", {})
         dim = self.config.latent_dim
         self.latent_mean = np.asarray(stats.get("mean", [0.0] * dim), dtype=np.float64)
@@ -62,20 +59,35 @@ class ModelService:
         # One inference at a time per model: requests queue instead of oversubscribing the cores.
         self._lock = threading.Lock()
 
+    @property
+    def dataset(self) -> ImageDataset | None:
+        """The model's dataset, loaded on first use (a user's image folder can be large, so
+        start-up never reads it); None when it is not available on this machine."""
+        with self._dataset_lock:
+            if self._dataset is None and self._dataset_error is None:
+                try:
+                    self._dataset = load_dataset(self.loaded.config.dataset)
+                except (OSError, ValueError) as error:  # e.g. a user's image folder not present here
+                    self._dataset_error = str(error)
+                    log.warning("model %s: dataset unavailable (%s); encode by upload still works", self.id, error)
+            return self._dataset
+
     # -- description -------------------------------------------------------------------
     def info(self) -> ModelInfo:
         net, card = self.config.net, self.loaded.card
         dataset = self.loaded.config.dataset
+        # What training recorded of the data (card["dataset"]), else the dataset itself.
+        described = card.get("dataset") or (self.dataset.describe() if self.dataset is not None else {})
         return ModelInfo(
             id=self.id,
             kind=self.config.kind,
             dataset=dataset.name,
-            dataset_size=len(self.dataset) if self.dataset is not None else None,
+            dataset_size=described.get("size"),
             image_size=net.image_size,
             channels=net.channels,
             latent_dim=self.config.latent_dim,
-            factor_names=list(self.dataset.factor_names) if self.dataset is not None else [],
-            factor_sizes=list(self.dataset.factor_sizes) if self.dataset is not None else [],
+            factor_names=described.get("factor_names", []),
+            factor_sizes=described.get("factor_sizes", []),
             codebooks=self.codebooks,
             latent_mean=self.latent_mean.tolist(),
             latent_std=self.latent_std.tolist(),
