@@ -60,6 +60,14 @@ def train(
     weight_decay: Annotated[float, typer.Option(help="AdamW weight decay on weights (QLAE: 0.1).")] = 0.1,
     beta: Annotated[float, typer.Option(help="KL weight for --model vae, TC weight for --model tcvae.")] = 1.0,
     quantize_warmup: Annotated[int, typer.Option(help="QLAE steps over which the decoder input snaps to the codes.")] = 500,
+    flow_levels: Annotated[int, typer.Option(help="EOFlow: squeeze levels (image size must divide by 2^levels).")] = 2,
+    flow_blocks: Annotated[int, typer.Option(help="EOFlow: coupling blocks per level.")] = 4,
+    flow_hidden: Annotated[int, typer.Option(help="EOFlow: conditioner width.")] = 64,
+    flow_principal: Annotated[bool, typer.Option(help="EOFlow: end in a principal rotation fitted to data (starts at PCA's top-C).")] = True,
+    lambda_mtc: Annotated[float, typer.Option(help="EOFlow: weight of the explained-entropy (MTC) term; 1 = principal-component flow.")] = 0.5,
+    noise_sigma: Annotated[float, typer.Option(help="EOFlow: noise augmentation sd (pixel units).")] = 0.05,
+    recon_weight: Annotated[float, typer.Option(help="EOFlow: weight of the top-C reconstruction term (0: off).")] = 0.0,
+    core_size: Annotated[int, typer.Option(help="EOFlow: C of the top-C reconstruction term.")] = 16,
     seed: Annotated[int, typer.Option()] = 0,
     threads: Annotated[int, typer.Option(help="torch intra-op threads.")] = 2,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
@@ -83,13 +91,22 @@ def train(
             probe = load_dataset(spec)
             data_channels, factors = probe.channels, len(probe.factor_sizes)
         net = NetConfig(image_size=image_size, channels=data_channels, widths=tuple(int(w) for w in widths.split(",")))
-        layer_widths(net)
+        if model is not ModelKind.eoflow:  # a flow has no conv encoder/decoder
+            layer_widths(net)
         model_config = ModelConfig(
             kind=model.value,
             latent_dim=latent_dim or (net.channels * image_size**2 if model is ModelKind.eoflow else 2 * factors),
             net=net,
             beta=beta,
             quantize_warmup=quantize_warmup,
+            flow_levels=flow_levels,
+            flow_blocks=flow_blocks,
+            flow_hidden=flow_hidden,
+            flow_principal=flow_principal,
+            lambda_mtc=lambda_mtc,
+            noise_sigma=noise_sigma,
+            recon_weight=recon_weight,
+            core_size=core_size,
         )
         train_config = TrainConfig(
             steps=steps, max_minutes=max_minutes, batch_size=batch_size, lr=lr, weight_decay=weight_decay,

@@ -51,6 +51,13 @@ class LatentModel(nn.Module, ABC):
     def latent_info(self) -> dict:
         return {"kind": self.config.kind, "latent_dim": self.config.latent_dim}
 
+    init_samples: int = 0
+    """Training images :meth:`initialize` wants before the first step (0: none)."""
+
+    def initialize(self, images: torch.Tensor) -> None:
+        """Data-dependent initialisation from ``init_samples`` training images, called once
+        before the first training step (default: nothing)."""
+
     def finalize(self) -> None:
         """Called once when training ends, before evaluation and saving (default: nothing)."""
 

@@ -42,6 +42,7 @@ class ModelConfig(BaseModel):
     flow_preprocess: Literal["affine", "logit"] = "affine"
     flow_logit_alpha: float = Field(0.05, ge=0, lt=0.5)
     flow_seed: int = 0  # the fixed permutations
+    flow_principal: bool = True  # end with a principal rotation + per-latent ActNorm fitted to data (top-C = PCA at start)
     lambda_mtc: float = Field(0.5, ge=0, le=1)  # weight of the MTC (orthogonality) term; 1 = principal-component flow
     noise_sigma: float = Field(0.05, ge=0)  # noise augmentation, added after the pre-processing
     core_size: int = Field(16, ge=0)  # C of the optional top-C reconstruction term

@@ -22,7 +22,10 @@ Choices not fixed by public text (documented, configurable in :class:`ModelConfi
 pixels are dequantised as (255 x + u) / 256, u ~ U(0, 1) in training and u = 1/2 otherwise;
 the noise sigma is added after the pre-processing (``affine``: y = x - 1/2, so sigma is in
 pixel units; ``logit``: logit units); the per-dimension weights lambda_i of the note are 0;
-``config.latent_dim`` equals the latent size C*S*S (the config validates it).
+``config.latent_dim`` equals the latent size C*S*S (the config validates it); with
+``flow_principal`` (default) the image flow ends in a principal rotation fitted to data and a
+per-latent ActNorm, so that training starts from PCA's top-C truncation (see
+:class:`~latentatlas.nets.flows.PrincipalRotation`).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from torch.func import jvp
 
 from latentatlas.nets.base import Encoding, LatentModel
 from latentatlas.nets.config import ModelConfig
-from latentatlas.nets.flows import Affine, FlowSequence, Logit, image_flow
+from latentatlas.nets.flows import ActNorm, Affine, FlowSequence, Logit, PrincipalRotation, image_flow
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -120,9 +123,11 @@ class EOFlow(LatentModel):
         pre = Logit(alpha) if config.flow_preprocess == "logit" else Affine(1.0, 0.5)
         # x_c = (255 x + 1/2) / 256 = (x + 1/510) * 255/256
         self.pre = FlowSequence([Affine(255 / 256, -0.5 / 255), pre])
-        self.flow = image_flow(
+        body = image_flow(
             net.channels, net.image_size, config.flow_levels, config.flow_blocks, config.flow_hidden, config.flow_clamp, config.flow_seed
         )
+        principal = [PrincipalRotation(self.dim), ActNorm(self.dim)] if config.flow_principal else []
+        self.flow = FlowSequence([body, *principal])
         self.register_buffer("order", torch.arange(self.dim))  # public latent k = native latent order[k]
         self.register_buffer("inverse_order", torch.arange(self.dim))
         # Running per-dimension estimates of E[1/2 z_i^2] and E[log|dg/dz_i|] (native order).
@@ -130,6 +135,32 @@ class EOFlow(LatentModel):
         self.register_buffer("log_norm_ema", torch.zeros(self.dim))
         self.register_buffer("log_norm_seen", torch.zeros(self.dim))
         self.ema_momentum = 0.99
+
+    @property
+    def init_samples(self) -> int:
+        """Enough images for a well-conditioned D x D covariance (with ``flow_principal``)."""
+        return min(16_384, max(2_048, 4 * self.dim)) if self.config.flow_principal else 0
+
+    @torch.no_grad()
+    def initialize(self, images: torch.Tensor, chunk: int = 512) -> None:
+        """Data-dependent start (with ``flow_principal``): the image flow's ActNorms from the
+        first chunk (Glow), then the principal rotation from every image's features and the
+        last ActNorm to whiten them. The couplings start as the identity, so the untrained
+        flow's top-C decode is PCA's reconstruction in the (per-channel normalised) pixel space."""
+        if not self.config.flow_principal:
+            return
+        body, rotation, whiten = self.flow.flows
+        features = []
+        for part in images.split(chunk):
+            part = part + (torch.rand_like(part) - 0.5) / 255
+            y, _ = self.pre(part)
+            if self.config.noise_sigma > 0:
+                y = y + self.config.noise_sigma * torch.randn_like(y)
+            features.append(body(y)[0])
+        variances = rotation.fit(torch.cat(features))
+        whiten.loc.zero_()
+        whiten.log_scale.copy_(-0.5 * torch.log(variances + 1e-8))
+        whiten.initialized.fill_(True)
 
     # -- the map and its inverse ----------------------------------------------------------
 

@@ -10,6 +10,8 @@ images (N, C, H, W):
   zero-initialised conditioner output (each block starts as the identity).
 - :class:`Permutation` -- a fixed random permutation of the features.
 - :class:`InvertibleLinear` -- a learned dense linear map (Glow's invertible 1x1 conv).
+- :class:`PrincipalRotation` -- a fixed rotation of vectors onto their principal axes,
+  fitted once to data (log-det 0).
 - :class:`Squeeze` -- space-to-depth, (C, H, W) -> (4C, H/2, W/2).
 - :class:`Flatten` -- (C, H, W) -> C*H*W.
 - :class:`Affine`, :class:`Logit` -- fixed element-wise pre-processing maps.
@@ -138,6 +140,41 @@ class InvertibleLinear(Flow):
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         return torch.einsum("ij,nj...->ni...", torch.linalg.inv(self.weight), y)
+
+
+class PrincipalRotation(Flow):
+    """y = (x - mean) R on vectors (N, D), R orthogonal with the principal axes of the data as
+    columns, largest variance first; log-det 0 (a rotation), inverse x = y R^T + mean.
+
+    The identity until :meth:`fit` sets ``mean`` and ``rotation`` from a sample (the
+    eigenvectors of its covariance, in float64); both are buffers, never trained. Behind an
+    image flow whose couplings start as the identity, this makes the untrained model's top-C
+    truncation exactly PCA's (Jolliffe 2002) in the flow's feature space, which training then
+    bends into a nonlinear ordering.
+    """
+
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(features))
+        self.register_buffer("rotation", torch.eye(features))
+
+    @torch.no_grad()
+    def fit(self, x: torch.Tensor) -> torch.Tensor:
+        """Fit to a sample (N, D); returns the variances along the axes, descending."""
+        x = x.double()
+        mean = x.mean(dim=0)
+        centred = x - mean
+        variances, axes = torch.linalg.eigh(centred.T @ centred / max(1, x.shape[0] - 1))
+        order = torch.argsort(variances, descending=True)
+        self.mean.copy_(mean.float())
+        self.rotation.copy_(axes[:, order].float())
+        return variances[order].clamp_min(0).float()
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return (x - self.mean) @ self.rotation, x.new_zeros(x.shape[0])
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        return y @ self.rotation.T + self.mean
 
 
 class AffineCoupling(Flow):
@@ -312,5 +349,5 @@ def image_flow(
 
 __all__ = [
     "ActNorm", "Affine", "AffineCoupling", "Flatten", "Flow", "FlowSequence", "InvertibleLinear", "Logit",
-    "Permutation", "Squeeze", "conv_conditioner", "image_flow", "mlp_conditioner", "vector_flow",
+    "Permutation", "PrincipalRotation", "Squeeze", "conv_conditioner", "image_flow", "mlp_conditioner", "vector_flow",
 ]

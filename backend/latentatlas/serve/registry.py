@@ -16,7 +16,7 @@ from latentatlas.data.base import FactorDataset, ImageDataset, load_dataset
 from latentatlas.serve.images import tile_grid, to_data_url, to_png
 from latentatlas.serve.schemas import ModelDetail, ModelInfo, ModelMetrics, Sample
 from latentatlas.train.checkpoint import LoadedModel, load_model_folder
-from latentatlas.train.evaluate import psnr
+from latentatlas.train.evaluate import add_noise, psnr
 from latentatlas.train.evaluation import Progress, VoteCounts, evaluate_model, save_metrics
 
 log = logging.getLogger("latentatlas.serve")
@@ -260,8 +260,7 @@ class ModelService:
         keep = max(1, self.config.latent_dim // 16) if keep is None else keep
         self._check_keep([keep])
         clean = images[:1].float()
-        generator = torch.Generator().manual_seed(seed)
-        noisy = (clean + sigma * torch.randn(clean.shape, generator=generator)).clamp(0, 1)
+        noisy = add_noise(clean, sigma, torch.Generator().manual_seed(seed))
         with torch.inference_mode(), self._lock:
             latent = self.model.encode(noisy.to(self.device)).latent
             denoised = self.model.decode(self.model.truncate(latent, keep)).cpu()

@@ -16,6 +16,13 @@ def psnr(reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
     return -10 * torch.log10(mse)
 
 
+def add_noise(images: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
+    """images + sigma * N(0, 1), clipped to [0, 1]; the noise is drawn on the CPU from
+    ``generator`` (reproducible on any device)."""
+    noise = torch.randn(images.shape, generator=generator).to(images.device)
+    return (images + sigma * noise).clamp(0, 1)
+
+
 def binary_iou(reference: torch.Tensor, estimate: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
     """Intersection over union of the thresholded images, per image (1 where both are empty)."""
     a, b = (reference > threshold).flatten(1), (estimate > threshold).flatten(1)

@@ -23,7 +23,9 @@ from latentatlas.data.base import DatasetSpec, load_dataset
 from latentatlas.devices import resolve_device, set_threads
 from latentatlas.nets import LatentModel, ModelConfig, build_model
 from latentatlas.train.checkpoint import FolderConfig, load_checkpoint, save_checkpoint, save_model_folder
+from latentatlas.nets.eoflow import EOFlow
 from latentatlas.train.evaluate import evaluate_reconstruction, reconstruction_sheet
+from latentatlas.train.flow_evaluation import TRAVERSALS_FILE, evaluate_flow
 
 CHECKPOINT_DIR = "checkpoint"
 
@@ -75,6 +77,8 @@ def train(model_config: ModelConfig, dataset_spec: DatasetSpec, config: TrainCon
     folder_config = FolderConfig(model=model_config, dataset=dataset_spec, train=config.model_dump())
 
     model.train()
+    if step == 0 and model.init_samples:
+        model.initialize(dataset.images(dataset.sample_train_indices(model.init_samples, rng), device))
     elapsed_before = history["seconds"][-1] if history["seconds"] else 0.0
     started = time.perf_counter()
     bar = tqdm(total=config.steps, initial=step, desc=f"{model_config.kind}/{dataset_spec.name}", unit="step", disable=not progress)
@@ -124,6 +128,9 @@ def train(model_config: ModelConfig, dataset_spec: DatasetSpec, config: TrainCon
         "torch": torch.__version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if isinstance(model, EOFlow):
+        card["flow"], traversals = evaluate_flow(model, dataset, device, seed=config.seed)
+        traversals.save(out / TRAVERSALS_FILE)
     save_model_folder(out, folder_config, model, card)
     reconstruction_sheet(model, dataset, device).save(out / "reconstructions.png")
     return card
