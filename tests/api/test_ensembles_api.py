@@ -117,6 +117,8 @@ def test_analysis_job_then_similarity_and_hotspots(ens_client, analysed):
     assert detail["probe_size"] == PROBE and len(detail["factor_names"]) == 5
     for member in detail["members"]:
         assert len(member["info_bits"]) == LATENT and len(member["active"]) == LATENT
+    assert detail["spaces"]["members"] == MEMBERS and len(detail["spaces"]["nmi"]) == 2
+    assert detail["fusion"]["best_member"] in MEMBERS and detail["fusion"]["channels"] == LATENT
 
     response = ens_client.get(f"/api/ensembles/{NAME}/similarity")
     assert response.status_code == 200, response.text

@@ -132,6 +132,16 @@ def test_analyze_writes_fragments_and_hotspots(trained):
     assert len(analysis["factor_info_bits"]) == 5 and analysis["factor_names"][0] == "shape"
     assert len(analysis["hotspots"]["labels"]) == channels
     assert analysis["channels"][LATENT] == {"index": LATENT, "member": "beta1-seed1", "beta": 1.0, "seed": 1, "dim": 0}
+    spaces = analysis["spaces"]
+    assert spaces["members"] == analysis["members"] and len(spaces["info_bits"]) == members
+    nmi = np.array(spaces["nmi"], dtype=float)
+    assert nmi.shape == (members, members) and np.allclose(np.diag(nmi), 1.0)
+    fusion = analysis["fusion"]
+    assert fusion["best_member"] in analysis["members"] and fusion["channels"] == LATENT
+    assert fusion["best_member_info_bits"] == pytest.approx(spaces["info_bits"][analysis["members"].index(fusion["best_member"])])
+    assert np.isfinite([fusion["info_bits"], fusion["mean_nmi"], fusion["mean_vi"]]).all()
+    fused = load_file(str(trained / fusion["file"]))
+    assert fused["mu"].shape == fused["logvar"].shape == (len(fused["indices"]), LATENT)
 
 
 def test_cli_train_and_analyze(tmp_path):

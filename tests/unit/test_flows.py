@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -27,6 +28,7 @@ from latentatlas.nets.flows import (
     InvertibleLinear,
     Logit,
     Permutation,
+    PrincipalRotation,
     Squeeze,
     conv_conditioner,
     image_flow,
@@ -34,6 +36,7 @@ from latentatlas.nets.flows import (
     vector_flow,
 )
 from latentatlas.train import TrainConfig, load_model_folder, train
+from latentatlas.train.flow_evaluation import PCA, evaluate_flow, keep_grid
 
 
 def _randomise(flow: nn.Module, seed: int = 0) -> nn.Module:
@@ -93,6 +96,21 @@ def test_actnorm_initialises_from_the_first_batch_only():
     before = norm.loc.detach().clone()
     norm(x + 10)
     assert torch.equal(norm.loc.detach(), before) and bool(norm.initialized)
+
+
+def test_principal_rotation_fits_the_principal_axes_and_inverts_exactly():
+    torch.manual_seed(0)
+    mixing = torch.randn(5, 5)
+    x = torch.randn(2000, 5) * torch.tensor([5.0, 3.0, 2.0, 1.0, 0.5]) @ mixing + 3
+    rotation = PrincipalRotation(5)
+    variances = rotation.fit(x)
+    assert torch.all(variances[:-1] >= variances[1:])
+    assert torch.allclose(rotation.rotation.T @ rotation.rotation, torch.eye(5), atol=1e-5)
+    y, logdet = rotation(x)
+    assert torch.equal(logdet, torch.zeros(2000))
+    assert torch.allclose(y.var(dim=0), variances, rtol=1e-3)  # decorrelated, largest first
+    assert torch.allclose(torch.corrcoef(y.T), torch.eye(5), atol=1e-3)
+    assert (rotation.inverse(y) - x).abs().max() < 1e-4
 
 
 def test_couplings_start_as_identity():
@@ -327,3 +345,38 @@ def test_an_eoflow_config_must_declare_its_true_latent_size():
     net = NetConfig(image_size=16, channels=1, widths=(8, 8), hidden=32)
     with pytest.raises(ValueError, match="256"):
         ModelConfig(kind="eoflow", latent_dim=10, net=net)
+
+
+def test_initialised_eoflow_truncates_like_pca_and_is_evaluated_against_it(tmp_path):
+    """With ``flow_principal`` the untrained flow is a per-channel affine map followed by the
+    principal rotation: its top-C decode is (nearly) PCA's reconstruction, and the card's
+    flow section says so; full-C decoding is exact."""
+    from latentatlas.data import load_dataset
+
+    torch.manual_seed(0)
+    dataset = load_dataset(DatasetSpec(name="dsprites", image_size=16, holdout=200))
+    model = build_model(_eoflow_config())
+    rng = np.random.default_rng(0)
+    model.train()
+    model.initialize(dataset.images(dataset.sample_train_indices(model.init_samples, rng)))
+    model.finalize()
+    section, sheet = evaluate_flow(model, dataset, torch.device("cpu"), images=200, pca_samples=2048)
+    truncation = section["truncation"]
+    assert truncation["keep"] == keep_grid(256) and truncation["keep"][0] == 1 and truncation["keep"][-1] == 256
+    assert truncation["psnr"][-1] >= 60 and truncation["pca_psnr"][-1] >= 60
+    for c, flow_db, pca_db in zip(truncation["keep"], truncation["psnr"], truncation["pca_psnr"]):
+        if c < 128:
+            assert abs(flow_db - pca_db) < 1.0, (c, flow_db, pca_db)
+    denoise = section["denoise"]
+    assert denoise["gain_db"] == pytest.approx(max(denoise["psnr"]) - denoise["noisy_psnr"])
+    assert denoise["best_keep"] in denoise["keep"] and len(section["explained_entropy"]) == 256
+    assert 0 < section["bits_per_dim"] < 8
+    assert sheet.size == (2 * 9 * 16, 2 * 8 * 16)
+
+
+def test_pca_reconstruction_is_exact_with_every_axis():
+    images = torch.rand(300, 1, 4, 4)
+    pca = PCA(images)
+    assert (pca.reconstruct(images, 16) - images).abs().max() < 1e-5
+    errors = [float((pca.reconstruct(images, c) - images).square().mean()) for c in (1, 4, 8, 16)]
+    assert errors == sorted(errors, reverse=True)

@@ -19,6 +19,7 @@ a batched matrix product (O(M^2 N^2) flops, O(chunk) memory).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,8 +118,21 @@ def _pass(
     pairwise: bool,
     chunk_elements: int = CHUNK_ELEMENTS,
 ) -> dict[str, np.ndarray]:
-    """Accumulate sum_i -log2(mean_j ...) of every term over chunks of probe rows."""
+    """Every term for 1-D Gaussian channels (M, N)."""
     m, n = mu.shape
+    return coefficient_pass(lambda rows: torch.exp(-bhattacharyya_rows(mu, logvar, rows)), m, n, labels, pairwise, chunk_elements)
+
+
+def coefficient_pass(
+    coefficients: Callable[[slice], torch.Tensor],
+    m: int,
+    n: int,
+    labels: torch.Tensor | None,
+    pairwise: bool,
+    chunk_elements: int = CHUNK_ELEMENTS,
+) -> dict[str, np.ndarray]:
+    """Accumulate sum_i -log2(mean_j ...) of every term over chunks of probe rows, for M
+    fingerprints given by ``coefficients(rows) -> (M, r, N)`` Bhattacharyya coefficients."""
     k = 0 if labels is None else labels.shape[0]
     zeros = lambda *shape: torch.zeros(shape, dtype=torch.float64)  # noqa: E731
     acc = {"info": zeros(m), "self_joint": zeros(m)}
@@ -128,7 +142,7 @@ def _pass(
         acc.update(factor_info=zeros(k), factor_self_joint=zeros(k), factor_joint=zeros(m, k))
     per_row = (m + k) * n + (m * m if pairwise else 0) + m * k
     for rows in chunk_rows(n, per_row, chunk_elements):
-        coeff = torch.exp(-bhattacharyya_rows(mu, logvar, rows))  # (M, r, N)
+        coeff = coefficients(rows)  # (M, r, N)
         acc["info"] += neg_log2_mean(coeff.sum(-1), n).sum(-1)
         by_row = coeff.permute(1, 0, 2)  # (r, M, N)
         if pairwise:

@@ -163,6 +163,8 @@ class EnsembleService:
             probe_size=analysis.get("probe_size") if analysis else None,
             factor_names=analysis.get("factor_names", []) if analysis else [],
             skipped_members=analysis.get("skipped_members", []) if analysis else [],
+            spaces=analysis.get("spaces") if analysis else None,
+            fusion=analysis.get("fusion") if analysis else None,
         )
 
     def _require_analysis(self) -> dict:

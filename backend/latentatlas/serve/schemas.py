@@ -251,11 +251,36 @@ class EnsembleMember(BaseModel):
     active: list[bool] | None = Field(None, description="when analysed: whether each dimension carries information")
 
 
+class EnsembleSpaces(BaseModel):
+    members: list[str] = Field(description="the analysed members, in the matrices' order")
+    info_bits: list[OptionalFloat] = Field(description="I(U; X) of each member's whole latent space (bits, at most log2 of the probe size)")
+    nmi: list[list[OptionalFloat]] = Field(description="members x members NMI of their whole latent spaces")
+    vi: list[list[OptionalFloat]] = Field(description="members x members VI (bits)")
+
+
+class EnsembleFusion(BaseModel):
+    objective: str = Field(description="what the fused space maximised: mean nmi or mean exp(-VI) to the members")
+    steps: int
+    channels: int
+    start_member: str = Field(description="the member the optimisation started from")
+    info_bits: float = Field(description="I(F; X) of the fused space (bits)")
+    mean_nmi: float = Field(description="mean NMI of the fused space with every member")
+    mean_vi: float = Field(description="mean VI of the fused space with every member (bits)")
+    best_member: str = Field(description="the member with the highest mean NMI to the other members")
+    best_member_info_bits: float
+    best_member_mean_nmi: float
+    most_informative_member: str
+    most_informative_member_info_bits: float
+    history: list[float] = Field(description="the objective every 10 optimisation steps")
+
+
 class EnsembleDetail(EnsembleInfo):
     members: list[EnsembleMember]
     probe_size: int | None = Field(None, description="probe points (from the analysis)")
     factor_names: list[str] = Field(default_factory=list)
     skipped_members: list[dict] = Field(default_factory=list, description="members the analysis left out, with why")
+    spaces: EnsembleSpaces | None = Field(None, description="when analysed: whole-latent-space information, NMI and VI between members")
+    fusion: EnsembleFusion | None = Field(None, description="when analysed with fusion: the fused representation against the members")
 
 
 class EnsembleChannel(BaseModel):

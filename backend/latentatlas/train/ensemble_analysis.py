@@ -6,7 +6,9 @@ arrays, in manifest order, channel ``i * latent_dim + k`` being dimension k of m
 ``compute_fragments`` gives each channel's information and the channel x channel (and
 channel x factor, with the probe set's ground-truth factors) NMI and VI; ``compute_hotspots``
 clusters the active channels with OPTICS. The result goes to ``analysis.json`` next to the
-manifest; for large ensembles the channel x channel matrices go to ``analysis.safetensors``
+manifest, with the members' whole-latent-space information, NMI and VI (``spaces``) and a
+fused representation optimised to agree with all members (``fusion``; its posteriors go to
+``fusion.safetensors``); for large ensembles the channel x channel matrices go to ``analysis.safetensors``
 instead (the JSON then names them under "arrays").
 """
 
@@ -27,10 +29,12 @@ from tqdm import tqdm
 
 from latentatlas.fragments import compute_fragments, compute_hotspots
 from latentatlas.fragments.hotspots import DEFAULT_MIN_SAMPLES
+from latentatlas.fragments.spaces import FusionObjective, compute_space_similarity, fuse_spaces
 from latentatlas.train.checkpoint import write_json
 from latentatlas.train.ensemble import PROBE_FILE, EnsembleError, read_manifest
 
-ANALYSIS_FILE, ARRAYS_FILE = "analysis.json", "analysis.safetensors"
+ANALYSIS_FILE, ARRAYS_FILE, FUSION_FILE = "analysis.json", "analysis.safetensors", "fusion.safetensors"
+FUSION_STEPS = 200
 JSON_CHANNEL_LIMIT = 400  # above this many channels, the M x M matrices go to safetensors
 
 
@@ -44,11 +48,14 @@ def analyze_ensemble(
     min_samples: int = DEFAULT_MIN_SAMPLES,
     progress: bool = True,
     on_progress: Callable[[float, str], None] | None = None,
+    fusion_steps: int = FUSION_STEPS,
+    fusion_objective: FusionObjective = "nmi",
 ) -> dict:
     """Analyse the ensemble in ``out``; writes and returns the analysis (see the module doc).
 
     ``on_progress(fraction, stage)``, when given, is told how far the analysis got (the
-    server's background jobs report it)."""
+    server's background jobs report it). ``fusion_steps`` Adam steps fuse the members'
+    spaces (0: no fusion)."""
 
     def report(fraction: float, stage: str) -> None:
         if on_progress is not None:
@@ -68,8 +75,8 @@ def analyze_ensemble(
 
     members, skipped, mus, logvars = [], [], [], []
     entries = manifest["members"]
-    bar = tqdm(total=len(entries) + 2, desc=f"analyze {out.name}", unit="step", disable=not progress)
-    steps = len(entries) + 2
+    bar = tqdm(total=len(entries) + 4, desc=f"analyze {out.name}", unit="step", disable=not progress)
+    steps = len(entries) + 4
     for done, entry in enumerate(entries):
         bar.set_postfix_str(entry["name"], refresh=False)
         report(0.9 * done / steps, f"reading {entry['name']}")
@@ -99,6 +106,22 @@ def analyze_ensemble(
     info = np.asarray(fragments["info_bits"], dtype=np.float64)
     matrix = np.array(fragments[distance], dtype=np.float64)  # None (NaN NMI) -> nan
     hotspots = compute_hotspots(info, **{distance: matrix}, min_samples=min_samples)
+    bar.update(1)
+    bar.set_postfix_str("spaces")
+    report(0.9 * (len(entries) + 2) / steps, "whole latent spaces")
+    space_mu = np.stack(mus).reshape(len(members), latent_dim, -1)
+    space_logvar = np.stack(logvars).reshape(len(members), latent_dim, -1)
+    spaces = compute_space_similarity(space_mu, space_logvar)
+    bar.update(1)
+    fusion = None
+    if fusion_steps > 0:
+        bar.set_postfix_str("fusion")
+        report(0.9 * (len(entries) + 3) / steps, "fusion")
+        fusion = fuse_spaces(space_mu, space_logvar, fusion_objective, steps=fusion_steps)
+        save_file(
+            {"mu": torch.from_numpy(fusion.mu.T.copy()), "logvar": torch.from_numpy(fusion.logvar.T.copy()), "indices": torch.from_numpy(indices)},
+            str(out / FUSION_FILE),
+        )
     bar.update(1)
     bar.close()
 
@@ -132,6 +155,13 @@ def analyze_ensemble(
             ],
         },
     }
+    analysis["spaces"] = {
+        "members": [e["name"] for e in members],
+        "info_bits": spaces.info_bits.tolist(),
+        "nmi": [_finite_list(row) for row in spaces.nmi],
+        "vi": [_finite_list(row) for row in spaces.vi],
+    }
+    analysis["fusion"] = None if fusion is None else _fusion_summary(fusion, members, latent_dim, fusion_steps)
     arrays_path = out / ARRAYS_FILE
     if len(channels) > JSON_CHANNEL_LIMIT:
         arrays = {}
@@ -145,3 +175,25 @@ def analyze_ensemble(
     analysis["seconds"] = round(time.perf_counter() - started, 2)
     write_json(out / ANALYSIS_FILE, analysis)
     return analysis
+
+
+def _fusion_summary(fusion, members: list[dict], latent_dim: int, steps: int) -> dict:
+    """The fused space beside the best single members (by mean NMI to the rest, by information)."""
+    best = int(np.nanargmax(fusion.member_mean_nmi))
+    richest = int(np.nanargmax(fusion.member_info_bits))
+    return {
+        "objective": fusion.objective,
+        "steps": steps,
+        "channels": latent_dim,
+        "file": FUSION_FILE,
+        "start_member": members[fusion.start_member]["name"],
+        "info_bits": fusion.info_bits,
+        "mean_nmi": fusion.mean_nmi,
+        "mean_vi": fusion.mean_vi,
+        "best_member": members[best]["name"],
+        "best_member_info_bits": float(fusion.member_info_bits[best]),
+        "best_member_mean_nmi": float(fusion.member_mean_nmi[best]),
+        "most_informative_member": members[richest]["name"],
+        "most_informative_member_info_bits": float(fusion.member_info_bits[richest]),
+        "history": fusion.history,
+    }

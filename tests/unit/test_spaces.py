@@ -1,0 +1,60 @@
+"""Whole latent spaces as fingerprints (information, NMI, VI between members) and fusion
+(Murphy, Dillavou & Bassett 2025)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from latentatlas.fragments import compute_similarity
+from latentatlas.fragments.spaces import compute_space_similarity, fuse_spaces
+
+
+def _noisy_views(seed: int, spaces: int, dims: int, n: int, noise: float, var: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """``spaces`` members that each see one shared ``dims``-D source through independent noise."""
+    rng = np.random.default_rng(seed)
+    source = rng.standard_normal((dims, n))
+    mu = np.stack([3 * (source + noise * rng.standard_normal((dims, n))) for _ in range(spaces)])
+    return mu, np.full_like(mu, np.log(var))
+
+
+def test_a_one_channel_space_is_that_channel() -> None:
+    mu, logvar = _noisy_views(0, spaces=3, dims=1, n=200, noise=0.5)
+    spaces = compute_space_similarity(mu, logvar)
+    channels = compute_similarity(mu[:, 0], logvar[:, 0])
+    np.testing.assert_allclose(spaces.info_bits, channels.info_bits, atol=1e-12)
+    np.testing.assert_allclose(spaces.nmi, channels.nmi, atol=1e-12)
+    np.testing.assert_allclose(spaces.vi, channels.vi, atol=1e-12)
+
+
+def test_space_against_its_copy_and_an_unrelated_space() -> None:
+    # Broad posteriors keep every space far below the log2 N cap, where joint estimates saturate.
+    mu, logvar = _noisy_views(1, spaces=1, dims=2, n=300, noise=0.0, var=4.0)
+    other, other_lv = _noisy_views(2, spaces=1, dims=2, n=300, noise=0.0, var=4.0)
+    result = compute_space_similarity(np.concatenate([mu, mu, other]), np.concatenate([logvar, logvar, other_lv]))
+    assert result.nmi[0, 1] == pytest.approx(1.0, abs=1e-12) and result.vi[0, 1] == pytest.approx(0.0, abs=1e-12)
+    assert result.nmi[0, 2] < 0.05
+    assert result.vi[0, 2] > 0.5
+    # Two channels carry more than either alone (each of the pair's channels sees the same source).
+    single = compute_similarity(mu[0], logvar[0]).info_bits
+    assert result.info_bits[0] > single.max()
+
+
+def test_space_similarity_does_not_depend_on_chunking() -> None:
+    mu, logvar = _noisy_views(3, spaces=4, dims=3, n=120, noise=0.4)
+    whole = compute_space_similarity(mu, logvar)
+    chunked = compute_space_similarity(mu, logvar, chunk_elements=500)
+    np.testing.assert_allclose(whole.nmi, chunked.nmi, atol=1e-12)
+    np.testing.assert_allclose(whole.info_bits, chunked.info_bits, atol=1e-12)
+
+
+@pytest.mark.parametrize("objective", ["nmi", "exp_neg_vi"])
+def test_fusion_agrees_with_the_ensemble_better_than_any_member(objective) -> None:
+    mu, logvar = _noisy_views(4, spaces=6, dims=3, n=200, noise=0.7)
+    fusion = fuse_spaces(mu, logvar, objective=objective, steps=120, seed=0)
+    assert fusion.mu.shape == (3, 200) and fusion.logvar.shape == (3, 200)
+    assert fusion.start_member == int(np.argmax(fusion.member_mean_nmi))
+    assert fusion.history[-1] > fusion.history[0]
+    # Each member sees the source through its own noise; the fused space averages it out.
+    assert fusion.mean_nmi > fusion.member_mean_nmi.max() + 0.01
+    assert fusion.info_bits > fusion.member_info_bits.max()
