@@ -5,6 +5,7 @@ and hotspots, members served as NAME.MEMBER models, 404s and /readyz."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -178,3 +179,24 @@ def test_unreadable_analysis_is_409_not_500(ensembles_dir, analysed, tmp_path):
         assert client.get("/api/ensembles").json()["ensembles"][0]["analysed"] is False
         response = client.get(f"/api/ensembles/{NAME}/hotspots")
         assert response.status_code == 409 and "unreadable" in response.json()["detail"]
+
+
+def test_members_finishing_after_start_up_are_served_without_a_restart(ensembles_dir, tmp_path):
+    root = tmp_path / "running"
+    shutil.copytree(ensembles_dir, root)
+    manifest_path = root / "ensembles" / NAME / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["members"][1]["status"] = "running"  # as while `ensemble train` is still at it
+    manifest_path.write_text(json.dumps(manifest))
+    late = f"{NAME}.{MEMBERS[1]}"
+    with TestClient(create_app(Settings(models_dir=root, torch_threads=1))) as client:
+        assert client.get(f"/api/models/{late}").status_code == 404
+        manifest["members"][1]["status"] = "done"
+        manifest_path.write_text(json.dumps(manifest))
+        detail = client.get(f"/api/ensembles/{NAME}").json()
+        assert detail["status_counts"] == {"done": 2}
+        assert [m["model_id"] for m in detail["members"]] == [f"{NAME}.{MEMBERS[0]}", late]
+        response = client.post(f"/api/models/{late}/encode", json={"dataset_index": 3})
+        assert response.status_code == 200 and len(response.json()["latent"]) == LATENT
+        manifest_path.write_text("{half a manifest")  # a torn read keeps the last good manifest
+        assert client.get(f"/api/ensembles/{NAME}").json()["status_counts"] == {"done": 2}

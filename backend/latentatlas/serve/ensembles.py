@@ -28,7 +28,7 @@ from latentatlas.serve.schemas import (
     EnsembleSimilarity,
 )
 from latentatlas.train.checkpoint import CARD_FILE, WEIGHTS_FILE
-from latentatlas.train.ensemble import EnsembleConfig, read_manifest
+from latentatlas.train.ensemble import EnsembleConfig, EnsembleError, read_manifest
 from latentatlas.train.ensemble_analysis import ANALYSIS_FILE, analyze_ensemble
 
 log = logging.getLogger("latentatlas.serve")
@@ -61,8 +61,9 @@ def _matrix(values) -> list[list[float | None]]:
 class EnsembleService:
     """One ensemble folder: its manifest, its cached analysis, an analysis job's work."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, serve_member: Callable[[str, str, Path], bool] | None = None) -> None:
         self.folder = folder
+        self._serve_member = serve_member  # (model id, member name, folder) -> served?
         self.id = folder.name
         self.manifest = read_manifest(folder)
         self.config = EnsembleConfig.model_validate(self.manifest["config"])
@@ -70,12 +71,31 @@ class EnsembleService:
         if not isinstance(members, list) or not all(isinstance(m, dict) and "name" in m for m in members):
             raise ValueError("manifest.json has no valid 'members' list")
         self.model_ids: dict[str, str] = {}  # member name -> served model id
+        self._offered: set[str] = set()  # members already offered to the model registry
         self.analysis: dict | None = None
         self.analysis_error: str | None = None
         self._lock = threading.Lock()
         self._load_analysis()
 
     # -- loading -------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Re-read the manifest (training may still be running) and serve members that
+        finished since: they become models ``NAME.MEMBER`` without a restart."""
+        try:
+            manifest = read_manifest(self.folder)  # written atomically by the trainer
+        except (OSError, ValueError, EnsembleError) as error:
+            log.warning("ensemble %s: keeping the last manifest (%s)", self.id, error)
+            return
+        if isinstance(manifest.get("members"), list):
+            self.manifest = manifest
+        if self._serve_member is None:
+            return
+        for name, folder in self.finished_members():
+            if name not in self._offered:
+                self._offered.add(name)  # tried once: a member that fails to load is reported, not retried
+                if self._serve_member(member_model_id(self.id, name), name, folder):
+                    self.model_ids[name] = member_model_id(self.id, name)
+
     def finished_members(self) -> list[tuple[str, Path]]:
         """(name, folder) of the members marked done whose folder holds weights and a card."""
         out = []
@@ -135,6 +155,7 @@ class EnsembleService:
         )
 
     def detail(self) -> EnsembleDetail:
+        self.refresh()
         analysis = self.analysis
         per_member: dict[str, tuple[list, list]] = {}
         if analysis is not None:
@@ -262,7 +283,7 @@ class EnsembleService:
                     self.folder, distance=distance, min_samples=min_samples, progress=False, on_progress=progress  # type: ignore[arg-type]
                 )
                 self.analysis, self.analysis_error = self._check_analysis(analysis), None
-                self.manifest = read_manifest(self.folder)  # the statuses the analysis saw
+                self.refresh()  # the statuses the analysis saw; serve members that finished since start-up
             return EnsembleAnalysisSummary(
                 ensemble=self.id,
                 members=len(analysis["members"]),
@@ -289,20 +310,26 @@ class EnsembleRegistry:
             return
         for folder in sorted(p for p in root.iterdir() if p.is_dir() and (p / "manifest.json").exists()):
             try:
-                service = EnsembleService(folder)
+                service = EnsembleService(folder, self._member_server(models))
             except Exception as error:  # noqa: BLE001 - any broken folder is reported, never fatal
                 self.failed[f"{ENSEMBLES_FOLDER}/{folder.name}"] = f"{type(error).__name__}: {error}"
                 log.error("skipping ensemble %s: %s", folder.name, self.failed[f"{ENSEMBLES_FOLDER}/{folder.name}"])
                 continue
             self.services[service.id] = service
-            for name, member_folder in service.finished_members():
-                model_id = member_model_id(service.id, name)
-                if model_id in models.services:
-                    models.failed[model_id] = f"ensemble member clashes with the model folder {model_id!r}: not served"
-                    continue
-                if models.load(model_id, member_folder):
-                    service.model_ids[name] = model_id
+            service.refresh()
             log.info("loaded ensemble %s (%d members served)", service.id, len(service.model_ids))
+
+    @staticmethod
+    def _member_server(models: ModelRegistry) -> Callable[[str, str, Path], bool]:
+        """Serve a finished member as a model, unless its id clashes with a model folder."""
+
+        def serve(model_id: str, name: str, folder: Path) -> bool:
+            if model_id in models.services:
+                models.failed[model_id] = f"ensemble member clashes with the model folder {model_id!r}: not served"
+                return False
+            return models.load(model_id, folder)
+
+        return serve
 
     def get(self, ensemble_id: str) -> EnsembleService | None:
         return self.services.get(ensemble_id)
