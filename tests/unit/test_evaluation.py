@@ -120,3 +120,17 @@ def test_evaluate_model_refuses_too_few_samples(folders):
         evaluate_model(folders["vae"], samples=5, write_card=False)
     with pytest.raises(EvaluationError, match="votes"):
         VoteCounts(train=0)
+
+
+def test_an_ordered_flow_is_scored_on_its_top_2k_latents(tmp_path):
+    """An EOFlow's latent is the whole image (16 x 16 x 3 = 768 here): the metrics see its top
+    2K = 12 ordered latents, as the EOFlow paper scores InfoMEC."""
+    spec = DatasetSpec(name="shapes3d", image_size=16)
+    net = NetConfig(image_size=16, channels=3, widths=(8, 8), hidden=16)
+    config = ModelConfig(kind="eoflow", latent_dim=768, net=net, flow_levels=1, flow_blocks=1, flow_hidden=8)
+    run = TrainConfig(steps=2, batch_size=8, threads=1, device="cpu", log_every=1, checkpoint_every=2, seed=0)
+    train(config, spec, run, tmp_path / "flow", progress=False)
+    metrics = evaluate_model(tmp_path / "flow", samples=SAMPLES, votes=VOTES, n_jobs=1)
+    _check_metrics(metrics, 12)
+    assert metrics["latents_scored"] == "the top 12 of 768 ordered latents"
+    assert _strict_json(tmp_path / "flow" / "card.json")["metrics"]["latent_dim"] == 12

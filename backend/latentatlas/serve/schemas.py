@@ -23,7 +23,8 @@ class ModelMetrics(BaseModel):
         "factor_vae_votes (K x D)"
     )
     factor_names: list[str]
-    latent_dim: int
+    latent_dim: int = Field(description="latents scored (an ordered model's top ones)")
+    latents_scored: str = Field("all", description='"all", or e.g. "the top 10 of 1024 ordered latents" (EOFlow)')
     samples: int = Field(description="factor samples rendered and encoded; the first train_rows are the train split")
     train_rows: int
     seed: int

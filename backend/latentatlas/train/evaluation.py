@@ -106,9 +106,10 @@ class _Renderer:
 class _Encoder:
     """Encodes image batches to numpy, counting the images for the progress report."""
 
-    def __init__(self, model: LatentModel, on_images: Callable[[int], None]) -> None:
+    def __init__(self, model: LatentModel, on_images: Callable[[int], None], keep: int | None = None) -> None:
         self.model = model
         self.on_images = on_images
+        self.keep = keep  # score only the first ``keep`` latents (an ordered model's top ones)
 
     @torch.inference_mode()
     def encode(self, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
@@ -116,9 +117,9 @@ class _Encoder:
         values, codes = [], []
         for start in range(0, images.shape[0], CHUNK):
             encoding = self.model.encode(images[start : start + CHUNK])
-            values.append(encoding.latent.cpu().numpy())
+            values.append(encoding.latent[:, : self.keep].cpu().numpy())
             if encoding.codes is not None:
-                codes.append(encoding.codes.cpu().numpy())
+                codes.append(encoding.codes[:, : self.keep].cpu().numpy())
             self.on_images(values[-1].shape[0])
         return np.concatenate(values).astype(np.float64), np.concatenate(codes) if codes else None
 
@@ -216,7 +217,8 @@ def evaluate_model(
     FactorVAE variants see identical interventions: they differ only in the reference's
     vote-recording bug, and when every latent is active they coincide exactly, so the
     corrected one is then not recomputed. ``n_jobs`` processes fit exact DCI;
-    ``device`` is used when ``source`` is a folder (a loaded model stays where it is).
+    ``device`` is used when ``source`` is a folder (a loaded model stays where it is). A model
+    with ordered latents (it can ``truncate``: EOFlow) is scored on its top 2K latents.
 
     Returns the ``"metrics"`` entry (values, matrices, factor names, sample and vote
     counts, seed, seconds per stage); with ``write_card`` it is also written into the
@@ -235,7 +237,11 @@ def evaluate_model(
     model_device = next(model.parameters()).device
     renderer = _Renderer(dataset, model_device)
     tracker = _Tracker(_plan(samples, votes), progress)
-    encoder = _Encoder(model, tracker.count_images)
+    # A flow's latent is the whole image, ordered by importance: score its top 2K latents
+    # (K factors), as the EOFlow paper's InfoMEC does; every latent of the others.
+    ordered = callable(getattr(model, "truncate", None))
+    keep = min(2 * len(dataset.factor_sizes), loaded.config.model.latent_dim) if ordered else None
+    encoder = _Encoder(model, tracker.count_images, keep)
 
     factors = dataset.sample_factors(samples, np.random.default_rng(seed))
     z, codes = tracker.run(
@@ -284,6 +290,7 @@ def evaluate_model(
         "matrices": matrices,
         "factor_names": list(dataset.factor_names),
         "latent_dim": int(z.shape[1]),
+        "latents_scored": f"the top {keep} of {loaded.config.model.latent_dim} ordered latents" if keep else "all",
         "samples": samples,
         "train_rows": default_train_rows(samples),
         "seed": seed,
