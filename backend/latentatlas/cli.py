@@ -167,7 +167,10 @@ def evaluate(
     threads: Annotated[int, typer.Option(min=1, help="torch intra-op threads, and processes for exact DCI.")] = 2,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
 ) -> None:
-    """Every disentanglement metric of a trained model on its dataset; written to its card.json under "metrics"."""
+    """Every disentanglement metric of a trained model on its dataset; written to its card.json under "metrics".
+
+    For an EOFlow, first its "flow" section: bits/dim, PSNR against C beside PCA, denoising,
+    throughput and traversals.png; the metrics then score its top 2K latents."""
     from tqdm import tqdm
 
     from latentatlas.devices import resolve_device, set_threads
@@ -182,6 +185,16 @@ def evaluate(
         raise typer.BadParameter(str(error)) from error
     if not (folder / "config.json").is_file():
         raise typer.BadParameter(f"{folder} is not a model folder (no config.json)")
+    if json.loads((folder / "config.json").read_text()).get("model", {}).get("kind") == "eoflow":
+        from latentatlas.train.flow_evaluation import refresh_flow_card
+
+        typer.echo(f"{folder.name}: top-C truncation and denoising against PCA on held-out images ...")
+        flow = refresh_flow_card(folder, torch_device)
+        truncation, denoise = flow["truncation"], flow["denoise"]
+        typer.echo(f"bits/dim {flow['bits_per_dim']:.3f}; PSNR by C (EOFlow / PCA):")
+        for keep, ours, pca in zip(truncation["keep"], truncation["psnr"], truncation["pca_psnr"]):
+            typer.echo(f"  C={keep:>6}  {ours:6.2f} / {pca:6.2f} dB")
+        typer.echo(f"denoising sigma {denoise['sigma']}: best C {denoise['best_keep']}, gain {denoise['gain_db']:+.2f} dB")
     with tqdm(total=100, desc=folder.name, unit="%", bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}") as bar:
 
         def progress(fraction: float, stage: str) -> None:

@@ -136,6 +136,8 @@ def test_analysis_job_then_similarity_and_hotspots(ens_client, analysed):
     assert len(sim["ordering"]) == len(sim["reachability"]) == len(sim["clustered"])
     assert sorted(sim["ordering"]) == sorted(sim["clustered"])
     assert all(label >= -2 for label in sim["labels"])
+    assert len(sim["factor_names"]) == 5 and len(sim["nmi_factor"]) == m
+    assert all(len(row) == 5 for row in sim["nmi_factor"])
 
     response = ens_client.get(f"/api/ensembles/{NAME}/hotspots")
     assert response.status_code == 200, response.text

@@ -123,14 +123,24 @@ def test_evaluate_model_refuses_too_few_samples(folders):
 
 
 def test_an_ordered_flow_is_scored_on_its_top_2k_latents(tmp_path):
-    """An EOFlow's latent is the whole image (16 x 16 x 3 = 768 here): the metrics see its top
-    2K = 12 ordered latents, as the EOFlow paper scores InfoMEC."""
+    """``latentatlas evaluate`` on an EOFlow: its card's flow section (PSNR against C beside
+    PCA, denoising, throughput) and traversals are refreshed, and the metrics see its top 2K =
+    12 of 16 x 16 x 3 = 768 ordered latents, as the EOFlow paper scores InfoMEC."""
     spec = DatasetSpec(name="shapes3d", image_size=16)
     net = NetConfig(image_size=16, channels=3, widths=(8, 8), hidden=16)
     config = ModelConfig(kind="eoflow", latent_dim=768, net=net, flow_levels=1, flow_blocks=1, flow_hidden=8)
     run = TrainConfig(steps=2, batch_size=8, threads=1, device="cpu", log_every=1, checkpoint_every=2, seed=0)
-    train(config, spec, run, tmp_path / "flow", progress=False)
-    metrics = evaluate_model(tmp_path / "flow", samples=SAMPLES, votes=VOTES, n_jobs=1)
-    _check_metrics(metrics, 12)
-    assert metrics["latents_scored"] == "the top 12 of 768 ordered latents"
-    assert _strict_json(tmp_path / "flow" / "card.json")["metrics"]["latent_dim"] == 12
+    folder = tmp_path / "flow"
+    train(config, spec, run, folder, progress=False)
+    (folder / "traversals.png").unlink()
+    args = ["evaluate", str(folder), "--samples", str(SAMPLES), "--train-votes", "4", "--eval-votes", "2", "--threads", "1", "--device", "cpu"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "PSNR by C (EOFlow / PCA)" in result.stdout and "C=   768  120.00 / 120.00 dB" in result.stdout
+    card = _strict_json(folder / "card.json")
+    _check_metrics(card["metrics"], 12)
+    assert card["metrics"]["latents_scored"] == "the top 12 of 768 ordered latents"
+    flow = card["flow"]
+    assert flow["truncation"]["keep"][-1] == 768 and flow["truncation"]["psnr"][-1] >= 60
+    assert flow["throughput"]["bpd_by_minute"][-1][1] == card["curves"]["bpd"][-1]
+    assert (folder / "traversals.png").is_file()  # redrawn

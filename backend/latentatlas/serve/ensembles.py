@@ -221,6 +221,8 @@ class EnsembleService:
             ordering=[int(c) for c in hotspots["ordering"]],
             reachability=[_finite(r) for r in hotspots["reachability"]],
             labels=[int(label) for label in hotspots["labels"]],
+            factor_names=list(analysis.get("factor_names") or []),
+            nmi_factor=_matrix(analysis["nmi_factor"]) if analysis.get("nmi_factor") else None,
         )
 
     def hotspots(self) -> EnsembleHotspots:

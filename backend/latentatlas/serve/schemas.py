@@ -305,6 +305,10 @@ class EnsembleSimilarity(BaseModel):
     ordering: list[int] = Field(description="OPTICS ordering of the clustered channels (channel indices)")
     reachability: list[OptionalFloat] = Field(description="reachability in OPTICS order (null: infinite, the first)")
     labels: list[int] = Field(description="per channel (M): hotspot label, -1 noise, -2 inactive")
+    factor_names: list[str] = Field(default_factory=list)
+    nmi_factor: list[list[OptionalFloat]] | None = Field(
+        None, description="M x K NMI of every channel with every ground-truth factor (when the probe set has factors)"
+    )
 
 
 class EnsembleHotspot(BaseModel):

@@ -49,7 +49,7 @@ def analyze_ensemble(
     progress: bool = True,
     on_progress: Callable[[float, str], None] | None = None,
     fusion_steps: int = FUSION_STEPS,
-    fusion_objective: FusionObjective = "nmi",
+    fusion_objective: FusionObjective = "exp_neg_vi",
 ) -> dict:
     """Analyse the ensemble in ``out``; writes and returns the analysis (see the module doc).
 

@@ -12,19 +12,23 @@ protocol, on our data):
   against the clean image for every C (and PCA's projection of the noisy image), the noisy
   image's own PSNR, and the gain at the best C;
 
-and draws ``traversals.png``: the top latents of one held-out image swept over +-2.5 sd.
+with the training curves, the throughput (steps/s, bits/dim by wall minute); and draws
+``traversals.png``: the top latents of one held-out image swept over +-2.5 sd.
 """
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from latentatlas.data.base import ImageDataset
+from latentatlas.data.base import ImageDataset, load_dataset
 from latentatlas.nets.eoflow import HALF_LOG_2PI, EOFlow
+from latentatlas.train.checkpoint import CARD_FILE, load_model_folder, write_json
 from latentatlas.train.evaluate import add_noise, psnr
 
 TRAVERSALS_FILE = "traversals.png"
@@ -97,10 +101,25 @@ def traversal_sheet(model: EOFlow, image: torch.Tensor, rows: int = 8, steps: in
     return picture.resize((picture.width * 2, picture.height * 2), Image.Resampling.NEAREST)
 
 
+def bpd_by_minute(curves: dict[str, list[float]]) -> list[list[float]]:
+    """[[minute, bits/dim], ...]: the training bits/dim last logged by each whole wall minute
+    (and at the end), from a card's curves (``seconds`` and ``bpd``)."""
+    seconds, bpd = curves.get("seconds", []), curves.get("bpd", [])
+    out: list[list[float]] = []
+    for minute in range(1, int(seconds[-1] // 60) + 1 if seconds else 0):
+        logged = [b for t, b in zip(seconds, bpd) if t <= 60 * minute]
+        if logged:
+            out.append([minute, logged[-1]])
+    if seconds and bpd:
+        out.append([round(seconds[-1] / 60, 2), bpd[-1]])
+    return out
+
+
 def evaluate_flow(
     model: EOFlow,
     dataset: ImageDataset,
     device: torch.device,
+    curves: dict[str, list[float]] | None = None,
     images: int = 500,
     pca_samples: int | None = None,
     sigma: float = DENOISE_SIGMA,
@@ -109,7 +128,8 @@ def evaluate_flow(
     """The card's ``flow`` section and the traversal sheet (see the module docstring).
 
     PCA is fitted on ``pca_samples`` training images (default: 4 x D, within 2,048..16,384),
-    drawn with ``seed`` like the noise."""
+    drawn with ``seed`` like the noise. With the training ``curves``, the section also holds
+    the training throughput: steps/s and the bits/dim reached by each wall minute."""
     model.eval()
     rng = np.random.default_rng(seed)
     held_out = dataset.holdout_indices[:images]
@@ -141,4 +161,23 @@ def evaluate_flow(
             "gain_db": denoised[best] - noisy_psnr,
         },
     }
+    if curves and curves.get("seconds"):
+        section["throughput"] = {
+            "steps_per_second": curves["step"][-1] / curves["seconds"][-1] if curves["seconds"][-1] > 0 else None,
+            "bpd_by_minute": bpd_by_minute(curves),
+        }
     return section, traversal_sheet(model, clean[:1])
+
+
+def refresh_flow_card(folder: Path, device: torch.device | str = "cpu") -> dict:
+    """Recompute a trained flow folder's card ``flow`` section and traversals.png; returns it."""
+    loaded = load_model_folder(Path(folder), device)
+    if not isinstance(loaded.model, EOFlow):
+        raise ValueError(f"{folder} holds a {loaded.config.model.kind}, not an EOFlow")
+    dataset = load_dataset(loaded.config.dataset)
+    section, traversals = evaluate_flow(loaded.model, dataset, torch.device(device), curves=loaded.card.get("curves"))
+    card = json.loads((Path(folder) / CARD_FILE).read_text())
+    card["flow"] = section
+    write_json(Path(folder) / CARD_FILE, card)
+    traversals.save(Path(folder) / TRAVERSALS_FILE)
+    return section

@@ -129,7 +129,7 @@ def train(model_config: ModelConfig, dataset_spec: DatasetSpec, config: TrainCon
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if isinstance(model, EOFlow):
-        card["flow"], traversals = evaluate_flow(model, dataset, device, seed=config.seed)
+        card["flow"], traversals = evaluate_flow(model, dataset, device, curves=history, seed=config.seed)
         traversals.save(out / TRAVERSALS_FILE)
     save_model_folder(out, folder_config, model, card)
     reconstruction_sheet(model, dataset, device).save(out / "reconstructions.png")
