@@ -3,6 +3,7 @@
 
 import { activity, api } from "./api.js";
 import { canEstimate, declaredFactors, estimateFactors, metricsFactors } from "./factors.js";
+import { FlowPanel, sliderLimit } from "./flow.js";
 import { LiveDecoder } from "./live.js";
 import { MetricsPanel } from "./metrics.js";
 import { renderLossPlot } from "./plot.js";
@@ -74,7 +75,7 @@ const hook = {
   },
   /** No request in flight, no decode pending, no traversal scheduled. */
   get idle() {
-    return activity.inflight === 0 && !live.busy && !rafId && !traversalTimer;
+    return activity.inflight === 0 && !live.busy && !rafId && !traversalTimer && !flowPanel.busy;
   },
 };
 window.__latentAtlas = hook;
@@ -190,9 +191,11 @@ function latentChanged(t0) {
 }
 
 function urlState() {
+  // An ordered model's latent is the whole image (thousands of numbers): share the source only.
+  const whole = state.model && sliderLimit(state.model) === state.model.latent_dim;
   return {
     model: state.model?.id,
-    latent: state.latent,
+    latent: whole ? state.latent : null,
     datasetIndex: state.source?.type === "sample" ? state.source.index : null,
   };
 }
@@ -244,7 +247,7 @@ async function refreshTraversal() {
   const abort = new AbortController();
   state.traversalAbort = abort;
   const latent = state.latent.slice();
-  const dims = Array.from({ length: model.latent_dim }, (_, d) => d);
+  const dims = Array.from({ length: sliderLimit(model) }, (_, d) => d);
   const steps = Number(el.stepsSelect.value) || 11;
   try {
     const grid = await api.traverse(model.id, latent, dims, steps, { signal: abort.signal });
@@ -268,6 +271,7 @@ function applyEncoding(reply, caption) {
     latent = reply.codes.map((c, d) => Number(state.model.codebooks[d]?.[c] ?? latent[d]));
   }
   setLatent(latent, { asBase: true, scale: Array.isArray(reply.scale) ? reply.scale : null });
+  flowPanel.setSource(state.source);
   const psnr = psnrOf(el.original, el.reconstruction);
   psnr.then((db) => {
     if (db != null) el.reconstructionCaption.textContent = `· PSNR ${db.toFixed(1)} dB`;
@@ -507,6 +511,34 @@ const metricsPanel = new MetricsPanel(
   },
 );
 
+// ---------------------------------------------------------------- ordered latents (EOFlow)
+
+const flowPanel = new FlowPanel(
+  {
+    panel: $("flow-panel"),
+    summary: $("flow-summary"),
+    keep: $("flow-keep"),
+    keepValue: $("flow-keep-value"),
+    ratio: $("flow-ratio"),
+    original: $("flow-original"),
+    decode: $("flow-decode"),
+    psnr: $("flow-psnr"),
+    residual: $("flow-residual"),
+    residualCaption: $("flow-residual-caption"),
+    scree: $("flow-scree"),
+    psnrPlot: $("flow-psnr-plot"),
+    note: $("flow-note"),
+    sigma: $("flow-sigma"),
+    sigmaValue: $("flow-sigma-value"),
+    denoiseNote: $("flow-denoise-note"),
+    noisy: $("flow-noisy"),
+    noisyPsnr: $("flow-noisy-psnr"),
+    denoised: $("flow-denoised"),
+    denoisedPsnr: $("flow-denoised-psnr"),
+  },
+  reportError,
+);
+
 // ---------------------------------------------------------------- models
 
 let sliders = null;
@@ -537,18 +569,25 @@ async function selectModel(id, { latent = null, datasetIndex = null } = {}) {
   [el.original, el.reconstruction, el.decode].forEach((img) => setImage(img, null));
   el.originalCaption.textContent = el.reconstructionCaption.textContent = el.latency.textContent = "";
   el.downloadButton.disabled = true;
-  sliders = new SliderPanel(el.sliders, model, (d, value, t0) => {
-    if (!state.latent) return;
-    state.latent[d] = value;
-    latentChanged(t0);
-  });
+  sliders = new SliderPanel(
+    el.sliders,
+    model,
+    (d, value, t0) => {
+      if (!state.latent) return;
+      state.latent[d] = value;
+      latentChanged(t0);
+    },
+    { limit: sliderLimit(model) },
+  );
   el.stepsSelect.disabled = Array.isArray(model.codebooks);
   el.stepsSelect.title = Array.isArray(model.codebooks) ? "QLAE traversals step through each dim's codebook" : "";
-  el.factorsButton.hidden = !canEstimate(model) && !metricsFactors(model);
+  // Naming dims by intervention needs one traversal per dim: not for a flow's thousands.
+  el.factorsButton.hidden = model.truncatable || (!canEstimate(model) && !metricsFactors(model));
   el.factorsButton.disabled = false;
   setFactors(declaredFactors(model) ?? metricsFactors(model));
   renderCard(model);
   metricsPanel.show(model, state.models);
+  flowPanel.show(model);
   live.open(model.id);
   setStatus(modelSummary());
 
@@ -643,8 +682,13 @@ el.resetButton.addEventListener("click", () => {
 el.randomButton.addEventListener("click", () => {
   if (!state.model) return;
   const gauss = () => Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random());
+  // Only the dims with sliders (an ordered model's top latents); the rest stay as they are.
+  const shown = sliderLimit(state.model);
   setLatent(
-    state.ranges.map((r) => (r.kind === "codes" ? r.codes[Math.floor(Math.random() * r.codes.length)] : r.mean + r.sd * gauss())),
+    state.ranges.map((r, d) => {
+      if (d >= shown) return state.latent?.[d] ?? r.mean;
+      return r.kind === "codes" ? r.codes[Math.floor(Math.random() * r.codes.length)] : r.mean + r.sd * gauss();
+    }),
   );
 });
 

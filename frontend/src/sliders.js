@@ -61,12 +61,14 @@ export class SliderPanel {
    * @param {HTMLElement} container  #sliders
    * @param {object} model  ModelInfo
    * @param {(dim: number, value: number, t0: number) => void} onInput
+   * @param {{limit?: number}} options  limit: sliders for the first `limit` dims only (an
+   *   ordered model's top latents); the others keep their values
    */
-  constructor(container, model, onInput) {
+  constructor(container, model, onInput, { limit = model.latent_dim } = {}) {
     this.container = container;
     this.model = model;
     this.onInput = onInput;
-    this.ranges = dimRanges(model);
+    this.ranges = dimRanges(model).slice(0, limit);
     this.inputs = [];
     this.outputs = [];
     this.baseMarks = [];
@@ -159,6 +161,13 @@ export class SliderPanel {
       this.bands.push(band);
       this.factorLabels.push(factor);
     });
+    const hidden = model.latent_dim - this.ranges.length;
+    if (hidden > 0) {
+      const more = document.createElement("p");
+      more.className = "slider-more muted";
+      more.textContent = `Sliders for the top ${this.ranges.length} of ${model.latent_dim} ordered latents; the other ${hidden} stay as encoded.`;
+      container.append(more);
+    }
   }
 
   /** Arrow keys, PageUp/Down, Home/End step through the sorted codes. */

@@ -7,6 +7,7 @@ serve``), serving the repository's shipped ``models/`` folder; Chromium is the s
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,7 +17,8 @@ import pytest
 from latentatlas.devtools import CHROMIUM, CHROMIUM_ARGS, LocalServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-MODELS_DIR = REPO_ROOT / "models"
+# LATENTATLAS_E2E_MODELS_DIR serves another models folder (development: a small ensemble).
+MODELS_DIR = Path(os.environ.get("LATENTATLAS_E2E_MODELS_DIR") or REPO_ROOT / "models")
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 

@@ -1,0 +1,127 @@
+// The EOFlow panel's plots (Plotly, served locally): the scree plot (explained entropy per
+// ordered latent and its cumulative share) and PSNR against the number of kept latents C
+// (the card's held-out EOFlow and PCA curves, and the current image's own curve). Both use a
+// log C axis, mark the current C with a vertical line and report clicked points' C.
+
+import { plotAvailable } from "./plot.js";
+
+// PSNRs at or above this are exact reconstructions (the server caps them at 120 dB).
+const EXACT_DB = 100;
+const COLORS = { entropy: "#5fa8ff", share: "#f0a35e", flow: "#5fa8ff", pca: "#b39df3", image: "#7bd88f", keep: "#f0a35e" };
+const CONFIG = { displaylogo: false, responsive: true, displayModeBar: false };
+
+function baseLayout(xTitle) {
+  return {
+    paper_bgcolor: "rgba(0,0,0,0)",
+    plot_bgcolor: "rgba(0,0,0,0)",
+    font: { color: "#c9d1d9", size: 11, family: "system-ui, sans-serif" },
+    margin: { l: 52, r: 52, t: 30, b: 40 },
+    height: 240,
+    hovermode: "closest",
+    xaxis: { type: "log", title: { text: xTitle }, gridcolor: "#2a3038", zerolinecolor: "#2a3038" },
+    legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", bgcolor: "rgba(0,0,0,0)" },
+  };
+}
+
+function keepLine(keep) {
+  return [{ type: "line", xref: "x", yref: "paper", x0: keep, x1: keep, y0: 0, y1: 1, line: { color: COLORS.keep, width: 1.5, dash: "dot" } }];
+}
+
+/** Remove a plot and its click handler (Plotly.purge drops the element's listeners). */
+export function clearPlot(el) {
+  if (plotAvailable()) window.Plotly.purge(el);
+  delete el.dataset.pickBound;
+  el.replaceChildren();
+}
+
+function note(el, text) {
+  clearPlot(el);
+  el.append(Object.assign(document.createElement("p"), { className: "muted", textContent: text }));
+}
+
+/** Draw (or redraw) `traces` in `el` and report clicked points' x (rounded C) to `onPick` once per element. */
+function draw(el, traces, layout, onPick) {
+  if (!el.data) el.replaceChildren();
+  window.Plotly.react(el, traces, layout, CONFIG);
+  if (!el.dataset.pickBound) {
+    el.dataset.pickBound = "1";
+    el.on("plotly_click", (event) => {
+      const x = Number(event.points?.[0]?.x);
+      if (Number.isFinite(x)) el.onPickKeep?.(Math.round(x));
+    });
+  }
+  el.onPickKeep = onPick;
+}
+
+/** Move the current-C line of a drawn plot. */
+export function markKeep(el, keep) {
+  if (plotAvailable() && el.data) window.Plotly.relayout(el, { shapes: keepLine(keep) });
+}
+
+/** Scree plot of an /entropy reply: entropy per ordered latent (rank 1..D) and the cumulative share. */
+export function renderScree(el, reply, keep, onPick) {
+  if (!plotAvailable()) return note(el, "Plotly is not available (run `npm install` in frontend/).");
+  const ranks = reply.entropy.map((_, i) => i + 1);
+  const mode = ranks.length > 512 ? "lines" : "lines+markers";
+  const traces = [
+    {
+      x: ranks, y: reply.entropy, name: "explained entropy", type: "scatter", mode,
+      marker: { size: 4, color: COLORS.entropy }, line: { width: 1.5, color: COLORS.entropy },
+      hovertemplate: "latent %{x}: %{y:.3f} nats<br>click: keep the top %{x}<extra></extra>",
+    },
+    {
+      x: ranks, y: reply.cumulative_share, name: "cumulative share", type: "scatter", mode: "lines", yaxis: "y2",
+      line: { width: 1.5, color: COLORS.share },
+      hovertemplate: "top %{x}: %{y:.1%} of the entropy<extra></extra>",
+    },
+  ];
+  const layout = {
+    ...baseLayout("ordered latent (log)"),
+    yaxis: { title: { text: "entropy (nats)" }, gridcolor: "#2a3038", zerolinecolor: "#2a3038" },
+    yaxis2: { title: { text: "cumulative" }, overlaying: "y", side: "right", range: [0, 1.02], dtick: 0.25, tickformat: ".0%", showgrid: false },
+    shapes: keepLine(keep),
+  };
+  draw(el, traces, layout, onPick);
+}
+
+/** PSNRs for the plot: exact ones (>= 100 dB) drawn at `ceiling`, their hover saying so. */
+function psnrTrace(keep, psnr, ceiling, { name, color, dash = "solid" }) {
+  return {
+    x: keep,
+    y: psnr.map((v) => (v >= EXACT_DB ? ceiling : v)),
+    text: psnr.map((v) => (v >= EXACT_DB ? "exact" : `${v.toFixed(2)} dB`)),
+    name, type: "scatter", mode: "lines+markers",
+    marker: { size: 6, color }, line: { width: 2, color, dash },
+    hovertemplate: `${name}: C=%{x}, %{text}<br>click: keep the top %{x}<extra></extra>`,
+  };
+}
+
+/**
+ * PSNR against C: `truncation` is the card's held-out curve ({keep, psnr, pca_psnr}) over
+ * `images` held-out images, or null; `curve` the current image's ({keep, psnr}) or null.
+ */
+export function renderPsnrCurves(el, { truncation, images, curve }, keep, onPick) {
+  if (!plotAvailable()) return note(el, "Plotly is not available (run `npm install` in frontend/).");
+  const all = [...(truncation?.psnr ?? []), ...(truncation?.pca_psnr ?? []), ...(curve?.psnr ?? [])].filter((v) => Number.isFinite(v));
+  if (!all.length) return note(el, "No PSNR curve yet: draw a sample or upload an image.");
+  const inexact = all.filter((v) => v < EXACT_DB);
+  const ceiling = (inexact.length ? Math.max(...inexact) : 40) + 6;
+  const traces = [];
+  if (truncation?.psnr?.length) {
+    const name = `EOFlow (${images ? `${images} ` : ""}held-out)`;
+    traces.push(psnrTrace(truncation.keep, truncation.psnr, ceiling, { name, color: COLORS.flow }));
+  }
+  if (truncation?.pca_psnr?.length) {
+    traces.push(psnrTrace(truncation.keep, truncation.pca_psnr, ceiling, { name: "PCA (held-out)", color: COLORS.pca, dash: "dash" }));
+  }
+  if (curve?.psnr?.length) traces.push(psnrTrace(curve.keep, curve.psnr, ceiling, { name: "this image", color: COLORS.image }));
+  const layout = {
+    ...baseLayout("kept latents C (log)"),
+    yaxis: { title: { text: "PSNR (dB)" }, gridcolor: "#2a3038", zerolinecolor: "#2a3038" },
+    shapes: keepLine(keep),
+  };
+  if (all.some((v) => v >= EXACT_DB)) {
+    layout.annotations = [{ xref: "paper", yref: "y", x: 1, y: ceiling, text: "exact", showarrow: false, xanchor: "right", yanchor: "bottom", font: { size: 10, color: "#8a949f" } }];
+  }
+  draw(el, traces, layout, onPick);
+}
