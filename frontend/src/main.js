@@ -618,6 +618,19 @@ async function selectModel(id, { latent = null, datasetIndex = null } = {}) {
   }
 }
 
+/** The picker's groups, in order: autoencoders (QLAE first), ordered flows, then each
+ * ensemble's members. */
+function groupModels(models) {
+  const groups = new Map([["Autoencoders", []], ["Ordered flows", []]]);
+  const rank = (m) => (m.kind === "qlae" ? 0 : 1);
+  for (const m of [...models].sort((a, b) => rank(a) - rank(b))) {
+    const label = m.ensemble ? `Ensemble ${m.ensemble}` : m.truncatable ? "Ordered flows" : "Autoencoders";
+    if (!groups.has(label)) groups.set(label, []);
+    groups.get(label).push(m);
+  }
+  return [...groups].filter(([, group]) => group.length);
+}
+
 async function start() {
   setStatus("Loading models…");
   let models;
@@ -635,8 +648,11 @@ async function start() {
     showError("The server has no models to serve: train one (latentatlas train --out models/NAME) and restart it.");
     return;
   }
-  for (const m of models) {
-    el.modelSelect.append(new Option(`${m.id} — ${m.kind.toUpperCase()}, ${m.dataset}, ${m.latent_dim}d`, m.id));
+  for (const [label, group] of groupModels(models)) {
+    const optgroup = document.createElement("optgroup");
+    optgroup.label = label;
+    for (const m of group) optgroup.append(new Option(`${m.id} — ${m.kind.toUpperCase()}, ${m.dataset}, ${m.latent_dim}d`, m.id));
+    el.modelSelect.append(optgroup);
   }
   el.modelSelect.disabled = false;
   await restoreFromUrl();
@@ -645,14 +661,15 @@ async function start() {
 async function restoreFromUrl() {
   const url = readUrlState();
   const ids = state.models.map((m) => m.id);
+  const first = el.modelSelect.options[0].value; // the picker's order: autoencoders first
   let id = url.model;
   if (id && !ids.includes(id)) {
-    showError(`the link asks for model "${id}", which this server does not serve; showing ${ids[0]}`);
+    showError(`the link asks for model "${id}", which this server does not serve; showing ${first}`);
     id = null;
   }
   if (url.invalidLatent) showError("the link's latent (z=…) is not a list of numbers; ignoring it");
   if (!id) {
-    await selectModel(ids[0]);
+    await selectModel(first);
     return;
   }
   await selectModel(id, { latent: url.latent, datasetIndex: url.datasetIndex });

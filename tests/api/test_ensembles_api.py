@@ -198,6 +198,7 @@ def test_members_finishing_after_start_up_are_served_without_a_restart(ensembles
         detail = client.get(f"/api/ensembles/{NAME}").json()
         assert detail["status_counts"] == {"done": 2}
         assert [m["model_id"] for m in detail["members"]] == [f"{NAME}.{MEMBERS[0]}", late]
+        assert client.get(f"/api/models/{late}").json()["ensemble"] == NAME
         response = client.post(f"/api/models/{late}/encode", json={"dataset_index": 3})
         assert response.status_code == 200 and len(response.json()["latent"]) == LATENT
         manifest_path.write_text("{half a manifest")  # a torn read keeps the last good manifest

@@ -307,6 +307,7 @@ def test_bad_link_and_http_fallback(app, models):
     page = app.page
     page.route_web_socket(re.compile(r".*/live$"), lambda ws: ws.close())
     page.goto(f"{app.base_url}/#model=no-such-model&z=1,2,3")
+    page.wait_for_selector("#model-select:not([disabled])")  # the model list has arrived
     first = page.eval_on_selector("#model-select option", "o => o.value")
     wait_idle(page, first)
     assert page.is_visible("#error")

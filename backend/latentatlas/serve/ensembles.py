@@ -312,7 +312,7 @@ class EnsembleRegistry:
             return
         for folder in sorted(p for p in root.iterdir() if p.is_dir() and (p / "manifest.json").exists()):
             try:
-                service = EnsembleService(folder, self._member_server(models))
+                service = EnsembleService(folder, self._member_server(models, folder.name))
             except Exception as error:  # noqa: BLE001 - any broken folder is reported, never fatal
                 self.failed[f"{ENSEMBLES_FOLDER}/{folder.name}"] = f"{type(error).__name__}: {error}"
                 log.error("skipping ensemble %s: %s", folder.name, self.failed[f"{ENSEMBLES_FOLDER}/{folder.name}"])
@@ -322,14 +322,14 @@ class EnsembleRegistry:
             log.info("loaded ensemble %s (%d members served)", service.id, len(service.model_ids))
 
     @staticmethod
-    def _member_server(models: ModelRegistry) -> Callable[[str, str, Path], bool]:
-        """Serve a finished member as a model, unless its id clashes with a model folder."""
+    def _member_server(models: ModelRegistry, ensemble_id: str) -> Callable[[str, str, Path], bool]:
+        """Serve a finished member of ``ensemble_id`` as a model, unless its id clashes with a model folder."""
 
         def serve(model_id: str, name: str, folder: Path) -> bool:
             if model_id in models.services:
                 models.failed[model_id] = f"ensemble member clashes with the model folder {model_id!r}: not served"
                 return False
-            return models.load(model_id, folder)
+            return models.load(model_id, folder, ensemble=ensemble_id)
 
         return serve
 

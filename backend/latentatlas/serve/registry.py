@@ -44,6 +44,7 @@ class ModelService:
         self.model = loaded.model
         self.config = loaded.config.model
         self.device = device
+        self.ensemble: str | None = None  # set when served as an ensemble member
         self._dataset: ImageDataset | None = None
         self._dataset_error: str | None = None
         self._dataset_lock = threading.Lock()
@@ -99,6 +100,7 @@ class ModelService:
             metrics=self.metrics(),
             truncatable=self.truncatable,
             explained_entropy=self.has_explained_entropy,
+            ensemble=self.ensemble,
         )
 
     @property
@@ -330,10 +332,13 @@ class ModelRegistry:
         for folder in sorted(p for p in models_dir.iterdir() if p.is_dir() and any((p / f).exists() for f in ("config.json", "weights.safetensors"))):
             self.load(folder.name, folder)
 
-    def load(self, model_id: str, folder: Path) -> bool:
-        """Serve the model folder as ``model_id``; a broken one is recorded in ``failed`` (False)."""
+    def load(self, model_id: str, folder: Path, ensemble: str | None = None) -> bool:
+        """Serve the model folder as ``model_id`` (a member of ``ensemble``, if given); a broken
+        one is recorded in ``failed`` (False)."""
         try:
-            self.services[model_id] = ModelService(load_model_folder(folder, self.device), self.device, model_id)
+            service = ModelService(load_model_folder(folder, self.device), self.device, model_id)
+            service.ensemble = ensemble
+            self.services[model_id] = service
             log.info("loaded model %s", model_id)
             return True
         except Exception as error:  # noqa: BLE001 - any broken folder is reported, never fatal

@@ -60,6 +60,7 @@ class ModelInfo(BaseModel):
         "/truncate and /denoise work (EOFlow)",
     )
     explained_entropy: bool = Field(False, description="the model reports explained entropy per ordered latent: /entropy works")
+    ensemble: str | None = Field(None, description="the ensemble this model is a member of (its id is ENSEMBLE.MEMBER)")
 
 
 class ModelDetail(ModelInfo):
