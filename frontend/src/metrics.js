@@ -167,13 +167,15 @@ export class MetricsPanel {
     });
   }
 
-  /** Scores (rows) x served models with metrics (columns); the best of each row in bold. */
+  /** Scores and held-out PSNR (rows) x the served models with metrics on the shown model's
+   * dataset (columns: scores on different data do not compare); the best of each row in bold. */
   renderCompare() {
     const table = this.els.compare;
     table.replaceChildren();
-    const models = (this.models ?? []).filter((m) => modelMetrics(m));
+    const dataset = this.model?.dataset;
+    const models = (this.models ?? []).filter((m) => modelMetrics(m) && (!dataset || m.dataset === dataset));
     if (!models.length) {
-      table.append(Object.assign(document.createElement("caption"), { className: "muted", textContent: "No served model has metrics yet." }));
+      table.append(Object.assign(document.createElement("caption"), { className: "muted", textContent: `No served model on ${dataset ?? "this dataset"} has metrics yet.` }));
       return;
     }
     const head = table.createTHead().insertRow();
@@ -185,8 +187,9 @@ export class MetricsPanel {
       head.append(th);
     }
     const body = table.createTBody();
-    for (const [label, get, , about] of SCORES) {
-      const values = models.map((m) => get(modelMetrics(m).values));
+    const psnr = ["PSNR dB", null, null, "held-out reconstruction PSNR (1,000 images)"];
+    for (const [label, get, , about] of [...SCORES, psnr]) {
+      const values = models.map((m) => (get ? get(modelMetrics(m).values) : m.heldout?.psnr_db));
       if (values.every((v) => typeof v !== "number")) continue;
       const best = Math.max(...values.filter((v) => typeof v === "number"));
       const row = body.insertRow();

@@ -346,11 +346,14 @@ def test_metrics_panel_heatmaps_and_column_pick(app, models):
     assert ticks == [f"z{d}∅" if d in inactive else f"z{d}" for d in range(dims)]
     assert page.evaluate("() => document.querySelector('#nmi-heatmap').layout.shapes.length") == len(inactive)
 
-    # The comparison lists every served model with metrics; the button offers a recompute.
-    with_metrics = [m for m in models if models[m]["metrics"]]
+    # The comparison lists the served models with metrics on the same dataset, 13 scores and
+    # the held-out PSNR; the button offers a recompute.
+    with_metrics = [m for m in models if models[m]["metrics"] and models[m]["dataset"] == model["dataset"]]
     header = page.locator("#metrics-compare thead th").all_text_contents()
-    assert header == ["score", *with_metrics]
-    assert page.locator("#metrics-compare tbody tr").count() == 13
+    assert sorted(header[1:]) == sorted(with_metrics) and header[0] == "score"
+    assert page.locator("#metrics-compare tbody tr").count() == 14
+    psnr_row = page.locator("#metrics-compare tbody tr").last.locator("td").all_text_contents()
+    assert len(psnr_row) == len(with_metrics) and all(float(v) > 10 for v in psnr_row)
     assert page.text_content("#metrics-button") == "Recompute"
     assert f"{metrics['samples']:,}" in page.text_content("#metrics-status")
 
