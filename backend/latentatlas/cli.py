@@ -213,6 +213,27 @@ def evaluate(
     )
 
 
+@app.command()
+def compare(
+    folders: Annotated[list[Path], typer.Argument(help="Model folders (with card.json) to compare.")],
+) -> None:
+    """A Markdown table of the models' held-out PSNR and disentanglement scores (from their cards)."""
+    from latentatlas.train.evaluation import comparison_table
+
+    cards = []
+    for folder in folders:
+        path = folder / "card.json"
+        if not path.is_file():
+            typer.echo(f"error: {folder} has no card.json", err=True)
+            raise typer.Exit(2)
+        try:
+            cards.append(json.loads(path.read_text()))
+        except json.JSONDecodeError as error:
+            typer.echo(f"error: {path} is not JSON ({error})", err=True)
+            raise typer.Exit(2) from error
+    typer.echo(comparison_table(cards))
+
+
 ensemble_app = typer.Typer(help="Ensembles of beta-VAE / beta-TCVAE runs and their information fragments.", no_args_is_help=True)
 app.add_typer(ensemble_app, name="ensemble")
 

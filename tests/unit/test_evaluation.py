@@ -144,3 +144,18 @@ def test_an_ordered_flow_is_scored_on_its_top_2k_latents(tmp_path):
     assert flow["truncation"]["keep"][-1] == 768 and flow["truncation"]["psnr"][-1] >= 60
     assert flow["throughput"]["bpd_by_minute"][-1][1] == card["curves"]["bpd"][-1]
     assert (folder / "traversals.png").is_file()  # redrawn
+
+
+def test_cli_compare_tabulates_the_cards(cli_run, folders, tmp_path):
+    assert cli_run.exit_code == 0, cli_run.output
+    result = CliRunner().invoke(app, ["compare", str(folders["qlae"])])
+    assert result.exit_code == 0, result.output
+    header, rule, row = result.stdout.strip().splitlines()
+    assert header.split(" | ")[0] == "| model" and "InfoM" in header and "PSNR dB" in header
+    card = _strict_json(folders["qlae"] / "card.json")
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[:4] == ["qlae", "qlae", "6", "16"]
+    assert cells[4] == f"{card['heldout']['psnr_db']:.1f}"
+    assert cells[5] == f"{card['metrics']['values']['infomec']['infom']:.3f}"
+    missing = CliRunner().invoke(app, ["compare", str(tmp_path)])
+    assert missing.exit_code == 2 and "no card.json" in missing.output

@@ -325,3 +325,43 @@ def _factor_vae_dict(result: FactorVAEResult) -> dict:
         "eval_accuracy": result.eval_accuracy,
         "num_active_dims": result.num_active_dims,
     }
+
+
+# The comparison table of ``latentatlas compare``: (column, how to read it from a card).
+COMPARISON_COLUMNS: tuple[tuple[str, Callable[[dict], float | int | str | None]], ...] = (
+    ("model", lambda card: card.get("id")),
+    ("kind", lambda card: card.get("kind")),
+    ("steps", lambda card: card.get("steps")),
+    ("batch", lambda card: card.get("batch_size")),
+    ("PSNR dB", lambda card: card.get("heldout", {}).get("psnr_db")),
+    ("InfoM", lambda card: _metric(card, "infomec", "infom")),
+    ("InfoC", lambda card: _metric(card, "infomec", "infoc")),
+    ("InfoE", lambda card: _metric(card, "infomec", "infoe")),
+    ("MIG", lambda card: _metric(card, "mig")),
+    ("DCI D", lambda card: _metric(card, "dci", "disentanglement")),
+    ("DCI C", lambda card: _metric(card, "dci", "completeness")),
+    ("DCI I", lambda card: _metric(card, "dci", "informativeness_test")),
+)
+
+
+def _metric(card: dict, name: str, key: str | None = None) -> float | None:
+    value = card.get("metrics", {}).get("values", {}).get(name)
+    if isinstance(value, dict):
+        return value.get(key) if key else None
+    return value
+
+
+def comparison_table(cards: list[dict]) -> str:
+    """A Markdown table of the models' reconstruction and disentanglement scores (what
+    ``latentatlas evaluate`` and training wrote into their cards); "–" where a card lacks one."""
+
+    def cell(value: float | int | str | None, column: str) -> str:
+        if value is None:
+            return "–"
+        if isinstance(value, float):
+            return f"{value:.1f}" if column == "PSNR dB" else f"{value:.3f}"
+        return f"{value:,}" if isinstance(value, int) else str(value)
+
+    lines = ["| " + " | ".join(name for name, _ in COMPARISON_COLUMNS) + " |", "|" + "---|" * len(COMPARISON_COLUMNS)]
+    lines += ["| " + " | ".join(cell(read(card), name) for name, read in COMPARISON_COLUMNS) + " |" for card in cards]
+    return "\n".join(lines)
