@@ -10,7 +10,7 @@ export class ApiError extends Error {
 }
 
 /** FastAPI's `detail` is a string, or a list of {loc, msg} for validation errors. */
-export function formatDetail(detail) {
+function formatDetail(detail) {
   if (detail == null) return "";
   if (typeof detail === "string") return detail;
   if (Array.isArray(detail)) {
@@ -47,7 +47,13 @@ async function errorFromResponse(res) {
 /** Requests still waiting for a reply (the page is idle when this is 0). */
 export const activity = { inflight: 0 };
 
-async function request(path, opts = {}) {
+/**
+ * One same-origin request, counted in `activity`. `opts`: {method, json (sent as JSON),
+ * body (sent as is, e.g. FormData), signal, expect: "json" (default) or "blob"}. Resolves
+ * to the parsed reply; fails with ApiError carrying the server's `detail` (AbortError is
+ * passed through). Other API clients (ensemble-api.js) build on it.
+ */
+export async function request(path, opts = {}) {
   activity.inflight += 1;
   try {
     return await send(path, opts);

@@ -1,6 +1,7 @@
-// The ensemble view's DOM panels: the ensemble's facts, the fusion card, one channel's
-// traversal (a member served as a model, swept along one dim), the pair of channels picked
-// in the heatmap, and the hotspot list with one representative traversal per hotspot.
+// The ensemble view's DOM panels: the ensemble's facts, the fusion card (a sentence and the
+// objective's sparkline), one channel's traversal (a member served as a model, swept along
+// one dim), the pair of channels picked in the heatmap, and the hotspot list with one
+// representative traversal per hotspot.
 
 import { betaCounts, channelName, fmt, fmtBeta, hotspotColor, statusSummary } from "./ensemble-data.js";
 
@@ -34,28 +35,58 @@ export function renderFacts(dl, detail) {
   }
 }
 
-/** A fusion field as text: numbers, names, a numeric series as first → last; else null. */
-function fusionValue(value) {
-  if (typeof value === "number") return Number.isInteger(value) ? value.toLocaleString() : fmt(value);
-  if (typeof value === "string") return value;
-  if (Array.isArray(value) && value.length && value.every((v) => typeof v === "number")) {
-    return `${fmt(value[0])} → ${fmt(value[value.length - 1])} (${value.length} values)`;
-  }
-  if (Array.isArray(value)) return `${value.length} items`;
-  return null;
+const num = (v) => typeof v === "number" && Number.isFinite(v);
+const bitsText = (v) => `${fmt(v, 2)} bits`;
+
+/** What the fusion maximised, in words. */
+export function objectiveText(objective) {
+  if (objective === "exp_neg_vi") return "mean exp(−VI) to the members";
+  if (objective === "nmi") return "mean NMI to the members";
+  return objective ? String(objective).replaceAll("_", " ") : "the objective";
 }
 
-/** The fusion result's numbers (and names) as a two-column table; hidden when absent. */
-export function renderFusion(panel, table, fusion) {
-  table.replaceChildren();
-  const rows = fusion && typeof fusion === "object" ? Object.entries(fusion).map(([k, v]) => [k, fusionValue(v)]).filter(([, v]) => v != null) : [];
-  panel.hidden = !rows.length;
-  const body = table.createTBody();
-  for (const [key, value] of rows) {
-    const row = body.insertRow();
-    row.append(make("th", { scope: "row", textContent: key.replaceAll("_", " ") }));
-    row.insertCell().textContent = value;
+/**
+ * The fusion card: one sentence comparing the fused space with the best single member and
+ * the most informative member, a line of details (objective, steps, channels, start) and the
+ * objective's history as a sparkline (`drawSparkline(host, history, label)`, drawn once the
+ * panel is visible). Hidden when `fusion` is absent or has no fused information.
+ */
+export function renderFusion(els, fusion, drawSparkline) {
+  const { panel, sentence, details, spark } = els;
+  sentence.replaceChildren();
+  details.textContent = "";
+  const f = fusion && typeof fusion === "object" ? fusion : null;
+  panel.hidden = !f || !num(f.info_bits);
+  if (panel.hidden) {
+    spark.hidden = true;
+    return;
   }
+  const strong = (text) => make("strong", { textContent: text });
+  const parts = ["Fused space: ", strong(bitsText(f.info_bits))];
+  if (num(f.mean_nmi)) parts.push(", mean NMI to members ", strong(fmt(f.mean_nmi)));
+  if (f.best_member && num(f.best_member_info_bits)) {
+    parts.push(" — best single member ", make("span", { className: "member-name", textContent: f.best_member }), ": ", strong(bitsText(f.best_member_info_bits)));
+    if (num(f.best_member_mean_nmi)) parts.push(", mean NMI ", strong(fmt(f.best_member_mean_nmi)));
+  }
+  if (f.most_informative_member && num(f.most_informative_member_info_bits)) {
+    parts.push(
+      "; most informative member ",
+      make("span", { className: "member-name", textContent: f.most_informative_member }),
+      ": ",
+      strong(bitsText(f.most_informative_member_info_bits)),
+    );
+  }
+  parts.push(".");
+  sentence.append(...parts);
+  const facts = [`objective: ${objectiveText(f.objective)}`];
+  if (num(f.steps)) facts.push(`${f.steps.toLocaleString()} steps`);
+  if (num(f.channels)) facts.push(`${f.channels} channels`);
+  if (f.start_member) facts.push(`started from ${f.start_member}`);
+  if (num(f.mean_vi)) facts.push(`mean VI to members ${fmt(f.mean_vi)} bits`);
+  details.textContent = facts.join(" · ");
+  const history = Array.isArray(f.history) ? f.history.filter(num) : [];
+  spark.hidden = history.length < 2;
+  if (!spark.hidden) drawSparkline(spark, f.history, f.objective === "exp_neg_vi" ? "mean exp(−VI)" : "objective");
 }
 
 /**

@@ -1,7 +1,10 @@
 // The ensemble view's Plotly figures: the OPTICS reachability profile above the channel x
-// channel NMI heatmap (one figure, one shared x axis, hotspot bands in both), channel
-// information against beta, and the hotspot x factor NMI. Hovering the heatmap only rewrites
-// a tooltip and highlighting only relayouts shapes: the 250,000-cell trace is drawn once.
+// channel NMI heatmap, with the channel x factor NMI as a narrow heatmap to its right (one
+// figure: the profile shares the big heatmap's x axis, the factor columns share its y axis,
+// so rows line up and zoom together; hotspot bands in all three), channel information
+// against beta, the member x member NMI of whole latent spaces, and the fusion objective's
+// sparkline. Hovering the heatmaps only rewrites a tooltip and highlighting only relayouts
+// shapes: the 250,000-cell trace is drawn once.
 
 import { plotAvailable } from "./plot.js";
 import {
@@ -17,6 +20,16 @@ const LAYOUT = {
 const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"] };
 const GRID = "#2a3038";
 const LABELLED_CHANNELS = 40; // up to this many channels every one gets a tick label
+const FACTOR_COLUMN_PX = 22; // width of one factor column beside the channel heatmap
+const FACTOR_GAP = 0.015; // paper fraction between the channel and the factor heatmaps
+
+/** The channel x factor NMI rows of `sim` (indexed), or null when it has none to show. */
+function factorMatrix(sim) {
+  const names = sim.factor_names ?? [];
+  const rows = sim.nmi_factor;
+  if (!names.length || !Array.isArray(rows) || rows.length !== sim.channels.length) return null;
+  return rows;
+}
 
 /** Replace `el`'s content by a muted line of text (and drop any figure in it). */
 export function placeholder(el, text) {
@@ -54,6 +67,7 @@ export class SimilarityPlot {
     this.order = [];
     this.runs = [];
     this.clustered = 0;
+    this.factors = []; // factor names of the columns beside the heatmap (none: no columns)
     this.bound = false;
     this.lastRenderMs = null;
   }
@@ -77,6 +91,15 @@ export class SimilarityPlot {
     const ordered = new Set(sim.ordering);
     const clustered = (this.clustered = order.filter((index) => ordered.has(index)).length);
     const ticks = this._ticks();
+    const factorRows = factorMatrix(sim);
+    const factors = (this.factors = factorRows ? sim.factor_names.slice() : []);
+    const width = this.el.clientWidth || 800;
+    const margin = { l: n <= LABELLED_CHANNELS ? 96 : 52, r: 8, t: 8, b: n <= LABELLED_CHANNELS ? 96 : 36 };
+    if (factors.length) margin.b = Math.max(margin.b, 14 + 6 * Math.max(...factors.map((f) => f.length)));
+    // The factor columns take a fixed number of pixels each (the colour bar sits right of them).
+    const plotWidth = Math.max(200, width - margin.l - margin.r - 70);
+    const factorShare = factors.length ? Math.min(0.3, Math.max(0.05, (factors.length * FACTOR_COLUMN_PX) / plotWidth)) : 0;
+    const mainEnd = factors.length ? 1 - factorShare - FACTOR_GAP : 1;
     const heatmap = {
       type: "heatmap",
       z: reorderMatrix(sim, order),
@@ -101,12 +124,41 @@ export class SimilarityPlot {
       customdata: order.slice(0, clustered).map((index) => channelLine(sim.channelOf(index), sim.labelOf(index))),
       hovertemplate: "%{customdata}<br>reachability %{y:.3f}<extra></extra>",
     };
-    const width = this.el.clientWidth || 800;
+    const traces = [heatmap, reach];
+    if (factors.length) {
+      // Channel x factor NMI: same rows (display order), same y axis; its own x axis.
+      traces.push({
+        type: "heatmap",
+        z: order.map((index) => factorRows[sim.posOf.get(index)].map((v) => (typeof v === "number" ? v : null))),
+        x: factors,
+        y: order.map((_, i) => i),
+        xaxis: "x2",
+        yaxis: "y",
+        zmin: 0,
+        zmax: 1,
+        colorscale: "Viridis",
+        showscale: false,
+        hoverinfo: "none",
+        xgap: 1,
+        ygap: n <= 60 ? 1 : 0,
+      });
+    }
     const layout = {
       ...LAYOUT,
       height: Math.round(Math.min(1000, Math.max(460, width * 1.08))),
-      margin: { l: n <= LABELLED_CHANNELS ? 96 : 52, r: 8, t: 8, b: n <= LABELLED_CHANNELS ? 96 : 36 },
-      xaxis: { range: [-0.5, n - 0.5], anchor: "y", showgrid: false, zeroline: false, ...ticks, tickangle: n <= LABELLED_CHANNELS ? -60 : 0 },
+      margin,
+      xaxis: {
+        domain: [0, mainEnd], range: [-0.5, n - 0.5], anchor: "y", showgrid: false, zeroline: false, ...ticks,
+        tickangle: n <= LABELLED_CHANNELS ? -60 : 0,
+      },
+      ...(factors.length
+        ? {
+            xaxis2: {
+              domain: [mainEnd + FACTOR_GAP, 1], anchor: "y", type: "category", fixedrange: true, showgrid: false,
+              zeroline: false, tickangle: -60, tickfont: { size: 10 },
+            },
+          }
+        : {}),
       yaxis: { domain: [0, 0.8], range: [n - 0.5, -0.5], showgrid: false, zeroline: false, ...ticks },
       yaxis2: {
         domain: [0.83, 1], anchor: "x", rangemode: "tozero", fixedrange: true, gridcolor: GRID, zeroline: false,
@@ -117,7 +169,7 @@ export class SimilarityPlot {
       showlegend: false,
       shapes: this._shapes(marks, clustered),
     };
-    window.Plotly.react(this.el, [heatmap, reach], layout, CONFIG);
+    window.Plotly.react(this.el, traces, layout, CONFIG);
     this._bind();
     this.lastRenderMs = performance.now() - t0;
   }
@@ -146,14 +198,18 @@ export class SimilarityPlot {
 
   _shapes({ highlight = null, pair = null } = {}, clustered) {
     const shapes = [];
+    const factorColumns = this.factors.length > 0;
     for (const run of this.runs) {
       const on = highlight === run.label;
       const dim = highlight != null && !on;
       const color = hotspotColor(run.label);
       const x0 = run.start - 0.5;
       const x1 = run.end + 0.5;
+      const outline = { color: withAlpha(color, dim ? 0.35 : 1), width: on ? 3 : 1.5 };
       shapes.push({ type: "rect", xref: "x", yref: "y2 domain", x0, x1, y0: 0, y1: 1, layer: "below", line: { width: 0 }, fillcolor: withAlpha(color, on ? 0.4 : dim ? 0.06 : 0.18) });
-      shapes.push({ type: "rect", xref: "x", yref: "y", x0, x1, y0: x0, y1: x1, line: { color: withAlpha(color, dim ? 0.35 : 1), width: on ? 3 : 1.5 } });
+      shapes.push({ type: "rect", xref: "x", yref: "y", x0, x1, y0: x0, y1: x1, line: outline });
+      // The same rows framed in the factor columns: which factors the hotspot's channels carry.
+      if (factorColumns) shapes.push({ type: "rect", xref: "x2 domain", yref: "y", x0: 0, x1: 1, y0: x0, y1: x1, line: outline });
       if (on) {
         shapes.push({ type: "rect", xref: "x", yref: "y domain", x0, x1, y0: 0, y1: 1, line: { width: 0 }, fillcolor: withAlpha(color, 0.22) });
         shapes.push({ type: "rect", xref: "x domain", yref: "y", x0: 0, x1: 1, y0: x0, y1: x1, line: { width: 0 }, fillcolor: withAlpha(color, 0.22) });
@@ -164,6 +220,7 @@ export class SimilarityPlot {
       const line = { color: "#c9d1d9", width: 1, dash: "dot" };
       shapes.push({ type: "line", xref: "x", yref: "y domain", x0: at, x1: at, y0: 0, y1: 1, line });
       shapes.push({ type: "line", xref: "x domain", yref: "y", x0: 0, x1: 1, y0: at, y1: at, line });
+      if (factorColumns) shapes.push({ type: "line", xref: "x2 domain", yref: "y", x0: 0, x1: 1, y0: at, y1: at, line });
     }
     if (pair) {
       const row = this.order.indexOf(pair[0]);
@@ -189,6 +246,12 @@ export class SimilarityPlot {
     this.el.on("plotly_click", (event) => {
       const point = event.points?.[0];
       if (!point) return;
+      if (point.curveNumber === 2) {
+        // A factor cell: that row's channel, paired with its closest partner.
+        const row = this.order[Math.round(point.y)];
+        if (row != null) this.hooks.onPickChannel(row);
+        return;
+      }
       const col = this.order[Math.round(point.x)];
       if (point.curveNumber === 0) this.hooks.onPickPair(this.order[Math.round(point.y)], col);
       else if (col != null) this.hooks.onPickChannel(col);
@@ -197,18 +260,23 @@ export class SimilarityPlot {
 
   _hover(event) {
     const point = event.points?.[0];
-    if (!point || point.curveNumber !== 0) {
+    if (!point || (point.curveNumber !== 0 && point.curveNumber !== 2)) {
       this.tip.hidden = true;
       return;
     }
-    const a = this.order[Math.round(point.y)];
-    const b = this.order[Math.round(point.x)];
     const sim = this.sim;
-    const lines = [
-      `row ${channelLine(sim.channelOf(a), sim.labelOf(a))}`,
-      `col ${channelLine(sim.channelOf(b), sim.labelOf(b))}`,
-      `NMI ${fmt(point.z)} · VI ${fmt(sim.vi[sim.posOf.get(a)][sim.posOf.get(b)])} bits`,
-    ];
+    const a = this.order[Math.round(point.y)];
+    let lines;
+    if (point.curveNumber === 2) {
+      lines = [`channel ${channelLine(sim.channelOf(a), sim.labelOf(a))}`, `factor ${point.x}`, `NMI ${fmt(point.z)}`];
+    } else {
+      const b = this.order[Math.round(point.x)];
+      lines = [
+        `row ${channelLine(sim.channelOf(a), sim.labelOf(a))}`,
+        `col ${channelLine(sim.channelOf(b), sim.labelOf(b))}`,
+        `NMI ${fmt(point.z)} · VI ${fmt(sim.vi[sim.posOf.get(a)][sim.posOf.get(b)])} bits`,
+      ];
+    }
     this.tip.textContent = lines.join("\n");
     const host = this.tip.parentElement.getBoundingClientRect();
     const x = event.event.clientX - host.left;
@@ -265,45 +333,75 @@ export function renderInfoPlot(el, sim, ensemble, onPick) {
   });
 }
 
-/** Hotspots (rows) x factors (columns): mean channel-factor NMI; clicking a row calls `onPick(label)`. */
-export function renderFactorPlot(el, payload, onPick) {
-  const hotspots = payload.hotspots;
-  const factors = payload.factor_names;
-  const z = hotspots.map((h) => factors.map((f) => h.factor_nmi?.[f] ?? null));
-  const finite = z.flat().filter((v) => typeof v === "number");
-  const rows = hotspots.map((_, i) => i);
+/**
+ * Member x member NMI of whole latent spaces (`detail.spaces`), members ordered by beta then
+ * seed and labelled "β<beta> s<seed>"; hover reads both members, NMI, VI and information.
+ * Returns the member names in drawn order.
+ */
+export function renderSpacesPlot(el, spaces, members) {
+  const byName = new Map(members.map((m) => [m.name, m]));
+  const key = (name) => byName.get(name) ?? { beta: Infinity, seed: Infinity };
+  const order = spaces.members
+    .map((name, pos) => ({ name, pos }))
+    .sort((a, b) => key(a.name).beta - key(b.name).beta || key(a.name).seed - key(b.name).seed || a.name.localeCompare(b.name));
+  const label = ({ name }) => (byName.has(name) ? `β${fmtBeta(byName.get(name).beta)} s${byName.get(name).seed}` : name);
+  const bits = (pos) => `${fmt(spaces.info_bits?.[pos], 2)} bits`;
+  const n = order.length;
+  const axis = order.map((_, i) => i);
   const trace = {
     type: "heatmap",
-    z,
-    x: factors,
-    y: rows,
+    z: order.map((r) => order.map((c) => spaces.nmi[r.pos]?.[c.pos] ?? null)),
+    x: axis,
+    y: axis,
     zmin: 0,
-    zmax: Math.max(1e-6, ...finite),
+    zmax: 1,
     colorscale: "Viridis",
-    colorbar: { thickness: 10, len: 0.9, outlinewidth: 0 },
-    customdata: hotspots.map((h) => factors.map(() => [h.label, h.channels.length])),
-    hovertemplate: "hotspot %{customdata[0]} (%{customdata[1]} channels) · %{x}: %{z:.3f}<extra></extra>",
-    xgap: 1,
-    ygap: 1,
+    colorbar: { thickness: 8, outlinewidth: 0, title: { text: "NMI", side: "right" } },
+    customdata: order.map((r) =>
+      order.map((c) => [`${r.name} (${bits(r.pos)})`, `${c.name} (${bits(c.pos)})`, fmt(spaces.vi?.[r.pos]?.[c.pos])]),
+    ),
+    hovertemplate: "%{customdata[0]}<br>%{customdata[1]}<br>NMI %{z:.3f} · VI %{customdata[2]} bits<extra></extra>",
+    xgap: n <= 40 ? 1 : 0,
+    ygap: n <= 40 ? 1 : 0,
   };
+  const ticks = { tickvals: axis, ticktext: order.map(label), tickfont: { size: n > 16 ? 8 : 10 }, showgrid: false, zeroline: false };
+  const side = Math.min(420, Math.max(160, 20 * n));
+  const margin = { l: 64, r: 8, t: 6, b: 60 };
   const layout = {
     ...LAYOUT,
-    height: 60 + 24 * hotspots.length,
-    margin: { l: 76, r: 8, t: 6, b: 40 },
-    xaxis: { fixedrange: true },
-    yaxis: {
-      autorange: "reversed",
-      fixedrange: true,
-      tickvals: rows,
-      ticktext: hotspots.map((h) => `<span style="color:${hotspotColor(h.label)}">H${h.label}</span> (${h.channels.length})`),
-    },
+    // Sized to the square (plus room for the colour bar), so the bar sits beside it.
+    width: Math.min(el.clientWidth || Infinity, side + margin.l + margin.r + 70),
+    height: side + margin.t + margin.b,
+    margin,
+    xaxis: { ...ticks, tickangle: -60, range: [-0.5, n - 0.5], constrain: "domain" },
+    yaxis: { ...ticks, range: [n - 0.5, -0.5], scaleanchor: "x", constrain: "domain" },
     hovermode: "closest",
   };
   dropPlaceholder(el);
   window.Plotly.react(el, [trace], layout, { ...CONFIG, displayModeBar: false });
-  el.removeAllListeners?.("plotly_click");
-  el.on("plotly_click", (event) => {
-    const row = event.points?.[0]?.y;
-    if (row != null) onPick(hotspots[row].label);
-  });
+  return order.map((o) => o.name);
+}
+
+/** The fusion objective's history as a tiny line (one value every 10 optimisation steps). */
+export function renderSparkline(el, history, label) {
+  const y = history.map((v) => (typeof v === "number" && Number.isFinite(v) ? v : null));
+  const trace = {
+    type: "scatter",
+    mode: "lines",
+    x: y.map((_, i) => 10 * i),
+    y,
+    line: { color: "#5fa8ff", width: 1.5, shape: "spline", smoothing: 0.3 },
+    hovertemplate: `step %{x}: ${label} %{y:.3f}<extra></extra>`,
+  };
+  const layout = {
+    ...LAYOUT,
+    height: 64,
+    margin: { l: 40, r: 6, t: 4, b: 14 },
+    xaxis: { fixedrange: true, showgrid: false, zeroline: false, tickfont: { size: 8 }, nticks: 4 },
+    yaxis: { fixedrange: true, gridcolor: GRID, zeroline: false, tickfont: { size: 8 }, nticks: 3 },
+    showlegend: false,
+    hovermode: "closest",
+  };
+  dropPlaceholder(el);
+  window.Plotly.react(el, [trace], layout, { ...CONFIG, displayModeBar: false });
 }

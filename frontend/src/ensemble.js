@@ -1,14 +1,15 @@
 // Latent Atlas ensemble view: the information fragments of an ensemble of beta-VAEs
 // (Murphy, Dillavou & Bassett, TMLR 2025). Picks an ensemble (remembered in the URL hash),
 // runs its analysis when missing, and shows the channel x channel NMI in OPTICS order under
-// the reachability profile, the hotspots, information against beta, the hotspot x factor
-// NMI, the traversals of any two channels and, when the server has one, the fusion result.
+// the reachability profile with the channel x factor NMI beside it on the same rows, the
+// hotspots, information against beta, the traversals of any two channels and, when the
+// analysis has them, the NMI between whole latent spaces and the fusion result.
 
 import { activity } from "./api.js";
 import { ensembleApi } from "./ensemble-api.js";
 import { closestPartner, displayOrder, indexSimilarity } from "./ensemble-data.js";
 import { ChannelTraversals, HotspotList, PairView, renderFacts, renderFusion } from "./ensemble-panels.js";
-import { SimilarityPlot, placeholder, renderFactorPlot, renderInfoPlot } from "./ensemble-plots.js";
+import { SimilarityPlot, placeholder, renderInfoPlot, renderSpacesPlot, renderSparkline } from "./ensemble-plots.js";
 import { plotAvailable } from "./plot.js";
 
 const POLL_MS = 500;
@@ -31,10 +32,10 @@ const el = {
   analyzeButton: $("analyze-button"),
   analyzeProgress: $("analyze-progress"),
   analyzeStatus: $("analyze-status"),
-  fusionPanel: $("fusion-panel"),
-  fusionTable: $("fusion-table"),
-  factorHint: $("factor-hint"),
-  factorPlot: $("factor-plot"),
+  spacesPanel: $("spaces-panel"),
+  spacesHint: $("spaces-hint"),
+  spacesPlot: $("spaces-plot"),
+  fusion: { panel: $("fusion-panel"), sentence: $("fusion-sentence"), details: $("fusion-details"), spark: $("fusion-spark") },
   infoPlot: $("info-plot"),
 };
 
@@ -46,6 +47,7 @@ const state = {
   hotspots: null,
   modelIds: new Map(), // member name -> served model id
   order: [], // channel indices in display order
+  spacesOrder: [], // member names of the spaces heatmap, in drawn order
   highlight: null, // highlighted hotspot label
   pair: null, // [row channel, column channel]
   job: null, // {ensemble, progress, stage} of the analysis this page follows
@@ -119,9 +121,11 @@ function renderSimilarity() {
   state.order = displayOrder(sim, el.showUnclustered.checked);
   const clustered = sim.ordering.length;
   const others = sim.channels.length - clustered;
+  const factors = Array.isArray(sim.nmi_factor) && sim.factor_names?.length ? sim.factor_names.length : 0;
   el.similarityHint.textContent =
     `${clustered} clustered channels in OPTICS order (reachability above, hotspots shaded)` +
     (others ? `; ${others} unclustered ${el.showUnclustered.checked ? "after the dotted line" : "hidden"}` : "") +
+    (factors ? `; on the right, each channel's NMI with the ${factors} ground-truth factors` : "; no factor labels") +
     ". Hover a cell to read it; click it to compare the two channels.";
   if (!state.order.length) return similarityPlot.clear("No channel to show: every channel is inactive.");
   if (!plotAvailable()) return similarityPlot.clear(NO_PLOTLY);
@@ -129,18 +133,26 @@ function renderSimilarity() {
 }
 
 function renderSidePlots() {
-  const { sim, hotspots, detail } = state;
-  if (!plotAvailable()) {
-    placeholder(el.infoPlot, NO_PLOTLY);
-    placeholder(el.factorPlot, NO_PLOTLY);
-    return;
-  }
-  renderInfoPlot(el.infoPlot, sim, detail, pickChannel);
-  el.factorHint.textContent =
-    "Mean channel-factor NMI of each hotspot's channels (the API serves no per-channel factor NMI). Click a row to highlight its band.";
-  if (!hotspots.factor_names.length) placeholder(el.factorPlot, "This ensemble's dataset has no factor labels.");
-  else if (!hotspots.hotspots.length) placeholder(el.factorPlot, "No hotspots.");
-  else renderFactorPlot(el.factorPlot, hotspots, toggleHotspot);
+  if (!plotAvailable()) return placeholder(el.infoPlot, NO_PLOTLY);
+  renderInfoPlot(el.infoPlot, state.sim, state.detail, pickChannel);
+}
+
+/** The member x member NMI of whole latent spaces; hidden when the analysis has none. */
+function renderSpaces(detail) {
+  const spaces = detail?.spaces;
+  state.spacesOrder = [];
+  el.spacesPanel.hidden = !(spaces?.members?.length && Array.isArray(spaces.nmi));
+  if (el.spacesPanel.hidden) return placeholder(el.spacesPlot, "");
+  el.spacesHint.textContent =
+    `${spaces.members.length} analysed members, by β then seed: how much each pair's whole latent spaces share. Hover a cell for both members' information.`;
+  if (!plotAvailable()) return placeholder(el.spacesPlot, NO_PLOTLY);
+  state.spacesOrder = renderSpacesPlot(el.spacesPlot, spaces, detail.members);
+}
+
+function renderFusionCard(fusion) {
+  renderFusion(el.fusion, fusion, (host, history, label) =>
+    plotAvailable() ? renderSparkline(host, history, label) : placeholder(host, NO_PLOTLY),
+  );
 }
 
 function clearAnalysisViews(text) {
@@ -150,10 +162,8 @@ function clearAnalysisViews(text) {
   state.highlight = null;
   state.pair = null;
   el.similarityHint.textContent = "";
-  el.factorHint.textContent = "";
   similarityPlot.clear(text);
   placeholder(el.infoPlot, text);
-  placeholder(el.factorPlot, text);
   hotspotList.clear("");
   pairView.clear("Click a heatmap cell to compare its two channels' traversals.");
 }
@@ -192,6 +202,8 @@ async function selectEnsemble(id, { pair = null } = {}) {
   state.id = id;
   state.detail = null;
   clearAnalysisViews("Loading…");
+  renderSpaces(null);
+  renderFusionCard(null);
   writeHash();
   setStatus(`Loading ${id}…`);
   try {
@@ -200,7 +212,8 @@ async function selectEnsemble(id, { pair = null } = {}) {
     state.detail = detail;
     state.modelIds = new Map(detail.members.filter((m) => m.model_id).map((m) => [m.name, m.model_id]));
     renderFacts(el.facts, detail);
-    renderFusion(el.fusionPanel, el.fusionTable, detail.fusion);
+    renderSpaces(detail);
+    renderFusionCard(detail.fusion);
     showJob();
     if (!detail.analysed) {
       clearAnalysisViews("Not analysed yet: press Analyze to compute the information fragments and hotspots.");
@@ -343,6 +356,9 @@ window.__ensembleView = {
   },
   get highlight() {
     return state.highlight;
+  },
+  get spacesOrder() {
+    return state.spacesOrder.slice();
   },
   get renderMs() {
     return similarityPlot.lastRenderMs;

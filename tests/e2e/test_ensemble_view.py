@@ -14,6 +14,7 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 HEATMAP_DRAG = "#similarity-plot .nsewdrag[data-subplot='xy']"
+FACTOR_DRAG = "#similarity-plot .nsewdrag[data-subplot='x2y']"
 SYNTHETIC = "synthetic-500"
 
 
@@ -32,10 +33,81 @@ def wait_shown(page, ensemble_id: str) -> None:
     )
 
 
-def cell_point(page, row: int, col: int, n: int) -> tuple[float, float]:
-    """Viewport coordinates of heatmap cell (row, col) of n x n (rows top to bottom)."""
-    box = page.locator(HEATMAP_DRAG).bounding_box()
-    return box["x"] + box["width"] * (col + 0.5) / n, box["y"] + box["height"] * (row + 0.5) / n
+def cell_point(page, row: int, col: int, n: int, cols: int | None = None, drag: str = HEATMAP_DRAG) -> tuple[float, float]:
+    """Viewport coordinates of cell (row, col) of an n-row heatmap (rows top to bottom) with
+    `cols` columns (n unless told), drawn in the subplot `drag`."""
+    box = page.locator(drag).bounding_box()
+    cols = n if cols is None else cols
+    return box["x"] + box["width"] * (col + 0.5) / cols, box["y"] + box["height"] * (row + 0.5) / n
+
+
+def figure_trace(page, selector: str, k: int) -> dict:
+    """Trace k of the Plotly figure in `selector`."""
+    return page.evaluate("([s, k]) => document.querySelector(s).data[k]", [selector, k])
+
+
+def check_factor_heatmap(page, sim: dict) -> None:
+    """The channel x factor heatmap (trace 2 of the similarity figure): the channel heatmap's
+    rows in the same order, on the same y axis, one column per factor, the API's values."""
+    order = page.evaluate("() => window.__ensembleView.order")
+    pos = {c["index"]: p for p, c in enumerate(sim["channels"])}
+    heatmap = figure_trace(page, "#similarity-plot", 0)
+    factor = figure_trace(page, "#similarity-plot", 2)
+    assert factor["type"] == "heatmap" and factor["xaxis"] == "x2" and factor["yaxis"] == "y"
+    assert len(factor["z"]) == len(heatmap["z"]) == len(order)
+    assert factor["y"] == heatmap["y"]
+    assert factor["x"] == sim["factor_names"]
+    assert all(len(row) == len(sim["factor_names"]) for row in factor["z"])
+    for i, index in enumerate(order):
+        expected = sim["nmi_factor"][pos[index]]
+        assert factor["z"][i] == [None if v is None else pytest.approx(v) for v in expected]
+    assert (factor["zmin"], factor["zmax"]) == (0, 1)
+    layout = page.evaluate("() => document.querySelector('#similarity-plot').layout")
+    # Directly to the right of the channel heatmap, narrower than it.
+    main, side = layout["xaxis"]["domain"], layout["xaxis2"]["domain"]
+    assert main[1] < side[0] and side[1] - side[0] < (main[1] - main[0]) / 3
+    assert layout["xaxis2"]["anchor"] == "y"
+
+
+def fusion_phrases(fusion: dict) -> list[str]:
+    """The numbers (and names) of the fusion sentence, as the page writes them."""
+    return [
+        f"Fused space: {fusion['info_bits']:.2f} bits, mean NMI to members {fusion['mean_nmi']:.3f}",
+        f"best single member {fusion['best_member']}: {fusion['best_member_info_bits']:.2f} bits, "
+        f"mean NMI {fusion['best_member_mean_nmi']:.3f}",
+        f"most informative member {fusion['most_informative_member']}: {fusion['most_informative_member_info_bits']:.2f} bits",
+    ]
+
+
+def check_fusion_card(page, fusion: dict) -> None:
+    page.wait_for_selector("#fusion-panel:not([hidden])")
+    sentence = " ".join(page.text_content("#fusion-sentence").split())
+    for phrase in fusion_phrases(fusion):
+        assert phrase in sentence, (phrase, sentence)
+    details = page.text_content("#fusion-details")
+    assert f"{fusion['steps']} steps" in details and f"{fusion['channels']} channels" in details
+    spark = figure_trace(page, "#fusion-spark", 0)
+    assert spark["type"] == "scatter" and spark["mode"] == "lines"
+    assert spark["y"] == pytest.approx(fusion["history"])
+    assert page.is_visible("#fusion-spark svg.main-svg")
+
+
+def check_spaces_heatmap(page, spaces: dict, members: list[dict]) -> None:
+    """One row and column per analysed member, ordered by beta then seed, labelled."""
+    page.wait_for_selector("#spaces-panel:not([hidden]) #spaces-plot svg.main-svg")
+    by_name = {m["name"]: m for m in members}
+    expected = sorted(spaces["members"], key=lambda name: (by_name[name]["beta"], by_name[name]["seed"]))
+    assert page.evaluate("() => window.__ensembleView.spacesOrder") == expected
+    trace = figure_trace(page, "#spaces-plot", 0)
+    n = len(spaces["members"])
+    assert len(trace["z"]) == n and all(len(row) == n for row in trace["z"])
+    at = {name: k for k, name in enumerate(spaces["members"])}
+    for i, a in enumerate(expected):
+        for j, b in enumerate(expected):
+            value = spaces["nmi"][at[a]][at[b]]
+            assert trace["z"][i][j] == (None if value is None else pytest.approx(value))
+    ticks = page.evaluate("() => document.querySelector('#spaces-plot').layout.yaxis.ticktext")
+    assert ticks == [f"β{by_name[name]['beta']:g} s{by_name[name]['seed']}" for name in expected]
 
 
 def hotspot_runs(order: list[int], labels: dict[int, int]) -> list[tuple[int, int, int]]:
@@ -119,9 +191,27 @@ def test_heatmap_reachability_hotspots_and_pair(app, server, ensemble):
     runs = hotspot_runs(order, labels)
     assert band_count(page) == len(runs)
 
-    # Hiding the unclustered channels leaves the OPTICS-ordered ones.
+    # Beside it, the channel x factor NMI on the same rows (when the probe set has factors).
+    has_factors = bool(sim.get("factor_names")) and sim.get("nmi_factor") is not None
+    if has_factors:
+        check_factor_heatmap(page, sim)
+        # Hovering a factor cell names the row's channel and the factor.
+        k = len(sim["factor_names"]) - 1
+        page.locator("#similarity-plot").scroll_into_view_if_needed()
+        page.mouse.move(*cell_point(page, 0, k, len(order), len(sim["factor_names"]), FACTOR_DRAG))
+        page.wait_for_selector("#similarity-tip:not([hidden])")
+        tip = page.text_content("#similarity-tip")
+        assert f"factor {sim['factor_names'][k]}" in tip
+        assert any(f"channel {channels[i]['member']} z{channels[i]['dim']} ·" in tip for i in order[:2]), tip
+        page.mouse.move(0, 0)
+    else:
+        assert len(page.evaluate("() => document.querySelector('#similarity-plot').data")) == 2
+
+    # Hiding the unclustered channels leaves the OPTICS-ordered ones, in both heatmaps.
     page.uncheck("#show-unclustered")
     page.wait_for_function("(n) => window.__ensembleView.rows === n", arg=len(sim["ordering"]))
+    if has_factors:
+        check_factor_heatmap(page, sim)
     page.check("#show-unclustered")
     page.wait_for_function("(n) => window.__ensembleView.rows === n", arg=len(order))
 
@@ -176,7 +266,13 @@ def test_heatmap_reachability_hotspots_and_pair(app, server, ensemble):
     assert f"NMI {nmi:.3f}" in page.text_content("#pair-summary")
     assert re.search(rf"pair={a},{b}$", page.evaluate("() => location.hash"))
 
-    assert page.is_hidden("#fusion-panel") == (not ensemble["detail"].get("fusion"))
+    detail = ensemble["detail"]
+    assert page.is_hidden("#fusion-panel") == (not detail.get("fusion"))
+    if detail.get("fusion"):
+        check_fusion_card(page, detail["fusion"])
+    assert page.is_hidden("#spaces-panel") == (not detail.get("spaces"))
+    if detail.get("spaces"):
+        check_spaces_heatmap(page, detail["spaces"], detail["members"])
     assert page.is_hidden("#error")
     assert app.console_errors == [], app.console_errors
     assert app.non_local() == []
@@ -197,8 +293,8 @@ def test_pair_restored_from_link(app, ensemble):
 
 def synthetic_ensemble(members: int = 50, dims: int = 10, seed: int = 0, fusion: dict | None = None) -> dict[str, dict]:
     """Replies of the ensemble endpoints for a made-up ensemble of members x dims channels:
-    blocks of similar channels along a shuffled OPTICS order, a few inactive channels; the
-    detail carries `fusion` when given."""
+    blocks of similar channels along a shuffled OPTICS order, a few inactive channels (no
+    factor NMI), whole-space NMI between members; the detail carries `fusion` when given."""
     rng = random.Random(seed)
     betas = [1.0, 2.0, 4.0, 8.0, 16.0]
     seeds = -(-members // len(betas))
@@ -238,10 +334,18 @@ def synthetic_ensemble(members: int = 50, dims: int = 10, seed: int = 0, fusion:
         "member_count": members, "status_counts": {"done": members}, "analysed": True, "analysed_at": "2025-01-01T00:00:00+00:00",
     }
     factor_names = ["shape", "scale", "orientation", "posX", "posY"]
+    nmi_factor = [
+        [round(rng.random() * 0.8, 4) if c["active"] else None for _ in factor_names] for c in channels
+    ]
+    space_nmi = [[1.0 if a == b else round(rng.uniform(0.3, 0.95), 4) for b in range(members)] for a in range(members)]
+    spaces = {
+        "members": names, "info_bits": [round(rng.uniform(3, 9), 3) for _ in names],
+        "nmi": space_nmi, "vi": [[round(2 * (1 - v), 4) for v in row] for row in space_nmi],
+    }
     return {
         "/api/ensembles": {"ensembles": [info]},
         f"/api/ensembles/{SYNTHETIC}": {
-            **info, "probe_size": 1000, "factor_names": factor_names, "skipped_members": [],
+            **info, "probe_size": 1000, "factor_names": factor_names, "skipped_members": [], "spaces": spaces,
             **({"fusion": fusion} if fusion else {}),
             "members": [
                 {"name": n, "beta": betas[k % len(betas)], "seed": k // len(betas), "status": "done", "model_id": None}
@@ -251,6 +355,7 @@ def synthetic_ensemble(members: int = 50, dims: int = 10, seed: int = 0, fusion:
         f"/api/ensembles/{SYNTHETIC}/similarity": {
             "ensemble": SYNTHETIC, "channels": channels, "nmi": nmi, "vi": vi, "distance": "nmi", "min_samples": 20,
             "clustered": active, "ordering": ordering, "reachability": reachability, "labels": labels,
+            "factor_names": factor_names, "nmi_factor": nmi_factor,
         },
         f"/api/ensembles/{SYNTHETIC}/hotspots": {
             "ensemble": SYNTHETIC, "distance": "nmi", "min_samples": 20, "factor_names": factor_names,
@@ -278,7 +383,13 @@ def reply(route, body: dict, status: int = 200) -> None:
     route.fulfill(status=status, content_type="application/json", body=json.dumps(body))
 
 
-FUSION = {"info_bits": 12.5, "mean_nmi": 0.41, "steps": 300, "best_member": "beta4-seed1", "history": [0.2, 0.3, 0.41], "members": ["a", "b"]}
+FUSION = {
+    "objective": "exp_neg_vi", "steps": 300, "channels": 10, "start_member": "beta4-seed1",
+    "info_bits": 12.5, "mean_nmi": 0.41, "mean_vi": 3.25,
+    "best_member": "beta4-seed1", "best_member_info_bits": 9.875, "best_member_mean_nmi": 0.3871,
+    "most_informative_member": "beta1-seed0", "most_informative_member_info_bits": 11.204,
+    "history": [0.2, 0.3, 0.35, 0.39, 0.41],
+}
 
 
 def test_500_channel_heatmap_stays_responsive(app):
@@ -293,6 +404,15 @@ def test_500_channel_heatmap_stays_responsive(app):
     assert n == 500
     render_ms = page.evaluate("() => window.__ensembleView.renderMs")
     assert render_ms < 5000, f"drawing 500 x 500 channels took {render_ms:.0f} ms"
+    similarity = payloads[f"/api/ensembles/{SYNTHETIC}/similarity"]
+    check_factor_heatmap(page, similarity)
+    page.uncheck("#show-unclustered")  # the inactive channels go, from both heatmaps
+    page.wait_for_function("(n) => window.__ensembleView.rows === n", arg=len(similarity["ordering"]))
+    check_factor_heatmap(page, similarity)
+    page.check("#show-unclustered")
+    page.wait_for_function("() => window.__ensembleView.rows === 500")
+    detail = payloads[f"/api/ensembles/{SYNTHETIC}"]
+    check_spaces_heatmap(page, detail["spaces"], detail["members"])
 
     # Count every full re-plot from here on: hovering and highlighting must cause none.
     page.evaluate(
@@ -324,13 +444,13 @@ def test_500_channel_heatmap_stays_responsive(app):
     waits.sort()
     assert waits[len(waits) // 2] < 0.4, f"hover readout median {1000 * waits[len(waits) // 2]:.0f} ms"
 
-    # The fusion card lists the fusion result's fields.
-    assert page.is_visible("#fusion-panel")
-    rows = page.locator("#fusion-table tr").all_inner_texts()
-    assert [r.split("\t") for r in rows] == [
-        ["info bits", "12.500"], ["mean nmi", "0.410"], ["steps", "300"], ["best member", "beta4-seed1"],
-        ["history", "0.200 → 0.410 (3 values)"], ["members", "2 items"],
-    ]
+    # The fusion card: the comparison sentence, the details, the objective's sparkline.
+    check_fusion_card(page, FUSION)
+    assert " ".join(page.text_content("#fusion-sentence").split()) == (
+        "Fused space: 12.50 bits, mean NMI to members 0.410 — best single member beta4-seed1: 9.88 bits, "
+        "mean NMI 0.387; most informative member beta1-seed0: 11.20 bits."
+    )
+    assert "mean exp(−VI)" in page.text_content("#fusion-details")
 
     page.locator("#hotspot-list li.hotspot button").nth(2).click()
     page.wait_for_function("() => window.__ensembleView.highlight === 2")
