@@ -30,6 +30,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/serve_latency.py
+	$(BIN)/python bench/eoflow_latency.py
 
 screenshot: setup
 	LATENTATLAS_UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/e2e -k screenshot

@@ -363,6 +363,7 @@ def test_initialised_eoflow_truncates_like_pca_and_is_evaluated_against_it(tmp_p
     section, sheet = evaluate_flow(model, dataset, torch.device("cpu"), images=200, pca_samples=2048)
     truncation = section["truncation"]
     assert truncation["keep"] == keep_grid(256) and truncation["keep"][0] == 1 and truncation["keep"][-1] == 256
+    assert {4, 16, 64} <= set(truncation["keep"])  # D/64, D/16, D/4
     assert truncation["psnr"][-1] >= 60 and truncation["pca_psnr"][-1] >= 60
     for c, flow_db, pca_db in zip(truncation["keep"], truncation["psnr"], truncation["pca_psnr"]):
         if c < 128:

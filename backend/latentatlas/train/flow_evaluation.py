@@ -37,8 +37,10 @@ DENOISE_SIGMA = 0.1
 
 
 def keep_grid(dim: int, points: int = TRUNCATION_POINTS) -> list[int]:
-    """Log-spaced C values from 1 to ``dim`` (distinct integers, both ends included)."""
-    return sorted({int(round(c)) for c in np.geomspace(1, dim, points)} | {1, dim})
+    """Log-spaced C values from 1 to ``dim`` (distinct integers, both ends included), plus
+    D/64, D/16 and D/4, where the quality bar compares the flow with PCA."""
+    fractions = {max(1, dim // f) for f in (64, 16, 4)}
+    return sorted({int(round(c)) for c in np.geomspace(1, dim, points)} | {1, dim} | fractions)
 
 
 class PCA:
