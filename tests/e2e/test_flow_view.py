@@ -67,6 +67,7 @@ def settle(page, model_id: str) -> tuple[int, float, str]:
 def track_truncate_concurrency(page) -> dict:
     """Count single-C /truncate requests (the slider's) and the most in flight at once."""
     stats = {"sent": 0, "inflight": 0, "max_inflight": 0}
+    seen = set()  # requests started since tracking began (earlier ones may still finish)
 
     def single_keep(request) -> bool:
         if not request.url.endswith("/truncate") or not request.post_data:
@@ -75,12 +76,14 @@ def track_truncate_concurrency(page) -> dict:
 
     def started(request):
         if single_keep(request):
+            seen.add(id(request))
             stats["sent"] += 1
             stats["inflight"] += 1
             stats["max_inflight"] = max(stats["max_inflight"], stats["inflight"])
 
     def ended(request):
-        if single_keep(request):
+        if id(request) in seen:
+            seen.discard(id(request))
             stats["inflight"] -= 1
 
     page.on("request", started)
