@@ -33,7 +33,7 @@ bench: setup
 	$(BIN)/python bench/eoflow_latency.py
 
 screenshot: setup
-	LATENTATLAS_UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/e2e -k screenshot
+	LATENTATLAS_UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/e2e -k "screenshot or heatmap_reachability or flow_panel_truncates"
 
 clean:
 	rm -rf $(VENV) frontend/node_modules .pytest_cache

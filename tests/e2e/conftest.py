@@ -8,6 +8,7 @@ serve``), serving the repository's shipped ``models/`` folder; Chromium is the s
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,6 +21,14 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # LATENTATLAS_E2E_MODELS_DIR serves another models folder (development: a small ensemble).
 MODELS_DIR = Path(os.environ.get("LATENTATLAS_E2E_MODELS_DIR") or REPO_ROOT / "models")
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+@pytest.fixture
+def screenshot_path(tmp_path) -> Callable[[str], Path]:
+    """Where a test saves its screenshot NAME: docs/NAME (the README's pictures) under `make
+    screenshot` (LATENTATLAS_UPDATE_SCREENSHOT=1), else the test's tmp folder."""
+    update = os.environ.get("LATENTATLAS_UPDATE_SCREENSHOT") == "1"
+    return lambda name: (REPO_ROOT / "docs" / name) if update else tmp_path / name
 
 
 @pytest.fixture(scope="session")

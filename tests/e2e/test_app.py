@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
 pytestmark = pytest.mark.e2e
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-README_SCREENSHOT = REPO_ROOT / "docs" / "screenshot.png"
-# `make screenshot` sets this to refresh the README's picture; otherwise the shot goes to tmp.
-UPDATE_SCREENSHOT = os.environ.get("LATENTATLAS_UPDATE_SCREENSHOT") == "1"
 DSPRITES = "qlae-dsprites"
 SHAPES3D = "qlae-shapes3d"
 
@@ -172,7 +166,7 @@ def test_api_error_detail_is_shown(app, tmp_path):
     assert page.is_hidden("#error")
 
 
-def test_shapes3d_sample_sliders_traversal_and_screenshot(app, models, tmp_path):
+def test_shapes3d_sample_sliders_traversal_and_screenshot(app, models, screenshot_path):
     page = open_app(app)
     select_model(page, SHAPES3D)
     model = models[SHAPES3D]
@@ -214,7 +208,7 @@ def test_shapes3d_sample_sliders_traversal_and_screenshot(app, models, tmp_path)
     assert page.is_hidden("#error")
 
     page.mouse.move(0, 0)
-    screenshot = README_SCREENSHOT if UPDATE_SCREENSHOT else tmp_path / "screenshot.png"
+    screenshot = screenshot_path("screenshot.png")
     page.screenshot(path=str(screenshot), full_page=True)
     assert screenshot.stat().st_size > 10_000
 

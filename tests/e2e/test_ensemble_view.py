@@ -151,7 +151,7 @@ def ensemble(server) -> dict:
 
 # ------------------------------------------------------------------ the real ensemble
 
-def test_heatmap_reachability_hotspots_and_pair(app, server, ensemble):
+def test_heatmap_reachability_hotspots_and_pair(app, server, ensemble, screenshot_path):
     ensemble_id, sim, hotspots = ensemble["id"], ensemble["similarity"], ensemble["hotspots"]
     channels = {c["index"]: c for c in sim["channels"]}
     pos = {c["index"]: p for p, c in enumerate(sim["channels"])}
@@ -276,6 +276,10 @@ def test_heatmap_reachability_hotspots_and_pair(app, server, ensemble):
     assert page.is_hidden("#error")
     assert app.console_errors == [], app.console_errors
     assert app.non_local() == []
+    page.mouse.move(0, 0)
+    screenshot = screenshot_path("ensembles.png")
+    page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.stat().st_size > 10_000
 
 
 def test_pair_restored_from_link(app, ensemble):

@@ -109,7 +109,7 @@ def click_plot_point(page, selector: str, x: float, y: float) -> None:
 
 # ------------------------------------------------------------------ test
 
-def test_flow_panel_truncates_plots_and_denoises(app, server, flow_model, tmp_path):
+def test_flow_panel_truncates_plots_and_denoises(app, server, flow_model, tmp_path, screenshot_path):
     page, model_id, dim = app.page, flow_model["id"], flow_model["latent_dim"]
     held_out = server.json(f"/api/models/{model_id}")["card"].get("flow", {}).get("truncation")
     page.goto(f"{app.base_url}/#model={model_id}")
@@ -203,6 +203,9 @@ def test_flow_panel_truncates_plots_and_denoises(app, server, flow_model, tmp_pa
     page.keyboard.press("ArrowLeft")
     page.wait_for_function("(old) => document.querySelector('#flow-noisy').src === old", arg=noisy)
     wait_idle(page, model_id)
+    screenshot = screenshot_path("flow.png")
+    page.locator("#flow-panel").screenshot(path=str(screenshot))
+    assert screenshot.stat().st_size > 10_000
 
     # An uploaded image goes to /truncate and /denoise as multipart, with the same controls.
     photo = tmp_path / "stripes.png"
