@@ -34,10 +34,12 @@ const LAYOUT = {
 };
 const CONFIG = { displaylogo: false, responsive: true, displayModeBar: false };
 
-/** The metrics of a model's card, or null when there are none (or they do not fit it). */
+/** The metrics of a model's card, or null when there are none (or they do not fit it). A
+ * model with ordered latents (a flow) is scored on its top latents: a prefix of its latent. */
 export function modelMetrics(model) {
   const m = model?.metrics;
-  return m && m.values && m.matrices && m.latent_dim === model.latent_dim ? m : null;
+  const fits = m?.latent_dim === model?.latent_dim || (model?.truncatable && m?.latent_dim <= model.latent_dim);
+  return m && m.values && m.matrices && fits ? m : null;
 }
 
 function clear(el, text = "") {
