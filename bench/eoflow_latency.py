@@ -29,9 +29,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 
-from latentatlas.devtools import HOST, LocalServer
+from latentatlas.devtools import HOST, LocalServer, percentiles
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "bench" / "results" / "eoflow_latency.json"
@@ -41,18 +40,6 @@ DATASET_INDEX = 0
 
 
 # ------------------------------------------------------------------ helpers
-
-def percentiles(values: list[float]) -> dict:
-    a = np.asarray(values, dtype=np.float64)
-    return {
-        "n": int(a.size),
-        "p50": round(float(np.percentile(a, 50)), 3),
-        "p95": round(float(np.percentile(a, 95)), 3),
-        "mean": round(float(a.mean()), 3),
-        "min": round(float(a.min()), 3),
-        "max": round(float(a.max()), 3),
-    }
-
 
 def log_spaced(dim: int, n: int) -> list[int]:
     """Up to ``n`` distinct integers in 1..dim, log-spaced, 1 and dim included (as the app's curve)."""

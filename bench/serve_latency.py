@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latentatlas.devtools import CHROMIUM, CHROMIUM_ARGS, HOST, LocalServer
+from latentatlas.devtools import CHROMIUM, CHROMIUM_ARGS, HOST, LocalServer, percentiles
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "bench" / "results" / "serve_latency.json"
@@ -46,20 +46,6 @@ TARGETS = {"server_decode_p50_ms": 5.0, "slider_to_image_p95_ms": 100.0}
 
 
 # ------------------------------------------------------------------ helpers
-
-def percentiles(values: list[float]) -> dict:
-    if not values:
-        return {"n": 0}
-    a = np.asarray(values, dtype=np.float64)
-    return {
-        "n": int(a.size),
-        "p50": round(float(np.percentile(a, 50)), 3),
-        "p95": round(float(np.percentile(a, 95)), 3),
-        "mean": round(float(a.mean()), 3),
-        "min": round(float(a.min()), 3),
-        "max": round(float(a.max()), 3),
-    }
-
 
 def random_latents(model: dict, n: int, rng: np.random.Generator) -> list[list[float]]:
     """Plausible latents: random codes (QLAE) or mean + sd * N(0, 1)."""

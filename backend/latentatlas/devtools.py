@@ -1,5 +1,6 @@
 """Helpers for the project's own browser tests and benchmarks: a real server on a free
-port of 127.0.0.1, and the flags that keep the system Chromium on this machine.
+port of 127.0.0.1, the flags that keep the system Chromium on this machine, and the
+benchmarks' latency summary.
 
 The server is started exactly as a user would (``python -m latentatlas.cli serve``) in a
 subprocess; nothing here is used by the app itself.
@@ -17,6 +18,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import numpy as np
+
 HOST = "127.0.0.1"
 CHROMIUM = Path("/usr/bin/chromium")
 # Headless, no sandbox (root), and none of Chromium's background traffic: every request a
@@ -30,6 +33,15 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+
+
+def percentiles(values: list[float]) -> dict:
+    """n, p50, p95, mean, min and max of timings (ms), rounded to microseconds."""
+    if not values:
+        return {"n": 0}
+    array = np.asarray(values, dtype=np.float64)
+    summary = {"p50": np.percentile(array, 50), "p95": np.percentile(array, 95), "mean": array.mean(), "min": array.min(), "max": array.max()}
+    return {"n": int(array.size), **{key: round(float(value), 3) for key, value in summary.items()}}
 
 
 def free_port() -> int:

@@ -6,6 +6,7 @@
 // analysis has them, the NMI between whole latent spaces and the fusion result.
 
 import { activity } from "./api.js";
+import { banner } from "./banner.js";
 import { ensembleApi } from "./ensemble-api.js";
 import { closestPartner, displayOrder, indexSimilarity } from "./ensemble-data.js";
 import { ChannelTraversals, HotspotList, PairView, renderFacts, renderFusion } from "./ensemble-panels.js";
@@ -18,9 +19,6 @@ const NO_PLOTLY = "Plotly is not available (run `npm install` in frontend/).";
 const $ = (id) => document.getElementById(id);
 const el = {
   select: $("ensemble-select"),
-  status: $("status"),
-  error: $("error"),
-  errorText: $("error-text"),
   errorDismiss: $("error-dismiss"),
   showUnclustered: $("show-unclustered"),
   similarityHint: $("similarity-hint"),
@@ -56,26 +54,7 @@ const state = {
 
 // ---------------------------------------------------------------- status & errors
 
-function setStatus(text) {
-  el.status.textContent = text;
-}
-
-function showError(message) {
-  el.errorText.textContent = message;
-  el.error.hidden = false;
-  setStatus(`Error: ${message}`);
-}
-
-function clearError() {
-  el.error.hidden = true;
-  el.errorText.textContent = "";
-}
-
-function reportError(error, context) {
-  if (error?.name === "AbortError") return;
-  const message = error?.message || String(error);
-  showError(context ? `${context}: ${message}` : message);
-}
+const { setStatus, showError, clearError, reportError } = banner;
 
 // ---------------------------------------------------------------- URL hash: #ensemble=ID&pair=A,B
 

@@ -2,6 +2,7 @@
 // grid, the model card and the URL state together. Plain ES modules, no build step.
 
 import { activity, api } from "./api.js";
+import { banner } from "./banner.js";
 import { canEstimate, declaredFactors, estimateFactors, metricsFactors } from "./factors.js";
 import { FlowPanel, sliderLimit } from "./flow.js";
 import { LiveDecoder } from "./live.js";
@@ -30,9 +31,6 @@ const el = {
   sliders: $("sliders"),
   stepsSelect: $("steps-select"),
   factorsButton: $("factors-button"),
-  status: $("status"),
-  error: $("error"),
-  errorText: $("error-text"),
   errorDismiss: $("error-dismiss"),
   card: $("model-card"),
   cardExtra: $("card-extra"),
@@ -82,26 +80,7 @@ window.__latentAtlas = hook;
 
 // ---------------------------------------------------------------- status & errors
 
-function setStatus(text) {
-  el.status.textContent = text;
-}
-
-function showError(message) {
-  el.errorText.textContent = message;
-  el.error.hidden = false;
-  setStatus(`Error: ${message}`);
-}
-
-function clearError() {
-  el.error.hidden = true;
-  el.errorText.textContent = "";
-}
-
-function reportError(error, context) {
-  if (error?.name === "AbortError") return;
-  const message = error?.message || String(error);
-  showError(context ? `${context}: ${message}` : message);
-}
+const { setStatus, showError, clearError, reportError } = banner;
 
 function liveLabel() {
   return { live: "live (WebSocket)", connecting: "connecting…", http: "HTTP fallback", closed: "offline" }[state.liveState];
