@@ -31,8 +31,10 @@ class ModelConfig(BaseModel):
     quantize_weight: float = 0.01
     commit_weight: float = 0.01
     quantize_warmup: int = Field(500, ge=0)
-    # beta-VAE (Higgins et al. 2017): KL weight; beta-TCVAE (Chen et al. 2018): TC weight.
+    # beta-VAE (Higgins et al. 2017): KL weight; beta-TCVAE (Chen et al. 2018): TC weight and
+    # its minibatch estimator (stratified "mss" or weighted "mws" sampling).
     beta: float = Field(1.0, ge=0)
+    tc_estimator: Literal["mss", "mws"] = "mss"
     # EOFlow (Galperin & Koethe 2026): flow architecture and objective. A flow is bijective,
     # so its latent_dim must be channels * image_size**2 (checked below).
     flow_levels: int = Field(2, ge=1, le=6)  # squeeze (space-to-depth) levels
