@@ -22,7 +22,6 @@ import http.client
 import json
 import math
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -30,7 +29,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 
-from latentatlas.devtools import HOST, LocalServer, percentiles
+from latentatlas.devtools import HOST, LocalServer, machine_info, percentiles
+from latentatlas.train.checkpoint import write_json
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "bench" / "results" / "eoflow_latency.json"
@@ -57,16 +57,6 @@ def timed(call, n: int, warmup: int) -> dict:
         if i >= warmup:
             times.append((time.perf_counter() - t0) * 1000)
     return percentiles(times)
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 # ------------------------------------------------------------------ measurements
@@ -131,8 +121,6 @@ def main() -> int:
     args = parser.parse_args()
     n, warmup = max(1, min(args.n, 10_000)), max(0, min(args.warmup, 100))
 
-    import torch
-
     from latentatlas.config import Settings
     from latentatlas.devices import resolve_device, set_threads
     from latentatlas.serve.registry import ModelRegistry
@@ -170,27 +158,14 @@ def main() -> int:
     }
     report = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "platform": platform.platform(),
-            "cpu": cpu_name(),
-            "cpu_count": os.cpu_count(),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "device": str(device),
-            "torch_threads_in_process": torch.get_num_threads(),
-            "server_torch_threads": os.environ.get("LATENTATLAS_TORCH_THREADS", f"{Settings.model_fields['torch_threads'].default} (default)"),
-            # Other work on the machine skews every number: the 1-minute load before and after.
-            "load_average_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-        },
+        "machine": {**machine_info(load_before), "device": str(device)},
         "settings": {"n": n, "warmup": warmup, "dataset_index": DATASET_INDEX, "curve_points": CURVE_POINTS},
         "targets": TARGETS,
         "models": results,
         "checks": checks,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = args.out.with_suffix(args.out.suffix + ".tmp")
-    tmp_out.write_text(json.dumps(report, indent=2) + "\n")
-    tmp_out.replace(args.out)
+    write_json(args.out, report)
     print_table(results)
     print(json.dumps({"out": str(args.out), "machine": report["machine"], "checks": checks}, indent=2))
     return 0

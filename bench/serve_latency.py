@@ -28,7 +28,6 @@ import argparse
 import http.client
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -38,7 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from latentatlas.devtools import CHROMIUM, CHROMIUM_ARGS, HOST, LocalServer, percentiles
+from latentatlas.devtools import CHROMIUM, CHROMIUM_ARGS, HOST, LocalServer, machine_info, percentiles
+from latentatlas.train.checkpoint import write_json
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "bench" / "results" / "serve_latency.json"
@@ -125,8 +125,6 @@ def bench_traverse(port: int, model: dict, repeats: int, rng) -> dict:
 
 
 def bench_render(batch: int = 256, repeats: int = 5) -> dict:
-    import torch
-
     from latentatlas.data import DSprites, Shapes3D
 
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
@@ -270,16 +268,7 @@ def main() -> int:
         }
     report = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "cpu_count": os.cpu_count(),
-            "torch": torch.__version__,
-            "cuda": torch.cuda.is_available(),
-            "server_torch_threads": os.environ.get("LATENTATLAS_TORCH_THREADS", "2 (default)"),
-            # Other work on the machine skews every number: the 1-minute load before and after.
-            "load_average_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-        },
+        "machine": machine_info(load_before),
         "settings": {"n": n, "warmup": args.warmup, "moves": moves, "browser": not args.no_browser},
         "targets": TARGETS,
         "models": results,
@@ -287,9 +276,7 @@ def main() -> int:
         "checks": checks,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = args.out.with_suffix(args.out.suffix + ".tmp")
-    tmp_out.write_text(json.dumps(report, indent=2) + "\n")
-    tmp_out.replace(args.out)
+    write_json(args.out, report)
     print(json.dumps({"out": str(args.out), "checks": checks}, indent=2))
     return 0
 

@@ -44,6 +44,31 @@ def percentiles(values: list[float]) -> dict:
     return {"n": int(array.size), **{key: round(float(value), 3) for key, value in summary.items()}}
 
 
+def machine_info(load_before: tuple[float, ...]) -> dict:
+    """What a benchmark's numbers depend on: platform, CPU, Python, torch and its threads, and
+    the 1-minute load average before and after the run (other work skews every number)."""
+    import platform
+
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda": torch.cuda.is_available(),
+        "torch_threads_in_process": torch.get_num_threads(),
+        "server_torch_threads": os.environ.get("LATENTATLAS_TORCH_THREADS", "2 (default)"),
+        "load_average_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+    }
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
