@@ -125,6 +125,8 @@ def bench_traverse(port: int, model: dict, repeats: int, rng) -> dict:
 
 
 def bench_render(batch: int = 256, repeats: int = 5) -> dict:
+    import torch
+
     from latentatlas.data import DSprites, Shapes3D
 
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
@@ -228,8 +230,6 @@ def main() -> int:
     parser.add_argument("--no-browser", action="store_true", help="skip the Chromium measurement")
     args = parser.parse_args()
     n, moves = max(1, min(args.n, 10_000)), max(1, min(args.moves, 1000))
-
-    import torch
 
     load_before = os.getloadavg()
     rng = np.random.default_rng(0)
