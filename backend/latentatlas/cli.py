@@ -176,6 +176,7 @@ def evaluate(
     from latentatlas.devices import resolve_device, set_threads
     from latentatlas.metrics import MetricsInputError, format_table
     from latentatlas.train.evaluation import EvaluationError, VoteCounts, evaluate_model
+    from latentatlas.train.checkpoint import load_model_folder
 
     set_threads(threads)
     try:
@@ -185,11 +186,12 @@ def evaluate(
         raise typer.BadParameter(str(error)) from error
     if not (folder / "config.json").is_file():
         raise typer.BadParameter(f"{folder} is not a model folder (no config.json)")
-    if json.loads((folder / "config.json").read_text()).get("model", {}).get("kind") == "eoflow":
+    loaded = load_model_folder(folder, torch_device)  # once, for the flow section and the metrics
+    if loaded.config.model.kind == "eoflow":
         from latentatlas.train.flow_evaluation import refresh_flow_card
 
         typer.echo(f"{folder.name}: top-C truncation and denoising against PCA on held-out images ...")
-        flow = refresh_flow_card(folder, torch_device)
+        flow = refresh_flow_card(loaded)
         truncation, denoise = flow["truncation"], flow["denoise"]
         typer.echo(f"bits/dim {flow['bits_per_dim']:.3f}; PSNR by C (EOFlow / PCA):")
         for keep, ours, pca in zip(truncation["keep"], truncation["psnr"], truncation["pca_psnr"]):
@@ -202,7 +204,7 @@ def evaluate(
             bar.update(100 * fraction - bar.n)
 
         try:
-            result = evaluate_model(folder, samples, seed, votes, progress, device=torch_device, n_jobs=threads)
+            result = evaluate_model(loaded, samples, seed, votes, progress, n_jobs=threads)
         except (EvaluationError, MetricsInputError) as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(2) from error

@@ -18,9 +18,7 @@ with the training curves, the throughput (steps/s, bits/dim by wall minute); and
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,7 +26,7 @@ from PIL import Image
 
 from latentatlas.data.base import ImageDataset, load_dataset
 from latentatlas.nets.eoflow import HALF_LOG_2PI, EOFlow
-from latentatlas.train.checkpoint import CARD_FILE, load_model_folder, write_json
+from latentatlas.train.checkpoint import CARD_FILE, LoadedModel, write_json
 from latentatlas.train.evaluate import add_noise, psnr
 
 TRAVERSALS_FILE = "traversals.png"
@@ -171,15 +169,15 @@ def evaluate_flow(
     return section, traversal_sheet(model, clean[:1])
 
 
-def refresh_flow_card(folder: Path, device: torch.device | str = "cpu") -> dict:
-    """Recompute a trained flow folder's card ``flow`` section and traversals.png; returns it."""
-    loaded = load_model_folder(Path(folder), device)
+def refresh_flow_card(loaded: LoadedModel) -> dict:
+    """Recompute a loaded flow's card ``flow`` section (written into its folder's card.json and
+    ``loaded.card``) and its traversals.png; returns the section."""
     if not isinstance(loaded.model, EOFlow):
-        raise ValueError(f"{folder} holds a {loaded.config.model.kind}, not an EOFlow")
+        raise ValueError(f"{loaded.folder} holds a {loaded.config.model.kind}, not an EOFlow")
+    device = next(loaded.model.parameters()).device
     dataset = load_dataset(loaded.config.dataset)
-    section, traversals = evaluate_flow(loaded.model, dataset, torch.device(device), curves=loaded.card.get("curves"))
-    card = json.loads((Path(folder) / CARD_FILE).read_text())
-    card["flow"] = section
-    write_json(Path(folder) / CARD_FILE, card)
-    traversals.save(Path(folder) / TRAVERSALS_FILE)
+    section, traversals = evaluate_flow(loaded.model, dataset, device, curves=loaded.card.get("curves"))
+    loaded.card["flow"] = section
+    write_json(loaded.folder / CARD_FILE, loaded.card)
+    traversals.save(loaded.folder / TRAVERSALS_FILE)
     return section
