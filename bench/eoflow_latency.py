@@ -1,6 +1,6 @@
 """Top-C decoding latency of the models with ordered latents (EOFlow), server side and over HTTP.
 
-For every ``truncatable`` model in the models folder, on one dataset image:
+For every model with ordered latents in the models folder, on one dataset image:
 
 * in process, the service method the /truncate router calls (``ModelService.truncate``: encode,
   top-C decode, PSNR, PNG data URLs): one C at batch 1, and a whole 16-C PSNR curve (16
@@ -30,7 +30,7 @@ from pathlib import Path
 
 
 from latentatlas.devtools import HOST, LocalServer, machine_info, percentiles
-from latentatlas.train.checkpoint import write_json
+from latentatlas.store.folders import write_json
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "bench" / "results" / "eoflow_latency.json"
@@ -130,7 +130,7 @@ def main() -> int:
     load_before = os.getloadavg()
     device = resolve_device(settings.device)
     registry = ModelRegistry(args.models_dir, device)
-    flows = {model_id: service for model_id, service in registry.services.items() if service.truncatable}
+    flows = {model_id: service for model_id, service in registry.services.items() if service.capabilities.ordered}
     if not flows:
         print(f"no truncatable model in {args.models_dir}", file=sys.stderr)
         return 1

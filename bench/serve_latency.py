@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from latentatlas.devtools import CHROMIUM, CHROMIUM_ARGS, HOST, LocalServer, machine_info, percentiles
-from latentatlas.train.checkpoint import write_json
+from latentatlas.store.folders import write_json
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "bench" / "results" / "serve_latency.json"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from enum import Enum
 from pathlib import Path
@@ -10,14 +11,6 @@ from typing import Annotated, Optional
 import typer
 
 app = typer.Typer(help="Latent Atlas: train and explore disentangled representation models.", no_args_is_help=True)
-
-
-class ModelKind(str, Enum):
-    qlae = "qlae"
-    ae = "ae"
-    vae = "vae"
-    tcvae = "tcvae"
-    eoflow = "eoflow"
 
 
 class DatasetName(str, Enum):
@@ -43,47 +36,80 @@ def serve(
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, ws_max_size=1 << 20)
 
 
-@app.command()
-def train(
-    out: Annotated[Path, typer.Option(help="Output model folder (config.json, weights.safetensors, card.json).")],
-    model: Annotated[ModelKind, typer.Option(help="Model family.")] = ModelKind.qlae,
-    dataset: Annotated[DatasetName, typer.Option(help="Training data.")] = DatasetName.dsprites,
-    data_path: Annotated[Optional[Path], typer.Option(help="Image folder (with --dataset folder).")] = None,
-    channels: Annotated[int, typer.Option(help="Image channels for an image folder (1 or 3).")] = 3,
-    image_size: Annotated[int, typer.Option(help="Square image size (a power of two).")] = 64,
-    latent_dim: Annotated[Optional[int], typer.Option(help="Latent size (default: twice the number of factors, 10 for folders; an EOFlow's is its pixel count).")] = None,
-    widths: Annotated[str, typer.Option(help="Encoder widths, comma separated, one per stride-2 layer.")] = "32,64,64,128",
-    steps: Annotated[int, typer.Option(help="Training steps.")] = 20_000,
-    max_minutes: Annotated[Optional[float], typer.Option(help="Stop early after this many minutes.")] = None,
-    batch_size: Annotated[int, typer.Option()] = 64,
-    lr: Annotated[float, typer.Option(help="Learning rate.")] = 1e-3,
-    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay on weights (QLAE: 0.1).")] = 0.1,
-    beta: Annotated[float, typer.Option(help="KL weight for --model vae, TC weight for --model tcvae.")] = 1.0,
-    quantize_warmup: Annotated[int, typer.Option(help="QLAE steps over which the decoder input snaps to the codes.")] = 500,
-    flow_levels: Annotated[int, typer.Option(help="EOFlow: squeeze levels (image size must divide by 2^levels).")] = 2,
-    flow_blocks: Annotated[int, typer.Option(help="EOFlow: coupling blocks per level.")] = 4,
-    flow_hidden: Annotated[int, typer.Option(help="EOFlow: conditioner width.")] = 64,
-    flow_principal: Annotated[bool, typer.Option(help="EOFlow: end in a principal rotation fitted to data (starts at PCA's top-C).")] = True,
-    lambda_mtc: Annotated[float, typer.Option(help="EOFlow: weight of the explained-entropy (MTC) term; 1 = principal-component flow.")] = 0.5,
-    noise_sigma: Annotated[float, typer.Option(help="EOFlow: noise augmentation sd (pixel units).")] = 0.05,
-    recon_weight: Annotated[float, typer.Option(help="EOFlow: weight of the top-C reconstruction term (0: off).")] = 0.0,
-    core_size: Annotated[int, typer.Option(help="EOFlow: C of the top-C reconstruction term.")] = 16,
-    seed: Annotated[int, typer.Option()] = 0,
-    threads: Annotated[int, typer.Option(help="torch intra-op threads.")] = 2,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    checkpoint_every: Annotated[int, typer.Option(help="Steps between resumable checkpoints.")] = 1000,
-    resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoint if present.")] = False,
-) -> None:
-    """Train a model with the CLI's progress bar, checkpoints and card."""
+train_app = typer.Typer(
+    help="Train a model: `latentatlas train FAMILY --out DIR [options]`; `latentatlas train FAMILY --help` lists the family's own options.",
+    no_args_is_help=True,
+)
+app.add_typer(train_app, name="train")
+
+
+def _common_train_options(train_defaults: dict) -> list[inspect.Parameter]:
+    """The options every family's train command shares: data, network geometry and the run."""
+    option = inspect.Parameter.KEYWORD_ONLY
+    spec = [
+        ("out", Path, ..., "Output model folder (config.json, weights.safetensors, card.json)."),
+        ("dataset", DatasetName, DatasetName.dsprites, "Training data."),
+        ("data_path", Optional[Path], None, "Image folder (with --dataset folder)."),
+        ("channels", int, 3, "Image channels for an image folder (1 or 3)."),
+        ("image_size", int, 64, "Square image size (a power of two)."),
+        ("latent_dim", Optional[int], None, "Latent size (default: twice the number of factors, 10 for folders; a flow's is its pixel count)."),
+        ("widths", str, "32,64,64,128", "Conv widths, comma separated, one per stride-2 layer."),
+        ("resume", bool, False, "Continue from OUT/checkpoint if present."),
+    ]
+    params = [inspect.Parameter(name, option, default=default, annotation=Annotated[kind, typer.Option(help=text)]) for name, kind, default, text in spec]
+    from latentatlas.train import TrainConfig
+
+    for name, field in TrainConfig.model_fields.items():
+        params.append(_field_parameter(name, field, f"Run: {field.description}.", train_defaults.get(name, field.default)))
+    return params
+
+
+def _field_parameter(name: str, field, help_text: str, default=None) -> inspect.Parameter:
+    """A typer option for one pydantic field (Literal fields become choices)."""
+    from typing import Literal, get_args, get_origin
+
+    annotation, default = field.annotation, field.default if default is None else default
+    if get_origin(annotation) is Literal:  # choices: a str Enum, turned back into its value by the command
+        annotation = Enum(f"{name}_choices", {str(c): str(c) for c in get_args(annotation)}, type=str)
+        default = annotation(str(default))
+    elif annotation not in (int, float, bool, str):
+        annotation = Optional[float] if "float" in str(annotation) else Optional[int] if "int" in str(annotation) else str
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[annotation, typer.Option(help=help_text)])
+
+
+# Options of FamilyConfig that the shared options set (or training records).
+_SHARED_FIELDS = {"kind", "latent_dim", "net", "dataset_size"}
+
+
+def _train_command(kind: str):
+    """``latentatlas train KIND``: the shared options plus the family's own, from its config."""
+    from latentatlas.families import get_family
+
+    family = get_family(kind)
+    own = {name: field for name, field in family.config.model_fields.items() if name not in _SHARED_FIELDS}
+    parameters = _common_train_options(family.config.train_defaults) + [_field_parameter(name, field, f"{kind}: {field.description}.") for name, field in own.items()]
+
+    def command(**options) -> None:
+        options = {name: value.value if isinstance(value, Enum) else value for name, value in options.items()}
+        _run_train(kind, {name: options.pop(name) for name in own}, **options)
+
+    command.__signature__ = inspect.Signature(parameters)
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    command.__doc__ = f"Train a {family.summary}."
+    return command
+
+
+def _run_train(kind: str, family_options: dict, *, out: Path, dataset: str, data_path: Optional[Path], channels: int,
+               image_size: int, latent_dim: Optional[int], widths: str, resume: bool, **run) -> None:
     from latentatlas.data import DatasetSpec, load_dataset
-    from latentatlas.nets import ModelConfig, NetConfig
-    from latentatlas.nets.blocks import layer_widths
+    from latentatlas.families import build_model, get_family, model_config
+    from latentatlas.nets import NetConfig
     from latentatlas.train import TrainConfig
     from latentatlas.train import train as run_training
 
     try:
-        spec = DatasetSpec(name=dataset.value, path=str(data_path) if data_path else None, image_size=image_size, channels=channels)
-        if dataset is DatasetName.folder:
+        spec = DatasetSpec(name=dataset, path=str(data_path) if data_path else None, image_size=image_size, channels=channels)
+        if dataset == DatasetName.folder.value:
             if data_path is None or not data_path.is_dir():
                 raise ValueError(f"--dataset folder needs --data-path pointing at a folder of images (got {data_path})")
             data_channels, factors = channels, 5
@@ -91,31 +117,24 @@ def train(
             probe = load_dataset(spec)
             data_channels, factors = probe.channels, len(probe.factor_sizes)
         net = NetConfig(image_size=image_size, channels=data_channels, widths=tuple(int(w) for w in widths.split(",")))
-        if model is not ModelKind.eoflow:  # a flow has no conv encoder/decoder
-            layer_widths(net)
-        model_config = ModelConfig(
-            kind=model.value,
-            latent_dim=latent_dim or (net.channels * image_size**2 if model is ModelKind.eoflow else 2 * factors),
-            net=net,
-            beta=beta,
-            quantize_warmup=quantize_warmup,
-            flow_levels=flow_levels,
-            flow_blocks=flow_blocks,
-            flow_hidden=flow_hidden,
-            flow_principal=flow_principal,
-            lambda_mtc=lambda_mtc,
-            noise_sigma=noise_sigma,
-            recon_weight=recon_weight,
-            core_size=core_size,
-        )
-        train_config = TrainConfig(
-            steps=steps, max_minutes=max_minutes, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-            seed=seed, threads=threads, device=device, checkpoint_every=checkpoint_every,
-        )
+        family = get_family(kind)
+        config = model_config(kind=kind, latent_dim=latent_dim or family.config.default_latent_dim(net, factors), net=net, **family_options)
+        build_model(config)  # the network's shape checks, before any data is drawn
+        train_config = TrainConfig(**run)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from error
-    card = run_training(model_config, spec, train_config, out, resume=resume)
+    card = run_training(config, spec, train_config, out, resume=resume)
     typer.echo(json.dumps({"out": str(out), "steps": card["steps"], "wall_seconds": card["wall_seconds"], "heldout": card["heldout"]}))
+
+
+def _register_train_commands() -> None:
+    from latentatlas.families import families
+
+    for kind, family in families().items():
+        train_app.command(kind, help=f"Train a {family.summary}.")(_train_command(kind))
+
+
+_register_train_commands()
 
 
 @app.command()
@@ -175,8 +194,8 @@ def evaluate(
 
     from latentatlas.devices import resolve_device, set_threads
     from latentatlas.metrics import MetricsInputError, format_table
-    from latentatlas.train.evaluation import EvaluationError, VoteCounts, evaluate_model
-    from latentatlas.train.checkpoint import load_model_folder
+    from latentatlas.evaluation.disentanglement import EvaluationError, VoteCounts, evaluate_model
+    from latentatlas.store.folders import load_model_folder
 
     set_threads(threads)
     try:
@@ -187,8 +206,8 @@ def evaluate(
     if not (folder / "config.json").is_file():
         raise typer.BadParameter(f"{folder} is not a model folder (no config.json)")
     loaded = load_model_folder(folder, torch_device)  # once, for the flow section and the metrics
-    if loaded.config.model.kind == "eoflow":
-        from latentatlas.train.flow_evaluation import refresh_flow_card
+    if loaded.model.capabilities.ordered:
+        from latentatlas.evaluation.flow import refresh_flow_card
 
         typer.echo(f"{folder.name}: top-C truncation and denoising against PCA on held-out images ...")
         flow = refresh_flow_card(loaded)
@@ -220,7 +239,7 @@ def compare(
     folders: Annotated[list[Path], typer.Argument(help="Model folders (with card.json) to compare.")],
 ) -> None:
     """A Markdown table of the models' held-out PSNR and disentanglement scores (from their cards)."""
-    from latentatlas.train.evaluation import comparison_table
+    from latentatlas.evaluation.disentanglement import comparison_table
 
     cards = []
     for folder in folders:
@@ -240,15 +259,10 @@ ensemble_app = typer.Typer(help="Ensembles of beta-VAE / beta-TCVAE runs and the
 app.add_typer(ensemble_app, name="ensemble")
 
 
-class EnsembleModel(str, Enum):
-    betavae = "betavae"
-    betatcvae = "betatcvae"
-
-
 @ensemble_app.command("train")
 def ensemble_train(
     out: Annotated[Path, typer.Option(help="Ensemble folder (manifest.json, probe set, one model folder per member).")],
-    model: Annotated[EnsembleModel, typer.Option(help="Member family.")] = EnsembleModel.betavae,
+    family: Annotated[str, typer.Option(help="Member family: one with a Gaussian posterior and a beta (vae: beta-VAE, tcvae: beta-TCVAE).")] = "vae",
     dataset: Annotated[DatasetName, typer.Option(help="Training data (dsprites or shapes3d give factors for the analysis).")] = DatasetName.dsprites,
     data_path: Annotated[Optional[Path], typer.Option(help="Image folder (with --dataset folder).")] = None,
     betas: Annotated[str, typer.Option(help="Betas, comma separated (KL weight; TC weight for betatcvae).")] = "1,2,4,8,16",
@@ -270,7 +284,8 @@ def ensemble_train(
     from latentatlas.nets import NetConfig
     from latentatlas.nets.blocks import layer_widths
     from latentatlas.train import TrainConfig
-    from latentatlas.train.ensemble import EnsembleConfig, EnsembleError, run_ensemble, summary
+    from latentatlas.store.ensembles import EnsembleConfig, EnsembleError
+    from latentatlas.train.ensemble import run_ensemble, summary
 
     try:
         spec = DatasetSpec(name=dataset.value, path=str(data_path) if data_path else None, image_size=image_size)
@@ -280,7 +295,7 @@ def ensemble_train(
         net = NetConfig(image_size=image_size, channels=channels, widths=tuple(int(w) for w in widths.split(",")))
         layer_widths(net)
         config = EnsembleConfig(
-            kind="vae" if model is EnsembleModel.betavae else "tcvae",
+            kind=family,
             dataset=spec, net=net, latent_dim=latent_dim,
             betas=tuple(float(b) for b in betas.split(",") if b.strip()), seeds=seeds,
             train=TrainConfig(steps=steps, batch_size=batch_size, lr=lr, threads=threads, device=device),
@@ -307,8 +322,8 @@ def ensemble_analyze(
 ) -> None:
     """Information fragments and hotspots of the ensemble's members; writes analysis.json next to the manifest."""
     from latentatlas.fragments import FragmentsInputError
-    from latentatlas.train.ensemble import EnsembleError
-    from latentatlas.train.ensemble_analysis import ANALYSIS_FILE, analyze_ensemble
+    from latentatlas.evaluation.ensemble import ANALYSIS_FILE, analyze_ensemble
+    from latentatlas.store.ensembles import EnsembleError
 
     if distance not in ("nmi", "vi"):
         raise typer.BadParameter(f"--distance must be nmi or vi, got {distance!r}")

@@ -103,6 +103,8 @@ export const api = {
     request(`${modelPath(id)}/decode`, { ...opts, method: "POST", json: { latent }, expect: "blob" }),
   traverse: (id, latent, dims, steps, opts = {}) =>
     request(`${modelPath(id)}/traverse`, { ...opts, method: "POST", json: { latent, dims, steps } }),
+  /** Latents from the model's prior and their decodes: {samples: [{latent, image}], seed}. */
+  generate: (id, n, seed, opts = {}) => request(`${modelPath(id)}/generate`, { ...opts, method: "POST", json: { n, seed } }),
   samples: (id, n, seed, opts) =>
     request(`${modelPath(id)}/samples?n=${n}&seed=${seed}`, opts).then((r) => r.samples ?? []),
   /** Start (or join) the model's metrics job: {job_id, status, joined}. */

@@ -1,4 +1,4 @@
-// The ordered-latents panel for models whose latents are sorted by importance (`truncatable`:
+// The ordered-latents panel for models whose latents are sorted by importance (`capabilities.ordered`:
 // EOFlow). A logarithmic slider picks C, how many of the top latents to keep; the top-C decode
 // of the current image follows while dragging (one /truncate in flight, the latest C wins),
 // beside the original and their amplified difference, with the PSNR and the compression
@@ -18,7 +18,7 @@ const EXACT_DB = 100;
 
 /** How many latent sliders `model` shows: all of them, or the top 16 of an ordered model. */
 export function sliderLimit(model) {
-  return model.truncatable ? Math.min(model.latent_dim, FLOW_SLIDERS) : model.latent_dim;
+  return model.capabilities?.ordered ? Math.min(model.latent_dim, FLOW_SLIDERS) : model.latent_dim;
 }
 
 /** Up to `n` distinct integers in 1..dim, evenly spaced on a log scale, 1 and dim included. */
@@ -117,7 +117,7 @@ export class FlowPanel {
     this.abort.abort();
     this.abort = new AbortController();
     for (const queue of [this.truncation, this.curves, this.denoising]) queue.clear();
-    this.model = model.truncatable ? model : null;
+    this.model = model.capabilities?.ordered ? model : null;
     this.source = null;
     this.curve = null;
     this.els.panel.hidden = !this.model;
@@ -217,7 +217,7 @@ export class FlowPanel {
 
   async _loadEntropy() {
     const model = this.model;
-    if (!model.explained_entropy) {
+    if (!model.capabilities?.ordered) {
       this.els.scree.replaceChildren(Object.assign(document.createElement("p"), { className: "muted", textContent: "This model reports no explained entropy." }));
       return;
     }

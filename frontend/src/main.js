@@ -20,6 +20,7 @@ const el = {
   sampleButton: $("sample-button"),
   resetButton: $("reset-button"),
   randomButton: $("random-button"),
+  priorButton: $("prior-button"),
   downloadButton: $("download-button"),
   original: $("original-img"),
   reconstruction: $("reconstruction-img"),
@@ -559,9 +560,10 @@ async function selectModel(id, { latent = null, datasetIndex = null } = {}) {
     { limit: sliderLimit(model) },
   );
   el.stepsSelect.disabled = Array.isArray(model.codebooks);
-  el.stepsSelect.title = Array.isArray(model.codebooks) ? "QLAE traversals step through each dim's codebook" : "";
+  el.stepsSelect.title = Array.isArray(model.codebooks) ? "quantised latents: traversals step through each dim's codebook" : "";
   // Naming dims by intervention needs one traversal per dim: not for a flow's thousands.
-  el.factorsButton.hidden = model.truncatable || (!canEstimate(model) && !metricsFactors(model));
+  el.priorButton.hidden = !model.capabilities.sample;
+  el.factorsButton.hidden = model.capabilities.ordered || (!canEstimate(model) && !metricsFactors(model));
   el.factorsButton.disabled = false;
   setFactors(declaredFactors(model) ?? metricsFactors(model));
   renderCard(model);
@@ -597,13 +599,13 @@ async function selectModel(id, { latent = null, datasetIndex = null } = {}) {
   }
 }
 
-/** The picker's groups, in order: autoencoders (QLAE first), ordered flows, then each
- * ensemble's members. */
+/** The picker's groups, in order: autoencoders and generators (quantised-latent models first),
+ * ordered flows, then each ensemble's members; all decided by the declared capabilities. */
 function groupModels(models) {
-  const groups = new Map([["Autoencoders", []], ["Ordered flows", []]]);
-  const rank = (m) => (m.kind === "qlae" ? 0 : 1);
+  const groups = new Map([["Autoencoders and generators", []], ["Ordered flows", []]]);
+  const rank = (m) => (m.capabilities.codes ? 0 : 1);
   for (const m of [...models].sort((a, b) => rank(a) - rank(b))) {
-    const label = m.ensemble ? `Ensemble ${m.ensemble}` : m.truncatable ? "Ordered flows" : "Autoencoders";
+    const label = m.ensemble ? `Ensemble ${m.ensemble}` : m.capabilities.ordered ? "Ordered flows" : "Autoencoders and generators";
     if (!groups.has(label)) groups.set(label, []);
     groups.get(label).push(m);
   }
@@ -686,6 +688,20 @@ el.randomButton.addEventListener("click", () => {
       return r.kind === "codes" ? r.codes[Math.floor(Math.random() * r.codes.length)] : r.mean + r.sd * gauss();
     }),
   );
+});
+
+el.priorButton.addEventListener("click", async () => {
+  const model = state.model;
+  if (!model) return;
+  const seed = Math.floor(Math.random() * 2 ** 31);
+  try {
+    const reply = await api.generate(model.id, 1, seed);
+    if (state.model !== model) return;
+    setLatent(reply.samples[0].latent);
+    setStatus(`${modelSummary()} · drawn from the prior (seed ${seed})`);
+  } catch (error) {
+    reportError(error, "could not sample the prior");
+  }
 });
 
 el.downloadButton.addEventListener("click", () => {

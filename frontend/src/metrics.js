@@ -38,7 +38,7 @@ const CONFIG = { displaylogo: false, responsive: true, displayModeBar: false };
  * model with ordered latents (a flow) is scored on its top latents: a prefix of its latent. */
 export function modelMetrics(model) {
   const m = model?.metrics;
-  const fits = m?.latent_dim === model?.latent_dim || (model?.truncatable && m?.latent_dim <= model.latent_dim);
+  const fits = m?.latent_dim === model?.latent_dim || (model?.capabilities?.ordered && m?.latent_dim <= model.latent_dim);
   return m && m.values && m.matrices && fits ? m : null;
 }
 

@@ -13,7 +13,8 @@ from PIL import Image
 
 from latentatlas.config import Settings
 from latentatlas.data import DatasetSpec
-from latentatlas.nets import ModelConfig, NetConfig
+from latentatlas.families import model_config
+from latentatlas.nets import NetConfig
 from latentatlas.serve.app import create_app
 from latentatlas.train import TrainConfig, train
 
@@ -27,14 +28,14 @@ def models_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("models")
     run = TrainConfig(steps=15, batch_size=16, threads=1, device="cpu", log_every=5, checkpoint_every=5, seed=0)
     train(
-        ModelConfig(kind="qlae", latent_dim=10, net=NetConfig(image_size=32, channels=1, widths=(8, 8, 8), hidden=64)),
+        model_config(kind="qlae", latent_dim=10, net=NetConfig(image_size=32, channels=1, widths=(8, 8, 8), hidden=64)),
         DatasetSpec(name="dsprites", image_size=32),
         run,
         root / QLAE_ID,
         progress=False,
     )
     train(
-        ModelConfig(kind="vae", latent_dim=12, net=NetConfig(image_size=32, channels=3, widths=(8, 8, 8), hidden=64)),
+        model_config(kind="vae", latent_dim=12, net=NetConfig(image_size=32, channels=3, widths=(8, 8, 8), hidden=64)),
         DatasetSpec(name="shapes3d", image_size=32),
         run,
         root / VAE_ID,

@@ -18,7 +18,8 @@ from latentatlas.data import DatasetSpec
 from latentatlas.nets import NetConfig
 from latentatlas.serve.app import create_app
 from latentatlas.train import TrainConfig
-from latentatlas.train.ensemble import EnsembleConfig, run_ensemble
+from latentatlas.store.ensembles import EnsembleConfig
+from latentatlas.train.ensemble import run_ensemble
 
 NAME, BROKEN = "tiny-vae", "broken-ensemble"
 LATENT, PROBE = 3, 60

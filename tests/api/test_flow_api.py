@@ -15,7 +15,8 @@ from PIL import Image
 
 from latentatlas.config import Settings
 from latentatlas.data import DatasetSpec
-from latentatlas.nets import ModelConfig, NetConfig
+from latentatlas.families import model_config
+from latentatlas.nets import NetConfig
 from latentatlas.serve.app import create_app
 from latentatlas.train import TrainConfig, train
 
@@ -31,8 +32,8 @@ def flow_models_dir(tmp_path_factory):
     run = TrainConfig(steps=5, batch_size=16, threads=1, device="cpu", log_every=5, checkpoint_every=5, seed=0)
     net = NetConfig(image_size=SIZE, channels=1, widths=(8, 8))
     spec = DatasetSpec(name="dsprites", image_size=SIZE)
-    train(ModelConfig(kind="eoflow", latent_dim=DIM, flow_blocks=2, flow_hidden=16, net=net), spec, run, root / FLOW_ID, progress=False)
-    train(ModelConfig(kind="qlae", latent_dim=6, net=net.model_copy(update={"hidden": 32})), spec, run, root / QLAE_ID, progress=False)
+    train(model_config(kind="eoflow", latent_dim=DIM, flow_blocks=2, flow_hidden=16, net=net), spec, run, root / FLOW_ID, progress=False)
+    train(model_config(kind="qlae", latent_dim=6, net=net.model_copy(update={"hidden": 32})), spec, run, root / QLAE_ID, progress=False)
     return root
 
 
@@ -64,9 +65,10 @@ def _png(size: int = 24) -> bytes:
 
 def test_model_info_says_which_models_truncate(flow_client):
     models = {m["id"]: m for m in flow_client.get("/api/models").json()["models"]}
-    assert models[FLOW_ID]["truncatable"] is True and models[FLOW_ID]["explained_entropy"] is True
+    flow, qlae = models[FLOW_ID]["capabilities"], models[QLAE_ID]["capabilities"]
+    assert flow == {"encode": True, "decode": True, "codes": False, "posterior": False, "ordered": True, "likelihood": True, "sample": True}
     assert models[FLOW_ID]["latent_dim"] == DIM
-    assert models[QLAE_ID]["truncatable"] is False and models[QLAE_ID]["explained_entropy"] is False
+    assert qlae == {"encode": True, "decode": True, "codes": True, "posterior": False, "ordered": False, "likelihood": False, "sample": True}
 
 
 # -- truncate ----------------------------------------------------------------------------
@@ -205,7 +207,7 @@ def test_qlae_refuses_flow_endpoints(flow_client):
         "denoise": flow_client.post(f"/api/models/{QLAE_ID}/denoise", json={"dataset_index": 0}),
     }
     for route, response in responses.items():
-        _detail(response, 409, QLAE_ID, "truncatable")
+        _detail(response, 409, QLAE_ID, "capabilities.ordered")
     _detail(flow_client.get(f"/api/models/{QLAE_ID}/entropy"), 409, QLAE_ID, "entropy")
 
 
@@ -236,3 +238,14 @@ def test_encode_decode_traverse_on_a_flow(flow_client):
     chosen = flow_client.post(f"/api/models/{FLOW_ID}/traverse", json={"latent": body["latent"], "dims": [0, 255], "steps": 3})
     assert chosen.status_code == 200 and chosen.json()["dims"] == [0, 255]
     assert flow_client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_generate_is_refused_for_a_model_without_a_prior(tmp_path):
+    """A plain autoencoder has no prior: 409 naming the capability."""
+    net = NetConfig(image_size=16, channels=1, widths=(8, 8), hidden=16)
+    run = TrainConfig(steps=2, batch_size=8, threads=1, device="cpu", log_every=1)
+    train(model_config(kind="ae", latent_dim=3, net=net), DatasetSpec(name="dsprites", image_size=16), run, tmp_path / "ae-tiny", progress=False)
+    with TestClient(create_app(Settings(models_dir=tmp_path))) as client:
+        info = client.get("/api/models/ae-tiny").json()
+        assert info["capabilities"]["sample"] is False
+        _detail(client.post("/api/models/ae-tiny/generate", json={"n": 1}), 409, "ae-tiny", "capabilities.sample")

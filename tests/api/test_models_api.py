@@ -17,7 +17,7 @@ from PIL import Image
 from latentatlas.data import DSprites, Shapes3D
 from latentatlas.serve.app import create_app
 from latentatlas.serve.images import decode_upload
-from latentatlas.train import load_model_folder
+from latentatlas.store import load_model_folder
 
 from api_assertions import assert_detail as _detail
 
@@ -577,3 +577,36 @@ def test_start_up_reads_no_dataset(client, ids):
         assert all(service._dataset is None for service in services.values())
         fresh.post(f"/api/models/{ids.qlae}/encode", json={"dataset_index": 0})
         assert services[ids.qlae]._dataset is not None
+
+
+# -- generation from the prior (capabilities.sample) ------------------------------------------
+
+
+def test_generate_draws_quantised_latents_from_the_codebooks(client, model_infos, ids, data_url_image):
+    info = model_infos[ids.qlae]
+    assert info["capabilities"]["sample"] and info["capabilities"]["codes"]
+    body = {"n": 5, "seed": 7}
+    first = client.post(f"/api/models/{ids.qlae}/generate", json=body)
+    assert first.status_code == 200, first.text
+    samples = first.json()["samples"]
+    assert len(samples) == 5 and first.json()["seed"] == 7
+    for sample in samples:
+        assert all(value in info["codebooks"][d] for d, value in enumerate(sample["latent"]))
+        assert data_url_image(sample["image"]).size == (info["image_size"], info["image_size"])
+    # Seeded: the same seed gives the same latents, another seed others.
+    assert client.post(f"/api/models/{ids.qlae}/generate", json=body).json()["samples"] == samples
+    other = client.post(f"/api/models/{ids.qlae}/generate", json={"n": 5, "seed": 8}).json()["samples"]
+    assert [s["latent"] for s in other] != [s["latent"] for s in samples]
+
+
+def test_generate_draws_a_vae_latent_from_its_normal_prior(client, model_infos, ids):
+    reply = client.post(f"/api/models/{ids.vae}/generate", json={"n": 64, "seed": 0})
+    assert reply.status_code == 200, reply.text
+    latents = np.asarray([s["latent"] for s in reply.json()["samples"]])
+    assert latents.shape == (64, model_infos[ids.vae]["latent_dim"])
+    assert abs(latents.mean()) < 0.2 and 0.8 < latents.std() < 1.2
+
+
+@pytest.mark.parametrize("body", [{"n": 0}, {"n": 65}, {"seed": -1}, {"n": "many"}, {"n": 1, "extra": 2}])
+def test_generate_refuses_bad_requests(client, ids, body):
+    _detail(client.post(f"/api/models/{ids.qlae}/generate", json=body), 422)

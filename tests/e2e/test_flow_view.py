@@ -1,7 +1,7 @@
 """Browser test of the ordered-latents panel (EOFlow): the live top-C decode under a dragged
 logarithmic C slider, the scree and PSNR-vs-C plots and their click-to-set-C, the denoising
 view, and the flow's limited latent sliders. Runs on the first served model whose info says
-``truncatable`` (LATENTATLAS_E2E_MODELS_DIR points the server at a folder with one)."""
+``capabilities.ordered`` (LATENTATLAS_E2E_MODELS_DIR points the server at a folder with one)."""
 
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ PSNR_SLACK_DB = 0.5
 
 @pytest.fixture
 def flow_model(models) -> dict:
-    flows = [m for m in models.values() if m.get("truncatable")]
+    flows = [m for m in models.values() if m["capabilities"]["ordered"]]
     if not flows:
         pytest.skip(
-            "no served model is truncatable: train one (latentatlas train --model eoflow ...) and set "
+            "no served model has ordered latents: train one (latentatlas train eoflow ...) and set "
             "LATENTATLAS_E2E_MODELS_DIR to its models folder"
         )
     return flows[0]
@@ -227,9 +227,9 @@ def test_flow_panel_truncates_plots_and_denoises(app, server, flow_model, tmp_pa
 
 
 def test_flow_panel_hidden_for_other_models(app, models, flow_model):
-    others = [m for m in models.values() if not m.get("truncatable")]
+    others = [m for m in models.values() if not m["capabilities"]["ordered"]]
     if not others:
-        pytest.skip("every served model is truncatable: nothing to hide the panel for")
+        pytest.skip("every served model has ordered latents: nothing to hide the panel for")
     page = app.page
     page.goto(f"{app.base_url}/#model={flow_model['id']}")
     wait_idle(page, flow_model["id"])

@@ -13,7 +13,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from latentatlas.cli import app
-from latentatlas.train import load_model_folder
+from latentatlas.store import load_model_folder
 
 TINY = ["--image-size", "16", "--widths", "8,8", "--batch-size", "8", "--threads", "1", "--device", "cpu"]
 
@@ -39,16 +39,27 @@ def test_no_arguments_shows_help(runner):
     assert "serve" in result.output and "train" in result.output
 
 
-def test_train_help_documents_its_options(runner):
+def test_train_help_lists_every_family(runner):
+    from latentatlas.families import families
+
     result = runner.invoke(app, ["train", "--help"])
     assert result.exit_code == 0
-    for option in ("--out", "--model", "--dataset", "--widths", "--steps", "--resume"):
-        assert option in result.output
+    for kind in families():
+        assert kind in result.output
+
+
+def test_a_family_help_shows_its_own_options_only(runner):
+    qlae = runner.invoke(app, ["train", "qlae", "--help"]).output
+    vae = runner.invoke(app, ["train", "vae", "--help"]).output
+    for option in ("--out", "--dataset", "--widths", "--steps", "--resume", "--seed"):
+        assert option in qlae and option in vae
+    assert "--codebook-size" in qlae and "--codebook-size" not in vae
+    assert "--beta" in vae and "--beta" not in qlae
 
 
 def test_train_writes_a_model_folder_and_prints_a_summary(runner, tmp_path):
     out = tmp_path / "qlae-tiny"
-    result = runner.invoke(app, ["train", "--out", str(out), "--steps", "4", "--checkpoint-every", "2", *TINY])
+    result = runner.invoke(app, ["train", "qlae", "--out", str(out), "--steps", "4", "--checkpoint-every", "2", *TINY])
     assert result.exit_code == 0, result.output
     summary = _json_line(result.stdout)
     assert summary["steps"] == 4 and summary["out"] == str(out)
@@ -67,7 +78,7 @@ def test_train_writes_a_model_folder_and_prints_a_summary(runner, tmp_path):
 def test_train_vae_on_shapes3d(runner, tmp_path):
     out = tmp_path / "vae"
     result = runner.invoke(
-        app, ["train", "--out", str(out), "--model", "vae", "--dataset", "shapes3d", "--latent-dim", "5", "--beta", "2",
+        app, ["train", "vae", "--out", str(out), "--dataset", "shapes3d", "--latent-dim", "5", "--beta", "2",
               "--steps", "2", *TINY]
     )
     assert result.exit_code == 0, result.output
@@ -79,28 +90,28 @@ def test_train_vae_on_shapes3d(runner, tmp_path):
 
 def test_resume_continues_the_run(runner, tmp_path):
     out = tmp_path / "resumable"
-    first = runner.invoke(app, ["train", "--out", str(out), "--steps", "4", "--checkpoint-every", "2", *TINY])
+    first = runner.invoke(app, ["train", "qlae", "--out", str(out), "--steps", "4", "--checkpoint-every", "2", *TINY])
     assert first.exit_code == 0, first.output
-    second = runner.invoke(app, ["train", "--out", str(out), "--steps", "6", "--resume", *TINY])
+    second = runner.invoke(app, ["train", "qlae", "--out", str(out), "--steps", "6", "--resume", *TINY])
     assert second.exit_code == 0, second.output
     assert _json_line(second.stdout)["steps"] == 6
     card = load_model_folder(out).card
     assert card["steps"] == 6
     assert card["curves"]["step"] == [4, 6]  # the first run's end point is kept, then the continuation
-    state = json.loads((out / "checkpoint" / "state.json").read_text())
+    state = json.loads((out / "checkpoint" / "step-6" / "state.json").read_text())
     assert state["step"] == 6
 
 
 def test_without_resume_a_run_starts_over(runner, tmp_path):
     out = tmp_path / "again"
-    assert runner.invoke(app, ["train", "--out", str(out), "--steps", "4", *TINY]).exit_code == 0
-    result = runner.invoke(app, ["train", "--out", str(out), "--steps", "2", *TINY])
+    assert runner.invoke(app, ["train", "qlae", "--out", str(out), "--steps", "4", *TINY]).exit_code == 0
+    result = runner.invoke(app, ["train", "qlae", "--out", str(out), "--steps", "2", *TINY])
     assert result.exit_code == 0, result.output
     assert load_model_folder(out).card["steps"] == 2
 
 
 def test_train_rejects_non_integer_widths(runner, tmp_path):
-    result = runner.invoke(app, ["train", "--out", str(tmp_path / "x"), "--steps", "1", *TINY[:2], "--widths", "8,wide"])
+    result = runner.invoke(app, ["train", "qlae", "--out", str(tmp_path / "x"), "--steps", "1", *TINY[:2], "--widths", "8,wide"])
     assert result.exit_code == 2  # a usage error
     assert "wide" in result.output
     assert not (tmp_path / "x").exists()
@@ -108,19 +119,19 @@ def test_train_rejects_non_integer_widths(runner, tmp_path):
 
 @pytest.mark.parametrize("value", ["nope", "0", "-3"])
 def test_train_rejects_bad_option_values(runner, tmp_path, value):
-    result = runner.invoke(app, ["train", "--out", str(tmp_path / "x"), "--steps", value, *TINY])
+    result = runner.invoke(app, ["train", "qlae", "--out", str(tmp_path / "x"), "--steps", value, *TINY])
     assert result.exit_code != 0
     assert not (tmp_path / "x" / "weights.safetensors").exists()
 
 
 def test_train_rejects_an_unknown_model_kind(runner, tmp_path):
-    result = runner.invoke(app, ["train", "--out", str(tmp_path / "x"), "--model", "gan", *TINY])
+    result = runner.invoke(app, ["train", "gan", "--out", str(tmp_path / "x"), *TINY])
     assert result.exit_code == 2 and "gan" in result.output
 
 
 def test_train_rejects_widths_that_do_not_fit_the_image_size_before_training(runner, tmp_path):
     """Non-zero exit naming the problem, and no model folder."""
-    result = runner.invoke(app, ["train", "--out", str(tmp_path / "x"), "--steps", "1", "--image-size", "32", "--widths", "8,8"])
+    result = runner.invoke(app, ["train", "qlae", "--out", str(tmp_path / "x"), "--steps", "1", "--image-size", "32", "--widths", "8,8"])
     assert result.exit_code != 0
     message = result.output + str(result.exception or "")
     assert "widths" in message and "32" in message
@@ -128,7 +139,7 @@ def test_train_rejects_widths_that_do_not_fit_the_image_size_before_training(run
 
 
 def test_widths_that_do_not_fit_are_a_usage_error(runner, tmp_path):
-    result = runner.invoke(app, ["train", "--out", str(tmp_path / "x"), "--steps", "1", "--image-size", "32", "--widths", "8,8"])
+    result = runner.invoke(app, ["train", "qlae", "--out", str(tmp_path / "x"), "--steps", "1", "--image-size", "32", "--widths", "8,8"])
     assert result.exit_code == 2
     assert "widths" in result.output
 
@@ -143,8 +154,8 @@ def _folder(root, count: int):
 def test_train_on_an_image_folder(runner, tmp_path):
     folder = _folder(tmp_path / "photos", 20)
     out = tmp_path / "folder-model"
-    result = runner.invoke(app, ["train", "--out", str(out), "--dataset", "folder", "--data-path", str(folder),
-                                 "--model", "ae", "--steps", "2", *TINY])
+    result = runner.invoke(app, ["train", "ae", "--out", str(out), "--dataset", "folder", "--data-path", str(folder),
+                                 "--steps", "2", *TINY])
     assert result.exit_code == 0, result.output
     loaded = load_model_folder(out)
     assert loaded.config.dataset.name == "folder" and loaded.config.dataset.path == str(folder)
@@ -154,8 +165,8 @@ def test_train_on_an_image_folder(runner, tmp_path):
 def test_train_on_a_greyscale_image_folder(runner, tmp_path):
     folder = _folder(tmp_path / "photos", 20)
     out = tmp_path / "grey"
-    result = runner.invoke(app, ["train", "--out", str(out), "--dataset", "folder", "--data-path", str(folder),
-                                 "--channels", "1", "--model", "ae", "--steps", "2", *TINY])
+    result = runner.invoke(app, ["train", "ae", "--out", str(out), "--dataset", "folder", "--data-path", str(folder),
+                                 "--channels", "1", "--steps", "2", *TINY])
     assert result.exit_code == 0, result.output
     assert load_model_folder(out).config.model.net.channels == 1
 
@@ -163,14 +174,14 @@ def test_train_on_a_greyscale_image_folder(runner, tmp_path):
 def test_train_on_a_tiny_image_folder(runner, tmp_path):
     folder = _folder(tmp_path / "few", 5)
     out = tmp_path / "few-model"
-    result = runner.invoke(app, ["train", "--out", str(out), "--dataset", "folder", "--data-path", str(folder),
-                                 "--model", "ae", "--steps", "2", *TINY])
+    result = runner.invoke(app, ["train", "ae", "--out", str(out), "--dataset", "folder", "--data-path", str(folder),
+                                 "--steps", "2", *TINY])
     assert result.exit_code == 0, repr(result.exception)
     assert (out / "weights.safetensors").is_file()
 
 
 def test_train_on_a_missing_folder_is_refused(runner, tmp_path):
-    result = runner.invoke(app, ["train", "--out", str(tmp_path / "x"), "--dataset", "folder",
+    result = runner.invoke(app, ["train", "qlae", "--out", str(tmp_path / "x"), "--dataset", "folder",
                                  "--data-path", str(tmp_path / "missing"), "--steps", "1", *TINY])
     assert result.exit_code != 0
     assert not (tmp_path / "x" / "weights.safetensors").exists()

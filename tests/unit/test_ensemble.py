@@ -16,10 +16,12 @@ from typer.testing import CliRunner
 from latentatlas.cli import app
 from latentatlas.data import DatasetSpec
 from latentatlas.nets import NetConfig
-from latentatlas.train import TrainConfig, load_model_folder
+from latentatlas.train import TrainConfig
+from latentatlas.store import load_model_folder
 from latentatlas.train import ensemble as ensemble_module
-from latentatlas.train.ensemble import EnsembleConfig, EnsembleError, member_name, read_manifest, run_ensemble, summary
-from latentatlas.train.ensemble_analysis import analyze_ensemble
+from latentatlas.store.ensembles import EnsembleConfig, EnsembleError, member_name, read_manifest
+from latentatlas.train.ensemble import run_ensemble, summary
+from latentatlas.evaluation.ensemble import analyze_ensemble
 
 LATENT, PROBE = 3, 40
 NAMES = ["beta1-seed0", "beta1-seed1", "beta2-seed0", "beta2-seed1"]
@@ -147,7 +149,7 @@ def test_analyze_writes_fragments_and_hotspots(trained):
 def test_cli_train_and_analyze(tmp_path):
     runner = CliRunner()
     out = tmp_path / "cli"
-    args = ["ensemble", "train", "--out", str(out), "--model", "betatcvae", "--betas", "1,4", "--seeds", "1",
+    args = ["ensemble", "train", "--out", str(out), "--family", "tcvae", "--betas", "1,4", "--seeds", "1",
             "--image-size", "16", "--widths", "8,8", "--latent-dim", "2", "--steps", "2", "--batch-size", "8",
             "--threads", "1", "--device", "cpu", "--probe-size", "24", "--jobs", "1"]
     result = runner.invoke(app, args)

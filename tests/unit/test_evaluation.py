@@ -11,9 +11,11 @@ from typer.testing import CliRunner
 
 from latentatlas.cli import app
 from latentatlas.data import DatasetSpec
-from latentatlas.nets import ModelConfig, NetConfig
-from latentatlas.train import TrainConfig, load_model_folder, train
-from latentatlas.train.evaluation import EvaluationError, VoteCounts, evaluate_model
+from latentatlas.families import model_config
+from latentatlas.nets import NetConfig
+from latentatlas.train import TrainConfig, train
+from latentatlas.store import load_model_folder
+from latentatlas.evaluation.disentanglement import EvaluationError, VoteCounts, evaluate_model
 
 NET = NetConfig(image_size=32, channels=3, widths=(8, 8, 8), hidden=32)
 SHAPES3D = DatasetSpec(name="shapes3d", image_size=32)
@@ -40,7 +42,7 @@ def folders(tmp_path_factory) -> dict[str, Path]:
     out = {}
     for kind, dim in (("qlae", 12), ("vae", 6)):
         out[kind] = root / kind
-        train(ModelConfig(kind=kind, latent_dim=dim, net=NET), SHAPES3D, run, out[kind], progress=False)
+        train(model_config(kind=kind, latent_dim=dim, net=NET), SHAPES3D, run, out[kind], progress=False)
     return out
 
 
@@ -128,7 +130,7 @@ def test_an_ordered_flow_is_scored_on_its_top_2k_latents(tmp_path):
     12 of 16 x 16 x 3 = 768 ordered latents, as the EOFlow paper scores InfoMEC."""
     spec = DatasetSpec(name="shapes3d", image_size=16)
     net = NetConfig(image_size=16, channels=3, widths=(8, 8), hidden=16)
-    config = ModelConfig(kind="eoflow", latent_dim=768, net=net, flow_levels=1, flow_blocks=1, flow_hidden=8)
+    config = model_config(kind="eoflow", latent_dim=768, net=net, flow_levels=1, flow_blocks=1, flow_hidden=8)
     run = TrainConfig(steps=2, batch_size=8, threads=1, device="cpu", log_every=1, checkpoint_every=2, seed=0)
     folder = tmp_path / "flow"
     train(config, spec, run, folder, progress=False)

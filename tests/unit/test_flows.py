@@ -11,8 +11,9 @@ import torch
 from torch import nn
 
 from latentatlas.data import DatasetSpec
-from latentatlas.nets import ModelConfig, NetConfig, build_model
-from latentatlas.nets.eoflow import (
+from latentatlas.families import build_model, model_config
+from latentatlas.nets import NetConfig
+from latentatlas.families.eoflow import (
     EOFlow,
     balanced_directions,
     eoflow_terms,
@@ -35,8 +36,9 @@ from latentatlas.nets.flows import (
     mlp_conditioner,
     vector_flow,
 )
-from latentatlas.train import TrainConfig, load_model_folder, train
-from latentatlas.train.flow_evaluation import PCA, evaluate_flow, keep_grid
+from latentatlas.train import TrainConfig, train
+from latentatlas.store import load_model_folder
+from latentatlas.evaluation.flow import PCA, evaluate_flow, keep_grid
 
 
 def _randomise(flow: nn.Module, seed: int = 0) -> nn.Module:
@@ -300,7 +302,7 @@ def test_pca_ordering_on_gaussian_data():
 
 def _eoflow_config(**overrides) -> ModelConfig:
     net = NetConfig(image_size=16, channels=1, widths=(8, 8), hidden=32)
-    return ModelConfig(kind="eoflow", latent_dim=256, net=net, flow_blocks=2, flow_hidden=16, **overrides)
+    return model_config(kind="eoflow", latent_dim=256, net=net, flow_blocks=2, flow_hidden=16, **overrides)
 
 
 @pytest.mark.parametrize("preprocess", ["affine", "logit"])
@@ -354,7 +356,7 @@ def test_eoflow_trains_through_the_loop_and_loads_back(tmp_path):
 def test_an_eoflow_config_must_declare_its_true_latent_size():
     net = NetConfig(image_size=16, channels=1, widths=(8, 8), hidden=32)
     with pytest.raises(ValueError, match="256"):
-        ModelConfig(kind="eoflow", latent_dim=10, net=net)
+        model_config(kind="eoflow", latent_dim=10, net=net)
 
 
 def test_initialised_eoflow_truncates_like_pca_and_is_evaluated_against_it(tmp_path):
@@ -369,7 +371,7 @@ def test_initialised_eoflow_truncates_like_pca_and_is_evaluated_against_it(tmp_p
     rng = np.random.default_rng(0)
     model.train()
     model.initialize(dataset.images(dataset.sample_train_indices(model.init_samples, rng)))
-    model.finalize()
+    model.finalize(lambda n: dataset.images(dataset.sample_train_indices(n, rng)))
     section, sheet = evaluate_flow(model, dataset, torch.device("cpu"), images=200, pca_samples=2048)
     truncation = section["truncation"]
     assert truncation["keep"] == keep_grid(256) and truncation["keep"][0] == 1 and truncation["keep"][-1] == 256

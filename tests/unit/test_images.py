@@ -13,7 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from latentatlas.serve.images import ImageInputError, decode_upload, tile_grid, to_data_url, to_png
+from latentatlas.imaging import tile_grid, to_data_url, to_png
+from latentatlas.serve.images import ImageInputError, decode_upload
 
 MAX_PIXELS = 4_000_000
 RED, BLUE = (255, 0, 0), (0, 0, 255)

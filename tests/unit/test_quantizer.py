@@ -7,14 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from latentatlas.nets import QLAE, LatentQuantizer, ModelConfig, NetConfig, build_model
+from latentatlas.families.qlae import QLAE
+from latentatlas.families import build_model, model_config
+from latentatlas.nets import LatentQuantizer, NetConfig
 
 NET = NetConfig(image_size=16, channels=1, widths=(8, 8), hidden=16)
 
 
 def _qlae(**overrides) -> QLAE:
     torch.manual_seed(0)
-    config = ModelConfig(kind="qlae", latent_dim=4, net=NET, codebook_size=5, **overrides)
+    config = model_config(kind="qlae", latent_dim=4, net=NET, codebook_size=5, **overrides)
     model = build_model(config)
     assert isinstance(model, QLAE)
     return model
@@ -111,7 +113,7 @@ def test_encode_returns_codebook_values_matching_codes():
     with torch.no_grad():
         model.quantizer.init_from_quantiles(model.encoder(images))  # so the codes differ between images
         latent = model.encode(images).latent
-        codes = model.codes(images)
+        codes = model.encode(images).codes
     assert latent.shape == codes.shape == (8, 4)
     assert codes.dtype == torch.int64 and codes.min() >= 0 and codes.max() < 5
     values = model.quantizer.values.detach()
@@ -119,9 +121,16 @@ def test_encode_returns_codebook_values_matching_codes():
     assert torch.equal(latent, expected)
     assert model.encode(images).scale is None
     assert len(codes.unique()) > 1
-    info = model.latent_info()
-    assert info["kind"] == "qlae" and info["latent_dim"] == 4
-    assert torch.equal(torch.tensor(info["codebooks"]), values)
+    assert model.capabilities.codes and torch.equal(model.codebooks(), values)
+
+
+def test_prior_samples_are_codebook_values():
+    model = _qlae().eval()
+    latents = model.sample_prior(64, torch.Generator().manual_seed(0))
+    values = model.codebooks()
+    assert latents.shape == (64, 4)
+    for d in range(4):
+        assert set(latents[:, d].tolist()) <= set(values[d].tolist())
 
 
 def test_decode_outputs_images_in_unit_range():

@@ -6,8 +6,9 @@ import math
 
 import torch
 
-from latentatlas.nets import ModelConfig, NetConfig, build_model
-from latentatlas.nets.autoencoders import total_correlation
+from latentatlas.families import build_model, model_config
+from latentatlas.nets import NetConfig
+from latentatlas.families.autoencoders import total_correlation
 
 NET16 = NetConfig(image_size=16, channels=1, widths=(4, 4), hidden=8)
 
@@ -72,10 +73,10 @@ def test_stratified_estimator_is_not_swamped_by_the_dataset_size():
 
 
 def test_tcvae_with_beta_one_is_the_plain_vae_objective():
-    vae_config = ModelConfig(kind="vae", latent_dim=3, net=NET16, beta=1.0, dataset_size=1000)
+    vae_config = model_config(kind="vae", latent_dim=3, net=NET16, beta=1.0, dataset_size=1000)
     torch.manual_seed(0)
     vae = build_model(vae_config)
-    tcvae = build_model(vae_config.model_copy(update={"kind": "tcvae"}))
+    tcvae = build_model(model_config(kind="tcvae", latent_dim=3, net=NET16, beta=1.0, dataset_size=1000))
     tcvae.load_state_dict(vae.state_dict())
     images = (torch.rand(8, 1, 16, 16) > 0.7).float()
     torch.manual_seed(1)
@@ -87,7 +88,7 @@ def test_tcvae_with_beta_one_is_the_plain_vae_objective():
 
 
 def test_tcvae_penalty_reaches_the_encoder():
-    config = ModelConfig(kind="tcvae", latent_dim=3, net=NET16, beta=6.0, dataset_size=1000)
+    config = model_config(kind="tcvae", latent_dim=3, net=NET16, beta=6.0, dataset_size=1000)
     torch.manual_seed(0)
     model = build_model(config)
     images = (torch.rand(8, 1, 16, 16) > 0.7).float()

@@ -13,10 +13,12 @@ import torch
 from PIL import Image
 
 from latentatlas.data import DatasetSpec, DSprites
-from latentatlas.nets import ModelConfig, NetConfig, build_model
-from latentatlas.train import TrainConfig, load_model_folder, save_model_folder, train
-from latentatlas.train.checkpoint import FolderConfig
-from latentatlas.train.loop import make_optimizer
+from latentatlas.families import build_model, model_config
+from latentatlas.nets import NetConfig
+from latentatlas.train import TrainConfig, train
+from latentatlas.store import load_model_folder, save_model_folder
+from latentatlas.store.folders import FolderConfig
+from latentatlas.families.base import GradientTrainer
 
 NET16 = NetConfig(image_size=16, channels=1, widths=(8, 8), hidden=32)
 NET32_RGB = NetConfig(image_size=32, channels=3, widths=(8, 8, 8), hidden=32)
@@ -58,7 +60,7 @@ def no_pickles(monkeypatch):
 @pytest.mark.parametrize("kind", ["qlae", "ae", "vae"])
 def test_model_folder_round_trip(tmp_path, kind, no_pickles):
     torch.manual_seed(0)
-    config = ModelConfig(kind=kind, latent_dim=6, net=NET32_RGB)
+    config = model_config(kind=kind, latent_dim=6, net=NET32_RGB)
     model = build_model(config).eval()
     with torch.no_grad():  # make the codebooks and weights differ from a fresh init
         for parameter in model.parameters():
@@ -88,7 +90,7 @@ def test_model_folder_round_trip(tmp_path, kind, no_pickles):
 
 
 def test_load_model_folder_refuses_corrupt_files(tmp_path):
-    config = ModelConfig(kind="ae", latent_dim=3, net=NET16)
+    config = model_config(kind="ae", latent_dim=3, net=NET16)
     save_model_folder(tmp_path / "m", FolderConfig(model=config, dataset=DSPRITES16), build_model(config), {})
     weights = tmp_path / "m" / "weights.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
@@ -100,8 +102,8 @@ def test_load_model_folder_refuses_corrupt_files(tmp_path):
 
 
 def test_load_model_folder_refuses_weights_of_another_shape(tmp_path):
-    small = ModelConfig(kind="ae", latent_dim=3, net=NET16)
-    large = ModelConfig(kind="ae", latent_dim=5, net=NET16)
+    small = model_config(kind="ae", latent_dim=3, net=NET16)
+    large = model_config(kind="ae", latent_dim=5, net=NET16)
     save_model_folder(tmp_path / "m", FolderConfig(model=large, dataset=DSPRITES16), build_model(small), {})
     with pytest.raises(RuntimeError):
         load_model_folder(tmp_path / "m")
@@ -113,7 +115,7 @@ def test_load_model_folder_refuses_weights_of_another_shape(tmp_path):
 @pytest.fixture(scope="module")
 def trained_qlae(tmp_path_factory):
     out = tmp_path_factory.mktemp("train") / "qlae-dsprites"
-    config = ModelConfig(kind="qlae", latent_dim=6, net=NET16, quantize_warmup=4)
+    config = model_config(kind="qlae", latent_dim=6, net=NET16, quantize_warmup=4)
     card = train(config, DSPRITES16, _tiny_train_config(), out, progress=False)
     return out, config, card
 
@@ -122,9 +124,12 @@ def test_train_writes_a_model_folder(trained_qlae):
     out, config, card = trained_qlae
     names = {p.name for p in out.iterdir()}
     assert {"config.json", "weights.safetensors", "card.json", "reconstructions.png"} <= names
-    assert names <= {"config.json", "weights.safetensors", "card.json", "reconstructions.png", "checkpoint"}
-    assert sorted(p.name for p in (out / "checkpoint").iterdir()) == ["state.json", "state.safetensors"]
-    for path in [out / "weights.safetensors", out / "checkpoint" / "state.safetensors"]:
+    assert names <= {"config.json", "weights.safetensors", "card.json", "reconstructions.png", "samples.png", "checkpoint"}
+    # One complete checkpoint folder, named by the pointer file (older ones are removed).
+    assert sorted(p.name for p in (out / "checkpoint").iterdir()) == ["latest", "step-12"]
+    assert (out / "checkpoint" / "latest").read_text() == "step-12"
+    assert sorted(p.name for p in (out / "checkpoint" / "step-12").iterdir()) == ["state.json", "state.safetensors"]
+    for path in [out / "weights.safetensors", out / "checkpoint" / "step-12" / "state.safetensors"]:
         _assert_safetensors(path)
     saved = FolderConfig.model_validate_json((out / "config.json").read_text())
     assert saved.model == config.model_copy(update={"dataset_size": len(DSprites(DSPRITES16))}) and saved.dataset == DSPRITES16
@@ -176,7 +181,7 @@ def test_train_writes_a_reconstruction_sheet(trained_qlae):
 
 
 def test_vae_card_has_posterior_scale_and_no_iou_for_colour_data(tmp_path):
-    config = ModelConfig(kind="vae", latent_dim=4, net=NetConfig(image_size=16, channels=3, widths=(8, 8), hidden=16))
+    config = model_config(kind="vae", latent_dim=4, net=NetConfig(image_size=16, channels=3, widths=(8, 8), hidden=16))
     spec = DatasetSpec(name="shapes3d", image_size=16)
     card = train(config, spec, _tiny_train_config(steps=2), tmp_path / "vae", progress=False)
     assert "kl" in card["curves"]
@@ -190,7 +195,7 @@ def test_vae_card_has_posterior_scale_and_no_iou_for_colour_data(tmp_path):
 
 @pytest.mark.parametrize("kind", ["qlae", "vae"])  # the VAE also draws torch randoms in its loss
 def test_resume_equals_an_uninterrupted_run(tmp_path, kind):
-    config = ModelConfig(kind=kind, latent_dim=4, net=NET16, quantize_warmup=6)
+    config = model_config(kind=kind, latent_dim=4, net=NET16, **({"quantize_warmup": 6} if kind == "qlae" else {}))
     straight = train(config, DSPRITES16, _tiny_train_config(steps=8), tmp_path / "straight", progress=False)
     first = train(config, DSPRITES16, _tiny_train_config(steps=4), tmp_path / "resumed", progress=False)
     assert first["steps"] == 4
@@ -209,7 +214,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, kind):
 
 
 def test_resume_without_a_checkpoint_starts_from_scratch(tmp_path):
-    config = ModelConfig(kind="ae", latent_dim=3, net=NET16)
+    config = model_config(kind="ae", latent_dim=3, net=NET16)
     fresh = train(config, DSPRITES16, _tiny_train_config(steps=4), tmp_path / "a", progress=False)
     resumed = train(config, DSPRITES16, _tiny_train_config(steps=4), tmp_path / "b", resume=True, progress=False)
     assert resumed["steps"] == fresh["steps"] == 4
@@ -219,29 +224,28 @@ def test_resume_without_a_checkpoint_starts_from_scratch(tmp_path):
 
 
 def test_checkpoint_restores_optimiser_moments_and_rngs(tmp_path):
-    from latentatlas.train.checkpoint import load_checkpoint, save_checkpoint
+    from latentatlas.store.checkpoints import load_checkpoint, save_checkpoint
 
-    config = ModelConfig(kind="qlae", latent_dim=4, net=NET16)
+    config = model_config(kind="qlae", latent_dim=4, net=NET16)
     torch.manual_seed(0)
     model = build_model(config)
-    optimizer = make_optimizer(model, _tiny_train_config())
+    trainer = GradientTrainer(model, _tiny_train_config())
+    optimizer = trainer.optimizers["model"]
     images = DSprites(DSPRITES16).images(np.arange(8))
     for step in range(3):
-        loss, _ = model.loss(images, step)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        trainer.step(lambda: images, step)
     rng = np.random.default_rng(11)
     rng.random(5)
     torch.manual_seed(12)
-    save_checkpoint(tmp_path / "ckpt", model, optimizer, 3, {"step": [3]}, rng, {"loss": 0.25})
+    save_checkpoint(tmp_path / "ckpt", model, trainer, 3, {"step": [3]}, rng, {"loss": 0.25})
     expected_numpy, expected_torch = rng.random(3), torch.rand(3)
 
     torch.manual_seed(99)
     other = build_model(config)
-    other_optimizer = make_optimizer(other, _tiny_train_config())
+    other_trainer = GradientTrainer(other, _tiny_train_config())
+    other_optimizer = other_trainer.optimizers["model"]
     other_rng = np.random.default_rng(0)
-    step, history, pending = load_checkpoint(tmp_path / "ckpt", other, other_optimizer, other_rng)
+    step, history, pending = load_checkpoint(tmp_path / "ckpt", other, other_trainer, other_rng)
     assert step == 3 and history == {"step": [3]} and pending == {"loss": 0.25}
     np.testing.assert_array_equal(other_rng.random(3), expected_numpy)
     assert torch.equal(torch.rand(3), expected_torch)
@@ -259,9 +263,9 @@ def test_checkpoint_restores_optimiser_moments_and_rngs(tmp_path):
 
 
 def test_adamw_decays_weights_only():
-    config = ModelConfig(kind="qlae", latent_dim=4, net=NET16)
+    config = model_config(kind="qlae", latent_dim=4, net=NET16)
     model = build_model(config)
-    optimizer = make_optimizer(model, _tiny_train_config(weight_decay=0.1, lr=0.01))
+    optimizer = GradientTrainer(model, _tiny_train_config(weight_decay=0.1, lr=0.01)).optimizers["model"]
     decay, no_decay = optimizer.param_groups
     assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
     names = {id(p): name for name, p in model.named_parameters()}
@@ -288,7 +292,7 @@ def test_adamw_decays_weights_only():
 def test_resume_after_a_crash_between_log_points_logs_the_same_curves(tmp_path, monkeypatch):
     import latentatlas.train.loop as loop
 
-    config = ModelConfig(kind="ae", latent_dim=3, net=NET16)
+    config = model_config(kind="ae", latent_dim=3, net=NET16)
     settings = dict(steps=6, log_every=2, checkpoint_every=3)
     straight = train(config, DSPRITES16, _tiny_train_config(**settings), tmp_path / "straight", progress=False)
 
@@ -297,8 +301,8 @@ def test_resume_after_a_crash_between_log_points_logs_the_same_curves(tmp_path, 
     class Crash(Exception):
         pass
 
-    def save_then_crash(path, model, optimizer, step, history, rng, pending):
-        real_save(path, model, optimizer, step, history, rng, pending)
+    def save_then_crash(path, model, trainer, step, history, rng, pending):
+        real_save(path, model, trainer, step, history, rng, pending)
         raise Crash  # the process dies right after the step-3 checkpoint
 
     monkeypatch.setattr(loop, "save_checkpoint", save_then_crash)
@@ -334,7 +338,7 @@ def test_card_of_a_small_image_folder_is_strict_json(tmp_path):
     root.mkdir()
     for i in range(12):
         Image.new("RGB", (16, 16), (20 * i, 90, 200 - 10 * i)).save(root / f"{i:02d}.png")
-    config = ModelConfig(kind="ae", latent_dim=3, net=NetConfig(image_size=16, channels=3, widths=(8, 8), hidden=16))
+    config = model_config(kind="ae", latent_dim=3, net=NetConfig(image_size=16, channels=3, widths=(8, 8), hidden=16))
     spec = DatasetSpec(name="folder", path=str(root), image_size=16)
     train(config, spec, _tiny_train_config(steps=2), tmp_path / "m", progress=False)
     card = _strict_json((tmp_path / "m" / "card.json").read_text())

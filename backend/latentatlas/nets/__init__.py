@@ -1,6 +1,7 @@
-"""Torch modules: the shared conv encoder/decoder and the latent models built on it (no I/O)."""
+"""Building blocks with no I/O: the shared conv encoder/decoder, invertible flow layers and
+per-dimension latent quantisation. The model families in :mod:`latentatlas.families` build on them."""
 
-from latentatlas.nets.base import Encoding, LatentModel, ModelConfig, NetConfig, build_model
-from latentatlas.nets.qlae import QLAE, LatentQuantizer
+from latentatlas.nets.config import NetConfig
+from latentatlas.nets.quantizer import LatentQuantizer
 
-__all__ = ["Encoding", "LatentModel", "LatentQuantizer", "ModelConfig", "NetConfig", "QLAE", "build_model"]
+__all__ = ["LatentQuantizer", "NetConfig"]

@@ -1,5 +1,5 @@
 """The ensembles the server holds (``<models_dir>/ensembles/NAME/``, see
-``latentatlas.train.ensemble``): loaded once at start-up, each behind an ``EnsembleService``
+``latentatlas.store.ensembles``): loaded once at start-up, each behind an ``EnsembleService``
 that reads its manifest and cached ``analysis.json`` and shapes them for the API.
 
 Every finished member is also served as an ordinary model, with id ``NAME.MEMBER``.
@@ -27,9 +27,9 @@ from latentatlas.serve.schemas import (
     EnsembleMember,
     EnsembleSimilarity,
 )
-from latentatlas.train.checkpoint import CARD_FILE, WEIGHTS_FILE
-from latentatlas.train.ensemble import EnsembleConfig, EnsembleError, read_manifest
-from latentatlas.train.ensemble_analysis import ANALYSIS_FILE, analyze_ensemble
+from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE
+from latentatlas.store.ensembles import EnsembleConfig, EnsembleError, read_manifest
+from latentatlas.evaluation.ensemble import ANALYSIS_FILE, analyze_ensemble
 
 log = logging.getLogger("latentatlas.serve")
 

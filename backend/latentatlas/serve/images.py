@@ -1,4 +1,4 @@
-"""Safe decoding of uploaded images and PNG encoding of model outputs.
+"""Safe decoding of uploaded images (PNG encoding of outputs: :mod:`latentatlas.imaging`).
 
 Uploads are only ever parsed as PNG, JPEG, WebP or GIF by Pillow; nothing is unpickled or
 executed. The pixel count is checked from the header before any pixel is decoded
@@ -8,7 +8,6 @@ contributes its first frame, and transparency is composited on black.
 
 from __future__ import annotations
 
-import base64
 import io
 import warnings
 
@@ -61,22 +60,3 @@ def _decode(data: bytes, channels: int, size: int, max_pixels: int) -> torch.Ten
     image = fit_square(image.convert("L" if channels == 1 else "RGB"), size)
     pixels = np.asarray(image, dtype=np.float32).reshape(size, size, channels) / 255.0
     return torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(0).contiguous()
-
-
-def to_png(image: torch.Tensor) -> bytes:
-    """Float image (C, H, W) in [0, 1] -> PNG bytes (fast compression: these are small)."""
-    pixels = (torch.nan_to_num(image.detach().float(), nan=0.0).clamp(0, 1) * 255).round().byte().cpu()
-    array = pixels.permute(1, 2, 0).numpy()
-    buffer = io.BytesIO()
-    Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
-
-
-def to_data_url(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
-def tile_grid(images: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
-    """(rows*cols, C, H, W) -> one (C, rows*H, cols*W) image, row-major, no gaps."""
-    _, c, h, w = images.shape
-    return images.view(rows, cols, c, h, w).permute(2, 0, 3, 1, 4).reshape(c, rows * h, cols * w)

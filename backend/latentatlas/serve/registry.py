@@ -13,11 +13,12 @@ import torch
 from pydantic import ValidationError
 
 from latentatlas.data.base import FactorDataset, ImageDataset, load_dataset
-from latentatlas.serve.images import tile_grid, to_data_url, to_png
+from latentatlas.imaging import tile_grid, to_data_url, to_png
 from latentatlas.serve.schemas import ModelDetail, ModelInfo, ModelMetrics, Sample
-from latentatlas.train.checkpoint import LoadedModel, load_model_folder
-from latentatlas.train.evaluate import add_noise, psnr
-from latentatlas.train.evaluation import Progress, VoteCounts, evaluate_model, save_metrics
+from latentatlas.evaluation.disentanglement import Progress, VoteCounts, evaluate_model, save_metrics
+from latentatlas.evaluation.quality import add_noise, psnr
+from latentatlas.families import get_family
+from latentatlas.store.folders import LoadedModel, load_model_folder
 
 log = logging.getLogger("latentatlas.serve")
 
@@ -55,8 +56,9 @@ class ModelService:
         self.latent_min = stats.get("min", list(self.latent_mean - 3 * self.latent_std))
         self.latent_max = stats.get("max", list(self.latent_mean + 3 * self.latent_std))
         self.posterior_scale = stats.get("posterior_scale")
-        # The served model is frozen: read its description (QLAE codebooks) once.
-        self.codebooks: list[list[float]] | None = self.model.latent_info().get("codebooks")
+        self.capabilities = self.model.capabilities
+        # The served model is frozen: read its codebooks once.
+        self.codebooks: list[list[float]] | None = self.model.codebooks().cpu().tolist() if self.capabilities.codes else None
         # One inference at a time per model: requests queue instead of oversubscribing the cores.
         self._lock = threading.Lock()
 
@@ -98,19 +100,10 @@ class ModelService:
             heldout=card.get("heldout", {}),
             steps=card.get("steps"),
             metrics=self.metrics(),
-            truncatable=self.truncatable,
-            explained_entropy=self.has_explained_entropy,
+            family=get_family(self.config.kind).summary,
+            capabilities=self.capabilities,
             ensemble=self.ensemble,
         )
-
-    @property
-    def truncatable(self) -> bool:
-        """Whether the model can decode its top-C latents (it has ``truncate``)."""
-        return callable(getattr(self.model, "truncate", None))
-
-    @property
-    def has_explained_entropy(self) -> bool:
-        return callable(getattr(self.model, "explained_entropy", None))
 
     def metrics(self) -> ModelMetrics | None:
         """The card's metrics; None when not computed yet, or unreadable (logged)."""
@@ -159,6 +152,20 @@ class ModelService:
             "reconstruction": to_data_url(to_png(recon[0])),
         }
 
+    def generate(self, n: int, seed: int) -> dict:
+        """``n`` latents drawn from the model's prior (seeded) and their decodes."""
+        if not self.capabilities.sample:
+            raise UnsupportedError(
+                f"model {self.id} ({self.config.kind}) has no prior to sample from (see `capabilities.sample` in /api/models)"
+            )
+        with torch.inference_mode(), self._lock:
+            latents = self.model.sample_prior(n, torch.Generator().manual_seed(seed))
+            images = self.model.decode(latents).cpu()
+        return {
+            "samples": [{"latent": latents[i].tolist(), "image": to_data_url(to_png(images[i]))} for i in range(n)],
+            "seed": seed,
+        }
+
     def dataset_images(self, indices: list[int]) -> torch.Tensor:
         if self.dataset is None:
             raise InputError(f"model {self.id}'s dataset ({self.loaded.config.dataset.name}) is not available on this server")
@@ -199,10 +206,10 @@ class ModelService:
     # -- ordered latents (models with ``truncate``: EOFlow) ----------------------------------
     def require_truncate(self, what: str) -> None:
         """UnsupportedError (409) unless the model has top-C decoding."""
-        if not self.truncatable:
+        if not self.capabilities.ordered:
             raise UnsupportedError(
                 f"model {self.id} ({self.config.kind}) cannot {what}: its latents are not ordered by importance and it "
-                "has no top-C decoding (see `truncatable` in /api/models)"
+                "has no top-C decoding (see `capabilities.ordered` in /api/models)"
             )
 
     def _check_keep(self, keep: list[int]) -> None:
@@ -237,10 +244,10 @@ class ModelService:
 
     def entropy(self) -> dict:
         """Explained entropy per ordered latent and its cumulative share above the smallest."""
-        if not self.has_explained_entropy:
+        if not self.capabilities.ordered:
             raise UnsupportedError(
-                f"model {self.id} ({self.config.kind}) reports no explained entropy: its latents are not entropy-ordered "
-                "(see `explained_entropy` in /api/models)"
+                f"model {self.id} ({self.config.kind}) reports no explained entropy: its latents are not ordered "
+                "(see `capabilities.ordered` in /api/models)"
             )
         with torch.inference_mode(), self._lock:
             entropy = self.model.explained_entropy().detach().double().cpu()

@@ -6,13 +6,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from latentatlas.families.base import Capabilities
+
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 Latent = Annotated[list[FiniteFloat], Field(min_length=1, max_length=4096)]
 
 
 class ModelMetrics(BaseModel):
     """A model's disentanglement metrics, as ``latentatlas evaluate`` or a metrics job
-    wrote them into its card (``latentatlas.train.evaluation.evaluate_model``)."""
+    wrote them into its card (``latentatlas.evaluation.disentanglement.evaluate_model``)."""
 
     values: dict[str, float | dict[str, int | float]] = Field(
         description="mig, dci, dci_fast, sap, sap_continuous, modularity, explicitness_train/test, infomec, "
@@ -45,21 +47,20 @@ class ModelInfo(BaseModel):
     latent_dim: int
     factor_names: list[str]
     factor_sizes: list[int]
-    codebooks: list[list[float]] | None = Field(None, description="QLAE: each dimension's codebook values")
+    codebooks: list[list[float]] | None = Field(None, description="models with codes: each dimension's codebook values")
     latent_mean: list[float]
     latent_std: list[float]
     latent_min: list[float]
     latent_max: list[float]
-    posterior_scale: list[float] | None = Field(None, description="VAEs: mean posterior sd per dimension")
+    posterior_scale: list[float] | None = Field(None, description="models with a posterior: mean posterior sd per dimension")
     heldout: dict[str, float | int]
     steps: int | None
     metrics: ModelMetrics | None = Field(None, description="disentanglement metrics from the card, once computed")
-    truncatable: bool = Field(
-        False,
-        description="the latents are ordered by importance and the model can decode the top C of them: "
-        "/truncate and /denoise work (EOFlow)",
+    family: str = Field(description="the model family in a line")
+    capabilities: Capabilities = Field(
+        description="what the model can do; endpoints and app panels follow these: ordered -> /truncate, /denoise, "
+        "/entropy; sample -> /generate; codes -> codebooks; posterior -> posterior_scale"
     )
-    explained_entropy: bool = Field(False, description="the model reports explained entropy per ordered latent: /entropy works")
     ensemble: str | None = Field(None, description="the ensemble this model is a member of (its id is ENSEMBLE.MEMBER)")
 
 
@@ -88,6 +89,22 @@ class EncodeResponse(BaseModel):
 class DecodeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     latent: Latent
+
+
+class GenerateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    n: int = Field(1, ge=1, le=64, description="how many latents to draw from the prior")
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="seeds the draw (the same seed gives the same latents)")
+
+
+class Generated(BaseModel):
+    latent: list[float]
+    image: str = Field(description="the latent decoded (PNG data URL)")
+
+
+class GenerateResponse(BaseModel):
+    samples: list[Generated]
+    seed: int
 
 
 class TraverseRequest(BaseModel):

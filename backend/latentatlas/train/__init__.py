@@ -1,6 +1,7 @@
-"""Training: the loop, typed configs, checkpoints and model folders with their cards."""
+"""Training: the generic loop (``latentatlas train``) and ensembles of runs (``ensemble train``).
+What a step does belongs to each family's trainer (:mod:`latentatlas.families`)."""
 
-from latentatlas.train.checkpoint import LoadedModel, load_model_folder, save_model_folder
-from latentatlas.train.loop import TrainConfig, train
+from latentatlas.families.base import TrainConfig
+from latentatlas.train.loop import train
 
-__all__ = ["LoadedModel", "TrainConfig", "load_model_folder", "save_model_folder", "train"]
+__all__ = ["TrainConfig", "train"]

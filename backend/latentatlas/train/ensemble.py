@@ -26,72 +26,16 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from datetime import datetime, timezone
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from tqdm import tqdm
 
-from latentatlas.data.base import DatasetSpec, FactorDataset, load_dataset
-from latentatlas.nets import ModelConfig
-from latentatlas.nets.config import NetConfig
-from latentatlas.train.checkpoint import CARD_FILE, WEIGHTS_FILE, load_model_folder, write_json
-from latentatlas.train.loop import TrainConfig, train
-
-MANIFEST_FILE = "manifest.json"
-PROBE_FILE = "probe.safetensors"
-MANIFEST_VERSION = 1
-Status = Literal["pending", "running", "done", "failed"]
-
-
-class EnsembleError(RuntimeError):
-    """The ensemble cannot be run as asked (message says why)."""
-
-
-class EnsembleConfig(BaseModel):
-    """Everything that defines an ensemble: one model family on one dataset, betas x seeds."""
-
-    model_config = ConfigDict(frozen=True)
-
-    kind: Literal["vae", "tcvae"] = "vae"
-    dataset: DatasetSpec = DatasetSpec(name="dsprites")
-    net: NetConfig = NetConfig()
-    latent_dim: int = Field(10, ge=1, le=512)
-    betas: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0)
-    seeds: int = Field(6, ge=1)  # members use seeds 0 .. seeds - 1
-    train: TrainConfig = TrainConfig()
-    probe_size: int = Field(1000, ge=2)
-    probe_seed: int = 0
-
-    @field_validator("betas")
-    @classmethod
-    def _check_betas(cls, betas: tuple[float, ...]) -> tuple[float, ...]:
-        if not betas:
-            raise ValueError("give at least one beta")
-        if any(b < 0 for b in betas):
-            raise ValueError(f"betas must be >= 0, got {list(betas)}")
-        if len({member_name(b, 0) for b in betas}) != len(betas):
-            raise ValueError(f"betas must be distinct, got {list(betas)}")
-        return betas
-
-    def members(self) -> list[tuple[str, float, int]]:
-        """(name, beta, seed) for every member, betas outer, seeds inner."""
-        return [(member_name(beta, seed), beta, seed) for beta in self.betas for seed in range(self.seeds)]
-
-    def member_model(self, beta: float) -> ModelConfig:
-        return ModelConfig(kind=self.kind, latent_dim=self.latent_dim, net=self.net, beta=beta)
-
-    def identity(self) -> dict:
-        """The settings a resumed run must share with the first (betas and seeds may grow)."""
-        return self.model_dump(mode="json", exclude={"betas", "seeds"})
-
-
-def member_name(beta: float, seed: int) -> str:
-    """``beta4-seed2``; ``beta0.5-seed0`` for fractional betas."""
-    return f"beta{beta:g}-seed{seed}"
-
+from latentatlas.data.base import FactorDataset, load_dataset
+from latentatlas.store.ensembles import MANIFEST_FILE, MANIFEST_VERSION, PROBE_FILE, EnsembleConfig, EnsembleError, member_name, read_manifest
+from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE, load_model_folder, write_json, write_safetensors
+from latentatlas.train.loop import train
 
 # --- the probe set -------------------------------------------------------------------
 
@@ -112,9 +56,7 @@ def write_probe_set(out: Path, config: EnsembleConfig) -> np.ndarray:
     tensors = {"indices": torch.from_numpy(indices)}
     if isinstance(dataset, FactorDataset):
         tensors["factors"] = torch.from_numpy(np.ascontiguousarray(dataset.index_to_factors(indices), dtype=np.int64))
-    tmp = path.with_suffix(".tmp")
-    save_file(tensors, str(tmp), metadata={"factor_names": json.dumps(list(dataset.factor_names))})
-    tmp.replace(path)
+    write_safetensors(path, tensors, metadata={"factor_names": json.dumps(list(dataset.factor_names))})
     return indices
 
 
@@ -122,7 +64,7 @@ def write_probe_set(out: Path, config: EnsembleConfig) -> np.ndarray:
 def encode_probe(folder: Path, indices: np.ndarray, device: str = "cpu", batch_size: int = 250) -> dict[str, torch.Tensor]:
     """Posterior means and log-variances (probe points x latent_dim) of a VAE folder's model."""
     loaded = load_model_folder(folder, device)
-    if not hasattr(loaded.model, "posterior"):
+    if not loaded.model.capabilities.posterior:
         raise EnsembleError(f"{folder}: a {loaded.config.model.kind} has no Gaussian posterior to probe")
     dataset = load_dataset(loaded.config.dataset)
     mus, logvars = [], []
@@ -146,7 +88,7 @@ def run_member(config_json: str, name: str, beta: float, seed: int, folder: str,
         card = train(config.member_model(beta), config.dataset, train_config, out, resume=True, progress=False)
         device = card.get("device", "cpu")
         probe = encode_probe(out, np.asarray(indices, dtype=np.int64), device)
-        save_file(probe, str(out / PROBE_FILE), metadata={"layout": "probe points x latent_dim"})
+        write_safetensors(out / PROBE_FILE, probe, metadata={"layout": "probe points x latent_dim"})
         card["ensemble"] = {"name": out.parent.name, "member": name, "beta": beta, "seed": seed, "probe": PROBE_FILE}
         write_json(out / CARD_FILE, card)
         return {"status": "done", "steps": card["steps"], "wall_seconds": round(time.perf_counter() - started, 2)}
@@ -160,13 +102,6 @@ def run_member(config_json: str, name: str, beta: float, seed: int, folder: str,
 
 
 # --- the manifest --------------------------------------------------------------------
-
-
-def read_manifest(out: Path) -> dict:
-    path = Path(out) / MANIFEST_FILE
-    if not path.is_file():
-        raise EnsembleError(f"{out} is not an ensemble folder (no {MANIFEST_FILE})")
-    return json.loads(path.read_text())
 
 
 def _now() -> str:

@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from latentatlas.serve.deps import describe_errors, get_registry
-from latentatlas.serve.images import to_data_url
+from latentatlas.imaging import to_data_url
 from latentatlas.serve.registry import InputError, ModelService
 from latentatlas.serve.schemas import LiveRequest
 

@@ -12,7 +12,7 @@ from latentatlas.serve.ensembles import ENSEMBLE_JOB_PREFIX
 from latentatlas.serve.jobs import JobLimitError, JobManager
 from latentatlas.serve.registry import InputError, ModelService
 from latentatlas.serve.schemas import JobInfo, JobStarted, MetricsRequest
-from latentatlas.train.evaluation import VoteCounts
+from latentatlas.evaluation.disentanglement import VoteCounts
 
 router = APIRouter(prefix="/api", tags=["metrics"])
 Jobs = Annotated[JobManager, Depends(get_jobs)]

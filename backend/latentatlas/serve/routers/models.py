@@ -25,6 +25,8 @@ from latentatlas.serve.schemas import (
     EncodeByIndex,
     EncodeResponse,
     EntropyResponse,
+    GenerateRequest,
+    GenerateResponse,
     ModelDetail,
     ModelList,
     SampleList,
@@ -166,6 +168,17 @@ def traverse(body: TraverseRequest, service: Service, settings: AppSettings) -> 
         raise _unprocessable(error) from error
 
 
+@router.post("/{model_id}/generate", response_model=GenerateResponse)
+def generate(body: GenerateRequest, service: Service) -> GenerateResponse:
+    """Latents drawn from the model's prior (seeded) and their decodes; only for models that can
+    sample (``capabilities.sample``: the VAEs' N(0, I), the quantised models' uniform codes, St-RKM's
+    fitted Gaussian, a flow's base; 409 otherwise)."""
+    try:
+        return GenerateResponse(**service.generate(body.n, body.seed))
+    except InputError as error:
+        raise _unprocessable(error) from error
+
+
 @router.get("/{model_id}/samples", response_model=SampleList)
 def samples(
     service: Service,
@@ -198,7 +211,7 @@ async def truncate(request: Request, service: Service, settings: AppSettings) ->
 @router.get("/{model_id}/entropy", response_model=EntropyResponse)
 def entropy(service: Service) -> EntropyResponse:
     """Explained entropy per ordered latent and its cumulative share (of the entropy above the
-    smallest). Only for models that report it (``explained_entropy``; 409 otherwise)."""
+    smallest). Only for models with ordered latents (``capabilities.ordered``; 409 otherwise)."""
     try:
         return EntropyResponse(**service.entropy())
     except InputError as error:

@@ -18,7 +18,7 @@ After training, :meth:`EOFlow.fix_ordering` sorts the latents by explained entro
 into a stored permutation, so latent 0 is the most important; :meth:`EOFlow.truncate` keeps
 the top C (the others set to the prior mode 0) for top-C decoding.
 
-Choices not fixed by public text (documented, configurable in :class:`ModelConfig`):
+Choices not fixed by public text (documented, configurable in :class:`EOFlowConfig`):
 pixels are dequantised as (255 x + u) / 256, u ~ U(0, 1) in training and u = 1/2 otherwise;
 the noise sigma is added after the pre-processing (``affine``: y = x - 1/2, so sigma is in
 pixel units; ``logit``: logit units); the per-dimension weights lambda_i of the note are 0;
@@ -32,13 +32,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field, model_validator
 from torch.func import jvp
 
-from latentatlas.nets.base import Encoding, LatentModel
-from latentatlas.nets.config import ModelConfig
+from latentatlas.families import register
+from latentatlas.families.base import Capabilities, Encoding, ExactLikelihood, FamilyConfig, LatentModel, OrderedLatents, PriorSampling
+from latentatlas.nets.config import NetConfig
 from latentatlas.nets.flows import ActNorm, Affine, FlowSequence, Logit, PrincipalRotation, image_flow
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -108,14 +111,48 @@ def eoflow_terms(
     return {"nll": nll, "sum_l": sum_l, "mtc": sum_l - nll, "loss": loss, "dims": dims, "log_norms": log_norms.detach()}
 
 
-class EOFlow(LatentModel):
-    """Entropy-ordered flow on images (N, C, S, S) in [0, 1]; latent (N, C*S*S), ordered.
+class EOFlowConfig(FamilyConfig):
+    """EOFlow's architecture and objective. A flow is bijective, so ``latent_dim`` must be
+    channels * image_size**2 (checked)."""
+
+    kind: Literal["eoflow"] = "eoflow"
+    flow_levels: int = Field(2, ge=1, le=6, description="squeeze (space-to-depth) levels; the image size must divide by 2^levels")
+    flow_blocks: int = Field(4, ge=1, le=64, description="coupling blocks per level")
+    flow_hidden: int = Field(64, ge=1, description="conditioner width")
+    flow_clamp: float = Field(2.0, gt=0, description="soft clamp of the coupling log-scales")
+    flow_preprocess: Literal["affine", "logit"] = Field("affine", description="pixel pre-processing before the flow")
+    flow_logit_alpha: float = Field(0.05, ge=0, lt=0.5, description="logit pre-processing's alpha")
+    flow_seed: int = Field(0, description="seed of the fixed permutations")
+    flow_principal: bool = Field(True, description="end in a principal rotation + per-latent ActNorm fitted to data (starts at PCA's top-C)")
+    lambda_mtc: float = Field(0.5, ge=0, le=1, description="weight of the explained-entropy (MTC) term; 1 = principal-component flow")
+    noise_sigma: float = Field(0.05, ge=0, description="noise augmentation sd, added after the pre-processing (pixel units)")
+    core_size: int = Field(16, ge=0, description="C of the optional top-C reconstruction term")
+    recon_weight: float = Field(0.0, ge=0, description="weight of the top-C reconstruction term (0: off)")
+
+    @classmethod
+    def default_latent_dim(cls, net: NetConfig, factors: int) -> int:
+        return net.channels * net.image_size**2
+
+    @model_validator(mode="after")
+    def _latent_is_the_image(self) -> EOFlowConfig:
+        pixels = self.net.channels * self.net.image_size**2
+        if self.latent_dim != pixels:
+            raise ValueError(f"an EOFlow's latent_dim is channels x image_size^2 = {pixels}, got {self.latent_dim}")
+        return self
+
+
+class EOFlow(LatentModel, OrderedLatents, ExactLikelihood, PriorSampling):
+    """Entropy-ordered flow on images (N, C, S, S) in [0, 1]; latent (N, C*S*S), ordered, with a
+    standard normal prior and an exact likelihood.
 
     Pipeline: dequantisation centring (255 x + 1/2) / 256 -> ``affine`` or ``logit``
     pre-processing -> :func:`~latentatlas.nets.flows.image_flow` -> entropy-order permutation.
     """
 
-    def __init__(self, config: ModelConfig) -> None:
+    capabilities = Capabilities(ordered=True, likelihood=True, sample=True)
+    config: EOFlowConfig
+
+    def __init__(self, config: EOFlowConfig) -> None:
         super().__init__(config)
         net = config.net
         self.dim = net.channels * net.image_size**2
@@ -189,6 +226,16 @@ class EOFlow(LatentModel):
     def decode_logits(self, latents: torch.Tensor) -> torch.Tensor:
         return torch.logit(self.decode(latents), eps=1e-6)
 
+    def bits_per_dim(self, images: torch.Tensor) -> torch.Tensor:
+        """-log2 p(x) / D of 8-bit images (N,), the dequantised density on [0, 1]^D rescaled to
+        [0, 256)^D; centred dequantisation in eval mode."""
+        z, logdet = self.forward_native(images)
+        nll = 0.5 * z.square().sum(dim=1) + self.dim * HALF_LOG_2PI - logdet
+        return (nll / self.dim + math.log(256)) / math.log(2)
+
+    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(n, self.dim, generator=generator).to(self.order.device)
+
     def truncate(self, latents: torch.Tensor, keep: int) -> torch.Tensor:
         """Keep the top ``keep`` ordered latents; set the rest to the base mode 0."""
         out = latents.clone()
@@ -254,7 +301,7 @@ class EOFlow(LatentModel):
         return entropy[self.order]
 
     @torch.no_grad()
-    def finalize(self) -> None:
+    def finalize(self, sample_images: Callable[[int], torch.Tensor]) -> None:
         """Fix the ordering by the running explained-entropy estimates when training ends."""
         self.fix_ordering()
 
@@ -271,8 +318,8 @@ class EOFlow(LatentModel):
         self.inverse_order.copy_(torch.argsort(self.order))
         return self.order.clone()
 
-    def latent_info(self) -> dict:
-        return {"kind": "eoflow", "latent_dim": self.dim, "lambda_mtc": self.config.lambda_mtc, "noise_sigma": self.config.noise_sigma}
+
+register("eoflow", "entropy-ordered normalizing flow (Galperin & Koethe 2026)", EOFlowConfig, EOFlow)
 
 
-__all__ = ["EOFlow", "balanced_directions", "eoflow_terms", "exact_jacobian_column_log_norms", "jacobian_column_log_norms"]
+__all__ = ["EOFlow", "EOFlowConfig", "balanced_directions", "eoflow_terms", "exact_jacobian_column_log_norms", "jacobian_column_log_norms"]

@@ -8,17 +8,42 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from latentatlas.nets.base import Encoding, LatentModel, reconstruction_loss
+from pydantic import Field
+
+from latentatlas.families import register
+from latentatlas.families.base import Capabilities, Encoding, FamilyConfig, GaussianPosterior, LatentModel, PriorSampling, reconstruction_loss
 from latentatlas.nets.blocks import ConvDecoder, ConvEncoder
-from latentatlas.nets.config import ModelConfig
 
 TCEstimator = Literal["mss", "mws"]
+
+
+class AEConfig(FamilyConfig):
+    """The plain autoencoder has no options of its own."""
+
+    kind: Literal["ae"] = "ae"
+
+
+class VAEConfig(FamilyConfig):
+    """beta-VAE: the KL weight."""
+
+    kind: Literal["vae"] = "vae"
+    beta: float = Field(1.0, ge=0, description="weight of KL(q(z|x) || N(0, I)); 1 = the plain VAE")
+
+
+class TCVAEConfig(FamilyConfig):
+    """beta-TCVAE: the total-correlation weight and its minibatch estimator."""
+
+    kind: Literal["tcvae"] = "tcvae"
+    beta: float = Field(1.0, ge=0, description="weight of the total correlation TC(z); 1 = the plain VAE")
+    tc_estimator: TCEstimator = Field("mss", description="minibatch stratified (mss) or weighted (mws) sampling")
 
 
 class AE(LatentModel):
     """Deterministic autoencoder: loss = BCE(decode(encode(x)), x)."""
 
-    def __init__(self, config: ModelConfig) -> None:
+    config: AEConfig
+
+    def __init__(self, config: AEConfig) -> None:
         super().__init__(config)
         self.encoder = ConvEncoder(config.net, config.latent_dim)
         self.decoder = ConvDecoder(config.net, config.latent_dim)
@@ -26,19 +51,26 @@ class AE(LatentModel):
     def encode(self, images: torch.Tensor) -> Encoding:
         return Encoding(self.encoder(images))
 
+    def decode_logits(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.decoder(latents)
+
     def loss(self, images: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         recon = reconstruction_loss(self.decode_logits(self.encoder(images)), images)
         return recon, {"loss": recon.item(), "recon": recon.item()}
 
 
-class VAE(LatentModel):
+class VAE(LatentModel, GaussianPosterior, PriorSampling):
     """beta-VAE (Higgins et al., ICLR 2017), a diagonal Gaussian posterior q(z|x) = N(mu, sigma^2).
 
     loss = sum_pixels BCE(x_hat, x) + beta * KL(q(z|x) || N(0, I)), averaged over the batch;
-    ``encode`` returns the posterior mean as the latent and sigma as its scale.
+    ``encode`` returns the posterior mean as the latent and sigma as its scale; the prior is
+    N(0, I).
     """
 
-    def __init__(self, config: ModelConfig) -> None:
+    capabilities = Capabilities(posterior=True, sample=True)
+    config: VAEConfig | TCVAEConfig
+
+    def __init__(self, config: VAEConfig | TCVAEConfig) -> None:
         super().__init__(config)
         self.encoder = ConvEncoder(config.net, 2 * config.latent_dim)
         self.decoder = ConvDecoder(config.net, config.latent_dim)
@@ -50,6 +82,12 @@ class VAE(LatentModel):
     def encode(self, images: torch.Tensor) -> Encoding:
         mean, log_var = self.posterior(images)
         return Encoding(mean, torch.exp(0.5 * log_var))
+
+    def decode_logits(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.decoder(latents)
+
+    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
 
     def _terms(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         """Sampled latent, summed-pixel BCE and KL to the prior, per batch."""
@@ -64,9 +102,6 @@ class VAE(LatentModel):
         terms = self._terms(images)
         total = terms["recon"] + self.config.beta * terms["kl"]
         return total, {"loss": total.item(), "recon": terms["recon"].item(), "kl": terms["kl"].item()}
-
-    def latent_info(self) -> dict:
-        return {**super().latent_info(), "beta": self.config.beta}
 
 
 def total_correlation(
@@ -119,3 +154,8 @@ class TCVAE(VAE):
         total = terms["recon"] + terms["kl"] + (self.config.beta - 1) * tc
         parts = {"loss": total.item(), "recon": terms["recon"].item(), "kl": terms["kl"].item(), "tc": tc.item()}
         return total, parts
+
+
+register("ae", "plain autoencoder (baseline)", AEConfig, AE)
+register("vae", "beta-VAE (Higgins et al. 2017)", VAEConfig, VAE)
+register("tcvae", "beta-TCVAE (Chen et al. 2018)", TCVAEConfig, TCVAE)

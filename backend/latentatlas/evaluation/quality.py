@@ -1,13 +1,14 @@
-"""Held-out evaluation of an autoencoder: reconstruction quality and latent statistics."""
+"""Held-out evaluation of a model: reconstruction quality, latent statistics, and the pictures
+of its card (reconstructions, and samples from the prior where the model has one)."""
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from PIL import Image
 
 from latentatlas.data.base import ImageDataset
-from latentatlas.nets import LatentModel
+from latentatlas.families import LatentModel
+from latentatlas.imaging import sheet
 
 
 def psnr(reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
@@ -74,7 +75,11 @@ def reconstruction_sheet(model: LatentModel, dataset: ImageDataset, device: torc
     held_out = dataset.holdout_indices
     images = dataset.images(held_out[:: max(1, len(held_out) // count)][:count], device)
     recon = model.decode(model.encode(images).latent)
-    rows = torch.cat([torch.cat(list(images), dim=2), torch.cat(list(recon), dim=2)], dim=1)
-    pixels = (rows.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
-    sheet = Image.fromarray(np.ascontiguousarray(pixels.squeeze(-1) if pixels.shape[-1] == 1 else pixels))
-    return sheet.resize((sheet.width * 2, sheet.height * 2), Image.Resampling.NEAREST)
+    return sheet(torch.cat([images, recon]), rows=2)
+
+
+@torch.inference_mode()
+def samples_sheet(model: LatentModel, seed: int = 0, rows: int = 4, cols: int = 10) -> Image.Image:
+    """``rows`` x ``cols`` images decoded from latents drawn from the model's prior (2x upscaled)."""
+    latents = model.sample_prior(rows * cols, torch.Generator().manual_seed(seed))
+    return sheet(model.decode(latents), rows)

@@ -30,8 +30,8 @@ from tqdm import tqdm
 from latentatlas.fragments import compute_fragments, compute_hotspots
 from latentatlas.fragments.hotspots import DEFAULT_MIN_SAMPLES
 from latentatlas.fragments.spaces import FusionObjective, compute_space_similarity, fuse_spaces
-from latentatlas.train.checkpoint import write_json
-from latentatlas.train.ensemble import PROBE_FILE, EnsembleError, read_manifest
+from latentatlas.store.folders import write_json
+from latentatlas.store.ensembles import PROBE_FILE, EnsembleError, read_manifest
 
 ANALYSIS_FILE, ARRAYS_FILE, FUSION_FILE = "analysis.json", "analysis.safetensors", "fusion.safetensors"
 FUSION_STEPS = 200

@@ -41,45 +41,35 @@ so the plateau is seed- and architecture-dependent; the safeguards remove the me
 from __future__ import annotations
 
 import torch
+from typing import Literal
+
+from pydantic import Field
 from torch import nn
 
-from latentatlas.nets.base import Encoding, LatentModel, reconstruction_loss
+from latentatlas.families import register
+from latentatlas.families.base import Capabilities, DiscreteCodes, Encoding, FamilyConfig, LatentModel, PriorSampling, reconstruction_loss
 from latentatlas.nets.blocks import ConvDecoder, ConvEncoder
-from latentatlas.nets.config import ModelConfig
+from latentatlas.nets.quantizer import LatentQuantizer
 
 
-class LatentQuantizer(nn.Module):
-    """Per-dimension scalar codebooks ``values`` (D, n), initialised linspace(-0.5, 0.5)."""
+class QLAEConfig(FamilyConfig):
+    """QLAE's options (defaults: the paper's)."""
 
-    def __init__(self, latent_dim: int, codebook_size: int) -> None:
-        super().__init__()
-        self.values = nn.Parameter(torch.linspace(-0.5, 0.5, codebook_size).repeat(latent_dim, 1))
-
-    def codes(self, continuous: torch.Tensor) -> torch.Tensor:
-        """Index of the nearest codebook value per dimension, (N, D) int64."""
-        return (continuous.unsqueeze(-1) - self.values.unsqueeze(0)).abs().argmin(dim=-1)
-
-    def lookup(self, codes: torch.Tensor) -> torch.Tensor:
-        """Codebook values for code indices (N, D)."""
-        return torch.gather(self.values.unsqueeze(0).expand(codes.shape[0], -1, -1), 2, codes.unsqueeze(-1)).squeeze(-1)
-
-    def forward(self, continuous: torch.Tensor) -> torch.Tensor:
-        """Straight-through quantisation: the value of z_q, the gradient of z_c."""
-        quantized = self.lookup(self.codes(continuous))
-        return continuous + (quantized - continuous).detach()
-
-    @torch.no_grad()
-    def init_from_quantiles(self, continuous: torch.Tensor) -> None:
-        """Reset each codebook to evenly spaced quantiles of that dimension's values (N, D)."""
-        n = self.values.shape[1]
-        levels = torch.linspace(0.5 / n, 1 - 0.5 / n, n, device=continuous.device)
-        self.values.copy_(torch.quantile(continuous.float(), levels, dim=0).T.contiguous())
+    kind: Literal["qlae"] = "qlae"
+    codebook_size: int = Field(10, ge=2, le=256, description="values per latent dimension's scalar codebook")
+    quantize_weight: float = Field(0.01, ge=0, description="weight of the quantisation loss (moves the codebooks)")
+    commit_weight: float = Field(0.01, ge=0, description="weight of the commitment loss (moves the encoder)")
+    quantize_warmup: int = Field(500, ge=0, description="steps over which the decoder input snaps from z_c to the codes")
 
 
-class QLAE(LatentModel):
-    """Quantised-latent autoencoder; ``encode`` returns the quantised latent z_q."""
+class QLAE(LatentModel, DiscreteCodes, PriorSampling):
+    """Quantised-latent autoencoder; ``encode`` returns the quantised latent z_q. Its prior is
+    uniform over each dimension's codebook (the paper's factorised prior over codes)."""
 
-    def __init__(self, config: ModelConfig) -> None:
+    capabilities = Capabilities(codes=True, sample=True)
+    config: QLAEConfig
+
+    def __init__(self, config: QLAEConfig) -> None:
         super().__init__(config)
         self.encoder = ConvEncoder(config.net, config.latent_dim)
         self.decoder = ConvDecoder(config.net, config.latent_dim)
@@ -89,9 +79,17 @@ class QLAE(LatentModel):
         codes = self.quantizer.codes(self.encoder(images))
         return Encoding(self.quantizer.lookup(codes), codes=codes)
 
-    def codes(self, images: torch.Tensor) -> torch.Tensor:
-        """Discrete codes (N, D): the natural input of plug-in (discrete) metrics."""
-        return self.encode(images).codes
+    def decode_logits(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.decoder(latents)
+
+    def codebooks(self) -> torch.Tensor:
+        return self.quantizer.values.detach()
+
+    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.quantizer.sample(n, generator)
+
+    def decays(self, name: str, parameter: nn.Parameter) -> bool:
+        return super().decays(name, parameter) and not name.startswith("quantizer.")
 
     def loss(self, images: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         continuous = self.encoder(images)
@@ -101,10 +99,9 @@ class QLAE(LatentModel):
         snap = min(1.0, (step + 1) / self.config.quantize_warmup) if self.config.quantize_warmup else 1.0
         decoder_input = continuous + snap * (quantized - continuous).detach()
         recon = reconstruction_loss(self.decode_logits(decoder_input), images)
-        quantize = (continuous.detach() - quantized).square().mean()
-        commit = (continuous - quantized.detach()).square().mean()
+        quantize, commit = self.quantizer.losses(continuous, quantized)
         total = recon + self.config.quantize_weight * quantize + self.config.commit_weight * commit
         return total, {"loss": total.item(), "recon": recon.item(), "quantize": quantize.item(), "commit": commit.item()}
 
-    def latent_info(self) -> dict:
-        return {**super().latent_info(), "codebooks": self.quantizer.values.detach().cpu().tolist()}
+
+register("qlae", "quantised-latent autoencoder (Hsu et al. 2023)", QLAEConfig, QLAE)

@@ -18,16 +18,15 @@ with the training curves, the throughput (steps/s, bits/dim by wall minute); and
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from PIL import Image
 
 from latentatlas.data.base import ImageDataset, load_dataset
-from latentatlas.nets.eoflow import HALF_LOG_2PI, EOFlow
-from latentatlas.train.checkpoint import CARD_FILE, LoadedModel, write_json
-from latentatlas.train.evaluate import add_noise, psnr
+from latentatlas.evaluation.quality import add_noise, psnr
+from latentatlas.families import LatentModel
+from latentatlas.imaging import sheet
+from latentatlas.store.folders import CARD_FILE, LoadedModel, write_json
 
 TRAVERSALS_FILE = "traversals.png"
 TRUNCATION_POINTS = 17
@@ -59,15 +58,13 @@ class PCA:
 
 
 @torch.inference_mode()
-def bits_per_dim(model: EOFlow, images: torch.Tensor) -> float:
-    """Mean bits per dimension of 8-bit ``images`` under the flow (eval mode)."""
-    z, logdet = model.forward_native(images)
-    nll = 0.5 * z.square().sum(dim=1) + model.dim * HALF_LOG_2PI - logdet
-    return float(((nll / model.dim + math.log(256)) / math.log(2)).mean())
+def bits_per_dim(model: LatentModel, images: torch.Tensor) -> float:
+    """Mean bits per dimension of 8-bit ``images`` under a model with an exact likelihood."""
+    return float(model.bits_per_dim(images).mean())
 
 
 @torch.inference_mode()
-def truncation_curve(model: EOFlow, images: torch.Tensor, keeps: list[int], pca: PCA | None = None) -> list[float]:
+def truncation_curve(model: LatentModel, images: torch.Tensor, keeps: list[int], pca: PCA | None = None) -> list[float]:
     """Mean PSNR (dB) of the top-C decode of ``images`` for every C in ``keeps`` (PCA's projection
     when ``pca`` is given)."""
     if pca is not None:
@@ -77,7 +74,7 @@ def truncation_curve(model: EOFlow, images: torch.Tensor, keeps: list[int], pca:
 
 
 @torch.inference_mode()
-def denoising_curve(model: EOFlow, clean: torch.Tensor, noisy: torch.Tensor, keeps: list[int], pca: PCA | None = None) -> list[float]:
+def denoising_curve(model: LatentModel, clean: torch.Tensor, noisy: torch.Tensor, keeps: list[int], pca: PCA | None = None) -> list[float]:
     """Mean PSNR against ``clean`` of the top-C decode of ``noisy`` (or PCA's projection)."""
     if pca is not None:
         return [float(psnr(clean, pca.reconstruct(noisy, c)).mean()) for c in keeps]
@@ -86,19 +83,15 @@ def denoising_curve(model: EOFlow, clean: torch.Tensor, noisy: torch.Tensor, kee
 
 
 @torch.inference_mode()
-def traversal_sheet(model: EOFlow, image: torch.Tensor, rows: int = 8, steps: int = 9, span: float = 2.5) -> Image.Image:
+def traversal_sheet(model: LatentModel, image: torch.Tensor, rows: int = 8, steps: int = 9, span: float = 2.5) -> Image.Image:
     """Rows: the top ``rows`` latents of ``image`` (1, C, S, S) swept from -span to +span
     (latents are standardised: the base is N(0, 1)); 2x upscaled."""
     latent = model.encode(image).latent[0]
     values = torch.linspace(-span, span, steps)
     grid = latent.repeat(rows * steps, 1)
-    for r in range(min(rows, model.dim)):
+    for r in range(min(rows, model.config.latent_dim)):
         grid[r * steps : (r + 1) * steps, r] = values
-    decoded = model.decode(grid).clamp(0, 1).cpu()
-    sheet = torch.cat([torch.cat(list(decoded[r * steps : (r + 1) * steps]), dim=2) for r in range(rows)], dim=1)
-    pixels = (sheet * 255).round().byte().permute(1, 2, 0).numpy()
-    picture = Image.fromarray(np.ascontiguousarray(pixels.squeeze(-1) if pixels.shape[-1] == 1 else pixels))
-    return picture.resize((picture.width * 2, picture.height * 2), Image.Resampling.NEAREST)
+    return sheet(model.decode(grid), rows)
 
 
 def bpd_by_minute(curves: dict[str, list[float]]) -> list[list[float]]:
@@ -116,7 +109,7 @@ def bpd_by_minute(curves: dict[str, list[float]]) -> list[list[float]]:
 
 
 def evaluate_flow(
-    model: EOFlow,
+    model: LatentModel,
     dataset: ImageDataset,
     device: torch.device,
     curves: dict[str, list[float]] | None = None,
@@ -134,16 +127,16 @@ def evaluate_flow(
     rng = np.random.default_rng(seed)
     held_out = dataset.holdout_indices[:images]
     clean = torch.cat([dataset.images(held_out[s : s + 250], device) for s in range(0, len(held_out), 250)])
-    pca_samples = pca_samples or min(16_384, max(2_048, 4 * model.dim))
+    pca_samples = pca_samples or min(16_384, max(2_048, 4 * model.config.latent_dim))
     pca = PCA(dataset.images(dataset.sample_train_indices(pca_samples, rng), device))
     noisy = add_noise(clean, sigma, torch.Generator(device="cpu").manual_seed(seed))
-    keeps = keep_grid(model.dim)
+    keeps = keep_grid(model.config.latent_dim)
     denoised = denoising_curve(model, clean, noisy, keeps)
     best = int(np.argmax(denoised))
     noisy_psnr = float(psnr(clean, noisy).mean())
     section = {
         "images": len(held_out),
-        "bits_per_dim": bits_per_dim(model, clean),
+        "bits_per_dim": bits_per_dim(model, clean) if model.capabilities.likelihood else None,
         "explained_entropy": model.explained_entropy().tolist(),
         "truncation": {
             "keep": keeps,
@@ -172,9 +165,9 @@ def evaluate_flow(
 def refresh_flow_card(loaded: LoadedModel) -> dict:
     """Recompute a loaded flow's card ``flow`` section (written into its folder's card.json and
     ``loaded.card``) and its traversals.png; returns the section."""
-    if not isinstance(loaded.model, EOFlow):
-        raise ValueError(f"{loaded.folder} holds a {loaded.config.model.kind}, not an EOFlow")
-    device = next(loaded.model.parameters()).device
+    if not loaded.model.capabilities.ordered:
+        raise ValueError(f"{loaded.folder} holds a {loaded.config.model.kind}, whose latents are not ordered")
+    device = loaded.model.device
     dataset = load_dataset(loaded.config.dataset)
     section, traversals = evaluate_flow(loaded.model, dataset, device, curves=loaded.card.get("curves"))
     loaded.card["flow"] = section

@@ -43,8 +43,8 @@ from latentatlas.metrics import (
 )
 from latentatlas.metrics.factorvae import FactorVAEResult
 from latentatlas.metrics.report import default_train_rows
-from latentatlas.nets import LatentModel
-from latentatlas.train.checkpoint import CARD_FILE, LoadedModel, load_model_folder, write_json
+from latentatlas.families import LatentModel
+from latentatlas.store.folders import CARD_FILE, LoadedModel, load_model_folder, write_json
 
 # Images rendered and encoded per forward pass. The procedural renderers build
 # (n, 2H, 2W) intermediates: small batches stay in cache and render 2-3x faster on a
@@ -239,7 +239,7 @@ def evaluate_model(
     tracker = _Tracker(_plan(samples, votes), progress)
     # A flow's latent is the whole image, ordered by importance: score its top 2K latents
     # (K factors), as the EOFlow paper's InfoMEC does; every latent of the others.
-    ordered = callable(getattr(model, "truncate", None))
+    ordered = model.capabilities.ordered
     keep = min(2 * len(dataset.factor_sizes), loaded.config.model.latent_dim) if ordered else None
     encoder = _Encoder(model, tracker.count_images, keep)
 

@@ -1,0 +1,241 @@
+"""What every model family provides: a typed config, a network with declared capabilities, and
+a training step that owns its optimisers.
+
+A *family* (QLAE, AE, beta-VAE, beta-TCVAE, EOFlow, St-RKM, QLInfoWGAN-GP) is one module that
+defines
+
+- a :class:`FamilyConfig` subclass holding only its own options (``kind`` is its name),
+- a :class:`LatentModel` subclass whose ``capabilities`` say what it can do, with the methods
+  of each declared capability's mixin (:class:`DiscreteCodes`, :class:`GaussianPosterior`,
+  :class:`OrderedLatents`, :class:`ExactLikelihood`, :class:`PriorSampling`), and
+- a :class:`Trainer` (the default, :class:`GradientTrainer`, minimises ``model.loss`` with one
+  AdamW optimiser; a family overrides :meth:`LatentModel.make_trainer` for several optimisers,
+  alternating updates or a manifold optimiser),
+
+and registers itself with :func:`latentatlas.families.register`. Training, storage, evaluation
+and the server read the declared capabilities, never the family's name.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from latentatlas.nets.config import NetConfig
+
+
+class TrainConfig(BaseModel):
+    """The generic run: how long, how big a batch, the base optimiser settings every trainer
+    reads (a family's own optimiser options live in its config), seeding and the device."""
+
+    steps: int = Field(20_000, ge=1, description="training steps")
+    max_minutes: float | None = Field(None, gt=0, description="stop early at this wall time (the card records the steps done)")
+    batch_size: int = Field(64, ge=1, description="images per batch")
+    lr: float = Field(1e-3, gt=0, description="learning rate")
+    weight_decay: float = Field(0.1, ge=0, description="decoupled weight decay on weights (QLAE: 0.1)")
+    grad_clip: float = Field(1.0, gt=0, description="element-wise gradient clipping")
+    seed: int = Field(0, description="seeds the weights, the batches and every sampler")
+    log_every: int = Field(50, ge=1, description="steps between logged loss means")
+    checkpoint_every: int = Field(1000, ge=1, description="steps between resumable checkpoints")
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
+    threads: int = Field(2, ge=1, description="torch intra-op threads")
+
+
+class Capabilities(BaseModel):
+    """What a family's models can do; the server's endpoints, ``evaluate``, ``ensemble train``
+    and the frontend's panels decide from these (the frontend through ``/api/models``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    encode: bool = Field(True, description="images -> latents (an encoder, a flow's forward pass or an inference head)")
+    decode: bool = Field(True, description="latents -> images")
+    codes: bool = Field(False, description="each latent snaps to a per-dimension scalar codebook (discrete codes)")
+    posterior: bool = Field(False, description="encode also gives a diagonal Gaussian posterior scale per latent")
+    ordered: bool = Field(False, description="latents are ordered by importance: top-C truncation and explained entropy")
+    likelihood: bool = Field(False, description="an exact log-likelihood of images (bits/dim)")
+    sample: bool = Field(False, description="latents can be drawn from a prior (generation)")
+
+
+class FamilyConfig(BaseModel):
+    """Options every family has; a family's config subclasses this with its own options and
+    ``kind: Literal["its-name"]``. Stored as ``config.json``'s ``model``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str
+    latent_dim: int = Field(ge=1, le=16_384, description="latent size")
+    net: NetConfig = NetConfig()
+    dataset_size: int | None = Field(None, ge=1, description="the training set's size (recorded by training)")
+
+    train_defaults: ClassVar[dict[str, Any]] = {}
+    """Run options (``TrainConfig`` fields) whose generic default does not suit the family; the
+    CLI's ``train FAMILY`` starts from these (e.g. a GAN's learning rate)."""
+
+    @classmethod
+    def default_latent_dim(cls, net: NetConfig, factors: int) -> int:
+        """The latent size when none is given: twice the data's generative factors (Hsu et al.)."""
+        return 2 * factors
+
+
+@dataclass
+class Encoding:
+    """What ``encode`` returns: the latent the decoder consumes, posterior scales (``posterior``
+    capability) and discrete code indices (``codes`` capability)."""
+
+    latent: torch.Tensor
+    scale: torch.Tensor | None = None
+    codes: torch.Tensor | None = None
+
+
+class LatentModel(nn.Module, ABC):
+    """A model with a latent space worth exploring: ``encode(images) -> Encoding`` and
+    ``decode(latents) -> images in [0, 1]``, plus the mixins of its declared capabilities."""
+
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    config: FamilyConfig
+
+    def __init__(self, config: FamilyConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @abstractmethod
+    def encode(self, images: torch.Tensor) -> Encoding: ...
+
+    @abstractmethod
+    def decode_logits(self, latents: torch.Tensor) -> torch.Tensor:
+        """Latents (N, D) -> pixel logits (N, C, S, S)."""
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.decode_logits(latents))
+
+    # -- training ------------------------------------------------------------------------------
+    def loss(self, images: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        """The objective :class:`GradientTrainer` minimises: (total, logged parts). Families
+        with their own trainer need not define it."""
+        raise TypeError(f"{type(self).__name__} trains with its own trainer, not a single loss")
+
+    def decays(self, name: str, parameter: nn.Parameter) -> bool:
+        """Whether AdamW's weight decay applies to a parameter: weight matrices and kernels only."""
+        return parameter.ndim >= 2
+
+    def make_trainer(self, config: TrainConfig) -> Trainer:
+        """This family's training step and optimisers (default: one AdamW on ``loss``)."""
+        return GradientTrainer(self, config)
+
+    init_samples: int = 0
+    """Training images :meth:`initialize` wants before the first step (0: none)."""
+
+    def initialize(self, images: torch.Tensor) -> None:
+        """Data-dependent initialisation from ``init_samples`` training images, called once
+        before the first training step (default: nothing)."""
+
+    def finalize(self, sample_images: Callable[[int], torch.Tensor]) -> None:
+        """Called once when training ends, before evaluation and saving, with a function that
+        draws that many training images (default: nothing)."""
+
+
+class DiscreteCodes(ABC):
+    """``codes`` capability: every latent dimension snaps to a learned scalar codebook."""
+
+    @abstractmethod
+    def codebooks(self) -> torch.Tensor:
+        """Per-dimension codebook values (D, n)."""
+
+
+class GaussianPosterior(ABC):
+    """``posterior`` capability: a diagonal Gaussian q(z|x)."""
+
+    @abstractmethod
+    def posterior(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior mean and log-variance, each (N, D)."""
+
+
+class OrderedLatents(ABC):
+    """``ordered`` capability: latent 0 is the most important; top-C decoding."""
+
+    @abstractmethod
+    def truncate(self, latents: torch.Tensor, keep: int) -> torch.Tensor:
+        """Keep the top ``keep`` latents, set the rest to their prior mode."""
+
+    @abstractmethod
+    def explained_entropy(self) -> torch.Tensor:
+        """Explained entropy per ordered latent (D,), in nats."""
+
+
+class ExactLikelihood(ABC):
+    """``likelihood`` capability: exact log-likelihood of images."""
+
+    @abstractmethod
+    def bits_per_dim(self, images: torch.Tensor) -> torch.Tensor:
+        """Negative log-likelihood per image, in bits per pixel value (N,)."""
+
+
+class PriorSampling(ABC):
+    """``sample`` capability: latents from the model's prior (generation)."""
+
+    @abstractmethod
+    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` latents (n, D) from the prior, on the model's device."""
+
+
+CAPABILITY_MIXINS: dict[str, type] = {
+    "codes": DiscreteCodes,
+    "posterior": GaussianPosterior,
+    "ordered": OrderedLatents,
+    "likelihood": ExactLikelihood,
+    "sample": PriorSampling,
+}
+
+
+class Trainer(ABC):
+    """A family's training step. It owns its optimisers (by name, all checkpointed with their
+    state) and draws as many batches per step as it needs (e.g. several critic updates); the
+    generic loop only drives steps, logging, checkpoints and cards."""
+
+    optimizers: dict[str, torch.optim.Optimizer]
+
+    @abstractmethod
+    def step(self, batch: Callable[[], torch.Tensor], step: int) -> dict[str, float]:
+        """One training step; ``batch()`` draws the next training batch. Returns logged values."""
+
+
+def adamw_groups(model: LatentModel, parameters: list[tuple[str, nn.Parameter]], weight_decay: float) -> list[dict]:
+    """AdamW parameter groups: decay on what ``model.decays`` names, none on the rest."""
+    decay = [p for name, p in parameters if model.decays(name, p)]
+    no_decay = [p for name, p in parameters if not model.decays(name, p)]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+class GradientTrainer(Trainer):
+    """One AdamW optimiser on ``model.loss`` (decoupled weight decay on weights only, QLAE's
+    "strong weight decay"), element-wise gradient clipping."""
+
+    def __init__(self, model: LatentModel, config: TrainConfig) -> None:
+        self.model, self.clip = model, config.grad_clip
+        groups = adamw_groups(model, list(model.named_parameters()), config.weight_decay)
+        self.optimizers = {"model": torch.optim.AdamW(groups, lr=config.lr)}
+
+    def step(self, batch: Callable[[], torch.Tensor], step: int) -> dict[str, float]:
+        loss, parts = self.model.loss(batch(), step)
+        optimizer = self.optimizers["model"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_value_(self.model.parameters(), self.clip)
+        optimizer.step()
+        return parts
+
+
+def reconstruction_loss(logits: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy with logits, mean over pixels and batch (images in [0, 1])."""
+    return F.binary_cross_entropy_with_logits(logits, images)

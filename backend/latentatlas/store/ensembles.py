@@ -1,0 +1,83 @@
+"""Ensemble folders on disk: the typed ensemble config and ``manifest.json`` (per member its
+hyper-parameters and status), shared by ``ensemble train``, the analysis and the server.
+See :mod:`latentatlas.train.ensemble` for the folder layout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from latentatlas.data.base import DatasetSpec
+from latentatlas.families import FamilyConfig, get_family, model_config
+from latentatlas.families.base import TrainConfig
+from latentatlas.nets.config import NetConfig
+
+MANIFEST_FILE = "manifest.json"
+PROBE_FILE = "probe.safetensors"
+MANIFEST_VERSION = 1
+Status = Literal["pending", "running", "done", "failed"]
+
+
+class EnsembleError(RuntimeError):
+    """The ensemble cannot be run as asked (message says why)."""
+
+
+class EnsembleConfig(BaseModel):
+    """Everything that defines an ensemble: one model family on one dataset, betas x seeds."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str = Field("vae", description="member family: one with a Gaussian posterior and a beta option (vae, tcvae)")
+    dataset: DatasetSpec = DatasetSpec(name="dsprites")
+    net: NetConfig = NetConfig()
+    latent_dim: int = Field(10, ge=1, le=512)
+    betas: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0)
+    seeds: int = Field(6, ge=1)  # members use seeds 0 .. seeds - 1
+    train: TrainConfig = TrainConfig()
+    probe_size: int = Field(1000, ge=2)
+    probe_seed: int = 0
+
+    @field_validator("kind")
+    @classmethod
+    def _posterior_family(cls, kind: str) -> str:
+        family = get_family(kind)
+        if not family.capabilities.posterior or "beta" not in family.config.model_fields:
+            raise ValueError(f"ensemble members need a Gaussian posterior and a beta option; {kind} has not")
+        return kind
+
+    @field_validator("betas")
+    @classmethod
+    def _check_betas(cls, betas: tuple[float, ...]) -> tuple[float, ...]:
+        if not betas:
+            raise ValueError("give at least one beta")
+        if any(b < 0 for b in betas):
+            raise ValueError(f"betas must be >= 0, got {list(betas)}")
+        if len({member_name(b, 0) for b in betas}) != len(betas):
+            raise ValueError(f"betas must be distinct, got {list(betas)}")
+        return betas
+
+    def members(self) -> list[tuple[str, float, int]]:
+        """(name, beta, seed) for every member, betas outer, seeds inner."""
+        return [(member_name(beta, seed), beta, seed) for beta in self.betas for seed in range(self.seeds)]
+
+    def member_model(self, beta: float) -> FamilyConfig:
+        return model_config(kind=self.kind, latent_dim=self.latent_dim, net=self.net, beta=beta)
+
+    def identity(self) -> dict:
+        """The settings a resumed run must share with the first (betas and seeds may grow)."""
+        return self.model_dump(mode="json", exclude={"betas", "seeds"})
+
+
+def member_name(beta: float, seed: int) -> str:
+    """``beta4-seed2``; ``beta0.5-seed0`` for fractional betas."""
+    return f"beta{beta:g}-seed{seed}"
+
+
+def read_manifest(out: Path) -> dict:
+    path = Path(out) / MANIFEST_FILE
+    if not path.is_file():
+        raise EnsembleError(f"{out} is not an ensemble folder (no {MANIFEST_FILE})")
+    return json.loads(path.read_text())

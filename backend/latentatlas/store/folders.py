@@ -1,0 +1,111 @@
+"""Model folders, in safetensors and JSON only (never pickles).
+
+A model folder holds ``config.json`` (model, dataset and training configs),
+``weights.safetensors`` and ``card.json`` (what was trained, how, and how well). Every file
+is written atomically (:func:`write_json`, :func:`write_safetensors`): a reader sees the old
+version or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import BaseModel, SerializeAsAny, field_validator
+from safetensors.torch import load_file, save_file
+
+from latentatlas.data.base import DatasetSpec
+from latentatlas.families import FamilyConfig, LatentModel, build_model, model_config
+
+CONFIG_FILE, WEIGHTS_FILE, CARD_FILE = "config.json", "weights.safetensors", "card.json"
+
+
+class FolderConfig(BaseModel):
+    """Everything needed to rebuild a model and its data: the content of ``config.json``.
+    ``model`` is the family's own typed config, chosen by its ``kind``."""
+
+    model: SerializeAsAny[FamilyConfig]
+    dataset: DatasetSpec
+    train: dict = {}
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _family_config(cls, value: Any) -> FamilyConfig:
+        return model_config(value) if isinstance(value, dict) else value
+
+
+@dataclass
+class LoadedModel:
+    folder: Path
+    config: FolderConfig
+    model: LatentModel
+    card: dict
+
+
+def _replace_atomically(path: Path, write) -> None:
+    """Write ``path`` through a temporary file in the same folder: flushed, fsynced, renamed."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(path: Path, payload: dict) -> None:
+    """Write JSON atomically (a reader never sees half a file)."""
+    _replace_atomically(Path(path), lambda tmp: tmp.write_text(json.dumps(payload, indent=2)))
+
+
+def write_safetensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    """Write a safetensors file atomically."""
+    _replace_atomically(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+
+
+def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The model's state dict on the CPU, contiguous (as safetensors wants it)."""
+    return {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+
+
+def save_model_folder(folder: Path, config: FolderConfig, model: LatentModel, card: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / CONFIG_FILE, config.model_dump(mode="json"))
+    write_safetensors(folder / WEIGHTS_FILE, model_state(model))
+    write_json(folder / CARD_FILE, card)
+
+
+def read_folder_config(folder: Path) -> FolderConfig:
+    return FolderConfig.model_validate_json((Path(folder) / CONFIG_FILE).read_text())
+
+
+def load_model_folder(folder: Path, device: torch.device | str = "cpu") -> LoadedModel:
+    """Rebuild a model from its folder; raises ValueError/OSError when files are missing or corrupt."""
+    folder = Path(folder)
+    config = read_folder_config(folder)
+    model = build_model(config.model)
+    model.load_state_dict(load_file(str(folder / WEIGHTS_FILE)), strict=True)
+    card_path = folder / CARD_FILE
+    card = json.loads(card_path.read_text()) if card_path.exists() else {}
+    return LoadedModel(folder, config, model.to(device).eval(), card)
+
+
+__all__ = [
+    "CARD_FILE",
+    "CONFIG_FILE",
+    "WEIGHTS_FILE",
+    "FamilyConfig",
+    "FolderConfig",
+    "LoadedModel",
+    "load_model_folder",
+    "model_state",
+    "read_folder_config",
+    "save_model_folder",
+    "write_json",
+    "write_safetensors",
+]

@@ -1,0 +1,75 @@
+"""The one-way import rule of docs/ARCHITECTURE.md, and "capabilities, not kinds": checked on
+the source, so a change that breaks a layer fails here before it tangles the code."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "backend" / "latentatlas"
+
+# What each package may import from latentatlas (besides itself and the top-level helpers).
+ALLOWED = {
+    "metrics": set(),
+    "fragments": set(),
+    "data": set(),
+    "nets": set(),
+    "families": {"nets"},
+    "store": {"data", "families", "nets"},
+    "train": {"data", "families", "nets", "store", "evaluation", "devices"},
+    "evaluation": {"data", "families", "nets", "store", "metrics", "fragments", "imaging"},
+    "serve": {"data", "families", "nets", "store", "evaluation", "imaging", "config", "devices"},
+}
+TOP_LEVEL_HELPERS = {"__init__"}  # `from latentatlas import __version__`
+
+
+def _imports(path: Path) -> set[str]:
+    """The latentatlas subpackages/modules a file imports."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("latentatlas"):
+            parts = node.module.split(".")
+            found.add(parts[1] if len(parts) > 1 else "__init__")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("latentatlas."):
+                    found.add(alias.name.split(".")[1])
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_packages_import_only_the_layers_above_them(package):
+    allowed = ALLOWED[package] | {package} | TOP_LEVEL_HELPERS
+    for path in sorted((PACKAGE / package).rglob("*.py")):
+        bad = _imports(path) - allowed
+        assert not bad, f"{path.relative_to(PACKAGE)} imports {sorted(bad)}; {package} may import {sorted(ALLOWED[package])}"
+
+
+def test_no_code_outside_the_families_decides_by_a_family_name():
+    """`kind == "..."` / `isinstance(model, SomeFamily)` belong nowhere but the families."""
+    names = "|".join(["qlae", "ae", "vae", "tcvae", "eoflow", "strkm", "qlinfogan"])
+    kind_test = re.compile(rf"""kind\s*(==|!=|in)\s*[("'\[]*({names})\b""")
+    class_test = re.compile(r"isinstance\([^)]*,\s*(QLAE|AE|VAE|TCVAE|EOFlow|STRKM|QLInfoGAN)\)")
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if "families" in path.parts:
+            continue
+        text = path.read_text()
+        assert not kind_test.search(text), f"{path.relative_to(PACKAGE)} tests a family's name"
+        assert not class_test.search(text), f"{path.relative_to(PACKAGE)} tests a family's class"
+
+
+def test_the_frontend_decides_by_capabilities():
+    frontend = PACKAGE.parents[1] / "frontend" / "src"
+    for path in sorted(frontend.glob("*.js")):
+        text = path.read_text()
+        assert not re.search(r"""\.kind\s*===?\s*["'](qlae|ae|vae|tcvae|eoflow|strkm|qlinfogan)["']""", text), path.name
+
+
+def test_pictures_are_made_in_one_module():
+    """Pillow's Image.fromarray (tensor -> picture) appears in latentatlas/imaging.py only."""
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name != "imaging.py":
+            assert "fromarray" not in path.read_text(), path.relative_to(PACKAGE)
