@@ -44,6 +44,7 @@ FAMILY_MODULES = (
     "latentatlas.families.qlae",
     "latentatlas.families.autoencoders",
     "latentatlas.families.eoflow",
+    "latentatlas.families.strkm",
 )
 
 
