@@ -45,6 +45,7 @@ FAMILY_MODULES = (
     "latentatlas.families.autoencoders",
     "latentatlas.families.eoflow",
     "latentatlas.families.strkm",
+    "latentatlas.families.qlinfogan",
 )
 
 
