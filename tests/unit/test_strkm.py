@@ -52,7 +52,7 @@ def test_registered_with_its_capabilities():
     assert {"qlae", "ae", "strkm"} <= set(families())
     assert family.capabilities.sample and not family.capabilities.ordered and not family.capabilities.codes
     config = model_config({"kind": "strkm", "latent_dim": 4})
-    assert (config.feature_dim, config.c_acc, config.recon_loss, config.manifold_lr) == (128, 1.0, "deterministic", 1e-4)
+    assert (config.feature_dim, config.c_acc, config.recon_loss, config.pixel_loss, config.manifold_lr) == (128, 1.0, "deterministic", "bce", 1e-4)
     with pytest.raises(ValueError):
         model_config(kind="strkm", latent_dim=20, feature_dim=8)
     with pytest.raises(ValueError):
@@ -60,8 +60,9 @@ def test_registered_with_its_capabilities():
 
 
 def test_loss_terms_match_a_hand_computation():
-    for variant in ("deterministic", "splitloss"):
-        model = tiny(c_acc=3.0, recon_loss=variant, noise_sigma=0.0).eval()
+    for variant, pixels in (("deterministic", "bce"), ("deterministic", "mse"), ("splitloss", "mse"), ("noisyU", "bce")):
+        # sigma = 0: the noisy decodes equal the clean one, so splitloss's distance term is 0
+        model = tiny(c_acc=3.0, recon_loss=variant, pixel_loss=pixels, noise_sigma=0.0).eval()
         images = blobs(5)
         with torch.no_grad():
             total, parts = model.loss(images, 0)
@@ -72,10 +73,13 @@ def test_loss_terms_match_a_hand_computation():
             C = centred.T @ centred
             f1 = np.trace(C - U @ U.T @ C) / n
             projected = torch.from_numpy(centred @ U @ U.T).float()
-            decoded = torch.sigmoid(model.decoder(projected)).double().numpy()
-            sse = ((images.double().numpy() - decoded) ** 2).sum() / n
-            # splitloss with sigma = 0: the noisy decode equals the clean one, the split term is 0.
-            f2 = 3.0 / 2 * sse
+            p = torch.sigmoid(model.decoder(projected)).double().numpy()
+            x = images.double().numpy()
+            if pixels == "mse":
+                error = ((x - p) ** 2).sum() / n
+            else:
+                error = -(x * np.log(p) + (1 - x) * np.log(1 - p)).sum() / n
+            f2 = 3.0 / 2 * error
         assert parts["kpca"] == pytest.approx(f1, rel=1e-4, abs=1e-7)
         assert parts["recon"] == pytest.approx(f2, rel=1e-4)
         assert total.item() == pytest.approx(f1 + f2, rel=1e-4)
