@@ -168,8 +168,10 @@ def test_unknown_ensemble_and_bad_requests(ens_client):
 
 
 def test_readyz_reports_the_broken_ensemble(ens_client):
-    ready = ens_client.get("/readyz").json()
-    assert ready["status"] == "ready" and ready["ensembles"] == 1 and ready["models"] == 2
+    response = ens_client.get("/readyz")
+    ready = response.json()
+    assert response.status_code == 503 and ready["status"] == "not ready"  # a configured ensemble is broken
+    assert ready["ensembles"] == 1 and ready["models"] == 2
     assert set(ready["failed"]) == {f"ensembles/{BROKEN}"}
     assert "JSONDecodeError" in ready["failed"][f"ensembles/{BROKEN}"]
 

@@ -103,6 +103,15 @@ def test_unknown_model_closes_with_4404(client):
     assert "no-such-model" in (closed.value.reason or "")
 
 
+def test_a_very_long_unknown_id_is_refused_too(client):
+    """The close reason is bounded (a WebSocket close frame holds 123 bytes of reason)."""
+    with _live(client, "x" * 10_000) as ws:
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+    assert closed.value.code == 4404
+    assert len((closed.value.reason or "").encode()) <= 123
+
+
 def test_a_broken_model_is_unknown_too(client, ids):
     with _live(client, ids.broken[0]) as ws:
         with pytest.raises(WebSocketDisconnect) as closed:

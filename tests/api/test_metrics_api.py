@@ -106,6 +106,7 @@ def test_second_post_joins_the_running_job_and_the_limit_refuses_more(jobs_clien
         refused = jobs_client.post(f"/api/models/{ids.vae}/metrics", json=SMALL)
         assert refused.status_code == 429
         assert "limit is 1" in refused.json()["detail"]
+        assert int(refused.headers["retry-after"]) > 0
     finally:
         release.set()
     job = wait_for(jobs_client, job_id)[-1]

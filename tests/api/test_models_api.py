@@ -71,14 +71,63 @@ def test_healthz(client):
     assert response.status_code == 200 and response.json() == {"status": "ok"}
 
 
-def test_readyz_lists_the_failed_folders(client, ids):
+def test_readyz_is_503_while_configured_models_are_broken(client, ids, settings):
+    """Two models serve, but the folder also holds broken ones: not ready, and why, with no
+    server paths in the reasons."""
     response = client.get("/readyz")
-    assert response.status_code == 200
+    assert response.status_code == 503
     body = response.json()
-    assert body["status"] == "ready" and body["models"] == 2
+    assert body["status"] == "not ready" and body["models"] == 2 and "failed" in body["reason"]
     assert set(body["failed"]) == set(ids.broken)  # the notes folder (no model files) is not a model at all
     for name, reason in body["failed"].items():
         assert isinstance(reason, str) and reason, name
+        assert str(settings.models_dir) not in reason and str(settings.models_dir.resolve()) not in reason
+
+
+@pytest.mark.parametrize("layout", ["missing", "empty", "only-broken", "healthy"])
+def test_readyz_means_models_are_served(tmp_path, local_models, ids, layout):
+    import shutil
+
+    from latentatlas.config import Settings
+
+    root = tmp_path / "models"
+    if layout != "missing":
+        root.mkdir()
+    if layout == "only-broken":
+        (root / "bad").mkdir()
+        (root / "bad" / "config.json").write_text("{not json")
+    if layout == "healthy":
+        shutil.copytree(local_models[ids.qlae].folder, root / ids.qlae)
+    with TestClient(create_app(Settings(models_dir=root))) as client:
+        response = client.get("/readyz")
+        assert client.get("/healthz").status_code == 200  # alive either way
+    if layout == "healthy":
+        assert response.status_code == 200 and response.json()["status"] == "ready"
+        return
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "not ready" and body["reason"]
+    assert str(root) not in json.dumps(body)
+
+
+def test_a_card_with_wrong_types_is_served_without_the_bad_fields(tmp_path, local_models, ids):
+    """A card that parses but holds wrong types never turns the model list into a 500."""
+    import shutil
+
+    from latentatlas.config import Settings
+
+    root = tmp_path / "models"
+    shutil.copytree(local_models[ids.qlae].folder, root / "damaged")
+    card = json.loads((root / "damaged" / "card.json").read_text())
+    card.update(heldout="oops", steps="many", curves=[1, 2], latent_stats={"mean": [0.0]}, dataset=7)
+    (root / "damaged" / "card.json").write_text(json.dumps(card))
+    with TestClient(create_app(Settings(models_dir=root))) as client:
+        listed = client.get("/api/models")
+        assert listed.status_code == 200, listed.text
+        (info,) = listed.json()["models"]
+        assert info["heldout"] == {} and info["steps"] is None and len(info["latent_mean"]) == info["latent_dim"]
+        assert client.get("/api/models/damaged").status_code == 200
+        assert client.post("/api/models/damaged/decode", json={"latent": info["latent_mean"]}).status_code == 200
 
 
 def test_openapi_and_docs(client):
@@ -534,7 +583,7 @@ def test_samples_refusals(client, ids, params, keyword):
 
 
 @pytest.mark.parametrize("model_id", ["no-such-model", "broken-config", "broken-weights"])
-def test_unknown_model_is_404_on_every_route(client, model_id, photo_files):
+def test_unknown_model_is_404_on_every_route(client, model_id, photo_files, ids):
     latent = {"latent": [0.0] * 10}
     _, data, mime = photo_files["PNG"]
     responses = {
@@ -549,6 +598,7 @@ def test_unknown_model_is_404_on_every_route(client, model_id, photo_files):
         assert response.status_code == 404, route
         detail = response.json()["detail"]
         assert "unknown model" in detail and model_id in detail, (route, detail)
+        assert ids.qlae not in detail and ids.vae not in detail  # names the bad id, not the catalogue
 
 
 # -- still standing ---------------------------------------------------------------------
@@ -610,3 +660,68 @@ def test_generate_draws_a_vae_latent_from_its_normal_prior(client, model_infos, 
 @pytest.mark.parametrize("body", [{"n": 0}, {"n": 65}, {"seed": -1}, {"n": "many"}, {"n": 1, "extra": 2}])
 def test_generate_refuses_bad_requests(client, ids, body):
     _detail(client.post(f"/api/models/{ids.qlae}/generate", json=body), 422)
+
+
+# -- what the server exposes -------------------------------------------------------------------
+
+
+def test_only_the_pages_and_their_assets_are_served(client):
+    for path in ("/", "/index.html", "/ensembles.html", "/styles.css", "/src/main.js", "/vendor/plotly.js-dist-min/plotly.min.js"):
+        assert client.get(path).status_code == 200, path
+    for path in ("/package.json", "/package-lock.json", "/node_modules/plotly.js-dist-min/package.json", "/vendor/.package-lock.json",
+                 "/src/../package.json", "/vendor/swagger-ui-dist/../../package.json"):
+        assert client.get(path).status_code == 404, path
+
+
+def test_responses_carry_security_headers(client, ids):
+    for response in (client.get("/"), client.get("/api/models"), client.get(f"/api/models/{ids.qlae}x")):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+
+
+def test_a_client_that_disconnects_mid_upload_is_one_log_line(caplog):
+    """An aborted upload is logged once at INFO, with no traceback, and answered 400."""
+    import asyncio
+    import logging
+
+    from fastapi import HTTPException
+    from starlette.requests import Request
+
+    from latentatlas.serve.deps import read_body_limited
+
+    messages = iter([{"type": "http.request", "body": b"x" * 100, "more_body": True}, {"type": "http.disconnect"}])
+
+    async def receive():
+        return next(messages)
+
+    request = Request({"type": "http", "method": "POST", "path": "/api/models/m/encode", "headers": [], "query_string": b""}, receive)
+    with caplog.at_level(logging.INFO, logger="latentatlas.serve"), pytest.raises(HTTPException) as refused:
+        asyncio.run(read_body_limited(request, 10_000))
+    assert refused.value.status_code == 400 and "disconnected" in refused.value.detail
+    records = [r for r in caplog.records if "disconnected" in r.getMessage()]
+    assert len(records) == 1 and records[0].levelno == logging.INFO and records[0].exc_info is None
+    assert "100 bytes" in records[0].getMessage()
+
+
+def test_cross_origin_writes_are_refused(client, ids, model_infos):
+    latent = {"latent": model_infos[ids.qlae]["latent_mean"]}
+    url = f"/api/models/{ids.qlae}/decode"
+    assert client.post(url, json=latent).status_code == 200  # no Origin: a script, not a browser
+    assert client.post(url, json=latent, headers={"Origin": "http://testserver"}).status_code == 200  # same origin
+    for origin in ("http://evil.example", "null", "http://testserver.evil.example"):
+        _detail(client.post(url, json=latent, headers={"Origin": origin}), 403, "cross-origin")
+        _detail(client.post(f"/api/models/{ids.qlae}/metrics", json={}, headers={"Origin": origin}), 403, "cross-origin")
+    assert client.get(f"/api/models/{ids.qlae}", headers={"Origin": "http://evil.example"}).status_code == 200  # reads pass
+
+
+def test_cross_origin_websockets_are_refused(client, ids):
+    from starlette.websockets import WebSocketDisconnect
+
+    with pytest.raises(WebSocketDisconnect):
+        with client.websocket_connect(f"/api/models/{ids.qlae}/live", headers={"Origin": "http://evil.example"}) as ws:
+            ws.receive_json()
+    with client.websocket_connect(f"/api/models/{ids.qlae}/live", headers={"Origin": "http://testserver"}) as ws:
+        ws.send_json({"latent": [0.0] * 10, "seq": 1})
+        assert ws.receive_json()["seq"] == 1

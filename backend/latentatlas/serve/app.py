@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
@@ -55,9 +56,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(live.router)
     app.include_router(metrics.router)
     app.include_router(ensembles.router)
-    vendor = settings.frontend_dir / "node_modules"
-    if vendor.is_dir():
-        app.mount("/vendor", StaticFiles(directory=vendor), name="vendor")
+    # Only what the pages load: the two vendored npm packages, not node_modules or package.json.
+    for package in VENDORED_PACKAGES:
+        folder = settings.frontend_dir / "node_modules" / package
+        if folder.is_dir():
+            app.mount(f"/vendor/{package}", StaticFiles(directory=folder), name=f"vendor-{package}")
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
@@ -70,7 +73,87 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     if settings.frontend_dir.is_dir():
-        app.mount("/", StaticFiles(directory=settings.frontend_dir, html=True), name="frontend")
+        _serve_frontend(app, settings.frontend_dir)
     else:
         log.warning("frontend folder %s not found: serving the API only", settings.frontend_dir)
+    app.add_middleware(SameOriginWrites, allowed=settings.cors_origins)
+    app.add_middleware(SecurityHeaders)
     return app
+
+
+VENDORED_PACKAGES = ("plotly.js-dist-min", "swagger-ui-dist")
+PAGES = ("index.html", "ensembles.html", "styles.css")
+
+
+def _serve_frontend(app: FastAPI, root: Path) -> None:
+    """The pages, their stylesheet and their ES modules (``src/``); nothing else of the folder."""
+    app.mount("/src", StaticFiles(directory=root / "src"), name="frontend-src")
+    for name in PAGES:
+        path = root / name
+        app.add_api_route(f"/{name}", lambda path=path: FileResponse(path), methods=["GET", "HEAD"], include_in_schema=False)
+    app.add_api_route("/", lambda: FileResponse(root / "index.html"), methods=["GET", "HEAD"], include_in_schema=False)
+
+
+class SameOriginWrites:
+    """Refuses cross-site writes: a request that changes state (POST, PUT, PATCH, DELETE) or opens
+    a WebSocket, sent by a browser from another origin, gets 403, unless that origin is in
+    ``LATENTATLAS_CORS_ORIGINS``. The Origin header is compared with the request's own Host;
+    requests without an Origin (curl, scripts) are not browsers' cross-site requests and pass."""
+
+    WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+    def __init__(self, app, allowed: list[str]) -> None:
+        self.app, self.allowed = app, {origin.rstrip("/") for origin in allowed}
+
+    def _refused(self, scope) -> str | None:
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope.get("headers", [])}
+        origin = headers.get("origin")
+        if origin is None or origin.rstrip("/") in self.allowed:
+            return None
+        host = headers.get("host", "")
+        if origin in ("null", "") or origin.split("://", 1)[-1].rstrip("/") != host:
+            return origin
+        return None
+
+    async def __call__(self, scope, receive, send) -> None:
+        kind = scope["type"]
+        if kind == "websocket" or (kind == "http" and scope["method"] in self.WRITES):
+            origin = self._refused(scope)
+            if origin is not None:
+                log.info("refused a cross-origin %s from %s to %s", "WebSocket" if kind == "websocket" else scope["method"], origin[:100], scope["path"])
+                if kind == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})  # before accept: an HTTP 403
+                    return
+                response = JSONResponse({"detail": f"cross-origin request from {origin[:100]!r} refused: "
+                                         "add the origin to LATENTATLAS_CORS_ORIGINS to allow it"}, status_code=403)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class SecurityHeaders:
+    """Adds the headers every response should carry (pure ASGI, so WebSockets pass untouched):
+    no MIME sniffing, no referrer, and no framing by other sites (clickjacking)."""
+
+    HEADERS = (
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"x-frame-options", b"DENY"),
+        (b"content-security-policy", b"frame-ancestors 'none'"),
+    )
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []), *(h for h in self.HEADERS if h[0] not in names)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

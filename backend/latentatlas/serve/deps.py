@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 from fastapi import HTTPException, Request
-from starlette.requests import HTTPConnection
+from starlette.requests import ClientDisconnect, HTTPConnection
 
 from latentatlas.config import Settings
 from latentatlas.serve.ensembles import EnsembleRegistry, EnsembleService
 from latentatlas.serve.jobs import JobManager
 from latentatlas.serve.registry import ModelRegistry, ModelService
+
+log = logging.getLogger("latentatlas.serve")
 
 
 def describe_errors(errors: list[dict]) -> str:
@@ -37,8 +40,7 @@ def get_jobs(connection: HTTPConnection) -> JobManager:
 def get_service(model_id: str, request: Request) -> ModelService:
     service = get_registry(request).get(model_id)
     if service is None:
-        known = ", ".join(sorted(get_registry(request).services)) or "none"
-        raise HTTPException(404, f"unknown model {model_id!r}; served models: {known}")
+        raise HTTPException(404, f"unknown model {model_id[:100]!r}: GET /api/models lists the served models")
     return service
 
 
@@ -50,22 +52,27 @@ def get_ensemble(ensemble_id: str, request: Request) -> EnsembleService:
     ensembles = get_ensembles(request)
     service = ensembles.get(ensemble_id)
     if service is None:
-        known = ", ".join(sorted(ensembles.services)) or "none"
-        raise HTTPException(404, f"unknown ensemble {ensemble_id!r}; served ensembles: {known}")
+        raise HTTPException(404, f"unknown ensemble {ensemble_id[:100]!r}: GET /api/ensembles lists the served ensembles")
     return service
 
 
 async def read_body_limited(request: Request, limit: int) -> bytes:
-    """The request body, refusing (413) more than ``limit`` bytes before reading them all."""
+    """The request body, refusing (413) more than ``limit`` bytes before reading them all. A
+    client that goes away mid-upload is logged in one line (no traceback) and answered 400,
+    which nobody reads."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise HTTPException(413, f"request body is {declared} bytes; the upload limit is {limit} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(413, f"request body exceeds the upload limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise HTTPException(413, f"request body exceeds the upload limit of {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        log.info("client disconnected during an upload to %s after %d bytes", request.url.path, size)
+        raise HTTPException(400, "the client disconnected before the upload was complete") from None
     return b"".join(chunks)
 
 

@@ -314,8 +314,8 @@ class EnsembleRegistry:
             try:
                 service = EnsembleService(folder, self._member_server(models, folder.name))
             except Exception as error:  # noqa: BLE001 - any broken folder is reported, never fatal
-                self.failed[f"{ENSEMBLES_FOLDER}/{folder.name}"] = f"{type(error).__name__}: {error}"
-                log.error("skipping ensemble %s: %s", folder.name, self.failed[f"{ENSEMBLES_FOLDER}/{folder.name}"])
+                log.error("skipping ensemble %s: %s: %s", folder.name, type(error).__name__, error)
+                self.failed[f"{ENSEMBLES_FOLDER}/{folder.name}"] = models.public_reason(error)
                 continue
             self.services[service.id] = service
             service.refresh()

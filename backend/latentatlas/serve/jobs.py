@@ -19,6 +19,8 @@ from typing import Any, Literal
 log = logging.getLogger("latentatlas.jobs")
 
 JobStatus = Literal["queued", "running", "done", "failed"]
+JOB_RETRY_AFTER_SECONDS = 30
+"""What a 429 (too many active jobs) tells the client to wait before trying again (Retry-After)."""
 Work = Callable[[Callable[[float, str], None]], Any]
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from latentatlas.data.base import FactorDataset, ImageDataset, load_dataset
 from latentatlas.imaging import tile_grid, to_data_url, to_png
@@ -36,11 +36,45 @@ class UnsupportedError(InputError):
 DEFAULT_TRAVERSE_DIMS = 16
 
 
+_FLOATS = list[float]
+CARD_FIELDS: dict[str, TypeAdapter] = {
+    "heldout": TypeAdapter(dict[str, float | int]),
+    "steps": TypeAdapter(int | None),
+    "curves": TypeAdapter(dict[str, list[float | None]]),
+    "dataset": TypeAdapter(dict[str, str | int | float | bool | list[str] | list[int] | None]),
+    "latent_stats": TypeAdapter(dict[str, _FLOATS]),
+}
+"""The card fields the server reads, with the types it needs."""
+
+
+def sanitize_card(model_id: str, card: object, latent_dim: int) -> dict:
+    """The card with every field the server reads checked against its type: a field of the
+    wrong type (a hand-edited or damaged card) is dropped and logged, so the model is served
+    without it instead of breaking the model list for everyone."""
+    if not isinstance(card, dict):
+        log.warning("model %s: card.json is not a JSON object; serving without a card", model_id)
+        return {}
+    clean = dict(card)
+    for name, adapter in CARD_FIELDS.items():
+        if name in clean:
+            try:
+                adapter.validate_python(clean[name], strict=False)
+            except ValidationError as error:
+                log.warning("model %s: ignoring the card's %r (%s)", model_id, name, error.errors()[0].get("msg", "invalid"))
+                del clean[name]
+    stats = clean.get("latent_stats", {})
+    if any(len(values) != latent_dim for values in stats.values()):
+        log.warning("model %s: ignoring the card's latent_stats (not %d values per statistic)", model_id, latent_dim)
+        del clean["latent_stats"]
+    return clean
+
+
 class ModelService:
     """One loaded model: encode, decode, traverse and dataset samples."""
 
     def __init__(self, loaded: LoadedModel, device: torch.device, model_id: str | None = None) -> None:
         self.id = model_id or loaded.folder.name
+        loaded.card = sanitize_card(self.id, loaded.card, loaded.config.model.latent_dim)
         self.loaded = loaded
         self.model = loaded.model
         self.config = loaded.config.model
@@ -333,8 +367,11 @@ class ModelRegistry:
         self.services: dict[str, ModelService] = {}
         self.failed: dict[str, str] = {}
         self.device = device
+        self.models_dir = models_dir
+        self.problem: str | None = None  # why nothing could be served at all (for /readyz)
         if not models_dir.is_dir():
             log.warning("models folder %s does not exist: serving no models", models_dir)
+            self.problem = "the models folder (LATENTATLAS_MODELS_DIR) does not exist"
             return
         for folder in sorted(p for p in models_dir.iterdir() if p.is_dir() and any((p / f).exists() for f in ("config.json", "weights.safetensors"))):
             self.load(folder.name, folder)
@@ -349,9 +386,15 @@ class ModelRegistry:
             log.info("loaded model %s", model_id)
             return True
         except Exception as error:  # noqa: BLE001 - any broken folder is reported, never fatal
-            self.failed[model_id] = f"{type(error).__name__}: {error}"
-            log.error("skipping model %s: %s", model_id, self.failed[model_id])
+            log.error("skipping model %s: %s: %s", model_id, type(error).__name__, error)
+            self.failed[model_id] = self.public_reason(error)
             return False
+
+    def public_reason(self, error: Exception) -> str:
+        """An error as /readyz shows it: its type and message, with the server's paths
+        shortened to paths inside the models folder (the log keeps the full message)."""
+        message = str(error).replace(str(self.models_dir.resolve()), "").replace(str(self.models_dir), "")
+        return f"{type(error).__name__}: {message}"
 
     def get(self, model_id: str) -> ModelService | None:
         return self.services.get(model_id)

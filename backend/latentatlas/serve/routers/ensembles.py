@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException
 
 from latentatlas.serve.deps import get_ensemble, get_ensembles, get_jobs
 from latentatlas.serve.ensembles import ENSEMBLE_JOB_PREFIX, EnsembleRegistry, EnsembleService, NotAnalysedError
-from latentatlas.serve.jobs import JobLimitError, JobManager
+from latentatlas.serve.jobs import JOB_RETRY_AFTER_SECONDS, JobLimitError, JobManager
 from latentatlas.serve.registry import InputError
 from latentatlas.serve.schemas import (
     AnalyzeRequest,
@@ -74,5 +74,5 @@ def analyze(ensemble: Ensemble, jobs: Annotated[JobManager, Depends(get_jobs)], 
     except InputError as error:
         raise _unprocessable(error) from error
     except JobLimitError as error:
-        raise HTTPException(429, str(error)) from error
+        raise HTTPException(429, str(error), headers={"Retry-After": str(JOB_RETRY_AFTER_SECONDS)}) from error
     return JobStarted(job_id=job.id, status=job.status, joined=joined)

@@ -16,13 +16,20 @@ def healthz() -> dict:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
-    """Readiness: the registry is loaded; lists models (and ensembles, as
-    ``ensembles/NAME``) that failed to load and why."""
+    """Readiness: at least one model is served and every configured model (and ensemble, as
+    ``ensembles/NAME``) loaded. 200 ``ready``; otherwise 503 ``not ready`` with the reason and
+    the folders that failed to load and why. (``/healthz`` is liveness.)"""
     registry = getattr(request.app.state, "registry", None)
     if registry is None:
-        return JSONResponse({"status": "starting"}, status_code=503)
+        return JSONResponse({"status": "starting", "reason": "the models are still loading"}, status_code=503)
     registry = get_registry(request)
     ensembles = getattr(request.app.state, "ensembles", None)
     failed = {**registry.failed, **(ensembles.failed if ensembles is not None else {})}
     count = len(ensembles.services) if ensembles is not None else 0
-    return JSONResponse({"status": "ready", "models": len(registry.services), "ensembles": count, "failed": failed})
+    body = {"models": len(registry.services), "ensembles": count, "failed": failed}
+    if registry.problem or not registry.services or failed:
+        reason = registry.problem or (
+            f"{len(failed)} model folder(s) failed to load" if failed else "the models folder holds no model"
+        )
+        return JSONResponse({"status": "not ready", "reason": reason, **body}, status_code=503)
+    return JSONResponse({"status": "ready", **body})

@@ -77,7 +77,7 @@ async def live(websocket: WebSocket, model_id: str) -> None:
     service = get_registry(websocket).get(model_id)
     await websocket.accept()
     if service is None:
-        await websocket.close(code=UNKNOWN_MODEL_CLOSE_CODE, reason=f"unknown model {model_id!r}")
+        await websocket.close(code=UNKNOWN_MODEL_CLOSE_CODE, reason=f"unknown model {model_id[:60]!r}")  # a close reason holds 123 bytes at most
         return
     mailbox = LatestWins()
     decoder = asyncio.create_task(_decode_loop(websocket, service, mailbox))

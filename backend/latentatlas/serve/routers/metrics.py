@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from latentatlas.config import Settings
 from latentatlas.serve.deps import get_jobs, get_service, get_settings
 from latentatlas.serve.ensembles import ENSEMBLE_JOB_PREFIX
-from latentatlas.serve.jobs import JobLimitError, JobManager
+from latentatlas.serve.jobs import JOB_RETRY_AFTER_SECONDS, JobLimitError, JobManager
 from latentatlas.serve.registry import InputError, ModelService
 from latentatlas.serve.schemas import JobInfo, JobStarted, MetricsRequest
 from latentatlas.evaluation.disentanglement import VoteCounts
@@ -40,7 +40,7 @@ def start_metrics(
     except InputError as error:
         raise HTTPException(422, str(error)) from error
     except JobLimitError as error:
-        raise HTTPException(429, str(error)) from error
+        raise HTTPException(429, str(error), headers={"Retry-After": str(JOB_RETRY_AFTER_SECONDS)}) from error
     return JobStarted(job_id=job.id, status=job.status, joined=joined)
 
 
