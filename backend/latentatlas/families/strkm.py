@@ -55,12 +55,12 @@ is not used), with element-wise gradient clipping, and geoopt's ``RiemannianAdam
 ``geoopt.Stiefel()``, which is ``CanonicalStiefel``: the canonical metric, the Riemannian
 gradient G - U G^T U, and as retraction the **Cayley transform**
 U' = (I - A/2)^{-1} (I + A/2) U with the skew matrix A = V U^T - U V^T of the step V, computed
-exactly by an F x F linear solve (the momentum is carried along by the same map). The authors'
+exactly by an F x F linear solve (the momentum is carried along by the same map). The paper's
 Cayley ADAM (Li, Li and Todorovic, ICLR 2020) approximates the same Cayley transform by a few
 fixed-point iterations; like it, geoopt keeps one second moment per matrix (the squared
-canonical norm of the gradient). The Cayley map keeps U^T U = I up to rounding; the optimiser
-re-projects U onto the manifold (polar factor) every ``STABILIZE_EVERY`` steps against float32
-drift. No manifold weight decay: ||U||_F^2 = m is constant on the Stiefel manifold, so geoopt's
+canonical norm of the gradient), and the first moment is moved with the step. The Cayley map
+keeps U^T U = I up to rounding; the optimiser re-projects U onto the manifold (polar factor)
+every ``STABILIZE_EVERY`` steps against float32 drift. No manifold weight decay: ||U||_F^2 = m is constant on the Stiefel manifold, so geoopt's
 decay term w * U projects to the zero tangent vector (the authors' 5e-4 has no effect on U).
 
 Inference. Single images cannot be centred by their batch, so the model keeps a feature-mean
@@ -76,7 +76,8 @@ covariance over ``FINALIZE_SAMPLES`` training images, signs aligned with the tra
 decoder sees only U U^T phi_c, which depends on U's span, not its basis, so it stays valid.
 Then a prior for generation is fitted to the training latents h: a Gaussian
 (``prior_components`` = 1, as the authors' generation code) or a full-covariance Gaussian
-mixture (scikit-learn); it lives in buffers and is saved with the weights.
+mixture (scikit-learn, seeded from torch's RNG); it lives in buffers of fixed shapes and is
+saved with the weights. ``sample_prior`` draws from it.
 """
 
 from __future__ import annotations
@@ -115,11 +116,11 @@ PRIOR_JITTER = 1e-6
 
 
 class STRKMConfig(FamilyConfig):
-    """St-RKM's options (defaults: the authors' code, except F; see the module docstring)."""
+    """St-RKM's options (defaults: the authors' code, except F and pixel_loss; see the module docstring)."""
 
     kind: Literal["strkm"] = "strkm"
     feature_dim: int = Field(128, ge=1, le=16_384, description="encoder feature size F (the authors' x_fdim2: 50); U is F x latent_dim")
-    c_acc: float = Field(1.0, gt=0, description="weight of the reconstruction term f2 = c_acc/2 * summed squared pixel error per image (authors' code default 1)")
+    c_acc: float = Field(1.0, gt=0, description="weight of the reconstruction term: f2 = c_acc/2 * the per-pixel error summed over pixels, per image (authors' code default 1)")
     recon_loss: ReconLoss = Field(
         "deterministic",
         description="f2's decoder input: deterministic U U^T phi (default, the paper's objective), noisyU U (U^T phi + sigma eps), "
