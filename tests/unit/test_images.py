@@ -225,3 +225,53 @@ def test_tile_grid_places_tiles_row_major(rows, cols, channels):
     for r in range(rows):
         for c in range(cols):
             assert torch.equal(grid[:, r * h : (r + 1) * h, c * w : (c + 1) * w], images[r * cols + c])
+
+
+# -- memory bounds -------------------------------------------------------------------------------
+
+
+def _png_bytes(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (10, 200, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_small_png_declaring_many_pixels_is_refused_before_decoding():
+    """The amplification case: a PNG of a few hundred KB that decodes to ~40 megapixels."""
+    data = _png_bytes(6300, 6300)
+    assert len(data) < 400_000
+    with pytest.raises(ImageInputError) as refused:
+        decode_upload(data, 3, 64, max_pixels=40_000_000, max_decoded_pixels=16_000_000)
+    assert refused.value.status_code == 413 and "decoded at full size" in str(refused.value)
+
+
+def test_a_large_jpeg_is_decoded_shrunk(monkeypatch):
+    """JPEG under the header limit decodes at 1/8 scale (draft), so it is accepted and cheap."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (4800, 3600), (200, 40, 40)).save(buffer, format="JPEG", quality=80)
+    from PIL import JpegImagePlugin
+
+    decoded_sizes = []
+    real_draft = JpegImagePlugin.JpegImageFile.draft
+
+    def spy(self, mode, size):
+        result = real_draft(self, mode, size)
+        decoded_sizes.append(self.size)  # what the decoder will produce
+        return result
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+    out = decode_upload(buffer.getvalue(), 3, 64, max_pixels=40_000_000, max_decoded_pixels=16_000_000)
+    assert decoded_sizes == [(600, 450)]  # 1/8 of 4800 x 3600, still >= 2 x 64
+    assert out.shape == (1, 3, 64, 64)
+    assert torch.allclose(out[0, :, 32, 32], torch.tensor([200, 40, 40]) / 255, atol=0.05)
+
+
+def test_shrinking_after_decoding_keeps_the_picture():
+    """Reducing a large upload by an integer factor first gives (nearly) the same 64x64 image."""
+    rng = np.random.default_rng(0)
+    big = Image.fromarray(np.kron(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8), np.ones((80, 80, 1), dtype=np.uint8)))
+    buffer = io.BytesIO()
+    big.save(buffer, format="PNG")
+    out = decode_upload(buffer.getvalue(), 3, 64, max_pixels=40_000_000)
+    direct = np.asarray(big.resize((64, 64), Image.Resampling.LANCZOS), dtype=np.float32) / 255
+    assert np.abs(out[0].permute(1, 2, 0).numpy() - direct).mean() < 0.02

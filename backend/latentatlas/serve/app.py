@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from latentatlas import __version__
 from latentatlas.config import Settings
 from latentatlas.devices import resolve_device, set_threads
+from latentatlas.serve.admission import RETRY_AFTER_SECONDS, Admission, OverloadedError
 from latentatlas.serve.deps import describe_errors
 from latentatlas.serve.ensembles import EnsembleRegistry
 from latentatlas.serve.jobs import JobManager
@@ -29,6 +30,10 @@ async def _validation_error(request: Request, error: RequestValidationError) -> 
     return JSONResponse({"detail": describe_errors(error.errors())}, status_code=422)
 
 
+async def _overloaded(request: Request, error: OverloadedError) -> JSONResponse:
+    return JSONResponse({"detail": str(error)}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; models are loaded once, at start-up, from ``settings.models_dir``."""
     settings = settings or Settings()
@@ -36,7 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         set_threads(settings.torch_threads)
-        registry = ModelRegistry(settings.models_dir, resolve_device(settings.device))
+        admission = Admission(settings.max_inflight_per_model, settings.max_inflight_total)
+        registry = ModelRegistry(settings.models_dir, resolve_device(settings.device), admission)
         # ensembles first: their finished members join the registry as NAME.MEMBER models
         app.state.ensembles = EnsembleRegistry(settings.models_dir, registry)
         app.state.registry = registry
@@ -49,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.jobs = JobManager(settings.max_jobs)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(OverloadedError, _overloaded)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"])
     app.include_router(health.router)

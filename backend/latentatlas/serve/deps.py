@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -56,19 +57,29 @@ def get_ensemble(ensemble_id: str, request: Request) -> EnsembleService:
     return service
 
 
-async def read_body_limited(request: Request, limit: int) -> bytes:
+async def read_body_limited(request: Request, limit: int, chunk_timeout: float | None = None) -> bytes:
     """The request body, refusing (413) more than ``limit`` bytes before reading them all. A
-    client that goes away mid-upload is logged in one line (no traceback) and answered 400,
-    which nobody reads."""
+    client that sends nothing for ``chunk_timeout`` seconds mid-body is dropped (408), so stalled
+    uploads never hold a connection for ever; one that goes away mid-upload is logged in one line
+    (no traceback) and answered 400, which nobody reads."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, f"request body is {declared} bytes; the upload limit is {limit} bytes")
+        raise HTTPException(413, f"request body is {declared} bytes; the upload limit is {limit} bytes", headers={"Connection": "close"})
     chunks, size = [], 0
+    stream = request.stream()
     try:
-        async for chunk in request.stream():
+        while True:
+            try:
+                async with asyncio.timeout(chunk_timeout):
+                    chunk = await anext(stream)
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                log.info("dropped a stalled upload to %s after %d bytes (nothing for %s s)", request.url.path, size, chunk_timeout)
+                raise HTTPException(408, f"the upload stalled: nothing arrived for {chunk_timeout} s", headers={"Connection": "close"}) from None
             size += len(chunk)
             if size > limit:
-                raise HTTPException(413, f"request body exceeds the upload limit of {limit} bytes")
+                raise HTTPException(413, f"request body exceeds the upload limit of {limit} bytes", headers={"Connection": "close"})
             chunks.append(chunk)
     except ClientDisconnect:
         log.info("client disconnected during an upload to %s after %d bytes", request.url.path, size)

@@ -4,11 +4,18 @@ Uploads are only ever parsed as PNG, JPEG, WebP or GIF by Pillow; nothing is unp
 executed. The pixel count is checked from the header before any pixel is decoded
 (decompression bombs), truncated files are refused, EXIF rotation is honoured, a GIF
 contributes its first frame, and transparency is composited on black.
+
+Memory is bounded: a JPEG is decoded already shrunk (``draft``: the decoder's own 1/2, 1/4 or
+1/8 scaling, to no less than twice the model's size), other formats are decoded at full size only
+up to ``max_decoded_pixels`` (a 154 KB PNG can declare 6300 x 6300 pixels: 120-160 MB decoded)
+and reduced by an integer factor right after decoding, before any copy; at most
+``CONCURRENT_DECODES`` uploads are decoded at once.
 """
 
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 
 import numpy as np
@@ -28,12 +35,20 @@ class ImageInputError(ValueError):
         self.status_code = status_code
 
 
-def decode_upload(data: bytes, channels: int, size: int, max_pixels: int) -> torch.Tensor:
-    """Bytes of an uploaded image -> float tensor (1, channels, size, size) in [0, 1]."""
+CONCURRENT_DECODES = 2
+_decodes = threading.BoundedSemaphore(CONCURRENT_DECODES)
+
+
+def decode_upload(data: bytes, channels: int, size: int, max_pixels: int, max_decoded_pixels: int | None = None) -> torch.Tensor:
+    """Bytes of an uploaded image -> float tensor (1, channels, size, size) in [0, 1].
+
+    ``max_pixels`` bounds the declared width x height of any upload; ``max_decoded_pixels``
+    (default: ``max_pixels``) bounds it for formats decoded at full size (all but JPEG)."""
     if not data:
         raise ImageInputError(422, "the uploaded file is empty")
     try:
-        return _decode(data, channels, size, max_pixels)
+        with _decodes:
+            return _decode(data, channels, size, max_pixels, max_decoded_pixels or max_pixels)
     except ImageInputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
@@ -44,15 +59,28 @@ def decode_upload(data: bytes, channels: int, size: int, max_pixels: int) -> tor
         raise ImageInputError(422, f"the image is truncated or corrupt ({type(error).__name__}: {error})") from error
 
 
-def _decode(data: bytes, channels: int, size: int, max_pixels: int) -> torch.Tensor:
+def _decode(data: bytes, channels: int, size: int, max_pixels: int, max_decoded_pixels: int) -> torch.Tensor:
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
         width, height = image.size
         if width * height > max_pixels:  # from the header, before any pixel is decoded
             raise ImageInputError(413, f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}")
+        if image.format == "JPEG":
+            image.draft("L" if channels == 1 else "RGB", (2 * size, 2 * size))  # decode shrunk
+        elif width * height > max_decoded_pixels:
+            raise ImageInputError(
+                413,
+                f"{image.format} image is {width}x{height} = {width * height} pixels; {image.format} is decoded at full size, "
+                f"so the limit is {max_decoded_pixels} pixels (send a smaller image, or a JPEG)",
+            )
         image.seek(0)
         image.load()
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    factor = min(image.size) // (2 * size)
+    if factor > 1:  # shrink right after decoding: every later copy is small
+        image = image.reduce(factor)
     image = ImageOps.exif_transpose(image)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")

@@ -14,6 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from latentatlas.data.base import FactorDataset, ImageDataset, load_dataset
 from latentatlas.imaging import tile_grid, to_data_url, to_png
+from latentatlas.serve.admission import Admission
 from latentatlas.serve.schemas import ModelDetail, ModelInfo, ModelMetrics, Sample
 from latentatlas.evaluation.disentanglement import Progress, VoteCounts, evaluate_model, save_metrics
 from latentatlas.evaluation.quality import add_noise, psnr
@@ -72,8 +73,9 @@ def sanitize_card(model_id: str, card: object, latent_dim: int) -> dict:
 class ModelService:
     """One loaded model: encode, decode, traverse and dataset samples."""
 
-    def __init__(self, loaded: LoadedModel, device: torch.device, model_id: str | None = None) -> None:
+    def __init__(self, loaded: LoadedModel, device: torch.device, model_id: str | None = None, admission: Admission | None = None) -> None:
         self.id = model_id or loaded.folder.name
+        self.admission = admission or Admission(per_model=1 << 30, total=1 << 30)
         loaded.card = sanitize_card(self.id, loaded.card, loaded.config.model.latent_dim)
         self.loaded = loaded
         self.model = loaded.model
@@ -93,8 +95,13 @@ class ModelService:
         self.capabilities = self.model.capabilities
         # The served model is frozen: read its codebooks once.
         self.codebooks: list[list[float]] | None = self.model.codebooks().cpu().tolist() if self.capabilities.codes else None
-        # One inference at a time per model: requests queue instead of oversubscribing the cores.
+        # One inference at a time per model: requests queue (boundedly: ``admission``) instead of
+        # oversubscribing the cores.
         self._lock = threading.Lock()
+
+    def _inference(self):
+        """Admission to this model's inference (OverloadedError beyond the bounds), then its lock."""
+        return self.admission.slot(self.id, self._lock)
 
     @property
     def dataset(self) -> ImageDataset | None:
@@ -165,7 +172,7 @@ class ModelService:
 
     @torch.inference_mode()
     def _decode(self, latents: torch.Tensor) -> torch.Tensor:
-        with self._lock:
+        with self._inference():
             return self.model.decode(latents).cpu()
 
     def decode_png(self, latent: list[float]) -> bytes:
@@ -175,7 +182,7 @@ class ModelService:
     def encode(self, images: torch.Tensor) -> dict:
         """Encode a batch (N, C, S, S); returns the first image's latent, codes, scale and PNGs."""
         images = images.to(self.device)
-        with self._lock:
+        with self._inference():
             encoding = self.model.encode(images)
             recon = self.model.decode(encoding.latent).cpu()
         return {
@@ -192,7 +199,7 @@ class ModelService:
             raise UnsupportedError(
                 f"model {self.id} ({self.config.kind}) has no prior to sample from (see `capabilities.sample` in /api/models)"
             )
-        with torch.inference_mode(), self._lock:
+        with torch.inference_mode(), self._inference():
             latents = self.model.sample_prior(n, torch.Generator().manual_seed(seed))
             images = self.model.decode(latents).cpu()
         return {
@@ -262,7 +269,7 @@ class ModelService:
         if len(keep) > max_batch:
             raise InputError(f"{len(keep)} values of keep = {len(keep)} decodes; the limit is {max_batch}")
         image = images[:1].to(self.device)
-        with torch.inference_mode(), self._lock:
+        with torch.inference_mode(), self._inference():
             latent = self.model.encode(image).latent
             batch = torch.cat([self.model.truncate(latent, c) for c in keep])
             decoded = self.model.decode(batch)
@@ -283,7 +290,7 @@ class ModelService:
                 f"model {self.id} ({self.config.kind}) reports no explained entropy: its latents are not ordered "
                 "(see `capabilities.ordered` in /api/models)"
             )
-        with torch.inference_mode(), self._lock:
+        with torch.inference_mode(), self._inference():
             entropy = self.model.explained_entropy().detach().double().cpu()
         if not torch.isfinite(entropy).all():
             raise InputError(f"model {self.id}'s explained entropy estimates are not finite (was it trained?)")
@@ -304,7 +311,7 @@ class ModelService:
         self._check_keep([keep])
         clean = images[:1].float()
         noisy = add_noise(clean, sigma, torch.Generator().manual_seed(seed))
-        with torch.inference_mode(), self._lock:
+        with torch.inference_mode(), self._inference():
             latent = self.model.encode(noisy.to(self.device)).latent
             denoised = self.model.decode(self.model.truncate(latent, keep)).cpu()
         return {
@@ -363,7 +370,8 @@ class ModelRegistry:
     Only folders holding config.json or weights.safetensors are models (so ``ensembles/``,
     whose members ``EnsembleRegistry`` adds with ``load``, is not one)."""
 
-    def __init__(self, models_dir: Path, device: torch.device) -> None:
+    def __init__(self, models_dir: Path, device: torch.device, admission: Admission | None = None) -> None:
+        self.admission = admission or Admission(per_model=1 << 30, total=1 << 30)
         self.services: dict[str, ModelService] = {}
         self.failed: dict[str, str] = {}
         self.device = device
@@ -380,7 +388,7 @@ class ModelRegistry:
         """Serve the model folder as ``model_id`` (a member of ``ensemble``, if given); a broken
         one is recorded in ``failed`` (False)."""
         try:
-            service = ModelService(load_model_folder(folder, self.device), self.device, model_id)
+            service = ModelService(load_model_folder(folder, self.device), self.device, model_id, self.admission)
             service.ensemble = ensemble
             self.services[model_id] = service
             log.info("loaded model %s", model_id)

@@ -9,13 +9,13 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz() -> dict:
+async def healthz() -> dict:
     """Liveness: the process answers."""
     return {"status": "ok"}
 
 
 @router.get("/readyz")
-def readyz(request: Request) -> JSONResponse:
+async def readyz(request: Request) -> JSONResponse:
     """Readiness: at least one model is served and every configured model (and ensemble, as
     ``ensembles/NAME``) loaded. 200 ``ready``; otherwise 503 ``not ready`` with the reason and
     the folders that failed to load and why. (``/healthz`` is liveness.)"""

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from latentatlas.serve.deps import describe_errors, get_registry
 from latentatlas.imaging import to_data_url
+from latentatlas.serve.admission import OverloadedError
 from latentatlas.serve.registry import InputError, ModelService
 from latentatlas.serve.schemas import LiveRequest
 
@@ -65,7 +66,7 @@ async def _decode_loop(websocket: WebSocket, service: ModelService, mailbox: Lat
         started = time.perf_counter()
         try:
             png = await run_in_threadpool(service.decode_png, item["latent"])
-        except InputError as error:
+        except (InputError, OverloadedError) as error:
             await websocket.send_json({"seq": item["seq"], "error": str(error)})
             continue
         milliseconds = (time.perf_counter() - started) * 1000

@@ -99,7 +99,7 @@ async def _images_and_params(
     """(images, parameters): multipart ``image`` with the parameters as form fields, or JSON
     ``by_index`` (``dataset_index`` and the parameters). ``params`` None: no parameters."""
     content_type = request.headers.get("content-type", "")
-    body = await read_body_limited(request, settings.max_upload_bytes + 64 * 1024)
+    body = await read_body_limited(request, settings.max_upload_bytes + 64 * 1024, settings.body_timeout_seconds)
     fields = ", ".join(f'"{name}": ...' for name in by_index.model_fields if name != "dataset_index")
     if content_type.startswith("multipart/form-data"):
         try:
@@ -124,7 +124,9 @@ async def _images_and_params(
             raise HTTPException(413, f"image is {len(data)} bytes; the upload limit is {settings.max_upload_bytes} bytes")
         net = service.config.net
         try:
-            images = await run_in_threadpool(decode_upload, data, net.channels, net.image_size, settings.max_image_pixels)
+            images = await run_in_threadpool(
+                decode_upload, data, net.channels, net.image_size, settings.max_image_pixels, settings.max_decoded_pixels
+            )
         except ImageInputError as error:
             raise HTTPException(error.status_code, str(error)) from error
         return images, values
