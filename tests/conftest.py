@@ -6,6 +6,7 @@ torch gets one intra-op thread: the test machines have few cores, shared with ot
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable
 
 import numpy as np
@@ -14,6 +15,8 @@ import torch
 from PIL import Image
 
 torch.set_num_threads(1)
+# The in-process test client calls itself "testserver"; real servers keep the default hosts.
+os.environ.setdefault("LATENTATLAS_TRUSTED_HOSTS", '["127.0.0.1", "localhost", "[::1]", "testserver"]')
 
 
 def encode_image(image: Image.Image | np.ndarray, fmt: str = "PNG", **save_options) -> bytes:

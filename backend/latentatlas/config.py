@@ -22,14 +22,23 @@ class Settings(BaseSettings):
     frontend_dir: Path = REPO_ROOT / "frontend"
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto picks CUDA when present")
     torch_threads: int = Field(2, ge=1, le=256, description="torch intra-op threads: other processes may share the cores")
+    request_threads: int = Field(
+        4, ge=1, le=256,
+        description="threads running blocking request work (inference, image decoding); each may start its own torch "
+        "(OpenMP) team of torch_threads, so memory grows with their product",
+    )
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="largest accepted upload (413 above)")
     max_image_pixels: int = Field(40_000_000, ge=64 * 64, description="largest accepted width x height, checked before decoding pixels (JPEG is decoded shrunk)")
     max_decoded_pixels: int = Field(16_000_000, ge=64 * 64, description="largest width x height of formats decoded at full size (PNG, WebP, GIF): 64 MB as RGBA")
     max_decode_batch: int = Field(1024, ge=1, description="most images one request may decode (traversals, samples)")
     max_jobs: int = Field(2, ge=1, le=64, description="metric jobs computing at once; more are refused with 429")
     max_inflight_per_model: int = Field(32, ge=1, description="inference requests waiting for or running on one model; more get 503")
-    max_inflight_total: int = Field(96, ge=1, description="inference requests waiting or running on all models together; more get 503")
+    max_inflight_total: int = Field(48, ge=1, description="inference requests (POSTs under /api/models/) inside the server at once; more get 503 at the door")
     body_timeout_seconds: float = Field(30.0, gt=0, description="an upload that sends nothing for this long mid-body is dropped (408)")
     max_connections: int = Field(256, ge=1, description="open connections uvicorn serves at once; more get 503 at once")
     keep_alive_seconds: float = Field(5.0, gt=0, description="idle keep-alive connections are closed after this long")
+    trusted_hosts: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "localhost", "[::1]"],
+        description='Host headers served (others get 400: DNS rebinding); JSON list, e.g. ["atlas.example.org"], or ["*"]',
+    )
     cors_origins: list[str] = Field(default_factory=list, description='JSON list, e.g. ["http://localhost:5173"]')

@@ -36,11 +36,18 @@ CHROMIUM_ARGS = [
 
 
 def percentiles(values: list[float]) -> dict:
-    """n, p50, p95, mean, min and max of timings (ms), rounded to microseconds."""
+    """n, p50, p95, p99, mean, min and max of timings (ms), rounded to microseconds."""
     if not values:
         return {"n": 0}
     array = np.asarray(values, dtype=np.float64)
-    summary = {"p50": np.percentile(array, 50), "p95": np.percentile(array, 95), "mean": array.mean(), "min": array.min(), "max": array.max()}
+    summary = {
+        "p50": np.percentile(array, 50),
+        "p95": np.percentile(array, 95),
+        "p99": np.percentile(array, 99),
+        "mean": array.mean(),
+        "min": array.min(),
+        "max": array.max(),
+    }
     return {"n": int(array.size), **{key: round(float(value), 3) for key, value in summary.items()}}
 
 
@@ -123,6 +130,10 @@ class LocalServer:
         if status != 200:
             raise RuntimeError(f"GET {path} -> {status}: {body[:300]!r}")
         return json.loads(body)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -725,3 +725,10 @@ def test_cross_origin_websockets_are_refused(client, ids):
     with client.websocket_connect(f"/api/models/{ids.qlae}/live", headers={"Origin": "http://testserver"}) as ws:
         ws.send_json({"latent": [0.0] * 10, "seq": 1})
         assert ws.receive_json()["seq"] == 1
+
+
+def test_unknown_hosts_are_refused(client, ids):
+    """DNS rebinding: a page on another name that resolves to this server gets 400."""
+    assert client.get("/api/models", headers={"Host": "attacker.example"}).status_code == 400
+    assert client.get("/api/models", headers={"Host": "127.0.0.1:8000"}).status_code == 200
+    assert client.get("/healthz", headers={"Host": "localhost"}).status_code == 200

@@ -65,3 +65,76 @@ def test_overflow_is_503_with_retry_after_and_health_stays_fast(models_dir, ids,
             service.model.decode = real_decode
         assert results["first"].status_code == 200
         assert client.post(f"/api/models/{ids.qlae}/decode", json=latent).status_code == 200  # the slot was freed
+
+
+def test_a_large_request_is_decoded_in_chunks_that_let_others_through(models_dir, ids, model_infos):
+    """A 160-image traversal takes the model's lock per chunk of 64, so a single decode sent while
+    it runs is answered before the traversal finishes."""
+    from latentatlas.serve.registry import DECODE_CHUNK
+
+    with TestClient(create_app(Settings(models_dir=models_dir))) as client:
+        service = client.app.state.registry.get(ids.qlae)
+        real_decode = service.model.decode
+        sizes, events = [], []
+        first_chunk = threading.Event()
+
+        def slow_decode(latents):
+            sizes.append(len(latents))
+            if len(latents) > 1:
+                first_chunk.set()
+                time.sleep(0.3)
+            events.append(("chunk" if len(latents) > 1 else "single", time.perf_counter()))
+            return real_decode(latents)
+
+        service.model.decode = slow_decode
+        info = model_infos[ids.qlae]
+        body = {"latent": info["latent_mean"], "dims": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] * 2, "steps": 8}
+        replies = {}
+        worker = threading.Thread(target=lambda: replies.setdefault("traverse", client.post(f"/api/models/{ids.qlae}/traverse", json=body)))
+        try:
+            worker.start()
+            assert first_chunk.wait(10)
+            single = client.post(f"/api/models/{ids.qlae}/decode", json={"latent": info["latent_mean"]})
+            worker.join(30)
+        finally:
+            service.model.decode = real_decode
+        assert single.status_code == 200 and replies["traverse"].status_code == 200
+        images = 20 * len(info["codebooks"][0])
+        assert sum(s for s in sizes if s > 1) == images and max(sizes) <= DECODE_CHUNK
+        kinds = [kind for kind, _ in events]
+        assert kinds.index("single") < len(kinds) - 1, kinds  # it did not wait for the whole traversal
+
+
+def test_request_threads_are_sized_from_settings(models_dir):
+    import anyio
+
+    with TestClient(create_app(Settings(models_dir=models_dir, request_threads=3))) as client:
+        assert client.portal.call(lambda: anyio.to_thread.current_default_thread_limiter().total_tokens) == 3
+
+
+def test_the_door_bounds_inference_requests_before_they_queue_for_a_thread(models_dir, ids, model_infos):
+    settings = Settings(models_dir=models_dir, max_inflight_total=1)
+    with TestClient(create_app(settings)) as client:
+        service = client.app.state.registry.get(ids.qlae)
+        release, entered = threading.Event(), threading.Event()
+        real_decode = service.model.decode
+
+        def slow_decode(latents):
+            entered.set()
+            release.wait(10)
+            return real_decode(latents)
+
+        service.model.decode = slow_decode
+        worker = threading.Thread(target=lambda: client.post(f"/api/models/{ids.qlae}/decode", json={"latent": model_infos[ids.qlae]["latent_mean"]}))
+        worker.start()
+        try:
+            assert entered.wait(10)
+            refused = client.post(f"/api/models/{ids.vae}/decode", json={"latent": model_infos[ids.vae]["latent_mean"]})
+            _detail(refused, 503, "busy", "limit is 1")
+            assert refused.headers["retry-after"] == "1"
+            assert client.get("/api/models").status_code == 200  # reads pass the door
+        finally:
+            release.set()
+            worker.join(10)
+            service.model.decode = real_decode
+        assert client.post(f"/api/models/{ids.vae}/decode", json={"latent": model_infos[ids.vae]["latent_mean"]}).status_code == 200

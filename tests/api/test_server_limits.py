@@ -13,6 +13,7 @@ import pytest
 from latentatlas.devtools import LocalServer, http_get
 
 BODY_TIMEOUT_S = 1.0
+UPLOAD_LIMIT = 100_000
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +22,7 @@ def server(models_dir, ids, tmp_path_factory):
     shutil.copytree(models_dir / ids.qlae, healthy / ids.qlae)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LATENTATLAS_BODY_TIMEOUT_SECONDS", str(BODY_TIMEOUT_S))
+        patch.setenv("LATENTATLAS_MAX_UPLOAD_BYTES", str(UPLOAD_LIMIT))
         with LocalServer(healthy, tmp_path_factory.mktemp("log") / "server.log") as running:
             yield running
 
@@ -62,3 +64,22 @@ def test_stalled_clients_do_not_lock_out_the_others(server, ids):
         for sock in stalled:
             sock.close()
     assert "Traceback" not in server.log()
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_an_oversize_upload_reads_413_with_a_client_that_sends_everything_first(server, ids, declared):
+    """urllib writes the whole body before it reads: the server drains it and answers 413
+    (with or without a Content-Length), instead of resetting the connection."""
+    import urllib.error
+    import urllib.request
+
+    body = b"--x\r\n" + b"\x00" * (10 * UPLOAD_LIMIT)
+    headers = {"Content-Type": "multipart/form-data; boundary=x"}
+    data = body if declared else iter([body[i : i + 65536] for i in range(0, len(body), 65536)])
+    if not declared:
+        headers["Transfer-Encoding"] = "chunked"
+    request = urllib.request.Request(server.url + f"/api/models/{ids.qlae}/encode", data=data, headers=headers, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=20)
+    assert refused.value.code == 413
+    assert b"upload limit" in refused.value.read()

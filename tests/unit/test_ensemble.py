@@ -204,3 +204,58 @@ def test_ray_path_trains_a_two_member_ensemble(tmp_path):
     assert [(e["name"], e["status"]) for e in manifest["members"]] == [("beta1-seed0", "done"), ("beta1-seed1", "done")]
     for name in ("beta1-seed0", "beta1-seed1"):
         assert load_file(str(tmp_path / "ray" / name / "probe.safetensors"))["mu"].shape == (PROBE, LATENT)
+
+
+def test_a_member_folder_is_trained_by_one_process_at_a_time(tmp_path):
+    import fcntl
+
+    from latentatlas.train.ensemble import MEMBER_LOCK, run_member
+
+    folder = tmp_path / "beta1-seed0"
+    folder.mkdir()
+    with open(folder / MEMBER_LOCK, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a still-running worker holds it
+        result = run_member(tiny_config().model_dump_json(), "beta1-seed0", 1.0, 0, str(folder), [0, 1])
+    assert result["status"] == "failed" and "another process" in result["error"]
+    assert not (folder / "weights.safetensors").exists()
+
+
+def test_killing_ensemble_train_leaves_no_orphan_workers(tmp_path):
+    """SIGKILL the parent mid-run: its spawned workers die with it (PR_SET_PDEATHSIG)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "ens"
+    args = [sys.executable, "-m", "latentatlas.cli", "ensemble", "train", "--out", str(out), "--betas", "1,2", "--seeds", "1",
+            "--image-size", "16", "--widths", "8,8", "--latent-dim", "3", "--steps", "100000", "--batch-size", "8",
+            "--threads", "1", "--device", "cpu", "--probe-size", "20", "--jobs", "2"]
+    parent = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def workers() -> list[int]:
+        found = []
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                try:
+                    stat = open(f"/proc/{pid}/stat").read()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == parent.pid:
+                    found.append(int(pid))
+        return found
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not any((out / name / "checkpoint").exists() or (out / name / ".lock").exists() for name in ("beta1-seed0", "beta2-seed0")):
+        time.sleep(0.2)
+    children = workers()
+    assert children, "the ensemble never started its workers"
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(10)
+    deadline = time.monotonic() + 15
+    alive = children
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = [pid for pid in children if os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]]
+    assert not alive, f"orphan workers still running: {alive}"

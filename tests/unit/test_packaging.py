@@ -70,3 +70,36 @@ def test_compose_environment_is_valid_settings(monkeypatch):
             for key, value in ours.items():
                 patch.setenv(key, value)
             Settings()  # raises if a value is invalid
+
+
+def _stages() -> list[list[str]]:
+    """The Dockerfile's build stages, each a list of instruction lines (comments dropped)."""
+    stages: list[list[str]] = []
+    for line in (REPO_ROOT / "Dockerfile").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.upper().startswith("FROM "):
+            stages.append([])
+        if stages:
+            stages[-1].append(line)
+    return stages
+
+
+def test_the_image_is_multi_stage_non_root_and_node_free():
+    stages = _stages()
+    assert len(stages) >= 2
+    runtime = "\n".join(stages[-1])
+    assert "nodejs" not in runtime and "npm " not in runtime  # Node.js stays in the build stage
+    users = [line.split()[1] for line in stages[-1] if line.upper().startswith("USER ")]
+    assert users and users[-1] not in ("root", "0")
+    assert "HEALTHCHECK" in runtime and "/readyz" in runtime
+    assert "COPY --from=" in runtime
+
+
+def test_the_build_context_leaves_the_models_out():
+    """Models are mounted as the volume compose declares, never sent with every build."""
+    ignored = {line.strip() for line in (REPO_ROOT / ".dockerignore").read_text().splitlines()}
+    assert "models" in ignored and ".git" in ignored and "frontend/node_modules" in ignored
+    volumes = [v for service in _compose()["services"].values() for v in service.get("volumes", [])]
+    assert volumes and all(v.startswith("./models:/app/models") for v in volumes)

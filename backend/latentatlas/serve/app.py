@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+
+import anyio
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -11,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from latentatlas import __version__
@@ -41,6 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         set_threads(settings.torch_threads)
+        # Blocking work runs in anyio's worker threads: size that pool from settings (default 40).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         admission = Admission(settings.max_inflight_per_model, settings.max_inflight_total)
         registry = ModelRegistry(settings.models_dir, resolve_device(settings.device), admission)
         # ensembles first: their finished members join the registry as NAME.MEMBER models
@@ -83,7 +88,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _serve_frontend(app, settings.frontend_dir)
     else:
         log.warning("frontend folder %s not found: serving the API only", settings.frontend_dir)
+    app.add_middleware(InferenceDoor, limit=settings.max_inflight_total)
     app.add_middleware(SameOriginWrites, allowed=settings.cors_origins)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
     app.add_middleware(SecurityHeaders)
     return app
 
@@ -136,6 +143,35 @@ class SameOriginWrites:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+class InferenceDoor:
+    """Bounds the inference requests inside the app at once (POSTs under /api/models/, and live
+    WebSockets), before they wait for a worker thread: beyond ``limit``, 503 with Retry-After at
+    once, so queues (and response times) stay bounded however many clients come. Per model,
+    :class:`~latentatlas.serve.admission.Admission` bounds the rest."""
+
+    def __init__(self, app, limit: int) -> None:
+        self.app, self.limit, self.inside = app, limit, 0
+
+    async def __call__(self, scope, receive, send) -> None:
+        inference = scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith("/api/models/")
+        if not inference or scope["path"].endswith("/metrics"):
+            await self.app(scope, receive, send)
+            return
+        if self.inside >= self.limit:
+            response = JSONResponse(
+                {"detail": f"the server is busy ({self.inside} inference requests in flight; the limit is {self.limit}): retry shortly"},
+                status_code=503,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+            await response(scope, receive, send)
+            return
+        self.inside += 1  # the event loop is single-threaded: no lock needed
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.inside -= 1
 
 
 class SecurityHeaders:

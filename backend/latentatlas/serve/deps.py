@@ -57,6 +57,22 @@ def get_ensemble(ensemble_id: str, request: Request) -> EnsembleService:
     return service
 
 
+DRAIN_BYTES = 64 * 1024 * 1024
+"""An over-limit body up to this size is read and discarded before the 413, so that clients that
+send the whole body before reading (Python's urllib) see the 413, not a reset connection."""
+
+
+async def _drain(stream: AsyncIterator[bytes], most: int, chunk_timeout: float | None) -> None:
+    """Read and discard up to ``most`` more bytes of a body (stopping at a stall or a disconnect)."""
+    read = 0
+    try:
+        while read < most:
+            async with asyncio.timeout(chunk_timeout):
+                read += len(await anext(stream))
+    except (StopAsyncIteration, TimeoutError, ClientDisconnect):
+        pass
+
+
 async def read_body_limited(request: Request, limit: int, chunk_timeout: float | None = None) -> bytes:
     """The request body, refusing (413) more than ``limit`` bytes before reading them all. A
     client that sends nothing for ``chunk_timeout`` seconds mid-body is dropped (408), so stalled
@@ -64,6 +80,7 @@ async def read_body_limited(request: Request, limit: int, chunk_timeout: float |
     (no traceback) and answered 400, which nobody reads."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
+        await _drain(request.stream(), min(int(declared), DRAIN_BYTES), chunk_timeout)
         raise HTTPException(413, f"request body is {declared} bytes; the upload limit is {limit} bytes", headers={"Connection": "close"})
     chunks, size = [], 0
     stream = request.stream()
@@ -79,6 +96,7 @@ async def read_body_limited(request: Request, limit: int, chunk_timeout: float |
                 raise HTTPException(408, f"the upload stalled: nothing arrived for {chunk_timeout} s", headers={"Connection": "close"}) from None
             size += len(chunk)
             if size > limit:
+                await _drain(stream, DRAIN_BYTES - size, chunk_timeout)
                 raise HTTPException(413, f"request body exceeds the upload limit of {limit} bytes", headers={"Connection": "close"})
             chunks.append(chunk)
     except ClientDisconnect:

@@ -32,6 +32,9 @@ class UnsupportedError(InputError):
     """An operation this kind of model does not have (409), e.g. truncating a QLAE's latent."""
 
 
+# Decodes per turn of a model's lock: larger batches are split so that other requests interleave.
+DECODE_CHUNK = 64
+
 # Traversals without ``dims`` sweep this many leading dimensions at most (every dimension of a
 # small latent; the most important ones of an ordered flow, whose latent is the image's size).
 DEFAULT_TRAVERSE_DIMS = 16
@@ -172,8 +175,13 @@ class ModelService:
 
     @torch.inference_mode()
     def _decode(self, latents: torch.Tensor) -> torch.Tensor:
-        with self._inference():
-            return self.model.decode(latents).cpu()
+        """Decode in chunks of ``DECODE_CHUNK``, taking the model's lock per chunk: one large
+        request (a 1,000-image traversal) interleaves with the others instead of stalling them."""
+        parts = []
+        for chunk in latents.split(DECODE_CHUNK):
+            with self._inference():
+                parts.append(self.model.decode(chunk).cpu())
+        return torch.cat(parts)
 
     def decode_png(self, latent: list[float]) -> bytes:
         return to_png(self._decode(self._latents([latent]))[0])
@@ -269,12 +277,12 @@ class ModelService:
         if len(keep) > max_batch:
             raise InputError(f"{len(keep)} values of keep = {len(keep)} decodes; the limit is {max_batch}")
         image = images[:1].to(self.device)
-        with torch.inference_mode(), self._inference():
-            latent = self.model.encode(image).latent
-            batch = torch.cat([self.model.truncate(latent, c) for c in keep])
-            decoded = self.model.decode(batch)
-            scores = psnr(image.expand_as(decoded), decoded).cpu()
-        decoded = decoded.cpu()
+        with torch.inference_mode():
+            with self._inference():
+                latent = self.model.encode(image).latent
+                batch = torch.cat([self.model.truncate(latent, c) for c in keep])
+            decoded = self._decode(batch)
+            scores = psnr(image.cpu().expand_as(decoded), decoded)
         return {
             "input": to_data_url(to_png(image[0])),
             "latent_dim": self.config.latent_dim,

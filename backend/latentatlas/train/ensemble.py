@@ -17,8 +17,11 @@ tasks on a cluster (``ray_address``; Ray is optional and imported only then).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import signal
+import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -78,9 +81,28 @@ def encode_probe(folder: Path, indices: np.ndarray, device: str = "cpu", batch_s
 # --- one member (runs in a worker process or a Ray task) -------------------------------
 
 
+MEMBER_LOCK = ".lock"
+
+
 def run_member(config_json: str, name: str, beta: float, seed: int, folder: str, indices: list[int]) -> dict:
-    """Train one member, write its probe encodings; never raises (failures come back as a dict)."""
+    """Train one member, write its probe encodings; never raises (failures come back as a dict).
+    One process at a time per member folder: an exclusive lock on ``.lock`` inside it (released
+    by the kernel when the holder dies)."""
     started = time.perf_counter()
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        lock = open(Path(folder) / MEMBER_LOCK, "w")
+    except OSError as error:
+        return {"status": "failed", "error": f"{type(error).__name__}: {error}", "wall_seconds": 0.0}
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return {"status": "failed", "error": f"another process is training member {name} ({folder})", "wall_seconds": 0.0}
+        return _train_member(config_json, name, beta, seed, folder, indices, started)
+
+
+def _train_member(config_json: str, name: str, beta: float, seed: int, folder: str, indices: list[int], started: float) -> dict:
     try:
         config = EnsembleConfig.model_validate_json(config_json)
         out = Path(folder)
@@ -203,8 +225,21 @@ def run_ensemble(
     return manifest
 
 
+def die_with_parent(parent: int) -> None:
+    """Worker initializer: the worker is killed when the process that started it dies (Linux's
+    PR_SET_PDEATHSIG), so a killed ``ensemble train`` leaves no orphans writing member folders."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+
 def _run_local(todo: list[dict], args: list[tuple], workers: int, finish: Callable[[dict, dict], None]) -> None:
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    context = get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         futures: dict[Future, dict] = {pool.submit(run_member, *arg): entry for entry, arg in zip(todo, args)}
         pending: Iterable[Future] = set(futures)
         while pending:

@@ -17,9 +17,10 @@ from latentatlas.serve.schemas import (
     EnsembleList,
     EnsembleSimilarity,
     JobStarted,
+    errors,
 )
 
-router = APIRouter(prefix="/api/ensembles", tags=["ensembles"])
+router = APIRouter(prefix="/api/ensembles", tags=["ensembles"], responses=errors(400, 404, 422))
 Ensemble = Annotated[EnsembleService, Depends(get_ensemble)]
 
 
@@ -41,7 +42,7 @@ def describe_ensemble(ensemble: Ensemble) -> EnsembleDetail:
     return ensemble.detail()
 
 
-@router.get("/{ensemble_id}/similarity", response_model=EnsembleSimilarity)
+@router.get("/{ensemble_id}/similarity", response_model=EnsembleSimilarity, responses=errors(409))
 def similarity(ensemble: Ensemble) -> EnsembleSimilarity:
     """Channel x channel NMI and VI, the channels (member, dim, beta), OPTICS ordering,
     reachability and hotspot labels. 409 until the ensemble has been analysed."""
@@ -51,7 +52,7 @@ def similarity(ensemble: Ensemble) -> EnsembleSimilarity:
         raise _unprocessable(error) from error
 
 
-@router.get("/{ensemble_id}/hotspots", response_model=EnsembleHotspots)
+@router.get("/{ensemble_id}/hotspots", response_model=EnsembleHotspots, responses=errors(409))
 def hotspots(ensemble: Ensemble) -> EnsembleHotspots:
     """Each hotspot's channels (members, betas, dims), mean information and best-matching
     factor by channel-factor NMI. 409 until the ensemble has been analysed."""
@@ -61,7 +62,7 @@ def hotspots(ensemble: Ensemble) -> EnsembleHotspots:
         raise _unprocessable(error) from error
 
 
-@router.post("/{ensemble_id}/analyze", response_model=JobStarted, status_code=202)
+@router.post("/{ensemble_id}/analyze", response_model=JobStarted, status_code=202, responses=errors(403, 429))
 def analyze(ensemble: Ensemble, jobs: Annotated[JobManager, Depends(get_jobs)], body: AnalyzeRequest | None = None) -> JobStarted:
     """Compute the ensemble's information fragments and hotspots in the background (written to
     its analysis.json, then served); poll GET /api/jobs/{job_id}. While one runs, another

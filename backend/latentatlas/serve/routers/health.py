@@ -4,8 +4,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from latentatlas.serve.deps import get_registry
+from latentatlas.serve.schemas import errors
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], responses=errors(400))
 
 
 @router.get("/healthz")
@@ -14,7 +15,7 @@ async def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=errors(503))
 async def readyz(request: Request) -> JSONResponse:
     """Readiness: at least one model is served and every configured model (and ensemble, as
     ``ensembles/NAME``) loaded. 200 ``ready``; otherwise 503 ``not ready`` with the reason and

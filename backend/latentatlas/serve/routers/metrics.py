@@ -11,14 +11,14 @@ from latentatlas.serve.deps import get_jobs, get_service, get_settings
 from latentatlas.serve.ensembles import ENSEMBLE_JOB_PREFIX
 from latentatlas.serve.jobs import JOB_RETRY_AFTER_SECONDS, JobLimitError, JobManager
 from latentatlas.serve.registry import InputError, ModelService
-from latentatlas.serve.schemas import JobInfo, JobStarted, MetricsRequest
+from latentatlas.serve.schemas import JobInfo, JobStarted, MetricsRequest, errors
 from latentatlas.evaluation.disentanglement import VoteCounts
 
-router = APIRouter(prefix="/api", tags=["metrics"])
+router = APIRouter(prefix="/api", tags=["metrics"], responses=errors(400, 404, 422))
 Jobs = Annotated[JobManager, Depends(get_jobs)]
 
 
-@router.post("/models/{model_id}/metrics", response_model=JobStarted, status_code=202)
+@router.post("/models/{model_id}/metrics", response_model=JobStarted, status_code=202, responses=errors(403, 429))
 def start_metrics(
     service: Annotated[ModelService, Depends(get_service)],
     jobs: Jobs,

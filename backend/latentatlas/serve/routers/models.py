@@ -18,6 +18,7 @@ from latentatlas.serve.deps import describe_errors, get_registry, get_service, g
 from latentatlas.serve.images import ImageInputError, decode_upload
 from latentatlas.serve.registry import InputError, ModelRegistry, ModelService, UnsupportedError
 from latentatlas.serve.schemas import (
+    errors,
     DecodeRequest,
     DenoiseByIndex,
     DenoiseParams,
@@ -37,7 +38,8 @@ from latentatlas.serve.schemas import (
     TruncateResponse,
 )
 
-router = APIRouter(prefix="/api/models", tags=["models"])
+router = APIRouter(prefix="/api/models", tags=["models"], responses=errors(400, 403, 404, 422, 503))
+UPLOAD_ERRORS = errors(408, 413, 415)
 Service = Annotated[ModelService, Depends(get_service)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
@@ -145,7 +147,7 @@ async def _images_and_params(
     raise HTTPException(415, "send multipart/form-data with an 'image' file, or JSON {\"dataset_index\": i}")
 
 
-@router.post("/{model_id}/encode", response_model=EncodeResponse, openapi_extra=_ENCODE_BODY)
+@router.post("/{model_id}/encode", response_model=EncodeResponse, openapi_extra=_ENCODE_BODY, responses=UPLOAD_ERRORS)
 async def encode(request: Request, service: Service, settings: AppSettings) -> EncodeResponse:
     """Encode an uploaded image (PNG, JPEG, WebP, GIF) or a dataset image; returns the latent and the reconstruction."""
     images = await _images_from_request(request, service, settings)
@@ -170,7 +172,7 @@ def traverse(body: TraverseRequest, service: Service, settings: AppSettings) -> 
         raise _unprocessable(error) from error
 
 
-@router.post("/{model_id}/generate", response_model=GenerateResponse)
+@router.post("/{model_id}/generate", response_model=GenerateResponse, responses=errors(409))
 def generate(body: GenerateRequest, service: Service) -> GenerateResponse:
     """Latents drawn from the model's prior (seeded) and their decodes; only for models that can
     sample (``capabilities.sample``: the VAEs' N(0, I), the quantised models' uniform codes, St-RKM's
@@ -194,7 +196,12 @@ def samples(
         raise _unprocessable(error) from error
 
 
-@router.post("/{model_id}/truncate", response_model=TruncateResponse, openapi_extra=_image_body(TruncateByIndex, TruncateParams))
+@router.post(
+    "/{model_id}/truncate",
+    response_model=TruncateResponse,
+    openapi_extra=_image_body(TruncateByIndex, TruncateParams),
+    responses={**UPLOAD_ERRORS, **errors(409)},
+)
 async def truncate(request: Request, service: Service, settings: AppSettings) -> TruncateResponse:
     """Encode an image once and decode its top-C latents for each C in ``keep`` (one batched
     decode), with each decode's PSNR against the input. Only for models with ordered latents
@@ -210,7 +217,7 @@ async def truncate(request: Request, service: Service, settings: AppSettings) ->
         raise _unprocessable(error) from error
 
 
-@router.get("/{model_id}/entropy", response_model=EntropyResponse)
+@router.get("/{model_id}/entropy", response_model=EntropyResponse, responses=errors(409))
 def entropy(service: Service) -> EntropyResponse:
     """Explained entropy per ordered latent and its cumulative share (of the entropy above the
     smallest). Only for models with ordered latents (``capabilities.ordered``; 409 otherwise)."""
@@ -220,7 +227,12 @@ def entropy(service: Service) -> EntropyResponse:
         raise _unprocessable(error) from error
 
 
-@router.post("/{model_id}/denoise", response_model=DenoiseResponse, openapi_extra=_image_body(DenoiseByIndex, DenoiseParams))
+@router.post(
+    "/{model_id}/denoise",
+    response_model=DenoiseResponse,
+    openapi_extra=_image_body(DenoiseByIndex, DenoiseParams),
+    responses={**UPLOAD_ERRORS, **errors(409)},
+)
 async def denoise(request: Request, service: Service, settings: AppSettings) -> DenoiseResponse:
     """Add Gaussian noise (``sigma`` on [0, 1] pixels) to an image, encode it, keep the top
     ``keep`` latents and decode; PSNRs of the noisy and denoised images against the clean one.
