@@ -206,3 +206,11 @@ def test_members_finishing_after_start_up_are_served_without_a_restart(ensembles
         assert response.status_code == 200 and len(response.json()["latent"]) == LATENT
         manifest_path.write_text("{half a manifest")  # a torn read keeps the last good manifest
         assert client.get(f"/api/ensembles/{NAME}").json()["status_counts"] == {"done": 2}
+
+
+def test_an_api_analysis_is_written_beside_the_ensemble_never_over_its_analysis(ensembles_dir, analysed, ens_client):
+    folder = ensembles_dir / "ensembles" / NAME
+    assert not (folder / "analysis.json").exists()  # the ensemble's own analysis is only written by the CLI
+    (run,) = (folder / "runs").glob("analysis-*")
+    assert json.loads((run / "analysis.json").read_text())["members"] == MEMBERS
+    assert ens_client.get(f"/api/ensembles/{NAME}/hotspots").status_code == 200  # and it is served

@@ -43,7 +43,7 @@ def wait_for(client: TestClient, job_id: str) -> list[dict]:
         response = client.get(f"/api/jobs/{job_id}")
         assert response.status_code == 200, response.text
         replies.append(response.json())
-        if replies[-1]["status"] in ("done", "failed"):
+        if replies[-1]["status"] in ("done", "failed", "cancelled"):
             return replies
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} still {replies[-1]['status']} after {WAIT_S} s: {replies[-1]}")
@@ -58,7 +58,7 @@ def vae_job(jobs_client, ids) -> tuple[dict, list[dict]]:
     return response.json(), wait_for(jobs_client, response.json()["job_id"])
 
 
-def test_job_computes_the_metrics_into_the_card(vae_job, jobs_client, ids, metrics_dir):
+def test_job_computes_the_metrics_beside_the_card(vae_job, jobs_client, ids, metrics_dir):
     started, replies = vae_job
     assert started["status"] in ("queued", "running") and started["joined"] is False
     job = replies[-1]
@@ -74,9 +74,11 @@ def test_job_computes_the_metrics_into_the_card(vae_job, jobs_client, ids, metri
     assert {len(row) for row in result["matrices"]["infomec_nmi"]} == {12}
     assert {"mig", "dci", "infomec", "factor_vae", "beta_vae"} <= set(result["values"])
 
-    # The card on disk, the model's detail and the list all carry the same metrics.
+    # The run is written beside the card (never over it), and the detail and the list serve it.
     card = json.loads((metrics_dir / ids.vae / "card.json").read_text())
-    assert card["metrics"] == result
+    assert "metrics" not in card
+    (run,) = (metrics_dir / ids.vae / "runs").glob("metrics-*.json")
+    assert json.loads(run.read_text()) == result
     detail = jobs_client.get(f"/api/models/{ids.vae}").json()
     assert detail["metrics"] == result and "metrics" not in detail["card"]
     listed = {m["id"]: m for m in jobs_client.get("/api/models").json()["models"]}
@@ -113,6 +115,36 @@ def test_second_post_joins_the_running_job_and_the_limit_refuses_more(jobs_clien
     assert job["status"] == "failed" and job["error"] == "stopped by the test" and job["result"] is None
 
 
+def test_a_cancelled_job_stops_and_writes_nothing(jobs_client, ids, metrics_dir, monkeypatch):
+    """DELETE /api/jobs/{id}: the work stops at its next progress report; the card is untouched."""
+    card_before = (metrics_dir / ids.qlae / "card.json").read_bytes()
+    reported, reports = threading.Event(), []
+
+    def slow_work(self, samples, seed, votes, n_jobs):
+        def work(progress):
+            for step in range(200):
+                progress(step / 200, f"stage {step}")
+                reports.append(step)
+                reported.set()
+                time.sleep(0.05)
+            raise AssertionError("the job was not cancelled")
+
+        return work
+
+    monkeypatch.setattr(ModelService, "metrics_work", slow_work)
+    job_id = jobs_client.post(f"/api/models/{ids.qlae}/metrics").json()["job_id"]
+    assert reported.wait(10)
+    cancelled = jobs_client.delete(f"/api/jobs/{job_id}")
+    assert cancelled.status_code == 200 and cancelled.json()["stage"].startswith("cancelling")
+    job = wait_for(jobs_client, job_id)[-1]
+    assert job["status"] == "cancelled" and job["result"] is None and job["error"] is None
+    assert len(reports) < 50  # it stopped at once, long before its 200 stages
+    assert (metrics_dir / ids.qlae / "card.json").read_bytes() == card_before
+    # Cancelling a finished job changes nothing; an unknown job is 404.
+    assert jobs_client.delete(f"/api/jobs/{job_id}").json()["status"] == "cancelled"
+    assert jobs_client.delete("/api/jobs/no-such-job").status_code == 404
+
+
 def test_unknown_model_and_job_are_404(jobs_client):
     response = jobs_client.post("/api/models/no-such-model/metrics")
     assert response.status_code == 404 and "no-such-model" in response.json()["detail"]
@@ -142,8 +174,9 @@ def test_read_only_models_folder_keeps_the_metrics_in_memory(vae_job, jobs_clien
     def read_only(folder, metrics):
         raise OSError(30, "Read-only file system")
 
-    monkeypatch.setattr(registry, "save_metrics", read_only)
+    monkeypatch.setattr(registry, "save_metrics_run", read_only)
+    runs_before = sorted((metrics_dir / ids.vae / "runs").glob("*.json"))
     job = wait_for(jobs_client, jobs_client.post(f"/api/models/{ids.vae}/metrics").json()["job_id"])[-1]
     assert job["status"] == "done" and job["result"]["seed"] == 7
     assert jobs_client.get(f"/api/models/{ids.vae}").json()["metrics"]["seed"] == 7  # served from memory
-    assert json.loads((metrics_dir / ids.vae / "card.json").read_text())["metrics"]["seed"] == 0  # file untouched
+    assert sorted((metrics_dir / ids.vae / "runs").glob("*.json")) == runs_before  # nothing written

@@ -308,6 +308,21 @@ def evaluate_model(
     return metrics
 
 
+RUNS_FOLDER = "runs"
+
+
+def save_metrics_run(folder: Path, metrics: dict) -> Path:
+    """Write a metrics run requested through the API beside the card, never over it:
+    ``folder/runs/metrics-<UTC time>.json`` (atomic, strict JSON); returns its path. The shipped
+    ``card.json`` changes only through ``latentatlas evaluate``."""
+    json.dumps(metrics, allow_nan=False)  # refuse NaN/inf before anything is written
+    runs = Path(folder) / RUNS_FOLDER
+    runs.mkdir(exist_ok=True)
+    path = runs / f"metrics-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}.json"
+    write_json(path, metrics)
+    return path
+
+
 def save_metrics(folder: Path, metrics: dict) -> dict:
     """Set ``metrics`` as the ``"metrics"`` entry of ``folder``'s card.json (written
     atomically, strict JSON); returns the new card."""

@@ -50,17 +50,21 @@ def analyze_ensemble(
     on_progress: Callable[[float, str], None] | None = None,
     fusion_steps: int = FUSION_STEPS,
     fusion_objective: FusionObjective = "exp_neg_vi",
+    dest: Path | None = None,
 ) -> dict:
     """Analyse the ensemble in ``out``; writes and returns the analysis (see the module doc).
 
     ``on_progress(fraction, stage)``, when given, is told how far the analysis got (the
     server's background jobs report it). ``fusion_steps`` Adam steps fuse the members'
-    spaces (0: no fusion)."""
+    spaces (0: no fusion). The files (analysis.json, and fusion/arrays safetensors) go to
+    ``dest`` (default: ``out``; the server writes its runs beside the shipped analysis)."""
 
     def report(fraction: float, stage: str) -> None:
         if on_progress is not None:
             on_progress(fraction, stage)
     out = Path(out)
+    dest = Path(dest) if dest is not None else out
+    dest.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     manifest = read_manifest(out)
     latent_dim = int(manifest["config"]["latent_dim"])
@@ -120,7 +124,7 @@ def analyze_ensemble(
         fusion = fuse_spaces(space_mu, space_logvar, fusion_objective, steps=fusion_steps)
         save_file(
             {"mu": torch.from_numpy(fusion.mu.T.copy()), "logvar": torch.from_numpy(fusion.logvar.T.copy()), "indices": torch.from_numpy(indices)},
-            str(out / FUSION_FILE),
+            str(dest / FUSION_FILE),
         )
     bar.update(1)
     bar.close()
@@ -162,7 +166,7 @@ def analyze_ensemble(
         "vi": [_finite_list(row) for row in spaces.vi],
     }
     analysis["fusion"] = None if fusion is None else _fusion_summary(fusion, members, latent_dim, fusion_steps)
-    arrays_path = out / ARRAYS_FILE
+    arrays_path = dest / ARRAYS_FILE
     if len(channels) > JSON_CHANNEL_LIMIT:
         arrays = {}
         for name in ("nmi", "vi"):
@@ -173,7 +177,7 @@ def analyze_ensemble(
         arrays_path.unlink()  # stale, from an earlier, larger analysis
     report(0.95, "writing")
     analysis["seconds"] = round(time.perf_counter() - started, 2)
-    write_json(out / ANALYSIS_FILE, analysis)
+    write_json(dest / ANALYSIS_FILE, analysis)
     return analysis
 
 

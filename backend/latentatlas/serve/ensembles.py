@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from latentatlas.serve.schemas import (
 )
 from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE
 from latentatlas.store.ensembles import EnsembleConfig, EnsembleError, read_manifest
+from latentatlas.evaluation.disentanglement import RUNS_FOLDER
 from latentatlas.evaluation.ensemble import ANALYSIS_FILE, analyze_ensemble
 
 log = logging.getLogger("latentatlas.serve")
@@ -117,11 +119,12 @@ class EnsembleService:
             self.analysis, self.analysis_error = None, f"{type(error).__name__}: {error}"
             log.warning("ensemble %s: ignoring %s (%s)", self.id, ANALYSIS_FILE, self.analysis_error)
 
-    def _check_analysis(self, analysis: dict) -> dict:
-        """The analysis with its M x M matrices in memory (from analysis.safetensors when large)."""
+    def _check_analysis(self, analysis: dict, folder: Path | None = None) -> dict:
+        """The analysis with its M x M matrices in memory (from the analysis.safetensors in
+        ``folder``, default the ensemble's, when large)."""
         arrays = analysis.get("arrays")
         if arrays:
-            tensors = load_file(str(self.folder / arrays["file"]))
+            tensors = load_file(str((folder or self.folder) / arrays["file"]))
             for name in arrays["names"]:
                 analysis[name] = tensors[name].numpy().tolist()
         channels = len(analysis["channels"])
@@ -274,17 +277,19 @@ class EnsembleService:
         """The work of an analysis job: checked now (InputError), run later in the job's thread.
 
         It re-reads the manifest (members may have finished since start-up), runs
-        ``analyze_ensemble`` (which writes analysis.json) and serves the new analysis.
+        ``analyze_ensemble`` into ``runs/analysis-<time>/`` beside the shipped analysis.json
+        (never over it) and serves the new analysis from then on.
         """
         if not self.finished_members():
             raise InputError(f"ensemble {self.id} has no finished member to analyse")
 
         def work(progress: Callable[[float, str], None]) -> EnsembleAnalysisSummary:
             with self._lock:
+                run = self.folder / RUNS_FOLDER / f"analysis-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}"
                 analysis = analyze_ensemble(
-                    self.folder, distance=distance, min_samples=min_samples, progress=False, on_progress=progress  # type: ignore[arg-type]
+                    self.folder, distance=distance, min_samples=min_samples, progress=False, on_progress=progress, dest=run  # type: ignore[arg-type]
                 )
-                self.analysis, self.analysis_error = self._check_analysis(analysis), None
+                self.analysis, self.analysis_error = self._check_analysis(analysis, run), None
                 self.refresh()  # the statuses the analysis saw; serve members that finished since start-up
             return EnsembleAnalysisSummary(
                 ensemble=self.id,

@@ -18,10 +18,14 @@ from typing import Any, Literal
 
 log = logging.getLogger("latentatlas.jobs")
 
-JobStatus = Literal["queued", "running", "done", "failed"]
+JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 JOB_RETRY_AFTER_SECONDS = 30
 """What a 429 (too many active jobs) tells the client to wait before trying again (Retry-After)."""
 Work = Callable[[Callable[[float, str], None]], Any]
+
+
+class JobCancelled(Exception):
+    """Raised inside a job's work at its next progress report once a cancel was asked for."""
 
 
 class JobLimitError(RuntimeError):
@@ -39,6 +43,7 @@ class Job:
     stage: str = "queued"
     result: Any = None
     error: str | None = None
+    cancel_requested: bool = False
 
     @property
     def active(self) -> bool:
@@ -79,15 +84,36 @@ class JobManager:
             job = self._jobs.get(job_id)
             return replace(job) if job is not None else None
 
+    def cancel(self, job_id: str) -> Job | None:
+        """Ask an active job to stop: its work raises :class:`JobCancelled` at its next progress
+        report and writes nothing (results are only ever written at the end). A finished job is
+        left as it is. Returns the job's snapshot, or None when unknown."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                return None
+            if job.active:
+                job.cancel_requested = True
+                job.stage = f"cancelling (at the end of: {job.stage})"
+            return replace(job)
+
     def _run(self, job: Job, work: Work) -> None:
         def progress(fraction: float, stage: str) -> None:
             with self._lock:
+                if job.cancel_requested:
+                    raise JobCancelled
                 job.progress, job.stage = max(0.0, min(1.0, fraction)), stage
 
         with self._lock:
             job.status, job.stage = "running", "starting"
         try:
+            if job.cancel_requested:
+                raise JobCancelled
             result = work(progress)
+        except JobCancelled:
+            log.info("job %s (%s) cancelled", job.id, job.key)
+            with self._lock:
+                job.status, job.stage = "cancelled", "cancelled"
         except Exception as error:  # noqa: BLE001 - any failure is reported through the job
             log.exception("job %s (%s) failed", job.id, job.key)
             with self._lock:

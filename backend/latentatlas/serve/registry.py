@@ -16,7 +16,7 @@ from latentatlas.data.base import FactorDataset, ImageDataset, load_dataset
 from latentatlas.imaging import tile_grid, to_data_url, to_png
 from latentatlas.serve.admission import Admission
 from latentatlas.serve.schemas import ModelDetail, ModelInfo, ModelMetrics, Sample
-from latentatlas.evaluation.disentanglement import Progress, VoteCounts, evaluate_model, save_metrics
+from latentatlas.evaluation.disentanglement import Progress, VoteCounts, evaluate_model, save_metrics_run
 from latentatlas.evaluation.quality import add_noise, psnr
 from latentatlas.families import get_family
 from latentatlas.store.folders import LoadedModel, load_model_folder
@@ -337,8 +337,9 @@ class ModelService:
         """The work of a metrics job: checked now (InputError), run later in the job's thread.
 
         It encodes with this service's model without its lock (inference is read-only), so
-        live decoding stays responsive, and leaves the result in the card: in card.json, and
-        in memory only (logged) when the models folder is read-only.
+        live decoding stays responsive. The result is served from now on (the in-memory card)
+        and written beside the card as ``runs/metrics-<time>.json``, never over the shipped
+        card.json (kept in memory only, logged, when the models folder is read-only).
         """
         if not isinstance(self.dataset, FactorDataset):
             raise InputError(f"model {self.id}'s dataset has no generative factors: its metrics cannot be computed")
@@ -346,10 +347,11 @@ class ModelService:
         def work(progress: Progress) -> ModelMetrics:
             metrics = evaluate_model(self.loaded, samples, seed, votes, progress, n_jobs=n_jobs, write_card=False)
             try:
-                self.loaded.card = save_metrics(self.loaded.folder, metrics)
+                path = save_metrics_run(self.loaded.folder, metrics)
+                log.info("model %s: metrics run written to %s", self.id, path.relative_to(self.loaded.folder))
             except OSError as error:
-                log.warning("model %s: metrics kept in memory only, card.json not written (%s)", self.id, error)
-                self.loaded.card = {**self.loaded.card, "metrics": metrics}
+                log.warning("model %s: metrics kept in memory only, not written (%s)", self.id, error)
+            self.loaded.card = {**self.loaded.card, "metrics": metrics}
             return ModelMetrics.model_validate(metrics)
 
         return work

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from latentatlas.families.base import Capabilities
+from latentatlas.serve.jobs import JobStatus as JobState
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 Latent = Annotated[list[FiniteFloat], Field(min_length=1, max_length=4096)]
@@ -253,7 +254,6 @@ class MetricsRequest(BaseModel):
     eval_votes: int = Field(250, ge=1, le=5_000, description="FactorVAE/BetaVAE evaluation votes (reference: 5,000)")
 
 
-JobState = Literal["queued", "running", "done", "failed"]
 
 
 class JobStarted(BaseModel):

@@ -44,14 +44,32 @@ def start_metrics(
     return JobStarted(job_id=job.id, status=job.status, joined=joined)
 
 
-@router.get("/jobs/{job_id}", response_model=JobInfo)
-def job_status(job_id: str, jobs: Jobs) -> JobInfo:
-    """A job's status and progress; its result once done, its error once failed."""
-    job = jobs.get(job_id)
-    if job is None:
-        raise HTTPException(404, f"unknown job {job_id!r} (jobs are kept in memory until the server restarts)")
+def _job_info(job) -> JobInfo:
     ensemble_id = job.key.removeprefix(ENSEMBLE_JOB_PREFIX) if job.key.startswith(ENSEMBLE_JOB_PREFIX) else None
     return JobInfo(
         job_id=job.id, model_id=None if ensemble_id is not None else job.key, ensemble_id=ensemble_id,
         status=job.status, progress=job.progress, stage=job.stage, result=job.result, error=job.error,
     )
+
+
+def _unknown_job(job_id: str) -> HTTPException:
+    return HTTPException(404, f"unknown job {job_id[:100]!r} (jobs are kept in memory until the server restarts)")
+
+
+@router.get("/jobs/{job_id}", response_model=JobInfo)
+def job_status(job_id: str, jobs: Jobs) -> JobInfo:
+    """A job's status and progress; its result once done, its error once failed."""
+    job = jobs.get(job_id)
+    if job is None:
+        raise _unknown_job(job_id)
+    return _job_info(job)
+
+
+@router.delete("/jobs/{job_id}", response_model=JobInfo, responses=errors(403))
+def cancel_job(job_id: str, jobs: Jobs) -> JobInfo:
+    """Cancel a queued or running job: it stops at its next progress report (status
+    ``cancelled``) and writes nothing. A finished job is returned unchanged."""
+    job = jobs.cancel(job_id)
+    if job is None:
+        raise _unknown_job(job_id)
+    return _job_info(job)
