@@ -1,14 +1,13 @@
 // Which generative factor each latent dim follows.
 // A model may say so itself (`dim_factors` in its info or card). When its card has
-// disentanglement metrics, each active dim is named after the factor with the largest
-// normalised mutual information (InfoMEC's NMI matrix). Otherwise, for procedural
+// disentanglement metrics, the server names each active dim whose largest normalised mutual
+// information with a factor (InfoMEC's NMI matrix) reaches its threshold. Otherwise, for procedural
 // datasets (every index is one cell of the factor grid, last factor fastest) we estimate it
 // by intervention: from a few random base cells, change one factor at a time, encode the
 // images, and see which dims move. A dim is named after the factor that moves it most when
 // that factor accounts for at least half of its movement.
 
 import { api } from "./api.js";
-import { modelMetrics } from "./metrics.js";
 
 export function declaredFactors(model) {
   const names = model.dim_factors ?? model.card?.dim_factors ?? null;
@@ -16,19 +15,21 @@ export function declaredFactors(model) {
   return names.map((n) => (typeof n === "string" && n ? n : null));
 }
 
-/** Each dim named after the factor it shares most information with (argmax of its NMI
- *  column); inactive dims and dims without any information get null. */
+/** Each dim's name from the server (`dim_names`: its best factor by the card's InfoMEC NMI,
+ *  given only at or above `dim_name_threshold` and for active dims), shown with its NMI;
+ *  null where unnamed, and null altogether without metrics. The server owns the naming. */
 export function metricsFactors(model) {
-  const m = modelMetrics(model);
-  const nmi = m?.matrices.infomec_nmi;
-  if (!Array.isArray(nmi) || !nmi.length) return null;
-  const active = m.matrices.infomec_active ?? [];
+  const names = model?.dim_names;
+  if (!Array.isArray(names) || !names.some(Boolean)) return null;
   return Array.from({ length: model.latent_dim }, (_, d) => {
-    if (active[d] === false) return null;
-    let best = 0;
-    for (let k = 1; k < nmi.length; k++) if (nmi[k][d] > nmi[best][d]) best = k;
-    return nmi[best][d] > 0 ? m.factor_names[best] ?? null : null;
+    const name = names[d];
+    return name ? `${name.factor} ${Number(name.nmi).toFixed(2)}` : null;
   });
+}
+
+/** One line saying how the metrics name dims (the threshold is the server's). */
+export function namingRule(model) {
+  return `a dim is named after the factor it shares the most information with when their NMI is at least ${model.dim_name_threshold}; inactive dims are never named`;
 }
 
 export function canEstimate(model) {

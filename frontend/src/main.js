@@ -3,7 +3,7 @@
 
 import { activity, api } from "./api.js";
 import { banner } from "./banner.js";
-import { canEstimate, declaredFactors, estimateFactors, metricsFactors } from "./factors.js";
+import { canEstimate, declaredFactors, estimateFactors, metricsFactors, namingRule } from "./factors.js";
 import { FlowPanel, sliderLimit } from "./flow.js";
 import { LiveDecoder } from "./live.js";
 import { MetricsPanel } from "./metrics.js";
@@ -36,7 +36,10 @@ const el = {
   card: $("model-card"),
   cardExtra: $("card-extra"),
   lossPlot: $("loss-plot"),
+  slidersHint: $("sliders-hint"),
 };
+
+const SLIDERS_HINT = "Drag a slider or focus it and use the arrow keys.";
 
 const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
 const ACCEPTED_TYPES = ["image/png", "image/jpeg", "image/webp", "image/gif"];
@@ -439,7 +442,7 @@ async function nameDims() {
   const fromMetrics = metricsFactors(model);
   if (fromMetrics) {
     setFactors(fromMetrics);
-    setStatus(`${modelSummary()} · dims named by their largest NMI (the card's metrics)`);
+    setStatus(`${modelSummary()} · dims named from the card's metrics: ${namingRule(model)}`);
     return;
   }
   if (!model || !canEstimate(model)) return;
@@ -480,11 +483,17 @@ const metricsPanel = new MetricsPanel(
       sliders?.focus(dim);
       el.sliders.querySelector(`.slider-row[data-dim="${dim}"]`)?.scrollIntoView({ block: "nearest" });
     },
-    onComputed: (id, metrics) => {
+    onComputed: async (id, metrics) => {
       for (const m of [...state.models, state.model]) if (m?.id === id) m.metrics = metrics;
       metricsPanel.show(state.model, state.models);
       if (state.model?.id !== id) return;
-      if (!declaredFactors(state.model)) setFactors(metricsFactors(state.model));
+      try {
+        const fresh = await api.getModel(id); // the server names the dims from the new metrics
+        for (const m of [...state.models, state.model]) if (m?.id === id) m.dim_names = fresh.dim_names;
+      } catch (error) {
+        reportError(error, "refreshing the model after its metrics");
+      }
+      if (state.model?.id === id && !declaredFactors(state.model)) setFactors(metricsFactors(state.model));
       setStatus(`${modelSummary()} · metrics computed`);
     },
     onError: reportError,
@@ -566,6 +575,7 @@ async function selectModel(id, { latent = null, datasetIndex = null } = {}) {
   el.factorsButton.hidden = model.capabilities.ordered || (!canEstimate(model) && !metricsFactors(model));
   el.factorsButton.disabled = false;
   setFactors(declaredFactors(model) ?? metricsFactors(model));
+  el.slidersHint.textContent = !declaredFactors(model) && metricsFactors(model) ? `${SLIDERS_HINT} Names: ${namingRule(model)} (NMI shown).` : SLIDERS_HINT;
   renderCard(model);
   metricsPanel.show(model, state.models);
   flowPanel.show(model);

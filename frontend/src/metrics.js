@@ -92,11 +92,11 @@ export class MetricsPanel {
     this.renderBars(m);
     const active = m.matrices.infomec_active ?? [];
     const nmiTitle = `NMI I(factor; z) / H(factor)${m.infomec_latents === "codes" ? " · codes" : ""}`;
-    this.renderHeatmap(this.els.nmi, m.matrices.infomec_nmi, m.factor_names, active, nmiTitle, 1);
+    this.renderHeatmap(this.els.nmi, m.matrices.infomec_nmi, m.factor_names, active, nmiTitle, "NMI");
     const importance = m.matrices.dci_importance; // latents x factors: shown factors x latents
     const byFactor = m.factor_names.map((_, k) => importance.map((row) => row[k]));
     const dciTitle = `DCI importance (${m.values.dci ? "exact" : "fast"} gradient boosting)`;
-    this.renderHeatmap(this.els.dci, byFactor, m.factor_names, active, dciTitle, null);
+    this.renderHeatmap(this.els.dci, byFactor, m.factor_names, active, dciTitle, "importance");
   }
 
   renderBars(m) {
@@ -125,8 +125,9 @@ export class MetricsPanel {
     window.Plotly.react(this.els.bars, [trace], layout, CONFIG);
   }
 
-  /** A factors x latents heatmap; inactive latents are shaded and marked ∅. */
-  renderHeatmap(el, matrix, factorNames, active, title, zmax) {
+  /** A factors x latents heatmap on a fixed 0-1 colour scale (so models compare by colour),
+   *  its colour bar titled `unit`; inactive latents are shaded and marked ∅. */
+  renderHeatmap(el, matrix, factorNames, active, title, unit) {
     const dims = matrix[0]?.length ?? 0;
     const columns = Array.from({ length: dims }, (_, d) => d);
     const inactive = columns.filter((d) => active[d] === false);
@@ -136,9 +137,9 @@ export class MetricsPanel {
       x: columns,
       y: factorNames,
       zmin: 0,
-      zmax: zmax ?? Math.max(1e-9, ...matrix.flat()),
+      zmax: 1,
       colorscale: "Viridis",
-      colorbar: { thickness: 10, len: 0.9, outlinewidth: 0 },
+      colorbar: { thickness: 10, len: 0.9, outlinewidth: 0, title: { text: unit, side: "right", font: { size: 10 } } },
       customdata: matrix.map((row) => row.map((_, d) => (active[d] === false ? " (inactive)" : ""))),
       hovertemplate: "%{x}%{customdata} · %{y}: %{z:.3f}<br>click to pick this latent<extra></extra>",
       xgap: 1,

@@ -8,6 +8,7 @@ import shutil
 import threading
 import time
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -83,6 +84,15 @@ def test_job_computes_the_metrics_beside_the_card(vae_job, jobs_client, ids, met
     assert detail["metrics"] == result and "metrics" not in detail["card"]
     listed = {m["id"]: m for m in jobs_client.get("/api/models").json()["models"]}
     assert listed[ids.vae]["metrics"] == result
+    # The server names each dim from them: its best factor by NMI, only at or above the threshold.
+    names, threshold = detail["dim_names"], detail["dim_name_threshold"]
+    nmi = np.asarray(result["matrices"]["infomec_nmi"])
+    assert len(names) == nmi.shape[1] == 12
+    for d, name in enumerate(names):
+        if name is None:
+            assert nmi[:, d].max() < threshold or not result["matrices"]["infomec_active"][d] or detail["posterior_scale"][d] >= 0.8
+        else:
+            assert name["factor"] == result["factor_names"][int(nmi[:, d].argmax())] and name["nmi"] >= threshold
 
 
 def test_second_post_joins_the_running_job_and_the_limit_refuses_more(jobs_client, ids, monkeypatch):

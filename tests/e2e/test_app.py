@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -203,7 +204,7 @@ def test_shapes3d_sample_sliders_traversal_and_screenshot(app, models, screensho
     page.click("#factors-button")
     page.wait_for_function("() => !document.querySelector('#factors-button').disabled")
     named = [t for t in page.locator("#sliders .dim-factor").all_text_contents() if t]
-    assert named and set(named) <= set(model["factor_names"])
+    assert named and {t.rsplit(" ", 1)[0] for t in named} <= set(model["factor_names"])  # "factor NMI"
     assert page.locator("#traversal-labels .grid-label small").count() == len(named)
     assert page.is_hidden("#error")
 
@@ -335,6 +336,9 @@ def test_metrics_panel_heatmaps_and_column_pick(app, models):
     page.wait_for_selector("#dci-heatmap svg.main-svg")
     nmi = page.evaluate("() => document.querySelector('#nmi-heatmap').data[0]")
     assert nmi["type"] == "heatmap" and nmi["y"] == factors and nmi["x"] == list(range(dims))
+    for selector, unit in (("#nmi-heatmap", "NMI"), ("#dci-heatmap", "importance")):  # fixed 0-1 scales, titled bars
+        trace = page.evaluate(f"() => document.querySelector('{selector}').data[0]")
+        assert (trace["zmin"], trace["zmax"]) == (0, 1) and trace["colorbar"]["title"]["text"] == unit
     ticks = page.evaluate("() => document.querySelector('#nmi-heatmap').layout.xaxis.ticktext")
     inactive = [d for d, on in enumerate(metrics["matrices"]["infomec_active"]) if not on]
     assert ticks == [f"z{d}∅" if d in inactive else f"z{d}" for d in range(dims)]
@@ -351,13 +355,20 @@ def test_metrics_panel_heatmaps_and_column_pick(app, models):
     assert page.text_content("#metrics-button") == "Recompute"
     assert f"{metrics['samples']:,}" in page.text_content("#metrics-status")
 
-    # Dims are named from the NMI matrix without any encoding (argmax factor per active dim).
+    # Dims are named by the server (best factor by NMI, only at or above its threshold, never
+    # inactive), shown with their NMI, and the rule is stated beside the sliders.
     named = page.locator("#sliders .dim-factor").all_text_contents()
-    expected = [
-        "" if d in inactive else factors[max(range(len(factors)), key=lambda k: metrics["matrices"]["infomec_nmi"][k][d])]
-        for d in range(dims)
-    ]
-    assert named == expected
+    threshold = model["dim_name_threshold"]
+    expected = [f"{n['factor']} {n['nmi']:.2f}" if n else "" for n in model["dim_names"]]
+    assert named == expected and any(expected)
+    nmi_matrix = np.asarray(metrics["matrices"]["infomec_nmi"])
+    for d, name in enumerate(model["dim_names"]):
+        best = nmi_matrix[:, d].max()
+        if name is None:
+            assert d in inactive or best < threshold
+        else:
+            assert d not in inactive and name["nmi"] >= threshold and name["factor"] == factors[int(nmi_matrix[:, d].argmax())]
+    assert f"at least {threshold}" in page.text_content("#sliders-hint")
 
     # Clicking a column of either heatmap focuses that latent's slider.
     for selector, dim in (("#nmi-heatmap", 7), ("#dci-heatmap", 2)):

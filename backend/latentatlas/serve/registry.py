@@ -15,7 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 from latentatlas.data.base import FactorDataset, ImageDataset, load_dataset
 from latentatlas.imaging import tile_grid, to_data_url, to_png
 from latentatlas.serve.admission import Admission
-from latentatlas.serve.schemas import ModelDetail, ModelInfo, ModelMetrics, Sample
+from latentatlas.serve.schemas import DimName, ModelDetail, ModelInfo, ModelMetrics, Sample
 from latentatlas.evaluation.disentanglement import Progress, VoteCounts, evaluate_model, save_metrics_run
 from latentatlas.evaluation.quality import add_noise, psnr
 from latentatlas.families import get_family
@@ -31,6 +31,11 @@ class InputError(ValueError):
 class UnsupportedError(InputError):
     """An operation this kind of model does not have (409), e.g. truncating a QLAE's latent."""
 
+
+# A dim is named after a factor only with at least this NMI with it (InfoMEC), and never when
+# collapsed (mean posterior sd at least COLLAPSED_POSTERIOR_SD, the app's "inactive" badge).
+DIM_NAME_MIN_NMI = 0.2
+COLLAPSED_POSTERIOR_SD = 0.8
 
 # Decodes per turn of a model's lock: larger batches are split so that other requests interleave.
 DECODE_CHUNK = 64
@@ -141,6 +146,8 @@ class ModelService:
             latent_min=list(self.latent_min),
             latent_max=list(self.latent_max),
             posterior_scale=self.posterior_scale,
+            dim_names=self.dim_names(),
+            dim_name_threshold=DIM_NAME_MIN_NMI,
             heldout=card.get("heldout", {}),
             steps=card.get("steps"),
             metrics=self.metrics(),
@@ -159,6 +166,26 @@ class ModelService:
         except ValidationError as error:
             log.warning("model %s: ignoring the card's metrics (%s)", self.id, error)
             return None
+
+    def dim_names(self) -> list[DimName | None] | None:
+        """Each latent dim's best factor by InfoMEC's NMI (the card's metrics), when the NMI is at
+        least DIM_NAME_MIN_NMI and the dim is active (InfoMEC's activity, and for a posterior a
+        mean posterior sd below COLLAPSED_POSTERIOR_SD); None for the others."""
+        metrics = self.metrics()
+        if metrics is None:
+            return None
+        nmi = np.asarray(metrics.matrices.get("infomec_nmi", []), dtype=np.float64)
+        if nmi.ndim != 2 or not nmi.size:
+            return None
+        active = list(metrics.matrices.get("infomec_active", [True] * nmi.shape[1]))
+        scale = self.posterior_scale or [0.0] * nmi.shape[1]
+        names: list[DimName | None] = []
+        for d in range(nmi.shape[1]):
+            best = int(np.argmax(nmi[:, d]))
+            value = float(nmi[best, d])
+            named = value >= DIM_NAME_MIN_NMI and bool(active[d]) and float(scale[d]) < COLLAPSED_POSTERIOR_SD
+            names.append(DimName(factor=metrics.factor_names[best], nmi=round(value, 4)) if named else None)
+        return names
 
     def detail(self) -> ModelDetail:
         card = self.loaded.card

@@ -63,6 +63,13 @@ class ModelMetrics(BaseModel):
     created: str
 
 
+class DimName(BaseModel):
+    """A latent dim named after the generative factor it shares the most information with."""
+
+    factor: str
+    nmi: float = Field(description="InfoMEC's normalised mutual information between the dim and that factor")
+
+
 class ModelInfo(BaseModel):
     id: str
     kind: str
@@ -82,6 +89,12 @@ class ModelInfo(BaseModel):
     heldout: dict[str, float | int]
     steps: int | None
     metrics: ModelMetrics | None = Field(None, description="disentanglement metrics from the card, once computed")
+    dim_names: list[DimName | None] | None = Field(
+        None,
+        description="per latent dim (of those the metrics cover): its best factor by NMI, named only when the NMI reaches "
+        "dim_name_threshold and the dim is active; null entries are unnamed; null when the card has no metrics",
+    )
+    dim_name_threshold: float = Field(description="the least NMI a dim needs to be named after a factor")
     family: str = Field(description="the model family in a line")
     capabilities: Capabilities = Field(
         description="what the model can do; endpoints and app panels follow these: ordered -> /truncate, /denoise, "
