@@ -37,6 +37,7 @@ const el = {
   cardExtra: $("card-extra"),
   lossPlot: $("loss-plot"),
   slidersHint: $("sliders-hint"),
+  encodeContext: $("encode-context"),
 };
 
 const SLIDERS_HINT = "Drag a slider or focus it and use the arrow keys.";
@@ -255,43 +256,11 @@ function applyEncoding(reply, caption) {
   }
   setLatent(latent, { asBase: true, scale: Array.isArray(reply.scale) ? reply.scale : null });
   flowPanel.setSource(state.source);
-  const psnr = psnrOf(el.original, el.reconstruction);
-  psnr.then((db) => {
-    if (db != null) el.reconstructionCaption.textContent = `· PSNR ${db.toFixed(1)} dB`;
-  });
-}
-
-/** PSNR between two same-size images, computed on a canvas (both are data URLs: same origin). */
-async function psnrOf(a, b) {
-  try {
-    await Promise.all([a.decode(), b.decode()]);
-    const w = a.naturalWidth;
-    const h = a.naturalHeight;
-    if (!w || w !== b.naturalWidth || h !== b.naturalHeight) return null;
-    const canvas = document.createElement("canvas");
-    canvas.width = w;
-    canvas.height = h;
-    const ctx = canvas.getContext("2d", { willReadFrequently: true });
-    ctx.drawImage(a, 0, 0);
-    const pa = ctx.getImageData(0, 0, w, h).data;
-    ctx.clearRect(0, 0, w, h);
-    ctx.drawImage(b, 0, 0);
-    const pb = ctx.getImageData(0, 0, w, h).data;
-    const channels = state.model?.channels === 1 ? [0] : [0, 1, 2];
-    let se = 0;
-    let n = 0;
-    for (let i = 0; i < pa.length; i += 4) {
-      for (const c of channels) {
-        const d = (pa[i + c] - pb[i + c]) / 255;
-        se += d * d;
-        n++;
-      }
-    }
-    const mse = se / n;
-    return mse > 0 ? 10 * Math.log10(1 / mse) : 99;
-  } catch {
-    return null;
-  }
+  // The server measures the reconstruction and says how the input compares with the training data.
+  const heldout = reply.heldout_psnr_db == null ? "" : ` (held-out ${reply.heldout_psnr_db.toFixed(1)} dB)`;
+  el.reconstructionCaption.textContent = `· PSNR ${reply.psnr_db.toFixed(1)} dB${heldout}`;
+  el.encodeContext.textContent = reply.context;
+  el.encodeContext.classList.toggle("warn", Boolean(reply.far_from_training));
 }
 
 async function encodeFile(file) {
@@ -557,6 +526,7 @@ async function selectModel(id, { latent = null, datasetIndex = null } = {}) {
   el.samples.replaceChildren();
   [el.original, el.reconstruction, el.decode].forEach((img) => setImage(img, null));
   el.originalCaption.textContent = el.reconstructionCaption.textContent = el.latency.textContent = "";
+  el.encodeContext.textContent = "";
   el.downloadButton.disabled = true;
   sliders = new SliderPanel(
     el.sliders,

@@ -748,3 +748,32 @@ def test_static_scripts_are_compressed(client):
     module = client.get("/src/main.js", headers={"Accept-Encoding": "gzip"})
     assert module.headers["content-encoding"] == "gzip"
     assert client.get("/src/main.js", headers={"Accept-Encoding": "identity"}).headers.get("content-encoding") is None
+
+
+# -- how an input compares with the training data ---------------------------------------------
+
+
+def test_encode_says_how_the_input_compares_with_the_training_data(client, ids, model_infos, data_url_image):
+    info = model_infos[ids.qlae]
+    near = client.post(f"/api/models/{ids.qlae}/encode", json={"dataset_index": 5}).json()
+    original = np.asarray(data_url_image(near["input"]), dtype=np.float64) / 255
+    recon = np.asarray(data_url_image(near["reconstruction"]), dtype=np.float64) / 255
+    assert near["psnr_db"] == pytest.approx(-10 * np.log10(np.mean((original - recon) ** 2)), abs=0.3)  # the server's PSNR
+    assert near["heldout_psnr_db"] == info["heldout"]["psnr_db"] and near["bits_per_dim"] is None
+    assert near["far_from_training"] is (near["psnr_db"] < info["heldout"]["psnr_db"] - 6)
+    assert "trained on dsprites" in near["context"] and f"{near['psnr_db']:.1f} dB" in near["context"]
+
+    # The rule, on this service (the tiny test model's own held-out PSNR is too low to be far from).
+    from latentatlas.serve.registry import FAR_BITS_PER_DIM, FAR_PSNR_DB
+
+    service = client.app.state.registry.get(ids.qlae)
+    card = service.loaded.card
+    service.loaded.card = {**card, "heldout": {**card["heldout"], "psnr_db": 25.0}, "flow": {"bits_per_dim": 2.0}}
+    try:
+        assert service.input_context(25.0 - FAR_PSNR_DB - 0.1, None)["far_from_training"] is True
+        assert service.input_context(25.0 - FAR_PSNR_DB + 0.1, None)["far_from_training"] is False
+        assert service.input_context(30.0, 2.0 + FAR_BITS_PER_DIM + 0.1)["far_from_training"] is True
+        context = service.input_context(12.0, 2.5)
+        assert "far from what the model was trained on" in context["context"] and "2.50 bits/dim against 2.00" in context["context"]
+    finally:
+        service.loaded.card = card

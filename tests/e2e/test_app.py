@@ -107,6 +107,12 @@ def test_upload_photo_shows_reconstruction(app, models, tmp_path):
     assert natural_size(page, "#reconstruction-img") == (size, size)
     assert natural_size(page, "#original-img") == (size, size)
     assert "astronaut.png" in page.text_content("#original-caption")
+    # The server's PSNR beside the held-out one, and a line saying the photo is far from the data.
+    caption = page.text_content("#reconstruction-caption")
+    assert f"held-out {models[SHAPES3D]['heldout']['psnr_db']:.1f} dB" in caption and "PSNR" in caption
+    context = page.text_content("#encode-context")
+    assert "trained on shapes3d" in context and "far from what the model was trained on" in context
+    assert "warn" in page.get_attribute("#encode-context", "class")
     wait_idle(page)
     assert natural_size(page, "#decode-img") == (size, size)
 

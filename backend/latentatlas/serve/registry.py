@@ -37,6 +37,11 @@ class UnsupportedError(InputError):
 DIM_NAME_MIN_NMI = 0.2
 COLLAPSED_POSTERIOR_SD = 0.8
 
+# An input is "far from training" when it reconstructs this much worse than the held-out images,
+# or (with a likelihood) is this many bits per dimension less likely.
+FAR_PSNR_DB = 6.0
+FAR_BITS_PER_DIM = 1.0
+
 # Decodes per turn of a model's lock: larger batches are split so that other requests interleave.
 DECODE_CHUNK = 64
 
@@ -220,13 +225,38 @@ class ModelService:
         with self._inference():
             encoding = self.model.encode(images)
             recon = self.model.decode(encoding.latent).cpu()
+            bits = float(self.model.bits_per_dim(images[:1])[0]) if self.capabilities.likelihood else None
         return {
             "latent": encoding.latent[0].tolist(),
             "codes": encoding.codes[0].tolist() if encoding.codes is not None else None,
             "scale": encoding.scale[0].tolist() if encoding.scale is not None else None,
             "input": to_data_url(to_png(images[0])),
             "reconstruction": to_data_url(to_png(recon[0])),
+            **self.input_context(float(psnr(images[:1].cpu(), recon[:1])[0]), bits),
         }
+
+    def input_context(self, psnr_db: float, bits: float | None) -> dict:
+        """How an input compares with the model's held-out data (its card): PSNR and, with a
+        likelihood, bits/dim; far from training when it reconstructs FAR_PSNR_DB worse, or is
+        FAR_BITS_PER_DIM less likely per dimension."""
+        card = self.loaded.card
+        heldout = card.get("heldout", {}).get("psnr_db")
+        heldout_bits = (card.get("flow") or {}).get("bits_per_dim")
+        far = (heldout is not None and psnr_db < heldout - FAR_PSNR_DB) or (
+            bits is not None and heldout_bits is not None and bits > heldout_bits + FAR_BITS_PER_DIM
+        )
+        described = card.get("dataset") or {}
+        data = f"{described.get('name', self.loaded.config.dataset.name)}"
+        if described.get("size"):
+            data += f" ({described['size']:,} images)"
+        line = f"{self.id} was trained on {data}; this input reconstructs at {psnr_db:.1f} dB"
+        if heldout is not None:
+            line += f" against {heldout:.1f} dB on held-out images"
+        if bits is not None and heldout_bits is not None:
+            line += f", at {bits:.2f} bits/dim against {heldout_bits:.2f}"
+        line += ": it is far from what the model was trained on, so expect a poor reconstruction." if far else "."
+        return {"psnr_db": psnr_db, "heldout_psnr_db": heldout, "bits_per_dim": bits, "heldout_bits_per_dim": heldout_bits,
+                "far_from_training": bool(far), "context": line}
 
     def generate(self, n: int, seed: int) -> dict:
         """``n`` latents drawn from the model's prior (seeded) and their decodes."""

@@ -123,6 +123,12 @@ class EncodeResponse(BaseModel):
     scale: list[float] | None = Field(None, description="VAEs: posterior sd per dimension")
     input: str = Field(description="the image as the model sees it (PNG data URL)")
     reconstruction: str = Field(description="PNG data URL")
+    psnr_db: float = Field(description="PSNR of the reconstruction against the input as the model sees it")
+    heldout_psnr_db: float | None = Field(None, description="the model's mean PSNR on its held-out images (its card)")
+    bits_per_dim: float | None = Field(None, description="models with a likelihood: the input's bits per dimension")
+    heldout_bits_per_dim: float | None = Field(None, description="models with a likelihood: on held-out images (its card)")
+    far_from_training: bool = Field(description="the input reconstructs (or is as likely) far worse than the training data")
+    context: str = Field(description="one line: what the model was trained on and how this input compares")
 
 
 class DecodeRequest(BaseModel):
