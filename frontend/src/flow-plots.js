@@ -72,7 +72,7 @@ export function renderScree(el, reply, keep, onPick) {
     {
       x: ranks, y: reply.cumulative_share, name: "cumulative share", type: "scatter", mode: "lines", yaxis: "y2",
       line: { width: 1.5, color: COLORS.share },
-      hovertemplate: "top %{x}: %{y:.1%} of the entropy<extra></extra>",
+      hovertemplate: "top %{x}: %{y:.1%} of the entropy above the least informative latent's<extra></extra>",
     },
   ];
   const layout = {

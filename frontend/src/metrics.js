@@ -184,8 +184,10 @@ export class MetricsPanel {
     const head = table.createTHead().insertRow();
     head.append(Object.assign(document.createElement("th"), { textContent: "score", scope: "col" }));
     for (const m of models) {
-      const th = Object.assign(document.createElement("th"), { textContent: m.id, scope: "col" });
-      th.title = `${m.kind.toUpperCase()}, ${m.dataset}, ${m.latent_dim} latents, ${modelMetrics(m).samples.toLocaleString()} samples`;
+      const scored = modelMetrics(m).latent_dim;
+      const th = Object.assign(document.createElement("th"), { textContent: m.capabilities?.ordered ? `${m.id} (top ${scored})` : m.id, scope: "col" });
+      th.title = `${m.kind.toUpperCase()}, ${m.dataset}, ${m.latent_dim} latents, ${modelMetrics(m).samples.toLocaleString()} samples` +
+        (m.capabilities?.ordered ? `; its metrics score only its top ${scored} ordered latents` : "");
       if (m.id === this.model?.id) th.className = "current";
       head.append(th);
     }
@@ -194,7 +196,9 @@ export class MetricsPanel {
     for (const [label, get, , about] of [...SCORES, psnr]) {
       const values = models.map((m) => (get ? get(modelMetrics(m).values) : m.heldout?.psnr_db));
       if (values.every((v) => typeof v !== "number")) continue;
-      const best = Math.max(...values.filter((v) => typeof v === "number"));
+      // An exactly invertible model (a flow) reconstructs perfectly by construction: never "best".
+      const ranked = values.filter((v, i) => typeof v === "number" && (get || !models[i].capabilities?.likelihood));
+      const best = ranked.length ? Math.max(...ranked) : null;
       const row = body.insertRow();
       row.append(Object.assign(document.createElement("th"), { textContent: label, scope: "row", title: about }));
       values.forEach((v) => {

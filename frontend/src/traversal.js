@@ -43,6 +43,7 @@ export class TraversalView {
     this.grid = grid;
     const { img } = this.els;
     img.classList.remove("empty");
+    img.parentElement.classList.toggle("small-tiles", grid.tile < 64); // small tiles are upscaled to the panel's width
     img.src = grid.image;
     img.alt = `Traversal grid: ${grid.dims.length} latent dims by ${grid.steps} steps`;
     this._labels();

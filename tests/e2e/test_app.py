@@ -354,7 +354,14 @@ def test_metrics_panel_heatmaps_and_column_pick(app, models):
     # the held-out PSNR; the button offers a recompute.
     with_metrics = [m for m in models if models[m]["metrics"] and models[m]["dataset"] == model["dataset"]]
     header = page.locator("#metrics-compare thead th").all_text_contents()
-    assert sorted(header[1:]) == sorted(with_metrics) and header[0] == "score"
+    # A flow's column says its metrics cover only its top latents.
+    expected = [f"{m} (top {models[m]['metrics']['latent_dim']})" if models[m]["capabilities"]["ordered"] else m for m in with_metrics]
+    assert sorted(header[1:]) == sorted(expected) and header[0] == "score"
+    # An exact inverse is never the "best" PSNR.
+    psnr_cells = page.locator("#metrics-compare tbody tr").last.locator("td")
+    for i, m in enumerate(header[1:]):
+        if models[m.split(" ")[0]]["capabilities"]["likelihood"]:
+            assert "best" not in (psnr_cells.nth(i).get_attribute("class") or "")
     assert page.locator("#metrics-compare tbody tr").count() == 14
     psnr_row = page.locator("#metrics-compare tbody tr").last.locator("td").all_text_contents()
     assert len(psnr_row) == len(with_metrics) and all(float(v) > 10 for v in psnr_row)

@@ -121,6 +121,11 @@ def test_flow_panel_truncates_plots_and_denoises(app, server, flow_model, tmp_pa
     assert sliders == min(dim, MAX_SLIDERS) <= MAX_SLIDERS
     page.wait_for_function("() => document.querySelectorAll('#traversal-labels .grid-label').length > 0")
     assert page.locator("#traversal-labels .grid-label").count() == sliders
+    # 32x32 tiles are shown upscaled (nearest neighbour), not at 32 px.
+    page.wait_for_function("() => document.querySelector('#traversal-img').naturalWidth > 0")
+    natural, shown = page.eval_on_selector("#traversal-img", "img => [img.naturalWidth, img.getBoundingClientRect().width]")
+    if flow_model["image_size"] < 64:
+        assert shown >= 1.5 * natural, (natural, shown)
 
     before = src(page, "#original-img")
     page.click("#sample-button")
