@@ -31,6 +31,8 @@ test: setup
 bench: setup
 	$(BIN)/python bench/serve_latency.py
 	$(BIN)/python bench/eoflow_latency.py
+	$(BIN)/python bench/load.py
+	$(BIN)/python bench/upload_memory.py
 
 screenshot: setup
 	LATENTATLAS_UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/e2e -k "screenshot or heatmap_reachability or flow_panel_truncates"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,6 +15,32 @@ from latentatlas.serve.admission import Admission, OverloadedError
 from latentatlas.serve.app import create_app
 
 from api_assertions import assert_detail as _detail
+
+
+@contextmanager
+def decode_in_flight(client, model_id: str, latent: list[float]):
+    """A decode of ``model_id`` sent from another thread and held inside the model until the
+    block ends; yields the dict its response lands in (under "first")."""
+    service = client.app.state.registry.get(model_id)
+    release, entered = threading.Event(), threading.Event()
+    real_decode = service.model.decode
+
+    def slow_decode(latents):
+        entered.set()
+        release.wait(10)
+        return real_decode(latents)
+
+    service.model.decode = slow_decode
+    results: dict = {}
+    worker = threading.Thread(target=lambda: results.setdefault("first", client.post(f"/api/models/{model_id}/decode", json={"latent": latent})))
+    worker.start()
+    try:
+        assert entered.wait(10)
+        yield results
+    finally:
+        release.set()
+        worker.join(10)
+        service.model.decode = real_decode
 
 
 def test_admission_bounds_per_model_and_in_all():
@@ -33,23 +60,9 @@ def test_admission_bounds_per_model_and_in_all():
 
 def test_overflow_is_503_with_retry_after_and_health_stays_fast(models_dir, ids, model_infos):
     settings = Settings(models_dir=models_dir, max_inflight_per_model=1, max_inflight_total=8)
+    latent = {"latent": model_infos[ids.qlae]["latent_mean"]}
     with TestClient(create_app(settings)) as client:
-        service = client.app.state.registry.get(ids.qlae)
-        release, entered = threading.Event(), threading.Event()
-        real_decode = service.model.decode
-
-        def slow_decode(latents):
-            entered.set()
-            release.wait(10)
-            return real_decode(latents)
-
-        service.model.decode = slow_decode
-        latent = {"latent": model_infos[ids.qlae]["latent_mean"]}
-        results = {}
-        worker = threading.Thread(target=lambda: results.setdefault("first", client.post(f"/api/models/{ids.qlae}/decode", json=latent)))
-        worker.start()
-        try:
-            assert entered.wait(10)
+        with decode_in_flight(client, ids.qlae, latent["latent"]) as results:
             refused = client.post(f"/api/models/{ids.qlae}/decode", json=latent)
             _detail(refused, 503, "busy")
             assert int(refused.headers["retry-after"]) >= 1
@@ -59,10 +72,6 @@ def test_overflow_is_503_with_retry_after_and_health_stays_fast(models_dir, ids,
             # Another model is not blocked by this one's queue.
             other = client.post(f"/api/models/{ids.vae}/decode", json={"latent": model_infos[ids.vae]["latent_mean"]})
             assert other.status_code == 200
-        finally:
-            release.set()
-            worker.join(10)
-            service.model.decode = real_decode
         assert results["first"].status_code == 200
         assert client.post(f"/api/models/{ids.qlae}/decode", json=latent).status_code == 200  # the slot was freed
 
@@ -113,28 +122,11 @@ def test_request_threads_are_sized_from_settings(models_dir):
 
 
 def test_the_door_bounds_inference_requests_before_they_queue_for_a_thread(models_dir, ids, model_infos):
-    settings = Settings(models_dir=models_dir, max_inflight_total=1)
-    with TestClient(create_app(settings)) as client:
-        service = client.app.state.registry.get(ids.qlae)
-        release, entered = threading.Event(), threading.Event()
-        real_decode = service.model.decode
-
-        def slow_decode(latents):
-            entered.set()
-            release.wait(10)
-            return real_decode(latents)
-
-        service.model.decode = slow_decode
-        worker = threading.Thread(target=lambda: client.post(f"/api/models/{ids.qlae}/decode", json={"latent": model_infos[ids.qlae]["latent_mean"]}))
-        worker.start()
-        try:
-            assert entered.wait(10)
-            refused = client.post(f"/api/models/{ids.vae}/decode", json={"latent": model_infos[ids.vae]["latent_mean"]})
+    vae_latent = {"latent": model_infos[ids.vae]["latent_mean"]}
+    with TestClient(create_app(Settings(models_dir=models_dir, max_inflight_total=1))) as client:
+        with decode_in_flight(client, ids.qlae, model_infos[ids.qlae]["latent_mean"]):
+            refused = client.post(f"/api/models/{ids.vae}/decode", json=vae_latent)
             _detail(refused, 503, "busy", "limit is 1")
             assert refused.headers["retry-after"] == "1"
             assert client.get("/api/models").status_code == 200  # reads pass the door
-        finally:
-            release.set()
-            worker.join(10)
-            service.model.decode = real_decode
-        assert client.post(f"/api/models/{ids.vae}/decode", json={"latent": model_infos[ids.vae]["latent_mean"]}).status_code == 200
+        assert client.post(f"/api/models/{ids.vae}/decode", json=vae_latent).status_code == 200
