@@ -108,7 +108,9 @@ export const api = {
   samples: (id, n, seed, opts) =>
     request(`${modelPath(id)}/samples?n=${n}&seed=${seed}`, opts).then((r) => r.samples ?? []),
   /** Start (or join) the model's metrics job: {job_id, status, joined}. */
-  startMetrics: (id, opts = {}) => request(`${modelPath(id)}/metrics`, { ...opts, method: "POST" }),
+  startMetrics: (id, body = {}, opts = {}) => request(`${modelPath(id)}/metrics`, { ...opts, method: "POST", json: body }),
+  /** Ask the server to stop a job (it writes nothing); the job's state. */
+  cancelJob: (jobId, opts = {}) => request(`/api/jobs/${encodeURIComponent(jobId)}`, { ...opts, method: "DELETE" }),
   job: (jobId, opts) => request(`/api/jobs/${encodeURIComponent(jobId)}`, opts),
 };
 

@@ -7,6 +7,12 @@ import { api } from "./api.js";
 import { plotAvailable } from "./plot.js";
 
 const POLL_MS = 500;
+
+/** 75 -> "1 min 15 s", 12 -> "12 s". */
+function formatSeconds(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
+}
 const dci = (v) => v.dci ?? v.dci_fast;
 
 /** [label, value getter, family, description]: what the bars and the comparison show. */
@@ -60,8 +66,9 @@ export class MetricsPanel {
     this.hooks = hooks;
     this.model = null;
     this.models = [];
-    this.jobs = new Map(); // model id -> {progress, stage} of a job this page follows
+    this.jobs = new Map(); // model id -> {job_id, progress, stage, started} of a job this page follows
     els.button.addEventListener("click", () => this.compute());
+    els.cancel.addEventListener("click", () => this.cancel());
   }
 
   /** Show `model`'s metrics, and the comparison of `models` (ModelInfo list). */
@@ -209,21 +216,36 @@ export class MetricsPanel {
     }
   }
 
+  /** The job's size from the panel's inputs (the server checks the ranges). */
+  _request() {
+    const number = (el) => Number.parseInt(el.value, 10);
+    return { samples: number(this.els.samples), train_votes: number(this.els.trainVotes), eval_votes: number(this.els.evalVotes) };
+  }
+
   /** Start (or join) the server's metrics job for the shown model and follow it. */
   async compute() {
     const model = this.model;
     if (!model || this.jobs.has(model.id)) return;
-    this.jobs.set(model.id, { progress: 0, stage: "starting" });
+    const started = performance.now();
+    this.jobs.set(model.id, { progress: 0, stage: "starting", started });
     this._progress();
     try {
-      const { job_id: jobId } = await api.startMetrics(model.id);
+      const { job_id: jobId } = await api.startMetrics(model.id, this._request());
       for (;;) {
-        const job = await api.job(jobId);
+        const job = { ...(await api.job(jobId)), started };
         this.jobs.set(model.id, job);
         if (this.model?.id === model.id) this._progress();
         if (job.status === "done") {
           this.jobs.delete(model.id);
           this.hooks.onComputed(model.id, job.result);
+          return;
+        }
+        if (job.status === "cancelled") {
+          this.jobs.delete(model.id);
+          if (this.model?.id === model.id) {
+            this._progress();
+            this.els.status.textContent = "Cancelled: nothing was written.";
+          }
           return;
         }
         if (job.status === "failed") throw new Error(job.error || "the metrics job failed");
@@ -236,15 +258,30 @@ export class MetricsPanel {
     }
   }
 
+  /** Stop the shown model's job (the server stops it at its next progress report). */
+  async cancel() {
+    const job = this.model ? this.jobs.get(this.model.id) : null;
+    if (!job?.job_id) return;
+    try {
+      await api.cancelJob(job.job_id);
+    } catch (error) {
+      this.hooks.onError(error, "cancelling the metrics job");
+    }
+  }
+
   _progress() {
     const job = this.model ? this.jobs.get(this.model.id) : null;
-    const { progress, button } = this.els;
+    const { progress, button, cancel } = this.els;
     progress.hidden = !job;
     button.disabled = Boolean(job);
+    cancel.hidden = !job?.job_id;
     if (job) {
-      progress.value = job.progress ?? 0;
-      progress.textContent = `${Math.round(100 * (job.progress ?? 0))}%`;
-      this.els.status.textContent = `Computing: ${job.stage ?? ""} (${Math.round(100 * (job.progress ?? 0))}%)`;
+      const fraction = job.progress ?? 0;
+      progress.value = fraction;
+      progress.textContent = `${Math.round(100 * fraction)}%`;
+      const elapsed = (performance.now() - job.started) / 1000;
+      const eta = fraction > 0.02 ? ` · about ${formatSeconds((elapsed * (1 - fraction)) / fraction)} left` : "";
+      this.els.status.textContent = `Computing: ${job.stage ?? ""} (${Math.round(100 * fraction)}%${eta})`;
     }
   }
 }

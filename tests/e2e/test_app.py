@@ -391,3 +391,29 @@ def test_metrics_panel_heatmaps_and_column_pick(app, models):
         page.wait_for_function("(d) => document.activeElement?.dataset?.dim === String(d)", arg=dim)
     assert page.is_hidden("#error")
     assert app.console_errors == [], app.console_errors
+
+
+def test_metrics_job_sizes_from_the_panel_and_cancels_without_writing(app, models):
+    """The panel sends the chosen samples and votes; Cancel stops the job on the server, which
+    writes nothing (no run file, the shipped card untouched)."""
+    from pathlib import Path
+
+    model_id = "qlae-dsprites-3k"
+    folder = Path(__file__).resolve().parents[2] / "models" / model_id
+    card_before = (folder / "card.json").read_bytes()
+    runs_before = sorted((folder / "runs").glob("*")) if (folder / "runs").exists() else []
+    page = open_app(app, f"#model={model_id}")
+    page.wait_for_selector("#metrics-bars svg.main-svg")
+    page.fill("#metrics-samples", "9000")
+    page.fill("#metrics-train-votes", "300")
+    page.fill("#metrics-eval-votes", "150")
+    with page.expect_request(lambda r: r.url.endswith(f"/api/models/{model_id}/metrics") and r.method == "POST") as started:
+        page.click("#metrics-button")
+    assert started.value.post_data_json == {"samples": 9000, "train_votes": 300, "eval_votes": 150}
+    page.wait_for_selector("#metrics-cancel:not([hidden])")
+    page.click("#metrics-cancel")
+    page.wait_for_function("() => document.querySelector('#metrics-status').textContent.startsWith('Cancelled')", timeout=60_000)
+    assert page.is_hidden("#metrics-cancel") and not page.is_disabled("#metrics-button")
+    assert (folder / "card.json").read_bytes() == card_before
+    assert (sorted((folder / "runs").glob("*")) if (folder / "runs").exists() else []) == runs_before
+    assert app.console_errors == [], app.console_errors
