@@ -115,6 +115,9 @@ def test_evaluate_model_continuous_latents_progress_and_loaded_card(folders):
     stages = list(dict.fromkeys(stage for _, stage in reports))
     assert stages[0].startswith("rendering and encoding") and stages[-1] == "done"
     assert "computing dci" in stages and any(stage.startswith("BetaVAE") for stage in stages)
+    # Exact DCI advances per factor (Shapes3D: 6), not in one jump at its end.
+    during_dci = sorted({f for f, stage in reports if stage == "computing dci"})
+    assert len(during_dci) >= 6
 
 
 def test_evaluate_model_refuses_too_few_samples(folders):

@@ -173,6 +173,20 @@ def test_dci_exact_sanity() -> None:
     assert duplicated.completeness == pytest.approx(1.0 - np.log(2) / np.log(6), abs=0.1)
 
 
+def test_dci_reports_each_factor_and_gives_the_same_result() -> None:
+    """The progress callback sees one call per factor (fractions up to 1) and changes nothing;
+    two processes give the result of one (each factor replays its own random stream)."""
+    rng = np.random.default_rng(3)
+    y = rng.integers(1, 4, size=(300, 3))
+    z = y + 0.3 * rng.standard_normal(y.shape)
+    seen: list[float] = []
+    reported = compute_dci(z[:200], y[:200], z[200:], y[200:], n_jobs=2, on_progress=seen.append)
+    plain = compute_dci(z[:200], y[:200], z[200:], y[200:], n_jobs=1)
+    assert sorted(seen) == seen and seen[-1] == 1.0 and len(seen) == 3
+    np.testing.assert_array_equal(reported.importance_matrix, plain.importance_matrix)
+    assert reported.disentanglement == plain.disentanglement
+
+
 def test_dci_fast_sanity() -> None:
     y = _identity_factors(1000, n_factors=4)
     z = y.astype(np.float64)

@@ -163,6 +163,10 @@ class _Tracker:
         self.seconds[stage] = round(time.perf_counter() - started, 2)
         return out
 
+    def within(self, fraction: float) -> None:
+        """The running stage's own progress (e.g. exact DCI's factors done), in [0, 1]."""
+        self._report(min(1.0, max(0.0, fraction)))
+
     def count_images(self, n: int) -> None:
         self.images_seen += n
         if self.stage_images:
@@ -255,7 +259,8 @@ def evaluate_model(
         discrete = name == "infomec" and codes is not None
         latents = codes if discrete else z
         result = tracker.run(name, f"computing {name}", lambda: compute_metrics(
-            latents, factors, metrics=[name], discrete_latents=discrete, seed=seed, n_jobs=n_jobs, with_matrices=True
+            latents, factors, metrics=[name], discrete_latents=discrete, seed=seed, n_jobs=n_jobs, with_matrices=True,
+            on_progress=tracker.within,
         ))
         matrices = result.pop("matrices") | matrices  # exact DCI's importances win over dci_fast's
         values |= result

@@ -4,6 +4,7 @@ Representations")."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,7 @@ def compute_dci(
     *,
     n_jobs: int = 2,
     seed: int = 0,
+    on_progress: Callable[[float], None] | None = None,
 ) -> DCIResult:
     """DCI with scikit-learn GradientBoostingClassifier (defaults) per factor.
 
@@ -51,17 +53,26 @@ def compute_dci(
     global stream, so the stream state at the start of every factor is known in
     advance: each factor gets its own replayed RandomState and the fits run in
     parallel over ``n_jobs`` processes with the reference's exact results.
+    ``on_progress(fraction)`` is called as each factor's fit completes.
     """
     n_factors = y_train.shape[1]
     trees = np.array([_trees_per_stage(y_train[:, k]) for k in range(n_factors)])
     states = _replayed_global_states(seed, trees * GradientBoostingClassifier().n_estimators)
     largest_first = np.argsort(-trees, kind="stable")
-    fits = Parallel(n_jobs=n_jobs)(
-        delayed(_fit_gbt)(z_train, y_train[:, k], z_test, y_test[:, k], states[k])
-        for k in largest_first
+    fits = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+        delayed(_fit_factor)(k, z_train, y_train[:, k], z_test, y_test[:, k], states[k]) for k in largest_first.tolist()
     )
-    by_factor = dict(zip(largest_first.tolist(), fits, strict=True))
+    by_factor = {}
+    for k, fit in fits:
+        by_factor[k] = fit
+        if on_progress is not None:
+            on_progress(len(by_factor) / n_factors)
     return _dci_result([by_factor[k] for k in range(n_factors)])
+
+
+def _fit_factor(k: int, *args) -> tuple[int, tuple[np.ndarray, float, float]]:
+    """``_fit_gbt`` tagged with its factor (results arrive in completion order)."""
+    return k, _fit_gbt(*args)
 
 
 def compute_dci_fast(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -126,6 +126,7 @@ def compute_metrics(
     *,
     n_jobs: int = 2,
     with_matrices: bool = False,
+    on_progress: Callable[[float], None] | None = None,
 ) -> dict:
     """Compute the requested metrics (default DEFAULT_METRICS) as a JSON-able dict.
 
@@ -152,7 +153,7 @@ def compute_metrics(
         result["mig"] = mig.mig
         matrices["mig_mutual_info"] = mig.mutual_info.tolist()
     if "dci" in names:
-        dci = compute_dci(z_train, y_train, z_test, y_test, n_jobs=n_jobs, seed=seed)
+        dci = compute_dci(z_train, y_train, z_test, y_test, n_jobs=n_jobs, seed=seed, on_progress=on_progress)
         result["dci"] = _dci_dict(dci)
         matrices["dci_importance"] = dci.importance_matrix.tolist()
     if "dci_fast" in names:
