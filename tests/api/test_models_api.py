@@ -736,8 +736,6 @@ def test_unknown_hosts_are_refused(client, ids):
 
 def test_static_scripts_are_compressed(client):
     """Plotly (4.8 MB) travels gzipped to browsers that accept it; it decodes to the same file."""
-    import gzip
-
     from latentatlas.config import Settings
 
     path = Settings().frontend_dir / "node_modules" / "plotly.js-dist-min" / "plotly.min.js"

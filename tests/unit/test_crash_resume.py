@@ -41,7 +41,7 @@ def _run(kind: str, out: Path, kill_after: float | None = None) -> bool:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     child = subprocess.Popen([sys.executable, "-c", SCRIPT, kind, str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     if kill_after is not None:
-        pointer, deadline = out / "checkpoint" / "latest", time.monotonic() + 120
+        deadline = time.monotonic() + 120
         start_step = _step(out)
         while child.poll() is None and time.monotonic() < deadline and _step(out) == start_step:
             time.sleep(0.005)

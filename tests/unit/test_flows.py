@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from latentatlas.data import DatasetSpec
-from latentatlas.families import build_model, model_config
+from latentatlas.families import FamilyConfig, build_model, model_config
 from latentatlas.nets import NetConfig
 from latentatlas.families.eoflow import (
     EOFlow,
@@ -300,7 +300,7 @@ def test_pca_ordering_on_gaussian_data():
 # -- the EOFlow model ------------------------------------------------------------------------------
 
 
-def _eoflow_config(**overrides) -> ModelConfig:
+def _eoflow_config(**overrides) -> FamilyConfig:
     net = NetConfig(image_size=16, channels=1, widths=(8, 8), hidden=32)
     return model_config(kind="eoflow", latent_dim=256, net=net, flow_blocks=2, flow_hidden=16, **overrides)
 
