@@ -40,7 +40,7 @@ import numpy as np
 import websockets
 from PIL import Image
 
-from latentatlas.devtools import HOST, LocalServer, machine_info, percentiles
+from latentatlas.devtools import HOST, LocalServer, machine_info, percentiles, rss_mb
 from latentatlas.store.folders import write_json
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -57,13 +57,6 @@ def photo_jpeg() -> bytes:
     buffer = io.BytesIO()
     picture.save(buffer, format="JPEG", quality=85)
     return buffer.getvalue()
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 class Recorder:

@@ -28,19 +28,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from latentatlas.devtools import LocalServer, machine_info
+from latentatlas.devtools import LocalServer, machine_info, rss_mb
 from latentatlas.store.folders import write_json
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "bench" / "results" / "upload_memory.json"
 TARGETS = {"one_upload_mb": 100, "eight_at_once_mb": 1024}
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def image_bytes(width: int, height: int, fmt: str) -> bytes:

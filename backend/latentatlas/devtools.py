@@ -76,6 +76,14 @@ def machine_info(load_before: tuple[float, ...]) -> dict:
     }
 
 
+def rss_mb(pid: int) -> float:
+    """A process's resident memory (MB), from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))

@@ -44,7 +44,7 @@ from latentatlas.metrics import (
 from latentatlas.metrics.factorvae import FactorVAEResult
 from latentatlas.metrics.report import default_train_rows
 from latentatlas.families import LatentModel
-from latentatlas.store.folders import CARD_FILE, LoadedModel, load_model_folder, write_json
+from latentatlas.store.folders import CARD_FILE, LoadedModel, load_model_folder, run_path, write_json
 
 # Images rendered and encoded per forward pass. The procedural renderers build
 # (n, 2H, 2W) intermediates: small batches stay in cache and render 2-3x faster on a
@@ -313,17 +313,12 @@ def evaluate_model(
     return metrics
 
 
-RUNS_FOLDER = "runs"
-
-
 def save_metrics_run(folder: Path, metrics: dict) -> Path:
     """Write a metrics run requested through the API beside the card, never over it:
     ``folder/runs/metrics-<UTC time>.json`` (atomic, strict JSON); returns its path. The shipped
     ``card.json`` changes only through ``latentatlas evaluate``."""
     json.dumps(metrics, allow_nan=False)  # refuse NaN/inf before anything is written
-    runs = Path(folder) / RUNS_FOLDER
-    runs.mkdir(exist_ok=True)
-    path = runs / f"metrics-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}.json"
+    path = run_path(folder, "metrics", ".json")
     write_json(path, metrics)
     return path
 

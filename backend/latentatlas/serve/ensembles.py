@@ -11,7 +11,6 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +27,8 @@ from latentatlas.serve.schemas import (
     EnsembleMember,
     EnsembleSimilarity,
 )
-from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE
+from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE, run_path
 from latentatlas.store.ensembles import EnsembleConfig, EnsembleError, read_manifest
-from latentatlas.evaluation.disentanglement import RUNS_FOLDER
 from latentatlas.evaluation.ensemble import ANALYSIS_FILE, analyze_ensemble
 
 log = logging.getLogger("latentatlas.serve")
@@ -285,7 +283,7 @@ class EnsembleService:
 
         def work(progress: Callable[[float, str], None]) -> EnsembleAnalysisSummary:
             with self._lock:
-                run = self.folder / RUNS_FOLDER / f"analysis-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}"
+                run = run_path(self.folder, "analysis")
                 analysis = analyze_ensemble(
                     self.folder, distance=distance, min_samples=min_samples, progress=False, on_progress=progress, dest=run  # type: ignore[arg-type]
                 )

@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 
 from latentatlas.families import LatentModel
 from latentatlas.families.base import Trainer
-from latentatlas.store.folders import model_state, write_json, write_safetensors
+from latentatlas.store.folders import model_state, write_json, write_safetensors, write_text
 
 POINTER_FILE = "latest"
 TENSORS_FILE, META_FILE = "state.safetensors", "state.json"
@@ -60,8 +60,7 @@ def save_checkpoint(
         folder / META_FILE,
         {"step": step, "history": history, "pending": pending, "numpy_rng": rng.bit_generator.state, "param_groups": param_groups},
     )
-    (path / f".{POINTER_FILE}.tmp").write_text(folder.name)
-    (path / f".{POINTER_FILE}.tmp").replace(path / POINTER_FILE)
+    write_text(path / POINTER_FILE, folder.name)
     for old in path.glob("step-*"):
         if old.name != folder.name:
             shutil.rmtree(old, ignore_errors=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +59,25 @@ def _replace_atomically(path: Path, write) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def write_text(path: Path, text: str) -> None:
+    """Write text atomically (a reader never sees half a file)."""
+    _replace_atomically(Path(path), lambda tmp: tmp.write_text(text))
+
+
 def write_json(path: Path, payload: dict) -> None:
     """Write JSON atomically (a reader never sees half a file)."""
-    _replace_atomically(Path(path), lambda tmp: tmp.write_text(json.dumps(payload, indent=2)))
+    write_text(path, json.dumps(payload, indent=2))
+
+
+RUNS_FOLDER = "runs"
+
+
+def run_path(folder: Path, prefix: str, suffix: str = "") -> Path:
+    """Where a run requested through the API goes, beside the shipped files and never over them:
+    ``folder/runs/PREFIX-<UTC time>SUFFIX`` (the folder is created)."""
+    runs = Path(folder) / RUNS_FOLDER
+    runs.mkdir(exist_ok=True)
+    return runs / f"{prefix}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}{suffix}"
 
 
 def write_safetensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
@@ -105,7 +122,9 @@ __all__ = [
     "load_model_folder",
     "model_state",
     "read_folder_config",
+    "run_path",
     "save_model_folder",
     "write_json",
     "write_safetensors",
+    "write_text",
 ]
