@@ -1,7 +1,8 @@
-"""Bounded inference: how many requests may wait for (or run on) one model and all models at
-once. Beyond either bound a request is refused at once with :class:`OverloadedError` (503 with
-Retry-After) instead of queueing without end, so the server keeps answering everyone, and health
-checks (served on the event loop, outside the inference threads) stay fast under any load."""
+"""Bounded inference per model: how many requests may wait for (or run on) one model at once.
+Beyond the bound a request is refused at once with :class:`OverloadedError` (503 with
+Retry-After) instead of queueing without end, so one busy model cannot hold every worker thread.
+The bound over all models together is the app's ``InferenceDoor``, which refuses before a
+request waits for a thread; health checks run on the event loop and stay fast under any load."""
 
 from __future__ import annotations
 
@@ -17,32 +18,27 @@ class OverloadedError(RuntimeError):
 
 
 class Admission:
-    """Counts the requests admitted per model and in all; ``slot`` admits one, then runs it
+    """Counts the requests admitted per model; ``slot`` admits one (or refuses it), then runs it
     under the model's lock (one inference at a time per model)."""
 
-    def __init__(self, per_model: int, total: int) -> None:
-        self.per_model, self.total = per_model, total
+    def __init__(self, per_model: int) -> None:
+        self.per_model = per_model
         self._counts: dict[str, int] = {}
-        self._all = 0
         self._mutex = threading.Lock()
 
-    def in_flight(self, key: str | None = None) -> int:
+    def in_flight(self, key: str) -> int:
         with self._mutex:
-            return self._all if key is None else self._counts.get(key, 0)
+            return self._counts.get(key, 0)
 
     @contextmanager
     def slot(self, key: str, lock: threading.Lock) -> Iterator[None]:
         with self._mutex:
-            if self._all >= self.total:
-                raise OverloadedError(f"the server is busy ({self._all} inference requests in flight; the limit is {self.total}): retry shortly")
             if self._counts.get(key, 0) >= self.per_model:
                 raise OverloadedError(f"model {key} is busy ({self.per_model} requests in flight, its limit): retry shortly")
-            self._all += 1
             self._counts[key] = self._counts.get(key, 0) + 1
         try:
             with lock:
                 yield
         finally:
             with self._mutex:
-                self._all -= 1
                 self._counts[key] -= 1

@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         set_threads(settings.torch_threads)
         # Blocking work runs in anyio's worker threads: size that pool from settings (default 40).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
-        admission = Admission(settings.max_inflight_per_model, settings.max_inflight_total)
+        admission = Admission(settings.max_inflight_per_model)
         registry = ModelRegistry(settings.models_dir, resolve_device(settings.device), admission)
         # ensembles first: their finished members join the registry as NAME.MEMBER models
         app.state.ensembles = EnsembleRegistry(settings.models_dir, registry)
@@ -149,10 +149,11 @@ class SameOriginWrites:
 
 
 class InferenceDoor:
-    """Bounds the inference requests inside the app at once (POSTs under /api/models/, and live
-    WebSockets), before they wait for a worker thread: beyond ``limit``, 503 with Retry-After at
-    once, so queues (and response times) stay bounded however many clients come. Per model,
-    :class:`~latentatlas.serve.admission.Admission` bounds the rest."""
+    """Bounds the inference requests inside the app at once (POSTs under /api/models/ but the
+    metrics jobs, which have their own limit), before they wait for a worker thread: beyond
+    ``limit``, 503 with Retry-After at once, so queues (and response times) stay bounded however
+    many clients come. Per model, :class:`~latentatlas.serve.admission.Admission` bounds them
+    too, WebSocket decodes included (each live connection has one decode in flight at most)."""
 
     def __init__(self, app, limit: int) -> None:
         self.app, self.limit, self.inside = app, limit, 0

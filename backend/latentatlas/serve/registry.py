@@ -88,7 +88,7 @@ class ModelService:
 
     def __init__(self, loaded: LoadedModel, device: torch.device, model_id: str | None = None, admission: Admission | None = None) -> None:
         self.id = model_id or loaded.folder.name
-        self.admission = admission or Admission(per_model=1 << 30, total=1 << 30)
+        self.admission = admission or Admission(per_model=1 << 30)
         loaded.card = sanitize_card(self.id, loaded.card, loaded.config.model.latent_dim)
         self.loaded = loaded
         self.model = loaded.model
@@ -438,7 +438,7 @@ class ModelRegistry:
     whose members ``EnsembleRegistry`` adds with ``load``, is not one)."""
 
     def __init__(self, models_dir: Path, device: torch.device, admission: Admission | None = None) -> None:
-        self.admission = admission or Admission(per_model=1 << 30, total=1 << 30)
+        self.admission = admission or Admission(per_model=1 << 30)
         self.services: dict[str, ModelService] = {}
         self.failed: dict[str, str] = {}
         self.device = device
