@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from latentatlas.nets.config import NetConfig
+from latentatlas.nets.quantizer import LatentQuantizer
 
 
 class TrainConfig(BaseModel):
@@ -126,8 +127,10 @@ class LatentModel(nn.Module, ABC):
         raise TypeError(f"{type(self).__name__} trains with its own trainer, not a single loss")
 
     def decays(self, name: str, parameter: nn.Parameter) -> bool:
-        """Whether AdamW's weight decay applies to a parameter: weight matrices and kernels only."""
-        return parameter.ndim >= 2
+        """Whether AdamW's weight decay applies to a parameter: weight matrices and kernels only,
+        never biases or latent codebooks (QLAE's "strong weight decay on the weights")."""
+        codebooks = {id(module.values) for module in self.modules() if isinstance(module, LatentQuantizer)}
+        return parameter.ndim >= 2 and id(parameter) not in codebooks
 
     def make_trainer(self, config: TrainConfig) -> Trainer:
         """This family's training step and optimisers (default: one AdamW on ``loss``)."""

@@ -44,7 +44,6 @@ import torch
 from typing import Literal
 
 from pydantic import Field
-from torch import nn
 
 from latentatlas.families import register
 from latentatlas.families.base import Capabilities, DiscreteCodes, Encoding, FamilyConfig, LatentModel, PriorSampling, reconstruction_loss
@@ -87,9 +86,6 @@ class QLAE(LatentModel, DiscreteCodes, PriorSampling):
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.quantizer.sample(n, generator)
-
-    def decays(self, name: str, parameter: nn.Parameter) -> bool:
-        return super().decays(name, parameter) and not name.startswith("quantizer.")
 
     def loss(self, images: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         continuous = self.encoder(images)

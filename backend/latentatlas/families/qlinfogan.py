@@ -79,7 +79,6 @@ from typing import Literal
 
 import torch
 from pydantic import Field
-from torch import nn
 
 from latentatlas.families import register
 from latentatlas.families.base import (
@@ -169,9 +168,6 @@ class QLInfoGAN(LatentModel, DiscreteCodes, PriorSampling):
         """Codebook values, each dimension uniform over its codebook (differentiable with respect
         to the codebooks: the generator step trains them through it)."""
         return self.quantizer.sample(n, generator)
-
-    def decays(self, name: str, parameter: nn.Parameter) -> bool:
-        return super().decays(name, parameter) and not name.startswith("quantizer.")
 
     def make_trainer(self, config: TrainConfig) -> QLInfoGANTrainer:
         return QLInfoGANTrainer(self, config)
