@@ -135,6 +135,7 @@ class ModelService:
         dataset = self.loaded.config.dataset
         # What training recorded of the data (card["dataset"]), else the dataset itself.
         described = card.get("dataset") or (self.dataset.describe() if self.dataset is not None else {})
+        metrics = self.metrics()
         return ModelInfo(
             id=self.id,
             kind=self.config.kind,
@@ -151,11 +152,11 @@ class ModelService:
             latent_min=list(self.latent_min),
             latent_max=list(self.latent_max),
             posterior_scale=self.posterior_scale,
-            dim_names=self.dim_names(),
+            dim_names=self.dim_names(metrics),
             dim_name_threshold=DIM_NAME_MIN_NMI,
             heldout=card.get("heldout", {}),
             steps=card.get("steps"),
-            metrics=self.metrics(),
+            metrics=metrics,
             family=get_family(self.config.kind).summary,
             capabilities=self.capabilities,
             ensemble=self.ensemble,
@@ -172,11 +173,10 @@ class ModelService:
             log.warning("model %s: ignoring the card's metrics (%s)", self.id, error)
             return None
 
-    def dim_names(self) -> list[DimName | None] | None:
+    def dim_names(self, metrics: ModelMetrics | None) -> list[DimName | None] | None:
         """Each latent dim's best factor by InfoMEC's NMI (the card's metrics), when the NMI is at
         least DIM_NAME_MIN_NMI and the dim is active (InfoMEC's activity, and for a posterior a
         mean posterior sd below COLLAPSED_POSTERIOR_SD); None for the others."""
-        metrics = self.metrics()
         if metrics is None:
             return None
         nmi = np.asarray(metrics.matrices.get("infomec_nmi", []), dtype=np.float64)
