@@ -72,15 +72,18 @@ def _common_train_options(train_defaults: dict) -> list[inspect.Parameter]:
 
 
 def _field_parameter(name: str, field, help_text: str, default=None) -> inspect.Parameter:
-    """A typer option for one pydantic field (Literal fields become choices)."""
-    from typing import Literal, get_args, get_origin
+    """A typer option for one pydantic field of a scalar type, optional or not (Literal fields
+    become choices)."""
+    from types import NoneType, UnionType
+    from typing import Literal, Union, get_args, get_origin
 
     annotation, default = field.annotation, field.default if default is None else default
+    if get_origin(annotation) in (Union, UnionType):  # X | None: the option is X, left unset by default
+        (inner,) = [arg for arg in get_args(annotation) if arg is not NoneType]
+        annotation = Optional[inner]
     if get_origin(annotation) is Literal:  # choices: a str Enum, turned back into its value by the command
         annotation = Enum(f"{name}_choices", {str(c): str(c) for c in get_args(annotation)}, type=str)
         default = annotation(str(default))
-    elif annotation not in (int, float, bool, str):
-        annotation = Optional[float] if "float" in str(annotation) else Optional[int] if "int" in str(annotation) else str
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[annotation, typer.Option(help=help_text)])
 
 
