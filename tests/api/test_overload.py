@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from latentatlas.config import Settings
-from latentatlas.serve.admission import Admission, OverloadedError
+from latentatlas.serve.admission import Admission, FairLock, OverloadedError
 from latentatlas.serve.app import create_app
 
 from api_assertions import assert_detail as _detail
@@ -43,10 +43,28 @@ def decode_in_flight(client, model_id: str, latent: list[float]):
         service.model.decode = real_decode
 
 
+def test_the_model_lock_serves_waiters_in_arrival_order():
+    """A thread that releases and at once asks again queues behind the threads already waiting."""
+    lock, order = FairLock(), []
+    lock.__enter__()
+    waiters = []
+    for name in ("b", "c", "d"):
+        waiter = threading.Thread(target=lambda name=name: (lock.__enter__(), order.append(name), lock.__exit__()))
+        waiter.start()
+        waiters.append(waiter)
+        time.sleep(0.05)  # each takes its ticket before the next starts
+    lock.__exit__()
+    with lock:  # the releasing thread asks straight back: it comes last
+        order.append("a again")
+    for waiter in waiters:
+        waiter.join(5)
+    assert order == ["b", "c", "d", "a again"]
+
+
 def test_admission_bounds_each_model():
     """Per model; the bound over all models is the door's (test below)."""
     admission = Admission(per_model=1)
-    locks = {"a": threading.Lock(), "b": threading.Lock()}
+    locks = {"a": FairLock(), "b": FairLock()}
     with admission.slot("a", locks["a"]):
         with pytest.raises(OverloadedError, match="model a is busy"):
             with admission.slot("a", locks["a"]):

@@ -17,6 +17,28 @@ class OverloadedError(RuntimeError):
     """Too many requests are waiting for inference; the message says which bound was hit."""
 
 
+class FairLock:
+    """A lock handed to its waiters in arrival order (a ticket lock). ``threading.Lock`` lets
+    the thread that releases it take it straight back, so a large request decoding chunk after
+    chunk would starve the requests waiting between its chunks."""
+
+    def __init__(self) -> None:
+        self._turn = threading.Condition()
+        self._next_ticket = self._serving = 0
+
+    def __enter__(self) -> None:
+        with self._turn:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            while ticket != self._serving:
+                self._turn.wait()
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._turn:
+            self._serving += 1
+            self._turn.notify_all()
+
+
 class Admission:
     """Counts the requests admitted per model; ``slot`` admits one (or refuses it), then runs it
     under the model's lock (one inference at a time per model)."""
@@ -31,7 +53,7 @@ class Admission:
             return self._counts.get(key, 0)
 
     @contextmanager
-    def slot(self, key: str, lock: threading.Lock) -> Iterator[None]:
+    def slot(self, key: str, lock: FairLock) -> Iterator[None]:
         with self._mutex:
             if self._counts.get(key, 0) >= self.per_model:
                 raise OverloadedError(f"model {key} is busy ({self.per_model} requests in flight, its limit): retry shortly")

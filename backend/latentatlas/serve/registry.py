@@ -14,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from latentatlas.data.base import FactorDataset, ImageDataset, load_dataset
 from latentatlas.imaging import tile_grid, to_data_url, to_png
-from latentatlas.serve.admission import Admission
+from latentatlas.serve.admission import Admission, FairLock
 from latentatlas.serve.schemas import DimName, ModelDetail, ModelInfo, ModelMetrics, Sample
 from latentatlas.evaluation.disentanglement import Progress, VoteCounts, evaluate_model, save_metrics_run
 from latentatlas.evaluation.quality import add_noise, psnr
@@ -108,9 +108,9 @@ class ModelService:
         self.capabilities = self.model.capabilities
         # The served model is frozen: read its codebooks once.
         self.codebooks: list[list[float]] | None = self.model.codebooks().cpu().tolist() if self.capabilities.codes else None
-        # One inference at a time per model: requests queue (boundedly: ``admission``) instead of
-        # oversubscribing the cores.
-        self._lock = threading.Lock()
+        # One inference at a time per model, in arrival order: requests queue (boundedly:
+        # ``admission``) instead of oversubscribing the cores.
+        self._lock = FairLock()
 
     def _inference(self):
         """Admission to this model's inference (OverloadedError beyond the bounds), then its lock."""
