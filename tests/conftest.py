@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import tempfile
 from collections.abc import Callable
 
 import numpy as np
@@ -17,6 +18,8 @@ from PIL import Image
 torch.set_num_threads(1)
 # The in-process test client calls itself "testserver"; real servers keep the default hosts.
 os.environ.setdefault("LATENTATLAS_TRUSTED_HOSTS", '["127.0.0.1", "localhost", "[::1]", "testserver"]')
+# ONNX exports of the test session (and its browser tests' servers) go to a fresh folder, not ~/.cache.
+os.environ.setdefault("LATENTATLAS_ONNX_CACHE_DIR", tempfile.mkdtemp(prefix="latentatlas-onnx-"))
 
 
 def encode_image(image: Image.Image | np.ndarray, fmt: str = "PNG", **save_options) -> bytes:

@@ -244,6 +244,36 @@ def evaluate(
     )
 
 
+@app.command("export-onnx")
+def export_onnx(
+    folders: Annotated[list[Path], typer.Argument(help="Model folders to export.")],
+    cache_dir: Annotated[Optional[Path], typer.Option(help="Export cache (default: settings' onnx_cache_dir).")] = None,
+    force: Annotated[bool, typer.Option(help="Export again even when the cache has this model.")] = False,
+) -> None:
+    """Export models' decoders and encoders to ONNX (what the app decodes in the browser), each
+    checked against torch; prints what was exported, how closely it agrees, and what could not be."""
+    import torch
+
+    from latentatlas.config import Settings
+    from latentatlas.export.onnx import export_onnx as export
+
+    torch.set_num_threads(2)
+    cache = cache_dir or Settings().onnx_cache_dir
+    failed = False
+    for folder in folders:
+        if not (folder / "config.json").is_file():
+            raise typer.BadParameter(f"{folder} is not a model folder (no config.json)")
+        result = export(folder, cache, force=force)
+        for name, part in result.parts.items():
+            typer.echo(f"{folder.name}: {name} {part.bytes / 1e6:.1f} MB, max |onnx - torch| {part.max_abs_error:.1e} on {part.checked_on}")
+        for name, reason in result.unavailable.items():
+            failed = True
+            typer.echo(f"{folder.name}: {name} not exported: {reason}")
+        typer.echo(f"{folder.name}: cached in {cache / result.digest[:32]}")
+    if failed:
+        raise typer.Exit(1)
+
+
 @app.command()
 def compare(
     folders: Annotated[list[Path], typer.Argument(help="Model folders (with card.json) to compare.")],

@@ -42,3 +42,7 @@ class Settings(BaseSettings):
         description='Host headers served (others get 400: DNS rebinding); JSON list, e.g. ["atlas.example.org"], or ["*"]',
     )
     cors_origins: list[str] = Field(default_factory=list, description='JSON list, e.g. ["http://localhost:5173"]')
+    onnx_cache_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".cache" / "latentatlas" / "onnx",
+        description="where models' ONNX decoders/encoders are exported once (keyed by the weights' SHA-256) for decoding in the browser",
+    )

@@ -4,8 +4,11 @@
 // beside the original and their amplified difference, with the PSNR and the compression
 // ratio. A scree plot and a PSNR-vs-C plot (the card's held-out EOFlow and PCA curves and
 // this image's own) mark C and set it on click. A denoising view adds seeded noise of a chosen
-// sigma and decodes the noisy image's top C latents.
+// sigma and decodes the noisy image's top C latents. When the model decodes in the browser
+// (`useBrowser`), the top-C decode while dragging is local (the encoded latent with entries C..
+// set to 0, as the server's truncate does) and the server measures the PSNR once, on release.
 
+import { pixelsToDataUrl } from "./browser-decoder.js";
 import { Coalescer, flowApi } from "./flow-api.js";
 import { clearPlot, markKeep, renderPsnrCurves, renderScree } from "./flow-plots.js";
 
@@ -95,11 +98,17 @@ export class FlowPanel {
     this.generation = 0;
     this.abort = new AbortController();
     this.markFrame = 0;
+    this.onnx = null; // an OnnxModel when the top-C decode runs in this browser
+    this.latent = null; // the current image's encoded latent (for the in-browser decode)
     this.truncation = new Coalescer((job) => this._truncate(job), (error) => this._fail(error, "truncate"));
+    this.localTruncation = new Coalescer((job) => this._truncateLocally(job), (error) => this._fail(error, "in-browser truncate"));
     this.curves = new Coalescer((job) => this._curve(job), (error) => this._fail(error, "PSNR curve"));
     this.denoising = new Coalescer((job) => this._denoise(job), (error) => this._fail(error, "denoise"));
     els.keep.addEventListener("input", () => this.setKeep(this.keeps[Number(els.keep.value)], { commit: false }));
-    els.keep.addEventListener("change", () => this._requestDenoise());
+    els.keep.addEventListener("change", () => {
+      if (this._local()) this.truncation.push({ ...this._job(), keep: this.keep }); // the PSNR, once per drag
+      this._requestDenoise();
+    });
     els.sigma.addEventListener("input", () => {
       this._describeSigma();
       this._requestDenoise();
@@ -108,7 +117,16 @@ export class FlowPanel {
 
   /** Requests queued or in flight (the page is not idle while there are). */
   get busy() {
-    return this.truncation.busy || this.curves.busy || this.denoising.busy;
+    return this.truncation.busy || this.localTruncation.busy || this.curves.busy || this.denoising.busy;
+  }
+
+  /** Decode the top-C image with `onnx` (an OnnxModel) in the browser; null: on the server. */
+  useBrowser(onnx) {
+    this.onnx = onnx && this.model && onnx.latentDim === this.model.latent_dim ? onnx : null;
+  }
+
+  _local() {
+    return Boolean(this.onnx && this.latent && this.source);
   }
 
   /** Show the panel for `model` (ModelDetail) if its latents are ordered; hide it otherwise. */
@@ -116,9 +134,11 @@ export class FlowPanel {
     this.generation += 1;
     this.abort.abort();
     this.abort = new AbortController();
-    for (const queue of [this.truncation, this.curves, this.denoising]) queue.clear();
+    for (const queue of [this.truncation, this.localTruncation, this.curves, this.denoising]) queue.clear();
     this.model = model.capabilities?.ordered ? model : null;
+    this.onnx = null;
     this.source = null;
+    this.latent = null;
     this.curve = null;
     this.els.panel.hidden = !this.model;
     this._clearImages();
@@ -139,10 +159,11 @@ export class FlowPanel {
     this._loadEntropy();
   }
 
-  /** The image changed: {type: "sample", index} or {type: "file", file}. */
-  setSource(source) {
+  /** The image changed: {type: "sample", index} or {type: "file", file}, and its encoded `latent`. */
+  setSource(source, latent = null) {
     if (!this.model || !source) return;
     this.source = source;
+    this.latent = latent && latent.length === this.model.latent_dim ? latent.slice() : null;
     this.curve = null;
     const job = this._job();
     this.truncation.push({ ...job, keep: this.keep });
@@ -156,7 +177,12 @@ export class FlowPanel {
     this.keep = this._clampKeep(keep);
     this._describeKeep();
     this._scheduleMarks();
-    if (this.source) this.truncation.push({ ...this._job(), keep: this.keep });
+    if (this._local()) {
+      this.localTruncation.push({ ...this._job(), keep: this.keep });
+      if (commit) this.truncation.push({ ...this._job(), keep: this.keep });
+    } else if (this.source) {
+      this.truncation.push({ ...this._job(), keep: this.keep });
+    }
     if (commit) this._requestDenoise();
   }
 
@@ -192,6 +218,20 @@ export class FlowPanel {
     els.psnr.dataset.db = String(result.psnr);
     await drawResidual(els.residual, reply.input, result.image, RESIDUAL_GAIN);
     if (this._current(job)) els.residualCaption.textContent = `· |original − decode| × ${RESIDUAL_GAIN}`;
+  }
+
+  async _truncateLocally(job) {
+    const onnx = this.onnx;
+    const latent = this.latent.slice();
+    latent.fill(0, job.keep);
+    const { rgba } = await onnx.decode([latent]);
+    if (!this._current(job) || onnx !== this.onnx) return;
+    const { els } = this;
+    const image = pixelsToDataUrl(rgba, onnx.width, onnx.height);
+    setImage(els.decode, image);
+    if (els.psnr.dataset.keep !== String(job.keep)) els.psnr.textContent = `· C=${job.keep} · PSNR on release`;
+    const original = els.original.getAttribute("src");
+    if (original) await drawResidual(els.residual, original, image, RESIDUAL_GAIN);
   }
 
   async _curve(job) {

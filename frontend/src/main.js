@@ -3,6 +3,7 @@
 
 import { activity, api } from "./api.js";
 import { banner } from "./banner.js";
+import { BrowserDecoder, OnnxModel, browserTraverse } from "./browser-decoder.js";
 import { canEstimate, declaredFactors, estimateFactors, metricsFactors, namingRule } from "./factors.js";
 import { FlowPanel, sliderLimit } from "./flow.js";
 import { LiveDecoder } from "./live.js";
@@ -38,7 +39,11 @@ const el = {
   lossPlot: $("loss-plot"),
   slidersHint: $("sliders-hint"),
   encodeContext: $("encode-context"),
+  browserDecode: $("browser-decode"),
+  decodePath: $("decode-path"),
 };
+
+const PREFER_BROWSER_KEY = "latentatlas.decodeInBrowser";
 
 const SLIDERS_HINT = "Drag a slider or focus it and use the arrow keys.";
 
@@ -59,6 +64,8 @@ const state = {
   factorsAbort: null,
   liveState: "closed",
   frames: 0,
+  onnx: null, // the selected model's OnnxModel once its decoder runs in this browser
+  onnxNote: "", // why the model decodes where it does
 };
 
 // A small hook for tests and benchmarks: the latest live frame's timings.
@@ -76,9 +83,24 @@ const hook = {
   get liveState() {
     return state.liveState;
   },
+  /** "browser" when slider decodes run in this page (ONNX Runtime Web), else "server". */
+  get decodePath() {
+    return decodingInBrowser() ? "browser" : "server";
+  },
+  /** The ONNX graphs' load timings of the selected model ({decoder: {ms, downloadMs, bytes, cached}}). */
+  get onnxTimings() {
+    return state.onnx ? { ...state.onnx.timings } : null;
+  },
+  /** Decode latents in the page (the browser path) -> PNG data URLs; for agreement tests. */
+  async decodeInBrowser(latents) {
+    if (!state.onnx) throw new Error("the selected model does not decode in this browser");
+    const { rgba } = await state.onnx.decode(latents);
+    const plane = state.onnx.width * state.onnx.height * 4;
+    return latents.map((_, i) => Array.from(rgba.subarray(i * plane, (i + 1) * plane)));
+  },
   /** No request in flight, no decode pending, no traversal scheduled. */
   get idle() {
-    return activity.inflight === 0 && !live.busy && !rafId && !traversalTimer && !flowPanel.busy;
+    return activity.inflight === 0 && !live.busy && !browserDecoder.busy && !rafId && !traversalTimer && !flowPanel.busy;
   },
 };
 window.__latentAtlas = hook;
@@ -88,6 +110,7 @@ window.__latentAtlas = hook;
 const { setStatus, showError, clearError, reportError } = banner;
 
 function liveLabel() {
+  if (decodingInBrowser()) return "decoding in your browser";
   return { live: "live (WebSocket)", connecting: "connecting…", http: "HTTP fallback", closed: "offline" }[state.liveState];
 }
 
@@ -120,11 +143,16 @@ function showFrame(frame) {
     hook.lastServerMs = frame.serverMs;
     hook.lastRoundTripMs = receivedAt - frame.sentAt;
     hook.frames += 1;
-    el.latency.textContent =
-      frame.serverMs != null
-        ? `· ${frame.serverMs.toFixed(1)} / ${hook.lastDecodeMs.toFixed(0)} ms`
-        : `· ${hook.lastDecodeMs.toFixed(0)} ms (HTTP)`;
-    el.latency.title = "server decode time / input event to image on screen";
+    if (frame.via === "browser") {
+      el.latency.textContent = `· ${frame.workerMs.toFixed(1)} / ${hook.lastDecodeMs.toFixed(0)} ms (in browser)`;
+      el.latency.title = "decode time in this browser / input event to image on screen";
+    } else {
+      el.latency.textContent =
+        frame.serverMs != null
+          ? `· ${frame.serverMs.toFixed(1)} / ${hook.lastDecodeMs.toFixed(0)} ms`
+          : `· ${hook.lastDecodeMs.toFixed(0)} ms (HTTP)`;
+      el.latency.title = "server decode time / input event to image on screen";
+    }
     el.downloadButton.disabled = false;
     window.dispatchEvent(
       new CustomEvent("latentatlas:frame", {
@@ -150,6 +178,91 @@ const live = new LiveDecoder({
   },
 });
 
+const browserDecoder = new BrowserDecoder({ onFrame: showFrame, onError: (message) => showError(message) });
+
+// ---------------------------------------------------------------- where decoding runs
+
+function decodingInBrowser() {
+  return Boolean(state.onnx) && el.browserDecode.checked;
+}
+
+function describeDecodePath() {
+  const inBrowser = decodingInBrowser();
+  el.decodePath.textContent = inBrowser ? `· decoding in your browser (ONNX Runtime Web${state.onnxNote})` : `· decoding on the server${state.onnxNote}`;
+  el.decodePath.dataset.path = inBrowser ? "browser" : "server";
+  if (state.model) setStatus(modelSummary());
+}
+
+/** Load the model's ONNX decoder in a worker when the server exports it; until then (and when
+ * it cannot), the WebSocket path decodes. */
+async function setupBrowserDecoding(model, generation) {
+  state.onnx?.close();
+  state.onnx = null;
+  browserDecoder.use(null);
+  state.onnxNote = "";
+  describeDecodePath();
+  if (!el.browserDecode.checked || typeof Worker === "undefined" || typeof WebAssembly === "undefined") {
+    state.onnxNote = el.browserDecode.checked ? ": this browser has no Web Workers or WebAssembly" : "";
+    describeDecodePath();
+    return;
+  }
+  el.decodePath.textContent = "· preparing in-browser decoding…";
+  let manifest;
+  let onnx;
+  try {
+    manifest = await api.onnx(model.id);
+    if (generation !== state.generation) return;
+    if (!manifest.available) {
+      state.onnxNote = `: ${model.id}'s decoder is not available as ONNX (${manifest.unavailable.decoder ?? "not exported"})`;
+      describeDecodePath();
+      return;
+    }
+    onnx = await OnnxModel.open(manifest);
+  } catch (error) {
+    if (generation === state.generation) {
+      state.onnxNote = `: in-browser decoding failed to start (${error.message})`;
+      describeDecodePath();
+    }
+    return;
+  }
+  if (generation !== state.generation || !el.browserDecode.checked) {
+    onnx.close();
+    return;
+  }
+  const t = onnx.timings.decoder;
+  state.onnx = onnx;
+  state.onnxNote = ` · ${(t.bytes / 1e6).toFixed(1)} MB${t.cached ? " from the browser cache" : ""}, ready in ${Math.round(t.ms)} ms`;
+  browserDecoder.use(onnx);
+  flowPanel.useBrowser(onnx);
+  describeDecodePath();
+  if (state.latent) requestDecode();
+}
+
+el.browserDecode.addEventListener("change", () => {
+  try {
+    localStorage.setItem(PREFER_BROWSER_KEY, el.browserDecode.checked ? "1" : "0");
+  } catch {
+    /* storage unavailable: the choice lasts for this page only */
+  }
+  if (!state.model) return;
+  if (el.browserDecode.checked) {
+    setupBrowserDecoding(state.model, state.generation);
+  } else {
+    state.onnx?.close();
+    state.onnx = null;
+    browserDecoder.use(null);
+    flowPanel.useBrowser(null);
+    state.onnxNote = " (in-browser decoding switched off)";
+    describeDecodePath();
+    if (state.latent) requestDecode();
+  }
+});
+try {
+  el.browserDecode.checked = localStorage.getItem(PREFER_BROWSER_KEY) !== "0";
+} catch {
+  /* storage unavailable: the default (checked) */
+}
+
 // ---------------------------------------------------------------- latent updates
 
 let rafId = 0;
@@ -163,7 +276,7 @@ function requestDecode(t0 = performance.now()) {
     rafId = 0;
     const t = rafT0;
     rafT0 = null;
-    if (state.latent) live.request(state.latent, t);
+    if (state.latent) (decodingInBrowser() ? browserDecoder : live).request(state.latent, t);
   });
 }
 
@@ -226,7 +339,7 @@ async function refreshTraversal() {
   const model = state.model;
   if (!model || !state.latent) return;
   // While the user is still dragging, wait: the live decode has priority.
-  if (live.busy) return scheduleTraversal(150);
+  if (live.busy || browserDecoder.busy) return scheduleTraversal(150);
   state.traversalAbort?.abort();
   const abort = new AbortController();
   state.traversalAbort = abort;
@@ -234,7 +347,8 @@ async function refreshTraversal() {
   const dims = Array.from({ length: sliderLimit(model) }, (_, d) => d);
   const steps = Number(el.stepsSelect.value) || 11;
   try {
-    const grid = await api.traverse(model.id, latent, dims, steps, { signal: abort.signal });
+    const onnx = decodingInBrowser() ? state.onnx : null;
+    const grid = onnx ? await browserTraverse(onnx, latent, dims, steps) : await api.traverse(model.id, latent, dims, steps, { signal: abort.signal });
     if (abort.signal.aborted || model !== state.model) return;
     traversal.show(grid, state.latent);
   } catch (error) {
@@ -255,7 +369,7 @@ function applyEncoding(reply, caption) {
     latent = reply.codes.map((c, d) => Number(state.model.codebooks[d]?.[c] ?? latent[d]));
   }
   setLatent(latent, { asBase: true, scale: Array.isArray(reply.scale) ? reply.scale : null });
-  flowPanel.setSource(state.source);
+  flowPanel.setSource(state.source, state.base);
   // The server measures the reconstruction and says how the input compares with the training data.
   const heldout = reply.heldout_psnr_db == null ? "" : ` (held-out ${reply.heldout_psnr_db.toFixed(1)} dB)`;
   el.reconstructionCaption.textContent = `· PSNR ${reply.psnr_db.toFixed(1)} dB${heldout}`;
@@ -554,6 +668,7 @@ async function selectModel(id, { latent = null, datasetIndex = null } = {}) {
   metricsPanel.show(model, state.models);
   flowPanel.show(model);
   live.open(model.id);
+  setupBrowserDecoding(model, generation);
   setStatus(modelSummary());
 
   try {
@@ -743,6 +858,9 @@ window.addEventListener("hashchange", () => {
   if (isForeignHash() && state.models.length) restoreFromUrl();
 });
 
-window.addEventListener("beforeunload", () => live.close());
+window.addEventListener("beforeunload", () => {
+  live.close();
+  state.onnx?.close();
+});
 
 start();

@@ -21,7 +21,8 @@ ALLOWED = {
     "store": {"data", "families", "nets"},
     "train": {"data", "families", "nets", "store", "evaluation", "devices"},
     "evaluation": {"data", "families", "nets", "store", "metrics", "fragments", "imaging"},
-    "serve": {"data", "families", "nets", "store", "evaluation", "imaging", "config", "devices"},
+    "export": {"data", "families", "nets", "store", "imaging"},
+    "serve": {"data", "families", "nets", "store", "evaluation", "export", "imaging", "config", "devices"},
 }
 TOP_LEVEL_HELPERS = {"__init__"}  # `from latentatlas import __version__`
 

@@ -25,7 +25,8 @@ from latentatlas.serve.deps import describe_errors
 from latentatlas.serve.ensembles import EnsembleRegistry
 from latentatlas.serve.jobs import JobManager
 from latentatlas.serve.registry import ModelRegistry
-from latentatlas.serve.routers import ensembles, health, live, metrics, models
+from latentatlas.export.onnx import OnnxCache
+from latentatlas.serve.routers import ensembles, health, live, metrics, models, onnx
 
 log = logging.getLogger("latentatlas.serve")
 
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.jobs = JobManager(settings.max_jobs)
+    app.state.onnx = OnnxCache(settings.onnx_cache_dir)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(OverloadedError, _overloaded)
     if settings.cors_origins:
@@ -67,13 +69,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(live.router)
+    app.include_router(onnx.router)
     app.include_router(metrics.router)
     app.include_router(ensembles.router)
-    # Only what the pages load: the two vendored npm packages, not node_modules or package.json.
-    for package in VENDORED_PACKAGES:
-        folder = settings.frontend_dir / "node_modules" / package
+    # Only what the pages load: the vendored npm packages' files, not node_modules or package.json.
+    for package, subfolder in VENDORED_PACKAGES.items():
+        folder = settings.frontend_dir / "node_modules" / package / subfolder
         if folder.is_dir():
-            app.mount(f"/vendor/{package}", GZipMiddleware(StaticFiles(directory=folder), minimum_size=1024), name=f"vendor-{package}")
+            app.mount(f"/vendor/{package}/{subfolder}".rstrip("/"), GZipMiddleware(StaticFiles(directory=folder), minimum_size=1024), name=f"vendor-{package}")
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
@@ -96,7 +99,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-VENDORED_PACKAGES = ("plotly.js-dist-min", "swagger-ui-dist")
+VENDORED_PACKAGES = {"plotly.js-dist-min": "", "swagger-ui-dist": "", "onnxruntime-web": "dist"}
+"""npm package -> the folder of it served at /vendor/<package>/<folder> (ONNX Runtime Web: its
+browser builds and WASM binaries only)."""
 PAGES = ("index.html", "ensembles.html", "styles.css")
 
 

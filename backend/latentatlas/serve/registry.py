@@ -280,12 +280,18 @@ class ModelService:
             raise InputError(f"dataset_index {bad[0]} is out of range: {self.dataset.name} has {len(self.dataset)} images (0..{len(self.dataset) - 1})")
         return self.dataset.images(np.asarray(indices, dtype=np.int64))
 
-    def traversal_values(self, dim: int, steps: int) -> list[float]:
-        """A dimension's sweep: its sorted codebook (QLAE), else mean +- 3 sd in ``steps`` values."""
+    def sweep(self, dim: int) -> dict:
+        """What a traversal of ``dim`` sweeps: ``{"values": its sorted codebook}`` (discrete codes),
+        else ``{"low": mean - 3 sd, "high": mean + 3 sd}`` (``steps`` evenly spaced values)."""
         if self.codebooks is not None:
-            return sorted(self.codebooks[dim])
-        mean, std = self.latent_mean[dim], max(self.latent_std[dim], 1e-6)
-        return np.linspace(mean - 3 * std, mean + 3 * std, steps).tolist()
+            return {"values": sorted(self.codebooks[dim])}
+        mean, std = float(self.latent_mean[dim]), max(float(self.latent_std[dim]), 1e-6)
+        return {"low": mean - 3 * std, "high": mean + 3 * std}
+
+    def traversal_values(self, dim: int, steps: int) -> list[float]:
+        """A dimension's sweep (:meth:`sweep`) as the values decoded."""
+        sweep = self.sweep(dim)
+        return sweep["values"] if "values" in sweep else np.linspace(sweep["low"], sweep["high"], steps).tolist()
 
     def traverse(self, latent: list[float], dims: list[int] | None, steps: int, max_batch: int) -> dict:
         base = self._latents([latent])[0]

@@ -1,0 +1,1 @@
+"""Models out of the server: ONNX graphs for decoding in the browser, and a static explorer site."""

@@ -1,0 +1,74 @@
+"""/api/models/{id}/onnx: the model's decoder and encoder as ONNX graphs, for the app to decode
+in the browser (ONNX Runtime Web). Exported on first request and cached on disk, keyed by the
+weights' SHA-256 (``latentatlas export-onnx`` does it ahead of time)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, Response
+
+from latentatlas.export.onnx import OnnxCache, OnnxExport
+from latentatlas.serve.deps import get_service
+from latentatlas.serve.registry import ModelService
+from latentatlas.serve.schemas import OnnxManifest, OnnxPartLink, errors
+
+router = APIRouter(prefix="/api/models", tags=["browser decoding"], responses=errors(400, 404, 422))
+Service = Annotated[ModelService, Depends(get_service)]
+MAX_SWEEPS = 64
+"""The manifest's traversal sweeps cover this many leading dims (a flow's latent is its image's size)."""
+
+
+def get_onnx_cache(request: Request) -> OnnxCache:
+    return request.app.state.onnx
+
+
+Cache = Annotated[OnnxCache, Depends(get_onnx_cache)]
+
+
+async def _export(service: ModelService, cache: OnnxCache) -> OnnxExport:
+    """The model's export, made now if not cached; a cache folder the server cannot write
+    leaves every part unavailable (the app then decodes on the server)."""
+    try:
+        return await run_in_threadpool(cache.get, service.loaded.folder)
+    except OSError as error:
+        net = service.config.net
+        reason = f"the ONNX cache ({cache.cache_dir.name}) is not writable: {type(error).__name__}"
+        return OnnxExport(digest="", opset=None, latent_dim=service.config.latent_dim, image_shape=[net.channels, net.image_size, net.image_size],
+                          unavailable={"decoder": reason, "encoder": reason})
+
+
+@router.get("/{model_id}/onnx", response_model=OnnxManifest)
+async def onnx_manifest(service: Service, cache: Cache) -> OnnxManifest:
+    """The model's ONNX graphs (exported now if not cached: seconds, once per model) with their
+    URLs and measured agreement with torch, or why they are not available."""
+    export = await _export(service, cache)
+    parts = {
+        name: OnnxPartLink(url=f"/api/models/{service.id}/onnx/{name}.onnx?v={part.sha256[:16]}", **part.model_dump(exclude={"file"}))
+        for name, part in export.parts.items()
+    }
+    return OnnxManifest(
+        model_id=service.id, available="decoder" in parts, opset=export.opset, latent_dim=export.latent_dim,
+        image_shape=export.image_shape, parts=parts, unavailable=export.unavailable,
+        truncate_by_zeroing=service.capabilities.ordered,
+        sweeps=[service.sweep(d) for d in range(min(service.config.latent_dim, MAX_SWEEPS))],
+    )
+
+
+@router.get(
+    "/{model_id}/onnx/{part}.onnx",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}, 304: {"description": "not modified (If-None-Match)"}, **errors(409)},
+)
+async def onnx_file(part: Literal["decoder", "encoder"], request: Request, service: Service, cache: Cache) -> Response:
+    """One ONNX graph; strong ETag (its SHA-256) and immutable caching."""
+    export = await _export(service, cache)
+    if part not in export.parts:
+        raise HTTPException(409, f"model {service.id}'s {part} is not available as ONNX: {export.unavailable.get(part, 'not exported')}")
+    etag = f'"{export.parts[part].sha256}"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=31536000, immutable"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return FileResponse(cache.file(export, part), media_type="application/octet-stream", headers=headers)
