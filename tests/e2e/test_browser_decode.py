@@ -1,0 +1,141 @@
+"""Browser tests of decoding in the page (ONNX Runtime Web in a Web Worker): every shipped
+model's in-browser decode agrees with the server's PNG of the same latents; a slider drag and
+the traversal grid then cost the server no decode; the flow's C slider decodes locally and asks
+the server once per drag for the PSNR; a model without ONNX, or the switch turned off, decodes
+on the server and says so."""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.request
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.e2e
+
+PIXEL_TOLERANCE = 2  # of 255, after 8-bit rounding on both sides
+
+
+def open_model(page, base_url: str, model_id: str, path: str = "browser") -> None:
+    page.goto(f"{base_url}/#model={model_id}")
+    page.wait_for_function(
+        "([id, path]) => { const h = window.__latentAtlas; return h && h.modelId === id && h.decodePath === path && h.frames > 0 && h.idle; }",
+        arg=[model_id, path],
+        timeout=90_000,
+    )
+
+
+def server_png(base_url: str, model_id: str, latent: list[float]) -> np.ndarray:
+    body = json.dumps({"latent": latent}).encode()
+    request = urllib.request.Request(f"{base_url}/api/models/{model_id}/decode", data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        return np.asarray(Image.open(io.BytesIO(reply.read())).convert("RGBA"), dtype=np.int16)
+
+
+def test_every_model_decodes_in_the_browser_like_the_server(app, models):
+    page = app.page
+    shipped = sorted(m["id"] for m in models.values() if m["ensemble"] is None)
+    assert shipped, "no models served"
+    rng = np.random.default_rng(0)
+    report = {}
+    for model_id in shipped:
+        info = models[model_id]
+        open_model(page, app.base_url, model_id)
+        mean, std = np.asarray(info["latent_mean"]), np.asarray(info["latent_std"])
+        latents = (mean + std * rng.standard_normal((16, info["latent_dim"]))).round(5).tolist()
+        ours = page.evaluate("(latents) => window.__latentAtlas.decodeInBrowser(latents)", latents)
+        size = info["image_size"]
+        worst = 0
+        for latent, pixels in zip(latents, ours):
+            browser = np.asarray(pixels, dtype=np.int16).reshape(size, size, 4)
+            worst = max(worst, int(np.abs(browser - server_png(app.base_url, model_id, latent)).max()))
+        report[model_id] = worst
+        assert "decoding in your browser" in page.text_content("#decode-path")
+    print("max |browser - server| per model (of 255):", report)
+    assert max(report.values()) <= PIXEL_TOLERANCE, report
+
+
+def test_a_drag_and_the_traversal_cost_the_server_no_decode(app, models):
+    page = app.page
+    sent, posts = [], []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    open_model(page, app.base_url, "qlae-dsprites")
+    sent.clear()
+    posts.clear()
+    frames = page.evaluate("() => window.__latentAtlas.frames")
+    slider = page.locator("#sliders input[type=range]").first
+    slider.focus()
+    for _ in range(6):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function("(n) => window.__latentAtlas.frames > n && window.__latentAtlas.idle", arg=frames)
+    page.wait_for_timeout(600)  # the traversal follows the latent after 350 ms
+    page.wait_for_function("() => window.__latentAtlas.idle")
+    assert sent == [] and posts == [], (sent, posts)
+    assert "(in browser)" in page.text_content("#latency")
+    grid = page.get_attribute("#traversal-img", "src")
+    assert grid.startswith("data:image/png")
+    picture = Image.open(io.BytesIO(__import__("base64").b64decode(grid.split(",", 1)[1])))
+    codebook = len(models["qlae-dsprites"]["codebooks"][0])
+    assert picture.size == (codebook * 64, models["qlae-dsprites"]["latent_dim"] * 64)
+
+
+def test_switching_off_or_no_onnx_decodes_on_the_server_and_says_why(app, models):
+    page = app.page
+    open_model(page, app.base_url, "vae-dsprites")
+    page.uncheck("#browser-decode")
+    page.wait_for_function("() => window.__latentAtlas.decodePath === 'server'")
+    assert "decoding on the server" in page.text_content("#decode-path")
+    sent = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+    page.reload()  # the choice is remembered
+    page.wait_for_function("() => window.__latentAtlas && window.__latentAtlas.frames > 0 && window.__latentAtlas.idle")
+    assert not page.is_checked("#browser-decode")
+    frames = page.evaluate("() => window.__latentAtlas.frames")
+    page.locator("#sliders input[type=range]").first.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("(n) => window.__latentAtlas.frames > n", arg=frames)
+    assert sent, "the server path decodes over the WebSocket"
+    page.check("#browser-decode")
+    page.wait_for_function("() => window.__latentAtlas.decodePath === 'browser'")
+
+    # A model whose graphs the server cannot export: the page says so and keeps decoding.
+    reason = "RuntimeError: Exporting the operator 'aten::made_up' to ONNX is not supported"
+    manifest = {"model_id": "tcvae-dsprites", "available": False, "opset": None, "latent_dim": models["tcvae-dsprites"]["latent_dim"],
+                "image_shape": [1, 64, 64], "parts": {}, "unavailable": {"decoder": reason, "encoder": reason},
+                "truncate_by_zeroing": False, "sweeps": []}
+    page.route("**/api/models/tcvae-dsprites/onnx", lambda route: route.fulfill(json=manifest))
+    page.select_option("#model-select", "tcvae-dsprites")
+    page.wait_for_function("() => window.__latentAtlas.modelId === 'tcvae-dsprites' && window.__latentAtlas.frames > 0 && window.__latentAtlas.idle")
+    page.wait_for_function("() => document.querySelector('#decode-path').textContent.includes('aten::made_up')")
+    assert page.evaluate("() => window.__latentAtlas.decodePath") == "server"
+    assert "not available as ONNX" in page.text_content("#decode-path")
+
+
+def test_flow_c_slider_decodes_in_the_browser_and_measures_psnr_once_per_drag(app, models):
+    flows = [m["id"] for m in models.values() if m["capabilities"]["ordered"] and m["ensemble"] is None]
+    if not flows:
+        pytest.skip("no ordered model served")
+    page = app.page
+    truncates = []
+    page.on("request", lambda r: truncates.append(r.url) if r.url.endswith("/truncate") else None)
+    open_model(page, app.base_url, flows[0])
+    page.wait_for_function("() => document.querySelector('#flow-psnr').dataset.keep !== undefined")
+    page.wait_for_function("() => window.__latentAtlas.idle")
+    truncates.clear()
+    before = page.get_attribute("#flow-decode", "src")
+    keep = page.locator("#flow-keep")
+    for _ in range(5):  # a pointer drag: input events while it moves (keys also commit each step)
+        page.evaluate("() => { const k = document.querySelector('#flow-keep'); k.value = String(Number(k.value) + 8); k.dispatchEvent(new Event('input')); }")
+        page.wait_for_timeout(50)
+    page.wait_for_function("() => window.__latentAtlas.idle")
+    assert page.get_attribute("#flow-decode", "src") != before
+    assert truncates == []
+    keep.dispatch_event("change")  # the release: one request, for the PSNR
+    page.wait_for_function("() => window.__latentAtlas.idle")
+    assert len(truncates) == 1
+    shown = int(page.get_attribute("#flow-psnr", "data-keep"))
+    assert page.text_content("#flow-keep-value") == f"C = {shown}"
