@@ -255,7 +255,7 @@ def export_onnx(
     import torch
 
     from latentatlas.config import Settings
-    from latentatlas.export.onnx import export_onnx as export
+    from latentatlas.export.onnx import cache_folder, export_onnx as export
 
     torch.set_num_threads(2)
     cache = cache_dir or Settings().onnx_cache_dir
@@ -269,9 +269,37 @@ def export_onnx(
         for name, reason in result.unavailable.items():
             failed = True
             typer.echo(f"{folder.name}: {name} not exported: {reason}")
-        typer.echo(f"{folder.name}: cached in {cache / result.digest[:32]}")
+        typer.echo(f"{folder.name}: cached in {cache_folder(cache, result.digest)}")
     if failed:
         raise typer.Exit(1)
+
+
+@app.command("export-site")
+def export_site(
+    folders: Annotated[list[Path], typer.Argument(help="Model folders to put in the site.")],
+    out: Annotated[Path, typer.Option(help="Output folder (replaced): host it with any static file server.")],
+    cache_dir: Annotated[Optional[Path], typer.Option(help="ONNX export cache (default: settings' onnx_cache_dir).")] = None,
+) -> None:
+    """Write a static, server-free explorer of these models: upload, sliders and traversal run in
+    the browser (ONNX Runtime Web); serve OUT with e.g. `python -m http.server -d OUT`."""
+    import torch
+
+    from latentatlas.config import Settings
+    from latentatlas.serve.static_site import export_site as build
+
+    torch.set_num_threads(2)
+    settings = Settings()
+    for folder in folders:
+        if not (folder / "config.json").is_file():
+            raise typer.BadParameter(f"{folder} is not a model folder (no config.json)")
+    report = build(folders, out, settings.frontend_dir, cache_dir or settings.onnx_cache_dir)
+    for model_id, reason in report.skipped.items():
+        typer.echo(f"{model_id}: left out, its decoder could not be exported ({reason})")
+    if not report.models:
+        typer.echo("error: no model could be exported", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{len(report.models)} model(s) in {out} ({report.bytes / 1e6:.1f} MB): {', '.join(report.models)}")
+    typer.echo(f"serve it with: python -m http.server --directory {out}")
 
 
 @app.command()

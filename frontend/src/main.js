@@ -3,6 +3,7 @@
 
 import { activity, api } from "./api.js";
 import { banner } from "./banner.js";
+import { renderCardFacts } from "./card.js";
 import { BrowserDecoder, OnnxModel, browserTraverse } from "./browser-decoder.js";
 import { canEstimate, declaredFactors, estimateFactors, metricsFactors, namingRule } from "./factors.js";
 import { FlowPanel, sliderLimit } from "./flow.js";
@@ -469,45 +470,8 @@ function renderSamples(samples) {
 
 // ---------------------------------------------------------------- model card
 
-function fact(dl, term, value, title) {
-  if (value == null || value === "") return;
-  const dt = document.createElement("dt");
-  dt.textContent = term;
-  const dd = document.createElement("dd");
-  dd.textContent = value;
-  if (title) dd.title = title;
-  dl.append(dt, dd);
-}
-
 function renderCard(model) {
-  el.card.replaceChildren();
-  el.cardExtra.replaceChildren();
-  const card = model.card ?? {};
-  const heldout = model.heldout ?? card.heldout ?? {};
-  const num = (v, digits = 2) => (typeof v === "number" ? v.toFixed(digits) : v);
-  fact(el.card, "Kind", model.kind?.toUpperCase());
-  fact(el.card, "Dataset", `${model.dataset}${model.dataset_size ? ` (${model.dataset_size.toLocaleString()} images)` : ""}`);
-  fact(el.card, "Images", `${model.image_size}×${model.image_size} × ${model.channels} ch`);
-  const codebookSize = Array.isArray(model.codebooks) ? model.codebooks[0]?.length : null;
-  fact(el.card, "Latents", `${model.latent_dim}${codebookSize ? ` × ${codebookSize} codes` : " continuous"}`);
-  if (model.factor_names?.length) {
-    fact(el.card, "Factors", model.factor_names.map((n, i) => `${n} (${model.factor_sizes?.[i] ?? "?"})`).join(", "));
-  }
-  fact(el.card, "Steps", model.steps?.toLocaleString());
-  if (heldout.psnr_db != null) fact(el.card, "Held-out PSNR", `${num(heldout.psnr_db)} dB`, heldout.samples ? `${heldout.samples} held-out images` : "");
-  if (heldout.iou != null) fact(el.card, "Held-out IoU", num(heldout.iou, 3));
-  if (card.wall_seconds != null) fact(el.card, "Training time", `${(card.wall_seconds / 60).toFixed(1)} min${card.device ? ` on ${card.device}` : ""}`);
-
-  const shown = new Set(["curves", "latent_stats", "heldout", "dataset", "id", "kind", "steps"]);
-  for (const [key, value] of Object.entries(card)) {
-    if (shown.has(key) || value == null) continue;
-    if (typeof value === "object") {
-      const text = JSON.stringify(value);
-      if (text.length <= 200) fact(el.cardExtra, key, text);
-    } else {
-      fact(el.cardExtra, key, typeof value === "number" ? String(Number(value.toPrecision(6))) : String(value));
-    }
-  }
+  renderCardFacts(model, el.card, el.cardExtra);
   $("card-more").hidden = !el.cardExtra.children.length;
   renderLossPlot(el.lossPlot, model.curves);
 }

@@ -10,7 +10,7 @@ import torch
 
 from latentatlas.data import DatasetSpec
 from latentatlas.export import onnx as onnx_export
-from latentatlas.export.onnx import AGREEMENT_TOLERANCE, export_onnx, model_digest
+from latentatlas.export.onnx import AGREEMENT_TOLERANCE, cache_folder, export_onnx, model_digest
 from latentatlas.families import build_model, families, model_config
 from latentatlas.nets import NetConfig
 from latentatlas.store.folders import FolderConfig, load_model_folder, save_model_folder
@@ -45,7 +45,7 @@ def test_every_family_exports_graphs_that_agree_with_torch(tmp_path, kind):
     assert set(result.parts) == {"decoder", "encoder"}
     loaded = load_model_folder(folder)
     model = loaded.model.eval()
-    cache = tmp_path / "cache" / result.digest[:32]
+    cache = cache_folder(tmp_path / "cache", result.digest)
     # independent of the export's own check: fresh latents and images, batch sizes it never saw
     latents = torch.randn(5, loaded.config.model.latent_dim, generator=torch.Generator().manual_seed(7))
     images = torch.rand(3, 1, 16, 16, generator=torch.Generator().manual_seed(8))
@@ -61,7 +61,7 @@ def test_every_family_exports_graphs_that_agree_with_torch(tmp_path, kind):
 def test_the_cache_is_keyed_by_the_weights(tmp_path):
     folder = tiny_folder(tmp_path, "vae")
     first = export_onnx(folder, tmp_path / "cache")
-    decoder = tmp_path / "cache" / first.digest[:32] / "decoder.onnx"
+    decoder = cache_folder(tmp_path / "cache", first.digest) / "decoder.onnx"
     written = decoder.stat().st_mtime_ns
     assert export_onnx(folder, tmp_path / "cache") == first
     assert decoder.stat().st_mtime_ns == written  # not exported again
@@ -85,7 +85,7 @@ def test_a_part_that_fails_is_reported_by_name_and_the_rest_still_exports(tmp_pa
     result = export_onnx(folder, tmp_path / "cache")
     assert set(result.parts) == {"decoder"}
     assert "aten::made_up" in result.unavailable["encoder"]
-    assert not (tmp_path / "cache" / result.digest[:32] / "encoder.onnx").exists()
+    assert not (cache_folder(tmp_path / "cache", result.digest) / "encoder.onnx").exists()
 
 
 def test_a_graph_that_disagrees_with_torch_is_not_kept(tmp_path, monkeypatch):

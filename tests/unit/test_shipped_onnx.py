@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from latentatlas.data.base import load_dataset
-from latentatlas.export.onnx import export_onnx
+from latentatlas.export.onnx import cache_folder, export_onnx
 from latentatlas.store.folders import load_model_folder
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
@@ -32,7 +32,7 @@ def test_shipped_model_runs_in_onnx_runtime_like_torch(folder, cache):
     loaded = load_model_folder(folder)
     model = loaded.model.eval()
     sessions = {
-        name: onnxruntime.InferenceSession(str(cache / result.digest[:32] / part.file), providers=["CPUExecutionProvider"])
+        name: onnxruntime.InferenceSession(str(cache_folder(cache, result.digest) / part.file), providers=["CPUExecutionProvider"])
         for name, part in result.parts.items()
     }
     generator = torch.Generator().manual_seed(1)

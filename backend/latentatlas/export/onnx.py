@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from latentatlas.data.base import load_dataset
 from latentatlas.families import LatentModel
@@ -66,6 +66,11 @@ class OnnxExport(BaseModel):
     image_shape: list[int]
     parts: dict[str, OnnxPart] = {}
     unavailable: dict[str, str] = Field(default_factory=dict, description="part -> why it could not be exported")
+
+
+def cache_folder(cache_dir: Path, digest: str) -> Path:
+    """Where the graphs of the model with ``digest`` are cached."""
+    return cache_dir / digest[:32]
 
 
 def model_digest(folder: Path) -> str:
@@ -158,10 +163,13 @@ def export_onnx(model_folder: Path, cache_dir: Path, digest: str | None = None, 
     see the module docstring. The export loads its own CPU copy of the model, so a served model
     (on whatever device) is never touched."""
     digest = digest or model_digest(model_folder)
-    folder = cache_dir / digest[:32]
+    folder = cache_folder(cache_dir, digest)
     manifest_path = folder / MANIFEST_FILE
     if manifest_path.exists() and not force:
-        return OnnxExport.model_validate_json(manifest_path.read_text())
+        try:
+            return OnnxExport.model_validate_json(manifest_path.read_text())
+        except ValidationError:
+            log.info("model %s: the cached export's manifest is unreadable; exporting again", model_folder.name)
     folder.mkdir(parents=True, exist_ok=True)
     loaded = load_model_folder(model_folder, torch.device("cpu"))
     model, net = loaded.model.eval(), loaded.config.model.net
@@ -212,4 +220,4 @@ class OnnxCache:
             return self._exports[model_folder]
 
     def file(self, export: OnnxExport, part: str) -> Path:
-        return self.cache_dir / export.digest[:32] / export.parts[part].file
+        return cache_folder(self.cache_dir, export.digest) / export.parts[part].file

@@ -11,14 +11,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 
 from latentatlas.export.onnx import OnnxCache, OnnxExport
+from latentatlas.serve.browser import onnx_manifest
 from latentatlas.serve.deps import get_service
 from latentatlas.serve.registry import ModelService
-from latentatlas.serve.schemas import OnnxManifest, OnnxPartLink, errors
+from latentatlas.serve.schemas import OnnxManifest, errors
 
 router = APIRouter(prefix="/api/models", tags=["browser decoding"], responses=errors(400, 404, 422))
 Service = Annotated[ModelService, Depends(get_service)]
-MAX_SWEEPS = 64
-"""The manifest's traversal sweeps cover this many leading dims (a flow's latent is its image's size)."""
 
 
 def get_onnx_cache(request: Request) -> OnnxCache:
@@ -41,20 +40,11 @@ async def _export(service: ModelService, cache: OnnxCache) -> OnnxExport:
 
 
 @router.get("/{model_id}/onnx", response_model=OnnxManifest)
-async def onnx_manifest(service: Service, cache: Cache) -> OnnxManifest:
+async def manifest(service: Service, cache: Cache) -> OnnxManifest:
     """The model's ONNX graphs (exported now if not cached: seconds, once per model) with their
     URLs and measured agreement with torch, or why they are not available."""
     export = await _export(service, cache)
-    parts = {
-        name: OnnxPartLink(url=f"/api/models/{service.id}/onnx/{name}.onnx?v={part.sha256[:16]}", **part.model_dump(exclude={"file"}))
-        for name, part in export.parts.items()
-    }
-    return OnnxManifest(
-        model_id=service.id, available="decoder" in parts, opset=export.opset, latent_dim=export.latent_dim,
-        image_shape=export.image_shape, parts=parts, unavailable=export.unavailable,
-        truncate_by_zeroing=service.capabilities.ordered,
-        sweeps=[service.sweep(d) for d in range(min(service.config.latent_dim, MAX_SWEEPS))],
-    )
+    return onnx_manifest(service, export, lambda part, sha256: f"/api/models/{service.id}/onnx/{part}.onnx?v={sha256[:16]}")
 
 
 @router.get(
