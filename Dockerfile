@@ -1,5 +1,5 @@
 # Latent Atlas server image, in two stages: the frontend's npm packages are installed in a build
-# stage, and only the two the pages load are copied into a runtime image without Node.js, which
+# stage, and only the files the pages load are copied into a runtime image without Node.js, which
 # runs as an unprivileged user and serves the models mounted at /app/models (docker-compose.yml).
 #   docker build -t latentatlas --build-arg TORCH_INDEX_URL=<your PyTorch CPU wheel index> .
 # With TORCH_INDEX_URL empty, torch==2.13.0 comes from PyPI, whose Linux wheel carries CUDA,
@@ -22,7 +22,8 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     LATENTATLAS_HOST=0.0.0.0 \
     LATENTATLAS_PORT=8000 \
-    LATENTATLAS_MODELS_DIR=/app/models
+    LATENTATLAS_MODELS_DIR=/app/models \
+    LATENTATLAS_ONNX_CACHE_DIR=/app/cache/onnx
 
 WORKDIR /app
 COPY requirements.lock ./
@@ -33,13 +34,19 @@ RUN if [ -n "$TORCH_INDEX_URL" ]; then pip install --no-cache-dir --index-url "$
 
 COPY pyproject.toml README.md ./
 COPY backend backend
-COPY frontend/index.html frontend/ensembles.html frontend/styles.css frontend/
+COPY frontend/index.html frontend/ensembles.html frontend/static.html frontend/styles.css frontend/
 COPY frontend/src frontend/src
 COPY --from=frontend /build/frontend/node_modules/plotly.js-dist-min frontend/node_modules/plotly.js-dist-min
 COPY --from=frontend /build/frontend/node_modules/swagger-ui-dist frontend/node_modules/swagger-ui-dist
+# ONNX Runtime Web: the WASM build the decoding worker loads (not the package's other 130 MB of builds)
+COPY --from=frontend /build/frontend/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs \
+     /build/frontend/node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.mjs \
+     /build/frontend/node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm \
+     frontend/node_modules/onnxruntime-web/dist/
 RUN pip install --no-cache-dir --no-deps -e . \
     && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin atlas \
-    && mkdir -p /app/models
+    && mkdir -p /app/models /app/cache/onnx \
+    && chown atlas /app/cache/onnx
 
 USER atlas
 EXPOSE 8000

@@ -99,6 +99,15 @@ const hook = {
     const plane = state.onnx.width * state.onnx.height * 4;
     return latents.map((_, i) => Array.from(rgba.subarray(i * plane, (i + 1) * plane)));
   },
+  /** Decode the selected model's traversal grid (every slider dim x `steps`) in the page, as the
+   * traversal panel does; {ms, dims, steps} (for benchmarks). */
+  async timeTraversal(steps = 11) {
+    if (!state.onnx || !state.latent) throw new Error("the selected model does not decode in this browser");
+    const dims = Array.from({ length: sliderLimit(state.model) }, (_, d) => d);
+    const t0 = performance.now();
+    const grid = await browserTraverse(state.onnx, state.latent.slice(), dims, steps);
+    return { ms: performance.now() - t0, decodeMs: grid.ms, dims: grid.dims.length, steps: grid.steps };
+  },
   /** No request in flight, no decode pending, no traversal scheduled. */
   get idle() {
     return activity.inflight === 0 && !live.busy && !browserDecoder.busy && !rafId && !traversalTimer && !flowPanel.busy;
@@ -269,15 +278,20 @@ try {
 let rafId = 0;
 let rafT0 = null;
 
-/** Ask for a decode of the current latent on the next animation frame (coalesced). */
+/** Ask for a decode of the current latent: in the browser at once (the worker decodes one at a
+ * time, latest wins), for the server on the next animation frame (coalesced). */
 function requestDecode(t0 = performance.now()) {
+  if (decodingInBrowser()) {
+    if (state.latent) browserDecoder.request(state.latent, t0);
+    return;
+  }
   rafT0 = rafT0 == null ? t0 : Math.min(rafT0, t0);
   if (rafId) return;
   rafId = requestAnimationFrame(() => {
     rafId = 0;
     const t = rafT0;
     rafT0 = null;
-    if (state.latent) (decodingInBrowser() ? browserDecoder : live).request(state.latent, t);
+    if (state.latent) live.request(state.latent, t);
   });
 }
 

@@ -16,8 +16,9 @@ async function runtime(ortBase) {
   if (ort) return ort;
   ort = await import(`${ortBase}ort.wasm.min.mjs`);
   ort.env.wasm.wasmPaths = ortBase;
-  // Threads need a cross-origin-isolated page (SharedArrayBuffer); one thread per worker is
-  // enough for these decoders and leaves the other cores to the page.
+  // One thread: multi-threaded WASM needs a cross-origin-isolated page, and measured on a
+  // 2-core machine (bench/browser_decode.py) two threads decoded a 12 x 11 traversal in 420 ms
+  // against 230 ms with one, which also leaves the other core to the page.
   ort.env.wasm.numThreads = 1;
   ort.env.logLevel = "error";
   return ort;
@@ -45,7 +46,7 @@ async function load({ part, url, ortBase }) {
   const fetched = performance.now();
   const session = await rt.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
   sessions.set(part, { session, input: session.inputNames[0], output: session.outputNames[0] });
-  return { part, ms: performance.now() - started, downloadMs: fetched - started, bytes: bytes.length, cached };
+  return { part, ms: performance.now() - started, downloadMs: fetched - started, bytes: bytes.length, cached, threads: rt.env.wasm.numThreads };
 }
 
 /** Float pixels (N, C, H, W) in [0, 1] -> N RGBA images, 8-bit, like the server's PNGs. */

@@ -1,0 +1,193 @@
+"""Decoding in the browser (ONNX Runtime Web) against decoding on the server (WebSocket), in
+the real app in Chromium, on this machine.
+
+Starts the real server (``python -m latentatlas.cli serve``) with the repository's models and,
+per model (default: the 64x64 QLAEs), measures:
+
+* first use: ONNX download + InferenceSession creation in a fresh browser context (cold) and
+  after a reload (the graph from the Cache API);
+* slider input -> new frame painted (the app's ``latentatlas:frame``), p50/p95, on both paths,
+  first with the server idle and then **while it is busy** (load threads requesting traversal
+  grids of another model as fast as it answers);
+* requests the page sends and server CPU seconds (the server process's utime + stime) per drag,
+  on both paths, with the server otherwise idle;
+* a traversal grid of every slider dim x 11 steps decoded in the page (p50 over repeats).
+
+Writes JSON (default bench/results/browser_decode.json). Targets (issue 13): slider p95 <= 16 ms
+for the 64x64 QLAEs under load on the browser path; a 12 x 11 traversal p50 <= 150 ms.
+
+    .venv/bin/python bench/browser_decode.py [--moves 100] [--model ID ...] [--load-threads 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serve_latency import SLIDER_SCRIPT, slider_values  # noqa: E402
+
+from latentatlas.devtools import CHROMIUM, CHROMIUM_ARGS, HOST, LocalServer, machine_info, percentiles  # noqa: E402
+from latentatlas.store.folders import write_json  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = REPO_ROOT / "bench" / "results" / "browser_decode.json"
+TARGETS = {"browser_slider_p95_ms_under_load": 16.0, "traversal_12x11_p50_ms": 150.0}
+LOAD_MODEL = "strkm-shapes3d"
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (and its waited-for children), in seconds, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class Load:
+    """Threads requesting traversal grids of ``model`` as fast as the server answers them."""
+
+    def __init__(self, port: int, model: dict, threads: int) -> None:
+        self.port, self.model, self.threads = port, model, threads
+        self.stop = threading.Event()
+        self.done = 0
+        self.workers = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+
+    def _run(self) -> None:
+        conn = http.client.HTTPConnection(HOST, self.port, timeout=60)
+        body = json.dumps({"latent": self.model["latent_mean"], "steps": 11})
+        while not self.stop.is_set():
+            try:
+                conn.request("POST", f"/api/models/{self.model['id']}/traverse", body, {"Content-Type": "application/json"})
+                conn.getresponse().read()
+                self.done += 1
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection(HOST, self.port, timeout=60)
+
+    def __enter__(self) -> "Load":
+        for worker in self.workers:
+            worker.start()
+        time.sleep(1.0)  # let it reach full speed
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.seconds = time.perf_counter() - self.started
+        self.stop.set()
+        for worker in self.workers:
+            worker.join(timeout=60)
+
+
+def wait_ready(page, model_id: str, path: str) -> None:
+    page.wait_for_function(
+        "([id, path]) => { const h = window.__latentAtlas; return h && h.modelId === id && h.decodePath === path && h.frames > 0 && h.idle; }",
+        arg=[model_id, path],
+        timeout=120_000,
+    )
+
+
+def drag(page, model: dict, moves: int, counter: dict, pid: int) -> dict:
+    """One scripted drag of slider 0; latency, requests sent and server CPU during it."""
+    counter["n"] = 0
+    cpu0 = server_cpu_seconds(pid)
+    raw = page.evaluate(SLIDER_SCRIPT, {"values": slider_values(model, 0, moves), "dim": 0, "timeoutMs": 5000})
+    page.wait_for_timeout(500)  # the traversal that follows the drag is part of its cost
+    page.wait_for_function("() => window.__latentAtlas.idle", timeout=60_000)
+    return {
+        "moves": moves,
+        "timeouts": raw["timeouts"],
+        "input_to_frame_ms": percentiles(raw["results"]),
+        "requests_sent": counter["n"],
+        "server_cpu_s": round(server_cpu_seconds(pid) - cpu0, 3),
+    }
+
+
+def bench_model(browser, port: int, pid: int, model: dict, load_model: dict, moves: int, load_threads: int, repeats: int) -> dict:
+    entry: dict = {"latent_dim": model["latent_dim"], "image_size": model["image_size"], "channels": model["channels"]}
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    page = context.new_page()
+    counter = {"n": 0}
+    page.on("request", lambda r: counter.__setitem__("n", counter["n"] + 1) if r.url.startswith("http") else None)
+    page.on("websocket", lambda ws: ws.on("framesent", lambda _: counter.__setitem__("n", counter["n"] + 1)))
+    try:
+        page.goto(f"http://{HOST}:{port}/#model={model['id']}")
+        wait_ready(page, model["id"], "browser")
+        entry["first_use_cold"] = page.evaluate("() => window.__latentAtlas.onnxTimings")
+        page.reload()
+        wait_ready(page, model["id"], "browser")
+        entry["first_use_cached"] = page.evaluate("() => window.__latentAtlas.onnxTimings")
+        grids = [page.evaluate("() => window.__latentAtlas.timeTraversal(11)") for _ in range(repeats)]
+        entry["traversal_in_browser"] = {"dims": grids[0]["dims"], "steps": grids[0]["steps"], **percentiles([g["ms"] for g in grids])}
+        for phase in ("idle", "busy"):
+            for path in ("browser", "server"):
+                if path == "server":
+                    page.uncheck("#browser-decode")
+                else:
+                    page.check("#browser-decode")
+                wait_ready(page, model["id"], path)
+                if phase == "idle":
+                    result = drag(page, model, moves, counter, pid)
+                else:
+                    with Load(port, load_model, load_threads) as load:
+                        result = drag(page, model, moves, counter, pid)
+                    result["load_traversals_per_s"] = round(load.done / max(load.seconds, 1e-9), 1)
+                    result.pop("server_cpu_s")  # the load's CPU, not the drag's
+                entry[f"{path}_{phase}"] = result
+                print(f"[{model['id']}] {path} decode, server {phase}: p50 {result['input_to_frame_ms'].get('p50', float('nan')):.1f} ms, "
+                      f"p95 {result['input_to_frame_ms'].get('p95', float('nan')):.1f} ms, {result['requests_sent']} requests", flush=True)
+        page.check("#browser-decode")
+    finally:
+        context.close()
+    return entry
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--model", action="append", help="model id (repeatable; default: qlae-dsprites, qlae-shapes3d, strkm-shapes3d)")
+    parser.add_argument("--moves", type=int, default=100)
+    parser.add_argument("--load-threads", type=int, default=4)
+    parser.add_argument("--traversal-repeats", type=int, default=10)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    load_before = os.getloadavg()
+    wanted = args.model or ["qlae-dsprites", "qlae-shapes3d", "strkm-shapes3d"]
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["LATENTATLAS_ONNX_CACHE_DIR"] = str(Path(tmp) / "onnx")  # the first export is part of first use
+        with LocalServer(REPO_ROOT / "models", Path(tmp) / "server.log") as server, sync_playwright() as playwright:
+            models = {m["id"]: m for m in server.json("/api/models")["models"]}
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            results = {}
+            try:
+                for model_id in wanted:
+                    results[model_id] = bench_model(browser, server.port, server.process.pid, models[model_id], models[LOAD_MODEL],
+                                                    max(10, args.moves), args.load_threads, max(2, args.traversal_repeats))
+            finally:
+                browser.close()
+    report = {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "targets": TARGETS,
+        "load": {"model": LOAD_MODEL, "threads": args.load_threads, "request": "POST /traverse, 12 dims x 11 steps, back to back"},
+        "note": "browser, server and load generator share this machine's cores; input_to_frame_ms is slider input event -> decoded image loaded",
+        "machine": machine_info(load_before),
+        "models": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_json(args.out, report)
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
