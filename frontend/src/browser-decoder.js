@@ -124,7 +124,8 @@ export async function browserTraverse(onnx, latent, dims, steps) {
 }
 
 export class BrowserDecoder {
-  /** Same callbacks as `LiveDecoder`: onFrame({image, seq, serverMs, t0, sentAt, via, workerMs}), onError. */
+  /** Same callbacks as `LiveDecoder`: onFrame({image, seq, serverMs, t0, sentAt, via, workerMs,
+   * rgba, width, height}), onError; `image` is made on first read, `rgba` can be painted at once. */
   constructor({ onFrame, onError }) {
     this.onFrame = onFrame;
     this.onError = onError;
@@ -160,8 +161,14 @@ export class BrowserDecoder {
     try {
       const { rgba, ms } = await onnx.decode([latent]);
       if (onnx === this.onnx) {
-        const image = pixelsToDataUrl(rgba, onnx.width, onnx.height);
-        this.onFrame?.({ image, seq, serverMs: null, workerMs: ms, t0, sentAt, via: "browser" });
+        const { width, height } = onnx;
+        // the pixels, to paint at once; `image` (a PNG data URL) only when asked for
+        this.onFrame?.({
+          rgba, width, height, seq, serverMs: null, workerMs: ms, t0, sentAt, via: "browser",
+          get image() {
+            return pixelsToDataUrl(rgba, width, height);
+          },
+        });
       }
     } catch (error) {
       if (onnx === this.onnx) this.onError?.(error.message);

@@ -42,6 +42,7 @@ const el = {
   encodeContext: $("encode-context"),
   browserDecode: $("browser-decode"),
   decodePath: $("decode-path"),
+  decodeCanvas: $("decode-canvas"),
 };
 
 const PREFER_BROWSER_KEY = "latentatlas.decodeInBrowser";
@@ -146,37 +147,56 @@ function showFrame(frame) {
   const receivedAt = performance.now();
   pendingFrame = frame;
   const img = el.decode;
+  if (frame.rgba) {
+    // decoded in this page: paint the pixels now (an image's load event waits for its own
+    // decode, about a frame later); the <img> then takes the same pixels for downloads
+    const canvas = el.decodeCanvas;
+    canvas.width = frame.width;
+    canvas.height = frame.height;
+    canvas.getContext("2d").putImageData(new ImageData(frame.rgba, frame.width, frame.height), 0, 0);
+    canvas.hidden = false;
+    img.onload = null;
+    setImage(img, frame.image);
+    frameShown(frame, receivedAt);
+    return;
+  }
+  el.decodeCanvas.hidden = true;
   img.onload = () => {
     if (pendingFrame !== frame) return;
-    const shownAt = performance.now();
-    hook.lastDecodeMs = shownAt - frame.t0;
-    hook.lastServerMs = frame.serverMs;
-    hook.lastRoundTripMs = receivedAt - frame.sentAt;
-    hook.frames += 1;
-    if (frame.via === "browser") {
-      el.latency.textContent = `· ${frame.workerMs.toFixed(1)} / ${hook.lastDecodeMs.toFixed(0)} ms (in browser)`;
-      el.latency.title = "decode time in this browser / input event to image on screen";
-    } else {
-      el.latency.textContent =
-        frame.serverMs != null
-          ? `· ${frame.serverMs.toFixed(1)} / ${hook.lastDecodeMs.toFixed(0)} ms`
-          : `· ${hook.lastDecodeMs.toFixed(0)} ms (HTTP)`;
-      el.latency.title = "server decode time / input event to image on screen";
-    }
-    el.downloadButton.disabled = false;
-    window.dispatchEvent(
-      new CustomEvent("latentatlas:frame", {
-        detail: {
-          seq: frame.seq,
-          inputToFrameMs: hook.lastDecodeMs,
-          serverMs: frame.serverMs,
-          roundTripMs: hook.lastRoundTripMs,
-          via: frame.via,
-        },
-      }),
-    );
+    frameShown(frame, receivedAt);
   };
   setImage(img, frame.image);
+}
+
+function frameShown(frame, receivedAt) {
+  const shownAt = performance.now();
+  hook.lastDecodeMs = shownAt - frame.t0;
+  hook.lastServerMs = frame.serverMs;
+  hook.lastRoundTripMs = receivedAt - frame.sentAt;
+  hook.frames += 1;
+  if (frame.via === "browser") {
+    el.latency.textContent = `· ${frame.workerMs.toFixed(1)} / ${hook.lastDecodeMs.toFixed(0)} ms (in browser)`;
+    el.latency.title = "decode time in this browser / input event to image on screen";
+  } else {
+    el.latency.textContent =
+      frame.serverMs != null
+        ? `· ${frame.serverMs.toFixed(1)} / ${hook.lastDecodeMs.toFixed(0)} ms`
+        : `· ${hook.lastDecodeMs.toFixed(0)} ms (HTTP)`;
+    el.latency.title = "server decode time / input event to image on screen";
+  }
+  el.downloadButton.disabled = false;
+  window.dispatchEvent(
+    new CustomEvent("latentatlas:frame", {
+      detail: {
+        seq: frame.seq,
+        inputToFrameMs: hook.lastDecodeMs,
+        serverMs: frame.serverMs,
+        workerMs: frame.workerMs ?? null,
+        roundTripMs: hook.lastRoundTripMs,
+        via: frame.via,
+      },
+    }),
+  );
 }
 
 const live = new LiveDecoder({
@@ -621,6 +641,7 @@ async function selectModel(id, { latent = null, datasetIndex = null } = {}) {
   traversal.clear();
   el.samples.replaceChildren();
   [el.original, el.reconstruction, el.decode].forEach((img) => setImage(img, null));
+  el.decodeCanvas.hidden = true;
   el.originalCaption.textContent = el.reconstructionCaption.textContent = el.latency.textContent = "";
   el.encodeContext.textContent = "";
   el.downloadButton.disabled = true;

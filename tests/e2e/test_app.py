@@ -307,6 +307,8 @@ def test_bad_link_and_http_fallback(app, models):
     refused, live decoding falls back to POST /decode."""
     page = app.page
     page.route_web_socket(re.compile(r".*/live$"), lambda ws: ws.close())
+    # the server path (decoding in the browser, the default, would answer the slider itself)
+    page.add_init_script("localStorage.setItem('latentatlas.decodeInBrowser', '0')")
     page.goto(f"{app.base_url}/#model=no-such-model&z=1,2,3")
     page.wait_for_selector("#model-select:not([disabled])")  # the model list has arrived
     first = page.eval_on_selector("#model-select option", "o => o.value")
