@@ -36,7 +36,7 @@ COPY pyproject.toml README.md ./
 COPY backend backend
 COPY frontend/index.html frontend/ensembles.html frontend/static.html frontend/styles.css frontend/
 COPY frontend/src frontend/src
-COPY --from=frontend /build/frontend/node_modules/plotly.js-dist-min frontend/node_modules/plotly.js-dist-min
+COPY --from=frontend /build/frontend/node_modules/plotly.js-strict-dist-min frontend/node_modules/plotly.js-strict-dist-min
 COPY --from=frontend /build/frontend/node_modules/swagger-ui-dist frontend/node_modules/swagger-ui-dist
 # ONNX Runtime Web: the WASM build the decoding worker loads (not the package's other 130 MB of builds)
 COPY --from=frontend /build/frontend/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs \

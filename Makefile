@@ -34,6 +34,7 @@ bench: setup
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/upload_memory.py
 	$(BIN)/python bench/browser_decode.py
+	$(BIN)/python bench/population.py
 
 screenshot: setup
 	LATENTATLAS_UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/e2e -k "screenshot or heatmap_reachability or flow_panel_truncates"

@@ -10,6 +10,7 @@ import { FlowPanel, sliderLimit } from "./flow.js";
 import { LiveDecoder } from "./live.js";
 import { MetricsPanel } from "./metrics.js";
 import { renderLossPlot } from "./plot.js";
+import { PopulationPanel } from "./population.js";
 import { SliderPanel, dimRanges, snap } from "./sliders.js";
 import { TraversalView } from "./traversal.js";
 import { isForeignHash, readUrlState, writeUrlState } from "./urlstate.js";
@@ -111,7 +112,7 @@ const hook = {
   },
   /** No request in flight, no decode pending, no traversal scheduled. */
   get idle() {
-    return activity.inflight === 0 && !live.busy && !browserDecoder.busy && !rafId && !traversalTimer && !flowPanel.busy;
+    return activity.inflight === 0 && !live.busy && !browserDecoder.busy && !rafId && !traversalTimer && !flowPanel.busy && !populationPanel.busy;
   },
 };
 window.__latentAtlas = hook;
@@ -405,6 +406,7 @@ function applyEncoding(reply, caption) {
   }
   setLatent(latent, { asBase: true, scale: Array.isArray(reply.scale) ? reply.scale : null });
   flowPanel.setSource(state.source, state.base);
+  populationPanel.setMarker(state.base, caption || "current image");
   // The server measures the reconstruction and says how the input compares with the training data.
   const heldout = reply.heldout_psnr_db == null ? "" : ` (held-out ${reply.heldout_psnr_db.toFixed(1)} dB)`;
   el.reconstructionCaption.textContent = `· PSNR ${reply.psnr_db.toFixed(1)} dB${heldout}`;
@@ -613,6 +615,25 @@ const flowPanel = new FlowPanel(
   reportError,
 );
 
+const populationPanel = new PopulationPanel(
+  {
+    panel: $("population-panel"),
+    n: $("population-n"),
+    color: $("population-color"),
+    button: $("population-button"),
+    note: $("population-note"),
+    scatter: $("population-scatter"),
+    hists: $("population-hists"),
+  },
+  {
+    onPick: (index, caption) => {
+      encodeIndex(index, caption).catch((error) => reportError(error, caption));
+      el.original.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    },
+    onError: reportError,
+  },
+);
+
 // ---------------------------------------------------------------- models
 
 let sliders = null;
@@ -666,6 +687,7 @@ async function selectModel(id, { latent = null, datasetIndex = null } = {}) {
   renderCard(model);
   metricsPanel.show(model, state.models);
   flowPanel.show(model);
+  populationPanel.show(model);
   live.open(model.id);
   setupBrowserDecoding(model, generation);
   setStatus(modelSummary());

@@ -666,9 +666,9 @@ def test_generate_refuses_bad_requests(client, ids, body):
 
 
 def test_only_the_pages_and_their_assets_are_served(client):
-    for path in ("/", "/index.html", "/ensembles.html", "/styles.css", "/src/main.js", "/vendor/plotly.js-dist-min/plotly.min.js"):
+    for path in ("/", "/index.html", "/ensembles.html", "/styles.css", "/src/main.js", "/vendor/plotly.js-strict-dist-min/plotly-strict.min.js"):
         assert client.get(path).status_code == 200, path
-    for path in ("/package.json", "/package-lock.json", "/node_modules/plotly.js-dist-min/package.json", "/vendor/.package-lock.json",
+    for path in ("/package.json", "/package-lock.json", "/node_modules/plotly.js-strict-dist-min/package.json", "/vendor/.package-lock.json",
                  "/src/../package.json", "/vendor/swagger-ui-dist/../../package.json"):
         assert client.get(path).status_code == 404, path
 
@@ -738,8 +738,8 @@ def test_static_scripts_are_compressed(client):
     """Plotly (4.8 MB) travels gzipped to browsers that accept it; it decodes to the same file."""
     from latentatlas.config import Settings
 
-    path = Settings().frontend_dir / "node_modules" / "plotly.js-dist-min" / "plotly.min.js"
-    response = client.get("/vendor/plotly.js-dist-min/plotly.min.js", headers={"Accept-Encoding": "gzip"})
+    path = Settings().frontend_dir / "node_modules" / "plotly.js-strict-dist-min" / "plotly-strict.min.js"
+    response = client.get("/vendor/plotly.js-strict-dist-min/plotly-strict.min.js", headers={"Accept-Encoding": "gzip"})
     assert response.status_code == 200 and response.headers["content-encoding"] == "gzip"
     assert response.num_bytes_downloaded < path.stat().st_size / 2
     assert response.content == path.read_bytes()  # httpx decompressed it

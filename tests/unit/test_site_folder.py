@@ -41,6 +41,6 @@ def test_site_folder_holds_models_with_relative_urls_and_skips_what_cannot_expor
     assert len(model["samples"]) == 8 and model["samples"][0]["image"].startswith("data:image/png")
     for path in ["index.html", "styles.css", "src/static-site.js", "src/onnx-worker.js",
                  "vendor/onnxruntime-web/dist/ort.wasm.min.mjs", "vendor/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm",
-                 "vendor/plotly.js-dist-min/plotly.min.js"]:
+                 "vendor/plotly.js-strict-dist-min/plotly-strict.min.js"]:
         assert (out / path).is_file(), path
     assert "static-site.js" in (out / "index.html").read_text()

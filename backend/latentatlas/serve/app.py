@@ -99,7 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-VENDORED_PACKAGES = {"plotly.js-dist-min": "", "swagger-ui-dist": "", "onnxruntime-web": "dist"}
+VENDORED_PACKAGES = {"plotly.js-strict-dist-min": "", "swagger-ui-dist": "", "onnxruntime-web": "dist"}
 """npm package -> the folder of it served at /vendor/<package>/<folder> (ONNX Runtime Web: its
 browser builds and WASM binaries only)."""
 PAGES = ("index.html", "ensembles.html", "styles.css")

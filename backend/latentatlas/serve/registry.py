@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from latentatlas.imaging import tile_grid, to_data_url, to_png
 from latentatlas.serve.admission import Admission, FairLock
 from latentatlas.serve.schemas import DimName, ModelDetail, ModelInfo, ModelMetrics, Sample
 from latentatlas.evaluation.disentanglement import Progress, VoteCounts, evaluate_model, save_metrics_run
+from latentatlas.evaluation.population import principal_plane
 from latentatlas.evaluation.quality import add_noise, psnr
 from latentatlas.families import get_family
 from latentatlas.store.folders import LoadedModel, load_model_folder
@@ -44,6 +47,12 @@ FAR_BITS_PER_DIM = 1.0
 
 # Decodes per turn of a model's lock: larger batches are split so that other requests interleave.
 DECODE_CHUNK = 64
+
+# A population view returns this many leading latent dims at most (an ordered flow's top ones),
+# renders and encodes its samples this many at a time, and keeps this many populations per model.
+POPULATION_DIMS = 16
+POPULATION_CHUNK = 256
+POPULATION_CACHE = 4
 
 # Traversals without ``dims`` sweep this many leading dimensions at most (every dimension of a
 # small latent; the most important ones of an ordered flow, whose latent is the image's size).
@@ -111,6 +120,8 @@ class ModelService:
         # One inference at a time per model, in arrival order: requests queue (boundedly:
         # ``admission``) instead of oversubscribing the cores.
         self._lock = FairLock()
+        self._populations: OrderedDict[tuple[int, int], dict] = OrderedDict()
+        self._population_lock = threading.Lock()
 
     def _inference(self):
         """Admission to this model's inference (OverloadedError beyond the bounds), then its lock."""
@@ -418,6 +429,46 @@ class ModelService:
             return ModelMetrics.model_validate(metrics)
 
         return work
+
+    def population(self, n: int, seed: int) -> dict:
+        """``n`` seeded samples of the model's dataset, encoded: their latents (the first
+        POPULATION_DIMS dims), factors, dataset indices and principal plane. Computed once per
+        (n, seed) and kept (the last POPULATION_CACHE); encoding takes the model's lock per
+        chunk of POPULATION_CHUNK, so live requests interleave."""
+        if not isinstance(self.dataset, FactorDataset):
+            raise UnsupportedError(f"model {self.id}'s dataset has no generative factors: it has no population view")
+        with self._population_lock:
+            key = (n, seed)
+            if key in self._populations:
+                self._populations.move_to_end(key)
+                return {**self._populations[key], "cached": True}
+            started = time.perf_counter()
+            factors = self.dataset.sample_factors(n, np.random.default_rng(seed))
+            dims = min(self.config.latent_dim, POPULATION_DIMS)
+            parts, render_s = [], 0.0
+            for start in range(0, n, POPULATION_CHUNK):
+                t0 = time.perf_counter()
+                images = self.dataset.render(factors[start : start + POPULATION_CHUNK]).to(self.device)
+                render_s += time.perf_counter() - t0
+                with torch.inference_mode(), self._inference():
+                    parts.append(self.model.encode(images).latent[:, :dims].float().cpu().numpy())
+            latents = np.concatenate(parts)
+            encoded = time.perf_counter()
+            plane = principal_plane(latents)
+            result = {
+                "n": n, "seed": seed, "dims": dims, "latent_dim": self.config.latent_dim,
+                "indices": self.dataset.factors_to_index(factors).tolist(),
+                "factor_names": list(self.dataset.factor_names),
+                "factors": factors.tolist(),
+                "factor_values": self.dataset.factor_value_table(factors),
+                "latents": np.round(latents, 5).tolist(),
+                "pca": {name: np.round(np.asarray(value), 6).tolist() for name, value in plane.items()},
+                "seconds": {"render": render_s, "encode": encoded - started - render_s, "pca": time.perf_counter() - encoded},
+            }
+            self._populations[key] = result
+            while len(self._populations) > POPULATION_CACHE:
+                self._populations.popitem(last=False)
+            return {**result, "cached": False}
 
     def samples(self, n: int, seed: int) -> list[Sample]:
         if not isinstance(self.dataset, FactorDataset):

@@ -30,7 +30,7 @@ PAGE = "static.html"
 ENTRY_MODULE = "static-site.js"
 VENDOR_FILES = {
     "onnxruntime-web": ["dist/ort.wasm.min.mjs", "dist/ort-wasm-simd-threaded.mjs", "dist/ort-wasm-simd-threaded.wasm"],
-    "plotly.js-dist-min": ["plotly.min.js"],
+    "plotly.js-strict-dist-min": ["plotly-strict.min.js"],
 }
 SAMPLES_PER_MODEL = 8
 _IMPORT = re.compile(r"""^\s*import\s[^;]*?from\s+["']\./([\w.-]+\.js)["']""", re.MULTILINE)

@@ -30,6 +30,7 @@ from latentatlas.serve.schemas import (
     GenerateResponse,
     ModelDetail,
     ModelList,
+    PopulationResponse,
     SampleList,
     TraverseRequest,
     TraverseResponse,
@@ -192,6 +193,20 @@ def samples(
     """Random images from the model's dataset with their generative factors."""
     try:
         return SampleList(samples=service.samples(n, secrets.randbits(32) if seed is None else seed))
+    except InputError as error:
+        raise _unprocessable(error) from error
+
+
+@router.get("/{model_id}/population", response_model=PopulationResponse, responses=errors(409))
+def population(
+    service: Service,
+    n: Annotated[int, Query(ge=10, le=5000, description="how many dataset samples to encode")] = 2000,
+    seed: Annotated[int, Query(ge=0, lt=2**32, description="which samples (the same seed, the same samples)")] = 0,
+) -> PopulationResponse:
+    """Encode ``n`` seeded samples of the model's dataset (cached per model, n and seed): their
+    latents, factors, dataset indices and principal (PCA) plane. 409 for a dataset without factors."""
+    try:
+        return PopulationResponse(**service.population(n, seed))
     except InputError as error:
         raise _unprocessable(error) from error
 
