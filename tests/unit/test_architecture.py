@@ -74,3 +74,10 @@ def test_pictures_are_made_in_one_module():
     for path in sorted(PACKAGE.rglob("*.py")):
         if path.name != "imaging.py":
             assert "fromarray" not in path.read_text(), path.relative_to(PACKAGE)
+
+
+def test_test_modules_have_unique_names():
+    """pytest imports the test folders without packages: two test files with one name break collection."""
+    tests = PACKAGE.parents[1] / "tests"
+    names = [path.name for path in tests.rglob("test_*.py")]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)

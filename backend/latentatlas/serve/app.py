@@ -80,13 +80,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=app.openapi_url,
             title="Latent Atlas API",
             swagger_js_url="/vendor/swagger-ui-dist/swagger-ui-bundle.js",
             swagger_css_url="/vendor/swagger-ui-dist/swagger-ui.css",
             swagger_favicon_url="/vendor/swagger-ui-dist/favicon-32x32.png",
         )
+        # the page's language, for screen readers (Swagger UI's template has none)
+        return HTMLResponse(page.body.decode().replace("<html>", '<html lang="en">', 1))
 
     if settings.frontend_dir.is_dir():
         _serve_frontend(app, settings.frontend_dir)
