@@ -44,6 +44,7 @@ const el = {
   browserDecode: $("browser-decode"),
   decodePath: $("decode-path"),
   decodeCanvas: $("decode-canvas"),
+  decodeFloat: $("decode-float"),
 };
 
 const PREFER_BROWSER_KEY = "latentatlas.decodeInBrowser";
@@ -171,6 +172,7 @@ function showFrame(frame) {
 
 function frameShown(frame, receivedAt) {
   const shownAt = performance.now();
+  if (document.body.classList.contains("decode-away")) el.decodeFloat.src = el.decode.src;
   hook.lastDecodeMs = shownAt - frame.t0;
   hook.lastServerMs = frame.serverMs;
   hook.lastRoundTripMs = receivedAt - frame.sentAt;
@@ -878,6 +880,13 @@ document.addEventListener("paste", (e) => {
 window.addEventListener("hashchange", () => {
   if (isForeignHash() && state.models.length) restoreFromUrl();
 });
+
+// On a narrow screen the sliders sit below the images: while the decode is scrolled out of view,
+// a floating copy of it (CSS shows it under 640 px) follows the sliders.
+new IntersectionObserver(([entry]) => {
+  document.body.classList.toggle("decode-away", !entry.isIntersecting);
+  if (!entry.isIntersecting && el.decode.src) el.decodeFloat.src = el.decode.src;
+}).observe(el.decode);
 
 window.addEventListener("beforeunload", () => {
   live.close();

@@ -21,6 +21,7 @@ export class TraversalView {
     img.addEventListener("click", (e) => {
       const cell = this._cellAt(e);
       if (cell) this.onPick(cell.dim, cell.value);
+      this._hover(e); // a tap (no hover on touch screens) reads the tile out too
     });
   }
 

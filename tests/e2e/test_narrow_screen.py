@@ -1,0 +1,74 @@
+"""Both pages at 390 px (a phone, touch): no sideways scrolling, full-width sliders, the decode
+kept in view (floating) while the sliders move, and a tap reads a traversal tile out."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def phone(browser, server):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+def no_sideways_scroll(page) -> None:
+    widths = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert widths[0] <= widths[1], f"the page scrolls sideways: {widths[0]} px of content in {widths[1]} px"
+
+
+def idle(page, model_id: str) -> None:
+    page.wait_for_function(
+        "(id) => { const h = window.__latentAtlas; return h && h.modelId === id && h.frames > 0 && h.idle; }", arg=model_id
+    )
+
+
+@pytest.mark.parametrize("model_id", ["qlae-shapes3d", "eoflow-dsprites"])
+def test_explorer_at_390px(phone, server, model_id):
+    page = phone
+    page.goto(f"{server.url}/#model={model_id}")
+    idle(page, model_id)
+    page.wait_for_timeout(500)
+    no_sideways_scroll(page)
+    row = page.locator(".slider-row").first.bounding_box()
+    track = page.locator(".slider-row .track").first.bounding_box()
+    assert track["width"] >= 0.9 * row["width"], (track, row)
+
+    # scrolled down to the sliders, the decode floats in view and follows them
+    page.locator("#sliders").scroll_into_view_if_needed()
+    page.wait_for_function("() => document.body.classList.contains('decode-away')")
+    assert page.is_visible("#decode-float")
+    box = page.locator("#decode-float").bounding_box()
+    assert 0 <= box["y"] and box["y"] + box["height"] <= 844 and box["x"] + box["width"] <= 390
+    before = page.get_attribute("#decode-float", "src")
+    frames = page.evaluate("() => window.__latentAtlas.frames")
+    page.locator("#sliders input[type=range]").first.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("(n) => window.__latentAtlas.frames > n", arg=frames)
+    page.wait_for_function("(old) => document.querySelector('#decode-float').getAttribute('src') !== old", arg=before)
+    assert page.get_attribute("#decode-float", "src") == page.get_attribute("#decode-img", "src")
+    no_sideways_scroll(page)
+
+    # no hover on a touch screen: a tap on a traversal tile reads it out
+    page.wait_for_function("() => document.querySelector('#traversal-img').getAttribute('src')")
+    grid = page.locator("#traversal-img")
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    page.touchscreen.tap(box["x"] + 5, box["y"] + 5)
+    page.wait_for_function("() => /^z0\\b/.test(document.querySelector('#traversal-readout').textContent)")
+
+
+def test_ensemble_page_at_390px(phone, server):
+    page = phone
+    page.goto(f"{server.url}/ensembles.html")
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(1500)
+    no_sideways_scroll(page)
