@@ -11,8 +11,8 @@ const make = (tag, props = {}, ...children) => {
   return node;
 };
 
-/** `./index.html#model=ID`: the member in the explorer (urlstate.js's hash format). */
-export const explorerHref = (modelId) => `./index.html#model=${encodeURIComponent(modelId)}`;
+/** `./index.html#model=ID&dim=K`: the member in the explorer with the channel's slider picked (urlstate.js's hash format). */
+export const explorerHref = (modelId, dim = null) => `./index.html#model=${encodeURIComponent(modelId)}${dim != null ? `&dim=${dim}` : ""}`;
 
 function fact(dl, term, value, title = "") {
   if (value == null || value === "") return;
@@ -140,7 +140,7 @@ function channelFigure(channel, label, modelId) {
     make("strong", { textContent: channel.member }),
     ` · β ${fmtBeta(channel.beta)} · z${channel.dim} · ${fmt(channel.info_bits)} bits`,
   );
-  if (modelId) caption.append(" · ", make("a", { href: explorerHref(modelId), textContent: "open in explorer", className: "explorer-link" }));
+  if (modelId) caption.append(" · ", make("a", { href: explorerHref(modelId, channel.dim), textContent: "open in explorer", className: "explorer-link" }));
   const figure = make("figure", { className: "channel-figure" }, make("div", { className: "strip-frame" }, img), caption);
   figure.dataset.channel = String(channel.index);
   return { figure, img };

@@ -153,6 +153,8 @@ function pickPair(a, b) {
   similarityPlot.mark(marks());
   writeHash();
   pairView.show(state.sim, a, b, state.modelIds);
+  // the pair's traversals sit below the heatmap: bring them into view
+  $("pair").scrollIntoView({ block: "nearest", behavior: "smooth" });
 }
 
 /** One channel: pair it with its closest channel (highest NMI) in another member. */

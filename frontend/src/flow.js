@@ -87,9 +87,11 @@ export class FlowPanel {
    *   residualCaption, scree, psnrPlot, note, sigma, sigmaValue, denoiseNote, noisy, noisyPsnr, denoised, denoisedPsnr}
    * @param {(error: Error, context: string) => void} onError
    */
-  constructor(els, onError) {
+  constructor(els, onError, onChange = () => {}) {
     this.els = els;
     this.onError = onError;
+    this.onChange = onChange; // C or sigma changed: the link follows
+    this.restored = null; // {keep, sigma} from a link, applied by the next show()
     this.model = null;
     this.source = null;
     this.keep = 1;
@@ -112,6 +114,7 @@ export class FlowPanel {
     els.sigma.addEventListener("input", () => {
       this._describeSigma();
       this._requestDenoise();
+      this.onChange();
     });
   }
 
@@ -150,8 +153,10 @@ export class FlowPanel {
     const cardKeeps = (flow?.truncation?.keep ?? []).filter((c) => Number.isInteger(c) && c >= 1 && c <= dim);
     this.keeps = [...new Set([...logSpaced(dim, SLIDER_POSITIONS), ...logSpaced(dim, CURVE_POINTS), ...cardKeeps])].sort((a, b) => a - b);
     this.els.keep.max = String(this.keeps.length - 1);
-    this.keep = this._clampKeep(flow?.denoise?.best_keep ?? Math.floor(dim / 16));
-    this.els.sigma.value = String(flow?.denoise?.sigma ?? 0.1);
+    const restored = this.restored ?? {};
+    this.restored = null;
+    this.keep = this._clampKeep(restored.keep ?? flow?.denoise?.best_keep ?? Math.floor(dim / 16));
+    this.els.sigma.value = String(restored.sigma ?? flow?.denoise?.sigma ?? 0.1);
     this._describeKeep();
     this._describeSigma();
     this._describeCard();
@@ -171,10 +176,29 @@ export class FlowPanel {
     this._requestDenoise();
   }
 
+  /** What a link holds of this panel: {keep, sigma} (nothing while hidden). */
+  linkState() {
+    return this.model ? { keep: this.keep, sigma: Number(this.els.sigma.value) } : {};
+  }
+
+  /** C and sigma from a link: set now when the panel shows this model, else by the next show(). */
+  restore({ keep = null, sigma = null }) {
+    if (this.model) {
+      if (sigma != null) {
+        this.els.sigma.value = String(sigma);
+        this._describeSigma();
+      }
+      if (keep != null) this.setKeep(keep);
+    } else {
+      this.restored = { keep, sigma };
+    }
+  }
+
   /** Keep the top `keep` latents; `commit` (a release or a click) also re-runs the denoising. */
   setKeep(keep, { commit = true } = {}) {
     if (!this.model) return;
     this.keep = this._clampKeep(keep);
+    this.onChange();
     this._describeKeep();
     this._scheduleMarks();
     if (this._local()) {

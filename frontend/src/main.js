@@ -45,6 +45,7 @@ const el = {
   decodePath: $("decode-path"),
   decodeCanvas: $("decode-canvas"),
   decodeFloat: $("decode-float"),
+  copyLink: $("copy-link"),
 };
 
 const PREFER_BROWSER_KEY = "latentatlas.decodeInBrowser";
@@ -326,12 +327,19 @@ function latentChanged(t0) {
 }
 
 function urlState() {
-  // An ordered model's latent is the whole image (thousands of numbers): share the source only.
-  const whole = state.model && sliderLimit(state.model) === state.model.latent_dim;
+  // An ordered model's latent is the whole image (thousands of numbers): its link holds the
+  // source and the values of its slider dims (the top latents) over the source's encoding.
+  const model = state.model;
+  const whole = model && sliderLimit(model) === model.latent_dim;
+  const flow = model?.capabilities?.ordered ? flowPanel.linkState() : {};
   return {
-    model: state.model?.id,
+    model: model?.id,
     latent: whole ? state.latent : null,
+    top: !whole && state.latent ? state.latent.slice(0, sliderLimit(model)) : null,
     datasetIndex: state.source?.type === "sample" ? state.source.index : null,
+    upload: state.source?.type === "file",
+    steps: el.stepsSelect.disabled ? null : Number(el.stepsSelect.value),
+    ...flow,
   };
 }
 
@@ -615,6 +623,7 @@ const flowPanel = new FlowPanel(
     denoisedPsnr: $("flow-denoised-psnr"),
   },
   reportError,
+  () => writeUrlState(urlState),
 );
 
 const populationPanel = new PopulationPanel(
@@ -640,7 +649,7 @@ const populationPanel = new PopulationPanel(
 
 let sliders = null;
 
-async function selectModel(id, { latent = null, datasetIndex = null } = {}) {
+async function selectModel(id, { latent = null, top = null, datasetIndex = null, upload = false, keep = null, sigma = null, steps = null, dim = null } = {}) {
   const generation = ++state.generation;
   state.traversalAbort?.abort();
   state.factorsAbort?.abort();
@@ -695,20 +704,28 @@ async function selectModel(id, { latent = null, datasetIndex = null } = {}) {
   setStatus(modelSummary());
 
   try {
-    if (latent) {
-      if (latent.length !== model.latent_dim) {
-        showError(`the link's latent has ${latent.length} values but ${model.id} has ${model.latent_dim} dims; starting from the prior centre`);
+    if (steps != null && [...el.stepsSelect.options].some((o) => Number(o.value) === steps)) el.stepsSelect.value = String(steps);
+    if (model.capabilities.ordered && (keep != null || sigma != null)) flowPanel.restore({ keep, sigma });
+    const fromLink = latent || top || datasetIndex != null || upload;
+    if (latent && latent.length !== model.latent_dim) {
+      showError(`the link's latent has ${latent.length} values but ${model.id} has ${model.latent_dim} dims; starting from the prior centre`);
+      setLatent(priorCentre(), { asBase: true });
+    } else if (fromLink) {
+      if (datasetIndex != null) {
+        const reply = await api.encodeIndex(model.id, datasetIndex);
+        if (generation !== state.generation) return;
+        state.source = { type: "sample", index: datasetIndex };
+        applyEncoding(reply, `sample ${datasetIndex}`);
+      } else if (!latent) {
         setLatent(priorCentre(), { asBase: true });
-      } else {
-        if (datasetIndex != null) {
-          const reply = await api.encodeIndex(model.id, datasetIndex);
-          if (generation !== state.generation) return;
-          state.source = { type: "sample", index: datasetIndex };
-          applyEncoding(reply, `sample ${datasetIndex}`);
-        }
-        setLatent(latent, { asBase: datasetIndex == null });
-        setStatus(`${modelSummary()} · restored from the link`);
       }
+      if (latent) setLatent(latent, { asBase: datasetIndex == null });
+      if (top && state.latent) setLatent([...top.slice(0, sliderLimit(model)), ...state.latent.slice(top.length)]);
+      if (upload) {
+        showError("this link was made from an uploaded image, which a link cannot carry: it shows " +
+          (latent || top ? "the latent the link holds" : "the prior centre") + "; upload the image again to see it");
+      }
+      setStatus(`${modelSummary()} · restored from the link`);
     } else if (previousSource?.type === "file") {
       setLatent(priorCentre(), { asBase: true });
       await encodeFile(previousSource.file);
@@ -716,6 +733,7 @@ async function selectModel(id, { latent = null, datasetIndex = null } = {}) {
       setLatent(priorCentre(), { asBase: true });
       await loadSamples();
     }
+    if (dim != null) sliders.focusDim(dim);
   } catch (error) {
     if (generation === state.generation) reportError(error);
   }
@@ -775,7 +793,8 @@ async function restoreFromUrl() {
     await selectModel(first);
     return;
   }
-  await selectModel(id, { latent: url.latent, datasetIndex: url.datasetIndex });
+  const { latent, top, datasetIndex, upload, keep, sigma, steps, dim } = url;
+  await selectModel(id, { latent, top, datasetIndex, upload, keep, sigma, steps, dim });
 }
 
 // ---------------------------------------------------------------- events
@@ -837,8 +856,23 @@ el.downloadButton.addEventListener("click", () => {
   a.remove();
 });
 
-el.stepsSelect.addEventListener("change", () => scheduleTraversal(0));
+el.stepsSelect.addEventListener("change", () => {
+  scheduleTraversal(0);
+  writeUrlState(urlState);
+});
 el.factorsButton.addEventListener("click", () => nameDims());
+el.copyLink.addEventListener("click", async () => {
+  writeUrlState(urlState, 0);
+  const upload = state.source?.type === "file";
+  try {
+    await navigator.clipboard.writeText(location.href);
+    setStatus(upload
+      ? "Link copied. It holds the latent, not your uploaded image (links cannot carry uploads): whoever opens it sees the decode, not the original."
+      : "Link copied: it restores this model, image, latent and view.");
+  } catch {
+    setStatus(`Copy this link: ${location.href}`);
+  }
+});
 el.errorDismiss.addEventListener("click", clearError);
 
 // Drag and drop: the images panel takes the drop; elsewhere a stray drop must not navigate away.

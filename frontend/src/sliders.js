@@ -256,4 +256,14 @@ export class SliderPanel {
   focus(d) {
     this.inputs[d]?.focus();
   }
+
+  /** Bring dim `d`'s slider into view, focused and marked (a link's `dim`: a channel picked elsewhere). */
+  focusDim(d) {
+    const input = this.inputs[d];
+    if (!input) return;
+    const row = input.closest(".slider-row");
+    row.classList.add("picked");
+    row.scrollIntoView({ block: "center" });
+    input.focus({ preventScroll: true });
+  }
 }

@@ -1,32 +1,62 @@
 // The view's state lives in the URL hash, so a view can be shared and reloaded:
-//   #model=qlae-shapes3d&z=0.1234567,-1.5,...&src=ds:1234
-// `z` is the current latent (7 significant digits: float32 round-trips closely enough),
-// `src` the dataset index the original came from (uploads cannot be shared).
+//   #model=qlae-shapes3d&z=0.1234567,-1.5,...&src=ds:1234&steps=11&dim=3
+//   #model=eoflow-dsprites&src=ds:1234&zt=0.5,...&c=64&sigma=0.1      (ordered latents)
+// `z` is the whole latent (7 significant digits: float32 round-trips closely enough); a flow's
+// latent is its image's size, so its link holds the source and `zt`, the values of its slider
+// dims (the top latents) over the source's encoding. `src` is the dataset index the original
+// came from; `src=upload` marks a view of an uploaded image, which no link can carry. `c` and
+// `sigma` are the flow panel's C and noise, `steps` the traversal's, `dim` a focused latent dim.
+
+const number = (text) => (text != null && text !== "" && Number.isFinite(Number(text)) ? Number(text) : null);
+
+function numbers(text) {
+  if (!text) return null;
+  const values = text.split(",").map((s) => Number(s));
+  return values.length && values.every((v) => Number.isFinite(v)) ? values : null;
+}
 
 export function readUrlState(hash = location.hash) {
   const params = new URLSearchParams(hash.replace(/^#/, ""));
   const model = params.get("model") || null;
-  let latent = null;
   const z = params.get("z");
-  if (z) {
-    const values = z.split(",").map((s) => Number(s));
-    if (values.length && values.every((v) => Number.isFinite(v))) latent = values;
-  }
-  let datasetIndex = null;
+  const zt = params.get("zt");
+  const latent = numbers(z);
+  const top = numbers(zt);
   const src = params.get("src");
-  if (src && /^ds:\d+$/.test(src)) datasetIndex = Number(src.slice(3));
-  return { model, latent, datasetIndex, invalidLatent: Boolean(z) && !latent };
+  const datasetIndex = src && /^ds:\d+$/.test(src) ? Number(src.slice(3)) : null;
+  const integer = (name) => {
+    const value = number(params.get(name));
+    return value != null && Number.isInteger(value) && value >= 0 ? value : null;
+  };
+  return {
+    model,
+    latent,
+    top,
+    datasetIndex,
+    upload: src === "upload",
+    keep: integer("c"),
+    sigma: number(params.get("sigma")),
+    steps: integer("steps"),
+    dim: integer("dim"),
+    invalidLatent: (Boolean(z) && !latent) || (Boolean(zt) && !top),
+  };
 }
 
 export function formatLatent(latent) {
-  return latent.map((v) => String(Number(v.toPrecision(7)))).join(",");
+  return latent.map((v) => String(Number(Number(v).toPrecision(7)))).join(",");
 }
 
-export function buildHash({ model, latent, datasetIndex }) {
+export function buildHash({ model, latent, top, datasetIndex, upload, keep, sigma, steps, dim }) {
   const parts = [];
   if (model) parts.push(`model=${encodeURIComponent(model)}`);
   if (latent?.length) parts.push(`z=${formatLatent(latent)}`);
+  if (top?.length) parts.push(`zt=${formatLatent(top)}`);
   if (datasetIndex != null) parts.push(`src=ds:${datasetIndex}`);
+  else if (upload) parts.push("src=upload");
+  if (keep != null) parts.push(`c=${keep}`);
+  if (sigma != null) parts.push(`sigma=${Number(sigma.toPrecision(4))}`);
+  if (steps != null) parts.push(`steps=${steps}`);
+  if (dim != null) parts.push(`dim=${dim}`);
   return `#${parts.join("&")}`;
 }
 

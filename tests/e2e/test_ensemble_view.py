@@ -258,7 +258,7 @@ def test_heatmap_reachability_hotspots_and_pair(app, server, ensemble, screensho
         assert c["member"] in caption and f"z{c['dim']}" in caption and f"{c['info_bits']:.3f} bits" in caption
         assert f"β {c['beta']:g}" in caption
         model_id = model_ids[c["member"]]
-        assert figures.nth(k).locator("a.explorer-link").get_attribute("href") == f"./index.html#model={model_id}"
+        assert figures.nth(k).locator("a.explorer-link").get_attribute("href") == f"./index.html#model={model_id}&dim={c['dim']}"
         size = server.json(f"/api/models/{model_id}")["image_size"]
         width, height = figures.nth(k).locator("img.strip").evaluate("i => [i.naturalWidth, i.naturalHeight]")
         assert (width, height) == (11 * size, size)  # one row: that dim, 11 steps
