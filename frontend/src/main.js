@@ -514,6 +514,24 @@ function renderSamples(samples) {
   }
 }
 
+// ---------------------------------------------------------------- in-context help
+
+/** One line on the model's family (the server's summary) and the slider legend for what it has. */
+function describeModelHelp(model) {
+  const caps = model.capabilities;
+  const what = [
+    caps.codes && "each latent snaps to its own codebook of values",
+    caps.posterior && "the encoder gives a Gaussian posterior per latent",
+    caps.ordered && "latents are ordered by explained entropy: the sliders hold the top ones",
+    caps.likelihood && "an exact likelihood (bits/dim)",
+    caps.sample && "it can sample from its prior",
+  ].filter(Boolean);
+  $("family-line").textContent = `${model.kind.toUpperCase()}: ${model.family}${what.length ? `; ${what.join("; ")}` : ""}.`;
+  $("legend-band").hidden = !caps.posterior;
+  $("legend-inactive").hidden = !(model.dim_inactive ?? []).some(Boolean);
+  $("legend-ticks").textContent = caps.codes ? "ticks: the codebook's values" : "ticks: every sd of the encoded data (the middle one: the mean)";
+}
+
 // ---------------------------------------------------------------- model card
 
 function renderCard(model) {
@@ -695,6 +713,7 @@ async function selectModel(id, { latent = null, top = null, datasetIndex = null,
   el.factorsButton.disabled = false;
   setFactors(declaredFactors(model) ?? metricsFactors(model));
   el.slidersHint.textContent = !declaredFactors(model) && metricsFactors(model) ? `${SLIDERS_HINT} Names: ${namingRule(model)} (NMI shown).` : SLIDERS_HINT;
+  describeModelHelp(model);
   renderCard(model);
   metricsPanel.show(model, state.models);
   flowPanel.show(model);

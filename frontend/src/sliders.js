@@ -82,6 +82,7 @@ export class SliderPanel {
     container.replaceChildren();
     container.classList.toggle("quantized", this.ranges.some((r) => r.kind === "codes"));
     const scale = Array.isArray(model.posterior_scale) ? model.posterior_scale : null;
+    const inactive = Array.isArray(model.dim_inactive) ? model.dim_inactive : [];
     this.ranges.forEach((range, d) => {
       const row = document.createElement("div");
       row.className = "slider-row";
@@ -96,12 +97,12 @@ export class SliderPanel {
       const factor = document.createElement("span");
       factor.className = "dim-factor";
       label.append(name, factor);
-      if (scale && Number(scale[d]) > 0.8) {
-        // A VAE dimension whose posterior stays near the prior carries (almost) nothing.
+      if (inactive[d]) {
+        // The server's verdict: a dimension whose posterior stays near the prior carries (almost) nothing.
         const badge = document.createElement("span");
         badge.className = "dim-badge";
         badge.textContent = "inactive";
-        badge.title = `mean posterior sd ${fmt(Number(scale[d]))}: this dimension is (nearly) collapsed to the prior`;
+        badge.title = `mean posterior sd ${fmt(Number(scale?.[d]))} (at least ${model.collapsed_posterior_sd}): this dimension is (nearly) collapsed to the prior`;
         label.append(badge);
       }
 
@@ -111,7 +112,6 @@ export class SliderPanel {
       input.type = "range";
       input.id = `latent-${d}`;
       input.dataset.dim = String(d);
-      input.setAttribute("aria-label", `latent ${d}`);
       input.min = String(range.min);
       input.max = String(range.max);
       input.step = range.kind === "codes" ? "any" : String(range.step);

@@ -775,3 +775,10 @@ def test_encode_says_how_the_input_compares_with_the_training_data(client, ids, 
         assert "far from what the model was trained on" in context["context"] and "2.50 bits/dim against 2.00" in context["context"]
     finally:
         service.loaded.card = card
+
+
+def test_inactive_dims_are_the_servers_verdict(model_infos, ids):
+    vae, qlae = model_infos[ids.vae], model_infos[ids.qlae]
+    assert qlae["dim_inactive"] is None  # no posterior, no verdict
+    threshold = vae["collapsed_posterior_sd"]
+    assert vae["dim_inactive"] == [sd >= threshold for sd in vae["posterior_scale"]]

@@ -165,6 +165,8 @@ class ModelService:
             posterior_scale=self.posterior_scale,
             dim_names=self.dim_names(metrics),
             dim_name_threshold=DIM_NAME_MIN_NMI,
+            dim_inactive=[float(sd) >= COLLAPSED_POSTERIOR_SD for sd in self.posterior_scale] if self.posterior_scale else None,
+            collapsed_posterior_sd=COLLAPSED_POSTERIOR_SD,
             heldout=card.get("heldout", {}),
             steps=card.get("steps"),
             metrics=metrics,

@@ -95,6 +95,10 @@ class ModelInfo(BaseModel):
         "dim_name_threshold and the dim is active; null entries are unnamed; null when the card has no metrics",
     )
     dim_name_threshold: float = Field(description="the least NMI a dim needs to be named after a factor")
+    dim_inactive: list[bool] | None = Field(
+        None, description="models with a posterior: per dim, collapsed to the prior (mean posterior sd >= collapsed_posterior_sd)"
+    )
+    collapsed_posterior_sd: float = Field(description="the mean posterior sd from which a dim counts as collapsed (inactive)")
     family: str = Field(description="the model family in a line")
     capabilities: Capabilities = Field(
         description="what the model can do; endpoints and app panels follow these: ordered -> /truncate, /denoise, "
