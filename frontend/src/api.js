@@ -105,6 +105,8 @@ export const api = {
     request(`${modelPath(id)}/traverse`, { ...opts, method: "POST", json: { latent, dims, steps } }),
   /** Latents from the model's prior and their decodes: {samples: [{latent, image}], seed}. */
   generate: (id, n, seed, opts = {}) => request(`${modelPath(id)}/generate`, { ...opts, method: "POST", json: { n, seed } }),
+  /** Each latent dim's information (KL to the prior, or code entropy) and the dims ordered by it. */
+  dimInformation: (id, opts) => request(`${modelPath(id)}/dim-information`, opts),
   /** The model's ONNX graphs for decoding in the browser: {available, parts, unavailable, sweeps, ...}. */
   onnx: (id, opts) => request(`${modelPath(id)}/onnx`, opts),
   samples: (id, n, seed, opts) =>

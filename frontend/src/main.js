@@ -46,6 +46,8 @@ const el = {
   decodeCanvas: $("decode-canvas"),
   decodeFloat: $("decode-float"),
   copyLink: $("copy-link"),
+  orderLabel: $("order-label"),
+  orderByInfo: $("order-by-info"),
 };
 
 const PREFER_BROWSER_KEY = "latentatlas.decodeInBrowser";
@@ -66,6 +68,7 @@ const state = {
   factors: [],
   generation: 0, // bumps on every model switch: late replies for older models are ignored
   traversalAbort: null,
+  shownDims: null, // the dims the sliders and traversal show, in order, when ordered by information
   factorsAbort: null,
   liveState: "closed",
   frames: 0,
@@ -339,6 +342,7 @@ function urlState() {
     datasetIndex: state.source?.type === "sample" ? state.source.index : null,
     upload: state.source?.type === "file",
     steps: el.stepsSelect.disabled ? null : Number(el.stepsSelect.value),
+    order: el.orderByInfo.checked && !el.orderLabel.hidden ? "info" : null,
     ...flow,
   };
 }
@@ -390,7 +394,7 @@ async function refreshTraversal() {
   const abort = new AbortController();
   state.traversalAbort = abort;
   const latent = state.latent.slice();
-  const dims = Array.from({ length: sliderLimit(model) }, (_, d) => d);
+  const dims = state.shownDims ?? Array.from({ length: sliderLimit(model) }, (_, d) => d);
   const steps = Number(el.stepsSelect.value) || 11;
   try {
     const onnx = decodingInBrowser() ? state.onnx : null;
@@ -513,6 +517,37 @@ function renderSamples(samples) {
     el.samples.append(button);
   }
 }
+
+// ---------------------------------------------------------------- dims ordered by information
+
+/** Order the sliders and traversal rows by each dim's information (the server measures it), with
+ * the server's inactive dims collapsed; or back to the natural order. */
+async function arrangeDims() {
+  const model = state.model;
+  if (!model || !sliders) return;
+  if (!el.orderByInfo.checked) {
+    state.shownDims = null;
+    sliders.arrange();
+  } else {
+    try {
+      model.information ??= await api.dimInformation(model.id);
+    } catch (error) {
+      el.orderByInfo.checked = false;
+      reportError(error, "information per dim");
+      return;
+    }
+    if (model !== state.model) return;
+    const info = model.information;
+    const unit = info.measure === "kl_nats" ? "nats" : "bits";
+    const notes = info.values.map((v) => `${v.toFixed(2)} ${unit}`);
+    const collapsed = new Set((model.dim_inactive ?? []).flatMap((off, d) => (off ? [d] : [])));
+    state.shownDims = sliders.arrange(info.order, collapsed, notes, arrangeDims);
+  }
+  writeUrlState(urlState);
+  scheduleTraversal(0);
+}
+
+el.orderByInfo.addEventListener("change", arrangeDims);
 
 // ---------------------------------------------------------------- in-context help
 
@@ -667,7 +702,7 @@ const populationPanel = new PopulationPanel(
 
 let sliders = null;
 
-async function selectModel(id, { latent = null, top = null, datasetIndex = null, upload = false, keep = null, sigma = null, steps = null, dim = null } = {}) {
+async function selectModel(id, { latent = null, top = null, datasetIndex = null, upload = false, keep = null, sigma = null, steps = null, dim = null, order = null } = {}) {
   const generation = ++state.generation;
   state.traversalAbort?.abort();
   state.factorsAbort?.abort();
@@ -714,6 +749,13 @@ async function selectModel(id, { latent = null, top = null, datasetIndex = null,
   setFactors(declaredFactors(model) ?? metricsFactors(model));
   el.slidersHint.textContent = !declaredFactors(model) && metricsFactors(model) ? `${SLIDERS_HINT} Names: ${namingRule(model)} (NMI shown).` : SLIDERS_HINT;
   describeModelHelp(model);
+  state.shownDims = null;
+  el.orderLabel.hidden = !(model.capabilities.posterior || model.capabilities.codes);
+  if (el.orderLabel.hidden) el.orderByInfo.checked = false;
+  if (el.orderByInfo.checked || order === "info") {
+    el.orderByInfo.checked = true;
+    arrangeDims();
+  }
   renderCard(model);
   metricsPanel.show(model, state.models);
   flowPanel.show(model);
@@ -812,8 +854,8 @@ async function restoreFromUrl() {
     await selectModel(first);
     return;
   }
-  const { latent, top, datasetIndex, upload, keep, sigma, steps, dim } = url;
-  await selectModel(id, { latent, top, datasetIndex, upload, keep, sigma, steps, dim });
+  const { latent, top, datasetIndex, upload, keep, sigma, steps, dim, order } = url;
+  await selectModel(id, { latent, top, datasetIndex, upload, keep, sigma, steps, dim, order });
 }
 
 // ---------------------------------------------------------------- events

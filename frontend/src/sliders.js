@@ -257,6 +257,43 @@ export class SliderPanel {
     this.inputs[d]?.focus();
   }
 
+  /**
+   * Show the rows in `order` (dim indices; null: natural order), `collapsed` dims behind a
+   * "show" toggle, and `notes[d]` (e.g. "2.24 nats") beside each name. Returns the dims shown.
+   */
+  arrange(order = null, collapsed = new Set(), notes = [], onToggle = () => {}) {
+    const rows = [...this.container.querySelectorAll(".slider-row")];
+    const byDim = new Map(rows.map((row) => [Number(row.dataset.dim), row]));
+    const dims = order ? order.filter((d) => byDim.has(d)) : [...byDim.keys()].sort((a, b) => a - b);
+    const more = this.container.querySelector(".slider-more");
+    this.container.querySelector(".collapse-toggle")?.remove();
+    const shown = [];
+    for (const d of dims) {
+      const row = byDim.get(d);
+      row.hidden = collapsed.has(d) && !this.showCollapsed;
+      if (!row.hidden) shown.push(d);
+      let note = row.querySelector(".dim-info");
+      if (!note) {
+        note = Object.assign(document.createElement("span"), { className: "dim-info" });
+        row.querySelector(".dim-label").append(note);
+      }
+      note.textContent = notes[d] ?? "";
+      this.container.append(row); // appending moves the row into its place
+    }
+    const hidden = dims.filter((d) => collapsed.has(d)).length;
+    if (hidden) {
+      const toggle = Object.assign(document.createElement("button"), { type: "button", className: "link collapse-toggle" });
+      toggle.textContent = this.showCollapsed ? `Hide the ${hidden} inactive dims` : `Show ${hidden} inactive dims`;
+      toggle.addEventListener("click", () => {
+        this.showCollapsed = !this.showCollapsed;
+        onToggle();
+      });
+      this.container.append(toggle);
+    }
+    if (more) this.container.append(more);
+    return shown;
+  }
+
   /** Bring dim `d`'s slider into view, focused and marked (a link's `dim`: a channel picked elsewhere). */
   focusDim(d) {
     const input = this.inputs[d];

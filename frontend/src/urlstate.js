@@ -5,7 +5,8 @@
 // latent is its image's size, so its link holds the source and `zt`, the values of its slider
 // dims (the top latents) over the source's encoding. `src` is the dataset index the original
 // came from; `src=upload` marks a view of an uploaded image, which no link can carry. `c` and
-// `sigma` are the flow panel's C and noise, `steps` the traversal's, `dim` a focused latent dim.
+// `sigma` are the flow panel's C and noise, `steps` the traversal's, `dim` a focused latent dim,
+// `order=info` the sliders ordered by information.
 
 const number = (text) => (text != null && text !== "" && Number.isFinite(Number(text)) ? Number(text) : null);
 
@@ -38,6 +39,7 @@ export function readUrlState(hash = location.hash) {
     sigma: number(params.get("sigma")),
     steps: integer("steps"),
     dim: integer("dim"),
+    order: params.get("order") === "info" ? "info" : null,
     invalidLatent: (Boolean(z) && !latent) || (Boolean(zt) && !top),
   };
 }
@@ -46,7 +48,7 @@ export function formatLatent(latent) {
   return latent.map((v) => String(Number(Number(v).toPrecision(7)))).join(",");
 }
 
-export function buildHash({ model, latent, top, datasetIndex, upload, keep, sigma, steps, dim }) {
+export function buildHash({ model, latent, top, datasetIndex, upload, keep, sigma, steps, dim, order }) {
   const parts = [];
   if (model) parts.push(`model=${encodeURIComponent(model)}`);
   if (latent?.length) parts.push(`z=${formatLatent(latent)}`);
@@ -57,6 +59,7 @@ export function buildHash({ model, latent, top, datasetIndex, upload, keep, sigm
   if (sigma != null) parts.push(`sigma=${Number(sigma.toPrecision(4))}`);
   if (steps != null) parts.push(`steps=${steps}`);
   if (dim != null) parts.push(`dim=${dim}`);
+  if (order) parts.push(`order=${order}`);
   return `#${parts.join("&")}`;
 }
 

@@ -782,3 +782,14 @@ def test_inactive_dims_are_the_servers_verdict(model_infos, ids):
     assert qlae["dim_inactive"] is None  # no posterior, no verdict
     threshold = vae["collapsed_posterior_sd"]
     assert vae["dim_inactive"] == [sd >= threshold for sd in vae["posterior_scale"]]
+
+
+def test_dim_information_is_kl_for_a_posterior_and_code_entropy_for_codes(client, ids, model_infos):
+    vae = client.get(f"/api/models/{ids.vae}/dim-information").json()
+    assert vae["measure"] == "kl_nats" and len(vae["values"]) == model_infos[ids.vae]["latent_dim"]
+    assert all(v >= -1e-9 for v in vae["values"])  # a KL is never negative
+    assert [vae["values"][d] for d in vae["order"]] == sorted(vae["values"], reverse=True)
+    qlae = client.get(f"/api/models/{ids.qlae}/dim-information").json()
+    codebook = len(model_infos[ids.qlae]["codebooks"][0])
+    assert qlae["measure"] == "code_entropy_bits"
+    assert all(0 <= v <= __import__("math").log2(codebook) + 1e-9 for v in qlae["values"])

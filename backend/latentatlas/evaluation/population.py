@@ -24,3 +24,22 @@ def principal_plane(latents: np.ndarray) -> dict:
         components[:k], ratio[:k] = pca.components_, pca.explained_variance_ratio_
     coords = (latents - mean) @ components.T
     return {"x": coords[:, 0], "y": coords[:, 1], "mean": mean, "components": components, "explained_variance_ratio": ratio}
+
+
+def gaussian_kl_per_dim(mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Average KL(q(z_d|x) || N(0, 1)) per dim in nats, over N posteriors N(mean, scale^2) (N, D):
+    1/2 (mu^2 + s^2 - 1 - log s^2), the information a beta-VAE dim pays for (Higgins et al. 2017)."""
+    mean, scale = np.asarray(mean, dtype=np.float64), np.maximum(np.asarray(scale, dtype=np.float64), 1e-12)
+    return (0.5 * (mean**2 + scale**2 - 1.0 - 2.0 * np.log(scale))).mean(axis=0)
+
+
+def code_entropy_per_dim(codes: np.ndarray, sizes: list[int]) -> np.ndarray:
+    """Entropy in bits of each dim's code usage over N encodings (N, D): what a deterministic
+    quantised latent can carry about the data, H(z_d) = I(x; z_d)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    entropies = []
+    for d, size in enumerate(sizes):
+        p = np.bincount(codes[:, d], minlength=size) / max(len(codes), 1)
+        p = p[p > 0]
+        entropies.append(float(-(p * np.log2(p)).sum()))
+    return np.asarray(entropies)

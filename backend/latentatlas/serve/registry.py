@@ -19,7 +19,7 @@ from latentatlas.imaging import tile_grid, to_data_url, to_png
 from latentatlas.serve.admission import Admission, FairLock
 from latentatlas.serve.schemas import DimName, ModelDetail, ModelInfo, ModelMetrics, Sample
 from latentatlas.evaluation.disentanglement import Progress, VoteCounts, evaluate_model, save_metrics_run
-from latentatlas.evaluation.population import principal_plane
+from latentatlas.evaluation.population import code_entropy_per_dim, gaussian_kl_per_dim, principal_plane
 from latentatlas.evaluation.quality import add_noise, psnr
 from latentatlas.families import get_family
 from latentatlas.store.folders import LoadedModel, load_model_folder
@@ -122,6 +122,7 @@ class ModelService:
         self._lock = FairLock()
         self._populations: OrderedDict[tuple[int, int], dict] = OrderedDict()
         self._population_lock = threading.Lock()
+        self._information: dict | None = None  # dim_information(), measured once
 
     def _inference(self):
         """Admission to this model's inference (OverloadedError beyond the bounds), then its lock."""
@@ -471,6 +472,42 @@ class ModelService:
             while len(self._populations) > POPULATION_CACHE:
                 self._populations.popitem(last=False)
             return {**result, "cached": False}
+
+    def dim_information(self, n: int = 2000, seed: int = 0) -> dict:
+        """How much each latent dim carries, measured on ``n`` seeded dataset images (computed
+        once): a posterior's mean KL to the prior (nats), or a code's usage entropy (bits); with
+        the dims ordered by it and the server's inactive verdict. 409 for other models."""
+        caps = self.capabilities
+        if not (caps.posterior or caps.codes):
+            raise UnsupportedError(
+                f"model {self.id} ({self.config.kind}) has neither a posterior nor codes: no per-dim information to order by"
+            )
+        if self.dataset is None:
+            raise InputError(f"model {self.id}'s dataset is not available on this server")
+        with self._population_lock:
+            if self._information is None:
+                n = min(n, len(self.dataset))
+                indices = np.sort(np.random.default_rng(seed).choice(len(self.dataset), size=n, replace=False))
+                scales, means, codes = [], [], []
+                for start in range(0, n, POPULATION_CHUNK):
+                    images = self.dataset.images(indices[start : start + POPULATION_CHUNK]).to(self.device)
+                    with torch.inference_mode(), self._inference():
+                        encoding = self.model.encode(images)
+                    means.append(encoding.latent.float().cpu().numpy())
+                    if caps.posterior:
+                        scales.append(encoding.scale.float().cpu().numpy())
+                    if caps.codes:
+                        codes.append(encoding.codes.cpu().numpy())
+                if caps.posterior:
+                    values, measure = gaussian_kl_per_dim(np.concatenate(means), np.concatenate(scales)), "kl_nats"
+                else:
+                    sizes = [len(book) for book in self.codebooks]
+                    values, measure = code_entropy_per_dim(np.concatenate(codes), sizes), "code_entropy_bits"
+                self._information = {
+                    "measure": measure, "values": values.tolist(), "order": np.argsort(-values, kind="stable").tolist(),
+                    "samples": n, "seed": seed,
+                }
+            return self._information
 
     def samples(self, n: int, seed: int) -> list[Sample]:
         if not isinstance(self.dataset, FactorDataset):

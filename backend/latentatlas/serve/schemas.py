@@ -485,3 +485,15 @@ class PopulationResponse(BaseModel):
     pca: PrincipalPlane
     seconds: dict[str, float] = Field(description="render, encode and PCA time of the computation (not of this reply when cached)")
     cached: bool
+
+
+class DimInformation(BaseModel):
+    """How much each latent dim carries, and the dims ordered by it (most first)."""
+
+    measure: Literal["kl_nats", "code_entropy_bits"] = Field(
+        description="kl_nats: mean KL(q(z_d|x) || N(0, 1)) (models with a posterior); code_entropy_bits: entropy of the dim's code usage (models with codes)"
+    )
+    values: list[float]
+    order: list[int] = Field(description="dims by decreasing value")
+    samples: int = Field(description="dataset images encoded (seeded)")
+    seed: int
