@@ -112,6 +112,9 @@ def click_plot_point(page, selector: str, x: float, y: float) -> None:
 def test_flow_panel_truncates_plots_and_denoises(app, server, flow_model, tmp_path, screenshot_path):
     page, model_id, dim = app.page, flow_model["id"], flow_model["latent_dim"]
     held_out = server.json(f"/api/models/{model_id}")["card"].get("flow", {}).get("truncation")
+    # the server path: every step of a drag is a /truncate (the in-browser path, which asks once
+    # per drag, is tested in test_browser_decode.py)
+    page.add_init_script("localStorage.setItem('latentatlas.decodeInBrowser', '0')")
     page.goto(f"{app.base_url}/#model={model_id}")
     wait_idle(page, model_id)
     assert page.is_visible("#flow-panel")

@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 VENDORED_PACKAGES = {"plotly.js-strict-dist-min": "", "swagger-ui-dist": "", "onnxruntime-web": "dist"}
 """npm package -> the folder of it served at /vendor/<package>/<folder> (ONNX Runtime Web: its
 browser builds and WASM binaries only)."""
-PAGES = ("index.html", "ensembles.html", "styles.css")
+PAGES = ("index.html", "ensembles.html", "compare.html", "styles.css")
 
 
 def _serve_frontend(app: FastAPI, root: Path) -> None:

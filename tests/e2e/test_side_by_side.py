@@ -1,0 +1,58 @@
+"""Side by side: the same input through 2-4 models of one dataset: each one's reconstruction (the
+server's, with its PSNR), latent and traversal grid, their card metrics in one table and a
+training curve of each overlaid; the view in the link."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+PICKED = ["qlae-dsprites-3k", "vae-dsprites", "ae-dsprites"]
+
+
+def server_encode(base_url: str, model_id: str, index: int) -> dict:
+    request = urllib.request.Request(f"{base_url}/api/models/{model_id}/encode", data=json.dumps({"dataset_index": index}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as reply:
+        return json.loads(reply.read())
+
+
+def test_the_same_input_through_each_model(app, models):
+    page = app.page
+    page.goto(f"{app.base_url}/compare.html#dataset=dsprites&models={','.join(PICKED)}&src=ds:1234")
+    page.wait_for_function("(n) => document.querySelectorAll('.compare-column').length === n && window.__latentAtlas.idle", arg=len(PICKED))
+    columns = page.locator(".compare-column")
+    for k, model_id in enumerate(PICKED):
+        column = columns.nth(k)
+        assert column.get_attribute("data-model") == model_id
+        reply = server_encode(app.base_url, model_id, 1234)
+        assert column.locator(".compare-recon").get_attribute("src") == reply["reconstruction"]
+        assert f"PSNR {reply['psnr_db']:.1f} dB" in column.locator(".compare-psnr").text_content()
+        assert column.locator(".compare-latent li").count() == models[model_id]["latent_dim"]
+        size = models[model_id]["image_size"]
+        width, height = column.locator(".compare-grid").evaluate("i => [i.naturalWidth, i.naturalHeight]")
+        assert height == models[model_id]["latent_dim"] * size and width % size == 0
+    headers = page.evaluate("() => [...document.querySelectorAll('#compare-metrics thead th')].map((t) => t.textContent)")
+    assert headers == ["score", *PICKED]
+    traces = page.evaluate("() => document.querySelector('#compare-curves').data.map((t) => t.name)")
+    assert traces == PICKED
+    assert page.input_value("#curve-select") == "recon"
+
+    # fewer models, and no more than four
+    page.uncheck(f"#compare-models input[value='{PICKED[-1]}']")
+    page.wait_for_function("() => document.querySelectorAll('.compare-column').length === 2 && window.__latentAtlas.idle")
+    assert "models=qlae-dsprites-3k,vae-dsprites" in page.url and "src=ds:1234" in page.url
+    others = [m for m in page.evaluate("() => [...document.querySelectorAll('#compare-models input')].map((i) => i.value)") if m not in PICKED[:2]]
+    for model_id in others[:2]:
+        page.check(f"#compare-models input[value='{model_id}']")
+    assert len(page.evaluate("() => window.__latentAtlas.picked")) == 4
+    if len(others) >= 3:  # a fifth is refused, with the reason
+        page.click(f"#compare-models input[value='{others[2]}']")
+        assert not page.is_checked(f"#compare-models input[value='{others[2]}']")
+        assert "at most 4" in page.text_content("#error-text")
+        assert len(page.evaluate("() => window.__latentAtlas.picked")) == 4
+    assert app.console_errors == [], app.console_errors
