@@ -306,6 +306,12 @@ class ModelService:
         sweep = self.sweep(dim)
         return sweep["values"] if "values" in sweep else np.linspace(sweep["low"], sweep["high"], steps).tolist()
 
+    def prior_centre(self) -> list[float]:
+        """The latent mean (the card's statistics), each quantised dim at its nearest code."""
+        if self.codebooks is None:
+            return self.latent_mean.tolist()
+        return [min(codes, key=lambda code: abs(code - mean)) for codes, mean in zip(self.codebooks, self.latent_mean.tolist())]
+
     def _traversal_plan(self, latent: list[float], dims: list[int] | None, steps: int, max_batch: int):
         """(base latent, dims, values per dim): what a traversal decodes, checked (InputError)."""
         base = self._latents([latent])[0]
