@@ -47,6 +47,10 @@ FAR_BITS_PER_DIM = 1.0
 # Decodes per turn of a model's lock: larger batches are split so that other requests interleave.
 DECODE_CHUNK = 64
 
+# Traversals without ``dims`` sweep this many leading dimensions at most (every dimension of a
+# small latent; the most important ones of an ordered flow, whose latent is the image's size).
+DEFAULT_TRAVERSE_DIMS = 16
+
 # A traversal sweeps a continuous dim over mean +- SWEEP_SD latent sds.
 SWEEP_SD = 3.0
 
@@ -57,10 +61,6 @@ EXPORT_MAX_PIXELS = 16_000_000
 
 # Metric matrices the card stores dims x factors (the others are factors x dims).
 DIMS_BY_FACTORS = frozenset({"dci_importance", "mig_mutual_info"})
-
-# Traversals without ``dims`` sweep this many leading dimensions at most (every dimension of a
-# small latent; the most important ones of an ordered flow, whose latent is the image's size).
-DEFAULT_TRAVERSE_DIMS = 16
 
 
 _FLOATS = list[float]
