@@ -53,23 +53,23 @@ def test_export_buttons_download_the_view(app, models):
     # Metrics CSV: each matrix is K factor rows x D dim columns.
     metrics_csv = _download(page, "#export-metrics-csv")
     assert metrics_csv.suggested_filename == f"{MODEL}-metrics.csv"
-    header_row, *rows = list(csv.reader(io.StringIO(open(metrics_csv.path(), encoding="utf-8").read())))
+    header_row, *rows = list(csv.reader(io.StringIO(metrics_csv.path().read_text(encoding="utf-8"))))
     assert header_row == ["matrix", "factor", *[f"z{d}" for d in range(dims)]]
     nmi = [row for row in rows if row[0] == "infomec_nmi"]
     assert [row[1] for row in nmi] == factors and all(len(row) == 2 + dims for row in nmi)
     assert [[float(v) for v in row[2:]] for row in nmi] == model["metrics"]["matrices"]["infomec_nmi"]
 
-    metrics_json = json.loads(open(_download(page, "#export-metrics-json").path(), encoding="utf-8").read())
+    metrics_json = json.loads(_download(page, "#export-metrics-json").path().read_text(encoding="utf-8"))
     assert metrics_json["factor_names"] == factors and metrics_json["dim_names"] == model["dim_names"]
 
     # The latent the page holds, as CSV and JSON.
     latent = page.evaluate("() => window.__latentAtlas.latent")
     latent_csv = _download(page, "#export-latent-csv")
     assert latent_csv.suggested_filename == f"{MODEL}-latent.csv"
-    header_row, *rows = list(csv.reader(io.StringIO(open(latent_csv.path(), encoding="utf-8").read())))
+    header_row, *rows = list(csv.reader(io.StringIO(latent_csv.path().read_text(encoding="utf-8"))))
     assert header_row == ["dim", "value", "name"] and [row[0] for row in rows] == [f"z{d}" for d in range(dims)]
     assert [float(row[1]) for row in rows] == latent
-    latent_json = json.loads(open(_download(page, "#export-latent-json").path(), encoding="utf-8").read())
+    latent_json = json.loads(_download(page, "#export-latent-json").path().read_text(encoding="utf-8"))
     assert latent_json["model_id"] == MODEL and latent_json["latent"] == latent and len(latent_json["names"]) == dims
 
     assert page.is_hidden("#error")
