@@ -8,7 +8,7 @@ import { request } from "./api.js";
 const modelPath = (id) => `/api/models/${encodeURIComponent(id)}`;
 
 /** Hand `blob` to the browser as a file named `filename`. */
-export function download(blob, filename) {
+function download(blob, filename) {
   const url = URL.createObjectURL(blob);
   const a = Object.assign(document.createElement("a"), { href: url, download: filename });
   document.body.append(a);
@@ -18,7 +18,7 @@ export function download(blob, filename) {
 }
 
 /** The latent as CSV: `dim,value,name` (name: the dim's label on the page, if any). */
-export function latentCsv(latent, names) {
+function latentCsv(latent, names) {
   const quote = (text) => (/[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
   const rows = latent.map((v, d) => `z${d},${v},${quote(names[d] ?? "")}`);
   return ["dim,value,name", ...rows].join("\n") + "\n";
@@ -53,7 +53,7 @@ export class ExportButtons {
       run(button, `metrics ${format.toUpperCase()}`, (now) => this.metrics(now, format));
     }
     for (const [button, format] of [[els.latentCsv, "csv"], [els.latentJson, "json"]]) {
-      run(button, `latent ${format.toUpperCase()}`, async (now) => this.latent(now, format));
+      run(button, `latent ${format.toUpperCase()}`, (now) => this.latent(now, format));
     }
   }
 
