@@ -5,6 +5,7 @@ import { activity, api } from "./api.js";
 import { banner } from "./banner.js";
 import { renderCardFacts } from "./card.js";
 import { BrowserDecoder, OnnxModel, browserTraverse } from "./browser-decoder.js";
+import { ExportButtons } from "./exports.js";
 import { canEstimate, declaredFactors, estimateFactors, metricsFactors, namingRule } from "./factors.js";
 import { FlowPanel, sliderLimit } from "./flow.js";
 import { LiveDecoder } from "./live.js";
@@ -648,6 +649,27 @@ const metricsPanel = new MetricsPanel(
     },
     onError: reportError,
   },
+);
+
+// ---------------------------------------------------------------- exports (PNG/GIF, CSV/JSON)
+
+new ExportButtons(
+  {
+    traversalPng: $("export-traversal-png"),
+    traversalGif: $("export-traversal-gif"),
+    metricsCsv: $("export-metrics-csv"),
+    metricsJson: $("export-metrics-json"),
+    latentCsv: $("export-latent-csv"),
+    latentJson: $("export-latent-json"),
+  },
+  () => ({
+    model: state.model,
+    latent: state.latent?.slice() ?? null,
+    dims: traversal.grid?.dims ?? null,
+    steps: Number(el.stepsSelect.value) || 11,
+    names: state.factors,
+  }),
+  reportError,
 );
 
 // ---------------------------------------------------------------- ordered latents (EOFlow)

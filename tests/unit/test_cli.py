@@ -220,3 +220,92 @@ def test_metrics_bad_files_exit_non_zero_with_a_message(runner, tmp_path):
         assert keyword in result.output.lower(), (name, result.output)
     unknown = runner.invoke(app, ["metrics", str(FIXTURES / "metrics-public.npz"), "--metrics", "bogus"])
     assert unknown.exit_code == 2 and "bogus" in unknown.output
+
+
+# -- traverse: exports for papers ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_qlae(tmp_path_factory) -> Path:
+    """A QLAE on 16-pixel dSprites, 5 training steps: 4 latents, codebooks of 5."""
+    from latentatlas.data import DatasetSpec
+    from latentatlas.families import model_config
+    from latentatlas.nets import NetConfig
+    from latentatlas.train import TrainConfig, train
+
+    folder = tmp_path_factory.mktemp("cli-traverse") / "tiny"
+    train(
+        model_config(kind="qlae", latent_dim=4, codebook_size=5, net=NetConfig(image_size=16, channels=1, widths=(8, 8), hidden=16)),
+        DatasetSpec(name="dsprites", image_size=16),
+        TrainConfig(steps=5, batch_size=8, threads=1, device="cpu", log_every=5, checkpoint_every=5, seed=0),
+        folder,
+        progress=False,
+    )
+    return folder
+
+
+def _traverse(runner, folder: Path, out: Path, *options: str):
+    return runner.invoke(app, ["traverse", str(folder), "--out", str(out), "--device", "cpu", *options])
+
+
+def test_traverse_writes_the_servers_png_export(runner, tiny_qlae, tmp_path):
+    """The CLI's PNG is byte for byte the server's export of the same dataset image's latent."""
+    import torch
+
+    from latentatlas.serve.registry import ModelService
+
+    out = tmp_path / "figures" / "grid.png"
+    result = _traverse(runner, tiny_qlae, out, "--dataset-index", "3", "--dims", "0,2", "--scale", "2")
+    assert result.exit_code == 0, result.output
+    assert str(out) in result.stdout and "dataset image 3" in result.stdout
+    service = ModelService(load_model_folder(tiny_qlae), torch.device("cpu"))
+    latent = service.encode(service.dataset_images([3]))["latent"]
+    assert out.read_bytes() == service.traverse_export(latent, [0, 2], 11, 1024, "png", 2)
+    with Image.open(out) as grid:
+        header = grid.height - 2 * 32  # two dims of 16-pixel tiles at scale 2 under the header
+        assert grid.format == "PNG" and 0 < header < 32 and grid.width > 5 * 32  # five codes: five columns
+
+
+def test_traverse_gif_from_the_prior_centre_and_from_an_image(runner, tiny_qlae, tmp_path, image_bytes):
+    centre = tmp_path / "centre.gif"
+    result = _traverse(runner, tiny_qlae, centre)
+    assert result.exit_code == 0, result.output
+    assert "prior centre" in result.stdout
+    with Image.open(centre) as gif:
+        assert gif.format == "GIF" and gif.n_frames == 5  # one frame per code
+        rows = gif.size
+    picture = tmp_path / "square.png"
+    square = np.zeros((40, 40), dtype=np.uint8)
+    square[10:30, 10:30] = 255
+    picture.write_bytes(image_bytes(square))
+    from_image = tmp_path / "image.gif"
+    result = _traverse(runner, tiny_qlae, from_image, "--image", str(picture))
+    assert result.exit_code == 0, result.output
+    assert str(picture) in result.stdout
+    with Image.open(from_image) as gif:
+        assert gif.n_frames == 5 and gif.size == rows  # every dim (4) as a row, default scale 4 (64-pixel tiles)
+        assert gif.height > 4 * 64
+
+
+@pytest.mark.parametrize(
+    "options, keyword",
+    [
+        (["--out-suffix", ".jpg"], ".png"),
+        (["--image", "x.png", "--dataset-index", "0"], "not both"),
+        (["--dims", "0,a"], "integers"),
+        (["--dims", "9"], "dimension 9"),
+        (["--steps", "1"], "steps"),
+        (["--image", "missing.png"], "missing.png"),
+        (["--image", "not-an-image.png"], "not a supported image"),
+    ],
+)
+def test_traverse_refusals_exit_with_a_message(runner, tiny_qlae, tmp_path, options, keyword):
+    (tmp_path / "not-an-image.png").write_text("hello")
+    out = tmp_path / "out.png"
+    if options[0] == "--out-suffix":
+        out, options = out.with_suffix(options[1]), []
+    options = [str(tmp_path / o) if o.endswith(".png") else o for o in options]
+    result = _traverse(runner, tiny_qlae, out, *options)
+    assert result.exit_code == 2, result.output
+    assert keyword in result.output, result.output
+    assert not out.exists()

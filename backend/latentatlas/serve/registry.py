@@ -3,6 +3,8 @@ that does the tensor work (batched, under ``torch.inference_mode``)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import threading
 import time
@@ -15,9 +17,9 @@ import torch
 from pydantic import TypeAdapter, ValidationError
 
 from latentatlas.data.base import FactorDataset, ImageDataset, load_dataset
-from latentatlas.imaging import tile_grid, to_data_url, to_png
+from latentatlas.imaging import labelled_sheet, sheet_png, tile_grid, to_data_url, to_png, traversal_gif
 from latentatlas.serve.admission import Admission, FairLock
-from latentatlas.serve.schemas import DimName, ModelDetail, ModelInfo, ModelMetrics, Sample
+from latentatlas.serve.schemas import DimName, MetricTables, ModelDetail, ModelInfo, ModelMetrics, Sample
 from latentatlas.evaluation.disentanglement import Progress, VoteCounts, evaluate_model, save_metrics_run
 from latentatlas.evaluation.population import code_entropy_per_dim, gaussian_kl_per_dim, principal_plane
 from latentatlas.evaluation.quality import add_noise, psnr
@@ -57,6 +59,17 @@ POPULATION_CACHE = 4
 # Traversals without ``dims`` sweep this many leading dimensions at most (every dimension of a
 # small latent; the most important ones of an ordered flow, whose latent is the image's size).
 DEFAULT_TRAVERSE_DIMS = 16
+
+# A traversal sweeps a continuous dim over mean +- SWEEP_SD latent sds.
+SWEEP_SD = 3.0
+
+# Exported traversals: small tiles are upscaled to at least EXPORT_MIN_TILE pixels (by default),
+# and no export is larger than EXPORT_MAX_PIXELS tile pixels (about 48 MB as RGB).
+EXPORT_MIN_TILE = 64
+EXPORT_MAX_PIXELS = 16_000_000
+
+# Metric matrices the card stores dims x factors (the others are factors x dims).
+DIMS_BY_FACTORS = frozenset({"dci_importance", "mig_mutual_info"})
 
 
 _FLOATS = list[float]
@@ -296,18 +309,25 @@ class ModelService:
 
     def sweep(self, dim: int) -> dict:
         """What a traversal of ``dim`` sweeps: ``{"values": its sorted codebook}`` (discrete codes),
-        else ``{"low": mean - 3 sd, "high": mean + 3 sd}`` (``steps`` evenly spaced values)."""
+        else ``{"low": mean - SWEEP_SD sd, "high": mean + SWEEP_SD sd}`` (``steps`` evenly spaced values)."""
         if self.codebooks is not None:
             return {"values": sorted(self.codebooks[dim])}
         mean, std = float(self.latent_mean[dim]), max(float(self.latent_std[dim]), 1e-6)
-        return {"low": mean - 3 * std, "high": mean + 3 * std}
+        return {"low": mean - SWEEP_SD * std, "high": mean + SWEEP_SD * std}
 
     def traversal_values(self, dim: int, steps: int) -> list[float]:
         """A dimension's sweep (:meth:`sweep`) as the values decoded."""
         sweep = self.sweep(dim)
         return sweep["values"] if "values" in sweep else np.linspace(sweep["low"], sweep["high"], steps).tolist()
 
-    def traverse(self, latent: list[float], dims: list[int] | None, steps: int, max_batch: int) -> dict:
+    def prior_centre(self) -> list[float]:
+        """The latent mean (the card's statistics), each quantised dim at its nearest code."""
+        if self.codebooks is None:
+            return self.latent_mean.tolist()
+        return [min(codes, key=lambda code: abs(code - mean)) for codes, mean in zip(self.codebooks, self.latent_mean.tolist())]
+
+    def _traversal_plan(self, latent: list[float], dims: list[int] | None, steps: int, max_batch: int):
+        """(base latent, dims, values per dim): what a traversal decodes, checked (InputError)."""
         base = self._latents([latent])[0]
         dim = self.config.latent_dim
         if dims is None:
@@ -323,11 +343,88 @@ class ModelService:
         columns = len(values[0])
         if len(dims) * columns > max_batch:
             raise InputError(f"{len(dims)} dims x {columns} steps = {len(dims) * columns} decodes; the limit is {max_batch}")
+        return base, dims, values
+
+    def _decode_traversal(self, base: torch.Tensor, dims: list[int], values: list[list[float]]) -> torch.Tensor:
+        """Row r (dim ``dims[r]``) takes each of ``values[r]`` with the rest of ``base``: one batched
+        decode, (rows * columns, C, H, W) row-major."""
+        columns = len(values[0])
         batch = base.repeat(len(dims) * columns, 1)
         for row, (d, sweep) in enumerate(zip(dims, values)):
             batch[row * columns : (row + 1) * columns, d] = torch.tensor(sweep, dtype=batch.dtype, device=batch.device)
-        grid = tile_grid(self._decode(batch), len(dims), columns)
+        return self._decode(batch)
+
+    def traverse(self, latent: list[float], dims: list[int] | None, steps: int, max_batch: int) -> dict:
+        base, dims, values = self._traversal_plan(latent, dims, steps, max_batch)
+        columns = len(values[0])
+        grid = tile_grid(self._decode_traversal(base, dims, values), len(dims), columns)
         return {"image": to_data_url(to_png(grid)), "dims": dims, "values": values, "steps": columns, "tile": self.config.net.image_size}
+
+    def dim_labels(self, dims: list[int]) -> list[str]:
+        """Row labels: ``z3 · posX (NMI 0.62)`` where the server names the dim (:meth:`dim_names`), else ``z3``."""
+        names = self.dim_names(self.metrics()) or []
+        return [f"z{d} · {name.factor} (NMI {name.nmi:.2f})" if d < len(names) and (name := names[d]) else f"z{d}" for d in dims]
+
+    def traverse_export(
+        self, latent: list[float], dims: list[int] | None, steps: int, max_batch: int, fmt: str, scale: int | None
+    ) -> bytes:
+        """The traversal as a labelled PNG sheet (rows = dims, columns = steps) or an animated GIF
+        (frame k = every dim at its k-th step; :func:`latentatlas.imaging.traversal_gif`). Columns
+        are labelled k of mean + k sd (continuous latents) or the code's rank (codebooks); tiles
+        are upscaled ``scale`` times (default: to at least EXPORT_MIN_TILE pixels)."""
+        base, dims, values = self._traversal_plan(latent, dims, steps, max_batch)
+        tile, columns = self.config.net.image_size, len(values[0])
+        scale = scale or -(-EXPORT_MIN_TILE // tile)
+        pixels = len(dims) * columns * (tile * scale) ** 2
+        if pixels > EXPORT_MAX_PIXELS:
+            raise InputError(
+                f"{len(dims)} x {columns} tiles of {tile * scale} pixels = {pixels:,} pixels; the limit is "
+                f"{EXPORT_MAX_PIXELS:,}: ask for a smaller scale, fewer dims or fewer steps"
+            )
+        if self.codebooks is not None:
+            corner, steps_labels = "code (sorted)", [str(c + 1) for c in range(columns)]
+        else:
+            offsets = np.linspace(-SWEEP_SD, SWEEP_SD, columns)
+            corner, steps_labels = "mean + k sd", ["0" if round(k, 1) == 0 else f"{k:+.1f}" for k in offsets]
+        images = self._decode_traversal(base, dims, values)
+        labels = self.dim_labels(dims)
+        if fmt == "gif":
+            return traversal_gif(images, len(dims), labels, steps_labels, corner, scale)
+        return sheet_png(labelled_sheet(images, len(dims), labels, steps_labels, corner, scale))
+
+    def metric_tables(self) -> MetricTables:
+        """The card's metric matrices, each factors x dims (dci_importance and mig_mutual_info,
+        stored dims x factors, transposed), with the factor names and dim names; UnsupportedError
+        (409) when the card has no metrics."""
+        metrics = self.metrics()
+        if metrics is None:
+            raise UnsupportedError(
+                f"model {self.id} has no metrics yet: compute them in the app's metrics panel "
+                f"(POST /api/models/{self.id}/metrics) or with `latentatlas evaluate`"
+            )
+        factors, dims = len(metrics.factor_names), metrics.latent_dim
+        matrices: dict[str, list[list[float]]] = {}
+        for name, matrix in metrics.matrices.items():
+            array = np.asarray(matrix)
+            if array.ndim != 2:
+                continue  # infomec_active: a vector, served as ``active``
+            if name in DIMS_BY_FACTORS:
+                array = array.T
+            if array.shape != (factors, dims):
+                log.warning("model %s: the card's %s is %s, not %d x %d; left out of the export", self.id, name, array.shape, factors, dims)
+                continue
+            matrices[name] = array.tolist()
+        active = metrics.matrices.get("infomec_active")
+        return MetricTables(
+            model_id=self.id,
+            factor_names=metrics.factor_names,
+            dims=[f"z{d}" for d in range(dims)],
+            dim_names=(self.dim_names(metrics) or [None] * dims)[:dims],
+            active=[bool(a) for a in active] if active is not None and len(active) == dims else None,
+            latents_scored=metrics.latents_scored,
+            matrices=matrices,
+            values=metrics.values,
+        )
 
     # -- ordered latents (models with ``truncate``: EOFlow) ----------------------------------
     def require_truncate(self, what: str) -> None:
@@ -525,6 +622,20 @@ class ModelService:
             )
             for i in range(n)
         ]
+
+
+def metrics_csv(tables: MetricTables) -> str:
+    """The metric matrices as one CSV: header ``matrix,factor,z0,...,z{D-1}``, then each matrix's
+    K factor rows, and ``infomec_active,,1,0,...`` (1: an active dim) when the card has it."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["matrix", "factor", *tables.dims])
+    for name, matrix in tables.matrices.items():
+        for factor, row in zip(tables.factor_names, matrix):
+            writer.writerow([name, factor, *row])
+    if tables.active is not None:
+        writer.writerow(["infomec_active", "", *(int(a) for a in tables.active)])
+    return out.getvalue()
 
 
 class ModelRegistry:

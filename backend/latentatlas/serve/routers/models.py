@@ -1,10 +1,11 @@
-"""/api/models: list, describe, encode, decode, traverse, samples; for models with ordered
-latents (EOFlow): truncate, entropy, denoise."""
+"""/api/models: list, describe, encode, decode, traverse, samples, exports (traversal PNG/GIF,
+metric matrices CSV/JSON); for models with ordered latents (EOFlow): truncate, entropy, denoise."""
 
 from __future__ import annotations
 
+import re
 import secrets
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -16,7 +17,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from latentatlas.config import Settings
 from latentatlas.serve.deps import describe_errors, get_registry, get_service, get_settings, read_body_limited, replay
 from latentatlas.serve.images import ImageInputError, decode_upload
-from latentatlas.serve.registry import InputError, ModelRegistry, ModelService, UnsupportedError
+from latentatlas.serve.registry import InputError, ModelRegistry, ModelService, UnsupportedError, metrics_csv
 from latentatlas.serve.schemas import (
     errors,
     DecodeRequest,
@@ -28,11 +29,13 @@ from latentatlas.serve.schemas import (
     EntropyResponse,
     GenerateRequest,
     GenerateResponse,
+    MetricTables,
     ModelDetail,
     DimInformation,
     ModelList,
     PopulationResponse,
     SampleList,
+    TraverseExportRequest,
     TraverseRequest,
     TraverseResponse,
     TruncateByIndex,
@@ -172,6 +175,47 @@ def traverse(body: TraverseRequest, service: Service, settings: AppSettings) -> 
         return TraverseResponse(**service.traverse(body.latent, body.dims, body.steps, settings.max_decode_batch))
     except InputError as error:
         raise _unprocessable(error) from error
+
+
+_EXPORT_TYPES = {"png": "image/png", "gif": "image/gif", "csv": "text/csv; charset=utf-8", "json": "application/json"}
+
+
+def _attachment(content: bytes | str, fmt: str, model_id: str, what: str) -> Response:
+    """A download: the export's media type and ``Content-Disposition: attachment; filename="MODEL-WHAT.FMT"``."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", model_id)
+    return Response(content, media_type=_EXPORT_TYPES[fmt], headers={"Content-Disposition": f'attachment; filename="{name}-{what}.{fmt}"'})
+
+
+@router.post(
+    "/{model_id}/traverse/export",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}, "image/gif": {}}}},
+)
+def traverse_export(body: TraverseExportRequest, service: Service, settings: AppSettings) -> Response:
+    """The traversal as a file for papers: ``png``, the grid with a column of dim labels (named
+    after their factor where the metrics name them) and a header of step labels; ``gif``, one
+    frame per step showing every dim at that step (the disentangling-vae habit)."""
+    try:
+        content = service.traverse_export(body.latent, body.dims, body.steps, settings.max_decode_batch, body.format, body.scale)
+    except InputError as error:
+        raise _unprocessable(error) from error
+    return _attachment(content, body.format, service.id, "traversal")
+
+
+@router.get(
+    "/{model_id}/metrics/export",
+    response_class=Response,
+    responses={200: {"model": MetricTables, "content": {"text/csv": {"schema": {"type": "string"}}}}, **errors(409)},
+)
+def metrics_export(service: Service, format: Annotated[Literal["csv", "json"], Query(description="csv or json")] = "csv") -> Response:
+    """The card's metric matrices (factors x dims each) with factor names and dim labels: ``json``
+    (MetricTables, with the scalar scores) or ``csv`` (``matrix,factor,z0,...``: K rows per
+    matrix). 409 when the model has no metrics yet."""
+    try:
+        tables = service.metric_tables()
+    except InputError as error:
+        raise _unprocessable(error) from error
+    return _attachment(tables.model_dump_json(indent=1) if format == "json" else metrics_csv(tables), format, service.id, "metrics")
 
 
 @router.post("/{model_id}/generate", response_model=GenerateResponse, responses=errors(409))
