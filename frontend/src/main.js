@@ -12,6 +12,7 @@ import { LiveDecoder } from "./live.js";
 import { MetricsPanel } from "./metrics.js";
 import { renderLossPlot } from "./plot.js";
 import { PopulationPanel } from "./population.js";
+import { ZooPanel } from "./zoo.js";
 import { SliderPanel, dimRanges, snap } from "./sliders.js";
 import { TraversalView } from "./traversal.js";
 import { isForeignHash, readUrlState, writeUrlState } from "./urlstate.js";
@@ -701,6 +702,10 @@ const flowPanel = new FlowPanel(
   () => writeUrlState(urlState),
 );
 
+const zooPanel = new ZooPanel({
+  section: $("zoo-section"), metric: $("zoo-metric"), note: $("zoo-note"), plot: $("zoo-plot"), claims: $("zoo-claims"),
+});
+
 const populationPanel = new PopulationPanel(
   {
     panel: $("population-panel"),
@@ -780,6 +785,7 @@ async function selectModel(id, { latent = null, top = null, datasetIndex = null,
   }
   renderCard(model);
   metricsPanel.show(model, state.models);
+  zooPanel.show(model);
   flowPanel.show(model);
   populationPanel.show(model);
   live.open(model.id);
