@@ -16,8 +16,12 @@ export class TraversalView {
     this.grid = null; // the last /traverse reply
     this.factors = [];
     const { img } = els;
+    img.addEventListener("pointerdown", (e) => {
+      this.touched = e.pointerType === "touch";
+    });
     img.addEventListener("mousemove", (e) => this._hover(e));
-    img.addEventListener("mouseleave", () => this._readout(""));
+    // a tap's readout stays (touch screens send a mouseleave right after it)
+    img.addEventListener("mouseleave", () => this.touched || this._readout(""));
     img.addEventListener("click", (e) => {
       const cell = this._cellAt(e);
       if (cell) this.onPick(cell.dim, cell.value);

@@ -29,9 +29,10 @@ export class ZooPanel {
     this.dataset = model.dataset;
     if (this.table === undefined) {
       try {
-        this.table = await request("/api/zoo");
+        const table = await request("/api/zoo");
+        this.table = table.available ? table : null;
       } catch {
-        this.table = null; // 404: no zoo here
+        this.table = null;
       }
     }
     const data = this.table?.datasets?.[this.dataset];

@@ -1,4 +1,4 @@
-"""GET /api/zoo: the zoo's comparison table from <models>/zoo/table.json, 404 without one."""
+"""GET /api/zoo: the zoo's comparison table from <models>/zoo/table.json; available: false without one."""
 
 from __future__ import annotations
 
@@ -22,12 +22,12 @@ def test_zoo_table_is_served_when_present(tmp_path):
     settings = Settings(models_dir=tmp_path, torch_threads=1)
     with TestClient(create_app(settings)) as client:
         missing = client.get("/api/zoo")
-        assert missing.status_code == 404 and "zoo compare" in missing.json()["detail"]
+        assert missing.status_code == 200 and missing.json()["available"] is False and "zoo compare" in missing.json()["reason"]
         (tmp_path / "zoo").mkdir()
         (tmp_path / "zoo" / "table.json").write_text(json.dumps(TABLE))
         reply = client.get("/api/zoo")
-        assert reply.status_code == 200
+        assert reply.status_code == 200 and reply.json()["available"] is True
         assert reply.json()["datasets"]["dsprites"]["ceiling"] == {"mig": 0.886}
         (tmp_path / "zoo" / "table.json").write_text("{not json")
-        broken = client.get("/api/zoo")
-        assert broken.status_code == 404 and "unreadable" in broken.json()["detail"]
+        broken = client.get("/api/zoo").json()
+        assert broken["available"] is False and "unreadable" in broken["reason"]

@@ -10,7 +10,7 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 TABLE = {
-    "zoo": "zoo", "estimator": "InfoMEC: continuous k-NN estimator on every latent", "protocol": {}, "test": "Welch, Holm",
+    "available": True, "zoo": "zoo", "estimator": "InfoMEC: continuous k-NN estimator on every latent", "protocol": {}, "test": "Welch, Holm",
     "budget": {"steps": 1200, "batch_size": 64, "fraction_of_paper": 0.0026},
     "datasets": {"dsprites": {
         "variants": {
