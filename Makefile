@@ -37,7 +37,7 @@ bench: setup
 	$(BIN)/python bench/population.py
 
 screenshot: setup
-	LATENTATLAS_UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/e2e -k "screenshot or heatmap_reachability or flow_panel_truncates"
+	LATENTATLAS_UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/e2e -k "screenshot or heatmap_reachability or flow_panel_truncates or population_scatter or same_input_through_each"
 
 clean:
 	rm -rf $(VENV) frontend/node_modules .pytest_cache

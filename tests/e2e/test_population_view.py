@@ -11,7 +11,7 @@ pytestmark = pytest.mark.e2e
 N = 1000
 
 
-def test_population_scatter_draws_n_points_and_a_click_loads_that_sample(app, models):
+def test_population_scatter_draws_n_points_and_a_click_loads_that_sample(app, models, screenshot_path):
     page = app.page
     page.goto(f"{app.base_url}/#model=qlae-dsprites")
     page.wait_for_function("() => { const h = window.__latentAtlas; return h && h.modelId === 'qlae-dsprites' && h.frames > 0 && h.idle; }")
@@ -30,6 +30,7 @@ def test_population_scatter_draws_n_points_and_a_click_loads_that_sample(app, mo
     assert hist_axes == dims
     assert "Click a point" in page.text_content("#population-note")
     assert page.query_selector("#population-scatter .gl-canvas-context, #population-scatter canvas") is not None
+    page.locator("#population-panel").screenshot(path=screenshot_path("population.png"))
 
     # click one point where Plotly draws it: that sample is encoded and shown
     target = page.evaluate(

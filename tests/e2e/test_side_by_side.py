@@ -21,7 +21,7 @@ def server_encode(base_url: str, model_id: str, index: int) -> dict:
         return json.loads(reply.read())
 
 
-def test_the_same_input_through_each_model(app, models):
+def test_the_same_input_through_each_model(app, models, screenshot_path):
     page = app.page
     page.goto(f"{app.base_url}/compare.html#dataset=dsprites&models={','.join(PICKED)}&src=ds:1234")
     page.wait_for_function("(n) => document.querySelectorAll('.compare-column').length === n && window.__latentAtlas.idle", arg=len(PICKED))
@@ -41,6 +41,8 @@ def test_the_same_input_through_each_model(app, models):
     traces = page.evaluate("() => document.querySelector('#compare-curves').data.map((t) => t.name)")
     assert traces == PICKED
     assert page.input_value("#curve-select") == "recon"
+    page.set_viewport_size({"width": 1440, "height": 1300})
+    page.screenshot(path=screenshot_path("side-by-side.png"), full_page=False)
 
     # fewer models, and no more than four
     page.uncheck(f"#compare-models input[value='{PICKED[-1]}']")
