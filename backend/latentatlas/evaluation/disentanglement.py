@@ -200,6 +200,23 @@ def _plan(samples: int, votes: VoteCounts, seconds_per_image: float = _SECONDS_P
     return plan
 
 
+def scored_latents(loaded: LoadedModel, dataset: FactorDataset) -> int | None:
+    """How many leading latents the metrics score: a flow's latent is the whole image, ordered
+    by importance, so its top 2K (K factors), as the EOFlow paper's InfoMEC does; None (every
+    latent) for the others."""
+    if not loaded.model.capabilities.ordered:
+        return None
+    return min(2 * len(dataset.factor_sizes), loaded.config.model.latent_dim)
+
+
+def encode_factor_samples(loaded: LoadedModel, dataset: FactorDataset, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Render and encode the images of ``factors`` (n, K): latent values (n, D) float64 (the
+    scored ones, ``scored_latents``) and, for a model with codes, the code indices (n, D)."""
+    model = loaded.model.eval()
+    encoder = _Encoder(model, lambda n: None, scored_latents(loaded, dataset))
+    return encoder.encode_factors(_Renderer(dataset, next(model.parameters()).device), factors)
+
+
 def evaluate_model(
     source: Path | str | LoadedModel,
     samples: int = DEFAULT_SAMPLES,
@@ -241,10 +258,7 @@ def evaluate_model(
     model_device = next(model.parameters()).device
     renderer = _Renderer(dataset, model_device)
     tracker = _Tracker(_plan(samples, votes), progress)
-    # A flow's latent is the whole image, ordered by importance: score its top 2K latents
-    # (K factors), as the EOFlow paper's InfoMEC does; every latent of the others.
-    ordered = model.capabilities.ordered
-    keep = min(2 * len(dataset.factor_sizes), loaded.config.model.latent_dim) if ordered else None
+    keep = scored_latents(loaded, dataset)
     encoder = _Encoder(model, tracker.count_images, keep)
 
     factors = dataset.sample_factors(samples, np.random.default_rng(seed))
