@@ -416,5 +416,18 @@ def zoo_compare(
     typer.echo(comparison_markdown(result))
 
 
+@zoo_app.command("ship")
+def zoo_ship(folder: Annotated[Path, typer.Argument(help="Zoo folder (with zoo.json).")]) -> None:
+    """Rewrite the showcase variants' seed-0 weights as float16 for shipping (after `zoo evaluate`)."""
+    from latentatlas.store.zoo import ZooError, ship_showcases
+
+    try:
+        shipped = ship_showcases(folder)
+    except ZooError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    typer.echo(json.dumps({"float16": shipped}))
+
+
 if __name__ == "__main__":
     app()

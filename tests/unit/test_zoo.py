@@ -258,3 +258,20 @@ def test_zoo_members_run_as_ray_tasks(tmp_path):
         ray.shutdown()
     assert [(e["name"], e["status"]) for e in manifest["members"]] == [("dsprites/ae-seed0", "done"), ("dsprites/ae-seed1", "done")]
     assert json.loads((tmp_path / "ray" / "dsprites" / "ae-seed1" / "card.json").read_text())["zoo"]["seed"] == 1
+
+
+def test_ship_rewrites_the_showcase_weights_as_float16_and_they_still_load(tmp_path):
+    from latentatlas.store.folders import load_model_folder
+    from latentatlas.store.zoo import ship_showcases
+
+    data = {**TINY, "variants": [TINY["variants"][0], {**TINY["variants"][1], "showcase": True}], "seeds": 1, "claims": []}
+    run_zoo(ZooConfig.model_validate(data), tmp_path, workers=1, progress=False)
+    before = load_file(str(tmp_path / "dsprites" / "qlae-seed0" / "weights.safetensors"))
+    assert ship_showcases(tmp_path) == ["dsprites/qlae-seed0"]
+    after = load_file(str(tmp_path / "dsprites" / "qlae-seed0" / "weights.safetensors"))
+    assert all(after[k].dtype == torch.float16 and torch.allclose(after[k].float(), before[k], rtol=1e-3, atol=1e-4) for k in before if before[k].is_floating_point())
+    untouched = load_file(str(tmp_path / "dsprites" / "ae-seed0" / "weights.safetensors"))
+    assert {v.dtype for v in untouched.values() if v.is_floating_point()} == {torch.float32}  # not a showcase
+    loaded = load_model_folder(tmp_path / "dsprites" / "qlae-seed0")
+    assert next(loaded.model.parameters()).dtype == torch.float32
+    assert "float16" in loaded.card["zoo"]["weights"]

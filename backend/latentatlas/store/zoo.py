@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from safetensors.torch import load_file
 
 from latentatlas.data.base import DatasetSpec, load_dataset
 from latentatlas.families import FamilyConfig, get_family, model_config
 from latentatlas.families.base import TrainConfig
 from latentatlas.nets.config import NetConfig
+from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE, write_json, write_safetensors
 
 MANIFEST_FILE = "zoo.json"
 CEILING_FILE = "ceiling.json"
@@ -166,3 +168,25 @@ def read_manifest(out: Path) -> dict:
     if not path.is_file():
         raise ZooError(f"{out} is not a zoo folder (no {MANIFEST_FILE})")
     return json.loads(path.read_text())
+
+
+def ship_showcases(out: Path) -> list[str]:
+    """Rewrite the weights of the showcase variants' seed-0 members as float16 (the form the
+    zoo ships them in; every other member retrains deterministically from ``zoo.json``) and
+    note it in their cards. Returns the members rewritten."""
+    out = Path(out)
+    config = ZooConfig.model_validate(read_manifest(out)["config"])
+    showcases = {v.name for v in config.variants if v.showcase}
+    shipped = []
+    for member in config.members():
+        folder = out / member["name"]
+        if member["variant"] not in showcases or member["seed"] != 0 or not (folder / WEIGHTS_FILE).is_file():
+            continue
+        weights = load_file(str(folder / WEIGHTS_FILE))
+        write_safetensors(folder / WEIGHTS_FILE, {k: v.half() if v.is_floating_point() else v for k, v in weights.items()},
+                          metadata={"dtype": "float16 copy of the trained float32 weights"})
+        card = json.loads((folder / CARD_FILE).read_text())
+        card.setdefault("zoo", {})["weights"] = "float16 copy of the trained float32 weights (scores were computed in float32)"
+        write_json(folder / CARD_FILE, card)
+        shipped.append(member["name"])
+    return shipped
