@@ -288,8 +288,9 @@ def comparison_markdown(result: dict) -> str:
         if any(flagged.values()):
             lines.append("")
             lines.append("InfoE near 0 (InfoM/InfoC not meaningful) for: " + ", ".join(f"{v} ({n} seeds)" for v, n in flagged.items() if n))
-        times = ", ".join(f"{v} {row['train_seconds']['mean']:.0f} s + {row['eval_seconds']['mean']:.0f} s" for v, row in variants.items())
-        lines += ["", f"Per member (1 CPU thread), train + evaluate: {times}."]
+        times = ", ".join(f"{v} {np.median(row['train_seconds']['values']):.0f} s + {np.median(row['eval_seconds']['values']):.0f} s"
+                          for v, row in variants.items())
+        lines += ["", f"Per member (1 CPU thread, median over seeds), train + evaluate: {times}."]
     if result["claims"]:
         lines += ["", "## Claims", "", result["test"] + ".", "",
                   "| dataset | claim | score | difference [95 % CI] | p | p (Holm) | verdict |", "|---|---|---|---|---|---|---|"]
