@@ -36,7 +36,7 @@ def flatten_scores(result: dict, prefix: str = "") -> Scores:
     for key, value in result.items():
         if isinstance(value, dict):
             out |= flatten_scores(value, f"{prefix}{key}.")
-        elif isinstance(value, float | np.floating) and not isinstance(value, bool):
+        elif isinstance(value, float | np.floating):
             out[f"{prefix}{key}"] = float(value)
     return out
 
