@@ -208,3 +208,24 @@ def test_cli_summary_and_bad_file(tmp_path) -> None:
     outcome = runner.invoke(app, ["fragments", str(bad)])
     assert outcome.exit_code == 2
     assert "missing array(s) logvar" in outcome.stderr
+
+
+def test_a_channel_with_zero_information_has_nmi_zero_never_inf() -> None:
+    """A constant channel (every probe point the same posterior) carries 0 bits: its NMI with
+    another channel and with a factor is 0 (not 0/0 or x/0), its VI is the other side's 2 I - I_self."""
+    rng = np.random.default_rng(3)
+    n = 200
+    mu_a, lv_a = _channel(rng, rng.standard_normal(n), sd=0.3)
+    mu = np.stack([mu_a, np.full(n, 0.7)])
+    logvar = np.stack([lv_a, np.full(n, np.log(0.3**2))])
+    y = rng.integers(0, 4, size=(n, 2))
+    sim = compute_similarity(mu, logvar)
+    assert sim.info_bits[1] == pytest.approx(0.0, abs=1e-12)
+    assert sim.nmi[0, 1] == 0.0 and sim.nmi[1, 0] == 0.0
+    assert np.all(np.isfinite(sim.nmi)) and np.all(np.isfinite(sim.vi))
+    assert sim.vi[0, 1] == pytest.approx(2 * sim.info_bits[0] - sim.self_joint_bits[0], abs=1e-9)
+    factor = compute_factor_similarity(mu, logvar, y)
+    assert np.all(factor.nmi[1] == 0.0)
+    assert np.all(np.isfinite(factor.nmi)) and np.all(np.isfinite(factor.vi))
+    report = compute_fragments(mu, logvar, y)
+    assert report["nmi"][0][1] == 0.0 and report["nmi_factor"][1] == [0.0, 0.0]

@@ -32,7 +32,7 @@ from latentatlas.metrics._mi import (
     histogram_discretize,
     mutual_info_matrix,
 )
-from latentatlas.metrics.infomec import _knn_mi_matrix
+from latentatlas.metrics.infomec import INFOE_NEAR_ZERO, _knn_mi_matrix
 from latentatlas.metrics.modularity import _macro_auc, modularity_from_mutual_info
 from latentatlas.metrics.sap import _fit_squared_hinge_1d, _one_vs_rest
 
@@ -224,10 +224,21 @@ def test_infomec_sanity(discrete_latents: bool) -> None:
     assert good.infoc >= 0.9
     assert good.infoe >= 0.99
     assert good.active_latents.all()
+    assert not good.infoe_near_zero
     zero = compute_infomec(np.zeros_like(z), y, discrete_latents=discrete_latents)
     assert not zero.active_latents.any()
     assert (zero.infom, zero.infoc) == (0.0, 0.0)
     assert zero.infoe == pytest.approx(0.0, abs=1e-9)
+    assert zero.infoe_near_zero
+
+
+def test_infomec_flags_noise_latents_whose_infoe_is_near_zero() -> None:
+    """Pure-noise latents get a sizeable InfoM (the concentration of estimator noise) and
+    InfoE ~ 0: the flag says InfoM and InfoC are not to be read."""
+    rng = np.random.default_rng(0)
+    y = _identity_factors(3000)
+    noise = compute_infomec(rng.standard_normal((3000, 4)), y)
+    assert noise.infoe <= INFOE_NEAR_ZERO and noise.infoe_near_zero
 
 
 # --- fast paths against the scikit-learn computations they replace ---

@@ -50,7 +50,7 @@ def test_compute_metrics_reproduces_the_reference(fixture_result: dict, expected
     for key in ("explicitness_train", "explicitness_test"):
         assert fixture_result[key] == pytest.approx(expected[key]["ref"], abs=1e-4)
     reference = expected["infomec"]["continuous"]
-    assert set(fixture_result["infomec"]) == {"infom", "infoc", "infoe"}
+    assert set(fixture_result["infomec"]) == {"infom", "infoc", "infoe", "infoe_near_zero"}
     assert fixture_result["infomec"]["infom"] == pytest.approx(reference["infom"]["ref"], abs=1e-6)
     assert fixture_result["infomec"]["infoc"] == pytest.approx(reference["infoc"]["ref"], abs=1e-6)
     assert fixture_result["infomec"]["infoe"] == pytest.approx(reference["infoe"]["ref"], abs=2e-3)
@@ -132,7 +132,16 @@ def test_format_table(fixture_result: dict) -> None:
     assert lines[0].split() == ["metric", "value"]
     assert any(line.split() == ["mig", f"{fixture_result['mig']:.4f}"] for line in lines)
     assert any(line.startswith("infomec.infoc ") for line in lines)
-    assert len(lines) == 2 + 6 + 3
+    assert any(line.split() == ["infomec.infoe_near_zero", "False"] for line in lines)
+    assert len(lines) == 2 + 6 + 4
+
+
+def test_format_table_labels_dci_fast_as_an_estimate() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, size=(300, 2))
+    table = format_table(compute_metrics(y + 0.1 * rng.standard_normal(y.shape), y, metrics=["dci_fast"]))
+    names = [line.split("  ")[0] for line in table.splitlines()[2:]]
+    assert names and all(name.startswith("dci_fast (estimate of DCI, HistGB).") for name in names)
 
 
 # --- unusable input files ---

@@ -7,8 +7,10 @@ them, encodes them (batched, under ``torch.inference_mode``) and runs every metr
 (Ridgeway & Mozer 2018) and InfoMEC (Hsu et al. 2023) on the sampled latents, then the
 interventional FactorVAE (Kim & Mnih 2018; the reference variant and the corrected one)
 and BetaVAE (Higgins et al. 2017) scores straight from the generative process. For a QLAE
-the latents are the quantised values z_q and InfoMEC uses its discrete plug-in estimator
-on the code indices (``Encoding.codes``), as Hsu et al. do. The result, with the matrices
+the latents are the quantised values z_q, scored like every other model's latents (InfoMEC's
+continuous k-NN estimator), so all families share one estimator; InfoMEC's discrete plug-in
+estimator on the code indices (``Encoding.codes``, as Hsu et al. score QLAE) is the extra
+``infomec_codes``. The result, with the matrices
 behind the scores, goes into the model folder's ``card.json`` under ``"metrics"``.
 
 The interventional scores need ``batch_size`` renders and encodes per vote; the reference
@@ -187,7 +189,7 @@ class _Tracker:
 # encode) until the first stage has measured it: they only apportion the progress bar.
 _METRIC_SECONDS = {
     "mig": 0.05, "dci": 35.0, "dci_fast": 8.0, "sap": 0.5, "sap_continuous": 0.05,
-    "modularity": 0.05, "explicitness": 1.0, "infomec": 1.5,
+    "modularity": 0.05, "explicitness": 1.0, "infomec": 1.5, "infomec_codes": 1.0,
 }
 _SECONDS_PER_IMAGE = 1e-3
 
@@ -198,6 +200,23 @@ def _plan(samples: int, votes: VoteCounts, seconds_per_image: float = _SECONDS_P
     plan["factor_vae"] = plan["factor_vae_corrected"] = votes.factor_vae_images(samples) * seconds_per_image
     plan["beta_vae"] = votes.beta_vae_images * seconds_per_image
     return plan
+
+
+def scored_latents(loaded: LoadedModel, dataset: FactorDataset) -> int | None:
+    """How many leading latents the metrics score: a flow's latent is the whole image, ordered
+    by importance, so its top 2K (K factors), as the EOFlow paper's InfoMEC does; None (every
+    latent) for the others."""
+    if not loaded.model.capabilities.ordered:
+        return None
+    return min(2 * len(dataset.factor_sizes), loaded.config.model.latent_dim)
+
+
+def encode_factor_samples(loaded: LoadedModel, dataset: FactorDataset, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Render and encode the images of ``factors`` (n, K): latent values (n, D) float64 (the
+    scored ones, ``scored_latents``) and, for a model with codes, the code indices (n, D)."""
+    model = loaded.model.eval()
+    encoder = _Encoder(model, lambda n: None, scored_latents(loaded, dataset))
+    return encoder.encode_factors(_Renderer(dataset, next(model.parameters()).device), factors)
 
 
 def evaluate_model(
@@ -241,29 +260,28 @@ def evaluate_model(
     model_device = next(model.parameters()).device
     renderer = _Renderer(dataset, model_device)
     tracker = _Tracker(_plan(samples, votes), progress)
-    # A flow's latent is the whole image, ordered by importance: score its top 2K latents
-    # (K factors), as the EOFlow paper's InfoMEC does; every latent of the others.
-    ordered = model.capabilities.ordered
-    keep = min(2 * len(dataset.factor_sizes), loaded.config.model.latent_dim) if ordered else None
+    keep = scored_latents(loaded, dataset)
     encoder = _Encoder(model, tracker.count_images, keep)
 
     factors = dataset.sample_factors(samples, np.random.default_rng(seed))
     z, codes = tracker.run(
         "encode", f"rendering and encoding {samples:,} samples", lambda: encoder.encode_factors(renderer, factors), samples
     )
-    tracker.replan(_plan(samples, votes, tracker.seconds["encode"] / samples))
+    plan = _plan(samples, votes, tracker.seconds["encode"] / samples)
+    tracker.replan(plan if codes is not None else {k: v for k, v in plan.items() if k != "infomec_codes"})
 
     values: dict = {}
     matrices: dict = {}
     for name in METRIC_NAMES:
-        discrete = name == "infomec" and codes is not None
-        latents = codes if discrete else z
         result = tracker.run(name, f"computing {name}", lambda: compute_metrics(
-            latents, factors, metrics=[name], discrete_latents=discrete, seed=seed, n_jobs=n_jobs, with_matrices=True,
-            on_progress=tracker.within,
+            z, factors, metrics=[name], seed=seed, n_jobs=n_jobs, with_matrices=True, on_progress=tracker.within,
         ))
         matrices = result.pop("matrices") | matrices  # exact DCI's importances win over dci_fast's
         values |= result
+    if codes is not None:  # the discrete plug-in estimator on the code indices, as an extra score
+        values["infomec_codes"] = tracker.run("infomec_codes", "computing infomec on the codes", lambda: compute_metrics(
+            codes, factors, metrics=["infomec"], discrete_latents=True, seed=seed,
+        ))["infomec"]
 
     def factor_vae(variant: Callable[..., FactorVAEResult]) -> FactorVAEResult:
         return variant(encoder.represent, renderer, seed=seed, batch_size=votes.batch_size, num_train=votes.train,
@@ -299,7 +317,7 @@ def evaluate_model(
         "samples": samples,
         "train_rows": default_train_rows(samples),
         "seed": seed,
-        "infomec_latents": "codes" if codes is not None else "values",
+        "infomec_latents": "values",  # the continuous estimator for every model; codes add infomec_codes
         "votes": asdict(votes),
         "seconds": tracker.seconds | {"total": round(time.perf_counter() - started, 2)},
         "device": str(model_device),

@@ -84,8 +84,8 @@ def compute_fragments(mu: np.ndarray, logvar: np.ndarray, y: np.ndarray | None =
     """JSON-able fragments analysis: info_bits [M], info_self_joint_bits [M], nmi and vi
     [M x M]; with ``y`` also nmi_factor, vi_factor [M x K] and factor_info_bits [K].
 
-    Names match the fixture's expected JSON.  NaN (an NMI whose denominator is
-    negative, only for channels with ~0 bits) is written as null.
+    Names match the fixture's expected JSON.  A channel with no information has NMI 0
+    with everything (``similarity.NO_INFORMATION_BITS``).
     """
     mu, logvar, y = validate_inputs(mu, logvar, y)
     terms = all_terms(mu, logvar, y)

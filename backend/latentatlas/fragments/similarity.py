@@ -10,6 +10,10 @@ With BC_k the fingerprint of channel k (see fingerprint.py) and, in bits,
     NMI(k, l) = (I_k + I_l - I_kl) / sqrt((2 I_k - I_kk)(2 I_l - I_ll))
     VI(k, l)  = 2 I_kl - I_kk - I_ll
 
+A channel with no information (2 I_k - I_kk <= NO_INFORMATION_BITS: a constant channel)
+shares none with anything: its NMI is defined as 0 (the ratio would be 0/0 or x/0, inf),
+its VI with channel l is 2 I_l - I_ll. NMI is therefore always finite.
+
 A ground-truth factor enters as a channel whose coefficient is 1 for probe
 points with the same label and 1e-10 otherwise (the reference code's
 -log(clip(S, 1e-10)) distance).  All I_kl come from one pass over probe rows:
@@ -33,6 +37,10 @@ from latentatlas.fragments.fingerprint import (
     neg_log2_mean,
     to_tensor,
 )
+
+NO_INFORMATION_BITS = 1e-9
+"""A channel whose 2 I_k - I_kk (the NMI denominator's factor, bits) is at most this carries no
+information; its NMI with anything is 0."""
 
 
 @dataclass(frozen=True)
@@ -61,8 +69,8 @@ def compute_similarity(
     NMI(k, l) = (I_k + I_l - I_kl) / sqrt((2 I_k - I_kk)(2 I_l - I_ll)),
     VI(k, l) = 2 I_kl - I_kk - I_ll, in bits (Murphy, Dillavou & Bassett 2025).
     ``mu``, ``logvar``: (M channels, N probe points).  A channel against an
-    exact copy gives NMI 1 and VI 0.  The NMI of a channel with no information
-    is a ratio of tiny numbers (NaN if the denominator is negative).
+    exact copy gives NMI 1 and VI 0.  A channel with no information has NMI 0
+    with every other channel (see NO_INFORMATION_BITS); the diagonal is 1.
     ``chunk_elements`` bounds the floats held per chunk of probe rows.
     """
     terms = _pass(to_tensor(mu), to_tensor(logvar), None, pairwise=True, chunk_elements=chunk_elements)
@@ -94,10 +102,13 @@ def compute_factor_similarity(mu: np.ndarray, logvar: np.ndarray, y: np.ndarray)
 def nmi_vi(
     info1: np.ndarray, self1: np.ndarray, info2: np.ndarray, self2: np.ndarray, joint: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(NMI, VI) from the information terms: rows index set 1, columns set 2."""
+    """(NMI, VI) from the information terms: rows index set 1, columns set 2. NMI is 0 where
+    either side carries no information (2 I - I_self <= NO_INFORMATION_BITS), never inf or NaN."""
     numerator = info1[:, None] + info2[None, :] - joint
-    with np.errstate(invalid="ignore", divide="ignore"):
-        nmi = numerator / np.sqrt((2 * info1 - self1)[:, None] * (2 * info2 - self2)[None, :])
+    spread1, spread2 = 2 * info1 - self1, 2 * info2 - self2
+    informative = (spread1 > NO_INFORMATION_BITS)[:, None] & (spread2 > NO_INFORMATION_BITS)[None, :]
+    denominator = np.sqrt(np.where(informative, spread1[:, None] * spread2[None, :], 1.0))
+    nmi = np.where(informative, numerator / denominator, 0.0)
     vi = 2 * joint - self1[:, None] - self2[None, :]
     return nmi, vi
 

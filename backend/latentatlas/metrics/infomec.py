@@ -20,6 +20,9 @@ N_NEIGHBORS = 10
 # Continuous latents count as active when their range exceeds this fraction
 # of the largest latent range.
 ACTIVE_RANGE_FRACTION = 1.0 / 20.0
+# InfoE at or below this: the latents predict the factors hardly better than chance, so the
+# NMI behind InfoM and InfoC is estimator noise and those two scores mean little.
+INFOE_NEAR_ZERO = 0.05
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class InfoMECResult:
     infoe: float
     nmi: np.ndarray  # (K, D) sources x latents, I(s_i; z_j) / H(s_i)
     active_latents: np.ndarray  # (D,) bool
+    infoe_near_zero: bool  # infoe <= INFOE_NEAR_ZERO: InfoM and InfoC are not meaningful
 
 
 def compute_infomec(
@@ -52,7 +56,9 @@ def compute_infomec(
     log-loss of an unpenalised class-balanced multinomial logistic regression
     (lbfgs, 100 iterations) from the standardised latents (one-hot codes if
     discrete) and H_null = log(#classes), the log-loss that model reaches on
-    all-zero inputs (Hsu et al., NeurIPS 2023).
+    all-zero inputs (Hsu et al., NeurIPS 2023).  ``infoe_near_zero`` flags
+    InfoE <= INFOE_NEAR_ZERO: the latents carry next to no information about
+    the factors, and InfoM / InfoC then measure the concentration of noise.
     """
     sources, source_cards = encode_columns(y)
     source_entropy = entropies(sources, source_cards)
@@ -69,12 +75,14 @@ def compute_infomec(
     threshold = 0.0 if discrete_latents else ranges.max() * ACTIVE_RANGE_FRACTION
     active = ranges > threshold
     pruned = nmi[:, active]
+    infoe = _infoe(features, sources, source_cards)
     return InfoMECResult(
         infom=_concentration(pruned.T),
         infoc=_concentration(pruned),
-        infoe=_infoe(features, sources, source_cards),
+        infoe=infoe,
         nmi=nmi,
         active_latents=active,
+        infoe_near_zero=infoe <= INFOE_NEAR_ZERO,
     )
 
 

@@ -84,11 +84,10 @@ def encode_probe(folder: Path, indices: np.ndarray, device: str = "cpu", batch_s
 MEMBER_LOCK = ".lock"
 
 
-def run_member(config_json: str, name: str, beta: float, seed: int, folder: str, indices: list[int]) -> dict:
-    """Train one member, write its probe encodings; never raises (failures come back as a dict).
-    One process at a time per member folder: an exclusive lock on ``.lock`` inside it (released
-    by the kernel when the holder dies)."""
-    started = time.perf_counter()
+def run_locked(folder: str, name: str, work: Callable[..., dict], *args) -> dict:
+    """``work(*args)`` holding an exclusive lock on ``folder/.lock`` (released by the kernel when
+    the holder dies), so one process at a time trains a member; never raises (a failure, or the
+    lock held elsewhere, comes back as a ``{"status": "failed", ...}`` dict)."""
     try:
         Path(folder).mkdir(parents=True, exist_ok=True)
         lock = open(Path(folder) / MEMBER_LOCK, "w")
@@ -99,34 +98,41 @@ def run_member(config_json: str, name: str, beta: float, seed: int, folder: str,
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return {"status": "failed", "error": f"another process is training member {name} ({folder})", "wall_seconds": 0.0}
-        return _train_member(config_json, name, beta, seed, folder, indices, started)
+        started = time.perf_counter()
+        try:
+            return work(*args) | {"wall_seconds": round(time.perf_counter() - started, 2)}
+        except Exception as error:  # noqa: BLE001 - a failing member is reported, the others go on
+            return {
+                "status": "failed",
+                "error": f"{type(error).__name__}: {error}",
+                "traceback": traceback.format_exc(limit=-6),
+                "wall_seconds": round(time.perf_counter() - started, 2),
+            }
 
 
-def _train_member(config_json: str, name: str, beta: float, seed: int, folder: str, indices: list[int], started: float) -> dict:
-    try:
-        config = EnsembleConfig.model_validate_json(config_json)
-        out = Path(folder)
-        train_config = config.train.model_copy(update={"seed": seed})
-        card = train(config.member_model(beta), config.dataset, train_config, out, resume=True, progress=False)
-        device = card.get("device", "cpu")
-        probe = encode_probe(out, np.asarray(indices, dtype=np.int64), device)
-        write_safetensors(out / PROBE_FILE, probe, metadata={"layout": "probe points x latent_dim"})
-        card["ensemble"] = {"name": out.parent.name, "member": name, "beta": beta, "seed": seed, "probe": PROBE_FILE}
-        write_json(out / CARD_FILE, card)
-        return {"status": "done", "steps": card["steps"], "wall_seconds": round(time.perf_counter() - started, 2)}
-    except Exception as error:  # noqa: BLE001 - a failing member is reported, the others go on
-        return {
-            "status": "failed",
-            "error": f"{type(error).__name__}: {error}",
-            "traceback": traceback.format_exc(limit=-6),
-            "wall_seconds": round(time.perf_counter() - started, 2),
-        }
+def run_member(config_json: str, name: str, beta: float, seed: int, folder: str, indices: list[int]) -> dict:
+    """Train one member, write its probe encodings (``run_locked``: one process per member
+    folder; never raises)."""
+    return run_locked(folder, name, _train_member, config_json, name, beta, seed, folder, indices)
+
+
+def _train_member(config_json: str, name: str, beta: float, seed: int, folder: str, indices: list[int]) -> dict:
+    config = EnsembleConfig.model_validate_json(config_json)
+    out = Path(folder)
+    train_config = config.train.model_copy(update={"seed": seed})
+    card = train(config.member_model(beta), config.dataset, train_config, out, resume=True, progress=False)
+    device = card.get("device", "cpu")
+    probe = encode_probe(out, np.asarray(indices, dtype=np.int64), device)
+    write_safetensors(out / PROBE_FILE, probe, metadata={"layout": "probe points x latent_dim"})
+    card["ensemble"] = {"name": out.parent.name, "member": name, "beta": beta, "seed": seed, "probe": PROBE_FILE}
+    write_json(out / CARD_FILE, card)
+    return {"status": "done", "steps": card["steps"]}
 
 
 # --- the manifest --------------------------------------------------------------------
 
 
-def _now() -> str:
+def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
@@ -150,7 +156,7 @@ def _open_manifest(out: Path, config: EnsembleConfig) -> dict:
         betas = tuple(dict.fromkeys((*old.betas, *config.betas)))
         manifest["config"] = config.model_copy(update={"betas": betas, "seeds": max(old.seeds, config.seeds)}).model_dump(mode="json")
     else:
-        manifest = {"version": MANIFEST_VERSION, "name": out.name, "created": _now(), "config": config.model_dump(mode="json"), "members": []}
+        manifest = {"version": MANIFEST_VERSION, "name": out.name, "created": utc_now(), "config": config.model_dump(mode="json"), "members": []}
     known = {entry["name"] for entry in manifest["members"]}
     for name, beta, seed in config.members():
         if name not in known:
@@ -190,15 +196,15 @@ def run_ensemble(
     config_json = EnsembleConfig.model_validate(manifest["config"]).model_dump_json()
     todo = [entry for entry in manifest["members"] if not _is_finished(out, entry)]
     skipped = [entry["name"] for entry in manifest["members"] if _is_finished(out, entry)]
-    manifest["last_run"] = {"started": _now(), "skipped": skipped, "trained": [e["name"] for e in todo]}
+    manifest["last_run"] = {"started": utc_now(), "skipped": skipped, "trained": [e["name"] for e in todo]}
     for entry in todo:
-        entry.update(status="running", started=_now())
+        entry.update(status="running", started=utc_now())
         entry.pop("error", None)
         entry.pop("traceback", None)
     write_json(out / MANIFEST_FILE, manifest)
 
     def finish(entry: dict, result: dict) -> None:
-        entry.update(result, finished=_now())
+        entry.update(result, finished=utc_now())
         write_json(out / MANIFEST_FILE, manifest)
         bar.update(1)
         if result["status"] == "failed":
@@ -207,22 +213,38 @@ def run_ensemble(
     bar = tqdm(total=len(todo), desc=f"ensemble {out.name}", unit="member", disable=not progress)
     args = [(config_json, e["name"], e["beta"], e["seed"], str(out / e["name"]), indices) for e in todo]
     try:
-        if not todo:
-            pass
-        elif ray_address is not None:
-            _run_ray(todo, args, ray_address, config.train.threads, finish)
-        else:
-            workers = min(len(todo), jobs or default_jobs(config.train.threads))
-            if workers <= 1:
-                for entry, arg in zip(todo, args):
-                    finish(entry, run_member(*arg))
-            else:
-                _run_local(todo, args, workers, finish)
+        dispatch(run_member, todo, args, finish, jobs=jobs, threads=config.train.threads, ray_address=ray_address)
     finally:
         bar.close()
-        manifest["last_run"]["finished"] = _now()
+        manifest["last_run"]["finished"] = utc_now()
         write_json(out / MANIFEST_FILE, manifest)
     return manifest
+
+
+def dispatch(
+    work: Callable[..., dict],
+    todo: list[dict],
+    args: list[tuple],
+    finish: Callable[[dict, dict], None],
+    *,
+    jobs: int | None,
+    threads: int,
+    ray_address: str | None = None,
+) -> None:
+    """``finish(entry, work(*arg))`` for every member: as Ray tasks with ``ray_address``, else in
+    ``jobs`` spawned local processes (default ``default_jobs(threads)``; 1 runs in this process).
+    ``work`` is a module-level function that never raises (e.g. through ``run_locked``)."""
+    if not todo:
+        return
+    if ray_address is not None:
+        _run_ray(work, todo, args, ray_address, threads, finish)
+        return
+    workers = min(len(todo), jobs or default_jobs(threads))
+    if workers <= 1:
+        for entry, arg in zip(todo, args):
+            finish(entry, work(*arg))
+    else:
+        _run_local(work, todo, args, workers, finish)
 
 
 def die_with_parent(parent: int) -> None:
@@ -237,10 +259,10 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _run_local(todo: list[dict], args: list[tuple], workers: int, finish: Callable[[dict, dict], None]) -> None:
+def _run_local(work: Callable[..., dict], todo: list[dict], args: list[tuple], workers: int, finish: Callable[[dict, dict], None]) -> None:
     context = get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-        futures: dict[Future, dict] = {pool.submit(run_member, *arg): entry for entry, arg in zip(todo, args)}
+        futures: dict[Future, dict] = {pool.submit(work, *arg): entry for entry, arg in zip(todo, args)}
         pending: Iterable[Future] = set(futures)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -263,13 +285,13 @@ def _import_ray():
     return ray
 
 
-def _run_ray(todo: list[dict], args: list[tuple], address: str, threads: int, finish: Callable[[dict, dict], None]) -> None:
+def _run_ray(work: Callable[..., dict], todo: list[dict], args: list[tuple], address: str, threads: int, finish: Callable[[dict, dict], None]) -> None:
     """One Ray task per member, each asking for ``threads`` CPUs. The cluster's workers must
-    have latentatlas installed and see the ensemble folder at the same path (shared disk)."""
+    have latentatlas installed and see the output folder at the same path (shared disk)."""
     ray = _import_ray()
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False) if address == "local" else ray.init(address=address)
-    remote = ray.remote(num_cpus=threads, max_retries=0)(run_member)
+    remote = ray.remote(num_cpus=threads, max_retries=0)(work)
     refs = {remote.remote(*arg): entry for entry, arg in zip(todo, args)}
     pending = list(refs)
     while pending:

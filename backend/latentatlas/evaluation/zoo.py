@@ -1,0 +1,302 @@
+"""Score a model zoo with one protocol (``latentatlas zoo evaluate``) and compare its variants
+(``latentatlas zoo compare``).
+
+Every member of a dataset is scored on the same factor samples (``ZooProtocol``: seeded), with
+the same metrics and the same estimators: InfoMEC's continuous k-NN estimator (Ross 2014) on
+every latent, quantised codes included (a QLAE's z_q values), and its discrete plug-in
+estimator on the code indices as the extra score ``infomec_codes`` where a model has codes.
+Beside each score the card gets its shuffled-rows null (the member's latents permuted against
+the factors, ``null_repeats`` times) and the dataset's ceiling (perfect latents on the same
+samples, ``DATASET/ceiling.json``). The comparison gives per variant mean, sd and the 95 %
+t-interval over seeds, and for each claimed difference Welch's t-test with Holm's correction
+over all the claims' tests.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from latentatlas.data.base import FactorDataset, load_dataset
+from latentatlas.evaluation.disentanglement import encode_factor_samples
+from latentatlas.metrics import compute_metrics
+from latentatlas.metrics.baselines import Scores, flatten_scores, perfect_latents, shuffled_null
+from latentatlas.metrics.stats import holm, summarize, welch
+from latentatlas.store.folders import CARD_FILE, load_model_folder, write_json, write_text
+from latentatlas.store.zoo import CEILING_FILE, TABLE_JSON, TABLE_MD, ZooConfig, ZooProtocol, read_manifest
+
+ESTIMATOR = (
+    "InfoMEC: continuous k-NN estimator (Ross 2014, k = 10) on every latent, quantised codes included; "
+    "infomec_codes: the discrete plug-in estimator on code indices (models with codes only); "
+    "MIG and modularity: 20-bin plug-in MI; DCI-est: dci_fast, histogram gradient boosting, an estimate of DCI, not DCI"
+)
+
+
+def protocol_scores(z: np.ndarray, codes: np.ndarray | None, y: np.ndarray, protocol: ZooProtocol) -> tuple[Scores, dict[str, bool]]:
+    """The protocol's scores of latents ``z`` (and ``codes``) against factors ``y``, flat, and the
+    flags (``infoe_near_zero``, ``infomec_codes.infoe_near_zero``)."""
+    result = compute_metrics(z, y, metrics=protocol.metrics, seed=protocol.seed, n_jobs=1)
+    flags = {}
+    if "infomec" in result:
+        flags["infomec.infoe_near_zero"] = bool(result["infomec"]["infoe_near_zero"])
+    if codes is not None and "infomec" in protocol.metrics:
+        discrete = compute_metrics(codes, y, metrics=["infomec"], discrete_latents=True, seed=protocol.seed, n_jobs=1)
+        result["infomec_codes"] = discrete["infomec"]
+        flags["infomec_codes.infoe_near_zero"] = bool(discrete["infomec"]["infoe_near_zero"])
+    return flatten_scores(result), flags
+
+
+def protocol_samples(dataset: FactorDataset, protocol: ZooProtocol) -> np.ndarray:
+    """The factor samples every member of a dataset is scored on."""
+    return dataset.sample_factors(protocol.samples, np.random.default_rng(protocol.seed))
+
+
+def dataset_ceiling(dataset: FactorDataset, protocol: ZooProtocol) -> dict:
+    """Scores of perfect latents (one per factor, its value) on the protocol's samples."""
+    y = protocol_samples(dataset, protocol)
+    scores, _ = protocol_scores(perfect_latents(y), None, y, protocol)
+    return {"dataset": dataset.name, "protocol": protocol.model_dump(mode="json"), "latents": "one per factor: its value index", "scores": scores}
+
+
+def score_member(folder: Path, protocol: ZooProtocol) -> dict:
+    """A member's scores, flags and shuffled-rows null under ``protocol`` (not written)."""
+    started = time.perf_counter()
+    loaded = load_model_folder(folder, "cpu")
+    dataset = load_dataset(loaded.config.dataset)
+    y = protocol_samples(dataset, protocol)
+    z, codes = encode_factor_samples(loaded, dataset, y)
+    encoded = time.perf_counter()
+    scores, flags = protocol_scores(z, codes, y, protocol)
+    scored = time.perf_counter()
+    null = shuffled_null(
+        lambda order: protocol_scores(z[order], None if codes is None else codes[order], y, protocol)[0],
+        len(y), protocol.null_repeats, protocol.seed + 1,
+    )
+    return {
+        "protocol": protocol.model_dump(mode="json"),
+        "estimator": ESTIMATOR,
+        "scores": scores,
+        "flags": flags,
+        "null": {"kind": f"shuffled rows, {protocol.null_repeats} permutations", "mean": null.mean, "sd": null.sd},
+        "seconds": {"encode": round(encoded - started, 2), "scores": round(scored - encoded, 2),
+                    "null": round(time.perf_counter() - scored, 2)},
+    }
+
+
+def evaluate_zoo(out: Path, force: bool = False, log: Callable[[str], None] = print) -> dict:
+    """Score every finished member not yet scored under the zoo's protocol (all with ``force``);
+    writes each card's ``zoo.evaluation`` (with the dataset's ceiling) and ``DATASET/ceiling.json``.
+    Returns ``{"scored": [...], "skipped": [...], "ceilings": {...}}``."""
+    out = Path(out)
+    manifest = read_manifest(out)
+    config = ZooConfig.model_validate(manifest["config"])
+    protocol = config.evaluation
+    ceilings = {}
+    for d in config.datasets:
+        path = out / d.name / CEILING_FILE
+        ceiling = json.loads(path.read_text()) if path.is_file() else None
+        if force or ceiling is None or ceiling["protocol"] != protocol.model_dump(mode="json"):
+            dataset = load_dataset(d.spec())
+            ceiling = dataset_ceiling(dataset, protocol)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_json(path, ceiling)
+        ceilings[d.name] = ceiling["scores"]
+    scored, skipped = [], []
+    for entry in manifest["members"]:
+        folder = out / entry["name"]
+        card_path = folder / CARD_FILE
+        if entry.get("status") != "done" or not card_path.is_file():
+            skipped.append(entry["name"])
+            continue
+        card = json.loads(card_path.read_text())
+        done = card.get("zoo", {}).get("evaluation", {})
+        if not force and done.get("protocol") == protocol.model_dump(mode="json"):
+            skipped.append(entry["name"])
+            continue
+        evaluation = score_member(folder, protocol) | {"ceiling": ceilings[entry["dataset"]]}
+        card = json.loads(card_path.read_text())
+        card.setdefault("zoo", {})["evaluation"] = evaluation
+        json.dumps(card, allow_nan=False)
+        write_json(card_path, card)
+        scored.append(entry["name"])
+        seconds = evaluation["seconds"]
+        log(f"{entry['name']}: encode {seconds['encode']:.1f} s, scores {seconds['scores']:.1f} s, null {seconds['null']:.1f} s")
+    return {"scored": scored, "skipped": skipped, "ceilings": ceilings}
+
+
+# --- comparison --------------------------------------------------------------------
+
+# Table columns: (flat score name, header). dci_fast is labelled an estimate.
+COLUMNS = (
+    ("psnr_db", "PSNR dB"),
+    ("infomec.infom", "InfoM"),
+    ("infomec.infoc", "InfoC"),
+    ("infomec.infoe", "InfoE"),
+    ("infomec_codes.infom", "InfoM codes"),
+    ("infomec_codes.infoc", "InfoC codes"),
+    ("infomec_codes.infoe", "InfoE codes"),
+    ("mig", "MIG"),
+    ("dci.disentanglement", "DCI D"),
+    ("dci.completeness", "DCI C"),
+    ("dci_fast.disentanglement", "DCI-est D"),
+    ("dci_fast.completeness", "DCI-est C"),
+    ("dci_fast.informativeness_test", "DCI-est I"),
+    ("sap", "SAP"),
+    ("modularity", "modularity"),
+    ("explicitness_test", "explicitness"),
+)
+
+
+def _member_scores(out: Path, manifest: dict) -> dict[str, dict[str, list[dict]]]:
+    """dataset -> variant -> [per seed: {"seed", "scores" (with psnr_db), "null", "flags", "steps", ...}]."""
+    found: dict[str, dict[str, list[dict]]] = {}
+    for entry in manifest["members"]:
+        path = out / entry["name"] / CARD_FILE
+        if not path.is_file():
+            continue
+        card = json.loads(path.read_text())
+        evaluation = card.get("zoo", {}).get("evaluation")
+        if evaluation is None:
+            continue
+        scores = dict(evaluation["scores"])
+        if card.get("heldout", {}).get("psnr_db") is not None:
+            scores["psnr_db"] = float(card["heldout"]["psnr_db"])
+        found.setdefault(entry["dataset"], {}).setdefault(entry["variant"], []).append({
+            "seed": entry["seed"], "scores": scores, "null": evaluation["null"], "flags": evaluation["flags"],
+            "steps": card["steps"], "batch_size": card["batch_size"], "train_seconds": card["wall_seconds"],
+            "eval_seconds": sum(evaluation["seconds"].values()),
+        })
+    return found
+
+
+def _summary_dict(values: list[float]) -> dict:
+    s = summarize(np.array(values))
+    return {"n": s.n, "mean": s.mean, "sd": s.sd, "ci95": [s.low, s.high], "values": values}
+
+
+def compare_zoo(out: Path) -> dict:
+    """The comparison (also written to ``table.json`` and ``table.md``): per dataset and variant
+    each score's mean, sd, 95 % t-interval and per-seed values, its null mean and the ceiling;
+    per claim and score Welch's test, Holm-adjusted over all claim tests."""
+    out = Path(out)
+    manifest = read_manifest(out)
+    config = ZooConfig.model_validate(manifest["config"])
+    members = _member_scores(out, manifest)
+    datasets: dict = {}
+    for d in config.datasets:
+        ceiling = json.loads((out / d.name / CEILING_FILE).read_text())["scores"] if (out / d.name / CEILING_FILE).is_file() else {}
+        rows = {}
+        for variant in config.variants:
+            runs = sorted(members.get(d.name, {}).get(variant.name, []), key=lambda r: r["seed"])
+            if not runs:
+                continue
+            names = sorted(set.intersection(*(set(r["scores"]) for r in runs)))
+            rows[variant.name] = {
+                "kind": variant.kind, "options": variant.options, "train": variant.train, "seeds": [r["seed"] for r in runs],
+                "steps": runs[0]["steps"], "batch_size": runs[0]["batch_size"],
+                "train_seconds": _summary_dict([r["train_seconds"] for r in runs]),
+                "eval_seconds": _summary_dict([r["eval_seconds"] for r in runs]),
+                "scores": {name: _summary_dict([r["scores"][name] for r in runs]) for name in names},
+                "null_mean": {name: float(np.mean([r["null"]["mean"][name] for r in runs])) for name in names if name in runs[0]["null"]["mean"]},
+                "flags": {flag: sum(r["flags"].get(flag, False) for r in runs) for flag in sorted({f for r in runs for f in r["flags"]})},
+            }
+        datasets[d.name] = {"variants": rows, "ceiling": ceiling}
+    claims = []
+    for claim in config.claims:
+        for name, data in datasets.items():
+            a, b = data["variants"].get(claim.better), data["variants"].get(claim.than)
+            if a is None or b is None:
+                continue
+            for metric in claim.metrics:
+                if metric not in a["scores"] or metric not in b["scores"]:
+                    continue
+                test = welch(np.array(a["scores"][metric]["values"]), np.array(b["scores"][metric]["values"]))
+                claims.append({"dataset": name, "better": claim.better, "than": claim.than, "metric": metric, "source": claim.source,
+                               "diff": test.diff, "ci95": [test.low, test.high], "t": test.t, "df": test.df, "p": test.p})
+    for claim, adjusted in zip(claims, holm(np.array([c["p"] for c in claims])) if claims else []):
+        claim["p_holm"] = float(adjusted)
+        claim["verdict"] = ("holds" if claim["diff"] > 0 else "reversed") if adjusted < 0.05 else "not established"
+    images = config.train.steps * config.train.batch_size
+    result = {
+        "zoo": out.name,
+        "estimator": ESTIMATOR,
+        "protocol": config.evaluation.model_dump(mode="json"),
+        "budget": {"steps": config.train.steps, "batch_size": config.train.batch_size, "images_per_member": images,
+                   "paper_images": config.paper_samples, "fraction_of_paper": images / config.paper_samples},
+        "test": "Welch's unequal-variance t-test over seeds (two-sided), Holm-adjusted over every claim x dataset x score; "
+                "'holds' when the adjusted p < 0.05 and the difference has the claimed sign",
+        "datasets": datasets,
+        "claims": claims,
+    }
+    write_json(out / TABLE_JSON, _finite(result))
+    write_text(out / TABLE_MD, comparison_markdown(result))
+    return result
+
+
+def _finite(node):
+    """NaN / inf -> None, for strict JSON."""
+    if isinstance(node, dict):
+        return {k: _finite(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_finite(v) for v in node]
+    if isinstance(node, float) and not np.isfinite(node):
+        return None
+    return node
+
+
+def _cell(summary: dict | None, digits: int = 3) -> str:
+    if summary is None:
+        return "–"
+    if summary["n"] < 2:
+        return f"{summary['mean']:.{digits}f} (n=1)"
+    low, high = summary["ci95"]
+    return f"{summary['mean']:.{digits}f} ± {summary['sd']:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def comparison_markdown(result: dict) -> str:
+    """Markdown of ``compare_zoo``'s result: budget and estimator, per dataset the variants'
+    mean ± sd [95 % CI] with the null and ceiling rows, then the claims' tests."""
+    budget = result["budget"]
+    protocol = result["protocol"]
+    lines = [
+        f"# Zoo `{result['zoo']}`",
+        "",
+        f"Budget: {budget['steps']:,} steps x batch {budget['batch_size']} = {budget['images_per_member']:,} images per member, "
+        f"{100 * budget['fraction_of_paper']:.2f} % of the paper's {budget['paper_images']:,} (Hsu et al.: 200k x 128).",
+        f"Protocol: {protocol['samples']:,} factor samples per dataset (seed {protocol['seed']}, 2/3 train rows), the same for every member; "
+        f"null: shuffled rows, {protocol['null_repeats']} permutations per member; ceiling: perfect latents on the same samples.",
+        f"Estimators: {result['estimator']}.",
+        "Cells: mean ± sd [95 % t-interval] over seeds.",
+    ]
+    for name, data in result["datasets"].items():
+        variants = data["variants"]
+        if not variants:
+            continue
+        present = [(key, header) for key, header in COLUMNS if any(key in v["scores"] for v in variants.values())]
+        lines += ["", f"## {name}", "", "| variant | seeds | " + " | ".join(h for _, h in present) + " |", "|---|---|" + "---|" * len(present)]
+        for vname, row in variants.items():
+            cells = [_cell(row["scores"].get(key), 1 if key == "psnr_db" else 3) for key, _ in present]
+            lines.append(f"| {vname} | {len(row['seeds'])} | " + " | ".join(cells) + " |")
+        null = [np.mean([v["null_mean"][k] for v in variants.values() if k in v["null_mean"]]) if any(k in v["null_mean"] for v in variants.values()) else None for k, _ in present]
+        lines.append("| null (shuffled rows, mean over members) | | " + " | ".join("–" if v is None else f"{v:.3f}" for v in null) + " |")
+        lines.append("| ceiling (perfect latents) | | " + " | ".join(f"{data['ceiling'][k]:.3f}" if k in data["ceiling"] else "–" for k, _ in present) + " |")
+        flagged = {v: row["flags"].get("infomec.infoe_near_zero", 0) for v, row in variants.items()}
+        if any(flagged.values()):
+            lines.append("")
+            lines.append("InfoE near 0 (InfoM/InfoC not meaningful) for: " + ", ".join(f"{v} ({n} seeds)" for v, n in flagged.items() if n))
+        times = ", ".join(f"{v} {np.median(row['train_seconds']['values']):.0f} s + {np.median(row['eval_seconds']['values']):.0f} s"
+                          for v, row in variants.items())
+        lines += ["", f"Per member (1 CPU thread, median over seeds), train + evaluate: {times}."]
+    if result["claims"]:
+        lines += ["", "## Claims", "", result["test"] + ".", "",
+                  "| dataset | claim | score | difference [95 % CI] | p | p (Holm) | verdict |", "|---|---|---|---|---|---|---|"]
+        for c in result["claims"]:
+            lines.append(
+                f"| {c['dataset']} | {c['better']} > {c['than']} | {c['metric']} | {c['diff']:+.3f} [{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}] "
+                f"| {c['p']:.3g} | {c['p_holm']:.3g} | {c['verdict']} |"
+            )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,192 @@
+"""Model zoos on disk: the typed zoo config (families x hyper-parameters x seeds x datasets, the
+evaluation protocol and the claims to test) and ``zoo.json``, its manifest.
+
+A zoo folder holds ``zoo.json`` (the config and per member its status and timings), one
+ordinary model folder per member at ``DATASET/VARIANT-seedS`` (config, weights, card; the card's
+``"zoo"`` entry says which member it is and, after ``zoo evaluate``, holds its scores with their
+null and ceiling), ``DATASET/ceiling.json`` (the perfect-latents scores of the dataset's
+samples) and the comparison tables ``table.md`` and ``table.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from safetensors.torch import load_file
+
+from latentatlas.data.base import DatasetSpec, load_dataset
+from latentatlas.families import FamilyConfig, get_family, model_config
+from latentatlas.families.base import TrainConfig
+from latentatlas.nets.config import NetConfig
+from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE, write_json, write_safetensors
+
+MANIFEST_FILE = "zoo.json"
+CEILING_FILE = "ceiling.json"
+TABLE_MD, TABLE_JSON = "table.md", "table.json"
+MANIFEST_VERSION = 1
+
+# Scores of the evaluation protocol (``compute_metrics`` names); exact DCI fits minutes of
+# trees per member and null repeat, so the protocol's default is dci_fast, labelled an estimate.
+ZooMetric = Literal["mig", "dci", "dci_fast", "sap", "sap_continuous", "modularity", "explicitness", "infomec"]
+
+
+class ZooError(RuntimeError):
+    """The zoo cannot be run as asked (message says why)."""
+
+
+class ZooDataset(BaseModel):
+    """One dataset of the zoo, with the networks every member shares on it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Literal["dsprites", "shapes3d"]
+    image_size: int = Field(32, description="square image size (a power of two)")
+    widths: tuple[int, ...] = Field((16, 32, 64), description="conv widths, one per stride-2 layer")
+    latent_dim: int | None = Field(None, ge=1, description="default: the family's (twice the factors)")
+
+    def spec(self) -> DatasetSpec:
+        return DatasetSpec(name=self.name, image_size=self.image_size)
+
+
+class ZooVariant(BaseModel):
+    """A family with fixed options: ``{"name": "vae-b4", "kind": "vae", "options": {"beta": 4}}``.
+    ``train`` overrides run options (``{"weight_decay": 0}``) over the family's train_defaults."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9.+_-]*$")
+    kind: str
+    options: dict[str, Any] = {}
+    train: dict[str, Any] = {}
+    datasets: tuple[str, ...] | None = Field(None, description="datasets it runs on (default: all)")
+    showcase: bool = Field(False, description="ship this variant's seed-0 weights (fp16) with the zoo")
+
+    @model_validator(mode="after")
+    def _valid(self) -> ZooVariant:
+        family = get_family(self.kind)
+        unknown = sorted(set(self.options) - set(family.config.model_fields))
+        if unknown:
+            raise ValueError(f"variant {self.name}: {self.kind} has no option(s) {', '.join(unknown)}")
+        TrainConfig(**self.train)
+        return self
+
+
+class ZooClaim(BaseModel):
+    """A claimed difference to test on every dataset both variants ran on: ``better`` scores
+    higher than ``than`` on each of ``metrics`` (flat score names, e.g. ``infomec.infom``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    better: str
+    than: str
+    metrics: tuple[str, ...]
+    source: str = Field("", description="who claims it")
+
+
+class ZooProtocol(BaseModel):
+    """One evaluation protocol for every member: the same factor samples per dataset, the same
+    metrics and estimators (InfoMEC's continuous k-NN estimator on every latent; its discrete
+    plug-in estimator as an extra ``infomec_codes`` score where a model has codes), the null's
+    repeats."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    samples: int = Field(5000, ge=30, description="factor samples rendered and encoded (2/3 train, 1/3 test)")
+    seed: int = 0
+    metrics: tuple[ZooMetric, ...] = ("mig", "dci_fast", "sap", "modularity", "explicitness", "infomec")
+    null_repeats: int = Field(3, ge=1, description="shuffled-rows permutations per member")
+
+
+class ZooConfig(BaseModel):
+    """Everything that defines a zoo: variants x seeds x datasets, one run config, the protocol."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    datasets: tuple[ZooDataset, ...]
+    variants: tuple[ZooVariant, ...]
+    seeds: int = Field(5, ge=1, description="seeds 0 .. seeds - 1 of every variant")
+    train: TrainConfig = TrainConfig(steps=1000, threads=1, device="cpu", checkpoint_every=250)
+    evaluation: ZooProtocol = ZooProtocol()
+    claims: tuple[ZooClaim, ...] = ()
+    paper_samples: int = Field(200_000 * 128, description="training images the papers' models saw (Hsu et al.: 200k x 128)")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ZooConfig:
+        names = [v.name for v in self.variants]
+        if len(set(names)) != len(names):
+            raise ValueError(f"variant names must be distinct, got {names}")
+        datasets = {d.name for d in self.datasets}
+        for variant in self.variants:
+            if variant.datasets and not set(variant.datasets) <= datasets:
+                raise ValueError(f"variant {variant.name} names datasets not in the zoo: {sorted(set(variant.datasets) - datasets)}")
+        for claim in self.claims:
+            if not {claim.better, claim.than} <= set(names):
+                raise ValueError(f"claim {claim.better} > {claim.than} names an unknown variant")
+        return self
+
+    def variant(self, name: str) -> ZooVariant:
+        return next(v for v in self.variants if v.name == name)
+
+    def dataset(self, name: str) -> ZooDataset:
+        return next(d for d in self.datasets if d.name == name)
+
+    def members(self) -> list[dict]:
+        """``{"name": "dsprites/vae-b4-seed2", "dataset", "variant", "seed"}`` for every member,
+        datasets outer, variants, seeds inner."""
+        return [
+            {"name": f"{d.name}/{v.name}-seed{seed}", "dataset": d.name, "variant": v.name, "seed": seed}
+            for d in self.datasets for v in self.variants if v.datasets is None or d.name in v.datasets
+            for seed in range(self.seeds)
+        ]
+
+    def member_run(self, dataset: str, variant: str, seed: int) -> tuple[FamilyConfig, DatasetSpec, TrainConfig]:
+        """The model config, data and run of one member: the zoo's run, the family's
+        train_defaults, the variant's overrides, the member's seed."""
+        d, v = self.dataset(dataset), self.variant(variant)
+        family = get_family(v.kind)
+        data = load_dataset(d.spec())
+        net = NetConfig(image_size=d.image_size, channels=data.channels, widths=d.widths)
+        latent_dim = d.latent_dim or family.config.default_latent_dim(net, len(data.factor_sizes))
+        config = model_config(kind=v.kind, latent_dim=latent_dim, net=net, **v.options)
+        run = self.train.model_copy(update={**family.config.train_defaults, **v.train, "seed": seed})
+        return config, d.spec(), TrainConfig.model_validate(run.model_dump())
+
+
+def read_zoo_config(path: Path) -> ZooConfig:
+    """A zoo config from a JSON file."""
+    try:
+        return ZooConfig.model_validate_json(Path(path).read_text())
+    except OSError as error:
+        raise ZooError(f"cannot read the zoo config {path}: {error}") from error
+
+
+def read_manifest(out: Path) -> dict:
+    path = Path(out) / MANIFEST_FILE
+    if not path.is_file():
+        raise ZooError(f"{out} is not a zoo folder (no {MANIFEST_FILE})")
+    return json.loads(path.read_text())
+
+
+def ship_showcases(out: Path) -> list[str]:
+    """Rewrite the weights of the showcase variants' seed-0 members as float16 (the form the
+    zoo ships them in; every other member retrains deterministically from ``zoo.json``) and
+    note it in their cards. Returns the members rewritten."""
+    out = Path(out)
+    config = ZooConfig.model_validate(read_manifest(out)["config"])
+    showcases = {v.name for v in config.variants if v.showcase}
+    shipped = []
+    for member in config.members():
+        folder = out / member["name"]
+        if member["variant"] not in showcases or member["seed"] != 0 or not (folder / WEIGHTS_FILE).is_file():
+            continue
+        weights = load_file(str(folder / WEIGHTS_FILE))
+        write_safetensors(folder / WEIGHTS_FILE, {k: v.half() if v.is_floating_point() else v for k, v in weights.items()},
+                          metadata={"dtype": "float16 copy of the trained float32 weights"})
+        card = json.loads((folder / CARD_FILE).read_text())
+        card.setdefault("zoo", {})["weights"] = "float16 copy of the trained float32 weights (scores were computed in float32)"
+        write_json(folder / CARD_FILE, card)
+        shipped.append(member["name"])
+    return shipped
