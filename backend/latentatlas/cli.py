@@ -409,7 +409,7 @@ def ensemble_train(
     from latentatlas.nets.blocks import layer_widths
     from latentatlas.train import TrainConfig
     from latentatlas.store.ensembles import EnsembleConfig, EnsembleError
-    from latentatlas.train.ensemble import run_ensemble, summary
+    from latentatlas.train.ensemble import run_ensemble
 
     try:
         spec = DatasetSpec(name=dataset.value, path=str(data_path) if data_path else None, image_size=image_size)
@@ -432,6 +432,13 @@ def ensemble_train(
     except EnsembleError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from error
+    _report_members(manifest, out)
+
+
+def _report_members(manifest: dict, out: Path) -> None:
+    """Print a run's summary (JSON) and exit 1 when any member failed."""
+    from latentatlas.train.ensemble import summary
+
     result = summary(manifest)
     typer.echo(json.dumps({"out": str(out), **result}))
     if result["failed_members"]:
@@ -479,7 +486,6 @@ def zoo_train(
 
     from latentatlas.store.ensembles import EnsembleError
     from latentatlas.store.zoo import ZooError, read_zoo_config
-    from latentatlas.train.ensemble import summary
     from latentatlas.train.zoo import run_zoo
 
     try:
@@ -488,10 +494,7 @@ def zoo_train(
     except (ValidationError, ZooError, EnsembleError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from error
-    result = summary(manifest)
-    typer.echo(json.dumps({"out": str(out), **result}))
-    if result["failed_members"]:
-        raise typer.Exit(1)
+    _report_members(manifest, out)
 
 
 @zoo_app.command("evaluate")

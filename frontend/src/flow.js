@@ -11,6 +11,7 @@
 import { pixelsToDataUrl } from "./browser-decoder.js";
 import { Coalescer, flowApi } from "./flow-api.js";
 import { clearPlot, markKeep, renderPsnrCurves, renderScree } from "./flow-plots.js";
+import { setImage } from "./dom.js";
 
 /** Sliders (and traversal rows) a flow gets: its top latents only. */
 const FLOW_SLIDERS = 16;
@@ -43,12 +44,6 @@ function seedFor(source) {
 
 function formatDb(db) {
   return db >= EXACT_DB ? "exact" : `${db.toFixed(2)} dB`;
-}
-
-function setImage(img, src) {
-  if (src) img.src = src;
-  else img.removeAttribute("src");
-  img.classList.toggle("empty", !src);
 }
 
 async function loadImage(src) {

@@ -16,6 +16,7 @@ import { ZooPanel } from "./zoo.js";
 import { SliderPanel, dimRanges, snap } from "./sliders.js";
 import { TraversalView } from "./traversal.js";
 import { isForeignHash, readUrlState, writeUrlState } from "./urlstate.js";
+import { setImage } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
 const el = {
@@ -139,16 +140,6 @@ function modelSummary() {
 }
 
 // ---------------------------------------------------------------- images
-
-function setImage(img, src) {
-  if (src) {
-    img.src = src;
-    img.classList.remove("empty");
-  } else {
-    img.removeAttribute("src");
-    img.classList.add("empty");
-  }
-}
 
 let pendingFrame = null;
 function showFrame(frame) {

@@ -12,6 +12,7 @@ import { SCORES, modelMetrics } from "./metrics.js";
 import { renderLossPlot } from "./plot.js";
 import { SliderPanel, dimRanges, snap } from "./sliders.js";
 import { TraversalView } from "./traversal.js";
+import { setImage } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
 const el = {
@@ -60,16 +61,6 @@ const hook = {
   traversing: false,
 };
 window.__latentAtlas = hook;
-
-function setImage(img, src) {
-  if (src) {
-    img.src = src;
-    img.classList.remove("empty");
-  } else {
-    img.removeAttribute("src");
-    img.classList.add("empty");
-  }
-}
 
 const decoder = new BrowserDecoder({
   onFrame: (frame) => {
