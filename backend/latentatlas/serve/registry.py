@@ -134,7 +134,7 @@ class ModelService:
         # ``admission``) instead of oversubscribing the cores.
         self._lock = FairLock()
         self._populations: OrderedDict[tuple[int, int], dict] = OrderedDict()
-        self._population_lock = threading.Lock()
+        self._measure_lock = threading.Lock()  # one population or dim-information measurement at a time
         self._information: dict | None = None  # dim_information(), measured once
 
     def _inference(self):
@@ -537,7 +537,7 @@ class ModelService:
         chunk of POPULATION_CHUNK, so live requests interleave."""
         if not isinstance(self.dataset, FactorDataset):
             raise UnsupportedError(f"model {self.id}'s dataset has no generative factors: it has no population view")
-        with self._population_lock:
+        with self._measure_lock:
             key = (n, seed)
             if key in self._populations:
                 self._populations.move_to_end(key)
@@ -581,7 +581,7 @@ class ModelService:
             )
         if self.dataset is None:
             raise InputError(f"model {self.id}'s dataset is not available on this server")
-        with self._population_lock:
+        with self._measure_lock:
             if self._information is None:
                 n = min(n, len(self.dataset))
                 indices = np.sort(np.random.default_rng(seed).choice(len(self.dataset), size=n, replace=False))
