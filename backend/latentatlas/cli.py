@@ -245,6 +245,32 @@ def evaluate(
 
 
 @app.command()
+def finalize(
+    folder: Annotated[Path, typer.Argument(help="Model folder (config.json, weights.safetensors, card.json).")],
+    seed: Annotated[int, typer.Option(help="Seeds the training images the step draws (an EOFlow draws none).")] = 0,
+    threads: Annotated[int, typer.Option(min=1, help="torch intra-op threads.")] = 2,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+) -> None:
+    """Run a trained model's end-of-training step again with this code and rewrite its weights.
+
+    An EOFlow re-estimates each latent's explained entropy on its dataset's validation images
+    and re-orders its latents by it. Refresh the card's evaluations afterwards with
+    `latentatlas evaluate`."""
+    from latentatlas.devices import resolve_device, set_threads
+    from latentatlas.train import refinalize_folder
+
+    set_threads(threads)
+    if not (folder / "config.json").is_file():
+        raise typer.BadParameter(f"{folder} is not a model folder (no config.json)")
+    try:
+        torch_device = resolve_device(device)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+    card = refinalize_folder(folder, torch_device, seed)
+    typer.echo(json.dumps({"folder": str(folder), "finalized": card["finalized"]}))
+
+
+@app.command()
 def traverse(
     folder: Annotated[Path, typer.Argument(help="Model folder (config.json, weights.safetensors, card.json).")],
     out: Annotated[Path, typer.Option(help="Output file: .png (the labelled grid) or .gif (one frame per step, every dim as a row).")],

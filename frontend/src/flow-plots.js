@@ -58,16 +58,25 @@ export function markKeep(el, keep) {
   if (plotAvailable() && el.data) window.Plotly.relayout(el, { shapes: keepLine(keep) });
 }
 
-/** Scree plot of an /entropy reply: entropy per ordered latent (rank 1..D) and the cumulative share. */
+/** Scree plot of an /entropy reply: entropy per ordered latent (rank 1..D) with +-2 standard
+ * errors as a band, and the cumulative share. */
 export function renderScree(el, reply, keep, onPick) {
   if (!plotAvailable()) return note(el, "Plotly is not available (run `npm install` in frontend/).");
   const ranks = reply.entropy.map((_, i) => i + 1);
   const mode = ranks.length > 512 ? "lines" : "lines+markers";
+  const band = (sign) => reply.entropy.map((h, i) => h + sign * 2 * reply.standard_error[i]);
   const traces = [
     {
-      x: ranks, y: reply.entropy, name: "explained entropy", type: "scatter", mode,
+      x: ranks, y: band(-1), type: "scatter", mode: "lines", line: { width: 0 }, hoverinfo: "skip", showlegend: false,
+    },
+    {
+      x: ranks, y: band(1), name: "+-2 standard errors", type: "scatter", mode: "lines", fill: "tonexty",
+      fillcolor: "rgba(127, 127, 127, 0.3)", line: { width: 0 }, hoverinfo: "skip",
+    },
+    {
+      x: ranks, y: reply.entropy, name: "explained entropy", type: "scatter", mode, customdata: reply.standard_error,
       marker: { size: 4, color: COLORS.entropy }, line: { width: 1.5, color: COLORS.entropy },
-      hovertemplate: "latent %{x}: %{y:.3f} nats<br>click: keep the top %{x}<extra></extra>",
+      hovertemplate: "latent %{x}: %{y:.3f} +- %{customdata:.3f} nats<br>click: keep the top %{x}<extra></extra>",
     },
     {
       x: ranks, y: reply.cumulative_share, name: "cumulative share", type: "scatter", mode: "lines", yaxis: "y2",

@@ -52,6 +52,18 @@ class ImageDataset(ABC):
         """Fixed, seeded indices never drawn for training."""
         return self._holdout
 
+    @property
+    def evaluation_indices(self) -> np.ndarray:
+        """The held-out indices' first half (the larger): what a card's order-sensitive
+        evaluations (a flow's truncation and denoising curves) score."""
+        return self._holdout[: (len(self._holdout) + 1) // 2]
+
+    @property
+    def validation_indices(self) -> np.ndarray:
+        """The held-out indices' second half: for choices made after training (a flow's latent
+        order), so that they are never scored on the images they were fitted to."""
+        return self._holdout[(len(self._holdout) + 1) // 2 :]
+
     def sample_train_indices(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Uniform training indices, rejecting the held-out ones."""
         out = rng.integers(0, len(self), size=n)

@@ -5,7 +5,8 @@ protocol, on our data):
 
 * bits per dimension of the 8-bit images (centred dequantisation, no noise augmentation):
   ``(NLL / D + log 256) / log 2`` with ``NLL = 1/2 |z|^2 + D/2 log 2 pi - log|det J_f(x)|``;
-* the explained entropy H_i per ordered latent (the training's running estimates);
+* the explained entropy H_i per ordered latent and its standard error (the held-out estimate
+  that fixed the order, on the dataset's validation images: disjoint from these);
 * PSNR of the top-C decode against C, for log-spaced C from 1 to D, beside PCA's (principal
   axes of a training sample, Jolliffe 2002) at the same C: the linear baseline to beat;
 * denoising: N(0, sigma^2) noise on [0, 1] pixels, encode, keep the top C, decode; PSNR
@@ -125,7 +126,7 @@ def evaluate_flow(
     the training throughput: steps/s and the bits/dim reached by each wall minute."""
     model.eval()
     rng = np.random.default_rng(seed)
-    held_out = dataset.holdout_indices[:images]
+    held_out = dataset.evaluation_indices[:images]
     clean = torch.cat([dataset.images(held_out[s : s + 250], device) for s in range(0, len(held_out), 250)])
     pca_samples = pca_samples or min(16_384, max(2_048, 4 * model.config.latent_dim))
     pca = PCA(dataset.images(dataset.sample_train_indices(pca_samples, rng), device))
@@ -138,6 +139,7 @@ def evaluate_flow(
         "images": len(held_out),
         "bits_per_dim": bits_per_dim(model, clean) if model.capabilities.likelihood else None,
         "explained_entropy": model.explained_entropy().tolist(),
+        "explained_entropy_se": model.explained_entropy_se().tolist(),
         "truncation": {
             "keep": keeps,
             "psnr": truncation_curve(model, clean, keeps),

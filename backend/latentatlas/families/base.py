@@ -143,9 +143,10 @@ class LatentModel(nn.Module, ABC):
         """Data-dependent initialisation from ``init_samples`` training images, called once
         before the first training step (default: nothing)."""
 
-    def finalize(self, sample_images: Callable[[int], torch.Tensor]) -> None:
-        """Called once when training ends, before evaluation and saving, with a function that
-        draws that many training images (default: nothing)."""
+    def finalize(self, sample_images: Callable[[int], torch.Tensor], validation_images: Callable[[int], torch.Tensor]) -> None:
+        """Called once when training ends, before evaluation and saving, with two functions of n:
+        one draws n training images, the other returns the first n validation images (held out,
+        and never scored by the card's evaluations). Default: nothing."""
 
 
 class DiscreteCodes(ABC):
@@ -174,6 +175,10 @@ class OrderedLatents(ABC):
     @abstractmethod
     def explained_entropy(self) -> torch.Tensor:
         """Explained entropy per ordered latent (D,), in nats."""
+
+    @abstractmethod
+    def explained_entropy_se(self) -> torch.Tensor:
+        """Standard error of each :meth:`explained_entropy` (D,), in nats."""
 
 
 class ExactLikelihood(ABC):

@@ -14,9 +14,14 @@ of g gives that Jacobian column, and the per-dimension means are reweighted by 1
 = the samples that drew dimension i). The per-dimension constant 1/2 log 2 pi makes
 sum_i l_i - NLL exactly the MTC (Hadamard's inequality), so H_i = E[l_i] add up.
 
-After training, :meth:`EOFlow.fix_ordering` sorts the latents by explained entropy (descending)
-into a stored permutation, so latent 0 is the most important; :meth:`EOFlow.truncate` keeps
-the top C (the others set to the prior mode 0) for top-C decoding.
+After training (:meth:`EOFlow.finalize`), H_i is estimated afresh on held-out images that no
+evaluation scores (the dataset's validation half): E[1/2 z_i^2] on ``order_images`` of them and
+E[log|dg/dz_i|] exactly, from every Jacobian column, on the first ``order_jacobian_images``;
+both are unbiased sample means, so each H_i comes with a standard error.
+:meth:`EOFlow.fix_ordering` then sorts the latents by H_i (descending) into a stored
+permutation, so latent 0 is the most important; :meth:`EOFlow.truncate` keeps the top C (the
+others set to the prior mode 0) for top-C decoding. The training-time estimates above only
+drive the gradient; they are never used to order.
 
 Choices not fixed by public text (documented, configurable in :class:`EOFlowConfig`):
 pixels are dequantised as (255 x + u) / 256, u ~ U(0, 1) in training and u = 1/2 otherwise;
@@ -32,6 +37,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -75,16 +81,25 @@ def jacobian_column_log_norms(decode: Callable[[torch.Tensor], torch.Tensor], z:
     return 0.5 * torch.log(column.flatten(1).square().sum(dim=1).clamp_min(1e-30))
 
 
-def exact_jacobian_column_log_norms(decode: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, chunk: int = 64) -> torch.Tensor:
-    """log |dg/dz_i| for every sample and every dimension, (N, D): D JVPs per sample (batched)."""
+def exact_jacobian_column_log_norms(decode: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    """log |dg/dz_i| for every sample and every dimension, (N, D), detached: N x D JVPs, run
+    ``batch`` (sample, dimension) pairs at a time, so memory is bounded by one decode of
+    ``batch`` latents whatever N and D are."""
     n, d = z.shape
-    out = []
-    for start in range(0, d, chunk):
-        idx = torch.arange(start, min(d, start + chunk), device=z.device)
-        zz = z.repeat_interleave(len(idx), dim=0)
-        dims = idx.repeat(n)
-        out.append(jacobian_column_log_norms(decode, zz, dims).view(n, len(idx)))
-    return torch.cat(out, dim=1)
+    pairs = torch.arange(n * d, device=z.device)
+    out = torch.empty(n * d, dtype=z.dtype, device=z.device)
+    with torch.no_grad():
+        for chunk in pairs.split(batch):
+            out[chunk] = jacobian_column_log_norms(decode, z[chunk // d], chunk % d)
+    return out.view(n, d)
+
+
+@dataclass(frozen=True)
+class EntropyEstimate:
+    """Per-latent explained entropy H_i in nats and its standard error, (D,) each."""
+
+    mean: torch.Tensor
+    se: torch.Tensor
 
 
 def eoflow_terms(
@@ -97,8 +112,7 @@ def eoflow_terms(
     """The EOFlow objective for latents ``z = f(x~)`` (N, D) with ``logdet = log|det J_f(x~)|`` (N,).
 
     Returns the batch means ``nll``, ``sum_l`` (estimated sum_i l_i), ``mtc`` and ``loss``
-    (all per sample, not yet divided by D), plus ``dims`` and ``log_norms`` (the sampled
-    column indices and their log norms, detached) for per-dimension bookkeeping.
+    (all per sample, not yet divided by D).
     """
     n, d = z.shape
     nll = 0.5 * z.square().sum(dim=1) + d * HALF_LOG_2PI - logdet
@@ -108,7 +122,7 @@ def eoflow_terms(
     sum_l = 0.5 * z.square().sum(dim=1).mean() + d * HALF_LOG_2PI + (weights * log_norms).sum()
     nll = nll.mean()
     loss = (1 - lambda_mtc) * nll + lambda_mtc * sum_l if lambda_mtc else nll
-    return {"nll": nll, "sum_l": sum_l, "mtc": sum_l - nll, "loss": loss, "dims": dims, "log_norms": log_norms.detach()}
+    return {"nll": nll, "sum_l": sum_l, "mtc": sum_l - nll, "loss": loss}
 
 
 class EOFlowConfig(FamilyConfig):
@@ -128,6 +142,8 @@ class EOFlowConfig(FamilyConfig):
     noise_sigma: float = Field(0.05, ge=0, description="noise augmentation sd, added after the pre-processing (pixel units)")
     core_size: int = Field(16, ge=0, description="C of the optional top-C reconstruction term")
     recon_weight: float = Field(0.0, ge=0, description="weight of the top-C reconstruction term (0: off)")
+    order_images: int = Field(500, ge=2, description="validation images whose E[z_i^2] orders the latents after training")
+    order_jacobian_images: int = Field(32, ge=2, description="of those, images whose every Jacobian column is computed for the order")
 
     @classmethod
     def default_latent_dim(cls, net: NetConfig, factors: int) -> int:
@@ -167,11 +183,9 @@ class EOFlow(LatentModel, OrderedLatents, ExactLikelihood, PriorSampling):
         self.flow = FlowSequence([body, *principal])
         self.register_buffer("order", torch.arange(self.dim))  # public latent k = native latent order[k]
         self.register_buffer("inverse_order", torch.arange(self.dim))
-        # Running per-dimension estimates of E[1/2 z_i^2] and E[log|dg/dz_i|] (native order).
-        self.register_buffer("quad_ema", torch.zeros(self.dim))
-        self.register_buffer("log_norm_ema", torch.zeros(self.dim))
-        self.register_buffer("log_norm_seen", torch.zeros(self.dim))
-        self.ema_momentum = 0.99
+        # Explained entropy per latent and its standard error (native order), set by fix_ordering.
+        self.register_buffer("entropy", torch.zeros(self.dim))
+        self.register_buffer("entropy_se", torch.zeros(self.dim))
 
     @property
     def init_samples(self) -> int:
@@ -261,60 +275,65 @@ class EOFlow(LatentModel, OrderedLatents, ExactLikelihood, PriorSampling):
             recon = F.mse_loss(self.decode_native(core[:, self.inverse_order]), images)
             total = total + cfg.recon_weight * recon
             parts["recon"] = recon.item()
-        self._update_entropy(z.detach(), terms["dims"], terms["log_norms"])
         parts["loss"] = total.item()
         return total, parts
-
-    @torch.no_grad()
-    def _update_entropy(self, z: torch.Tensor, dims: torch.Tensor, log_norms: torch.Tensor) -> None:
-        m = self.ema_momentum
-        quad = 0.5 * z.square().mean(dim=0)
-        first = bool(self.log_norm_seen.sum() == 0)
-        self.quad_ema.copy_(quad if first else m * self.quad_ema + (1 - m) * quad)
-        sums = torch.zeros_like(self.log_norm_ema).index_add_(0, dims, log_norms)
-        counts = torch.zeros_like(self.log_norm_ema).index_add_(0, dims, torch.ones_like(log_norms))
-        drawn = counts > 0
-        means = sums[drawn] / counts[drawn]
-        fresh = self.log_norm_seen[drawn] == 0
-        self.log_norm_ema[drawn] = torch.where(fresh, means, m * self.log_norm_ema[drawn] + (1 - m) * means)
-        self.log_norm_seen[drawn] += counts[drawn]
 
     # -- explained entropy and ordering -------------------------------------------------------
 
     def explained_entropy(self) -> torch.Tensor:
-        """Per-latent explained entropy H_i (nats), (D,), in the public (ordered) index order:
-        the running training estimates of E[1/2 z_i^2 + 1/2 log 2 pi + log|dg/dz_i|]."""
-        return (self.quad_ema + HALF_LOG_2PI + self.log_norm_ema)[self.order]
+        """Per-latent explained entropy H_i (nats), (D,), in the public (ordered) index order: the
+        held-out estimate that fixed the order (zeros before training ends)."""
+        return self.entropy[self.order]
 
-    def estimate_explained_entropy(self, images: torch.Tensor, chunk: int = 64) -> torch.Tensor:
-        """H_i estimated on ``images`` with every Jacobian column (D JVPs per image), (D,), public
-        order. Runs in eval mode (centred dequantisation, no noise)."""
+    def explained_entropy_se(self) -> torch.Tensor:
+        """The standard errors of :meth:`explained_entropy`, (D,), public order."""
+        return self.entropy_se[self.order]
+
+    def estimate_explained_entropy(self, images: torch.Tensor, jacobian_images: int | None = None, batch: int = 256) -> EntropyEstimate:
+        """H_i = E[1/2 z_i^2] + 1/2 log 2 pi + E[log|dg/dz_i|] on ``images``, public order.
+
+        The quadratic mean is over every image; the log-norm mean over the first
+        ``jacobian_images`` (default: all), each with all D Jacobian columns (exact, D JVPs an
+        image, ``batch`` at a time). The two means come from nested samples but are taken as
+        independent for the standard error, sqrt(var_q / N + var_l / J). Eval mode (centred
+        dequantisation, no noise)."""
+        jacobian_images = len(images) if jacobian_images is None else min(jacobian_images, len(images))
+        if jacobian_images < 2:
+            raise ValueError(f"a standard error needs at least 2 images, got {len(images)} ({jacobian_images} with Jacobians)")
         was_training = self.training
         self.eval()
         try:
             with torch.no_grad():
-                z, _ = self.forward_native(images)
-            log_norms = exact_jacobian_column_log_norms(self.decode_native, z, chunk).detach()
-            entropy = (0.5 * z.square() + HALF_LOG_2PI + log_norms).mean(dim=0)
+                z = torch.cat([self.forward_native(part)[0] for part in images.split(batch)])
+            log_norms = exact_jacobian_column_log_norms(self.decode_native, z[:jacobian_images], batch)
         finally:
             self.train(was_training)
-        return entropy[self.order]
+        quad = 0.5 * z.double().square()
+        log_norms = log_norms.double()
+        mean = quad.mean(dim=0) + HALF_LOG_2PI + log_norms.mean(dim=0)
+        variance = quad.var(dim=0) / len(z) + log_norms.var(dim=0) / jacobian_images
+        return EntropyEstimate(mean[self.order].float(), variance.sqrt()[self.order].float())
 
     @torch.no_grad()
-    def finalize(self, sample_images: Callable[[int], torch.Tensor]) -> None:
-        """Fix the ordering by the running explained-entropy estimates when training ends."""
-        self.fix_ordering()
+    def finalize(self, sample_images: Callable[[int], torch.Tensor], validation_images: Callable[[int], torch.Tensor]) -> None:
+        """Order the latents by explained entropy estimated on validation images (module docstring);
+        on training images when the dataset holds out fewer than 2 for validation."""
+        images = validation_images(self.config.order_images)
+        if len(images) < 2:
+            images = sample_images(self.config.order_images)
+        images = images.to(self.order.device)
+        self.fix_ordering(self.estimate_explained_entropy(images, self.config.order_jacobian_images))
 
-    def fix_ordering(self, entropies: torch.Tensor | None = None) -> torch.Tensor:
-        """Re-order the latents by explained entropy, descending, and return the new order.
-
-        ``entropies`` (D,) are in the current public order (as :meth:`explained_entropy` and
-        :meth:`estimate_explained_entropy` return them); default: the running estimates.
-        """
-        entropies = self.explained_entropy() if entropies is None else entropies.to(self.order.device)
-        if entropies.shape != (self.dim,):
-            raise ValueError(f"expected {self.dim} entropies, got shape {tuple(entropies.shape)}")
-        self.order.copy_(self.order[torch.argsort(entropies, descending=True, stable=True)])
+    @torch.no_grad()
+    def fix_ordering(self, estimate: EntropyEstimate) -> torch.Tensor:
+        """Keep ``estimate`` (public order, as :meth:`estimate_explained_entropy` returns it) and
+        re-order the latents by it, descending; returns the new order."""
+        mean, se = estimate.mean.to(self.order.device), estimate.se.to(self.order.device)
+        if mean.shape != (self.dim,) or se.shape != (self.dim,):
+            raise ValueError(f"expected {self.dim} entropies and standard errors, got shapes {tuple(mean.shape)}, {tuple(se.shape)}")
+        self.entropy[self.order] = mean
+        self.entropy_se[self.order] = se
+        self.order.copy_(self.order[torch.argsort(mean, descending=True, stable=True)])
         self.inverse_order.copy_(torch.argsort(self.order))
         return self.order.clone()
 
@@ -322,4 +341,4 @@ class EOFlow(LatentModel, OrderedLatents, ExactLikelihood, PriorSampling):
 register("eoflow", "entropy-ordered normalizing flow (Galperin & Koethe 2026)", EOFlowConfig, EOFlow)
 
 
-__all__ = ["EOFlow", "EOFlowConfig", "balanced_directions", "eoflow_terms", "exact_jacobian_column_log_norms", "jacobian_column_log_norms"]
+__all__ = ["EOFlow", "EOFlowConfig", "EntropyEstimate", "balanced_directions", "eoflow_terms", "exact_jacobian_column_log_norms", "jacobian_column_log_norms"]

@@ -240,7 +240,7 @@ class STRKM(LatentModel, PriorSampling):
         return STRKMTrainer(self, config)
 
     @torch.no_grad()
-    def finalize(self, sample_images: Callable[[int], torch.Tensor]) -> None:
+    def finalize(self, sample_images: Callable[[int], torch.Tensor], validation_images: Callable[[int], torch.Tensor]) -> None:
         """Exact U (top eigenvectors of the centred feature covariance), exact feature mean and
         the generation prior, all from ``FINALIZE_SAMPLES`` training images."""
         chunks, left = [], FINALIZE_SAMPLES

@@ -146,17 +146,29 @@ class PrincipalRotation(Flow):
     """y = (x - mean) R on vectors (N, D), R orthogonal with the principal axes of the data as
     columns, largest variance first; log-det 0 (a rotation), inverse x = y R^T + mean.
 
-    The identity until :meth:`fit` sets ``mean`` and ``rotation`` from a sample (the
-    eigenvectors of its covariance, in float64); both are buffers, never trained. Behind an
-    image flow whose couplings start as the identity, this makes the untrained model's top-C
-    truncation exactly PCA's (Jolliffe 2002) in the flow's feature space, which training then
-    bends into a nonlinear ordering.
+    The identity until :meth:`fit` sets ``mean`` and R from a sample (the eigenvectors of its
+    covariance, in float64); nothing here is trained. Behind an image flow whose couplings start
+    as the identity, this makes the untrained model's top-C truncation exactly PCA's (Jolliffe
+    2002) in the flow's feature space, which training then bends into a nonlinear ordering.
+
+    Storage: a dense R is D^2 numbers (37.7 MB in float32 at D = 3,072), but an orthogonal
+    matrix has only D(D-1)/2 degrees of freedom. R is kept as its Householder QR factors
+    (Golub & Van Loan, Matrix Computations, 4th ed., 5.1-5.2): R = H_1 ... H_D diag(signs),
+    H_k = I - tau_k v_k v_k^T with v_k = (0, ..., 0, 1, r_k) and tau_k = 2 / |v_k|^2, so every
+    H_k is an exact reflection; the persistent buffers are the strictly-lower parts r_k, packed,
+    in float16 (|r| <= 1), and the D signs. The dense ``rotation`` (float32) is rebuilt from
+    them in float64 whenever they are fitted or loaded, so it is orthogonal to rounding whatever
+    the float16 rounding of r did, and training uses exactly what is stored.
     """
 
     def __init__(self, features: int) -> None:
         super().__init__()
+        self.features = features
         self.register_buffer("mean", torch.zeros(features))
-        self.register_buffer("rotation", torch.eye(features))
+        self.register_buffer("reflectors", torch.zeros(features * (features - 1) // 2, dtype=torch.float16))
+        # With every r_k = 0 each H_k flips coordinate k, so signs of -1 make R the identity.
+        self.register_buffer("signs", -torch.ones(features))
+        self.register_buffer("rotation", torch.eye(features), persistent=False)
 
     @torch.no_grad()
     def fit(self, x: torch.Tensor) -> torch.Tensor:
@@ -167,8 +179,40 @@ class PrincipalRotation(Flow):
         variances, axes = torch.linalg.eigh(centred.T @ centred / max(1, x.shape[0] - 1))
         order = torch.argsort(variances, descending=True)
         self.mean.copy_(mean.float())
-        self.rotation.copy_(axes[:, order].float())
+        self.set_rotation(axes[:, order])
         return variances[order].clamp_min(0).float()
+
+    @torch.no_grad()
+    def set_rotation(self, rotation: torch.Tensor) -> float:
+        """Store an orthogonal (D, D) matrix as its float16 Householder factors and rebuild the
+        dense rotation from them; returns the largest entry-wise change that storing made."""
+        target = rotation.to(self.mean.device, torch.float64)
+        factors, _ = torch.geqrf(target)
+        rows, cols = self._lower()
+        self.reflectors.copy_(factors[rows, cols].clamp(-1, 1).to(torch.float16))
+        self.signs.fill_(1.0)
+        product = self._householder_product()
+        # R = P diag(signs): P^T R is diagonal +-1 up to the float16 rounding of the reflectors.
+        self.signs.copy_(torch.sign(torch.einsum("ij,ij->j", product, target)).float())
+        self.rotation.copy_((product * self.signs.double()).float())
+        return float((self.rotation.double() - target).abs().max())
+
+    def _lower(self) -> tuple[torch.Tensor, torch.Tensor]:
+        rows, cols = torch.tril_indices(self.features, self.features, -1, device=self.mean.device)
+        return rows, cols
+
+    def _householder_product(self) -> torch.Tensor:
+        """H_1 ... H_D in float64 from the stored reflectors (LAPACK's orgqr via torch)."""
+        rows, cols = self._lower()
+        vectors = torch.eye(self.features, dtype=torch.float64, device=self.mean.device)
+        vectors[rows, cols] = self.reflectors.double()
+        tau = 2.0 / vectors.square().sum(dim=0)
+        return torch.linalg.householder_product(vectors, tau)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        with torch.no_grad():
+            self.rotation.copy_((self._householder_product() * self.signs.double()).float())
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return (x - self.mean) @ self.rotation, x.new_zeros(x.shape[0])

@@ -474,6 +474,7 @@ class ModelService:
             )
         with torch.inference_mode(), self._inference():
             entropy = self.model.explained_entropy().detach().double().cpu()
+            standard_error = self.model.explained_entropy_se().detach().double().cpu()
         if not torch.isfinite(entropy).all():
             raise InputError(f"model {self.id}'s explained entropy estimates are not finite (was it trained?)")
         above = (entropy - entropy.min()).clamp_min(0)
@@ -483,7 +484,12 @@ class ModelService:
         else:
             share = torch.arange(1, len(entropy) + 1, dtype=torch.float64) / len(entropy)
         share[-1] = 1.0
-        return {"entropy": entropy.tolist(), "cumulative_share": share.clamp(0, 1).tolist(), "total": float(entropy.sum())}
+        return {
+            "entropy": entropy.tolist(),
+            "standard_error": standard_error.nan_to_num(0.0).tolist(),
+            "cumulative_share": share.clamp(0, 1).tolist(),
+            "total": float(entropy.sum()),
+        }
 
     def denoise(self, images: torch.Tensor, sigma: float, keep: int | None, seed: int) -> dict:
         """Add N(0, sigma^2) noise to the first image (clipped to [0, 1]), encode it, keep the top

@@ -1,10 +1,17 @@
-"""One-time conversion of model folders written before the family plug-in API.
+"""One-time conversions of model folders written by earlier versions of the code.
 
-Until then every family shared one flat model config holding every family's options (a QLAE's
-``config.json`` carried ``beta`` and ``flow_levels`` too). Each family now has its own config
-that refuses options it does not have, so this rewrites each ``config.json``'s ``model`` to the
-fields its family's config declares, keeping their values (the dropped ones were unused).
-Weights and cards are untouched; a folder already in the new form is left as it is.
+* Configs from before the family plug-in API: every family shared one flat model config
+  holding every family's options (a QLAE's ``config.json`` carried ``beta`` and
+  ``flow_levels`` too). Each family now has its own config that refuses options it does not
+  have, so each ``config.json``'s ``model`` is rewritten to the fields its family's config
+  declares, keeping their values (the dropped ones were unused).
+* EOFlow weights from before the held-out ordering: a dense principal ``rotation`` becomes
+  its float16 Householder factors (:class:`~latentatlas.nets.flows.PrincipalRotation`), and
+  the running training estimates ``quad_ema`` + 1/2 log 2 pi + ``log_norm_ema`` become the
+  stored ``entropy`` (standard errors 0: unknown). The latent order is kept; re-estimate it
+  with ``latentatlas finalize``.
+
+A folder already in the new form is left as it is.
 
     python -m latentatlas.store.upgrade MODELS_DIR [MODELS_DIR ...]
 """
@@ -15,8 +22,13 @@ import json
 import sys
 from pathlib import Path
 
+import torch
+from safetensors.torch import load_file
+
 from latentatlas.families import get_family, model_config
-from latentatlas.store.folders import CONFIG_FILE, write_json
+from latentatlas.families.eoflow import HALF_LOG_2PI
+from latentatlas.nets.flows import PrincipalRotation
+from latentatlas.store.folders import CONFIG_FILE, WEIGHTS_FILE, write_json, write_safetensors
 
 
 def upgrade_config(path: Path) -> bool:
@@ -32,14 +44,40 @@ def upgrade_config(path: Path) -> bool:
     return True
 
 
+def upgrade_weights(path: Path) -> bool:
+    """Rewrite one ``weights.safetensors`` holding a dense principal rotation or running entropy
+    estimates (see the module docstring); True when it changed."""
+    state = load_file(str(path))
+    changed = False
+    for key in [k for k, v in state.items() if k.endswith(".rotation") and v.dim() == 2]:
+        prefix = key[: -len("rotation")]
+        rotation = PrincipalRotation(state[key].shape[0])
+        rotation.mean.copy_(state[prefix + "mean"])
+        change = rotation.set_rotation(state.pop(key))
+        print(f"{path}: {key} -> float16 Householder factors (largest entry change {change:.1e})")
+        state.update({prefix + name: tensor.contiguous() for name, tensor in rotation.state_dict().items()})
+        changed = True
+    if "quad_ema" in state:
+        state["entropy"] = state.pop("quad_ema") + HALF_LOG_2PI + state.pop("log_norm_ema")
+        state["entropy_se"] = torch.zeros_like(state["entropy"])
+        state.pop("log_norm_seen")
+        changed = True
+    if changed:
+        write_safetensors(path, state)
+    return changed
+
+
 def main(roots: list[str]) -> int:
-    changed = 0
+    configs = weights = 0
     for root in roots:
         for path in sorted(Path(root).rglob(CONFIG_FILE)):
             if upgrade_config(path):
-                changed += 1
+                configs += 1
                 print(f"upgraded {path}")
-    print(f"{changed} config.json file(s) upgraded")
+            if (path.parent / WEIGHTS_FILE).is_file() and upgrade_weights(path.parent / WEIGHTS_FILE):
+                weights += 1
+                print(f"upgraded {path.parent / WEIGHTS_FILE}")
+    print(f"{configs} config.json and {weights} {WEIGHTS_FILE} file(s) upgraded")
     return 0
 
 

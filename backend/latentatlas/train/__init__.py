@@ -2,6 +2,6 @@
 What a step does belongs to each family's trainer (:mod:`latentatlas.families`)."""
 
 from latentatlas.families.base import TrainConfig
-from latentatlas.train.loop import train
+from latentatlas.train.loop import refinalize_folder, train
 
-__all__ = ["TrainConfig", "train"]
+__all__ = ["TrainConfig", "refinalize_folder", "train"]

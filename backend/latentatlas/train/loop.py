@@ -19,13 +19,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from latentatlas.data.base import DatasetSpec, load_dataset
+from latentatlas.data.base import DatasetSpec, ImageDataset, load_dataset
 from latentatlas.devices import resolve_device, set_threads
 from latentatlas.evaluation.cards import training_card
-from latentatlas.families import FamilyConfig, build_model
+from latentatlas.families import FamilyConfig, LatentModel, build_model
 from latentatlas.families.base import TrainConfig
 from latentatlas.store.checkpoints import has_checkpoint, load_checkpoint, save_checkpoint
-from latentatlas.store.folders import FolderConfig, save_model_folder
+from latentatlas.store.folders import FolderConfig, load_model_folder, save_model_folder
 
 CHECKPOINT_DIR = "checkpoint"
 
@@ -36,6 +36,28 @@ def git_commit() -> str:
         return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=Path(__file__).parent).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return os.environ.get("LATENTATLAS_GIT_COMMIT", "unknown")
+
+
+def finalize_model(model: LatentModel, dataset: ImageDataset, device: torch.device, rng: np.random.Generator) -> None:
+    """The family's end-of-training step (:meth:`LatentModel.finalize`) on ``dataset``'s
+    training images (drawn with ``rng``) and validation images."""
+    model.finalize(
+        lambda n: dataset.images(dataset.sample_train_indices(n, rng), device),
+        lambda n: dataset.images(dataset.validation_indices[:n], device),
+    )
+
+
+def refinalize_folder(folder: Path, device: torch.device, seed: int = 0) -> dict:
+    """Run a trained model folder's end-of-training step again with this code and rewrite its
+    weights (an EOFlow re-estimates its explained entropy and re-orders its latents); the card
+    records when and with which commit. Returns the card. Its evaluations are not refreshed."""
+    loaded = load_model_folder(folder, device)
+    dataset = load_dataset(loaded.config.dataset)
+    finalize_model(loaded.model, dataset, device, np.random.default_rng(seed))
+    loaded.model.eval()
+    card = {**loaded.card, "finalized": {"git_commit": git_commit(), "seed": seed, "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}}
+    save_model_folder(folder, loaded.config, loaded.model, card)
+    return card
 
 
 def train(model_config: FamilyConfig, dataset_spec: DatasetSpec, config: TrainConfig, out: Path, resume: bool = False, progress: bool = True) -> dict:
@@ -83,7 +105,7 @@ def train(model_config: FamilyConfig, dataset_spec: DatasetSpec, config: TrainCo
             save_checkpoint(checkpoint, model, trainer, step, history, rng, sums)
     bar.close()
     save_checkpoint(checkpoint, model, trainer, step, history, rng, sums)
-    model.finalize(batch)
+    finalize_model(model, dataset, device, rng)
     model.eval()
 
     wall = history["seconds"][-1] if history["seconds"] else 0.0
