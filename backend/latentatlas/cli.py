@@ -255,7 +255,10 @@ def finalize(
 
     An EOFlow re-estimates each latent's explained entropy on its dataset's validation images
     and re-orders its latents by it. Refresh the card's evaluations afterwards with
-    `latentatlas evaluate`."""
+    `latentatlas evaluate`. Prints the wall time and the process's peak resident memory."""
+    import resource
+    import time
+
     from latentatlas.devices import resolve_device, set_threads
     from latentatlas.train import refinalize_folder
 
@@ -266,8 +269,10 @@ def finalize(
         torch_device = resolve_device(device)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from error
+    started = time.perf_counter()
     card = refinalize_folder(folder, torch_device, seed)
-    typer.echo(json.dumps({"folder": str(folder), "finalized": card["finalized"]}))
+    peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
+    typer.echo(json.dumps({"folder": str(folder), "seconds": round(time.perf_counter() - started, 1), "peak_rss_gib": round(peak_gib, 2), "finalized": card["finalized"]}))
 
 
 @app.command()

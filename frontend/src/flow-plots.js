@@ -7,7 +7,7 @@ import { plotAvailable } from "./plot.js";
 
 // PSNRs at or above this are exact reconstructions (the server caps them at 120 dB).
 const EXACT_DB = 100;
-const COLORS = { entropy: "#5fa8ff", share: "#f0a35e", flow: "#5fa8ff", pca: "#b39df3", image: "#7bd88f", keep: "#f0a35e" };
+const COLORS = { entropy: "#5fa8ff", share: "#f0a35e", flow: "#5fa8ff", pca: "#b39df3", image: "#7bd88f", keep: "#f0a35e", peer: "#e8e8e8" };
 const CONFIG = { displaylogo: false, responsive: true, displayModeBar: false };
 
 function baseLayout(xTitle) {
@@ -107,11 +107,13 @@ function psnrTrace(keep, psnr, ceiling, { name, color, dash = "solid" }) {
 
 /**
  * PSNR against C: `truncation` is the card's held-out curve ({keep, psnr, pca_psnr}) over
- * `images` held-out images, or null; `curve` the current image's ({keep, psnr}) or null.
+ * `images` held-out images, or null; `peers` other models' held-out curves on the same images
+ * (the detail's `peers`: {id, differs, truncation}); `curve` the current image's ({keep, psnr}) or null.
  */
-export function renderPsnrCurves(el, { truncation, images, curve }, keep, onPick) {
+export function renderPsnrCurves(el, { truncation, images, curve, peers = [] }, keep, onPick) {
   if (!plotAvailable()) return note(el, "Plotly is not available (run `npm install` in frontend/).");
-  const all = [...(truncation?.psnr ?? []), ...(truncation?.pca_psnr ?? []), ...(curve?.psnr ?? [])].filter((v) => Number.isFinite(v));
+  const all = [truncation?.psnr, truncation?.pca_psnr, curve?.psnr, ...peers.map((p) => p.truncation.psnr)]
+    .flatMap((values) => values ?? []).filter((v) => Number.isFinite(v));
   if (!all.length) return note(el, "No PSNR curve yet: draw a sample or upload an image.");
   const inexact = all.filter((v) => v < EXACT_DB);
   const ceiling = (inexact.length ? Math.max(...inexact) : 40) + 6;
@@ -122,6 +124,9 @@ export function renderPsnrCurves(el, { truncation, images, curve }, keep, onPick
   }
   if (truncation?.pca_psnr?.length) {
     traces.push(psnrTrace(truncation.keep, truncation.pca_psnr, ceiling, { name: "PCA (held-out)", color: COLORS.pca, dash: "dash" }));
+  }
+  for (const peer of peers) {
+    traces.push(psnrTrace(peer.truncation.keep, peer.truncation.psnr, ceiling, { name: `${peer.id}: ${peer.differs}`, color: COLORS.peer, dash: "dot" }));
   }
   if (curve?.psnr?.length) traces.push(psnrTrace(curve.keep, curve.psnr, ceiling, { name: "this image", color: COLORS.image }));
   const layout = {

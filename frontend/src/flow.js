@@ -76,6 +76,11 @@ async function drawResidual(canvas, srcA, srcB, gain) {
   ctx.putImageData(out, 0, 0);
 }
 
+/** "+1.23 dB" / "−0.45 dB". */
+function signedDb(db) {
+  return `${db >= 0 ? "+" : "−"}${Math.abs(db).toFixed(2)} dB`;
+}
+
 export class FlowPanel {
   /**
    * @param {object} els  {panel, summary, keep, keepValue, ratio, original, decode, psnr, residual,
@@ -292,6 +297,7 @@ export class FlowPanel {
 
   // -------------------------------------------------------------- display
 
+  /** The flow section of the card (the model's held-out evaluation), or null. */
   _card() {
     const flow = this.model?.card?.flow;
     return flow && typeof flow === "object" ? flow : null;
@@ -338,7 +344,9 @@ export class FlowPanel {
     const denoise = flow?.denoise;
     els.denoiseNote.textContent =
       denoise && typeof denoise.best_keep === "number" && typeof denoise.gain_db === "number"
-        ? `Held-out at σ ${denoise.sigma}: best C ${denoise.best_keep}, ${denoise.gain_db >= 0 ? "+" : "−"}${Math.abs(denoise.gain_db).toFixed(2)} dB over the noisy input. The noise is seeded per image.`
+        ? `Held-out at σ ${denoise.sigma}: best C ${denoise.best_keep}, ${signedDb(denoise.gain_db)} over the noisy input` +
+          (typeof denoise.pca_gain_db === "number" ? ` (PCA: best C ${denoise.pca_best_keep}, ${signedDb(denoise.pca_gain_db)})` : "") +
+          ". The noise is seeded per image."
         : "Denoising keeps the top C latents of the noisy image (C from the slider above); the noise is seeded per image.";
   }
 
@@ -349,7 +357,7 @@ export class FlowPanel {
   }
 
   _renderCurves() {
-    const curves = { truncation: this._card()?.truncation ?? null, images: this._heldOutImages(), curve: this.curve };
+    const curves = { truncation: this._card()?.truncation ?? null, images: this._heldOutImages(), curve: this.curve, peers: this.model?.peers ?? [] };
     renderPsnrCurves(this.els.psnrPlot, curves, this.keep, (c) => this.setKeep(c));
   }
 

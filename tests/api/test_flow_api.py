@@ -23,6 +23,7 @@ from latentatlas.train import TrainConfig, train
 from api_assertions import assert_detail as _detail
 
 FLOW_ID, QLAE_ID = "eoflow-tiny", "qlae-tiny"
+ABLATION_ID = "eoflow-tiny-nomtc"  # the same flow trained without the explained-entropy term
 SIZE, DIM = 16, 256
 
 
@@ -32,7 +33,9 @@ def flow_models_dir(tmp_path_factory):
     run = TrainConfig(steps=5, batch_size=16, threads=1, device="cpu", log_every=5, checkpoint_every=5, seed=0)
     net = NetConfig(image_size=SIZE, channels=1, widths=(8, 8))
     spec = DatasetSpec(name="dsprites", image_size=SIZE)
-    train(model_config(kind="eoflow", latent_dim=DIM, flow_blocks=2, flow_hidden=16, net=net), spec, run, root / FLOW_ID, progress=False)
+    flow = model_config(kind="eoflow", latent_dim=DIM, flow_blocks=2, flow_hidden=16, net=net)
+    train(flow, spec, run, root / FLOW_ID, progress=False)
+    train(flow.model_copy(update={"lambda_mtc": 0.0}), spec, run, root / ABLATION_ID, progress=False)
     train(model_config(kind="qlae", latent_dim=6, net=net.model_copy(update={"hidden": 32})), spec, run, root / QLAE_ID, progress=False)
     return root
 
@@ -69,6 +72,18 @@ def test_model_info_says_which_models_truncate(flow_client):
     assert flow == {"encode": True, "decode": True, "codes": False, "posterior": False, "ordered": True, "likelihood": True, "sample": True}
     assert models[FLOW_ID]["latent_dim"] == DIM
     assert qlae == {"encode": True, "decode": True, "codes": True, "posterior": False, "ordered": False, "likelihood": False, "sample": True}
+
+
+def test_a_flows_detail_carries_the_held_out_curves_of_the_other_flows_on_its_data(flow_client):
+    detail = flow_client.get(f"/api/models/{FLOW_ID}").json()
+    ablation = flow_client.get(f"/api/models/{ABLATION_ID}").json()
+    (peer,) = detail["peers"]
+    assert peer["id"] == ABLATION_ID and peer["differs"] == "lambda_mtc 0.0 (here 0.5)"
+    flow = ablation["card"]["flow"]
+    assert peer["truncation"] == flow["truncation"] and peer["denoise"] == flow["denoise"]
+    assert peer["bits_per_dim"] == flow["bits_per_dim"]
+    assert [p["id"] for p in ablation["peers"]] == [FLOW_ID] and ablation["peers"][0]["differs"] == "lambda_mtc 0.5 (here 0.0)"
+    assert flow_client.get(f"/api/models/{QLAE_ID}").json()["peers"] == []  # not ordered: nothing to compare
 
 
 # -- truncate ----------------------------------------------------------------------------
@@ -142,8 +157,9 @@ def test_entropy(flow_client):
     response = flow_client.get(f"/api/models/{FLOW_ID}/entropy")
     assert response.status_code == 200, response.text[:500]
     body = response.json()
-    entropy, share = np.array(body["entropy"]), np.array(body["cumulative_share"])
-    assert entropy.shape == share.shape == (DIM,)
+    entropy, share, error = np.array(body["entropy"]), np.array(body["cumulative_share"]), np.array(body["standard_error"])
+    assert entropy.shape == share.shape == error.shape == (DIM,)
+    assert np.all(error > 0) and np.median(error) < np.std(entropy)  # held-out estimates, with their errors
     assert np.all(np.isfinite(entropy)) and abs(body["total"] - entropy.sum()) < 1e-6 * max(1, abs(entropy.sum()))
     assert np.all(np.diff(entropy) <= 1e-6)  # the ordering fixed at the end of training
     assert np.all(np.diff(share) >= 0) and share[-1] == 1.0 and share[0] >= 0

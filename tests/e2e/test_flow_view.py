@@ -111,7 +111,8 @@ def click_plot_point(page, selector: str, x: float, y: float) -> None:
 
 def test_flow_panel_truncates_plots_and_denoises(app, server, flow_model, tmp_path, screenshot_path):
     page, model_id, dim = app.page, flow_model["id"], flow_model["latent_dim"]
-    held_out = server.json(f"/api/models/{model_id}")["card"].get("flow", {}).get("truncation")
+    detail = server.json(f"/api/models/{model_id}")
+    held_out, peers = detail["card"].get("flow", {}).get("truncation"), detail["peers"]
     # the server path: every step of a drag is a /truncate (the in-browser path, which asks once
     # per drag, is tested in test_browser_decode.py)
     page.add_init_script("localStorage.setItem('latentatlas.decodeInBrowser', '0')")
@@ -170,18 +171,22 @@ def test_flow_panel_truncates_plots_and_denoises(app, server, flow_model, tmp_pa
         assert db1 != db0 and db1 >= db0 - PSNR_SLACK_DB, f"PSNR {db0:.2f} dB at C={c0} but {db1:.2f} dB at C={c1}"
     assert page.eval_on_selector("#flow-residual", "c => c.width") == flow_model["image_size"]
 
-    # Plots: the scree over every ordered latent, PSNR against C (log axes), this image's curve.
+    # Plots: the scree over every ordered latent (a +-2 standard error band, the entropies and
+    # their cumulative share), PSNR against C (log axes), this image's curve and the peers'.
     page.wait_for_selector("#flow-scree svg.main-svg")
     page.wait_for_selector("#flow-psnr-plot svg.main-svg")
-    scree = page.evaluate("() => document.querySelector('#flow-scree').data.map(t => t.x.length)")
-    assert scree == [dim, dim]
+    scree = page.evaluate("() => document.querySelector('#flow-scree').data.map(t => [t.name ?? null, t.x.length])")
+    assert scree == [[None, dim], ["+-2 standard errors", dim], ["explained entropy", dim], ["cumulative share", dim]]
     for selector in ("#flow-scree", "#flow-psnr-plot"):
         assert page.evaluate(f"() => document.querySelector('{selector}').layout.xaxis.type") == "log"
     traces = page.evaluate("() => document.querySelector('#flow-psnr-plot').data.map(t => ({name: t.name, x: t.x, y: t.y}))")
     by_name = {t["name"].split(" ")[0]: t for t in traces}
     if held_out:
-        assert set(by_name) == {"EOFlow", "PCA", "this"}
+        peer_names = {f"{p['id']}:" for p in peers}
+        assert set(by_name) == {"EOFlow", "PCA", "this"} | peer_names
         assert by_name["EOFlow"]["x"] == by_name["PCA"]["x"] == held_out["keep"]
+        for peer in peers:  # e.g. the lambda_MTC = 0 ablation, from its own card
+            assert by_name[f"{peer['id']}:"]["x"] == peer["truncation"]["keep"]
     else:
         assert set(by_name) == {"this"}
         assert "no held-out evaluation" in page.text_content("#flow-note")

@@ -408,6 +408,8 @@ def test_initialised_eoflow_truncates_like_pca_and_is_evaluated_against_it(tmp_p
             assert abs(flow_db - pca_db) < 1.0, (c, flow_db, pca_db)
     denoise = section["denoise"]
     assert denoise["gain_db"] == pytest.approx(max(denoise["psnr"]) - denoise["noisy_psnr"])
+    assert denoise["pca_gain_db"] == pytest.approx(max(denoise["pca_psnr"]) - denoise["noisy_psnr"])
+    assert denoise["pca_psnr"][denoise["keep"].index(denoise["pca_best_keep"])] == max(denoise["pca_psnr"])
     assert denoise["best_keep"] in denoise["keep"] and len(section["explained_entropy"]) == len(section["explained_entropy_se"]) == 256
     assert 0 < section["bits_per_dim"] < 8
     assert sheet.size == (2 * 9 * 16, 2 * 8 * 16)

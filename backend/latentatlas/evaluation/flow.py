@@ -11,7 +11,7 @@ protocol, on our data):
   axes of a training sample, Jolliffe 2002) at the same C: the linear baseline to beat;
 * denoising: N(0, sigma^2) noise on [0, 1] pixels, encode, keep the top C, decode; PSNR
   against the clean image for every C (and PCA's projection of the noisy image), the noisy
-  image's own PSNR, and the gain at the best C;
+  image's own PSNR, and the gain at the best C (the flow's and PCA's);
 
 with the training curves, the throughput (steps/s, bits/dim by wall minute); and draws
 ``traversals.png``: the top latents of one held-out image swept over +-2.5 sd.
@@ -133,7 +133,8 @@ def evaluate_flow(
     noisy = add_noise(clean, sigma, torch.Generator(device="cpu").manual_seed(seed))
     keeps = keep_grid(model.config.latent_dim)
     denoised = denoising_curve(model, clean, noisy, keeps)
-    best = int(np.argmax(denoised))
+    pca_denoised = denoising_curve(model, clean, noisy, keeps, pca)
+    best, pca_best = int(np.argmax(denoised)), int(np.argmax(pca_denoised))
     noisy_psnr = float(psnr(clean, noisy).mean())
     section = {
         "images": len(held_out),
@@ -150,10 +151,12 @@ def evaluate_flow(
             "sigma": sigma,
             "keep": keeps,
             "psnr": denoised,
-            "pca_psnr": denoising_curve(model, clean, noisy, keeps, pca),
+            "pca_psnr": pca_denoised,
             "noisy_psnr": noisy_psnr,
             "best_keep": keeps[best],
             "gain_db": denoised[best] - noisy_psnr,
+            "pca_best_keep": keeps[pca_best],
+            "pca_gain_db": pca_denoised[pca_best] - noisy_psnr,
         },
     }
     if curves and curves.get("seconds"):

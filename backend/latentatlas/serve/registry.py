@@ -19,7 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 from latentatlas.data.base import FactorDataset, ImageDataset, load_dataset
 from latentatlas.imaging import labelled_sheet, sheet_png, tile_grid, to_data_url, to_png, traversal_gif
 from latentatlas.serve.admission import Admission, FairLock
-from latentatlas.serve.schemas import DimName, MetricTables, ModelDetail, ModelInfo, ModelMetrics, Sample
+from latentatlas.serve.schemas import DimName, HeldOutCurves, MetricTables, ModelDetail, ModelInfo, ModelMetrics, Sample
 from latentatlas.evaluation.disentanglement import Progress, VoteCounts, evaluate_model, save_metrics_run
 from latentatlas.evaluation.population import code_entropy_per_dim, gaussian_kl_per_dim, principal_plane
 from latentatlas.evaluation.quality import add_noise, psnr
@@ -219,10 +219,38 @@ class ModelService:
             names.append(DimName(factor=metrics.factor_names[best], nmi=round(value, 4)) if named else None)
         return names
 
-    def detail(self) -> ModelDetail:
+    def detail(self, peers: list[ModelService] = ()) -> ModelDetail:
+        """The model with its card, and the held-out curves of ``peers`` comparable with its own."""
         card = self.loaded.card
         summary = {k: v for k, v in card.items() if k not in ("curves", "latent_stats", "metrics")}
-        return ModelDetail(**self.info().model_dump(), curves=card.get("curves", {}), card=summary)
+        curves = [curves for peer in peers if (curves := self.held_out_peer(peer)) is not None]
+        return ModelDetail(**self.info().model_dump(), curves=card.get("curves", {}), card=summary, peers=curves)
+
+    def held_out_peer(self, other: ModelService) -> HeldOutCurves | None:
+        """``other``'s card flow curves when both models have ordered latents, were trained on the
+        same data and were evaluated on the same held-out images; else None."""
+        mine, theirs = self.loaded.card.get("flow") or {}, other.loaded.card.get("flow") or {}
+        comparable = (
+            other is not self
+            and self.capabilities.ordered
+            and other.capabilities.ordered
+            and self.loaded.config.dataset == other.loaded.config.dataset
+            and mine.get("images") == theirs.get("images")
+            and theirs.get("truncation", {}).get("psnr")
+        )
+        if not comparable:
+            return None
+        here, there = self.config.model_dump(), other.config.model_dump()
+        differs = [f"{key} {there[key]} (here {here[key]})" for key in there if key in here and there[key] != here[key] and key != "net"]
+        if there["net"] != here["net"]:
+            differs.append("network")
+        return HeldOutCurves(
+            id=other.id,
+            differs=", ".join(differs) or "same config",
+            bits_per_dim=theirs.get("bits_per_dim"),
+            truncation=theirs["truncation"],
+            denoise=theirs.get("denoise", {}),
+        )
 
     # -- tensor work -------------------------------------------------------------------
     def _latents(self, latents: list[list[float]]) -> torch.Tensor:

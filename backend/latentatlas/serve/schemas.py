@@ -107,9 +107,24 @@ class ModelInfo(BaseModel):
     ensemble: str | None = Field(None, description="the ensemble this model is a member of (its id is ENSEMBLE.MEMBER)")
 
 
+class HeldOutCurves(BaseModel):
+    """Another model's held-out top-C curves (its card's ``flow`` section) on the same data."""
+
+    id: str
+    differs: str = Field(description="how its config differs from this model's, e.g. 'lambda_mtc 0 (here 0.5)'")
+    bits_per_dim: float | None
+    truncation: dict = Field(description="card flow.truncation: keep, psnr (and PCA's pca_psnr)")
+    denoise: dict = Field(description="card flow.denoise: sigma, keep, psnr, best_keep, gain_db")
+
+
 class ModelDetail(ModelInfo):
     curves: dict[str, list[float]]
     card: dict
+    peers: list[HeldOutCurves] = Field(
+        default_factory=list,
+        description="models with ordered latents: the other served ones on the same data (dataset, size, channels) "
+        "whose cards hold held-out curves on the same images, to draw beside this one's (e.g. an ablation)",
+    )
 
 
 class ModelList(BaseModel):

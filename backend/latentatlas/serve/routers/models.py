@@ -89,9 +89,10 @@ def list_models(registry: Annotated[ModelRegistry, Depends(get_registry)]) -> Mo
 
 
 @router.get("/{model_id}", response_model=ModelDetail)
-def describe_model(service: Service) -> ModelDetail:
-    """One model, with its training curves and card."""
-    return service.detail()
+def describe_model(service: Service, registry: Annotated[ModelRegistry, Depends(get_registry)]) -> ModelDetail:
+    """One model, with its training curves and card (and, with ordered latents, the held-out
+    curves of the other ordered models on the same data)."""
+    return service.detail(list(registry.services.values()))
 
 
 async def _images_from_request(request: Request, service: ModelService, settings: Settings):
