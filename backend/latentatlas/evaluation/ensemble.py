@@ -5,7 +5,8 @@ latent_dim) become channels: stacked member by member into (members * latent_dim
 arrays, in manifest order, channel ``i * latent_dim + k`` being dimension k of member i.
 ``compute_fragments`` gives each channel's information and the channel x channel (and
 channel x factor, with the probe set's ground-truth factors) NMI and VI; ``compute_hotspots``
-clusters the active channels with OPTICS. The result goes to ``analysis.json`` next to the
+clusters the active channels with OPTICS, its min_samples by default the stated rule
+``default_min_samples`` (the seeds per beta of the ensemble's design). The result goes to ``analysis.json`` next to the
 manifest, with the members' whole-latent-space information, NMI and VI (``spaces``) and a
 fused representation optimised to agree with all members (``fusion``; its posteriors go to
 ``fusion.safetensors``); for large ensembles the channel x channel matrices go to ``analysis.safetensors``
@@ -28,7 +29,7 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from latentatlas.fragments import compute_fragments, compute_hotspots
-from latentatlas.fragments.hotspots import DEFAULT_MIN_SAMPLES
+from latentatlas.fragments.hotspots import MIN_SAMPLES_RULE, default_min_samples
 from latentatlas.fragments.spaces import FusionObjective, compute_space_similarity, fuse_spaces
 from latentatlas.store.folders import write_json
 from latentatlas.store.ensembles import PROBE_FILE, EnsembleError, read_manifest
@@ -45,7 +46,7 @@ def _finite_list(values: np.ndarray) -> list:
 def analyze_ensemble(
     out: Path,
     distance: Literal["nmi", "vi"] = "nmi",
-    min_samples: int = DEFAULT_MIN_SAMPLES,
+    min_samples: int | None = None,
     progress: bool = True,
     on_progress: Callable[[float, str], None] | None = None,
     fusion_steps: int = FUSION_STEPS,
@@ -55,7 +56,9 @@ def analyze_ensemble(
     """Analyse the ensemble in ``out``; writes and returns the analysis (see the module doc).
 
     ``on_progress(fraction, stage)``, when given, is told how far the analysis got (the
-    server's background jobs report it). ``fusion_steps`` Adam steps fuse the members'
+    server's background jobs report it). ``min_samples`` (OPTICS) defaults to
+    ``default_min_samples`` of the design's seeds per beta; analysis.json records the rule
+    ("given" when passed) and the value. ``fusion_steps`` Adam steps fuse the members'
     spaces (0: no fusion). The files (analysis.json, and fusion/arrays safetensors) go to
     ``dest`` (default: ``out``; the server writes its runs beside the shipped analysis)."""
 
@@ -68,6 +71,9 @@ def analyze_ensemble(
     started = time.perf_counter()
     manifest = read_manifest(out)
     latent_dim = int(manifest["config"]["latent_dim"])
+    runs_per_configuration = int(manifest["config"]["seeds"])
+    rule = MIN_SAMPLES_RULE if min_samples is None else "given"
+    min_samples = default_min_samples(runs_per_configuration) if min_samples is None else min_samples
     probe_path = out / PROBE_FILE
     if not probe_path.is_file():
         raise EnsembleError(f"{out}: no {PROBE_FILE}; train the ensemble first")
@@ -148,6 +154,8 @@ def analyze_ensemble(
         "hotspots": {
             "distance": distance,
             "min_samples": min_samples,
+            "min_samples_rule": rule,
+            "runs_per_configuration": runs_per_configuration,
             "channels": hotspots.channels.tolist(),
             "ordering": hotspots.ordering.tolist(),
             "reachability": _finite_list(hotspots.reachability),

@@ -424,7 +424,9 @@ class EnsembleHotspots(BaseModel):
 class AnalyzeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     distance: Literal["nmi", "vi"] = Field("nmi", description="hotspot distance: -log NMI, or clip(VI, 0)")
-    min_samples: int = Field(20, ge=2, le=10_000, description="OPTICS min_samples (paper: 20; capped at the active channels)")
+    min_samples: int | None = Field(
+        None, ge=2, le=10_000, description="OPTICS min_samples (default: the rule, the ensemble's seeds per beta; paper: 20; capped at the active channels)"
+    )
 
 
 class EnsembleAnalysisSummary(BaseModel):
