@@ -30,12 +30,19 @@ from tqdm import tqdm
 
 from latentatlas.fragments import compute_fragments, compute_hotspots
 from latentatlas.fragments.hotspots import MIN_SAMPLES_RULE, default_min_samples
-from latentatlas.fragments.spaces import FusionObjective, compute_space_similarity, fuse_spaces
+from latentatlas.fragments.spaces import (
+    FUSION_MAX_STEPS,
+    FUSION_PATIENCE,
+    FUSION_TOL,
+    FusionObjective,
+    FusionResult,
+    compute_space_similarity,
+    fuse_spaces,
+)
 from latentatlas.store.folders import write_json
 from latentatlas.store.ensembles import PROBE_FILE, EnsembleError, read_manifest
 
 ANALYSIS_FILE, ARRAYS_FILE, FUSION_FILE = "analysis.json", "analysis.safetensors", "fusion.safetensors"
-FUSION_STEPS = 200
 JSON_CHANNEL_LIMIT = 400  # above this many channels, the M x M matrices go to safetensors
 
 
@@ -49,7 +56,7 @@ def analyze_ensemble(
     min_samples: int | None = None,
     progress: bool = True,
     on_progress: Callable[[float, str], None] | None = None,
-    fusion_steps: int = FUSION_STEPS,
+    fusion_steps: int = FUSION_MAX_STEPS,
     fusion_objective: FusionObjective = "exp_neg_vi",
     dest: Path | None = None,
 ) -> dict:
@@ -59,7 +66,8 @@ def analyze_ensemble(
     server's background jobs report it). ``min_samples`` (OPTICS) defaults to
     ``default_min_samples`` of the design's seeds per beta; analysis.json records the rule
     ("given" when passed) and the value. ``fusion_steps`` Adam steps fuse the members'
-    spaces (0: no fusion). The files (analysis.json, and fusion/arrays safetensors) go to
+    spaces at most, from a seeded random start, stopping early on fuse_spaces' tolerance (0: no
+    fusion); the fusion summary records the objective's trajectory and where it stopped. The files (analysis.json, and fusion/arrays safetensors) go to
     ``dest`` (default: ``out``; the server writes its runs beside the shipped analysis)."""
 
     def report(fraction: float, stage: str) -> None:
@@ -127,7 +135,9 @@ def analyze_ensemble(
     if fusion_steps > 0:
         bar.set_postfix_str("fusion")
         report(0.9 * (len(entries) + 3) / steps, "fusion")
-        fusion = fuse_spaces(space_mu, space_logvar, fusion_objective, steps=fusion_steps)
+        fusion_started = time.perf_counter()
+        fusion = fuse_spaces(space_mu, space_logvar, fusion_objective, max_steps=fusion_steps)
+        fusion_seconds = time.perf_counter() - fusion_started
         save_file(
             {"mu": torch.from_numpy(fusion.mu.T.copy()), "logvar": torch.from_numpy(fusion.logvar.T.copy()), "indices": torch.from_numpy(indices)},
             str(dest / FUSION_FILE),
@@ -173,7 +183,7 @@ def analyze_ensemble(
         "nmi": [_finite_list(row) for row in spaces.nmi],
         "vi": [_finite_list(row) for row in spaces.vi],
     }
-    analysis["fusion"] = None if fusion is None else _fusion_summary(fusion, members, latent_dim, fusion_steps)
+    analysis["fusion"] = None if fusion is None else _fusion_summary(fusion, members, latent_dim, fusion_steps, fusion_seconds)
     arrays_path = dest / ARRAYS_FILE
     if len(channels) > JSON_CHANNEL_LIMIT:
         arrays = {}
@@ -189,16 +199,25 @@ def analyze_ensemble(
     return analysis
 
 
-def _fusion_summary(fusion, members: list[dict], latent_dim: int, steps: int) -> dict:
-    """The fused space beside the best single members (by mean NMI to the rest, by information)."""
+def _fusion_summary(fusion: FusionResult, members: list[dict], latent_dim: int, max_steps: int, seconds: float) -> dict:
+    """The fused space beside the best single members (by mean NMI to the rest, by information),
+    with its optimisation: steps taken, the returned iterate's step, whether the tolerance
+    stopped it, and the objective every ``history_every`` steps."""
     best = int(np.nanargmax(fusion.member_mean_nmi))
     richest = int(np.nanargmax(fusion.member_info_bits))
     return {
         "objective": fusion.objective,
-        "steps": steps,
+        "init": fusion.init,
+        "start_member": None if fusion.start_member is None else members[fusion.start_member]["name"],
+        "max_steps": max_steps,
+        "steps": fusion.steps,
+        "best_step": fusion.best_step,
+        "converged": fusion.converged,
+        "tol": FUSION_TOL,
+        "patience": FUSION_PATIENCE,
+        "seconds": round(seconds, 1),
         "channels": latent_dim,
         "file": FUSION_FILE,
-        "start_member": members[fusion.start_member]["name"],
         "info_bits": fusion.info_bits,
         "mean_nmi": fusion.mean_nmi,
         "mean_vi": fusion.mean_vi,
@@ -207,5 +226,6 @@ def _fusion_summary(fusion, members: list[dict], latent_dim: int, steps: int) ->
         "best_member_mean_nmi": float(fusion.member_mean_nmi[best]),
         "most_informative_member": members[richest]["name"],
         "most_informative_member_info_bits": float(fusion.member_info_bits[richest]),
+        "history_every": fusion.history_every,
         "history": fusion.history,
     }

@@ -351,9 +351,16 @@ class EnsembleSpaces(BaseModel):
 
 class EnsembleFusion(BaseModel):
     objective: str = Field(description="what the fused space maximised: mean nmi or mean exp(-VI) to the members")
-    steps: int
+    init: str = Field("member", description="the start: random (uninformative posteriors, seeded) or member")
+    start_member: str | None = Field(None, description="with init member: the member the optimisation started from")
+    max_steps: int | None = Field(None, description="the step budget")
+    steps: int = Field(description="optimisation steps taken")
+    best_step: int | None = Field(None, description="the step of the returned iterate (-1: none passed the guard)")
+    converged: bool | None = Field(None, description="stopped by the tolerance before the budget ran out")
+    tol: float | None = Field(None, description="early stop: the best objective gained less than tol over patience steps")
+    patience: int | None = None
+    seconds: float | None = Field(None, description="wall time of the optimisation")
     channels: int
-    start_member: str = Field(description="the member the optimisation started from")
     info_bits: float = Field(description="I(F; X) of the fused space (bits)")
     mean_nmi: float = Field(description="mean NMI of the fused space with every member")
     mean_vi: float = Field(description="mean VI of the fused space with every member (bits)")
@@ -362,7 +369,8 @@ class EnsembleFusion(BaseModel):
     best_member_mean_nmi: float
     most_informative_member: str
     most_informative_member_info_bits: float
-    history: list[float] = Field(description="the objective every 10 optimisation steps")
+    history_every: int = Field(10, description="steps between recorded objective values")
+    history: list[float] = Field(description="the objective every history_every optimisation steps (and at the last)")
 
 
 class EnsembleDetail(EnsembleInfo):
