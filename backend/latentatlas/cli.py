@@ -480,7 +480,10 @@ def _report_members(manifest: dict, out: Path) -> None:
 def ensemble_analyze(
     folder: Annotated[Path, typer.Argument(help="Ensemble folder (with manifest.json).")],
     distance: Annotated[str, typer.Option(help="Hotspot distance: nmi (-log NMI) or vi (clip(VI, 0)).")] = "nmi",
-    min_samples: Annotated[int, typer.Option(min=2, help="OPTICS min_samples (paper: 20; capped at the active channels).")] = 20,
+    min_samples: Annotated[
+        Optional[int],
+        typer.Option(min=2, help="OPTICS min_samples (default: the rule, seeds per beta; paper: 20; capped at the active channels)."),
+    ] = None,
 ) -> None:
     """Information fragments and hotspots of the ensemble's members; writes analysis.json next to the manifest."""
     from latentatlas.fragments import FragmentsInputError
@@ -498,6 +501,7 @@ def ensemble_analyze(
     typer.echo(json.dumps({
         "out": str(folder / ANALYSIS_FILE), "members": len(analysis["members"]), "channels": len(analysis["channels"]),
         "active": active, "hotspots": len(analysis["hotspots"]["clusters"]), "skipped": len(analysis["skipped_members"]),
+        "min_samples": analysis["hotspots"]["min_samples"], "min_samples_rule": analysis["hotspots"]["min_samples_rule"],
     }))
 
 

@@ -74,7 +74,7 @@ def analysed(ens_client) -> dict:
         response = ens_client.get(f"/api/ensembles/{NAME}/{path}")
         assert response.status_code == 409, response.text
         assert "not been analysed" in response.json()["detail"] and "/analyze" in response.json()["detail"]
-    response = ens_client.post(f"/api/ensembles/{NAME}/analyze", json={"distance": "nmi", "min_samples": 2})
+    response = ens_client.post(f"/api/ensembles/{NAME}/analyze", json={"distance": "nmi"})  # min_samples: the rule
     assert response.status_code == 202, response.text
     started = response.json()
     assert started["joined"] is False and started["status"] in ("queued", "running", "done")
@@ -121,6 +121,9 @@ def test_analysis_job_then_similarity_and_hotspots(ens_client, analysed):
         assert len(member["info_bits"]) == LATENT and len(member["active"]) == LATENT
     assert detail["spaces"]["members"] == MEMBERS and len(detail["spaces"]["nmi"]) == 2
     assert detail["fusion"]["best_member"] in MEMBERS and detail["fusion"]["channels"] == LATENT
+    fusion = detail["fusion"]
+    assert fusion["init"] == "random" and fusion["start_member"] is None and fusion["max_steps"] == 20_000
+    assert 0 < fusion["steps"] <= fusion["max_steps"] and len(fusion["history"]) >= 2 and fusion["history_every"] == 50
 
     response = ens_client.get(f"/api/ensembles/{NAME}/similarity")
     assert response.status_code == 200, response.text
@@ -133,7 +136,7 @@ def test_analysis_job_then_similarity_and_hotspots(ens_client, analysed):
     assert len(sim["nmi"]) == m and all(len(row) == m for row in sim["nmi"])
     assert len(sim["vi"]) == m and all(len(row) == m for row in sim["vi"])
     assert all(sim["nmi"][i][i] == 1.0 and sim["vi"][i][i] == 0.0 for i in range(m))
-    assert sim["distance"] == "nmi" and sim["min_samples"] == 2
+    assert sim["distance"] == "nmi" and sim["min_samples"] == 2  # the rule: 1 seed per beta, at least 2
     assert len(sim["ordering"]) == len(sim["reachability"]) == len(sim["clustered"])
     assert sorted(sim["ordering"]) == sorted(sim["clustered"])
     assert all(label >= -2 for label in sim["labels"])

@@ -22,6 +22,7 @@ from latentatlas.train import ensemble as ensemble_module
 from latentatlas.store.ensembles import EnsembleConfig, EnsembleError, member_name, read_manifest
 from latentatlas.train.ensemble import run_ensemble, summary
 from latentatlas.evaluation.ensemble import analyze_ensemble
+from latentatlas.fragments.hotspots import default_min_samples
 
 LATENT, PROBE = 3, 40
 NAMES = ["beta1-seed0", "beta1-seed1", "beta2-seed0", "beta2-seed1"]
@@ -138,8 +139,18 @@ def test_analyze_writes_fragments_and_hotspots(trained):
     assert spaces["members"] == analysis["members"] and len(spaces["info_bits"]) == members
     nmi = np.array(spaces["nmi"], dtype=float)
     assert nmi.shape == (members, members) and np.allclose(np.diag(nmi), 1.0)
+    # min_samples by the stated rule: the design's seeds per beta (2 here)
+    assert analysis["hotspots"]["min_samples_rule"] == "runs_per_configuration"
+    assert analysis["hotspots"]["runs_per_configuration"] == 2
+    assert analysis["hotspots"]["min_samples"] == default_min_samples(2)
     fusion = analysis["fusion"]
     assert fusion["best_member"] in analysis["members"] and fusion["channels"] == LATENT
+    # fusion from random, its trajectory and where it stopped
+    assert fusion["init"] == "random" and fusion["start_member"] is None
+    assert 0 < fusion["steps"] <= fusion["max_steps"] and fusion["converged"] == (fusion["steps"] < fusion["max_steps"])
+    every = fusion["history_every"]
+    assert len(fusion["history"]) == fusion["steps"] // every + 1 + (fusion["steps"] % every != 0)  # steps 0, k, 2k, ... and the last
+    assert fusion["history"][-1] > fusion["history"][0] and fusion["seconds"] >= 0
     assert fusion["best_member_info_bits"] == pytest.approx(spaces["info_bits"][analysis["members"].index(fusion["best_member"])])
     assert np.isfinite([fusion["info_bits"], fusion["mean_nmi"], fusion["mean_vi"]]).all()
     fused = load_file(str(trained / fusion["file"]))
@@ -164,6 +175,7 @@ def test_cli_train_and_analyze(tmp_path):
     assert result.exit_code == 0, result.output
     line = json.loads(result.stdout.strip().splitlines()[-1])
     assert line["members"] == 2 and line["channels"] == 4
+    assert line["min_samples"] == 2 and line["min_samples_rule"] == "given"
     assert len(json.loads((out / "analysis.json").read_text())["info_bits"]) == 4
 
     blocked = tmp_path / "blocked"

@@ -27,6 +27,7 @@ from latentatlas.fragments import (
     load_fragments_file,
 )
 from latentatlas.fragments.fingerprint import chunk_rows
+from latentatlas.fragments.hotspots import default_min_samples
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TOL = 1e-8
@@ -158,6 +159,37 @@ def test_hotspots_find_planted_clusters() -> None:
             assert len(set(planted[spot.members])) == 1 and len(spot.members) == copies
             assert spot.mean_info_bits == pytest.approx(sim.info_bits[spot.members].mean())
         assert sorted(hot.ordering.tolist()) == np.flatnonzero(planted >= 0).tolist()
+
+
+def test_min_samples_rule_is_the_runs_per_configuration() -> None:
+    assert [default_min_samples(r) for r in (1, 2, 6, 25, 50)] == [2, 2, 6, 25, 50]
+    with pytest.raises(ValueError):
+        default_min_samples(0)
+
+
+def test_the_rule_keeps_fragments_every_run_finds_and_no_rarer_one_of_its_own() -> None:
+    """Six runs per configuration: two fragments every run finds become hotspots; one that
+    only three runs find is no hotspot of its own (OPTICS may attach it to a neighbour)."""
+    rng = np.random.default_rng(5)
+    n, runs = 150, 6
+    mus, logvars, planted = [], [], []
+    for group, copies in enumerate((runs, runs, 3)):
+        source = rng.standard_normal(n)
+        for _ in range(copies):
+            mu, lv = _channel(rng, rng.choice([-1.0, 1.0]) * rng.uniform(0.8, 1.2) * source)
+            mus.append(mu), logvars.append(lv), planted.append(group)
+    sim = compute_similarity(np.stack(mus), np.stack(logvars))
+    planted = np.array(planted)
+
+    def groups(hot) -> list[list[int]]:
+        return sorted(sorted(set(planted[spot.members].tolist())) for spot in hot.hotspots)
+
+    smaller = compute_hotspots(sim.info_bits, nmi=sim.nmi, min_samples=3)
+    assert [2] in groups(smaller)  # a min_samples below the runs per beta makes the rare fragment a hotspot
+    hot = compute_hotspots(sim.info_bits, nmi=sim.nmi, min_samples=default_min_samples(runs))
+    assert [2] not in groups(hot) and all(len(spot.members) >= runs for spot in hot.hotspots)
+    for group in (0, 1):  # every fragment that all runs find is inside one hotspot
+        assert any(set(np.flatnonzero(planted == group)) <= set(spot.members.tolist()) for spot in hot.hotspots)
 
 
 def _save(path: Path, **arrays) -> Path:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from latentatlas.fragments import compute_similarity
-from latentatlas.fragments.spaces import compute_space_similarity, fuse_spaces
+from latentatlas.fragments.fingerprint import bhattacharyya_rows
+from latentatlas.fragments.spaces import _space_coefficients, compute_space_similarity, fuse_spaces
 
 
 def _noisy_views(seed: int, spaces: int, dims: int, n: int, noise: float, var: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
@@ -48,15 +50,50 @@ def test_space_similarity_does_not_depend_on_chunking() -> None:
     np.testing.assert_allclose(whole.info_bits, chunked.info_bits, atol=1e-12)
 
 
-@pytest.mark.parametrize("objective", ["nmi", "exp_neg_vi"])
-def test_fusion_agrees_with_the_ensemble_better_than_any_member(objective) -> None:
-    mu, logvar = _noisy_views(4, spaces=6, dims=3, n=200, noise=0.7)
-    fusion = fuse_spaces(mu, logvar, objective=objective, steps=120, seed=0)
-    assert fusion.mu.shape == (3, 200) and fusion.logvar.shape == (3, 200)
+def test_space_coefficients_and_their_hand_written_gradient_match_autograd() -> None:
+    rng = np.random.default_rng(7)
+    mu = torch.tensor(rng.standard_normal((3, 25)), requires_grad=True)
+    logvar = torch.tensor(0.5 * rng.standard_normal((3, 25)), requires_grad=True)
+    weights = torch.tensor(rng.random((25, 25)))
+    expected = torch.exp(-bhattacharyya_rows(mu, logvar, slice(0, 25)).sum(0))
+    torch.testing.assert_close(_space_coefficients(mu, logvar), expected, rtol=1e-12, atol=1e-12)
+    grads = torch.autograd.grad((expected * weights).sum(), (mu, logvar))
+    mine = torch.autograd.grad((_space_coefficients(mu, logvar) * weights).sum(), (mu, logvar))
+    for a, b in zip(grads, mine):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    assert torch.autograd.gradcheck(_space_coefficients, (mu[:, :8].detach().requires_grad_(), logvar[:, :8].detach().requires_grad_()))
+
+
+def test_fusion_from_random_converges_above_every_member() -> None:
+    """Members are noisy copies of one space; from a seeded random start the fused space ends
+    above the best member in both mean NMI and information, the tolerance stops it before the
+    budget, and the objective's trajectory has flattened: its last 1,000 steps added under 1 %
+    of its gain and it fell nowhere by more than 5e-3 between records."""
+    mu, logvar = _noisy_views(4, spaces=5, dims=2, n=100, noise=0.7)
+    fusion = fuse_spaces(mu, logvar, seed=0)
+    assert fusion.init == "random" and fusion.start_member is None
+    assert fusion.mu.shape == (2, 100) and fusion.logvar.shape == (2, 100)
+    assert fusion.converged and 0 < fusion.steps < 20_000 and fusion.best_step > 0
+    history = np.array(fusion.history)
+    assert len(history) == fusion.steps // fusion.history_every + 1
+    assert history[0] < 0.05 < 0.3 < history[-1]  # an uninformative start, far below the end
+    tail = np.maximum.accumulate(history)[-(1000 // fusion.history_every) - 1 :]
+    assert tail[-1] - tail[0] < 0.01 * (history[-1] - history[0])  # the last 1,000 steps: under 1 % of the gain
+    assert np.all(np.diff(history[-(1000 // fusion.history_every) - 1 :]) > -5e-3)  # Adam's wobble, no fall
+    # Each member sees the source through its own noise; the fused space averages it out.
+    assert fusion.mean_nmi > fusion.member_mean_nmi.max() + 0.05
+    assert fusion.info_bits > fusion.member_info_bits.max()
+    short = [fuse_spaces(mu, logvar, seed=seed, max_steps=20).mu for seed in (0, 0, 1)]
+    np.testing.assert_array_equal(short[0], short[1])  # seeded
+    assert not np.array_equal(short[0], short[2])
+
+
+def test_fusion_from_the_most_consensual_member_under_the_nmi_objective() -> None:
+    mu, logvar = _noisy_views(4, spaces=5, dims=2, n=100, noise=0.7)
+    fusion = fuse_spaces(mu, logvar, objective="nmi", init="member", seed=0)
     assert fusion.start_member == int(np.argmax(fusion.member_mean_nmi))
     assert fusion.history[-1] > fusion.history[0]
-    # Each member sees the source through its own noise; the fused space averages it out.
-    assert fusion.mean_nmi > fusion.member_mean_nmi.max() + 0.01
+    assert fusion.mean_nmi > fusion.member_mean_nmi.max() + 0.05
     assert fusion.info_bits > fusion.member_info_bits.max()
 
 
@@ -68,7 +105,7 @@ def test_fusion_returns_a_valid_iterate_under_the_nmi_objective() -> None:
     source = rng.standard_normal((4, 200))
     mu = np.stack([2 * (source + 0.3 * rng.standard_normal((4, 200))) for _ in range(4)])
     logvar = np.stack([np.full((4, 200), np.log(var)) for var in (0.05, 0.3, 1.0, 3.0)])  # 7.5 .. 1.6 bits
-    fusion = fuse_spaces(mu, logvar, objective="nmi", steps=100, seed=0)
+    fusion = fuse_spaces(mu, logvar, objective="nmi", init="member", max_steps=100, seed=0)
     assert fusion.info_bits >= fusion.member_info_bits.min() - 1e-3
     assert fusion.mean_nmi <= 1.0 + 1e-6
     assert fusion.mean_nmi > np.median(fusion.member_mean_nmi)

@@ -5,7 +5,8 @@ latent_dim) become channels: stacked member by member into (members * latent_dim
 arrays, in manifest order, channel ``i * latent_dim + k`` being dimension k of member i.
 ``compute_fragments`` gives each channel's information and the channel x channel (and
 channel x factor, with the probe set's ground-truth factors) NMI and VI; ``compute_hotspots``
-clusters the active channels with OPTICS. The result goes to ``analysis.json`` next to the
+clusters the active channels with OPTICS, its min_samples by default the stated rule
+``default_min_samples`` (the seeds per beta of the ensemble's design). The result goes to ``analysis.json`` next to the
 manifest, with the members' whole-latent-space information, NMI and VI (``spaces``) and a
 fused representation optimised to agree with all members (``fusion``; its posteriors go to
 ``fusion.safetensors``); for large ensembles the channel x channel matrices go to ``analysis.safetensors``
@@ -28,13 +29,20 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from latentatlas.fragments import compute_fragments, compute_hotspots
-from latentatlas.fragments.hotspots import DEFAULT_MIN_SAMPLES
-from latentatlas.fragments.spaces import FusionObjective, compute_space_similarity, fuse_spaces
+from latentatlas.fragments.hotspots import MIN_SAMPLES_RULE, default_min_samples
+from latentatlas.fragments.spaces import (
+    FUSION_MAX_STEPS,
+    FUSION_PATIENCE,
+    FUSION_TOL,
+    FusionObjective,
+    FusionResult,
+    compute_space_similarity,
+    fuse_spaces,
+)
 from latentatlas.store.folders import write_json
 from latentatlas.store.ensembles import PROBE_FILE, EnsembleError, read_manifest
 
 ANALYSIS_FILE, ARRAYS_FILE, FUSION_FILE = "analysis.json", "analysis.safetensors", "fusion.safetensors"
-FUSION_STEPS = 200
 JSON_CHANNEL_LIMIT = 400  # above this many channels, the M x M matrices go to safetensors
 
 
@@ -45,18 +53,21 @@ def _finite_list(values: np.ndarray) -> list:
 def analyze_ensemble(
     out: Path,
     distance: Literal["nmi", "vi"] = "nmi",
-    min_samples: int = DEFAULT_MIN_SAMPLES,
+    min_samples: int | None = None,
     progress: bool = True,
     on_progress: Callable[[float, str], None] | None = None,
-    fusion_steps: int = FUSION_STEPS,
+    fusion_steps: int = FUSION_MAX_STEPS,
     fusion_objective: FusionObjective = "exp_neg_vi",
     dest: Path | None = None,
 ) -> dict:
     """Analyse the ensemble in ``out``; writes and returns the analysis (see the module doc).
 
     ``on_progress(fraction, stage)``, when given, is told how far the analysis got (the
-    server's background jobs report it). ``fusion_steps`` Adam steps fuse the members'
-    spaces (0: no fusion). The files (analysis.json, and fusion/arrays safetensors) go to
+    server's background jobs report it). ``min_samples`` (OPTICS) defaults to
+    ``default_min_samples`` of the design's seeds per beta; analysis.json records the rule
+    ("given" when passed) and the value. ``fusion_steps`` Adam steps fuse the members'
+    spaces at most, from a seeded random start, stopping early on fuse_spaces' tolerance (0: no
+    fusion); the fusion summary records the objective's trajectory and where it stopped. The files (analysis.json, and fusion/arrays safetensors) go to
     ``dest`` (default: ``out``; the server writes its runs beside the shipped analysis)."""
 
     def report(fraction: float, stage: str) -> None:
@@ -68,6 +79,9 @@ def analyze_ensemble(
     started = time.perf_counter()
     manifest = read_manifest(out)
     latent_dim = int(manifest["config"]["latent_dim"])
+    runs_per_configuration = int(manifest["config"]["seeds"])
+    rule = MIN_SAMPLES_RULE if min_samples is None else "given"
+    min_samples = default_min_samples(runs_per_configuration) if min_samples is None else min_samples
     probe_path = out / PROBE_FILE
     if not probe_path.is_file():
         raise EnsembleError(f"{out}: no {PROBE_FILE}; train the ensemble first")
@@ -121,7 +135,9 @@ def analyze_ensemble(
     if fusion_steps > 0:
         bar.set_postfix_str("fusion")
         report(0.9 * (len(entries) + 3) / steps, "fusion")
-        fusion = fuse_spaces(space_mu, space_logvar, fusion_objective, steps=fusion_steps)
+        fusion_started = time.perf_counter()
+        fusion = fuse_spaces(space_mu, space_logvar, fusion_objective, max_steps=fusion_steps)
+        fusion_seconds = time.perf_counter() - fusion_started
         save_file(
             {"mu": torch.from_numpy(fusion.mu.T.copy()), "logvar": torch.from_numpy(fusion.logvar.T.copy()), "indices": torch.from_numpy(indices)},
             str(dest / FUSION_FILE),
@@ -148,6 +164,8 @@ def analyze_ensemble(
         "hotspots": {
             "distance": distance,
             "min_samples": min_samples,
+            "min_samples_rule": rule,
+            "runs_per_configuration": runs_per_configuration,
             "channels": hotspots.channels.tolist(),
             "ordering": hotspots.ordering.tolist(),
             "reachability": _finite_list(hotspots.reachability),
@@ -165,7 +183,7 @@ def analyze_ensemble(
         "nmi": [_finite_list(row) for row in spaces.nmi],
         "vi": [_finite_list(row) for row in spaces.vi],
     }
-    analysis["fusion"] = None if fusion is None else _fusion_summary(fusion, members, latent_dim, fusion_steps)
+    analysis["fusion"] = None if fusion is None else _fusion_summary(fusion, members, latent_dim, fusion_steps, fusion_seconds)
     arrays_path = dest / ARRAYS_FILE
     if len(channels) > JSON_CHANNEL_LIMIT:
         arrays = {}
@@ -181,16 +199,25 @@ def analyze_ensemble(
     return analysis
 
 
-def _fusion_summary(fusion, members: list[dict], latent_dim: int, steps: int) -> dict:
-    """The fused space beside the best single members (by mean NMI to the rest, by information)."""
+def _fusion_summary(fusion: FusionResult, members: list[dict], latent_dim: int, max_steps: int, seconds: float) -> dict:
+    """The fused space beside the best single members (by mean NMI to the rest, by information),
+    with its optimisation: steps taken, the returned iterate's step, whether the tolerance
+    stopped it, and the objective every ``history_every`` steps."""
     best = int(np.nanargmax(fusion.member_mean_nmi))
     richest = int(np.nanargmax(fusion.member_info_bits))
     return {
         "objective": fusion.objective,
-        "steps": steps,
+        "init": fusion.init,
+        "start_member": None if fusion.start_member is None else members[fusion.start_member]["name"],
+        "max_steps": max_steps,
+        "steps": fusion.steps,
+        "best_step": fusion.best_step,
+        "converged": fusion.converged,
+        "tol": FUSION_TOL,
+        "patience": FUSION_PATIENCE,
+        "seconds": round(seconds, 1),
         "channels": latent_dim,
         "file": FUSION_FILE,
-        "start_member": members[fusion.start_member]["name"],
         "info_bits": fusion.info_bits,
         "mean_nmi": fusion.mean_nmi,
         "mean_vi": fusion.mean_vi,
@@ -199,5 +226,6 @@ def _fusion_summary(fusion, members: list[dict], latent_dim: int, steps: int) ->
         "best_member_mean_nmi": float(fusion.member_mean_nmi[best]),
         "most_informative_member": members[richest]["name"],
         "most_informative_member_info_bits": float(fusion.member_info_bits[richest]),
+        "history_every": fusion.history_every,
         "history": fusion.history,
     }

@@ -4,6 +4,9 @@
 Channels under 0.01 bits are dropped; the rest are clustered with OPTICS
 (scikit-learn, xi method) on a precomputed distance, either clip(VI, 0) or
 -log(clip(NMI, 1e-4)).  A hotspot is one OPTICS cluster.
+
+min_samples is set by a rule fixed by the ensemble's design (default_min_samples), not
+chosen per result.
 """
 
 from __future__ import annotations
@@ -16,7 +19,23 @@ from sklearn.cluster import OPTICS
 from latentatlas.fragments.fingerprint import ACTIVE_THRESHOLD_BITS
 
 NMI_FLOOR = 1e-4
-DEFAULT_MIN_SAMPLES = 20  # the paper's code
+MIN_SAMPLES_RULE = "runs_per_configuration"
+
+
+def default_min_samples(runs_per_configuration: int) -> int:
+    """OPTICS min_samples = the number of runs (seeds) per configuration, at least 2.
+
+    A hotspot is "a group of near-identical channels that recurs across runs" (Murphy,
+    Dillavou & Bassett, TMLR 2025, arXiv 2405.21042).  With the xi method a cluster holds at
+    least min_samples channels, so this rule asks a fragment to recur at least as often as one
+    setting (one beta) has runs: every run of one beta finding it once, or fewer runs of
+    several betas.  The paper's code uses 20 for ensembles of 25-50 runs per setting, the same
+    order; this rule follows the design instead of a constant, and is fixed before any result
+    is seen.  (OPTICS needs at least 2.)
+    """
+    if runs_per_configuration < 1:
+        raise ValueError(f"runs_per_configuration must be >= 1, got {runs_per_configuration}")
+    return max(2, int(runs_per_configuration))
 
 
 @dataclass(frozen=True)
@@ -52,15 +71,16 @@ def compute_hotspots(
     info_bits: np.ndarray,
     nmi: np.ndarray | None = None,
     vi: np.ndarray | None = None,
-    min_samples: int = DEFAULT_MIN_SAMPLES,
+    *,
+    min_samples: int,
     threshold_bits: float = ACTIVE_THRESHOLD_BITS,
     xi: float = 0.05,
 ) -> HotspotResult:
     """OPTICS (xi method) over the active channels on distance clip(VI, 0) or -log(clip(NMI, 1e-4)).
 
     ``info_bits`` (M,), ``nmi`` / ``vi`` (M, M) from compute_similarity; VI is
-    used when given.  ``min_samples`` (paper: 20) is capped at the number of
-    active channels.  Each hotspot lists its members and their mean information.
+    used when given.  ``min_samples`` (paper: 20; default_min_samples gives the
+    rule) is capped at the number of active channels.  Each hotspot lists its members and their mean information.
     """
     info_bits = np.asarray(info_bits, dtype=np.float64)
     active = np.flatnonzero(info_bits >= threshold_bits)

@@ -271,7 +271,7 @@ class EnsembleService:
         )
 
     # -- analysis job ------------------------------------------------------------------------
-    def analyze_work(self, distance: str, min_samples: int) -> Callable[[Callable[[float, str], None]], EnsembleAnalysisSummary]:
+    def analyze_work(self, distance: str, min_samples: int | None) -> Callable[[Callable[[float, str], None]], EnsembleAnalysisSummary]:
         """The work of an analysis job: checked now (InputError), run later in the job's thread.
 
         It re-reads the manifest (members may have finished since start-up), runs

@@ -366,9 +366,16 @@ class EnsembleSpaces(BaseModel):
 
 class EnsembleFusion(BaseModel):
     objective: str = Field(description="what the fused space maximised: mean nmi or mean exp(-VI) to the members")
-    steps: int
+    init: str = Field("member", description="the start: random (uninformative posteriors, seeded) or member")
+    start_member: str | None = Field(None, description="with init member: the member the optimisation started from")
+    max_steps: int | None = Field(None, description="the step budget")
+    steps: int = Field(description="optimisation steps taken")
+    best_step: int | None = Field(None, description="the step of the returned iterate (-1: none passed the guard)")
+    converged: bool | None = Field(None, description="stopped by the tolerance before the budget ran out")
+    tol: float | None = Field(None, description="early stop: the best objective gained less than tol over patience steps")
+    patience: int | None = None
+    seconds: float | None = Field(None, description="wall time of the optimisation")
     channels: int
-    start_member: str = Field(description="the member the optimisation started from")
     info_bits: float = Field(description="I(F; X) of the fused space (bits)")
     mean_nmi: float = Field(description="mean NMI of the fused space with every member")
     mean_vi: float = Field(description="mean VI of the fused space with every member (bits)")
@@ -377,7 +384,8 @@ class EnsembleFusion(BaseModel):
     best_member_mean_nmi: float
     most_informative_member: str
     most_informative_member_info_bits: float
-    history: list[float] = Field(description="the objective every 10 optimisation steps")
+    history_every: int = Field(10, description="steps between recorded objective values")
+    history: list[float] = Field(description="the objective every history_every optimisation steps (and at the last)")
 
 
 class EnsembleDetail(EnsembleInfo):
@@ -439,7 +447,9 @@ class EnsembleHotspots(BaseModel):
 class AnalyzeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     distance: Literal["nmi", "vi"] = Field("nmi", description="hotspot distance: -log NMI, or clip(VI, 0)")
-    min_samples: int = Field(20, ge=2, le=10_000, description="OPTICS min_samples (paper: 20; capped at the active channels)")
+    min_samples: int | None = Field(
+        None, ge=2, le=10_000, description="OPTICS min_samples (default: the rule, the ensemble's seeds per beta; paper: 20; capped at the active channels)"
+    )
 
 
 class EnsembleAnalysisSummary(BaseModel):
