@@ -79,9 +79,14 @@ export function renderFusion(els, fusion, drawSparkline) {
   parts.push(".");
   sentence.append(...parts);
   const facts = [`objective: ${objectiveText(f.objective)}`];
-  if (num(f.steps)) facts.push(`${f.steps.toLocaleString()} steps`);
+  if (num(f.steps)) {
+    const budget = num(f.max_steps) ? ` of ${f.max_steps.toLocaleString()}` : "";
+    const stop = f.converged ? ` (converged: < ${f.tol} gain over ${f.patience?.toLocaleString()} steps)` : "";
+    facts.push(`${f.steps.toLocaleString()}${budget} steps${stop}`);
+  }
   if (num(f.channels)) facts.push(`${f.channels} channels`);
   if (f.start_member) facts.push(`started from ${f.start_member}`);
+  else if (f.init === "random") facts.push("started from random");
   if (num(f.mean_vi)) facts.push(`mean VI to members ${fmt(f.mean_vi)} bits`);
   details.textContent = facts.join(" · ");
   const history = Array.isArray(f.history) ? f.history.filter(num) : [];

@@ -85,7 +85,11 @@ def check_fusion_card(page, fusion: dict) -> None:
     for phrase in fusion_phrases(fusion):
         assert phrase in sentence, (phrase, sentence)
     details = page.text_content("#fusion-details")
-    assert f"{fusion['steps']} steps" in details and f"{fusion['channels']} channels" in details
+    budget = f" of {fusion['max_steps']:,}" if "max_steps" in fusion else ""
+    assert f"{fusion['steps']:,}{budget} steps" in details and f"{fusion['channels']} channels" in details
+    if fusion.get("converged"):
+        assert f"(converged: < {fusion['tol']} gain over {fusion['patience']:,} steps)" in details
+    assert ("started from random" in details) == (fusion.get("init") == "random" and not fusion.get("start_member"))
     spark = figure_trace(page, "#fusion-spark", 0)
     assert spark["type"] == "scatter" and spark["mode"] == "lines"
     assert spark["y"] == pytest.approx(fusion["history"])

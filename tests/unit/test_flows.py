@@ -36,7 +36,7 @@ from latentatlas.nets.flows import (
     mlp_conditioner,
     vector_flow,
 )
-from latentatlas.train import TrainConfig, train
+from latentatlas.train import TrainConfig, refinalize_folder, train
 from latentatlas.store import load_model_folder
 from latentatlas.evaluation.flow import PCA, evaluate_flow, keep_grid
 
@@ -373,6 +373,22 @@ def test_eoflow_trains_through_the_loop_and_loads_back(tmp_path):
     assert torch.isfinite(entropy).all()
     # train() ends by fixing the ordering: the saved model's latents come sorted by explained entropy.
     assert torch.all(entropy[:-1] >= entropy[1:])
+    assert (model.explained_entropy_se() > 0).all()
+
+    # `latentatlas finalize` runs the step again on the folder: a scrambled order is re-sorted
+    # (the same validation images, so the same estimates) and the card says when and with what.
+    scrambled = torch.randperm(model.dim)
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    state.update(order=state["order"][scrambled].contiguous(), inverse_order=torch.argsort(state["order"][scrambled]))
+    from safetensors.torch import save_file
+
+    save_file(state, str(tmp_path / "eoflow" / "weights.safetensors"))
+    card = refinalize_folder(tmp_path / "eoflow", torch.device("cpu"))
+    assert card["finalized"]["git_commit"] and load_model_folder(tmp_path / "eoflow").card["finalized"] == card["finalized"]
+    again = load_model_folder(tmp_path / "eoflow").model
+    assert torch.all(again.explained_entropy().diff() <= 0)
+    assert torch.allclose(again.explained_entropy(), entropy, atol=1e-5)
+    assert torch.allclose(again.entropy, model.entropy, atol=1e-5)  # per native latent: the same estimates
 
 
 def test_an_eoflow_config_must_declare_its_true_latent_size():
