@@ -296,3 +296,17 @@ def test_image_folder_missing_path_raises(tmp_path):
         ImageFolder(DatasetSpec(name="folder", path=str(tmp_path / "nope"), image_size=16))
     with pytest.raises(ValueError, match="needs a path"):
         ImageFolder(DatasetSpec(name="folder", image_size=16))
+
+
+def test_large_renders_go_in_chunks_with_the_same_pixels(monkeypatch):
+    import latentatlas.data.base as base
+
+    dataset = load_dataset(DatasetSpec(name="shapes3d", image_size=16))
+    indices = np.arange(0, 480_000, 48_000)  # 10 images
+    whole = dataset.images(indices)
+    calls = []
+    render = dataset.render
+    monkeypatch.setattr(base, "RENDER_CHUNK", 4)
+    monkeypatch.setattr(dataset, "render", lambda factors, device="cpu": calls.append(len(factors)) or render(factors, device))
+    assert torch.equal(dataset.images(indices), whole)
+    assert calls == [4, 4, 2]
