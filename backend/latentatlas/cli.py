@@ -195,8 +195,10 @@ def evaluate(
     eval_votes: Annotated[int, typer.Option(min=1, help="FactorVAE/BetaVAE evaluation votes of 64 images (reference: 5000).")] = 250,
     threads: Annotated[int, typer.Option(min=1, help="torch intra-op threads, and processes for exact DCI.")] = 2,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    baselines_only: Annotated[bool, typer.Option(help="Only add the shuffled-rows null and the ceiling to the card's metrics, on their samples.")] = False,
 ) -> None:
-    """Every disentanglement metric of a trained model on its dataset; written to its card.json under "metrics".
+    """Every disentanglement metric of a trained model on its dataset; written to its card.json under "metrics",
+    with the shuffled-rows null and the perfect-latents ceiling of the row-based ones.
 
     For an EOFlow, first its "flow" section: bits/dim, PSNR against C beside PCA, denoising,
     throughput and traversals.png; the metrics then score its top 2K latents."""
@@ -216,6 +218,17 @@ def evaluate(
     if not (folder / "config.json").is_file():
         raise typer.BadParameter(f"{folder} is not a model folder (no config.json)")
     loaded = load_model_folder(folder, torch_device)  # once, for the flow section and the metrics
+    if baselines_only:
+        from latentatlas.evaluation.disentanglement import refresh_card_baselines
+
+        try:
+            baselines = refresh_card_baselines(loaded)
+        except EvaluationError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(2) from error
+        for name, ceiling in baselines["ceiling"].items():
+            typer.echo(f"  {name:<22} null {baselines['null_mean'][name]:.3f} +- {baselines['null_sd'][name]:.3f}   ceiling {ceiling:.3f}")
+        return
     if loaded.model.capabilities.ordered:
         from latentatlas.evaluation.flow import refresh_flow_card
 

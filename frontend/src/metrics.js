@@ -14,21 +14,22 @@ function formatSeconds(seconds) {
   return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
 }
 
-/** [label, value getter, family, description]: what the bars and the comparison show. */
+/** [label, value getter, family, description, baseline name]: what the bars and the comparison
+ * show; the baseline name keys the card's null and ceiling (`metrics.baselines`), where it has one. */
 export const SCORES = [
-  ["InfoM", (v) => v.infomec?.infom, "InfoMEC", "modularity: each latent informs about one factor (Hsu et al. 2023)"],
-  ["InfoC", (v) => v.infomec?.infoc, "InfoMEC", "compactness: each factor is captured by one latent"],
-  ["InfoE", (v) => v.infomec?.infoe, "InfoMEC", "explicitness: factors are linearly decodable from the latents"],
-  ["MIG", (v) => v.mig, "MI", "mutual information gap (Chen et al. 2018)"],
+  ["InfoM", (v) => v.infomec?.infom, "InfoMEC", "modularity: each latent informs about one factor (Hsu et al. 2023)", "infomec.infom"],
+  ["InfoC", (v) => v.infomec?.infoc, "InfoMEC", "compactness: each factor is captured by one latent", "infomec.infoc"],
+  ["InfoE", (v) => v.infomec?.infoe, "InfoMEC", "explicitness: factors are linearly decodable from the latents", "infomec.infoe"],
+  ["MIG", (v) => v.mig, "MI", "mutual information gap (Chen et al. 2018)", "mig"],
   ["DCI D", (v) => v.dci?.disentanglement, "DCI", "DCI disentanglement (Eastwood & Williams 2018), exact gradient boosting"],
   ["DCI C", (v) => v.dci?.completeness, "DCI", "DCI completeness"],
   ["DCI I", (v) => v.dci?.informativeness_test, "DCI", "DCI informativeness: test accuracy of the boosted trees"],
   // the fast variant only estimates DCI (0.01-0.06 above it here; completeness 1.00 vs 0.705 on duplicated latents): never shown as DCI
   ["DCI-est D", (v) => (v.dci ? undefined : v.dci_fast?.disentanglement), "DCI", "an estimate of DCI disentanglement (fast boosting; not DCI)"],
   ["DCI-est C", (v) => (v.dci ? undefined : v.dci_fast?.completeness), "DCI", "an estimate of DCI completeness (not DCI)"],
-  ["SAP", (v) => v.sap, "MI", "separated attribute predictability (Kumar et al. 2018)"],
-  ["Modularity", (v) => v.modularity, "MI", "modularity (Ridgeway & Mozer 2018)"],
-  ["Explicitness", (v) => v.explicitness_test, "MI", "explicitness: test ROC-AUC (Ridgeway & Mozer 2018)"],
+  ["SAP", (v) => v.sap, "MI", "separated attribute predictability (Kumar et al. 2018)", "sap"],
+  ["Modularity", (v) => v.modularity, "MI", "modularity (Ridgeway & Mozer 2018)", "modularity"],
+  ["Explicitness", (v) => v.explicitness_test, "MI", "explicitness: test ROC-AUC (Ridgeway & Mozer 2018)", "explicitness_test"],
   ["FactorVAE", (v) => v.factor_vae_corrected?.eval_accuracy, "votes", "FactorVAE score, corrected argmin (Kim & Mnih 2018)"],
   ["FactorVAE ref", (v) => v.factor_vae?.eval_accuracy, "votes", "FactorVAE score as disentanglement_lib computes it"],
   ["BetaVAE", (v) => v.beta_vae?.eval_accuracy, "votes", "BetaVAE score (Higgins et al. 2017)"],
@@ -108,9 +109,12 @@ export class MetricsPanel {
     this.renderHeatmap(this.els.dci, byFactor, m.factor_names, active, dciTitle, "importance");
   }
 
+  /** The scores as bars, with a tick for each one's shuffled-rows null and its ceiling where
+   * the card has them (`metrics.baselines`). */
   renderBars(m) {
-    const rows = SCORES.map(([label, get, family, about]) => ({ label, value: get(m.values), family, about }))
+    const rows = SCORES.map(([label, get, family, about, key]) => ({ label, value: get(m.values), family, about, key }))
       .filter((r) => typeof r.value === "number");
+    const baseline = (kind) => rows.map((r) => m.baselines?.[kind]?.[r.key] ?? null);
     const trace = {
       type: "bar",
       orientation: "h",
@@ -123,6 +127,13 @@ export class MetricsPanel {
       customdata: rows.map((r) => r.about),
       hovertemplate: "%{y}: %{x:.3f}<br>%{customdata}<extra></extra>",
     };
+    const tick = (kind, name, color) => ({
+      type: "scatter", mode: "markers", name, y: rows.map((r) => r.label), x: baseline(kind),
+      marker: { symbol: "line-ns", size: 14, line: { width: 2.5, color } },
+      hovertemplate: `%{y}: ${name} %{x:.3f}<extra></extra>`,
+    });
+    const traces = [trace];
+    if (m.baselines) traces.push(tick("null_mean", "shuffled-rows null", "#e06c9f"), tick("ceiling", "ceiling (perfect latents)", "#e8e8e8"));
     const layout = {
       ...LAYOUT,
       height: 30 + 19 * rows.length,
@@ -130,8 +141,14 @@ export class MetricsPanel {
       xaxis: { range: [0, 1.05], gridcolor: "#2a3038", zerolinecolor: "#2a3038", fixedrange: true },
       yaxis: { autorange: "reversed", fixedrange: true },
       bargap: 0.25,
+      showlegend: Boolean(m.baselines),
+      legend: { orientation: "h", y: -0.02, yanchor: "top", x: 0, font: { size: 10 } },
     };
-    window.Plotly.react(this.els.bars, [trace], layout, CONFIG);
+    if (m.baselines) {
+      layout.height += 22;
+      layout.margin = { ...layout.margin, b: 44 };
+    }
+    window.Plotly.react(this.els.bars, traces, layout, CONFIG);
   }
 
   /** A factors x latents heatmap on a fixed 0-1 colour scale (so models compare by colour),

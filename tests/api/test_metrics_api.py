@@ -74,6 +74,12 @@ def test_job_computes_the_metrics_beside_the_card(vae_job, jobs_client, ids, met
     assert len(result["matrices"]["infomec_nmi"]) == 6  # Shapes3D's factors x the VAE's 12 latents
     assert {len(row) for row in result["matrices"]["infomec_nmi"]} == {12}
     assert {"mig", "dci", "infomec", "factor_vae", "beta_vae"} <= set(result["values"])
+    # Beside the row-based scores, their shuffled-rows null and perfect-latents ceiling.
+    baselines = result["baselines"]
+    names = {"mig", "sap", "modularity", "explicitness_train", "explicitness_test", "infomec.infom", "infomec.infoc", "infomec.infoe"}
+    assert set(baselines["ceiling"]) == set(baselines["null_mean"]) == set(baselines["null_sd"]) == names
+    assert baselines["null"] == "shuffled rows, 3 permutations"
+    assert baselines["ceiling"]["infomec.infom"] > baselines["null_mean"]["infomec.infom"]
 
     # The run is written beside the card (never over it), and the detail and the list serve it.
     card = json.loads((metrics_dir / ids.vae / "card.json").read_text())

@@ -22,7 +22,8 @@ from typer.testing import CliRunner
 
 from latentatlas.cli import app
 from latentatlas.data import DatasetSpec, load_dataset
-from latentatlas.evaluation.zoo import dataset_ceiling, protocol_scores
+from latentatlas.evaluation.baselines import card_baselines, protocol_scores
+from latentatlas.evaluation.zoo import dataset_ceiling
 from latentatlas.metrics import compute_metrics
 from latentatlas.metrics.baselines import flatten_scores, perfect_latents, shuffled_null
 from latentatlas.metrics.stats import holm, summarize, welch
@@ -132,6 +133,20 @@ def test_protocol_scores_use_the_continuous_estimator_and_add_codes():
     assert scores["infomec.infom"] == continuous["infom"]
     assert {"infomec_codes.infom", "infomec_codes.infoe"} <= set(scores)
     assert flags == {"infomec.infoe_near_zero": False, "infomec_codes.infoe_near_zero": False}
+
+
+def test_a_cards_baselines_are_its_own_latents_null_and_the_ceiling_of_its_samples():
+    y = _factors(900)
+    z = np.concatenate([y + 0.3 * np.random.default_rng(1).standard_normal(y.shape), np.random.default_rng(2).standard_normal((900, 2))], axis=1)
+    baselines = card_baselines(z, None, y, seed=4)
+    protocol = ZooProtocol(samples=900, seed=4, metrics=("mig", "sap", "modularity", "explicitness", "infomec"), null_repeats=3)
+    assert baselines["ceiling"] == protocol_scores(perfect_latents(y), None, y, protocol)[0]
+    scores = protocol_scores(z, None, y, protocol)[0]
+    assert set(baselines["null_mean"]) == set(scores) == set(baselines["ceiling"])
+    # The latents carry the factors; with their rows shuffled they carry nothing.
+    for name in ("mig", "infomec.infom", "infomec.infoe", "explicitness_test"):
+        assert baselines["null_mean"][name] < scores[name] <= baselines["ceiling"][name] + 0.02, name
+    assert baselines["null_mean"]["mig"] < 0.02 and abs(baselines["null_mean"]["explicitness_test"] - 0.5) < 0.05
 
 
 # --- config -----------------------------------------------------------------------------

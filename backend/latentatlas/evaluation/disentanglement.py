@@ -36,6 +36,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from latentatlas.data.base import FactorDataset, load_dataset
+from latentatlas.evaluation.baselines import card_baselines
 from latentatlas.metrics import (
     METRIC_NAMES,
     compute_beta_vae,
@@ -189,7 +190,7 @@ class _Tracker:
 # encode) until the first stage has measured it: they only apportion the progress bar.
 _METRIC_SECONDS = {
     "mig": 0.05, "dci": 35.0, "dci_fast": 8.0, "sap": 0.5, "sap_continuous": 0.05,
-    "modularity": 0.05, "explicitness": 1.0, "infomec": 1.5, "infomec_codes": 1.0,
+    "modularity": 0.05, "explicitness": 1.0, "infomec": 1.5, "infomec_codes": 1.0, "baselines": 12.0,
 }
 _SECONDS_PER_IMAGE = 1e-3
 
@@ -307,6 +308,7 @@ def evaluate_model(
     values["factor_vae_corrected"] = _factor_vae_dict(corrected)
     values["beta_vae"] = {"train_accuracy": beta.train_accuracy, "eval_accuracy": beta.eval_accuracy}
     matrices["factor_vae_votes"] = corrected.train_votes.tolist()
+    baselines = tracker.run("baselines", "shuffled-rows nulls and ceilings", lambda: card_baselines(z, codes, factors, seed))
 
     metrics = {
         "values": values,
@@ -319,6 +321,7 @@ def evaluate_model(
         "seed": seed,
         "infomec_latents": "values",  # the continuous estimator for every model; codes add infomec_codes
         "votes": asdict(votes),
+        "baselines": baselines,
         "seconds": tracker.seconds | {"total": round(time.perf_counter() - started, 2)},
         "device": str(model_device),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -329,6 +332,23 @@ def evaluate_model(
             source.card = card
     tracker.finish()
     return metrics
+
+
+def refresh_card_baselines(loaded: LoadedModel) -> dict:
+    """Add the null and ceiling (:func:`~latentatlas.evaluation.baselines.card_baselines`) to the
+    metrics already in a model's card, on the same factor samples (its ``samples`` and ``seed``,
+    re-rendered and re-encoded); written into card.json; returns the ``baselines`` entry."""
+    metrics = loaded.card.get("metrics")
+    if not metrics:
+        raise EvaluationError(f"{loaded.folder.name}'s card has no metrics to put baselines beside (run `latentatlas evaluate`)")
+    dataset = load_dataset(loaded.config.dataset)
+    if not isinstance(dataset, FactorDataset):
+        raise EvaluationError(f"{loaded.folder.name}: dataset {dataset.name!r} has no generative factors")
+    factors = dataset.sample_factors(metrics["samples"], np.random.default_rng(metrics["seed"]))
+    z, codes = encode_factor_samples(loaded, dataset, factors)
+    baselines = card_baselines(z, codes, factors, metrics["seed"])
+    loaded.card = save_metrics(loaded.folder, {**metrics, "baselines": baselines})
+    return baselines
 
 
 def save_metrics_run(folder: Path, metrics: dict) -> Path:

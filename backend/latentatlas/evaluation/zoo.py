@@ -23,8 +23,7 @@ import numpy as np
 
 from latentatlas.data.base import FactorDataset, load_dataset
 from latentatlas.evaluation.disentanglement import encode_factor_samples
-from latentatlas.metrics import compute_metrics
-from latentatlas.metrics.baselines import Scores, flatten_scores, perfect_latents, shuffled_null
+from latentatlas.evaluation.baselines import protocol_ceiling, protocol_null, protocol_scores
 from latentatlas.metrics.stats import holm, summarize, welch
 from latentatlas.store.folders import CARD_FILE, load_model_folder, write_json, write_text
 from latentatlas.store.zoo import CEILING_FILE, TABLE_JSON, TABLE_MD, ZooConfig, ZooProtocol, read_manifest
@@ -36,20 +35,6 @@ ESTIMATOR = (
 )
 
 
-def protocol_scores(z: np.ndarray, codes: np.ndarray | None, y: np.ndarray, protocol: ZooProtocol) -> tuple[Scores, dict[str, bool]]:
-    """The protocol's scores of latents ``z`` (and ``codes``) against factors ``y``, flat, and the
-    flags (``infoe_near_zero``, ``infomec_codes.infoe_near_zero``)."""
-    result = compute_metrics(z, y, metrics=protocol.metrics, seed=protocol.seed, n_jobs=1)
-    flags = {}
-    if "infomec" in result:
-        flags["infomec.infoe_near_zero"] = bool(result["infomec"]["infoe_near_zero"])
-    if codes is not None and "infomec" in protocol.metrics:
-        discrete = compute_metrics(codes, y, metrics=["infomec"], discrete_latents=True, seed=protocol.seed, n_jobs=1)
-        result["infomec_codes"] = discrete["infomec"]
-        flags["infomec_codes.infoe_near_zero"] = bool(discrete["infomec"]["infoe_near_zero"])
-    return flatten_scores(result), flags
-
-
 def protocol_samples(dataset: FactorDataset, protocol: ZooProtocol) -> np.ndarray:
     """The factor samples every member of a dataset is scored on."""
     return dataset.sample_factors(protocol.samples, np.random.default_rng(protocol.seed))
@@ -58,8 +43,8 @@ def protocol_samples(dataset: FactorDataset, protocol: ZooProtocol) -> np.ndarra
 def dataset_ceiling(dataset: FactorDataset, protocol: ZooProtocol) -> dict:
     """Scores of perfect latents (one per factor, its value) on the protocol's samples."""
     y = protocol_samples(dataset, protocol)
-    scores, _ = protocol_scores(perfect_latents(y), None, y, protocol)
-    return {"dataset": dataset.name, "protocol": protocol.model_dump(mode="json"), "latents": "one per factor: its value index", "scores": scores}
+    return {"dataset": dataset.name, "protocol": protocol.model_dump(mode="json"), "latents": "one per factor: its value index",
+            "scores": protocol_ceiling(y, protocol)}
 
 
 def score_member(folder: Path, protocol: ZooProtocol) -> dict:
@@ -72,10 +57,7 @@ def score_member(folder: Path, protocol: ZooProtocol) -> dict:
     encoded = time.perf_counter()
     scores, flags = protocol_scores(z, codes, y, protocol)
     scored = time.perf_counter()
-    null = shuffled_null(
-        lambda order: protocol_scores(z[order], None if codes is None else codes[order], y, protocol)[0],
-        len(y), protocol.null_repeats, protocol.seed + 1,
-    )
+    null = protocol_null(z, codes, y, protocol)
     return {
         "protocol": protocol.model_dump(mode="json"),
         "estimator": ESTIMATOR,

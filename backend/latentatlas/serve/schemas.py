@@ -38,6 +38,17 @@ def errors(*codes: int) -> dict[int | str, dict]:
     return {code: {"model": ErrorDetail, "description": _ERROR_TEXT[code]} for code in codes}
 
 
+class MetricBaselines(BaseModel):
+    """What each score must beat and can reach on the card's own samples (flat names such as
+    ``infomec.infom``, ``mig``, ``explicitness_test``)."""
+
+    metrics: list[str] = Field(description="the metrics that have baselines (row-based ones: not exact DCI, FactorVAE, BetaVAE)")
+    null: str = Field(description="how the null was drawn, e.g. 'shuffled rows, 3 permutations'")
+    null_mean: dict[str, float] = Field(description="mean score of the model's latents with their rows permuted against the factors")
+    null_sd: dict[str, float]
+    ceiling: dict[str, float] = Field(description="score of perfect latents (one per factor, its value) on the same samples")
+
+
 class ModelMetrics(BaseModel):
     """A model's disentanglement metrics, as ``latentatlas evaluate`` or a metrics job
     wrote them into its card (``latentatlas.evaluation.disentanglement.evaluate_model``)."""
@@ -58,6 +69,7 @@ class ModelMetrics(BaseModel):
     seed: int
     infomec_latents: Literal["codes", "values"] = Field(description="codes: InfoMEC's discrete plug-in estimator")
     votes: dict[str, int] = Field(description="FactorVAE / BetaVAE votes: train, eval, batch_size")
+    baselines: MetricBaselines | None = Field(None, description="the null and ceiling beside the row-based scores (cards evaluated since they were added)")
     seconds: dict[str, float]
     device: str
     created: str
