@@ -528,6 +528,7 @@ def zoo_train(
     out: Annotated[Path, typer.Option(help="Zoo folder (zoo.json, one model folder per member at DATASET/VARIANT-seedS).")],
     workers: Annotated[Optional[int], typer.Option(min=1, help="Members trained at once (default: cores // threads).")] = None,
     ray_address: Annotated[Optional[str], typer.Option(help="Run members as Ray tasks on this cluster (auto, local, ray://host:port).")] = None,
+    only: Annotated[Optional[list[str]], typer.Option(help="Train only members matching this pattern (repeatable), e.g. 'shapes3d/tcvae-*'.")] = None,
 ) -> None:
     """Train (or resume) a zoo: finished members are skipped, interrupted ones continue from their checkpoints."""
     from pydantic import ValidationError
@@ -538,7 +539,7 @@ def zoo_train(
 
     try:
         zoo = read_zoo_config(config)
-        manifest = run_zoo(zoo, out, workers=workers, ray_address=ray_address)
+        manifest = run_zoo(zoo, out, workers=workers, ray_address=ray_address, only=only or ())
     except (ValidationError, ZooError, EnsembleError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from error

@@ -175,6 +175,15 @@ def test_a_member_whose_definition_changed_is_refused(tmp_path):
         run_zoo(changed, tmp_path, workers=1, progress=False)
 
 
+def test_only_trains_the_members_matching_its_patterns_and_leaves_the_others(tmp_path):
+    config = ZooConfig.model_validate({**TINY, "claims": []})
+    manifest = run_zoo(config, tmp_path, workers=1, progress=False, only=["dsprites/qlae-*"])
+    status = {m["name"]: m["status"] for m in manifest["members"]}
+    assert status == {"dsprites/ae-seed0": "pending", "dsprites/ae-seed1": "pending", "dsprites/qlae-seed0": "done", "dsprites/qlae-seed1": "done"}
+    assert not (tmp_path / "dsprites" / "ae-seed0").exists() and (tmp_path / "dsprites" / "qlae-seed1" / "weights.safetensors").is_file()
+    assert manifest["last_run"]["trained"] == ["dsprites/qlae-seed0", "dsprites/qlae-seed1"]
+
+
 # --- the CLI end to end, and resume after a kill ---------------------------------------------
 
 

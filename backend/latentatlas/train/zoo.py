@@ -10,6 +10,8 @@ seeds or datasets; a member whose definition changed is refused.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from fnmatch import fnmatch
 from pathlib import Path
 
 from tqdm import tqdm
@@ -66,14 +68,24 @@ def open_manifest(out: Path, config: ZooConfig) -> dict:
     return manifest
 
 
-def run_zoo(config: ZooConfig, out: Path, workers: int | None = None, ray_address: str | None = None, progress: bool = True) -> dict:
+def run_zoo(
+    config: ZooConfig,
+    out: Path,
+    workers: int | None = None,
+    ray_address: str | None = None,
+    progress: bool = True,
+    only: Sequence[str] = (),
+) -> dict:
     """Train every member not yet done; returns the manifest (also written to ``out/zoo.json``).
-    ``workers`` local processes (default: cores // threads), or Ray tasks with ``ray_address``."""
+    ``workers`` local processes (default: cores // threads), or Ray tasks with ``ray_address``.
+    ``only``: shell patterns of member names (``shapes3d/tcvae-*``); the others are left as they
+    are (e.g. a shipped zoo's members whose weights were not shipped)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     manifest = open_manifest(out, config)
     config_json = config.model_dump_json()
-    todo = [entry for entry in manifest["members"] if not _is_finished(out, entry)]
+    wanted = [entry for entry in manifest["members"] if not only or any(fnmatch(entry["name"], pattern) for pattern in only)]
+    todo = [entry for entry in wanted if not _is_finished(out, entry)]
     manifest["last_run"] = {"started": utc_now(), "skipped": [e["name"] for e in manifest["members"] if e not in todo], "trained": [e["name"] for e in todo]}
     for entry in todo:
         entry.update(status="running", started=utc_now())
