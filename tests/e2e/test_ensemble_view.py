@@ -248,8 +248,13 @@ def test_heatmap_reachability_hotspots_and_pair(app, server, ensemble, screensho
         "() => { const imgs = document.querySelectorAll('#pair img.strip');"
         " return imgs.length === 2 && [...imgs].every((i) => i.complete && i.naturalWidth > 0); }"
     )
-    # Hovering that corner names both channels (the pair's panel may have moved the plot: hover
-    # it again; on one- or two-pixel cells that may be the clicked cell's neighbour, as above).
+    # Hovering that corner names both channels. Showing the pair scrolls the page (the plot's
+    # top rows may leave the viewport) and leaves a stale tooltip under the still pointer, so
+    # bring the heatmap back, leave and hover it again; on one- or two-pixel cells that may be
+    # the clicked cell's neighbour, as above.
+    page.evaluate("(s) => document.querySelector(s).scrollIntoView({block: 'center'})", HEATMAP_DRAG)
+    page.mouse.move(0, 0)
+    page.wait_for_selector("#similarity-tip", state="hidden")
     page.mouse.move(*cell_point(page, 0, n - 1, n))
     page.wait_for_selector("#similarity-tip:not([hidden])")
     tip = page.text_content("#similarity-tip")
