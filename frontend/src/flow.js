@@ -339,7 +339,8 @@ export class FlowPanel {
     const truncation = flow?.truncation;
     const images = this._heldOutImages();
     els.note.textContent = truncation?.psnr?.length
-      ? `Held-out curves${images ? ` over ${images} images` : ""}: EOFlow against PCA with as many components. Click a point to keep its C.`
+      ? `Held-out curves${images ? ` over ${images} images` : ""}: EOFlow against PCA with as many components` +
+        (this.model?.peers?.length ? ", and the other flows on this data (dotted, from their cards)" : "") + ". Click a point to keep its C."
       : `This model's card has no held-out evaluation yet (run \`latentatlas evaluate\` on it): no EOFlow or PCA curve, only this image's. Click a point to keep its C.`;
     const denoise = flow?.denoise;
     els.denoiseNote.textContent =

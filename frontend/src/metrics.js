@@ -117,6 +117,8 @@ export class MetricsPanel {
     const baseline = (kind) => rows.map((r) => m.baselines?.[kind]?.[r.key] ?? null);
     const trace = {
       type: "bar",
+      name: "score",
+      showlegend: false,
       orientation: "h",
       y: rows.map((r) => r.label),
       x: rows.map((r) => r.value),
