@@ -96,8 +96,10 @@ def test_switching_off_or_no_onnx_decodes_on_the_server_and_says_why(app, models
     page.wait_for_function("() => window.__latentAtlas && window.__latentAtlas.frames > 0 && window.__latentAtlas.idle")
     assert not page.is_checked("#browser-decode")
     frames = page.evaluate("() => window.__latentAtlas.frames")
-    page.locator("#sliders input[type=range]").first.focus()
-    page.keyboard.press("ArrowRight")
+    slider = page.locator("#sliders input[type=range]").first
+    at_max = slider.evaluate("s => Number(s.value) >= Number(s.max)")  # the drawn sample may sit at the slider's end
+    slider.focus()
+    page.keyboard.press("ArrowLeft" if at_max else "ArrowRight")
     page.wait_for_function("(n) => window.__latentAtlas.frames > n", arg=frames)
     assert sent, "the server path decodes over the WebSocket"
     page.check("#browser-decode")
