@@ -195,30 +195,50 @@ def run_ensemble(
     indices = write_probe_set(out, config).tolist()
     config_json = EnsembleConfig.model_validate(manifest["config"]).model_dump_json()
     todo = [entry for entry in manifest["members"] if not _is_finished(out, entry)]
-    skipped = [entry["name"] for entry in manifest["members"] if _is_finished(out, entry)]
-    manifest["last_run"] = {"started": utc_now(), "skipped": skipped, "trained": [e["name"] for e in todo]}
+    args = [(config_json, e["name"], e["beta"], e["seed"], str(out / e["name"]), indices) for e in todo]
+    run_members(manifest, out / MANIFEST_FILE, todo, run_member, args, jobs=jobs, threads=config.train.threads, ray_address=ray_address,
+                desc=f"ensemble {out.name}", progress=progress)
+    return manifest
+
+
+def run_members(
+    manifest: dict,
+    manifest_path: Path,
+    todo: list[dict],
+    work: Callable[..., dict],
+    args: list[tuple],
+    *,
+    jobs: int | None,
+    threads: int,
+    ray_address: str | None,
+    desc: str,
+    progress: bool,
+) -> None:
+    """Train the manifest's ``todo`` entries (``work(*arg)`` each, through :func:`dispatch`),
+    keeping the manifest at ``manifest_path`` current: ``last_run`` (started, skipped, trained, finished), each
+    entry "running" while it runs and then its result, written after every member."""
+    manifest["last_run"] = {"started": utc_now(), "skipped": [e["name"] for e in manifest["members"] if e not in todo],
+                            "trained": [e["name"] for e in todo]}
     for entry in todo:
         entry.update(status="running", started=utc_now())
         entry.pop("error", None)
         entry.pop("traceback", None)
-    write_json(out / MANIFEST_FILE, manifest)
+    write_json(manifest_path, manifest)
+    bar = tqdm(total=len(todo), desc=desc, unit="member", disable=not progress)
 
     def finish(entry: dict, result: dict) -> None:
         entry.update(result, finished=utc_now())
-        write_json(out / MANIFEST_FILE, manifest)
+        write_json(manifest_path, manifest)
         bar.update(1)
         if result["status"] == "failed":
             tqdm.write(f"member {entry['name']} failed: {result['error']}")
 
-    bar = tqdm(total=len(todo), desc=f"ensemble {out.name}", unit="member", disable=not progress)
-    args = [(config_json, e["name"], e["beta"], e["seed"], str(out / e["name"]), indices) for e in todo]
     try:
-        dispatch(run_member, todo, args, finish, jobs=jobs, threads=config.train.threads, ray_address=ray_address)
+        dispatch(work, todo, args, finish, jobs=jobs, threads=threads, ray_address=ray_address)
     finally:
         bar.close()
         manifest["last_run"]["finished"] = utc_now()
-        write_json(out / MANIFEST_FILE, manifest)
-    return manifest
+        write_json(manifest_path, manifest)
 
 
 def dispatch(

@@ -1,7 +1,7 @@
 """Train a model zoo (``latentatlas zoo train``): every variant x seed x dataset of a
 :class:`~latentatlas.store.zoo.ZooConfig`, each member an ordinary model folder with its card.
 
-Resumable like an ensemble (it shares the ensemble's runner, :func:`dispatch`): members marked
+Resumable like an ensemble (it shares the ensemble's runner, :func:`~latentatlas.train.ensemble.run_members`): members marked
 "done" whose folder holds weights and a card are skipped; the others (pending, interrupted,
 failed) are trained again, continuing from their own checkpoint. A rerun may add variants,
 seeds or datasets; a member whose definition changed is refused.
@@ -14,11 +14,9 @@ from collections.abc import Sequence
 from fnmatch import fnmatch
 from pathlib import Path
 
-from tqdm import tqdm
-
 from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE, write_json
 from latentatlas.store.zoo import MANIFEST_FILE, MANIFEST_VERSION, ZooConfig, ZooError
-from latentatlas.train.ensemble import utc_now, dispatch, run_locked
+from latentatlas.train.ensemble import run_locked, run_members, utc_now
 from latentatlas.train.loop import train
 
 
@@ -86,26 +84,7 @@ def run_zoo(
     config_json = config.model_dump_json()
     wanted = [entry for entry in manifest["members"] if not only or any(fnmatch(entry["name"], pattern) for pattern in only)]
     todo = [entry for entry in wanted if not _is_finished(out, entry)]
-    manifest["last_run"] = {"started": utc_now(), "skipped": [e["name"] for e in manifest["members"] if e not in todo], "trained": [e["name"] for e in todo]}
-    for entry in todo:
-        entry.update(status="running", started=utc_now())
-        for key in ("error", "traceback"):
-            entry.pop(key, None)
-    write_json(out / MANIFEST_FILE, manifest)
-    bar = tqdm(total=len(todo), desc=f"zoo {out.name}", unit="member", disable=not progress)
-
-    def finish(entry: dict, result: dict) -> None:
-        entry.update(result, finished=utc_now())
-        write_json(out / MANIFEST_FILE, manifest)
-        bar.update(1)
-        if result["status"] == "failed":
-            tqdm.write(f"member {entry['name']} failed: {result['error']}")
-
     args = [(config_json, e["name"], str(out / e["name"])) for e in todo]
-    try:
-        dispatch(run_zoo_member, todo, args, finish, jobs=workers, threads=config.train.threads, ray_address=ray_address)
-    finally:
-        bar.close()
-        manifest["last_run"]["finished"] = utc_now()
-        write_json(out / MANIFEST_FILE, manifest)
+    run_members(manifest, out / MANIFEST_FILE, todo, run_zoo_member, args, jobs=workers, threads=config.train.threads,
+                ray_address=ray_address, desc=f"zoo {out.name}", progress=progress)
     return manifest
