@@ -222,7 +222,7 @@ def evaluate(
         from latentatlas.evaluation.disentanglement import refresh_card_baselines
 
         try:
-            baselines = refresh_card_baselines(loaded)
+            baselines = refresh_card_baselines(loaded, n_jobs=threads)
         except EvaluationError as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(2) from error

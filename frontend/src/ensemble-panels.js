@@ -64,6 +64,9 @@ export function renderFusion(els, fusion, drawSparkline) {
   const strong = (text) => make("strong", { textContent: text });
   const parts = ["Fused space: ", strong(bitsText(f.info_bits))];
   if (num(f.mean_nmi)) parts.push(", mean NMI to members ", strong(fmt(f.mean_nmi)));
+  if (num(f.nmi_above_one) && f.nmi_above_one > 0 && num(f.max_nmi)) {
+    parts.push(` (${f.nmi_above_one} estimates above 1, at most ${fmt(f.max_nmi)}, counted as 1)`);
+  }
   if (f.best_member && num(f.best_member_info_bits)) {
     parts.push(" — best single member ", make("span", { className: "member-name", textContent: f.best_member }), ": ", strong(bitsText(f.best_member_info_bits)));
     if (num(f.best_member_mean_nmi)) parts.push(", mean NMI ", strong(fmt(f.best_member_mean_nmi)));

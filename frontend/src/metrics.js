@@ -21,18 +21,18 @@ export const SCORES = [
   ["InfoC", (v) => v.infomec?.infoc, "InfoMEC", "compactness: each factor is captured by one latent", "infomec.infoc"],
   ["InfoE", (v) => v.infomec?.infoe, "InfoMEC", "explicitness: factors are linearly decodable from the latents", "infomec.infoe"],
   ["MIG", (v) => v.mig, "MI", "mutual information gap (Chen et al. 2018)", "mig"],
-  ["DCI D", (v) => v.dci?.disentanglement, "DCI", "DCI disentanglement (Eastwood & Williams 2018), exact gradient boosting"],
-  ["DCI C", (v) => v.dci?.completeness, "DCI", "DCI completeness"],
-  ["DCI I", (v) => v.dci?.informativeness_test, "DCI", "DCI informativeness: test accuracy of the boosted trees"],
+  ["DCI D", (v) => v.dci?.disentanglement, "DCI", "DCI disentanglement (Eastwood & Williams 2018), exact gradient boosting", "dci.disentanglement"],
+  ["DCI C", (v) => v.dci?.completeness, "DCI", "DCI completeness", "dci.completeness"],
+  ["DCI I", (v) => v.dci?.informativeness_test, "DCI", "DCI informativeness: test accuracy of the boosted trees", "dci.informativeness_test"],
   // the fast variant only estimates DCI (0.01-0.06 above it here; completeness 1.00 vs 0.705 on duplicated latents): never shown as DCI
   ["DCI-est D", (v) => (v.dci ? undefined : v.dci_fast?.disentanglement), "DCI", "an estimate of DCI disentanglement (fast boosting; not DCI)"],
   ["DCI-est C", (v) => (v.dci ? undefined : v.dci_fast?.completeness), "DCI", "an estimate of DCI completeness (not DCI)"],
   ["SAP", (v) => v.sap, "MI", "separated attribute predictability (Kumar et al. 2018)", "sap"],
   ["Modularity", (v) => v.modularity, "MI", "modularity (Ridgeway & Mozer 2018)", "modularity"],
   ["Explicitness", (v) => v.explicitness_test, "MI", "explicitness: test ROC-AUC (Ridgeway & Mozer 2018)", "explicitness_test"],
-  ["FactorVAE", (v) => v.factor_vae_corrected?.eval_accuracy, "votes", "FactorVAE score, corrected argmin (Kim & Mnih 2018)"],
-  ["FactorVAE ref", (v) => v.factor_vae?.eval_accuracy, "votes", "FactorVAE score as disentanglement_lib computes it"],
-  ["BetaVAE", (v) => v.beta_vae?.eval_accuracy, "votes", "BetaVAE score (Higgins et al. 2017)"],
+  ["FactorVAE", (v) => v.factor_vae_corrected?.eval_accuracy, "votes", "FactorVAE score, corrected argmin (Kim & Mnih 2018)", "factor_vae_corrected.eval_accuracy"],
+  ["FactorVAE ref", (v) => v.factor_vae?.eval_accuracy, "votes", "FactorVAE score as disentanglement_lib computes it", "factor_vae.eval_accuracy"],
+  ["BetaVAE", (v) => v.beta_vae?.eval_accuracy, "votes", "BetaVAE score (Higgins et al. 2017)", "beta_vae.eval_accuracy"],
 ];
 const FAMILY_COLORS = { InfoMEC: "#5fa8ff", MI: "#7bd88f", DCI: "#f0a35e", votes: "#b39df3" };
 

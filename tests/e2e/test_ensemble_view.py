@@ -71,7 +71,11 @@ def check_factor_heatmap(page, sim: dict) -> None:
 
 def fusion_phrases(fusion: dict) -> list[str]:
     """The numbers (and names) of the fusion sentence, as the page writes them."""
-    return [
+    clipped = (
+        [f"({fusion['nmi_above_one']} estimates above 1, at most {fusion['max_nmi']:.3f}, counted as 1)"]
+        if fusion.get("nmi_above_one") else []
+    )
+    return clipped + [
         f"Fused space: {fusion['info_bits']:.2f} bits, mean NMI to members {fusion['mean_nmi']:.3f}",
         f"best single member {fusion['best_member']}: {fusion['best_member_info_bits']:.2f} bits, "
         f"mean NMI {fusion['best_member_mean_nmi']:.3f}",

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from latentatlas.cli import app
 from latentatlas.data import DatasetSpec, load_dataset
-from latentatlas.evaluation.baselines import card_baselines, protocol_scores
+from latentatlas.evaluation.baselines import CARD_METRICS, Interventions, card_baselines, interventional_baselines, protocol_scores
 from latentatlas.evaluation.zoo import dataset_ceiling
 from latentatlas.metrics import compute_metrics
 from latentatlas.metrics.baselines import flatten_scores, perfect_latents, shuffled_null
@@ -139,14 +139,51 @@ def test_a_cards_baselines_are_its_own_latents_null_and_the_ceiling_of_its_sampl
     y = _factors(900)
     z = np.concatenate([y + 0.3 * np.random.default_rng(1).standard_normal(y.shape), np.random.default_rng(2).standard_normal((900, 2))], axis=1)
     baselines = card_baselines(z, None, y, seed=4)
-    protocol = ZooProtocol(samples=900, seed=4, metrics=("mig", "sap", "modularity", "explicitness", "infomec"), null_repeats=3)
+    protocol = ZooProtocol(samples=900, seed=4, metrics=CARD_METRICS, null_repeats=3)
     assert baselines["ceiling"] == protocol_scores(perfect_latents(y), None, y, protocol)[0]
     scores = protocol_scores(z, None, y, protocol)[0]
     assert set(baselines["null_mean"]) == set(scores) == set(baselines["ceiling"])
     # The latents carry the factors; with their rows shuffled they carry nothing.
-    for name in ("mig", "infomec.infom", "infomec.infoe", "explicitness_test"):
+    for name in ("mig", "infomec.infom", "infomec.infoe", "explicitness_test", "dci.disentanglement", "dci.informativeness_test"):
         assert baselines["null_mean"][name] < scores[name] <= baselines["ceiling"][name] + 0.02, name
     assert baselines["null_mean"]["mig"] < 0.02 and abs(baselines["null_mean"]["explicitness_test"] - 0.5) < 0.05
+
+
+class _Grid:
+    """Factors drawn uniformly from a small grid (what the interventional scores sample)."""
+
+    factor_sizes = (3, 4, 5, 6)
+
+    def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return np.stack([rng.integers(size, size=n) for size in self.factor_sizes], axis=1)
+
+
+def test_the_interventional_null_is_chance_and_their_ceiling_is_perfect():
+    """FactorVAE and BetaVAE without images: latents drawn independently of the factors score
+    near chance (1 / 4 factors; a majority vote over 4 factors with random argmins sits a
+    little above it), perfect latents score 1, and the null is seeded."""
+    votes = Interventions(train=300, eval=150, batch_size=32, variance_samples=2000)
+    z = np.random.default_rng(5).standard_normal((1000, 6))
+    null, ceiling = interventional_baselines(z, _Grid(), seed=3, votes=votes, repeats=3)
+    assert set(null.mean) == set(ceiling) == {"factor_vae.eval_accuracy", "factor_vae_corrected.eval_accuracy", "beta_vae.eval_accuracy"}
+    assert ceiling == {name: 1.0 for name in ceiling}
+    for name, value in null.mean.items():
+        assert 0.15 < value < 0.45, (name, value)
+        assert all(0.1 < run[name] < 0.5 for run in null.runs)
+    again, _ = interventional_baselines(z, _Grid(), seed=3, votes=votes, repeats=3)
+    assert again.runs == null.runs
+
+
+def test_a_cards_baselines_cover_the_interventional_scores_when_given_the_votes():
+    y = _Grid().sample_factors(600, np.random.default_rng(0))
+    z = y + 0.05 * np.random.default_rng(1).standard_normal(y.shape)
+    votes = Interventions(train=100, eval=50, batch_size=16, variance_samples=600)
+    baselines = card_baselines(z, None, y, seed=2, repeats=2, interventions=(_Grid(), votes))
+    assert baselines["metrics"][-3:] == ["factor_vae", "factor_vae_corrected", "beta_vae"]
+    null, ceiling = interventional_baselines(z, _Grid(), seed=2, votes=votes, repeats=2)
+    for name in ceiling:
+        assert (baselines["null_mean"][name], baselines["ceiling"][name]) == (null.mean[name], ceiling[name])
+    assert {"dci.disentanglement", "dci.completeness", "mig"} <= set(baselines["null_mean"]) <= set(baselines["ceiling"])
 
 
 # --- config -----------------------------------------------------------------------------

@@ -1,28 +1,58 @@
 """A score beside what it must beat and what it can reach, under one scoring protocol: the
 shuffled-rows null of a model's own latents and the ceiling of perfect latents on the same factor
 samples (the array math is :mod:`latentatlas.metrics.baselines`). The zoo scores every member
-this way; ``latentatlas evaluate`` adds the same to a model's card for the app's bars.
+this way; ``latentatlas evaluate`` adds the same to a model's card for the app's bars, for every
+score on the card: the row-based ones (exact DCI included) and the interventional FactorVAE and
+BetaVAE scores, whose null draws each latent row from the model's own latents independently of
+the factors.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import warnings
+from dataclasses import dataclass
 
-from latentatlas.metrics import compute_metrics
-from latentatlas.metrics.baselines import NullResult, Scores, flatten_scores, perfect_latents, shuffled_null
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from latentatlas.metrics import compute_beta_vae, compute_factor_vae, compute_factor_vae_corrected, compute_metrics
+from latentatlas.metrics.baselines import (
+    FactorRows,
+    NullResult,
+    Scores,
+    flatten_scores,
+    marginal_draws,
+    null_of_runs,
+    perfect_latents,
+    shuffled_null,
+)
+from latentatlas.metrics.factorvae import GroundTruthDataset, Representation
 from latentatlas.store.zoo import ZooProtocol
 
-CARD_METRICS = ("mig", "sap", "modularity", "explicitness", "infomec")
-"""The card's scores that get a null and a ceiling: those computed from latent rows against factor
-rows. Exact DCI (minutes a fit) and the vote-based FactorVAE / BetaVAE scores (fresh
-interventions, not rows) have none."""
+CARD_METRICS = ("mig", "dci", "sap", "modularity", "explicitness", "infomec")
+"""The card's row-based scores that get a null and a ceiling (the interventional ones get theirs
+from :func:`interventional_baselines`)."""
 CARD_NULL_REPEATS = 3
 
 
-def protocol_scores(z: np.ndarray, codes: np.ndarray | None, y: np.ndarray, protocol: ZooProtocol) -> tuple[Scores, dict[str, bool]]:
+@dataclass(frozen=True)
+class Interventions:
+    """How the card's FactorVAE and BetaVAE scores ran: votes of ``batch_size`` samples, and
+    FactorVAE's global variances from ``variance_samples`` samples."""
+
+    train: int
+    eval: int
+    batch_size: int
+    variance_samples: int
+
+
+def protocol_scores(
+    z: np.ndarray, codes: np.ndarray | None, y: np.ndarray, protocol: ZooProtocol, n_jobs: int = 1,
+) -> tuple[Scores, dict[str, bool]]:
     """The protocol's scores of latents ``z`` (and ``codes``) against factors ``y``, flat, and the
-    flags (``infoe_near_zero``, ``infomec_codes.infoe_near_zero``)."""
-    result = compute_metrics(z, y, metrics=protocol.metrics, seed=protocol.seed, n_jobs=1)
+    flags (``infoe_near_zero``, ``infomec_codes.infoe_near_zero``); ``n_jobs`` processes fit
+    exact DCI where the protocol has it."""
+    result = compute_metrics(z, y, metrics=protocol.metrics, seed=protocol.seed, n_jobs=n_jobs)
     flags = {}
     if "infomec" in result:
         flags["infomec.infoe_near_zero"] = bool(result["infomec"]["infoe_near_zero"])
@@ -33,33 +63,84 @@ def protocol_scores(z: np.ndarray, codes: np.ndarray | None, y: np.ndarray, prot
     return flatten_scores(result), flags
 
 
-def protocol_null(z: np.ndarray, codes: np.ndarray | None, y: np.ndarray, protocol: ZooProtocol) -> NullResult:
+def protocol_null(z: np.ndarray, codes: np.ndarray | None, y: np.ndarray, protocol: ZooProtocol, n_jobs: int = 1) -> NullResult:
     """The protocol's scores with the latent rows permuted against ``y``, ``null_repeats`` times
     (seed: the protocol's + 1)."""
     return shuffled_null(
-        lambda order: protocol_scores(z[order], None if codes is None else codes[order], y, protocol)[0],
+        lambda order: protocol_scores(z[order], None if codes is None else codes[order], y, protocol, n_jobs)[0],
         len(y), protocol.null_repeats, protocol.seed + 1,
     )
 
 
-def protocol_ceiling(y: np.ndarray, protocol: ZooProtocol) -> Scores:
+def protocol_ceiling(y: np.ndarray, protocol: ZooProtocol, n_jobs: int = 1) -> Scores:
     """The protocol's scores of perfect latents (one per factor, its value) on factors ``y``."""
-    return protocol_scores(perfect_latents(y), None, y, protocol)[0]
+    return protocol_scores(perfect_latents(y), None, y, protocol, n_jobs)[0]
 
 
-def card_baselines(z: np.ndarray, codes: np.ndarray | None, y: np.ndarray, seed: int, repeats: int = CARD_NULL_REPEATS) -> dict:
-    """The ``baselines`` entry of a card's metrics: for :data:`CARD_METRICS`, computed on the
-    card's own latents ``z`` (codes) and factor samples ``y`` with its seed, the null's mean and
-    sd and the ceiling, by flat score name (``infomec.infom``, ``mig``, ...)."""
-    protocol = ZooProtocol(samples=len(y), seed=seed, metrics=CARD_METRICS, null_repeats=repeats)
-    null = protocol_null(z, codes, y, protocol)
+def interventional_scores(represent: Representation, dataset: GroundTruthDataset, seed: int, votes: Interventions) -> Scores:
+    """The eval accuracies of FactorVAE (reference and corrected argmin) and BetaVAE of
+    ``represent`` on ``dataset``, as the card computes them, by flat name
+    (``factor_vae.eval_accuracy``, ...)."""
+    kwargs = {"seed": seed, "batch_size": votes.batch_size, "num_train": votes.train, "num_eval": votes.eval}
+    reference = compute_factor_vae(represent, dataset, num_variance_estimate=votes.variance_samples, **kwargs)
+    corrected = compute_factor_vae_corrected(represent, dataset, num_variance_estimate=votes.variance_samples, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the reference's LogisticRegression() stops at 100 iterations
+        beta = compute_beta_vae(represent, dataset, **kwargs)
     return {
-        "metrics": list(CARD_METRICS),
-        "null": f"shuffled rows, {repeats} permutations",
-        "null_mean": null.mean,
-        "null_sd": null.sd,
-        "ceiling": protocol_ceiling(y, protocol),
+        "factor_vae.eval_accuracy": reference.eval_accuracy,
+        "factor_vae_corrected.eval_accuracy": corrected.eval_accuracy,
+        "beta_vae.eval_accuracy": beta.eval_accuracy,
     }
 
 
-__all__ = ["CARD_METRICS", "card_baselines", "protocol_ceiling", "protocol_null", "protocol_scores"]
+def interventional_baselines(
+    z: np.ndarray, dataset: GroundTruthDataset, seed: int, votes: Interventions, repeats: int = CARD_NULL_REPEATS,
+) -> tuple[NullResult, Scores]:
+    """The null (each latent row drawn from ``z`` independently of the factors, ``repeats``
+    draws seeded ``seed + 1 + r``) and the ceiling (perfect latents) of the interventional
+    scores, on the same interventions as the card's (``seed``); no image is rendered."""
+    rows = FactorRows(dataset)
+    null = null_of_runs([interventional_scores(marginal_draws(z, seed + 1 + r), rows, seed, votes) for r in range(repeats)])
+    return null, interventional_scores(perfect_latents, rows, seed, votes)
+
+
+def card_baselines(
+    z: np.ndarray,
+    codes: np.ndarray | None,
+    y: np.ndarray,
+    seed: int,
+    repeats: int = CARD_NULL_REPEATS,
+    *,
+    interventions: tuple[GroundTruthDataset, Interventions] | None = None,
+    n_jobs: int = 1,
+) -> dict:
+    """The ``baselines`` entry of a card's metrics: for :data:`CARD_METRICS`, computed on the
+    card's own latents ``z`` (codes) and factor samples ``y`` with its seed, the null's mean and
+    sd and the ceiling, by flat score name (``infomec.infom``, ``dci.disentanglement``, ...);
+    with ``interventions`` (the dataset and the card's votes) also FactorVAE's and BetaVAE's
+    (:func:`interventional_baselines`). ``n_jobs`` processes fit exact DCI."""
+    protocol = ZooProtocol(samples=len(y), seed=seed, metrics=CARD_METRICS, null_repeats=repeats)
+    null, ceiling = protocol_null(z, codes, y, protocol, n_jobs), protocol_ceiling(y, protocol, n_jobs)
+    names = list(CARD_METRICS)
+    null_mean, null_sd = dict(null.mean), dict(null.sd)
+    if interventions is not None:
+        dataset, votes = interventions
+        voted_null, voted_ceiling = interventional_baselines(z, dataset, seed, votes, repeats)
+        names += ["factor_vae", "factor_vae_corrected", "beta_vae"]
+        null_mean |= voted_null.mean
+        null_sd |= voted_null.sd
+        ceiling |= voted_ceiling
+    return {
+        "metrics": names,
+        "null": f"shuffled rows, {repeats} permutations (FactorVAE / BetaVAE: each latent row drawn from the model's own, independently of the factors, {repeats} times)",
+        "null_mean": null_mean,
+        "null_sd": null_sd,
+        "ceiling": ceiling,
+    }
+
+
+__all__ = [
+    "CARD_METRICS", "Interventions", "card_baselines", "interventional_baselines", "interventional_scores",
+    "protocol_ceiling", "protocol_null", "protocol_scores",
+]

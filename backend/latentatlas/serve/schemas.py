@@ -42,9 +42,9 @@ class MetricBaselines(BaseModel):
     """What each score must beat and can reach on the card's own samples (flat names such as
     ``infomec.infom``, ``mig``, ``explicitness_test``)."""
 
-    metrics: list[str] = Field(description="the metrics that have baselines (row-based ones: not exact DCI, FactorVAE, BetaVAE)")
+    metrics: list[str] = Field(description="the metrics that have baselines (cards evaluated before 2026-12-02 lack exact DCI's, FactorVAE's and BetaVAE's)")
     null: str = Field(description="how the null was drawn, e.g. 'shuffled rows, 3 permutations'")
-    null_mean: dict[str, float] = Field(description="mean score of the model's latents with their rows permuted against the factors")
+    null_mean: dict[str, float] = Field(description="mean score of the model's latents with their rows permuted against the factors (FactorVAE / BetaVAE: each latent row drawn from the model's own, independently of the factors)")
     null_sd: dict[str, float]
     ceiling: dict[str, float] = Field(description="score of perfect latents (one per factor, its value) on the same samples")
 
@@ -69,7 +69,7 @@ class ModelMetrics(BaseModel):
     seed: int
     infomec_latents: Literal["codes", "values"] = Field(description="codes: InfoMEC's discrete plug-in estimator")
     votes: dict[str, int] = Field(description="FactorVAE / BetaVAE votes: train, eval, batch_size")
-    baselines: MetricBaselines | None = Field(None, description="the null and ceiling beside the row-based scores (cards evaluated since they were added)")
+    baselines: MetricBaselines | None = Field(None, description="the null and ceiling beside each score (cards evaluated since they were added)")
     seconds: dict[str, float]
     device: str
     created: str
@@ -389,7 +389,9 @@ class EnsembleFusion(BaseModel):
     seconds: float | None = Field(None, description="wall time of the optimisation")
     channels: int
     info_bits: float = Field(description="I(F; X) of the fused space (bits)")
-    mean_nmi: float = Field(description="mean NMI of the fused space with every member")
+    mean_nmi: float = Field(description="mean NMI of the fused space with every member, each clipped at 1")
+    nmi_above_one: int | None = Field(None, description="members whose NMI estimate with the fused space came out above 1 (clipped in mean_nmi)")
+    max_nmi: float | None = Field(None, description="the largest unclipped NMI estimate of the fused space with a member")
     mean_vi: float = Field(description="mean VI of the fused space with every member (bits)")
     best_member: str = Field(description="the member with the highest mean NMI to the other members")
     best_member_info_bits: float
