@@ -522,6 +522,19 @@ zoo_app = typer.Typer(help="Model zoos: families x hyper-parameters x seeds x da
 app.add_typer(zoo_app, name="zoo")
 
 
+@ensemble_app.command("ship")
+def ensemble_ship(folder: Annotated[Path, typer.Argument(help="Ensemble folder (with manifest.json).")]) -> None:
+    """Rewrite the finished members' weights as float16 for shipping (after `ensemble analyze`)."""
+    from latentatlas.store.ensembles import EnsembleError, ship_members
+
+    try:
+        shipped = ship_members(folder)
+    except EnsembleError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    typer.echo(json.dumps({"float16": shipped}))
+
+
 @zoo_app.command("train")
 def zoo_train(
     config: Annotated[Path, typer.Argument(help="Zoo config (JSON: datasets, variants, seeds, train, evaluation, claims).")],

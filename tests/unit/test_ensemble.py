@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
@@ -177,6 +178,15 @@ def test_cli_train_and_analyze(tmp_path):
     assert line["members"] == 2 and line["channels"] == 4
     assert line["min_samples"] == 2 and line["min_samples_rule"] == "given"
     assert len(json.loads((out / "analysis.json").read_text())["info_bits"]) == 4
+
+    before = load_file(str(out / "beta4-seed0" / "weights.safetensors"))
+    shipped = runner.invoke(app, ["ensemble", "ship", str(out)])
+    assert shipped.exit_code == 0 and json.loads(shipped.stdout)["float16"] == ["beta1-seed0", "beta4-seed0"]
+    after = load_file(str(out / "beta4-seed0" / "weights.safetensors"))
+    assert {v.dtype for v in after.values() if v.is_floating_point()} == {torch.float16}
+    assert all(torch.allclose(after[k].float(), before[k], rtol=1e-3, atol=1e-4) for k in before if before[k].is_floating_point())
+    member = load_model_folder(out / "beta4-seed0")
+    assert "float16" in member.card["ensemble"]["weights"] and next(member.model.parameters()).dtype == torch.float32
 
     blocked = tmp_path / "blocked"
     blocked.mkdir()

@@ -14,6 +14,7 @@ from latentatlas.data.base import DatasetSpec
 from latentatlas.families import FamilyConfig, get_family, model_config
 from latentatlas.families.base import TrainConfig
 from latentatlas.nets.config import NetConfig
+from latentatlas.store.folders import WEIGHTS_FILE, ship_float16
 
 MANIFEST_FILE = "manifest.json"
 PROBE_FILE = "probe.safetensors"
@@ -81,3 +82,16 @@ def read_manifest(out: Path) -> dict:
     if not path.is_file():
         raise EnsembleError(f"{out} is not an ensemble folder (no {MANIFEST_FILE})")
     return json.loads(path.read_text())
+
+
+def ship_members(out: Path) -> list[str]:
+    """Rewrite every finished member's weights as float16 for shipping (after ``ensemble
+    analyze``: the probe encodings and the analysis stay the float32 ones) and note it in their
+    cards. Returns the members rewritten."""
+    shipped = []
+    for entry in read_manifest(out)["members"]:
+        folder = Path(out) / entry["name"]
+        if entry.get("status") == "done" and (folder / WEIGHTS_FILE).is_file():
+            ship_float16(folder, "ensemble")
+            shipped.append(entry["name"])
+    return shipped

@@ -85,6 +85,19 @@ def write_safetensors(path: Path, tensors: dict[str, torch.Tensor], metadata: di
     _replace_atomically(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
+def ship_float16(folder: Path, section: str) -> None:
+    """Rewrite a trained folder's weights as a float16 copy (the form a zoo's showcases and an
+    ensemble's members ship in: half the bytes, scores and analyses computed in float32 stand)
+    and say so in its card under ``card[section]["weights"]``."""
+    folder = Path(folder)
+    weights = load_file(str(folder / WEIGHTS_FILE))
+    write_safetensors(folder / WEIGHTS_FILE, {k: v.half() if v.is_floating_point() else v for k, v in weights.items()},
+                      metadata={"dtype": "float16 copy of the trained float32 weights"})
+    card = json.loads((folder / CARD_FILE).read_text())
+    card.setdefault(section, {})["weights"] = "float16 copy of the trained float32 weights (scores were computed in float32)"
+    write_json(folder / CARD_FILE, card)
+
+
 def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """The model's state dict on the CPU, contiguous (as safetensors wants it)."""
     return {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}

@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from safetensors.torch import load_file
 
 from latentatlas.data.base import DatasetSpec, load_dataset
 from latentatlas.families import FamilyConfig, get_family, model_config
 from latentatlas.families.base import TrainConfig
 from latentatlas.nets.config import NetConfig
-from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE, write_json, write_safetensors
+from latentatlas.store.folders import WEIGHTS_FILE, ship_float16
 
 MANIFEST_FILE = "zoo.json"
 CEILING_FILE = "ceiling.json"
@@ -182,11 +181,6 @@ def ship_showcases(out: Path) -> list[str]:
         folder = out / member["name"]
         if member["variant"] not in showcases or member["seed"] != 0 or not (folder / WEIGHTS_FILE).is_file():
             continue
-        weights = load_file(str(folder / WEIGHTS_FILE))
-        write_safetensors(folder / WEIGHTS_FILE, {k: v.half() if v.is_floating_point() else v for k, v in weights.items()},
-                          metadata={"dtype": "float16 copy of the trained float32 weights"})
-        card = json.loads((folder / CARD_FILE).read_text())
-        card.setdefault("zoo", {})["weights"] = "float16 copy of the trained float32 weights (scores were computed in float32)"
-        write_json(folder / CARD_FILE, card)
+        ship_float16(folder, "zoo")
         shipped.append(member["name"])
     return shipped
