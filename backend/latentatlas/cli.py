@@ -196,6 +196,7 @@ def evaluate(
     threads: Annotated[int, typer.Option(min=1, help="torch intra-op threads, and processes for exact DCI.")] = 2,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     baselines_only: Annotated[bool, typer.Option(help="Only add the shuffled-rows null and the ceiling to the card's metrics, on their samples.")] = False,
+    dci_baselines: Annotated[bool, typer.Option(help="Also give exact DCI a null and a ceiling (four more fits of minutes each).")] = False,
 ) -> None:
     """Every disentanglement metric of a trained model on its dataset; written to its card.json under "metrics",
     with the shuffled-rows null and the perfect-latents ceiling of the row-based ones.
@@ -222,7 +223,7 @@ def evaluate(
         from latentatlas.evaluation.disentanglement import refresh_card_baselines
 
         try:
-            baselines = refresh_card_baselines(loaded, n_jobs=threads)
+            baselines = refresh_card_baselines(loaded, n_jobs=threads, dci=dci_baselines)
         except EvaluationError as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(2) from error
@@ -246,7 +247,7 @@ def evaluate(
             bar.update(100 * fraction - bar.n)
 
         try:
-            result = evaluate_model(loaded, samples, seed, votes, progress, n_jobs=threads)
+            result = evaluate_model(loaded, samples, seed, votes, progress, n_jobs=threads, dci_baselines=dci_baselines)
         except (EvaluationError, MetricsInputError) as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(2) from error

@@ -340,18 +340,18 @@ def test_metrics_panel_heatmaps_and_column_pick(app, models):
 
     page.wait_for_selector("#metrics-bars svg.main-svg")
     assert page.locator("#metrics-bars .barlayer .point").count() == 13
-    # Each row-based score has a tick at its shuffled-rows null and one at its ceiling, from the card.
+    # Each score has a tick at its null and one at its ceiling, from the card.
     bars, null, ceiling = page.evaluate("() => document.querySelector('#metrics-bars').data.map(t => ({name: t.name, y: t.y, x: t.x}))")
     assert (null["name"], ceiling["name"]) == ("shuffled-rows null", "ceiling (perfect latents)")
     keys = {"InfoM": "infomec.infom", "InfoC": "infomec.infoc", "InfoE": "infomec.infoe", "MIG": "mig", "SAP": "sap",
-            "Modularity": "modularity", "Explicitness": "explicitness_test"}
+            "Modularity": "modularity", "Explicitness": "explicitness_test", "DCI D": "dci.disentanglement",
+            "DCI C": "dci.completeness", "DCI I": "dci.informativeness_test", "FactorVAE": "factor_vae_corrected.eval_accuracy",
+            "FactorVAE ref": "factor_vae.eval_accuracy", "BetaVAE": "beta_vae.eval_accuracy"}
     baselines = metrics["baselines"]
-    assert null["y"] == ceiling["y"] == bars["y"]
+    assert null["y"] == ceiling["y"] == bars["y"] and set(bars["y"]) == set(keys)
+    assert "dci.disentanglement" in baselines["ceiling"], "run `latentatlas evaluate models/qlae-shapes3d --baselines-only --dci-baselines`"
     for label, x_null, x_ceiling in zip(null["y"], null["x"], ceiling["x"]):
-        if label in keys:
-            assert (x_null, x_ceiling) == (pytest.approx(baselines["null_mean"][keys[label]]), pytest.approx(baselines["ceiling"][keys[label]]))
-        else:  # exact DCI and the vote-based scores have no null
-            assert x_null is None and x_ceiling is None, label
+        assert (x_null, x_ceiling) == (pytest.approx(baselines["null_mean"][keys[label]]), pytest.approx(baselines["ceiling"][keys[label]])), label
     page.wait_for_selector("#nmi-heatmap svg.main-svg")
     page.wait_for_selector("#dci-heatmap svg.main-svg")
     nmi = page.evaluate("() => document.querySelector('#nmi-heatmap').data[0]")
