@@ -199,7 +199,8 @@ def evaluate(
     dci_baselines: Annotated[bool, typer.Option(help="Also give exact DCI a null and a ceiling (four more fits of minutes each).")] = False,
 ) -> None:
     """Every disentanglement metric of a trained model on its dataset; written to its card.json under "metrics",
-    with the shuffled-rows null and the perfect-latents ceiling of the row-based ones.
+    with a null (shuffled rows; drawn latent rows for FactorVAE / BetaVAE) and the perfect-latents ceiling
+    beside every score but exact DCI (with --dci-baselines, beside it too).
 
     For an EOFlow, first its "flow" section: bits/dim, PSNR against C beside PCA, denoising,
     throughput and traversals.png; the metrics then score its top 2K latents."""
