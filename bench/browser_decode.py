@@ -45,7 +45,8 @@ PAINTED_SCRIPT = SLIDER_SCRIPT.replace(
 )
 assert PAINTED_SCRIPT != SLIDER_SCRIPT
 
-from latentatlas.devtools import CHROMIUM, CHROMIUM_ARGS, HOST, LocalServer, machine_info, percentiles  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the dev-only helpers live with the tests
+from devtools import CHROMIUM, CHROMIUM_ARGS, HOST, LocalServer, machine_info, percentiles  # noqa: E402
 from latentatlas.store.folders import write_json  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -29,7 +29,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 
-from latentatlas.devtools import HOST, LocalServer, machine_info, percentiles
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the dev-only helpers live with the tests
+from devtools import HOST, LocalServer, machine_info, percentiles
 from latentatlas.store.folders import write_json
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

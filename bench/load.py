@@ -40,7 +40,8 @@ import numpy as np
 import websockets
 from PIL import Image
 
-from latentatlas.devtools import HOST, LocalServer, machine_info, percentiles, rss_mb
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the dev-only helpers live with the tests
+from devtools import HOST, LocalServer, machine_info, percentiles, rss_mb
 from latentatlas.store.folders import write_json
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -132,7 +133,7 @@ async def client_loop(index: int, base: str, models: list[dict], flows: list[dic
 def probe_health(base: str, seconds: float, results) -> None:
     """In its own process (so the load generator's busy event loop does not delay it): GET
     /healthz every 100 ms on a fresh connection; (status, ms) pairs into ``results``."""
-    from latentatlas.devtools import http_get
+    from devtools import http_get
 
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:

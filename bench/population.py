@@ -11,6 +11,7 @@ server + client with a warm cache.
 
 from __future__ import annotations
 
+import sys
 import argparse
 import json
 import os
@@ -19,7 +20,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from latentatlas.devtools import CHROMIUM, CHROMIUM_ARGS, HOST, LocalServer, http_get, machine_info, percentiles
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the dev-only helpers live with the tests
+from devtools import CHROMIUM, CHROMIUM_ARGS, HOST, LocalServer, http_get, machine_info, percentiles
 from latentatlas.store.folders import write_json
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -37,7 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from latentatlas.devtools import CHROMIUM, CHROMIUM_ARGS, HOST, LocalServer, machine_info, percentiles
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the dev-only helpers live with the tests
+from devtools import CHROMIUM, CHROMIUM_ARGS, HOST, LocalServer, machine_info, percentiles
 from latentatlas.store.folders import write_json
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from latentatlas.devtools import LocalServer, machine_info, rss_mb
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the dev-only helpers live with the tests
+from devtools import LocalServer, machine_info, rss_mb
 from latentatlas.store.folders import write_json
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from latentatlas.devtools import LocalServer
+from devtools import LocalServer
 
 REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
 EXAMPLES = 30  # per operation (derandomized: the same examples every run, so CI is reproducible)

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from latentatlas.devtools import LocalServer, http_get
+from devtools import LocalServer, http_get
 
 BODY_TIMEOUT_S = 1.0
 UPLOAD_LIMIT = 100_000

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from latentatlas.devtools import CHROMIUM, CHROMIUM_ARGS, LocalServer
+from devtools import CHROMIUM, CHROMIUM_ARGS, LocalServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # LATENTATLAS_E2E_MODELS_DIR serves another models folder (development: a small ensemble).

@@ -64,7 +64,7 @@ def test_static_explorer_has_no_serious_violations(axe_page, tmp_path):
     import urllib.request
 
     from latentatlas.config import Settings
-    from latentatlas.devtools import free_port
+    from devtools import free_port
     from latentatlas.serve.static_site import export_site
 
     repo = AXE.parents[3]

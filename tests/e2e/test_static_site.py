@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from latentatlas.config import Settings
-from latentatlas.devtools import free_port
+from devtools import free_port
 from latentatlas.serve.static_site import export_site
 
 pytestmark = pytest.mark.e2e

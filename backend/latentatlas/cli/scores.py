@@ -1,0 +1,169 @@
+"""``metrics``, ``fragments``, ``evaluate``, ``finalize`` and ``compare``: scoring latents and models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from latentatlas.cli.common import app, fail, require_model_folder
+
+
+@app.command()
+def metrics(
+    file: Annotated[Path, typer.Argument(help=".npz with z (N x D float), y (N x K int), optional train_rows.")],
+    metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated subset (default: all but exact dci).")] = None,
+    discrete_latents: Annotated[bool, typer.Option(help="Latents are quantised codes (InfoMEC's plug-in estimator).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    seed: Annotated[int, typer.Option()] = 0,
+    jobs: Annotated[int, typer.Option(help="Processes for exact DCI (one per factor at most).")] = 2,
+) -> None:
+    """Disentanglement metrics of saved latents and factors (first train_rows rows train, rest test)."""
+    from latentatlas.metrics import MetricsInputError, compute_metrics, format_table, load_metrics_file
+
+    try:
+        z, y, train_rows = load_metrics_file(file)
+        names = [name.strip() for name in metrics.split(",") if name.strip()] if metrics else None
+        result = compute_metrics(z, y, train_rows, names, discrete_latents=discrete_latents, seed=seed, n_jobs=jobs)
+    except MetricsInputError as error:
+        fail(error)
+    typer.echo(json.dumps(result) if as_json else format_table(result))
+
+
+@app.command()
+def fragments(
+    file: Annotated[Path, typer.Argument(help=".npz with mu, logvar (M channels x N probe points), optional y (N x K int).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a summary.")] = False,
+) -> None:
+    """Information fragments: per-channel information, channel x channel NMI / VI, NMI / VI with factors."""
+    from latentatlas.fragments import FragmentsInputError, compute_fragments, format_summary, load_fragments_file
+
+    try:
+        mu, logvar, y = load_fragments_file(file)
+        result = compute_fragments(mu, logvar, y)
+    except FragmentsInputError as error:
+        fail(error)
+    typer.echo(json.dumps(result) if as_json else format_summary(result))
+
+
+@app.command()
+def evaluate(
+    folder: Annotated[Path, typer.Argument(help="Model folder (config.json, weights.safetensors, card.json).")],
+    samples: Annotated[int, typer.Option(min=30, help="Factor samples rendered and encoded (2/3 train, 1/3 test).")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Seeds the samples, the votes and the metrics' randomness.")] = 0,
+    train_votes: Annotated[int, typer.Option(min=1, help="FactorVAE/BetaVAE training votes of 64 images (reference: 10000).")] = 500,
+    eval_votes: Annotated[int, typer.Option(min=1, help="FactorVAE/BetaVAE evaluation votes of 64 images (reference: 5000).")] = 250,
+    threads: Annotated[int, typer.Option(min=1, help="torch intra-op threads, and processes for exact DCI.")] = 2,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    baselines_only: Annotated[bool, typer.Option(help="Only add the shuffled-rows null and the ceiling to the card's metrics, on their samples.")] = False,
+    dci_baselines: Annotated[bool, typer.Option(help="Also give exact DCI a null and a ceiling (four more fits of minutes each).")] = False,
+) -> None:
+    """Every disentanglement metric of a trained model on its dataset; written to its card.json under "metrics",
+    with a null (shuffled rows; drawn latent rows for FactorVAE / BetaVAE) and the perfect-latents ceiling
+    beside every score but exact DCI (with --dci-baselines, beside it too).
+
+    For an EOFlow, first its "flow" section: bits/dim, PSNR against C beside PCA, denoising,
+    throughput and traversals.png; the metrics then score its top 2K latents."""
+    from tqdm import tqdm
+
+    from latentatlas.devices import resolve_device, set_threads
+    from latentatlas.metrics import MetricsInputError, format_table
+    from latentatlas.evaluation.disentanglement import EvaluationError, VoteCounts, evaluate_model
+    from latentatlas.store.folders import load_model_folder
+
+    set_threads(threads)
+    try:
+        votes = VoteCounts(train=train_votes, eval=eval_votes)
+        torch_device = resolve_device(device)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+    require_model_folder(folder)
+    loaded = load_model_folder(folder, torch_device)  # once, for the flow section and the metrics
+    if baselines_only:
+        from latentatlas.evaluation.disentanglement import refresh_card_baselines
+
+        try:
+            baselines = refresh_card_baselines(loaded, n_jobs=threads, dci=dci_baselines)
+        except EvaluationError as error:
+            fail(error)
+        for name, ceiling in baselines["ceiling"].items():
+            typer.echo(f"  {name:<22} null {baselines['null_mean'][name]:.3f} +- {baselines['null_sd'][name]:.3f}   ceiling {ceiling:.3f}")
+        return
+    if loaded.model.capabilities.ordered:
+        from latentatlas.evaluation.flow import refresh_flow_card
+
+        typer.echo(f"{folder.name}: top-C truncation and denoising against PCA on held-out images ...")
+        flow = refresh_flow_card(loaded)
+        truncation, denoise = flow["truncation"], flow["denoise"]
+        typer.echo(f"bits/dim {flow['bits_per_dim']:.3f}; PSNR by C (EOFlow / PCA):")
+        for keep, ours, pca in zip(truncation["keep"], truncation["psnr"], truncation["pca_psnr"]):
+            typer.echo(f"  C={keep:>6}  {ours:6.2f} / {pca:6.2f} dB")
+        typer.echo(f"denoising sigma {denoise['sigma']}: best C {denoise['best_keep']}, gain {denoise['gain_db']:+.2f} dB")
+    with tqdm(total=100, desc=folder.name, unit="%", bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}") as bar:
+
+        def progress(fraction: float, stage: str) -> None:
+            bar.set_description_str(f"{folder.name}: {stage}", refresh=False)
+            bar.update(100 * fraction - bar.n)
+
+        try:
+            result = evaluate_model(loaded, samples, seed, votes, progress, n_jobs=threads, dci_baselines=dci_baselines)
+        except (EvaluationError, MetricsInputError) as error:
+            fail(error)
+    typer.echo(format_table(result["values"]))
+    typer.echo(
+        f"{result['samples']:,} samples, {votes.train:,} + {votes.eval:,} votes, seed {seed}, "
+        f"{result['seconds']['total']:.0f} s on {result['device']}; written to {folder / 'card.json'}"
+    )
+
+
+@app.command()
+def finalize(
+    folder: Annotated[Path, typer.Argument(help="Model folder (config.json, weights.safetensors, card.json).")],
+    seed: Annotated[int, typer.Option(help="Seeds the training images the step draws (an EOFlow draws none).")] = 0,
+    threads: Annotated[int, typer.Option(min=1, help="torch intra-op threads.")] = 2,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+) -> None:
+    """Run a trained model's end-of-training step again with this code and rewrite its weights.
+
+    An EOFlow re-estimates each latent's explained entropy on its dataset's validation images
+    and re-orders its latents by it. Refresh the card's evaluations afterwards with
+    `latentatlas evaluate`. Prints the wall time and the process's peak resident memory."""
+    import resource
+    import time
+
+    from latentatlas.devices import resolve_device, set_threads
+    from latentatlas.train import refinalize_folder
+
+    set_threads(threads)
+    require_model_folder(folder)
+    try:
+        torch_device = resolve_device(device)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+    started = time.perf_counter()
+    card = refinalize_folder(folder, torch_device, seed)
+    peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
+    typer.echo(json.dumps({"folder": str(folder), "seconds": round(time.perf_counter() - started, 1), "peak_rss_gib": round(peak_gib, 2), "finalized": card["finalized"]}))
+
+
+@app.command()
+def compare(
+    folders: Annotated[list[Path], typer.Argument(help="Model folders (with card.json) to compare.")],
+) -> None:
+    """A Markdown table of the models' held-out PSNR and disentanglement scores (from their cards)."""
+    from latentatlas.evaluation.disentanglement import comparison_table
+
+    cards = []
+    for folder in folders:
+        path = folder / "card.json"
+        if not path.is_file():
+            typer.echo(f"error: {folder} has no card.json", err=True)
+            raise typer.Exit(2)
+        try:
+            cards.append(json.loads(path.read_text()))
+        except json.JSONDecodeError as error:
+            typer.echo(f"error: {path} is not JSON ({error})", err=True)
+            raise typer.Exit(2) from error
+    typer.echo(comparison_table(cards))

@@ -1,0 +1,35 @@
+"""``latentatlas serve``: the web app and API over a models folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from latentatlas.cli.common import app
+
+
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Interface to bind (default: settings' host).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (default: settings' port).")] = None,
+    models_dir: Annotated[Optional[Path], typer.Option(help="Folder of model folders to serve.")] = None,
+) -> None:
+    """Serve the models folder and the web app."""
+    import uvicorn
+
+    from latentatlas.config import Settings
+    from latentatlas.serve.app import create_app
+
+    overrides = {k: v for k, v in {"host": host, "port": port, "models_dir": models_dir}.items() if v is not None}
+    settings = Settings(**overrides)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        ws_max_size=1 << 20,
+        limit_concurrency=settings.max_connections,
+        timeout_keep_alive=settings.keep_alive_seconds,
+    )
