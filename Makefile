@@ -8,7 +8,7 @@ PORT ?= 8000
 PY_STAMP := $(VENV)/.installed
 JS_STAMP := frontend/node_modules/.installed
 
-.PHONY: setup run test bench screenshot clean
+.PHONY: setup run lint test test-slow docs docs-build bench screenshot clean
 
 setup: $(PY_STAMP) $(JS_STAMP)
 
@@ -25,8 +25,27 @@ $(JS_STAMP): frontend/package.json frontend/package-lock.json
 run: setup
 	$(BIN)/latentatlas serve --host $(HOST) --port $(PORT)
 
-test: setup
+# ruff (lint and format), mypy, eslint: the gate every change passes.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	cd frontend && npx --no-install eslint .
+
+# The documentation site, built strictly (any warning fails) into a throw-away folder.
+docs-build: setup
+	$(BIN)/mkdocs build --strict --site-dir "$$(mktemp -d)"
+
+# The documentation site at http://127.0.0.1:8001, rebuilt as the pages change.
+docs: setup
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
+
+# The default tier: every test but those marked slow (pytest -m slow, or make test-slow, runs them).
+test: setup lint docs-build
 	$(BIN)/python -m pytest -q
+
+test-slow: setup
+	$(BIN)/python -m pytest -q -m slow
 
 bench: setup
 	$(BIN)/python bench/serve_latency.py
