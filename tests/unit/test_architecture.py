@@ -1,4 +1,4 @@
-"""The one-way import rule of docs/ARCHITECTURE.md, and "capabilities, not kinds": checked on
+"""The one-way import rule of docs/architecture.md, and "capabilities, not kinds": checked on
 the source, so a change that breaks a layer fails here before it tangles the code."""
 
 from __future__ import annotations
