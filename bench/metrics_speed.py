@@ -27,15 +27,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from latentatlas.metrics import (  # noqa: E402
-    compute_dci,
-    compute_dci_fast,
-    compute_explicitness,
-    compute_infomec,
-    compute_mig,
-    compute_modularity,
-    compute_sap,
-)
+from latentatlas import metrics  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DCI_KEYS = ("disentanglement", "completeness", "informativeness_train", "informativeness_test")
@@ -52,31 +44,31 @@ def _cases(fixture: Path, n_jobs: int, skip_dci: bool) -> dict[str, tuple[str | 
         return {key: getattr(result, key) for key in DCI_KEYS}
 
     def modularity_explicitness() -> dict:
-        explicitness = compute_explicitness(zt, yt, ze, ye)
+        explicitness = metrics.compute_explicitness(zt, yt, ze, ye)
         return {
-            "modularity": compute_modularity(zt, yt).modularity,
+            "modularity": metrics.compute_modularity(zt, yt).modularity,
             "explicitness_train": explicitness.train,
             "explicitness_test": explicitness.test,
         }
 
     def infomec(latents: np.ndarray, discrete: bool) -> dict:
-        result = compute_infomec(latents, yt, discrete_latents=discrete, seed=0)
+        result = metrics.compute_infomec(latents, yt, discrete_latents=discrete, seed=0)
         return {"infom": result.infom, "infoc": result.infoc, "infoe": result.infoe}
 
     cases: dict[str, tuple[str | None, Callable[[], dict]]] = {
-        "mig": ("mig", lambda: {"mig": compute_mig(zt, yt).mig}),
-        "sap": ("sap", lambda: {"sap": compute_sap(zt, yt, ze, ye).sap}),
+        "mig": ("mig", lambda: {"mig": metrics.compute_mig(zt, yt).mig}),
+        "sap": ("sap", lambda: {"sap": metrics.compute_sap(zt, yt, ze, ye).sap}),
         "sap_continuous": (
             "sap_continuous",
-            lambda: {"sap_continuous": compute_sap(zt, yt, ze, ye, continuous_factors=True).sap},
+            lambda: {"sap_continuous": metrics.compute_sap(zt, yt, ze, ye, continuous_factors=True).sap},
         ),
         "modularity_explicitness": ("modularity_explicitness", modularity_explicitness),
         "infomec_continuous": ("infomec_continuous", lambda: infomec(zt, False)),
         "infomec_quantized": ("infomec_quantized", lambda: infomec(zqt, True)),
-        "dci_fast": (None, lambda: dci_values(compute_dci_fast(zt, yt, ze, ye, seed=0))),
+        "dci_fast": (None, lambda: dci_values(metrics.compute_dci_fast(zt, yt, ze, ye, seed=0))),
     }
     if not skip_dci:
-        cases["dci"] = ("dci", lambda: dci_values(compute_dci(zt, yt, ze, ye, n_jobs=n_jobs, seed=0)))
+        cases["dci"] = ("dci", lambda: dci_values(metrics.compute_dci(zt, yt, ze, ye, n_jobs=n_jobs, seed=0)))
     return cases
 
 

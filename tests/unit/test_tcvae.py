@@ -17,6 +17,14 @@ def _posterior(latent: torch.Tensor, sd: float) -> tuple[torch.Tensor, torch.Ten
     return latent.clone(), torch.full_like(latent, 2 * math.log(sd))
 
 
+def _random_batch(seed: int, batch: int, dims: int = 3):
+    """A seeded batch: sampled latents, posterior means and log-variances, and the posteriors."""
+    generator = torch.Generator().manual_seed(seed)
+    latent, mean = torch.randn(batch, dims, generator=generator), torch.randn(batch, dims, generator=generator)
+    log_var = torch.randn(batch, dims, generator=generator) * 0.3
+    return latent, mean, log_var, torch.distributions.Normal(mean, torch.exp(0.5 * log_var))
+
+
 def test_total_correlation_is_larger_for_dependent_latents():
     generator = torch.Generator().manual_seed(0)
     independent = torch.randn(256, 2, generator=generator)
@@ -29,11 +37,8 @@ def test_total_correlation_is_larger_for_dependent_latents():
 
 def test_total_correlation_matches_the_estimator_written_out():
     """log q(z_i) ~ log sum_j q(z_i|x_j) - log(NM), per dimension likewise (Chen et al. 2018, MWS)."""
-    generator = torch.Generator().manual_seed(3)
-    latent, mean = torch.randn(4, 3, generator=generator), torch.randn(4, 3, generator=generator)
-    log_var = torch.randn(4, 3, generator=generator) * 0.3
+    latent, mean, log_var, normal = _random_batch(seed=3, batch=4)
     dataset_size, batch = 50, 4
-    normal = torch.distributions.Normal(mean, torch.exp(0.5 * log_var))
     expected = 0.0
     for i in range(batch):
         per_pair = normal.log_prob(latent[i].expand(batch, -1))  # (j, d): log q(z_i,d | x_j)
@@ -45,11 +50,8 @@ def test_total_correlation_matches_the_estimator_written_out():
 
 def test_stratified_estimator_matches_its_weights_written_out():
     """MSS: w_ii = 1/N, w_i,i+1 = (N - M + 1) / (N (M - 1)) (cyclically), else 1 / (M - 1)."""
-    generator = torch.Generator().manual_seed(4)
-    latent, mean = torch.randn(5, 3, generator=generator), torch.randn(5, 3, generator=generator)
-    log_var = torch.randn(5, 3, generator=generator) * 0.3
+    latent, mean, log_var, normal = _random_batch(seed=4, batch=5)
     n, m = 40, 5
-    normal = torch.distributions.Normal(mean, torch.exp(0.5 * log_var))
     expected = 0.0
     for i in range(m):
         weights = torch.tensor([1 / n if j == i else (n - m + 1) / (n * (m - 1)) if j == (i + 1) % m else 1 / (m - 1) for j in range(m)])
