@@ -51,12 +51,15 @@ LABEL_PAD = 4  # pixels around each label
 
 def _font() -> ImageFont.FreeTypeFont:
     """Pillow's default font (its bundled FreeType face when Pillow has FreeType)."""
-    return ImageFont.load_default(size=LABEL_FONT_SIZE)
+    font = ImageFont.load_default(size=LABEL_FONT_SIZE)
+    if not isinstance(font, ImageFont.FreeTypeFont):
+        raise RuntimeError("labelled sheets need Pillow built with FreeType (for a sized default font)")
+    return font
 
 
-def _text_width(draw: ImageDraw.ImageDraw, text: str, font) -> int:
+def _text_width(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont) -> int:
     left, _, right, _ = draw.textbbox((0, 0), text, font=font)
-    return right - left
+    return int(right - left)
 
 
 def labelled_sheet(

@@ -147,6 +147,8 @@ class TCVAE(VAE):
     correlation of the aggregate posterior weighted by beta (the paper's alpha = gamma = 1).
     """
 
+    config: TCVAEConfig
+
     def loss(self, images: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         terms = self._terms(images)
         size = self.config.dataset_size or images.shape[0]

@@ -136,8 +136,10 @@ class LatentModel(nn.Module, ABC):
         """This family's training step and optimisers (default: one AdamW on ``loss``)."""
         return GradientTrainer(self, config)
 
-    init_samples: int = 0
-    """Training images :meth:`initialize` wants before the first step (0: none)."""
+    @property
+    def init_samples(self) -> int:
+        """Training images :meth:`initialize` wants before the first step (0: none)."""
+        return 0
 
     def initialize(self, images: torch.Tensor) -> None:
         """Data-dependent initialisation from ``init_samples`` training images, called once
@@ -218,7 +220,9 @@ class Trainer(ABC):
         """One training step; ``batch()`` draws the next training batch. Returns logged values."""
 
 
-def adamw_groups(model: LatentModel, parameters: list[tuple[str, nn.Parameter]], weight_decay: float) -> list[dict]:
+def adamw_groups(
+    model: LatentModel, parameters: list[tuple[str, nn.Parameter]], weight_decay: float
+) -> list[dict[str, Any]]:
     """AdamW parameter groups: decay on what ``model.decays`` names, none on the rest."""
     decay = [p for name, p in parameters if model.decays(name, p)]
     no_decay = [p for name, p in parameters if not model.decays(name, p)]

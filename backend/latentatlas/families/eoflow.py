@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -53,7 +53,9 @@ from latentatlas.nets.flows import ActNorm, Affine, FlowSequence, Logit, Princip
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
-def balanced_directions(batch: int, dim: int, generator: torch.Generator | None = None, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+def balanced_directions(
+    batch: int, dim: int, generator: torch.Generator | None = None, device: torch.device | str | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One latent index per sample, as balanced as the batch allows, and the per-sample weights.
 
     Indices: a random permutation of ``arange(dim)`` repeated to cover the batch (so the counts
@@ -77,7 +79,7 @@ def jacobian_column_log_norms(decode: Callable[[torch.Tensor], torch.Tensor], z:
     Differentiable with respect to ``z`` and the parameters ``decode`` closes over.
     """
     tangent = F.one_hot(dims, z.shape[1]).to(z.dtype)
-    _, column = jvp(decode, (z,), (tangent,))
+    column = jvp(decode, (z,), (tangent,))[1]
     return 0.5 * torch.log(column.flatten(1).square().sum(dim=1).clamp_min(1e-30))
 
 
@@ -167,6 +169,10 @@ class EOFlow(LatentModel, OrderedLatents, ExactLikelihood, PriorSampling):
 
     capabilities = Capabilities(ordered=True, likelihood=True, sample=True)
     config: EOFlowConfig
+    order: torch.Tensor
+    inverse_order: torch.Tensor
+    entropy: torch.Tensor
+    entropy_se: torch.Tensor
 
     def __init__(self, config: EOFlowConfig) -> None:
         super().__init__(config)
@@ -200,7 +206,7 @@ class EOFlow(LatentModel, OrderedLatents, ExactLikelihood, PriorSampling):
         flow's top-C decode is PCA's reconstruction in the (per-channel normalised) pixel space."""
         if not self.config.flow_principal:
             return
-        body, rotation, whiten = self.flow.flows
+        body, rotation, whiten = cast(tuple[FlowSequence, PrincipalRotation, ActNorm], tuple(self.flow.flows))
         features = []
         for part in images.split(chunk):
             part = part + (torch.rand_like(part) - 0.5) / 255

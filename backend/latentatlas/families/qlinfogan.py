@@ -180,7 +180,8 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
     interpolated = eps * real.detach() + (1 - eps) * fake.detach()
     interpolated.requires_grad_(True)
     (gradient,) = torch.autograd.grad(critic(interpolated).sum(), interpolated, create_graph=True)
-    return (gradient.flatten(1).norm(dim=1) - 1).square().mean()
+    norms: torch.Tensor = gradient.flatten(1).norm(dim=1)
+    return (norms - 1).square().mean()
 
 
 class QLInfoGANTrainer(Trainer):
@@ -221,7 +222,9 @@ class QLInfoGANTrainer(Trainer):
         quantize, commit = model.quantizer.losses(continuous, quantized)
         return value, latent, quantize, commit
 
-    def _generator_objective(self, value_fake, latent, quantize, commit) -> torch.Tensor:
+    def _generator_objective(
+        self, value_fake: torch.Tensor, latent: torch.Tensor, quantize: torch.Tensor, commit: torch.Tensor
+    ) -> torch.Tensor:
         f = self.family
         return f.lambda_value * -value_fake.mean() + f.lambda_latent * latent + f.quantize_weight * quantize + f.commit_weight * commit
 

@@ -171,6 +171,10 @@ class STRKM(LatentModel, PriorSampling):
 
     capabilities = Capabilities(sample=True)
     config: STRKMConfig
+    feature_mean: torch.Tensor
+    prior_weights: torch.Tensor
+    prior_means: torch.Tensor
+    prior_scale_tril: torch.Tensor
 
     def __init__(self, config: STRKMConfig) -> None:
         super().__init__(config)
@@ -234,7 +238,7 @@ class STRKM(LatentModel, PriorSampling):
         """||U^T U - I||_F."""
         with torch.no_grad():
             U = self.U.detach()
-            return torch.linalg.matrix_norm(U.T @ U - torch.eye(U.shape[1], device=U.device, dtype=U.dtype)).item()
+            return float(torch.linalg.matrix_norm(U.T @ U - torch.eye(U.shape[1], device=U.device, dtype=U.dtype)))
 
     def make_trainer(self, config: TrainConfig) -> Trainer:
         return STRKMTrainer(self, config)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+from typing import Any, TypeAlias
 
 import numpy as np
 
 from latentatlas.fragments.fingerprint import ACTIVE_THRESHOLD_BITS
 from latentatlas.fragments.similarity import all_terms, nmi_vi
+
+JsonNumbers: TypeAlias = "list[JsonNumbers] | float | None"
+"""Nested lists of numbers as JSON holds them (a NaN or infinity is None)."""
 
 
 class FragmentsInputError(ValueError):
@@ -80,7 +84,7 @@ def validate_inputs(
     return mu, logvar, y
 
 
-def compute_fragments(mu: np.ndarray, logvar: np.ndarray, y: np.ndarray | None = None) -> dict:
+def compute_fragments(mu: np.ndarray, logvar: np.ndarray, y: np.ndarray | None = None) -> dict[str, list[JsonNumbers]]:
     """JSON-able fragments analysis: info_bits [M], info_self_joint_bits [M], nmi and vi
     [M x M]; with ``y`` also nmi_factor, vi_factor [M x K] and factor_info_bits [K].
 
@@ -108,7 +112,7 @@ def compute_fragments(mu: np.ndarray, logvar: np.ndarray, y: np.ndarray | None =
     return {name: _jsonable(value) for name, value in result.items()}
 
 
-def format_summary(result: dict) -> str:
+def format_summary(result: dict[str, list[JsonNumbers]]) -> str:
     """A short human summary of compute_fragments' output."""
     info = np.asarray(result["info_bits"], dtype=np.float64)
     active = np.asarray(result["active"], dtype=bool)
@@ -133,13 +137,14 @@ def format_summary(result: dict) -> str:
     return "\n".join(lines)
 
 
-def _jsonable(value: np.ndarray) -> list:
+def _jsonable(value: np.ndarray) -> list[JsonNumbers]:
+    items: list[Any] = value.tolist()  # every array here is at least 1-D
     if value.dtype == bool:
-        return value.tolist()
-    return _nan_to_none(value.tolist())
+        return items
+    return [_nan_to_none(item) for item in items]
 
 
-def _nan_to_none(node):
+def _nan_to_none(node: list[Any] | float) -> JsonNumbers:
     if isinstance(node, list):
         return [_nan_to_none(item) for item in node]
     return None if isinstance(node, float) and not np.isfinite(node) else float(node)

@@ -145,7 +145,10 @@ def coefficient_pass(
     """Accumulate sum_i -log2(mean_j ...) of every term over chunks of probe rows, for M
     fingerprints given by ``coefficients(rows) -> (M, r, N)`` Bhattacharyya coefficients."""
     k = 0 if labels is None else labels.shape[0]
-    zeros = lambda *shape: torch.zeros(shape, dtype=torch.float64)  # noqa: E731
+
+    def zeros(*shape: int) -> torch.Tensor:
+        return torch.zeros(shape, dtype=torch.float64)
+
     acc = {"info": zeros(m), "self_joint": zeros(m)}
     if pairwise:
         acc["joint"] = zeros(m, m)

@@ -61,7 +61,8 @@ def _mi_from_counts(joint: np.ndarray) -> np.ndarray:
     safe = np.where(nz, joint, 1.0)
     ratio = safe * n / np.where(nz, row * col, 1.0)
     terms = np.where(nz, joint / n * np.log(ratio), 0.0)
-    return np.clip(terms.sum(axis=(-2, -1)), 0.0, None)
+    mi: np.ndarray = np.clip(terms.sum(axis=(-2, -1)), 0.0, None)
+    return mi
 
 
 def mutual_info_matrix(

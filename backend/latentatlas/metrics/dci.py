@@ -70,9 +70,16 @@ def compute_dci(
     return _dci_result([by_factor[k] for k in range(n_factors)])
 
 
-def _fit_factor(k: int, *args) -> tuple[int, tuple[np.ndarray, float, float]]:
+def _fit_factor(
+    k: int,
+    z_train: np.ndarray,
+    labels_train: np.ndarray,
+    z_test: np.ndarray,
+    labels_test: np.ndarray,
+    random_state: np.random.RandomState,
+) -> tuple[int, tuple[np.ndarray, float, float]]:
     """``_fit_gbt`` tagged with its factor (results arrive in completion order)."""
-    return k, _fit_gbt(*args)
+    return k, _fit_gbt(z_train, labels_train, z_test, labels_test, random_state)
 
 
 def compute_dci_fast(

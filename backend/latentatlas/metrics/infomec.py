@@ -109,7 +109,8 @@ def _standardize(z: np.ndarray) -> np.ndarray:
     """Zero mean, unit variance per column (constant columns are only centred)."""
     std = z.std(axis=0)
     std[std == 0] = 1.0
-    return (z - z.mean(axis=0)) / std
+    standardized: np.ndarray = (z - z.mean(axis=0)) / std
+    return standardized
 
 
 def _one_hot(codes: np.ndarray, cards: np.ndarray) -> sparse.csr_matrix:

@@ -52,7 +52,7 @@ def _squared_correlation_matrix(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     cov = zc.T @ yc / dof
     var_z = np.sum(zc * zc, axis=0) / dof
     var_y = np.sum(yc * yc, axis=0) / dof
-    scores = np.zeros_like(cov)
+    scores: np.ndarray = np.zeros_like(cov)
     live = var_z > 1e-12
     scores[live] = cov[live] ** 2 / (var_z[live, None] * var_y[None, :])
     return scores

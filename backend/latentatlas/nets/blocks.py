@@ -9,6 +9,7 @@ live in. QLAE and its baselines use exactly these modules, so comparisons are fa
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -29,11 +30,15 @@ def layer_widths(net: NetConfig) -> tuple[int, ...]:
 class ConvEncoder(nn.Module):
     """Image (N, C, S, S) -> features (N, out_dim)."""
 
+    if TYPE_CHECKING:  # nn.Module.__call__ runs forward (with hooks); torch types it as returning Any
+
+        def __call__(self, images: torch.Tensor) -> torch.Tensor: ...
+
     def __init__(self, net: NetConfig, out_dim: int) -> None:
         super().__init__()
         widths = layer_widths(net)
         layers: list[nn.Module] = []
-        in_ch = net.channels
+        in_ch: int = net.channels
         for width in widths:
             layers += [nn.Conv2d(in_ch, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
             in_ch = width
@@ -46,6 +51,10 @@ class ConvEncoder(nn.Module):
 
 class ConvDecoder(nn.Module):
     """Latent (N, D) -> pixel logits (N, C, S, S)."""
+
+    if TYPE_CHECKING:  # see ConvEncoder
+
+        def __call__(self, latents: torch.Tensor) -> torch.Tensor: ...
 
     def __init__(self, net: NetConfig, latent_dim: int) -> None:
         super().__init__()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import nn
@@ -41,6 +42,10 @@ def _spatial_size(x: torch.Tensor) -> int:
 
 class Flow(nn.Module, ABC):
     """An invertible map: ``forward(x) -> (y, log|det dy/dx|)`` and ``inverse(y) -> x``."""
+
+    if TYPE_CHECKING:  # nn.Module.__call__ runs forward (with hooks); torch types it as returning Any
+
+        def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
 
     @abstractmethod
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
@@ -65,7 +70,7 @@ class FlowSequence(Flow):
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         for flow in reversed(self.flows):
-            y = flow.inverse(y)
+            y = cast(Flow, flow).inverse(y)
         return y
 
 
@@ -75,6 +80,8 @@ class ActNorm(Flow):
 
     ``initialized`` is a buffer, so a model loaded from its weights is never re-initialised.
     """
+
+    initialized: torch.Tensor
 
     def __init__(self, features: int, eps: float = 1e-6) -> None:
         super().__init__()
@@ -103,6 +110,9 @@ class ActNorm(Flow):
 
 class Permutation(Flow):
     """A fixed random permutation of the features (seeded, stored as buffers); log-det 0."""
+
+    perm: torch.Tensor
+    inverse_perm: torch.Tensor
 
     def __init__(self, features: int, seed: int = 0) -> None:
         super().__init__()
@@ -160,6 +170,11 @@ class PrincipalRotation(Flow):
     them in float64 whenever they are fitted or loaded, so it is orthogonal to rounding whatever
     the float16 rounding of r did, and training uses exactly what is stored.
     """
+
+    mean: torch.Tensor
+    reflectors: torch.Tensor
+    signs: torch.Tensor
+    rotation: torch.Tensor
 
     def __init__(self, features: int) -> None:
         super().__init__()
@@ -256,9 +271,8 @@ class AffineCoupling(Flow):
 
 
 def _zero_last(module: nn.Sequential) -> nn.Sequential:
-    last = module[-1]
-    nn.init.zeros_(last.weight)
-    nn.init.zeros_(last.bias)
+    for parameter in module[-1].parameters():  # its weight and bias
+        nn.init.zeros_(parameter)
     return module
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,7 +36,7 @@ def save_checkpoint(
     model: LatentModel,
     trainer: Trainer,
     step: int,
-    history: dict,
+    history: dict[str, list[float]],
     rng: np.random.Generator,
     pending: dict[str, float],
 ) -> None:
@@ -44,7 +45,7 @@ def save_checkpoint(
     folder = path / f"step-{step}"
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{k}": v for k, v in model_state(model).items()}
-    param_groups = {}
+    param_groups: dict[str, list[dict[str, Any]]] = {}
     for name, optimizer in trainer.optimizers.items():
         state = optimizer.state_dict()
         param_groups[name] = state["param_groups"]
@@ -66,14 +67,16 @@ def save_checkpoint(
             shutil.rmtree(old, ignore_errors=True)
 
 
-def load_checkpoint(path: Path, model: LatentModel, trainer: Trainer, rng: np.random.Generator) -> tuple[int, dict, dict[str, float]]:
+def load_checkpoint(
+    path: Path, model: LatentModel, trainer: Trainer, rng: np.random.Generator
+) -> tuple[int, dict[str, list[float]], dict[str, float]]:
     """Restore what ``save_checkpoint`` wrote last; returns (step, history, pending loss sums)."""
     folder = Path(path) / (Path(path) / POINTER_FILE).read_text().strip()
     meta = json.loads((folder / META_FILE).read_text())
     tensors = load_file(str(folder / TENSORS_FILE))
     device = model.device
     model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
-    states: dict[str, dict[int, dict]] = {name: {} for name in trainer.optimizers}
+    states: dict[str, dict[int, dict[str, torch.Tensor]]] = {name: {} for name in trainer.optimizers}
     for key, value in tensors.items():
         if key.startswith("optim."):
             _, name, index, field = key.split(".", 3)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -67,7 +67,7 @@ class EnsembleConfig(BaseModel):
     def member_model(self, beta: float) -> FamilyConfig:
         return model_config(kind=self.kind, latent_dim=self.latent_dim, net=self.net, beta=beta)
 
-    def identity(self) -> dict:
+    def identity(self) -> dict[str, Any]:
         """The settings a resumed run must share with the first (betas and seeds may grow)."""
         return self.model_dump(mode="json", exclude={"betas", "seeds"})
 
@@ -77,11 +77,12 @@ def member_name(beta: float, seed: int) -> str:
     return f"beta{beta:g}-seed{seed}"
 
 
-def read_manifest(out: Path) -> dict:
+def read_manifest(out: Path) -> dict[str, Any]:
     path = Path(out) / MANIFEST_FILE
     if not path.is_file():
         raise EnsembleError(f"{out} is not an ensemble folder (no {MANIFEST_FILE})")
-    return json.loads(path.read_text())
+    manifest: dict[str, Any] = json.loads(path.read_text())
+    return manifest
 
 
 def ship_members(out: Path) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,7 +32,7 @@ class FolderConfig(BaseModel):
 
     model: SerializeAsAny[FamilyConfig]
     dataset: DatasetSpec
-    train: dict = {}
+    train: dict[str, Any] = {}
 
     @field_validator("model", mode="before")
     @classmethod
@@ -44,10 +45,10 @@ class LoadedModel:
     folder: Path
     config: FolderConfig
     model: LatentModel
-    card: dict
+    card: dict[str, Any]
 
 
-def _replace_atomically(path: Path, write) -> None:
+def _replace_atomically(path: Path, write: Callable[[Path], object]) -> None:
     """Write ``path`` through a temporary file in the same folder: flushed, fsynced, renamed."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -64,7 +65,7 @@ def write_text(path: Path, text: str) -> None:
     _replace_atomically(Path(path), lambda tmp: tmp.write_text(text))
 
 
-def write_json(path: Path, payload: dict) -> None:
+def write_json(path: Path, payload: dict[str, Any]) -> None:
     """Write JSON atomically (a reader never sees half a file)."""
     write_text(path, json.dumps(payload, indent=2))
 
@@ -103,7 +104,7 @@ def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
 
 
-def save_model_folder(folder: Path, config: FolderConfig, model: LatentModel, card: dict) -> None:
+def save_model_folder(folder: Path, config: FolderConfig, model: LatentModel, card: dict[str, Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / CONFIG_FILE, config.model_dump(mode="json"))
     write_safetensors(folder / WEIGHTS_FILE, model_state(model))

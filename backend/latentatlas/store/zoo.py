@@ -132,7 +132,7 @@ class ZooConfig(BaseModel):
     def dataset(self, name: str) -> ZooDataset:
         return next(d for d in self.datasets if d.name == name)
 
-    def members(self) -> list[dict]:
+    def members(self) -> list[dict[str, Any]]:
         """``{"name": "dsprites/vae-b4-seed2", "dataset", "variant", "seed"}`` for every member,
         datasets outer, variants, seeds inner."""
         return [
@@ -162,11 +162,12 @@ def read_zoo_config(path: Path) -> ZooConfig:
         raise ZooError(f"cannot read the zoo config {path}: {error}") from error
 
 
-def read_manifest(out: Path) -> dict:
+def read_manifest(out: Path) -> dict[str, Any]:
     path = Path(out) / MANIFEST_FILE
     if not path.is_file():
         raise ZooError(f"{out} is not a zoo folder (no {MANIFEST_FILE})")
-    return json.loads(path.read_text())
+    manifest: dict[str, Any] = json.loads(path.read_text())
+    return manifest
 
 
 def ship_showcases(out: Path) -> list[str]:

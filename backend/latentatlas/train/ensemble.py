@@ -29,6 +29,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from datetime import datetime, timezone
 from multiprocessing import get_context
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -36,6 +37,7 @@ from safetensors.torch import load_file
 from tqdm import tqdm
 
 from latentatlas.data.base import FactorDataset, load_dataset
+from latentatlas.families.base import GaussianPosterior
 from latentatlas.store.ensembles import MANIFEST_FILE, MANIFEST_VERSION, PROBE_FILE, EnsembleConfig, EnsembleError
 from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE, load_model_folder, write_json, write_safetensors
 from latentatlas.train.loop import train
@@ -69,10 +71,11 @@ def encode_probe(folder: Path, indices: np.ndarray, device: str = "cpu", batch_s
     loaded = load_model_folder(folder, device)
     if not loaded.model.capabilities.posterior:
         raise EnsembleError(f"{folder}: a {loaded.config.model.kind} has no Gaussian posterior to probe")
+    model = cast(GaussianPosterior, loaded.model)  # the capability is checked above
     dataset = load_dataset(loaded.config.dataset)
     mus, logvars = [], []
     for start in range(0, len(indices), batch_size):
-        mu, logvar = loaded.model.posterior(dataset.images(indices[start : start + batch_size], device))
+        mu, logvar = model.posterior(dataset.images(indices[start : start + batch_size], device))
         mus.append(mu.float().cpu())
         logvars.append(logvar.float().cpu())
     return {"mu": torch.cat(mus).contiguous(), "logvar": torch.cat(logvars).contiguous(), "indices": torch.from_numpy(indices)}

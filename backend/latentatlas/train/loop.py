@@ -70,7 +70,9 @@ def train(model_config: FamilyConfig, dataset_spec: DatasetSpec, config: TrainCo
     model_config = model_config.model_copy(update={"dataset_size": len(dataset)})
     model = build_model(model_config).to(device)
     trainer = model.make_trainer(config)
-    step, history, sums = 0, {"step": [], "seconds": []}, {}
+    step = 0
+    history: dict[str, list[float]] = {"step": [], "seconds": []}
+    sums: dict[str, float] = {}
     checkpoint = out / CHECKPOINT_DIR
     if resume and has_checkpoint(checkpoint):
         step, history, sums = load_checkpoint(checkpoint, model, trainer, rng)

@@ -13,6 +13,7 @@ import json
 from collections.abc import Sequence
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import Any
 
 from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE, write_json
 from latentatlas.store.zoo import MANIFEST_FILE, MANIFEST_VERSION, ZooConfig, ZooError
@@ -51,7 +52,7 @@ def _is_finished(out: Path, entry: dict) -> bool:
 def open_manifest(out: Path, config: ZooConfig) -> dict:
     """The existing manifest (its members checked against ``config``, new ones added) or a fresh one."""
     path = out / MANIFEST_FILE
-    manifest = json.loads(path.read_text()) if path.exists() else {
+    manifest: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {
         "version": MANIFEST_VERSION, "name": out.name, "created": utc_now(), "members": [],
     }
     known = {entry["name"]: entry for entry in manifest["members"]}
