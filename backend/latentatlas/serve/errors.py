@@ -4,6 +4,9 @@ and services raise; nothing catches per route."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -28,7 +31,7 @@ STATUS: dict[type[Exception], int] = {
 :class:`ImageInputError` carries its own)."""
 
 
-def describe_errors(errors: list[dict]) -> str:
+def describe_errors(errors: Iterable[Any]) -> str:
     """Pydantic errors as one readable sentence each, without echoing the input (it may hold NaN or be huge)."""
     parts = []
     for problem in errors:
