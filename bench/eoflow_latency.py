@@ -2,7 +2,7 @@
 
 For every model with ordered latents in the models folder, on one dataset image:
 
-* in process, the service method the /truncate router calls (``ModelService.truncate``: encode,
+* in process, the service method the /truncate router calls (``OrderedLatentService.truncate``: encode,
   top-C decode, PSNR, PNG data URLs): one C at batch 1, and a whole 16-C PSNR curve (16
   log-spaced C from 1 to D) in one batched call, p50/p95 ms after a warm-up;
 * the same two requests over HTTP (POST /api/models/{id}/truncate, JSON by dataset index,
@@ -63,14 +63,17 @@ def timed(call, n: int, warmup: int) -> dict:
 # ------------------------------------------------------------------ measurements
 
 def bench_in_process(service, n: int, warmup: int, max_batch: int) -> dict:
+    from latentatlas.serve.services.ordered import OrderedLatentService
+
     dim = service.config.latent_dim
     images = service.dataset_images([DATASET_INDEX])
+    ordered = OrderedLatentService.of(service, "truncate its latent")
     one, curve = [max(1, dim // 16)], log_spaced(dim, CURVE_POINTS)
     return {
         "keep_batch1": one,
         "keep_curve": curve,
-        "batch1_ms": timed(lambda: service.truncate(images, one, max_batch), n, warmup),
-        "curve16_ms": timed(lambda: service.truncate(images, curve, max_batch), n, warmup),
+        "batch1_ms": timed(lambda: ordered.truncate(images, one, max_batch), n, warmup),
+        "curve16_ms": timed(lambda: ordered.truncate(images, curve, max_batch), n, warmup),
     }
 
 

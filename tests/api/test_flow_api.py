@@ -72,6 +72,19 @@ def test_model_info_says_which_models_truncate(flow_client):
     assert flow == {"encode": True, "decode": True, "codes": False, "posterior": False, "ordered": True, "likelihood": True, "sample": True}
     assert models[FLOW_ID]["latent_dim"] == DIM
     assert qlae == {"encode": True, "decode": True, "codes": True, "posterior": False, "ordered": False, "likelihood": False, "sample": True}
+    assert models[FLOW_ID]["truncation_fill"] == 0.0 and models[QLAE_ID]["truncation_fill"] is None
+
+
+def test_the_declared_truncation_rule_is_what_truncate_does(flow_client):
+    """Top-C decoding is /decode of the latent with entries C.. set to ``truncation_fill``: a
+    client can truncate by itself."""
+    fill = flow_client.get(f"/api/models/{FLOW_ID}").json()["truncation_fill"]
+    latent = flow_client.post(f"/api/models/{FLOW_ID}/encode", json={"dataset_index": 3}).json()["latent"]
+    keep = 16
+    truncated = flow_client.post(f"/api/models/{FLOW_ID}/truncate", json={"dataset_index": 3, "keep": [keep]}).json()
+    decoded = flow_client.post(f"/api/models/{FLOW_ID}/decode", json={"latent": latent[:keep] + [fill] * (DIM - keep)})
+    assert decoded.status_code == 200
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(decoded.content))), _image(truncated["results"][0]["image"]))
 
 
 def test_a_flows_detail_carries_the_held_out_curves_of_the_other_flows_on_its_data(flow_client):
@@ -163,6 +176,9 @@ def test_entropy(flow_client):
     assert np.all(np.isfinite(entropy)) and abs(body["total"] - entropy.sum()) < 1e-6 * max(1, abs(entropy.sum()))
     assert np.all(np.diff(entropy) <= 1e-6)  # the ordering fixed at the end of training
     assert np.all(np.diff(share) >= 0) and share[-1] == 1.0 and share[0] >= 0
+    grid = body["keep_grid"]  # the C worth offering: log-spaced from 1 to the latent's size
+    assert grid[0] == 1 and grid[-1] == DIM and grid == sorted(set(grid)) and 2 <= len(grid) <= 12
+    assert flow_client.get(f"/api/models/{FLOW_ID}/entropy").json() == body  # measured once, served the same
 
 
 # -- denoise -----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from latentatlas.config import Settings
 from latentatlas.serve.app import create_app
-from latentatlas.serve.registry import ModelService
+import latentatlas.serve.routers.metrics as metrics_router
 
 SMALL = {"samples": 60, "train_votes": 4, "eval_votes": 2}
 WAIT_S = 60
@@ -109,7 +109,7 @@ def test_job_computes_the_metrics_beside_the_card(vae_job, jobs_client, ids, met
 def test_second_post_joins_the_running_job_and_the_limit_refuses_more(jobs_client, ids, monkeypatch):
     release = threading.Event()
 
-    def blocking_work(self, samples, seed, votes, n_jobs):
+    def blocking_work(service, samples, seed, votes, n_jobs):
         def work(progress):
             progress(0.5, "waiting for the test")
             release.wait(WAIT_S)
@@ -117,7 +117,7 @@ def test_second_post_joins_the_running_job_and_the_limit_refuses_more(jobs_clien
 
         return work
 
-    monkeypatch.setattr(ModelService, "metrics_work", blocking_work)
+    monkeypatch.setattr(metrics_router, "metrics_work", blocking_work)
     first = jobs_client.post(f"/api/models/{ids.qlae}/metrics")
     assert first.status_code == 202, first.text
     job_id = first.json()["job_id"]
@@ -141,7 +141,7 @@ def test_a_cancelled_job_stops_and_writes_nothing(jobs_client, ids, metrics_dir,
     card_before = (metrics_dir / ids.qlae / "card.json").read_bytes()
     reported, reports = threading.Event(), []
 
-    def slow_work(self, samples, seed, votes, n_jobs):
+    def slow_work(service, samples, seed, votes, n_jobs):
         def work(progress):
             for step in range(200):
                 progress(step / 200, f"stage {step}")
@@ -152,7 +152,7 @@ def test_a_cancelled_job_stops_and_writes_nothing(jobs_client, ids, metrics_dir,
 
         return work
 
-    monkeypatch.setattr(ModelService, "metrics_work", slow_work)
+    monkeypatch.setattr(metrics_router, "metrics_work", slow_work)
     job_id = jobs_client.post(f"/api/models/{ids.qlae}/metrics").json()["job_id"]
     assert reported.wait(10)
     cancelled = jobs_client.delete(f"/api/jobs/{job_id}")
@@ -187,15 +187,15 @@ def test_bad_requests_are_422(jobs_client, ids, monkeypatch):
 
 
 def test_read_only_models_folder_keeps_the_metrics_in_memory(vae_job, jobs_client, ids, metrics_dir, monkeypatch):
-    import latentatlas.serve.registry as registry
+    from latentatlas.serve.services import metrics_jobs
 
     recomputed = {**vae_job[1][-1]["result"], "seed": 7}
-    monkeypatch.setattr(registry, "evaluate_model", lambda *args, **kwargs: recomputed)
+    monkeypatch.setattr(metrics_jobs, "evaluate_model", lambda *args, **kwargs: recomputed)
 
     def read_only(folder, metrics):
         raise OSError(30, "Read-only file system")
 
-    monkeypatch.setattr(registry, "save_metrics_run", read_only)
+    monkeypatch.setattr(metrics_jobs, "save_metrics_run", read_only)
     runs_before = sorted((metrics_dir / ids.vae / "runs").glob("*.json"))
     job = wait_for(jobs_client, jobs_client.post(f"/api/models/{ids.vae}/metrics").json()["job_id"])[-1]
     assert job["status"] == "done" and job["result"]["seed"] == 7

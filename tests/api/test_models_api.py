@@ -762,17 +762,17 @@ def test_encode_says_how_the_input_compares_with_the_training_data(client, ids, 
     assert "trained on dsprites" in near["context"] and f"{near['psnr_db']:.1f} dB" in near["context"]
 
     # The rule, on this service (the tiny test model's own held-out PSNR is too low to be far from).
-    from latentatlas.serve.registry import FAR_BITS_PER_DIM, FAR_PSNR_DB
+    from latentatlas.evaluation.novelty import FAR_BITS_PER_DIM, FAR_PSNR_DB
 
     service = client.app.state.registry.get(ids.qlae)
     card = service.loaded.card
     service.loaded.card = {**card, "heldout": {**card["heldout"], "psnr_db": 25.0}, "flow": {"bits_per_dim": 2.0}}
     try:
-        assert service.input_context(25.0 - FAR_PSNR_DB - 0.1, None)["far_from_training"] is True
-        assert service.input_context(25.0 - FAR_PSNR_DB + 0.1, None)["far_from_training"] is False
-        assert service.input_context(30.0, 2.0 + FAR_BITS_PER_DIM + 0.1)["far_from_training"] is True
+        assert service.input_context(25.0 - FAR_PSNR_DB - 0.1, None).far_from_training is True
+        assert service.input_context(25.0 - FAR_PSNR_DB + 0.1, None).far_from_training is False
+        assert service.input_context(30.0, 2.0 + FAR_BITS_PER_DIM + 0.1).far_from_training is True
         context = service.input_context(12.0, 2.5)
-        assert "far from what the model was trained on" in context["context"] and "2.50 bits/dim against 2.00" in context["context"]
+        assert "far from what the model was trained on" in context.context and "2.50 bits/dim against 2.00" in context.context
     finally:
         service.loaded.card = card
 

@@ -95,7 +95,7 @@ def test_overflow_is_503_with_retry_after_and_health_stays_fast(models_dir, ids,
 def test_a_large_request_is_decoded_in_chunks_that_let_others_through(models_dir, ids, model_infos):
     """A 160-image traversal takes the model's lock per chunk of 64, so a single decode sent while
     it runs is answered before the traversal finishes."""
-    from latentatlas.serve.registry import DECODE_CHUNK
+    from latentatlas.serve.services.core import DECODE_CHUNK
 
     with TestClient(create_app(Settings(models_dir=models_dir))) as client:
         service = client.app.state.registry.get(ids.qlae)

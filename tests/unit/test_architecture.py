@@ -24,7 +24,7 @@ ALLOWED = {
     "export": {"data", "families", "nets", "store", "imaging"},
     "serve": {"data", "families", "nets", "store", "evaluation", "export", "imaging", "config", "devices"},
 }
-TOP_LEVEL_HELPERS = {"__init__"}  # `from latentatlas import __version__`
+TOP_LEVEL_HELPERS = {"__init__", "errors"}  # `from latentatlas import __version__`; the domain errors (no imports)
 
 
 def _imports(path: Path) -> set[str]:

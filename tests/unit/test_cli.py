@@ -252,15 +252,16 @@ def test_traverse_writes_the_servers_png_export(runner, tiny_qlae, tmp_path):
     """The CLI's PNG is byte for byte the server's export of the same dataset image's latent."""
     import torch
 
-    from latentatlas.serve.registry import ModelService
+    from latentatlas.serve.services.core import ModelService
+    from latentatlas.serve.services.exports import traverse_export
 
     out = tmp_path / "figures" / "grid.png"
     result = _traverse(runner, tiny_qlae, out, "--dataset-index", "3", "--dims", "0,2", "--scale", "2")
     assert result.exit_code == 0, result.output
     assert str(out) in result.stdout and "dataset image 3" in result.stdout
     service = ModelService(load_model_folder(tiny_qlae), torch.device("cpu"))
-    latent = service.encode(service.dataset_images([3]))["latent"]
-    assert out.read_bytes() == service.traverse_export(latent, [0, 2], 11, 1024, "png", 2)
+    latent = service.encode(service.dataset_images([3])).latent
+    assert out.read_bytes() == traverse_export(service, latent, [0, 2], 11, 1024, "png", 2)
     with Image.open(out) as grid:
         header = grid.height - 2 * 32  # two dims of 16-pixel tiles at scale 2 under the header
         assert grid.format == "PNG" and 0 < header < 32 and grid.width > 5 * 32  # five codes: five columns

@@ -27,8 +27,10 @@ def traverse(
     a dataset image's, or (neither given) the prior centre (latent mean, codes at the nearest code)."""
     from latentatlas.config import Settings
     from latentatlas.devices import resolve_device, set_threads
-    from latentatlas.serve.images import ImageInputError, decode_upload
-    from latentatlas.serve.registry import InputError, ModelService
+    from latentatlas.errors import InputError
+    from latentatlas.serve.images import decode_upload
+    from latentatlas.serve.services.core import ModelService
+    from latentatlas.serve.services.exports import traverse_export
     from latentatlas.store.folders import load_model_folder
 
     fmt = out.suffix.lower().removeprefix(".")
@@ -52,13 +54,13 @@ def traverse(
     try:
         if image is not None:
             images = decode_upload(image.read_bytes(), net.channels, net.image_size, settings.max_image_pixels, settings.max_decoded_pixels)
-            latent, source = service.encode(images)["latent"], str(image)
+            latent, source = service.encode(images).latent, str(image)
         elif dataset_index is not None:
-            latent, source = service.encode(service.dataset_images([dataset_index]))["latent"], f"dataset image {dataset_index}"
+            latent, source = service.encode(service.dataset_images([dataset_index])).latent, f"dataset image {dataset_index}"
         else:
             latent, source = service.prior_centre(), "the prior centre"
-        content = service.traverse_export(latent, dim_list, steps, settings.max_decode_batch, fmt, scale)
-    except (OSError, ImageInputError, InputError) as error:
+        content = traverse_export(service, latent, dim_list, steps, settings.max_decode_batch, fmt, scale)
+    except (OSError, InputError) as error:
         fail(error)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(content)

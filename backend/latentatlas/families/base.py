@@ -170,9 +170,12 @@ class GaussianPosterior(ABC):
 class OrderedLatents(ABC):
     """``ordered`` capability: latent 0 is the most important; top-C decoding."""
 
+    truncation_fill: float = 0.0
+    """The value :meth:`truncate` gives every dropped latent: the prior's mode (a standard normal's 0)."""
+
     @abstractmethod
     def truncate(self, latents: torch.Tensor, keep: int) -> torch.Tensor:
-        """Keep the top ``keep`` latents, set the rest to their prior mode."""
+        """Keep the top ``keep`` latents, set the rest to ``truncation_fill`` (their prior mode)."""
 
     @abstractmethod
     def explained_entropy(self) -> torch.Tensor:

@@ -257,9 +257,9 @@ class EOFlow(LatentModel, OrderedLatents, ExactLikelihood, PriorSampling):
         return torch.randn(n, self.dim, generator=generator).to(self.order.device)
 
     def truncate(self, latents: torch.Tensor, keep: int) -> torch.Tensor:
-        """Keep the top ``keep`` ordered latents; set the rest to the base mode 0."""
+        """Keep the top ``keep`` ordered latents; set the rest to the base mode 0 (``truncation_fill``)."""
         out = latents.clone()
-        out[:, max(0, keep) :] = 0
+        out[:, max(0, keep) :] = self.truncation_fill
         return out
 
     # -- training ---------------------------------------------------------------------------

@@ -10,11 +10,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-RETRY_AFTER_SECONDS = 1
+from latentatlas.errors import OverloadedError
 
-
-class OverloadedError(RuntimeError):
-    """Too many requests are waiting for inference; the message says which bound was hit."""
+RETRY_AFTER_SECONDS = OverloadedError.retry_after_seconds
 
 
 class FairLock:

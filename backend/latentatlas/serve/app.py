@@ -8,8 +8,7 @@ from contextlib import asynccontextmanager
 import anyio
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.middleware.cors import CORSMiddleware
@@ -20,23 +19,19 @@ from fastapi.staticfiles import StaticFiles
 from latentatlas import __version__
 from latentatlas.config import Settings
 from latentatlas.devices import resolve_device, set_threads
-from latentatlas.serve.admission import RETRY_AFTER_SECONDS, Admission, OverloadedError
-from latentatlas.serve.deps import describe_errors
+from latentatlas.serve.admission import RETRY_AFTER_SECONDS, Admission
 from latentatlas.serve.ensembles import EnsembleRegistry
+from latentatlas.serve.errors import install_error_handlers
 from latentatlas.serve.jobs import JobManager
 from latentatlas.serve.registry import ModelRegistry
 from latentatlas.export.onnx import OnnxCache
-from latentatlas.serve.routers import ensembles, health, live, metrics, models, onnx, zoo
+from latentatlas.serve.routers import ensembles, exports, health, live, metrics, models, onnx, ordered, population, zoo
 
 log = logging.getLogger("latentatlas.serve")
 
 
-async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-    return JSONResponse({"detail": describe_errors(error.errors())}, status_code=422)
-
-
-async def _overloaded(request: Request, error: OverloadedError) -> JSONResponse:
-    return JSONResponse({"detail": str(error)}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+ROUTERS = (health, models, ordered, population, exports, live, onnx, metrics, ensembles, zoo)
+"""Every router module (each has a ``router``); one entry per concern."""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -62,17 +57,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.jobs = JobManager(settings.max_jobs)
     app.state.onnx = OnnxCache(settings.onnx_cache_dir)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(OverloadedError, _overloaded)
+    install_error_handlers(app)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"])
-    app.include_router(health.router)
-    app.include_router(models.router)
-    app.include_router(live.router)
-    app.include_router(onnx.router)
-    app.include_router(metrics.router)
-    app.include_router(ensembles.router)
-    app.include_router(zoo.router)
+    for module in ROUTERS:
+        app.include_router(module.router)
     # Only what the pages load: the vendored npm packages' files, not node_modules or package.json.
     for package, subfolder in VENDORED_PACKAGES.items():
         folder = settings.frontend_dir / "node_modules" / package / subfolder

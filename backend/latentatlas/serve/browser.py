@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from latentatlas.export.onnx import OnnxExport
-from latentatlas.serve.registry import ModelService
+from latentatlas.export.onnx import OnnxCache, OnnxExport
+from latentatlas.serve.services.core import ModelService
 from latentatlas.serve.schemas import OnnxManifest, OnnxPartLink
 
 MAX_SWEEPS = 64
@@ -20,6 +20,20 @@ def onnx_manifest(service: ModelService, export: OnnxExport, url_for: Callable[[
     return OnnxManifest(
         model_id=service.id, available="decoder" in parts, opset=export.opset, latent_dim=export.latent_dim,
         image_shape=export.image_shape, parts=parts, unavailable=export.unavailable,
-        truncate_by_zeroing=service.capabilities.ordered,
+        truncate_by_zeroing=service.truncation_fill == 0,
         sweeps=[service.sweep(d) for d in range(min(service.config.latent_dim, MAX_SWEEPS))],
     )
+
+
+def cached_export(service: ModelService, cache: OnnxCache) -> OnnxExport:
+    """The model's export, made now if not cached; a cache folder the server cannot write
+    leaves every part unavailable (the app then decodes on the server)."""
+    try:
+        return cache.get(service.loaded.folder)
+    except OSError as error:
+        net = service.config.net
+        reason = f"the ONNX cache ({cache.cache_dir.name}) is not writable: {type(error).__name__}"
+        return OnnxExport(
+            digest="", opset=None, latent_dim=service.config.latent_dim, image_shape=[net.channels, net.image_size, net.image_size],
+            unavailable={"decoder": reason, "encoder": reason},
+        )

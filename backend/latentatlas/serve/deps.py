@@ -10,20 +10,13 @@ from fastapi import HTTPException, Request
 from starlette.requests import ClientDisconnect, HTTPConnection
 
 from latentatlas.config import Settings
+from latentatlas.errors import NotFoundError
 from latentatlas.serve.ensembles import EnsembleRegistry, EnsembleService
 from latentatlas.serve.jobs import JobManager
-from latentatlas.serve.registry import ModelRegistry, ModelService
+from latentatlas.serve.registry import ModelRegistry
+from latentatlas.serve.services.core import ModelService
 
 log = logging.getLogger("latentatlas.serve")
-
-
-def describe_errors(errors: list[dict]) -> str:
-    """Pydantic errors as one readable sentence each, without echoing the input (it may hold NaN or be huge)."""
-    parts = []
-    for problem in errors:
-        where = ".".join(str(part) for part in problem.get("loc", ()) if part != "body") or "body"
-        parts.append(f"{where}: {problem.get('msg', 'invalid')}")
-    return "; ".join(parts)
 
 
 def get_settings(connection: HTTPConnection) -> Settings:
@@ -41,7 +34,7 @@ def get_jobs(connection: HTTPConnection) -> JobManager:
 def get_service(model_id: str, request: Request) -> ModelService:
     service = get_registry(request).get(model_id)
     if service is None:
-        raise HTTPException(404, f"unknown model {model_id[:100]!r}: GET /api/models lists the served models")
+        raise NotFoundError(f"unknown model {model_id[:100]!r}: GET /api/models lists the served models")
     return service
 
 
@@ -53,7 +46,7 @@ def get_ensemble(ensemble_id: str, request: Request) -> EnsembleService:
     ensembles = get_ensembles(request)
     service = ensembles.get(ensemble_id)
     if service is None:
-        raise HTTPException(404, f"unknown ensemble {ensemble_id[:100]!r}: GET /api/ensembles lists the served ensembles")
+        raise NotFoundError(f"unknown ensemble {ensemble_id[:100]!r}: GET /api/ensembles lists the served ensembles")
     return service
 
 

@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 from safetensors.torch import load_file
 
-from latentatlas.serve.registry import InputError, ModelRegistry
+from latentatlas.errors import InputError, UnsupportedError
+from latentatlas.evaluation.hotspot_factors import best_factor, hotspot_factor_means
+from latentatlas.serve.registry import ModelRegistry
 from latentatlas.serve.schemas import (
     EnsembleAnalysisSummary,
     EnsembleChannel,
@@ -37,7 +39,7 @@ ENSEMBLES_FOLDER = "ensembles"
 ENSEMBLE_JOB_PREFIX = "ensembles/"  # job keys: model ids are folder names, never holding "/"
 
 
-class NotAnalysedError(InputError):
+class NotAnalysedError(UnsupportedError):
     """The ensemble has no (readable) analysis yet (409)."""
 
 
@@ -75,6 +77,7 @@ class EnsembleService:
         self.analysis: dict | None = None
         self.analysis_error: str | None = None
         self._lock = threading.Lock()
+        self._hotspots: tuple[dict, EnsembleHotspots] | None = None  # (the analysis, its hotspots)
         self._load_analysis()
 
     # -- loading -------------------------------------------------------------------------
@@ -227,7 +230,12 @@ class EnsembleService:
         )
 
     def hotspots(self) -> EnsembleHotspots:
+        """Each hotspot's channels and the factor they follow (mean channel-factor NMI,
+        :mod:`latentatlas.evaluation.hotspot_factors`); derived once per analysis."""
         analysis = self._require_analysis()
+        cached = self._hotspots
+        if cached is not None and cached[0] is analysis:
+            return cached[1]
         factor_names = list(analysis.get("factor_names") or [])
         nmi_factor = analysis.get("nmi_factor")
         factor_matrix = (
@@ -240,15 +248,11 @@ class EnsembleService:
         for cluster in analysis["hotspots"]["clusters"]:
             members = [int(c) for c in cluster["channels"]]
             factor_nmi: dict[str, float | None] = {}
-            best, best_nmi = None, None
+            best = None
             if factor_matrix is not None and factor_matrix.shape[1] == len(factor_names) and members:
-                rows = factor_matrix[members]
-                with np.errstate(invalid="ignore"):
-                    means = [float(np.nanmean(col)) if np.isfinite(col).any() else np.nan for col in rows.T]
+                means = hotspot_factor_means(factor_matrix, members)
                 factor_nmi = {name: _finite(m) for name, m in zip(factor_names, means)}
-                finite = [(m, name) for name, m in zip(factor_names, means) if np.isfinite(m)]
-                if finite:
-                    best_nmi, best = max(finite)
+                best = best_factor(means, factor_names)
             out.append(
                 EnsembleHotspot(
                     label=int(cluster["label"]),
@@ -257,18 +261,20 @@ class EnsembleService:
                     betas=[float(channels[c]["beta"]) for c in members],
                     dims=[int(channels[c]["dim"]) for c in members],
                     mean_info_bits=float(cluster["mean_info_bits"]),
-                    best_factor=best,
-                    best_factor_nmi=best_nmi,
+                    best_factor=best[0] if best else None,
+                    best_factor_nmi=best[1] if best else None,
                     factor_nmi=factor_nmi,
                 )
             )
-        return EnsembleHotspots(
+        hotspots = EnsembleHotspots(
             ensemble=self.id,
             distance=analysis["hotspots"]["distance"],
             min_samples=int(analysis["hotspots"]["min_samples"]),
             factor_names=factor_names,
             hotspots=out,
         )
+        self._hotspots = (analysis, hotspots)
+        return hotspots
 
     # -- analysis job ------------------------------------------------------------------------
     def analyze_work(self, distance: str, min_samples: int | None) -> Callable[[Callable[[float, str], None]], EnsembleAnalysisSummary]:

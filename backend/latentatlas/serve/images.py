@@ -23,16 +23,9 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from latentatlas.data.folder import fit_square
+from latentatlas.errors import ImageInputError
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
-
-
-class ImageInputError(ValueError):
-    """An upload we refuse, with the HTTP status that says why."""
-
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
 
 
 CONCURRENT_DECODES = 2

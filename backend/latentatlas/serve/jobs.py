@@ -16,20 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from latentatlas.errors import JobLimitError
+
 log = logging.getLogger("latentatlas.jobs")
 
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
-JOB_RETRY_AFTER_SECONDS = 30
+JOB_RETRY_AFTER_SECONDS = JobLimitError.retry_after_seconds
 """What a 429 (too many active jobs) tells the client to wait before trying again (Retry-After)."""
 Work = Callable[[Callable[[float, str], None]], Any]
 
 
 class JobCancelled(Exception):
     """Raised inside a job's work at its next progress report once a cancel was asked for."""
-
-
-class JobLimitError(RuntimeError):
-    """Too many jobs are active; the message says how many and what to do."""
 
 
 @dataclass

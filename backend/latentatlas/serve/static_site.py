@@ -23,7 +23,7 @@ from latentatlas import __version__
 from latentatlas.data.base import FactorDataset
 from latentatlas.export.onnx import cache_folder, export_onnx
 from latentatlas.serve.browser import onnx_manifest
-from latentatlas.serve.registry import ModelService
+from latentatlas.serve.services.core import ModelService
 from latentatlas.store.folders import load_model_folder
 
 PAGE = "static.html"

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 
 from latentatlas.serve.deps import get_ensemble, get_ensembles, get_jobs
-from latentatlas.serve.ensembles import ENSEMBLE_JOB_PREFIX, EnsembleRegistry, EnsembleService, NotAnalysedError
-from latentatlas.serve.jobs import JOB_RETRY_AFTER_SECONDS, JobLimitError, JobManager
-from latentatlas.serve.registry import InputError
+from latentatlas.serve.ensembles import (
+    ENSEMBLE_JOB_PREFIX,
+    EnsembleRegistry,
+    EnsembleService,
+)
+from latentatlas.serve.jobs import JobManager
 from latentatlas.serve.schemas import (
     AnalyzeRequest,
     EnsembleDetail,
@@ -22,11 +25,6 @@ from latentatlas.serve.schemas import (
 
 router = APIRouter(prefix="/api/ensembles", tags=["ensembles"], responses=errors(400, 404, 422))
 Ensemble = Annotated[EnsembleService, Depends(get_ensemble)]
-
-
-def _unprocessable(error: InputError) -> HTTPException:
-    """409 when the ensemble is not analysed yet, 422 otherwise."""
-    return HTTPException(409 if isinstance(error, NotAnalysedError) else 422, str(error))
 
 
 @router.get("", response_model=EnsembleList)
@@ -46,20 +44,14 @@ def describe_ensemble(ensemble: Ensemble) -> EnsembleDetail:
 def similarity(ensemble: Ensemble) -> EnsembleSimilarity:
     """Channel x channel NMI and VI, the channels (member, dim, beta), OPTICS ordering,
     reachability and hotspot labels. 409 until the ensemble has been analysed."""
-    try:
-        return ensemble.similarity()
-    except InputError as error:
-        raise _unprocessable(error) from error
+    return ensemble.similarity()
 
 
 @router.get("/{ensemble_id}/hotspots", response_model=EnsembleHotspots, responses=errors(409))
 def hotspots(ensemble: Ensemble) -> EnsembleHotspots:
     """Each hotspot's channels (members, betas, dims), mean information and best-matching
     factor by channel-factor NMI. 409 until the ensemble has been analysed."""
-    try:
-        return ensemble.hotspots()
-    except InputError as error:
-        raise _unprocessable(error) from error
+    return ensemble.hotspots()
 
 
 @router.post("/{ensemble_id}/analyze", response_model=JobStarted, status_code=202, responses=errors(403, 429))
@@ -69,11 +61,6 @@ def analyze(ensemble: Ensemble, jobs: Annotated[JobManager, Depends(get_jobs)], 
     request joins it. 429 when LATENTATLAS_MAX_JOBS jobs are running; 422 when no member is
     finished."""
     body = body or AnalyzeRequest()
-    try:
-        work = ensemble.analyze_work(body.distance, body.min_samples)
-        job, joined = jobs.submit(ENSEMBLE_JOB_PREFIX + ensemble.id, work)
-    except InputError as error:
-        raise _unprocessable(error) from error
-    except JobLimitError as error:
-        raise HTTPException(429, str(error), headers={"Retry-After": str(JOB_RETRY_AFTER_SECONDS)}) from error
+    work = ensemble.analyze_work(body.distance, body.min_samples)
+    job, joined = jobs.submit(ENSEMBLE_JOB_PREFIX + ensemble.id, work)
     return JobStarted(job_id=job.id, status=job.status, joined=joined)

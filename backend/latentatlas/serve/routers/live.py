@@ -15,11 +15,12 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
-from latentatlas.serve.deps import describe_errors, get_registry
+from latentatlas.errors import InputError, OverloadedError
 from latentatlas.imaging import to_data_url
-from latentatlas.serve.admission import OverloadedError
-from latentatlas.serve.registry import InputError, ModelService
+from latentatlas.serve.deps import get_registry
+from latentatlas.serve.errors import describe_errors
 from latentatlas.serve.schemas import LiveRequest
+from latentatlas.serve.services.core import ModelService
 
 router = APIRouter(tags=["live"])
 UNKNOWN_MODEL_CLOSE_CODE = 4404

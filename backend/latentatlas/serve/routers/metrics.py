@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 
 from latentatlas.config import Settings
+from latentatlas.errors import NotFoundError
+from latentatlas.evaluation.disentanglement import VoteCounts
 from latentatlas.serve.deps import get_jobs, get_service, get_settings
 from latentatlas.serve.ensembles import ENSEMBLE_JOB_PREFIX
-from latentatlas.serve.jobs import JOB_RETRY_AFTER_SECONDS, JobLimitError, JobManager
-from latentatlas.serve.registry import InputError, ModelService
+from latentatlas.serve.jobs import JobManager
 from latentatlas.serve.schemas import JobInfo, JobStarted, MetricsRequest, errors
-from latentatlas.evaluation.disentanglement import VoteCounts
+from latentatlas.serve.services.core import ModelService
+from latentatlas.serve.services.metrics_jobs import metrics_work
 
 router = APIRouter(prefix="/api", tags=["metrics"], responses=errors(400, 404, 422))
 Jobs = Annotated[JobManager, Depends(get_jobs)]
@@ -32,15 +34,8 @@ def start_metrics(
     has no generative factors.
     """
     body = body or MetricsRequest()
-    try:
-        work = service.metrics_work(
-            body.samples, body.seed, VoteCounts(train=body.train_votes, eval=body.eval_votes), settings.torch_threads
-        )
-        job, joined = jobs.submit(service.id, work)
-    except InputError as error:
-        raise HTTPException(422, str(error)) from error
-    except JobLimitError as error:
-        raise HTTPException(429, str(error), headers={"Retry-After": str(JOB_RETRY_AFTER_SECONDS)}) from error
+    votes = VoteCounts(train=body.train_votes, eval=body.eval_votes)
+    job, joined = jobs.submit(service.id, metrics_work(service, body.samples, body.seed, votes, settings.torch_threads))
     return JobStarted(job_id=job.id, status=job.status, joined=joined)
 
 
@@ -52,8 +47,8 @@ def _job_info(job) -> JobInfo:
     )
 
 
-def _unknown_job(job_id: str) -> HTTPException:
-    return HTTPException(404, f"unknown job {job_id[:100]!r} (jobs are kept in memory until the server restarts)")
+def _unknown_job(job_id: str) -> NotFoundError:
+    return NotFoundError( f"unknown job {job_id[:100]!r} (jobs are kept in memory until the server restarts)")
 
 
 @router.get("/jobs/{job_id}", response_model=JobInfo)

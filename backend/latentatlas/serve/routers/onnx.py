@@ -6,15 +6,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 
-from latentatlas.export.onnx import OnnxCache, OnnxExport
-from latentatlas.serve.browser import onnx_manifest
+from latentatlas.errors import UnsupportedError
+from latentatlas.export.onnx import OnnxCache
+from latentatlas.serve.browser import cached_export, onnx_manifest
 from latentatlas.serve.deps import get_service
-from latentatlas.serve.registry import ModelService
 from latentatlas.serve.schemas import OnnxManifest, errors
+from latentatlas.serve.services.core import ModelService
 
 router = APIRouter(prefix="/api/models", tags=["browser decoding"], responses=errors(400, 404, 422))
 Service = Annotated[ModelService, Depends(get_service)]
@@ -27,23 +28,11 @@ def get_onnx_cache(request: Request) -> OnnxCache:
 Cache = Annotated[OnnxCache, Depends(get_onnx_cache)]
 
 
-async def _export(service: ModelService, cache: OnnxCache) -> OnnxExport:
-    """The model's export, made now if not cached; a cache folder the server cannot write
-    leaves every part unavailable (the app then decodes on the server)."""
-    try:
-        return await run_in_threadpool(cache.get, service.loaded.folder)
-    except OSError as error:
-        net = service.config.net
-        reason = f"the ONNX cache ({cache.cache_dir.name}) is not writable: {type(error).__name__}"
-        return OnnxExport(digest="", opset=None, latent_dim=service.config.latent_dim, image_shape=[net.channels, net.image_size, net.image_size],
-                          unavailable={"decoder": reason, "encoder": reason})
-
-
 @router.get("/{model_id}/onnx", response_model=OnnxManifest)
 async def manifest(service: Service, cache: Cache) -> OnnxManifest:
     """The model's ONNX graphs (exported now if not cached: seconds, once per model) with their
     URLs and measured agreement with torch, or why they are not available."""
-    export = await _export(service, cache)
+    export = await run_in_threadpool(cached_export, service, cache)
     return onnx_manifest(service, export, lambda part, sha256: f"/api/models/{service.id}/onnx/{part}.onnx?v={sha256[:16]}")
 
 
@@ -54,9 +43,9 @@ async def manifest(service: Service, cache: Cache) -> OnnxManifest:
 )
 async def onnx_file(part: Literal["decoder", "encoder"], request: Request, service: Service, cache: Cache) -> Response:
     """One ONNX graph; strong ETag (its SHA-256) and immutable caching."""
-    export = await _export(service, cache)
+    export = await run_in_threadpool(cached_export, service, cache)
     if part not in export.parts:
-        raise HTTPException(409, f"model {service.id}'s {part} is not available as ONNX: {export.unavailable.get(part, 'not exported')}")
+        raise UnsupportedError(f"model {service.id}'s {part} is not available as ONNX: {export.unavailable.get(part, 'not exported')}")
     etag = f'"{export.parts[part].sha256}"'
     headers = {"ETag": etag, "Cache-Control": "public, max-age=31536000, immutable"}
     if request.headers.get("if-none-match") == etag:

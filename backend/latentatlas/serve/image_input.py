@@ -1,0 +1,107 @@
+"""The image a request brings, as a FastAPI dependency: a multipart upload (``image``, with the
+endpoint's parameters as form fields) or JSON naming a dataset image (``{"dataset_index": i, ...}``).
+Uploads are decoded safely (:mod:`latentatlas.serve.images`); refusals are domain errors."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import torch
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from latentatlas.config import Settings
+from latentatlas.errors import ImageInputError, InputError
+from latentatlas.serve.deps import get_service, get_settings, read_body_limited, replay
+from latentatlas.serve.errors import describe_errors
+from latentatlas.serve.images import decode_upload
+from latentatlas.serve.services.core import ModelService
+
+FORM_OVERHEAD_BYTES = 64 * 1024
+"""What a multipart body may hold besides the image itself (boundaries, headers, form fields)."""
+
+
+@dataclass
+class ImageRequest:
+    """The images to work on (1, C, S, S) and the endpoint's parameters (None when it has none)."""
+
+    images: torch.Tensor
+    params: Any
+
+
+def image_body(by_index: type[BaseModel], params: type[BaseModel] | None = None) -> dict:
+    """OpenAPI request body: multipart ``image`` plus the parameters as form fields, or JSON by index."""
+    form = {name: {"type": "string"} for name in params.model_fields} if params is not None else {}
+    image = {"image": {"type": "string", "format": "binary"}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": {**image, **form}}},
+                "application/json": {"schema": by_index.model_json_schema()},
+            },
+        }
+    }
+
+
+def image_input(by_index: type[BaseModel], params: type[BaseModel] | None = None) -> Callable[..., Awaitable[ImageRequest]]:
+    """A dependency reading the request's image: multipart ``image`` with ``params`` as form
+    fields, or JSON ``by_index`` (``dataset_index`` and the parameters); ``params`` None: none."""
+
+    async def read(
+        request: Request,
+        service: Annotated[ModelService, Depends(get_service)],
+        settings: Annotated[Settings, Depends(get_settings)],
+    ) -> ImageRequest:
+        content_type = request.headers.get("content-type", "")
+        body = await read_body_limited(request, settings.max_upload_bytes + FORM_OVERHEAD_BYTES, settings.body_timeout_seconds)
+        if content_type.startswith("multipart/form-data"):
+            return await _from_form(request, body, service, settings, params)
+        if content_type.startswith("application/json"):
+            return await _from_json(body, service, by_index, params)
+        raise ImageInputError(415, "send multipart/form-data with an 'image' file, or JSON {\"dataset_index\": i}")
+
+    return read
+
+
+async def _from_form(request: Request, body: bytes, service: ModelService, settings: Settings, params: type[BaseModel] | None) -> ImageRequest:
+    try:
+        form = await MultiPartParser(request.headers, replay(body), max_files=1, max_fields=4 if params is None else 8).parse()
+    except MultiPartException as error:
+        raise InputError(f"malformed multipart body: {error.message}") from error
+    upload = form.get("image")
+    if not isinstance(upload, UploadFile):
+        raise InputError("multipart body needs a file field named 'image'")
+    values = None
+    if params is not None:
+        extra = {key: value for key, value in form.multi_items() if key != "image"}
+        if any(isinstance(value, UploadFile) for value in extra.values()):
+            raise InputError("multipart body: only 'image' may be a file")
+        try:
+            values = params.model_validate(extra)
+        except ValidationError as error:
+            names = ", ".join(repr(name) for name in params.model_fields)
+            raise InputError(f"form fields (besides 'image': {names}): {describe_errors(error.errors())}") from error
+    data = await upload.read()
+    if len(data) > settings.max_upload_bytes:
+        raise ImageInputError(413, f"image is {len(data)} bytes; the upload limit is {settings.max_upload_bytes} bytes")
+    net = service.config.net
+    images = await run_in_threadpool(decode_upload, data, net.channels, net.image_size, settings.max_image_pixels, settings.max_decoded_pixels)
+    return ImageRequest(images, values)
+
+
+async def _from_json(body: bytes, service: ModelService, by_index: type[BaseModel], params: type[BaseModel] | None) -> ImageRequest:
+    fields = ", ".join(f'"{name}": ...' for name in by_index.model_fields if name != "dataset_index")
+    expected = 'expected JSON {"dataset_index": <int >= 0>' + (f", {fields}" if params is not None else "") + "}"
+    try:
+        request_body = by_index.model_validate_json(body)
+    except ValidationError as error:
+        raise InputError(f"{expected}: {describe_errors(error.errors())}") from error
+    images = await run_in_threadpool(service.dataset_images, [request_body.dataset_index])  # type: ignore[attr-defined]
+    values = params.model_validate(request_body.model_dump(exclude={"dataset_index"})) if params is not None else None
+    return ImageRequest(images, values)

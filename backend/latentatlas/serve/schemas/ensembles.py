@@ -1,0 +1,144 @@
+"""Bodies of /api/ensembles: members, whole-space similarity and fusion, channel similarity, hotspots, analysis."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+OptionalFloat = float | None  # NaN / undefined values are null
+
+
+class EnsembleInfo(BaseModel):
+    id: str
+    kind: str = Field(description="the members' model kind: vae or tcvae")
+    dataset: str
+    latent_dim: int
+    betas: list[float]
+    seeds: int = Field(description="members use seeds 0 .. seeds - 1")
+    member_count: int
+    status_counts: dict[str, int] = Field(description="members per status: pending, running, done, failed")
+    analysed: bool = Field(description="analysis.json is present and readable: /similarity and /hotspots work")
+    analysed_at: str | None = None
+
+
+class EnsembleList(BaseModel):
+    ensembles: list[EnsembleInfo]
+
+
+class EnsembleMember(BaseModel):
+    name: str
+    beta: float
+    seed: int
+    status: str
+    model_id: str | None = Field(None, description="served as /api/models/{model_id} (NAME.MEMBER) when finished and loaded")
+    error: str | None = None
+    info_bits: list[OptionalFloat] | None = Field(None, description="when analysed: information (bits) per latent dimension")
+    active: list[bool] | None = Field(None, description="when analysed: whether each dimension carries information")
+
+
+class EnsembleSpaces(BaseModel):
+    members: list[str] = Field(description="the analysed members, in the matrices' order")
+    info_bits: list[OptionalFloat] = Field(description="I(U; X) of each member's whole latent space (bits, at most log2 of the probe size)")
+    nmi: list[list[OptionalFloat]] = Field(description="members x members NMI of their whole latent spaces")
+    vi: list[list[OptionalFloat]] = Field(description="members x members VI (bits)")
+
+
+class EnsembleFusion(BaseModel):
+    objective: str = Field(description="what the fused space maximised: mean nmi or mean exp(-VI) to the members")
+    init: str = Field("member", description="the start: random (uninformative posteriors, seeded) or member")
+    start_member: str | None = Field(None, description="with init member: the member the optimisation started from")
+    max_steps: int | None = Field(None, description="the step budget")
+    steps: int = Field(description="optimisation steps taken")
+    best_step: int | None = Field(None, description="the step of the returned iterate (-1: none passed the guard)")
+    converged: bool | None = Field(None, description="stopped by the tolerance before the budget ran out")
+    tol: float | None = Field(None, description="early stop: the best objective gained less than tol over patience steps")
+    patience: int | None = None
+    seconds: float | None = Field(None, description="wall time of the optimisation")
+    channels: int
+    info_bits: float = Field(description="I(F; X) of the fused space (bits)")
+    mean_nmi: float = Field(description="mean NMI of the fused space with every member, each clipped at 1")
+    nmi_above_one: int | None = Field(None, description="members whose NMI estimate with the fused space came out above 1 (clipped in mean_nmi)")
+    max_nmi: float | None = Field(None, description="the largest unclipped NMI estimate of the fused space with a member")
+    mean_vi: float = Field(description="mean VI of the fused space with every member (bits)")
+    best_member: str = Field(description="the member with the highest mean NMI to the other members")
+    best_member_info_bits: float
+    best_member_mean_nmi: float
+    most_informative_member: str
+    most_informative_member_info_bits: float
+    history_every: int = Field(10, description="steps between recorded objective values")
+    history: list[float] = Field(description="the objective every history_every optimisation steps (and at the last)")
+
+
+class EnsembleDetail(EnsembleInfo):
+    members: list[EnsembleMember]
+    probe_size: int | None = Field(None, description="probe points (from the analysis)")
+    factor_names: list[str] = Field(default_factory=list)
+    skipped_members: list[dict] = Field(default_factory=list, description="members the analysis left out, with why")
+    spaces: EnsembleSpaces | None = Field(None, description="when analysed: whole-latent-space information, NMI and VI between members")
+    fusion: EnsembleFusion | None = Field(None, description="when analysed with fusion: the fused representation against the members")
+
+
+class EnsembleChannel(BaseModel):
+    index: int = Field(description="member_position * latent_dim + dim, in the analysis' member order")
+    member: str
+    dim: int
+    beta: float
+    seed: int
+    info_bits: OptionalFloat
+    active: bool
+
+
+class EnsembleSimilarity(BaseModel):
+    ensemble: str
+    channels: list[EnsembleChannel] = Field(description="M = analysed members x latent_dim channels")
+    nmi: list[list[OptionalFloat]] = Field(description="M x M normalised mutual information")
+    vi: list[list[OptionalFloat]] = Field(description="M x M variation of information (bits)")
+    distance: str = Field(description="the hotspot distance: nmi (-log NMI) or vi")
+    min_samples: int
+    clustered: list[int] = Field(description="the active channels that OPTICS clustered")
+    ordering: list[int] = Field(description="OPTICS ordering of the clustered channels (channel indices)")
+    reachability: list[OptionalFloat] = Field(description="reachability in OPTICS order (null: infinite, the first)")
+    labels: list[int] = Field(description="per channel (M): hotspot label, -1 noise, -2 inactive")
+    factor_names: list[str] = Field(default_factory=list)
+    nmi_factor: list[list[OptionalFloat]] | None = Field(
+        None, description="M x K NMI of every channel with every ground-truth factor (when the probe set has factors)"
+    )
+
+
+class EnsembleHotspot(BaseModel):
+    label: int
+    channels: list[int]
+    members: list[str] = Field(description="the member of each channel, in channel order")
+    betas: list[float] = Field(description="the beta of each channel, in channel order")
+    dims: list[int]
+    mean_info_bits: float
+    best_factor: str | None = Field(None, description="the factor with the highest mean channel-factor NMI")
+    best_factor_nmi: OptionalFloat = None
+    factor_nmi: dict[str, OptionalFloat] = Field(default_factory=dict, description="mean channel-factor NMI per factor")
+
+
+class EnsembleHotspots(BaseModel):
+    ensemble: str
+    distance: str
+    min_samples: int
+    factor_names: list[str]
+    hotspots: list[EnsembleHotspot]
+
+
+class AnalyzeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    distance: Literal["nmi", "vi"] = Field("nmi", description="hotspot distance: -log NMI, or clip(VI, 0)")
+    min_samples: int | None = Field(
+        None, ge=2, le=10_000, description="OPTICS min_samples (default: the rule, the ensemble's seeds per beta; paper: 20; capped at the active channels)"
+    )
+
+
+class EnsembleAnalysisSummary(BaseModel):
+    ensemble: str
+    members: int
+    channels: int
+    active: int
+    hotspots: int
+    skipped: int
+    seconds: float | None = None

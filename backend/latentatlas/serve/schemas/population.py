@@ -1,0 +1,47 @@
+"""Bodies of the population views: the encoded dataset sample with its principal plane, and per-dim information."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class PrincipalPlane(BaseModel):
+    """The population's PCA plane: point coordinates, and the basis that places any latent in it
+    (``(z[:dims] - mean) @ components.T``)."""
+
+    x: list[float]
+    y: list[float]
+    mean: list[float]
+    components: list[list[float]] = Field(description="2 x dims principal axes")
+    explained_variance_ratio: list[float]
+
+
+class PopulationResponse(BaseModel):
+    """``n`` seeded dataset samples encoded by the model, for the population scatter and histograms."""
+
+    n: int
+    seed: int
+    dims: int = Field(description="latent dims returned (an ordered flow's top ones; at most 16)")
+    latent_dim: int
+    indices: list[int] = Field(description="each sample's dataset index (POST /encode with dataset_index loads it)")
+    factor_names: list[str]
+    factors: list[list[int]] = Field(description="each sample's factor indices (n x K)")
+    factor_values: dict[str, list[float | str]] = Field(description="each sample's physical factor values, by factor")
+    latents: list[list[float]] = Field(description="n x dims latents")
+    pca: PrincipalPlane
+    seconds: dict[str, float] = Field(description="render, encode and PCA time of the computation (not of this reply when cached)")
+    cached: bool
+
+
+class DimInformation(BaseModel):
+    """How much each latent dim carries, and the dims ordered by it (most first)."""
+
+    measure: Literal["kl_nats", "code_entropy_bits"] = Field(
+        description="kl_nats: mean KL(q(z_d|x) || N(0, 1)) (models with a posterior); code_entropy_bits: entropy of the dim's code usage (models with codes)"
+    )
+    values: list[float]
+    order: list[int] = Field(description="dims by decreasing value")
+    samples: int = Field(description="dataset images encoded (seeded)")
+    seed: int

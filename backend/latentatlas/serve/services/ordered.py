@@ -1,0 +1,107 @@
+"""Ordered latents (``capabilities.ordered``, e.g. EOFlow): top-C decoding of an image, its
+explained entropy per latent, and denoising by keeping the top latents of a noisy image."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from latentatlas.errors import InputError, UnsupportedError
+from latentatlas.evaluation.ordered_latents import (
+    explained_entropy_share,
+    log_keep_grid,
+)
+from latentatlas.evaluation.quality import add_noise, psnr
+from latentatlas.imaging import to_data_url, to_png
+from latentatlas.serve.schemas import (
+    DenoiseResponse,
+    EntropyResponse,
+    TruncateResponse,
+    TruncateResult,
+)
+from latentatlas.serve.services.core import ModelService
+
+
+class OrderedLatentService:
+    """Top-C decoding, explained entropy and denoising of one model with ordered latents; get it
+    with :meth:`of`, which refuses (UnsupportedError, 409) a model that does not declare them."""
+
+    def __init__(self, core: ModelService) -> None:
+        self.core = core
+        self._entropy: EntropyResponse | None = None  # the model is frozen: measured once
+
+    @classmethod
+    def of(cls, core: ModelService, what: str) -> OrderedLatentService:
+        """The service over ``core``; ``what`` names the refused operation, e.g. "truncate its latent"."""
+        if not core.capabilities.ordered:
+            raise UnsupportedError(
+                f"model {core.id} ({core.config.kind}) cannot {what}: its latents are not ordered by importance and it "
+                "has no top-C decoding (see `capabilities.ordered` in /api/models)"
+            )
+        return core.part(cls)
+
+    def _check_keep(self, keep: list[int]) -> None:
+        dim = self.core.config.latent_dim
+        if not keep:
+            raise InputError("keep is empty: give at least one number of latents to keep")
+        bad = [c for c in keep if not 1 <= c <= dim]
+        if bad:
+            raise InputError(f"keep {bad[0]} is out of range: model {self.core.id} keeps 1..{dim} latents")
+
+    def truncate(self, images: torch.Tensor, keep: list[int], max_batch: int) -> TruncateResponse:
+        """Encode the first image once, decode its top-C latents for every C in ``keep`` in one
+        batch; PSNR of each against the input image."""
+        core, model = self.core, self.core.model
+        self._check_keep(keep)
+        if len(keep) > max_batch:
+            raise InputError(f"{len(keep)} values of keep = {len(keep)} decodes; the limit is {max_batch}")
+        image = images[:1].to(core.device)
+        with torch.inference_mode():
+            with core.inference():
+                latent = model.encode(image).latent
+                batch = torch.cat([model.truncate(latent, c) for c in keep])
+            decoded = core.decode(batch)
+            scores = psnr(image.cpu().expand_as(decoded), decoded)
+        results = [TruncateResult(keep=c, psnr=float(scores[i]), image=to_data_url(to_png(decoded[i]))) for i, c in enumerate(keep)]
+        return TruncateResponse(input=to_data_url(to_png(image[0])), latent_dim=core.config.latent_dim, results=results)
+
+    def entropy(self) -> EntropyResponse:
+        """Explained entropy per ordered latent, its cumulative share above the smallest
+        (:func:`~latentatlas.evaluation.ordered_latents.explained_entropy_share`) and the log grid of C."""
+        if self._entropy is None:
+            core = self.core
+            with torch.inference_mode(), core.inference():
+                entropy = core.model.explained_entropy().detach().double().cpu().numpy()
+                standard_error = core.model.explained_entropy_se().detach().double().cpu().numpy()
+            if not np.isfinite(entropy).all():
+                raise InputError(f"model {core.id}'s explained entropy estimates are not finite (was it trained?)")
+            self._entropy = EntropyResponse(
+                entropy=entropy.tolist(),
+                standard_error=np.nan_to_num(standard_error, nan=0.0).tolist(),
+                cumulative_share=explained_entropy_share(entropy).tolist(),
+                total=float(entropy.sum()),
+                keep_grid=log_keep_grid(core.config.latent_dim),
+            )
+        return self._entropy
+
+    def denoise(self, images: torch.Tensor, sigma: float, keep: int | None, seed: int) -> DenoiseResponse:
+        """Add N(0, sigma^2) noise to the first image (clipped to [0, 1]), encode it, keep the top
+        ``keep`` latents, decode; PSNRs of the noisy and denoised images against the clean one."""
+        core, model = self.core, self.core.model
+        keep = max(1, core.config.latent_dim // 16) if keep is None else keep
+        self._check_keep([keep])
+        clean = images[:1].float()
+        noisy = add_noise(clean, sigma, torch.Generator().manual_seed(seed))
+        with torch.inference_mode(), core.inference():
+            latent = model.encode(noisy.to(core.device)).latent
+            denoised = model.decode(model.truncate(latent, keep)).cpu()
+        return DenoiseResponse(
+            clean=to_data_url(to_png(clean[0])),
+            noisy=to_data_url(to_png(noisy[0])),
+            denoised=to_data_url(to_png(denoised[0])),
+            noisy_psnr=float(psnr(clean, noisy)[0]),
+            denoised_psnr=float(psnr(clean, denoised)[0]),
+            sigma=sigma,
+            keep=keep,
+            seed=seed,
+        )

@@ -1,0 +1,123 @@
+"""Population views of a model: many seeded dataset samples encoded at once (latents, factors,
+principal plane), and how much each latent dim carries (a posterior's KL to the prior, or a
+code's usage entropy), each measured once per model and kept."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+
+import numpy as np
+import torch
+
+from latentatlas.data.base import FactorDataset
+from latentatlas.errors import InputError, UnsupportedError
+from latentatlas.evaluation.population import (
+    code_entropy_per_dim,
+    gaussian_kl_per_dim,
+    principal_plane,
+)
+from latentatlas.serve.schemas import DimInformation, PopulationResponse, PrincipalPlane
+from latentatlas.serve.services.core import ModelService
+
+# A population view returns this many leading latent dims at most (an ordered flow's top ones),
+# renders and encodes its samples this many at a time, and keeps this many populations per model.
+POPULATION_DIMS = 16
+POPULATION_CHUNK = 256
+POPULATION_CACHE = 4
+
+
+class PopulationService:
+    """One model's population views (one per model: ``core.part(PopulationService)``)."""
+
+    def __init__(self, core: ModelService) -> None:
+        self.core = core
+        self._populations: OrderedDict[tuple[int, int], PopulationResponse] = OrderedDict()
+        self._measure_lock = threading.Lock()  # one population or dim-information measurement at a time
+        self._information: DimInformation | None = None  # dim_information(), measured once
+
+    @classmethod
+    def of(cls, core: ModelService) -> PopulationService:
+        return core.part(cls)
+
+    def population(self, n: int, seed: int) -> PopulationResponse:
+        """``n`` seeded samples of the model's dataset, encoded: their latents (the first
+        POPULATION_DIMS dims), factors, dataset indices and principal plane. Computed once per
+        (n, seed) and kept (the last POPULATION_CACHE); encoding takes the model's lock per
+        chunk of POPULATION_CHUNK, so live requests interleave. 409 without generative factors."""
+        core = self.core
+        dataset = core.dataset
+        if not isinstance(dataset, FactorDataset):
+            raise UnsupportedError(f"model {core.id}'s dataset has no generative factors: it has no population view")
+        with self._measure_lock:
+            key = (n, seed)
+            if key in self._populations:
+                self._populations.move_to_end(key)
+                return self._populations[key].model_copy(update={"cached": True})
+            started = time.perf_counter()
+            factors = dataset.sample_factors(n, np.random.default_rng(seed))
+            dims = min(core.config.latent_dim, POPULATION_DIMS)
+            parts, render_s = [], 0.0
+            for start in range(0, n, POPULATION_CHUNK):
+                t0 = time.perf_counter()
+                images = dataset.render(factors[start : start + POPULATION_CHUNK]).to(core.device)
+                render_s += time.perf_counter() - t0
+                with torch.inference_mode(), core.inference():
+                    parts.append(core.model.encode(images).latent[:, :dims].float().cpu().numpy())
+            latents = np.concatenate(parts)
+            encoded = time.perf_counter()
+            plane = principal_plane(latents)
+            result = PopulationResponse(
+                n=n, seed=seed, dims=dims, latent_dim=core.config.latent_dim,
+                indices=dataset.factors_to_index(factors).tolist(),
+                factor_names=list(dataset.factor_names),
+                factors=factors.tolist(),
+                factor_values=dataset.factor_value_table(factors),
+                latents=np.round(latents, 5).tolist(),
+                pca=PrincipalPlane(**{name: np.round(np.asarray(value), 6).tolist() for name, value in plane.items()}),
+                seconds={"render": render_s, "encode": encoded - started - render_s, "pca": time.perf_counter() - encoded},
+                cached=False,
+            )
+            self._populations[key] = result
+            while len(self._populations) > POPULATION_CACHE:
+                self._populations.popitem(last=False)
+            return result
+
+    def dim_information(self, n: int = 2000, seed: int = 0) -> DimInformation:
+        """How much each latent dim carries, measured on ``n`` seeded dataset images (computed
+        once): a posterior's mean KL to the prior (nats), or a code's usage entropy (bits); with
+        the dims ordered by it. 409 for models with neither a posterior nor codes."""
+        core = self.core
+        caps = core.capabilities
+        if not (caps.posterior or caps.codes):
+            raise UnsupportedError(
+                f"model {core.id} ({core.config.kind}) has neither a posterior nor codes: no per-dim information to order by"
+            )
+        dataset = core.dataset
+        if dataset is None:
+            raise InputError(f"model {core.id}'s dataset is not available on this server")
+        with self._measure_lock:
+            if self._information is None:
+                n = min(n, len(dataset))
+                indices = np.sort(np.random.default_rng(seed).choice(len(dataset), size=n, replace=False))
+                scales, means, codes = [], [], []
+                for start in range(0, n, POPULATION_CHUNK):
+                    images = dataset.images(indices[start : start + POPULATION_CHUNK]).to(core.device)
+                    with torch.inference_mode(), core.inference():
+                        encoding = core.model.encode(images)
+                    means.append(encoding.latent.float().cpu().numpy())
+                    if caps.posterior:
+                        scales.append(encoding.scale.float().cpu().numpy())
+                    if caps.codes:
+                        codes.append(encoding.codes.cpu().numpy())
+                if caps.posterior:
+                    values, measure = gaussian_kl_per_dim(np.concatenate(means), np.concatenate(scales)), "kl_nats"
+                else:
+                    sizes = [len(book) for book in core.codebooks or []]
+                    values, measure = code_entropy_per_dim(np.concatenate(codes), sizes), "code_entropy_bits"
+                self._information = DimInformation(
+                    measure=measure, values=values.tolist(), order=np.argsort(-values, kind="stable").tolist(),  # type: ignore[arg-type]
+                    samples=n, seed=seed,
+                )
+            return self._information

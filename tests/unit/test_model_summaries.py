@@ -1,0 +1,91 @@
+"""The analysis the server shows beside a model, as pure functions: dims named after factors,
+collapsed dims, the far-from-training verdict, the explained-entropy share, the log grid of C,
+and the factor an ensemble hotspot follows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from latentatlas.evaluation.dim_names import COLLAPSED_POSTERIOR_SD, DIM_NAME_MIN_NMI, collapsed_dims, factor_dim_names
+from latentatlas.evaluation.hotspot_factors import best_factor, hotspot_factor_means
+from latentatlas.evaluation.novelty import FAR_BITS_PER_DIM, FAR_PSNR_DB, far_from_training
+from latentatlas.evaluation.ordered_latents import KEEP_GRID_POINTS, explained_entropy_share, log_keep_grid
+
+FACTORS = ["shape", "scale", "orientation", "posX", "posY"]
+
+
+def test_a_dim_is_named_after_its_best_factor_only_when_informative_active_and_not_collapsed():
+    rng = np.random.default_rng(0)
+    nmi = rng.uniform(0, 0.5, size=(len(FACTORS), 40))
+    active = rng.uniform(size=40) > 0.2
+    scale = rng.uniform(0.1, 1.2, size=40)
+    names = factor_dim_names(nmi, FACTORS, active, scale)
+    assert len(names) == 40
+    for d, name in enumerate(names):
+        best = int(nmi[:, d].argmax())
+        deserves = nmi[best, d] >= DIM_NAME_MIN_NMI and active[d] and scale[d] < COLLAPSED_POSTERIOR_SD
+        assert (name is not None) == deserves
+        if name is not None:
+            assert name == (FACTORS[best], nmi[best, d])
+    assert any(names) and not all(names)  # the draw exercises both verdicts
+
+
+def test_dim_names_default_to_every_dim_active_and_none_collapsed_and_refuse_no_matrix():
+    nmi = np.array([[DIM_NAME_MIN_NMI, DIM_NAME_MIN_NMI - 1e-9], [0.0, 0.0]])
+    assert factor_dim_names(nmi, ["a", "b"]) == [("a", DIM_NAME_MIN_NMI), None]  # the threshold itself names
+    with pytest.raises(ValueError, match="factors x dims"):
+        factor_dim_names(np.zeros(3), ["a"])
+
+
+def test_collapsed_dims_from_the_posterior_sd():
+    scale = [0.0, COLLAPSED_POSTERIOR_SD - 1e-6, COLLAPSED_POSTERIOR_SD, 1.0]
+    assert collapsed_dims(scale) == [False, False, True, True]
+
+
+@pytest.mark.parametrize("margin", [-0.01, 0.01])
+def test_far_from_training_by_reconstruction_and_by_likelihood(margin):
+    heldout = 25.0
+    worse = margin < 0  # margin below the held-out PSNR minus the allowance: far
+    assert far_from_training(heldout - FAR_PSNR_DB + margin, heldout) is worse
+    bits = 2.0
+    assert far_from_training(40.0, heldout, bits + FAR_BITS_PER_DIM - margin, bits) is worse
+    # A rule with an unknown number does not judge.
+    assert far_from_training(0.0, None) is False
+    assert far_from_training(40.0, heldout, bits + 10, None) is False
+
+
+def test_explained_entropy_share_counts_the_entropy_above_the_smallest():
+    entropy = np.sort(np.random.default_rng(1).normal(0, 2, size=64))[::-1]  # differential: some negative
+    share = explained_entropy_share(entropy)
+    above = entropy - entropy.min()
+    np.testing.assert_allclose(share, np.cumsum(above) / above.sum())
+    assert np.all(np.diff(share) >= 0) and share[-1] == 1.0 and share[0] >= 0
+    np.testing.assert_allclose(explained_entropy_share(np.full(8, -3.0)), np.arange(1, 9) / 8)  # equal: a ramp
+    with pytest.raises(ValueError, match="finite"):
+        explained_entropy_share(np.array([1.0, np.nan]))
+
+
+@pytest.mark.parametrize("dim", [1, 2, 5, 12, 13, 64, 256, 12288])
+def test_log_keep_grid_is_log_spaced_distinct_and_spans_one_to_dim(dim):
+    grid = log_keep_grid(dim)
+    assert grid[0] == 1 and grid[-1] == dim and grid == sorted(set(grid)) and len(grid) <= KEEP_GRID_POINTS
+    assert all(1 <= c <= dim for c in grid)
+    targets = [dim ** (i / (KEEP_GRID_POINTS - 1)) for i in range(KEEP_GRID_POINTS)]
+    assert all(min(abs(c - t) for c in grid) <= 0.5 for t in targets)  # every log-spaced point, rounded
+    if dim >= 2 ** KEEP_GRID_POINTS:  # far apart on a log scale: no two round alike
+        assert len(grid) == KEEP_GRID_POINTS
+
+
+def test_hotspot_factor_means_ignore_missing_nmi():
+    rng = np.random.default_rng(2)
+    nmi = rng.uniform(size=(10, 3))
+    nmi[[1, 4], 0] = np.nan
+    nmi[:, 2] = np.nan  # a factor the analysis could not score
+    channels = [1, 2, 4, 7]
+    means = hotspot_factor_means(nmi, channels)
+    assert means[0] == pytest.approx(nmi[[2, 7], 0].mean()) and means[1] == pytest.approx(nmi[channels, 1].mean())
+    assert np.isnan(means[2])
+    names = ["a", "b", "c"]
+    assert best_factor(means, names) == (names[int(np.nanargmax(means))], pytest.approx(np.nanmax(means)))
+    assert best_factor(np.full(3, np.nan), names) is None
