@@ -167,8 +167,11 @@ def _check_inputs(
     for z_name, z, y_name, y in (("z_train", z_train, "y_train", y_train), ("z_test", z_test, "y_test", y_test)):
         if z.shape[0] != y.shape[0]:
             raise _input_error(f"{z_name} has {z.shape[0]} rows but {y_name} has {y.shape[0]}; they must match")
-        if not (np.issubdtype(z.dtype, np.integer) or np.issubdtype(z.dtype, np.floating)) or not np.isfinite(z).all():
-            raise _input_error(f"{z_name} must hold finite numbers (no NaN or inf)")
+        if not (np.issubdtype(z.dtype, np.integer) or np.issubdtype(z.dtype, np.floating)):
+            raise _input_error(f"{z_name} must hold real numbers, got dtype {z.dtype}")
+        if not np.isfinite(z).all():
+            row, latent = np.argwhere(~np.isfinite(z))[0]
+            raise _input_error(f"{z_name} contains NaN or inf (first at row {row}, latent {latent})")
         if not np.issubdtype(y.dtype, np.integer):
             raise _input_error(f"{y_name} must hold integer factor labels, got dtype {y.dtype}")
     if z_test.shape[1] != z_train.shape[1] or y_test.shape[1] != y_train.shape[1]:
