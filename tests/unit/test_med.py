@@ -171,6 +171,16 @@ def test_a_constant_latent_among_others_has_zero_importance() -> None:
     assert result.top[0].dims == (0, 1)
 
 
+def test_a_factor_no_latent_informs_gets_a_zero_column_not_nan() -> None:
+    y = _factorial_factors((3, 4))
+    z = np.column_stack([y[:, 0], 2 * y[:, 0]]).astype(float)  # factor 1 is exactly independent of both
+    result = compute_med(z, y, z, y, topk=(1,))
+    np.testing.assert_allclose(result.importance_matrix, [[0.5, 0.0], [0.5, 0.0]], atol=1e-12)
+    assert result.completeness == pytest.approx(0.0, abs=1e-8)  # factor 0: 1 - H_2(1/2, 1/2); factor 1: no weight
+    assert result.disentanglement == pytest.approx(1.0, abs=1e-8)
+    assert result.top[0].dims == (0,)
+
+
 @pytest.mark.slow  # starts worker processes
 def test_parallel_factor_fits_give_the_same_result() -> None:
     rng = np.random.default_rng(3)
@@ -212,6 +222,12 @@ def _set(index, value):
 def test_bad_top_k_is_refused(topk: tuple, message: str) -> None:
     with pytest.raises(MetricsInputError, match=message):
         compute_med(**_good(), topk=topk)
+
+
+@pytest.mark.parametrize("num_bins", [1, 0, 2.5, True])
+def test_bad_bin_count_is_refused(num_bins: object) -> None:
+    with pytest.raises(MetricsInputError, match="num_bins must be a whole number >= 2"):
+        compute_med(**_good(), num_bins=num_bins)
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 NUM_BINS = 20
-# Elements per temporary array when a computation is split into column blocks (memory bound).
-_BLOCK_ELEMENTS = 1 << 22
+# Elements per temporary array when a computation is split into column blocks: 2 MiB of
+# float64, small enough for the cache (measured fastest at D = 2048, N = 10 000).
+_BLOCK_ELEMENTS = 1 << 18
 
 
 @dataclass(frozen=True)

@@ -81,16 +81,15 @@ def compute_med(
     train statistics; ``n_jobs`` processes fit the factors.
 
     Cao et al., NeurIPS 2022; the authors' disentanglement_lib fork,
-    ``evaluation/metrics/med.py`` (one k per call there).  A constant latent
-    is kept with zero importance; bad input raises MetricsInputError.
+    ``evaluation/metrics/med.py`` (one k per call there; its argsort leaves
+    ties to numpy's quicksort).  A constant latent keeps a zero row, and a
+    factor no latent informs a zero column (the reference divides 0 by 0
+    there); bad input raises MetricsInputError.
     """
-    requested = _check_inputs(z_train, y_train, z_test, y_test, topk)
+    requested = _check_inputs(z_train, y_train, z_test, y_test, topk, num_bins)
     mutual_info = histogram_mutual_info(z_train, y_train, num_bins).mutual_info
-    column_sums = mutual_info.sum(axis=0)
-    if not np.all(column_sums > 0):
-        factor = int(np.argmin(column_sums))
-        raise _input_error(f"no latent carries information about factor {factor} on the train rows (all MI is 0)")
-    importance = mutual_info / column_sums
+    column_sums = mutual_info.sum(axis=0, keepdims=True)
+    importance = np.divide(mutual_info, column_sums, out=np.zeros_like(mutual_info), where=column_sums > 0)
     accuracy_train, accuracy_test = _informativeness(z_train, y_train, z_test, y_test, n_jobs)
     return MEDResult(
         disentanglement=disentanglement(importance),
@@ -153,7 +152,12 @@ def _accuracies(
 
 
 def _check_inputs(
-    z_train: np.ndarray, y_train: np.ndarray, z_test: np.ndarray, y_test: np.ndarray, topk: tuple[int, ...]
+    z_train: np.ndarray,
+    y_train: np.ndarray,
+    z_test: np.ndarray,
+    y_test: np.ndarray,
+    topk: tuple[int, ...],
+    num_bins: int,
 ) -> tuple[int, ...]:
     """Raise MetricsInputError naming what is unusable; return the distinct k of ``topk`` in order."""
     for name, array, columns in (
@@ -184,6 +188,8 @@ def _check_inputs(
             raise _input_error(f"factor {factor} takes a single value on the train rows; every factor must vary")
     if np.all(z_train.min(axis=0) == z_train.max(axis=0)):
         raise _input_error("every latent is constant on the train rows; MED needs at least one that varies")
+    if isinstance(num_bins, bool) or not isinstance(num_bins, (int, np.integer)) or num_bins < 2:
+        raise _input_error(f"num_bins must be a whole number >= 2, got {num_bins!r}")
     n_latents = z_train.shape[1]
     for k in topk:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n_latents:
