@@ -13,6 +13,7 @@ from sklearn.preprocessing import label_binarize
 from sklearn.svm import LinearSVC
 
 from latentatlas.metrics import (
+    _mi,
     completeness,
     compute_beta_vae,
     compute_dci,
@@ -265,6 +266,28 @@ def test_mutual_info_matrix_and_entropy_match_sklearn() -> None:
     np.testing.assert_allclose(
         entropies(b_codes, b_cards), [mutual_info_score(b[:, k], b[:, k]) for k in range(3)], atol=1e-12
     )
+
+
+def test_blocked_discretisation_and_mi_match_the_per_column_computation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of 7 columns: edges between blocks, rounding at the bin edges, int and float32 input."""
+    monkeypatch.setattr(_mi, "_BLOCK_ELEMENTS", 7 * 300)
+    rng = np.random.default_rng(6)
+    z = rng.normal(size=(300, 23)) * np.exp(3 * rng.normal(size=23)) + 100 * rng.normal(size=23)
+    for j in range(0, 23, 2):  # put a third of the values exactly on the column's bin edges
+        edges = np.histogram_bin_edges(z[:, j], 20)
+        z[rng.random(300) < 1 / 3, j] = edges[rng.integers(0, 21)]
+    z[:, 5] = -4.0
+    for latents in (z, z.astype(np.float32), np.round(z).astype(np.int64)):
+        expected = np.stack(
+            [np.digitize(latents[:, j], np.histogram(latents[:, j], 20)[1][:-1]) for j in range(23)], axis=1
+        )
+        np.testing.assert_array_equal(histogram_discretize(latents, 20), expected)
+    bins = histogram_discretize(z, 20)
+    y = rng.integers(0, 5, size=(300, 3))
+    y_codes, y_cards = encode_columns(y)
+    ours = mutual_info_matrix(bins, np.full(23, 21), y_codes, y_cards)
+    reference = [[mutual_info_score(y[:, k], bins[:, j]) for k in range(3)] for j in range(23)]
+    np.testing.assert_allclose(ours, reference, atol=1e-12)
 
 
 def test_knn_mi_matches_mutual_info_classif_with_its_jitter() -> None:

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 NUM_BINS = 20
+# Elements per temporary array when a computation is split into column blocks: 2 MiB of
+# float64, small enough for the cache (measured fastest at D = 2048, N = 10 000).
+_BLOCK_ELEMENTS = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -28,14 +31,26 @@ class DiscreteInfo:
 def histogram_discretize(z: np.ndarray, num_bins: int = NUM_BINS) -> np.ndarray:
     """Bin each latent column into ``num_bins`` equal-width bins.
 
-    Edges are np.histogram's (min..max of the column); the index is
+    Edges are np.histogram's: e_i = i * w + lo, w = (hi - lo) / num_bins over
+    the column's min..max (+-0.5 around a constant column); the index is
     np.digitize against the left edges, so values run 1..num_bins, as in
-    disentanglement_lib's histogram discretizer.
+    disentanglement_lib's histogram discretizer.  All columns at once: the bin
+    floor((z - lo) / w) is moved by one where rounding put z on the wrong side
+    of the exact edges.  Returns the smallest unsigned dtype holding num_bins.
     """
-    out = np.empty(z.shape, dtype=np.intp)
-    for j in range(z.shape[1]):
-        left_edges = np.histogram_bin_edges(z[:, j], num_bins)[:-1]
-        out[:, j] = np.digitize(z[:, j], left_edges)
+    lo, hi = z.min(axis=0), z.max(axis=0)
+    constant = lo == hi
+    lo, hi = np.where(constant, lo - 0.5, lo), np.where(constant, hi + 0.5, hi)
+    width = (hi - lo) / num_bins  # np.linspace's step, so i * width + lo is its i-th edge bit for bit
+    out = np.empty(z.shape, dtype=np.min_scalar_type(num_bins))
+    columns_per_block = max(1, _BLOCK_ELEMENTS // max(1, z.shape[0]))
+    for start in range(0, z.shape[1], columns_per_block):
+        cols = slice(start, start + columns_per_block)
+        block, block_lo, block_width = z[:, cols], lo[cols], width[cols]
+        bin_of = np.clip(np.floor((block - block_lo) / block_width), 0, num_bins - 1)
+        bin_of -= block < bin_of * block_width + block_lo
+        bin_of += (bin_of < num_bins - 1) & (block >= (bin_of + 1) * block_width + block_lo)
+        out[:, cols] = bin_of + 1
     return out
 
 
@@ -70,19 +85,24 @@ def mutual_info_matrix(
 ) -> np.ndarray:
     """Plug-in MI (nats) between every column of ``a`` and every column of ``b``.
 
-    ``a`` (N, Da) and ``b`` (N, Db) hold codes 0..card-1.  One np.bincount per
-    column of ``a`` builds all of its Db contingency tables at once.
+    ``a`` (N, Da) and ``b`` (N, Db) hold codes 0..card-1.  One np.bincount
+    builds the contingency tables of a block of columns of ``a`` against every
+    column of ``b`` (blocks keep the index array near _BLOCK_ELEMENTS).
     Returns (Da, Db).
     """
-    n_b = b.shape[1]
-    b_max = int(b_card.max())
-    b_offsets = np.arange(n_b) * b_max
+    n_rows, n_b = b.shape
+    a_max, b_max = int(a_card.max()), int(b_card.max())
+    cells = a_max * b_max
+    b_part = b.astype(np.intp) + np.arange(n_b) * cells  # (N, Db): table offset + b code
+    per_block = max(1, min(_BLOCK_ELEMENTS // max(1, n_rows * n_b), _BLOCK_ELEMENTS // (n_b * cells)))
     out = np.empty((a.shape[1], n_b))
-    for j in range(a.shape[1]):
-        a_max = int(a_card[j])
-        flat = (b_offsets * a_max)[None, :] + a[:, j, None] * b_max + b
-        joint = np.bincount(flat.ravel(), minlength=n_b * a_max * b_max)
-        out[j] = _mi_from_counts(joint.reshape(n_b, a_max, b_max).astype(np.float64))
+    for start in range(0, a.shape[1], per_block):
+        block = a[:, start : start + per_block].astype(np.intp)
+        n_block = block.shape[1]
+        a_part = block * b_max + np.arange(n_block) * (n_b * cells)  # (N, L): block offset + a row
+        flat = (a_part[:, :, None] + b_part[:, None, :]).ravel()
+        joint = np.bincount(flat, minlength=n_block * n_b * cells)
+        out[start : start + n_block] = _mi_from_counts(joint.reshape(n_block, n_b, a_max, b_max).astype(np.float64))
     return out
 
 

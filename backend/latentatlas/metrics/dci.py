@@ -121,17 +121,29 @@ def completeness(importance_matrix: np.ndarray) -> float:
     return _weighted_specificity(importance_matrix.T)
 
 
+def specificity(matrix: np.ndarray) -> np.ndarray:
+    """1 - H_C(P_i) for every row i of a non-negative (R, C) matrix.
+
+    P_i is row i + 1e-11, normalised to sum 1, and H_C the entropy in base C
+    (the number of columns): 1 for a row in one column, 0 for a uniform row.
+    A one-column matrix gives 1 (one outcome has no entropy).
+    """
+    if matrix.shape[1] == 1:
+        return np.ones(matrix.shape[0])
+    p = matrix + 1e-11
+    p = p / p.sum(axis=1, keepdims=True)
+    per_row: np.ndarray = 1.0 + np.sum(p * np.log(p), axis=1) / np.log(matrix.shape[1])
+    return per_row
+
+
 def _weighted_specificity(matrix: np.ndarray) -> float:
-    """Row-share-weighted mean of 1 - (entropy of each row, base = number of columns).
+    """Row-share-weighted mean of the rows' specificity.
 
     An all-zero matrix gives every row the same weight, as the reference does.
     """
-    p = matrix + 1e-11
-    p = p / p.sum(axis=1, keepdims=True)
-    specificity = 1.0 + np.sum(p * np.log(p), axis=1) / np.log(matrix.shape[1])
     total = matrix.sum()
     weights = matrix.sum(axis=1) / total if total > 0 else np.full(matrix.shape[0], 1.0 / matrix.shape[0])
-    return float(np.sum(specificity * weights))
+    return float(np.sum(specificity(matrix) * weights))
 
 
 def _dci_result(fits: list[tuple[np.ndarray, float, float]]) -> DCIResult:
