@@ -123,7 +123,7 @@ def analyze_ensemble(
     report(0.9 * (len(entries) + 1) / steps, "hotspots")
     info = np.asarray(fragments["info_bits"], dtype=np.float64)
     matrix = np.array(fragments[distance], dtype=np.float64)  # None (NaN NMI) -> nan
-    hotspots = compute_hotspots(info, **{distance: matrix}, min_samples=min_samples)
+    hotspots = compute_hotspots(info, nmi=matrix if distance == "nmi" else None, vi=matrix if distance == "vi" else None, min_samples=min_samples)
     bar.update(1)
     bar.set_postfix_str("spaces")
     report(0.9 * (len(entries) + 2) / steps, "whole latent spaces")

@@ -26,6 +26,7 @@ from PIL import Image
 from latentatlas.data.base import ImageDataset, load_dataset
 from latentatlas.evaluation.quality import add_noise, psnr
 from latentatlas.families import LatentModel
+from latentatlas.families.base import ExactLikelihood, OrderedLatents, capable
 from latentatlas.imaging import sheet
 from latentatlas.store.folders import CARD_FILE, LoadedModel, write_json
 
@@ -61,7 +62,7 @@ class PCA:
 @torch.inference_mode()
 def bits_per_dim(model: LatentModel, images: torch.Tensor) -> float:
     """Mean bits per dimension of 8-bit ``images`` under a model with an exact likelihood."""
-    return float(model.bits_per_dim(images).mean())
+    return float(capable(model, ExactLikelihood).bits_per_dim(images).mean())
 
 
 @torch.inference_mode()
@@ -71,7 +72,7 @@ def truncation_curve(model: LatentModel, images: torch.Tensor, keeps: list[int],
     if pca is not None:
         return [float(psnr(images, pca.reconstruct(images, c)).mean()) for c in keeps]
     latent = model.encode(images).latent
-    return [float(psnr(images, model.decode(model.truncate(latent, c))).mean()) for c in keeps]
+    return [float(psnr(images, model.decode(capable(model, OrderedLatents).truncate(latent, c))).mean()) for c in keeps]
 
 
 @torch.inference_mode()
@@ -80,7 +81,7 @@ def denoising_curve(model: LatentModel, clean: torch.Tensor, noisy: torch.Tensor
     if pca is not None:
         return [float(psnr(clean, pca.reconstruct(noisy, c)).mean()) for c in keeps]
     latent = model.encode(noisy).latent
-    return [float(psnr(clean, model.decode(model.truncate(latent, c))).mean()) for c in keeps]
+    return [float(psnr(clean, model.decode(capable(model, OrderedLatents).truncate(latent, c))).mean()) for c in keeps]
 
 
 @torch.inference_mode()
@@ -139,8 +140,8 @@ def evaluate_flow(
     section = {
         "images": len(held_out),
         "bits_per_dim": bits_per_dim(model, clean) if model.capabilities.likelihood else None,
-        "explained_entropy": model.explained_entropy().tolist(),
-        "explained_entropy_se": model.explained_entropy_se().tolist(),
+        "explained_entropy": capable(model, OrderedLatents).explained_entropy().tolist(),
+        "explained_entropy_se": capable(model, OrderedLatents).explained_entropy_se().tolist(),
         "truncation": {
             "keep": keeps,
             "psnr": truncation_curve(model, clean, keeps),

@@ -3,11 +3,14 @@ of its card (reconstructions, and samples from the prior where the model has one
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from PIL import Image
 
 from latentatlas.data.base import ImageDataset
 from latentatlas.families import LatentModel
+from latentatlas.families.base import PriorSampling, capable
 from latentatlas.imaging import sheet
 
 
@@ -50,18 +53,15 @@ def evaluate_reconstruction(model: LatentModel, dataset: ImageDataset, device: t
         ious.append(binary_iou(images, recon).cpu())
         latents.append(latent.cpu())
     z = torch.cat(latents)
-    result = {
-        "samples": len(indices),
-        "psnr_db": float(torch.cat(psnrs).mean()),
-        "latent_stats": {
-            "mean": z.mean(0).tolist(),
-            "std": z.std(0, correction=0).tolist(),  # population sd: finite for a single held-out image
-            "min": z.min(0).values.tolist(),
-            "max": z.max(0).values.tolist(),
-        },
+    latent_stats: dict[str, list[float]] = {
+        "mean": z.mean(0).tolist(),
+        "std": z.std(0, correction=0).tolist(),  # population sd: finite for a single held-out image
+        "min": z.min(0).values.tolist(),
+        "max": z.max(0).values.tolist(),
     }
     if scales:
-        result["latent_stats"]["posterior_scale"] = torch.cat(scales).mean(0).tolist()
+        latent_stats["posterior_scale"] = torch.cat(scales).mean(0).tolist()
+    result: dict[str, Any] = {"samples": len(indices), "psnr_db": float(torch.cat(psnrs).mean()), "latent_stats": latent_stats}
     if dataset.channels == 1:
         result["iou"] = float(torch.cat(ious).mean())
     return result
@@ -81,5 +81,5 @@ def reconstruction_sheet(model: LatentModel, dataset: ImageDataset, device: torc
 @torch.inference_mode()
 def samples_sheet(model: LatentModel, seed: int = 0, rows: int = 4, cols: int = 10) -> Image.Image:
     """``rows`` x ``cols`` images decoded from latents drawn from the model's prior (2x upscaled)."""
-    latents = model.sample_prior(rows * cols, torch.Generator().manual_seed(seed))
+    latents = capable(model, PriorSampling).sample_prior(rows * cols, torch.Generator().manual_seed(seed))
     return sheet(model.decode(latents), rows)

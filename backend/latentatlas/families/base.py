@@ -21,7 +21,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -209,6 +209,17 @@ CAPABILITY_MIXINS: dict[str, type] = {
     "likelihood": ExactLikelihood,
     "sample": PriorSampling,
 }
+
+CapabilityT = TypeVar("CapabilityT")
+
+
+def capable(model: LatentModel, mixin: type[CapabilityT]) -> CapabilityT:
+    """``model`` seen through one of its capabilities' mixins (``capable(model, OrderedLatents)
+    .truncate(...)``), for callers that checked ``model.capabilities`` first; a TypeError when the
+    family does not implement the mixin."""
+    if not isinstance(model, mixin):
+        raise TypeError(f"{type(model).__name__} does not implement {mixin.__name__}")
+    return model
 
 
 class Trainer(ABC):
