@@ -99,19 +99,27 @@ class GraphFile:
         except Exception as error:  # noqa: BLE001 - ONNX Runtime's own exception types
             raise ModelImportError(f"{path}: ONNX Runtime cannot load the graph ({_reason(error)})") from error
         self.inputs, self.outputs = self.session.get_inputs(), self.session.get_outputs()
+        # the shapes the file declares (ONNX Runtime reports its own inference, merged leniently)
+        self.declared = {value.name: _dims(value) for value in [*proto.graph.input, *proto.graph.output]}
+
+    def shape(self, node: onnxruntime.NodeArg) -> list[int | str | None]:
+        return self.declared.get(node.name, list(node.shape))
+
+    def describe(self, node: onnxruntime.NodeArg) -> str:
+        return f"{node.name!r} {_shape_text(self.shape(node))} {node.type}"
 
     def only_input(self) -> onnxruntime.NodeArg:
         if len(self.inputs) != 1:
             raise ModelImportError(f"{self.path}: the {self.role} graph must take one input; it takes "
-                                   f"{', '.join(_described(node) for node in self.inputs)}")
+                                   f"{', '.join(self.describe(node) for node in self.inputs)}")
         node = self.inputs[0]
         if node.type not in ELEMENT_TYPES:
-            raise ModelImportError(f"{self.path}: its input {_described(node)} is not one of {', '.join(ELEMENT_TYPES)}")
+            raise ModelImportError(f"{self.path}: its input {self.describe(node)} is not one of {', '.join(ELEMENT_TYPES)}")
         return node
 
     def output(self, name: str | None) -> onnxruntime.NodeArg:
         """The output named ``name``, or the only output when ``name`` is None."""
-        listed = ", ".join(_described(node) for node in self.outputs)
+        listed = ", ".join(self.describe(node) for node in self.outputs)
         if name is None:
             if len(self.outputs) != 1:
                 hint = "name the latent one with --latent-output (a VAE's mean)" if self.role == "encoder" else "it must give only its images"
@@ -132,26 +140,28 @@ class GraphFile:
         return result
 
 
-def _described(node: onnxruntime.NodeArg) -> str:
-    return f"{node.name!r} {_shape_text(node.shape)} {node.type}"
+def _dims(value: onnx.ValueInfoProto) -> list[int | str | None]:
+    """A declared shape: fixed sizes as ints, named ones as their names, unknown ones None."""
+    dims = value.type.tensor_type.shape.dim
+    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in dims]
 
 
 def _shape_text(shape) -> str:
     return "[" + ", ".join(str(d) if isinstance(d, int) else (d or "?") for d in shape) + "]"
 
 
-def _check_declared(graph: GraphFile, node, actual: tuple[int, ...], what: str) -> None:
+def _check_declared(graph: GraphFile, node: onnxruntime.NodeArg, actual: tuple[int, ...], what: str) -> None:
     """ModelImportError when ``node``'s declared shape (its fixed sizes) disagrees with ``actual``."""
-    declared = list(node.shape)
+    declared = graph.shape(node)
     if len(declared) != len(actual) or any(isinstance(d, int) and d != a for d, a in zip(declared, actual)):
         raise ModelImportError(f"{graph.path}: {what} {node.name!r} is declared {_shape_text(declared)} "
                                f"but is {list(actual)} here")
 
 
-def _check_image_input(graph: GraphFile, node, image_shape: tuple[int, ...], layout: str, dataset: str) -> None:
-    shape = list(node.shape)
+def _check_image_input(graph: GraphFile, node: onnxruntime.NodeArg, image_shape: tuple[int, ...], layout: str, dataset: str) -> None:
+    shape = graph.shape(node)
     if len(shape) != 4 or any(isinstance(d, int) and d != e for d, e in zip(shape[1:], image_shape)):
-        raise ModelImportError(f"{graph.path}: its input {_described(node)} does not take {dataset}'s images, "
+        raise ModelImportError(f"{graph.path}: its input {graph.describe(node)} does not take the {dataset} images "
                                f"(N, {', '.join(map(str, image_shape))}) in the {layout} layout (see --layout, --dataset)")
     if isinstance(shape[0], int):
         raise ModelImportError(f"{graph.path}: its input {node.name!r} has a fixed batch size of {shape[0]}; export it "
@@ -169,9 +179,9 @@ def _heldout(model: OnnxModel, dataset: ImageDataset) -> dict:
     return {"samples": len(indices), "latent_stats": {name: value.tolist() for name, value in stats.items()}}
 
 
-def _file_entry(graph: GraphFile, input_node, output_node, file: str) -> dict:
+def _file_entry(graph: GraphFile, input_node: onnxruntime.NodeArg, output_node: onnxruntime.NodeArg, file: str) -> dict:
     return {"file": file, "source": graph.path.name, "bytes": len(graph.data), "sha256": hashlib.sha256(graph.data).hexdigest(),
-            "input": _described(input_node), "output": _described(output_node),
+            "input": graph.describe(input_node), "output": graph.describe(output_node),
             "outputs": [node.name for node in graph.outputs]}
 
 
@@ -212,14 +222,14 @@ def import_onnx(
     decoder_graph, decoder_names = None, {}
     if decoder is not None and decoder_nodes is not None:
         dec_in, dec_out = decoder_nodes
-        declared = list(dec_in.shape)
+        declared = decoder.shape(dec_in)
         if len(declared) != 2 or (isinstance(declared[1], int) and declared[1] != latent_dim):
-            raise ModelImportError(f"{decoder.path}: its input {_described(dec_in)} does not take the encoder's latents "
+            raise ModelImportError(f"{decoder.path}: its input {decoder.describe(dec_in)} does not take the encoder's latents "
                                    f"(N, {latent_dim}) ({encoder.path.name}'s {enc_out.name!r})")
         decoder_graph = Graph(decoder.session, dec_in.name, dec_out.name)
         decoded = decoder.run(decoder_graph, latents.astype(np.float32), f"the latents of {what}")
         if decoded.shape != (len(images), *image_shape):
-            raise ModelImportError(f"{decoder.path}: output {dec_out.name!r} gives {list(decoded.shape)}; {spec.name}'s images "
+            raise ModelImportError(f"{decoder.path}: output {dec_out.name!r} gives {list(decoded.shape)}; the {spec.name} images "
                                    f"are {[len(images), *image_shape]} in the {layout} layout")
         _check_declared(decoder, dec_out, decoded.shape, "output")
         decoder_names = {"decoder_input": dec_in.name, "decoder_output": dec_out.name}

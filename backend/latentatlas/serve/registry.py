@@ -264,6 +264,7 @@ class ModelService:
     def _decode(self, latents: torch.Tensor) -> torch.Tensor:
         """Decode in chunks of ``DECODE_CHUNK``, taking the model's lock per chunk: one large
         request (a 1,000-image traversal) interleaves with the others instead of stalling them."""
+        self.require("decode", "decode a latent")
         parts = []
         for chunk in latents.split(DECODE_CHUNK):
             with self._inference():
@@ -276,6 +277,8 @@ class ModelService:
     @torch.inference_mode()
     def encode(self, images: torch.Tensor) -> dict:
         """Encode a batch (N, C, S, S); returns the first image's latent, codes, scale and PNGs."""
+        self.require("encode", "encode an image")
+        self.require("decode", "show an encoded image's reconstruction")
         images = images.to(self.device)
         with self._inference():
             encoding = self.model.encode(images)
@@ -453,6 +456,12 @@ class ModelService:
             matrices=matrices,
             values=metrics.values,
         )
+
+    def require(self, capability: str, what: str) -> None:
+        """UnsupportedError (409) unless the model has ``capability`` (imported encoder-only models)."""
+        if not getattr(self.capabilities, capability):
+            raise UnsupportedError(f"model {self.id} ({self.config.kind}) cannot {what}: it has no {capability} "
+                                   f"(see `capabilities.{capability}` in /api/models)")
 
     # -- ordered latents (models with ``truncate``: EOFlow) ----------------------------------
     def require_truncate(self, what: str) -> None:

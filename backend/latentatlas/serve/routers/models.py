@@ -157,7 +157,10 @@ async def _images_and_params(
 async def encode(request: Request, service: Service, settings: AppSettings) -> EncodeResponse:
     """Encode an uploaded image (PNG, JPEG, WebP, GIF) or a dataset image; returns the latent and the reconstruction."""
     images = await _images_from_request(request, service, settings)
-    return EncodeResponse(**await run_in_threadpool(service.encode, images))
+    try:
+        return EncodeResponse(**await run_in_threadpool(service.encode, images))
+    except InputError as error:
+        raise _unprocessable(error) from error
 
 
 @router.post("/{model_id}/decode", response_class=Response, responses={200: {"content": {"image/png": {}}}})
