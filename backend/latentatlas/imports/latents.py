@@ -37,13 +37,11 @@ DATASETS = typing.get_args(DatasetSpec.model_fields["name"].annotation)
 def _read(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise ModelImportError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise ModelImportError(f"{path}: not a readable .npz file (an .npz is a zip archive of named .npy arrays)")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise ModelImportError(f"{path}: a single .npy array, not an .npz archive of named arrays")
             return {name: archive[name] for name in archive.files}
-    except ModelImportError:
-        raise
     except ValueError as error:
         if "allow_pickle" in str(error):
             raise ModelImportError(f"{path}: holds pickled object arrays, which are never loaded; save plain "
@@ -55,10 +53,11 @@ def _read(path: Path) -> dict[str, np.ndarray]:
 
 def _images(path: Path, images: np.ndarray, n: int) -> np.ndarray:
     """``images`` as uint8 (N, C, S, S)."""
+    given = list(images.shape)
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim != 4 or images.shape[0] != n or images.shape[1] != images.shape[2] or images.shape[3] not in (1, 3):
-        raise ModelImportError(f"{path}: images is {list(images.shape)}; expected ({n}, S, S) or ({n}, S, S, C) with C 1 or 3")
+        raise ModelImportError(f"{path}: images is {given}; expected ({n}, S, S) or ({n}, S, S, C) with C 1 or 3")
     if images.dtype == np.uint8:
         scaled = images * np.uint8(255) if images.max(initial=0) <= 1 else images
     elif np.issubdtype(images.dtype, np.floating):
