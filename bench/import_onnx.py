@@ -19,7 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -27,11 +27,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "backend"), str(ROOT / "tests")]
 
-from import_helpers import VAE_FOLDER, export_vae  # noqa: E402
-from latentatlas.data import DatasetSpec, load_dataset  # noqa: E402
-from latentatlas.imports import import_onnx  # noqa: E402
-from latentatlas.imports.onnx_graphs import GraphFile  # noqa: E402
-from latentatlas.store.folders import load_model_folder  # noqa: E402
+from import_helpers import VAE_FOLDER, export_vae
+from latentatlas.data import DatasetSpec, load_dataset
+from latentatlas.imports import import_onnx
+from latentatlas.imports.onnx_graphs import GraphFile
+from latentatlas.store.folders import load_model_folder
 
 
 def best(seconds: list[float]) -> dict:
@@ -75,9 +75,9 @@ def main() -> None:
             latents = native.encode(images).latent
             for name, model in (("onnx", imported), ("torch", native)):
                 latency[name] = {
-                    "encode_64": best(timed(lambda: model.encode(images), args.repeats * 4)),
-                    "decode_64": best(timed(lambda: model.decode(latents), args.repeats * 4)),
-                    "decode_1": best(timed(lambda: model.decode(latents[:1]), args.repeats * 20)),
+                    "encode_64": best(timed(lambda m=model: m.encode(images), args.repeats * 4)),
+                    "decode_64": best(timed(lambda m=model: m.decode(latents), args.repeats * 4)),
+                    "decode_1": best(timed(lambda m=model: m.decode(latents[:1]), args.repeats * 20)),
                 }
         shutil.rmtree(root / "models")
     result = {
@@ -93,7 +93,7 @@ def main() -> None:
         "native_heldout_psnr_db": json.loads((VAE_FOLDER / "card.json").read_text())["heldout"]["psnr_db"],
         "latency_seconds": latency,
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")

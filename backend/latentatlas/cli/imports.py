@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -32,12 +32,12 @@ class RangeName(str, Enum):
 def import_onnx_command(
     encoder: Annotated[Path, typer.Option(help="Encoder graph: images -> latents (.onnx).")],
     out: Annotated[Path, typer.Option(help="New model folder (e.g. models/NAME); must not exist.")],
-    decoder: Annotated[Optional[Path], typer.Option(help="Decoder graph: latents -> images (.onnx); without it the model cannot decode.")] = None,
+    decoder: Annotated[Path | None, typer.Option(help="Decoder graph: latents -> images (.onnx); without it the model cannot decode.")] = None,
     dataset: Annotated[DatasetName, typer.Option(help="The data the graphs were trained on (its images validate them).")] = DatasetName.dsprites,
-    data_path: Annotated[Optional[Path], typer.Option(help="Image folder (with --dataset folder).")] = None,
+    data_path: Annotated[Path | None, typer.Option(help="Image folder (with --dataset folder).")] = None,
     channels: Annotated[int, typer.Option(help="Image channels for an image folder (1 or 3).")] = 3,
     image_size: Annotated[int, typer.Option(help="Square image size for an image folder.")] = 64,
-    latent_output: Annotated[Optional[str], typer.Option(help="The encoder output that is the latent (needed when it has several: a VAE's mean).")] = None,
+    latent_output: Annotated[str | None, typer.Option(help="The encoder output that is the latent (needed when it has several: a VAE's mean).")] = None,
     layout: Annotated[LayoutName, typer.Option(help="Image axes the graphs use: nchw (N, C, H, W) or nhwc (N, H, W, C).")] = LayoutName.nchw,
     pixel_range: Annotated[RangeName, typer.Option("--range", help="Pixel values the graphs use: 01 ([0, 1]) or pm1 ([-1, 1]).")] = RangeName.zero_one,
 ) -> None:

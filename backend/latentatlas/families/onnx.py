@@ -19,7 +19,13 @@ import torch
 from pydantic import Field
 
 from latentatlas.families import register
-from latentatlas.families.base import Capabilities, Encoding, FamilyConfig, LatentModel, OnnxGraph
+from latentatlas.families.base import (
+    Capabilities,
+    Encoding,
+    FamilyConfig,
+    LatentModel,
+    OnnxGraph,
+)
 
 ENCODER_FILE, DECODER_FILE = "encoder.onnx", "decoder.onnx"
 Layout = Literal["nchw", "nhwc"]

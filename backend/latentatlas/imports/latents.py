@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 import typing
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +24,23 @@ import torch
 from latentatlas.data.base import DatasetSpec
 from latentatlas.families.base import WEIGHTS_FILE
 from latentatlas.families.latents import LatentsConfig, SavedLatents
-from latentatlas.imports.staging import ModelImportError, check_destination, write_folder
+from latentatlas.imports.staging import (
+    ModelImportError,
+    check_destination,
+    write_folder,
+)
 from latentatlas.metrics import MetricsInputError, compute_metrics
 from latentatlas.metrics.report import default_train_rows
 from latentatlas.nets.config import NetConfig
-from latentatlas.store.folders import CARD_FILE, CONFIG_FILE, FolderConfig, load_model_folder, model_state, write_json, write_safetensors
+from latentatlas.store.folders import (
+    CARD_FILE,
+    CONFIG_FILE,
+    FolderConfig,
+    load_model_folder,
+    model_state,
+    write_json,
+    write_safetensors,
+)
 
 KNOWN_ARRAYS = ("z", "y", "factor_names", "images", "dataset", "indices", "train_rows")
 DATASETS = typing.get_args(DatasetSpec.model_fields["name"].annotation)
@@ -133,7 +145,7 @@ def import_latents(path: Path, out: Path, seed: int = 0, n_jobs: int = 1) -> dic
         "values": values, "matrices": matrices, "factor_names": names, "latent_dim": int(z.shape[1]), "latents_scored": "all",
         "samples": n, "train_rows": int(train_rows) if train_rows is not None else default_train_rows(n), "seed": seed,
         "infomec_latents": "values", "votes": {}, "seconds": {"total": round(time.perf_counter() - started, 2)},
-        "device": "cpu", "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "device": "cpu", "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     net = NetConfig(image_size=images.shape[2], channels=images.shape[1]) if images is not None else NetConfig()
     config = LatentsConfig(latent_dim=z.shape[1], net=net, samples=n, factors=factors, stored_images=images is not None,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -39,9 +39,19 @@ from latentatlas.families.onnx import (
     open_session,
     to_graph_images,
 )
-from latentatlas.imports.staging import ModelImportError, check_destination, write_folder
+from latentatlas.imports.staging import (
+    ModelImportError,
+    check_destination,
+    write_folder,
+)
 from latentatlas.nets.config import NetConfig
-from latentatlas.store.folders import CARD_FILE, CONFIG_FILE, FolderConfig, load_model_folder, write_json
+from latentatlas.store.folders import (
+    CARD_FILE,
+    CONFIG_FILE,
+    FolderConfig,
+    load_model_folder,
+    write_json,
+)
 
 MAX_GRAPH_BYTES = 512 * 2**20
 """The largest graph file imported (512 MiB); a larger one is refused before it is read (a 64 x 64
@@ -83,7 +93,7 @@ class GraphFile:
         self.data = path.read_bytes()
         try:
             proto = onnx.load_model_from_string(self.data)
-        except Exception as error:  # noqa: BLE001 - protobuf's errors vary: any is "not ONNX"
+        except Exception as error:
             raise ModelImportError(f"{path}: not an ONNX model ({_reason(error)})") from error
         if not proto.HasField("graph") or not proto.opset_import:
             raise ModelImportError(f"{path}: not an ONNX model (no graph or no opset: a truncated or foreign file?)")
@@ -92,11 +102,11 @@ class GraphFile:
                                    "(onnx.save_model(model, path, save_as_external_data=False))")
         try:
             onnx.checker.check_model(proto)
-        except Exception as error:  # noqa: BLE001 - the checker's and protobuf's errors alike
+        except Exception as error:
             raise ModelImportError(f"{path}: not a valid ONNX graph ({_reason(error)})") from error
         try:
             self.session = open_session(self.data)
-        except Exception as error:  # noqa: BLE001 - ONNX Runtime's own exception types
+        except Exception as error:
             raise ModelImportError(f"{path}: ONNX Runtime cannot load the graph ({_reason(error)})") from error
         self.inputs, self.outputs = self.session.get_inputs(), self.session.get_outputs()
         # the shapes the file declares (ONNX Runtime reports its own inference, merged leniently)
@@ -133,7 +143,7 @@ class GraphFile:
     def run(self, graph: Graph, values: np.ndarray, what: str) -> np.ndarray:
         try:
             result = graph(values)
-        except Exception as error:  # noqa: BLE001 - ONNX Runtime's own exception types
+        except Exception as error:
             raise ModelImportError(f"{self.path}: running the {self.role} on {what} failed ({_reason(error)})") from error
         if not np.isfinite(result).all():
             raise ModelImportError(f"{self.path}: the {self.role} gives NaN or infinite values on {what}")
@@ -248,7 +258,7 @@ def import_onnx(
         "id": out.name, "kind": config.kind, "dataset": dataset.describe(), "steps": None,
         "heldout": {name: value for name, value in heldout.items() if name != "latent_stats"},
         "latent_stats": heldout["latent_stats"], "imported": imported,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
     def fill(folder: Path) -> None:
