@@ -111,3 +111,11 @@ def test_unreadable_files_are_clear_errors(runner, tmp_path):
         result = runner.invoke(app, ["import", "latents", str(path), "--out", str(tmp_path / "models" / "x")])
         assert result.exit_code == 2 and path.name in result.output and word in result.output, result.output
     assert not (tmp_path / "models").exists()
+
+
+def test_evaluate_refuses_saved_latents_with_a_clear_error(runner, tmp_path):
+    result, out = _import(runner, tmp_path, {k: v for k, v in _run().items() if k != "images"})
+    assert result.exit_code == 0, result.output
+    evaluated = runner.invoke(app, ["evaluate", str(out), "--samples", "60", "--threads", "1"])
+    assert evaluated.exit_code == 2 and "no encoder" in evaluated.output
+    assert isinstance(evaluated.exception, SystemExit)

@@ -43,6 +43,12 @@ def imported_vae(vae_graphs, tmp_path_factory):
     return out, json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def test_import_help_lists_both_sources(runner):
+    result = runner.invoke(app, ["import", "--help"])
+    assert result.exit_code == 0 and "onnx" in result.output and "latents" in result.output
+    assert "512 MiB" in runner.invoke(app, ["import", "onnx", "--help"]).output
+
+
 def test_the_imported_vae_gives_the_native_latents_and_decodes(imported_vae):
     out, summary = imported_vae
     native = load_model_folder(VAE).model.eval()

@@ -249,8 +249,10 @@ def import_onnx(
     model = OnnxModel(config, encoder_graph, decoder_graph)
     with torch.inference_mode():
         heldout = _heldout(model, dataset)
-    if not np.isfinite(heldout.get("psnr_db", 0.0)):
-        raise ModelImportError(f"{decoder_path}: the held-out reconstructions' PSNR is not finite")
+    numbers = [heldout.get("psnr_db", 0.0), *(v for values in heldout["latent_stats"].values() for v in values)]
+    if not np.isfinite(numbers).all():
+        raise ModelImportError(f"{encoder_path}{' / ' + str(decoder_path) if decoder_path else ''}: NaN or infinite latents "
+                               f"or reconstructions on the {heldout['samples']} held-out {spec.name} images")
     imported = {"encoder": _file_entry(encoder, enc_in, enc_out, ENCODER_FILE), "layout": layout, "pixel_range": pixel_range}
     if decoder is not None and decoder_nodes is not None:
         imported["decoder"] = _file_entry(decoder, *decoder_nodes, DECODER_FILE)
