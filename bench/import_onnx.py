@@ -81,7 +81,8 @@ def main() -> None:
                 }
         shutil.rmtree(root / "models")
     result = {
-        "what": "latentatlas import onnx of models/vae-dsprites exported with torch.onnx.export (opset 17), validation included",
+        "what": "latentatlas import onnx of models/vae-dsprites exported with torch.onnx.export (opset 17), "
+        "validation included",
         "timing": f"wall seconds; torch and ONNX Runtime at {args.threads} intra-op thread(s)",
         "graph_bytes": {part: card["imported"][part]["bytes"] for part in ("encoder", "decoder")},
         "import_seconds": best(imports),

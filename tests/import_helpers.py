@@ -14,14 +14,28 @@ VAE_FOLDER = Path(__file__).resolve().parents[1] / "models" / "vae-dsprites"
 IMAGE_SHAPE = (1, 64, 64)
 
 
-def export(module: torch.nn.Module, example: torch.Tensor, path: Path, input_name: str, output_names: list[str],
-           dynamic_batch: bool = True) -> Path:
+def export(
+    module: torch.nn.Module,
+    example: torch.Tensor,
+    path: Path,
+    input_name: str,
+    output_names: list[str],
+    dynamic_batch: bool = True,
+) -> Path:
     """``module`` as an ONNX graph at ``path`` (TorchScript exporter, opset 17, batch axis dynamic)."""
     axes = {name: {0: "n"} for name in [input_name, *output_names]} if dynamic_batch else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module.eval(), (example,), str(path), input_names=[input_name], output_names=output_names,
-                          dynamic_axes=axes, opset_version=17, dynamo=False)
+        torch.onnx.export(
+            module.eval(),
+            (example,),
+            str(path),
+            input_names=[input_name],
+            output_names=output_names,
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
     return path
 
 
@@ -49,8 +63,12 @@ def export_vae(folder: Path, model_folder: Path = VAE_FOLDER) -> tuple[Path, Pat
     """The model's encoder (outputs ``mu``, ``logvar``) and decoder (``latent`` -> ``image``) in ``folder``."""
     model = load_model_folder(model_folder).model.eval()
     folder.mkdir(parents=True, exist_ok=True)
-    encoder = export(PosteriorEncoder(model), torch.rand(2, *IMAGE_SHAPE), folder / "vae-encoder.onnx", "image", ["mu", "logvar"])
-    decoder = export(Decoder(model), torch.zeros(2, model.config.latent_dim), folder / "vae-decoder.onnx", "latent", ["image"])
+    encoder = export(
+        PosteriorEncoder(model), torch.rand(2, *IMAGE_SHAPE), folder / "vae-encoder.onnx", "image", ["mu", "logvar"]
+    )
+    decoder = export(
+        Decoder(model), torch.zeros(2, model.config.latent_dim), folder / "vae-decoder.onnx", "latent", ["image"]
+    )
     return encoder, decoder
 
 

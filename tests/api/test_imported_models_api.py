@@ -31,7 +31,12 @@ def client(tmp_path_factory):
     import_onnx(encoder, decoder, DatasetSpec(name="dsprites"), models / ONNX_ID, latent_output="mu")
     rng = np.random.default_rng(0)
     y = np.stack([rng.integers(0, 3, 90), rng.integers(0, 6, 90)], axis=1)
-    np.savez(root / "run.npz", z=(y + 0.1 * rng.standard_normal(y.shape)).astype(np.float32), y=y, factor_names=np.array(["shape", "scale"]))
+    np.savez(
+        root / "run.npz",
+        z=(y + 0.1 * rng.standard_normal(y.shape)).astype(np.float32),
+        y=y,
+        factor_names=np.array(["shape", "scale"]),
+    )
     import_latents(root / "run.npz", models / LATENTS_ID)
     settings = Settings(models_dir=models, torch_threads=1, onnx_cache_dir=root / "onnx-cache")
     with TestClient(create_app(settings)) as test_client:
@@ -99,7 +104,9 @@ def test_saved_latents_refuse_what_they_cannot_do(client):
     assert traverse.status_code == 409
     upload = io.BytesIO()
     Image.new("L", (64, 64)).save(upload, format="PNG")
-    encode = client.post(f"/api/models/{LATENTS_ID}/encode", files={"image": ("blank.png", upload.getvalue(), "image/png")})
+    encode = client.post(
+        f"/api/models/{LATENTS_ID}/encode", files={"image": ("blank.png", upload.getvalue(), "image/png")}
+    )
     assert encode.status_code == 409 and "encode" in encode.json()["detail"]
 
 

@@ -107,7 +107,11 @@ def test_bad_latents_are_clear_errors(runner, tmp_path, name, change, words):
 def test_unreadable_files_are_clear_errors(runner, tmp_path):
     text = tmp_path / "text.npz"
     text.write_text("not an archive")
-    for path, word in [(_pickled(tmp_path), "pickled"), (text, "not a readable .npz"), (tmp_path / "absent.npz", "no such file")]:
+    for path, word in [
+        (_pickled(tmp_path), "pickled"),
+        (text, "not a readable .npz"),
+        (tmp_path / "absent.npz", "no such file"),
+    ]:
         result = runner.invoke(app, ["import", "latents", str(path), "--out", str(tmp_path / "models" / "x")])
         assert result.exit_code == 2 and path.name in result.output and word in result.output, result.output
     assert not (tmp_path / "models").exists()

@@ -82,7 +82,7 @@ def evaluate(
     require_model_folder(folder)
     loaded = load_model_folder(folder, torch_device)  # once, for the flow section and the metrics
     if not loaded.model.capabilities.encode:
-        fail(ValueError(f"{folder} has no encoder to score (saved latents: their card's metrics were computed on import)"))
+        fail(ValueError(f"{folder} has no encoder to score (saved latents: their card's metrics came with the import)"))
     if baselines_only:
         from latentatlas.evaluation.disentanglement import refresh_card_baselines
 

@@ -8,10 +8,11 @@
   (a QLAE's codebook snapping and a VAE's posterior mean are inside the graph).
 
 A model that is ONNX graphs already (an imported one: ``LatentModel.onnx_graph``) hands out its
-own graph instead of an export, when the browser can run it (else the part is unavailable, with
-the reason). Graphs are exported once per model and cached under ``cache_dir/<digest>/``, keyed
-by the SHA-256 of the model's ``config.json`` and stored files (``weights.safetensors``, or an
-imported model's graphs): a retrained model gets new graphs, an unchanged one never re-exports. Each graph is checked against torch on random
+own graph instead of an export, wrapped to the browser's convention where it differs
+(:mod:`~latentatlas.export.browser_graph`). Graphs are exported once per model and cached under
+``cache_dir/<digest>/``, keyed by the SHA-256 of the model's ``config.json`` and stored files
+(``weights.safetensors``, or an imported model's graphs): a retrained model gets new graphs, an
+unchanged one never re-exports. Each graph is checked against torch on random
 latents (and images) before it is kept; a part that fails to export or to agree is recorded
 with its reason and the model is served the old way (decoded on the server).
 """
@@ -21,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
 import threading
 import warnings
 from pathlib import Path
@@ -31,8 +31,15 @@ import torch
 from pydantic import BaseModel, Field, ValidationError
 
 from latentatlas.data.base import load_dataset
+from latentatlas.export.browser_graph import browser_graph
 from latentatlas.families import LatentModel, get_family
-from latentatlas.store.folders import CONFIG_FILE, LoadedModel, load_model_folder, read_folder_config, write_json
+from latentatlas.store.folders import (
+    CONFIG_FILE,
+    LoadedModel,
+    load_model_folder,
+    read_folder_config,
+    write_json,
+)
 
 log = logging.getLogger("latentatlas.export")
 
@@ -197,9 +204,12 @@ def export_onnx(model_folder: Path, cache_dir: Path, digest: str | None = None, 
             with torch.inference_mode():
                 reference = module(inputs)
             own = model.onnx_graph(name)
-            if own is not None:  # the graph the model runs, handed out as it is (checked like an export)
-                shutil.copyfile(own.path, path)
-                io = (own.input, own.output)
+            if own is not None:  # the graph the model runs, in the browser's convention (checked like an export)
+                data, input_name, output_name = browser_graph(own, name)
+                tmp = path.with_name(f".{path.name}.tmp")
+                tmp.write_bytes(data)
+                tmp.replace(path)
+                io = (input_name, output_name)
             else:
                 _export_graph(module, inputs[:2].clone(), path, *io)
             result.parts[name] = _describe(path, *io, inputs, reference, checked_on)

@@ -94,12 +94,15 @@ class FamilyConfig(BaseModel):
 
 @dataclass(frozen=True)
 class OnnxGraph:
-    """An ONNX graph a model runs as it is (an imported one): its file, and the names of the
-    input it takes and of the output it gives first."""
+    """An ONNX graph a model runs as it is (an imported one): its file, the input fed and the
+    output read, and how its images are laid out (``nchw`` or ``nhwc``) and scaled (``01``:
+    [0, 1], ``pm1``: [-1, 1])."""
 
     path: Path
     input: str
     output: str
+    layout: str = "nchw"
+    pixel_range: str = "01"
 
 
 @dataclass
@@ -136,9 +139,8 @@ class LatentModel(nn.Module, ABC):
 
     def onnx_graph(self, part: str) -> OnnxGraph | None:
         """The model's own ONNX graph for ``part`` ("decoder" or "encoder"), handed out for
-        decoding in the browser instead of an export from torch; None: export it from torch.
-        Raises ValueError, with the reason, when the model has the graph but the browser cannot
-        run it (it takes float32 NCHW images in [0, 1] and latents (N, D) float32)."""
+        decoding in the browser (in the browser's convention) instead of an export from torch;
+        None: export it from torch."""
         return None
 
     @property

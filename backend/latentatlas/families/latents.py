@@ -47,7 +47,9 @@ class SavedLatents(LatentModel):
             self.register_buffer("indices", torch.zeros(config.samples, dtype=torch.int64))
         if config.stored_images:
             net = config.net
-            self.register_buffer("images", torch.zeros(config.samples, net.channels, net.image_size, net.image_size, dtype=torch.uint8))
+            self.register_buffer(
+                "images", torch.zeros(config.samples, net.channels, net.image_size, net.image_size, dtype=torch.uint8)
+            )
             self.capabilities = Capabilities(encode=True, decode=False, train=False)  # type: ignore[misc]
 
     def encode(self, images: torch.Tensor) -> Encoding:
@@ -68,4 +70,6 @@ class SavedLatents(LatentModel):
         raise TypeError("saved latents have no decoder (capabilities.decode is false)")
 
 
-register("latents", "saved latents imported from a run elsewhere (latentatlas import latents)", LatentsConfig, SavedLatents)
+register(
+    "latents", "saved latents imported from a run elsewhere (latentatlas import latents)", LatentsConfig, SavedLatents
+)

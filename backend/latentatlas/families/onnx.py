@@ -52,8 +52,9 @@ def open_session(source: Path | bytes) -> onnxruntime.InferenceSession:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     options.log_severity_level = 3  # errors only: a user's graph may carry unused initialisers
-    return onnxruntime.InferenceSession(source if isinstance(source, bytes) else str(source), options,
-                                        providers=["CPUExecutionProvider"])
+    return onnxruntime.InferenceSession(
+        source if isinstance(source, bytes) else str(source), options, providers=["CPUExecutionProvider"]
+    )
 
 
 def to_graph_images(images: torch.Tensor, layout: Layout, pixel_range: PixelRange) -> np.ndarray:
@@ -76,18 +77,22 @@ def from_graph_images(values: np.ndarray, layout: Layout, pixel_range: PixelRang
 class Graph:
     """One session, the input it is fed and the output read from it."""
 
-    def __init__(self, session: onnxruntime.InferenceSession, input_name: str, output_name: str, path: Path | None = None) -> None:
+    def __init__(
+        self, session: onnxruntime.InferenceSession, input_name: str, output_name: str, path: Path | None = None
+    ) -> None:
         inputs = {node.name: node for node in session.get_inputs()}
         outputs = [node.name for node in session.get_outputs()]
         if input_name not in inputs or output_name not in outputs:
-            raise ValueError(f"the graph has inputs {list(inputs)} and outputs {outputs}; "
-                             f"the config names input {input_name!r} and output {output_name!r}")
+            raise ValueError(
+                f"the graph has inputs {list(inputs)} and outputs {outputs}; "
+                f"the config names input {input_name!r} and output {output_name!r}"
+            )
         if inputs[input_name].type not in ELEMENT_TYPES:
-            raise ValueError(f"the graph's input {input_name!r} is {inputs[input_name].type}; "
-                             f"accepted: {', '.join(ELEMENT_TYPES)}")
+            raise ValueError(
+                f"the graph's input {input_name!r} is {inputs[input_name].type}; accepted: {', '.join(ELEMENT_TYPES)}"
+            )
         self.session, self.input, self.output, self.path = session, input_name, output_name, path
         self.dtype = ELEMENT_TYPES[inputs[input_name].type]
-        self.first_output = output_name == outputs[0]
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
         return np.asarray(self.session.run([self.output], {self.input: values.astype(self.dtype)})[0])
@@ -111,14 +116,20 @@ class OnnxModel(LatentModel):
     def from_folder(cls, config: FamilyConfig, folder: Path) -> OnnxModel:
         assert isinstance(config, OnnxConfig)
         folder = Path(folder)
-        encoder = Graph(open_session(folder / ENCODER_FILE), config.encoder_input, config.latent_output, folder / ENCODER_FILE)
+        encoder = Graph(
+            open_session(folder / ENCODER_FILE), config.encoder_input, config.latent_output, folder / ENCODER_FILE
+        )
         decoder = None
         if config.decoder_input is not None and config.decoder_output is not None:
-            decoder = Graph(open_session(folder / DECODER_FILE), config.decoder_input, config.decoder_output, folder / DECODER_FILE)
+            decoder = Graph(
+                open_session(folder / DECODER_FILE), config.decoder_input, config.decoder_output, folder / DECODER_FILE
+            )
         return cls(config, encoder, decoder)
 
     def encode(self, images: torch.Tensor) -> Encoding:
-        latent = self.encoder_graph(to_graph_images(images, self.config.layout, self.config.pixel_range)).astype(np.float32)
+        latent = self.encoder_graph(to_graph_images(images, self.config.layout, self.config.pixel_range)).astype(
+            np.float32
+        )
         return Encoding(torch.from_numpy(latent).to(images.device))
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
@@ -136,17 +147,7 @@ class OnnxModel(LatentModel):
         graph = self.decoder_graph if part == "decoder" else self.encoder_graph
         if graph is None or graph.path is None:
             raise ValueError(f"the imported model has no {part} graph file")
-        problems = []
-        if self.config.layout != "nchw" or self.config.pixel_range != "01":
-            problems.append(f"it takes {self.config.layout.upper()} images in {'[-1, 1]' if self.config.pixel_range == 'pm1' else '[0, 1]'}")
-        if graph.dtype != np.float32:
-            problems.append(f"its input is {np.dtype(graph.dtype).name}")
-        if not graph.first_output:
-            problems.append(f"its output {graph.output!r} is not its first")
-        if problems:
-            raise ValueError(f"the imported {part} graph is not one the browser runs (NCHW float32 in [0, 1], "
-                             f"the output used first): {'; '.join(problems)}")
-        return OnnxGraph(graph.path, graph.input, graph.output)
+        return OnnxGraph(graph.path, graph.input, graph.output, self.config.layout, self.config.pixel_range)
 
 
 register("onnx", "model imported as ONNX graphs (latentatlas import onnx)", OnnxConfig, OnnxModel)

@@ -56,8 +56,9 @@ def _read(path: Path) -> dict[str, np.ndarray]:
             return {name: archive[name] for name in archive.files}
     except ValueError as error:
         if "allow_pickle" in str(error):
-            raise ModelImportError(f"{path}: holds pickled object arrays, which are never loaded; save plain "
-                                   "numeric and string arrays") from error
+            raise ModelImportError(
+                f"{path}: holds pickled object arrays, which are never loaded; save plain numeric and string arrays"
+            ) from error
         raise ModelImportError(f"{path}: not a readable .npz file ({error})") from error
     except (OSError, EOFError, zipfile.BadZipFile) as error:
         raise ModelImportError(f"{path}: not a readable .npz file ({type(error).__name__}: {error})") from error
@@ -91,13 +92,19 @@ def _dataset(path: Path, arrays: dict[str, np.ndarray], n: int) -> tuple[Dataset
     if "dataset" not in arrays:
         return None, None
     if "indices" not in arrays:
-        raise ModelImportError(f"{path}: dataset is given without indices (the dataset index of each of the {n} samples)")
+        raise ModelImportError(
+            f"{path}: dataset is given without indices (the dataset index of each of the {n} samples)"
+        )
     (name,) = _strings(path, "dataset", arrays["dataset"].reshape(-1), 1)
     if name not in DATASETS or name == "folder":
-        raise ModelImportError(f"{path}: dataset {name!r} is not one of {', '.join(d for d in DATASETS if d != 'folder')}")
+        raise ModelImportError(
+            f"{path}: dataset {name!r} is not one of {', '.join(d for d in DATASETS if d != 'folder')}"
+        )
     indices = arrays["indices"]
     if not np.issubdtype(indices.dtype, np.integer) or indices.shape != (n,) or indices.min(initial=0) < 0:
-        raise ModelImportError(f"{path}: indices must be {n} non-negative integers, got {indices.dtype} {list(indices.shape)}")
+        raise ModelImportError(
+            f"{path}: indices must be {n} non-negative integers, got {indices.dtype} {list(indices.shape)}"
+        )
     return DatasetSpec(name=name), indices.astype(np.int64)
 
 
@@ -114,7 +121,9 @@ def _check(path: Path, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.nd
     if not np.issubdtype(y.dtype, np.integer):
         raise ModelImportError(f"{path}: y is {y.dtype}; factor indices must be integers")
     if z.ndim != 2 or y.ndim != 2 or z.shape[0] != y.shape[0]:
-        raise ModelImportError(f"{path}: z is {list(z.shape)} and y {list(y.shape)}; expected (N, D) and (N, K) with one N")
+        raise ModelImportError(
+            f"{path}: z is {list(z.shape)} and y {list(y.shape)}; expected (N, D) and (N, K) with one N"
+        )
     if not np.isfinite(z).all():
         row, column = np.argwhere(~np.isfinite(z))[0]
         raise ModelImportError(f"{path}: z holds NaN or infinite values (first at row {row}, latent {column})")
@@ -132,7 +141,11 @@ def import_latents(path: Path, out: Path, seed: int = 0, n_jobs: int = 1) -> dic
     arrays = _read(path)
     z, y = _check(path, arrays)
     n, factors = y.shape
-    names = _strings(path, "factor_names", arrays["factor_names"], factors) if "factor_names" in arrays else [f"factor{k}" for k in range(factors)]
+    names = (
+        _strings(path, "factor_names", arrays["factor_names"], factors)
+        if "factor_names" in arrays
+        else [f"factor{k}" for k in range(factors)]
+    )
     spec, indices = _dataset(path, arrays, n)
     images = _images(path, arrays["images"], n) if "images" in arrays else None
     train_rows = arrays.get("train_rows")
@@ -142,14 +155,29 @@ def import_latents(path: Path, out: Path, seed: int = 0, n_jobs: int = 1) -> dic
         raise ModelImportError(f"{path}: {error}") from error
     matrices = values.pop("matrices")
     metrics = {
-        "values": values, "matrices": matrices, "factor_names": names, "latent_dim": int(z.shape[1]), "latents_scored": "all",
-        "samples": n, "train_rows": int(train_rows) if train_rows is not None else default_train_rows(n), "seed": seed,
-        "infomec_latents": "values", "votes": {}, "seconds": {"total": round(time.perf_counter() - started, 2)},
-        "device": "cpu", "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "values": values,
+        "matrices": matrices,
+        "factor_names": names,
+        "latent_dim": int(z.shape[1]),
+        "latents_scored": "all",
+        "samples": n,
+        "train_rows": int(train_rows) if train_rows is not None else default_train_rows(n),
+        "seed": seed,
+        "infomec_latents": "values",
+        "votes": {},
+        "seconds": {"total": round(time.perf_counter() - started, 2)},
+        "device": "cpu",
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     net = NetConfig(image_size=images.shape[2], channels=images.shape[1]) if images is not None else NetConfig()
-    config = LatentsConfig(latent_dim=z.shape[1], net=net, samples=n, factors=factors, stored_images=images is not None,
-                           dataset_indices=indices is not None)
+    config = LatentsConfig(
+        latent_dim=z.shape[1],
+        net=net,
+        samples=n,
+        factors=factors,
+        stored_images=images is not None,
+        dataset_indices=indices is not None,
+    )
     model = SavedLatents(config)
     model.latents.copy_(torch.from_numpy(z))
     model.factors.copy_(torch.from_numpy(y))
@@ -158,15 +186,30 @@ def import_latents(path: Path, out: Path, seed: int = 0, n_jobs: int = 1) -> dic
     if indices is not None:
         model.indices.copy_(torch.from_numpy(indices))
     card = {
-        "id": out.name, "kind": config.kind, "steps": None, "heldout": {},
-        "dataset": {"name": spec.name if spec else "imported latents", "size": n, "factor_names": names,
-                    "factor_sizes": (y.max(axis=0) + 1).tolist()},
-        "latent_stats": {"mean": z.mean(0).tolist(), "std": z.std(0).tolist(), "min": z.min(0).tolist(), "max": z.max(0).tolist()},
+        "id": out.name,
+        "kind": config.kind,
+        "steps": None,
+        "heldout": {},
+        "dataset": {
+            "name": spec.name if spec else "imported latents",
+            "size": n,
+            "factor_names": names,
+            "factor_sizes": (y.max(axis=0) + 1).tolist(),
+        },
+        "latent_stats": {
+            "mean": z.mean(0).tolist(),
+            "std": z.std(0).tolist(),
+            "min": z.min(0).tolist(),
+            "max": z.max(0).tolist(),
+        },
         "imported": {"source": path.name, "arrays": sorted(arrays)},
-        "metrics": metrics, "created": metrics["created"],
+        "metrics": metrics,
+        "created": metrics["created"],
     }
     # Without a dataset the folder names an image folder that is not there: the server serves it without one.
-    folder_config = FolderConfig(model=config, dataset=spec or DatasetSpec(name="folder", channels=net.channels, image_size=net.image_size))
+    folder_config = FolderConfig(
+        model=config, dataset=spec or DatasetSpec(name="folder", channels=net.channels, image_size=net.image_size)
+    )
 
     def fill(folder: Path) -> None:
         write_json(folder / CONFIG_FILE, folder_config.model_dump(mode="json"))

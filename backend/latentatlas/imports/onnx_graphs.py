@@ -89,7 +89,9 @@ class GraphFile:
             raise ModelImportError(f"{path}: no such file (the {role} graph)")
         size = path.stat().st_size
         if size > MAX_GRAPH_BYTES:
-            raise ModelImportError(f"{path}: {size:,} bytes; a graph may be at most {MAX_GRAPH_BYTES:,} bytes (MAX_GRAPH_BYTES)")
+            raise ModelImportError(
+                f"{path}: {size:,} bytes; a graph may be at most {MAX_GRAPH_BYTES:,} bytes (MAX_GRAPH_BYTES)"
+            )
         self.data = path.read_bytes()
         try:
             proto = onnx.load_model_from_string(self.data)
@@ -98,8 +100,10 @@ class GraphFile:
         if not proto.HasField("graph") or not proto.opset_import:
             raise ModelImportError(f"{path}: not an ONNX model (no graph or no opset: a truncated or foreign file?)")
         if any(uses_external_data(tensor) for tensor in _tensors(proto.graph)):
-            raise ModelImportError(f"{path}: the graph keeps weights in external data files; save it as one file "
-                                   "(onnx.save_model(model, path, save_as_external_data=False))")
+            raise ModelImportError(
+                f"{path}: the graph keeps weights in external data files; save it as one file "
+                "(onnx.save_model(model, path, save_as_external_data=False))"
+            )
         try:
             onnx.checker.check_model(proto)
         except Exception as error:
@@ -120,11 +124,15 @@ class GraphFile:
 
     def only_input(self) -> onnxruntime.NodeArg:
         if len(self.inputs) != 1:
-            raise ModelImportError(f"{self.path}: the {self.role} graph must take one input; it takes "
-                                   f"{', '.join(self.describe(node) for node in self.inputs)}")
+            raise ModelImportError(
+                f"{self.path}: the {self.role} graph must take one input; it takes "
+                f"{', '.join(self.describe(node) for node in self.inputs)}"
+            )
         node = self.inputs[0]
         if node.type not in ELEMENT_TYPES:
-            raise ModelImportError(f"{self.path}: its input {self.describe(node)} is not one of {', '.join(ELEMENT_TYPES)}")
+            raise ModelImportError(
+                f"{self.path}: its input {self.describe(node)} is not one of {', '.join(ELEMENT_TYPES)}"
+            )
         return node
 
     def output(self, name: str | None) -> onnxruntime.NodeArg:
@@ -132,7 +140,11 @@ class GraphFile:
         listed = ", ".join(self.describe(node) for node in self.outputs)
         if name is None:
             if len(self.outputs) != 1:
-                hint = "name the latent one with --latent-output (a VAE's mean)" if self.role == "encoder" else "it must give only its images"
+                hint = (
+                    "name the latent one with --latent-output (a VAE's mean)"
+                    if self.role == "encoder"
+                    else "it must give only its images"
+                )
                 raise ModelImportError(f"{self.path}: the {self.role} graph has several outputs ({listed}); {hint}")
             return self.outputs[0]
         for node in self.outputs:
@@ -144,7 +156,9 @@ class GraphFile:
         try:
             result = graph(values)
         except Exception as error:
-            raise ModelImportError(f"{self.path}: running the {self.role} on {what} failed ({_reason(error)})") from error
+            raise ModelImportError(
+                f"{self.path}: running the {self.role} on {what} failed ({_reason(error)})"
+            ) from error
         if not np.isfinite(result).all():
             raise ModelImportError(f"{self.path}: the {self.role} gives NaN or infinite values on {what}")
         return result
@@ -164,18 +178,25 @@ def _check_declared(graph: GraphFile, node: onnxruntime.NodeArg, actual: tuple[i
     """ModelImportError when ``node``'s declared shape (its fixed sizes) disagrees with ``actual``."""
     declared = graph.shape(node)
     if len(declared) != len(actual) or any(isinstance(d, int) and d != a for d, a in zip(declared, actual)):
-        raise ModelImportError(f"{graph.path}: {what} {node.name!r} is declared {_shape_text(declared)} "
-                               f"but is {list(actual)} here")
+        raise ModelImportError(
+            f"{graph.path}: {what} {node.name!r} is declared {_shape_text(declared)} but is {list(actual)} here"
+        )
 
 
-def _check_image_input(graph: GraphFile, node: onnxruntime.NodeArg, image_shape: tuple[int, ...], layout: str, dataset: str) -> None:
+def _check_image_input(
+    graph: GraphFile, node: onnxruntime.NodeArg, image_shape: tuple[int, ...], layout: str, dataset: str
+) -> None:
     shape = graph.shape(node)
     if len(shape) != 4 or any(isinstance(d, int) and d != e for d, e in zip(shape[1:], image_shape)):
-        raise ModelImportError(f"{graph.path}: its input {graph.describe(node)} does not take the {dataset} images "
-                               f"(N, {', '.join(map(str, image_shape))}) in the {layout} layout (see --layout, --dataset)")
+        raise ModelImportError(
+            f"{graph.path}: its input {graph.describe(node)} does not take the {dataset} images "
+            f"(N, {', '.join(map(str, image_shape))}) in the {layout} layout (see --layout, --dataset)"
+        )
     if isinstance(shape[0], int):
-        raise ModelImportError(f"{graph.path}: its input {node.name!r} has a fixed batch size of {shape[0]}; export it "
-                               "with a dynamic batch axis (torch.onnx.export(..., dynamic_axes={name: {0: 'n'}}))")
+        raise ModelImportError(
+            f"{graph.path}: its input {node.name!r} has a fixed batch size of {shape[0]}; export it "
+            "with a dynamic batch axis (torch.onnx.export(..., dynamic_axes={name: {0: 'n'}}))"
+        )
 
 
 def _heldout(model: OnnxModel, dataset: ImageDataset) -> dict:
@@ -184,15 +205,23 @@ def _heldout(model: OnnxModel, dataset: ImageDataset) -> dict:
     if model.capabilities.decode:
         return evaluate_reconstruction(model, dataset, torch.device("cpu"))
     indices = dataset.holdout_indices
-    z = torch.cat([model.encode(dataset.images(indices[start : start + 250])).latent for start in range(0, len(indices), 250)])
+    z = torch.cat(
+        [model.encode(dataset.images(indices[start : start + 250])).latent for start in range(0, len(indices), 250)]
+    )
     stats = {"mean": z.mean(0), "std": z.std(0, correction=0), "min": z.min(0).values, "max": z.max(0).values}
     return {"samples": len(indices), "latent_stats": {name: value.tolist() for name, value in stats.items()}}
 
 
 def _file_entry(graph: GraphFile, input_node: onnxruntime.NodeArg, output_node: onnxruntime.NodeArg, file: str) -> dict:
-    return {"file": file, "source": graph.path.name, "bytes": len(graph.data), "sha256": hashlib.sha256(graph.data).hexdigest(),
-            "input": graph.describe(input_node), "output": graph.describe(output_node),
-            "outputs": [node.name for node in graph.outputs]}
+    return {
+        "file": file,
+        "source": graph.path.name,
+        "bytes": len(graph.data),
+        "sha256": hashlib.sha256(graph.data).hexdigest(),
+        "input": graph.describe(input_node),
+        "output": graph.describe(output_node),
+        "outputs": [node.name for node in graph.outputs],
+    }
 
 
 def import_onnx(
@@ -225,8 +254,10 @@ def import_onnx(
     encoder_graph = Graph(encoder.session, enc_in.name, enc_out.name)
     latents = encoder.run(encoder_graph, to_graph_images(images, layout, pixel_range), what)
     if latents.ndim != 2 or latents.shape[0] != len(images):
-        raise ModelImportError(f"{encoder.path}: output {enc_out.name!r} gives {list(latents.shape)} for {len(images)} images; "
-                               f"a latent output is (N, D)")
+        raise ModelImportError(
+            f"{encoder.path}: output {enc_out.name!r} gives {list(latents.shape)} for {len(images)} images; "
+            f"a latent output is (N, D)"
+        )
     _check_declared(encoder, enc_out, latents.shape, "output")
     latent_dim = latents.shape[1]
     decoder_graph, decoder_names = None, {}
@@ -234,32 +265,53 @@ def import_onnx(
         dec_in, dec_out = decoder_nodes
         declared = decoder.shape(dec_in)
         if len(declared) != 2 or (isinstance(declared[1], int) and declared[1] != latent_dim):
-            raise ModelImportError(f"{decoder.path}: its input {decoder.describe(dec_in)} does not take the encoder's latents "
-                                   f"(N, {latent_dim}) ({encoder.path.name}'s {enc_out.name!r})")
+            raise ModelImportError(
+                f"{decoder.path}: its input {decoder.describe(dec_in)} does not take the encoder's latents "
+                f"(N, {latent_dim}) ({encoder.path.name}'s {enc_out.name!r})"
+            )
         decoder_graph = Graph(decoder.session, dec_in.name, dec_out.name)
         decoded = decoder.run(decoder_graph, latents.astype(np.float32), f"the latents of {what}")
         if decoded.shape != (len(images), *image_shape):
-            raise ModelImportError(f"{decoder.path}: output {dec_out.name!r} gives {list(decoded.shape)}; the {spec.name} images "
-                                   f"are {[len(images), *image_shape]} in the {layout} layout")
+            raise ModelImportError(
+                f"{decoder.path}: output {dec_out.name!r} gives {list(decoded.shape)}; the {spec.name} images "
+                f"are {[len(images), *image_shape]} in the {layout} layout"
+            )
         _check_declared(decoder, dec_out, decoded.shape, "output")
         decoder_names = {"decoder_input": dec_in.name, "decoder_output": dec_out.name}
 
-    config = OnnxConfig(latent_dim=latent_dim, net=NetConfig(image_size=size, channels=channels), encoder_input=enc_in.name,
-                        latent_output=enc_out.name, layout=layout, pixel_range=pixel_range, **decoder_names)
+    config = OnnxConfig(
+        latent_dim=latent_dim,
+        net=NetConfig(image_size=size, channels=channels),
+        encoder_input=enc_in.name,
+        latent_output=enc_out.name,
+        layout=layout,
+        pixel_range=pixel_range,
+        **decoder_names,
+    )
     model = OnnxModel(config, encoder_graph, decoder_graph)
     with torch.inference_mode():
         heldout = _heldout(model, dataset)
     numbers = [heldout.get("psnr_db", 0.0), *(v for values in heldout["latent_stats"].values() for v in values)]
     if not np.isfinite(numbers).all():
-        raise ModelImportError(f"{encoder_path}{' / ' + str(decoder_path) if decoder_path else ''}: NaN or infinite latents "
-                               f"or reconstructions on the {heldout['samples']} held-out {spec.name} images")
-    imported = {"encoder": _file_entry(encoder, enc_in, enc_out, ENCODER_FILE), "layout": layout, "pixel_range": pixel_range}
+        raise ModelImportError(
+            f"{encoder_path}{' / ' + str(decoder_path) if decoder_path else ''}: NaN or infinite latents "
+            f"or reconstructions on the {heldout['samples']} held-out {spec.name} images"
+        )
+    imported = {
+        "encoder": _file_entry(encoder, enc_in, enc_out, ENCODER_FILE),
+        "layout": layout,
+        "pixel_range": pixel_range,
+    }
     if decoder is not None and decoder_nodes is not None:
         imported["decoder"] = _file_entry(decoder, *decoder_nodes, DECODER_FILE)
     card = {
-        "id": out.name, "kind": config.kind, "dataset": dataset.describe(), "steps": None,
+        "id": out.name,
+        "kind": config.kind,
+        "dataset": dataset.describe(),
+        "steps": None,
         "heldout": {name: value for name, value in heldout.items() if name != "latent_stats"},
-        "latent_stats": heldout["latent_stats"], "imported": imported,
+        "latent_stats": heldout["latent_stats"],
+        "imported": imported,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
