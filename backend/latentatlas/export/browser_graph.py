@@ -58,8 +58,8 @@ def browser_graph(own: OnnxGraph, part: str) -> tuple[bytes, str, str]:
     graph = model.graph
     input_value, output_value = _value(graph, own.input), _value(graph, own.output)
     input_type, output_type = input_value.type.tensor_type.elem_type, output_value.type.tensor_type.elem_type
-    to_float = [("Cast", [], {"to": TensorProto.FLOAT})] if output_type != TensorProto.FLOAT else []
-    from_float = [("Cast", [], {"to": input_type})] if input_type != TensorProto.FLOAT else []
+    to_float: list[Step] = [("Cast", [], {"to": TensorProto.FLOAT})] if output_type != TensorProto.FLOAT else []
+    from_float: list[Step] = [("Cast", [], {"to": input_type})] if input_type != TensorProto.FLOAT else []
     before: list[Step] = []
     after: list[Step] = list(to_float)
     if part == "encoder":
