@@ -22,6 +22,7 @@ ALLOWED = {
     "train": {"data", "families", "nets", "store", "evaluation", "devices"},
     "evaluation": {"data", "families", "nets", "store", "metrics", "fragments", "imaging"},
     "export": {"data", "families", "nets", "store", "imaging"},
+    "imports": {"data", "families", "nets", "store", "evaluation", "metrics"},
     "serve": {"data", "families", "nets", "store", "evaluation", "export", "imaging", "config", "devices"},
 }
 TOP_LEVEL_HELPERS = {"__init__", "errors"}  # `from latentatlas import __version__`; the domain errors (no imports)

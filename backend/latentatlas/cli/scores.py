@@ -81,6 +81,8 @@ def evaluate(
         raise typer.BadParameter(str(error)) from error
     require_model_folder(folder)
     loaded = load_model_folder(folder, torch_device)  # once, for the flow section and the metrics
+    if not loaded.model.capabilities.encode:
+        fail(ValueError(f"{folder} has no encoder to score (saved latents: their card's metrics came with the import)"))
     if baselines_only:
         from latentatlas.evaluation.disentanglement import refresh_card_baselines
 
@@ -109,7 +111,7 @@ def evaluate(
 
         try:
             result = evaluate_model(loaded, samples, seed, votes, progress, n_jobs=threads, dci_baselines=dci_baselines)
-        except (EvaluationError, MetricsInputError) as error:
+        except (EvaluationError, MetricsInputError, OSError, ValueError) as error:  # a dataset not on this machine too
             fail(error)
     typer.echo(format_table(result["values"]))
     typer.echo(

@@ -7,9 +7,12 @@
 - ``encoder``: image (N, C, S, S) in [0, 1] -> latent (N, D): ``model.encode(images).latent``
   (a QLAE's codebook snapping and a VAE's posterior mean are inside the graph).
 
-Graphs are exported once per model and cached under ``cache_dir/<digest>/``, keyed by the
-SHA-256 of the model's ``config.json`` and ``weights.safetensors``: a retrained model gets new
-graphs, an unchanged one never re-exports. Each graph is checked against torch on random
+A model that is ONNX graphs already (an imported one: ``LatentModel.onnx_graph``) hands out its
+own graph instead of an export, wrapped to the browser's convention where it differs
+(:mod:`~latentatlas.export.browser_graph`). Graphs are exported once per model and cached under
+``cache_dir/<digest>/``, keyed by the SHA-256 of the model's ``config.json`` and stored files
+(``weights.safetensors``, or an imported model's graphs): a retrained model gets new graphs, an
+unchanged one never re-exports. Each graph is checked against torch on random
 latents (and images) before it is kept; a part that fails to export or to agree is recorded
 with its reason and the model is served the old way (decoded on the server).
 """
@@ -28,8 +31,15 @@ import torch
 from pydantic import BaseModel, Field, ValidationError
 
 from latentatlas.data.base import load_dataset
-from latentatlas.families import LatentModel
-from latentatlas.store.folders import CONFIG_FILE, WEIGHTS_FILE, LoadedModel, load_model_folder, write_json
+from latentatlas.export.browser_graph import browser_graph
+from latentatlas.families import LatentModel, get_family
+from latentatlas.store.folders import (
+    CONFIG_FILE,
+    LoadedModel,
+    load_model_folder,
+    read_folder_config,
+    write_json,
+)
 
 log = logging.getLogger("latentatlas.export")
 
@@ -60,7 +70,7 @@ class OnnxPart(BaseModel):
 class OnnxExport(BaseModel):
     """What was exported of one model (``parts``) and what could not be, with the reason."""
 
-    digest: str = Field(description="SHA-256 of config.json + weights.safetensors: the cache key")
+    digest: str = Field(description="SHA-256 of config.json + the stored files (weights.safetensors): the cache key")
     opset: int | None
     latent_dim: int
     image_shape: list[int]
@@ -74,9 +84,10 @@ def cache_folder(cache_dir: Path, digest: str) -> Path:
 
 
 def model_digest(folder: Path) -> str:
-    """SHA-256 over the model folder's config and weights (the export cache key)."""
+    """SHA-256 over the model folder's config and the files its family stores it in (the
+    export cache key)."""
     digest = hashlib.sha256()
-    for name in (CONFIG_FILE, WEIGHTS_FILE):
+    for name in (CONFIG_FILE, *get_family(read_folder_config(folder).model.kind).model.stored_files):
         path = folder / name
         digest.update(name.encode())
         if path.exists():
@@ -192,7 +203,15 @@ def export_onnx(model_folder: Path, cache_dir: Path, digest: str | None = None, 
             module.eval()
             with torch.inference_mode():
                 reference = module(inputs)
-            _export_graph(module, inputs[:2].clone(), path, *io)
+            own = model.onnx_graph(name)
+            if own is not None:  # the graph the model runs, in the browser's convention (checked like an export)
+                data, input_name, output_name = browser_graph(own, name)
+                tmp = path.with_name(f".{path.name}.tmp")
+                tmp.write_bytes(data)
+                tmp.replace(path)
+                io = (input_name, output_name)
+            else:
+                _export_graph(module, inputs[:2].clone(), path, *io)
             result.parts[name] = _describe(path, *io, inputs, reference, checked_on)
         except Exception as error:  # noqa: BLE001 - any failure is reported by name; the server path stays
             reason = f"{type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"

@@ -18,18 +18,24 @@ and the server read the declared capabilities, never the family's name.
 
 from __future__ import annotations
 
+import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
+from safetensors.torch import load_file
 from torch import nn
 
 from latentatlas.nets.config import NetConfig
 from latentatlas.nets.quantizer import LatentQuantizer
+
+WEIGHTS_FILE = "weights.safetensors"
+"""Where a trained model's weights sit in its folder (beside ``config.json`` and ``card.json``)."""
 
 
 class TrainConfig(BaseModel):
@@ -62,6 +68,7 @@ class Capabilities(BaseModel):
     ordered: bool = Field(False, description="latents are ordered by importance: top-C truncation and explained entropy")
     likelihood: bool = Field(False, description="an exact log-likelihood of images (bits/dim)")
     sample: bool = Field(False, description="latents can be drawn from a prior (generation)")
+    train: bool = Field(True, description="trained here (`latentatlas train FAMILY`); false for imported models")
 
 
 class FamilyConfig(BaseModel):
@@ -85,6 +92,19 @@ class FamilyConfig(BaseModel):
         return 2 * factors
 
 
+@dataclass(frozen=True)
+class OnnxGraph:
+    """An ONNX graph a model runs as it is (an imported one): its file, the input fed and the
+    output read, and how its images are laid out (``nchw`` or ``nhwc``) and scaled (``01``:
+    [0, 1], ``pm1``: [-1, 1])."""
+
+    path: Path
+    input: str
+    output: str
+    layout: str = "nchw"
+    pixel_range: str = "01"
+
+
 @dataclass
 class Encoding:
     """What ``encode`` returns: the latent the decoder consumes, posterior scales (``posterior``
@@ -102,13 +122,33 @@ class LatentModel(nn.Module, ABC):
     capabilities: ClassVar[Capabilities] = Capabilities()
     config: FamilyConfig
 
+    stored_files: ClassVar[tuple[str, ...]] = (WEIGHTS_FILE,)
+    """The files beside ``config.json`` that hold the model (what a digest of the model covers)."""
+
     def __init__(self, config: FamilyConfig) -> None:
         super().__init__()
         self.config = config
 
+    @classmethod
+    def from_folder(cls, config: FamilyConfig, folder: Path) -> LatentModel:
+        """The model stored in ``folder``: built from ``config``, its weights read from
+        ``weights.safetensors`` (strict). A family stored otherwise (imported graphs) overrides this."""
+        model = cls(config)
+        model.load_state_dict(load_file(str(Path(folder) / WEIGHTS_FILE)), strict=True)
+        return model
+
+    def onnx_graph(self, part: str) -> OnnxGraph | None:
+        """The model's own ONNX graph for ``part`` ("decoder" or "encoder"), handed out for
+        decoding in the browser (in the browser's convention) instead of an export from torch;
+        None: export it from torch."""
+        return None
+
     @property
     def device(self) -> torch.device:
-        return next(self.parameters()).device
+        """Where the model's tensors live (its first parameter or buffer; the CPU when it has
+        none, as a model that runs ONNX graphs)."""
+        tensor = next(itertools.chain(self.parameters(), self.buffers()), None)
+        return tensor.device if tensor is not None else torch.device("cpu")
 
     @abstractmethod
     def encode(self, images: torch.Tensor) -> Encoding: ...

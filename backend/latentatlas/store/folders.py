@@ -21,9 +21,10 @@ from pydantic import BaseModel, SerializeAsAny, field_validator
 from safetensors.torch import load_file, save_file
 
 from latentatlas.data.base import DatasetSpec
-from latentatlas.families import FamilyConfig, LatentModel, build_model, model_config
+from latentatlas.families import FamilyConfig, LatentModel, get_family, model_config
+from latentatlas.families.base import WEIGHTS_FILE
 
-CONFIG_FILE, WEIGHTS_FILE, CARD_FILE = "config.json", "weights.safetensors", "card.json"
+CONFIG_FILE, CARD_FILE = "config.json", "card.json"
 
 
 class FolderConfig(BaseModel):
@@ -116,11 +117,12 @@ def read_folder_config(folder: Path) -> FolderConfig:
 
 
 def load_model_folder(folder: Path, device: torch.device | str = "cpu") -> LoadedModel:
-    """Rebuild a model from its folder; raises ValueError/OSError when files are missing or corrupt."""
+    """Rebuild a model from its folder, as its family stores it (``LatentModel.from_folder``: a
+    trained model's safetensors weights, an imported model's graphs); raises ValueError/OSError
+    when files are missing or corrupt."""
     folder = Path(folder)
     config = read_folder_config(folder)
-    model = build_model(config.model)
-    model.load_state_dict(load_file(str(folder / WEIGHTS_FILE)), strict=True)
+    model = get_family(config.model.kind).model.from_folder(config.model, folder)
     card_path = folder / CARD_FILE
     card = json.loads(card_path.read_text()) if card_path.exists() else {}
     return LoadedModel(folder, config, model.to(device).eval(), card)

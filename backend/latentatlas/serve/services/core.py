@@ -195,6 +195,15 @@ class ModelService:
             denoise=theirs.get("denoise", {}),
         )
 
+    def require(self, capability: str, what: str) -> None:
+        """UnsupportedError (409) unless the model declares ``capability`` (e.g. an imported
+        encoder-only model has no ``decode``)."""
+        if not getattr(self.capabilities, capability):
+            raise UnsupportedError(
+                f"model {self.id} ({self.config.kind}) cannot {what}: it has no {capability} "
+                f"(see `capabilities.{capability}` in /api/models)"
+            )
+
     # -- tensor work -------------------------------------------------------------------
     def latents(self, latents: list[list[float]]) -> torch.Tensor:
         """Latents as a tensor on the model's device, each checked for the model's length (InputError)."""
@@ -208,6 +217,7 @@ class ModelService:
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """Decode in chunks of ``DECODE_CHUNK``, taking the model's lock per chunk: one large
         request (a 1,000-image traversal) interleaves with the others instead of stalling them."""
+        self.require("decode", "decode a latent")
         parts = []
         for chunk in latents.split(DECODE_CHUNK):
             with self.inference():
@@ -220,6 +230,8 @@ class ModelService:
     @torch.inference_mode()
     def encode(self, images: torch.Tensor) -> EncodeResponse:
         """Encode a batch (N, C, S, S); returns the first image's latent, codes, scale and PNGs."""
+        self.require("encode", "encode an image")
+        self.require("decode", "show an encoded image's reconstruction")
         images = images.to(self.device)
         with self.inference():
             encoding = self.model.encode(images)

@@ -1,0 +1,75 @@
+"""Saved latents of a model run elsewhere (``latentatlas import latents``): the latents z (N, D)
+of N samples with their factor indices y (N, K), and optionally the images they encode.
+
+Nothing here encodes a new image or decodes a latent: the family is encoder-only, and its
+``encode`` is a lookup, only when the images were saved with the latents: the latent of the
+nearest saved image (pixel L2; exactly the saved latent for a saved image). Everything is
+stored as buffers in ``weights.safetensors`` (images as uint8), so the folder loads like a
+trained one.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import Field
+
+from latentatlas.families import register
+from latentatlas.families.base import Capabilities, Encoding, FamilyConfig, LatentModel
+
+LOOKUP_CHUNK = 4096
+"""Saved images compared with the query at once by the nearest-image lookup."""
+
+
+class LatentsConfig(FamilyConfig):
+    """How many samples and factors were saved, and whether their images were."""
+
+    kind: Literal["latents"] = "latents"
+    samples: int = Field(ge=2, description="saved samples N")
+    factors: int = Field(ge=1, description="factors K per sample")
+    stored_images: bool = Field(False, description="the samples' images are saved (encode is then a lookup)")
+    dataset_indices: bool = Field(False, description="each sample's index in the folder's dataset is saved")
+
+
+class SavedLatents(LatentModel):
+    """Buffers ``latents`` (N, D) float32, ``factors`` (N, K) int64, with ``stored_images``
+    ``images`` (N, C, S, S) uint8, and with ``dataset_indices`` ``indices`` (N,) int64."""
+
+    capabilities = Capabilities(encode=False, decode=False, train=False)
+    config: LatentsConfig
+
+    def __init__(self, config: LatentsConfig) -> None:
+        super().__init__(config)
+        self.register_buffer("latents", torch.zeros(config.samples, config.latent_dim))
+        self.register_buffer("factors", torch.zeros(config.samples, config.factors, dtype=torch.int64))
+        if config.dataset_indices:
+            self.register_buffer("indices", torch.zeros(config.samples, dtype=torch.int64))
+        if config.stored_images:
+            net = config.net
+            self.register_buffer(
+                "images", torch.zeros(config.samples, net.channels, net.image_size, net.image_size, dtype=torch.uint8)
+            )
+            self.capabilities = Capabilities(encode=True, decode=False, train=False)  # type: ignore[misc]
+
+    def encode(self, images: torch.Tensor) -> Encoding:
+        """The saved latent of each image's nearest saved image (squared pixel distance)."""
+        if not self.config.stored_images:
+            raise TypeError("these saved latents came without their images: nothing to look an image up in")
+        queries = images.flatten(1).float().to(self.latents.device)
+        best = torch.full((len(queries),), float("inf"), device=queries.device)
+        nearest = torch.zeros(len(queries), dtype=torch.int64, device=queries.device)
+        for start in range(0, self.config.samples, LOOKUP_CHUNK):
+            saved = self.images[start : start + LOOKUP_CHUNK].flatten(1).float() / 255
+            distance, index = torch.cdist(queries, saved).min(dim=1)
+            closer = distance < best
+            best, nearest = torch.where(closer, distance, best), torch.where(closer, index + start, nearest)
+        return Encoding(self.latents[nearest].to(images.device))
+
+    def decode_logits(self, latents: torch.Tensor) -> torch.Tensor:
+        raise TypeError("saved latents have no decoder (capabilities.decode is false)")
+
+
+register(
+    "latents", "saved latents imported from a run elsewhere (latentatlas import latents)", LatentsConfig, SavedLatents
+)
