@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, Field, ValidationError
 
-from latentatlas.data.base import load_dataset
+from latentatlas.data import load_dataset
 from latentatlas.families import LatentModel
 from latentatlas.store.folders import CONFIG_FILE, WEIGHTS_FILE, LoadedModel, load_model_folder, write_json
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from pydantic import TypeAdapter, ValidationError
 
-from latentatlas.data.base import FactorDataset, ImageDataset, load_dataset
+from latentatlas.data import FactorDataset, ImageDataset, load_dataset
 from latentatlas.imaging import labelled_sheet, sheet_png, tile_grid, to_data_url, to_png, traversal_gif
 from latentatlas.serve.admission import Admission, FairLock
 from latentatlas.serve.schemas import DimName, HeldOutCurves, MetricTables, ModelDetail, ModelInfo, ModelMetrics, Sample
