@@ -221,7 +221,7 @@ def test_celeba_attributes_are_binary_factors(celeba_folder):
     images = dataset.images(np.array([0, 5]))
     assert images.shape == (2, 3, 32, 32)
     # each test image is one flat colour from its first three attributes: 20 (absent) or 220 (present)
-    torch.testing.assert_close(images[1].mean(dim=(1, 2)), torch.tensor(expected[5, :3] * 200 + 20.0) / 255, rtol=0, atol=0.03)
+    torch.testing.assert_close(images[1].mean(dim=(1, 2)), torch.tensor(expected[5, :3] * 200 + 20.0, dtype=torch.float32) / 255, rtol=0, atol=0.03)
 
 
 def test_labelled_rows_render_exact_rows_or_the_nearest_combination(celeba_folder):
