@@ -34,16 +34,22 @@ def grid_classes(sizes: tuple[int, ...], rows: slice = slice(None)) -> np.ndarra
 
 def index_marks(indices: np.ndarray) -> np.ndarray:
     """Bits of each index, (n, INDEX_BITS) of 0/1, most significant first: pixels that name their row."""
-    return ((np.asarray(indices)[:, None] >> np.arange(INDEX_BITS - 1, -1, -1)) & 1).astype(np.uint8)
+    return (
+        (np.asarray(indices)[:, None] >> np.arange(INDEX_BITS - 1, -1, -1)) & 1
+    ).astype(np.uint8)
 
 
 def marked_index(images: np.ndarray) -> np.ndarray:
-    """The row indices written by :func:`index_marks` into images' first row (any channel layout, values 0/1 or 0/255)."""
-    bits = (np.asarray(images).reshape(len(images), -1)[:, :INDEX_BITS] > 0).astype(np.int64)
+    """The row indices that :func:`index_marks` wrote into images' first pixels (values 0/1 or 0/255)."""
+    bits = (np.asarray(images).reshape(len(images), -1)[:, :INDEX_BITS] > 0).astype(
+        np.int64
+    )
     return bits @ (1 << np.arange(INDEX_BITS - 1, -1, -1))
 
 
-def marked_images(start: int, count: int, shape: tuple[int, ...], value: int) -> np.ndarray:
+def marked_images(
+    start: int, count: int, shape: tuple[int, ...], value: int
+) -> np.ndarray:
     """``count`` images (rows start..) of ``shape``: a sprite-like block plus the index marks (0 or ``value``)."""
     images = np.zeros((count, *shape), dtype=np.uint8)
     flat = images.reshape(count, -1)
@@ -52,14 +58,29 @@ def marked_images(start: int, count: int, shape: tuple[int, ...], value: int) ->
     return images
 
 
-def _write_array(zf: zipfile.ZipFile, name: str, shape: tuple[int, ...], dtype: np.dtype,
-                 chunks: Iterator[np.ndarray]) -> None:
+def _write_array(
+    zf: zipfile.ZipFile,
+    name: str,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    chunks: Iterator[np.ndarray],
+) -> None:
     """One .npy member: numpy's own 1.0 header, then the rows' bytes as they come."""
     with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
-        np.lib.format.write_array_header_1_0(member, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
-                                                       "fortran_order": False, "shape": shape})
+        np.lib.format.write_array_header_1_0(
+            member,
+            {
+                "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                "fortran_order": False,
+                "shape": shape,
+            },
+        )
         for chunk in chunks:
-            member.write(chunk if isinstance(chunk, bytes) else np.ascontiguousarray(chunk, dtype=dtype).tobytes())
+            member.write(
+                chunk
+                if isinstance(chunk, bytes)
+                else np.ascontiguousarray(chunk, dtype=dtype).tobytes()
+            )
 
 
 class HoleWriter:
@@ -85,23 +106,44 @@ class HoleWriter:
         self.raw.flush()
 
 
-def write_npz(path: Path, arrays: dict[str, np.ndarray | tuple[tuple[int, ...], Callable[[int, int], np.ndarray | bytes]]],
-              compressed: bool, rows_per_chunk: int = 8192, pickled: dict | None = None, hole: bytes | None = None) -> Path:
+def write_npz(
+    path: Path,
+    arrays: dict[
+        str,
+        np.ndarray | tuple[tuple[int, ...], Callable[[int, int], np.ndarray | bytes]],
+    ],
+    compressed: bool,
+    rows_per_chunk: int = 8192,
+    pickled: dict | None = None,
+    hole: bytes | None = None,
+) -> Path:
     """An .npz as np.savez(_compressed) writes it. Each value is an array, or (shape, rows(start, count))
     for a large uint8 array made chunk by chunk; ``pickled`` adds object arrays (dSprites' metadata);
     chunks that are ``hole`` itself are left as holes of a sparse file (uncompressed members only)."""
-    with path.open("wb") as raw, zipfile.ZipFile(HoleWriter(raw, hole or b""), "w", allowZip64=True,
-                                                  compression=zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED) as zf:
+    with (
+        path.open("wb") as raw,
+        zipfile.ZipFile(
+            HoleWriter(raw, hole or b""),
+            "w",
+            allowZip64=True,
+            compression=zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED,
+        ) as zf,
+    ):
         for name, array in arrays.items():
             if isinstance(array, np.ndarray):
                 _write_array(zf, name, array.shape, array.dtype, iter([array]))
             else:
                 shape, rows = array
-                chunks = (rows(start, min(rows_per_chunk, shape[0] - start)) for start in range(0, shape[0], rows_per_chunk))
+                chunks = (
+                    rows(start, min(rows_per_chunk, shape[0] - start))
+                    for start in range(0, shape[0], rows_per_chunk)
+                )
                 _write_array(zf, name, shape, np.dtype(np.uint8), chunks)
         for name, value in (pickled or {}).items():
             buffer = io.BytesIO()
-            np.lib.format.write_array(buffer, np.array(value, dtype=object), allow_pickle=True)
+            np.lib.format.write_array(
+                buffer, np.array(value, dtype=object), allow_pickle=True
+            )
             zf.writestr(f"{name}.npy", buffer.getvalue())
     return path
 
@@ -109,50 +151,98 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray | tuple[tuple[int, ...], 
 def write_dsprites(path: Path, sizes: tuple[int, ...] = DSPRITES_SIZES) -> Path:
     """dSprites' npz (compressed): imgs 0/1, latents_classes, latents_values, pickled metadata."""
     classes = grid_classes(sizes)
-    grids = [np.ones(1), np.arange(1.0, 4.0), np.linspace(0.5, 1, 6), np.linspace(0, 2 * np.pi, 40),
-             np.linspace(0, 1, 32), np.linspace(0, 1, 32)]
+    grids = [
+        np.ones(1),
+        np.arange(1.0, 4.0),
+        np.linspace(0.5, 1, 6),
+        np.linspace(0, 2 * np.pi, 40),
+        np.linspace(0, 1, 32),
+        np.linspace(0, 1, 32),
+    ]
     values = np.stack([grid[classes[:, k]] for k, grid in enumerate(grids)], axis=1)
     count = len(classes)
     arrays = {
-        "imgs": ((count, 64, 64), lambda start, n: marked_images(start, n, (64, 64), 1)),
+        "imgs": (
+            (count, 64, 64),
+            lambda start, n: marked_images(start, n, (64, 64), 1),
+        ),
         "latents_classes": classes,
         "latents_values": values,
     }
-    metadata = {"description": "format-exact test file", "latents_sizes": np.array(sizes)}
+    metadata = {
+        "description": "format-exact test file",
+        "latents_sizes": np.array(sizes),
+    }
     return write_npz(path, arrays, compressed=True, pickled={"metadata": metadata})
 
 
-def write_shapes3d(path: Path, sizes: tuple[int, ...] = SHAPES3D_SIZES, chunk: int = 8192) -> Path:
+def write_shapes3d(
+    path: Path, sizes: tuple[int, ...] = SHAPES3D_SIZES, chunk: int = 8192
+) -> Path:
     """3dshapes.h5: images uint8 (N, 64, 64, 3), labels float64 (N, 6) of the factors' values."""
-    grids = [np.linspace(0, 0.9, 10), np.linspace(0, 0.9, 10), np.linspace(0, 0.9, 10), np.linspace(0.75, 1.25, 8),
-             np.arange(4.0), np.linspace(-30, 30, 15)]
+    grids = [
+        np.linspace(0, 0.9, 10),
+        np.linspace(0, 0.9, 10),
+        np.linspace(0, 0.9, 10),
+        np.linspace(0.75, 1.25, 8),
+        np.arange(4.0),
+        np.linspace(-30, 30, 15),
+    ]
     count = math.prod(sizes)
     with h5py.File(path, "w") as file:
-        images = file.create_dataset("images", shape=(count, 64, 64, 3), dtype=np.uint8, chunks=(1, 64, 64, 3), compression="gzip")
+        images = file.create_dataset(
+            "images",
+            shape=(count, 64, 64, 3),
+            dtype=np.uint8,
+            chunks=(1, 64, 64, 3),
+            compression="gzip",
+        )
         labels = file.create_dataset("labels", shape=(count, 6), dtype=np.float64)
         for start in range(0, count, chunk):
             n = min(chunk, count - start)
             images[start : start + n] = marked_images(start, n, (64, 64, 3), 255)
             classes = grid_classes(sizes, slice(start, start + n))
-            labels[start : start + n] = np.stack([grid[classes[:, k]] for k, grid in enumerate(grids)], axis=1)
+            labels[start : start + n] = np.stack(
+                [grid[classes[:, k]] for k, grid in enumerate(grids)], axis=1
+            )
     return path
 
 
-def write_mpi3d(path: Path, count: int, compressed: bool = False, marked: np.ndarray | None = None) -> Path:
+def write_mpi3d(
+    path: Path, count: int, compressed: bool = False, marked: np.ndarray | None = None
+) -> Path:
     """An MPI3D npz: one ``images`` array (count, 64, 64, 3), uncompressed unless ``compressed``. With
     ``marked`` row indices, only the 512-row chunks holding them are written, the rest left as holes
     of a sparse file (zeros when read): a full-size file in a few MB of disk."""
     if marked is None:
-        return write_npz(path, {"images": ((count, 64, 64, 3), lambda start, n: marked_images(start, n, (64, 64, 3), 255))},
-                         compressed=compressed)
+        return write_npz(
+            path,
+            {
+                "images": (
+                    (count, 64, 64, 3),
+                    lambda start, n: marked_images(start, n, (64, 64, 3), 255),
+                )
+            },
+            compressed=compressed,
+        )
     chunk = 512
     hole = bytes(chunk * 64 * 64 * 3)
     written = set((np.asarray(marked) // chunk).tolist())
 
     def rows(start: int, n: int) -> np.ndarray | bytes:
-        return marked_images(start, n, (64, 64, 3), 255) if start // chunk in written or n != chunk else hole
+        return (
+            marked_images(start, n, (64, 64, 3), 255)
+            if start // chunk in written or n != chunk
+            else hole
+        )
 
-    return write_npz(path, {"images": ((count, 64, 64, 3), rows)}, compressed=compressed, rows_per_chunk=chunk, hole=hole)
+    return write_npz(
+        path,
+        {"images": ((count, 64, 64, 3), rows)},
+        compressed=compressed,
+        rows_per_chunk=chunk,
+        hole=hole,
+    )
 
 
 def write_celeba(root: Path, count: int, seed: int = 0) -> Path:
@@ -164,7 +254,9 @@ def write_celeba(root: Path, count: int, seed: int = 0) -> Path:
     lines = [str(count), " ".join(names)]
     for i in range(count):
         file = f"{i + 1:06d}.jpg"
-        pixels = np.full((218, 178, 3), (attributes[i, :3] > 0) * 200 + 20, dtype=np.uint8)
+        pixels = np.full(
+            (218, 178, 3), (attributes[i, :3] > 0) * 200 + 20, dtype=np.uint8
+        )
         Image.fromarray(pixels).save(root / "img_align_celeba" / file, quality=90)
         lines.append(file + "  " + " ".join(f"{v:2d}" for v in attributes[i]))
     (root / "list_attr_celeba.txt").write_text("\n".join(lines) + "\n")

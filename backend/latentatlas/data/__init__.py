@@ -13,6 +13,18 @@ from latentatlas.data.shapes3d import Shapes3D
 from latentatlas.data.shapes3d_file import Shapes3DFile
 
 __all__ = [
-    "MPI3D", "CelebA", "DSprites", "DSpritesFile", "DatasetError", "DatasetSpec", "FactorDataset", "ImageDataset",
-    "ImageFolder", "LabelledFolder", "LabelledRows", "Shapes3D", "Shapes3DFile", "load_dataset",
+    "MPI3D",
+    "CelebA",
+    "DSprites",
+    "DSpritesFile",
+    "DatasetError",
+    "DatasetSpec",
+    "FactorDataset",
+    "ImageDataset",
+    "ImageFolder",
+    "LabelledFolder",
+    "LabelledRows",
+    "Shapes3D",
+    "Shapes3DFile",
+    "load_dataset",
 ]

@@ -15,12 +15,25 @@ from latentatlas.data.shapes3d import Shapes3D
 from latentatlas.data.shapes3d_file import Shapes3DFile
 
 # name -> (procedural stand-in without a path or None, loader of the official file or folder)
-LOADERS: dict[str, tuple[Callable[[DatasetSpec], ImageDataset] | None, Callable[[DatasetSpec], ImageDataset]]] = {
+LOADERS: dict[
+    str,
+    tuple[
+        Callable[[DatasetSpec], ImageDataset] | None,
+        Callable[[DatasetSpec], ImageDataset],
+    ],
+] = {
     "dsprites": (DSprites, DSpritesFile),
     "shapes3d": (Shapes3D, Shapes3DFile),
     "mpi3d": (None, MPI3D),
     "celeba": (None, CelebA),
-    "folder": (None, lambda spec: LabelledFolder(spec) if spec.factors else ImageFolder(spec, channels=spec.channels)),
+    "folder": (
+        None,
+        lambda spec: (
+            LabelledFolder(spec)
+            if spec.factors
+            else ImageFolder(spec, channels=spec.channels)
+        ),
+    ),
 }
 WHAT_PATH = {
     "dsprites": "the dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz file",
@@ -36,7 +49,9 @@ def load_dataset(spec: DatasetSpec) -> ImageDataset:
     stand-in; a DatasetError (a ValueError) names the file and what is wrong."""
     procedural, from_path = LOADERS[spec.name]
     if spec.factors and spec.name != "folder":
-        raise DatasetError(f"a factors CSV labels an image folder (--dataset folder); {spec.name} has its own factors")
+        raise DatasetError(
+            f"a factors CSV labels an image folder (--dataset folder); {spec.name} has its own factors"
+        )
     if spec.path:
         return from_path(spec)
     if procedural is None:
