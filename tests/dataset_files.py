@@ -245,8 +245,10 @@ def write_mpi3d(
     )
 
 
-def write_celeba(root: Path, count: int, seed: int = 0) -> Path:
-    """A CelebA folder: ``count`` 178 x 218 JPEGs in img_align_celeba/ and list_attr_celeba.txt (40 attributes)."""
+def write_celeba(root: Path, count: int, seed: int = 0, noise: int = 0) -> Path:
+    """A CelebA folder: ``count`` 178 x 218 JPEGs in img_align_celeba/ and list_attr_celeba.txt
+    (40 attributes). Each image is a flat colour from its first three attributes, plus uniform
+    noise below ``noise`` (a JPEG about as costly to decode as a photo)."""
     rng = np.random.default_rng(seed)
     names = [f"attribute_{k:02d}" for k in range(40)]
     attributes = rng.choice([-1, 1], size=(count, 40))
@@ -257,6 +259,8 @@ def write_celeba(root: Path, count: int, seed: int = 0) -> Path:
         pixels = np.full(
             (218, 178, 3), (attributes[i, :3] > 0) * 200 + 20, dtype=np.uint8
         )
+        if noise:
+            pixels += rng.integers(0, noise, size=pixels.shape, dtype=np.uint8)
         Image.fromarray(pixels).save(root / "img_align_celeba" / file, quality=90)
         lines.append(file + "  " + " ".join(f"{v:2d}" for v in attributes[i]))
     (root / "list_attr_celeba.txt").write_text("\n".join(lines) + "\n")
