@@ -367,3 +367,20 @@ def test_a_factors_csv_labels_folders_only(dsprites_file, tmp_path):
                 factors=str(tmp_path / "f.csv"),
             )
         )
+
+
+def test_the_dataset_interface_imports_no_dataset_module():
+    """data/base.py is imported by every loader; the registry, not base, knows the loaders."""
+    import ast
+    from pathlib import Path
+
+    from latentatlas.data import base
+
+    tree = ast.parse(Path(base.__file__).read_text())
+    imported = {
+        node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert not {name for name in imported if name.startswith("latentatlas")}
+    assert not hasattr(base, "load_dataset")

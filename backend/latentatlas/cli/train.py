@@ -93,8 +93,9 @@ def _run_train(kind: str, family_options: dict, *, out: Path, dataset: str, data
     from latentatlas.train import train as run_training
 
     try:
-        spec = DatasetSpec(name=dataset, path=str(data_path) if data_path else None,
-                           factors=str(factors) if factors else None, image_size=image_size, channels=channels)
+        # Absolute paths: the model folder's config must find its data from any working directory.
+        spec = DatasetSpec(name=dataset, path=str(data_path.resolve()) if data_path else None,
+                           factors=str(factors.resolve()) if factors else None, image_size=image_size, channels=channels)
         if dataset == DatasetName.folder.value and (data_path is None or not data_path.is_dir()):
             raise ValueError(f"--dataset folder needs --data-path pointing at a folder of images (got {data_path})")
         data = load_dataset(spec)  # opened once, here, so that a bad file is a usage error

@@ -51,9 +51,7 @@ class LabelledRows(FactorDataset):
         )
         self._starts = np.cumsum(self._counts) - self._counts
         self._lookup = {row.tobytes(): i for i, row in enumerate(self._combinations)}
-        self._one_hot: np.ndarray | None = (
-            None  # of the combinations, built at the first miss
-        )
+        self._one_hot: np.ndarray | None = None  # the combinations', built at the first miss
         super().__init__(spec)
 
     def __len__(self) -> int:

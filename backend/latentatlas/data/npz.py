@@ -23,9 +23,8 @@ import numpy as np
 
 from latentatlas.data.base import DatasetError
 
-_LOCAL_HEADER = struct.Struct(
-    "<4s22xHH"
-)  # signature, ..., file name length, extra field length (30 bytes)
+# A zip local file header (30 bytes): signature, ..., file name length, extra field length.
+_LOCAL_HEADER = struct.Struct("<4s22xHH")
 _LOCAL_SIGNATURE = _ZIP_MAGIC = b"PK\x03\x04"
 _NPY_MAGIC = b"\x93NUMPY"
 READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
@@ -99,11 +98,7 @@ def read_header(
             else np.lib.format.read_array_header_2_0
         )
         shape, fortran_order, dtype = reader(stream)
-    except (
-        *READ_ERRORS,
-        SyntaxError,
-        tokenize.TokenError,
-    ) as error:  # numpy parses the header as a literal
+    except (*READ_ERRORS, SyntaxError, tokenize.TokenError) as error:  # a header is a literal
         raise DatasetError(
             f"{path}: '{key}' is not a valid .npy array ({error})"
         ) from error

@@ -83,9 +83,8 @@ class Shapes3DFile(StoredGrid):
             "labels",
         )
         super().__init__(spec, FACTORS, tuple(values for values, _ in columns))
-        self.read(
-            np.array([0, count - 1])
-        )  # a truncated file fails here, not in the middle of a run
+        # A truncated file fails here, not in the middle of a run.
+        self.read(np.array([0, count - 1]))
 
     def _read(self, dataset: h5py.Dataset, selection: slice | np.ndarray) -> np.ndarray:
         try:
