@@ -170,8 +170,8 @@ def memmap_member(path: Path, key: str, expected: tuple[int | None, ...]) -> np.
         info = _zip(archive).getinfo(name)
     if info.compress_type != zipfile.ZIP_STORED:
         raise DatasetError(
-            f"{path}: '{key}' is stored compressed (np.savez_compressed), so it cannot be memory-mapped and would need "
-            f"its whole uncompressed size in memory; save it uncompressed with np.savez (as the official files are)"
+            f"{path}: '{key}' is stored compressed (np.savez_compressed), so it cannot be memory-mapped and would "
+            f"need its whole uncompressed size in memory; re-save it uncompressed once, with np.savez"
         )
     try:
         with path.open("rb") as stream:
