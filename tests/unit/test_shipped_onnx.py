@@ -11,7 +11,7 @@ import onnxruntime
 import pytest
 import torch
 
-from latentatlas.data.base import load_dataset
+from latentatlas.data import load_dataset
 from latentatlas.export.onnx import cache_folder, export_onnx
 from latentatlas.store.folders import load_model_folder
 

@@ -14,6 +14,8 @@ app = typer.Typer(help="Latent Atlas: train and explore disentangled representat
 class DatasetName(str, Enum):
     dsprites = "dsprites"
     shapes3d = "shapes3d"
+    mpi3d = "mpi3d"
+    celeba = "celeba"
     folder = "folder"
 
 

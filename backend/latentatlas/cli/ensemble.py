@@ -19,8 +19,8 @@ app.add_typer(ensemble_app, name="ensemble")
 def ensemble_train(
     out: Annotated[Path, typer.Option(help="Ensemble folder (manifest.json, probe set, one model folder per member).")],
     family: Annotated[str, typer.Option(help="Member family: one with a Gaussian posterior and a beta (vae: beta-VAE, tcvae: beta-TCVAE).")] = "vae",
-    dataset: Annotated[DatasetName, typer.Option(help="Training data (dsprites or shapes3d give factors for the analysis).")] = DatasetName.dsprites,
-    data_path: Annotated[Optional[Path], typer.Option(help="Image folder (with --dataset folder).")] = None,
+    dataset: Annotated[DatasetName, typer.Option(help="Training data (all but an unlabelled folder give factors for the analysis).")] = DatasetName.dsprites,
+    data_path: Annotated[Optional[Path], typer.Option(help="The official dataset file or folder, or an image folder.")] = None,
     betas: Annotated[str, typer.Option(help="Betas, comma separated (KL weight; TC weight for betatcvae).")] = "1,2,4,8,16",
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per beta (0 .. N-1).")] = 6,
     image_size: Annotated[int, typer.Option(help="Square image size (a power of two).")] = 64,
@@ -36,7 +36,7 @@ def ensemble_train(
     ray_address: Annotated[Optional[str], typer.Option(help="Run members as Ray tasks on this cluster (auto, local, ray://host:port).")] = None,
 ) -> None:
     """Train (or resume) an ensemble: every beta x seed; finished members are skipped, failed ones retried."""
-    from latentatlas.data import DatasetSpec
+    from latentatlas.data import DatasetError, DatasetSpec
     from latentatlas.nets import NetConfig
     from latentatlas.nets.blocks import layer_widths
     from latentatlas.train import TrainConfig
@@ -61,7 +61,7 @@ def ensemble_train(
         raise typer.BadParameter(str(error)) from error
     try:
         manifest = run_ensemble(config, out, jobs=jobs, ray_address=ray_address)
-    except EnsembleError as error:
+    except (EnsembleError, DatasetError) as error:
         fail(error)
     report_members(manifest, out)
 

@@ -26,7 +26,10 @@ def _common_train_options(train_defaults: dict) -> list[inspect.Parameter]:
     spec = [
         ("out", Path, ..., "Output model folder (config.json, weights.safetensors, card.json)."),
         ("dataset", DatasetName, DatasetName.dsprites, "Training data."),
-        ("data_path", Optional[Path], None, "Image folder (with --dataset folder)."),
+        ("data_path", Optional[Path], None,
+         "The official dataset file or folder (dsprites and shapes3d are procedural without one), or an image folder."),
+        ("factors", Optional[Path], None,
+         "With --dataset folder: a CSV of factor labels (a 'file' column, then one column per factor)."),
         ("channels", int, 3, "Image channels for an image folder (1 or 3)."),
         ("image_size", int, 64, "Square image size (a power of two)."),
         ("latent_dim", Optional[int], None, "Latent size (default: twice the number of factors, 10 for folders; a flow's is its pixel count)."),
@@ -57,6 +60,7 @@ def _field_parameter(name: str, field, help_text: str, default=None) -> inspect.
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[annotation, typer.Option(help=help_text)])
 
 
+UNLABELLED_FACTORS = 5  # assumed for an unlabelled image folder's default latent size
 # Options of FamilyConfig that the shared options set (or training records).
 _SHARED_FIELDS = {"kind", "latent_dim", "net", "dataset_size"}
 
@@ -79,8 +83,9 @@ def _train_command(kind: str):
     return command
 
 
-def _run_train(kind: str, family_options: dict, *, out: Path, dataset: str, data_path: Optional[Path], channels: int,
-               image_size: int, latent_dim: Optional[int], widths: str, resume: bool, **run) -> None:
+def _run_train(kind: str, family_options: dict, *, out: Path, dataset: str, data_path: Optional[Path],
+               factors: Optional[Path], channels: int, image_size: int, latent_dim: Optional[int], widths: str,
+               resume: bool, **run) -> None:
     from latentatlas.data import DatasetSpec, load_dataset
     from latentatlas.families import build_model, get_family, model_config
     from latentatlas.nets import NetConfig
@@ -88,22 +93,21 @@ def _run_train(kind: str, family_options: dict, *, out: Path, dataset: str, data
     from latentatlas.train import train as run_training
 
     try:
-        spec = DatasetSpec(name=dataset, path=str(data_path) if data_path else None, image_size=image_size, channels=channels)
-        if dataset == DatasetName.folder.value:
-            if data_path is None or not data_path.is_dir():
-                raise ValueError(f"--dataset folder needs --data-path pointing at a folder of images (got {data_path})")
-            data_channels, factors = channels, 5
-        else:
-            probe = load_dataset(spec)
-            data_channels, factors = probe.channels, len(probe.factor_sizes)
-        net = NetConfig(image_size=image_size, channels=data_channels, widths=tuple(int(w) for w in widths.split(",")))
+        # Absolute paths: the model folder's config must find its data from any working directory.
+        spec = DatasetSpec(name=dataset, path=str(data_path.resolve()) if data_path else None,
+                           factors=str(factors.resolve()) if factors else None, image_size=image_size, channels=channels)
+        if dataset == DatasetName.folder.value and (data_path is None or not data_path.is_dir()):
+            raise ValueError(f"--dataset folder needs --data-path pointing at a folder of images (got {data_path})")
+        data = load_dataset(spec)  # opened once, here, so that a bad file is a usage error
+        net = NetConfig(image_size=image_size, channels=data.channels, widths=tuple(int(w) for w in widths.split(",")))
         family = get_family(kind)
-        config = model_config(kind=kind, latent_dim=latent_dim or family.config.default_latent_dim(net, factors), net=net, **family_options)
+        latent_dim = latent_dim or family.config.default_latent_dim(net, len(data.factor_sizes) or UNLABELLED_FACTORS)
+        config = model_config(kind=kind, latent_dim=latent_dim, net=net, **family_options)
         build_model(config)  # the network's shape checks, before any data is drawn
         train_config = TrainConfig(**run)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from error
-    card = run_training(config, spec, train_config, out, resume=resume)
+    card = run_training(config, spec, train_config, out, resume=resume, dataset=data)
     typer.echo(json.dumps({"out": str(out), "steps": card["steps"], "wall_seconds": card["wall_seconds"], "heldout": card["heldout"]}))
 
 

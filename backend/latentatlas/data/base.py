@@ -1,4 +1,4 @@
-"""Dataset interface: images by index, and for procedural sets the factor grid behind them."""
+"""Dataset interface: images by index, and for factor datasets the ground-truth factors behind them."""
 
 from __future__ import annotations
 
@@ -11,6 +11,11 @@ import torch
 from pydantic import BaseModel, ConfigDict
 
 RENDER_CHUNK = 1024  # procedural images rendered at once
+DatasetName = Literal["dsprites", "shapes3d", "mpi3d", "celeba", "folder"]
+
+
+class DatasetError(ValueError):
+    """A dataset file or folder is not what it claims to be; the message names the file and what is wrong."""
 
 
 class DatasetSpec(BaseModel):
@@ -18,9 +23,11 @@ class DatasetSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    name: Literal["dsprites", "shapes3d", "folder"]
-    path: str | None = None  # image folder only
-    channels: Literal[1, 3] = 3  # image folder only: greyscale or RGB (procedural sets fix their own)
+    name: DatasetName
+    # The official file or folder (dsprites and shapes3d are procedural without one), or an image folder.
+    path: str | None = None
+    factors: str | None = None  # image folder only: a CSV of factor labels, one row per image file
+    channels: Literal[1, 3] = 3  # image folder only: greyscale or RGB (the other sets fix their own)
     image_size: int = 64
     holdout: int = 1000  # samples kept out of training for evaluation
     holdout_seed: int = 12345
@@ -83,15 +90,17 @@ class ImageDataset(ABC):
             "image_size": self.image_size,
             "factor_names": list(self.factor_names),
             "factor_sizes": list(self.factor_sizes),
+            **({"path": self.spec.path} if self.spec.path else {}),
         }
 
 
 class FactorDataset(ImageDataset):
-    """A procedural dataset: every combination of its factor grid is one image.
+    """A dataset with ground-truth factors; by default every combination of its factor grid is one image.
 
-    Index <-> factors is the mixed-radix numbering of the grid (last factor fastest), and
-    images are rendered deterministically from factors, so the metrics can ask for
-    "a batch with factor k fixed" straight from the generative process.
+    Index <-> factors is the mixed-radix numbering of the grid (last factor fastest), the
+    official files' C order, and ``render(factors)`` gives the images of any factors, so the
+    metrics can ask for "a batch with factor k fixed" straight from the generative process
+    (procedural sets render it; stored sets read the rows; labelled rows override the numbering).
     """
 
     factor_values: tuple[np.ndarray, ...] = ()
@@ -138,15 +147,3 @@ class FactorDataset(ImageDataset):
         y, x = torch.meshgrid(coords, coords, indexing="ij")
         return x.unsqueeze(0), y.unsqueeze(0)
 
-
-def load_dataset(spec: DatasetSpec) -> ImageDataset:
-    """Build the dataset a spec describes."""
-    from latentatlas.data.dsprites import DSprites
-    from latentatlas.data.folder import ImageFolder
-    from latentatlas.data.shapes3d import Shapes3D
-
-    if spec.name == "dsprites":
-        return DSprites(spec)
-    if spec.name == "shapes3d":
-        return Shapes3D(spec)
-    return ImageFolder(spec, channels=spec.channels)

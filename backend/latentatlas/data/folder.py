@@ -12,6 +12,7 @@ from tqdm import tqdm
 from latentatlas.data.base import DatasetSpec, ImageDataset
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
+UNREADABLE = (OSError, ValueError, Image.DecompressionBombError)
 
 
 def fit_square(image: Image.Image, size: int) -> Image.Image:
@@ -19,6 +20,14 @@ def fit_square(image: Image.Image, size: int) -> Image.Image:
     side = min(image.size)
     left, top = (image.width - side) // 2, (image.height - side) // 2
     return image.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.LANCZOS)
+
+
+def read_image(path: Path, size: int, channels: int) -> np.ndarray:
+    """An image file decoded with its EXIF rotation honoured, then :func:`fit_square`: uint8 (size, size, channels).
+    Raises one of ``UNREADABLE`` when the file is not a readable image."""
+    with Image.open(path) as image:
+        image = ImageOps.exif_transpose(image).convert("L" if channels == 1 else "RGB")
+        return np.asarray(fit_square(image, size)).reshape(size, size, channels)
 
 
 class ImageFolder(ImageDataset):
@@ -42,15 +51,12 @@ class ImageFolder(ImageDataset):
         arrays, self.skipped = [], 0
         for path in tqdm(files, desc=f"loading {root.name}", unit="img", disable=len(files) < 1000):
             try:
-                with Image.open(path) as image:
-                    image = ImageOps.exif_transpose(image).convert("L" if channels == 1 else "RGB")
-                    arrays.append(np.asarray(fit_square(image, spec.image_size)))
-            except (OSError, ValueError, Image.DecompressionBombError):
+                arrays.append(read_image(path, spec.image_size, channels))
+            except UNREADABLE:
                 self.skipped += 1
         if not arrays:
             raise ValueError(f"no readable images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {root}")
-        pixels = np.stack(arrays)
-        self._pixels = torch.from_numpy(pixels.reshape(len(arrays), spec.image_size, spec.image_size, channels)).permute(0, 3, 1, 2)
+        self._pixels = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)
         super().__init__(spec)
 
     def __len__(self) -> int:

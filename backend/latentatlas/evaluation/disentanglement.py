@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from latentatlas.data.base import FactorDataset, load_dataset
+from latentatlas.data import FactorDataset, load_dataset
 from latentatlas.evaluation.baselines import Interventions, card_baselines
 from latentatlas.metrics import (
     METRIC_NAMES,

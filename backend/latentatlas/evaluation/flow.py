@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from latentatlas.data.base import ImageDataset, load_dataset
+from latentatlas.data import ImageDataset, load_dataset
 from latentatlas.evaluation.quality import add_noise, psnr
 from latentatlas.families import LatentModel
 from latentatlas.families.base import ExactLikelihood, OrderedLatents, capable

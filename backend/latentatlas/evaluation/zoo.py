@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latentatlas.data.base import FactorDataset, load_dataset
+from latentatlas.data import FactorDataset, load_dataset
 from latentatlas.evaluation.disentanglement import encode_factor_samples
 from latentatlas.evaluation.baselines import protocol_ceiling, protocol_null, protocol_scores
 from latentatlas.metrics.stats import holm, summarize, welch

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, Field, ValidationError
 
-from latentatlas.data.base import load_dataset
+from latentatlas.data import load_dataset
 from latentatlas.export.browser_graph import browser_graph
 from latentatlas.families import LatentModel, get_family
 from latentatlas.store.folders import (

@@ -25,7 +25,7 @@ import onnxruntime
 import torch
 from onnx.external_data_helper import uses_external_data
 
-from latentatlas.data.base import DatasetSpec, ImageDataset, load_dataset
+from latentatlas.data import DatasetSpec, ImageDataset, load_dataset
 from latentatlas.evaluation.quality import evaluate_reconstruction
 from latentatlas.families.onnx import (
     DECODER_FILE,

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from latentatlas.data.base import DatasetSpec, load_dataset
+from latentatlas.data import DatasetSpec, load_dataset
 from latentatlas.families import FamilyConfig, get_family, model_config
 from latentatlas.families.base import TrainConfig
 from latentatlas.nets.config import NetConfig

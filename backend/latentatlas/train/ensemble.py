@@ -36,7 +36,7 @@ import torch
 from safetensors.torch import load_file
 from tqdm import tqdm
 
-from latentatlas.data.base import FactorDataset, load_dataset
+from latentatlas.data import FactorDataset, load_dataset
 from latentatlas.families.base import GaussianPosterior
 from latentatlas.store.ensembles import MANIFEST_FILE, MANIFEST_VERSION, PROBE_FILE, EnsembleConfig, EnsembleError
 from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE, load_model_folder, write_json, write_safetensors

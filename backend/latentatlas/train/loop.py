@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from latentatlas.data.base import DatasetSpec, ImageDataset, load_dataset
+from latentatlas.data import DatasetSpec, ImageDataset, load_dataset
 from latentatlas.devices import resolve_device, set_threads
 from latentatlas.evaluation.cards import training_card
 from latentatlas.families import FamilyConfig, LatentModel, build_model
@@ -60,13 +60,15 @@ def refinalize_folder(folder: Path, device: torch.device, seed: int = 0) -> dict
     return card
 
 
-def train(model_config: FamilyConfig, dataset_spec: DatasetSpec, config: TrainConfig, out: Path, resume: bool = False, progress: bool = True) -> dict:
-    """Train a model and write its folder (config, weights, card); returns the card."""
+def train(model_config: FamilyConfig, dataset_spec: DatasetSpec, config: TrainConfig, out: Path, resume: bool = False,
+          progress: bool = True, dataset: ImageDataset | None = None) -> dict:
+    """Train a model and write its folder (config, weights, card); returns the card. ``dataset``:
+    ``dataset_spec``'s dataset when the caller has opened it already."""
     set_threads(config.threads)
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    dataset = load_dataset(dataset_spec)
+    dataset = load_dataset(dataset_spec) if dataset is None else dataset
     model_config = model_config.model_copy(update={"dataset_size": len(dataset)})
     model = build_model(model_config).to(device)
     trainer = model.make_trainer(config)

@@ -12,7 +12,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from latentatlas.data.base import FactorDataset, ImageDataset, load_dataset
+from latentatlas.data import FactorDataset, ImageDataset, load_dataset
 from latentatlas.errors import InputError, UnsupportedError
 from latentatlas.evaluation.dim_names import (
     COLLAPSED_POSTERIOR_SD,
