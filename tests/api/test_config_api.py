@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import io
 
-from PIL import Image
-
 from conftest import MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES
+from PIL import Image
 
 
 def test_config_reports_the_servers_limits(client, settings):

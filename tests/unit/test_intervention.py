@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from latentatlas.evaluation.intervention import (
     evenly_spaced_levels,
     intervention_plan,

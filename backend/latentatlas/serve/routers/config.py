@@ -43,9 +43,9 @@ class ClientConfig(BaseModel):
 
 def _bounds(metadata: list[Any], default: Any) -> Bounds:
     """The ge/le constraints of a field's metadata, and its default."""
-    low = next(m.ge for m in metadata if isinstance(m, Ge))
-    high = next(m.le for m in metadata if isinstance(m, Le))
-    return Bounds(min=low, max=high, default=default)
+    low: Any = next(m.ge for m in metadata if isinstance(m, Ge))
+    high: Any = next(m.le for m in metadata if isinstance(m, Le))
+    return Bounds(min=int(low), max=int(high), default=default)
 
 
 def _field_bounds(model: type[BaseModel], name: str) -> Bounds:

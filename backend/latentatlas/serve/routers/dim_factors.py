@@ -16,7 +16,13 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from latentatlas.data.base import FactorDataset
-from latentatlas.evaluation.intervention import MIN_SCORE, MIN_SHARE, intervention_plan, intervention_scores, name_dims
+from latentatlas.evaluation.intervention import (
+    MIN_SCORE,
+    MIN_SHARE,
+    intervention_plan,
+    intervention_scores,
+    name_dims,
+)
 from latentatlas.serve.deps import get_service
 from latentatlas.serve.registry import ModelService
 from latentatlas.serve.schemas import errors
