@@ -64,7 +64,9 @@ def test_no_code_outside_the_families_decides_by_a_family_name():
 
 def test_the_frontend_decides_by_capabilities():
     frontend = PACKAGE.parents[1] / "frontend" / "src"
-    for path in sorted(frontend.glob("*.js")):
+    paths = sorted(frontend.rglob("*.js"))
+    assert paths, f"no modules under {frontend}"
+    for path in paths:
         text = path.read_text()
         assert not re.search(r"""\.kind\s*===?\s*["'](qlae|ae|vae|tcvae|eoflow|strkm|qlinfogan)["']""", text), path.name
 

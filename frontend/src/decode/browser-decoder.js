@@ -5,7 +5,7 @@
 // paints frames through the same callback; `browserTraverse` draws a traversal grid locally,
 // in the shape of the server's /traverse reply.
 
-const ORT_BASE = new URL("../vendor/onnxruntime-web/dist/", import.meta.url).href;
+const ORT_BASE = new URL("../../vendor/onnxruntime-web/dist/", import.meta.url).href;
 
 /** 8-bit RGBA pixels of `count` images of width x height, tiled `rows` x `cols` -> a PNG data URL. */
 export function pixelsToDataUrl(rgba, width, height, rows = 1, cols = 1) {

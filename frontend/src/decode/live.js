@@ -3,7 +3,7 @@
 // single pending one (latest wins). If the socket is down, the same pump decodes
 // over HTTP (POST /decode) and keeps trying to reconnect in the background.
 
-import { api, liveUrl } from "./api.js";
+import { api, liveUrl } from "../lib/api.js";
 
 const REPLY_TIMEOUT_MS = 5000;
 const MAX_BACKOFF_MS = 8000;

@@ -24,13 +24,17 @@ async function runtime(ortBase) {
   return ort;
 }
 
-async function fetchGraph(url) {
-  let cache = null;
+/** The graphs' cache, or null without a Cache API (e.g. an opaque origin): the HTTP cache still helps. */
+async function openCache() {
   try {
-    cache = await caches.open(CACHE_NAME);
+    return await caches.open(CACHE_NAME);
   } catch {
-    cache = null; // no Cache API (e.g. an opaque origin): the HTTP cache still helps
+    return null;
   }
+}
+
+async function fetchGraph(url) {
+  const cache = await openCache();
   const hit = cache ? await cache.match(url) : null;
   if (hit) return { bytes: new Uint8Array(await hit.arrayBuffer()), cached: true };
   const response = await fetch(url);

@@ -87,9 +87,17 @@ async function send(path, { method = "GET", json, body, signal, expect = "json" 
   }
 }
 
-const modelPath = (id) => `/api/models/${encodeURIComponent(id)}`;
+export const modelPath = (id) => `/api/models/${encodeURIComponent(id)}`;
+
+let config = null;
 
 export const api = {
+  /** The server's limits and parameter ranges (GET /api/config), asked for once per page. */
+  config() {
+    config ??= request("/api/config");
+    config.catch(() => (config = null));
+    return config;
+  },
   listModels: (opts) => request("/api/models", opts).then((r) => r.models ?? []),
   getModel: (id, opts) => request(modelPath(id), opts),
   encodeFile(id, file, opts = {}) {
@@ -107,6 +115,8 @@ export const api = {
   generate: (id, n, seed, opts = {}) => request(`${modelPath(id)}/generate`, { ...opts, method: "POST", json: { n, seed } }),
   /** Each latent dim's information (KL to the prior, or code entropy) and the dims ordered by it. */
   dimInformation: (id, opts) => request(`${modelPath(id)}/dim-information`, opts),
+  /** Each dim's factor by intervention, computed once per model on the server: {names, scores, factor_names, ...}. */
+  dimFactors: (id, opts) => request(`${modelPath(id)}/dim-factors`, opts),
   /** The model's ONNX graphs for decoding in the browser: {available, parts, unavailable, sweeps, ...}. */
   onnx: (id, opts) => request(`${modelPath(id)}/onnx`, opts),
   samples: (id, n, seed, opts) =>

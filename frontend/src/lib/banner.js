@@ -2,7 +2,7 @@
 // both pages use them: errors show in the banner and the status line; aborted requests are
 // not errors.
 
-const $ = (id) => document.getElementById(id);
+import { $ } from "./dom.js";
 
 export const banner = {
   setStatus(text) {

@@ -6,7 +6,8 @@
 // dims (the top latents) over the source's encoding. `src` is the dataset index the original
 // came from; `src=upload` marks a view of an uploaded image, which no link can carry. `c` and
 // `sigma` are the flow panel's C and noise, `steps` the traversal's, `dim` a focused latent dim,
-// `order=info` the sliders ordered by information.
+// `order=info` the sliders ordered by information. The other pages keep their own keys with the
+// same helpers (hashParams, replaceHash, datasetIndexOf).
 
 const number = (text) => (text != null && text !== "" && Number.isFinite(Number(text)) ? Number(text) : null);
 
@@ -16,15 +17,28 @@ function numbers(text) {
   return values.length && values.every((v) => Number.isFinite(v)) ? values : null;
 }
 
+/** The hash's parameters. */
+export const hashParams = (hash = location.hash) => new URLSearchParams(hash.replace(/^#/, ""));
+
+/** `ds:1234` -> 1234 (a dataset index), anything else -> null. */
+export const datasetIndexOf = (src) => (src && /^ds:\d+$/.test(src) ? Number(src.slice(3)) : null);
+
+/** Replace the hash by `#${parts.join("&")}` without a history entry; returns the hash. */
+export function replaceHash(parts) {
+  const hash = `#${parts.join("&")}`;
+  if (hash !== location.hash) history.replaceState(null, "", `${location.pathname}${location.search}${hash}`);
+  return hash;
+}
+
 export function readUrlState(hash = location.hash) {
-  const params = new URLSearchParams(hash.replace(/^#/, ""));
+  const params = hashParams(hash);
   const model = params.get("model") || null;
   const z = params.get("z");
   const zt = params.get("zt");
   const latent = numbers(z);
   const top = numbers(zt);
   const src = params.get("src");
-  const datasetIndex = src && /^ds:\d+$/.test(src) ? Number(src.slice(3)) : null;
+  const datasetIndex = datasetIndexOf(src);
   const integer = (name) => {
     const value = number(params.get(name));
     return value != null && Number.isInteger(value) && value >= 0 ? value : null;
@@ -71,10 +85,7 @@ export function writeUrlState(state, delay = 150) {
   clearTimeout(timer);
   const write = () => {
     const hash = buildHash(state());
-    if (hash !== location.hash) {
-      lastWritten = hash;
-      history.replaceState(null, "", `${location.pathname}${location.search}${hash}`);
-    }
+    if (hash !== location.hash) lastWritten = replaceHash([hash.slice(1)]);
   };
   if (delay <= 0) write();
   else timer = setTimeout(write, delay);

@@ -3,13 +3,15 @@
 // in one table and one training curve of each overlaid. The view lives in the link:
 // #dataset=dsprites&models=a,b,c&src=ds:1234 (an upload cannot travel: `src=upload`).
 
-import { api } from "./api.js";
-import { banner } from "./banner.js";
-import { SCORES, modelMetrics } from "./metrics.js";
-import { plotAvailable } from "./plot.js";
-import { sliderLimit } from "./flow.js";
+import { api } from "../lib/api.js";
+import { banner } from "../lib/banner.js";
+import { $ } from "../lib/dom.js";
+import { fmt } from "../lib/format.js";
+import { CONFIG, PALETTE, THEME, axis, plotAvailable } from "../lib/plot.js";
+import { datasetIndexOf, hashParams, replaceHash } from "../lib/urlstate.js";
+import { sliderLimit } from "../panels/latent.js";
+import { renderScoreTable } from "../panels/score-table.js";
 
-const $ = (id) => document.getElementById(id);
 const el = {
   dataset: $("dataset-select"),
   models: $("compare-models"),
@@ -23,7 +25,6 @@ const el = {
 };
 const { setStatus, showError, clearError, reportError } = banner;
 const MAX_MODELS = 4;
-const PALETTE = ["#5fa8ff", "#f0a35e", "#7bd88f", "#e06c9f"];
 const state = { all: [], picked: [], details: new Map(), source: null, generation: 0, busy: 0 };
 
 window.__latentAtlas = {
@@ -35,16 +36,13 @@ window.__latentAtlas = {
   },
 };
 
-const fmt = (v) => (Math.abs(v) >= 100 ? v.toFixed(1) : v.toFixed(2));
-
 function readHash() {
-  const params = new URLSearchParams(location.hash.slice(1));
-  const src = params.get("src");
+  const params = hashParams();
   return {
     dataset: params.get("dataset"),
     models: (params.get("models") ?? "").split(",").filter(Boolean),
-    index: src && /^ds:\d+$/.test(src) ? Number(src.slice(3)) : null,
-    upload: src === "upload",
+    index: datasetIndexOf(params.get("src")),
+    upload: params.get("src") === "upload",
   };
 }
 
@@ -53,7 +51,7 @@ function writeHash() {
   if (state.picked.length) parts.push(`models=${state.picked.map(encodeURIComponent).join(",")}`);
   if (state.source?.type === "sample") parts.push(`src=ds:${state.source.index}`);
   else if (state.source?.type === "file") parts.push("src=upload");
-  history.replaceState(null, "", `${location.pathname}#${parts.join("&")}`);
+  replaceHash(parts);
 }
 
 async function tracked(promise) {
@@ -123,7 +121,7 @@ function column(model, reply, grid, color) {
   latent.start = 0;
   for (let d = 0; d < shown; d++) {
     const item = document.createElement("li");
-    item.textContent = `z${d} ${fmt(reply.latent[d])}${names[d] ? ` · ${names[d].factor}` : ""}`;
+    item.textContent = `z${d} ${fmt.fixed(reply.latent[d], 2)}${names[d] ? ` · ${names[d].factor}` : ""}`;
     latent.append(item);
   }
   if (shown < reply.latent.length) latent.append(Object.assign(document.createElement("li"), { className: "muted", textContent: `… ${reply.latent.length - shown} more ordered latents` }));
@@ -173,20 +171,7 @@ function renderCurvesAndMetrics(models) {
   el.curve.replaceChildren(...common.map((n) => new Option(n, n)));
   el.curve.value = common.includes(previous) ? previous : common.includes("recon") ? "recon" : common[0] ?? "";
   drawCurves(models);
-  el.metrics.replaceChildren();
-  const head = el.metrics.createTHead().insertRow();
-  head.append(Object.assign(document.createElement("th"), { textContent: "score" }));
-  for (const m of models) head.append(Object.assign(document.createElement("th"), { textContent: m.id }));
-  const body = el.metrics.createTBody();
-  for (const [label, value, , description] of SCORES) {
-    const values = models.map((m) => modelMetrics(m)?.values).map((v) => (v ? value(v) : undefined));
-    if (!values.some((v) => typeof v === "number")) continue;
-    const row = body.insertRow();
-    const name = row.insertCell();
-    name.textContent = label;
-    name.title = description;
-    for (const v of values) row.insertCell().textContent = typeof v === "number" ? v.toFixed(3) : "–";
-  }
+  renderScoreTable(el.metrics, models, { head: true });
 }
 
 function drawCurves(models) {
@@ -199,11 +184,10 @@ function drawCurves(models) {
       line: { color: PALETTE[i % PALETTE.length], width: 1.6 }, hovertemplate: `${m.id} %{y:.4g}<br>step %{x}<extra></extra>`,
     }));
   window.Plotly.react(el.curves, traces, {
-    paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", font: { color: "#c9d1d9", size: 11 }, height: 280,
-    margin: { l: 52, r: 12, t: 24, b: 40 }, xaxis: { title: { text: "step" }, gridcolor: "#2a3038" },
-    yaxis: { type: "log", title: { text: `${name} (log)` }, gridcolor: "#2a3038", exponentformat: "power" },
+    ...THEME, height: 280, margin: { l: 52, r: 12, t: 24, b: 40 }, xaxis: axis({ title: { text: "step" } }),
+    yaxis: axis({ type: "log", title: { text: `${name} (log)` }, exponentformat: "power" }),
     legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" },
-  }, { displaylogo: false, responsive: true, displayModeBar: false });
+  }, CONFIG);
 }
 
 // ---------------------------------------------------------------- sources

@@ -5,18 +5,17 @@
 // hotspots, information against beta, the traversals of any two channels and, when the
 // analysis has them, the NMI between whole latent spaces and the fusion result.
 
-import { activity } from "./api.js";
-import { banner } from "./banner.js";
-import { ensembleApi } from "./ensemble-api.js";
-import { closestPartner, displayOrder, indexSimilarity } from "./ensemble-data.js";
-import { ChannelTraversals, HotspotList, PairView, renderFacts, renderFusion } from "./ensemble-panels.js";
-import { SimilarityPlot, placeholder, renderInfoPlot, renderSpacesPlot, renderSparkline } from "./ensemble-plots.js";
-import { plotAvailable } from "./plot.js";
+import { activity } from "../lib/api.js";
+import { banner } from "../lib/banner.js";
+import { $ } from "../lib/dom.js";
+import { ensembleApi } from "../lib/ensemble-api.js";
+import { NO_PLOTLY, placeholder, plotAvailable } from "../lib/plot.js";
+import { hashParams, replaceHash } from "../lib/urlstate.js";
+import { closestPartner, displayOrder, indexSimilarity } from "../panels/ensemble-data.js";
+import { ChannelTraversals, HotspotList, PairView, renderFacts, renderFusion } from "../panels/ensemble-panels.js";
+import { SimilarityPlot, renderInfoPlot, renderSpacesPlot, renderSparkline } from "../panels/ensemble-plots.js";
 
 const POLL_MS = 500;
-const NO_PLOTLY = "Plotly is not available (run `npm install` in frontend/).";
-
-const $ = (id) => document.getElementById(id);
 const el = {
   select: $("ensemble-select"),
   errorDismiss: $("error-dismiss"),
@@ -61,7 +60,7 @@ const { setStatus, showError, clearError, reportError } = banner;
 let lastHash = null;
 
 function readHash() {
-  const params = new URLSearchParams(location.hash.replace(/^#/, ""));
+  const params = hashParams();
   const pair = (params.get("pair") ?? "").split(",").map(Number);
   return {
     ensemble: params.get("ensemble") || null,
@@ -72,9 +71,7 @@ function readHash() {
 function writeHash() {
   const parts = state.id ? [`ensemble=${encodeURIComponent(state.id)}`] : [];
   if (state.pair) parts.push(`pair=${state.pair.join(",")}`);
-  const hash = `#${parts.join("&")}`;
-  lastHash = hash;
-  if (hash !== location.hash) history.replaceState(null, "", `${location.pathname}${location.search}${hash}`);
+  lastHash = replaceHash(parts);
 }
 
 // ---------------------------------------------------------------- views

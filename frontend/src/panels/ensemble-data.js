@@ -2,6 +2,8 @@
 // hotspot runs along it, the reordered NMI matrix, per-seed jitter on the beta axis and the
 // small formatting helpers. No DOM, no Plotly.
 
+import { fmt } from "../lib/format.js";
+
 const PALETTE = ["#f0a35e", "#5fa8ff", "#7bd88f", "#e06c9f", "#b39df3", "#e5d46f", "#6fd6d6", "#ff8a65", "#a1c45a", "#c792ea", "#4fc1e9", "#f78c6c"];
 export const NOISE_COLOR = "#6b7580";
 export const INACTIVE_COLOR = "#3d444d";
@@ -17,8 +19,7 @@ export function withAlpha(hex, alpha) {
   return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${alpha})`;
 }
 
-export const fmt = (v, digits = 3) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(digits) : "–");
-export const fmtBeta = (b) => String(Number(b.toPrecision(4)));
+export const fmtBeta = (b) => String(fmt.sig(b, 4));
 export const channelName = (c) => `${c.member} z${c.dim}`;
 
 /**

@@ -3,13 +3,9 @@
 // one dim), the pair of channels picked in the heatmap, and the hotspot list with one
 // representative traversal per hotspot.
 
-import { betaCounts, channelName, fmt, fmtBeta, hotspotColor, statusSummary } from "./ensemble-data.js";
-
-const make = (tag, props = {}, ...children) => {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-};
+import { make } from "../lib/dom.js";
+import { fmt } from "../lib/format.js";
+import { betaCounts, channelName, fmtBeta, hotspotColor, statusSummary } from "./ensemble-data.js";
 
 /** `./index.html#model=ID&dim=K`: the member in the explorer with the channel's slider picked (urlstate.js's hash format). */
 export const explorerHref = (modelId, dim = null) => `./index.html#model=${encodeURIComponent(modelId)}${dim != null ? `&dim=${dim}` : ""}`;
@@ -36,7 +32,7 @@ export function renderFacts(dl, detail) {
 }
 
 const num = (v) => typeof v === "number" && Number.isFinite(v);
-const bitsText = (v) => `${fmt(v, 2)} bits`;
+const bitsText = (v) => `${fmt.score(v, 2)} bits`;
 
 /** What the fusion maximised, in words. */
 export function objectiveText(objective) {
@@ -63,13 +59,13 @@ export function renderFusion(els, fusion, drawSparkline) {
   }
   const strong = (text) => make("strong", { textContent: text });
   const parts = ["Fused space: ", strong(bitsText(f.info_bits))];
-  if (num(f.mean_nmi)) parts.push(", mean NMI to members ", strong(fmt(f.mean_nmi)));
+  if (num(f.mean_nmi)) parts.push(", mean NMI to members ", strong(fmt.score(f.mean_nmi)));
   if (num(f.nmi_above_one) && f.nmi_above_one > 0 && num(f.max_nmi)) {
-    parts.push(` (${f.nmi_above_one} estimates above 1, at most ${fmt(f.max_nmi)}, counted as 1)`);
+    parts.push(` (${f.nmi_above_one} estimates above 1, at most ${fmt.score(f.max_nmi)}, counted as 1)`);
   }
   if (f.best_member && num(f.best_member_info_bits)) {
     parts.push(" — best single member ", make("span", { className: "member-name", textContent: f.best_member }), ": ", strong(bitsText(f.best_member_info_bits)));
-    if (num(f.best_member_mean_nmi)) parts.push(", mean NMI ", strong(fmt(f.best_member_mean_nmi)));
+    if (num(f.best_member_mean_nmi)) parts.push(", mean NMI ", strong(fmt.score(f.best_member_mean_nmi)));
   }
   if (f.most_informative_member && num(f.most_informative_member_info_bits)) {
     parts.push(
@@ -90,7 +86,7 @@ export function renderFusion(els, fusion, drawSparkline) {
   if (num(f.channels)) facts.push(`${f.channels} channels`);
   if (f.start_member) facts.push(`started from ${f.start_member}`);
   else if (f.init === "random") facts.push("started from random");
-  if (num(f.mean_vi)) facts.push(`mean VI to members ${fmt(f.mean_vi)} bits`);
+  if (num(f.mean_vi)) facts.push(`mean VI to members ${fmt.score(f.mean_vi)} bits`);
   details.textContent = facts.join(" · ");
   const history = Array.isArray(f.history) ? f.history.filter(num) : [];
   spark.hidden = history.length < 2;
@@ -146,7 +142,7 @@ function channelFigure(channel, label, modelId) {
   caption.append(
     swatch,
     make("strong", { textContent: channel.member }),
-    ` · β ${fmtBeta(channel.beta)} · z${channel.dim} · ${fmt(channel.info_bits)} bits`,
+    ` · β ${fmtBeta(channel.beta)} · z${channel.dim} · ${fmt.score(channel.info_bits)} bits`,
   );
   if (modelId) caption.append(" · ", make("a", { href: explorerHref(modelId, channel.dim), textContent: "open in explorer", className: "explorer-link" }));
   const figure = make("figure", { className: "channel-figure" }, make("div", { className: "strip-frame" }, img), caption);
@@ -182,7 +178,7 @@ export class PairView {
     const pa = sim.posOf.get(a);
     const pb = sim.posOf.get(b);
     this.els.summary.textContent =
-      `NMI ${fmt(sim.nmi[pa][pb])} · VI ${fmt(sim.vi[pa][pb])} bits between ${channelName(ca)} and ${channelName(cb)}` +
+      `NMI ${fmt.score(sim.nmi[pa][pb])} · VI ${fmt.score(sim.vi[pa][pb])} bits between ${channelName(ca)} and ${channelName(cb)}` +
       (a === b ? " (the same channel)" : "");
     const steps = Number(this.els.steps.value) || 11;
     const figures = [ca, cb].map((c) => ({ c, ...channelFigure(c, sim.labelOf(c.index), modelIds.get(c.member)) }));
@@ -257,14 +253,14 @@ export class HotspotList {
       { type: "button", className: "hotspot-head", title: "Highlight this hotspot's band in the heatmap" },
       swatch,
       make("strong", { textContent: `H${hotspot.label}` }),
-      make("span", { textContent: `${hotspot.channels.length} channels · ${members} members · ${fmt(hotspot.mean_info_bits, 2)} bits mean` }),
+      make("span", { textContent: `${hotspot.channels.length} channels · ${members} members · ${fmt.score(hotspot.mean_info_bits, 2)} bits mean` }),
     );
     button.setAttribute("aria-pressed", "false");
     button.addEventListener("click", () => this.hooks.onToggle(hotspot.label));
-    const factor = hotspot.best_factor ? `best factor ${hotspot.best_factor} (NMI ${fmt(hotspot.best_factor_nmi)})` : "no factor labels";
+    const factor = hotspot.best_factor ? `best factor ${hotspot.best_factor} (NMI ${fmt.score(hotspot.best_factor_nmi)})` : "no factor labels";
     const details = make("p", { className: "hotspot-facts muted", textContent: `${betaCounts(hotspot.betas)} · ${factor}` });
     const img = make("img", { className: "pixelated strip empty", alt: `Traversal of ${channelName(representative)}, the most informative channel of hotspot ${hotspot.label}` });
-    const caption = make("figcaption", { textContent: `${channelName(representative)} · ${fmt(representative.info_bits, 2)} bits${modelId ? "" : " · not served"}` });
+    const caption = make("figcaption", { textContent: `${channelName(representative)} · ${fmt.score(representative.info_bits, 2)} bits${modelId ? "" : " · not served"}` });
     const li = make("li", { className: "hotspot" }, button, details, make("figure", { className: "hotspot-rep" }, make("div", { className: "strip-frame" }, img), caption));
     li.dataset.label = String(hotspot.label);
     li.style.setProperty("--hotspot", hotspotColor(hotspot.label));

@@ -6,19 +6,14 @@
 // sparkline. Hovering the heatmaps only rewrites a tooltip and highlighting only relayouts
 // shapes: the 250,000-cell trace is drawn once.
 
-import { plotAvailable } from "./plot.js";
+import { fmt } from "../lib/format.js";
+import { GRID, THEME as LAYOUT, placeholder } from "../lib/plot.js";
 import {
-  INACTIVE_COLOR, NOISE_COLOR, channelName, fmt, fmtBeta, hotspotColor, jitteredBetas, labelRuns, logBetaAxis,
+  INACTIVE_COLOR, NOISE_COLOR, channelName, fmtBeta, hotspotColor, jitteredBetas, labelRuns, logBetaAxis,
   reorderMatrix, withAlpha,
 } from "./ensemble-data.js";
 
-const LAYOUT = {
-  paper_bgcolor: "rgba(0,0,0,0)",
-  plot_bgcolor: "rgba(0,0,0,0)",
-  font: { color: "#c9d1d9", size: 11, family: "system-ui, sans-serif" },
-};
 const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"] };
-const GRID = "#2a3038";
 const LABELLED_CHANNELS = 40; // up to this many channels every one gets a tick label
 const FACTOR_COLUMN_PX = 22; // width of one factor column beside the channel heatmap
 const FACTOR_GAP = 0.015; // paper fraction between the channel and the factor heatmaps
@@ -29,12 +24,6 @@ function factorMatrix(sim) {
   const rows = sim.nmi_factor;
   if (!names.length || !Array.isArray(rows) || rows.length !== sim.channels.length) return null;
   return rows;
-}
-
-/** Replace `el`'s content by a muted line of text (and drop any figure in it). */
-export function placeholder(el, text) {
-  if (plotAvailable()) window.Plotly.purge(el);
-  el.replaceChildren(Object.assign(document.createElement("p"), { className: "muted", textContent: text }));
 }
 
 /** Remove a placeholder line left in `el` before a figure is drawn into it. */
@@ -50,7 +39,7 @@ function hotspotText(label) {
 }
 
 function channelLine(c, label) {
-  return `${channelName(c)} · β ${fmtBeta(c.beta)} · ${fmt(c.info_bits)} bits · ${hotspotText(label)}`;
+  return `${channelName(c)} · β ${fmtBeta(c.beta)} · ${fmt.score(c.info_bits)} bits · ${hotspotText(label)}`;
 }
 
 export class SimilarityPlot {
@@ -268,13 +257,13 @@ export class SimilarityPlot {
     const a = this.order[Math.round(point.y)];
     let lines;
     if (point.curveNumber === 2) {
-      lines = [`channel ${channelLine(sim.channelOf(a), sim.labelOf(a))}`, `factor ${point.x}`, `NMI ${fmt(point.z)}`];
+      lines = [`channel ${channelLine(sim.channelOf(a), sim.labelOf(a))}`, `factor ${point.x}`, `NMI ${fmt.score(point.z)}`];
     } else {
       const b = this.order[Math.round(point.x)];
       lines = [
         `row ${channelLine(sim.channelOf(a), sim.labelOf(a))}`,
         `col ${channelLine(sim.channelOf(b), sim.labelOf(b))}`,
-        `NMI ${fmt(point.z)} · VI ${fmt(sim.vi[sim.posOf.get(a)][sim.posOf.get(b)])} bits`,
+        `NMI ${fmt.score(point.z)} · VI ${fmt.score(sim.vi[sim.posOf.get(a)][sim.posOf.get(b)])} bits`,
       ];
     }
     this.tip.textContent = lines.join("\n");
@@ -345,7 +334,7 @@ export function renderSpacesPlot(el, spaces, members) {
     .map((name, pos) => ({ name, pos }))
     .sort((a, b) => key(a.name).beta - key(b.name).beta || key(a.name).seed - key(b.name).seed || a.name.localeCompare(b.name));
   const label = ({ name }) => (byName.has(name) ? `β${fmtBeta(byName.get(name).beta)} s${byName.get(name).seed}` : name);
-  const bits = (pos) => `${fmt(spaces.info_bits?.[pos], 2)} bits`;
+  const bits = (pos) => `${fmt.score(spaces.info_bits?.[pos], 2)} bits`;
   const n = order.length;
   const axis = order.map((_, i) => i);
   const trace = {
@@ -358,7 +347,7 @@ export function renderSpacesPlot(el, spaces, members) {
     colorscale: "Viridis",
     colorbar: { thickness: 8, outlinewidth: 0, title: { text: "NMI", side: "right" } },
     customdata: order.map((r) =>
-      order.map((c) => [`${r.name} (${bits(r.pos)})`, `${c.name} (${bits(c.pos)})`, fmt(spaces.vi?.[r.pos]?.[c.pos])]),
+      order.map((c) => [`${r.name} (${bits(r.pos)})`, `${c.name} (${bits(c.pos)})`, fmt.score(spaces.vi?.[r.pos]?.[c.pos])]),
     ),
     hovertemplate: "%{customdata[0]}<br>%{customdata[1]}<br>NMI %{z:.3f} · VI %{customdata[2]} bits<extra></extra>",
     xgap: n <= 40 ? 1 : 0,

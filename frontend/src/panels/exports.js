@@ -3,19 +3,8 @@
 // as CSV or JSON (the server's export of its card), and the current latent as CSV or JSON
 // (the numbers this page holds, written out as they are).
 
-import { request } from "./api.js";
-
-const modelPath = (id) => `/api/models/${encodeURIComponent(id)}`;
-
-/** Hand `blob` to the browser as a file named `filename`. */
-function download(blob, filename) {
-  const url = URL.createObjectURL(blob);
-  const a = Object.assign(document.createElement("a"), { href: url, download: filename });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
-}
+import { modelPath, request } from "../lib/api.js";
+import { download } from "../lib/dom.js";
 
 /** The latent as CSV: `dim,value,name` (name: the dim's label on the page, if any). */
 function latentCsv(latent, names) {

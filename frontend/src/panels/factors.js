@@ -1,13 +1,12 @@
-// Which generative factor each latent dim follows.
+// Which generative factor each latent dim follows, as the server says.
 // A model may say so itself (`dim_factors` in its info or card). When its card has
 // disentanglement metrics, the server names each active dim whose largest normalised mutual
-// information with a factor (InfoMEC's NMI matrix) reaches its threshold. Otherwise, for procedural
-// datasets (every index is one cell of the factor grid, last factor fastest) we estimate it
-// by intervention: from a few random base cells, change one factor at a time, encode the
-// images, and see which dims move. A dim is named after the factor that moves it most when
-// that factor accounts for at least half of its movement.
+// information with a factor (InfoMEC's NMI matrix) reaches its threshold. Otherwise, for
+// procedural datasets, the server estimates it by intervention (GET /dim-factors: from a few
+// random base cells it changes one factor at a time, encodes the images and sees which dims move).
+// The panel is the "Name dims" button; the names go to the store's `factors`.
 
-import { api } from "./api.js";
+import { api } from "../lib/api.js";
 
 export function declaredFactors(model) {
   const names = model.dim_factors ?? model.card?.dim_factors ?? null;
@@ -32,6 +31,7 @@ export function namingRule(model) {
   return `a dim is named after the factor it shares the most information with when their NMI is at least ${model.dim_name_threshold}; inactive dims are never named`;
 }
 
+/** Whether the server can name the dims by intervention: a dataset whose every index is one cell of its factor grid. */
 export function canEstimate(model) {
   const sizes = model.factor_sizes;
   if (!Array.isArray(sizes) || sizes.length < 2 || !Array.isArray(model.factor_names)) return false;
@@ -39,80 +39,53 @@ export function canEstimate(model) {
   return !model.dataset_size || model.dataset_size === total;
 }
 
-function ravel(factors, sizes) {
-  let index = 0;
-  for (let k = 0; k < sizes.length; k++) index = index * sizes[k] + factors[k];
-  return index;
-}
+export class FactorNames {
+  /**
+   * @param {HTMLButtonElement} button  "Name dims"
+   * @param {object} hooks  onNames(names): set the dims' names; onStatus(text); onError(error, context)
+   */
+  constructor(button, { onNames, onStatus, onError }) {
+    this.button = button;
+    this.hooks = { onNames, onStatus, onError };
+    this.model = null;
+    button.addEventListener("click", () => this.name());
+  }
 
-function evenly(size, m) {
-  if (size <= m) return Array.from({ length: size }, (_, i) => i);
-  return Array.from({ length: m }, (_, i) => Math.round((i * (size - 1)) / (m - 1)));
-}
+  /** The names a model comes with: declared, else from its metrics (null: none). */
+  static initial(model) {
+    return declaredFactors(model) ?? metricsFactors(model);
+  }
 
-/**
- * Estimate the factor of each dim. Returns {names: [name|null per dim], scores: [[D x K]]}.
- * @param {AbortSignal} signal  aborts the remaining encodes (model changed)
- */
-export async function estimateFactors(model, { bases = 4, perFactor = 6, concurrency = 3, signal, onProgress } = {}) {
-  const sizes = model.factor_sizes;
-  const K = sizes.length;
-  const D = model.latent_dim;
-  const rand = mulberry32(0x1a7e47);
-  const jobs = []; // {b, k, index}
-  for (let b = 0; b < bases; b++) {
-    const base = sizes.map((s) => Math.floor(rand() * s));
-    for (let k = 0; k < K; k++) {
-      for (const v of evenly(sizes[k], perFactor)) {
-        const f = base.slice();
-        f[k] = v;
-        jobs.push({ b, k, index: ravel(f, sizes) });
-      }
+  show(model) {
+    this.model = model;
+    // Naming dims by intervention: not for a flow's thousands of latents.
+    this.button.hidden = model.capabilities.ordered || (!canEstimate(model) && !metricsFactors(model));
+    this.button.disabled = false;
+  }
+
+  /** Name the dims: from the card's metrics when it has them, else by the server's intervention. */
+  async name() {
+    const model = this.model;
+    if (!model) return;
+    const fromMetrics = metricsFactors(model);
+    if (fromMetrics) {
+      this.hooks.onNames(fromMetrics);
+      this.hooks.onStatus(`dims named from the card's metrics: ${namingRule(model)}`);
+      return;
+    }
+    if (!canEstimate(model)) return;
+    this.button.disabled = true;
+    this.hooks.onStatus("naming dims by intervention on the server…");
+    try {
+      model.dimFactors ??= await api.dimFactors(model.id);
+      if (model !== this.model) return;
+      const { names, encodes } = model.dimFactors;
+      this.hooks.onNames(names);
+      this.hooks.onStatus(`${names.filter(Boolean).length}/${names.length} dims follow one factor (${encodes} interventions)`);
+    } catch (error) {
+      if (model === this.model) this.hooks.onError(error, "naming dims");
+    } finally {
+      if (model === this.model) this.button.disabled = false;
     }
   }
-  const latents = new Array(jobs.length);
-  let next = 0;
-  let done = 0;
-  const worker = async () => {
-    while (next < jobs.length) {
-      const j = next++;
-      const reply = await api.encodeIndex(model.id, jobs[j].index, { signal });
-      latents[j] = reply.latent;
-      onProgress?.(++done, jobs.length);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-
-  // scores[d][k]: variance of z_d while only factor k changes, in units of z_d's variance.
-  const scores = Array.from({ length: D }, () => new Array(K).fill(0));
-  for (let k = 0; k < K; k++) {
-    for (let b = 0; b < bases; b++) {
-      const group = jobs.map((job, j) => (job.k === k && job.b === b ? latents[j] : null)).filter(Boolean);
-      for (let d = 0; d < D; d++) {
-        const xs = group.map((z) => z[d]);
-        const mean = xs.reduce((a, x) => a + x, 0) / xs.length;
-        const variance = xs.reduce((a, x) => a + (x - mean) ** 2, 0) / xs.length;
-        const sd = Number(model.latent_std?.[d]) || 1;
-        scores[d][k] += variance / (sd * sd) / bases;
-      }
-    }
-  }
-  const names = scores.map((row) => {
-    const total = row.reduce((a, x) => a + x, 0);
-    let best = 0;
-    for (let k = 1; k < K; k++) if (row[k] > row[best]) best = k;
-    return total > 0 && row[best] >= 0.05 && row[best] / total >= 0.5 ? model.factor_names[best] : null;
-  });
-  return { names, scores };
-}
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

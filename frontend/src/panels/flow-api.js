@@ -3,9 +3,7 @@
 // in `activity`, failures become ApiError with the server's `detail`); a Coalescer keeps at
 // most one of a kind in flight, the latest request winning.
 
-import { request } from "./api.js";
-
-const modelPath = (id) => `/api/models/${encodeURIComponent(id)}`;
+import { modelPath, request } from "../lib/api.js";
 
 /** request() options for an image source: {type: "sample", index} as JSON, {type: "file", file} as multipart. */
 function imageRequest(source, params, signal) {

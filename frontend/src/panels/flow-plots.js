@@ -3,22 +3,19 @@
 // (the card's held-out EOFlow and PCA curves, and the current image's own curve). Both use a
 // log C axis, mark the current C with a vertical line and report clicked points' C.
 
-import { plotAvailable } from "./plot.js";
+import { CONFIG, NO_PLOTLY, THEME, axis, plotAvailable } from "../lib/plot.js";
 
 // PSNRs at or above this are exact reconstructions (the server caps them at 120 dB).
 const EXACT_DB = 100;
 const COLORS = { entropy: "#5fa8ff", share: "#f0a35e", flow: "#5fa8ff", pca: "#b39df3", image: "#7bd88f", keep: "#f0a35e", peer: "#e8e8e8" };
-const CONFIG = { displaylogo: false, responsive: true, displayModeBar: false };
 
 function baseLayout(xTitle) {
   return {
-    paper_bgcolor: "rgba(0,0,0,0)",
-    plot_bgcolor: "rgba(0,0,0,0)",
-    font: { color: "#c9d1d9", size: 11, family: "system-ui, sans-serif" },
+    ...THEME,
     margin: { l: 52, r: 52, t: 30, b: 40 },
     height: 240,
     hovermode: "closest",
-    xaxis: { type: "log", title: { text: xTitle }, gridcolor: "#2a3038", zerolinecolor: "#2a3038" },
+    xaxis: axis({ type: "log", title: { text: xTitle } }),
     legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", bgcolor: "rgba(0,0,0,0)" },
   };
 }
@@ -61,7 +58,7 @@ export function markKeep(el, keep) {
 /** Scree plot of an /entropy reply: entropy per ordered latent (rank 1..D) with +-2 standard
  * errors as a band, and the cumulative share. */
 export function renderScree(el, reply, keep, onPick) {
-  if (!plotAvailable()) return note(el, "Plotly is not available (run `npm install` in frontend/).");
+  if (!plotAvailable()) return note(el, NO_PLOTLY);
   const ranks = reply.entropy.map((_, i) => i + 1);
   const mode = ranks.length > 512 ? "lines" : "lines+markers";
   const band = (sign) => reply.entropy.map((h, i) => h + sign * 2 * reply.standard_error[i]);
@@ -86,7 +83,7 @@ export function renderScree(el, reply, keep, onPick) {
   ];
   const layout = {
     ...baseLayout("ordered latent (log)"),
-    yaxis: { title: { text: "entropy (nats)" }, gridcolor: "#2a3038", zerolinecolor: "#2a3038" },
+    yaxis: axis({ title: { text: "entropy (nats)" } }),
     yaxis2: { title: { text: "cumulative" }, overlaying: "y", side: "right", range: [0, 1.02], dtick: 0.25, tickformat: ".0%", showgrid: false },
     shapes: keepLine(keep),
   };
@@ -111,7 +108,7 @@ function psnrTrace(keep, psnr, ceiling, { name, color, dash = "solid" }) {
  * (the detail's `peers`: {id, differs, truncation}); `curve` the current image's ({keep, psnr}) or null.
  */
 export function renderPsnrCurves(el, { truncation, images, curve, peers = [] }, keep, onPick) {
-  if (!plotAvailable()) return note(el, "Plotly is not available (run `npm install` in frontend/).");
+  if (!plotAvailable()) return note(el, NO_PLOTLY);
   const all = [truncation?.psnr, truncation?.pca_psnr, curve?.psnr, ...peers.map((p) => p.truncation.psnr)]
     .flatMap((values) => values ?? []).filter((v) => Number.isFinite(v));
   if (!all.length) return note(el, "No PSNR curve yet: draw a sample or upload an image.");
@@ -131,7 +128,7 @@ export function renderPsnrCurves(el, { truncation, images, curve, peers = [] }, 
   if (curve?.psnr?.length) traces.push(psnrTrace(curve.keep, curve.psnr, ceiling, { name: "this image", color: COLORS.image }));
   const layout = {
     ...baseLayout("kept latents C (log)"),
-    yaxis: { title: { text: "PSNR (dB)" }, gridcolor: "#2a3038", zerolinecolor: "#2a3038" },
+    yaxis: axis({ title: { text: "PSNR (dB)" } }),
     shapes: keepLine(keep),
   };
   if (all.some((v) => v >= EXACT_DB)) {

@@ -8,22 +8,15 @@
 // (`useBrowser`), the top-C decode while dragging is local (the encoded latent with entries C..
 // set to 0, as the server's truncate does) and the server measures the PSNR once, on release.
 
-import { pixelsToDataUrl } from "./browser-decoder.js";
+import { pixelsToDataUrl } from "../decode/browser-decoder.js";
 import { Coalescer, flowApi } from "./flow-api.js";
 import { clearPlot, markKeep, renderPsnrCurves, renderScree } from "./flow-plots.js";
-import { setImage } from "./dom.js";
+import { setImage } from "../lib/dom.js";
 
-/** Sliders (and traversal rows) a flow gets: its top latents only. */
-const FLOW_SLIDERS = 16;
 const CURVE_POINTS = 16;
 const SLIDER_POSITIONS = 240;
 const RESIDUAL_GAIN = 4;
 const EXACT_DB = 100;
-
-/** How many latent sliders `model` shows: all of them, or the top 16 of an ordered model. */
-export function sliderLimit(model) {
-  return model.capabilities?.ordered ? Math.min(model.latent_dim, FLOW_SLIDERS) : model.latent_dim;
-}
 
 /** Up to `n` distinct integers in 1..dim, evenly spaced on a log scale, 1 and dim included. */
 function logSpaced(dim, n) {
@@ -164,9 +157,10 @@ export class FlowPanel {
     this._loadEntropy();
   }
 
-  /** The image changed: {type: "sample", index} or {type: "file", file}, and its encoded `latent`. */
-  setSource(source, latent = null) {
+  /** The image changed: {type: "sample", index} or {type: "file", file}; `base.latent` its encoding. */
+  setSource(source, { base = null } = {}) {
     if (!this.model || !source) return;
+    const latent = base?.latent;
     this.source = source;
     this.latent = latent && latent.length === this.model.latent_dim ? latent.slice() : null;
     this.curve = null;

@@ -3,8 +3,9 @@
 // that runs the server's metrics job and follows its progress, and a table comparing
 // every served model that has metrics. Clicking a heatmap column picks that latent.
 
-import { api } from "./api.js";
-import { plotAvailable } from "./plot.js";
+import { api } from "../lib/api.js";
+import { fmt } from "../lib/format.js";
+import { CONFIG, THEME as LAYOUT, plotAvailable } from "../lib/plot.js";
 
 const POLL_MS = 500;
 
@@ -36,12 +37,6 @@ export const SCORES = [
 ];
 const FAMILY_COLORS = { InfoMEC: "#5fa8ff", MI: "#7bd88f", DCI: "#f0a35e", votes: "#b39df3" };
 
-const LAYOUT = {
-  paper_bgcolor: "rgba(0,0,0,0)",
-  plot_bgcolor: "rgba(0,0,0,0)",
-  font: { color: "#c9d1d9", size: 11, family: "system-ui, sans-serif" },
-};
-const CONFIG = { displaylogo: false, responsive: true, displayModeBar: false };
 
 /** The metrics of a model's card, or null when there are none (or they do not fit it). A
  * model with ordered latents (a flow) is scored on its top latents: a prefix of its latent. */
@@ -57,7 +52,6 @@ function clear(el, text = "") {
   if (text) el.append(Object.assign(document.createElement("p"), { className: "muted", textContent: text }));
 }
 
-const fmt = (v) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(3) : "–");
 
 export class MetricsPanel {
   /**
@@ -231,7 +225,7 @@ export class MetricsPanel {
       row.append(Object.assign(document.createElement("th"), { textContent: label, scope: "row", title: about }));
       values.forEach((v) => {
         const cell = row.insertCell();
-        cell.textContent = fmt(v);
+        cell.textContent = fmt.score(v);
         if (models.length > 1 && v === best) cell.className = "best";
       });
     }

@@ -4,16 +4,10 @@
 // split by that factor's values. Clicking a point loads that sample into the explorer; the
 // current encoded image is the marked point (placed with the server's PCA basis).
 
-import { request } from "./api.js";
-import { plotAvailable } from "./plot.js";
+import { modelPath, request } from "../lib/api.js";
+import { fmt } from "../lib/format.js";
+import { CONFIG, PALETTE, THEME as LAYOUT, axis, plotAvailable } from "../lib/plot.js";
 
-const LAYOUT = {
-  paper_bgcolor: "rgba(0,0,0,0)",
-  plot_bgcolor: "rgba(0,0,0,0)",
-  font: { color: "#c9d1d9", size: 11, family: "system-ui, sans-serif" },
-};
-const CONFIG = { displaylogo: false, responsive: true, displayModeBar: false };
-const GROUP_COLORS = ["#5fa8ff", "#f0a35e", "#7bd88f", "#e06c9f", "#b39df3", "#e5d46f"];
 const MAX_GROUPS = 6;
 const HIST_DIMS = 16;
 
@@ -30,7 +24,6 @@ function factorGroups(size, values) {
   return groups;
 }
 
-const fmt = (v) => (typeof v === "number" ? Number(v.toPrecision(3)) : v);
 
 export class PopulationPanel {
   /**
@@ -73,6 +66,11 @@ export class PopulationPanel {
       : "";
   }
 
+  /** The image changed: its encoding (the store's `base`) is the marked point. */
+  setSource(source, { base = null } = {}) {
+    this.setMarker(source ? base?.latent ?? null : null, source?.caption || "current image");
+  }
+
   /** The current image's latent, drawn as a marked point (null: none). */
   setMarker(latent, caption = "current image") {
     this.marker = latent ? { latent, caption } : null;
@@ -89,7 +87,7 @@ export class PopulationPanel {
     this.els.note.textContent = `Encoding ${n.toLocaleString()} samples on the server (the first time for this model and size: seconds)…`;
     const started = performance.now();
     try {
-      const data = await request(`/api/models/${encodeURIComponent(model.id)}/population?n=${n}&seed=0`);
+      const data = await request(`${modelPath(model.id)}/population?n=${n}&seed=0`);
       if (generation !== this.generation) return;
       this.data = data;
       this._render();
@@ -134,9 +132,8 @@ export class PopulationPanel {
   _renderScatter() {
     const { data, model } = this;
     const { k, name } = this._colorFactor();
-    const values = data.factor_values[name];
     const hover = data.indices.map((index, i) =>
-      `sample ${index}<br>` + data.factor_names.map((f) => `${f} ${fmt(data.factor_values[f][i])}`).join("<br>"),
+      `sample ${index}<br>` + data.factor_names.map((f) => `${f} ${fmt.sig(data.factor_values[f][i])}`).join("<br>"),
     );
     const traces = [
       {
@@ -177,8 +174,8 @@ export class PopulationPanel {
       ...LAYOUT,
       height: 340,
       margin: { l: 40, r: 10, t: 10, b: 36 },
-      xaxis: { title: { text: "PC 1" }, gridcolor: "#2a3038", zerolinecolor: "#2a3038" },
-      yaxis: { title: { text: "PC 2" }, gridcolor: "#2a3038", zerolinecolor: "#2a3038" },
+      xaxis: axis({ title: { text: "PC 1" } }),
+      yaxis: axis({ title: { text: "PC 2" } }),
       hovermode: "closest",
       uirevision: `${model.id}:${data.n}`,
     };
@@ -197,7 +194,7 @@ export class PopulationPanel {
     const { k, name } = this._colorFactor();
     const size = model.factor_sizes?.[k] ?? Math.max(...data.factors.map((f) => f[k])) + 1;
     const levelValue = new Map();
-    data.factors.forEach((f, i) => levelValue.set(f[k], fmt(data.factor_values[name][i])));
+    data.factors.forEach((f, i) => levelValue.set(f[k], fmt.sig(data.factor_values[name][i])));
     const groups = factorGroups(size, levelValue);
     const dims = Math.min(data.dims, HIST_DIMS);
     const columns = 4;
@@ -230,7 +227,7 @@ export class PopulationPanel {
           name: group.label,
           legendgroup: group.label,
           showlegend: d === 0,
-          marker: { color: GROUP_COLORS[g % GROUP_COLORS.length] },
+          marker: { color: PALETTE[g % MAX_GROUPS] },
           hovertemplate: `z${d} %{x}<br>${name} ${group.label}: %{y} samples<extra></extra>`,
         });
       });

@@ -1,60 +1,10 @@
-// One slider per latent dimension.
+// One slider per latent dimension (the widget; latent-sliders.js is the panel around it).
 // QLAE: the slider spans the dimension's codebook (sorted), snaps to the codes, draws a
 // tick per code, and the arrow keys step code by code. Continuous latents span
 // mean +- 3 sd of the encoder's outputs, with ticks at every sd.
 
-const fmt = (v) => (Math.abs(v) >= 100 ? v.toFixed(1) : v.toFixed(3));
-
-/** Sorted codebook values per dim, or null for continuous models. */
-export function sortedCodebooks(model) {
-  if (!Array.isArray(model.codebooks)) return null;
-  return model.codebooks.map((values) => [...values].map(Number).sort((a, b) => a - b));
-}
-
-export function nearestIndex(sorted, v) {
-  let best = 0;
-  let bestDist = Infinity;
-  for (let i = 0; i < sorted.length; i++) {
-    const d = Math.abs(sorted[i] - v);
-    if (d < bestDist) {
-      bestDist = d;
-      best = i;
-    }
-  }
-  return best;
-}
-
-/** The range and the ticks of each dimension's slider. */
-export function dimRanges(model) {
-  const codebooks = sortedCodebooks(model);
-  const ranges = [];
-  for (let d = 0; d < model.latent_dim; d++) {
-    if (codebooks && codebooks[d]?.length) {
-      const codes = codebooks[d];
-      let min = codes[0];
-      let max = codes[codes.length - 1];
-      if (!(max > min)) {
-        min -= 0.5;
-        max += 0.5;
-      }
-      ranges.push({ kind: "codes", codes, min, max });
-    } else {
-      const mean = Number(model.latent_mean?.[d] ?? 0);
-      let sd = Number(model.latent_std?.[d] ?? 1);
-      if (!(sd > 1e-6)) sd = 1;
-      const ticks = [-3, -2, -1, 0, 1, 2, 3].map((k) => mean + k * sd);
-      ranges.push({ kind: "continuous", mean, sd, min: mean - 3 * sd, max: mean + 3 * sd, step: sd / 10, ticks });
-    }
-  }
-  return ranges;
-}
-
-/** Snap a value to what the slider of `range` can hold (a code for QLAE). */
-export function snap(range, v) {
-  if (!Number.isFinite(v)) v = range.kind === "codes" ? range.codes[0] : range.mean;
-  if (range.kind === "codes") return range.codes[nearestIndex(range.codes, v)];
-  return v;
-}
+import { fmt } from "../lib/format.js";
+import { dimRanges, nearestIndex, snap } from "./latent.js";
 
 export class SliderPanel {
   /**
@@ -102,7 +52,7 @@ export class SliderPanel {
         const badge = document.createElement("span");
         badge.className = "dim-badge";
         badge.textContent = "inactive";
-        badge.title = `mean posterior sd ${fmt(Number(scale?.[d]))} (at least ${model.collapsed_posterior_sd}): this dimension is (nearly) collapsed to the prior`;
+        badge.title = `mean posterior sd ${fmt.fixed(Number(scale?.[d]))} (at least ${model.collapsed_posterior_sd}): this dimension is (nearly) collapsed to the prior`;
         label.append(badge);
       }
 
@@ -195,15 +145,15 @@ export class SliderPanel {
     const out = this.outputs[d];
     if (range.kind === "codes") {
       const i = nearestIndex(range.codes, value);
-      out.textContent = `${fmt(value)}`;
+      out.textContent = `${fmt.fixed(value)}`;
       out.dataset.code = `${i + 1}/${range.codes.length}`;
-      input.setAttribute("aria-valuetext", `code ${i + 1} of ${range.codes.length}, value ${fmt(value)}`);
+      input.setAttribute("aria-valuetext", `code ${i + 1} of ${range.codes.length}, value ${fmt.fixed(value)}`);
     } else {
       const z = (value - range.mean) / range.sd;
-      out.textContent = fmt(value);
+      out.textContent = fmt.fixed(value);
       out.dataset.code = `${z >= 0 ? "+" : "−"}${Math.abs(z).toFixed(1)}σ`;
       out.classList.toggle("outside", value < range.min || value > range.max);
-      input.setAttribute("aria-valuetext", `${fmt(value)}, ${z.toFixed(1)} sd from the mean`);
+      input.setAttribute("aria-valuetext", `${fmt.fixed(value)}, ${z.toFixed(1)} sd from the mean`);
     }
   }
 
@@ -230,7 +180,7 @@ export class SliderPanel {
       }
       mark.hidden = false;
       mark.style.left = `${pos(latent[d])}%`;
-      mark.title = `encoded value ${fmt(latent[d])}`;
+      mark.title = `encoded value ${fmt.fixed(latent[d])}`;
       const s = scale ? Number(scale[d]) : NaN;
       if (Number.isFinite(s) && s > 0) {
         band.hidden = false;

@@ -3,7 +3,8 @@
 // Rows are labelled z<d> (plus the factor where known); the tile nearest the current value
 // is outlined; hovering reads out the value, clicking sets the latent to it.
 
-const fmt = (v) => (Math.abs(v) >= 100 ? v.toFixed(1) : v.toFixed(3));
+import { fmt } from "../lib/format.js";
+import { sliderLimit } from "./latent.js";
 
 export class TraversalView {
   /**
@@ -119,10 +120,115 @@ export class TraversalView {
     const cell = this._cellAt(event);
     if (!cell) return this._readout("");
     const factor = this.factors[cell.dim] ? ` (${this.factors[cell.dim]})` : "";
-    this._readout(`z${cell.dim}${factor} = ${fmt(cell.value)} · step ${cell.col + 1}/${this.grid.values[cell.row].length} · click to set`);
+    this._readout(`z${cell.dim}${factor} = ${fmt.fixed(cell.value)} · step ${cell.col + 1}/${this.grid.values[cell.row].length} · click to set`);
   }
 
   _readout(text) {
     this.els.readout.textContent = text || "Hover a tile to read its value; click to set the latent to it.";
+  }
+}
+
+/** The traversal panel: the grid of the current latent, redrawn a moment after it stops
+ * changing (a drag's live decode goes first), by the page's decoder (server or browser). */
+export class TraversalPanel {
+  /**
+   * @param {object} els  {img, labels, overlay, readout, steps (select)}
+   * @param {object} hooks  decoder: a DecoderStrategy (traverse, busy); onPick(dim, value);
+   *   onShown(grid); onSteps(): the steps changed; onError(error, context)
+   * @param {object} options  delay: ms after the last change before the grid is redrawn
+   */
+  constructor(els, { decoder, onPick, onShown = () => {}, onSteps = () => {}, onError }, { delay = 350 } = {}) {
+    this.els = els;
+    this.view = new TraversalView(els, onPick);
+    this.hooks = { decoder, onShown, onError };
+    this.delay = delay;
+    this.model = null;
+    this.latent = null;
+    this.dims = null; // the dims shown, in order (null: every slider dim)
+    this.timer = 0;
+    this.loading = 0; // grids being drawn
+    this.abort = null;
+    els.steps.addEventListener("change", () => {
+      this.schedule(0);
+      onSteps();
+    });
+  }
+
+  get busy() {
+    return Boolean(this.timer) || this.loading > 0;
+  }
+
+  get steps() {
+    return Number(this.els.steps.value) || 11;
+  }
+
+  /** The dims of the last grid drawn (null before one). */
+  get gridDims() {
+    return this.view.grid?.dims ?? null;
+  }
+
+  show(model) {
+    this.abort?.abort();
+    this.model = model;
+    this.latent = null;
+    this.dims = null;
+    this.view.clear();
+    const codes = Array.isArray(model.codebooks);
+    this.els.steps.disabled = codes;
+    this.els.steps.title = codes ? "quantised latents: traversals step through each dim's codebook" : "";
+  }
+
+  setLatent(latent) {
+    this.latent = latent;
+    this.view.mark(latent);
+    this.schedule();
+  }
+
+  setFactors(names) {
+    this.view.setFactors(names);
+  }
+
+  /** Show the rows of `dims`, in order (null: every slider dim). */
+  setDims(dims) {
+    this.dims = dims;
+    this.schedule(0);
+  }
+
+  /** Steps from a link, when the select offers them. */
+  restoreSteps(steps) {
+    if (steps != null && [...this.els.steps.options].some((o) => Number(o.value) === steps)) this.els.steps.value = String(steps);
+  }
+
+  linkState() {
+    return { steps: this.els.steps.disabled ? null : this.steps };
+  }
+
+  schedule(delay = this.delay) {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = 0;
+      this.refresh();
+    }, delay);
+  }
+
+  async refresh() {
+    const { model, latent } = this;
+    const { decoder } = this.hooks;
+    if (!model || !latent) return;
+    if (decoder.busy) return this.schedule(150); // while the user drags, the live decode goes first
+    this.abort?.abort();
+    const abort = (this.abort = new AbortController());
+    const dims = this.dims ?? Array.from({ length: sliderLimit(model) }, (_, d) => d);
+    this.loading += 1;
+    try {
+      const grid = await decoder.traverse(model, latent.slice(), dims, this.steps, { signal: abort.signal });
+      if (abort.signal.aborted || model !== this.model) return;
+      this.view.show(grid, this.latent);
+      this.hooks.onShown(grid);
+    } catch (error) {
+      if (model === this.model) this.hooks.onError(error, "traversal");
+    } finally {
+      this.loading -= 1;
+    }
   }
 }

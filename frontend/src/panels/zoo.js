@@ -3,8 +3,9 @@
 // shuffled-rows null it must beat (a dashed tick per variant) and the ceiling of perfect latents
 // (a line); below, each claim with its Welch test, Holm-adjusted, and the verdict.
 
-import { request } from "./api.js";
-import { plotAvailable } from "./plot.js";
+import { request } from "../lib/api.js";
+import { fmt } from "../lib/format.js";
+import { CONFIG, THEME, plotAvailable } from "../lib/plot.js";
 
 const LABELS = {
   "infomec.infom": "InfoM", "infomec.infoc": "InfoC", "infomec.infoe": "InfoE", mig: "MIG", sap: "SAP",
@@ -14,7 +15,6 @@ const LABELS = {
   "dci_fast.disentanglement": "DCI-est D", "dci_fast.completeness": "DCI-est C", "dci_fast.informativeness_test": "DCI-est I",
 };
 const label = (metric) => LABELS[metric] ?? metric;
-const fmt = (v, digits = 3) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(digits) : "–");
 
 export class ZooPanel {
   /** @param {object} els {section, metric, note, plot, claims} */
@@ -77,19 +77,19 @@ export class ZooPanel {
     ];
     const ceiling = data.ceiling?.[metric];
     const layout = {
-      paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", font: { color: "#c9d1d9", size: 11 }, height: 300,
+      ...THEME, height: 300,
       margin: { l: 44, r: 10, t: 10, b: 70 }, showlegend: true, legend: { orientation: "h", y: -0.35 },
       xaxis: { tickangle: -30, gridcolor: "#2a3038" }, yaxis: { title: { text: label(metric) }, gridcolor: "#2a3038" },
       shapes: typeof ceiling === "number" ? [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: ceiling, y1: ceiling, line: { color: "#7bd88f", width: 1.5 } }] : [],
-      annotations: typeof ceiling === "number" ? [{ xref: "paper", x: 1, y: ceiling, text: `ceiling ${fmt(ceiling)}`, showarrow: false, xanchor: "right", yanchor: "bottom", font: { size: 10, color: "#7bd88f" } }] : [],
+      annotations: typeof ceiling === "number" ? [{ xref: "paper", x: 1, y: ceiling, text: `ceiling ${fmt.score(ceiling)}`, showarrow: false, xanchor: "right", yanchor: "bottom", font: { size: 10, color: "#7bd88f" } }] : [],
     };
-    window.Plotly.react(this.els.plot, traces, layout, { displaylogo: false, responsive: true, displayModeBar: false });
+    window.Plotly.react(this.els.plot, traces, layout, CONFIG);
     const claims = (this.table.claims ?? []).filter((c) => c.dataset === this.dataset && c.metric === metric);
     this.els.claims.replaceChildren(...claims.map((c) => {
       const item = document.createElement("li");
       item.className = `claim ${c.verdict?.replace(/\s+/g, "-")}`;
-      item.textContent = `${c.better} > ${c.than} on ${label(c.metric)}: difference ${fmt(c.diff)} [${fmt(c.ci95?.[0])}, ${fmt(c.ci95?.[1])}], ` +
-        `Welch p ${fmt(c.p)}, Holm ${fmt(c.p_holm)}: ${c.verdict}${c.source ? ` (claimed by ${c.source})` : ""}`;
+      item.textContent = `${c.better} > ${c.than} on ${label(c.metric)}: difference ${fmt.score(c.diff)} [${fmt.score(c.ci95?.[0])}, ${fmt.score(c.ci95?.[1])}], ` +
+        `Welch p ${fmt.score(c.p)}, Holm ${fmt.score(c.p_holm)}: ${c.verdict}${c.source ? ` (claimed by ${c.source})` : ""}`;
       return item;
     }));
   }
