@@ -72,7 +72,7 @@ const traversal = new TraversalPanel(
 const sliders = new LatentSliders(
   {
     container: $("sliders"), hint: $("sliders-hint"), orderLabel: $("order-label"), orderToggle: $("order-by-info"),
-    family: $("family-line"), ...byIds("legend", ["band", "inactive", "ticks"]),
+    family: $("family-line"), legendBand: $("legend-band"), legendInactive: $("legend-inactive"), legendTicks: $("legend-ticks"),
   },
   {
     onInput: (dim, value, t0) => latent.setDim(dim, value, t0),
