@@ -3,14 +3,16 @@
 // A panel is an object with any of these methods (each receives the new value and the store's
 // whole state):
 //   show(model, state)        the selected model changed (ModelDetail); a panel that does not apply hides
-//   setSource(source, state)  the image changed: null | {type: "sample", index} | {type: "file", file};
-//                             state.base holds its encoding ({latent, scale}) or null
+//   setBase(base, state)      the reset target changed: the encoded image's {latent, scale} (or the
+//                             prior centre's, scale null); null when there is none
+//   setSource(source, state)  the image changed: {type: "sample", index, caption} | {type: "file", file,
+//                             caption}, after its encoding became the base
 //   setLatent(latent, state)  the current latent changed (state.t0: the input event's time)
 //   setFactors(names, state)  each dim's name (null where unnamed) changed
 //   linkState()               its part of the view's link (lib/urlstate.js keys), {} when none
 //   busy                      (a getter) true while it has work in flight: the page is idle when none is
 
-const METHODS = { model: "show", source: "setSource", latent: "setLatent", factors: "setFactors" };
+const METHODS = { model: "show", base: "setBase", source: "setSource", latent: "setLatent", factors: "setFactors" };
 
 export class Store {
   constructor(state) {

@@ -5,7 +5,7 @@
 
 import { api } from "../lib/api.js";
 import { fmt } from "../lib/format.js";
-import { CONFIG, THEME as LAYOUT, plotAvailable } from "../lib/plot.js";
+import { CONFIG, GRID, THEME as LAYOUT, plotAvailable } from "../lib/plot.js";
 
 const POLL_MS = 500;
 
@@ -134,7 +134,7 @@ export class MetricsPanel {
       ...LAYOUT,
       height: 30 + 19 * rows.length,
       margin: { l: 96, r: 36, t: 6, b: 22 },
-      xaxis: { range: [0, 1.05], gridcolor: "#2a3038", zerolinecolor: "#2a3038", fixedrange: true },
+      xaxis: { range: [0, 1.05], gridcolor: GRID, zerolinecolor: GRID, fixedrange: true },
       yaxis: { autorange: "reversed", fixedrange: true },
       bargap: 0.25,
       showlegend: Boolean(m.baselines),

@@ -5,7 +5,7 @@
 
 import { request } from "../lib/api.js";
 import { fmt } from "../lib/format.js";
-import { CONFIG, THEME, plotAvailable } from "../lib/plot.js";
+import { CONFIG, GRID, THEME, plotAvailable } from "../lib/plot.js";
 
 const LABELS = {
   "infomec.infom": "InfoM", "infomec.infoc": "InfoC", "infomec.infoe": "InfoE", mig: "MIG", sap: "SAP",
@@ -79,7 +79,7 @@ export class ZooPanel {
     const layout = {
       ...THEME, height: 300,
       margin: { l: 44, r: 10, t: 10, b: 70 }, showlegend: true, legend: { orientation: "h", y: -0.35 },
-      xaxis: { tickangle: -30, gridcolor: "#2a3038" }, yaxis: { title: { text: label(metric) }, gridcolor: "#2a3038" },
+      xaxis: { tickangle: -30, gridcolor: GRID }, yaxis: { title: { text: label(metric) }, gridcolor: GRID },
       shapes: typeof ceiling === "number" ? [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: ceiling, y1: ceiling, line: { color: "#7bd88f", width: 1.5 } }] : [],
       annotations: typeof ceiling === "number" ? [{ xref: "paper", x: 1, y: ceiling, text: `ceiling ${fmt.score(ceiling)}`, showarrow: false, xanchor: "right", yanchor: "bottom", font: { size: 10, color: "#7bd88f" } }] : [],
     };
