@@ -666,7 +666,7 @@ def test_generate_refuses_bad_requests(client, ids, body):
 
 
 def test_only_the_pages_and_their_assets_are_served(client):
-    for path in ("/", "/index.html", "/ensembles.html", "/styles.css", "/src/main.js", "/vendor/plotly.js-strict-dist-min/plotly-strict.min.js"):
+    for path in ("/", "/index.html", "/ensembles.html", "/styles.css", "/src/pages/explorer.js", "/vendor/plotly.js-strict-dist-min/plotly-strict.min.js"):
         assert client.get(path).status_code == 200, path
     for path in ("/package.json", "/package-lock.json", "/node_modules/plotly.js-strict-dist-min/package.json", "/vendor/.package-lock.json",
                  "/src/../package.json", "/vendor/swagger-ui-dist/../../package.json"):
@@ -743,9 +743,9 @@ def test_static_scripts_are_compressed(client):
     assert response.status_code == 200 and response.headers["content-encoding"] == "gzip"
     assert response.num_bytes_downloaded < path.stat().st_size / 2
     assert response.content == path.read_bytes()  # httpx decompressed it
-    module = client.get("/src/main.js", headers={"Accept-Encoding": "gzip"})
+    module = client.get("/src/pages/explorer.js", headers={"Accept-Encoding": "gzip"})
     assert module.headers["content-encoding"] == "gzip"
-    assert client.get("/src/main.js", headers={"Accept-Encoding": "identity"}).headers.get("content-encoding") is None
+    assert client.get("/src/pages/explorer.js", headers={"Accept-Encoding": "identity"}).headers.get("content-encoding") is None
 
 
 # -- how an input compares with the training data ---------------------------------------------

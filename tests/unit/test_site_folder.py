@@ -15,9 +15,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_page_modules_are_found_through_imports_and_workers():
-    modules = _modules(REPO / "frontend" / "src", "static-site.js")
-    assert {"static-site.js", "browser-decoder.js", "onnx-worker.js", "sliders.js", "traversal.js", "card.js"} <= set(modules)
-    assert "main.js" not in modules and "live.js" not in modules  # nothing of the server app's own
+    modules = _modules(REPO / "frontend" / "src", "pages/static-site.js")
+    assert {"pages/static-site.js", "decode/browser-decoder.js", "decode/onnx-worker.js", "panels/sliders.js", "panels/traversal.js",
+            "panels/card.js", "lib/dom.js"} <= set(modules)
+    assert "pages/explorer.js" not in modules and "decode/live.js" not in modules  # nothing of the server app's own
+    assert all((REPO / "frontend" / "src" / name).is_file() for name in modules)
 
 
 def test_site_folder_holds_models_with_relative_urls_and_skips_what_cannot_export(tmp_path, monkeypatch):
@@ -39,7 +41,7 @@ def test_site_folder_holds_models_with_relative_urls_and_skips_what_cannot_expor
     assert model["onnx"]["parts"]["decoder"]["url"] == "models/vae-dsprites/decoder.onnx"
     assert (out / model["onnx"]["parts"]["encoder"]["url"]).stat().st_size == model["onnx"]["parts"]["encoder"]["bytes"]
     assert len(model["samples"]) == 8 and model["samples"][0]["image"].startswith("data:image/png")
-    for path in ["index.html", "styles.css", "src/static-site.js", "src/onnx-worker.js",
+    for path in ["index.html", "styles.css", "src/pages/static-site.js", "src/decode/onnx-worker.js",
                  "vendor/onnxruntime-web/dist/ort.wasm.min.mjs", "vendor/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm",
                  "vendor/plotly.js-strict-dist-min/plotly-strict.min.js"]:
         assert (out / path).is_file(), path

@@ -10,6 +10,7 @@ encoded, slid and traversed in the browser and never leave it.
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -27,14 +28,14 @@ from latentatlas.serve.services.core import ModelService
 from latentatlas.store.folders import load_model_folder
 
 PAGE = "static.html"
-ENTRY_MODULE = "static-site.js"
+ENTRY_MODULE = "pages/static-site.js"
 VENDOR_FILES = {
     "onnxruntime-web": ["dist/ort.wasm.min.mjs", "dist/ort-wasm-simd-threaded.mjs", "dist/ort-wasm-simd-threaded.wasm"],
     "plotly.js-strict-dist-min": ["plotly-strict.min.js"],
 }
 SAMPLES_PER_MODEL = 8
-_IMPORT = re.compile(r"""^\s*import\s[^;]*?from\s+["']\./([\w.-]+\.js)["']""", re.MULTILINE)
-_WORKER = re.compile(r"""new URL\(["']\./([\w.-]+\.js)["'], import\.meta\.url\)""")
+_IMPORT = re.compile(r"""^\s*import\s[^;]*?from\s+["'](\.\.?/[\w./-]+\.js)["']""", re.MULTILINE)
+_WORKER = re.compile(r"""new URL\(["'](\.\.?/[\w./-]+\.js)["'], import\.meta\.url\)""")
 
 
 @dataclass
@@ -48,7 +49,8 @@ class SiteReport:
 
 
 def _modules(src: Path, entry: str) -> list[str]:
-    """``entry`` and every module it imports (or starts as a worker), transitively."""
+    """``entry`` and every module it imports (or starts as a worker), transitively, as paths
+    relative to ``src`` (``pages/static-site.js``, ``lib/dom.js``, ...)."""
     seen, queue = [], [entry]
     while queue:
         name = queue.pop()
@@ -56,7 +58,11 @@ def _modules(src: Path, entry: str) -> list[str]:
             continue
         seen.append(name)
         text = (src / name).read_text()
-        queue.extend(_IMPORT.findall(text) + _WORKER.findall(text))
+        for ref in _IMPORT.findall(text) + _WORKER.findall(text):
+            path = posixpath.normpath(posixpath.join(posixpath.dirname(name), ref))
+            if path.startswith("../"):
+                raise ValueError(f"{name} imports {ref}, outside {src}")
+            queue.append(path)
     return sorted(seen)
 
 
@@ -94,8 +100,8 @@ def export_site(model_folders: list[Path], out: Path, frontend_dir: Path, cache_
     (out / "site.json").write_text(json.dumps(site, allow_nan=False))
     shutil.copyfile(frontend_dir / PAGE, out / "index.html")
     shutil.copyfile(frontend_dir / "styles.css", out / "styles.css")
-    (out / "src").mkdir()
     for name in _modules(frontend_dir / "src", ENTRY_MODULE):
+        (out / "src" / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(frontend_dir / "src" / name, out / "src" / name)
     for package, files in VENDOR_FILES.items():
         for name in files:

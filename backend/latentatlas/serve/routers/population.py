@@ -1,5 +1,5 @@
-"""/api/models/{id}/population and /dim-information: many dataset samples encoded at once, and
-how much each latent dim carries."""
+"""/api/models/{id}/population, /dim-information and /dim-factors: many dataset samples encoded at
+once, how much each latent dim carries, and which factor each dim follows."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from latentatlas.serve.deps import get_service
-from latentatlas.serve.schemas import DimInformation, PopulationResponse, errors
+from latentatlas.serve.schemas import DimFactors, DimInformation, PopulationResponse, errors
 from latentatlas.serve.services.core import ModelService
 from latentatlas.serve.services.population import PopulationService
 
@@ -38,3 +38,11 @@ def population(
     """Encode ``n`` seeded samples of the model's dataset (cached per model, n and seed): their
     latents, factors, dataset indices and principal (PCA) plane. 409 for a dataset without factors."""
     return population.population(n, seed)
+
+
+@router.get("/{model_id}/dim-factors", response_model=DimFactors)
+def dim_factors(population: Population) -> DimFactors:
+    """Name each latent dim after the factor that moves it, by intervention: from 4 seeded base
+    cells of the factor grid, each factor set to up to 6 levels while the others stay, rendered
+    and encoded (about a hundred images, once per model). 409 for a dataset without factors."""
+    return population.dim_factors()

@@ -59,6 +59,7 @@ from latentatlas.serve.schemas.ordered import (
     TruncateResult,
 )
 from latentatlas.serve.schemas.population import (
+    DimFactors,
     DimInformation,
     PopulationResponse,
     PrincipalPlane,
@@ -71,6 +72,7 @@ __all__ = [
     "DenoiseByIndex",
     "DenoiseParams",
     "DenoiseResponse",
+    "DimFactors",
     "DimInformation",
     "DimName",
     "EncodeByIndex",

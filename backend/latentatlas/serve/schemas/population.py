@@ -45,3 +45,18 @@ class DimInformation(BaseModel):
     order: list[int] = Field(description="dims by decreasing value")
     samples: int = Field(description="dataset images encoded (seeded)")
     seed: int
+
+
+class DimFactors(BaseModel):
+    """Per latent dim, the factor it follows (None: none clearly), with the scores behind it."""
+
+    names: list[str | None] = Field(description="per dim: the factor it follows, or null")
+    factor_names: list[str]
+    scores: list[list[float]] = Field(
+        description="dims x factors: the variance of z_d while only that factor changes, in units of z_d's variance"
+    )
+    rule: str = Field(description="when a dim is named, in words")
+    bases: int = Field(description="random base cells of the factor grid")
+    per_factor: int = Field(description="levels each factor is set to, at most (all of a smaller factor's)")
+    seed: int
+    encodes: int = Field(description="images rendered and encoded")

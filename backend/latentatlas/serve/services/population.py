@@ -1,6 +1,7 @@
 """Population views of a model: many seeded dataset samples encoded at once (latents, factors,
-principal plane), and how much each latent dim carries (a posterior's KL to the prior, or a
-code's usage entropy), each measured once per model and kept."""
+principal plane), how much each latent dim carries (a posterior's KL to the prior, or a code's
+usage entropy) and which factor each dim follows (by intervention), each measured once per model
+and kept."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ import torch
 
 from latentatlas.data.base import FactorDataset
 from latentatlas.errors import InputError, UnsupportedError
+from latentatlas.evaluation.intervention import MIN_SCORE, MIN_SHARE, intervention_plan, intervention_scores, name_dims
 from latentatlas.evaluation.population import (
     code_entropy_per_dim,
     gaussian_kl_per_dim,
     principal_plane,
 )
-from latentatlas.serve.schemas import DimInformation, PopulationResponse, PrincipalPlane
+from latentatlas.serve.schemas import DimFactors, DimInformation, PopulationResponse, PrincipalPlane
 from latentatlas.serve.services.core import ModelService
 
 # A population view returns this many leading latent dims at most (an ordered flow's top ones),
@@ -26,6 +28,9 @@ from latentatlas.serve.services.core import ModelService
 POPULATION_DIMS = 16
 POPULATION_CHUNK = 256
 POPULATION_CACHE = 4
+
+# Dim factors by intervention: base cells of the factor grid, levels per factor, seed.
+INTERVENTION_BASES, INTERVENTION_LEVELS, INTERVENTION_SEED = 4, 6, 0
 
 
 class PopulationService:
@@ -36,10 +41,30 @@ class PopulationService:
         self._populations: OrderedDict[tuple[int, int], PopulationResponse] = OrderedDict()
         self._measure_lock = threading.Lock()  # one population or dim-information measurement at a time
         self._information: DimInformation | None = None  # dim_information(), measured once
+        self._dim_factors: DimFactors | None = None  # dim_factors(), measured once
 
     @classmethod
     def of(cls, core: ModelService) -> PopulationService:
         return core.part(cls)
+
+    def _factor_dataset(self, what: str) -> FactorDataset:
+        """The model's dataset when it has generative factors (UnsupportedError, 409, otherwise)."""
+        dataset = self.core.dataset
+        if not isinstance(dataset, FactorDataset):
+            raise UnsupportedError(f"model {self.core.id}'s dataset has no generative factors: {what}")
+        return dataset
+
+    def _encode_factors(self, dataset: FactorDataset, factors: np.ndarray, dims: int) -> tuple[np.ndarray, float]:
+        """The first ``dims`` latents of the images of ``factors`` (rendered and encoded
+        POPULATION_CHUNK at a time, taking the model's lock per chunk), and the render time."""
+        core, parts, render_s = self.core, [], 0.0
+        for start in range(0, len(factors), POPULATION_CHUNK):
+            t0 = time.perf_counter()
+            images = dataset.render(factors[start : start + POPULATION_CHUNK]).to(core.device)
+            render_s += time.perf_counter() - t0
+            with torch.inference_mode(), core.inference():
+                parts.append(core.model.encode(images).latent[:, :dims].float().cpu().numpy())
+        return np.concatenate(parts), render_s
 
     def population(self, n: int, seed: int) -> PopulationResponse:
         """``n`` seeded samples of the model's dataset, encoded: their latents (the first
@@ -47,9 +72,7 @@ class PopulationService:
         (n, seed) and kept (the last POPULATION_CACHE); encoding takes the model's lock per
         chunk of POPULATION_CHUNK, so live requests interleave. 409 without generative factors."""
         core = self.core
-        dataset = core.dataset
-        if not isinstance(dataset, FactorDataset):
-            raise UnsupportedError(f"model {core.id}'s dataset has no generative factors: it has no population view")
+        dataset = self._factor_dataset("it has no population view")
         with self._measure_lock:
             key = (n, seed)
             if key in self._populations:
@@ -58,14 +81,7 @@ class PopulationService:
             started = time.perf_counter()
             factors = dataset.sample_factors(n, np.random.default_rng(seed))
             dims = min(core.config.latent_dim, POPULATION_DIMS)
-            parts, render_s = [], 0.0
-            for start in range(0, n, POPULATION_CHUNK):
-                t0 = time.perf_counter()
-                images = dataset.render(factors[start : start + POPULATION_CHUNK]).to(core.device)
-                render_s += time.perf_counter() - t0
-                with torch.inference_mode(), core.inference():
-                    parts.append(core.model.encode(images).latent[:, :dims].float().cpu().numpy())
-            latents = np.concatenate(parts)
+            latents, render_s = self._encode_factors(dataset, factors, dims)
             encoded = time.perf_counter()
             plane = principal_plane(latents)
             result = PopulationResponse(
@@ -121,3 +137,28 @@ class PopulationService:
                     samples=n, seed=seed,
                 )
             return self._information
+
+    def dim_factors(self) -> DimFactors:
+        """Which factor each latent dim follows, by intervention (computed once): from seeded base
+        cells of the factor grid each factor is set to a few levels while the others stay, and a
+        dim is named after the factor that moves it most (:mod:`~latentatlas.evaluation.intervention`).
+        409 without generative factors."""
+        dataset = self._factor_dataset("its dims cannot be named by intervention")
+        with self._measure_lock:
+            if self._dim_factors is None:
+                plan = intervention_plan(dataset.factor_sizes, INTERVENTION_BASES, INTERVENTION_LEVELS, INTERVENTION_SEED)
+                latents, _ = self._encode_factors(dataset, plan.factors, self.core.config.latent_dim)
+                scores = intervention_scores(latents, plan, self.core.latent_std)
+                names = list(dataset.factor_names)
+                self._dim_factors = DimFactors(
+                    names=name_dims(scores, names),
+                    factor_names=names,
+                    scores=np.round(scores, 6).tolist(),
+                    rule=f"a dim is named after the factor whose changes move it most when that factor's score is "
+                    f"at least {MIN_SCORE} and at least {MIN_SHARE:.0%} of the dim's total",
+                    bases=INTERVENTION_BASES,
+                    per_factor=INTERVENTION_LEVELS,
+                    seed=INTERVENTION_SEED,
+                    encodes=len(plan.factors),
+                )
+            return self._dim_factors

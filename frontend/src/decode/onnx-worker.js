@@ -1,0 +1,100 @@
+// A Web Worker running a model's ONNX decoder (and encoder) with ONNX Runtime Web (WASM), so
+// that decoding never blocks the page. Messages in:
+//   {type: "load", id, part, url, ortBase}       -> {type: "loaded", id, part, ms, downloadMs, bytes, cached}
+//   {type: "run", id, part, input, dims}          -> {type: "result", id, output, dims, ms}
+// `input` is a Float32Array (transferred); a decoder's `output` comes back as 8-bit RGBA pixels
+// (Uint8ClampedArray, one width x height image after another), rounded like the server's PNGs
+// (x * 255, clipped to [0, 255]); an encoder's as the Float32Array of latents.
+// Graphs are fetched once and kept in the Cache API under their URL (which carries their
+// SHA-256), so a model is downloaded once per browser, not once per visit.
+
+let ort = null;
+const sessions = new Map(); // part -> {session, input, output}
+const CACHE_NAME = "latentatlas-onnx-v1";
+
+async function runtime(ortBase) {
+  if (ort) return ort;
+  ort = await import(`${ortBase}ort.wasm.min.mjs`);
+  ort.env.wasm.wasmPaths = ortBase;
+  // One thread: multi-threaded WASM needs a cross-origin-isolated page, and measured on a
+  // 2-core machine (bench/browser_decode.py) two threads decoded a 12 x 11 traversal in 420 ms
+  // against 230 ms with one, which also leaves the other core to the page.
+  ort.env.wasm.numThreads = 1;
+  ort.env.logLevel = "error";
+  return ort;
+}
+
+/** The graphs' cache, or null without a Cache API (e.g. an opaque origin): the HTTP cache still helps. */
+async function openCache() {
+  try {
+    return await caches.open(CACHE_NAME);
+  } catch {
+    return null;
+  }
+}
+
+async function fetchGraph(url) {
+  const cache = await openCache();
+  const hit = cache ? await cache.match(url) : null;
+  if (hit) return { bytes: new Uint8Array(await hit.arrayBuffer()), cached: true };
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`could not download ${url} (HTTP ${response.status})`);
+  if (cache) await cache.put(url, response.clone()).catch(() => {});
+  return { bytes: new Uint8Array(await response.arrayBuffer()), cached: false };
+}
+
+async function load({ part, url, ortBase }) {
+  const started = performance.now();
+  const rt = await runtime(ortBase);
+  const { bytes, cached } = await fetchGraph(url);
+  const fetched = performance.now();
+  const session = await rt.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
+  sessions.set(part, { session, input: session.inputNames[0], output: session.outputNames[0] });
+  return { part, ms: performance.now() - started, downloadMs: fetched - started, bytes: bytes.length, cached, threads: rt.env.wasm.numThreads };
+}
+
+/** Float pixels (N, C, H, W) in [0, 1] -> N RGBA images, 8-bit, like the server's PNGs. */
+function toRgba(data, [n, channels, height, width]) {
+  const plane = height * width;
+  const out = new Uint8ClampedArray(n * plane * 4);
+  for (let i = 0; i < n; i++) {
+    const src = i * channels * plane;
+    const dst = i * plane * 4;
+    for (let p = 0; p < plane; p++) {
+      const o = dst + p * 4;
+      for (let c = 0; c < 3; c++) {
+        const v = data[src + (channels === 1 ? 0 : c) * plane + p];
+        out[o + c] = Math.round((v > 0 ? (v < 1 ? v : 1) : 0) * 255); // NaN -> 0, like the server
+      }
+      out[o + 3] = 255;
+    }
+  }
+  return out;
+}
+
+async function run({ part, input, dims }) {
+  const entry = sessions.get(part);
+  if (!entry) throw new Error(`the ${part} is not loaded`);
+  const started = performance.now();
+  const feeds = { [entry.input]: new ort.Tensor("float32", input, dims) };
+  const results = await entry.session.run(feeds);
+  const tensor = results[entry.output];
+  const outDims = Array.from(tensor.dims);
+  const output = part === "decoder" ? toRgba(tensor.data, outDims) : new Float32Array(tensor.data);
+  tensor.dispose?.();
+  return { output, dims: outDims, ms: performance.now() - started };
+}
+
+self.onmessage = async (event) => {
+  const message = event.data;
+  try {
+    if (message.type === "load") {
+      self.postMessage({ type: "loaded", id: message.id, ...(await load(message)) });
+    } else if (message.type === "run") {
+      const result = await run(message);
+      self.postMessage({ type: "result", id: message.id, ...result }, [result.output.buffer]);
+    }
+  } catch (error) {
+    self.postMessage({ type: "error", id: message.id, part: message.part, message: String(error?.message ?? error) });
+  }
+};

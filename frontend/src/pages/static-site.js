@@ -1,0 +1,111 @@
+// The static explorer (`latentatlas export-site`): the explorer's panels (images, sliders,
+// traversal, card) composed with the in-browser decoder and encoder (ONNX Runtime Web in a Web
+// Worker) and no server but the static host. `site.json` lists the models (their
+// /api/models/{id} description, ONNX manifest and a few dataset samples); an opened image is
+// read, cropped, resized and encoded here, and never sent anywhere.
+
+import { banner } from "../lib/banner.js";
+import { $, byIds, download } from "../lib/dom.js";
+import { Store, anyBusy } from "../lib/store.js";
+import { hashParams } from "../lib/urlstate.js";
+import { browserEncoder } from "../decode/browser-encoder.js";
+import { DecoderStrategy } from "../decode/strategy.js";
+import { CardPanel } from "../panels/card.js";
+import { DecodeView } from "../panels/decode-view.js";
+import { LatentControl } from "../panels/latent.js";
+import { LatentSliders } from "../panels/latent-sliders.js";
+import { ModelPicker } from "../panels/model-picker.js";
+import { ScoreTable } from "../panels/score-table.js";
+import { SourcePanel } from "../panels/source.js";
+import { TraversalPanel } from "../panels/traversal.js";
+
+const { setStatus, showError, clearError, reportError } = banner;
+const store = new Store({ models: [], model: null, latent: null, t0: 0, base: null, source: null, factors: [] });
+let generation = 0;
+
+const picker = new ModelPicker($("model-select"), (id) => selectModel(id), { grouped: false });
+const decodeView = new DecodeView({ decode: $("decode-img"), latency: $("latency"), download: $("download-button") });
+const decoder = new DecoderStrategy(
+  { onFrame: (frame) => decodeView.showFrame(frame), onError: showError },
+  { server: false, manifest: async (model) => model.onnx, open: { withEncoder: true, resolveUrl: (url) => new URL(url, document.baseURI).href } },
+);
+const latent = new LatentControl(store);
+const source = new SourcePanel(
+  {
+    original: $("original-img"), reconstruction: $("reconstruction-img"), originalCaption: $("original-caption"),
+    context: $("encode-context"), samples: $("samples"), fileInput: $("file-input"), dropZone: $("drop-zone"),
+  },
+  { store, latent, encoder: browserEncoder(decoder), banner, summary: () => store.state.model?.id ?? "", thumbClass: "sample" },
+);
+const gridDownload = $("grid-download");
+const traversal = new TraversalPanel(
+  { ...byIds("traversal", ["img", "labels", "overlay", "readout"]), steps: $("steps-select") },
+  { decoder, onPick: (dim, value) => latent.setDim(dim, value), onShown: () => (gridDownload.disabled = false), onError: reportError },
+  { delay: 250 },
+);
+const sliders = new LatentSliders({ container: $("sliders") }, { onInput: (dim, value, t0) => latent.setDim(dim, value, t0) });
+
+store.on("latent", (z, state) => z && decoder.request(z, state.t0));
+const panels = store.connect([
+  picker, decodeView, source, traversal, latent, sliders, new CardPanel({ card: $("model-card"), lossPlot: $("loss-plot") }),
+  new ScoreTable($("metrics-table")), { show: () => (gridDownload.disabled = true) },
+]);
+
+window.__latentAtlas = {
+  get frames() {
+    return decodeView.timings.frames;
+  },
+  get lastDecodeMs() {
+    return decodeView.timings.lastDecodeMs;
+  },
+  get modelId() {
+    return store.state.model?.id ?? null;
+  },
+  get latent() {
+    return store.state.latent ? store.state.latent.slice() : null;
+  },
+  get ready() {
+    return Boolean(decoder.onnx);
+  },
+  get idle() {
+    return Boolean(decoder.onnx) && !decoder.busy && !anyBusy(panels);
+  },
+};
+
+async function selectModel(id) {
+  const current = ++generation;
+  const model = store.state.models.find((m) => m.id === id);
+  if (!model) return;
+  Object.assign(store.state, { source: null, base: null, latent: null });
+  store.set({ model });
+  setStatus(`Loading ${model.id}'s decoder into your browser…`);
+  await decoder.use(model);
+  if (current !== generation || !decoder.onnx) return;
+  const t = decoder.onnx.timings.decoder;
+  setStatus(`${model.id} · ${model.latent_dim} latents · decoding in your browser (${(t.bytes / 1e6).toFixed(1)} MB, ready in ${Math.round(t.ms)} ms)`);
+  await source.loadSamples();
+}
+
+async function start() {
+  try {
+    const response = await fetch(new URL("site.json", document.baseURI));
+    if (!response.ok) throw new Error(`site.json: HTTP ${response.status}`);
+    store.state.models = (await response.json()).models ?? [];
+  } catch (error) {
+    reportError(error, "could not read this site's models");
+    return;
+  }
+  if (!picker.fill(store.state.models)) {
+    showError("this site holds no models");
+    return;
+  }
+  const wanted = hashParams().get("model");
+  await selectModel(store.state.models.some((m) => m.id === wanted) ? wanted : picker.first);
+}
+
+$("reset-button").addEventListener("click", () => store.state.base && latent.reset());
+gridDownload.addEventListener("click", () => download($("traversal-img").getAttribute("src"), `${store.state.model?.id}-traversal.png`));
+$("error-dismiss").addEventListener("click", clearError);
+window.addEventListener("beforeunload", () => decoder.close());
+
+start();

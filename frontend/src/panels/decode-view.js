@@ -1,0 +1,78 @@
+// The decoded image of the current latent: frames from the page's decoder (server or browser),
+// the latency line, the PNG download and, on a narrow screen, a floating copy that follows the
+// sliders while the decode is scrolled out of view. Each frame shown is announced as a
+// `latentatlas:frame` event with its timings (for tests and benchmarks).
+
+import { download, setImage } from "../lib/dom.js";
+
+export class DecodeView {
+  /** @param {object} els  decode (img), latency, download (button); optional: canvas (painted at
+   *   once for in-page decodes), float (the narrow screen's copy) */
+  constructor(els) {
+    this.els = els;
+    this.model = null;
+    this.pending = null;
+    this.timings = { lastDecodeMs: null, lastServerMs: null, lastRoundTripMs: null, frames: 0 };
+    els.download.addEventListener("click", () => download(els.decode.getAttribute("src"), `${this.model?.id}-decode.png`));
+    if (els.float) {
+      new IntersectionObserver(([entry]) => {
+        document.body.classList.toggle("decode-away", !entry.isIntersecting);
+        if (!entry.isIntersecting && els.decode.src) els.float.src = els.decode.src;
+      }).observe(els.decode);
+    }
+  }
+
+  show(model) {
+    const { els } = this;
+    this.model = model;
+    setImage(els.decode, null);
+    if (els.canvas) els.canvas.hidden = true;
+    els.latency.textContent = "";
+    els.download.disabled = true;
+  }
+
+  /** A decoded frame: {image, seq, t0, sentAt, via, serverMs, workerMs?, rgba?, width?, height?}. */
+  showFrame(frame) {
+    const receivedAt = performance.now();
+    const { decode: img, canvas } = this.els;
+    this.pending = frame;
+    if (frame.rgba && canvas) {
+      // decoded in this page: paint the pixels now (an image's load event waits for its own
+      // decode, about a frame later); the <img> then takes the same pixels for downloads
+      canvas.width = frame.width;
+      canvas.height = frame.height;
+      canvas.getContext("2d").putImageData(new ImageData(frame.rgba, frame.width, frame.height), 0, 0);
+      canvas.hidden = false;
+      img.onload = null;
+      setImage(img, frame.image);
+      this._shown(frame, receivedAt);
+      return;
+    }
+    if (canvas) canvas.hidden = true;
+    img.onload = () => {
+      if (this.pending === frame) this._shown(frame, receivedAt);
+    };
+    setImage(img, frame.image);
+  }
+
+  _shown(frame, receivedAt) {
+    const { els, timings } = this;
+    if (els.float && document.body.classList.contains("decode-away")) els.float.src = els.decode.src;
+    timings.lastDecodeMs = performance.now() - frame.t0;
+    timings.lastServerMs = frame.serverMs;
+    timings.lastRoundTripMs = receivedAt - frame.sentAt;
+    timings.frames += 1;
+    const ms = timings.lastDecodeMs.toFixed(0);
+    if (frame.via === "browser") {
+      els.latency.textContent = `· ${frame.workerMs.toFixed(1)} / ${ms} ms (in browser)`;
+      els.latency.title = "decode time in this browser / input event to image on screen";
+    } else {
+      els.latency.textContent = frame.serverMs != null ? `· ${frame.serverMs.toFixed(1)} / ${ms} ms` : `· ${ms} ms (HTTP)`;
+      els.latency.title = "server decode time / input event to image on screen";
+    }
+    els.download.disabled = false;
+    const { seq, serverMs, via } = frame;
+    const detail = { seq, inputToFrameMs: timings.lastDecodeMs, serverMs, workerMs: frame.workerMs ?? null, roundTripMs: timings.lastRoundTripMs, via };
+    window.dispatchEvent(new CustomEvent("latentatlas:frame", { detail }));
+  }
+}

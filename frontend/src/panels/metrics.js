@@ -1,0 +1,302 @@
+// The disentanglement-metrics panel: the scores of the model's card as bars, the
+// factor x latent NMI (InfoMEC) and DCI importance heatmaps, a "Compute metrics" button
+// that runs the server's metrics job and follows its progress, and a table comparing
+// every served model that has metrics. Clicking a heatmap column picks that latent.
+
+import { api } from "../lib/api.js";
+import { fmt } from "../lib/format.js";
+import { CONFIG, GRID, THEME as LAYOUT, plotAvailable } from "../lib/plot.js";
+
+const POLL_MS = 500;
+
+/** 75 -> "1 min 15 s", 12 -> "12 s". */
+function formatSeconds(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
+}
+
+/** [label, value getter, family, description, baseline name]: what the bars and the comparison
+ * show; the baseline name keys the card's null and ceiling (`metrics.baselines`), where it has one. */
+export const SCORES = [
+  ["InfoM", (v) => v.infomec?.infom, "InfoMEC", "modularity: each latent informs about one factor (Hsu et al. 2023)", "infomec.infom"],
+  ["InfoC", (v) => v.infomec?.infoc, "InfoMEC", "compactness: each factor is captured by one latent", "infomec.infoc"],
+  ["InfoE", (v) => v.infomec?.infoe, "InfoMEC", "explicitness: factors are linearly decodable from the latents", "infomec.infoe"],
+  ["MIG", (v) => v.mig, "MI", "mutual information gap (Chen et al. 2018)", "mig"],
+  ["DCI D", (v) => v.dci?.disentanglement, "DCI", "DCI disentanglement (Eastwood & Williams 2018), exact gradient boosting", "dci.disentanglement"],
+  ["DCI C", (v) => v.dci?.completeness, "DCI", "DCI completeness", "dci.completeness"],
+  ["DCI I", (v) => v.dci?.informativeness_test, "DCI", "DCI informativeness: test accuracy of the boosted trees", "dci.informativeness_test"],
+  // the fast variant only estimates DCI (0.01-0.06 above it here; completeness 1.00 vs 0.705 on duplicated latents): never shown as DCI
+  ["DCI-est D", (v) => (v.dci ? undefined : v.dci_fast?.disentanglement), "DCI", "an estimate of DCI disentanglement (fast boosting; not DCI)"],
+  ["DCI-est C", (v) => (v.dci ? undefined : v.dci_fast?.completeness), "DCI", "an estimate of DCI completeness (not DCI)"],
+  ["SAP", (v) => v.sap, "MI", "separated attribute predictability (Kumar et al. 2018)", "sap"],
+  ["Modularity", (v) => v.modularity, "MI", "modularity (Ridgeway & Mozer 2018)", "modularity"],
+  ["Explicitness", (v) => v.explicitness_test, "MI", "explicitness: test ROC-AUC (Ridgeway & Mozer 2018)", "explicitness_test"],
+  ["FactorVAE", (v) => v.factor_vae_corrected?.eval_accuracy, "votes", "FactorVAE score, corrected argmin (Kim & Mnih 2018)", "factor_vae_corrected.eval_accuracy"],
+  ["FactorVAE ref", (v) => v.factor_vae?.eval_accuracy, "votes", "FactorVAE score as disentanglement_lib computes it", "factor_vae.eval_accuracy"],
+  ["BetaVAE", (v) => v.beta_vae?.eval_accuracy, "votes", "BetaVAE score (Higgins et al. 2017)", "beta_vae.eval_accuracy"],
+];
+const FAMILY_COLORS = { InfoMEC: "#5fa8ff", MI: "#7bd88f", DCI: "#f0a35e", votes: "#b39df3" };
+
+
+/** The metrics of a model's card, or null when there are none (or they do not fit it). A
+ * model with ordered latents (a flow) is scored on its top latents: a prefix of its latent. */
+export function modelMetrics(model) {
+  const m = model?.metrics;
+  const fits = m?.latent_dim === model?.latent_dim || (model?.capabilities?.ordered && m?.latent_dim <= model.latent_dim);
+  return m && m.values && m.matrices && fits ? m : null;
+}
+
+function clear(el, text = "") {
+  if (plotAvailable()) window.Plotly.purge(el);
+  el.replaceChildren();
+  if (text) el.append(Object.assign(document.createElement("p"), { className: "muted", textContent: text }));
+}
+
+
+export class MetricsPanel {
+  /**
+   * @param {object} els  {bars, nmi, dci, compare, button, progress, status}
+   * @param {object} hooks  {onPickDim(dim), onComputed(modelId, metrics), onError(error)}
+   */
+  constructor(els, hooks) {
+    this.els = els;
+    this.hooks = hooks;
+    this.model = null;
+    this.models = [];
+    this.jobs = new Map(); // model id -> {job_id, progress, stage, started} of a job this page follows
+    els.button.addEventListener("click", () => this.compute());
+    els.cancel.addEventListener("click", () => this.cancel());
+  }
+
+  /** Show `model`'s metrics, and the comparison of `models` (ModelInfo list). */
+  show(model, models) {
+    this.model = model;
+    this.models = models;
+    this.renderCompare();
+    this._render(modelMetrics(model));
+    this._progress();
+  }
+
+  _render(m) {
+    this.els.button.textContent = m ? "Recompute" : "Compute metrics";
+    if (!m) {
+      this.els.status.textContent = "No metrics yet: compute them (a few minutes on a CPU), or run `latentatlas evaluate`.";
+      for (const el of [this.els.bars, this.els.nmi, this.els.dci]) clear(el);
+      return;
+    }
+    const votes = m.votes ?? {};
+    this.els.status.textContent =
+      `${m.samples.toLocaleString()} samples (seed ${m.seed}), FactorVAE/BetaVAE ${votes.train?.toLocaleString()} + ` +
+      `${votes.eval?.toLocaleString()} votes of ${votes.batch_size}; ` +
+      `${Math.round(m.seconds?.total ?? 0)} s on ${m.device}, ${m.created?.slice(0, 10) ?? ""}. Click a column to pick its latent.`;
+    if (!plotAvailable()) {
+      clear(this.els.bars, "Plotly is not available (run `npm install` in frontend/).");
+      return;
+    }
+    this.renderBars(m);
+    const active = m.matrices.infomec_active ?? [];
+    const nmiTitle = `NMI I(factor; z) / H(factor)${m.infomec_latents === "codes" ? " · codes" : ""}`;
+    this.renderHeatmap(this.els.nmi, m.matrices.infomec_nmi, m.factor_names, active, nmiTitle, "NMI");
+    const importance = m.matrices.dci_importance; // latents x factors: shown factors x latents
+    const byFactor = m.factor_names.map((_, k) => importance.map((row) => row[k]));
+    const dciTitle = m.values.dci ? "DCI importance (exact gradient boosting)" : "DCI-est importance (fast boosting: an estimate, not DCI)";
+    this.renderHeatmap(this.els.dci, byFactor, m.factor_names, active, dciTitle, "importance");
+  }
+
+  /** The scores as bars, with a tick for each one's shuffled-rows null and its ceiling where
+   * the card has them (`metrics.baselines`). */
+  renderBars(m) {
+    const rows = SCORES.map(([label, get, family, about, key]) => ({ label, value: get(m.values), family, about, key }))
+      .filter((r) => typeof r.value === "number");
+    const baseline = (kind) => rows.map((r) => m.baselines?.[kind]?.[r.key] ?? null);
+    const trace = {
+      type: "bar",
+      name: "score",
+      showlegend: false,
+      orientation: "h",
+      y: rows.map((r) => r.label),
+      x: rows.map((r) => r.value),
+      text: rows.map((r) => r.value.toFixed(2)),
+      textposition: "outside",
+      cliponaxis: false,
+      marker: { color: rows.map((r) => FAMILY_COLORS[r.family]) },
+      customdata: rows.map((r) => r.about),
+      hovertemplate: "%{y}: %{x:.3f}<br>%{customdata}<extra></extra>",
+    };
+    const tick = (kind, name, color) => ({
+      type: "scatter", mode: "markers", name, y: rows.map((r) => r.label), x: baseline(kind),
+      marker: { symbol: "line-ns", size: 14, line: { width: 2.5, color } },
+      hovertemplate: `%{y}: ${name} %{x:.3f}<extra></extra>`,
+    });
+    const traces = [trace];
+    if (m.baselines) traces.push(tick("null_mean", "shuffled-rows null", "#e06c9f"), tick("ceiling", "ceiling (perfect latents)", "#e8e8e8"));
+    const layout = {
+      ...LAYOUT,
+      height: 30 + 19 * rows.length,
+      margin: { l: 96, r: 36, t: 6, b: 22 },
+      xaxis: { range: [0, 1.05], gridcolor: GRID, zerolinecolor: GRID, fixedrange: true },
+      yaxis: { autorange: "reversed", fixedrange: true },
+      bargap: 0.25,
+      showlegend: Boolean(m.baselines),
+      legend: { orientation: "h", y: -0.02, yanchor: "top", x: 0, font: { size: 10 } },
+    };
+    if (m.baselines) {
+      layout.height += 22;
+      layout.margin = { ...layout.margin, b: 44 };
+    }
+    window.Plotly.react(this.els.bars, traces, layout, CONFIG);
+  }
+
+  /** A factors x latents heatmap on a fixed 0-1 colour scale (so models compare by colour),
+   *  its colour bar titled `unit`; inactive latents are shaded and marked ∅. */
+  renderHeatmap(el, matrix, factorNames, active, title, unit) {
+    const dims = matrix[0]?.length ?? 0;
+    const columns = Array.from({ length: dims }, (_, d) => d);
+    const inactive = columns.filter((d) => active[d] === false);
+    const trace = {
+      type: "heatmap",
+      z: matrix,
+      x: columns,
+      y: factorNames,
+      zmin: 0,
+      zmax: 1,
+      colorscale: "Viridis",
+      colorbar: { thickness: 10, len: 0.9, outlinewidth: 0, title: { text: unit, side: "right", font: { size: 10 } } },
+      customdata: matrix.map((row) => row.map((_, d) => (active[d] === false ? " (inactive)" : ""))),
+      hovertemplate: "%{x}%{customdata} · %{y}: %{z:.3f}<br>click to pick this latent<extra></extra>",
+      xgap: 1,
+      ygap: 1,
+    };
+    const layout = {
+      ...LAYOUT,
+      title: { text: title, font: { size: 12 }, x: 0, xanchor: "left", y: 0.98 },
+      height: 74 + 22 * factorNames.length,
+      margin: { l: 92, r: 8, t: 26, b: 30 },
+      xaxis: {
+        tickvals: columns,
+        ticktext: columns.map((d) => (active[d] === false ? `z${d}∅` : `z${d}`)),
+        fixedrange: true,
+      },
+      yaxis: { autorange: "reversed", fixedrange: true },
+      shapes: inactive.map((d) => ({
+        type: "rect", xref: "x", yref: "paper", x0: d - 0.5, x1: d + 0.5, y0: 0, y1: 1,
+        fillcolor: "rgba(15,17,20,0.7)", line: { width: 0 },
+      })),
+      hovermode: "closest",
+    };
+    window.Plotly.react(el, [trace], layout, CONFIG);
+    el.removeAllListeners?.("plotly_click");
+    el.on("plotly_click", (event) => {
+      const dim = Number(event.points?.[0]?.x);
+      if (Number.isInteger(dim)) this.hooks.onPickDim(dim);
+    });
+  }
+
+  /** Scores and held-out PSNR (rows) x the served models with metrics on the shown model's
+   * dataset (columns: scores on different data do not compare); the best of each row in bold. */
+  renderCompare() {
+    const table = this.els.compare;
+    table.replaceChildren();
+    const dataset = this.model?.dataset;
+    const models = (this.models ?? []).filter((m) => modelMetrics(m) && (!dataset || m.dataset === dataset));
+    if (!models.length) {
+      table.append(Object.assign(document.createElement("caption"), { className: "muted", textContent: `No served model on ${dataset ?? "this dataset"} has metrics yet.` }));
+      return;
+    }
+    const head = table.createTHead().insertRow();
+    head.append(Object.assign(document.createElement("th"), { textContent: "score", scope: "col" }));
+    for (const m of models) {
+      const scored = modelMetrics(m).latent_dim;
+      const th = Object.assign(document.createElement("th"), { textContent: m.capabilities?.ordered ? `${m.id} (top ${scored})` : m.id, scope: "col" });
+      th.title = `${m.kind.toUpperCase()}, ${m.dataset}, ${m.latent_dim} latents, ${modelMetrics(m).samples.toLocaleString()} samples` +
+        (m.capabilities?.ordered ? `; its metrics score only its top ${scored} ordered latents` : "");
+      if (m.id === this.model?.id) th.className = "current";
+      head.append(th);
+    }
+    const body = table.createTBody();
+    const psnr = ["PSNR dB", null, null, "held-out reconstruction PSNR (1,000 images)"];
+    for (const [label, get, , about] of [...SCORES, psnr]) {
+      const values = models.map((m) => (get ? get(modelMetrics(m).values) : m.heldout?.psnr_db));
+      if (values.every((v) => typeof v !== "number")) continue;
+      // An exactly invertible model (a flow) reconstructs perfectly by construction: never "best".
+      const ranked = values.filter((v, i) => typeof v === "number" && (get || !models[i].capabilities?.likelihood));
+      const best = ranked.length ? Math.max(...ranked) : null;
+      const row = body.insertRow();
+      row.append(Object.assign(document.createElement("th"), { textContent: label, scope: "row", title: about }));
+      values.forEach((v) => {
+        const cell = row.insertCell();
+        cell.textContent = fmt.score(v);
+        if (models.length > 1 && v === best) cell.className = "best";
+      });
+    }
+  }
+
+  /** The job's size from the panel's inputs (the server checks the ranges). */
+  _request() {
+    const number = (el) => Number.parseInt(el.value, 10);
+    return { samples: number(this.els.samples), train_votes: number(this.els.trainVotes), eval_votes: number(this.els.evalVotes) };
+  }
+
+  /** Start (or join) the server's metrics job for the shown model and follow it. */
+  async compute() {
+    const model = this.model;
+    if (!model || this.jobs.has(model.id)) return;
+    const started = performance.now();
+    this.jobs.set(model.id, { progress: 0, stage: "starting", started });
+    this._progress();
+    try {
+      const { job_id: jobId } = await api.startMetrics(model.id, this._request());
+      for (;;) {
+        const job = { ...(await api.job(jobId)), started };
+        this.jobs.set(model.id, job);
+        if (this.model?.id === model.id) this._progress();
+        if (job.status === "done") {
+          this.jobs.delete(model.id);
+          this.hooks.onComputed(model.id, job.result);
+          return;
+        }
+        if (job.status === "cancelled") {
+          this.jobs.delete(model.id);
+          if (this.model?.id === model.id) {
+            this._progress();
+            this.els.status.textContent = "Cancelled: nothing was written.";
+          }
+          return;
+        }
+        if (job.status === "failed") throw new Error(job.error || "the metrics job failed");
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      }
+    } catch (error) {
+      this.jobs.delete(model.id);
+      if (this.model?.id === model.id) this._progress();
+      this.hooks.onError(error, `metrics of ${model.id}`);
+    }
+  }
+
+  /** Stop the shown model's job (the server stops it at its next progress report). */
+  async cancel() {
+    const job = this.model ? this.jobs.get(this.model.id) : null;
+    if (!job?.job_id) return;
+    try {
+      await api.cancelJob(job.job_id);
+    } catch (error) {
+      this.hooks.onError(error, "cancelling the metrics job");
+    }
+  }
+
+  _progress() {
+    const job = this.model ? this.jobs.get(this.model.id) : null;
+    const { progress, button, cancel } = this.els;
+    progress.hidden = !job;
+    button.disabled = Boolean(job);
+    cancel.hidden = !job?.job_id;
+    if (job) {
+      const fraction = job.progress ?? 0;
+      progress.value = fraction;
+      progress.textContent = `${Math.round(100 * fraction)}%`;
+      const elapsed = (performance.now() - job.started) / 1000;
+      const eta = fraction > 0.02 ? ` · about ${formatSeconds((elapsed * (1 - fraction)) / fraction)} left` : "";
+      this.els.status.textContent = `Computing: ${job.stage ?? ""} (${Math.round(100 * fraction)}%${eta})`;
+    }
+  }
+}

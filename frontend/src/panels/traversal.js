@@ -1,0 +1,234 @@
+// The traversal grid: one row per latent dim, one column per step of that dim's values
+// (QLAE: its codebook; continuous: mean +- 3 sd), everything else held at the current latent.
+// Rows are labelled z<d> (plus the factor where known); the tile nearest the current value
+// is outlined; hovering reads out the value, clicking sets the latent to it.
+
+import { fmt } from "../lib/format.js";
+import { sliderLimit } from "./latent.js";
+
+export class TraversalView {
+  /**
+   * @param {object} els  {img, labels, overlay, readout}
+   * @param {(dim: number, value: number) => void} onPick
+   */
+  constructor(els, onPick) {
+    this.els = els;
+    this.onPick = onPick;
+    this.grid = null; // the last /traverse reply
+    this.factors = [];
+    const { img } = els;
+    img.addEventListener("pointerdown", (e) => {
+      this.touched = e.pointerType === "touch";
+    });
+    img.addEventListener("mousemove", (e) => this._hover(e));
+    // a tap's readout stays (touch screens send a mouseleave right after it)
+    img.addEventListener("mouseleave", () => this.touched || this._readout(""));
+    img.addEventListener("click", (e) => {
+      const cell = this._cellAt(e);
+      if (cell) this.onPick(cell.dim, cell.value);
+      this._hover(e); // a tap (no hover on touch screens) reads the tile out too
+    });
+  }
+
+  clear() {
+    this.grid = null;
+    this.els.img.removeAttribute("src");
+    this.els.img.classList.add("empty");
+    this.els.labels.replaceChildren();
+    this.els.overlay.replaceChildren();
+    this._readout("");
+  }
+
+  setFactors(names) {
+    this.factors = names ?? [];
+    if (this.grid) this._labels();
+  }
+
+  /** Show a /traverse reply; `latent` is the latent it was computed for. */
+  show(grid, latent) {
+    this.grid = grid;
+    const { img } = this.els;
+    img.classList.remove("empty");
+    img.parentElement.classList.toggle("small-tiles", grid.tile < 64); // small tiles are upscaled to the panel's width
+    img.src = grid.image;
+    img.alt = `Traversal grid: ${grid.dims.length} latent dims by ${grid.steps} steps`;
+    this._labels();
+    this.mark(latent);
+  }
+
+  _labels() {
+    const { labels } = this.els;
+    labels.replaceChildren();
+    for (const d of this.grid.dims) {
+      const row = document.createElement("div");
+      row.className = "grid-label";
+      const name = document.createElement("span");
+      name.textContent = `z${d}`;
+      row.append(name);
+      const factor = this.factors[d];
+      if (factor) {
+        const f = document.createElement("small");
+        f.textContent = factor;
+        row.append(f);
+      }
+      labels.append(row);
+    }
+  }
+
+  /** Outline, per row, the step nearest the current latent's value of that dim. */
+  mark(latent) {
+    const { overlay } = this.els;
+    overlay.replaceChildren();
+    const grid = this.grid;
+    if (!grid || !latent) return;
+    const rows = grid.dims.length;
+    grid.dims.forEach((d, r) => {
+      const values = grid.values[r] ?? [];
+      let best = -1;
+      let bestDist = Infinity;
+      values.forEach((v, c) => {
+        const dist = Math.abs(v - latent[d]);
+        if (dist < bestDist) {
+          bestDist = dist;
+          best = c;
+        }
+      });
+      if (best < 0) return;
+      const box = document.createElement("span");
+      box.className = "current";
+      box.style.left = `${(best / values.length) * 100}%`;
+      box.style.top = `${(r / rows) * 100}%`;
+      box.style.width = `${100 / values.length}%`;
+      box.style.height = `${100 / rows}%`;
+      overlay.append(box);
+    });
+  }
+
+  _cellAt(event) {
+    const grid = this.grid;
+    if (!grid) return null;
+    const rect = this.els.img.getBoundingClientRect();
+    const r = Math.floor(((event.clientY - rect.top) / rect.height) * grid.dims.length);
+    const values = grid.values[r];
+    if (!values) return null;
+    const c = Math.floor(((event.clientX - rect.left) / rect.width) * values.length);
+    if (c < 0 || c >= values.length) return null;
+    return { row: r, col: c, dim: grid.dims[r], value: values[c] };
+  }
+
+  _hover(event) {
+    const cell = this._cellAt(event);
+    if (!cell) return this._readout("");
+    const factor = this.factors[cell.dim] ? ` (${this.factors[cell.dim]})` : "";
+    this._readout(`z${cell.dim}${factor} = ${fmt.fixed(cell.value)} · step ${cell.col + 1}/${this.grid.values[cell.row].length} · click to set`);
+  }
+
+  _readout(text) {
+    this.els.readout.textContent = text || "Hover a tile to read its value; click to set the latent to it.";
+  }
+}
+
+/** The traversal panel: the grid of the current latent, redrawn a moment after it stops
+ * changing (a drag's live decode goes first), by the page's decoder (server or browser). */
+export class TraversalPanel {
+  /**
+   * @param {object} els  {img, labels, overlay, readout, steps (select)}
+   * @param {object} hooks  decoder: a DecoderStrategy (traverse, busy); onPick(dim, value);
+   *   onShown(grid); onSteps(): the steps changed; onError(error, context)
+   * @param {object} options  delay: ms after the last change before the grid is redrawn
+   */
+  constructor(els, { decoder, onPick, onShown = () => {}, onSteps = () => {}, onError }, { delay = 350 } = {}) {
+    this.els = els;
+    this.view = new TraversalView(els, onPick);
+    this.hooks = { decoder, onShown, onError };
+    this.delay = delay;
+    this.model = null;
+    this.latent = null;
+    this.dims = null; // the dims shown, in order (null: every slider dim)
+    this.timer = 0;
+    this.loading = 0; // grids being drawn
+    this.abort = null;
+    els.steps.addEventListener("change", () => {
+      this.schedule(0);
+      onSteps();
+    });
+  }
+
+  get busy() {
+    return Boolean(this.timer) || this.loading > 0;
+  }
+
+  get steps() {
+    return Number(this.els.steps.value) || 11;
+  }
+
+  /** The dims of the last grid drawn (null before one). */
+  get gridDims() {
+    return this.view.grid?.dims ?? null;
+  }
+
+  show(model) {
+    this.abort?.abort();
+    this.model = model;
+    this.latent = null;
+    this.dims = null;
+    this.view.clear();
+    const codes = Array.isArray(model.codebooks);
+    this.els.steps.disabled = codes;
+    this.els.steps.title = codes ? "quantised latents: traversals step through each dim's codebook" : "";
+  }
+
+  setLatent(latent) {
+    this.latent = latent;
+    this.view.mark(latent);
+    this.schedule();
+  }
+
+  setFactors(names) {
+    this.view.setFactors(names);
+  }
+
+  /** Show the rows of `dims`, in order (null: every slider dim). */
+  setDims(dims) {
+    this.dims = dims;
+    this.schedule(0);
+  }
+
+  /** Steps from a link, when the select offers them. */
+  restoreSteps(steps) {
+    if (steps != null && [...this.els.steps.options].some((o) => Number(o.value) === steps)) this.els.steps.value = String(steps);
+  }
+
+  linkState() {
+    return { steps: this.els.steps.disabled ? null : this.steps };
+  }
+
+  schedule(delay = this.delay) {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = 0;
+      this.refresh();
+    }, delay);
+  }
+
+  async refresh() {
+    const { model, latent } = this;
+    const { decoder } = this.hooks;
+    if (!model || !latent) return;
+    if (decoder.busy) return this.schedule(150); // while the user drags, the live decode goes first
+    this.abort?.abort();
+    const abort = (this.abort = new AbortController());
+    const dims = this.dims ?? Array.from({ length: sliderLimit(model) }, (_, d) => d);
+    this.loading += 1;
+    try {
+      const grid = await decoder.traverse(model, latent.slice(), dims, this.steps, { signal: abort.signal });
+      if (abort.signal.aborted || model !== this.model) return;
+      this.view.show(grid, this.latent);
+      this.hooks.onShown(grid);
+    } catch (error) {
+      if (model === this.model) this.hooks.onError(error, "traversal");
+    } finally {
+      this.loading -= 1;
+    }
+  }
+}
