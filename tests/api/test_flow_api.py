@@ -69,10 +69,13 @@ def _png(size: int = 24) -> bytes:
 def test_model_info_says_which_models_truncate(flow_client):
     models = {m["id"]: m for m in flow_client.get("/api/models").json()["models"]}
     flow, qlae = models[FLOW_ID]["capabilities"], models[QLAE_ID]["capabilities"]
-    assert flow == {"encode": True, "decode": True, "codes": False, "posterior": False, "ordered": True, "likelihood": True, "sample": True}
+    assert flow == {"encode": True, "decode": True, "codes": False, "posterior": False, "ordered": True, "likelihood": True, "sample": True, "train": True}
     assert models[FLOW_ID]["latent_dim"] == DIM
-    assert qlae == {"encode": True, "decode": True, "codes": True, "posterior": False, "ordered": False, "likelihood": False, "sample": True}
+    assert qlae == {"encode": True, "decode": True, "codes": True, "posterior": False, "ordered": False, "likelihood": False, "sample": True, "train": True}
     assert models[FLOW_ID]["truncation_fill"] == 0.0 and models[QLAE_ID]["truncation_fill"] is None
+    grid, curve = models[FLOW_ID]["keep_grid"], models[FLOW_ID]["curve_keep_grid"]  # the C values the app offers
+    assert grid[0] == curve[0] == 1 and grid[-1] == curve[-1] == DIM and set(curve) <= set(grid) and grid == sorted(set(grid))
+    assert models[QLAE_ID]["keep_grid"] is None and models[QLAE_ID]["curve_keep_grid"] is None
 
 
 def test_the_declared_truncation_rule_is_what_truncate_does(flow_client):
@@ -176,8 +179,6 @@ def test_entropy(flow_client):
     assert np.all(np.isfinite(entropy)) and abs(body["total"] - entropy.sum()) < 1e-6 * max(1, abs(entropy.sum()))
     assert np.all(np.diff(entropy) <= 1e-6)  # the ordering fixed at the end of training
     assert np.all(np.diff(share) >= 0) and share[-1] == 1.0 and share[0] >= 0
-    grid = body["keep_grid"]  # the C worth offering: log-spaced from 1 to the latent's size
-    assert grid[0] == 1 and grid[-1] == DIM and grid == sorted(set(grid)) and 2 <= len(grid) <= 12
     assert flow_client.get(f"/api/models/{FLOW_ID}/entropy").json() == body  # measured once, served the same
 
 

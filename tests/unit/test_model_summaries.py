@@ -10,7 +10,7 @@ import pytest
 from latentatlas.evaluation.dim_names import COLLAPSED_POSTERIOR_SD, DIM_NAME_MIN_NMI, collapsed_dims, factor_dim_names
 from latentatlas.evaluation.hotspot_factors import best_factor, hotspot_factor_means
 from latentatlas.evaluation.novelty import FAR_BITS_PER_DIM, FAR_PSNR_DB, far_from_training
-from latentatlas.evaluation.ordered_latents import KEEP_GRID_POINTS, explained_entropy_share, log_keep_grid
+from latentatlas.evaluation.ordered_latents import CURVE_POINTS, explained_entropy_share, log_keep_grid, slider_keep_grid
 
 FACTORS = ["shape", "scale", "orientation", "posX", "posY"]
 
@@ -66,15 +66,15 @@ def test_explained_entropy_share_counts_the_entropy_above_the_smallest():
         explained_entropy_share(np.array([1.0, np.nan]))
 
 
-@pytest.mark.parametrize("dim", [1, 2, 5, 12, 13, 64, 256, 12288])
+@pytest.mark.parametrize("dim", [1, 2, 5, 12, 13, 64, 256, 12288, 100_000])
 def test_log_keep_grid_is_log_spaced_distinct_and_spans_one_to_dim(dim):
-    grid = log_keep_grid(dim)
-    assert grid[0] == 1 and grid[-1] == dim and grid == sorted(set(grid)) and len(grid) <= KEEP_GRID_POINTS
+    grid = log_keep_grid(dim, CURVE_POINTS)
+    assert grid[0] == 1 and grid[-1] == dim and grid == sorted(set(grid)) and len(grid) <= CURVE_POINTS
     assert all(1 <= c <= dim for c in grid)
-    targets = [dim ** (i / (KEEP_GRID_POINTS - 1)) for i in range(KEEP_GRID_POINTS)]
+    targets = [dim ** (i / (CURVE_POINTS - 1)) for i in range(CURVE_POINTS)]
     assert all(min(abs(c - t) for c in grid) <= 0.5 for t in targets)  # every log-spaced point, rounded
-    if dim >= 2 ** KEEP_GRID_POINTS:  # far apart on a log scale: no two round alike
-        assert len(grid) == KEEP_GRID_POINTS
+    if dim >= 2 ** CURVE_POINTS:  # far apart on a log scale: no two round alike
+        assert len(grid) == CURVE_POINTS
 
 
 def test_hotspot_factor_means_ignore_missing_nmi():
@@ -89,3 +89,10 @@ def test_hotspot_factor_means_ignore_missing_nmi():
     names = ["a", "b", "c"]
     assert best_factor(means, names) == (names[int(np.nanargmax(means))], pytest.approx(np.nanmax(means)))
     assert best_factor(np.full(3, np.nan), names) is None
+
+
+def test_the_slider_grid_holds_the_curve_grid_and_the_cards_own_keeps():
+    dim = 3072
+    grid = slider_keep_grid(dim, [48, 192, 5000, 0])  # out-of-range card values are ignored
+    assert set(log_keep_grid(dim, CURVE_POINTS)) <= set(grid) and {48, 192} <= set(grid)
+    assert grid == sorted(set(grid)) and grid[0] == 1 and grid[-1] == dim and 5000 not in grid

@@ -27,6 +27,7 @@ from latentatlas.data import ImageDataset, load_dataset
 from latentatlas.evaluation.quality import add_noise, psnr
 from latentatlas.families import LatentModel
 from latentatlas.families.base import ExactLikelihood, OrderedLatents, capable
+from latentatlas.evaluation.ordered_latents import log_keep_grid
 from latentatlas.imaging import sheet
 from latentatlas.store.folders import CARD_FILE, LoadedModel, write_json
 
@@ -39,7 +40,7 @@ def keep_grid(dim: int, points: int = TRUNCATION_POINTS) -> list[int]:
     """Log-spaced C values from 1 to ``dim`` (distinct integers, both ends included), plus
     D/64, D/16 and D/4, where the quality bar compares the flow with PCA."""
     fractions = {max(1, dim // f) for f in (64, 16, 4)}
-    return sorted({int(round(c)) for c in np.geomspace(1, dim, points)} | {1, dim} | fractions)
+    return sorted(set(log_keep_grid(dim, points)) | fractions)
 
 
 class PCA:

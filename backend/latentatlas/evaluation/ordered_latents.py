@@ -7,7 +7,9 @@ import math
 
 import numpy as np
 
-KEEP_GRID_POINTS = 12
+# The app's C slider has this many log-spaced positions, its PSNR-against-C curves this many points.
+SLIDER_POINTS = 240
+CURVE_POINTS = 16
 
 
 def explained_entropy_share(entropy: np.ndarray) -> np.ndarray:
@@ -26,9 +28,16 @@ def explained_entropy_share(entropy: np.ndarray) -> np.ndarray:
     return np.clip(share, 0, 1)
 
 
-def log_keep_grid(dim: int, points: int = KEEP_GRID_POINTS) -> list[int]:
+def log_keep_grid(dim: int, points: int) -> list[int]:
     """Up to ``points`` distinct integers in 1..dim evenly spaced on a log scale, 1 and dim
     included: round(dim^(i / (points - 1))) for i = 0 .. points - 1 (halves round up)."""
     if dim <= 1 or points <= 1:
         return [max(1, dim)]
     return sorted({math.floor(math.exp(math.log(dim) * i / (points - 1)) + 0.5) for i in range(points)})
+
+
+def slider_keep_grid(dim: int, card_keeps: list[int]) -> list[int]:
+    """The C values a top-C slider offers: SLIDER_POINTS log-spaced ones, the CURVE_POINTS of the
+    curves, and the C values of the card's own truncation curve (so its points can be revisited)."""
+    kept = {c for c in card_keeps if isinstance(c, int) and 1 <= c <= dim}
+    return sorted(set(log_keep_grid(dim, SLIDER_POINTS)) | set(log_keep_grid(dim, CURVE_POINTS)) | kept)

@@ -13,18 +13,8 @@ import { Coalescer, flowApi } from "./flow-api.js";
 import { clearPlot, markKeep, renderPsnrCurves, renderScree } from "./flow-plots.js";
 import { setImage } from "../lib/dom.js";
 
-const CURVE_POINTS = 16;
-const SLIDER_POSITIONS = 240;
 const RESIDUAL_GAIN = 4;
 const EXACT_DB = 100;
-
-/** Up to `n` distinct integers in 1..dim, evenly spaced on a log scale, 1 and dim included. */
-function logSpaced(dim, n) {
-  if (dim <= 1 || n <= 1) return [Math.max(1, dim)];
-  const values = new Set();
-  for (let i = 0; i < n; i++) values.add(Math.round(Math.exp((Math.log(dim) * i) / (n - 1))));
-  return [...values].sort((a, b) => a - b);
-}
 
 /** A reproducible noise seed per image: the dataset index, or a hash of the file's identity. */
 function seedFor(source) {
@@ -143,8 +133,7 @@ export class FlowPanel {
     if (!this.model) return;
     const dim = model.latent_dim;
     const flow = this._card();
-    const cardKeeps = (flow?.truncation?.keep ?? []).filter((c) => Number.isInteger(c) && c >= 1 && c <= dim);
-    this.keeps = [...new Set([...logSpaced(dim, SLIDER_POSITIONS), ...logSpaced(dim, CURVE_POINTS), ...cardKeeps])].sort((a, b) => a - b);
+    this.keeps = model.keep_grid; // the server's C values: log-spaced, the curves' and the card's
     this.els.keep.max = String(this.keeps.length - 1);
     const restored = this.restored ?? {};
     this.restored = null;
@@ -166,7 +155,7 @@ export class FlowPanel {
     this.curve = null;
     const job = this._job();
     this.truncation.push({ ...job, keep: this.keep });
-    this.curves.push({ ...job, keep: logSpaced(this.model.latent_dim, CURVE_POINTS) });
+    this.curves.push({ ...job, keep: this.model.curve_keep_grid });
     this._requestDenoise();
   }
 
@@ -241,7 +230,7 @@ export class FlowPanel {
   async _truncateLocally(job) {
     const onnx = this.onnx;
     const latent = this.latent.slice();
-    latent.fill(0, job.keep);
+    latent.fill(this.model.truncation_fill, job.keep); // the server's rule for the dropped latents
     const { rgba } = await onnx.decode([latent]);
     if (!this._current(job) || onnx !== this.onnx) return;
     const { els } = this;

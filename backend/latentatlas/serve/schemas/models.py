@@ -96,6 +96,17 @@ class ModelInfo(BaseModel):
         "first C entries kept and every later entry set to this value (the prior's mode, 0 for EOFlow's standard "
         "normal base), so a client can truncate a latent itself; null for other models",
     )
+    keep_grid: list[int] | None = Field(
+        None,
+        description="models with ordered latents: the numbers of top latents C a slider offers (240 log-spaced "
+        "values round(latent_dim^(i / 239)), those of curve_keep_grid, and the C values of the card's truncation "
+        "curve); null for other models",
+    )
+    curve_keep_grid: list[int] | None = Field(
+        None,
+        description="models with ordered latents: the C values of a PSNR-against-C curve (16 log-spaced, 1 and "
+        "latent_dim included); null for other models",
+    )
 
 
 class HeldOutCurves(BaseModel):

@@ -54,10 +54,6 @@ class EntropyResponse(BaseModel):
         "least informative latent; non-decreasing, ends at 1 (a linear ramp when all H_i are equal)"
     )
     total: float = Field(description="sum of the entropies (nats)")
-    keep_grid: list[int] = Field(
-        description="numbers of top latents C worth offering (a slider, a curve): up to 12 distinct integers in "
-        "1..latent_dim evenly spaced on a log scale, round(latent_dim^(i / 11)), 1 and latent_dim included"
-    )
 
 
 class DenoiseParams(BaseModel):

@@ -20,6 +20,7 @@ from latentatlas.evaluation.dim_names import (
     collapsed_dims,
 )
 from latentatlas.evaluation.novelty import far_from_training
+from latentatlas.evaluation.ordered_latents import CURVE_POINTS, log_keep_grid, slider_keep_grid
 from latentatlas.evaluation.quality import psnr
 from latentatlas.families import get_family
 from latentatlas.imaging import tile_grid, to_data_url, to_png
@@ -160,7 +161,16 @@ class ModelService:
             capabilities=self.capabilities,
             ensemble=self.ensemble,
             truncation_fill=self.truncation_fill,
+            **self._keep_grids(card),
         )
+
+    def _keep_grids(self, card: dict) -> dict[str, list[int] | None]:
+        """An ordered model's slider and curve C values (:mod:`~latentatlas.evaluation.ordered_latents`)."""
+        if not self.capabilities.ordered:
+            return {"keep_grid": None, "curve_keep_grid": None}
+        dim = self.config.latent_dim
+        card_keeps = ((card.get("flow") or {}).get("truncation") or {}).get("keep") or []
+        return {"keep_grid": slider_keep_grid(dim, card_keeps), "curve_keep_grid": log_keep_grid(dim, CURVE_POINTS)}
 
     def detail(self, peers: Iterable[ModelService] = ()) -> ModelDetail:
         """The model with its card, and the held-out curves of ``peers`` comparable with its own."""

@@ -9,7 +9,6 @@ import torch
 from latentatlas.errors import InputError, UnsupportedError
 from latentatlas.evaluation.ordered_latents import (
     explained_entropy_share,
-    log_keep_grid,
 )
 from latentatlas.evaluation.quality import add_noise, psnr
 from latentatlas.imaging import to_data_url, to_png
@@ -80,7 +79,6 @@ class OrderedLatentService:
                 standard_error=np.nan_to_num(standard_error, nan=0.0).tolist(),
                 cumulative_share=explained_entropy_share(entropy).tolist(),
                 total=float(entropy.sum()),
-                keep_grid=log_keep_grid(core.config.latent_dim),
             )
         return self._entropy
 
