@@ -86,7 +86,9 @@ def test_parse_names_and_indices_and_refuse_bad_input():
     names = ("shape", "scale", "orientation", "posX", "posY")
     assert parse_correlated_pair("scale, posX", names, 0.2) == CorrelatedPair(1, 3, 0.2)
     assert parse_correlated_pair("3,4", names, 0.2) == CorrelatedPair(3, 4, 0.2)
-    for text, message in (("posX", "two factors"), ("posX,hue", "unknown factor 'hue'"), ("9,1", "unknown factor '9'"), ("posX,posX", "itself")):
+    refusals = {"posX": "two factors", "posX,hue": "unknown factor 'hue'", "9,1": "unknown factor '9'"}
+    refusals["posX,posX"] = "itself"
+    for text, message in refusals.items():
         with pytest.raises(ValueError, match=message):
             parse_correlated_pair(text, names, 0.2)
     with pytest.raises(ValueError, match="positive"):

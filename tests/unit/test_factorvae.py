@@ -22,8 +22,8 @@ NET16 = NetConfig(image_size=16, channels=1, widths=(8, 8), hidden=32)
 
 def _model(**overrides) -> FactorVAE:
     torch.manual_seed(0)
-    settings = {"kind": "factorvae", "latent_dim": 3, "net": NET16, "discriminator_layers": 2, "discriminator_width": 16}
-    model = build_model(model_config(**{**settings, **overrides}))
+    small = {"discriminator_layers": 2, "discriminator_width": 16}
+    model = build_model(model_config(**{"kind": "factorvae", "latent_dim": 3, "net": NET16, **small, **overrides}))
     assert isinstance(model, FactorVAE)
     return model
 
@@ -129,5 +129,6 @@ def test_registry_defaults_and_help():
     result = CliRunner().invoke(app, ["train", "factorvae", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     assert "0.0001" in result.output  # --lr starts from the paper's 1e-4 (train_defaults)
-    for option in ("--gamma", "--discriminator-layers", "--discriminator-width", "--discriminator-lr", "--discriminator-beta1"):
+    options = ["--gamma"] + [f"--discriminator-{name}" for name in ("layers", "width", "lr", "beta1", "beta2")]
+    for option in options:
         assert option in result.output, option

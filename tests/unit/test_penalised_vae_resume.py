@@ -25,7 +25,8 @@ class Crash(Exception):
 @pytest.mark.parametrize("kind", ["factorvae", "hfs"])
 def test_crash_then_resume_is_bitwise_equal(tmp_path, monkeypatch, kind):
     config = model_config(kind=kind, latent_dim=4, net=NET16, **OPTIONS[kind])
-    settings = TrainConfig(steps=8, batch_size=8, lr=1e-3, threads=1, device="cpu", log_every=2, checkpoint_every=4, seed=3)
+    tiny = {"threads": 1, "device": "cpu", "log_every": 2, "checkpoint_every": 4, "seed": 3}
+    settings = TrainConfig(steps=8, batch_size=8, lr=1e-3, **tiny)
     straight = train(config, DSPRITES16, settings, tmp_path / "straight", progress=False)
 
     real_save = loop.save_checkpoint

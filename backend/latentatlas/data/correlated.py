@@ -65,19 +65,24 @@ def pair_probabilities(first_size: int, second_size: int, sigma: float) -> np.nd
     return weights / weights.sum()
 
 
-def sample_correlated_factors(factor_sizes: tuple[int, ...], pair: CorrelatedPair, n: int, rng: np.random.Generator) -> np.ndarray:
+def sample_correlated_factors(
+    factor_sizes: tuple[int, ...], pair: CorrelatedPair, n: int, rng: np.random.Generator
+) -> np.ndarray:
     """Factor indices (n, K): the pair from :func:`pair_probabilities`, every other factor uniform."""
     for index in (pair.first, pair.second):
         if not 0 <= index < len(factor_sizes):
             raise ValueError(f"factor {index} is out of range for {len(factor_sizes)} factors")
     factors = np.stack([rng.integers(0, size, size=n) for size in factor_sizes], axis=1)
     first_size, second_size = factor_sizes[pair.first], factor_sizes[pair.second]
-    flat = rng.choice(first_size * second_size, size=n, p=pair_probabilities(first_size, second_size, pair.sigma).ravel())
+    table = pair_probabilities(first_size, second_size, pair.sigma)
+    flat = rng.choice(first_size * second_size, size=n, p=table.ravel())
     factors[:, pair.first], factors[:, pair.second] = np.divmod(flat, second_size)
     return factors
 
 
-def sample_correlated_train_indices(dataset: FactorDataset, pair: CorrelatedPair, n: int, rng: np.random.Generator) -> np.ndarray:
+def sample_correlated_train_indices(
+    dataset: FactorDataset, pair: CorrelatedPair, n: int, rng: np.random.Generator
+) -> np.ndarray:
     """Training indices (n,) with correlated factors, redrawing any that are held out (as
     ``ImageDataset.sample_train_indices`` does for the uniform draw)."""
     out = dataset.factors_to_index(sample_correlated_factors(dataset.factor_sizes, pair, n, rng))

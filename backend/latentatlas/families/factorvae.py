@@ -45,9 +45,9 @@ class FactorVAEConfig(FamilyConfig):
 
     kind: Literal["factorvae"] = "factorvae"
     train_defaults = {"lr": 1e-4, "weight_decay": 0.0}  # the paper's Adam for the VAE
-    gamma: float = Field(6.4, ge=0, description="weight of the discriminator's total-correlation estimate (paper, dSprites: 6.4)")
+    gamma: float = Field(6.4, ge=0, description="weight of the discriminator's TC estimate (paper, dSprites: 6.4)")
     discriminator_layers: int = Field(6, ge=1, le=16, description="linear layers of the discriminator MLP (paper: 6)")
-    discriminator_width: int = Field(1000, ge=1, le=8192, description="hidden units per discriminator layer (paper: 1000)")
+    discriminator_width: int = Field(1000, ge=1, le=8192, description="units per discriminator layer (paper: 1000)")
     discriminator_lr: float = Field(1e-4, gt=0, description="the discriminator's Adam learning rate (paper: 1e-4)")
     discriminator_beta1: float = Field(0.5, ge=0, lt=1, description="the discriminator's Adam beta1 (paper: 0.5)")
     discriminator_beta2: float = Field(0.9, ge=0, lt=1, description="the discriminator's Adam beta2 (paper: 0.9)")
@@ -138,7 +138,8 @@ class FactorVAETrainer(Trainer):
 
         with torch.no_grad():
             other, _, _ = model.sample_posterior(batch())
-        d_loss = discriminator_loss(model.discriminator(terms["latent"].detach()), model.discriminator(permute_dims(other)))
+        joint_logits = model.discriminator(terms["latent"].detach())
+        d_loss = discriminator_loss(joint_logits, model.discriminator(permute_dims(other)))
         discriminator = self.optimizers["discriminator"]
         discriminator.zero_grad(set_to_none=True)
         d_loss.backward(inputs=self.discriminator_params)

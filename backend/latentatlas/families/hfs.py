@@ -71,8 +71,8 @@ class HFS(GaussianVAE):
         terms = self.elbo_terms(images)
         support = hausdorff_support_penalty(terms["mean"])
         total = terms["recon"] + self.config.beta * terms["kl"] + self.config.gamma * support
-        parts = {"loss": total.item(), "recon": terms["recon"].item(), "kl": terms["kl"].item(), "support": support.item()}
-        return total, parts
+        parts = {"recon": terms["recon"].item(), "kl": terms["kl"].item(), "support": support.item()}
+        return total, {"loss": total.item(), **parts}
 
 
 register("hfs", "beta-VAE with Hausdorff factorised support (Roth et al. 2023)", HFSConfig, HFS)
