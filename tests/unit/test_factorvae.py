@@ -57,27 +57,28 @@ def test_discriminator_loss_is_the_papers_cross_entropy():
 
 
 def test_objective_is_elbo_plus_gamma_times_the_mean_log_density_ratio():
-    # One linear layer: D(z) = sigmoid(w.z + b), so log(D / (1 - D)) = w.z + b, by hand.
-    model = _model(gamma=2.5, discriminator_layers=1)
-    w, b = torch.tensor([0.7, -1.2, 0.4]), 0.3
+    # No hidden layer: outputs (w1.z + b1, w2.z + b2), D(z) = softmax(...)_0, by hand.
+    model = _model(gamma=2.5, discriminator_layers=0)
+    w1, w2, b1, b2 = torch.tensor([0.7, -1.2, 0.4]), torch.tensor([0.2, 0.1, -0.3]), 0.3, -0.2
     with torch.no_grad():
-        model.discriminator.net[0].weight.copy_(w.unsqueeze(0))
-        model.discriminator.net[0].bias.fill_(b)
+        model.discriminator.net[0].weight.copy_(torch.stack([w1, w2]))
+        model.discriminator.net[0].bias.copy_(torch.tensor([b1, b2]))
     with torch.no_grad():
         total, terms = model.objective(_images())
     z = terms["latent"]
-    d = torch.sigmoid(z @ w + b)
+    first, second = torch.exp(z @ w1 + b1), torch.exp(z @ w2 + b2)
+    d = first / (first + second)
     by_hand = float((torch.log(d) - torch.log(1 - d)).mean())
     assert math.isclose(float(terms["tc"]), by_hand, rel_tol=1e-5, abs_tol=1e-6)
     assert math.isclose(float(total), float(terms["recon"] + terms["kl"]) + 2.5 * by_hand, rel_tol=1e-5)
 
 
 def test_trainer_logs_a_constant_discriminators_values_and_moves_each_part_with_its_optimiser():
-    model = _model(discriminator_layers=1)
+    model = _model(discriminator_layers=0)
     b = 0.8
     with torch.no_grad():  # D(z) = sigmoid(b) everywhere: TC estimate b, L_D = (softplus(-b) + softplus(b)) / 2
         model.discriminator.net[0].weight.zero_()
-        model.discriminator.net[0].bias.fill_(b)
+        model.discriminator.net[0].bias.copy_(torch.tensor([b, 0.0]))
     trainer = model.make_trainer(TrainConfig(lr=1e-3))
     vae_names = {n for n, _ in model.named_parameters() if not n.startswith("discriminator.")}
     names = {id(p): n for n, p in model.named_parameters()}
@@ -124,6 +125,8 @@ def test_registry_defaults_and_help():
     assert (config.gamma, config.discriminator_layers, config.discriminator_width) == (6.4, 6, 1000)
     assert (config.discriminator_lr, config.discriminator_beta1, config.discriminator_beta2) == (1e-4, 0.5, 0.9)
     assert FactorVAEConfig.train_defaults == {"lr": 1e-4, "weight_decay": 0.0}
+    linear = [m for m in build_model(config).discriminator.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linear] == [(10, 1000)] + [(1000, 1000)] * 5 + [(1000, 2)]
     with pytest.raises(ValueError):
         model_config(kind="factorvae", latent_dim=3, beta=4.0)  # the beta-VAE's option, not this family's
     result = CliRunner().invoke(app, ["train", "factorvae", "--help"], env={"COLUMNS": "200"})

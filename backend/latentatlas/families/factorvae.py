@@ -7,19 +7,22 @@ The VAE (the shared Gaussian-posterior networks, :class:`GaussianVAE`) minimises
 
 the total correlation TC = KL(q(z) || prod_d q(z_d)) by the density-ratio trick: a
 discriminator D (an MLP on latents) learns P(z came from q(z) rather than from prod_d q(z_d)).
-With D written as a sigmoid of one logit l(z), log(D / (1 - D)) = l(z) exactly (the paper's
-two softmax outputs are the same function class: only their difference matters).
+As in the paper it has two outputs (a, b) and D = softmax(a, b)_0 = sigmoid(a - b), so
+log(D / (1 - D)) = a - b exactly.
 
 The discriminator minimises the cross-entropy of telling the two apart (the paper's Algorithm 1):
 
     L_D = -1/(2N) sum_i [log D(z_i) + log(1 - D(z~_i))],   z~ = permute_dims(z'),
 
-z from the VAE step's batch (detached) and z' ~ q(z|x') from a second, fresh batch, whose
-columns are shuffled independently (samples of prod_d q(z_d)).
+z from the VAE step's batch (detached) and z' ~ q(z|x') from a second, fresh batch (the
+paper's Algorithm 1 samples a second batch; some implementations split one batch in halves
+instead), whose columns are shuffled independently (samples of prod_d q(z_d)). A step thus
+reads two batches of ``batch_size`` images. The VAE's loss does not train D, nor D's the VAE.
 
 Defaults and sources: gamma 6.4 (the paper's dSprites choice); the discriminator an MLP of 6
-linear layers, 1000 units, leaky ReLU 0.2, trained by Adam with lr 1e-4, betas (0.5, 0.9) (the
-paper's appendix); the VAE by Adam with lr 1e-4 and the default betas (0.9, 0.999) (paper), here
+hidden layers of 1000 units with leaky ReLU 0.2 and 2 output logits ("6 layers, 1000 hidden
+units"; read as six hidden layers, as disentanglement_lib does), trained by Adam with lr 1e-4,
+betas (0.5, 0.9) (the paper's appendix); the VAE by Adam with lr 1e-4 and the default betas (0.9, 0.999) (paper), here
 the generic AdamW with weight decay 0 (``train_defaults``, so ``latentatlas train factorvae``
 starts there) and the project's element-wise gradient clipping on the VAE (not the paper's).
 """
@@ -46,15 +49,16 @@ class FactorVAEConfig(FamilyConfig):
     kind: Literal["factorvae"] = "factorvae"
     train_defaults = {"lr": 1e-4, "weight_decay": 0.0}  # the paper's Adam for the VAE
     gamma: float = Field(6.4, ge=0, description="weight of the discriminator's TC estimate (paper, dSprites: 6.4)")
-    discriminator_layers: int = Field(6, ge=1, le=16, description="linear layers of the discriminator MLP (paper: 6)")
-    discriminator_width: int = Field(1000, ge=1, le=8192, description="units per discriminator layer (paper: 1000)")
+    discriminator_layers: int = Field(6, ge=0, le=16, description="hidden layers of the discriminator MLP (paper: 6)")
+    discriminator_width: int = Field(1000, ge=1, le=8192, description="units per hidden layer of D (paper: 1000)")
     discriminator_lr: float = Field(1e-4, gt=0, description="the discriminator's Adam learning rate (paper: 1e-4)")
     discriminator_beta1: float = Field(0.5, ge=0, lt=1, description="the discriminator's Adam beta1 (paper: 0.5)")
     discriminator_beta2: float = Field(0.9, ge=0, lt=1, description="the discriminator's Adam beta2 (paper: 0.9)")
 
 
 class Discriminator(nn.Module):
-    """Latents (N, D) -> logits (N,) of D(z) = P(z ~ q(z)); leaky-ReLU (0.2) MLP."""
+    """Latents (N, D) -> log(D(z) / (1 - D(z))) (N,), D(z) = P(z ~ q(z)): a leaky-ReLU (0.2) MLP
+    with ``layers`` hidden layers (0: logistic regression) and two outputs, whose difference it returns."""
 
     if TYPE_CHECKING:  # nn.Module.__call__ runs forward; torch types it as returning Any
 
@@ -62,17 +66,15 @@ class Discriminator(nn.Module):
 
     def __init__(self, latent_dim: int, layers: int, width: int) -> None:
         super().__init__()
-        sizes = [latent_dim] + [width] * (layers - 1) + [1]
+        sizes = [latent_dim] + [width] * layers
         modules: list[nn.Module] = []
-        for index, (size_in, size_out) in enumerate(itertools.pairwise(sizes)):
-            modules.append(nn.Linear(size_in, size_out))
-            if index < layers - 1:
-                modules.append(nn.LeakyReLU(0.2))
-        self.net = nn.Sequential(*modules)
+        for size_in, size_out in itertools.pairwise(sizes):
+            modules += [nn.Linear(size_in, size_out), nn.LeakyReLU(0.2)]
+        self.net = nn.Sequential(*modules, nn.Linear(sizes[-1], 2))
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
         logits: torch.Tensor = self.net(latents)
-        return logits.squeeze(1)
+        return logits[:, 0] - logits[:, 1]
 
 
 def permute_dims(latents: torch.Tensor) -> torch.Tensor:
@@ -84,7 +86,8 @@ def permute_dims(latents: torch.Tensor) -> torch.Tensor:
 
 
 def discriminator_loss(joint_logits: torch.Tensor, permuted_logits: torch.Tensor) -> torch.Tensor:
-    """L_D = -1/(2N) sum_i [log D(z_i) + log(1 - D(z~_i))] with D = sigmoid(logit)."""
+    """L_D = -1/(2N) sum_i [log D(z_i) + log(1 - D(z~_i))] with D = sigmoid(logit), the logits
+    log(D / (1 - D)) of the joint and of the permuted latents (the two-class softmax cross-entropy)."""
     joint = F.binary_cross_entropy_with_logits(joint_logits, torch.ones_like(joint_logits))
     permuted = F.binary_cross_entropy_with_logits(permuted_logits, torch.zeros_like(permuted_logits))
     return 0.5 * (joint + permuted)
