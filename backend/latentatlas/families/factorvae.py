@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -47,7 +47,7 @@ class FactorVAEConfig(FamilyConfig):
     """FactorVAE's options (defaults: Kim and Mnih 2018, dSprites)."""
 
     kind: Literal["factorvae"] = "factorvae"
-    train_defaults = {"lr": 1e-4, "weight_decay": 0.0}  # the paper's Adam for the VAE
+    train_defaults: ClassVar[dict[str, Any]] = {"lr": 1e-4, "weight_decay": 0.0}  # the paper's Adam for the VAE
     gamma: float = Field(6.4, ge=0, description="weight of the discriminator's TC estimate (paper, dSprites: 6.4)")
     discriminator_layers: int = Field(6, ge=0, le=16, description="hidden layers of the discriminator MLP (paper: 6)")
     discriminator_width: int = Field(1000, ge=1, le=8192, description="units per hidden layer of D (paper: 1000)")
