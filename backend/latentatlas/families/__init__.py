@@ -46,6 +46,8 @@ FAMILY_MODULES = (
     "latentatlas.families.eoflow",
     "latentatlas.families.strkm",
     "latentatlas.families.qlinfogan",
+    "latentatlas.families.factorvae",
+    "latentatlas.families.hfs",
     "latentatlas.families.onnx",
     "latentatlas.families.latents",
 )

@@ -59,18 +59,14 @@ class AE(LatentModel):
         return recon, {"loss": recon.item(), "recon": recon.item()}
 
 
-class VAE(LatentModel, GaussianPosterior, PriorSampling):
-    """beta-VAE (Higgins et al., ICLR 2017), a diagonal Gaussian posterior q(z|x) = N(mu, sigma^2).
-
-    loss = sum_pixels BCE(x_hat, x) + beta * KL(q(z|x) || N(0, I)), averaged over the batch;
-    ``encode`` returns the posterior mean as the latent and sigma as its scale; the prior is
-    N(0, I).
-    """
+class GaussianVAE(LatentModel, GaussianPosterior, PriorSampling):
+    """The networks every VAE family shares: a diagonal Gaussian posterior q(z|x) = N(mu, sigma^2)
+    from the shared conv encoder, the shared conv decoder and the prior N(0, I). ``encode``
+    returns the posterior mean as the latent and sigma as its scale. Subclasses add the loss."""
 
     capabilities = Capabilities(posterior=True, sample=True)
-    config: VAEConfig | TCVAEConfig
 
-    def __init__(self, config: VAEConfig | TCVAEConfig) -> None:
+    def __init__(self, config: FamilyConfig) -> None:
         super().__init__(config)
         self.encoder = ConvEncoder(config.net, 2 * config.latent_dim)
         self.decoder = ConvDecoder(config.net, config.latent_dim)
@@ -89,17 +85,30 @@ class VAE(LatentModel, GaussianPosterior, PriorSampling):
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
 
-    def _terms(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Sampled latent, summed-pixel BCE and KL to the prior, per batch."""
+    def sample_posterior(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """A reparameterised sample z = mu + sigma * eps of q(z|x), with mu and log sigma^2."""
         mean, log_var = self.posterior(images)
-        latent = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var)
+        return mean + torch.randn_like(mean) * torch.exp(0.5 * log_var), mean, log_var
+
+    def elbo_terms(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Sampled latent, summed-pixel BCE and KL to the prior, per batch."""
+        latent, mean, log_var = self.sample_posterior(images)
         logits = self.decode_logits(latent)
         recon = F.binary_cross_entropy_with_logits(logits, images, reduction="sum") / images.shape[0]
         kl = 0.5 * (mean.square() + log_var.exp() - 1 - log_var).sum(dim=1).mean()
         return {"latent": latent, "mean": mean, "log_var": log_var, "recon": recon, "kl": kl}
 
+
+class VAE(GaussianVAE):
+    """beta-VAE (Higgins et al., ICLR 2017) on :class:`GaussianVAE`'s networks.
+
+    loss = sum_pixels BCE(x_hat, x) + beta * KL(q(z|x) || N(0, I)), averaged over the batch.
+    """
+
+    config: VAEConfig | TCVAEConfig
+
     def loss(self, images: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        terms = self._terms(images)
+        terms = self.elbo_terms(images)
         total = terms["recon"] + self.config.beta * terms["kl"]
         return total, {"loss": total.item(), "recon": terms["recon"].item(), "kl": terms["kl"].item()}
 
@@ -150,7 +159,7 @@ class TCVAE(VAE):
     config: TCVAEConfig
 
     def loss(self, images: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        terms = self._terms(images)
+        terms = self.elbo_terms(images)
         size = self.config.dataset_size or images.shape[0]
         tc = total_correlation(terms["latent"], terms["mean"], terms["log_var"], size, self.config.tc_estimator)
         total = terms["recon"] + terms["kl"] + (self.config.beta - 1) * tc
