@@ -95,3 +95,44 @@ def test_parse_names_and_indices_and_refuse_bad_input():
         parse_correlated_pair("posX,posY", names, 0.0)
     with pytest.raises(ValueError, match="out of range"):
         sample_correlated_factors((3, 6), CorrelatedPair(0, 4, 0.1), 10, np.random.default_rng(0))
+
+
+def test_training_draws_its_batches_from_the_correlated_pair_and_records_it(tmp_path):
+    """``latentatlas train ... --correlate posX,posY``: the loop's sampler draws the pair jointly
+    (its batches' correlation is the table's), and the run's config records the option."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from latentatlas.cli import app
+    from latentatlas.data import DSprites, DatasetSpec
+    from latentatlas.families.base import TrainConfig
+    from latentatlas.train.loop import training_sampler
+
+    dataset = DSprites(DatasetSpec(name="dsprites", image_size=16))
+    sample = training_sampler(dataset, TrainConfig(correlate="posX,posY", correlation_sigma=0.1))
+    factors = dataset.index_to_factors(sample(4000, np.random.default_rng(0)))
+    x, y = factors[:, 3].astype(float), factors[:, 4].astype(float)
+    assert abs(np.corrcoef(x, y)[0, 1] - _expected_correlation(pair_probabilities(32, 32, 0.1))) < 0.02
+    uniform = dataset.index_to_factors(training_sampler(dataset, TrainConfig())(4000, np.random.default_rng(0)))
+    assert abs(np.corrcoef(uniform[:, 3], uniform[:, 4])[0, 1]) < 0.05
+
+    out = tmp_path / "run"
+    args = ["train", "vae", "--out", str(out), "--image-size", "16", "--widths", "8,8", "--steps", "2",
+            "--batch-size", "8", "--threads", "1", "--device", "cpu", "--correlate", "posX,posY"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "config.json").read_text())["train"]["correlate"] == "posX,posY"
+
+
+def test_a_bad_correlated_pair_is_a_usage_error_and_writes_nothing(tmp_path):
+    from typer.testing import CliRunner
+
+    from latentatlas.cli import app
+
+    out = tmp_path / "run"
+    args = ["train", "vae", "--out", str(out), "--image-size", "16", "--widths", "8,8", "--steps", "2", "--device", "cpu"]
+    for pair, words in (("posX,colour", "colour"), ("posX,posX", "itself")):
+        result = CliRunner().invoke(app, [*args, "--correlate", pair])
+        assert result.exit_code == 2 and words in result.output, result.output
+    assert not out.exists()

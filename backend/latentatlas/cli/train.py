@@ -91,6 +91,7 @@ def _run_train(kind: str, family_options: dict, *, out: Path, dataset: str, data
     from latentatlas.nets import NetConfig
     from latentatlas.train import TrainConfig
     from latentatlas.train import train as run_training
+    from latentatlas.train.loop import training_sampler
 
     try:
         # Absolute paths: the model folder's config must find its data from any working directory.
@@ -105,6 +106,7 @@ def _run_train(kind: str, family_options: dict, *, out: Path, dataset: str, data
         config = model_config(kind=kind, latent_dim=latent_dim, net=net, **family_options)
         build_model(config)  # the network's shape checks, before any data is drawn
         train_config = TrainConfig(**run)
+        training_sampler(data, train_config)  # --correlate's factors, checked before anything is written
     except ValueError as error:
         raise typer.BadParameter(str(error)) from error
     card = run_training(config, spec, train_config, out, resume=resume, dataset=data)

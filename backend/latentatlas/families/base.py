@@ -53,6 +53,13 @@ class TrainConfig(BaseModel):
     checkpoint_every: int = Field(1000, ge=1, description="steps between resumable checkpoints")
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
     threads: int = Field(2, ge=1, description="torch intra-op threads")
+    correlate: str | None = Field(
+        None,
+        description="two factors 'A,B' (names or indices) drawn jointly during training only, "
+        "p(c_A, c_B) ~ exp(-(c_A - c_B)^2 / (2 sigma^2)) on their [0, 1]-scaled indices (Traeuble et al. 2021, "
+        "as in Roth et al. 2023); evaluation stays on the uncorrelated grid",
+    )
+    correlation_sigma: float = Field(0.2, gt=0, description="sigma of --correlate (small: strongly correlated)")
 
 
 class Capabilities(BaseModel):

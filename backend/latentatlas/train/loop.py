@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,7 +20,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from latentatlas.data import DatasetSpec, ImageDataset, load_dataset
+from latentatlas.data import DatasetSpec, FactorDataset, ImageDataset, load_dataset
+from latentatlas.data.correlated import parse_correlated_pair, sample_correlated_train_indices
 from latentatlas.devices import resolve_device, set_threads
 from latentatlas.evaluation.cards import training_card
 from latentatlas.families import FamilyConfig, LatentModel, build_model
@@ -38,11 +40,28 @@ def git_commit() -> str:
         return os.environ.get("LATENTATLAS_GIT_COMMIT", "unknown")
 
 
-def finalize_model(model: LatentModel, dataset: ImageDataset, device: torch.device, rng: np.random.Generator) -> None:
+IndexSampler = Callable[[int, np.random.Generator], np.ndarray]
+
+
+def training_sampler(dataset: ImageDataset, config: TrainConfig) -> IndexSampler:
+    """How training draws image indices: uniformly from the training images, or with
+    ``config.correlate``'s two factors drawn jointly (:mod:`latentatlas.data.correlated`; a
+    ValueError naming what is wrong when the dataset has no such factors)."""
+    if config.correlate is None:
+        return dataset.sample_train_indices
+    if not isinstance(dataset, FactorDataset):
+        raise ValueError("--correlate needs a dataset with generative factors (not an unlabelled image folder)")
+    pair = parse_correlated_pair(config.correlate, tuple(dataset.factor_names), config.correlation_sigma)
+    return lambda n, rng: sample_correlated_train_indices(dataset, pair, n, rng)
+
+
+def finalize_model(model: LatentModel, dataset: ImageDataset, device: torch.device, rng: np.random.Generator,
+                   sample: IndexSampler | None = None) -> None:
     """The family's end-of-training step (:meth:`LatentModel.finalize`) on ``dataset``'s
-    training images (drawn with ``rng``) and validation images."""
+    training images (drawn with ``rng`` by ``sample``, uniformly by default) and validation images."""
+    sample = sample or dataset.sample_train_indices
     model.finalize(
-        lambda n: dataset.images(dataset.sample_train_indices(n, rng), device),
+        lambda n: dataset.images(sample(n, rng), device),
         lambda n: dataset.images(dataset.validation_indices[:n], device),
     )
 
@@ -69,6 +88,7 @@ def train(model_config: FamilyConfig, dataset_spec: DatasetSpec, config: TrainCo
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     dataset = load_dataset(dataset_spec) if dataset is None else dataset
+    sample = training_sampler(dataset, config)
     model_config = model_config.model_copy(update={"dataset_size": len(dataset)})
     model = build_model(model_config).to(device)
     trainer = model.make_trainer(config)
@@ -81,7 +101,7 @@ def train(model_config: FamilyConfig, dataset_spec: DatasetSpec, config: TrainCo
     folder_config = FolderConfig(model=model_config, dataset=dataset_spec, train=config.model_dump())
 
     def batch(size: int = config.batch_size) -> torch.Tensor:
-        return dataset.images(dataset.sample_train_indices(size, rng), device)
+        return dataset.images(sample(size, rng), device)
 
     model.train()
     if step == 0 and model.init_samples:
@@ -109,7 +129,7 @@ def train(model_config: FamilyConfig, dataset_spec: DatasetSpec, config: TrainCo
             save_checkpoint(checkpoint, model, trainer, step, history, rng, sums)
     bar.close()
     save_checkpoint(checkpoint, model, trainer, step, history, rng, sums)
-    finalize_model(model, dataset, device, rng)
+    finalize_model(model, dataset, device, rng, sample)
     model.eval()
 
     wall = history["seconds"][-1] if history["seconds"] else 0.0
