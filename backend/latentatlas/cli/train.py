@@ -110,7 +110,7 @@ def _run_train(kind: str, family_options: dict, *, out: Path, dataset: str, data
 def _register_train_commands() -> None:
     from latentatlas.families import families
 
-    for kind, family in families().items():
+    for kind, family in ((kind, family) for kind, family in families().items() if family.capabilities.train):
         train_app.command(kind, help=f"Train a {family.summary}.")(_train_command(kind))
 
 

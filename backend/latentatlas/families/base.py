@@ -62,6 +62,7 @@ class Capabilities(BaseModel):
     ordered: bool = Field(False, description="latents are ordered by importance: top-C truncation and explained entropy")
     likelihood: bool = Field(False, description="an exact log-likelihood of images (bits/dim)")
     sample: bool = Field(False, description="latents can be drawn from a prior (generation)")
+    train: bool = Field(True, description="trained here (`latentatlas train FAMILY`); false for imported models")
 
 
 class FamilyConfig(BaseModel):
