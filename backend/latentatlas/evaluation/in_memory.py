@@ -39,7 +39,7 @@ def _call(function: TensorFunction, inputs: torch.Tensor, part: str, what: str) 
     """``function(inputs)``; a failure becomes a ValueError naming the part and its input's shape."""
     try:
         return function(inputs)
-    except Exception as error:  # noqa: BLE001 - whatever the session's code raises is reported by name
+    except Exception as error:  # whatever the session's code raises is reported by name
         raise ValueError(f"the {part} failed on {what} of shape {tuple(inputs.shape)}: "
                          f"{type(error).__name__}: {error}") from error
 
@@ -80,7 +80,7 @@ def in_memory_model(
     probe = dataset.images(dataset.holdout_indices[:PROBE_IMAGES], device)
     images = f"{dataset.name} images in [0, 1]"
     latents = check_latents(_call(encoder, probe, "encoder", images), len(probe))
-    net = NetConfig(image_size=dataset.image_size, channels=dataset.channels)  # type: ignore[arg-type]
+    net = NetConfig(image_size=dataset.image_size, channels=dataset.channels)
     if decoder is not None:
         check_images(_call(decoder, latents, "decoder", "the encoder's latents"), (len(probe), *probe.shape[1:]))
     config = PythonConfig(

@@ -80,7 +80,7 @@ def _checked(output: object, part: str, expected: tuple[int | None, ...], shape_
     if not isinstance(output, torch.Tensor):
         raise InputError(f"the {part} returned a {type(output).__name__}; it must return a torch.Tensor {shape_text}")
     shape = tuple(output.shape)
-    if len(shape) != len(expected) or any(want is not None and got != want for got, want in zip(shape, expected)):
+    if len(shape) != len(expected) or any(want is not None and got != want for got, want in zip(shape, expected, strict=True)):
         raise InputError(f"the {part} returned a tensor of shape {shape} (rank {len(shape)}); expected {shape_text}")
     if not output.is_floating_point():
         raise InputError(f"the {part} returned a {output.dtype} tensor; expected floating-point values")

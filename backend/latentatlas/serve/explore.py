@@ -11,6 +11,7 @@ runs) goes to a temporary folder, removed by :meth:`ExploreServer.close`.
 from __future__ import annotations
 
 import logging
+import math
 import socket
 import tempfile
 import threading
@@ -27,6 +28,7 @@ from fastapi import FastAPI
 from latentatlas.config import Settings
 from latentatlas.data.base import DatasetSpec
 from latentatlas.evaluation.in_memory import in_memory_model
+from latentatlas.export.onnx import PART_NAMES, OnnxCache, OnnxExport
 from latentatlas.families.python_model import TensorFunction, function_name, slug
 from latentatlas.serve.app import create_app
 from latentatlas.serve.registry import ModelRegistry
@@ -40,7 +42,7 @@ HOST = "127.0.0.1"
 
 PROCEDURAL_DATASETS = ("dsprites", "shapes3d")
 START_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 10
 
 
 def dataset_spec(dataset: str | Path | DatasetSpec | None, image_size: int) -> DatasetSpec:
@@ -49,7 +51,7 @@ def dataset_spec(dataset: str | Path | DatasetSpec | None, image_size: int) -> D
     if isinstance(dataset, DatasetSpec):
         return dataset
     if dataset is None or dataset in PROCEDURAL_DATASETS:
-        return DatasetSpec(name=dataset or "dsprites", image_size=image_size)  # type: ignore[arg-type]
+        return DatasetSpec(name=dataset or "dsprites", image_size=image_size)
     if not Path(dataset).is_dir():
         raise ValueError(f"dataset {str(dataset)!r} is not one of {', '.join(PROCEDURAL_DATASETS)} nor a folder of images")
     return DatasetSpec(name="folder", path=str(dataset), image_size=image_size)
@@ -68,9 +70,31 @@ def listening_socket(port: int) -> socket.socket:
     return sock
 
 
+class InMemoryExports(OnnxCache):
+    """The app's ONNX export cache, but for the in-memory model, whose graphs are not exported
+    (an export rebuilds a model from its folder): the manifest says so, and the app decodes
+    with the session's decoder on the server."""
+
+    REASON = "the model is held in memory by a Python session (latentatlas.explore): its own code decodes, on the server"
+
+    def __init__(self, cache_dir: Path, loaded: LoadedModel) -> None:
+        super().__init__(cache_dir)
+        self.loaded = loaded
+
+    def get(self, model_folder: Path) -> OnnxExport:
+        if model_folder != self.loaded.folder:
+            return super().get(model_folder)
+        net = self.loaded.config.model.net
+        return OnnxExport(
+            digest="", opset=None, latent_dim=self.loaded.config.model.latent_dim,
+            image_shape=[net.channels, net.image_size, net.image_size], unavailable=dict.fromkeys(PART_NAMES, self.REASON),
+        )
+
+
 def serve_in_memory(app: FastAPI, model_id: str, loaded: LoadedModel) -> None:
     """Add the in-memory model to ``app``'s registry at start-up, after the app's own start-up
-    (its lifespan) has made the registry."""
+    (its lifespan) has made the registry, and say why its graphs are not exported."""
+    app.state.onnx = InMemoryExports(app.state.onnx.cache_dir, loaded)
     startup = app.router.lifespan_context
 
     @asynccontextmanager
@@ -184,12 +208,12 @@ def explore(
     serve_in_memory(app, model_id, loaded)
     config = uvicorn.Config(
         app, ws_max_size=1 << 20, limit_concurrency=settings.max_connections,
-        timeout_keep_alive=settings.keep_alive_seconds, timeout_graceful_shutdown=STOP_TIMEOUT_S, log_level="warning",
+        timeout_keep_alive=math.ceil(settings.keep_alive_seconds), timeout_graceful_shutdown=STOP_TIMEOUT_S, log_level="warning",
     )
     handle = ExploreServer(uvicorn.Server(config), sock, workdir, model_id).start()
     log.info("exploring %s at %s", model_id, handle.url)
     if not block:
         return handle
-    print(f"Latent Atlas: exploring {model_id} at {handle.url} (Ctrl-C stops)")  # noqa: T201 - the foreground's one line
+    print(f"Latent Atlas: exploring {model_id} at {handle.url} (Ctrl-C stops)")
     handle.wait()
     return None
