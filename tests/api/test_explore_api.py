@@ -5,7 +5,11 @@ decoder, and the port freed by ``close()``."""
 from __future__ import annotations
 
 import io
+import os
+import signal
 import socket
+import subprocess
+import sys
 
 import httpx
 import numpy as np
@@ -49,7 +53,8 @@ def test_the_model_is_listed_with_its_latent_size_and_capabilities(served):
     models = client.get("/api/models").json()["models"]
     assert [m["id"] for m in models] == [handle.model_id] == ["sequential"]  # the shipped models are not served
     model = models[0]
-    assert (model["latent_dim"], model["image_size"], model["channels"], model["kind"]) == (LATENT_DIM, SIZE, 1, "python")
+    described = (model["latent_dim"], model["image_size"], model["channels"], model["kind"])
+    assert described == (LATENT_DIM, SIZE, 1, "python")
     assert {name: model["capabilities"][name] for name in ("encode", "decode", "train")} == {
         "encode": True, "decode": True, "train": False
     }
@@ -110,8 +115,30 @@ def test_an_encoder_only_model_lists_no_decoder_and_refuses_decodes_with_409(tmp
         (model,) = httpx.get(f"{handle.url}api/models").json()["models"]
         assert (model["capabilities"]["encode"], model["capabilities"]["decode"]) == (True, False)
         assert model["latent_dim"] == LATENT_DIM
-        assert_detail(httpx.post(f"{base}/decode", json={"latent": [0.0] * LATENT_DIM}), 409, "no decoder", "capabilities.decode")
+        zeros = [0.0] * LATENT_DIM
+        assert_detail(httpx.post(f"{base}/decode", json={"latent": zeros}), 409, "no decoder", "capabilities.decode")
         assert_detail(httpx.post(f"{base}/traverse", json={"latent": [0.0] * LATENT_DIM}), 409, "no decoder")
         assert_detail(httpx.post(f"{base}/decode", json={"latent": [0.0]}), 422, "expects 3")
         assert httpx.get(f"{base}/samples", params={"n": 2, "seed": 0}).status_code == 200
     assert list((tmp_path / "models").iterdir()) == []  # nothing written to the models folder
+
+
+def test_block_true_serves_in_the_foreground_until_ctrl_c():
+    port = free_port()
+    script = (
+        "import latentatlas; from explore_models import function_pair; "
+        f"latentatlas.explore(function_pair()[0], dataset='dsprites', image_size={SIZE}, port={port}); print('closed')"
+    )
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=environment)
+    try:
+        line = process.stdout.readline()
+        assert f"at http://127.0.0.1:{port}/ (Ctrl-C stops)" in line
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+        process.send_signal(signal.SIGINT)
+        assert process.stdout.readline().strip() == "closed"
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", port)) != 0

@@ -21,7 +21,8 @@ def test_a_slider_of_an_explored_model_decodes_through_the_sessions_decoder(brow
         calls.append(len(latents))
         return decoder(latents)
 
-    with latentatlas.explore(encoder, counted_decoder, image_size=16, port=free_port(), block=False, name="mine") as handle:
+    handle = latentatlas.explore(encoder, counted_decoder, image_size=16, port=free_port(), block=False, name="mine")
+    with handle:
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         context.set_default_timeout(20_000)
         page = context.new_page()
@@ -31,7 +32,8 @@ def test_a_slider_of_an_explored_model_decodes_through_the_sessions_decoder(brow
         idle = "() => { const h = window.__latentAtlas; return h && h.modelId === 'mine' && h.frames > 0 && h.idle; }"
         page.wait_for_function(idle)
         assert page.locator("#sliders input[type=range]").count() == LATENT_DIM
-        frames, decoded, old = page.evaluate("() => window.__latentAtlas.frames"), len(calls), page.get_attribute("#decode-img", "src")
+        frames, decoded = page.evaluate("() => window.__latentAtlas.frames"), len(calls)
+        old = page.get_attribute("#decode-img", "src")
         page.locator("#sliders input[data-dim='0']").focus()
         page.keyboard.press("End")
         page.wait_for_function(f"() => window.__latentAtlas.frames > {frames}")

@@ -46,6 +46,7 @@ FAMILY_MODULES = (
     "latentatlas.families.eoflow",
     "latentatlas.families.strkm",
     "latentatlas.families.qlinfogan",
+    "latentatlas.families.python_model",
 )
 
 

@@ -7,9 +7,9 @@ expected shape, finite), so a bad one is an :class:`~latentatlas.errors.InputErr
 is wrong, never a broken response. A model without a decoder declares ``decode`` false and its
 decodes are an :class:`~latentatlas.errors.UnsupportedError`.
 
-The family has no folder form (nothing is stored, nothing is unpickled) and is never trained
-here (``train`` false). It registers itself when this module is imported, which only
-``latentatlas.explore`` does: it is not one of the registry's ``FAMILY_MODULES``.
+The family has no folder form (nothing is stored, nothing is unpickled; a folder claiming this
+kind fails to load) and is never trained here: ``train`` is false, so ``latentatlas train`` does
+not offer it.
 """
 
 from __future__ import annotations
@@ -80,7 +80,10 @@ def _checked(output: object, part: str, expected: tuple[int | None, ...], shape_
     if not isinstance(output, torch.Tensor):
         raise InputError(f"the {part} returned a {type(output).__name__}; it must return a torch.Tensor {shape_text}")
     shape = tuple(output.shape)
-    if len(shape) != len(expected) or any(want is not None and got != want for got, want in zip(shape, expected, strict=True)):
+    wrong = len(shape) != len(expected) or any(
+        want is not None and got != want for got, want in zip(shape, expected, strict=True)
+    )
+    if wrong:
         raise InputError(f"the {part} returned a tensor of shape {shape} (rank {len(shape)}); expected {shape_text}")
     if not output.is_floating_point():
         raise InputError(f"the {part} returned a {output.dtype} tensor; expected floating-point values")
@@ -128,7 +131,8 @@ class PythonModel(LatentModel):
             raise UnsupportedError(f"the model has no decoder ({self.config.encoder} was served without one; "
                                    "pass decoder= to latentatlas.explore): capabilities.decode is false")
         net = self.config.net
-        return check_images(self.decoder_function(latents), (len(latents), net.channels, net.image_size, net.image_size))
+        shape = (len(latents), net.channels, net.image_size, net.image_size)
+        return check_images(self.decoder_function(latents), shape)
 
     def decode_logits(self, latents: torch.Tensor) -> torch.Tensor:
         """The decoder gives images, not logits: their inverse sigmoid."""

@@ -53,7 +53,8 @@ def dataset_spec(dataset: str | Path | DatasetSpec | None, image_size: int) -> D
     if dataset is None or dataset in PROCEDURAL_DATASETS:
         return DatasetSpec(name=dataset or "dsprites", image_size=image_size)
     if not Path(dataset).is_dir():
-        raise ValueError(f"dataset {str(dataset)!r} is not one of {', '.join(PROCEDURAL_DATASETS)} nor a folder of images")
+        known = ", ".join(PROCEDURAL_DATASETS)
+        raise ValueError(f"dataset {str(dataset)!r} is not one of {known} nor a folder of images")
     return DatasetSpec(name="folder", path=str(dataset), image_size=image_size)
 
 
@@ -75,7 +76,7 @@ class InMemoryExports(OnnxCache):
     (an export rebuilds a model from its folder): the manifest says so, and the app decodes
     with the session's decoder on the server."""
 
-    REASON = "the model is held in memory by a Python session (latentatlas.explore): its own code decodes, on the server"
+    REASON = "the model is held in memory by a Python session (latentatlas.explore): its code decodes, on the server"
 
     def __init__(self, cache_dir: Path, loaded: LoadedModel) -> None:
         super().__init__(cache_dir)
@@ -87,7 +88,8 @@ class InMemoryExports(OnnxCache):
         net = self.loaded.config.model.net
         return OnnxExport(
             digest="", opset=None, latent_dim=self.loaded.config.model.latent_dim,
-            image_shape=[net.channels, net.image_size, net.image_size], unavailable=dict.fromkeys(PART_NAMES, self.REASON),
+            image_shape=[net.channels, net.image_size, net.image_size],
+            unavailable=dict.fromkeys(PART_NAMES, self.REASON),
         )
 
 
@@ -111,12 +113,16 @@ class ExploreServer:
     """The app serving an in-memory model on a background thread: ``url``, ``model_id``, ``close()``
     (stops the server, frees the port, removes the temporary folder); a context manager."""
 
-    def __init__(self, server: uvicorn.Server, sock: socket.socket, workdir: tempfile.TemporaryDirectory, model_id: str) -> None:
+    def __init__(
+        self, server: uvicorn.Server, sock: socket.socket, workdir: tempfile.TemporaryDirectory, model_id: str
+    ) -> None:
         self._server, self._socket, self._workdir = server, sock, workdir
         self.model_id = model_id
         self.port: int = sock.getsockname()[1]
         self.url = f"http://{HOST}:{self.port}/"
-        self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"latentatlas-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name=f"latentatlas-{self.port}", daemon=True
+        )
 
     def start(self) -> ExploreServer:
         """Start serving; returns once the server answers (a RuntimeError if it stopped instead)."""
@@ -155,7 +161,9 @@ class ExploreServer:
     def __enter__(self) -> ExploreServer:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         self.close()
 
     def __repr__(self) -> str:
@@ -208,7 +216,8 @@ def explore(
     serve_in_memory(app, model_id, loaded)
     config = uvicorn.Config(
         app, ws_max_size=1 << 20, limit_concurrency=settings.max_connections,
-        timeout_keep_alive=math.ceil(settings.keep_alive_seconds), timeout_graceful_shutdown=STOP_TIMEOUT_S, log_level="warning",
+        timeout_keep_alive=math.ceil(settings.keep_alive_seconds), timeout_graceful_shutdown=STOP_TIMEOUT_S,
+        log_level="warning",
     )
     handle = ExploreServer(uvicorn.Server(config), sock, workdir, model_id).start()
     log.info("exploring %s at %s", model_id, handle.url)
