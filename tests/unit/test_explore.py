@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -164,3 +165,15 @@ def test_a_folder_claiming_the_python_kind_does_not_load(tmp_path):
     )
     with pytest.raises(TypeError, match="encoder"):
         load_model_folder(tmp_path)
+
+
+def test_the_metrics_encode_a_model_without_parameters(folder):
+    from latentatlas.evaluation.disentanglement import encode_factor_samples
+
+    encode, _ = function_pair()  # plain functions: no parameter tells the device
+    loaded = in_memory_model(encode, None, SPEC, folder)
+    dataset = load_dataset(SPEC)
+    factors = dataset.sample_factors(4, np.random.default_rng(0))
+    latents, codes = encode_factor_samples(loaded, dataset, factors)
+    assert codes is None
+    np.testing.assert_allclose(latents, encode(dataset.render(factors)).numpy(), rtol=1e-6)

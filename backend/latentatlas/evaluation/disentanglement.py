@@ -217,7 +217,7 @@ def encode_factor_samples(loaded: LoadedModel, dataset: FactorDataset, factors: 
     scored ones, ``scored_latents``) and, for a model with codes, the code indices (n, D)."""
     model = loaded.model.eval()
     encoder = _Encoder(model, lambda n: None, scored_latents(loaded, dataset))
-    return encoder.encode_factors(_Renderer(dataset, next(model.parameters()).device), factors)
+    return encoder.encode_factors(_Renderer(dataset, model.device), factors)
 
 
 def evaluate_model(
@@ -261,7 +261,7 @@ def evaluate_model(
     if samples < MIN_SAMPLES:
         raise EvaluationError(f"samples must be at least {MIN_SAMPLES}, got {samples}")
     model = loaded.model.eval()
-    model_device = next(model.parameters()).device
+    model_device = model.device
     renderer = _Renderer(dataset, model_device)
     tracker = _Tracker(_plan(samples, votes), progress)
     keep = scored_latents(loaded, dataset)
