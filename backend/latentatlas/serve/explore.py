@@ -10,6 +10,7 @@ runs) goes to a temporary folder, removed by :meth:`ExploreServer.close`.
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import socket
@@ -59,14 +60,16 @@ def dataset_spec(dataset: str | Path | DatasetSpec | None, image_size: int) -> D
 
 
 def listening_socket(port: int) -> socket.socket:
-    """A socket bound to ``HOST:port`` (0: a free port); an OSError naming the port when it is taken."""
+    """A socket bound to ``HOST:port`` (0: a free port); an OSError naming the port when it is taken
+    (or cannot be bound)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a closed server's port is free
     try:
         sock.bind((HOST, port))
     except OSError as error:
         sock.close()
-        raise OSError(error.errno, f"port {port} on {HOST} is taken ({error.strerror}): pass another port=, "
+        verdict = "is taken" if error.errno == errno.EADDRINUSE else "cannot be bound"
+        raise OSError(error.errno, f"port {port} on {HOST} {verdict} ({error.strerror}): pass another port=, "
                                    "or port=0 for any free one") from None
     return sock
 
@@ -107,6 +110,18 @@ def serve_in_memory(app: FastAPI, model_id: str, loaded: LoadedModel) -> None:
             yield
 
     app.router.lifespan_context = lifespan
+
+
+def uvicorn_server(settings: Settings, model_id: str, loaded: LoadedModel) -> uvicorn.Server:
+    """The app of ``settings`` serving the in-memory model too, in a uvicorn server configured as
+    ``latentatlas serve`` configures its own (quiet: warnings only)."""
+    app = create_app(settings)
+    serve_in_memory(app, model_id, loaded)
+    return uvicorn.Server(uvicorn.Config(
+        app, ws_max_size=1 << 20, limit_concurrency=settings.max_connections,
+        timeout_keep_alive=math.ceil(settings.keep_alive_seconds), timeout_graceful_shutdown=STOP_TIMEOUT_S,
+        log_level="warning",
+    ))
 
 
 class ExploreServer:
@@ -199,27 +214,23 @@ def explore(
     if models_dir is not None and (Path(models_dir) / model_id).exists():
         raise ValueError(f"{models_dir} already has a model {model_id!r}: pass another name=")
     workdir = tempfile.TemporaryDirectory(prefix="latentatlas-explore-")
+    root, sock = Path(workdir.name), None
     try:
-        folder = Path(workdir.name) / model_id
-        folder.mkdir()
-        (Path(workdir.name) / "models").mkdir()  # the default models folder: served, empty
-        loaded = in_memory_model(encoder, decoder, spec, folder)
+        (root / model_id).mkdir()
+        (root / "models").mkdir()  # the default models folder: served, empty
+        loaded = in_memory_model(encoder, decoder, spec, root / model_id)
         sock = listening_socket(port)
+        settings = Settings(
+            host=HOST, port=sock.getsockname()[1], models_dir=Path(models_dir or root / "models"),
+            onnx_cache_dir=root / "onnx", torch_threads=torch.get_num_threads(),
+        )
+        server = uvicorn_server(settings, model_id, loaded)
     except BaseException:
+        if sock is not None:
+            sock.close()
         workdir.cleanup()
         raise
-    settings = Settings(
-        host=HOST, port=sock.getsockname()[1], models_dir=Path(models_dir or Path(workdir.name) / "models"),
-        onnx_cache_dir=Path(workdir.name) / "onnx", torch_threads=torch.get_num_threads(),
-    )
-    app = create_app(settings)
-    serve_in_memory(app, model_id, loaded)
-    config = uvicorn.Config(
-        app, ws_max_size=1 << 20, limit_concurrency=settings.max_connections,
-        timeout_keep_alive=math.ceil(settings.keep_alive_seconds), timeout_graceful_shutdown=STOP_TIMEOUT_S,
-        log_level="warning",
-    )
-    handle = ExploreServer(uvicorn.Server(config), sock, workdir, model_id).start()
+    handle = ExploreServer(server, sock, workdir, model_id).start()
     log.info("exploring %s at %s", model_id, handle.url)
     if not block:
         return handle
