@@ -50,6 +50,7 @@ FAMILY_MODULES = (
     "latentatlas.families.hfs",
     "latentatlas.families.onnx",
     "latentatlas.families.latents",
+    "latentatlas.families.python_model",
 )
 
 

@@ -49,6 +49,11 @@ class ModelRegistry:
             self.failed[model_id] = self.public_reason(error)
             return False
 
+    def add(self, model_id: str, service: ModelService) -> None:
+        """Serve a model that has no folder here (one a Python session holds: ``latentatlas.explore``)."""
+        self.services[model_id] = service
+        log.info("serving model %s", model_id)
+
     def public_reason(self, error: Exception) -> str:
         """An error as /readyz shows it: its type and message, with the server's paths
         shortened to paths inside the models folder (the log keeps the full message)."""
