@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 import signal
 import socket
 import subprocess
@@ -129,7 +130,8 @@ def test_block_true_serves_in_the_foreground_until_ctrl_c():
         "import latentatlas; from explore_models import function_pair; "
         f"latentatlas.explore(function_pair()[0], dataset='dsprites', image_size={SIZE}, port={port}); print('closed')"
     )
-    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    tests = str(Path(__file__).resolve().parents[1])  # explore_models lives with the tests
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")]))}
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=environment)
     try:
         line = process.stdout.readline()

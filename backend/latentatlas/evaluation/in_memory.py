@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from latentatlas.data.base import DatasetSpec, ImageDataset, load_dataset
+from latentatlas.data import DatasetSpec, ImageDataset, load_dataset
 from latentatlas.evaluation.quality import psnr
 from latentatlas.families.python_model import (
     PythonConfig,

@@ -209,9 +209,9 @@ class ModelService:
         """UnsupportedError (409) unless the model declares ``capability`` (e.g. an imported
         encoder-only model has no ``decode``)."""
         if not getattr(self.capabilities, capability):
+            lacks = {"decode": "it has no decoder", "encode": "it has no encoder"}.get(capability, f"it lacks {capability}")
             raise UnsupportedError(
-                f"model {self.id} ({self.config.kind}) cannot {what}: it has no {capability} "
-                f"(see `capabilities.{capability}` in /api/models)"
+                f"model {self.id} ({self.config.kind}) cannot {what}: {lacks} (see `capabilities.{capability}` in /api/models)"
             )
 
     # -- tensor work -------------------------------------------------------------------
