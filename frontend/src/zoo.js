@@ -4,16 +4,10 @@
 // (a line); below, each claim with its Welch test, Holm-adjusted, and the verdict.
 
 import { request } from "./api.js";
+import { LABELS } from "./metrics.js";
 import { plotAvailable } from "./plot.js";
 
-const LABELS = {
-  "infomec.infom": "InfoM", "infomec.infoc": "InfoC", "infomec.infoe": "InfoE", mig: "MIG", sap: "SAP",
-  modularity: "modularity", explicitness_test: "explicitness", psnr_db: "PSNR dB",
-  "infomec_codes.infom": "InfoM (codes)", "infomec_codes.infoc": "InfoC (codes)", "infomec_codes.infoe": "InfoE (codes)",
-  "dci.disentanglement": "DCI D", "dci.completeness": "DCI C",
-  "dci_fast.disentanglement": "DCI-est D", "dci_fast.completeness": "DCI-est C", "dci_fast.informativeness_test": "DCI-est I",
-};
-const label = (metric) => LABELS[metric] ?? metric;
+const label = (metric) => (metric === "psnr_db" ? "PSNR dB" : LABELS[metric] ?? metric);
 const fmt = (v, digits = 3) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(digits) : "–");
 
 export class ZooPanel {

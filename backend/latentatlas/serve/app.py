@@ -26,7 +26,7 @@ from latentatlas.serve.ensembles import EnsembleRegistry
 from latentatlas.serve.jobs import JobManager
 from latentatlas.serve.registry import ModelRegistry
 from latentatlas.export.onnx import OnnxCache
-from latentatlas.serve.routers import ensembles, health, live, metrics, models, onnx, zoo
+from latentatlas.serve.routers import catalogue, ensembles, health, live, metrics, models, onnx, zoo
 
 log = logging.getLogger("latentatlas.serve")
 
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(ensembles.router)
     app.include_router(zoo.router)
+    app.include_router(catalogue.router)
     # Only what the pages load: the vendored npm packages' files, not node_modules or package.json.
     for package, subfolder in VENDORED_PACKAGES.items():
         folder = settings.frontend_dir / "node_modules" / package / subfolder
