@@ -143,6 +143,7 @@ def card_baselines(
 
 
 __all__ = [
-    "CARD_METRICS", "ON_REQUEST", "Interventions", "card_baselines", "interventional_baselines", "interventional_scores",
+    "CARD_METRICS", "ON_REQUEST", "Interventions", "card_baselines", "interventional_baselines",
+    "interventional_scores",
     "protocol_ceiling", "protocol_null", "protocol_scores",
 ]

@@ -370,8 +370,13 @@ def save_metrics(folder: Path, metrics: dict) -> dict:
 
 # The scores ``latentatlas compare`` shows, by flat key; their headers are the catalogue's labels.
 _COMPARED_SCORES = (
-    "infomec.infom", "infomec.infoc", "infomec.infoe", "mig", "dci.disentanglement", "dci.completeness", "dci.informativeness_test",
+    "infomec.infom", "infomec.infoc", "infomec.infoe", "mig",
+    "dci.disentanglement", "dci.completeness", "dci.informativeness_test",
 )
+
+
+def _card_score(card: dict, key: str) -> float | None:
+    return score_value(card.get("metrics", {}).get("values", {}), key)
 
 
 # The comparison table of ``latentatlas compare``: (column, how to read it from a card).
@@ -381,7 +386,7 @@ COMPARISON_COLUMNS: tuple[tuple[str, Callable[[dict], float | int | str | None]]
     ("steps", lambda card: card.get("steps")),
     ("batch", lambda card: card.get("batch_size")),
     ("PSNR dB", lambda card: card.get("heldout", {}).get("psnr_db")),
-    *((labels()[key], lambda card, key=key: score_value(card.get("metrics", {}).get("values", {}), key)) for key in _COMPARED_SCORES),
+    *((labels()[key], partial(_card_score, key=key)) for key in _COMPARED_SCORES),
 )
 
 

@@ -214,7 +214,9 @@ def _votes_kwargs(seed: int, votes: Votes) -> dict:
 
 
 def _factor_vae(represent: Representation, dataset: GroundTruthDataset, seed: int, votes: Votes) -> Output:
-    result = compute_factor_vae(represent, dataset, num_variance_estimate=votes.variance_samples, **_votes_kwargs(seed, votes))
+    result = compute_factor_vae(
+        represent, dataset, num_variance_estimate=votes.variance_samples, **_votes_kwargs(seed, votes)
+    )
     return _factor_vae_output("factor_vae", result)
 
 
@@ -227,13 +229,18 @@ def _factor_vae_corrected(represent: Representation, dataset: GroundTruthDataset
 
 def _beta_vae(represent: Representation, dataset: GroundTruthDataset, seed: int, votes: Votes) -> Output:
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # the reference's LogisticRegression() stops at 100 iterations
+        # The reference's LogisticRegression() stops at lbfgs' default 100 iterations.
+        warnings.simplefilter("ignore", ConvergenceWarning)
         beta = compute_beta_vae(represent, dataset, **_votes_kwargs(seed, votes))
     return {"beta_vae": {"train_accuracy": beta.train_accuracy, "eval_accuracy": beta.eval_accuracy}}, {}
 
 
 def _factor_vae_images(votes: Votes) -> int:
     return votes.variance_samples + (votes.train + votes.eval) * votes.batch_size
+
+
+def _beta_vae_images(votes: Votes) -> int:
+    return 2 * (votes.train + votes.eval) * votes.batch_size
 
 
 # --- the catalogue (compute order; the app orders by GROUPS) ----------------------------------------
@@ -248,63 +255,91 @@ _INFOMEC_SCORES = (("infom", "InfoM", "modularity: each latent informs about one
 
 
 def _votes_scores(name: str, label: str, description: str) -> tuple[Score, ...]:
-    return (Score(f"{name}.train_accuracy", f"{label} train", f"{description}: train accuracy", shown=False, baseline=False),
-            Score(f"{name}.eval_accuracy", label, description))
+    train = Score(f"{name}.train_accuracy", f"{label} train", f"{description}: train accuracy",
+                  shown=False, baseline=False)
+    return train, Score(f"{name}.eval_accuracy", label, description)
 
 
 CATALOGUE: tuple[Metric, ...] = (
-    Metric("mig", "Mutual information gap", "MI", "Chen et al. 2018, Isolating Sources of Disentanglement in VAEs",
-           "latents", _mig, (Score("mig", "MIG", "mutual information gap (Chen et al. 2018)"),),
-           cost="milliseconds (20-bin histograms)", seconds=0.05),
-    Metric("dci", "DCI (exact)", "DCI", "Eastwood & Williams 2018, A Framework for the Quantitative Evaluation of "
-           "Disentangled Representations", "latents", _dci,
-           tuple(Score(f"dci.{key}", f"DCI {short}", f"DCI {about} (Eastwood & Williams 2018), exact gradient boosting",
-                       shown=key != "informativeness_train") for key, short, about in _DCI_SCORES),
-           cost="minutes (100 x classes trees per factor on 10k rows)", seconds=35.0, default=False, zoo=False,
-           baselines="on request"),
-    Metric("dci_fast", "DCI estimate (HistGB)", "DCI", "an estimate of Eastwood & Williams 2018 DCI", "latents", _dci_fast,
-           tuple(Score(f"dci_fast.{key}", f"DCI-est {short}", f"an estimate of DCI {about} (fast boosting; not DCI)",
-                       shown=key != "informativeness_train") for key, short, about in _DCI_SCORES),
-           cost="seconds (histogram gradient boosting)", seconds=8.0, baselines="never",
-           caveat="estimate of DCI, HistGB", stands_in_for="dci"),
-    Metric("sap", "Separated attribute predictability", "MI", "Kumar et al. 2018, Variational Inference of "
-           "Disentangled Latent Concepts from Unlabeled Observations", "latents", _sap,
-           (Score("sap", "SAP", "separated attribute predictability (Kumar et al. 2018)"),),
-           cost="under a second (one-feature linear SVMs)", seconds=0.5),
-    Metric("sap_continuous", "SAP, continuous factors", "MI", "Kumar et al. 2018 (R^2 variant)", "latents",
-           _sap_continuous, (Score("sap_continuous", "SAP (R²)", "SAP with squared correlations for continuous factors",
-                                   shown=False),),
-           cost="milliseconds (correlations)", seconds=0.05, zoo=False, baselines="never"),
-    Metric("modularity", "Modularity", "MI", "Ridgeway & Mozer 2018, Learning Deep Disentangled Embeddings with the "
-           "F-Statistic Loss", "latents", _modularity, (Score("modularity", "Modularity", "modularity (Ridgeway & Mozer 2018)"),),
-           cost="milliseconds (20-bin histograms)", seconds=0.05),
-    Metric("explicitness", "Explicitness", "MI", "Ridgeway & Mozer 2018", "latents", _explicitness,
-           (Score("explicitness_train", "Explicitness train", "explicitness: train ROC-AUC (Ridgeway & Mozer 2018)", shown=False),
-            Score("explicitness_test", "Explicitness", "explicitness: test ROC-AUC (Ridgeway & Mozer 2018)")),
-           cost="about a second (a logistic regression per factor)", seconds=1.0),
-    Metric("infomec", "InfoMEC", "InfoMEC", "Hsu et al. 2023, Disentanglement via Latent Quantization", "latents", _infomec,
-           tuple(Score(f"infomec.{key}", label, f"{about} (Hsu et al. 2023)") for key, label, about in _INFOMEC_SCORES),
-           cost="seconds (k-NN mutual information, logistic regressions)", seconds=1.5, flags=("infoe_near_zero",)),
-    Metric("infomec_codes", "InfoMEC on the codes", "InfoMEC", "Hsu et al. 2023 (their discrete plug-in estimator)",
-           "codes", _infomec_codes,
-           tuple(Score(f"infomec_codes.{key}", f"{label} (codes)", f"{about}, plug-in estimator on the code indices",
-                       shown=False, zoo=True) for key, label, about in _INFOMEC_SCORES),
-           cost="about a second (plug-in mutual information)", seconds=1.0, default=False, variant_of="infomec",
-           flags=("infoe_near_zero",)),
-    Metric("factor_vae", "FactorVAE score (reference)", "votes", "Kim & Mnih 2018, Disentangling by Factorising",
-           "interventions", _factor_vae,
-           _votes_scores("factor_vae", "FactorVAE ref", "FactorVAE score as disentanglement_lib computes it"),
-           cost="minutes (renders and encodes every vote's images)", images=_factor_vae_images,
-           null="drawn latent rows"),
-    Metric("factor_vae_corrected", "FactorVAE score (corrected argmin)", "votes", "Kim & Mnih 2018", "interventions",
-           _factor_vae_corrected,
-           _votes_scores("factor_vae_corrected", "FactorVAE", "FactorVAE score, corrected argmin (Kim & Mnih 2018)"),
-           cost="minutes (renders and encodes every vote's images)", images=_factor_vae_images,
-           null="drawn latent rows", reuses="factor_vae"),
-    Metric("beta_vae", "BetaVAE score", "votes", "Higgins et al. 2017, beta-VAE", "interventions", _beta_vae,
-           _votes_scores("beta_vae", "BetaVAE", "BetaVAE score (Higgins et al. 2017)"),
-           cost="minutes (renders and encodes two images per vote sample)",
-           images=lambda votes: 2 * (votes.train + votes.eval) * votes.batch_size, null="drawn latent rows"),
+    Metric(
+        "mig", "Mutual information gap", "MI", "Chen et al. 2018, Isolating Sources of Disentanglement in VAEs",
+        "latents", _mig, (Score("mig", "MIG", "mutual information gap (Chen et al. 2018)"),),
+        cost="milliseconds (20-bin histograms)", seconds=0.05,
+    ),
+    Metric(
+        "dci", "DCI (exact)", "DCI",
+        "Eastwood & Williams 2018, A Framework for the Quantitative Evaluation of Disentangled Representations",
+        "latents", _dci,
+        tuple(Score(f"dci.{key}", f"DCI {short}", f"DCI {about} (Eastwood & Williams 2018), exact gradient boosting",
+                    shown=key != "informativeness_train") for key, short, about in _DCI_SCORES),
+        cost="minutes (100 x classes trees per factor on 10k rows)", seconds=35.0, default=False, zoo=False,
+        baselines="on request",
+    ),
+    Metric(
+        "dci_fast", "DCI estimate (HistGB)", "DCI", "an estimate of Eastwood & Williams 2018 DCI", "latents", _dci_fast,
+        tuple(Score(f"dci_fast.{key}", f"DCI-est {short}", f"an estimate of DCI {about} (fast boosting; not DCI)",
+                    shown=key != "informativeness_train") for key, short, about in _DCI_SCORES),
+        cost="seconds (histogram gradient boosting)", seconds=8.0, baselines="never",
+        caveat="estimate of DCI, HistGB", stands_in_for="dci",
+    ),
+    Metric(
+        "sap", "Separated attribute predictability", "MI",
+        "Kumar et al. 2018, Variational Inference of Disentangled Latent Concepts from Unlabeled Observations",
+        "latents", _sap, (Score("sap", "SAP", "separated attribute predictability (Kumar et al. 2018)"),),
+        cost="under a second (one-feature linear SVMs)", seconds=0.5,
+    ),
+    Metric(
+        "sap_continuous", "SAP, continuous factors", "MI", "Kumar et al. 2018 (R^2 variant)", "latents",
+        _sap_continuous,
+        (Score("sap_continuous", "SAP (R²)", "SAP with squared correlations for continuous factors", shown=False),),
+        cost="milliseconds (correlations)", seconds=0.05, zoo=False, baselines="never",
+    ),
+    Metric(
+        "modularity", "Modularity", "MI",
+        "Ridgeway & Mozer 2018, Learning Deep Disentangled Embeddings with the F-Statistic Loss",
+        "latents", _modularity, (Score("modularity", "Modularity", "modularity (Ridgeway & Mozer 2018)"),),
+        cost="milliseconds (20-bin histograms)", seconds=0.05,
+    ),
+    Metric(
+        "explicitness", "Explicitness", "MI", "Ridgeway & Mozer 2018", "latents", _explicitness,
+        (Score("explicitness_train", "Explicitness train", "explicitness: train ROC-AUC (Ridgeway & Mozer 2018)",
+               shown=False),
+         Score("explicitness_test", "Explicitness", "explicitness: test ROC-AUC (Ridgeway & Mozer 2018)")),
+        cost="about a second (a logistic regression per factor)", seconds=1.0,
+    ),
+    Metric(
+        "infomec", "InfoMEC", "InfoMEC", "Hsu et al. 2023, Disentanglement via Latent Quantization", "latents",
+        _infomec,
+        tuple(Score(f"infomec.{key}", label, f"{about} (Hsu et al. 2023)") for key, label, about in _INFOMEC_SCORES),
+        cost="seconds (k-NN mutual information, logistic regressions)", seconds=1.5, flags=("infoe_near_zero",),
+    ),
+    Metric(
+        "infomec_codes", "InfoMEC on the codes", "InfoMEC", "Hsu et al. 2023 (their discrete plug-in estimator)",
+        "codes", _infomec_codes,
+        tuple(Score(f"infomec_codes.{key}", f"{label} (codes)", f"{about}, plug-in estimator on the code indices",
+                    shown=False, zoo=True) for key, label, about in _INFOMEC_SCORES),
+        cost="about a second (plug-in mutual information)", seconds=1.0, default=False, variant_of="infomec",
+        flags=("infoe_near_zero",),
+    ),
+    Metric(
+        "factor_vae", "FactorVAE score (reference)", "votes", "Kim & Mnih 2018, Disentangling by Factorising",
+        "interventions", _factor_vae,
+        _votes_scores("factor_vae", "FactorVAE ref", "FactorVAE score as disentanglement_lib computes it"),
+        cost="minutes (renders and encodes every vote's images)", images=_factor_vae_images, null="drawn latent rows",
+    ),
+    Metric(
+        "factor_vae_corrected", "FactorVAE score (corrected argmin)", "votes", "Kim & Mnih 2018", "interventions",
+        _factor_vae_corrected,
+        _votes_scores("factor_vae_corrected", "FactorVAE", "FactorVAE score, corrected argmin (Kim & Mnih 2018)"),
+        cost="minutes (renders and encodes every vote's images)", images=_factor_vae_images, null="drawn latent rows",
+        reuses="factor_vae",
+    ),
+    Metric(
+        "beta_vae", "BetaVAE score", "votes", "Higgins et al. 2017, beta-VAE", "interventions", _beta_vae,
+        _votes_scores("beta_vae", "BetaVAE", "BetaVAE score (Higgins et al. 2017)"),
+        cost="minutes (renders and encodes two images per vote sample)", images=_beta_vae_images,
+        null="drawn latent rows",
+    ),
 )
 
 
@@ -347,7 +382,8 @@ def catalogue_json() -> dict:
     """The catalogue as plain JSON (``GET /api/metric-catalogue``): the groups in display order,
     and every metric in display order with its scores."""
     def entry(item: Metric) -> dict:
-        data = {key: value for key, value in asdict(item).items() if key not in ("compute", "images", "scores", "flags")}
+        skipped = ("compute", "images", "scores", "flags")
+        data = {key: value for key, value in asdict(item).items() if key not in skipped}
         return data | {"compute": item.reference, "flags": list(item.flags), "scores": [asdict(s) for s in item.scores]}
 
     return {

@@ -135,7 +135,9 @@ def compute_metrics(
     """
     z, y, train_rows = validate_inputs(z, y, train_rows)
     names = _requested(metrics)
-    split = Split(z[:train_rows], y[:train_rows], z[train_rows:], y[train_rows:], seed, n_jobs, discrete_latents, on_progress)
+    split = Split(
+        z[:train_rows], y[:train_rows], z[train_rows:], y[train_rows:], seed, n_jobs, discrete_latents, on_progress
+    )
     result: dict = {}
     matrices: dict[str, list] = {}
     for entry in CATALOGUE:

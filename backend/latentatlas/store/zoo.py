@@ -98,7 +98,8 @@ class ZooProtocol(BaseModel):
     samples: int = Field(5000, ge=30, description="factor samples rendered and encoded (2/3 train, 1/3 test)")
     seed: int = 0
     metrics: tuple[str, ...] = Field(
-        tuple(entry.name for entry in metrics_from("latents") if entry.zoo), description=f"from {', '.join(ZOO_METRICS)}"
+        tuple(entry.name for entry in metrics_from("latents") if entry.zoo),
+        description=f"from {', '.join(ZOO_METRICS)}",
     )
     null_repeats: int = Field(3, ge=1, description="shuffled-rows permutations per member")
 

@@ -20,7 +20,7 @@ class MetricGroup(BaseModel):
 
 
 class CatalogueScore(BaseModel):
-    key: str = Field(description="flat dotted name in a card's values, its baselines and the zoo (e.g. dci.disentanglement)")
+    key: str = Field(description="flat dotted name in a card's values, baselines and the zoo (dci.disentanglement)")
     label: str
     description: str
     shown: bool = Field(description="shown in the app's bars and comparison")
@@ -29,12 +29,12 @@ class CatalogueScore(BaseModel):
 
 
 class CatalogueMetric(BaseModel):
-    name: str = Field(description="the computation's name: a card's values key, a `latentatlas metrics --metrics` choice")
+    name: str = Field(description="the computation's name: a card's values key, a `metrics --metrics` choice")
     title: str
     group: str
     paper: str = Field(description="the paper it comes from")
     source: Literal["latents", "codes", "interventions"] = Field(
-        description="latents: (z, y) rows; codes: a quantised model's code indices; interventions: rendered images, votes"
+        description="latents: (z, y) rows; codes: a quantised model's code indices; interventions: votes on renders"
     )
     compute: str = Field(description="the function that computes it")
     cost: str
