@@ -16,6 +16,8 @@ from latentatlas.nets import NetConfig
 from latentatlas.train import TrainConfig, train
 from latentatlas.store import load_model_folder
 from latentatlas.evaluation.disentanglement import EvaluationError, VoteCounts, evaluate_model
+from latentatlas.metrics.baselines import flatten_scores
+from latentatlas.metrics.catalogue import CATALOGUE
 
 NET = NetConfig(image_size=32, channels=3, widths=(8, 8, 8), hidden=32)
 SHAPES3D = DatasetSpec(name="shapes3d", image_size=32)
@@ -56,6 +58,9 @@ def cli_run(folders):
 
 def _check_metrics(metrics: dict, latent_dim: int) -> None:
     assert set(metrics["values"]) - {"infomec_codes"} == METRIC_KEYS  # infomec_codes: models with codes
+    with_codes = "infomec_codes" in metrics["values"]
+    declared = {score.key for entry in CATALOGUE if with_codes or entry.source != "codes" for score in entry.scores}
+    assert set(flatten_scores(metrics["values"])) == declared  # every catalogue score, and only those
     values = metrics["values"]
     for name in SCORES:
         assert 0.0 <= values[name] <= 1.0, name

@@ -9,12 +9,15 @@ from typing import Annotated, Optional
 import typer
 
 from latentatlas.cli.common import app, fail, require_model_folder
+from latentatlas.metrics.report import DEFAULT_METRICS, METRIC_NAMES
+
+METRICS_HELP = f"Comma-separated subset of {', '.join(METRIC_NAMES)} (default: {', '.join(DEFAULT_METRICS)})."
 
 
 @app.command()
 def metrics(
     file: Annotated[Path, typer.Argument(help=".npz with z (N x D float), y (N x K int), optional train_rows.")],
-    metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated subset (default: all but exact dci).")] = None,
+    metrics: Annotated[Optional[str], typer.Option("--metrics", help=METRICS_HELP)] = None,
     discrete_latents: Annotated[bool, typer.Option(help="Latents are quantised codes (InfoMEC's plug-in estimator).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     seed: Annotated[int, typer.Option()] = 0,

@@ -10,13 +10,11 @@ more).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
-from latentatlas.metrics import compute_beta_vae, compute_factor_vae, compute_factor_vae_corrected, compute_metrics
+from latentatlas.metrics import compute_metrics
 from latentatlas.metrics.baselines import (
     FactorRows,
     NullResult,
@@ -27,12 +25,15 @@ from latentatlas.metrics.baselines import (
     perfect_latents,
     shuffled_null,
 )
+from latentatlas.metrics.catalogue import metrics_from, score_value
 from latentatlas.metrics.factorvae import GroundTruthDataset, Representation
 from latentatlas.store.zoo import ZooProtocol
 
-CARD_METRICS = ("mig", "sap", "modularity", "explicitness", "infomec")
-"""The card's row-based scores that always get a null and a ceiling (exact DCI with ``dci=True``;
-the interventional ones get theirs from :func:`interventional_baselines`)."""
+CARD_METRICS = tuple(entry.name for entry in metrics_from("latents") if entry.baselines == "always")
+"""The card's row-based scores that always get a null and a ceiling (the catalogue's ``baselines``);
+those it has ``on request`` (exact DCI) with ``dci=True``; the interventional ones get theirs from
+:func:`interventional_baselines`."""
+ON_REQUEST = tuple(entry.name for entry in metrics_from("latents") if entry.baselines == "on request")
 CARD_NULL_REPEATS = 3
 
 
@@ -50,17 +51,19 @@ class Interventions:
 def protocol_scores(
     z: np.ndarray, codes: np.ndarray | None, y: np.ndarray, protocol: ZooProtocol, n_jobs: int = 1,
 ) -> tuple[Scores, dict[str, bool]]:
-    """The protocol's scores of latents ``z`` (and ``codes``) against factors ``y``, flat, and the
-    flags (``infoe_near_zero``, ``infomec_codes.infoe_near_zero``); ``n_jobs`` processes fit
+    """The protocol's scores of latents ``z`` (and, for the catalogue's ``codes`` metrics whose
+    ``variant_of`` the protocol has, of ``codes``) against factors ``y``, flat, and the flags
+    (``infomec.infoe_near_zero``, ``infomec_codes.infoe_near_zero``); ``n_jobs`` processes fit
     exact DCI where the protocol has it."""
     result = compute_metrics(z, y, metrics=protocol.metrics, seed=protocol.seed, n_jobs=n_jobs)
-    flags = {}
-    if "infomec" in result:
-        flags["infomec.infoe_near_zero"] = bool(result["infomec"]["infoe_near_zero"])
-    if codes is not None and "infomec" in protocol.metrics:
-        discrete = compute_metrics(codes, y, metrics=["infomec"], discrete_latents=True, seed=protocol.seed, n_jobs=1)
-        result["infomec_codes"] = discrete["infomec"]
-        flags["infomec_codes.infoe_near_zero"] = bool(discrete["infomec"]["infoe_near_zero"])
+    if codes is not None:
+        on_codes = [entry.name for entry in metrics_from("codes") if entry.variant_of in protocol.metrics]
+        if on_codes:
+            result |= compute_metrics(codes, y, metrics=on_codes, seed=protocol.seed, n_jobs=1)
+    flags = {
+        f"{entry.name}.{flag}": bool(result[entry.name][flag])
+        for entry in (*metrics_from("latents"), *metrics_from("codes")) if entry.name in result for flag in entry.flags
+    }
     return flatten_scores(result), flags
 
 
@@ -79,20 +82,17 @@ def protocol_ceiling(y: np.ndarray, protocol: ZooProtocol, n_jobs: int = 1) -> S
 
 
 def interventional_scores(represent: Representation, dataset: GroundTruthDataset, seed: int, votes: Interventions) -> Scores:
-    """The eval accuracies of FactorVAE (reference and corrected argmin) and BetaVAE of
-    ``represent`` on ``dataset``, as the card computes them, by flat name
-    (``factor_vae.eval_accuracy``, ...)."""
-    kwargs = {"seed": seed, "batch_size": votes.batch_size, "num_train": votes.train, "num_eval": votes.eval}
-    reference = compute_factor_vae(represent, dataset, num_variance_estimate=votes.variance_samples, **kwargs)
-    corrected = compute_factor_vae_corrected(represent, dataset, num_variance_estimate=votes.variance_samples, **kwargs)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # the reference's LogisticRegression() stops at 100 iterations
-        beta = compute_beta_vae(represent, dataset, **kwargs)
-    return {
-        "factor_vae.eval_accuracy": reference.eval_accuracy,
-        "factor_vae_corrected.eval_accuracy": corrected.eval_accuracy,
-        "beta_vae.eval_accuracy": beta.eval_accuracy,
-    }
+    """The scores with a baseline (the eval accuracies) of the catalogue's interventional metrics
+    (FactorVAE reference and corrected argmin, BetaVAE) of ``represent`` on ``dataset``, as the
+    card computes them, by flat name (``factor_vae.eval_accuracy``, ...)."""
+    out: Scores = {}
+    for entry in metrics_from("interventions"):
+        values, _ = entry.compute(represent, dataset, seed, votes)
+        for score in entry.scores:
+            value = score_value(values, score.key)
+            if score.baseline and value is not None:
+                out[score.key] = value
+    return out
 
 
 def interventional_baselines(
@@ -122,14 +122,14 @@ def card_baselines(
     sd and the ceiling, by flat score name (``infomec.infom``, ``mig``, ...); with ``dci`` also
     exact DCI's (``n_jobs`` processes fit it); with ``interventions`` (the dataset and the card's
     votes) also FactorVAE's and BetaVAE's (:func:`interventional_baselines`)."""
-    names = [*CARD_METRICS, *(["dci"] if dci else [])]
+    names = [*CARD_METRICS, *(ON_REQUEST if dci else [])]
     protocol = ZooProtocol(samples=len(y), seed=seed, metrics=tuple(names), null_repeats=repeats)
     null, ceiling = protocol_null(z, codes, y, protocol, n_jobs), protocol_ceiling(y, protocol, n_jobs)
     null_mean, null_sd = dict(null.mean), dict(null.sd)
     if interventions is not None:
         dataset, votes = interventions
         voted_null, voted_ceiling = interventional_baselines(z, dataset, seed, votes, repeats)
-        names += ["factor_vae", "factor_vae_corrected", "beta_vae"]
+        names += [entry.name for entry in metrics_from("interventions")]
         null_mean |= voted_null.mean
         null_sd |= voted_null.sd
         ceiling |= voted_ceiling
@@ -143,6 +143,7 @@ def card_baselines(
 
 
 __all__ = [
-    "CARD_METRICS", "Interventions", "card_baselines", "interventional_baselines", "interventional_scores",
+    "CARD_METRICS", "ON_REQUEST", "Interventions", "card_baselines", "interventional_baselines",
+    "interventional_scores",
     "protocol_ceiling", "protocol_null", "protocol_scores",
 ]

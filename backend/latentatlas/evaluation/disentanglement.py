@@ -24,27 +24,20 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 import torch
-from sklearn.exceptions import ConvergenceWarning
 
 from latentatlas.data import FactorDataset, load_dataset
 from latentatlas.evaluation.baselines import Interventions, card_baselines
-from latentatlas.metrics import (
-    METRIC_NAMES,
-    compute_beta_vae,
-    compute_factor_vae,
-    compute_factor_vae_corrected,
-    compute_metrics,
-)
-from latentatlas.metrics.factorvae import FactorVAEResult
+from latentatlas.metrics import compute_metrics
+from latentatlas.metrics.catalogue import CATALOGUE, Metric, Output, labels, metrics_from, score_value
 from latentatlas.metrics.report import default_train_rows
 from latentatlas.families import LatentModel
 from latentatlas.store.folders import CARD_FILE, LoadedModel, load_model_folder, run_path, write_json
@@ -79,12 +72,9 @@ class VoteCounts:
         if min(self.train, self.eval) < 1 or self.batch_size < 2:
             raise EvaluationError(f"votes must be >= 1 and batch_size >= 2, got {self}")
 
-    def factor_vae_images(self, variance_samples: int) -> int:
-        return variance_samples + (self.train + self.eval) * self.batch_size
-
-    @property
-    def beta_vae_images(self) -> int:
-        return 2 * (self.train + self.eval) * self.batch_size
+    def interventions(self, variance_samples: int) -> Interventions:
+        """These votes, with FactorVAE's global variances from ``variance_samples`` samples."""
+        return Interventions(self.train, self.eval, self.batch_size, variance_samples)
 
 
 @dataclass(frozen=True)
@@ -186,20 +176,22 @@ class _Tracker:
             self.callback(self.reported, self.text)
 
 
-# Rough seconds per metric on 10,000 samples on a 2-core CPU, and per image (render and
-# encode) until the first stage has measured it: they only apportion the progress bar.
-_METRIC_SECONDS = {
-    "mig": 0.05, "dci": 35.0, "dci_fast": 8.0, "sap": 0.5, "sap_continuous": 0.05,
-    "modularity": 0.05, "explicitness": 1.0, "infomec": 1.5, "infomec_codes": 1.0, "baselines": 15.0,
-}
+# Rough seconds of the baselines on 10,000 samples on a 2-core CPU, and per image (render and
+# encode) until the first stage has measured it; with the catalogue's costs they only apportion
+# the progress bar.
+_BASELINE_SECONDS = 15.0
 _SECONDS_PER_IMAGE = 1e-3
 
 
 def _plan(samples: int, votes: VoteCounts, seconds_per_image: float = _SECONDS_PER_IMAGE) -> dict[str, float]:
+    """Estimated seconds per stage: encoding, each catalogue metric, the baselines."""
     plan = {"encode": samples * seconds_per_image}
-    plan |= {name: seconds * samples / DEFAULT_SAMPLES for name, seconds in _METRIC_SECONDS.items()}
-    plan["factor_vae"] = plan["factor_vae_corrected"] = votes.factor_vae_images(samples) * seconds_per_image
-    plan["beta_vae"] = votes.beta_vae_images * seconds_per_image
+    for entry in CATALOGUE:
+        if entry.images is not None:
+            plan[entry.name] = entry.images(votes.interventions(samples)) * seconds_per_image
+        else:
+            plan[entry.name] = entry.seconds * samples / DEFAULT_SAMPLES
+    plan["baselines"] = _BASELINE_SECONDS * samples / DEFAULT_SAMPLES
     return plan
 
 
@@ -272,46 +264,41 @@ def evaluate_model(
         "encode", f"rendering and encoding {samples:,} samples", lambda: encoder.encode_factors(renderer, factors), samples
     )
     plan = _plan(samples, votes, tracker.seconds["encode"] / samples)
-    tracker.replan(plan if codes is not None else {k: v for k, v in plan.items() if k != "infomec_codes"})
+    skipped = set() if codes is not None else {entry.name for entry in metrics_from("codes")}
+    tracker.replan({stage: seconds for stage, seconds in plan.items() if stage not in skipped})
 
     values: dict = {}
     matrices: dict = {}
-    for name in METRIC_NAMES:
-        result = tracker.run(name, f"computing {name}", lambda: compute_metrics(
-            z, factors, metrics=[name], seed=seed, n_jobs=n_jobs, with_matrices=True, on_progress=tracker.within,
+    for entry in metrics_from("latents"):
+        result = tracker.run(entry.name, f"computing {entry.name}", partial(
+            compute_metrics, z, factors, metrics=[entry.name], seed=seed, n_jobs=n_jobs, with_matrices=True,
+            on_progress=tracker.within,
         ))
         matrices = result.pop("matrices") | matrices  # exact DCI's importances win over dci_fast's
         values |= result
-    if codes is not None:  # the discrete plug-in estimator on the code indices, as an extra score
-        values["infomec_codes"] = tracker.run("infomec_codes", "computing infomec on the codes", lambda: compute_metrics(
-            codes, factors, metrics=["infomec"], discrete_latents=True, seed=seed,
-        ))["infomec"]
-
-    def factor_vae(variant: Callable[..., FactorVAEResult]) -> FactorVAEResult:
-        return variant(encoder.represent, renderer, seed=seed, batch_size=votes.batch_size, num_train=votes.train,
-                       num_eval=votes.eval, num_variance_estimate=samples)
+    if codes is not None:  # e.g. InfoMEC's discrete plug-in estimator on the code indices, as an extra score
+        for entry in metrics_from("codes"):
+            values |= tracker.run(entry.name, f"computing {entry.title}", partial(
+                compute_metrics, codes, factors, metrics=[entry.name], seed=seed,
+            ))
 
     count = f"{votes.train:,} + {votes.eval:,} votes"
-    reference = tracker.run(
-        "factor_vae", f"FactorVAE score: {count}", lambda: factor_vae(compute_factor_vae), votes.factor_vae_images(samples)
-    )
-    corrected = tracker.run(
-        "factor_vae_corrected",
-        f"FactorVAE score (corrected): {count}",
-        lambda: reference if reference.num_active_dims == z.shape[1] else factor_vae(compute_factor_vae_corrected),
-        votes.factor_vae_images(samples),
-    )
-    with warnings.catch_warnings():
-        # The reference's LogisticRegression() stops at lbfgs' default 100 iterations.
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        beta = tracker.run("beta_vae", f"BetaVAE score: {count}", lambda: compute_beta_vae(
-            encoder.represent, renderer, seed=seed, batch_size=votes.batch_size, num_train=votes.train, num_eval=votes.eval
-        ), votes.beta_vae_images)
-    values["factor_vae"] = _factor_vae_dict(reference)
-    values["factor_vae_corrected"] = _factor_vae_dict(corrected)
-    values["beta_vae"] = {"train_accuracy": beta.train_accuracy, "eval_accuracy": beta.eval_accuracy}
-    matrices["factor_vae_votes"] = corrected.train_votes.tolist()
-    interventions = (dataset, Interventions(votes.train, votes.eval, votes.batch_size, samples))
+    spec = votes.interventions(samples)
+    outputs: dict[str, Output] = {}
+
+    def intervene(entry: Metric) -> Output:
+        reuses = entry.reuses
+        if reuses and reuses in outputs and outputs[reuses][0][reuses]["num_active_dims"] == z.shape[1]:
+            return {entry.name: outputs[reuses][0][reuses]}, outputs[reuses][1]  # every latent active: the same result
+        return entry.compute(encoder.represent, renderer, seed, spec)
+
+    for entry in metrics_from("interventions"):
+        images = entry.images(spec) if entry.images else 0
+        outputs[entry.name] = tracker.run(entry.name, f"{entry.title}: {count}", partial(intervene, entry), images)
+    for entry_values, entry_matrices in outputs.values():
+        values |= entry_values
+        matrices |= entry_matrices  # the last wins: the corrected FactorVAE's votes
+    interventions = (dataset, spec)
     baselines = tracker.run("baselines", "shuffled-rows nulls and ceilings", lambda: card_baselines(
         z, codes, factors, seed, interventions=interventions, dci=dci_baselines, n_jobs=n_jobs,
     ))
@@ -381,12 +368,15 @@ def save_metrics(folder: Path, metrics: dict) -> dict:
     return card
 
 
-def _factor_vae_dict(result: FactorVAEResult) -> dict:
-    return {
-        "train_accuracy": result.train_accuracy,
-        "eval_accuracy": result.eval_accuracy,
-        "num_active_dims": result.num_active_dims,
-    }
+# The scores ``latentatlas compare`` shows, by flat key; their headers are the catalogue's labels.
+_COMPARED_SCORES = (
+    "infomec.infom", "infomec.infoc", "infomec.infoe", "mig",
+    "dci.disentanglement", "dci.completeness", "dci.informativeness_test",
+)
+
+
+def _card_score(card: dict, key: str) -> float | None:
+    return score_value(card.get("metrics", {}).get("values", {}), key)
 
 
 # The comparison table of ``latentatlas compare``: (column, how to read it from a card).
@@ -396,21 +386,8 @@ COMPARISON_COLUMNS: tuple[tuple[str, Callable[[dict], float | int | str | None]]
     ("steps", lambda card: card.get("steps")),
     ("batch", lambda card: card.get("batch_size")),
     ("PSNR dB", lambda card: card.get("heldout", {}).get("psnr_db")),
-    ("InfoM", lambda card: _metric(card, "infomec", "infom")),
-    ("InfoC", lambda card: _metric(card, "infomec", "infoc")),
-    ("InfoE", lambda card: _metric(card, "infomec", "infoe")),
-    ("MIG", lambda card: _metric(card, "mig")),
-    ("DCI D", lambda card: _metric(card, "dci", "disentanglement")),
-    ("DCI C", lambda card: _metric(card, "dci", "completeness")),
-    ("DCI I", lambda card: _metric(card, "dci", "informativeness_test")),
+    *((labels()[key], partial(_card_score, key=key)) for key in _COMPARED_SCORES),
 )
-
-
-def _metric(card: dict, name: str, key: str | None = None) -> float | None:
-    value = card.get("metrics", {}).get("values", {}).get(name)
-    if isinstance(value, dict):
-        return value.get(key) if key else None
-    return value
 
 
 def comparison_table(cards: list[dict]) -> str:

@@ -24,6 +24,7 @@ import numpy as np
 from latentatlas.data import FactorDataset, load_dataset
 from latentatlas.evaluation.disentanglement import encode_factor_samples
 from latentatlas.evaluation.baselines import protocol_ceiling, protocol_null, protocol_scores
+from latentatlas.metrics.catalogue import display_order, scores
 from latentatlas.metrics.stats import holm, summarize, welch
 from latentatlas.store.folders import CARD_FILE, load_model_folder, write_json, write_text
 from latentatlas.store.zoo import CEILING_FILE, TABLE_JSON, TABLE_MD, ZooConfig, ZooProtocol, read_manifest
@@ -112,25 +113,9 @@ def evaluate_zoo(out: Path, force: bool = False, log: Callable[[str], None] = pr
 
 # --- comparison --------------------------------------------------------------------
 
-# Table columns: (flat score name, header). dci_fast is labelled an estimate.
-COLUMNS = (
-    ("psnr_db", "PSNR dB"),
-    ("infomec.infom", "InfoM"),
-    ("infomec.infoc", "InfoC"),
-    ("infomec.infoe", "InfoE"),
-    ("infomec_codes.infom", "InfoM codes"),
-    ("infomec_codes.infoc", "InfoC codes"),
-    ("infomec_codes.infoe", "InfoE codes"),
-    ("mig", "MIG"),
-    ("dci.disentanglement", "DCI D"),
-    ("dci.completeness", "DCI C"),
-    ("dci_fast.disentanglement", "DCI-est D"),
-    ("dci_fast.completeness", "DCI-est C"),
-    ("dci_fast.informativeness_test", "DCI-est I"),
-    ("sap", "SAP"),
-    ("modularity", "modularity"),
-    ("explicitness_test", "explicitness"),
-)
+# Table columns: (flat score name, header): PSNR, then the catalogue's zoo scores in display
+# order, under their labels (dci_fast's say it is an estimate).
+COLUMNS = (("psnr_db", "PSNR dB"), *((score.key, score.label) for score in scores(display_order()) if score.in_zoo))
 
 
 def _member_scores(out: Path, manifest: dict) -> dict[str, dict[str, list[dict]]]:

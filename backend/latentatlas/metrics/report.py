@@ -7,28 +7,15 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from latentatlas.metrics._mi import histogram_mutual_info
-from latentatlas.metrics.dci import DCIResult, compute_dci, compute_dci_fast
-from latentatlas.metrics.infomec import compute_infomec
-from latentatlas.metrics.mig import mig_from_info
-from latentatlas.metrics.modularity import compute_explicitness, modularity_from_mutual_info
-from latentatlas.metrics.sap import compute_sap
+from latentatlas.metrics.catalogue import CATALOGUE, Split, metric
 
-METRIC_NAMES = (
-    "mig",
-    "dci",
-    "dci_fast",
-    "sap",
-    "sap_continuous",
-    "modularity",
-    "explicitness",
-    "infomec",
-)
-# Exact DCI fits 100 x (number of classes) trees per factor: minutes on 10k
-# rows, so it runs only when asked for; dci_fast (an estimate of DCI from histogram
-# gradient boosting, 0.01-0.06 above exact DCI on trained models and wrong on duplicated
+# What compute_metrics computes on arrays: the catalogue's latents and codes entries, in its order.
+METRIC_NAMES = tuple(entry.name for entry in CATALOGUE if entry.source != "interventions")
+# Those that run unless others are asked for. Exact DCI fits 100 x (number of classes) trees per
+# factor, minutes on 10k rows, so it runs only when asked for; dci_fast (an estimate of DCI from
+# histogram gradient boosting, 0.01-0.06 above exact DCI on trained models and wrong on duplicated
 # latents) stands in by default, always labelled as an estimate.
-DEFAULT_METRICS = tuple(name for name in METRIC_NAMES if name != "dci")
+DEFAULT_METRICS = tuple(name for name in METRIC_NAMES if metric(name).default)
 
 
 class MetricsInputError(ValueError):
@@ -130,12 +117,14 @@ def compute_metrics(
     with_matrices: bool = False,
     on_progress: Callable[[float], None] | None = None,
 ) -> dict:
-    """Compute the requested metrics (default DEFAULT_METRICS) as a JSON-able dict.
+    """Compute the requested metrics (names of the catalogue's latents and codes entries,
+    METRIC_NAMES; default DEFAULT_METRICS) as a JSON-able dict, each by its catalogue entry's
+    compute function, in catalogue order.
 
     Rows [:train_rows] are the train split, the rest the test split.  MIG,
     modularity and InfoMEC use the train rows; DCI, SAP and explicitness train
     on them and also score the test rows.  ``discrete_latents`` selects
-    InfoMEC's plug-in estimator (quantised codes); ``seed`` seeds DCI's tree
+    InfoMEC's plug-in estimator (quantised codes; ``infomec_codes`` always uses it); ``seed`` seeds DCI's tree
     randomness and InfoMEC's kNN jitter; ``n_jobs`` the exact DCI processes.
 
     ``with_matrices`` adds a ``"matrices"`` entry (nested lists) with what the
@@ -146,39 +135,17 @@ def compute_metrics(
     """
     z, y, train_rows = validate_inputs(z, y, train_rows)
     names = _requested(metrics)
-    z_train, y_train, z_test, y_test = z[:train_rows], y[:train_rows], z[train_rows:], y[train_rows:]
+    split = Split(
+        z[:train_rows], y[:train_rows], z[train_rows:], y[train_rows:], seed, n_jobs, discrete_latents, on_progress
+    )
     result: dict = {}
     matrices: dict[str, list] = {}
-    info = histogram_mutual_info(z_train, y_train) if names & {"mig", "modularity"} else None
-    if "mig" in names:
-        mig = mig_from_info(info)
-        result["mig"] = mig.mig
-        matrices["mig_mutual_info"] = mig.mutual_info.tolist()
-    if "dci" in names:
-        dci = compute_dci(z_train, y_train, z_test, y_test, n_jobs=n_jobs, seed=seed, on_progress=on_progress)
-        result["dci"] = _dci_dict(dci)
-        matrices["dci_importance"] = dci.importance_matrix.tolist()
-    if "dci_fast" in names:
-        dci_fast = compute_dci_fast(z_train, y_train, z_test, y_test, seed=seed)
-        result["dci_fast"] = _dci_dict(dci_fast)
-        matrices.setdefault("dci_importance", dci_fast.importance_matrix.tolist())
-    if "sap" in names:
-        result["sap"] = compute_sap(z_train, y_train, z_test, y_test).sap
-    if "sap_continuous" in names:
-        result["sap_continuous"] = compute_sap(z_train, y_train, z_test, y_test, continuous_factors=True).sap
-    if "modularity" in names:
-        result["modularity"] = modularity_from_mutual_info(info.mutual_info).modularity
-    if "explicitness" in names:
-        explicitness = compute_explicitness(z_train, y_train, z_test, y_test)
-        result["explicitness_train"] = explicitness.train
-        result["explicitness_test"] = explicitness.test
-    if "infomec" in names:
-        info_mec = compute_infomec(z_train, y_train, discrete_latents=discrete_latents, seed=seed)
-        result["infomec"] = {
-            "infom": info_mec.infom, "infoc": info_mec.infoc, "infoe": info_mec.infoe, "infoe_near_zero": info_mec.infoe_near_zero,
-        }
-        matrices["infomec_nmi"] = info_mec.nmi.tolist()
-        matrices["infomec_active"] = info_mec.active_latents.tolist()
+    for entry in CATALOGUE:
+        if entry.name in names:
+            values, entry_matrices = entry.compute(split)
+            result |= values
+            for key, matrix in entry_matrices.items():
+                matrices.setdefault(key, matrix)  # the first wins: exact DCI's importances over dci_fast's
     if with_matrices:
         result["matrices"] = matrices
     return result
@@ -194,26 +161,19 @@ def _requested(metrics: Iterable[str] | str | None) -> set[str]:
     return names
 
 
-def _dci_dict(result: DCIResult) -> dict[str, float]:
-    return {
-        "disentanglement": result.disentanglement,
-        "completeness": result.completeness,
-        "informativeness_train": result.informativeness_train,
-        "informativeness_test": result.informativeness_test,
-    }
-
-
-# How format_table names a result key: dci_fast is never shown as DCI.
-LABELS = {"dci_fast": "dci_fast (estimate of DCI, HistGB)"}
-
-
 def format_table(result: dict) -> str:
     """Two-column text table of a compute_metrics result (nested keys dotted, matrices left out)."""
-    rows = list(_flatten({LABELS.get(key, key): value for key, value in result.items() if key != "matrices"}))
+    rows = list(_flatten({_table_name(key): value for key, value in result.items() if key != "matrices"}))
     width = max([len("metric")] + [len(name) for name, _ in rows])
     lines = [f"{'metric':<{width}}  value", f"{'-' * width}  ------"]
     lines += [f"{name:<{width}}  {value:.4f}" if isinstance(value, float) else f"{name:<{width}}  {value}" for name, value in rows]
     return "\n".join(lines)
+
+
+def _table_name(key: str) -> str:
+    """A result key as the table shows it: with the catalogue's caveat (dci_fast is never shown as DCI)."""
+    caveat = metric(key).caveat if key in METRIC_NAMES else ""
+    return f"{key} ({caveat})" if caveat else key
 
 
 def _flatten(result: dict, prefix: str = "") -> Iterable[tuple[str, float]]:

@@ -23,6 +23,7 @@ import torch
 from latentatlas import __version__
 from latentatlas.data.base import FactorDataset
 from latentatlas.export.onnx import cache_folder, export_onnx
+from latentatlas.metrics.catalogue import catalogue_json
 from latentatlas.serve.browser import onnx_manifest
 from latentatlas.serve.services.core import ModelService
 from latentatlas.store.folders import load_model_folder
@@ -98,6 +99,8 @@ def export_site(model_folders: list[Path], out: Path, frontend_dir: Path, cache_
         report.models.append(model_id)
     site = {"version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "models": entries}
     (out / "site.json").write_text(json.dumps(site, allow_nan=False))
+    (out / "api").mkdir()  # the page reads the metric catalogue where the app serves it: api/metric-catalogue
+    (out / "api" / "metric-catalogue").write_text(json.dumps(catalogue_json()))
     shutil.copyfile(frontend_dir / PAGE, out / "index.html")
     shutil.copyfile(frontend_dir / "styles.css", out / "styles.css")
     for name in _modules(frontend_dir / "src", ENTRY_MODULE):

@@ -14,11 +14,12 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from latentatlas.data import DatasetSpec, load_dataset
 from latentatlas.families import FamilyConfig, get_family, model_config
 from latentatlas.families.base import TrainConfig
+from latentatlas.metrics.catalogue import metrics_from
 from latentatlas.nets.config import NetConfig
 from latentatlas.store.folders import WEIGHTS_FILE, ship_float16
 
@@ -27,9 +28,10 @@ CEILING_FILE = "ceiling.json"
 TABLE_MD, TABLE_JSON = "table.md", "table.json"
 MANIFEST_VERSION = 1
 
-# Scores of the evaluation protocol (``compute_metrics`` names); exact DCI fits minutes of
-# trees per member and null repeat, so the protocol's default is dci_fast, labelled an estimate.
-ZooMetric = Literal["mig", "dci", "dci_fast", "sap", "sap_continuous", "modularity", "explicitness", "infomec"]
+# Metrics the evaluation protocol can score: the catalogue's latents metrics (``compute_metrics``
+# names); its default is those the catalogue puts in the zoo (exact DCI fits minutes of trees per
+# member and null repeat, so dci_fast stands in, labelled an estimate).
+ZOO_METRICS = tuple(entry.name for entry in metrics_from("latents"))
 
 
 class ZooError(RuntimeError):
@@ -95,8 +97,19 @@ class ZooProtocol(BaseModel):
 
     samples: int = Field(5000, ge=30, description="factor samples rendered and encoded (2/3 train, 1/3 test)")
     seed: int = 0
-    metrics: tuple[ZooMetric, ...] = ("mig", "dci_fast", "sap", "modularity", "explicitness", "infomec")
+    metrics: tuple[str, ...] = Field(
+        tuple(entry.name for entry in metrics_from("latents") if entry.zoo),
+        description=f"from {', '.join(ZOO_METRICS)}",
+    )
     null_repeats: int = Field(3, ge=1, description="shuffled-rows permutations per member")
+
+    @field_validator("metrics")
+    @classmethod
+    def _known(cls, metrics: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(metrics) - set(ZOO_METRICS))
+        if unknown:
+            raise ValueError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(ZOO_METRICS)}")
+        return metrics
 
 
 class ZooConfig(BaseModel):

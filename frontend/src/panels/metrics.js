@@ -3,7 +3,7 @@
 // that runs the server's metrics job and follows its progress, and a table comparing
 // every served model that has metrics. Clicking a heatmap column picks that latent.
 
-import { api } from "../lib/api.js";
+import { api, request } from "../lib/api.js";
 import { fmt } from "../lib/format.js";
 import { CONFIG, GRID, THEME as LAYOUT, plotAvailable } from "../lib/plot.js";
 
@@ -15,27 +15,45 @@ function formatSeconds(seconds) {
   return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
 }
 
-/** [label, value getter, family, description, baseline name]: what the bars and the comparison
- * show; the baseline name keys the card's null and ceiling (`metrics.baselines`), where it has one. */
-export const SCORES = [
-  ["InfoM", (v) => v.infomec?.infom, "InfoMEC", "modularity: each latent informs about one factor (Hsu et al. 2023)", "infomec.infom"],
-  ["InfoC", (v) => v.infomec?.infoc, "InfoMEC", "compactness: each factor is captured by one latent", "infomec.infoc"],
-  ["InfoE", (v) => v.infomec?.infoe, "InfoMEC", "explicitness: factors are linearly decodable from the latents", "infomec.infoe"],
-  ["MIG", (v) => v.mig, "MI", "mutual information gap (Chen et al. 2018)", "mig"],
-  ["DCI D", (v) => v.dci?.disentanglement, "DCI", "DCI disentanglement (Eastwood & Williams 2018), exact gradient boosting", "dci.disentanglement"],
-  ["DCI C", (v) => v.dci?.completeness, "DCI", "DCI completeness", "dci.completeness"],
-  ["DCI I", (v) => v.dci?.informativeness_test, "DCI", "DCI informativeness: test accuracy of the boosted trees", "dci.informativeness_test"],
-  // the fast variant only estimates DCI (0.01-0.06 above it here; completeness 1.00 vs 0.705 on duplicated latents): never shown as DCI
-  ["DCI-est D", (v) => (v.dci ? undefined : v.dci_fast?.disentanglement), "DCI", "an estimate of DCI disentanglement (fast boosting; not DCI)"],
-  ["DCI-est C", (v) => (v.dci ? undefined : v.dci_fast?.completeness), "DCI", "an estimate of DCI completeness (not DCI)"],
-  ["SAP", (v) => v.sap, "MI", "separated attribute predictability (Kumar et al. 2018)", "sap"],
-  ["Modularity", (v) => v.modularity, "MI", "modularity (Ridgeway & Mozer 2018)", "modularity"],
-  ["Explicitness", (v) => v.explicitness_test, "MI", "explicitness: test ROC-AUC (Ridgeway & Mozer 2018)", "explicitness_test"],
-  ["FactorVAE", (v) => v.factor_vae_corrected?.eval_accuracy, "votes", "FactorVAE score, corrected argmin (Kim & Mnih 2018)", "factor_vae_corrected.eval_accuracy"],
-  ["FactorVAE ref", (v) => v.factor_vae?.eval_accuracy, "votes", "FactorVAE score as disentanglement_lib computes it", "factor_vae.eval_accuracy"],
-  ["BetaVAE", (v) => v.beta_vae?.eval_accuracy, "votes", "BetaVAE score (Higgins et al. 2017)", "beta_vae.eval_accuracy"],
-];
-const FAMILY_COLORS = { InfoMEC: "#5fa8ff", MI: "#7bd88f", DCI: "#f0a35e", votes: "#b39df3" };
+/** The metric catalogue (GET /api/metric-catalogue; a static site ships the same JSON at that
+ * path beside its page): every score's key, label, group and description, declared once on the
+ * server. Without it the page still works, with no scores to show. */
+async function loadCatalogue() {
+  try {
+    return await request("api/metric-catalogue");
+  } catch (error) {
+    console.warn(`the metric catalogue is unavailable: ${error.message}`);
+    return { groups: [], metrics: [] };
+  }
+}
+export const CATALOGUE = await loadCatalogue();
+
+/** The number under a flat dotted key ("dci.disentanglement") of a card's values, or undefined. */
+export function scoreValue(values, key) {
+  const value = key.split(".").reduce((node, part) => node?.[part], values);
+  return typeof value === "number" ? value : undefined;
+}
+
+/** Flat score key -> label, for every score of the catalogue. */
+export const LABELS = Object.fromEntries(CATALOGUE.metrics.flatMap((m) => m.scores.map((s) => [s.key, s.label])));
+
+/** [label, value getter, group, description, key] of every shown score, in the catalogue's order:
+ * what the bars and the comparison show; the key also names the card's null and ceiling
+ * (`metrics.baselines`) where it has them. An estimate (`stands_in_for`, e.g. the fast DCI) is
+ * shown only where the metric it estimates is missing, so it is never shown as that metric. */
+export const SCORES = CATALOGUE.metrics.flatMap((metric) =>
+  metric.scores
+    .filter((score) => score.shown)
+    .map((score) => [
+      score.label,
+      (v) => (metric.stands_in_for && v?.[metric.stands_in_for] ? undefined : scoreValue(v, score.key)),
+      metric.group,
+      score.description,
+      score.key,
+    ]),
+);
+const PALETTE = ["#5fa8ff", "#7bd88f", "#f0a35e", "#b39df3", "#e8c468", "#6fd3d0"];
+const FAMILY_COLORS = Object.fromEntries(CATALOGUE.groups.map((group, i) => [group.name, PALETTE[i % PALETTE.length]]));
 
 
 /** The metrics of a model's card, or null when there are none (or they do not fit it). A

@@ -6,15 +6,9 @@
 import { request } from "../lib/api.js";
 import { fmt } from "../lib/format.js";
 import { CONFIG, GRID, THEME, plotAvailable } from "../lib/plot.js";
+import { LABELS } from "./metrics.js";
 
-const LABELS = {
-  "infomec.infom": "InfoM", "infomec.infoc": "InfoC", "infomec.infoe": "InfoE", mig: "MIG", sap: "SAP",
-  modularity: "modularity", explicitness_test: "explicitness", psnr_db: "PSNR dB",
-  "infomec_codes.infom": "InfoM (codes)", "infomec_codes.infoc": "InfoC (codes)", "infomec_codes.infoe": "InfoE (codes)",
-  "dci.disentanglement": "DCI D", "dci.completeness": "DCI C",
-  "dci_fast.disentanglement": "DCI-est D", "dci_fast.completeness": "DCI-est C", "dci_fast.informativeness_test": "DCI-est I",
-};
-const label = (metric) => LABELS[metric] ?? metric;
+const label = (metric) => (metric === "psnr_db" ? "PSNR dB" : LABELS[metric] ?? metric);
 
 export class ZooPanel {
   /** @param {object} els {section, metric, note, plot, claims} */

@@ -1,0 +1,392 @@
+"""The metric catalogue: every disentanglement score declared once.
+
+A :class:`Metric` is one computation (``compute_metrics`` name, ``--metrics`` choice, card key);
+its :class:`Score` entries are the numbers it yields under flat dotted keys (DCI gives D, C and I;
+InfoMEC gives M, C and E). Each entry says what it costs, how it is computed (``compute``), what its
+null is (shuffled rows, or drawn latent rows for the vote-based scores; :mod:`~latentatlas.metrics.baselines`),
+that its ceiling is perfect latents, whether a card always gets that null and ceiling, and whether it
+runs by default. ``compute_metrics``, the CLI, ``evaluate``, the baselines, the zoo, the card and the
+app (``GET /api/metric-catalogue``) all read it; adding a metric is one entry here (see
+docs/adding-a-metric.md).
+
+Three sources: ``latents`` metrics run on (z, y) split into train and test rows; ``codes`` metrics
+run on a quantised model's code indices (beside their ``variant_of`` metric); ``interventions``
+metrics render fresh images with chosen factors held fixed (a ``GroundTruthDataset``) and vote.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from typing import Literal, Protocol
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from latentatlas.metrics._mi import DiscreteInfo, histogram_mutual_info
+from latentatlas.metrics.betavae import compute_beta_vae
+from latentatlas.metrics.dci import DCIResult, compute_dci, compute_dci_fast
+from latentatlas.metrics.factorvae import (
+    FactorVAEResult,
+    GroundTruthDataset,
+    Representation,
+    compute_factor_vae,
+    compute_factor_vae_corrected,
+)
+from latentatlas.metrics.infomec import compute_infomec
+from latentatlas.metrics.mig import mig_from_info
+from latentatlas.metrics.modularity import compute_explicitness, modularity_from_mutual_info
+from latentatlas.metrics.sap import compute_sap
+
+Source = Literal["latents", "codes", "interventions"]
+Output = tuple[dict, dict]
+"""What a compute function returns: the result entries (``{"dci": {...}}``) and the matrices
+behind them (``{"dci_importance": [[...]]}``, nested lists)."""
+
+GROUPS = {
+    "InfoMEC": "information-theoretic modularity, compactness and explicitness (Hsu et al. 2023)",
+    "MI": "mutual-information and predictor scores of the disentanglement_lib protocol (Locatello et al. 2019)",
+    "DCI": "disentanglement, completeness, informativeness from boosted trees (Eastwood & Williams 2018)",
+    "votes": "interventional scores: a classifier votes which factor was held fixed",
+}
+"""The groups in display order, with what they are."""
+
+
+@dataclass
+class Split:
+    """What a ``latents`` / ``codes`` compute function gets: rows [:train_rows] of (z, y) train,
+    the rest test, and the options of ``compute_metrics``. The 20-bin plug-in mutual information
+    of the train rows (MIG, modularity) is computed once, when first asked for."""
+
+    z_train: np.ndarray
+    y_train: np.ndarray
+    z_test: np.ndarray
+    y_test: np.ndarray
+    seed: int = 0
+    n_jobs: int = 2
+    discrete_latents: bool = False
+    on_progress: Callable[[float], None] | None = None
+
+    @cached_property
+    def mutual_info(self) -> DiscreteInfo:
+        return histogram_mutual_info(self.z_train, self.y_train)
+
+
+class Votes(Protocol):
+    """How the interventional scores run: votes of ``batch_size`` samples, and FactorVAE's
+    global latent variances from ``variance_samples`` samples."""
+
+    @property
+    def train(self) -> int: ...
+    @property
+    def eval(self) -> int: ...
+    @property
+    def batch_size(self) -> int: ...
+    @property
+    def variance_samples(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Score:
+    """One number: ``key`` is its flat dotted name in a result (``dci.disentanglement``), ``shown``
+    whether the app's bars and comparison show it, ``zoo`` whether the zoo's table has a column for
+    it (default: as ``shown``), ``baseline`` whether it gets a null and a ceiling."""
+
+    key: str
+    label: str
+    description: str
+    shown: bool = True
+    baseline: bool = True
+    zoo: bool | None = None
+
+    @property
+    def in_zoo(self) -> bool:
+        return self.shown if self.zoo is None else self.zoo
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One computation and the scores it yields.
+
+    ``cost`` says what it costs in words; ``seconds`` (rough seconds on 10,000 samples on a
+    2-core CPU) and ``images`` (images an interventional score renders and encodes for given
+    votes) apportion evaluate's progress bar. ``baselines``: whether a card always gets the
+    null and ceiling (``"on request"``: ``evaluate --dci-baselines``). ``stands_in_for``: shown
+    only where that metric is missing (an estimate of it). ``reuses``: equal to that metric's
+    result when every latent is active, so not recomputed then.
+    """
+
+    name: str
+    title: str
+    group: str
+    paper: str
+    source: Source
+    compute: Callable[..., Output]
+    scores: tuple[Score, ...]
+    cost: str
+    seconds: float = 0.0
+    images: Callable[[Votes], int] | None = None
+    default: bool = True
+    zoo: bool = True
+    null: Literal["shuffled rows", "drawn latent rows"] = "shuffled rows"
+    ceiling: str = "perfect latents"
+    baselines: Literal["always", "on request", "never"] = "always"
+    caveat: str = ""
+    variant_of: str | None = None
+    stands_in_for: str | None = None
+    reuses: str | None = None
+    flags: tuple[str, ...] = field(default=())
+
+    @property
+    def reference(self) -> str:
+        """The compute function, as ``module.name``."""
+        return f"{self.compute.__module__}.{self.compute.__qualname__}"
+
+
+# --- compute functions: (Split) -> Output, or (represent, dataset, seed, votes) -> Output -------------
+
+
+def _mig(split: Split) -> Output:
+    mig = mig_from_info(split.mutual_info)
+    return {"mig": mig.mig}, {"mig_mutual_info": mig.mutual_info.tolist()}
+
+
+def _dci_dict(result: DCIResult) -> dict[str, float]:
+    keys = ("disentanglement", "completeness", "informativeness_train", "informativeness_test")
+    return {key: getattr(result, key) for key in keys}
+
+
+def _dci(split: Split) -> Output:
+    dci = compute_dci(split.z_train, split.y_train, split.z_test, split.y_test, n_jobs=split.n_jobs, seed=split.seed,
+                      on_progress=split.on_progress)
+    return {"dci": _dci_dict(dci)}, {"dci_importance": dci.importance_matrix.tolist()}
+
+
+def _dci_fast(split: Split) -> Output:
+    dci = compute_dci_fast(split.z_train, split.y_train, split.z_test, split.y_test, seed=split.seed)
+    return {"dci_fast": _dci_dict(dci)}, {"dci_importance": dci.importance_matrix.tolist()}
+
+
+def _sap(split: Split) -> Output:
+    return {"sap": compute_sap(split.z_train, split.y_train, split.z_test, split.y_test).sap}, {}
+
+
+def _sap_continuous(split: Split) -> Output:
+    sap = compute_sap(split.z_train, split.y_train, split.z_test, split.y_test, continuous_factors=True)
+    return {"sap_continuous": sap.sap}, {}
+
+
+def _modularity(split: Split) -> Output:
+    return {"modularity": modularity_from_mutual_info(split.mutual_info.mutual_info).modularity}, {}
+
+
+def _explicitness(split: Split) -> Output:
+    explicitness = compute_explicitness(split.z_train, split.y_train, split.z_test, split.y_test)
+    return {"explicitness_train": explicitness.train, "explicitness_test": explicitness.test}, {}
+
+
+def _infomec_of(split: Split, discrete: bool) -> dict:
+    info_mec = compute_infomec(split.z_train, split.y_train, discrete_latents=discrete, seed=split.seed)
+    values = {"infom": info_mec.infom, "infoc": info_mec.infoc, "infoe": info_mec.infoe,
+              "infoe_near_zero": info_mec.infoe_near_zero}
+    return {"values": values, "nmi": info_mec.nmi.tolist(), "active": info_mec.active_latents.tolist()}
+
+
+def _infomec(split: Split) -> Output:
+    out = _infomec_of(split, split.discrete_latents)
+    return {"infomec": out["values"]}, {"infomec_nmi": out["nmi"], "infomec_active": out["active"]}
+
+
+def _infomec_codes(split: Split) -> Output:
+    return {"infomec_codes": _infomec_of(split, discrete=True)["values"]}, {}
+
+
+def _factor_vae_output(name: str, result: FactorVAEResult) -> Output:
+    value = {"train_accuracy": result.train_accuracy, "eval_accuracy": result.eval_accuracy,
+             "num_active_dims": result.num_active_dims}
+    return {name: value}, {"factor_vae_votes": result.train_votes.tolist()}
+
+
+def _votes_kwargs(seed: int, votes: Votes) -> dict:
+    return {"seed": seed, "batch_size": votes.batch_size, "num_train": votes.train, "num_eval": votes.eval}
+
+
+def _factor_vae(represent: Representation, dataset: GroundTruthDataset, seed: int, votes: Votes) -> Output:
+    result = compute_factor_vae(
+        represent, dataset, num_variance_estimate=votes.variance_samples, **_votes_kwargs(seed, votes)
+    )
+    return _factor_vae_output("factor_vae", result)
+
+
+def _factor_vae_corrected(represent: Representation, dataset: GroundTruthDataset, seed: int, votes: Votes) -> Output:
+    result = compute_factor_vae_corrected(
+        represent, dataset, num_variance_estimate=votes.variance_samples, **_votes_kwargs(seed, votes)
+    )
+    return _factor_vae_output("factor_vae_corrected", result)
+
+
+def _beta_vae(represent: Representation, dataset: GroundTruthDataset, seed: int, votes: Votes) -> Output:
+    with warnings.catch_warnings():
+        # The reference's LogisticRegression() stops at lbfgs' default 100 iterations.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        beta = compute_beta_vae(represent, dataset, **_votes_kwargs(seed, votes))
+    return {"beta_vae": {"train_accuracy": beta.train_accuracy, "eval_accuracy": beta.eval_accuracy}}, {}
+
+
+def _factor_vae_images(votes: Votes) -> int:
+    return votes.variance_samples + (votes.train + votes.eval) * votes.batch_size
+
+
+def _beta_vae_images(votes: Votes) -> int:
+    return 2 * (votes.train + votes.eval) * votes.batch_size
+
+
+# --- the catalogue (compute order; the app orders by GROUPS) ----------------------------------------
+
+_DCI_SCORES = (("disentanglement", "D", "disentanglement: each latent predicts one factor"),
+               ("completeness", "C", "completeness: each factor is predicted by one latent"),
+               ("informativeness_train", "I train", "informativeness: train accuracy of the boosted trees"),
+               ("informativeness_test", "I", "informativeness: test accuracy of the boosted trees"))
+_INFOMEC_SCORES = (("infom", "InfoM", "modularity: each latent informs about one factor"),
+                   ("infoc", "InfoC", "compactness: each factor is captured by one latent"),
+                   ("infoe", "InfoE", "explicitness: factors are linearly decodable from the latents"))
+
+
+def _votes_scores(name: str, label: str, description: str) -> tuple[Score, ...]:
+    train = Score(f"{name}.train_accuracy", f"{label} train", f"{description}: train accuracy",
+                  shown=False, baseline=False)
+    return train, Score(f"{name}.eval_accuracy", label, description)
+
+
+CATALOGUE: tuple[Metric, ...] = (
+    Metric(
+        "mig", "Mutual information gap", "MI", "Chen et al. 2018, Isolating Sources of Disentanglement in VAEs",
+        "latents", _mig, (Score("mig", "MIG", "mutual information gap (Chen et al. 2018)"),),
+        cost="milliseconds (20-bin histograms)", seconds=0.05,
+    ),
+    Metric(
+        "dci", "DCI (exact)", "DCI",
+        "Eastwood & Williams 2018, A Framework for the Quantitative Evaluation of Disentangled Representations",
+        "latents", _dci,
+        tuple(Score(f"dci.{key}", f"DCI {short}", f"DCI {about} (Eastwood & Williams 2018), exact gradient boosting",
+                    shown=key != "informativeness_train") for key, short, about in _DCI_SCORES),
+        cost="minutes (100 x classes trees per factor on 10k rows)", seconds=35.0, default=False, zoo=False,
+        baselines="on request",
+    ),
+    Metric(
+        "dci_fast", "DCI estimate (HistGB)", "DCI", "an estimate of Eastwood & Williams 2018 DCI", "latents", _dci_fast,
+        tuple(Score(f"dci_fast.{key}", f"DCI-est {short}", f"an estimate of DCI {about} (fast boosting; not DCI)",
+                    shown=key != "informativeness_train") for key, short, about in _DCI_SCORES),
+        cost="seconds (histogram gradient boosting)", seconds=8.0, baselines="never",
+        caveat="estimate of DCI, HistGB", stands_in_for="dci",
+    ),
+    Metric(
+        "sap", "Separated attribute predictability", "MI",
+        "Kumar et al. 2018, Variational Inference of Disentangled Latent Concepts from Unlabeled Observations",
+        "latents", _sap, (Score("sap", "SAP", "separated attribute predictability (Kumar et al. 2018)"),),
+        cost="under a second (one-feature linear SVMs)", seconds=0.5,
+    ),
+    Metric(
+        "sap_continuous", "SAP, continuous factors", "MI", "Kumar et al. 2018 (R^2 variant)", "latents",
+        _sap_continuous,
+        (Score("sap_continuous", "SAP (R²)", "SAP with squared correlations for continuous factors", shown=False),),
+        cost="milliseconds (correlations)", seconds=0.05, zoo=False, baselines="never",
+    ),
+    Metric(
+        "modularity", "Modularity", "MI",
+        "Ridgeway & Mozer 2018, Learning Deep Disentangled Embeddings with the F-Statistic Loss",
+        "latents", _modularity, (Score("modularity", "Modularity", "modularity (Ridgeway & Mozer 2018)"),),
+        cost="milliseconds (20-bin histograms)", seconds=0.05,
+    ),
+    Metric(
+        "explicitness", "Explicitness", "MI", "Ridgeway & Mozer 2018", "latents", _explicitness,
+        (Score("explicitness_train", "Explicitness train", "explicitness: train ROC-AUC (Ridgeway & Mozer 2018)",
+               shown=False),
+         Score("explicitness_test", "Explicitness", "explicitness: test ROC-AUC (Ridgeway & Mozer 2018)")),
+        cost="about a second (a logistic regression per factor)", seconds=1.0,
+    ),
+    Metric(
+        "infomec", "InfoMEC", "InfoMEC", "Hsu et al. 2023, Disentanglement via Latent Quantization", "latents",
+        _infomec,
+        tuple(Score(f"infomec.{key}", label, f"{about} (Hsu et al. 2023)") for key, label, about in _INFOMEC_SCORES),
+        cost="seconds (k-NN mutual information, logistic regressions)", seconds=1.5, flags=("infoe_near_zero",),
+    ),
+    Metric(
+        "infomec_codes", "InfoMEC on the codes", "InfoMEC", "Hsu et al. 2023 (their discrete plug-in estimator)",
+        "codes", _infomec_codes,
+        tuple(Score(f"infomec_codes.{key}", f"{label} (codes)", f"{about}, plug-in estimator on the code indices",
+                    shown=False, zoo=True) for key, label, about in _INFOMEC_SCORES),
+        cost="about a second (plug-in mutual information)", seconds=1.0, default=False, variant_of="infomec",
+        flags=("infoe_near_zero",),
+    ),
+    Metric(
+        "factor_vae", "FactorVAE score (reference)", "votes", "Kim & Mnih 2018, Disentangling by Factorising",
+        "interventions", _factor_vae,
+        _votes_scores("factor_vae", "FactorVAE ref", "FactorVAE score as disentanglement_lib computes it"),
+        cost="minutes (renders and encodes every vote's images)", images=_factor_vae_images, null="drawn latent rows",
+    ),
+    Metric(
+        "factor_vae_corrected", "FactorVAE score (corrected argmin)", "votes", "Kim & Mnih 2018", "interventions",
+        _factor_vae_corrected,
+        _votes_scores("factor_vae_corrected", "FactorVAE", "FactorVAE score, corrected argmin (Kim & Mnih 2018)"),
+        cost="minutes (renders and encodes every vote's images)", images=_factor_vae_images, null="drawn latent rows",
+        reuses="factor_vae",
+    ),
+    Metric(
+        "beta_vae", "BetaVAE score", "votes", "Higgins et al. 2017, beta-VAE", "interventions", _beta_vae,
+        _votes_scores("beta_vae", "BetaVAE", "BetaVAE score (Higgins et al. 2017)"),
+        cost="minutes (renders and encodes two images per vote sample)", images=_beta_vae_images,
+        null="drawn latent rows",
+    ),
+)
+
+
+def metric(name: str) -> Metric:
+    """The catalogue entry called ``name`` (KeyError if none)."""
+    found = {entry.name: entry for entry in CATALOGUE}
+    return found[name]
+
+
+def metrics_from(source: Source) -> tuple[Metric, ...]:
+    """The entries of one source, in catalogue order."""
+    return tuple(entry for entry in CATALOGUE if entry.source == source)
+
+
+def scores(entries: Iterable[Metric] = CATALOGUE) -> tuple[Score, ...]:
+    """Every score of ``entries``, in their order."""
+    return tuple(score for entry in entries for score in entry.scores)
+
+
+def display_order(entries: Iterable[Metric] = CATALOGUE) -> tuple[Metric, ...]:
+    """``entries`` ordered by GROUPS (catalogue order within a group): how the app lists them."""
+    return tuple(sorted(entries, key=lambda entry: list(GROUPS).index(entry.group)))
+
+
+def score_value(result: dict, key: str) -> float | None:
+    """The number under flat dotted ``key`` (``dci.disentanglement``) in a nested result, None where
+    there is none (flags and counts are not scores but are returned as stored)."""
+    value: object = result
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value if isinstance(value, float | int) and not isinstance(value, bool) else None
+
+
+def labels() -> dict[str, str]:
+    """Flat score key -> its label, for every score."""
+    return {score.key: score.label for score in scores()}
+
+
+def catalogue_json() -> dict:
+    """The catalogue as plain JSON (``GET /api/metric-catalogue``): the groups in display order,
+    and every metric in display order with its scores."""
+    def entry(item: Metric) -> dict:
+        skipped = ("compute", "images", "scores", "flags")
+        data = {key: value for key, value in asdict(item).items() if key not in skipped}
+        return data | {"compute": item.reference, "flags": list(item.flags), "scores": [asdict(s) for s in item.scores]}
+
+    return {
+        "groups": [{"name": name, "description": about} for name, about in GROUPS.items()],
+        "metrics": [entry(item) for item in display_order()],
+    }
