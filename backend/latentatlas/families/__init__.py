@@ -48,6 +48,9 @@ FAMILY_MODULES = (
     "latentatlas.families.qlinfogan",
     "latentatlas.families.factorvae",
     "latentatlas.families.hfs",
+    "latentatlas.families.byol",
+    "latentatlas.families.simsiam",
+    "latentatlas.families.barlow",
     "latentatlas.families.onnx",
     "latentatlas.families.latents",
 )
