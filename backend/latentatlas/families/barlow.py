@@ -48,7 +48,9 @@ class BarlowTwinsConfig(ContrastiveConfig):
     @property
     def off_diagonal_lambda(self) -> float:
         """lambda: ``offdiag_weight``, else the paper's 5e-3 scaled to the projector width."""
-        return self.offdiag_weight if self.offdiag_weight is not None else PAPER_LAMBDA * PAPER_WIDTH / self.projector_dim
+        return (
+            self.offdiag_weight if self.offdiag_weight is not None else PAPER_LAMBDA * PAPER_WIDTH / self.projector_dim
+        )
 
 
 def cross_correlation(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
@@ -60,7 +62,9 @@ def cross_correlation(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor
     return normalised(first).T @ normalised(second) / first.shape[0]
 
 
-def barlow_twins_loss(first: torch.Tensor, second: torch.Tensor, off_diagonal_lambda: float) -> tuple[torch.Tensor, ...]:
+def barlow_twins_loss(
+    first: torch.Tensor, second: torch.Tensor, off_diagonal_lambda: float
+) -> tuple[torch.Tensor, ...]:
     """(L, on-diagonal term, off-diagonal term): L = sum_i (1 - C_ii)^2 + lambda sum_{i != j} C_ij^2."""
     correlation = cross_correlation(first, second)
     diagonal = torch.diagonal(correlation)

@@ -46,7 +46,9 @@ class BYOLConfig(ContrastiveConfig):
     projector_hidden: int = Field(1024, ge=1, le=16_384, description="projector hidden width (paper: 4096)")
     projector_dim: int = Field(256, ge=1, le=16_384, description="projection size (paper: 256)")
     predictor_hidden: int = Field(1024, ge=1, le=16_384, description="predictor hidden width (paper: 4096)")
-    tau_base: float = Field(0.996, ge=0, le=1, description="target EMA momentum at step 0, cosine-raised to 1 (paper: 0.996)")
+    tau_base: float = Field(
+        0.996, ge=0, le=1, description="target EMA momentum at step 0, cosine-raised to 1 (paper: 0.996)"
+    )
 
 
 def byol_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -36,11 +36,20 @@ REPRESENTATION_DIM = 256
 class ContrastiveConfig(FamilyConfig):
     """Options of every contrastive family: the augmentations (:mod:`latentatlas.nets.augment`)."""
 
-    crop_min_area: float = Field(0.7, gt=0, le=1, description="random resized crop: smallest area fraction kept (papers: 0.08)")
+    crop_min_area: float = Field(
+        0.7, gt=0, le=1, description="random resized crop: smallest area fraction kept (papers: 0.08)"
+    )
     blur_probability: float = Field(0.5, ge=0, le=1, description="probability of a Gaussian blur of sigma 0.1-1 px")
-    colour_jitter: float = Field(0.4, ge=0, lt=1, description="RGB only: brightness, contrast and saturation jitter strength")
-    flip_probability: float = Field(0.0, ge=0, le=1, description="horizontal flip probability (0: mirrors change dSprites' "
-                                    "posX and orientation and Shapes3D's orientation)")
+    colour_jitter: float = Field(
+        0.4, ge=0, lt=1, description="RGB only: brightness, contrast and saturation jitter strength"
+    )
+    flip_probability: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="horizontal flip probability (0: mirrors change dSprites' "
+        "posX and orientation and Shapes3D's orientation)",
+    )
 
     @classmethod
     def default_latent_dim(cls, net: NetConfig, factors: int) -> int:

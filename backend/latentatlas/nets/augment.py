@@ -92,8 +92,12 @@ def gaussian_blur(images: torch.Tensor, probability: float, generator: torch.Gen
     kernels = torch.where(blurred.unsqueeze(1), kernels, identity).to(images)
     kernels = kernels.repeat_interleave(channels, dim=0)  # (N C, K): one kernel per image and channel
     flat = images.reshape(1, n * channels, size, size)
-    flat = F.conv2d(F.pad(flat, (radius, radius, 0, 0), mode="reflect"), kernels.view(n * channels, 1, 1, -1), groups=n * channels)
-    flat = F.conv2d(F.pad(flat, (0, 0, radius, radius), mode="reflect"), kernels.view(n * channels, 1, -1, 1), groups=n * channels)
+    flat = F.conv2d(
+        F.pad(flat, (radius, radius, 0, 0), mode="reflect"), kernels.view(n * channels, 1, 1, -1), groups=n * channels
+    )
+    flat = F.conv2d(
+        F.pad(flat, (0, 0, radius, radius), mode="reflect"), kernels.view(n * channels, 1, -1, 1), groups=n * channels
+    )
     return flat.view_as(images)
 
 
