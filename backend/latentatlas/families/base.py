@@ -297,7 +297,7 @@ class GradientTrainer(Trainer):
     def __init__(self, model: LatentModel, config: TrainConfig) -> None:
         self.model, self.clip = model, config.grad_clip
         trainable = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
-        self.parameters = [p for _, p in trainable]
+        self.trainable = [p for _, p in trainable]
         self.optimizers = {"model": torch.optim.AdamW(adamw_groups(model, trainable, config.weight_decay), lr=config.lr)}
 
     def step(self, batch: Callable[[], torch.Tensor], step: int) -> dict[str, float]:
@@ -305,7 +305,7 @@ class GradientTrainer(Trainer):
         optimizer = self.optimizers["model"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_value_(self.parameters, self.clip)
+        torch.nn.utils.clip_grad_value_(self.trainable, self.clip)
         optimizer.step()
         return parts
 
