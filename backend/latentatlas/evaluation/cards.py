@@ -20,7 +20,7 @@ def training_card(model: LatentModel, dataset: ImageDataset, device: torch.devic
     and the pictures to save beside it by file name."""
     evaluation = evaluate_reconstruction(model, dataset, device)
     card = {**card, "heldout": {k: v for k, v in evaluation.items() if k != "latent_stats"}, "latent_stats": evaluation["latent_stats"]}
-    pictures = {RECONSTRUCTIONS_FILE: reconstruction_sheet(model, dataset, device)}
+    pictures = {RECONSTRUCTIONS_FILE: reconstruction_sheet(model, dataset, device)} if model.capabilities.decode else {}
     if model.capabilities.sample:
         pictures[SAMPLES_FILE] = samples_sheet(model, seed)
     if model.capabilities.ordered:

@@ -36,9 +36,9 @@ def binary_iou(reference: torch.Tensor, estimate: torch.Tensor, threshold: float
 
 @torch.inference_mode()
 def evaluate_reconstruction(model: LatentModel, dataset: ImageDataset, device: torch.device, batch_size: int = 250) -> dict:
-    """PSNR (and IoU for binary datasets) of reconstructions of the held-out samples, plus
-    per-dimension latent statistics (mean, sd, min, max; mean posterior sd for VAEs) that
-    size the app's sliders."""
+    """PSNR (and IoU for binary datasets) of reconstructions of the held-out samples (a model
+    without a decoder: none), plus per-dimension latent statistics (mean, sd, min, max; mean
+    posterior sd for VAEs) that size the app's sliders."""
     model.eval()
     indices = dataset.holdout_indices
     psnrs, ious, latents, scales = [], [], [], []
@@ -46,11 +46,12 @@ def evaluate_reconstruction(model: LatentModel, dataset: ImageDataset, device: t
         images = dataset.images(indices[start : start + batch_size], device)
         encoding = model.encode(images)
         latent = encoding.latent
-        recon = model.decode(latent)
         if encoding.scale is not None:
             scales.append(encoding.scale.cpu())
-        psnrs.append(psnr(images, recon).cpu())
-        ious.append(binary_iou(images, recon).cpu())
+        if model.capabilities.decode:
+            recon = model.decode(latent)
+            psnrs.append(psnr(images, recon).cpu())
+            ious.append(binary_iou(images, recon).cpu())
         latents.append(latent.cpu())
     z = torch.cat(latents)
     latent_stats: dict[str, list[float]] = {
@@ -61,8 +62,10 @@ def evaluate_reconstruction(model: LatentModel, dataset: ImageDataset, device: t
     }
     if scales:
         latent_stats["posterior_scale"] = torch.cat(scales).mean(0).tolist()
-    result: dict[str, Any] = {"samples": len(indices), "psnr_db": float(torch.cat(psnrs).mean()), "latent_stats": latent_stats}
-    if dataset.channels == 1:
+    result: dict[str, Any] = {"samples": len(indices), "latent_stats": latent_stats}
+    if psnrs:
+        result["psnr_db"] = float(torch.cat(psnrs).mean())
+    if psnrs and dataset.channels == 1:
         result["iou"] = float(torch.cat(ious).mean())
     return result
 

@@ -291,20 +291,21 @@ def adamw_groups(
 
 
 class GradientTrainer(Trainer):
-    """One AdamW optimiser on ``model.loss`` (decoupled weight decay on weights only, QLAE's
-    "strong weight decay"), element-wise gradient clipping."""
+    """One AdamW optimiser on ``model.loss`` over the parameters that take gradients (decoupled
+    weight decay on weights only, QLAE's "strong weight decay"), element-wise gradient clipping."""
 
     def __init__(self, model: LatentModel, config: TrainConfig) -> None:
         self.model, self.clip = model, config.grad_clip
-        groups = adamw_groups(model, list(model.named_parameters()), config.weight_decay)
-        self.optimizers = {"model": torch.optim.AdamW(groups, lr=config.lr)}
+        trainable = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+        self.trainable = [p for _, p in trainable]
+        self.optimizers = {"model": torch.optim.AdamW(adamw_groups(model, trainable, config.weight_decay), lr=config.lr)}
 
     def step(self, batch: Callable[[], torch.Tensor], step: int) -> dict[str, float]:
         loss, parts = self.model.loss(batch(), step)
         optimizer = self.optimizers["model"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_value_(self.model.parameters(), self.clip)
+        torch.nn.utils.clip_grad_value_(self.trainable, self.clip)
         optimizer.step()
         return parts
 
