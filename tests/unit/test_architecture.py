@@ -18,7 +18,7 @@ ALLOWED = {
     "data": set(),
     "nets": set(),
     "families": {"nets"},
-    "store": {"data", "families", "nets"},
+    "store": {"data", "families", "nets", "metrics"},  # metrics: the catalogue validates a zoo's metric names
     "train": {"data", "families", "nets", "store", "evaluation", "devices"},
     "evaluation": {"data", "families", "nets", "store", "metrics", "fragments", "imaging"},
     "export": {"data", "families", "nets", "store", "imaging"},

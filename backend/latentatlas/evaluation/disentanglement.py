@@ -38,6 +38,7 @@ from latentatlas.data import FactorDataset, load_dataset
 from latentatlas.evaluation.baselines import Interventions, card_baselines
 from latentatlas.metrics import compute_metrics
 from latentatlas.metrics.catalogue import CATALOGUE, Metric, Output, labels, metrics_from, score_value
+from latentatlas.metrics.catalogue import catalogue_json as metric_catalogue_json  # served as it is (GET /api/metric-catalogue)
 from latentatlas.metrics.report import default_train_rows
 from latentatlas.families import LatentModel
 from latentatlas.store.folders import CARD_FILE, LoadedModel, load_model_folder, run_path, write_json

@@ -50,6 +50,8 @@ AGREEMENT_TOLERANCE = 1e-3
 """Largest max-abs pixel (or latent) difference to torch at which a graph is kept."""
 
 MANIFEST_FILE = "manifest.json"
+PART_CAPABILITY = {"decoder": "decode", "encoder": "encode"}
+"""The capability each exported graph needs."""
 PART_NAMES = ("decoder", "encoder")
 
 
@@ -188,10 +190,10 @@ def export_onnx(model_folder: Path, cache_dir: Path, digest: str | None = None, 
         digest=digest, opset=OPSET, latent_dim=loaded.config.model.latent_dim, image_shape=[net.channels, net.image_size, net.image_size]
     )
     latents, images, images_from = _check_inputs(loaded, seed)
-    wanted = {"decoder": model.capabilities.decode, "encoder": model.capabilities.encode}
     for name in PART_NAMES:
-        if not wanted[name]:
-            result.unavailable[name] = f"the model has no {name[:-2]} (capabilities.{name[:-2]} is false)"
+        capability = PART_CAPABILITY[name]
+        if not getattr(model.capabilities, capability):
+            result.unavailable[name] = f"the model has no {name} (capabilities.{capability} is false)"
             continue
         path = folder / f"{name}.onnx"
         try:

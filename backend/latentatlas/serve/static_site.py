@@ -23,7 +23,7 @@ import torch
 from latentatlas import __version__
 from latentatlas.data.base import FactorDataset
 from latentatlas.export.onnx import cache_folder, export_onnx
-from latentatlas.metrics.catalogue import catalogue_json
+from latentatlas.evaluation.disentanglement import metric_catalogue_json as catalogue_json
 from latentatlas.serve.browser import onnx_manifest
 from latentatlas.serve.services.core import ModelService
 from latentatlas.store.folders import load_model_folder
