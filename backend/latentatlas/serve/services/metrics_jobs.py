@@ -39,7 +39,8 @@ def metrics_work(service: ModelService, samples: int, seed: int, votes: VoteCoun
             log.info("model %s: metrics run written to %s", service.id, path.relative_to(loaded.folder))
         except OSError as error:
             log.warning("model %s: metrics kept in memory only, not written (%s)", service.id, error)
-        loaded.card = {**loaded.card, "metrics": metrics}  # a new card: its facts are derived again
+        # a new card (its facts are derived again), on the description: it outlives the model's eviction
+        service.description.card = loaded.card = {**loaded.card, "metrics": metrics}
         return ModelMetrics.model_validate(metrics)
 
     return work
