@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from devtools import LocalServer
 from fastapi.testclient import TestClient
 
+from devtools import LocalServer
 from latentatlas.config import Settings
 from latentatlas.families import build_model, families, model_config
 from latentatlas.nets import NetConfig

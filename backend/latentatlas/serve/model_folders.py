@@ -42,7 +42,7 @@ def model_folders(models_dir: Path) -> dict[str, Path]:
 
 def signature(folder: Path) -> Signature:
     """(mtime in ns, size) of config.json, weights and card.json (None where missing)."""
-    out = []
+    out: list[tuple[int, int] | None] = []
     for name in (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE):
         try:
             stat = (folder / name).stat()

@@ -13,7 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -63,7 +63,7 @@ class ModelRegistry:
         self.cache = cache
         self.failed: dict[str, str] = {}
         self.generation = 0  # counts the changes to the served models
-        self.changed_at = datetime.now(timezone.utc)
+        self.changed_at = datetime.now(UTC)
         self.problem: str | None = None  # why nothing could be served at all (for /readyz)
         self._entries: dict[str, _Entry] = {}
         self._loaded: OrderedDict[str, _Entry] = OrderedDict()  # least recently used first
@@ -160,7 +160,7 @@ class ModelRegistry:
     # -- changes ---------------------------------------------------------------------------------
     def _changed(self) -> None:
         self.generation += 1
-        self.changed_at = datetime.now(timezone.utc)
+        self.changed_at = datetime.now(UTC)
 
     def _drop(self, model_id: str) -> bool:
         """Forget the model (its lock held by the caller); whether it was served."""

@@ -17,6 +17,7 @@ from safetensors import safe_open
 from latentatlas.data.base import ImageDataset
 from latentatlas.evaluation.dim_names import COLLAPSED_POSTERIOR_SD, DIM_NAME_MIN_NMI, collapsed_dims
 from latentatlas.families import Capabilities, get_family
+from latentatlas.families.base import DiscreteCodes, OrderedLatents
 from latentatlas.serve.schemas import DimName, HeldOutCurves, ModelDetail, ModelInfo, ModelMetrics
 from latentatlas.serve.services.card import CardFacts, sanitize_card
 from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE, FolderConfig, LoadedModel, read_folder_config
@@ -35,9 +36,9 @@ class ModelDescription:
         self.card = sanitize_card(model_id, card, config.model.latent_dim)
         self.codebooks = codebooks
         self.ensemble = ensemble
-        family = get_family(config.model.kind)
-        self.capabilities: Capabilities = family.capabilities
-        self.truncation_fill: float | None = float(family.model.truncation_fill) if self.capabilities.ordered else None
+        model_class = get_family(config.model.kind).model
+        self.capabilities: Capabilities = model_class.capabilities
+        self.truncation_fill = float(model_class.truncation_fill) if issubclass(model_class, OrderedLatents) else None
         stats = self.card.get("latent_stats", {})
         dim = config.model.latent_dim
         self.latent_mean = np.asarray(stats.get("mean", [0.0] * dim), dtype=np.float64)
@@ -56,7 +57,7 @@ class ModelDescription:
         card = json.loads(card_path.read_text()) if card_path.exists() else {}
         model_class = get_family(config.model.kind).model
         codebooks = None
-        if model_class.capabilities.codes:
+        if issubclass(model_class, DiscreteCodes):
             with safe_open(str(folder / WEIGHTS_FILE), framework="pt") as weights:
                 codebooks = weights.get_tensor(model_class.codebook_weights).float().tolist()
         return cls(model_id, config, card, codebooks, ensemble)
@@ -65,7 +66,7 @@ class ModelDescription:
     def of_loaded(cls, model_id: str, loaded: LoadedModel, ensemble: str | None = None) -> ModelDescription:
         """The description of a model already in memory (its codebooks read from the model)."""
         model = loaded.model
-        codebooks = model.codebooks().cpu().tolist() if model.capabilities.codes else None  # type: ignore[attr-defined]
+        codebooks = model.codebooks().cpu().tolist() if isinstance(model, DiscreteCodes) else None
         return cls(model_id, loaded.config, loaded.card, codebooks, ensemble)
 
     # -- the card's derived facts ------------------------------------------------------------
