@@ -79,6 +79,15 @@ def test_population_cache_is_on_disk_and_survives_eviction(two_models, ids, tmp_
     assert not other.cached and len(list((tmp_path / "cache" / "population").iterdir())) == 2
 
 
+def test_an_unreadable_cached_population_is_computed_again(two_models, ids, tmp_path):
+    registry = ModelRegistry(two_models, CPU, cache=DerivedCache(tmp_path / "cache"))
+    first = PopulationService.of(registry.get(ids.vae)).population(16, 0)
+    (stored,) = (tmp_path / "cache" / "population").iterdir()
+    stored.write_text('{"n": "from another version"}')
+    again = PopulationService.of(registry.get(ids.vae)).population(16, 0)
+    assert not again.cached and again.latents == first.latents
+
+
 def test_concurrent_first_use_loads_once(two_models, ids, monkeypatch):
     calls = []
 

@@ -75,11 +75,11 @@ class EnsembleService:
             raise ValueError("manifest.json has no valid 'members' list")
         self.model_ids: dict[str, str] = {}  # member name -> served model id
         self._offered: set[str] = set()  # members already offered to the model registry
-        self.analysis: dict | None = None
+        self._analysis: dict | None = None
+        self._analysis_read = False  # analysis.json is read on first use (large: not at start-up)
         self.analysis_error: str | None = None
         self._lock = threading.Lock()
         self._hotspots: tuple[dict, EnsembleHotspots] | None = None  # (the analysis, its hotspots)
-        self._load_analysis()
 
     # -- loading -------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -108,6 +108,18 @@ class EnsembleService:
             if entry.get("status") == "done" and (folder / WEIGHTS_FILE).is_file() and (folder / CARD_FILE).is_file():
                 out.append((entry["name"], folder))
         return out
+
+    @property
+    def analysis(self) -> dict | None:
+        """The cached analysis, read on first use; None when there is none or it is unreadable
+        (then ``analysis_error`` says why)."""
+        if not self._analysis_read:
+            self._load_analysis()
+        return self._analysis
+
+    @analysis.setter
+    def analysis(self, value: dict | None) -> None:
+        self._analysis, self._analysis_read = value, True
 
     def _load_analysis(self) -> None:
         path = self.folder / ANALYSIS_FILE

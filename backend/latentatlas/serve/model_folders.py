@@ -59,14 +59,11 @@ def settled(folder_signature: Signature, now: float | None = None) -> bool:
 
 
 def unfinished(folder: Path) -> str | None:
-    """Why the folder is not (yet) a whole model, or None: config.json missing or not JSON, the
-    weights missing, or shorter than their own header says (a copy in progress)."""
-    try:
-        json.loads((folder / CONFIG_FILE).read_text())
-    except FileNotFoundError:
+    """Why the folder is not (yet) a whole model, or None: config.json or the weights missing, or
+    the weights shorter than their own header says (a copy in progress). (A config.json that is
+    not valid yet shows when it is read.)"""
+    if not (folder / CONFIG_FILE).is_file():
         return f"{CONFIG_FILE} is missing"
-    except (OSError, ValueError) as error:
-        return f"{CONFIG_FILE} is not readable JSON ({type(error).__name__})"
     path = folder / WEIGHTS_FILE
     try:
         size = path.stat().st_size

@@ -190,8 +190,8 @@ class ModelRegistry:
         log.info("serving in-memory model %s", model_id)
 
     def remove(self, model_id: str) -> bool:
-        """Stop serving ``model_id`` (in memory or from a folder; a folder still there comes back
-        at the next rescan only if it changes); whether it was served."""
+        """Stop serving ``model_id`` (an in-memory model; a folder still in the models folder comes
+        back at the next rescan); whether it was served."""
         with self._lock:
             removed = self._drop(model_id)
             self.failed.pop(model_id, None)
@@ -205,16 +205,16 @@ class ModelRegistry:
         served. A broken folder is recorded in ``failed``; one still being written (incomplete and
         changing, once the registry watches) is neither, and is looked at again next rescan."""
         folder_signature = signature(folder)
-        problem = unfinished(folder)
-        if problem is not None and self.watching and not settled(folder_signature):
-            self.waiting_for.add(model_id)
-            log.info("model folder %s is being written (%s): not served yet", model_id, problem)
-            return False
         try:
+            problem = unfinished(folder)
             if problem is not None:
                 raise ValueError(problem)
             description = ModelDescription.of_folder(model_id, folder, ensemble)
         except Exception as error:  # noqa: BLE001 - any broken folder is reported, never fatal
+            if self.watching and not settled(folder_signature):
+                self.waiting_for.add(model_id)
+                log.info("model folder %s is being written (%s): not served yet", model_id, error)
+                return False
             log.error("skipping model %s: %s: %s", model_id, type(error).__name__, error)
             with self._lock:
                 self._fail(model_id, self.public_reason(error), folder, top_level)

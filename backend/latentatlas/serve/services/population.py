@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import torch
+from pydantic import ValidationError
 
 from latentatlas.data.base import FactorDataset
 from latentatlas.errors import InputError, UnsupportedError
@@ -53,7 +54,10 @@ class PopulationService:
             name = f"n{n}-seed{seed}"
             stored = core.cache.read("population", core.fingerprint(), name) if core.cache is not None else None
             if stored is not None:
-                return PopulationResponse.model_validate_json(stored).model_copy(update={"cached": True})
+                try:
+                    return PopulationResponse.model_validate_json(stored).model_copy(update={"cached": True})
+                except ValidationError:  # written by another version of the server: computed again
+                    pass
             started = time.perf_counter()
             factors = dataset.sample_factors(n, np.random.default_rng(seed))
             dims = min(core.config.latent_dim, POPULATION_DIMS)
