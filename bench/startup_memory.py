@@ -5,6 +5,7 @@ folder (the metrics job writes ``runs/`` beside a card; the shipped folder stays
 measures:
 
 * seconds from the process start to ``/readyz`` 200, and the resident memory (RSS) once idle;
+  apart, in a fresh interpreter, how much of the start is importing the app and how much indexing;
 * a scripted session: 20 models opened (GET /api/models/{id} + one encode of a dataset image
   each), 4 populations encoded (n = 1000), one metrics job run to the end; RSS after it, and how
   many models are loaded then (the LRU budget, ``LATENTATLAS_MODEL_MEMORY_MB``, bounds them).
@@ -23,6 +24,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -57,6 +59,27 @@ def post_json(url: str, body: dict, timeout: float = 300.0) -> tuple[int, dict]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")
+
+
+PHASES = """
+import json, sys, time
+from pathlib import Path
+started = time.perf_counter()
+import torch, uvicorn, latentatlas.serve.app
+from latentatlas.serve.ensembles import EnsembleRegistry
+from latentatlas.serve.registry import ModelRegistry
+imported = time.perf_counter()
+registry = ModelRegistry(Path(sys.argv[1]), torch.device("cpu"))
+EnsembleRegistry(Path(sys.argv[1]), registry)
+print(json.dumps({"import_s": round(imported - started, 2), "index_s": round(time.perf_counter() - imported, 2)}))
+"""
+
+
+def phases(models_dir: Path) -> dict:
+    """Where the start-up time goes, in a fresh interpreter: importing the app (torch, FastAPI) and
+    indexing the models folder (the registry and the ensembles)."""
+    out = subprocess.run([sys.executable, "-c", PHASES, str(models_dir)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def start(models_dir: Path, log_path: Path) -> tuple[LocalServer, float, float]:
@@ -136,6 +159,8 @@ def main() -> int:
                 "models": ready["models"], "loaded_at_ready": ready.get("loaded"), "failed": ready["failed"],
             }
             print(f"ready in {ready_s:.2f} s, idle RSS {idle_rss:.0f} MB, {ready['models']} models", flush=True)
+            result["startup"]["phases"] = phases(models_dir)
+            print(f"of which (measured apart) {result['startup']['phases']}", flush=True)
             result["session"] = session(server)
             print(f"after the session: RSS {result['session']['rss_after_session_mb']:.0f} MB", flush=True)
         if args.compare:

@@ -385,7 +385,7 @@ class EnsembleRegistry:
         """Serve a finished member of ``ensemble_id`` as a model, unless its id clashes with a model folder."""
 
         def serve(model_id: str, name: str, folder: Path) -> bool:
-            if model_id in models.models:
+            if models.describe(model_id) is not None:
                 models.failed[model_id] = f"ensemble member clashes with the model folder {model_id!r}: not served"
                 return False
             return models.add_folder(model_id, folder, ensemble=ensemble_id)
