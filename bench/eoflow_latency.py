@@ -133,8 +133,9 @@ def main() -> int:
     set_threads(settings.torch_threads)
     load_before = os.getloadavg()
     device = resolve_device(settings.device)
-    registry = ModelRegistry(args.models_dir, device)
-    flows = {model_id: service for model_id, service in registry.services.items() if service.capabilities.ordered}
+    registry = ModelRegistry(args.models_dir, device, memory_budget=1 << 40)  # every flow stays loaded
+    ordered = [model_id for model_id, model in registry.models.items() if model.capabilities.ordered]
+    flows = {model_id: service for model_id in ordered if (service := registry.get(model_id)) is not None}
     if not flows:
         print(f"no truncatable model in {args.models_dir}", file=sys.stderr)
         return 1

@@ -20,6 +20,8 @@ torch.set_num_threads(1)
 os.environ.setdefault("LATENTATLAS_TRUSTED_HOSTS", '["127.0.0.1", "localhost", "[::1]", "testserver"]')
 # ONNX exports of the test session (and its browser tests' servers) go to a fresh folder, not ~/.cache.
 os.environ.setdefault("LATENTATLAS_ONNX_CACHE_DIR", tempfile.mkdtemp(prefix="latentatlas-onnx-"))
+# ... and so do the population encodings the servers derive (LATENTATLAS_CACHE_DIR).
+os.environ.setdefault("LATENTATLAS_CACHE_DIR", tempfile.mkdtemp(prefix="latentatlas-derived-"))
 
 
 def encode_image(image: Image.Image | np.ndarray, fmt: str = "PNG", **save_options) -> bytes:

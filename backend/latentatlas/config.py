@@ -42,6 +42,16 @@ class Settings(BaseSettings):
         description='Host headers served (others get 400: DNS rebinding); JSON list, e.g. ["atlas.example.org"], or ["*"]',
     )
     cors_origins: list[str] = Field(default_factory=list, description='JSON list, e.g. ["http://localhost:5173"]')
+    model_memory_mb: int = Field(
+        256, ge=1,
+        description="memory for loaded models' weights: beyond it the least recently used models are unloaded "
+        "(and loaded again, the same, when next used); a model larger than the budget is still served",
+    )
+    cache_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".cache" / "latentatlas" / "derived",
+        description="where large results derived from models (population encodings) are kept on disk, keyed by "
+        "the model's SHA-256 (survives unloading and restarts)",
+    )
     onnx_cache_dir: Path = Field(
         default_factory=lambda: Path.home() / ".cache" / "latentatlas" / "onnx",
         description="where models' ONNX decoders/encoders are exported once (keyed by the weights' SHA-256) for decoding in the browser",

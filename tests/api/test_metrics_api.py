@@ -187,15 +187,15 @@ def test_bad_requests_are_422(jobs_client, ids, monkeypatch):
 
 
 def test_read_only_models_folder_keeps_the_metrics_in_memory(vae_job, jobs_client, ids, metrics_dir, monkeypatch):
-    from latentatlas.serve.services import metrics_jobs
+    from latentatlas.evaluation import disentanglement  # the job imports it when it runs
 
     recomputed = {**vae_job[1][-1]["result"], "seed": 7}
-    monkeypatch.setattr(metrics_jobs, "evaluate_model", lambda *args, **kwargs: recomputed)
+    monkeypatch.setattr(disentanglement, "evaluate_model", lambda *args, **kwargs: recomputed)
 
     def read_only(folder, metrics):
         raise OSError(30, "Read-only file system")
 
-    monkeypatch.setattr(metrics_jobs, "save_metrics_run", read_only)
+    monkeypatch.setattr(disentanglement, "save_metrics_run", read_only)
     runs_before = sorted((metrics_dir / ids.vae / "runs").glob("*.json"))
     job = wait_for(jobs_client, jobs_client.post(f"/api/models/{ids.vae}/metrics").json()["job_id"])[-1]
     assert job["status"] == "done" and job["result"]["seed"] == 7

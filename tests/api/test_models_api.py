@@ -617,16 +617,18 @@ def test_server_stays_up_after_bad_inputs(client, ids, model_infos):
     assert client.get("/readyz").json()["models"] == 2
 
 
-def test_start_up_reads_no_dataset(client, ids):
-    """Datasets (a user's image folder can be large) load on first use, never at start-up."""
+def test_start_up_reads_no_dataset_and_no_weights(client, ids):
+    """Start-up indexes the folders; datasets (a user's image folder can be large) and weights
+    load on first use."""
     fresh = TestClient(create_app(client.app.state.settings))
     with fresh:
-        services = fresh.app.state.registry.services
-        assert all(service._dataset is None for service in services.values())
-        fresh.get("/api/models")  # describing the models reads the cards, not the data
-        assert all(service._dataset is None for service in services.values())
+        registry = fresh.app.state.registry
+        assert registry.loaded == {} and fresh.get("/readyz").json()["loaded"] == 0
+        listed = fresh.get("/api/models").json()  # describing the models reads configs and cards
+        assert {model["id"] for model in listed["models"]} == {ids.qlae, ids.vae}
+        assert registry.loaded == {}
         fresh.post(f"/api/models/{ids.qlae}/encode", json={"dataset_index": 0})
-        assert services[ids.qlae]._dataset is not None
+        assert list(registry.loaded) == [ids.qlae] and registry.loaded[ids.qlae]._dataset is not None
 
 
 # -- generation from the prior (capabilities.sample) ------------------------------------------

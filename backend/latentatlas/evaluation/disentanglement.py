@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -38,7 +38,7 @@ from latentatlas.data import FactorDataset, load_dataset
 from latentatlas.evaluation.baselines import Interventions, card_baselines
 from latentatlas.metrics import compute_metrics
 from latentatlas.metrics.catalogue import CATALOGUE, Metric, Output, labels, metrics_from, score_value
-from latentatlas.metrics.catalogue import catalogue_json as metric_catalogue_json  # served as it is (GET /api/metric-catalogue)
+from latentatlas.metrics.catalogue import catalogue_json
 from latentatlas.metrics.report import default_train_rows
 from latentatlas.families import LatentModel
 from latentatlas.store.folders import CARD_FILE, LoadedModel, load_model_folder, run_path, write_json
@@ -405,3 +405,8 @@ def comparison_table(cards: list[dict]) -> str:
     lines = ["| " + " | ".join(name for name, _ in COMPARISON_COLUMNS) + " |", "|" + "---|" * len(COMPARISON_COLUMNS)]
     lines += ["| " + " | ".join(cell(read(card), name) for name, read in COMPARISON_COLUMNS) + " |" for card in cards]
     return "\n".join(lines)
+
+
+def metric_catalogue_json() -> dict[str, Any]:
+    """The metric catalogue (:mod:`latentatlas.metrics.catalogue`) as the API and the static site serve it."""
+    return catalogue_json()

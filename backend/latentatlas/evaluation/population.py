@@ -7,7 +7,6 @@ coordinates (z - mean) W^T with W the 2 x D principal axes; a new latent z' land
 from __future__ import annotations
 
 import numpy as np
-from sklearn.decomposition import PCA
 
 
 def principal_plane(latents: np.ndarray) -> dict:
@@ -19,6 +18,7 @@ def principal_plane(latents: np.ndarray) -> dict:
     ratio = np.zeros(2)
     mean = latents.mean(axis=0) if n else np.zeros(dim)
     if n >= 2 and dim >= 1 and np.ptp(latents, axis=0).max() > 0:
+        from sklearn.decomposition import PCA  # imported on use: scikit-learn takes seconds to import
         pca = PCA(n_components=min(2, dim, n), svd_solver="full").fit(latents)
         k = pca.n_components_
         components[:k], ratio[:k] = pca.components_, pca.explained_variance_ratio_

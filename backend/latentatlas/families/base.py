@@ -201,6 +201,10 @@ class LatentModel(nn.Module, ABC):
 class DiscreteCodes(ABC):
     """``codes`` capability: every latent dimension snaps to a learned scalar codebook."""
 
+    codebook_weights: ClassVar[str]
+    """The weights' entry holding :meth:`codebooks` (the server reads it from the weights file
+    alone, to describe a model without loading it)."""
+
     @abstractmethod
     def codebooks(self) -> torch.Tensor:
         """Per-dimension codebook values (D, n)."""

@@ -66,6 +66,7 @@ class QLAE(LatentModel, DiscreteCodes, PriorSampling):
     uniform over each dimension's codebook (the paper's factorised prior over codes)."""
 
     capabilities = Capabilities(codes=True, sample=True)
+    codebook_weights = "quantizer.values"
     config: QLAEConfig
 
     def __init__(self, config: QLAEConfig) -> None:

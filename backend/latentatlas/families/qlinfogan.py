@@ -120,6 +120,7 @@ class QLInfoGAN(LatentModel, DiscreteCodes, PriorSampling):
     codebooks; ``decode`` = the generator; the prior is uniform over each codebook."""
 
     capabilities = Capabilities(codes=True, sample=True)
+    codebook_weights = "quantizer.values"
     config: QLInfoGANConfig
 
     def __init__(self, config: QLInfoGANConfig) -> None:

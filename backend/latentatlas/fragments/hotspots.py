@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.cluster import OPTICS
 
 from latentatlas.fragments.fingerprint import ACTIVE_THRESHOLD_BITS
 
@@ -90,6 +89,8 @@ def compute_hotspots(
         return HotspotResult(active, active, np.full(active.size, np.inf), labels, ())
     full = hotspot_distance(nmi=nmi, vi=vi)
     distance = full[np.ix_(active, active)]
+    from sklearn.cluster import OPTICS  # imported on use: scikit-learn takes seconds to import, the server rarely needs it
+
     optics = OPTICS(
         min_samples=max(2, min(min_samples, active.size)), metric="precomputed", cluster_method="xi", xi=xi
     ).fit(distance)

@@ -20,10 +20,12 @@ from latentatlas import __version__
 from latentatlas.config import Settings
 from latentatlas.devices import resolve_device, set_threads
 from latentatlas.serve.admission import RETRY_AFTER_SECONDS, Admission
+from latentatlas.serve.derived_cache import DerivedCache
 from latentatlas.serve.ensembles import EnsembleRegistry
 from latentatlas.serve.errors import install_error_handlers
 from latentatlas.serve.jobs import JobManager
 from latentatlas.serve.registry import ModelRegistry
+from latentatlas.serve.watcher import watching
 from latentatlas.export.onnx import OnnxCache
 from latentatlas.serve.routers import catalogue, config, ensembles, exports, health, live, metrics, models, onnx, ordered, population, zoo
 
@@ -35,7 +37,7 @@ ROUTERS = (health, config, catalogue, models, ordered, population, exports, live
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; models are loaded once, at start-up, from ``settings.models_dir``."""
+    """Build the app; start-up indexes the models of ``settings.models_dir`` and watches it."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -44,11 +46,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Blocking work runs in anyio's worker threads: size that pool from settings (default 40).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         admission = Admission(settings.max_inflight_per_model)
-        registry = ModelRegistry(settings.models_dir, resolve_device(settings.device), admission)
+        # Start-up indexes the folders (config and card); weights load on first use, within the budget.
+        registry = ModelRegistry(
+            settings.models_dir, resolve_device(settings.device), admission,
+            memory_budget=settings.model_memory_mb * 2**20, cache=DerivedCache(settings.cache_dir),
+        )
         # ensembles first: their finished members join the registry as NAME.MEMBER models
-        app.state.ensembles = EnsembleRegistry(settings.models_dir, registry)
+        ensembles = app.state.ensembles = EnsembleRegistry(settings.models_dir, registry)
         app.state.registry = registry
-        yield
+        registry.watching = True
+        # Folders added or removed while serving appear or go without a restart.
+        async with watching(settings.models_dir, lambda: registry.rescan() | ensembles.rescan(), lambda: bool(registry.waiting_for)):
+            yield
 
     # /docs is served with the Swagger UI vendored from npm (no CDN); ReDoc is off.
     app = FastAPI(

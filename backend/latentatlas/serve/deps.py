@@ -32,6 +32,7 @@ def get_jobs(connection: HTTPConnection) -> JobManager:
 
 
 def get_service(model_id: str, request: Request) -> ModelService:
+    """The model's service, its weights loaded on first use (a sync dependency: in a worker thread)."""
     service = get_registry(request).get(model_id)
     if service is None:
         raise NotFoundError(f"unknown model {model_id[:100]!r}: GET /api/models lists the served models")

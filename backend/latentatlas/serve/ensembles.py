@@ -18,6 +18,7 @@ from safetensors.torch import load_file
 
 from latentatlas.errors import InputError, UnsupportedError
 from latentatlas.evaluation.hotspot_factors import best_factor, hotspot_factor_means
+from latentatlas.serve.model_folders import is_temporary
 from latentatlas.serve.registry import ModelRegistry
 from latentatlas.serve.schemas import (
     EnsembleAnalysisSummary,
@@ -30,7 +31,7 @@ from latentatlas.serve.schemas import (
     EnsembleSimilarity,
 )
 from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE, run_path
-from latentatlas.store.ensembles import EnsembleConfig, EnsembleError, read_manifest
+from latentatlas.store.ensembles import MANIFEST_FILE, EnsembleConfig, EnsembleError, read_manifest
 from latentatlas.evaluation.ensemble import ANALYSIS_FILE, analyze_ensemble
 
 log = logging.getLogger("latentatlas.serve")
@@ -74,11 +75,11 @@ class EnsembleService:
             raise ValueError("manifest.json has no valid 'members' list")
         self.model_ids: dict[str, str] = {}  # member name -> served model id
         self._offered: set[str] = set()  # members already offered to the model registry
-        self.analysis: dict | None = None
+        self._analysis: dict | None = None
+        self._analysis_read = False  # analysis.json is read on first use (large: not at start-up)
         self.analysis_error: str | None = None
         self._lock = threading.Lock()
         self._hotspots: tuple[dict, EnsembleHotspots] | None = None  # (the analysis, its hotspots)
-        self._load_analysis()
 
     # -- loading -------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -107,6 +108,18 @@ class EnsembleService:
             if entry.get("status") == "done" and (folder / WEIGHTS_FILE).is_file() and (folder / CARD_FILE).is_file():
                 out.append((entry["name"], folder))
         return out
+
+    @property
+    def analysis(self) -> dict | None:
+        """The cached analysis, read on first use; None when there is none or it is unreadable
+        (then ``analysis_error`` says why)."""
+        if not self._analysis_read:
+            self._load_analysis()
+        return self._analysis
+
+    @analysis.setter
+    def analysis(self, value: dict | None) -> None:
+        self._analysis, self._analysis_read = value, True
 
     def _load_analysis(self) -> None:
         path = self.folder / ANALYSIS_FILE
@@ -311,34 +324,71 @@ class EnsembleService:
 class EnsembleRegistry:
     """Every ensemble folder (holding manifest.json) under ``<models_dir>/ensembles``; broken
     ones are reported in ``failed`` (as ``ensembles/NAME``) and skipped. Finished members are
-    added to ``models`` as ``NAME.MEMBER``."""
+    added to ``models`` as ``NAME.MEMBER``. :meth:`rescan` serves ensembles added since and drops
+    the removed ones (with their members)."""
 
     def __init__(self, models_dir: Path, models: ModelRegistry) -> None:
         self.services: dict[str, EnsembleService] = {}
         self.failed: dict[str, str] = {}
-        root = models_dir / ENSEMBLES_FOLDER
-        if not root.is_dir():
-            return
-        for folder in sorted(p for p in root.iterdir() if p.is_dir() and (p / "manifest.json").exists()):
-            try:
-                service = EnsembleService(folder, self._member_server(models, folder.name))
-            except Exception as error:  # noqa: BLE001 - any broken folder is reported, never fatal
-                log.error("skipping ensemble %s: %s: %s", folder.name, type(error).__name__, error)
-                self.failed[f"{ENSEMBLES_FOLDER}/{folder.name}"] = models.public_reason(error)
+        self.root = models_dir / ENSEMBLES_FOLDER
+        self.models = models
+        self._failed_manifests: dict[str, int] = {}  # broken ensemble -> its manifest's mtime (ns) when it failed
+        self.rescan()
+
+    def _folders(self) -> dict[str, Path]:
+        try:
+            return {p.name: p for p in sorted(self.root.iterdir())
+                    if p.is_dir() and not is_temporary(p.name) and (p / MANIFEST_FILE).exists()}
+        except OSError:
+            return {}
+
+    def rescan(self) -> bool:
+        """Serve ensemble folders added since, serve the members finished since in the others,
+        and drop the ensembles whose folder went; whether the ensembles changed."""
+        folders = self._folders()
+        changed = False
+        for name in [name for name in self.services if name not in folders]:
+            for model_id in self.services.pop(name).model_ids.values():
+                self.models.remove(model_id)
+            log.info("ensemble %s was removed: no longer served", name)
+            changed = True
+        for key in [key for key in self.failed if key.split("/", 1)[1] not in folders]:
+            del self.failed[key]
+            self._failed_manifests.pop(key.split("/", 1)[1], None)
+        for name, folder in folders.items():
+            if name in self.services:
+                self.services[name].refresh()
                 continue
-            self.services[service.id] = service
+            try:
+                stamp = (folder / MANIFEST_FILE).stat().st_mtime_ns
+            except OSError:
+                continue
+            if self._failed_manifests.get(name) == stamp:
+                continue
+            try:
+                service = EnsembleService(folder, self._member_server(self.models, name))
+            except Exception as error:  # noqa: BLE001 - any broken folder is reported, never fatal
+                log.error("skipping ensemble %s: %s: %s", name, type(error).__name__, error)
+                self.failed[f"{ENSEMBLES_FOLDER}/{name}"] = self.models.public_reason(error)
+                self._failed_manifests[name] = stamp
+                continue
+            self.failed.pop(f"{ENSEMBLES_FOLDER}/{name}", None)
+            self._failed_manifests.pop(name, None)
+            self.services[name] = service
             service.refresh()
-            log.info("loaded ensemble %s (%d members served)", service.id, len(service.model_ids))
+            log.info("serving ensemble %s (%d members)", name, len(service.model_ids))
+            changed = True
+        return changed
 
     @staticmethod
     def _member_server(models: ModelRegistry, ensemble_id: str) -> Callable[[str, str, Path], bool]:
         """Serve a finished member of ``ensemble_id`` as a model, unless its id clashes with a model folder."""
 
         def serve(model_id: str, name: str, folder: Path) -> bool:
-            if model_id in models.services:
+            if models.describe(model_id) is not None:
                 models.failed[model_id] = f"ensemble member clashes with the model folder {model_id!r}: not served"
                 return False
-            return models.load(model_id, folder, ensemble=ensemble_id)
+            return models.add_folder(model_id, folder, ensemble=ensemble_id)
 
         return serve
 

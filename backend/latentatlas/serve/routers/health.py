@@ -17,18 +17,19 @@ async def healthz() -> dict:
 
 @router.get("/readyz", responses=errors(503))
 async def readyz(request: Request) -> JSONResponse:
-    """Readiness: at least one model is served and every configured model (and ensemble, as
-    ``ensembles/NAME``) loaded. 200 ``ready``; otherwise 503 ``not ready`` with the reason and
+    """Readiness: the models folder is indexed (weights load on first use), at least one model is
+    served and no configured model (or ensemble, as ``ensembles/NAME``) failed. 200 ``ready``; otherwise 503 ``not ready`` with the reason and
     the folders that failed to load and why. (``/healthz`` is liveness.)"""
     registry = getattr(request.app.state, "registry", None)
     if registry is None:
-        return JSONResponse({"status": "starting", "reason": "the models are still loading"}, status_code=503)
+        return JSONResponse({"status": "starting", "reason": "the models folder is still being indexed"}, status_code=503)
     registry = get_registry(request)
     ensembles = getattr(request.app.state, "ensembles", None)
     failed = {**registry.failed, **(ensembles.failed if ensembles is not None else {})}
     count = len(ensembles.services) if ensembles is not None else 0
-    body = {"models": len(registry.services), "ensembles": count, "failed": failed}
-    if registry.problem or not registry.services or failed:
+    served = registry.models
+    body = {"models": len(served), "loaded": len(registry.loaded), "ensembles": count, "failed": failed}
+    if registry.problem or not served or failed:
         reason = registry.problem or (
             f"{len(failed)} model folder(s) failed to load" if failed else "the models folder holds no model"
         )

@@ -15,7 +15,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
-from latentatlas.errors import InputError, OverloadedError
+from latentatlas.errors import InputError, NotFoundError, OverloadedError
 from latentatlas.imaging import to_data_url
 from latentatlas.serve.deps import get_registry
 from latentatlas.serve.errors import describe_errors
@@ -76,7 +76,10 @@ async def _decode_loop(websocket: WebSocket, service: ModelService, mailbox: Lat
 
 @router.websocket("/api/models/{model_id}/live")
 async def live(websocket: WebSocket, model_id: str) -> None:
-    service = get_registry(websocket).get(model_id)
+    try:  # loading a model's weights (first use) blocks: a worker thread does it
+        service = await run_in_threadpool(get_registry(websocket).get, model_id)
+    except NotFoundError:  # its folder failed to load
+        service = None
     await websocket.accept()
     if service is None:
         await websocket.close(code=UNKNOWN_MODEL_CLOSE_CODE, reason=f"unknown model {model_id[:60]!r}")  # a close reason holds 123 bytes at most

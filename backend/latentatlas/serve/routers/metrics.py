@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends
 
 from latentatlas.config import Settings
 from latentatlas.errors import NotFoundError
-from latentatlas.evaluation.disentanglement import VoteCounts
 from latentatlas.serve.deps import get_jobs, get_service, get_settings
 from latentatlas.serve.ensembles import ENSEMBLE_JOB_PREFIX
 from latentatlas.serve.jobs import JobManager
@@ -33,6 +32,8 @@ def start_metrics(
     ignored). 429 when LATENTATLAS_MAX_JOBS jobs are running; 422 when the model's dataset
     has no generative factors.
     """
+    from latentatlas.evaluation.disentanglement import VoteCounts  # with the first job: scikit-learn is slow to import
+
     body = body or MetricsRequest()
     votes = VoteCounts(train=body.train_votes, eval=body.eval_votes)
     job, joined = jobs.submit(service.id, metrics_work(service, body.samples, body.seed, votes, settings.torch_threads))

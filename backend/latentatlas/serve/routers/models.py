@@ -37,15 +37,19 @@ AppSettings = Annotated[Settings, Depends(get_settings)]
 
 @router.get("", response_model=ModelList)
 def list_models(registry: Registry) -> ModelList:
-    """Every served model with what a client needs to draw its latent space."""
-    return ModelList(models=[service.info() for service in registry.services.values()])
+    """Every served model with what a client needs to draw its latent space (from the models'
+    configs and cards: listing loads no weights), and the registry's ``generation``, which grows
+    whenever models appear or go (folders added or removed while the server runs)."""
+    generation, changed_at = registry.generation, registry.changed_at
+    models = [description.info() for description in registry.models.values()]
+    return ModelList(models=models, generation=generation, changed_at=changed_at)
 
 
 @router.get("/{model_id}", response_model=ModelDetail)
 def describe_model(service: Service, registry: Registry) -> ModelDetail:
     """One model, with its training curves and card (and, with ordered latents, the held-out
     curves of the other ordered models on the same data)."""
-    return service.detail(registry.services.values())
+    return service.detail(registry.models.values())
 
 
 @router.post("/{model_id}/encode", response_model=EncodeResponse, openapi_extra=image_body(EncodeByIndex), responses=UPLOAD_ERRORS)

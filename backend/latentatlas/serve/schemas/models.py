@@ -3,6 +3,7 @@ generate, dataset samples, and the live WebSocket's messages."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -131,6 +132,8 @@ class ModelDetail(ModelInfo):
 
 class ModelList(BaseModel):
     models: list[ModelInfo]
+    generation: int = Field(description="grows by one at every change to the served models (a folder added, changed or removed)")
+    changed_at: datetime = Field(description="when the served models last changed (UTC)")
 
 
 class EncodeByIndex(BaseModel):

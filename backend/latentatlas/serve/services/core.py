@@ -14,31 +14,22 @@ import torch
 
 from latentatlas.data import FactorDataset, ImageDataset, load_dataset
 from latentatlas.errors import InputError, UnsupportedError
-from latentatlas.evaluation.dim_names import (
-    COLLAPSED_POSTERIOR_SD,
-    DIM_NAME_MIN_NMI,
-    collapsed_dims,
-)
 from latentatlas.evaluation.novelty import far_from_training
-from latentatlas.evaluation.ordered_latents import CURVE_POINTS, log_keep_grid, slider_keep_grid
 from latentatlas.evaluation.quality import psnr
-from latentatlas.families import get_family
 from latentatlas.imaging import tile_grid, to_data_url, to_png
 from latentatlas.serve.admission import Admission, FairLock
+from latentatlas.serve.derived_cache import DerivedCache, model_fingerprint
 from latentatlas.serve.schemas import (
-    DimName,
     EncodeResponse,
     Generated,
     GenerateResponse,
-    HeldOutCurves,
     InputContext,
     ModelDetail,
     ModelInfo,
-    ModelMetrics,
     Sample,
     TraverseResponse,
 )
-from latentatlas.serve.services.card import CardFacts, sanitize_card
+from latentatlas.serve.services.description import ModelDescription
 from latentatlas.store.folders import LoadedModel
 
 log = logging.getLogger("latentatlas.serve")
@@ -58,33 +49,36 @@ SWEEP_SD = 3.0
 class ModelService:
     """One loaded model: describe, encode, decode, traverse, generate and dataset samples."""
 
-    def __init__(self, loaded: LoadedModel, device: torch.device, model_id: str | None = None, admission: Admission | None = None) -> None:
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        device: torch.device,
+        model_id: str | None = None,
+        admission: Admission | None = None,
+        description: ModelDescription | None = None,
+        cache: DerivedCache | None = None,
+    ) -> None:
         self.id = model_id or loaded.folder.name
         self.admission = admission or Admission(per_model=1 << 30)
-        loaded.card = sanitize_card(self.id, loaded.card, loaded.config.model.latent_dim)
+        # What the API says of the model (read from its folder by the registry, else from the model).
+        self.description = description or ModelDescription.of_loaded(self.id, loaded)
+        loaded.card = self.description.card
         self.loaded = loaded
         self.model = loaded.model
         self.config = loaded.config.model
         self.device = device
-        self.ensemble: str | None = None  # set when served as an ensemble member
         self._dataset: ImageDataset | None = None
         self._dataset_error: str | None = None
         self._dataset_lock = threading.Lock()
-        stats = loaded.card.get("latent_stats", {})
-        dim = self.config.latent_dim
-        self.latent_mean = np.asarray(stats.get("mean", [0.0] * dim), dtype=np.float64)
-        self.latent_std = np.asarray(stats.get("std", [1.0] * dim), dtype=np.float64)
-        self.latent_min = stats.get("min", list(self.latent_mean - 3 * self.latent_std))
-        self.latent_max = stats.get("max", list(self.latent_mean + 3 * self.latent_std))
-        self.posterior_scale = stats.get("posterior_scale")
-        self.capabilities = self.model.capabilities
-        # The served model is frozen: read its codebooks and truncation rule once.
-        self.codebooks: list[list[float]] | None = self.model.codebooks().cpu().tolist() if self.capabilities.codes else None
-        self.truncation_fill: float | None = float(self.model.truncation_fill) if self.capabilities.ordered else None
+        self.latent_mean, self.latent_std = self.description.latent_mean, self.description.latent_std
+        self.capabilities = self.description.capabilities
+        self.codebooks = self.description.codebooks
+        self.truncation_fill = self.description.truncation_fill
+        self.cache = cache  # where large derived results go (on disk), if anywhere
+        self._fingerprint: str | None = None
         # One inference at a time per model, in arrival order: requests queue (boundedly:
         # ``admission``) instead of oversubscribing the cores.
         self._lock = FairLock()
-        self._facts: CardFacts | None = None
         self._parts: dict[type, object] = {}
         self._parts_lock = threading.Lock()
 
@@ -114,96 +108,28 @@ class ModelService:
             return self._dataset
 
     # -- description -------------------------------------------------------------------
-    def card_facts(self) -> CardFacts:
-        """The metrics and dim names of the current card, derived once per card."""
-        facts = self._facts
-        if facts is None or facts.card is not self.loaded.card:
-            self._facts = facts = CardFacts.of(self.id, self.loaded.card, self.posterior_scale)
-        return facts
+    @property
+    def ensemble(self) -> str | None:
+        """The ensemble the model is a member of, if any."""
+        return self.description.ensemble
 
-    def metrics(self) -> ModelMetrics | None:
-        """The card's metrics; None when not computed yet, or unreadable (logged)."""
-        return self.card_facts().metrics
+    def fingerprint(self) -> str:
+        """The SHA-256 of the model's config and tensors (computed once): what keys its cached results."""
+        if self._fingerprint is None:
+            self._fingerprint = model_fingerprint(self.loaded.config.model_dump(mode="json"), self.model)
+        return self._fingerprint
 
-    def dim_names(self) -> list[DimName | None] | None:
-        """Per dim (of those the metrics cover), its factor where the server names it (:mod:`~latentatlas.evaluation.dim_names`)."""
-        return self.card_facts().dim_names
+    def memory_bytes(self) -> int:
+        """The bytes of the model's parameters and buffers (what evicting it frees)."""
+        tensors = [*self.model.parameters(), *self.model.buffers()]
+        return sum(tensor.numel() * tensor.element_size() for tensor in tensors)
 
     def info(self) -> ModelInfo:
-        net, card = self.config.net, self.loaded.card
-        # What training recorded of the data (card["dataset"]), else the dataset itself.
-        described = card.get("dataset") or (self.dataset.describe() if self.dataset is not None else {})
-        facts = self.card_facts()
-        return ModelInfo(
-            id=self.id,
-            kind=self.config.kind,
-            dataset=self.loaded.config.dataset.name,
-            dataset_size=described.get("size"),
-            image_size=net.image_size,
-            channels=net.channels,
-            latent_dim=self.config.latent_dim,
-            factor_names=described.get("factor_names", []),
-            factor_sizes=described.get("factor_sizes", []),
-            codebooks=self.codebooks,
-            latent_mean=self.latent_mean.tolist(),
-            latent_std=self.latent_std.tolist(),
-            latent_min=list(self.latent_min),
-            latent_max=list(self.latent_max),
-            posterior_scale=self.posterior_scale,
-            dim_names=facts.dim_names,
-            dim_name_threshold=DIM_NAME_MIN_NMI,
-            dim_inactive=collapsed_dims(self.posterior_scale) if self.posterior_scale else None,
-            collapsed_posterior_sd=COLLAPSED_POSTERIOR_SD,
-            heldout=card.get("heldout", {}),
-            steps=card.get("steps"),
-            metrics=facts.metrics,
-            family=get_family(self.config.kind).summary,
-            capabilities=self.capabilities,
-            ensemble=self.ensemble,
-            truncation_fill=self.truncation_fill,
-            **self._keep_grids(card),
-        )
+        return self.description.info(self._dataset)
 
-    def _keep_grids(self, card: dict) -> dict[str, list[int] | None]:
-        """An ordered model's slider and curve C values (:mod:`~latentatlas.evaluation.ordered_latents`)."""
-        if not self.capabilities.ordered:
-            return {"keep_grid": None, "curve_keep_grid": None}
-        dim = self.config.latent_dim
-        card_keeps = ((card.get("flow") or {}).get("truncation") or {}).get("keep") or []
-        return {"keep_grid": slider_keep_grid(dim, card_keeps), "curve_keep_grid": log_keep_grid(dim, CURVE_POINTS)}
-
-    def detail(self, peers: Iterable[ModelService] = ()) -> ModelDetail:
+    def detail(self, peers: Iterable[ModelDescription] = ()) -> ModelDetail:
         """The model with its card, and the held-out curves of ``peers`` comparable with its own."""
-        card = self.loaded.card
-        summary = {k: v for k, v in card.items() if k not in ("curves", "latent_stats", "metrics")}
-        curves = [curves for peer in peers if (curves := self.held_out_peer(peer)) is not None]
-        return ModelDetail(**self.info().model_dump(), curves=card.get("curves", {}), card=summary, peers=curves)
-
-    def held_out_peer(self, other: ModelService) -> HeldOutCurves | None:
-        """``other``'s card flow curves when both models have ordered latents, were trained on the
-        same data and were evaluated on the same held-out images; else None."""
-        mine, theirs = self.loaded.card.get("flow") or {}, other.loaded.card.get("flow") or {}
-        comparable = (
-            other is not self
-            and self.capabilities.ordered
-            and other.capabilities.ordered
-            and self.loaded.config.dataset == other.loaded.config.dataset
-            and mine.get("images") == theirs.get("images")
-            and theirs.get("truncation", {}).get("psnr")
-        )
-        if not comparable:
-            return None
-        here, there = self.config.model_dump(), other.config.model_dump()
-        differs = [f"{key} {there[key]} (here {here[key]})" for key in there if key in here and there[key] != here[key] and key != "net"]
-        if there["net"] != here["net"]:
-            differs.append("network")
-        return HeldOutCurves(
-            id=other.id,
-            differs=", ".join(differs) or "same config",
-            bits_per_dim=theirs.get("bits_per_dim"),
-            truncation=theirs["truncation"],
-            denoise=theirs.get("denoise", {}),
-        )
+        return self.description.detail(peers, self._dataset)
 
     def require(self, capability: str, what: str) -> None:
         """UnsupportedError (409) unless the model declares ``capability`` (e.g. an imported

@@ -27,7 +27,7 @@ DIMS_BY_FACTORS = frozenset({"dci_importance", "mig_mutual_info"})
 
 def dim_labels(service: ModelService, dims: list[int]) -> list[str]:
     """Row labels: ``z3 · posX (NMI 0.62)`` where the server names the dim, else ``z3``."""
-    names = service.dim_names() or []
+    names = service.description.dim_names() or []
     return [f"z{d} · {name.factor} (NMI {name.nmi:.2f})" if d < len(names) and (name := names[d]) else f"z{d}" for d in dims]
 
 
@@ -63,7 +63,7 @@ def metric_tables(service: ModelService) -> MetricTables:
     """The card's metric matrices, each factors x dims (dci_importance and mig_mutual_info,
     stored dims x factors, transposed), with the factor names and dim names; UnsupportedError
     (409) when the card has no metrics."""
-    metrics = service.metrics()
+    metrics = service.description.metrics()
     if metrics is None:
         raise UnsupportedError(
             f"model {service.id} has no metrics yet: compute them in the app's metrics panel "
@@ -86,7 +86,7 @@ def metric_tables(service: ModelService) -> MetricTables:
         model_id=service.id,
         factor_names=metrics.factor_names,
         dims=[f"z{d}" for d in range(dims)],
-        dim_names=(service.dim_names() or [None] * dims)[:dims],
+        dim_names=(service.description.dim_names() or [None] * dims)[:dims],
         active=[bool(a) for a in active] if active is not None and len(active) == dims else None,
         latents_scored=metrics.latents_scored,
         matrices=matrices,

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from latentatlas.data.base import FactorDataset
 from latentatlas.errors import InputError
-from latentatlas.evaluation.disentanglement import (
-    Progress,
-    VoteCounts,
-    evaluate_model,
-    save_metrics_run,
-)
 from latentatlas.serve.schemas import ModelMetrics
 from latentatlas.serve.services.core import ModelService
+
+if TYPE_CHECKING:  # the metrics (scikit-learn, seconds to import) load with the first job, not with the server
+    from latentatlas.evaluation.disentanglement import Progress, VoteCounts
 
 log = logging.getLogger("latentatlas.serve")
 
@@ -33,13 +31,16 @@ def metrics_work(service: ModelService, samples: int, seed: int, votes: VoteCoun
     loaded = service.loaded
 
     def work(progress: Progress) -> ModelMetrics:
+        from latentatlas.evaluation.disentanglement import evaluate_model, save_metrics_run
+
         metrics = evaluate_model(loaded, samples, seed, votes, progress, n_jobs=n_jobs, write_card=False)
         try:
             path = save_metrics_run(loaded.folder, metrics)
             log.info("model %s: metrics run written to %s", service.id, path.relative_to(loaded.folder))
         except OSError as error:
             log.warning("model %s: metrics kept in memory only, not written (%s)", service.id, error)
-        loaded.card = {**loaded.card, "metrics": metrics}  # a new card: its facts are derived again
+        # a new card (its facts are derived again), on the description: it outlives the model's eviction
+        service.description.card = loaded.card = {**loaded.card, "metrics": metrics}
         return ModelMetrics.model_validate(metrics)
 
     return work

@@ -1,16 +1,17 @@
 """Population views of a model: many seeded dataset samples encoded at once (latents, factors,
 principal plane), how much each latent dim carries (a posterior's KL to the prior, or a code's
-usage entropy) and which factor each dim follows (by intervention), each measured once per model
-and kept."""
+usage entropy) and which factor each dim follows (by intervention), each measured once per model:
+populations are kept in the on-disk cache (:mod:`~latentatlas.serve.derived_cache`), the small
+measurements in the process."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 
 import numpy as np
 import torch
+from pydantic import ValidationError
 
 from latentatlas.data.base import FactorDataset
 from latentatlas.errors import InputError, UnsupportedError
@@ -24,10 +25,9 @@ from latentatlas.serve.schemas import DimFactors, DimInformation, PopulationResp
 from latentatlas.serve.services.core import ModelService
 
 # A population view returns this many leading latent dims at most (an ordered flow's top ones),
-# renders and encodes its samples this many at a time, and keeps this many populations per model.
+# and renders and encodes its samples this many at a time.
 POPULATION_DIMS = 16
 POPULATION_CHUNK = 256
-POPULATION_CACHE = 4
 
 # Dim factors by intervention: base cells of the factor grid, levels per factor, seed.
 INTERVENTION_BASES, INTERVENTION_LEVELS, INTERVENTION_SEED = 4, 6, 0
@@ -38,7 +38,6 @@ class PopulationService:
 
     def __init__(self, core: ModelService) -> None:
         self.core = core
-        self._populations: OrderedDict[tuple[int, int], PopulationResponse] = OrderedDict()
         self._measure_lock = threading.Lock()  # one population or dim-information measurement at a time
         self._information: DimInformation | None = None  # dim_information(), measured once
         self._dim_factors: DimFactors | None = None  # dim_factors(), measured once
@@ -69,15 +68,19 @@ class PopulationService:
     def population(self, n: int, seed: int) -> PopulationResponse:
         """``n`` seeded samples of the model's dataset, encoded: their latents (the first
         POPULATION_DIMS dims), factors, dataset indices and principal plane. Computed once per
-        (n, seed) and kept (the last POPULATION_CACHE); encoding takes the model's lock per
-        chunk of POPULATION_CHUNK, so live requests interleave. 409 without generative factors."""
+        (model, n, seed) and kept in the model's on-disk cache (when it has one); encoding takes
+        the model's lock per chunk of POPULATION_CHUNK, so live requests interleave. 409 without
+        generative factors."""
         core = self.core
         dataset = self._factor_dataset("it has no population view")
         with self._measure_lock:
-            key = (n, seed)
-            if key in self._populations:
-                self._populations.move_to_end(key)
-                return self._populations[key].model_copy(update={"cached": True})
+            name = f"n{n}-seed{seed}"
+            stored = core.cache.read("population", core.fingerprint(), name) if core.cache is not None else None
+            if stored is not None:
+                try:
+                    return PopulationResponse.model_validate_json(stored).model_copy(update={"cached": True})
+                except ValidationError:  # written by another version of the server: computed again
+                    pass
             started = time.perf_counter()
             factors = dataset.sample_factors(n, np.random.default_rng(seed))
             dims = min(core.config.latent_dim, POPULATION_DIMS)
@@ -95,9 +98,8 @@ class PopulationService:
                 seconds={"render": render_s, "encode": encoded - started - render_s, "pca": time.perf_counter() - encoded},
                 cached=False,
             )
-            self._populations[key] = result
-            while len(self._populations) > POPULATION_CACHE:
-                self._populations.popitem(last=False)
+            if core.cache is not None:
+                core.cache.write("population", core.fingerprint(), name, result.model_dump_json())
             return result
 
     def dim_information(self, n: int = 2000, seed: int = 0) -> DimInformation:

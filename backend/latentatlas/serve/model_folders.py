@@ -1,0 +1,82 @@
+"""Which folders of the models directory are models, whether one is whole or still being written,
+and a cheap signature that says when its files changed (so the registry re-reads only those)."""
+
+from __future__ import annotations
+
+import json
+import struct
+import time
+from pathlib import Path
+
+from latentatlas.store.folders import CARD_FILE, CONFIG_FILE, WEIGHTS_FILE
+
+TEMPORARY_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".incomplete", "~")
+"""Folder names that say a copy or a download is under way: never served."""
+
+SETTLE_SECONDS = 5.0
+"""An incomplete folder changed more recently than this is taken for one being written (not served,
+looked at again); an older one is broken."""
+
+Signature = tuple[tuple[int, int] | None, ...]
+
+
+def is_temporary(name: str) -> bool:
+    """A hidden folder (``.name``) or one named like a copy in progress (``name.tmp``, ``name.partial``)."""
+    return name.startswith(".") or name.endswith(TEMPORARY_SUFFIXES)
+
+
+def is_model_folder(path: Path) -> bool:
+    """A folder, not temporary, holding config.json or weights.safetensors (so ``ensembles/`` and
+    ``zoo/`` are not models)."""
+    return path.is_dir() and not is_temporary(path.name) and any((path / f).exists() for f in (CONFIG_FILE, WEIGHTS_FILE))
+
+
+def model_folders(models_dir: Path) -> dict[str, Path]:
+    """Model id (the folder's name) -> folder, for every model folder directly under ``models_dir``."""
+    try:
+        entries = sorted(models_dir.iterdir())
+    except OSError:
+        return {}
+    return {path.name: path for path in entries if is_model_folder(path)}
+
+
+def signature(folder: Path) -> Signature:
+    """(mtime in ns, size) of config.json, weights and card.json (None where missing)."""
+    out: list[tuple[int, int] | None] = []
+    for name in (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE):
+        try:
+            stat = (folder / name).stat()
+            out.append((stat.st_mtime_ns, stat.st_size))
+        except OSError:
+            out.append(None)
+    return tuple(out)
+
+
+def settled(folder_signature: Signature, now: float | None = None) -> bool:
+    """Whether none of the folder's files changed in the last SETTLE_SECONDS."""
+    newest = max((entry[0] for entry in folder_signature if entry is not None), default=0)
+    return (now if now is not None else time.time()) - newest / 1e9 >= SETTLE_SECONDS
+
+
+def unfinished(folder: Path) -> str | None:
+    """Why the folder is not (yet) a whole model, or None: config.json or the weights missing, or
+    the weights shorter than their own header says (a copy in progress). (A config.json that is
+    not valid yet shows when it is read.)"""
+    if not (folder / CONFIG_FILE).is_file():
+        return f"{CONFIG_FILE} is missing"
+    path = folder / WEIGHTS_FILE
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            (header_size,) = struct.unpack("<Q", handle.read(8))
+            if header_size > size - 8:
+                return f"{WEIGHTS_FILE} is truncated (its header runs past its end)"
+            header = json.loads(handle.read(header_size))
+        end = max((entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"), default=0)
+    except FileNotFoundError:
+        return f"{WEIGHTS_FILE} is missing"
+    except (OSError, ValueError, struct.error, AttributeError, KeyError, TypeError, IndexError) as error:
+        return f"{WEIGHTS_FILE} is not a safetensors file ({type(error).__name__})"
+    if 8 + header_size + end > size:
+        return f"{WEIGHTS_FILE} is truncated ({size} of {8 + header_size + end} bytes)"
+    return None
