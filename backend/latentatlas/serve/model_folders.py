@@ -8,6 +8,7 @@ import struct
 import time
 from pathlib import Path
 
+from latentatlas.families import get_family
 from latentatlas.store.folders import CARD_FILE, CONFIG_FILE, WEIGHTS_FILE
 
 TEMPORARY_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".incomplete", "~")
@@ -40,10 +41,20 @@ def model_folders(models_dir: Path) -> dict[str, Path]:
     return {path.name: path for path in entries if is_model_folder(path)}
 
 
+def stored_files(folder: Path) -> tuple[str, ...]:
+    """The files that hold the folder's model, as its family declares them (``LatentModel.stored_files``:
+    weights.safetensors, or an imported model's graphs); weights.safetensors while config.json cannot tell."""
+    try:
+        kind = json.loads((folder / CONFIG_FILE).read_text())["model"]["kind"]
+        return get_family(kind).model.stored_files
+    except (OSError, ValueError, KeyError, TypeError):
+        return (WEIGHTS_FILE,)
+
+
 def signature(folder: Path) -> Signature:
-    """(mtime in ns, size) of config.json, weights and card.json (None where missing)."""
+    """(mtime in ns, size) of config.json, the model's stored files and card.json (None where missing)."""
     out: list[tuple[int, int] | None] = []
-    for name in (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE):
+    for name in (CONFIG_FILE, *stored_files(folder), CARD_FILE):
         try:
             stat = (folder / name).stat()
             out.append((stat.st_mtime_ns, stat.st_size))
@@ -59,24 +70,34 @@ def settled(folder_signature: Signature, now: float | None = None) -> bool:
 
 
 def unfinished(folder: Path) -> str | None:
-    """Why the folder is not (yet) a whole model, or None: config.json or the weights missing, or
-    the weights shorter than their own header says (a copy in progress). (A config.json that is
-    not valid yet shows when it is read.)"""
+    """Why the folder is not (yet) a whole model, or None: config.json missing, none of the files
+    its family stores the model in (:func:`stored_files`), or a safetensors file shorter than its
+    own header says (a copy in progress). (A config.json that is not valid yet shows when it is read.)"""
     if not (folder / CONFIG_FILE).is_file():
         return f"{CONFIG_FILE} is missing"
-    path = folder / WEIGHTS_FILE
+    names = stored_files(folder)
+    present = [name for name in names if (folder / name).is_file()]
+    if not present:
+        return f"{' and '.join(names)} {'is' if len(names) == 1 else 'are'} missing"
+    for name in present:
+        problem = _truncated_safetensors(folder / name) if name.endswith(".safetensors") else None
+        if problem is not None:
+            return problem
+    return None
+
+
+def _truncated_safetensors(path: Path) -> str | None:
+    """Why a safetensors file is not whole (its header runs past its end, or its tensors do), or None."""
     try:
         size = path.stat().st_size
         with open(path, "rb") as handle:
             (header_size,) = struct.unpack("<Q", handle.read(8))
             if header_size > size - 8:
-                return f"{WEIGHTS_FILE} is truncated (its header runs past its end)"
+                return f"{path.name} is truncated (its header runs past its end)"
             header = json.loads(handle.read(header_size))
         end = max((entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"), default=0)
-    except FileNotFoundError:
-        return f"{WEIGHTS_FILE} is missing"
     except (OSError, ValueError, struct.error, AttributeError, KeyError, TypeError, IndexError) as error:
-        return f"{WEIGHTS_FILE} is not a safetensors file ({type(error).__name__})"
+        return f"{path.name} is not a safetensors file ({type(error).__name__})"
     if 8 + header_size + end > size:
-        return f"{WEIGHTS_FILE} is truncated ({size} of {8 + header_size + end} bytes)"
+        return f"{path.name} is truncated ({size} of {8 + header_size + end} bytes)"
     return None
