@@ -137,6 +137,13 @@ class LatentModel(nn.Module, ABC):
         self.config = config
 
     @classmethod
+    def capabilities_for(cls, config: FamilyConfig) -> Capabilities:
+        """What a model of this family built from ``config`` can do, known without loading it: the
+        family's declared capabilities (a family whose models differ, e.g. an imported encoder
+        without a decoder graph, overrides this)."""
+        return cls.capabilities
+
+    @classmethod
     def from_folder(cls, config: FamilyConfig, folder: Path) -> LatentModel:
         """The model stored in ``folder``: built from ``config``, its weights read from
         ``weights.safetensors`` (strict). A family stored otherwise (imported graphs) overrides this."""

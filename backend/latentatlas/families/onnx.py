@@ -109,8 +109,14 @@ class OnnxModel(LatentModel):
     def __init__(self, config: OnnxConfig, encoder: Graph, decoder: Graph | None = None) -> None:
         super().__init__(config)
         self.encoder_graph, self.decoder_graph = encoder, decoder
-        if decoder is None:  # this model's own capabilities: what the family has, less the decoder
-            self.capabilities = Capabilities(decode=False, train=False)  # type: ignore[misc]
+        self.capabilities = type(self).capabilities_for(config)  # type: ignore[misc]  # less the decoder without one
+
+    @classmethod
+    def capabilities_for(cls, config: FamilyConfig) -> Capabilities:
+        """Decoding only with a decoder graph (its config names the decoder's input and output)."""
+        assert isinstance(config, OnnxConfig)
+        has_decoder = config.decoder_input is not None and config.decoder_output is not None
+        return cls.capabilities if has_decoder else cls.capabilities.model_copy(update={"decode": False})
 
     @classmethod
     def from_folder(cls, config: FamilyConfig, folder: Path) -> OnnxModel:

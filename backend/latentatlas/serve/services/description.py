@@ -29,7 +29,8 @@ class ModelDescription:
     statistics, codebooks and the ensemble it belongs to."""
 
     def __init__(
-        self, model_id: str, config: FolderConfig, card: Any, codebooks: list[list[float]] | None, ensemble: str | None = None
+        self, model_id: str, config: FolderConfig, card: Any, codebooks: list[list[float]] | None, ensemble: str | None = None,
+        capabilities: Capabilities | None = None,
     ) -> None:
         self.id = model_id
         self.folder_config = config
@@ -38,7 +39,7 @@ class ModelDescription:
         self.codebooks = codebooks
         self.ensemble = ensemble
         model_class = get_family(config.model.kind).model
-        self.capabilities: Capabilities = model_class.capabilities
+        self.capabilities: Capabilities = capabilities or model_class.capabilities_for(config.model)
         self.truncation_fill = float(model_class.truncation_fill) if issubclass(model_class, OrderedLatents) else None
         stats = self.card.get("latent_stats", {})
         dim = config.model.latent_dim
@@ -68,7 +69,7 @@ class ModelDescription:
         """The description of a model already in memory (its codebooks read from the model)."""
         model = loaded.model
         codebooks = model.codebooks().cpu().tolist() if isinstance(model, DiscreteCodes) else None
-        return cls(model_id, loaded.config, loaded.card, codebooks, ensemble)
+        return cls(model_id, loaded.config, loaded.card, codebooks, ensemble, model.capabilities)
 
     # -- the card's derived facts ------------------------------------------------------------
     def card_facts(self) -> CardFacts:
