@@ -34,9 +34,20 @@ class Settings(BaseSettings):
     max_jobs: int = Field(2, ge=1, le=64, description="metric jobs computing at once; more are refused with 429")
     max_inflight_per_model: int = Field(32, ge=1, description="inference requests waiting for or running on one model; more get 503")
     max_inflight_total: int = Field(48, ge=1, description="inference requests (POSTs under /api/models/) inside the server at once; more get 503 at the door")
-    body_timeout_seconds: float = Field(30.0, gt=0, description="an upload that sends nothing for this long mid-body is dropped (408)")
-    max_connections: int = Field(256, ge=1, description="open connections uvicorn serves at once; more get 503 at once")
+    max_json_bytes: int = Field(256 * 1024, ge=1024, description="largest accepted body that is not an upload (JSON; 413 above)")
+    body_timeout_seconds: float = Field(
+        20.0, gt=0, description="a request body must arrive within this many seconds, plus 1 s per body_min_rate bytes (408 after)"
+    )
+    body_min_rate: float = Field(16 * 1024, gt=0, description="bytes per second a slow body must keep up to earn more time")
+    body_max_seconds: float = Field(120.0, gt=0, description="no request body may take longer than this (408)")
+    header_timeout_seconds: float = Field(10.0, gt=0, description="a connection must send complete request headers within this long")
+    max_connections: int = Field(
+        256, ge=2, description="connections held at once; beyond, the longest-idle one is closed (503 when all are busy)"
+    )
     keep_alive_seconds: float = Field(5.0, gt=0, description="idle keep-alive connections are closed after this long")
+    max_live_sessions: int = Field(64, ge=1, description="WebSocket live sessions open at once (more are refused)")
+    max_live_sessions_per_client: int = Field(8, ge=1, description="WebSocket live sessions one client address may hold")
+    live_idle_seconds: float = Field(300.0, gt=0, description="a live session that sends nothing for this long is closed")
     trusted_hosts: list[str] = Field(
         default_factory=lambda: ["127.0.0.1", "localhost", "[::1]"],
         description='Host headers served (others get 400: DNS rebinding); JSON list, e.g. ["atlas.example.org"], or ["*"]',

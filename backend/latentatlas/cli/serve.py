@@ -22,6 +22,7 @@ def serve(
 
     from latentatlas.config import Settings
     from latentatlas.serve.app import create_app
+    from latentatlas.serve.connections import guarded_protocol
 
     overrides = {k: v for k, v in {"host": host, "port": port, "models_dir": models_dir}.items() if v is not None}
     settings = Settings(**overrides)
@@ -30,6 +31,6 @@ def serve(
         host=settings.host,
         port=settings.port,
         ws_max_size=1 << 20,
-        limit_concurrency=settings.max_connections,
-        timeout_keep_alive=settings.keep_alive_seconds,
+        http=guarded_protocol(settings.header_timeout_seconds, settings.max_connections),
+        timeout_keep_alive=settings.keep_alive_seconds,  # type: ignore[arg-type]  # a float works: it is a timer
     )

@@ -20,8 +20,10 @@ from latentatlas import __version__
 from latentatlas.config import Settings
 from latentatlas.devices import resolve_device, set_threads
 from latentatlas.serve.admission import RETRY_AFTER_SECONDS, Admission
+from latentatlas.serve.bodies import BoundedBodies
 from latentatlas.serve.ensembles import EnsembleRegistry
 from latentatlas.serve.errors import install_error_handlers
+from latentatlas.serve.image_input import FORM_OVERHEAD_BYTES
 from latentatlas.serve.jobs import JobManager
 from latentatlas.serve.registry import ModelRegistry
 from latentatlas.export.onnx import OnnxCache
@@ -57,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.jobs = JobManager(settings.max_jobs)
     app.state.onnx = OnnxCache(settings.onnx_cache_dir)
+    app.state.live_sessions = live.SessionBudget(settings.max_live_sessions, settings.max_live_sessions_per_client)
     install_error_handlers(app)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"])
@@ -85,6 +88,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     else:
         log.warning("frontend folder %s not found: serving the API only", settings.frontend_dir)
     app.add_middleware(InferenceDoor, limit=settings.max_inflight_total)
+    app.add_middleware(
+        BoundedBodies,
+        json_limit=settings.max_json_bytes,
+        upload_limit=settings.max_upload_bytes + FORM_OVERHEAD_BYTES,
+        timeout=settings.body_timeout_seconds,
+        min_rate=settings.body_min_rate,
+        max_seconds=settings.body_max_seconds,
+    )  # outside the door: bodies are read whole before they take an inference slot
     app.add_middleware(SameOriginWrites, allowed=settings.cors_origins)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
     app.add_middleware(SecurityHeaders)
@@ -124,6 +135,8 @@ class SameOriginWrites:
         origin = headers.get("origin")
         if origin is None or origin.rstrip("/") in self.allowed:
             return None
+        if sum(name.lower() == b"host" for name, _ in scope.get("headers", [])) != 1:
+            return origin  # a duplicated Host cannot vouch for the origin
         host = headers.get("host", "")
         if origin in ("null", "") or origin.split("://", 1)[-1].rstrip("/") != host:
             return origin
