@@ -682,24 +682,29 @@ def test_responses_carry_security_headers(client, ids):
 
 
 def test_a_client_that_disconnects_mid_upload_is_one_log_line(caplog):
-    """An aborted upload is logged once at INFO, with no traceback, and answered 400."""
+    """An aborted upload is logged once at INFO, with no traceback, and nothing is answered."""
     import asyncio
     import logging
 
-    from fastapi import HTTPException
-    from starlette.requests import Request
-
-    from latentatlas.serve.deps import read_body_limited
+    from latentatlas.serve.bodies import BoundedBodies
 
     messages = iter([{"type": "http.request", "body": b"x" * 100, "more_body": True}, {"type": "http.disconnect"}])
+    sent, reached = [], []
 
     async def receive():
         return next(messages)
 
-    request = Request({"type": "http", "method": "POST", "path": "/api/models/m/encode", "headers": [], "query_string": b""}, receive)
-    with caplog.at_level(logging.INFO, logger="latentatlas.serve"), pytest.raises(HTTPException) as refused:
-        asyncio.run(read_body_limited(request, 10_000))
-    assert refused.value.status_code == 400 and "disconnected" in refused.value.detail
+    async def send(message):
+        sent.append(message)
+
+    async def app(scope, receive, send):
+        reached.append(scope)
+
+    bodies = BoundedBodies(app, json_limit=10_000, upload_limit=10_000, timeout=5, min_rate=1024, max_seconds=10)
+    scope = {"type": "http", "method": "POST", "path": "/api/models/m/encode", "headers": [(b"content-length", b"1000")]}
+    with caplog.at_level(logging.INFO, logger="latentatlas.serve"):
+        asyncio.run(bodies(scope, receive, send))
+    assert sent == [] and reached == []
     records = [r for r in caplog.records if "disconnected" in r.getMessage()]
     assert len(records) == 1 and records[0].levelno == logging.INFO and records[0].exc_info is None
     assert "100 bytes" in records[0].getMessage()
@@ -793,3 +798,25 @@ def test_dim_information_is_kl_for_a_posterior_and_code_entropy_for_codes(client
     codebook = len(model_infos[ids.qlae]["codebooks"][0])
     assert qlae["measure"] == "code_entropy_bits"
     assert all(0 <= v <= __import__("math").log2(codebook) + 1e-9 for v in qlae["values"])
+
+
+def test_booleans_are_not_latent_values(client, ids, model_infos):
+    latent = [True] + model_infos[ids.qlae]["latent_mean"][1:]
+    response = client.post(f"/api/models/{ids.qlae}/decode", json={"latent": latent})
+    assert response.status_code == 422
+    assert "latent.0" in response.json()["detail"]
+
+
+def test_thousands_of_unknown_keys_get_a_short_error(client, ids, model_infos):
+    body = {"latent": model_infos[ids.qlae]["latent_mean"], **{f"unknown_key_{i}": i for i in range(3000)}}
+    response = client.post(f"/api/models/{ids.qlae}/decode", json=body)
+    assert response.status_code == 422
+    assert len(response.content) < 2000
+    assert "2990 more problems" in response.json()["detail"]
+
+
+def test_a_json_body_over_the_limit_is_413_before_it_is_parsed(client, ids):
+    declared = {"Content-Type": "application/json", "Content-Length": str(10 * 1024 * 1024)}
+    response = client.post(f"/api/models/{ids.qlae}/decode", content=b"[" * (10 * 1024 * 1024), headers=declared)
+    assert response.status_code == 413
+    assert "JSON body limit" in response.json()["detail"]

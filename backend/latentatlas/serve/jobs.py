@@ -10,11 +10,15 @@ jobs are kept (the newest ``keep_finished``) so their results can still be polle
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
+
+from joblib import parallel_config
 
 from latentatlas.errors import JobLimitError
 
@@ -24,6 +28,21 @@ JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 JOB_RETRY_AFTER_SECONDS = JobLimitError.retry_after_seconds
 """What a 429 (too many active jobs) tells the client to wait before trying again (Retry-After)."""
 Work = Callable[[Callable[[float, str], None]], Any]
+
+
+PARENT_POLL_SECONDS = 0.5
+
+
+def exit_with_parent(parent_pid: int) -> None:
+    """A job's worker process: exit as soon as ``parent_pid`` (the server) is no longer its
+    parent, however the server ended (a watchdog thread; a SIGKILLed server runs no clean-up)."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 class JobCancelled(Exception):
@@ -107,7 +126,9 @@ class JobManager:
         try:
             if job.cancel_requested:
                 raise JobCancelled
-            result = work(progress)
+            # joblib's worker processes (loky) watch this process and exit when it is gone (SIGKILL included)
+            with parallel_config(backend="loky", initializer=exit_with_parent, initargs=(os.getpid(),)):
+                result = work(progress)
         except JobCancelled:
             log.info("job %s (%s) cancelled", job.id, job.key)
             with self._lock:
