@@ -20,6 +20,8 @@ torch.set_num_threads(1)
 os.environ.setdefault("LATENTATLAS_TRUSTED_HOSTS", '["127.0.0.1", "localhost", "[::1]", "testserver"]')
 # ONNX exports of the test session (and its browser tests' servers) go to a fresh folder, not ~/.cache.
 os.environ.setdefault("LATENTATLAS_ONNX_CACHE_DIR", tempfile.mkdtemp(prefix="latentatlas-onnx-"))
+# What the servers derive (runs of read-only model folders) goes to a fresh folder too, not ~/.local/state.
+os.environ.setdefault("LATENTATLAS_STATE_DIR", tempfile.mkdtemp(prefix="latentatlas-state-"))
 
 
 def encode_image(image: Image.Image | np.ndarray, fmt: str = "PNG", **save_options) -> bytes:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -53,7 +53,19 @@ class Settings(BaseSettings):
         description='Host headers served (others get 400: DNS rebinding); JSON list, e.g. ["atlas.example.org"], or ["*"]',
     )
     cors_origins: list[str] = Field(default_factory=list, description='JSON list, e.g. ["http://localhost:5173"]')
-    onnx_cache_dir: Path = Field(
-        default_factory=lambda: Path.home() / ".cache" / "latentatlas" / "onnx",
-        description="where models' ONNX decoders/encoders are exported once (keyed by the weights' SHA-256) for decoding in the browser",
+    state_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".local" / "state" / "latentatlas",
+        description="a writable folder for what the server derives: runs (metrics, analyses) of models whose folder "
+        "is read-only, under runs/<folder name>/, and the ONNX cache (onnx/) unless onnx_cache_dir says otherwise",
     )
+    onnx_cache_dir: Path = Field(
+        default=None,  # type: ignore[assignment]  # filled in from state_dir below
+        description="where models' ONNX decoders/encoders are exported once (keyed by the weights' SHA-256) for decoding "
+        "in the browser (default: state_dir/onnx)",
+    )
+
+    @model_validator(mode="after")
+    def _derive_paths(self) -> Settings:
+        if self.onnx_cache_dir is None:
+            self.onnx_cache_dir = self.state_dir / "onnx"
+        return self

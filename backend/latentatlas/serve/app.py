@@ -27,6 +27,7 @@ from latentatlas.serve.image_input import FORM_OVERHEAD_BYTES
 from latentatlas.serve.jobs import JobManager
 from latentatlas.serve.registry import ModelRegistry
 from latentatlas.export.onnx import OnnxCache
+from latentatlas.store.leftovers import clean_leftovers
 from latentatlas.serve.routers import ensembles, exports, health, live, metrics, models, onnx, ordered, population, zoo
 
 log = logging.getLogger("latentatlas.serve")
@@ -57,7 +58,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Latent Atlas", version=__version__, lifespan=lifespan, description=__doc__, docs_url=None, redoc_url=None
     )
     app.state.settings = settings
-    app.state.jobs = JobManager(settings.max_jobs)
+    clean_leftovers(settings.models_dir, settings.state_dir)
+    private_paths = {settings.models_dir: "$LATENTATLAS_MODELS_DIR", settings.state_dir: "$LATENTATLAS_STATE_DIR"}
+    app.state.jobs = JobManager(settings.max_jobs, private_paths=private_paths)
     app.state.onnx = OnnxCache(settings.onnx_cache_dir)
     app.state.live_sessions = live.SessionBudget(settings.max_live_sessions, settings.max_live_sessions_per_client)
     install_error_handlers(app)

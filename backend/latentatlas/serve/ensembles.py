@@ -277,19 +277,21 @@ class EnsembleService:
         return hotspots
 
     # -- analysis job ------------------------------------------------------------------------
-    def analyze_work(self, distance: str, min_samples: int | None) -> Callable[[Callable[[float, str], None]], EnsembleAnalysisSummary]:
+    def analyze_work(
+        self, distance: str, min_samples: int | None, state_dir: Path | None = None
+    ) -> Callable[[Callable[[float, str], None]], EnsembleAnalysisSummary]:
         """The work of an analysis job: checked now (InputError), run later in the job's thread.
 
         It re-reads the manifest (members may have finished since start-up), runs
         ``analyze_ensemble`` into ``runs/analysis-<time>/`` beside the shipped analysis.json
-        (never over it) and serves the new analysis from then on.
+        (never over it; in ``state_dir`` when the folder is read-only) and serves the new analysis from then on.
         """
         if not self.finished_members():
             raise InputError(f"ensemble {self.id} has no finished member to analyse")
 
         def work(progress: Callable[[float, str], None]) -> EnsembleAnalysisSummary:
             with self._lock:
-                run = run_path(self.folder, "analysis")
+                run = run_path(self.folder, "analysis", state_dir=state_dir)
                 analysis = analyze_ensemble(
                     self.folder, distance=distance, min_samples=min_samples, progress=False, on_progress=progress, dest=run  # type: ignore[arg-type]
                 )

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Literal
 
 from joblib import parallel_config
@@ -70,8 +71,9 @@ class Job:
 class JobManager:
     """Runs jobs in daemon threads (they die with the process) and remembers them by id."""
 
-    def __init__(self, max_active: int, keep_finished: int = 64) -> None:
+    def __init__(self, max_active: int, keep_finished: int = 64, private_paths: dict[Path, str] | None = None) -> None:
         self.max_active = max_active
+        self.private_paths = private_paths or {}
         self.keep_finished = keep_finished
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
@@ -136,10 +138,16 @@ class JobManager:
         except Exception as error:  # noqa: BLE001 - any failure is reported through the job
             log.exception("job %s (%s) failed", job.id, job.key)
             with self._lock:
-                job.status, job.error = "failed", str(error) or type(error).__name__
+                job.status, job.error = "failed", self._public(str(error) or type(error).__name__)
         else:
             with self._lock:
                 job.status, job.progress, job.stage, job.result = "done", 1.0, "done", result
+
+    def _public(self, message: str) -> str:
+        """An error message as clients see it: the server's folders named by their setting, never by path."""
+        for path, name in self.private_paths.items():
+            message = message.replace(str(path.resolve()), name).replace(str(path), name)
+        return message
 
     def _forget_old(self) -> None:
         finished = [job_id for job_id, job in self._jobs.items() if not job.active]
