@@ -52,6 +52,8 @@ class Settings(BaseSettings):
         default_factory=lambda: ["127.0.0.1", "localhost", "[::1]"],
         description='Host headers served (others get 400: DNS rebinding); JSON list, e.g. ["atlas.example.org"], or ["*"]',
     )
+    log_level: str = Field("info", pattern=r"^(debug|info|warning|error)$", description="the server's log level")
+    log_json: bool = Field(False, description="log one JSON object per line (time, level, logger, message) instead of text")
     cors_origins: list[str] = Field(default_factory=list, description='JSON list, e.g. ["http://localhost:5173"]')
     state_dir: Path = Field(
         default_factory=lambda: Path.home() / ".local" / "state" / "latentatlas",

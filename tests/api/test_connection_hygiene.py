@@ -5,14 +5,16 @@ slot, live sessions are bounded and idle ones closed, and a duplicated Host is n
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import time
 import urllib.error
 import urllib.request
+from contextlib import ExitStack
 
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from devtools import LocalServer, http_get
@@ -173,20 +175,17 @@ def test_an_upload_far_over_64_mb_reads_413_with_urllib(server, ids):
 
 def test_live_sessions_are_bounded_per_client_and_idle_ones_closed(server, ids):
     url = f"ws://127.0.0.1:{server.port}/api/models/{ids.qlae}/live"
-    sessions = [connect(url, open_timeout=5) for _ in range(LIVE_PER_CLIENT)]
-    try:
+    with ExitStack() as stack:
+        sessions = [stack.enter_context(connect(url, open_timeout=5)) for _ in range(LIVE_PER_CLIENT)]
         with pytest.raises(InvalidStatus) as refused:
             connect(url, open_timeout=5)
         assert refused.value.response.status_code == 503
         started = time.monotonic()
         for session in sessions:
-            with pytest.raises(Exception):  # noqa: B017 - ConnectionClosed, whichever subclass
+            with pytest.raises(ConnectionClosed):
                 session.recv(timeout=LIVE_IDLE_S + 5)
             assert session.close_code == 4408
         assert time.monotonic() - started < LIVE_IDLE_S + 3
-    finally:
-        for session in sessions:
-            session.close()
     with connect(url, open_timeout=5) as again:  # the closed sessions were released
         again.send(json.dumps({"latent": [0.0], "seq": 1}))
         assert json.loads(again.recv(timeout=5))["seq"] == 1
@@ -201,3 +200,14 @@ def test_a_duplicated_host_cannot_vouch_for_a_cross_origin_write(server, ids, la
     ).encode()
     reply, _ = _read_until_closed(_open(server, head + body))
     assert reply.split(b"\r\n", 1)[0] in (b"HTTP/1.1 400 Bad Request", b"HTTP/1.1 403 Forbidden"), reply[:200]
+
+
+def test_the_log_has_time_level_and_logger_and_the_promised_events(server):
+    """Runs last in this module: the attacks above have been logged by then."""
+    lines = server.log_path.read_text(errors="replace").splitlines()
+    stamped = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO|WARNING|ERROR) [\w.]+: ")
+    ours = [line for line in lines if " latentatlas" in line]
+    assert ours and all(stamped.match(line) for line in ours), ours[:5]
+    for event in ("loaded model", "refused a cross-origin", "dropped a slow body", "no complete request headers",
+                  "refused a live session", "closed a live session", "refused an oversize body"):
+        assert any(event in line for line in ours), f"no {event!r} line in:\n" + "\n".join(ours[-30:])

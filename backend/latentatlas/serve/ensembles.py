@@ -296,6 +296,7 @@ class EnsembleService:
                     self.folder, distance=distance, min_samples=min_samples, progress=False, on_progress=progress, dest=run  # type: ignore[arg-type]
                 )
                 self.analysis, self.analysis_error = self._check_analysis(analysis, run), None
+                log.info("ensemble %s: analysis run written to %s", self.id, run)
                 self.refresh()  # the statuses the analysis saw; serve members that finished since start-up
             return EnsembleAnalysisSummary(
                 ensemble=self.id,
