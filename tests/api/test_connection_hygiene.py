@@ -114,6 +114,18 @@ def test_idle_sockets_beyond_the_budget_do_not_lock_out_health(server, ids):
             sock.close()
 
 
+def test_crawling_bodies_beyond_the_budget_do_not_lock_out_health(server, ids):
+    head = _post_head(server, f"/api/models/{ids.qlae}/decode", 10_000)
+    held = [_open(server, head + b" ") for _ in range(MAX_CONNECTIONS + 4)]
+    try:
+        started = time.monotonic()
+        assert http_get(server.url + "/healthz", timeout=5)[0] == 200
+        assert time.monotonic() - started < 1.0
+    finally:
+        for sock in held:
+            sock.close()
+
+
 def test_a_trickling_json_body_is_dropped_with_408(server, ids):
     sock = _open(server, _post_head(server, f"/api/models/{ids.qlae}/decode", 10_000))
     started = time.monotonic()

@@ -8,8 +8,9 @@ idle sockets make every request, health checks included, a 503).
   keep-alive connections sooner. (Bodies have their own deadline: :mod:`latentatlas.serve.bodies`.)
 * **Connection budget**: at most ``max_connections`` connections (HTTP and WebSocket) are held.
   A new one beyond the budget closes the connection that has idled longest without a request in
-  flight, so idle or half-open sockets can never lock out a health probe; only when every held
-  connection is busy is the newcomer answered 503 at once.
+  flight, else the one still sending a request body at the lowest rate (a trickling client), so
+  idle, half-open or crawling sockets can never lock out a health probe; only when every held
+  connection is busy being answered is the newcomer answered 503 at once.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class GuardedProtocol(BaseProtocol):  # type: ignore[valid-type, misc]
     max_connections: int = 256
 
     def connection_made(self, transport: Any) -> None:
-        self.idle_since = time.monotonic()
+        self.idle_since = self.connected_at = time.monotonic()
+        self.received = 0
         self.header_timer: asyncio.TimerHandle | None = None
         super().connection_made(transport)
         if len(self.connections) > self.max_connections and not self._evict_one():
@@ -51,6 +53,10 @@ class GuardedProtocol(BaseProtocol):  # type: ignore[valid-type, misc]
             transport.close()
             return
         self._arm_header_timer()
+
+    def data_received(self, data: bytes) -> None:
+        self.received += len(data)
+        super().data_received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_timer()
@@ -70,6 +76,14 @@ class GuardedProtocol(BaseProtocol):  # type: ignore[valid-type, misc]
         """Whether a request's headers arrived and its response is not complete yet."""
         return self.cycle is not None and not self.cycle.response_complete
 
+    @property
+    def sending_body(self) -> bool:
+        """Whether the client is still sending a request body (nothing answered yet)."""
+        return self.in_request and self.cycle.more_body and not self.cycle.response_started
+
+    def _rate(self) -> float:
+        return self.received / max(time.monotonic() - self.connected_at, 1e-3)
+
     def _arm_header_timer(self) -> None:
         self._disarm_header_timer()
         self.header_timer = self.loop.call_later(self.header_timeout, self._header_deadline)
@@ -88,18 +102,24 @@ class GuardedProtocol(BaseProtocol):  # type: ignore[valid-type, misc]
         self.transport.close()
 
     def _evict_one(self) -> bool:
-        """Close the held HTTP connection idle the longest (no request in flight); False if none is."""
-        idle = [
+        """Close the held HTTP connection idle the longest (no request in flight), else the one
+        sending its body slowest; False if every one is being answered."""
+        held = [
             other for other in self.connections
-            if isinstance(other, GuardedProtocol) and other is not self and not other.in_request
+            if isinstance(other, GuardedProtocol) and other is not self
             and not other.transport.is_closing() and other.transport.get_protocol() is other
         ]
-        if not idle:
-            return False
-        oldest = min(idle, key=lambda other: other.idle_since)
-        log.info("connection budget (%d) reached: closed an idle connection from %s", self.max_connections, _peer(oldest.client))
-        oldest.transport.close()
-        self.connections.discard(oldest)
+        idle = [other for other in held if not other.in_request]
+        if idle:
+            victim, why = min(idle, key=lambda other: other.idle_since), "an idle connection"
+        else:
+            sending = [other for other in held if other.sending_body]
+            if not sending:
+                return False
+            victim, why = min(sending, key=GuardedProtocol._rate), "the slowest body"
+        log.info("connection budget (%d) reached: closed %s from %s", self.max_connections, why, _peer(victim.client))
+        victim.transport.close()
+        self.connections.discard(victim)
         return True
 
 
