@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -61,13 +61,7 @@ class Settings(BaseSettings):
         "is read-only, under runs/<folder name>/, and the ONNX cache (onnx/) unless onnx_cache_dir says otherwise",
     )
     onnx_cache_dir: Path = Field(
-        default=None,  # type: ignore[assignment]  # filled in from state_dir below
+        default_factory=lambda fields: fields["state_dir"] / "onnx",
         description="where models' ONNX decoders/encoders are exported once (keyed by the weights' SHA-256) for decoding "
         "in the browser (default: state_dir/onnx)",
     )
-
-    @model_validator(mode="after")
-    def _derive_paths(self) -> Settings:
-        if self.onnx_cache_dir is None:
-            self.onnx_cache_dir = self.state_dir / "onnx"
-        return self
