@@ -28,6 +28,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -148,21 +149,20 @@ def websocket_swarm(port: int, count: int, seconds: float) -> dict:
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
 
-    url, held, statuses = f"ws://{HOST}:{port}/api/models/{MODEL}/live", [], Counter()
+    url, statuses = f"ws://{HOST}:{port}/api/models/{MODEL}/live", Counter()
     deadline = time.monotonic() + seconds
-    for _ in range(count):
-        if time.monotonic() > deadline:
-            break
-        try:
-            held.append(connect(url, open_timeout=2))
-            statuses["101"] += 1
-        except InvalidStatus as error:
-            statuses[str(error.response.status_code)] += 1
-        except (OSError, TimeoutError):
-            statuses["failed"] += 1
-    time.sleep(max(0.0, deadline - time.monotonic()))
-    for session in held:
-        session.close()
+    with ExitStack() as held:
+        for _ in range(count):
+            if time.monotonic() > deadline:
+                break
+            try:
+                held.enter_context(connect(url, open_timeout=2))
+                statuses["101"] += 1
+            except InvalidStatus as error:
+                statuses[str(error.response.status_code)] += 1
+            except (OSError, TimeoutError):
+                statuses["failed"] += 1
+        time.sleep(max(0.0, deadline - time.monotonic()))
     return {"attempted": count, "statuses": dict(statuses)}
 
 

@@ -4,7 +4,7 @@ body never holds an inference slot): a pure ASGI middleware.
 * **Size**: multipart uploads may hold ``upload_limit`` bytes, every other body (JSON)
   ``json_limit``. A declared ``Content-Length`` over the limit is refused before reading; a body
   that grows past it while read is refused then (413). The over-limit body is read and discarded
-  first (within the body deadline), so clients that send everything before reading the answer
+  first (within the body deadline, until the client pauses), so clients that send everything before reading the answer
   (Python's urllib) see the 413 instead of a reset connection.
 * **Time**: a body must arrive within ``timeout`` seconds, extended by one second per
   ``min_rate`` bytes received (Apache mod_reqtimeout's ``body=timeout,MinRate=rate``), and never
@@ -100,12 +100,16 @@ class _Deadline:
         )
 
 
-async def _next(receive: Receive, deadline: _Deadline, received: int) -> Message:
+DRAIN_STALL_SECONDS = 1.0
+"""While an over-limit body is discarded, a pause this long ends the discarding: the 413 is sent."""
+
+
+async def _next(receive: Receive, deadline: _Deadline, received: int, stall: float | None = None) -> Message:
     remaining = deadline.remaining(received)
     if remaining <= 0:
         raise BodyTooSlow(deadline.explain(received))
     try:
-        async with asyncio.timeout(remaining):
+        async with asyncio.timeout(remaining if stall is None else min(remaining, stall)):
             return await receive()
     except TimeoutError:
         raise BodyTooSlow(deadline.explain(received)) from None
@@ -127,11 +131,12 @@ async def _read(receive: Receive, limit: int, what: str, deadline: _Deadline) ->
 
 
 async def _drain(receive: Receive, deadline: _Deadline) -> None:
-    """Read and discard the rest of a body, until its end, a disconnect or the body deadline."""
+    """Read and discard the rest of a body, until its end, a disconnect, a pause of
+    :data:`DRAIN_STALL_SECONDS` or the body deadline."""
     received = 0
     try:
         while True:
-            message = await _next(receive, deadline, received)
+            message = await _next(receive, deadline, received, DRAIN_STALL_SECONDS)
             received += len(message.get("body", b""))
             if message["type"] == "http.disconnect" or not message.get("more_body", False):
                 return

@@ -29,6 +29,10 @@ except ImportError:  # pragma: no cover - httptools is optional for uvicorn
 
 log = logging.getLogger("latentatlas.serve.connections")
 
+IDLE_GRACE_SECONDS = 1.0
+"""A connection idle for less than this (a client about to send its request) is evicted only
+when no connection is crawling through a body."""
+
 BUSY_RESPONSE = (
     b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\nretry-after: 1\r\n"
     b"connection: close\r\ncontent-length: 44\r\n\r\nthe server holds too many busy connections\r\n"
@@ -109,14 +113,15 @@ class GuardedProtocol(BaseProtocol):  # type: ignore[valid-type, misc]
             if isinstance(other, GuardedProtocol) and other is not self
             and not other.transport.is_closing() and other.transport.get_protocol() is other
         ]
+        now = time.monotonic()
         idle = [other for other in held if not other.in_request]
-        if idle:
+        sending = [other for other in held if other.sending_body]
+        if idle and (not sending or now - min(other.idle_since for other in idle) >= IDLE_GRACE_SECONDS):
             victim, why = min(idle, key=lambda other: other.idle_since), "an idle connection"
-        else:
-            sending = [other for other in held if other.sending_body]
-            if not sending:
-                return False
+        elif sending:
             victim, why = min(sending, key=GuardedProtocol._rate), "the slowest body"
+        else:
+            return False
         log.info("connection budget (%d) reached: closed %s from %s", self.max_connections, why, _peer(victim.client))
         victim.transport.close()
         self.connections.discard(victim)
