@@ -223,3 +223,11 @@ def test_the_log_has_time_level_and_logger_and_the_promised_events(server):
     for event in ("loaded model", "refused a cross-origin", "dropped a slow body", "no complete request headers",
                   "refused a live session", "closed a live session", "refused an oversize body"):
         assert any(event in line for line in ours), f"no {event!r} line in:\n" + "\n".join(ours[-30:])
+
+
+def test_a_websocket_with_a_10000_character_model_id_is_answered_at_once(server):
+    started = time.monotonic()
+    with pytest.raises(InvalidStatus) as refused:
+        connect(f"ws://127.0.0.1:{server.port}/api/models/{'x' * 10_000}/live", open_timeout=5)
+    assert refused.value.response.status_code == 414
+    assert time.monotonic() - started < 2

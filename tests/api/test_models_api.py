@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from latentatlas.data import DSprites, Shapes3D
+from latentatlas.config import Settings
 from latentatlas.serve.app import create_app
 from latentatlas.serve.images import decode_upload
 from latentatlas.store import load_model_folder
@@ -820,3 +821,33 @@ def test_a_json_body_over_the_limit_is_413_before_it_is_parsed(client, ids):
     response = client.post(f"/api/models/{ids.qlae}/decode", content=b"[" * (10 * 1024 * 1024), headers=declared)
     assert response.status_code == 413
     assert "JSON body limit" in response.json()["detail"]
+
+
+def test_cross_site_reads_of_the_api_are_refused(client, ids):
+    """An <img> or link on another site (Sec-Fetch-Site: cross-site, no Origin) cannot make the server compute."""
+    url = f"/api/models/{ids.qlae}"
+    _detail(client.get(url, headers={"Sec-Fetch-Site": "cross-site"}), 403, "cross-site")
+    assert client.get(url, headers={"Sec-Fetch-Site": "same-origin"}).status_code == 200
+    assert client.get(url).status_code == 200  # scripts send no Sec-Fetch-Site
+    assert client.get("/healthz", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 200  # not the API
+
+
+def test_the_vendored_packages_serve_assets_not_their_package_json(client):
+    assert client.get("/vendor/swagger-ui-dist/swagger-ui.css").status_code == 200
+    assert client.get("/vendor/swagger-ui-dist/package.json").status_code == 404
+
+
+def test_readiness_does_not_echo_a_broken_config(settings, models_dir, ids, tmp_path):
+    import shutil
+
+    served = tmp_path / "models"
+    shutil.copytree(models_dir / ids.qlae, served / ids.qlae)
+    broken = served / "leaky"
+    shutil.copytree(models_dir / ids.qlae, broken)
+    config = json.loads((broken / "config.json").read_text())
+    config["model"]["latent_dim"] = "SECRET-" + "x" * 5000  # pydantic would echo it as input_value
+    (broken / "config.json").write_text(json.dumps(config))
+    with TestClient(create_app(Settings(**{**settings.model_dump(), "models_dir": served}))) as fresh:
+        ready = fresh.get("/readyz")
+    assert ready.status_code == 503 and "leaky" in ready.json()["failed"]
+    assert "SECRET" not in ready.text and len(ready.json()["failed"]["leaky"]) <= 340

@@ -10,11 +10,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from latentatlas import __version__
 from latentatlas.config import Settings
@@ -72,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for package, subfolder in VENDORED_PACKAGES.items():
         folder = settings.frontend_dir / "node_modules" / package / subfolder
         if folder.is_dir():
-            app.mount(f"/vendor/{package}/{subfolder}".rstrip("/"), GZipMiddleware(StaticFiles(directory=folder), minimum_size=1024), name=f"vendor-{package}")
+            app.mount(f"/vendor/{package}/{subfolder}".rstrip("/"), GZipMiddleware(AssetFiles(directory=folder), minimum_size=1024), name=f"vendor-{package}")
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
@@ -111,6 +112,17 @@ browser builds and WASM binaries only)."""
 PAGES = ("index.html", "ensembles.html", "compare.html", "styles.css")
 
 
+class AssetFiles(StaticFiles):
+    """A vendored package's scripts, styles, images and WASM only (not its package.json, README or logs)."""
+
+    SUFFIXES = {".js", ".mjs", ".css", ".map", ".png", ".wasm"}
+
+    async def get_response(self, path: str, scope) -> Response:
+        if Path(path).suffix not in self.SUFFIXES:
+            raise HTTPException(404)
+        return await super().get_response(path, scope)
+
+
 def _serve_frontend(app: FastAPI, root: Path) -> None:
     """The pages, their stylesheet and their ES modules (``src/``); nothing else of the folder.
     Static scripts are gzipped for clients that accept it (Plotly: 4.8 MB -> ~1.5 MB); API
@@ -125,8 +137,9 @@ def _serve_frontend(app: FastAPI, root: Path) -> None:
 class SameOriginWrites:
     """Refuses cross-site writes: a request that changes state (POST, PUT, PATCH, DELETE) or opens
     a WebSocket, sent by a browser from another origin, gets 403, unless that origin is in
-    ``LATENTATLAS_CORS_ORIGINS``. The Origin header is compared with the request's own Host;
-    requests without an Origin (curl, scripts) are not browsers' cross-site requests and pass."""
+    ``LATENTATLAS_CORS_ORIGINS``. The Origin header is compared with the request's own Host (one
+    Host: a duplicated one vouches for nothing); requests without an Origin (curl, scripts) are not
+    browsers' cross-site requests and pass. Browsers' cross-site reads of ``/api/`` are refused too."""
 
     WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -145,8 +158,26 @@ class SameOriginWrites:
             return origin
         return None
 
+    def _cross_site_read(self, scope) -> str | None:
+        """A browser's read of the API made from another site (``Sec-Fetch-Site: cross-site``, as an
+        ``<img>`` or a link sends it, with no Origin): refused too, since reads compute (a new
+        population seed costs ~90 MB); returns what to name it by."""
+        headers = dict(scope.get("headers", []))
+        if headers.get(b"sec-fetch-site") != b"cross-site":
+            return None
+        origin = headers.get(b"origin", b"").decode("latin-1")
+        return None if origin.rstrip("/") in self.allowed and origin else (origin or "another site")
+
     async def __call__(self, scope, receive, send) -> None:
         kind = scope["type"]
+        if kind == "http" and scope["method"] not in self.WRITES and scope["path"].startswith("/api/"):
+            origin = self._cross_site_read(scope)
+            if origin is not None:
+                log.info("refused a cross-site %s from %s to %s", scope["method"], origin[:100], scope["path"][:200])
+                response = JSONResponse({"detail": "cross-site reads of the API are refused: add the origin to "
+                                         "LATENTATLAS_CORS_ORIGINS to allow it"}, status_code=403)
+                await response(scope, receive, send)
+                return
         if kind == "websocket" or (kind == "http" and scope["method"] in self.WRITES):
             origin = self._refused(scope)
             if origin is not None:

@@ -33,6 +33,12 @@ IDLE_GRACE_SECONDS = 1.0
 """A connection idle for less than this (a client about to send its request) is evicted only
 when no connection is crawling through a body."""
 
+MAX_UPGRADE_TARGET = 4096
+"""Longest URL a WebSocket upgrade may have (model ids are short; the websockets library's line limit is 8 KB)."""
+TOO_LONG_RESPONSE = (
+    b"HTTP/1.1 414 URI Too Long\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
+    b"content-length: 26\r\n\r\nthe URL is too long (4 KB)"
+)
 BUSY_RESPONSE = (
     b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\nretry-after: 1\r\n"
     b"connection: close\r\ncontent-length: 44\r\n\r\nthe server holds too many busy connections\r\n"
@@ -73,6 +79,11 @@ class GuardedProtocol(BaseProtocol):  # type: ignore[valid-type, misc]
 
     def handle_websocket_upgrade(self, *args: Any) -> None:
         self._disarm_header_timer()  # the WebSocket session has its own idle limit
+        if len(getattr(self, "url", b"")) > MAX_UPGRADE_TARGET:  # the WebSocket library would answer 414 and hang
+            log.info("refused a WebSocket upgrade from %s: its URL is %d bytes", _peer(self.client), len(self.url))
+            self.transport.write(TOO_LONG_RESPONSE)
+            self.transport.close()
+            return
         super().handle_websocket_upgrade(*args)
 
     @property
