@@ -28,8 +28,8 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
-from contextlib import ExitStack
-from datetime import datetime, timezone
+from contextlib import ExitStack, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the dev-only helpers live with the tests
@@ -52,7 +52,7 @@ class Legitimate:
     def _timed(self, name: str, request: urllib.request.Request | str) -> None:
         started = time.perf_counter()
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - 127.0.0.1 only
+            with urllib.request.urlopen(request, timeout=10) as response:
                 response.read()
                 status = response.status
         except urllib.error.HTTPError as error:
@@ -127,10 +127,8 @@ class SocketHolder:
                     self.closed_by_server += 1
                     sockets[i] = self._open() or sock
                 elif self.drip:
-                    try:
+                    with suppress(OSError):
                         sock.send(self.drip)
-                    except OSError:
-                        pass
             time.sleep(self.period)
         for sock in sockets:
             sock.close()
@@ -230,7 +228,7 @@ def main() -> None:
                 print(name, json.dumps(results[name]["legitimate_client"]), flush=True)
                 time.sleep(1.0)
     report = {
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(load_before),
         "seconds_per_attack": args.seconds,
         "attacks": results,

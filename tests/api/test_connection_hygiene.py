@@ -88,7 +88,7 @@ def _decode(server, ids, latent, timeout: float = 10.0) -> int:
         headers={"Content-Type": "application/json"}, method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - 127.0.0.1 only
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
@@ -169,7 +169,7 @@ def test_an_oversize_json_body_without_a_length_is_refused_while_read(server, id
         headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
     )
     with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=10)  # noqa: S310 - 127.0.0.1 only
+        urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 413
     assert len(refused.value.read()) < 500
 
@@ -181,7 +181,7 @@ def test_an_upload_far_over_64_mb_reads_413_with_urllib(server, ids):
         headers={"Content-Type": "multipart/form-data; boundary=x"},
     )
     with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=30)  # noqa: S310 - 127.0.0.1 only
+        urllib.request.urlopen(request, timeout=30)
     assert refused.value.code == 413
 
 

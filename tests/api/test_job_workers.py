@@ -48,7 +48,7 @@ def test_job_workers_die_with_the_server(models_dir, ids, tmp_path, monkeypatch,
             server.url + f"/api/models/{ids.qlae}/metrics", data=json.dumps({"samples": 6000}).encode(),
             headers={"Content-Type": "application/json"}, method="POST",
         )
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - 127.0.0.1 only
+        with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 202
         deadline, workers = time.monotonic() + 120, set()
         while time.monotonic() < deadline and len(workers) < 2:

@@ -802,7 +802,7 @@ def test_dim_information_is_kl_for_a_posterior_and_code_entropy_for_codes(client
 
 
 def test_booleans_are_not_latent_values(client, ids, model_infos):
-    latent = [True] + model_infos[ids.qlae]["latent_mean"][1:]
+    latent = [True, *model_infos[ids.qlae]["latent_mean"][1:]]
     response = client.post(f"/api/models/{ids.qlae}/decode", json={"latent": latent})
     assert response.status_code == 422
     assert "latent.0" in response.json()["detail"]

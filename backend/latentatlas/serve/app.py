@@ -115,7 +115,7 @@ PAGES = ("index.html", "ensembles.html", "compare.html", "styles.css")
 class AssetFiles(StaticFiles):
     """A vendored package's scripts, styles, images and WASM only (not its package.json, README or logs)."""
 
-    SUFFIXES = {".js", ".mjs", ".css", ".map", ".png", ".wasm"}
+    SUFFIXES = frozenset({".js", ".mjs", ".css", ".map", ".png", ".wasm"})
 
     async def get_response(self, path: str, scope) -> Response:
         if Path(path).suffix not in self.SUFFIXES:

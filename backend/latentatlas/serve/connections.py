@@ -45,7 +45,7 @@ BUSY_RESPONSE = (
 )
 
 
-class GuardedProtocol(BaseProtocol):  # type: ignore[valid-type, misc]
+class GuardedProtocol(BaseProtocol):
     """uvicorn's HTTP protocol with a header deadline and a connection budget (class attributes,
     set by :func:`guarded_protocol`)."""
 

@@ -15,10 +15,8 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 class UtcFormatter(logging.Formatter):
     """Text lines stamped ``2026-12-07T08:00:00.123Z``."""
 
-    converter = time.gmtime
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
-        return time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(record.created)) + f".{int(record.msecs):03d}Z"
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
 
 
 class JsonFormatter(UtcFormatter):
@@ -41,6 +39,6 @@ def logging_config(level: str, as_json: bool) -> dict[str, Any]:
         "disable_existing_loggers": False,
         "formatters": {"default": formatter},
         "handlers": {"default": handler},
-        "loggers": {name: logger for name in ("latentatlas", "uvicorn", "uvicorn.error", "uvicorn.access")},
+        "loggers": dict.fromkeys(("latentatlas", "uvicorn", "uvicorn.error", "uvicorn.access"), logger),
         "root": {"handlers": ["default"], "level": "WARNING"},
     }
