@@ -139,10 +139,22 @@ class EnsembleService:
         return analysis
 
     # -- description -----------------------------------------------------------------------
+    def _status(self, entry: dict) -> tuple[str, str | None]:
+        """A member's (status, error): the manifest's, but a member marked done whose folder is
+        incomplete or did not load is ``failed`` (it is not served)."""
+        status, error = str(entry.get("status", "pending")), entry.get("error")
+        if status == "done" and entry["name"] not in self.model_ids:
+            finished = any(name == entry["name"] for name, _ in self.finished_members())
+            if not finished:
+                return "failed", "marked done, but its folder lacks its weights or card"
+            if entry["name"] in self._offered:
+                return "failed", "marked done, but its folder does not load as a model (GET /readyz says why)"
+        return status, error
+
     def info(self) -> EnsembleInfo:
         counts: dict[str, int] = {}
         for entry in self.manifest["members"]:
-            status = str(entry.get("status", "pending"))
+            status = self._status(entry)[0]
             counts[status] = counts.get(status, 0) + 1
         analysis = self.analysis
         return EnsembleInfo(
@@ -170,14 +182,15 @@ class EnsembleService:
         members = []
         for entry in self.manifest["members"]:
             bits, flags = per_member.get(entry["name"], (None, None))
+            status, error = self._status(entry)
             members.append(
                 EnsembleMember(
                     name=entry["name"],
                     beta=float(entry.get("beta", 0.0)),
                     seed=int(entry.get("seed", 0)),
-                    status=str(entry.get("status", "pending")),
+                    status=status,
                     model_id=self.model_ids.get(entry["name"]),
-                    error=entry.get("error"),
+                    error=error,
                     info_bits=bits,
                     active=flags,
                 )
