@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack, suppress
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the dev-only helpers live with the tests
@@ -68,7 +69,10 @@ class Legitimate:
 
     def run(self) -> list[threading.Thread]:
         decode = lambda: urllib.request.Request(  # noqa: E731
-            self.url + f"/api/models/{MODEL}/decode", data=self.body, headers={"Content-Type": "application/json"}, method="POST"
+            self.url + f"/api/models/{MODEL}/decode",
+            data=self.body,
+            headers={"Content-Type": "application/json"},
+            method="POST",
         )
         threads = [
             threading.Thread(target=self._loop, args=("healthz", 0.1, lambda: self.url + "/healthz"), daemon=True),
@@ -89,7 +93,9 @@ class SocketHolder:
     """Holds ``count`` connections, each opened with ``opening`` bytes and fed ``drip`` every
     ``period`` seconds; re-opens the ones the server closes, counting them and its replies."""
 
-    def __init__(self, port: int, count: int, opening: Callable[[], bytes], drip: bytes = b"", period: float = 1.0) -> None:
+    def __init__(
+        self, port: int, count: int, opening: Callable[[], bytes], drip: bytes = b"", period: float = 1.0
+    ) -> None:
         self.port, self.count, self.opening, self.drip, self.period = port, count, opening, drip, period
         self.closed_by_server, self.replies, self.open_failures = 0, Counter(), 0
 
@@ -134,13 +140,19 @@ class SocketHolder:
             sock.close()
 
     def summary(self) -> dict:
-        return {"held": self.count, "closed_by_server": self.closed_by_server, "open_failures": self.open_failures,
-                "replies": dict(self.replies)}
+        return {
+            "held": self.count,
+            "closed_by_server": self.closed_by_server,
+            "open_failures": self.open_failures,
+            "replies": dict(self.replies),
+        }
 
 
 def _post_head(port: int, path: str, length: int, content_type: str) -> bytes:
-    return (f"POST {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {length}\r\n\r\n").encode()
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {length}\r\n\r\n"
+    ).encode()
 
 
 def websocket_swarm(port: int, count: int, seconds: float) -> dict:
@@ -182,7 +194,9 @@ def big_json(port: int, seconds: float) -> dict:
 
     big = b'{"latent": [' + b"0.0, " * (1 << 20) + b"0.0]}"
     while time.monotonic() < deadline:
-        threads = [threading.Thread(target=one, args=((1 << 30, b"{" * 1024) if i % 2 else (len(big), big))) for i in range(8)]
+        threads = [
+            threading.Thread(target=one, args=((1 << 30, b"{" * 1024) if i % 2 else (len(big), big))) for i in range(8)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -203,14 +217,20 @@ def main() -> None:
         with LocalServer(Path(tmp) / "models", Path(tmp) / "server.log") as server:
             latent = server.json(f"/api/models/{MODEL}")["latent_mean"]
             port, n = server.port, args.sockets
-            partial = lambda: f"GET /healthz HTTP/1.1\r\nHost: {HOST}".encode()  # noqa: E731
-            json_head = lambda: _post_head(port, f"/api/models/{MODEL}/decode", 10_000, "application/json")  # noqa: E731
-            upload_head = lambda: _post_head(port, f"/api/models/{MODEL}/encode", 100_000, "multipart/form-data; boundary=x")  # noqa: E731
+            partial_headers = f"GET /healthz HTTP/1.1\r\nHost: {HOST}".encode()
+            json_head = partial(_post_head, port, f"/api/models/{MODEL}/decode", 10_000, "application/json")
+            upload_head = partial(
+                _post_head, port, f"/api/models/{MODEL}/encode", 100_000, "multipart/form-data; boundary=x"
+            )
             attacks: dict[str, Callable[[], dict]] = {
                 "baseline (no attack)": lambda: (time.sleep(args.seconds), {})[1],
                 f"{n} idle sockets": lambda: _held(SocketHolder(port, n, lambda: b""), args.seconds),
-                f"{n} sockets trickling partial headers": lambda: _held(SocketHolder(port, n, partial, b"X"), args.seconds),
-                f"{n // 2} JSON bodies + {n // 2} uploads trickling 1 byte/s": lambda: _slow_bodies(port, n, json_head, upload_head, args.seconds),
+                f"{n} sockets trickling partial headers": lambda: _held(
+                    SocketHolder(port, n, lambda: partial_headers, b"X"), args.seconds
+                ),
+                f"{n // 2} JSON bodies + {n // 2} uploads trickling 1 byte/s": lambda: _slow_bodies(
+                    port, n, json_head, upload_head, args.seconds
+                ),
                 "big JSON (1 GB declared, 5 MB sent)": lambda: big_json(port, args.seconds),
                 f"{n} WebSocket sessions": lambda: websocket_swarm(port, n, args.seconds),
             }
@@ -223,8 +243,11 @@ def main() -> None:
                 legit.stop.set()
                 for thread in threads:
                     thread.join()
-                results[name] = {"legitimate_client": legit.summary(), "attacker": attacker,
-                                 "server_rss_mb": [round(rss_before, 1), round(rss_mb(server.pid), 1)]}
+                results[name] = {
+                    "legitimate_client": legit.summary(),
+                    "attacker": attacker,
+                    "server_rss_mb": [round(rss_before, 1), round(rss_mb(server.pid), 1)],
+                }
                 print(name, json.dumps(results[name]["legitimate_client"]), flush=True)
                 time.sleep(1.0)
     report = {
@@ -243,7 +266,9 @@ def _held(holder: SocketHolder, seconds: float) -> dict:
     return holder.summary()
 
 
-def _slow_bodies(port: int, n: int, json_head: Callable[[], bytes], upload_head: Callable[[], bytes], seconds: float) -> dict:
+def _slow_bodies(
+    port: int, n: int, json_head: Callable[[], bytes], upload_head: Callable[[], bytes], seconds: float
+) -> dict:
     holders = [SocketHolder(port, n // 2, json_head, b" "), SocketHolder(port, n // 2, upload_head, b"x")]
     threads = [threading.Thread(target=holder.hold, args=(seconds,)) for holder in holders]
     for thread in threads:

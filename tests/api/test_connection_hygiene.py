@@ -84,8 +84,10 @@ def _post_head(server, path: str, length: int, content_type: str = "application/
 
 def _decode(server, ids, latent, timeout: float = 10.0) -> int:
     request = urllib.request.Request(
-        server.url + f"/api/models/{ids.qlae}/decode", data=json.dumps({"latent": latent}).encode(),
-        headers={"Content-Type": "application/json"}, method="POST",
+        server.url + f"/api/models/{ids.qlae}/decode",
+        data=json.dumps({"latent": latent}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -143,8 +145,10 @@ def test_a_trickling_json_body_is_dropped_with_408(server, ids):
 
 
 def test_stalled_bodies_take_no_inference_slot(server, ids, latent):
-    stalled = [_open(server, _post_head(server, f"/api/models/{ids.qlae}/decode", 1000) + b'{"latent": [')
-               for _ in range(INFLIGHT + 2)]
+    stalled = [
+        _open(server, _post_head(server, f"/api/models/{ids.qlae}/decode", 1000) + b'{"latent": [')
+        for _ in range(INFLIGHT + 2)
+    ]
     try:
         time.sleep(0.3)
         assert _decode(server, ids, latent) == 200
@@ -165,7 +169,9 @@ def test_an_oversize_json_body_without_a_length_is_refused_while_read(server, id
     body = json.dumps({"latent": latent, "padding": "x" * (2 * JSON_LIMIT)}).encode()
     chunks = iter([body[i : i + 4096] for i in range(0, len(body), 4096)])
     request = urllib.request.Request(
-        server.url + f"/api/models/{ids.qlae}/decode", data=chunks, method="POST",
+        server.url + f"/api/models/{ids.qlae}/decode",
+        data=chunks,
+        method="POST",
         headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
     )
     with pytest.raises(urllib.error.HTTPError) as refused:
@@ -177,7 +183,9 @@ def test_an_oversize_json_body_without_a_length_is_refused_while_read(server, id
 def test_an_upload_far_over_64_mb_reads_413_with_urllib(server, ids):
     body = b"--x\r\n" + b"\x00" * (70 * 1024 * 1024)
     request = urllib.request.Request(
-        server.url + f"/api/models/{ids.qlae}/encode", data=body, method="POST",
+        server.url + f"/api/models/{ids.qlae}/encode",
+        data=body,
+        method="POST",
         headers={"Content-Type": "multipart/form-data; boundary=x"},
     )
     with pytest.raises(urllib.error.HTTPError) as refused:
@@ -220,8 +228,15 @@ def test_the_log_has_time_level_and_logger_and_the_promised_events(server):
     stamped = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO|WARNING|ERROR) [\w.]+: ")
     ours = [line for line in lines if " latentatlas" in line]
     assert ours and all(stamped.match(line) for line in ours), ours[:5]
-    for event in ("loaded model", "refused a cross-origin", "dropped a slow body", "no complete request headers",
-                  "refused a live session", "closed a live session", "refused an oversize body"):
+    for event in (
+        "loaded model",
+        "refused a cross-origin",
+        "dropped a slow body",
+        "no complete request headers",
+        "refused a live session",
+        "closed a live session",
+        "refused an oversize body",
+    ):
         assert any(event in line for line in ours), f"no {event!r} line in:\n" + "\n".join(ours[-30:])
 
 

@@ -45,14 +45,20 @@ def test_job_workers_die_with_the_server(models_dir, ids, tmp_path, monkeypatch,
     monkeypatch.setenv("LATENTATLAS_TORCH_THREADS", "2")  # two worker processes fit exact DCI
     with LocalServer(served, tmp_path / "server.log") as server:
         request = urllib.request.Request(
-            server.url + f"/api/models/{ids.qlae}/metrics", data=json.dumps({"samples": 6000}).encode(),
-            headers={"Content-Type": "application/json"}, method="POST",
+            server.url + f"/api/models/{ids.qlae}/metrics",
+            data=json.dumps({"samples": 6000}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 202
         deadline, workers = time.monotonic() + 120, set()
         while time.monotonic() < deadline and len(workers) < 2:
-            workers = {pid for pid in _descendants(server.pid) if "loky" in _cmdline(pid) and "resource_tracker" not in _cmdline(pid)}
+            workers = {
+                pid
+                for pid in _descendants(server.pid)
+                if "loky" in _cmdline(pid) and "resource_tracker" not in _cmdline(pid)
+            }
             time.sleep(0.2)
         assert len(workers) >= 2, f"no job workers started:\n{server.log()}"
         everything = _descendants(server.pid)

@@ -71,7 +71,9 @@ def test_a_starting_server_removes_what_a_killed_one_left(models_dir, ids, tmp_p
     served, state = tmp_path / "models", tmp_path / "state"
     model = served / ids.qlae
     shutil.copytree(models_dir / ids.qlae, model)
-    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     dead_pid = int(finished.stdout)
     stale = model / f".weights.safetensors.{dead_pid}.tmp"
     stale.write_bytes(b"half a file")

@@ -24,12 +24,20 @@ def test_every_line_has_time_level_and_logger(as_json, monkeypatch):
     finally:
         plain = {"handlers": [], "propagate": True, "level": "NOTSET"}
         names = ("latentatlas", "uvicorn", "uvicorn.error", "uvicorn.access")
-        logging.config.dictConfig({"version": 1, "disable_existing_loggers": False, "loggers": dict.fromkeys(names, plain),
-                                   "root": {"handlers": [], "level": "WARNING"}})
+        logging.config.dictConfig(
+            {
+                "version": 1,
+                "disable_existing_loggers": False,
+                "loggers": dict.fromkeys(names, plain),
+                "root": {"handlers": [], "level": "WARNING"},
+            }
+        )
     (line,) = stream.getvalue().splitlines()
     if as_json:
         entry = json.loads(line)
-        assert entry["level"] == "INFO" and entry["logger"] == "latentatlas.serve" and entry["message"] == "loaded model m"
+        assert (
+            entry["level"] == "INFO" and entry["logger"] == "latentatlas.serve" and entry["message"] == "loaded model m"
+        )
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry["time"])
     else:
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO latentatlas.serve: loaded model m", line)

@@ -43,7 +43,9 @@ class BoundedBodies:
     """Reads each HTTP request's body (when it has one) within the size and time limits, then
     hands the app the whole body as one message."""
 
-    def __init__(self, app: Any, json_limit: int, upload_limit: int, timeout: float, min_rate: float, max_seconds: float) -> None:
+    def __init__(
+        self, app: Any, json_limit: int, upload_limit: int, timeout: float, min_rate: float, max_seconds: float
+    ) -> None:
         self.app, self.json_limit, self.upload_limit = app, json_limit, upload_limit
         self.timeout, self.min_rate, self.max_seconds = timeout, min_rate, max_seconds
 
@@ -144,7 +146,9 @@ async def _drain(receive: Receive, deadline: _Deadline) -> None:
         return
 
 
-async def _refuse(status: int, detail: str, scope: Message, receive: Receive, send: Callable[[Message], Awaitable[None]]) -> None:
+async def _refuse(
+    status: int, detail: str, scope: Message, receive: Receive, send: Callable[[Message], Awaitable[None]]
+) -> None:
     response = JSONResponse({"detail": detail}, status_code=status, headers={"Connection": "close"})
     await response(scope, receive, send)
 

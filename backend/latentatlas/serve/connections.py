@@ -113,16 +113,23 @@ class GuardedProtocol(BaseProtocol):
         self.header_timer = None
         if self.in_request or self.transport.is_closing() or self.transport.get_protocol() is not self:
             return
-        log.info("closed a connection from %s: no complete request headers within %s s", _peer(self.client), self.header_timeout)
+        log.info(
+            "closed a connection from %s: no complete request headers within %s s",
+            _peer(self.client),
+            self.header_timeout,
+        )
         self.transport.close()
 
     def _evict_one(self) -> bool:
         """Close the held HTTP connection idle the longest (no request in flight), else the one
         sending its body slowest; False if every one is being answered."""
         held = [
-            other for other in self.connections
-            if isinstance(other, GuardedProtocol) and other is not self
-            and not other.transport.is_closing() and other.transport.get_protocol() is other
+            other
+            for other in self.connections
+            if isinstance(other, GuardedProtocol)
+            and other is not self
+            and not other.transport.is_closing()
+            and other.transport.get_protocol() is other
         ]
         now = time.monotonic()
         idle = [other for other in held if not other.in_request]
@@ -145,4 +152,6 @@ def _peer(client: tuple[str, int] | None) -> str:
 
 def guarded_protocol(header_timeout: float, max_connections: int) -> type[GuardedProtocol]:
     """The protocol class to give uvicorn (``http=``) with these limits."""
-    return type("GuardedProtocol", (GuardedProtocol,), {"header_timeout": header_timeout, "max_connections": max_connections})
+    return type(
+        "GuardedProtocol", (GuardedProtocol,), {"header_timeout": header_timeout, "max_connections": max_connections}
+    )

@@ -28,7 +28,9 @@ def clean_leftovers(*roots: Path) -> list[Path]:
                 if _is_leftover(path) and _remove(path):
                     removed.append(path)
     if removed:
-        log.info("removed %d leftover(s) of an interrupted server: %s", len(removed), ", ".join(str(p) for p in removed[:10]))
+        log.info(
+            "removed %d leftover(s) of an interrupted server: %s", len(removed), ", ".join(str(p) for p in removed[:10])
+        )
     return removed
 
 
