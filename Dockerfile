@@ -23,7 +23,7 @@ ENV PYTHONUNBUFFERED=1 \
     LATENTATLAS_HOST=0.0.0.0 \
     LATENTATLAS_PORT=8000 \
     LATENTATLAS_MODELS_DIR=/app/models \
-    LATENTATLAS_ONNX_CACHE_DIR=/app/cache/onnx
+    LATENTATLAS_STATE_DIR=/app/state
 
 WORKDIR /app
 COPY requirements.lock ./
@@ -45,11 +45,11 @@ COPY --from=frontend /build/frontend/node_modules/onnxruntime-web/dist/ort.wasm.
      frontend/node_modules/onnxruntime-web/dist/
 RUN pip install --no-cache-dir --no-deps -e . \
     && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin atlas \
-    && mkdir -p /app/models /app/cache/onnx \
-    && chown atlas /app/cache/onnx
+    && mkdir -p /app/models /app/state/onnx \
+    && chown -R atlas /app/state
 
 USER atlas
 EXPOSE 8000
-VOLUME ["/app/models"]
+VOLUME ["/app/models", "/app/state"]
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz')"
 CMD ["latentatlas", "serve"]

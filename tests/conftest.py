@@ -22,6 +22,8 @@ os.environ.setdefault("LATENTATLAS_TRUSTED_HOSTS", '["127.0.0.1", "localhost", "
 os.environ.setdefault("LATENTATLAS_ONNX_CACHE_DIR", tempfile.mkdtemp(prefix="latentatlas-onnx-"))
 # ... and so do the population encodings the servers derive (LATENTATLAS_CACHE_DIR).
 os.environ.setdefault("LATENTATLAS_CACHE_DIR", tempfile.mkdtemp(prefix="latentatlas-derived-"))
+# What the servers derive (runs of read-only model folders) goes to a fresh folder too, not ~/.local/state.
+os.environ.setdefault("LATENTATLAS_STATE_DIR", tempfile.mkdtemp(prefix="latentatlas-state-"))
 
 
 def encode_image(image: Image.Image | np.ndarray, fmt: str = "PNG", **save_options) -> bytes:

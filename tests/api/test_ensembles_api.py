@@ -217,3 +217,19 @@ def test_an_api_analysis_is_written_beside_the_ensemble_never_over_its_analysis(
     (run,) = (folder / "runs").glob("analysis-*")
     assert json.loads((run / "analysis.json").read_text())["members"] == MEMBERS
     assert ens_client.get(f"/api/ensembles/{NAME}/hotspots").status_code == 200  # and it is served
+
+
+def test_a_member_marked_done_whose_folder_is_broken_reports_failed(ensembles_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "models"
+    shutil.copytree(ensembles_dir / "ensembles" / NAME, copy / "ensembles" / NAME)
+    weights = copy / "ensembles" / NAME / MEMBERS[0] / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:64])
+    with TestClient(create_app(Settings(models_dir=copy, torch_threads=1))) as client:
+        detail = client.get(f"/api/ensembles/{NAME}").json()
+    members = {member["name"]: member for member in detail["members"]}
+    assert members[MEMBERS[0]]["status"] == "failed" and members[MEMBERS[0]]["model_id"] is None
+    assert "does not load" in members[MEMBERS[0]]["error"]
+    assert members[MEMBERS[1]]["status"] == "done" and members[MEMBERS[1]]["model_id"] is not None
+    assert detail["status_counts"] == {"failed": 1, "done": 1}

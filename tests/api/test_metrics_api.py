@@ -109,7 +109,7 @@ def test_job_computes_the_metrics_beside_the_card(vae_job, jobs_client, ids, met
 def test_second_post_joins_the_running_job_and_the_limit_refuses_more(jobs_client, ids, monkeypatch):
     release = threading.Event()
 
-    def blocking_work(service, samples, seed, votes, n_jobs):
+    def blocking_work(service, samples, seed, votes, n_jobs, state_dir):
         def work(progress):
             progress(0.5, "waiting for the test")
             release.wait(WAIT_S)
@@ -141,7 +141,7 @@ def test_a_cancelled_job_stops_and_writes_nothing(jobs_client, ids, metrics_dir,
     card_before = (metrics_dir / ids.qlae / "card.json").read_bytes()
     reported, reports = threading.Event(), []
 
-    def slow_work(service, samples, seed, votes, n_jobs):
+    def slow_work(service, samples, seed, votes, n_jobs, state_dir):
         def work(progress):
             for step in range(200):
                 progress(step / 200, f"stage {step}")
@@ -192,7 +192,7 @@ def test_read_only_models_folder_keeps_the_metrics_in_memory(vae_job, jobs_clien
     recomputed = {**vae_job[1][-1]["result"], "seed": 7}
     monkeypatch.setattr(disentanglement, "evaluate_model", lambda *args, **kwargs: recomputed)
 
-    def read_only(folder, metrics):
+    def read_only(folder, metrics, state_dir):
         raise OSError(30, "Read-only file system")
 
     monkeypatch.setattr(disentanglement, "save_metrics_run", read_only)

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from latentatlas.data import DSprites, Shapes3D
+from latentatlas.config import Settings
 from latentatlas.serve.app import create_app
 from latentatlas.serve.images import decode_upload
 from latentatlas.store import load_model_folder
@@ -684,24 +685,29 @@ def test_responses_carry_security_headers(client, ids):
 
 
 def test_a_client_that_disconnects_mid_upload_is_one_log_line(caplog):
-    """An aborted upload is logged once at INFO, with no traceback, and answered 400."""
+    """An aborted upload is logged once at INFO, with no traceback, and nothing is answered."""
     import asyncio
     import logging
 
-    from fastapi import HTTPException
-    from starlette.requests import Request
-
-    from latentatlas.serve.deps import read_body_limited
+    from latentatlas.serve.bodies import BoundedBodies
 
     messages = iter([{"type": "http.request", "body": b"x" * 100, "more_body": True}, {"type": "http.disconnect"}])
+    sent, reached = [], []
 
     async def receive():
         return next(messages)
 
-    request = Request({"type": "http", "method": "POST", "path": "/api/models/m/encode", "headers": [], "query_string": b""}, receive)
-    with caplog.at_level(logging.INFO, logger="latentatlas.serve"), pytest.raises(HTTPException) as refused:
-        asyncio.run(read_body_limited(request, 10_000))
-    assert refused.value.status_code == 400 and "disconnected" in refused.value.detail
+    async def send(message):
+        sent.append(message)
+
+    async def app(scope, receive, send):
+        reached.append(scope)
+
+    bodies = BoundedBodies(app, json_limit=10_000, upload_limit=10_000, timeout=5, min_rate=1024, max_seconds=10)
+    scope = {"type": "http", "method": "POST", "path": "/api/models/m/encode", "headers": [(b"content-length", b"1000")]}
+    with caplog.at_level(logging.INFO, logger="latentatlas.serve"):
+        asyncio.run(bodies(scope, receive, send))
+    assert sent == [] and reached == []
     records = [r for r in caplog.records if "disconnected" in r.getMessage()]
     assert len(records) == 1 and records[0].levelno == logging.INFO and records[0].exc_info is None
     assert "100 bytes" in records[0].getMessage()
@@ -795,3 +801,55 @@ def test_dim_information_is_kl_for_a_posterior_and_code_entropy_for_codes(client
     codebook = len(model_infos[ids.qlae]["codebooks"][0])
     assert qlae["measure"] == "code_entropy_bits"
     assert all(0 <= v <= __import__("math").log2(codebook) + 1e-9 for v in qlae["values"])
+
+
+def test_booleans_are_not_latent_values(client, ids, model_infos):
+    latent = [True, *model_infos[ids.qlae]["latent_mean"][1:]]
+    response = client.post(f"/api/models/{ids.qlae}/decode", json={"latent": latent})
+    assert response.status_code == 422
+    assert "latent.0" in response.json()["detail"]
+
+
+def test_thousands_of_unknown_keys_get_a_short_error(client, ids, model_infos):
+    body = {"latent": model_infos[ids.qlae]["latent_mean"], **{f"unknown_key_{i}": i for i in range(3000)}}
+    response = client.post(f"/api/models/{ids.qlae}/decode", json=body)
+    assert response.status_code == 422
+    assert len(response.content) < 2000
+    assert "2990 more problems" in response.json()["detail"]
+
+
+def test_a_json_body_over_the_limit_is_413_before_it_is_parsed(client, ids):
+    declared = {"Content-Type": "application/json", "Content-Length": str(10 * 1024 * 1024)}
+    response = client.post(f"/api/models/{ids.qlae}/decode", content=b"[" * (10 * 1024 * 1024), headers=declared)
+    assert response.status_code == 413
+    assert "JSON body limit" in response.json()["detail"]
+
+
+def test_cross_site_reads_of_the_api_are_refused(client, ids):
+    """An <img> or link on another site (Sec-Fetch-Site: cross-site, no Origin) cannot make the server compute."""
+    url = f"/api/models/{ids.qlae}"
+    _detail(client.get(url, headers={"Sec-Fetch-Site": "cross-site"}), 403, "cross-site")
+    assert client.get(url, headers={"Sec-Fetch-Site": "same-origin"}).status_code == 200
+    assert client.get(url).status_code == 200  # scripts send no Sec-Fetch-Site
+    assert client.get("/healthz", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 200  # not the API
+
+
+def test_the_vendored_packages_serve_assets_not_their_package_json(client):
+    assert client.get("/vendor/swagger-ui-dist/swagger-ui.css").status_code == 200
+    assert client.get("/vendor/swagger-ui-dist/package.json").status_code == 404
+
+
+def test_readiness_does_not_echo_a_broken_config(settings, models_dir, ids, tmp_path):
+    import shutil
+
+    served = tmp_path / "models"
+    shutil.copytree(models_dir / ids.qlae, served / ids.qlae)
+    broken = served / "leaky"
+    shutil.copytree(models_dir / ids.qlae, broken)
+    config = json.loads((broken / "config.json").read_text())
+    config["model"]["latent_dim"] = "SECRET-" + "x" * 5000  # pydantic would echo it as input_value
+    (broken / "config.json").write_text(json.dumps(config))
+    with TestClient(create_app(Settings(**{**settings.model_dump(), "models_dir": served}))) as fresh:
+        ready = fresh.get("/readyz")
+    assert ready.status_code == 503 and "leaky" in ready.json()["failed"]
+    assert "SECRET" not in ready.text and len(ready.json()["failed"]["leaky"]) <= 340

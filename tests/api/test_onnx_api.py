@@ -72,3 +72,19 @@ def test_an_unwritable_cache_leaves_the_server_path(settings, ids, tmp_path):
         assert file.status_code == 409 and "not writable" in file.json()["detail"]
         # the server path still decodes
         assert client.post(f"/api/models/{ids.qlae}/decode", json={"latent": [0.0] * 10}).status_code == 200
+
+
+def test_a_model_folder_changed_on_disk_leaves_the_server_path(settings, models_dir, ids, tmp_path):
+    import shutil
+
+    served = tmp_path / "models"
+    shutil.copytree(models_dir / ids.qlae, served / ids.qlae)
+    cache = tmp_path / "onnx"
+    with TestClient(create_app(Settings(**{**settings.model_dump(), "models_dir": served, "onnx_cache_dir": cache}))) as client:
+        weights = served / ids.qlae / "weights.safetensors"
+        weights.write_bytes(weights.read_bytes()[:100])  # replaced on disk after start-up, and broken
+        response = client.get(f"/api/models/{ids.qlae}/onnx")
+        assert response.status_code == 200, response.text
+        assert response.json()["available"] is False
+        assert "changed on disk" in response.json()["unavailable"]["decoder"]
+        assert client.post(f"/api/models/{ids.qlae}/decode", json={"latent": [0.0] * 10}).status_code == 200

@@ -275,3 +275,20 @@ def test_shrinking_after_decoding_keeps_the_picture():
     out = decode_upload(buffer.getvalue(), 3, 64, max_pixels=40_000_000)
     direct = np.asarray(big.resize((64, 64), Image.Resampling.LANCZOS), dtype=np.float32) / 255
     assert np.abs(out[0].permute(1, 2, 0).numpy() - direct).mean() < 0.02
+
+
+def test_a_large_webp_is_refused_at_a_quarter_of_the_full_decode_limit(image_bytes):
+    """WebP costs ~4x a PNG's memory per pixel to decode (a 4000 x 4000 one: +244 MB), so its
+    full-decode limit is a quarter of ``max_decoded_pixels``; just under it, it decodes."""
+    flat = Image.new("RGB", (2000, 2000), (30, 60, 90))
+    limit = 2000 * 2000 * 4
+    assert decode_upload(image_bytes(flat, "WEBP"), 3, 16, max_pixels=40_000_000, max_decoded_pixels=limit).shape == (1, 3, 16, 16)
+    with pytest.raises(ImageInputError) as refused:
+        decode_upload(image_bytes(flat.resize((2001, 2000)), "WEBP"), 3, 16, max_pixels=40_000_000, max_decoded_pixels=limit)
+    assert refused.value.status_code == 413 and f"the limit is {limit // 4} pixels" in str(refused.value)
+
+
+def test_a_header_over_pillows_own_limit_cites_the_apps_limit():
+    error = _refused(_png_claiming(20_000, 20_000), max_pixels=30_000_000)
+    assert error.status_code == 413 and "30000000" in str(error)
+    assert str(Image.MAX_IMAGE_PIXELS) not in str(error) and str(2 * Image.MAX_IMAGE_PIXELS) not in str(error)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging.config
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -22,14 +23,20 @@ def serve(
 
     from latentatlas.config import Settings
     from latentatlas.serve.app import create_app
+    from latentatlas.serve.connections import guarded_protocol
+    from latentatlas.serve.logs import logging_config
 
     overrides = {k: v for k, v in {"host": host, "port": port, "models_dir": models_dir}.items() if v is not None}
     settings = Settings(**overrides)
+    log_config = logging_config(settings.log_level, settings.log_json)
+    logging.config.dictConfig(log_config)  # before the app is built: its start-up lines are formatted too
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         ws_max_size=1 << 20,
-        limit_concurrency=settings.max_connections,
-        timeout_keep_alive=settings.keep_alive_seconds,
+        log_config=log_config,
+        log_level=settings.log_level,
+        http=guarded_protocol(settings.header_timeout_seconds, settings.max_connections),
+        timeout_keep_alive=settings.keep_alive_seconds,  # type: ignore[arg-type]  # a float works: it is a timer
     )

@@ -348,12 +348,13 @@ def refresh_card_baselines(loaded: LoadedModel, n_jobs: int = 2, dci: bool = Fal
     return baselines
 
 
-def save_metrics_run(folder: Path, metrics: dict) -> Path:
+def save_metrics_run(folder: Path, metrics: dict, state_dir: Path | None = None) -> Path:
     """Write a metrics run requested through the API beside the card, never over it:
-    ``folder/runs/metrics-<UTC time>.json`` (atomic, strict JSON); returns its path. The shipped
-    ``card.json`` changes only through ``latentatlas evaluate``."""
+    ``folder/runs/metrics-<UTC time>.json`` (atomic, strict JSON; under ``state_dir`` when the
+    folder is read-only: :func:`~latentatlas.store.folders.run_path`); returns its path. The
+    shipped ``card.json`` changes only through ``latentatlas evaluate``."""
     json.dumps(metrics, allow_nan=False)  # refuse NaN/inf before anything is written
-    path = run_path(folder, "metrics", ".json")
+    path = run_path(folder, "metrics", ".json", state_dir)
     write_json(path, metrics)
     return path
 

@@ -10,23 +10,27 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from latentatlas import __version__
 from latentatlas.config import Settings
 from latentatlas.devices import resolve_device, set_threads
 from latentatlas.serve.admission import RETRY_AFTER_SECONDS, Admission
 from latentatlas.serve.derived_cache import DerivedCache
+from latentatlas.serve.bodies import BoundedBodies
 from latentatlas.serve.ensembles import EnsembleRegistry
 from latentatlas.serve.errors import install_error_handlers
+from latentatlas.serve.image_input import FORM_OVERHEAD_BYTES
 from latentatlas.serve.jobs import JobManager
 from latentatlas.serve.registry import ModelRegistry
 from latentatlas.serve.watcher import watching
 from latentatlas.export.onnx import OnnxCache
+from latentatlas.store.leftovers import clean_leftovers
 from latentatlas.serve.routers import catalogue, config, ensembles, exports, health, live, metrics, models, onnx, ordered, population, zoo
 
 log = logging.getLogger("latentatlas.serve")
@@ -64,8 +68,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Latent Atlas", version=__version__, lifespan=lifespan, description=__doc__, docs_url=None, redoc_url=None
     )
     app.state.settings = settings
-    app.state.jobs = JobManager(settings.max_jobs)
+    clean_leftovers(settings.models_dir, settings.state_dir)
+    private_paths = {settings.models_dir: "$LATENTATLAS_MODELS_DIR", settings.state_dir: "$LATENTATLAS_STATE_DIR"}
+    app.state.jobs = JobManager(settings.max_jobs, private_paths=private_paths)
     app.state.onnx = OnnxCache(settings.onnx_cache_dir)
+    app.state.live_sessions = live.SessionBudget(settings.max_live_sessions, settings.max_live_sessions_per_client)
     install_error_handlers(app)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"])
@@ -75,7 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for package, subfolder in VENDORED_PACKAGES.items():
         folder = settings.frontend_dir / "node_modules" / package / subfolder
         if folder.is_dir():
-            app.mount(f"/vendor/{package}/{subfolder}".rstrip("/"), GZipMiddleware(StaticFiles(directory=folder), minimum_size=1024), name=f"vendor-{package}")
+            app.mount(f"/vendor/{package}/{subfolder}".rstrip("/"), GZipMiddleware(AssetFiles(directory=folder), minimum_size=1024), name=f"vendor-{package}")
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
@@ -94,6 +101,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     else:
         log.warning("frontend folder %s not found: serving the API only", settings.frontend_dir)
     app.add_middleware(InferenceDoor, limit=settings.max_inflight_total)
+    app.add_middleware(
+        BoundedBodies,
+        json_limit=settings.max_json_bytes,
+        upload_limit=settings.max_upload_bytes + FORM_OVERHEAD_BYTES,
+        timeout=settings.body_timeout_seconds,
+        min_rate=settings.body_min_rate,
+        max_seconds=settings.body_max_seconds,
+    )  # outside the door: bodies are read whole before they take an inference slot
     app.add_middleware(SameOriginWrites, allowed=settings.cors_origins)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
     app.add_middleware(SecurityHeaders)
@@ -104,6 +119,17 @@ VENDORED_PACKAGES = {"plotly.js-strict-dist-min": "", "swagger-ui-dist": "", "on
 """npm package -> the folder of it served at /vendor/<package>/<folder> (ONNX Runtime Web: its
 browser builds and WASM binaries only)."""
 PAGES = ("index.html", "ensembles.html", "compare.html", "styles.css")
+
+
+class AssetFiles(StaticFiles):
+    """A vendored package's scripts, styles, images and WASM only (not its package.json, README or logs)."""
+
+    SUFFIXES = frozenset({".js", ".mjs", ".css", ".map", ".png", ".wasm"})
+
+    async def get_response(self, path: str, scope) -> Response:
+        if Path(path).suffix not in self.SUFFIXES:
+            raise HTTPException(404)
+        return await super().get_response(path, scope)
 
 
 def _serve_frontend(app: FastAPI, root: Path) -> None:
@@ -120,8 +146,9 @@ def _serve_frontend(app: FastAPI, root: Path) -> None:
 class SameOriginWrites:
     """Refuses cross-site writes: a request that changes state (POST, PUT, PATCH, DELETE) or opens
     a WebSocket, sent by a browser from another origin, gets 403, unless that origin is in
-    ``LATENTATLAS_CORS_ORIGINS``. The Origin header is compared with the request's own Host;
-    requests without an Origin (curl, scripts) are not browsers' cross-site requests and pass."""
+    ``LATENTATLAS_CORS_ORIGINS``. The Origin header is compared with the request's own Host (one
+    Host: a duplicated one vouches for nothing); requests without an Origin (curl, scripts) are not
+    browsers' cross-site requests and pass. Browsers' cross-site reads of ``/api/`` are refused too."""
 
     WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -133,13 +160,33 @@ class SameOriginWrites:
         origin = headers.get("origin")
         if origin is None or origin.rstrip("/") in self.allowed:
             return None
+        if sum(name.lower() == b"host" for name, _ in scope.get("headers", [])) != 1:
+            return origin  # a duplicated Host cannot vouch for the origin
         host = headers.get("host", "")
         if origin in ("null", "") or origin.split("://", 1)[-1].rstrip("/") != host:
             return origin
         return None
 
+    def _cross_site_read(self, scope) -> str | None:
+        """A browser's read of the API made from another site (``Sec-Fetch-Site: cross-site``, as an
+        ``<img>`` or a link sends it, with no Origin): refused too, since reads compute (a new
+        population seed costs ~90 MB); returns what to name it by."""
+        headers = dict(scope.get("headers", []))
+        if headers.get(b"sec-fetch-site") != b"cross-site":
+            return None
+        origin = headers.get(b"origin", b"").decode("latin-1")
+        return None if origin.rstrip("/") in self.allowed and origin else (origin or "another site")
+
     async def __call__(self, scope, receive, send) -> None:
         kind = scope["type"]
+        if kind == "http" and scope["method"] not in self.WRITES and scope["path"].startswith("/api/"):
+            origin = self._cross_site_read(scope)
+            if origin is not None:
+                log.info("refused a cross-site %s from %s to %s", scope["method"], origin[:100], scope["path"][:200])
+                response = JSONResponse({"detail": "cross-site reads of the API are refused: add the origin to "
+                                         "LATENTATLAS_CORS_ORIGINS to allow it"}, status_code=403)
+                await response(scope, receive, send)
+                return
         if kind == "websocket" or (kind == "http" and scope["method"] in self.WRITES):
             origin = self._refused(scope)
             if origin is not None:

@@ -26,13 +26,17 @@ def onnx_manifest(service: ModelService, export: OnnxExport, url_for: Callable[[
 
 
 def cached_export(service: ModelService, cache: OnnxCache) -> OnnxExport:
-    """The model's export, made now if not cached; a cache folder the server cannot write
-    leaves every part unavailable (the app then decodes on the server)."""
+    """The model's export, made now if not cached; a cache folder the server cannot write, or a
+    model folder that no longer loads (changed on disk since start-up), leaves every part
+    unavailable (the app then decodes on the server)."""
     try:
         return cache.get(service.loaded.folder)
-    except OSError as error:
+    except Exception as error:  # noqa: BLE001 - the browser path is optional: any failure falls back to the server
         net = service.config.net
-        reason = f"the ONNX cache ({cache.cache_dir.name}) is not writable: {type(error).__name__}"
+        if isinstance(error, OSError) and not isinstance(error, FileNotFoundError):
+            reason = f"the ONNX cache ({cache.cache_dir.name}) is not writable: {type(error).__name__}"
+        else:
+            reason = f"the model folder no longer loads as it did at start-up (changed on disk?): {type(error).__name__}"
         return OnnxExport(
             digest="", opset=None, latent_dim=service.config.latent_dim, image_shape=[net.channels, net.image_size, net.image_size],
             unavailable={"decoder": reason, "encoder": reason},

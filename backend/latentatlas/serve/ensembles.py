@@ -152,10 +152,22 @@ class EnsembleService:
         return analysis
 
     # -- description -----------------------------------------------------------------------
+    def _status(self, entry: dict) -> tuple[str, str | None]:
+        """A member's (status, error): the manifest's, but a member marked done whose folder is
+        incomplete or did not load is ``failed`` (it is not served)."""
+        status, error = str(entry.get("status", "pending")), entry.get("error")
+        if status == "done" and entry["name"] not in self.model_ids:
+            finished = any(name == entry["name"] for name, _ in self.finished_members())
+            if not finished:
+                return "failed", "marked done, but its folder lacks its weights or card"
+            if entry["name"] in self._offered:
+                return "failed", "marked done, but its folder does not load as a model (GET /readyz says why)"
+        return status, error
+
     def info(self) -> EnsembleInfo:
         counts: dict[str, int] = {}
         for entry in self.manifest["members"]:
-            status = str(entry.get("status", "pending"))
+            status = self._status(entry)[0]
             counts[status] = counts.get(status, 0) + 1
         analysis = self.analysis
         return EnsembleInfo(
@@ -183,14 +195,15 @@ class EnsembleService:
         members = []
         for entry in self.manifest["members"]:
             bits, flags = per_member.get(entry["name"], (None, None))
+            status, error = self._status(entry)
             members.append(
                 EnsembleMember(
                     name=entry["name"],
                     beta=float(entry.get("beta", 0.0)),
                     seed=int(entry.get("seed", 0)),
-                    status=str(entry.get("status", "pending")),
+                    status=status,
                     model_id=self.model_ids.get(entry["name"]),
-                    error=entry.get("error"),
+                    error=error,
                     info_bits=bits,
                     active=flags,
                 )
@@ -290,23 +303,26 @@ class EnsembleService:
         return hotspots
 
     # -- analysis job ------------------------------------------------------------------------
-    def analyze_work(self, distance: str, min_samples: int | None) -> Callable[[Callable[[float, str], None]], EnsembleAnalysisSummary]:
+    def analyze_work(
+        self, distance: str, min_samples: int | None, state_dir: Path | None = None
+    ) -> Callable[[Callable[[float, str], None]], EnsembleAnalysisSummary]:
         """The work of an analysis job: checked now (InputError), run later in the job's thread.
 
         It re-reads the manifest (members may have finished since start-up), runs
         ``analyze_ensemble`` into ``runs/analysis-<time>/`` beside the shipped analysis.json
-        (never over it) and serves the new analysis from then on.
+        (never over it; in ``state_dir`` when the folder is read-only) and serves the new analysis from then on.
         """
         if not self.finished_members():
             raise InputError(f"ensemble {self.id} has no finished member to analyse")
 
         def work(progress: Callable[[float, str], None]) -> EnsembleAnalysisSummary:
             with self._lock:
-                run = run_path(self.folder, "analysis")
+                run = run_path(self.folder, "analysis", state_dir=state_dir)
                 analysis = analyze_ensemble(
                     self.folder, distance=distance, min_samples=min_samples, progress=False, on_progress=progress, dest=run  # type: ignore[arg-type]
                 )
                 self.analysis, self.analysis_error = self._check_analysis(analysis, run), None
+                log.info("ensemble %s: analysis run written to %s", self.id, run)
                 self.refresh()  # the statuses the analysis saw; serve members that finished since start-up
             return EnsembleAnalysisSummary(
                 ensemble=self.id,

@@ -31,12 +31,20 @@ STATUS: dict[type[Exception], int] = {
 :class:`ImageInputError` carries its own)."""
 
 
+MAX_DESCRIBED_ERRORS = 10
+"""Problems described one by one; the rest are counted (3.4 MB of unknown keys is one short answer)."""
+
+
 def describe_errors(errors: Iterable[Any]) -> str:
-    """Pydantic errors as one readable sentence each, without echoing the input (it may hold NaN or be huge)."""
+    """Pydantic errors as one readable sentence each (the first :data:`MAX_DESCRIBED_ERRORS`, then
+    a count), without echoing the input (it may hold NaN or be huge; locations are cut to 100 characters)."""
+    problems = list(errors)
     parts = []
-    for problem in errors:
+    for problem in problems[:MAX_DESCRIBED_ERRORS]:
         where = ".".join(str(part) for part in problem.get("loc", ()) if part != "body") or "body"
-        parts.append(f"{where}: {problem.get('msg', 'invalid')}")
+        parts.append(f"{where[:100]}: {str(problem.get('msg', 'invalid'))[:200]}")
+    if len(problems) > MAX_DESCRIBED_ERRORS:
+        parts.append(f"and {len(problems) - MAX_DESCRIBED_ERRORS} more problems")
     return "; ".join(parts)
 
 

@@ -17,7 +17,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from latentatlas.config import Settings
 from latentatlas.errors import ImageInputError, InputError
-from latentatlas.serve.deps import get_service, get_settings, read_body_limited, replay
+from latentatlas.serve.deps import get_service, get_settings, replay
 from latentatlas.serve.errors import describe_errors
 from latentatlas.serve.images import decode_upload
 from latentatlas.serve.services.core import ModelService
@@ -59,7 +59,7 @@ def image_input(by_index: type[BaseModel], params: type[BaseModel] | None = None
         settings: Annotated[Settings, Depends(get_settings)],
     ) -> ImageRequest:
         content_type = request.headers.get("content-type", "")
-        body = await read_body_limited(request, settings.max_upload_bytes + FORM_OVERHEAD_BYTES, settings.body_timeout_seconds)
+        body = await request.body()  # read whole, within the size and time limits, by serve.bodies
         if content_type.startswith("multipart/form-data"):
             return await _from_form(request, body, service, settings, params)
         if content_type.startswith("application/json"):

@@ -28,6 +28,11 @@ from latentatlas.errors import ImageInputError
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
 
 
+FULL_DECODE_COST = {"WEBP": 4}
+"""How many times a PNG's memory per pixel a format takes to decode at full size (Pillow decodes
+WebP through libwebp's animation decoder: ~15 bytes a pixel against PNG's ~4); its pixel limit is
+``max_decoded_pixels`` divided by this (WebP: 4 MP by default, ~61 MB at the peak like a 16 MP PNG)."""
+
 CONCURRENT_DECODES = 2
 _decodes = threading.BoundedSemaphore(CONCURRENT_DECODES)
 
@@ -45,7 +50,7 @@ def decode_upload(data: bytes, channels: int, size: int, max_pixels: int, max_de
     except ImageInputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ImageInputError(413, f"image has too many pixels: {error}") from error
+        raise ImageInputError(413, f"image has too many pixels: the limit is {max_pixels} (width x height)") from error
     except UnidentifiedImageError as error:
         raise ImageInputError(415, "not a supported image: upload a PNG, JPEG, WebP or GIF file") from error
     except Exception as error:  # noqa: BLE001 - any failure to parse untrusted bytes is the input's fault
@@ -61,11 +66,12 @@ def _decode(data: bytes, channels: int, size: int, max_pixels: int, max_decoded_
             raise ImageInputError(413, f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}")
         if image.format == "JPEG":
             image.draft("L" if channels == 1 else "RGB", (2 * size, 2 * size))  # decode shrunk
-        elif width * height > max_decoded_pixels:
+        elif width * height > max_decoded_pixels // FULL_DECODE_COST.get(image.format, 1):
+            limit = max_decoded_pixels // FULL_DECODE_COST.get(image.format, 1)
             raise ImageInputError(
                 413,
                 f"{image.format} image is {width}x{height} = {width * height} pixels; {image.format} is decoded at full size, "
-                f"so the limit is {max_decoded_pixels} pixels (send a smaller image, or a JPEG)",
+                f"so the limit is {limit} pixels (send a smaller image, or a JPEG)",
             )
         image.seek(0)
         image.load()

@@ -10,11 +10,16 @@ jobs are kept (the newest ``keep_finished``) so their results can still be polle
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Literal
+
+from joblib import parallel_config
 
 from latentatlas.errors import JobLimitError
 
@@ -24,6 +29,21 @@ JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 JOB_RETRY_AFTER_SECONDS = JobLimitError.retry_after_seconds
 """What a 429 (too many active jobs) tells the client to wait before trying again (Retry-After)."""
 Work = Callable[[Callable[[float, str], None]], Any]
+
+
+PARENT_POLL_SECONDS = 0.5
+
+
+def exit_with_parent(parent_pid: int) -> None:
+    """A job's worker process: exit as soon as ``parent_pid`` (the server) is no longer its
+    parent, however the server ended (a watchdog thread; a SIGKILLed server runs no clean-up)."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 class JobCancelled(Exception):
@@ -51,8 +71,9 @@ class Job:
 class JobManager:
     """Runs jobs in daemon threads (they die with the process) and remembers them by id."""
 
-    def __init__(self, max_active: int, keep_finished: int = 64) -> None:
+    def __init__(self, max_active: int, keep_finished: int = 64, private_paths: dict[Path, str] | None = None) -> None:
         self.max_active = max_active
+        self.private_paths = private_paths or {}
         self.keep_finished = keep_finished
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
@@ -107,7 +128,9 @@ class JobManager:
         try:
             if job.cancel_requested:
                 raise JobCancelled
-            result = work(progress)
+            # joblib's worker processes (loky) watch this process and exit when it is gone (SIGKILL included)
+            with parallel_config(backend="loky", initializer=exit_with_parent, initargs=(os.getpid(),)):
+                result = work(progress)
         except JobCancelled:
             log.info("job %s (%s) cancelled", job.id, job.key)
             with self._lock:
@@ -115,10 +138,16 @@ class JobManager:
         except Exception as error:  # noqa: BLE001 - any failure is reported through the job
             log.exception("job %s (%s) failed", job.id, job.key)
             with self._lock:
-                job.status, job.error = "failed", str(error) or type(error).__name__
+                job.status, job.error = "failed", self._public(str(error) or type(error).__name__)
         else:
             with self._lock:
                 job.status, job.progress, job.stage, job.result = "done", 1.0, "done", result
+
+    def _public(self, message: str) -> str:
+        """An error message as clients see it: the server's folders named by their setting, never by path."""
+        for path, name in self.private_paths.items():
+            message = message.replace(str(path.resolve()), name).replace(str(path), name)
+        return message
 
     def _forget_old(self) -> None:
         finished = [job_id for job_id, job in self._jobs.items() if not job.active]

@@ -17,11 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
+from pydantic import ValidationError
 
 from latentatlas.errors import NotFoundError
 from latentatlas.serve.admission import Admission
 from latentatlas.serve.derived_cache import DerivedCache
 from latentatlas.serve.model_folders import Signature, model_folders, settled, signature, unfinished
+from latentatlas.serve.errors import describe_errors
 from latentatlas.serve.services.core import ModelService
 from latentatlas.serve.services.description import ModelDescription
 from latentatlas.store.folders import load_model_folder
@@ -261,6 +263,9 @@ class ModelRegistry:
 
     def public_reason(self, error: Exception) -> str:
         """An error as /readyz shows it: its type and message, with the server's paths
-        shortened to paths inside the models folder (the log keeps the full message)."""
-        message = str(error).replace(str(self.models_dir.resolve()), "").replace(str(self.models_dir), "")
-        return f"{type(error).__name__}: {message}"
+        shortened to paths inside the models folder, a validation error's problems without the
+        file's content, and 300 characters at most (the log keeps the full message)."""
+        message = describe_errors(error.errors()) if isinstance(error, ValidationError) else str(error)
+        message = message.replace(str(self.models_dir.resolve()), "").replace(str(self.models_dir), "")
+        return f"{type(error).__name__}: {message[:300]}"
+

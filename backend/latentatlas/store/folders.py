@@ -74,11 +74,14 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
 RUNS_FOLDER = "runs"
 
 
-def run_path(folder: Path, prefix: str, suffix: str = "") -> Path:
+def run_path(folder: Path, prefix: str, suffix: str = "", state_dir: Path | None = None) -> Path:
     """Where a run requested through the API goes, beside the shipped files and never over them:
-    ``folder/runs/PREFIX-<UTC time>SUFFIX`` (the folder is created)."""
+    ``folder/runs/PREFIX-<UTC time>SUFFIX`` (the folder is created); where ``folder`` cannot be
+    written (a read-only models mount), ``state_dir/runs/<folder name>/PREFIX-<UTC time>SUFFIX``."""
     runs = Path(folder) / RUNS_FOLDER
-    runs.mkdir(exist_ok=True)
+    if state_dir is not None and not os.access(runs if runs.is_dir() else folder, os.W_OK):
+        runs = Path(state_dir) / RUNS_FOLDER / Path(folder).name
+    runs.mkdir(parents=True, exist_ok=True)
     return runs / f"{prefix}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}{suffix}"
 
 

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from latentatlas.serve.deps import get_ensemble, get_ensembles, get_jobs
+from latentatlas.config import Settings
+from latentatlas.serve.deps import get_ensemble, get_ensembles, get_jobs, get_settings
 from latentatlas.serve.ensembles import (
     ENSEMBLE_JOB_PREFIX,
     EnsembleRegistry,
@@ -55,12 +56,17 @@ def hotspots(ensemble: Ensemble) -> EnsembleHotspots:
 
 
 @router.post("/{ensemble_id}/analyze", response_model=JobStarted, status_code=202, responses=errors(403, 429))
-def analyze(ensemble: Ensemble, jobs: Annotated[JobManager, Depends(get_jobs)], body: AnalyzeRequest | None = None) -> JobStarted:
+def analyze(
+    ensemble: Ensemble,
+    jobs: Annotated[JobManager, Depends(get_jobs)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    body: AnalyzeRequest | None = None,
+) -> JobStarted:
     """Compute the ensemble's information fragments and hotspots in the background (written to
     its analysis.json, then served); poll GET /api/jobs/{job_id}. While one runs, another
     request joins it. 429 when LATENTATLAS_MAX_JOBS jobs are running; 422 when no member is
     finished."""
     body = body or AnalyzeRequest()
-    work = ensemble.analyze_work(body.distance, body.min_samples)
+    work = ensemble.analyze_work(body.distance, body.min_samples, settings.state_dir)
     job, joined = jobs.submit(ENSEMBLE_JOB_PREFIX + ensemble.id, work)
     return JobStarted(job_id=job.id, status=job.status, joined=joined)

@@ -36,7 +36,7 @@ def start_metrics(
 
     body = body or MetricsRequest()
     votes = VoteCounts(train=body.train_votes, eval=body.eval_votes)
-    job, joined = jobs.submit(service.id, metrics_work(service, body.samples, body.seed, votes, settings.torch_threads))
+    job, joined = jobs.submit(service.id, metrics_work(service, body.samples, body.seed, votes, settings.torch_threads, settings.state_dir))
     return JobStarted(job_id=job.id, status=job.status, joined=joined)
 
 

@@ -7,7 +7,9 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
-Latent = Annotated[list[FiniteFloat], Field(min_length=1, max_length=4096)]
+LatentValue = Annotated[float, Field(allow_inf_nan=False, strict=True)]
+"""A latent coordinate: a finite JSON number (strict: true/false or "1.5" are refused, ints pass)."""
+Latent = Annotated[list[LatentValue], Field(min_length=1, max_length=4096)]
 
 
 class ErrorDetail(BaseModel):

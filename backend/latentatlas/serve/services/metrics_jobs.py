@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from latentatlas.data.base import FactorDataset
@@ -18,13 +19,16 @@ if TYPE_CHECKING:  # the metrics (scikit-learn, seconds to import) load with the
 log = logging.getLogger("latentatlas.serve")
 
 
-def metrics_work(service: ModelService, samples: int, seed: int, votes: VoteCounts, n_jobs: int) -> Callable[[Progress], ModelMetrics]:
+def metrics_work(
+    service: ModelService, samples: int, seed: int, votes: VoteCounts, n_jobs: int, state_dir: Path | None = None
+) -> Callable[[Progress], ModelMetrics]:
     """The work of a metrics job: checked now (InputError, 422 without generative factors), run later.
 
     It encodes with the service's model without its lock (inference is read-only), so live
     decoding stays responsive. The result is served from then on (the in-memory card) and
     written beside the card as ``runs/metrics-<time>.json``, never over the shipped card.json
-    (kept in memory only, logged, when the models folder is read-only).
+    (in ``state_dir`` when the models folder is read-only; kept in memory only, logged, when
+    neither can be written).
     """
     if not isinstance(service.dataset, FactorDataset):
         raise InputError(f"model {service.id}'s dataset has no generative factors: its metrics cannot be computed")
@@ -35,8 +39,8 @@ def metrics_work(service: ModelService, samples: int, seed: int, votes: VoteCoun
 
         metrics = evaluate_model(loaded, samples, seed, votes, progress, n_jobs=n_jobs, write_card=False)
         try:
-            path = save_metrics_run(loaded.folder, metrics)
-            log.info("model %s: metrics run written to %s", service.id, path.relative_to(loaded.folder))
+            path = save_metrics_run(loaded.folder, metrics, state_dir)
+            log.info("model %s: metrics run written to %s", service.id, path)
         except OSError as error:
             log.warning("model %s: metrics kept in memory only, not written (%s)", service.id, error)
         # a new card (its facts are derived again), on the description: it outlives the model's eviction
