@@ -76,6 +76,11 @@ class Capabilities(BaseModel):
     likelihood: bool = Field(False, description="an exact log-likelihood of images (bits/dim)")
     sample: bool = Field(False, description="latents can be drawn from a prior (generation)")
     train: bool = Field(True, description="trained here (`latentatlas train FAMILY`); false for imported models")
+    retrieval: bool = Field(
+        True,
+        description="the dataset images nearest to a latent can be shown (an index of dataset samples the model encodes): "
+        "what stands in for a decode when there is no decoder",
+    )
 
 
 class FamilyConfig(BaseModel):

@@ -1,0 +1,114 @@
+"""Retrieval over HTTP (the ``retrieval`` capability): the dataset images nearest to a latent and
+traversals by retrieval, for an imported encoder-only model (the shipped beta-VAE's encoder as
+ONNX, no decoder) and for a model with a decoder; saved latents without it refuse (409)."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from import_helpers import export_vae
+from latentatlas.config import Settings
+from latentatlas.data import DatasetSpec
+from latentatlas.imports import import_latents, import_onnx
+from latentatlas.serve.app import create_app
+from PIL import Image
+
+ENCODER_ONLY, WITH_DECODER, LATENTS = "vae-encoder-only", "vae-onnx", "saved-latents"
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    root = tmp_path_factory.mktemp("retrieval")
+    encoder, decoder = export_vae(root / "graphs")
+    models = root / "models"
+    import_onnx(encoder, None, DatasetSpec(name="dsprites"), models / ENCODER_ONLY, latent_output="mu")
+    import_onnx(encoder, decoder, DatasetSpec(name="dsprites"), models / WITH_DECODER, latent_output="mu")
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, (40, 2))
+    np.savez(root / "run.npz", z=y.astype(np.float32), y=y)
+    import_latents(root / "run.npz", models / LATENTS)
+    settings = Settings(models_dir=models, torch_threads=1, onnx_cache_dir=root / "onnx-cache")
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def _shape(data_url: str) -> tuple[int, ...]:
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1])))).shape
+
+
+def _latent_of(client, model: str, index: int) -> list[float]:
+    response = client.post(f"/api/models/{model}/encode", json={"dataset_index": index})
+    assert response.status_code == 200, response.text
+    return response.json()["latent"]
+
+
+def test_the_encoder_only_model_declares_retrieval_without_decode(client):
+    models = {model["id"]: model for model in client.get("/api/models").json()["models"]}
+    assert not models[ENCODER_ONLY]["capabilities"]["decode"] and models[ENCODER_ONLY]["capabilities"]["retrieval"]
+    assert not models[LATENTS]["capabilities"]["retrieval"]
+
+
+def test_an_encoder_only_model_encodes_without_a_reconstruction(client):
+    response = client.post(f"/api/models/{ENCODER_ONLY}/encode", json={"dataset_index": 7})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert len(body["latent"]) == 10 and body["reconstruction"] is None and body["psnr_db"] is None
+    assert "no decoder" in body["context"]
+
+
+def test_nearest_images_are_sorted_and_an_indexed_image_finds_itself(client):
+    first = client.post(f"/api/models/{ENCODER_ONLY}/nearest", json={"latent": [0.0] * 10, "k": 6})
+    assert first.status_code == 200, first.text
+    body = first.json()
+    distances = [n["distance"] for n in body["neighbours"]]
+    assert len(distances) == 6 and distances == sorted(distances)
+    assert body["index"]["size"] == 2000 and body["index"]["dataset"] == "dsprites"
+    assert _shape(body["neighbours"][0]["image"])[:2] == (64, 64)
+    assert set(body["neighbours"][0]["factors"]) >= {"shape", "scale"}
+    # an image of the index, encoded, is its own nearest neighbour at distance 0
+    found = body["neighbours"][3]["index"]
+    again = client.post(f"/api/models/{ENCODER_ONLY}/nearest", json={"latent": _latent_of(client, ENCODER_ONLY, found), "k": 1})
+    assert again.json()["neighbours"][0]["index"] == found and again.json()["neighbours"][0]["distance"] < 1e-3
+
+
+def test_a_retrieval_traversal_tiles_the_nearest_image_of_each_swept_latent(client):
+    latent = _latent_of(client, ENCODER_ONLY, 1234)
+    response = client.post(f"/api/models/{ENCODER_ONLY}/retrieval-traverse", json={"latent": latent, "dims": [0, 3], "steps": 5})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["dims"] == [0, 3] and body["steps"] == 5 and _shape(body["image"])[:2] == (128, 320)
+    assert np.asarray(body["indices"]).shape == (2, 5) and np.asarray(body["distances"]).shape == (2, 5)
+    # the swept values are /traverse's, and each cell is /nearest's first answer for its latent
+    swept = list(latent)
+    swept[3] = body["values"][1][4]
+    nearest = client.post(f"/api/models/{ENCODER_ONLY}/nearest", json={"latent": swept, "k": 1}).json()
+    assert nearest["neighbours"][0]["index"] == body["indices"][1][4]
+
+
+def test_a_model_with_a_decoder_retrieves_too(client):
+    latent = _latent_of(client, WITH_DECODER, 99)
+    response = client.post(f"/api/models/{WITH_DECODER}/nearest", json={"latent": latent, "k": 2})
+    assert response.status_code == 200, response.text
+    assert len(response.json()["neighbours"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "says"),
+    [
+        ("nearest", {"latent": [0.0] * 10, "k": 0}, 422, "k"),
+        ("nearest", {"latent": [0.0] * 3}, 422, "expects 10"),
+        ("retrieval-traverse", {"latent": [0.0] * 10, "dims": [10]}, 422, "dimension 10"),
+    ],
+)
+def test_bad_input_is_refused_clearly(client, path, body, status, says):
+    response = client.post(f"/api/models/{ENCODER_ONLY}/{path}", json=body)
+    assert response.status_code == status and says in response.text
+
+
+def test_saved_latents_without_retrieval_refuse(client):
+    response = client.post(f"/api/models/{LATENTS}/nearest", json={"latent": [0.0, 0.0]})
+    assert response.status_code == 409 and "retrieval" in response.json()["detail"]
