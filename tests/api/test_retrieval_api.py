@@ -10,12 +10,13 @@ import io
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
+
 from import_helpers import export_vae
 from latentatlas.config import Settings
 from latentatlas.data import DatasetSpec
 from latentatlas.imports import import_latents, import_onnx
 from latentatlas.serve.app import create_app
-from PIL import Image
 
 ENCODER_ONLY, WITH_DECODER, LATENTS = "vae-encoder-only", "vae-onnx", "saved-latents"
 

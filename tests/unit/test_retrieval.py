@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from latentatlas.evaluation.retrieval import MIN_SCALE, QUERY_CHUNK, nearest, standardise, standardiser, sweep_queries
 
 

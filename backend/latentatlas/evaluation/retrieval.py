@@ -57,6 +57,6 @@ def sweep_queries(base: np.ndarray, dims: list[int], values: list[list[float]]) 
     stays at ``base`` (D,); (rows * columns, D) row-major, as a decoded traversal grid."""
     columns = len(values[0])
     queries = np.tile(np.asarray(base, dtype=np.float64), (len(dims) * columns, 1))
-    for row, (dim, sweep) in enumerate(zip(dims, values)):
+    for row, (dim, sweep) in enumerate(zip(dims, values, strict=True)):
         queries[row * columns : (row + 1) * columns, dim] = sweep
     return queries
