@@ -6,12 +6,12 @@ moves the neighbours (all from the model's declared capabilities)."""
 from __future__ import annotations
 
 import pytest
+
+from conftest import PageRecorder
 from devtools import LocalServer
 from import_helpers import export_vae
 from latentatlas.data import DatasetSpec
 from latentatlas.imports import import_onnx
-
-from conftest import PageRecorder
 
 pytestmark = pytest.mark.e2e
 

@@ -81,6 +81,11 @@ class Capabilities(BaseModel):
         description="the dataset images nearest to a latent can be shown (an index of dataset samples the model encodes): "
         "what stands in for a decode when there is no decoder",
     )
+    probe_decoder: bool = Field(
+        False,
+        description="a probe decoder, trained afterwards on the frozen latents (latentatlas probe-decoder), is stored "
+        "beside the model: it renders latents, labelled with its held-out PSNR, and is not the model's own decoder",
+    )
 
 
 class FamilyConfig(BaseModel):

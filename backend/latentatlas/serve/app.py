@@ -25,12 +25,12 @@ from latentatlas.serve.errors import install_error_handlers
 from latentatlas.serve.jobs import JobManager
 from latentatlas.serve.registry import ModelRegistry
 from latentatlas.export.onnx import OnnxCache
-from latentatlas.serve.routers import config, ensembles, exports, health, live, metrics, models, onnx, ordered, population, retrieval, zoo
+from latentatlas.serve.routers import config, ensembles, exports, health, live, metrics, models, onnx, ordered, population, probe, retrieval, zoo
 
 log = logging.getLogger("latentatlas.serve")
 
 
-ROUTERS = (health, config, models, ordered, population, retrieval, exports, live, onnx, metrics, ensembles, zoo)
+ROUTERS = (health, config, models, ordered, population, retrieval, probe, exports, live, onnx, metrics, ensembles, zoo)
 """Every router module (each has a ``router``); one entry per concern."""
 
 

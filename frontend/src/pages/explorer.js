@@ -20,6 +20,7 @@ import { LatentSliders } from "../panels/latent-sliders.js";
 import { MetricsPanel } from "../panels/metrics.js";
 import { ModelPicker } from "../panels/model-picker.js";
 import { PopulationPanel } from "../panels/population.js";
+import { ProbeDecoderView } from "../panels/probe-decoder.js";
 import { DecoderAbsence, NearestPanel, retrievalTraverser } from "../panels/retrieval.js";
 import { SourcePanel, serverEncoder } from "../panels/source.js";
 import { TraversalPanel } from "../panels/traversal.js";
@@ -135,7 +136,7 @@ store.on("latent", (z, state) => {
 const panels = store.connect([
   picker, decodeView, source, traversal, latent, sliders, factors, new CardPanel({ card: $("model-card"), lossPlot: $("loss-plot"), ...byIds("card", ["extra", "more"]) }),
   { show: (model) => metrics.show(model, store.state.models) }, new ZooPanel(byIds("zoo", ["section", "metric", "note", "plot", "claims"])),
-  flow, population, nearest, decoderAbsence,
+  flow, population, nearest, decoderAbsence, new ProbeDecoderView({ figure: $("probe"), ...byIds("probe", ["img", "label"]) }, reportError),
 ]);
 installHook({ store, decoder, decodeView, panels });
 

@@ -7,6 +7,7 @@
 import { modelPath, request } from "../lib/api.js";
 import { fmt } from "../lib/format.js";
 import { make } from "../lib/dom.js";
+import { probeApi, probeLabel, rendersByProbe } from "./probe-decoder.js";
 
 export const retrievalApi = {
   /** {neighbours: [{index, distance, image, factors}], index: {size, seed, dataset, metric}} */
@@ -19,14 +20,18 @@ export const retrievalApi = {
 /** Whether `model` is explored by retrieval: it cannot decode, and it can retrieve. */
 export const exploredByRetrieval = (model) => Boolean(model && !model.capabilities.decode && model.capabilities.retrieval);
 
-/** What TraversalPanel draws its grids with: the page's decoder, or retrieval for a model without one. */
+/** What TraversalPanel draws its grids with: the page's decoder; for a model without one, its
+ * probe decoder where it has one, else retrieval. */
 export function retrievalTraverser(decoder) {
   return {
     get busy() {
       return decoder.busy;
     },
-    traverse: (model, latent, dims, steps, opts) =>
-      exploredByRetrieval(model) ? retrievalApi.traverse(model.id, latent, dims, steps, opts) : decoder.traverse(model, latent, dims, steps, opts),
+    traverse(model, latent, dims, steps, opts) {
+      if (rendersByProbe(model)) return probeApi.traverse(model.id, latent, dims, steps, opts);
+      if (exploredByRetrieval(model)) return retrievalApi.traverse(model.id, latent, dims, steps, opts);
+      return decoder.traverse(model, latent, dims, steps, opts);
+    },
   };
 }
 
@@ -135,6 +140,7 @@ export class DecoderAbsence {
     note.textContent = missing ? `No reconstruction or live decode: ${why}.` : "";
     traversalNote.hidden = !missing;
     traversalNote.textContent = !missing ? ""
+      : rendersByProbe(model) ? `Traversal rendered by the ${probeLabel(model)} decoder.`
       : model.capabilities.retrieval ? "Traversal by retrieval: each tile is the dataset image nearest to the swept latent, not a decode."
       : `No traversal: ${why} and no retrieval (capabilities.retrieval is false).`;
   }

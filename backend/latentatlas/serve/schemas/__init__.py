@@ -64,6 +64,7 @@ from latentatlas.serve.schemas.population import (
     PopulationResponse,
     PrincipalPlane,
 )
+from latentatlas.serve.schemas.probe import ProbeDecodeResponse, ProbeTraverseResponse
 from latentatlas.serve.schemas.retrieval import (
     NearestRequest,
     NearestResponse,
@@ -123,6 +124,8 @@ __all__ = [
     "OptionalFloat",
     "PopulationResponse",
     "PrincipalPlane",
+    "ProbeDecodeResponse",
+    "ProbeTraverseResponse",
     "RetrievalIndex",
     "RetrievalTraverseRequest",
     "RetrievalTraverseResponse",

@@ -40,6 +40,7 @@ from latentatlas.serve.schemas import (
 )
 from latentatlas.serve.services.card import CardFacts, sanitize_card
 from latentatlas.store.folders import LoadedModel
+from latentatlas.store.probe_decoder import PROBE_FILE
 
 log = logging.getLogger("latentatlas.serve")
 Part = TypeVar("Part")
@@ -78,6 +79,8 @@ class ModelService:
         self.latent_max = stats.get("max", list(self.latent_mean + 3 * self.latent_std))
         self.posterior_scale = stats.get("posterior_scale")
         self.capabilities = self.model.capabilities
+        if (loaded.folder / PROBE_FILE).is_file():  # a folder's addition, not the family's: declared here
+            self.capabilities = self.capabilities.model_copy(update={"probe_decoder": True})
         # The served model is frozen: read its codebooks and truncation rule once.
         self.codebooks: list[list[float]] | None = self.model.codebooks().cpu().tolist() if self.capabilities.codes else None
         self.truncation_fill: float | None = float(self.model.truncation_fill) if self.capabilities.ordered else None
