@@ -1,6 +1,8 @@
-"""Retrieval over HTTP (the ``retrieval`` capability): the dataset images nearest to a latent and
-traversals by retrieval, for an imported encoder-only model (the shipped beta-VAE's encoder as
-ONNX, no decoder) and for a model with a decoder; saved latents without it refuse (409)."""
+"""Models without a decoder over HTTP. Retrieval (the ``retrieval`` capability): the dataset images
+nearest to a latent and traversals by retrieval, for an imported encoder-only model (the shipped
+beta-VAE's encoder as ONNX, no decoder) and for a model with a decoder; saved latents without it
+refuse (409). The probe decoder (``probe_decoder``): a decoder trained on the frozen latents
+renders them, every reply labelled with its held-out PSNR as not the model's own."""
 
 from __future__ import annotations
 
@@ -17,8 +19,12 @@ from latentatlas.config import Settings
 from latentatlas.data import DatasetSpec
 from latentatlas.imports import import_latents, import_onnx
 from latentatlas.serve.app import create_app
+from latentatlas.store.folders import load_model_folder
+from latentatlas.store.probe_decoder import save_probe_decoder
+from latentatlas.train.probe_decoder import train_probe_decoder
 
-ENCODER_ONLY, WITH_DECODER, LATENTS = "vae-encoder-only", "vae-onnx", "saved-latents"
+ENCODER_ONLY, WITH_DECODER, LATENTS, PROBED = "vae-encoder-only", "vae-onnx", "saved-latents", "vae-probed"
+PROBE_STEPS = 20
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +38,9 @@ def client(tmp_path_factory):
     y = rng.integers(0, 3, (40, 2))
     np.savez(root / "run.npz", z=y.astype(np.float32), y=y)
     import_latents(root / "run.npz", models / LATENTS)
+    import_onnx(encoder, None, DatasetSpec(name="dsprites"), models / PROBED, latent_output="mu")
+    probe, section = train_probe_decoder(load_model_folder(models / PROBED), steps=PROBE_STEPS)
+    save_probe_decoder(models / PROBED, probe, section)
     settings = Settings(models_dir=models, torch_threads=1, onnx_cache_dir=root / "onnx-cache")
     with TestClient(create_app(settings)) as test_client:
         yield test_client
@@ -113,3 +122,33 @@ def test_bad_input_is_refused_clearly(client, path, body, status, says):
 def test_saved_latents_without_retrieval_refuse(client):
     response = client.post(f"/api/models/{LATENTS}/nearest", json={"latent": [0.0, 0.0]})
     assert response.status_code == 409 and "retrieval" in response.json()["detail"]
+
+
+def test_the_probe_decoder_is_declared_and_on_the_card(client):
+    models = {model["id"]: model for model in client.get("/api/models").json()["models"]}
+    assert models[PROBED]["capabilities"]["probe_decoder"]
+    assert not models[PROBED]["capabilities"]["decode"]
+    assert not models[ENCODER_ONLY]["capabilities"]["probe_decoder"]
+    section = client.get(f"/api/models/{PROBED}").json()["card"]["probe_decoder"]
+    assert section["steps"] == PROBE_STEPS
+    assert np.isfinite(section["heldout_psnr_db"])
+    assert section["label"] == f"probe decoder, held-out PSNR {section['heldout_psnr_db']:.1f} dB: not the model's own"
+
+
+def test_probe_decodes_and_traversals_carry_the_label(client):
+    section = client.get(f"/api/models/{PROBED}").json()["card"]["probe_decoder"]
+    latent = _latent_of(client, PROBED, 5)
+    decoded = client.post(f"/api/models/{PROBED}/probe-decode", json={"latent": latent})
+    assert decoded.status_code == 200, decoded.text
+    assert decoded.json()["label"] == section["label"]
+    assert _shape(decoded.json()["image"])[:2] == (64, 64)
+    grid = client.post(f"/api/models/{PROBED}/probe-traverse", json={"latent": latent, "dims": [1, 2, 4], "steps": 7})
+    assert grid.status_code == 200, grid.text
+    assert grid.json()["label"] == section["label"]
+    assert _shape(grid.json()["image"])[:2] == (3 * 64, 7 * 64)
+
+
+def test_a_model_without_a_probe_decoder_refuses_probe_requests(client):
+    response = client.post(f"/api/models/{ENCODER_ONLY}/probe-decode", json={"latent": [0.0] * 10})
+    assert response.status_code == 409
+    assert "probe-decoder" in response.json()["detail"]
