@@ -20,6 +20,9 @@ from latentatlas.nets.config import NetConfig
 class ProbeDecoder(nn.Module):
     """Latents (N, D) of a frozen encoder -> images (N, C, S, S) in [0, 1]."""
 
+    mean: torch.Tensor
+    scale: torch.Tensor
+
     def __init__(self, net: NetConfig, latent_dim: int) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(latent_dim))
