@@ -1,7 +1,8 @@
 """Browser test of a model without a decoder: the shipped beta-VAE's encoder alone, imported as
 ONNX into a models folder of its own. The explorer shows the nearest dataset images in place of
 a decode, draws the traversal by retrieval, says why the decoder's parts are absent, and a slider
-moves the neighbours (all from the model's declared capabilities)."""
+moves the neighbours (all from the model's declared capabilities). With a probe decoder, the slider
+moves its image, labelled everywhere as not the model's own."""
 
 from __future__ import annotations
 
@@ -12,17 +13,23 @@ from devtools import LocalServer
 from import_helpers import export_vae
 from latentatlas.data import DatasetSpec
 from latentatlas.imports import import_onnx
+from latentatlas.store.folders import load_model_folder
+from latentatlas.store.probe_decoder import save_probe_decoder
+from latentatlas.train.probe_decoder import train_probe_decoder
 
 pytestmark = pytest.mark.e2e
 
-MODEL = "vae-encoder-only"
+MODEL, PROBED = "vae-encoder-only", "vae-probed"
 
 
 @pytest.fixture(scope="module")
 def encoder_only_server(chromium_path, tmp_path_factory):
     root = tmp_path_factory.mktemp("encoder-only")
     encoder, _ = export_vae(root / "graphs")
-    import_onnx(encoder, None, DatasetSpec(name="dsprites"), root / "models" / MODEL, latent_output="mu")
+    for name in (MODEL, PROBED):
+        import_onnx(encoder, None, DatasetSpec(name="dsprites"), root / "models" / name, latent_output="mu")
+    probe, section = train_probe_decoder(load_model_folder(root / "models" / PROBED), steps=20)
+    save_probe_decoder(root / "models" / PROBED, probe, section)
     with LocalServer(root / "models", root / "server.log") as server:
         yield server
 
@@ -39,8 +46,8 @@ def page(browser, encoder_only_server):
     assert not recorder.page_errors, recorder.page_errors
 
 
-def _wait_idle(page) -> None:
-    page.wait_for_function(f"() => window.__latentAtlas?.modelId === '{MODEL}' && window.__latentAtlas.idle")
+def _wait_idle(page, model: str = MODEL) -> None:
+    page.wait_for_function(f"() => window.__latentAtlas?.modelId === '{model}' && window.__latentAtlas.idle")
 
 
 def _neighbours(page) -> list[str]:
@@ -59,6 +66,7 @@ def test_an_encoder_only_model_shows_its_nearest_images_and_a_slider_moves_them(
     assert tab.is_hidden("#decode-img") and tab.is_hidden("#reconstruction-img")
     assert "capabilities.decode is false" in tab.inner_text("#decoder-absent")
     assert "retrieval" in tab.inner_text("#traversal-absent")
+    assert tab.is_hidden("#probe-img")
     assert tab.is_disabled("#export-traversal-png")
 
     # The traversal is drawn by retrieval: one row of 64-pixel dataset images per dim.
@@ -84,5 +92,29 @@ def test_an_encoder_only_model_shows_its_nearest_images_and_a_slider_moves_them(
     first.click()
     tab.wait_for_function("(i) => document.querySelector('#original-caption').textContent.includes(`sample ${i}`)", arg=index)
     _wait_idle(tab)
+    assert tab.is_hidden("#error")
+    assert page.console_errors == [], page.console_errors
+
+
+def test_a_probe_decoder_renders_the_latent_under_its_label(page):
+    tab = page.page
+    tab.goto(f"{page.base_url}/#model={PROBED}")
+    tab.wait_for_function("() => document.querySelector('#probe-img').naturalWidth === 64")
+    _wait_idle(tab, PROBED)
+    label = tab.inner_text("#probe-label")
+    assert label.startswith("probe decoder, held-out PSNR ")
+    assert label.endswith("not the model's own")
+    assert "probe decoder" in tab.inner_text("#traversal-absent")
+    assert tab.is_hidden("#decode-img")
+    assert tab.is_visible("#nearest-list")
+    rows = tab.locator("#traversal-labels .grid-label").count()
+    tab.wait_for_function(f"() => document.querySelector('#traversal-img').naturalHeight === {rows * 64}")
+
+    old, z = tab.get_attribute("#probe-img", "src"), tab.evaluate("() => window.__latentAtlas.latent")
+    slider = tab.locator("#sliders input[data-dim='1']")
+    slider.focus()
+    tab.keyboard.press("End" if z[1] <= float(slider.get_attribute("min")) + 1e-9 else "Home")
+    tab.wait_for_function("(old) => document.querySelector('#probe-img').src !== old", arg=old)
+    _wait_idle(tab, PROBED)
     assert tab.is_hidden("#error")
     assert page.console_errors == [], page.console_errors
