@@ -76,6 +76,16 @@ class Capabilities(BaseModel):
     likelihood: bool = Field(False, description="an exact log-likelihood of images (bits/dim)")
     sample: bool = Field(False, description="latents can be drawn from a prior (generation)")
     train: bool = Field(True, description="trained here (`latentatlas train FAMILY`); false for imported models")
+    retrieval: bool = Field(
+        True,
+        description="the dataset images nearest to a latent can be shown (an index of dataset samples the model encodes): "
+        "what stands in for a decode when there is no decoder",
+    )
+    probe_decoder: bool = Field(
+        False,
+        description="a probe decoder, trained afterwards on the frozen latents (latentatlas probe-decoder), is stored "
+        "beside the model: it renders latents, labelled with its held-out PSNR, and is not the model's own decoder",
+    )
 
 
 class FamilyConfig(BaseModel):

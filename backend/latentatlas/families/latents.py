@@ -36,7 +36,7 @@ class SavedLatents(LatentModel):
     """Buffers ``latents`` (N, D) float32, ``factors`` (N, K) int64, with ``stored_images``
     ``images`` (N, C, S, S) uint8, and with ``dataset_indices`` ``indices`` (N,) int64."""
 
-    capabilities = Capabilities(encode=False, decode=False, train=False)
+    capabilities = Capabilities(encode=False, decode=False, train=False, retrieval=False)
     config: LatentsConfig
 
     def __init__(self, config: LatentsConfig) -> None:
@@ -50,7 +50,7 @@ class SavedLatents(LatentModel):
             self.register_buffer(
                 "images", torch.zeros(config.samples, net.channels, net.image_size, net.image_size, dtype=torch.uint8)
             )
-            self.capabilities = Capabilities(encode=True, decode=False, train=False)  # type: ignore[misc]
+            self.capabilities = Capabilities(encode=True, decode=False, train=False, retrieval=False)  # type: ignore[misc]
 
     def encode(self, images: torch.Tensor) -> Encoding:
         """The saved latent of each image's nearest saved image (squared pixel distance)."""

@@ -31,12 +31,12 @@ from latentatlas.serve.registry import ModelRegistry
 from latentatlas.serve.watcher import watching
 from latentatlas.export.onnx import OnnxCache
 from latentatlas.store.leftovers import clean_leftovers
-from latentatlas.serve.routers import catalogue, config, ensembles, exports, health, live, metrics, models, onnx, ordered, population, zoo
+from latentatlas.serve.routers import catalogue, config, ensembles, exports, health, live, metrics, models, onnx, ordered, population, probe, retrieval, zoo
 
 log = logging.getLogger("latentatlas.serve")
 
 
-ROUTERS = (health, config, catalogue, models, ordered, population, exports, live, onnx, metrics, ensembles, zoo)
+ROUTERS = (health, config, catalogue, models, ordered, population, retrieval, probe, exports, live, onnx, metrics, ensembles, zoo)
 """Every router module (each has a ``router``); one entry per concern."""
 
 

@@ -20,6 +20,8 @@ import { LatentSliders } from "../panels/latent-sliders.js";
 import { MetricsPanel } from "../panels/metrics.js";
 import { ModelPicker } from "../panels/model-picker.js";
 import { PopulationPanel } from "../panels/population.js";
+import { ProbeDecoderView } from "../panels/probe-decoder.js";
+import { DecoderAbsence, NearestPanel, retrievalTraverser } from "../panels/retrieval.js";
 import { SourcePanel, serverEncoder } from "../panels/source.js";
 import { TraversalPanel } from "../panels/traversal.js";
 import { ZooPanel } from "../panels/zoo.js";
@@ -31,7 +33,7 @@ let generation = 0; // bumps on every model switch: late replies for older model
 
 const summary = () => {
   const m = store.state.model;
-  return m ? `${m.id} · ${m.kind.toUpperCase()} · ${m.latent_dim} latents · ${decoder.label}` : "";
+  return m ? `${m.id} · ${m.kind.toUpperCase()} · ${m.latent_dim} latents · ${m.capabilities.decode ? decoder.label : "no decoder"}` : "";
 };
 const writeLink = (delay) => writeUrlState(link, delay);
 
@@ -67,7 +69,7 @@ const source = new SourcePanel(
 );
 const traversal = new TraversalPanel(
   { ...byIds("traversal", ["img", "labels", "overlay", "readout"]), steps: $("steps-select") },
-  { decoder, onPick: (dim, value) => latent.setDim(dim, value), onSteps: () => writeLink(), onError: reportError },
+  { decoder: retrievalTraverser(decoder), onPick: (dim, value) => latent.setDim(dim, value), onSteps: () => writeLink(), onError: reportError },
 );
 const sliders = new LatentSliders(
   {
@@ -110,6 +112,15 @@ const population = new PopulationPanel(byIds("population", ["panel", "n", "color
   },
   onError: reportError,
 });
+const nearest = new NearestPanel({ section: $("nearest"), ...byIds("nearest", ["note", "list"]) }, {
+  onPick: (index, caption) => source.encode({ type: "sample", index }, caption).catch((error) => reportError(error, caption)),
+  onError: reportError,
+});
+const decoderAbsence = new DecoderAbsence({
+  note: $("decoder-absent"), traversalNote: $("traversal-absent"),
+  hide: [$("reconstruction-img").closest("figure"), $("decode-img").closest("figure"), $("browser-decode").closest(".decode-path")],
+  disable: [$("export-traversal-png"), $("export-traversal-gif")],
+});
 new ExportButtons(
   byIds("export", ["traversalPng", "traversalGif", "metricsCsv", "metricsJson", "latentCsv", "latentJson"]),
   () => ({ model: store.state.model, latent: store.state.latent?.slice() ?? null, dims: traversal.gridDims, steps: traversal.steps, names: store.state.factors }),
@@ -119,13 +130,13 @@ new ExportButtons(
 // Every latent change is decoded and written to the link first; then the panels follow it.
 store.on("latent", (z, state) => {
   if (!z) return;
-  decoder.request(z, state.t0);
+  if (state.model?.capabilities.decode) decoder.request(z, state.t0);
   writeLink();
 });
 const panels = store.connect([
   picker, decodeView, source, traversal, latent, sliders, factors, new CardPanel({ card: $("model-card"), lossPlot: $("loss-plot"), ...byIds("card", ["extra", "more"]) }),
   { show: (model) => metrics.show(model, store.state.models) }, new ZooPanel(byIds("zoo", ["section", "metric", "note", "plot", "claims"])),
-  flow, population,
+  flow, population, nearest, decoderAbsence, new ProbeDecoderView({ figure: $("probe"), ...byIds("probe", ["img", "label"]) }, reportError),
 ]);
 installHook({ store, decoder, decodeView, panels });
 

@@ -64,6 +64,15 @@ from latentatlas.serve.schemas.population import (
     PopulationResponse,
     PrincipalPlane,
 )
+from latentatlas.serve.schemas.probe import ProbeDecodeResponse, ProbeTraverseResponse
+from latentatlas.serve.schemas.retrieval import (
+    NearestRequest,
+    NearestResponse,
+    Neighbour,
+    RetrievalIndex,
+    RetrievalTraverseRequest,
+    RetrievalTraverseResponse,
+)
 from latentatlas.serve.schemas.zoo import ZooTable
 
 __all__ = [
@@ -107,11 +116,19 @@ __all__ = [
     "ModelInfo",
     "ModelList",
     "ModelMetrics",
+    "NearestRequest",
+    "NearestResponse",
+    "Neighbour",
     "OnnxManifest",
     "OnnxPartLink",
     "OptionalFloat",
     "PopulationResponse",
     "PrincipalPlane",
+    "ProbeDecodeResponse",
+    "ProbeTraverseResponse",
+    "RetrievalIndex",
+    "RetrievalTraverseRequest",
+    "RetrievalTraverseResponse",
     "Sample",
     "SampleList",
     "TraverseExportRequest",

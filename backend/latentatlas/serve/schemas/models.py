@@ -144,7 +144,7 @@ class EncodeByIndex(BaseModel):
 class InputContext(BaseModel):
     """How an input compares with the model's held-out data (its card)."""
 
-    psnr_db: float = Field(description="PSNR of the reconstruction against the input as the model sees it")
+    psnr_db: float | None = Field(description="PSNR of the reconstruction against the input (None: no decoder)")
     heldout_psnr_db: float | None = Field(None, description="the model's mean PSNR on its held-out images (its card)")
     bits_per_dim: float | None = Field(None, description="models with a likelihood: the input's bits per dimension")
     heldout_bits_per_dim: float | None = Field(None, description="models with a likelihood: on held-out images (its card)")
@@ -157,7 +157,7 @@ class EncodeResponse(InputContext):
     codes: list[int] | None = Field(None, description="QLAE: code index per dimension")
     scale: list[float] | None = Field(None, description="VAEs: posterior sd per dimension")
     input: str = Field(description="the image as the model sees it (PNG data URL)")
-    reconstruction: str = Field(description="PNG data URL")
+    reconstruction: str | None = Field(description="PNG data URL (None: the model has no decoder)")
 
 
 class DecodeRequest(BaseModel):

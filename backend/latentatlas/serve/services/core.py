@@ -165,37 +165,40 @@ class ModelService:
 
     @torch.inference_mode()
     def encode(self, images: torch.Tensor) -> EncodeResponse:
-        """Encode a batch (N, C, S, S); returns the first image's latent, codes, scale and PNGs."""
+        """Encode a batch (N, C, S, S); returns the first image's latent, codes, scale and PNGs
+        (no reconstruction, nor its PSNR, for a model without ``decode``)."""
         self.require("encode", "encode an image")
-        self.require("decode", "show an encoded image's reconstruction")
         images = images.to(self.device)
         with self.inference():
             encoding = self.model.encode(images)
-            recon = self.model.decode(encoding.latent).cpu()
+            recon = self.model.decode(encoding.latent).cpu() if self.capabilities.decode else None
             bits = float(self.model.bits_per_dim(images[:1])[0]) if self.capabilities.likelihood else None
-        context = self.input_context(float(psnr(images[:1].cpu(), recon[:1])[0]), bits)
+        context = self.input_context(None if recon is None else float(psnr(images[:1].cpu(), recon[:1])[0]), bits)
         return EncodeResponse(
             latent=encoding.latent[0].tolist(),
             codes=encoding.codes[0].tolist() if encoding.codes is not None else None,
             scale=encoding.scale[0].tolist() if encoding.scale is not None else None,
             input=to_data_url(to_png(images[0])),
-            reconstruction=to_data_url(to_png(recon[0])),
+            reconstruction=None if recon is None else to_data_url(to_png(recon[0])),
             **context.model_dump(),
         )
 
-    def input_context(self, psnr_db: float, bits: float | None) -> InputContext:
+    def input_context(self, psnr_db: float | None, bits: float | None) -> InputContext:
         """How an input compares with the model's held-out data (its card): PSNR and, with a
         likelihood, bits/dim, and the far-from-training verdict (:mod:`~latentatlas.evaluation.novelty`)."""
         card = self.loaded.card
         heldout = card.get("heldout", {}).get("psnr_db")
         heldout_bits = (card.get("flow") or {}).get("bits_per_dim")
-        far = far_from_training(psnr_db, heldout, bits, heldout_bits)
+        far = psnr_db is not None and far_from_training(psnr_db, heldout, bits, heldout_bits)
         described = card.get("dataset") or {}
         data = f"{described.get('name', self.loaded.config.dataset.name)}"
         if described.get("size"):
             data += f" ({described['size']:,} images)"
-        line = f"{self.id} was trained on {data}; this input reconstructs at {psnr_db:.1f} dB"
-        if heldout is not None:
+        if psnr_db is None:
+            line = f"{self.id} was trained on {data}; it has no decoder, so there is no reconstruction to compare"
+        else:
+            line = f"{self.id} was trained on {data}; this input reconstructs at {psnr_db:.1f} dB"
+        if heldout is not None and psnr_db is not None:
             line += f" against {heldout:.1f} dB on held-out images"
         if bits is not None and heldout_bits is not None:
             line += f", at {bits:.2f} bits/dim against {heldout_bits:.2f}"

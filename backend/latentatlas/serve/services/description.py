@@ -21,7 +21,16 @@ from latentatlas.families import Capabilities, get_family
 from latentatlas.families.base import DiscreteCodes, OrderedLatents
 from latentatlas.serve.schemas import DimName, HeldOutCurves, ModelDetail, ModelInfo, ModelMetrics
 from latentatlas.serve.services.card import CardFacts, sanitize_card
+from latentatlas.store.probe_decoder import PROBE_FILE
 from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE, FolderConfig, LoadedModel, read_folder_config
+
+
+def with_folder_additions(capabilities: Capabilities, folder: Path | None) -> Capabilities:
+    """A model's capabilities with what its folder adds to the family's: a probe decoder trained on
+    its frozen representation (``probe_decoder.safetensors``, :mod:`latentatlas.store.probe_decoder`)."""
+    if folder is not None and (Path(folder) / PROBE_FILE).is_file():
+        return capabilities.model_copy(update={"probe_decoder": True})
+    return capabilities
 
 
 class ModelDescription:
@@ -62,14 +71,14 @@ class ModelDescription:
         if issubclass(model_class, DiscreteCodes):
             with safe_open(str(folder / WEIGHTS_FILE), framework="pt") as weights:
                 codebooks = weights.get_tensor(model_class.codebook_weights).float().tolist()
-        return cls(model_id, config, card, codebooks, ensemble)
+        return cls(model_id, config, card, codebooks, ensemble, with_folder_additions(model_class.capabilities_for(config.model), folder))
 
     @classmethod
     def of_loaded(cls, model_id: str, loaded: LoadedModel, ensemble: str | None = None) -> ModelDescription:
         """The description of a model already in memory (its codebooks read from the model)."""
         model = loaded.model
         codebooks = model.codebooks().cpu().tolist() if isinstance(model, DiscreteCodes) else None
-        return cls(model_id, loaded.config, loaded.card, codebooks, ensemble, model.capabilities)
+        return cls(model_id, loaded.config, loaded.card, codebooks, ensemble, with_folder_additions(model.capabilities, loaded.folder))
 
     # -- the card's derived facts ------------------------------------------------------------
     def card_facts(self) -> CardFacts:
