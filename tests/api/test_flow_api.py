@@ -69,9 +69,9 @@ def _png(size: int = 24) -> bytes:
 def test_model_info_says_which_models_truncate(flow_client):
     models = {m["id"]: m for m in flow_client.get("/api/models").json()["models"]}
     flow, qlae = models[FLOW_ID]["capabilities"], models[QLAE_ID]["capabilities"]
-    assert flow == {"encode": True, "decode": True, "codes": False, "posterior": False, "ordered": True, "likelihood": True, "sample": True, "train": True}
+    assert flow == {"encode": True, "decode": True, "codes": False, "posterior": False, "ordered": True, "likelihood": True, "sample": True, "train": True, "retrieval": True, "probe_decoder": False}
     assert models[FLOW_ID]["latent_dim"] == DIM
-    assert qlae == {"encode": True, "decode": True, "codes": True, "posterior": False, "ordered": False, "likelihood": False, "sample": True, "train": True}
+    assert qlae == {"encode": True, "decode": True, "codes": True, "posterior": False, "ordered": False, "likelihood": False, "sample": True, "train": True, "retrieval": True, "probe_decoder": False}
     assert models[FLOW_ID]["truncation_fill"] == 0.0 and models[QLAE_ID]["truncation_fill"] is None
     grid, curve = models[FLOW_ID]["keep_grid"], models[FLOW_ID]["curve_keep_grid"]  # the C values the app offers
     assert grid[0] == curve[0] == 1 and grid[-1] == curve[-1] == DIM and set(curve) <= set(grid) and grid == sorted(set(grid))
