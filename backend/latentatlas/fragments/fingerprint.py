@@ -31,18 +31,23 @@ import torch
 FACTOR_FLOOR = 1e-10
 # Chunk size: about this many float64 coefficients per (M x rows x N) block.
 CHUNK_ELEMENTS = 1 << 23
+# Elementwise work runs on blocks of about this many float64s (1 MB: a core's cache).
+CACHE_ELEMENTS = 1 << 17
 
 
 def to_tensor(array: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(np.ascontiguousarray(array, dtype=np.float64))
 
 
-def chunk_rows(n: int, per_row: int, chunk_elements: int = CHUNK_ELEMENTS) -> Iterator[slice]:
-    """Slices of the n probe rows, each holding about ``chunk_elements // per_row`` rows.
+def chunk_rows(n: int, per_row: int, chunk_elements: int = CHUNK_ELEMENTS, max_rows: int | None = None) -> Iterator[slice]:
+    """Slices of the n probe rows, each holding about ``chunk_elements // per_row`` rows
+    (and at most ``max_rows``).
 
     ``per_row``: floats held per probe row (e.g. max(M N, M M) for the pairwise pass).
     """
     step = max(1, chunk_elements // max(1, per_row))
+    if max_rows is not None:
+        step = max(1, min(step, max_rows))
     for start in range(0, n, step):
         yield slice(start, min(n, start + step))
 
@@ -59,16 +64,46 @@ def bhattacharyya_rows(mu: torch.Tensor, logvar: torch.Tensor, rows: slice) -> t
     return 0.125 * (mu_i - mu_j) ** 2 / mean_var + 0.5 * (torch.log(mean_var) - 0.5 * (lv_i + lv_j))
 
 
+def bhattacharyya_coefficients(mu: torch.Tensor, logvar: torch.Tensor, rows: slice) -> torch.Tensor:
+    """(r, M, N) coefficients BC_m[i, j] = exp(-D_m[i, j]) for i in ``rows`` (probe row first).
+
+    The same D as bhattacharyya_rows, without its logarithm: with P = s_i^2 + s_j^2,
+    BC = sqrt(2 s_i s_j / P) exp(-(mu_i - mu_j)^2 / (4 P)); agrees with exp(-D) to rounding.
+    Computed a cache-sized block of channels at a time (memory traffic, not flops, bounds it).
+    """
+    half_mu, neg_var, sd = 0.5 * mu, -torch.exp(logvar), torch.exp(0.5 * logvar)
+    half_mu_i, neg_var_i, sd_i = (x[:, rows].T[:, :, None] for x in (half_mu, neg_var, -2.0 * sd))
+    m, n = mu.shape
+    out = torch.empty((half_mu_i.shape[0], m, n), dtype=mu.dtype)
+    step = max(1, CACHE_ELEMENTS // (half_mu_i.shape[0] * n))
+    for start in range(0, m, step):
+        block = slice(start, min(m, start + step))
+        coeff = out[:, block]
+        inv = torch.add(neg_var_i[:, block], neg_var[None, block]).reciprocal_()  # -1 / P
+        torch.sub(half_mu_i[:, block], half_mu[None, block], out=coeff)
+        coeff.square_().mul_(inv).exp_()
+        coeff.mul_(inv.mul_(sd_i[:, block]).mul_(sd[None, block]).sqrt_())
+    return out
+
+
 def factor_coefficients(labels: torch.Tensor, rows: slice) -> torch.Tensor:
-    """(K, r, N) coefficients exp(-(-log clip(S, floor))) of the K factors' same-value matrices."""
-    same = (labels[:, rows, None] == labels[:, None, :]).to(torch.float64)
-    distance = -torch.log(same.clamp_min(FACTOR_FLOOR))
-    return torch.exp(-distance)
+    """(r, K, N) coefficients exp(-(-log clip(S, floor))) of the K factors' same-value matrices
+    (1 for equal labels, FACTOR_FLOOR otherwise), probe row first."""
+    same = labels[:, rows].T[:, :, None] == labels[None]
+    return torch.where(same, 1.0, FACTOR_FLOOR).to(torch.float64)
 
 
-def neg_log2_mean(sums: torch.Tensor, n: int) -> torch.Tensor:
-    """-log2(sum / n) elementwise."""
-    return -(torch.log(sums) - math.log(n)) / math.log(2.0)
+def rows_per_product(n: int) -> int:
+    """How many sums of n coefficients (each in [1, n]: the j = i term is 1, every term <= 1)
+    can be multiplied before one logarithm without leaving float64's range: the estimators add
+    log(prod_i s_i) = sum_i log(s_i), one logarithm per block of rows instead of per row."""
+    return max(1, int(600 / math.log(max(n, 2))))
+
+
+def neg_log2_mean_rows(sums: torch.Tensor, n: int) -> torch.Tensor:
+    """sum_i -log2(sums[i, ...] / n) over the first axis (sums in [1, n], at most
+    rows_per_product(n) rows), as one logarithm of their product."""
+    return -(torch.log(sums.prod(0)) - sums.shape[0] * math.log(n)) / math.log(2.0)
 
 
 # Channels carrying less than this many bits are inactive (the paper's threshold).
@@ -112,8 +147,8 @@ def _info_terms(mu: torch.Tensor, logvar: torch.Tensor) -> tuple[np.ndarray, np.
     m, n = mu.shape
     info = torch.zeros(m, dtype=torch.float64)
     self_joint = torch.zeros(m, dtype=torch.float64)
-    for rows in chunk_rows(n, m * n):
-        coeff = torch.exp(-bhattacharyya_rows(mu, logvar, rows))  # (M, r, N)
-        info += neg_log2_mean(coeff.sum(-1), n).sum(-1)
-        self_joint += neg_log2_mean((coeff * coeff).sum(-1), n).sum(-1)
+    for rows in chunk_rows(n, m * n, max_rows=rows_per_product(n)):
+        coeff = bhattacharyya_coefficients(mu, logvar, rows)  # (r, M, N)
+        info += neg_log2_mean_rows(coeff.sum(-1), n)
+        self_joint += neg_log2_mean_rows(coeff.square_().sum(-1), n)
     return (info / n).numpy(), (self_joint / n).numpy()
