@@ -9,7 +9,8 @@ Cases (``--cases``, comma-separated):
 * ``fusion_ensemble``: fuse_spaces on the shipped ensemble's probe encodings
   (models/ensembles/betavae-dsprites: 30 members x 10 channels x 1,000 probes).
 
-torch intra-op and BLAS threads are set explicitly. Each run is stored under ``--label``
+torch intra-op and BLAS threads are set explicitly; wall and CPU (process) seconds are both
+recorded, the CPU seconds being the fairer comparison on a shared, loaded machine. Each run is stored under ``--label``
 (e.g. "before" with PYTHONPATH pointing at a copy of the old code, "after" on the new) in
 the JSON, with the load average; ``--values`` also saves the computed arrays (.npz) so two
 labels' results can be compared.
@@ -84,22 +85,24 @@ def run_case(case: str, args: argparse.Namespace, values: dict[str, Any]) -> dic
 
     if case == "fragments":
         mu, logvar, y = synthetic(args.channels, args.probes, args.seed)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = compute_fragments(mu, logvar, y)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         for key in ("info_bits", "nmi", "vi", "nmi_factor", "vi_factor"):
             values[f"{case}/{key}"] = np.array(result[key], dtype=np.float64)
-        return {"seconds": round(seconds, 3), "channels": args.channels, "probes": args.probes,
+        return {"seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3), "channels": args.channels,
+                "probes": args.probes,
                 "factors": int(y.shape[1]), "active_channels": int(sum(result["active"]))}
     loaded = synthetic_members(30, 10, args.probes, args.seed) if case == "fusion_synthetic" else ensemble_members()
     if loaded is None:
         return {"skipped": f"no {ENSEMBLE}"}
     mu, logvar = loaded
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     fusion = fuse_spaces(mu, logvar, max_steps=args.fusion_steps)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     values[f"{case}/mu"], values[f"{case}/member_nmi"] = fusion.mu, fusion.member_nmi
-    return {"seconds": round(seconds, 3), "members": int(mu.shape[0]), "channels": int(mu.shape[1]),
+    return {"seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3), "members": int(mu.shape[0]),
+            "channels": int(mu.shape[1]),
             "probes": int(mu.shape[2]), "steps": fusion.steps, "best_step": fusion.best_step,
             "converged": fusion.converged, "info_bits": round(fusion.info_bits, 6),
             "mean_nmi": round(fusion.mean_nmi, 6), "mean_vi": round(fusion.mean_vi, 6)}
@@ -122,9 +125,10 @@ def main() -> None:
 
     import json
 
-    import latentatlas
     import numpy as np
     import torch
+
+    import latentatlas
 
     torch.set_num_threads(args.threads)
     report = json.loads(args.out.read_text()) if args.out.is_file() else {}
@@ -134,7 +138,8 @@ def main() -> None:
     for case in args.cases.split(","):
         load_before = os.getloadavg()[0]
         entry = run_case(case, args, values)
-        entry.update(target_seconds=TARGETS[case], load_average_1min=[round(load_before, 2), round(os.getloadavg()[0], 2)],
+        load_after = os.getloadavg()[0]
+        entry.update(target_seconds=TARGETS[case], load_average_1min=[round(load_before, 2), round(load_after, 2)],
                      torch_threads=torch.get_num_threads(), code=str(Path(latentatlas.__file__).parent),
                      torch=torch.__version__, platform=platform.platform(), cpu_count=os.cpu_count(),
                      when=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))

@@ -39,7 +39,9 @@ def to_tensor(array: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(np.ascontiguousarray(array, dtype=np.float64))
 
 
-def chunk_rows(n: int, per_row: int, chunk_elements: int = CHUNK_ELEMENTS, max_rows: int | None = None) -> Iterator[slice]:
+def chunk_rows(
+    n: int, per_row: int, chunk_elements: int = CHUNK_ELEMENTS, max_rows: int | None = None
+) -> Iterator[slice]:
     """Slices of the n probe rows, each holding about ``chunk_elements // per_row`` rows
     (and at most ``max_rows``).
 
