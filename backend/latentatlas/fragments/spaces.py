@@ -100,15 +100,17 @@ class _SpaceCoefficients(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-        total = torch.zeros(mu.shape[1], mu.shape[1], dtype=mu.dtype)
+        n = mu.shape[1]
+        total = torch.zeros(n, n, dtype=mu.dtype)
+        pair_var, delta = torch.empty_like(total), torch.empty_like(total)  # reused: no (N, N) allocation per channel
         for k in range(mu.shape[0]):
             var = logvar[k].exp()
-            pair_var = var[:, None] + var[None, :]
-            delta = mu[k][:, None] - mu[k][None, :]
+            torch.add(var[:, None], var[None, :], out=pair_var)
+            torch.sub(mu[k][:, None], mu[k][None, :], out=delta)
             total.addcdiv_(delta.square_(), pair_var, value=0.25)
             total.add_(pair_var.mul_(0.5).log_(), alpha=0.5)
         lv_sum = logvar.sum(0)
-        total.sub_(0.25 * (lv_sum[:, None] + lv_sum[None, :]))
+        total.sub_(torch.add(lv_sum[:, None], lv_sum[None, :], out=pair_var).mul_(0.25))
         coefficients = total.neg_().exp_()
         ctx.save_for_backward(mu, logvar, coefficients)
         return coefficients
@@ -118,14 +120,15 @@ class _SpaceCoefficients(torch.autograd.Function):
         mu, logvar, coefficients = ctx.saved_tensors
         h = (grad * coefficients).neg_()
         grad_mu, grad_logvar = torch.empty_like(mu), torch.empty_like(logvar)
+        inv, ratio, weighted = torch.empty_like(h), torch.empty_like(h), torch.empty_like(h)
         for k in range(mu.shape[0]):
             var = logvar[k].exp()
-            inv = (var[:, None] + var[None, :]).reciprocal_()
-            ratio = (mu[k][:, None] - mu[k][None, :]).mul_(inv)  # (mu_i - mu_j) / S
-            weighted = ratio * h
+            torch.add(var[:, None], var[None, :], out=inv).reciprocal_()
+            torch.sub(mu[k][:, None], mu[k][None, :], out=ratio).mul_(inv)  # (mu_i - mu_j) / S
+            torch.mul(ratio, h, out=weighted)
             grad_mu[k] = 0.5 * (weighted.sum(1) - weighted.sum(0))
-            weighted = ratio.square_().mul_(-0.25).add_(inv, alpha=0.5).mul_(h)
-            grad_logvar[k] = var * (weighted.sum(1) + weighted.sum(0))
+            curvature = ratio.square_().mul_(-0.25).add_(inv, alpha=0.5).mul_(h)
+            grad_logvar[k] = var * (curvature.sum(1) + curvature.sum(0))
         grad_logvar -= 0.25 * (h.sum(1) + h.sum(0))
         return grad_mu, grad_logvar
 
