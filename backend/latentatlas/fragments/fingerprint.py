@@ -18,7 +18,7 @@ product of coefficients, and no sum can underflow to 0.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,26 +66,43 @@ def bhattacharyya_rows(mu: torch.Tensor, logvar: torch.Tensor, rows: slice) -> t
     return 0.125 * (mu_i - mu_j) ** 2 / mean_var + 0.5 * (torch.log(mean_var) - 0.5 * (lv_i + lv_j))
 
 
-def bhattacharyya_coefficients(mu: torch.Tensor, logvar: torch.Tensor, rows: slice) -> torch.Tensor:
+def bhattacharyya_coefficients(
+    mu: torch.Tensor, logvar: torch.Tensor, rows: slice, out: torch.Tensor | None = None
+) -> torch.Tensor:
     """(r, M, N) coefficients BC_m[i, j] = exp(-D_m[i, j]) for i in ``rows`` (probe row first).
 
     The same D as bhattacharyya_rows, without its logarithm: with P = s_i^2 + s_j^2,
     BC = sqrt(2 s_i s_j / P) exp(-(mu_i - mu_j)^2 / (4 P)); agrees with exp(-D) to rounding.
-    Computed a cache-sized block of channels at a time (memory traffic, not flops, bounds it).
+    Computed a cache-sized block of channels at a time into reused buffers (memory traffic and
+    page faults, not flops, bound it); ``out`` (at least r rows) is written and returned if given.
     """
     half_mu, neg_var, sd = 0.5 * mu, -torch.exp(logvar), torch.exp(0.5 * logvar)
     half_mu_i, neg_var_i, sd_i = (x[:, rows].T[:, :, None] for x in (half_mu, neg_var, -2.0 * sd))
-    m, n = mu.shape
-    out = torch.empty((half_mu_i.shape[0], m, n), dtype=mu.dtype)
-    step = max(1, CACHE_ELEMENTS // (half_mu_i.shape[0] * n))
+    (m, n), r = mu.shape, half_mu_i.shape[0]
+    out = torch.empty((r, m, n), dtype=mu.dtype) if out is None else out[:r]
+    step = max(1, CACHE_ELEMENTS // (r * n))
+    work = torch.empty((r, min(m, step), n), dtype=mu.dtype)
     for start in range(0, m, step):
         block = slice(start, min(m, start + step))
-        coeff = out[:, block]
-        inv = torch.add(neg_var_i[:, block], neg_var[None, block]).reciprocal_()  # -1 / P
+        coeff, inv = out[:, block], work[:, : block.stop - block.start]
+        torch.add(neg_var_i[:, block], neg_var[None, block], out=inv).reciprocal_()  # -1 / P
         torch.sub(half_mu_i[:, block], half_mu[None, block], out=coeff)
         coeff.square_().mul_(inv).exp_()
         coeff.mul_(inv.mul_(sd_i[:, block]).mul_(sd[None, block]).sqrt_())
     return out
+
+
+def coefficient_rows(mu: torch.Tensor, logvar: torch.Tensor) -> Callable[[slice], torch.Tensor]:
+    """``rows -> bhattacharyya_coefficients(mu, logvar, rows)`` writing every chunk into one buffer
+    (sized by the first, largest chunk): each result is valid until the next call."""
+    buffer: list[torch.Tensor] = []
+
+    def coefficients(rows: slice) -> torch.Tensor:
+        if not buffer:
+            buffer.append(torch.empty((rows.stop - rows.start, *mu.shape), dtype=mu.dtype))
+        return bhattacharyya_coefficients(mu, logvar, rows, out=buffer[0])
+
+    return coefficients
 
 
 def factor_coefficients(labels: torch.Tensor, rows: slice) -> torch.Tensor:
@@ -149,8 +166,9 @@ def _info_terms(mu: torch.Tensor, logvar: torch.Tensor) -> tuple[np.ndarray, np.
     m, n = mu.shape
     info = torch.zeros(m, dtype=torch.float64)
     self_joint = torch.zeros(m, dtype=torch.float64)
+    coefficients = coefficient_rows(mu, logvar)
     for rows in chunk_rows(n, m * n, max_rows=rows_per_product(n)):
-        coeff = bhattacharyya_coefficients(mu, logvar, rows)  # (r, M, N)
+        coeff = coefficients(rows)  # (r, M, N)
         info += neg_log2_mean_rows(coeff.sum(-1), n)
         self_joint += neg_log2_mean_rows(coeff.square_().sum(-1), n)
     return (info / n).numpy(), (self_joint / n).numpy()

@@ -32,8 +32,8 @@ import torch
 
 from latentatlas.fragments.fingerprint import (
     CHUNK_ELEMENTS,
-    bhattacharyya_coefficients,
     chunk_rows,
+    coefficient_rows,
     factor_coefficients,
     neg_log2_mean_rows,
     rows_per_product,
@@ -133,9 +133,7 @@ def _pass(
 ) -> dict[str, np.ndarray]:
     """Every term for 1-D Gaussian channels (M, N)."""
     m, n = mu.shape
-    return coefficient_pass(
-        lambda rows: bhattacharyya_coefficients(mu, logvar, rows), m, n, labels, pairwise, chunk_elements
-    )
+    return coefficient_pass(coefficient_rows(mu, logvar), m, n, labels, pairwise, chunk_elements)
 
 
 PAIR_BLOCK = 128

@@ -39,7 +39,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from latentatlas.fragments.fingerprint import CHUNK_ELEMENTS, bhattacharyya_coefficients, to_tensor
+from latentatlas.fragments.fingerprint import CHUNK_ELEMENTS, coefficient_rows, to_tensor
 from latentatlas.fragments.similarity import SimilarityResult, coefficient_pass, nmi_vi
 
 FusionObjective = Literal["nmi", "exp_neg_vi"]
@@ -54,8 +54,10 @@ def compute_space_similarity(mu: np.ndarray, logvar: np.ndarray, chunk_elements:
     spaces, dims, n = mu_t.shape
     flat_mu, flat_lv = mu_t.reshape(spaces * dims, n), lv_t.reshape(spaces * dims, n)
 
+    channel_rows = coefficient_rows(flat_mu, flat_lv)
+
     def coefficients(rows: slice) -> torch.Tensor:  # BC_s = exp(-sum_k D_k) = prod_k BC_k
-        channel = bhattacharyya_coefficients(flat_mu, flat_lv, rows)
+        channel = channel_rows(rows)
         return channel.view(channel.shape[0], spaces, dims, n).prod(dim=2)
 
     terms = coefficient_pass(coefficients, spaces, n, None, pairwise=True, chunk_elements=max(1, chunk_elements // dims))
