@@ -10,9 +10,10 @@ Every estimator is a mean over probe points i of -log2(1/N sum_j prod BC[i, j])
 for some product of coefficients.  The N x N x M distance tensor is never held
 whole: rows i are processed in chunks (torch, float64).  Stability: every
 Bhattacharyya distance is >= 0 and D[i, i] = 0, so the j = i term of every sum
-is exactly 1 and also the largest; the max-shifted log-mean-exp is therefore
+is 1 (to rounding) and also the largest; the max-shifted log-mean-exp is therefore
 the plain log of the mean (shift 0), each inner sum is a (batched) matrix
-product of coefficients, and no sum can underflow to 0.
+product of coefficients, and no sum can underflow to 0.  Every sum lies in
+[1, N], so a chunk's sums are multiplied and take one logarithm (rows_per_product).
 """
 
 from __future__ import annotations
