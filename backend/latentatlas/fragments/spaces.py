@@ -39,7 +39,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from latentatlas.fragments.fingerprint import CHUNK_ELEMENTS, bhattacharyya_rows, to_tensor
+from latentatlas.fragments.fingerprint import CHUNK_ELEMENTS, coefficient_rows, to_tensor
 from latentatlas.fragments.similarity import SimilarityResult, coefficient_pass, nmi_vi
 
 FusionObjective = Literal["nmi", "exp_neg_vi"]
@@ -54,9 +54,11 @@ def compute_space_similarity(mu: np.ndarray, logvar: np.ndarray, chunk_elements:
     spaces, dims, n = mu_t.shape
     flat_mu, flat_lv = mu_t.reshape(spaces * dims, n), lv_t.reshape(spaces * dims, n)
 
-    def coefficients(rows: slice) -> torch.Tensor:
-        distances = bhattacharyya_rows(flat_mu, flat_lv, rows)
-        return torch.exp(-distances.view(spaces, dims, *distances.shape[1:]).sum(dim=1))
+    channel_rows = coefficient_rows(flat_mu, flat_lv)
+
+    def coefficients(rows: slice) -> torch.Tensor:  # BC_s = exp(-sum_k D_k) = prod_k BC_k
+        channel = channel_rows(rows)
+        return channel.view(channel.shape[0], spaces, dims, n).prod(dim=2)
 
     terms = coefficient_pass(coefficients, spaces, n, None, pairwise=True, chunk_elements=max(1, chunk_elements // dims))
     nmi, vi = nmi_vi(terms["info"], terms["self_joint"], terms["info"], terms["self_joint"], terms["joint"])
@@ -100,15 +102,17 @@ class _SpaceCoefficients(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-        total = torch.zeros(mu.shape[1], mu.shape[1], dtype=mu.dtype)
+        n = mu.shape[1]
+        total = torch.zeros(n, n, dtype=mu.dtype)
+        pair_var, delta = torch.empty_like(total), torch.empty_like(total)  # reused: no (N, N) allocation per channel
         for k in range(mu.shape[0]):
             var = logvar[k].exp()
-            pair_var = var[:, None] + var[None, :]
-            delta = mu[k][:, None] - mu[k][None, :]
+            torch.add(var[:, None], var[None, :], out=pair_var)
+            torch.sub(mu[k][:, None], mu[k][None, :], out=delta)
             total.addcdiv_(delta.square_(), pair_var, value=0.25)
             total.add_(pair_var.mul_(0.5).log_(), alpha=0.5)
         lv_sum = logvar.sum(0)
-        total.sub_(0.25 * (lv_sum[:, None] + lv_sum[None, :]))
+        total.sub_(torch.add(lv_sum[:, None], lv_sum[None, :], out=pair_var).mul_(0.25))
         coefficients = total.neg_().exp_()
         ctx.save_for_backward(mu, logvar, coefficients)
         return coefficients
@@ -118,14 +122,15 @@ class _SpaceCoefficients(torch.autograd.Function):
         mu, logvar, coefficients = ctx.saved_tensors
         h = (grad * coefficients).neg_()
         grad_mu, grad_logvar = torch.empty_like(mu), torch.empty_like(logvar)
+        inv, ratio, weighted = torch.empty_like(h), torch.empty_like(h), torch.empty_like(h)
         for k in range(mu.shape[0]):
             var = logvar[k].exp()
-            inv = (var[:, None] + var[None, :]).reciprocal_()
-            ratio = (mu[k][:, None] - mu[k][None, :]).mul_(inv)  # (mu_i - mu_j) / S
-            weighted = ratio * h
+            torch.add(var[:, None], var[None, :], out=inv).reciprocal_()
+            torch.sub(mu[k][:, None], mu[k][None, :], out=ratio).mul_(inv)  # (mu_i - mu_j) / S
+            torch.mul(ratio, h, out=weighted)
             grad_mu[k] = 0.5 * (weighted.sum(1) - weighted.sum(0))
-            weighted = ratio.square_().mul_(-0.25).add_(inv, alpha=0.5).mul_(h)
-            grad_logvar[k] = var * (weighted.sum(1) + weighted.sum(0))
+            curvature = ratio.square_().mul_(-0.25).add_(inv, alpha=0.5).mul_(h)
+            grad_logvar[k] = var * (curvature.sum(1) + curvature.sum(0))
         grad_logvar -= 0.25 * (h.sum(1) + h.sum(0))
         return grad_mu, grad_logvar
 
