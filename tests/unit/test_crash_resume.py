@@ -62,7 +62,9 @@ def _step(out: Path) -> int:
         return -1
 
 
-@pytest.mark.parametrize("kind", ["qlae", "qlinfogan"])  # one optimiser; two, alternating
+@pytest.mark.parametrize(
+    "kind", ["qlae", pytest.param("qlinfogan", marks=pytest.mark.slow)]
+)  # one optimiser; two, alternating (the slow tier: a minute of SIGKILLs)
 def test_sigkill_at_random_moments_then_resume_is_bitwise_equal(tmp_path, kind):
     assert _run(kind, tmp_path / "straight")
     rng = random.Random(7)

@@ -216,6 +216,7 @@ def test_ray_path_without_ray_is_a_clear_error(tmp_path, monkeypatch):
         run_ensemble(tiny_config(seeds=1, betas=(1.0,)), tmp_path / "e", ray_address="auto", progress=False)
 
 
+@pytest.mark.slow  # starts a local Ray cluster
 def test_ray_path_trains_a_two_member_ensemble(tmp_path):
     ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'ray[default]'); not installed")
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)

@@ -106,6 +106,7 @@ def test_the_browser_gets_the_imported_decoder_itself(imported_vae, tmp_path):
     assert result.parts["decoder"].input == "latent" and result.parts["decoder"].max_abs_error <= 1e-6
 
 
+@pytest.mark.slow  # the whole metric suite on an imported model: about a minute
 def test_evaluate_scores_an_imported_model(runner, tmp_path):
     encoder, decoder = tiny_pair(tmp_path / "graphs")
     out = tmp_path / "models" / "tiny"

@@ -235,6 +235,7 @@ def _summary(*args: str) -> dict:
     return json.loads(re.findall(r'\{"[^\r\n]*\}', _invoke(*args).output)[-1])
 
 
+@pytest.mark.slow  # trains, scores and compares a whole small zoo: about a minute
 def test_zoo_train_evaluate_compare_end_to_end(tmp_path):
     config = tmp_path / "tiny.json"
     config.write_text(json.dumps(TINY))
@@ -309,6 +310,7 @@ def test_resume_after_a_kill_finishes_equal_to_an_uninterrupted_run(tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow  # starts a local Ray cluster
 def test_zoo_members_run_as_ray_tasks(tmp_path):
     ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'ray[default]'); not installed")
     config = ZooConfig.model_validate({**TINY, "variants": TINY["variants"][:1], "claims": []})
