@@ -34,11 +34,11 @@ lint: setup
 
 # The documentation site, built strictly (any warning fails) into a throw-away folder.
 docs-build: setup
-	$(BIN)/mkdocs build --strict --site-dir "$$(mktemp -d)"
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir "$$(mktemp -d)"
 
 # The documentation site at http://127.0.0.1:8001, rebuilt as the pages change.
 docs: setup
-	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
 
 # The default tier: every test but those marked slow (pytest -m slow, or make test-slow, runs them).
 test: setup lint docs-build
