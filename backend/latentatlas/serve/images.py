@@ -28,6 +28,9 @@ from latentatlas.errors import ImageInputError
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
 
 
+WIDE_GREY_MODES = ("I;16", "I;16L", "I;16B", "I")
+"""Pillow's modes for 16-bit (and 32-bit integer) greyscale: scaled to 8 bits before anything else."""
+
 CONCURRENT_DECODES = 2
 _decodes = threading.BoundedSemaphore(CONCURRENT_DECODES)
 
@@ -45,11 +48,22 @@ def decode_upload(data: bytes, channels: int, size: int, max_pixels: int, max_de
     except ImageInputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ImageInputError(413, f"image has too many pixels: {error}") from error
+        # Pillow's own bomb limit is looser than max_pixels and caught first only for huge headers:
+        # quote the app's one limit, never Pillow's
+        raise ImageInputError(413, f"image has too many pixels; the limit is {max_pixels}") from error
     except UnidentifiedImageError as error:
         raise ImageInputError(415, "not a supported image: upload a PNG, JPEG, WebP or GIF file") from error
     except Exception as error:  # noqa: BLE001 - any failure to parse untrusted bytes is the input's fault
         raise ImageInputError(422, f"the image is truncated or corrupt ({type(error).__name__}: {error})") from error
+
+
+def _to_8_bit_grey(image: Image.Image) -> Image.Image:
+    """A 16-bit (or 32-bit integer) greyscale image -> 8-bit ``L``: v * 255 / 65535, rounded.
+
+    PNG stores up to 16 bits per grey sample and Pillow opens it as ``I;16`` (or ``I``), a mode that
+    ``reduce`` refuses and ``convert("L")`` clips at 255 rather than scales."""
+    wide = np.asarray(image, dtype=np.float64)
+    return Image.fromarray(np.clip(np.rint(wide * (255 / 65535)), 0, 255).astype(np.uint8), "L")
 
 
 def _decode(data: bytes, channels: int, size: int, max_pixels: int, max_decoded_pixels: int) -> torch.Tensor:
@@ -71,6 +85,8 @@ def _decode(data: bytes, channels: int, size: int, max_pixels: int, max_decoded_
         image.load()
     if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in WIDE_GREY_MODES:
+        image = _to_8_bit_grey(image)
     factor = min(image.size) // (2 * size)
     if factor > 1:  # shrink right after decoding: every later copy is small
         image = image.reduce(factor)
