@@ -7,6 +7,7 @@
 
 import { activity } from "../lib/api.js";
 import { banner } from "../lib/banner.js";
+import { fmt } from "../lib/format.js";
 import { $ } from "../lib/dom.js";
 import { ensembleApi } from "../lib/ensemble-api.js";
 import { NO_PLOTLY, placeholder, plotAvailable } from "../lib/plot.js";
@@ -92,6 +93,15 @@ const hotspotList = new HotspotList({ list: $("hotspot-list"), summary: $("hotsp
 
 const marks = () => ({ highlight: state.highlight, pair: state.pair });
 
+/** The server's clip of NMI estimates to [0, 1], said in words (empty when it changed nothing). */
+function clippingNote(clip) {
+  if (!clip) return "";
+  const parts = [];
+  if (clip.below_zero) parts.push(`${clip.below_zero} pairs estimated below 0 (down to ${fmt.score(clip.min_estimate)}) are shown as 0`);
+  if (clip.above_one) parts.push(`${clip.above_one} above 1 (up to ${fmt.score(clip.max_estimate)}) as 1`);
+  return parts.length ? ` NMI is clipped to [0, 1], the estimator's bias removed: ${parts.join("; ")}.` : "";
+}
+
 function renderSimilarity() {
   const sim = state.sim;
   state.order = displayOrder(sim, el.showUnclustered.checked);
@@ -102,7 +112,8 @@ function renderSimilarity() {
     `${clustered} clustered channels in OPTICS order (reachability above, hotspots shaded)` +
     (others ? `; ${others} unclustered ${el.showUnclustered.checked ? "after the dotted line" : "hidden"}` : "") +
     (factors ? `; on the right, each channel's NMI with the ${factors} ground-truth factors` : "; no factor labels") +
-    ". Hover a cell to read it; click it to compare the two channels.";
+    ". Hover a cell to read it; click it to compare the two channels." +
+    clippingNote(sim.nmi_clipping);
   if (!state.order.length) return similarityPlot.clear("No channel to show: every channel is inactive.");
   if (!plotAvailable()) return similarityPlot.clear(NO_PLOTLY);
   similarityPlot.render(sim, state.order, marks());
