@@ -55,6 +55,20 @@ def test_far_from_training_by_reconstruction_and_by_likelihood(margin):
     assert far_from_training(40.0, heldout, bits + 10, None) is False
 
 
+def test_an_exact_inverse_far_by_likelihood_is_not_promised_a_poor_reconstruction():
+    """A flow reconstructs at its numerical limit, its held-out images too: far only by likelihood,
+    and the verdict says so rather than 'expect a poor reconstruction'."""
+    from latentatlas.evaluation.novelty import judge_novelty
+
+    flow = judge_novelty(120.0, 120.0, 2.0 + FAR_BITS_PER_DIM + 0.5, 2.0)
+    assert flow.far and flow.less_likely and not flow.worse_reconstruction
+    assert "poor reconstruction" not in flow.verdict() and "likelihood" in flow.verdict()
+    assert "poor reconstruction" in judge_novelty(10.0, 25.0).verdict()
+    both = judge_novelty(10.0, 25.0, 5.0, 2.0)
+    assert "poor reconstruction" in both.verdict() and "less likely" in both.verdict()
+    assert judge_novelty(120.0, 120.0, 2.0, 2.0).verdict() == "."
+
+
 def test_explained_entropy_share_counts_the_entropy_above_the_smallest():
     entropy = np.sort(np.random.default_rng(1).normal(0, 2, size=64))[::-1]  # differential: some negative
     share = explained_entropy_share(entropy)
