@@ -12,6 +12,9 @@ import { CONFIG, PALETTE, THEME, axis, placeholder, plotAvailable } from "../lib
 import { datasetIndexOf, hashParams, replaceHash } from "../lib/urlstate.js";
 import { sliderLimit } from "../panels/latent.js";
 import { renderScoreTable } from "../panels/score-table.js";
+import { installSkipLinks } from "../lib/skip-link.js";
+
+installSkipLinks();
 
 const el = {
   dataset: $("dataset-select"),

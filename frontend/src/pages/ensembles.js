@@ -15,6 +15,9 @@ import { hashParams, replaceHash } from "../lib/urlstate.js";
 import { closestPartner, displayOrder, indexSimilarity } from "../panels/ensemble-data.js";
 import { ChannelTraversals, HotspotList, PairView, renderFacts, renderFusion } from "../panels/ensemble-panels.js";
 import { SimilarityPlot, renderInfoPlot, renderSpacesPlot, renderSparkline } from "../panels/ensemble-plots.js";
+import { installSkipLinks } from "../lib/skip-link.js";
+
+installSkipLinks();
 
 const POLL_MS = 500;
 const el = {

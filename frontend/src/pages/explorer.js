@@ -24,6 +24,9 @@ import { SourcePanel, serverEncoder } from "../panels/source.js";
 import { TraversalPanel } from "../panels/traversal.js";
 import { ZooPanel } from "../panels/zoo.js";
 import { installHook } from "./explorer-hook.js";
+import { installSkipLinks } from "../lib/skip-link.js";
+
+installSkipLinks();
 
 const { setStatus, showError, clearError, reportError } = banner;
 const store = new Store({ models: [], model: null, latent: null, t0: 0, base: null, source: null, factors: [] });

@@ -18,6 +18,9 @@ import { ModelPicker } from "../panels/model-picker.js";
 import { ScoreTable } from "../panels/score-table.js";
 import { SourcePanel } from "../panels/source.js";
 import { TraversalPanel } from "../panels/traversal.js";
+import { installSkipLinks } from "../lib/skip-link.js";
+
+installSkipLinks();
 
 const { setStatus, showError, clearError, reportError } = banner;
 const store = new Store({ models: [], model: null, latent: null, t0: 0, base: null, source: null, factors: [] });
