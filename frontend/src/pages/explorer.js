@@ -25,8 +25,10 @@ import { TraversalPanel } from "../panels/traversal.js";
 import { ZooPanel } from "../panels/zoo.js";
 import { installHook } from "./explorer-hook.js";
 import { installSkipLinks } from "../lib/skip-link.js";
+import { followCurrentColumn } from "../lib/table-scroll.js";
 
 installSkipLinks();
+followCurrentColumn($("metrics-compare").parentElement);
 
 const { setStatus, showError, clearError, reportError } = banner;
 const store = new Store({ models: [], model: null, latent: null, t0: 0, base: null, source: null, factors: [] });
