@@ -51,3 +51,27 @@ def test_the_skip_link_brings_the_first_slider_within_a_few_tabs(app):
     else:
         pytest.fail("the first slider is more than 8 Tabs after the skip link")
     assert tabs <= 8
+
+
+def test_traversal_tiles_are_used_from_the_keyboard(app):
+    page = app.page
+    page.goto(f"{app.base_url}/#model={MODEL}")
+    page.wait_for_function(f"() => {{ const h = window.__latentAtlas; return h && h.modelId === '{MODEL}' && h.frames > 0 && h.idle; }}")
+    page.wait_for_function("() => document.querySelector('#traversal-img').naturalHeight > 0")
+    for _ in range(80):  # reach the grid by Tab alone
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.id === 'traversal-img'"):
+            break
+    else:
+        pytest.fail("Tab never reaches the traversal grid")
+    assert page.locator("#traversal-overlay .cursor").count() == 1
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowRight")
+    readout = page.text_content("#traversal-readout")
+    assert readout.startswith("z2") and "step 2/" in readout and "Enter" in readout, readout
+    value = float(readout.split("= ")[1].split(" ")[0])
+    page.keyboard.press("Enter")
+    page.wait_for_function("(v) => Math.abs(window.__latentAtlas.latent[2] - v) < 2e-3", arg=value)
+    page.keyboard.press("Tab")
+    assert page.locator("#traversal-overlay .cursor").count() == 0  # the cursor leaves with the focus
