@@ -75,3 +75,29 @@ def test_traversal_tiles_are_used_from_the_keyboard(app):
     page.wait_for_function("(v) => Math.abs(window.__latentAtlas.latent[2] - v) < 2e-3", arg=value)
     page.keyboard.press("Tab")
     assert page.locator("#traversal-overlay .cursor").count() == 0  # the cursor leaves with the focus
+
+
+def test_curve_points_and_heatmap_cells_are_used_from_the_keyboard(app):
+    page = app.page
+    flow = "eoflow-dsprites"
+    page.goto(f"{app.base_url}/#model={flow}")
+    page.wait_for_function(f"() => {{ const h = window.__latentAtlas; return h && h.modelId === '{flow}' && h.frames > 0 && h.idle; }}")
+    page.wait_for_function("() => document.querySelector('#flow-psnr-plot').data")
+    page.focus("#flow-psnr-plot")
+    assert page.evaluate("() => document.querySelector('#flow-psnr-plot').tabIndex") == 0  # a Tab stop
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    readout = page.text_content("#flow-psnr-plot-readout")
+    keep = int(readout.split("C = ")[1].split(" ")[0])
+    page.keyboard.press("Enter")
+    page.wait_for_function("(c) => document.querySelector('#flow-keep-value').textContent === `C = ${c}`", arg=keep)
+
+    page.goto(f"{app.base_url}/ensembles.html")
+    page.wait_for_function("() => { const v = window.__ensembleView; return v && v.rows > 0 && v.idle; }")
+    page.focus("#similarity-plot")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert "NMI" in page.text_content("#similarity-plot-readout")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => { const p = document.querySelector('#pair-summary'); return p && !p.textContent.startsWith('Click'); }")

@@ -8,6 +8,7 @@
 import { activity } from "../lib/api.js";
 import { banner } from "../lib/banner.js";
 import { fmt } from "../lib/format.js";
+import { keyboardCells } from "../lib/plot-keys.js";
 import { $ } from "../lib/dom.js";
 import { ensembleApi } from "../lib/ensemble-api.js";
 import { NO_PLOTLY, placeholder, plotAvailable } from "../lib/plot.js";
@@ -85,6 +86,17 @@ const traversals = new ChannelTraversals(ensembleApi);
 const similarityPlot = new SimilarityPlot(el.similarity, el.tip, {
   onPickPair: (a, b) => pickPair(a, b),
   onPickChannel: (index) => pickChannel(index),
+});
+
+// From the keyboard: arrows walk the channel x channel cells (in display order), Enter compares the pair.
+keyboardCells(el.similarity, {
+  size: () => (state.sim ? [state.order.length, state.order.length] : [0, 0]),
+  describe: (row, col) => {
+    const [a, b] = [state.order[row], state.order[col]].map((index) => state.sim.channelOf(index));
+    const nmi = state.sim.nmi[state.sim.posOf.get(a.index)][state.sim.posOf.get(b.index)];
+    return `${a.member} z${a.dim} and ${b.member} z${b.dim}: NMI ${fmt.score(nmi)}`;
+  },
+  pick: (row, col) => pickPair(state.order[row], state.order[col]),
 });
 
 const pairView = new PairView({ pair: $("pair"), summary: $("pair-summary"), steps: $("pair-steps") }, traversals, reportError);
