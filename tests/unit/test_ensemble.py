@@ -284,7 +284,7 @@ def test_killing_ensemble_train_leaves_no_orphan_workers(tmp_path):
 
 
 def test_clip_nmi_clips_to_the_unit_interval_and_counts_each_pair_once():
-    from latentatlas.fragments.similarity import clip_nmi
+    from latentatlas.evaluation.nmi_clip import clip_nmi
 
     nmi = np.array([[1.0, -0.3, 0.5], [-0.3, 1.0, 1.02], [0.5, 1.02, 1.0]])
     clipped = clip_nmi(nmi, pairwise=True)

@@ -14,11 +14,9 @@ A channel with no information (2 I_k - I_kk <= NO_INFORMATION_BITS: a constant c
 shares none with anything: its NMI is defined as 0 (the ratio would be 0/0 or x/0, inf),
 its VI with channel l is 2 I_l - I_ll. NMI is therefore always finite.
 
-The estimate is a ratio of bound-based information terms, so it can leave [0, 1]: two nearly
-independent channels come out slightly below 0 (down to about -0.3 between weak channels), two
-channels near the estimator's cap slightly above 1. NMI's range is [0, 1] and these excursions are
-the estimator's bias, so what is reported is clip(NMI, 0, 1), with how many estimates were clipped
-each way and the extremes (:func:`clip_nmi`); the raw estimates stay in the analysis.
+The estimate is a ratio of bound-based information terms, so it can leave [0, 1] (slightly below 0
+for nearly independent channels, above 1 near the estimator's cap): it is stored as estimated and
+served clipped to [0, 1], the clipped values counted (:mod:`latentatlas.evaluation.nmi_clip`).
 
 A ground-truth factor enters as a channel whose coefficient is 1 for probe
 points with the same label and 1e-10 otherwise (the reference code's
@@ -102,34 +100,6 @@ def compute_factor_similarity(mu: np.ndarray, logvar: np.ndarray, y: np.ndarray)
     return FactorSimilarityResult(
         nmi=nmi, vi=vi, info_bits=terms["info"],
         factor_info_bits=terms["factor_info"], factor_self_joint_bits=terms["factor_self_joint"],
-    )
-
-
-@dataclass(frozen=True)
-class ClippedNMI:
-    """clip(NMI, 0, 1) and what the clip changed: estimates below 0 and above 1 (unordered channel
-    pairs off the diagonal for a square channel x channel matrix, every entry otherwise) and the
-    most extreme estimates (None when there were none). Non-finite entries stay NaN, uncounted."""
-
-    values: np.ndarray
-    below_zero: int
-    above_one: int
-    min_estimate: float | None
-    max_estimate: float | None
-
-
-def clip_nmi(nmi: np.ndarray, pairwise: bool) -> ClippedNMI:
-    """``nmi`` (M, M) if ``pairwise`` (symmetric, each pair counted once) else (M, K), clipped to [0, 1]."""
-    nmi = np.asarray(nmi, dtype=np.float64)
-    counted = np.triu(np.ones(nmi.shape, dtype=bool), k=1) if pairwise else np.ones(nmi.shape, dtype=bool)
-    estimates = nmi[counted & np.isfinite(nmi)]
-    low, high = estimates[estimates < 0], estimates[estimates > 1]
-    return ClippedNMI(
-        values=np.clip(nmi, 0.0, 1.0),
-        below_zero=int(low.size),
-        above_one=int(high.size),
-        min_estimate=float(low.min()) if low.size else None,
-        max_estimate=float(high.max()) if high.size else None,
     )
 
 

@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 from latentatlas.errors import InputError, UnsupportedError
 from latentatlas.evaluation.hotspot_factors import best_factor, hotspot_factor_means
-from latentatlas.fragments.similarity import ClippedNMI, clip_nmi
+from latentatlas.evaluation.nmi_clip import ClippedNMI, clip_nmi
 from latentatlas.serve.registry import ModelRegistry
 from latentatlas.serve.schemas import (
     EnsembleAnalysisSummary,
@@ -63,7 +63,7 @@ def _matrix(values) -> list[list[float | None]]:
 
 
 def _clipped(values, pairwise: bool) -> ClippedNMI:
-    """An analysis' NMI matrix (None: NaN) clipped to [0, 1] (:func:`~latentatlas.fragments.similarity.clip_nmi`)."""
+    """An analysis' NMI matrix (None: NaN) clipped to [0, 1] (:func:`~latentatlas.evaluation.nmi_clip.clip_nmi`)."""
     return clip_nmi(np.array([[np.nan if v is None else v for v in row] for row in values], dtype=np.float64), pairwise)
 
 

@@ -62,8 +62,7 @@ def _to_8_bit_grey(image: Image.Image) -> Image.Image:
 
     PNG stores up to 16 bits per grey sample and Pillow opens it as ``I;16`` (or ``I``), a mode that
     ``reduce`` refuses and ``convert("L")`` clips at 255 rather than scales."""
-    wide = np.asarray(image, dtype=np.float64)
-    return Image.fromarray(np.clip(np.rint(wide * (255 / 65535)), 0, 255).astype(np.uint8), "L")
+    return image.convert("I").point(lambda v: v * (255 / 65535) + 0.5).convert("L")
 
 
 def _decode(data: bytes, channels: int, size: int, max_pixels: int, max_decoded_pixels: int) -> torch.Tensor:
