@@ -40,13 +40,16 @@ class Novelty:
 
 
 def judge_novelty(
-    psnr_db: float, heldout_psnr_db: float | None, bits_per_dim: float | None = None, heldout_bits_per_dim: float | None = None
+    psnr_db: float,
+    heldout_psnr_db: float | None,
+    bits_per_dim: float | None = None,
+    heldout_bits_per_dim: float | None = None,
 ) -> Novelty:
     """Both rules (each only when both of its numbers are known)."""
     worse = heldout_psnr_db is not None and psnr_db < heldout_psnr_db - FAR_PSNR_DB
-    less_likely = (
-        bits_per_dim is not None and heldout_bits_per_dim is not None and bits_per_dim > heldout_bits_per_dim + FAR_BITS_PER_DIM
-    )
+    less_likely = False
+    if bits_per_dim is not None and heldout_bits_per_dim is not None:
+        less_likely = bits_per_dim > heldout_bits_per_dim + FAR_BITS_PER_DIM
     return Novelty(worse_reconstruction=bool(worse), less_likely=bool(less_likely))
 
 

@@ -28,20 +28,26 @@ export function yAxis(type, label, values) {
   if (type !== "log") return axis({ type: "linear", title: { text: label } });
   const positive = values.map(Number).filter((v) => Number.isFinite(v) && v > 0);
   const decades = positive.length ? Math.log10(Math.max(...positive)) - Math.log10(Math.min(...positive)) : 0;
-  return axis({ type: "log", title: { text: `${label} (log)` }, exponentformat: "power", ...(decades > 2 ? { dtick: 1 } : {}) });
+  const ticks = decades > 2 ? { dtick: 1 } : {};
+  return axis({ type: "log", title: { text: `${label} (log)` }, exponentformat: "power", ...ticks });
 }
 
 /** What the axis leaves out, in words ("" when nothing). */
 export function scaleNote({ type, hidden, nonPositive }) {
-  if (hidden) return `${hidden} values ≤ 0 cannot be drawn on a log axis and are left out: choose linear to see them.`;
-  if (type === "linear" && nonPositive) return `Linear axis: ${nonPositive} values are ≤ 0 (a log axis could not show them).`;
+  if (hidden) {
+    return `${hidden} values ≤ 0 cannot be drawn on a log axis and are left out: choose linear to see them.`;
+  }
+  if (type === "linear" && nonPositive) {
+    return `Linear axis: ${nonPositive} values are ≤ 0 (a log axis could not show them).`;
+  }
   return "";
 }
 
 /** A labelled "y axis: auto / log / linear" select (ids from `id`) calling onChange(scale). */
 export function scaleControl(id, onChange) {
   const wrap = Object.assign(document.createElement("span"), { className: "scale-control" });
-  const label = Object.assign(document.createElement("label"), { htmlFor: id, className: "muted", textContent: "y axis " });
+  const label = Object.assign(document.createElement("label"), { htmlFor: id, className: "muted" });
+  label.textContent = "y axis ";
   const select = Object.assign(document.createElement("select"), { id });
   select.append(...SCALES.map((s) => new Option(s, s)));
   select.addEventListener("change", () => onChange(select.value));

@@ -18,7 +18,8 @@ export function keyboardCells(el, { size, describe, pick }) {
   const show = () => {
     const [rows, cols] = size();
     if (!rows || !cols) return (readout.textContent = "");
-    cursor = { row: Math.min(rows - 1, Math.max(0, cursor?.row ?? 0)), col: Math.min(cols - 1, Math.max(0, cursor?.col ?? 0)) };
+    const clamp = (v, n) => Math.min(n - 1, Math.max(0, v ?? 0));
+    cursor = { row: clamp(cursor?.row, rows), col: clamp(cursor?.col, cols) };
     readout.textContent = `${describe(cursor.row, cursor.col)} · arrows move, Enter picks`;
   };
   el.addEventListener("focus", show);

@@ -149,7 +149,8 @@ function column(model, reply, grid, color) {
   rows.className = "compare-grid-labels";
   rows.style.setProperty("--rows", String(grid.dims.length));
   for (const d of grid.dims) {
-    rows.append(Object.assign(document.createElement("span"), { textContent: names[d] ? `z${d} ${names[d].factor}` : `z${d}` }));
+    const text = names[d] ? `z${d} ${names[d].factor}` : `z${d}`;
+    rows.append(Object.assign(document.createElement("span"), { textContent: text }));
   }
   const labelled = Object.assign(document.createElement("div"), { className: "compare-traversal" });
   labelled.append(rows, traversal);
@@ -192,7 +193,8 @@ async function render() {
 }
 
 function renderCurvesAndMetrics(models) {
-  const curveNames = (m) => Object.keys(m.curves ?? {}).filter((n) => !["step", "steps", "seconds"].includes(n) && Array.isArray(m.curves[n]));
+  const curveNames = (m) =>
+    Object.keys(m.curves ?? {}).filter((n) => !["step", "steps", "seconds"].includes(n) && Array.isArray(m.curves[n]));
   const common = curveNames(models[0] ?? {}).filter((n) => models.every((m) => curveNames(m).includes(n)));
   const previous = el.curve.value;
   el.curve.replaceChildren(...common.map((n) => new Option(n, n)));
@@ -216,7 +218,8 @@ function drawCurves(models) {
   const scale = chooseScale(values, el.scale.value);
   const traces = shown.map((m, i) => ({
     x: m.curves.step, y: curveY(m.curves[name], scale.type), name: m.id, type: "scatter", mode: "lines",
-    line: { color: PALETTE[i % PALETTE.length], width: 1.6 }, hovertemplate: `${m.id} %{y:.4g}<br>step %{x}<extra></extra>`,
+    line: { color: PALETTE[i % PALETTE.length], width: 1.6 },
+    hovertemplate: `${m.id} %{y:.4g}<br>step %{x}<extra></extra>`,
   }));
   el.curves.replaceChildren();
   window.Plotly.react(el.curves, traces, {

@@ -112,7 +112,9 @@ const marks = () => ({ highlight: state.highlight, pair: state.pair });
 function clippingNote(clip) {
   if (!clip) return "";
   const parts = [];
-  if (clip.below_zero) parts.push(`${clip.below_zero} pairs estimated below 0 (down to ${fmt.score(clip.min_estimate)}) are shown as 0`);
+  if (clip.below_zero) {
+    parts.push(`${clip.below_zero} pairs estimated below 0 (down to ${fmt.score(clip.min_estimate)}) are shown as 0`);
+  }
   if (clip.above_one) parts.push(`${clip.above_one} above 1 (up to ${fmt.score(clip.max_estimate)}) as 1`);
   return parts.length ? ` NMI is clipped to [0, 1], the estimator's bias removed: ${parts.join("; ")}.` : "";
 }

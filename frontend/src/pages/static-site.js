@@ -107,8 +107,12 @@ async function selectModel(id, view = {}) {
   await source.loadSamples();
   if (current !== generation) return;
   if (view.latent?.length === model.latent_dim) latent.set(view.latent, { asBase: true });
-  else if (view.latent) showError(`the link's latent has ${view.latent.length} values but ${model.id} has ${model.latent_dim} dims`);
-  if (view.upload) showError("this link was made from an opened image, which a link cannot carry: it shows the latent the link holds");
+  else if (view.latent) {
+    showError(`the link's latent has ${view.latent.length} values but ${model.id} has ${model.latent_dim} dims`);
+  }
+  if (view.upload) {
+    showError("this link was made from an opened image, which a link cannot carry: it shows the latent the link holds");
+  }
 }
 
 async function start() {

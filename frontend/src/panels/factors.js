@@ -31,7 +31,8 @@ export function namingRule(model) {
   return `a dim is named after the factor it shares the most information with when their NMI is at least ${model.dim_name_threshold}; inactive dims are never named`;
 }
 
-/** "n/a active dims follow one factor", counted among the dims the server calls active (it never names an inactive one). */
+/** "n/a active dims follow one factor": counted among the dims the server calls active (it never names
+ *  an inactive one). */
 export function interventionSummary({ names, inactive }) {
   const active = names.filter((_, d) => !inactive?.[d]).length;
   const off = names.length - active;

@@ -303,7 +303,8 @@ export class MetricsPanel {
       const movedAt = job.movedAt ?? now;
       const atMove = ((movedAt - job.started) / 1000) * ((1 - fraction) / fraction);
       const left = Math.max(0, atMove - (now - movedAt) / 1000);
-      const eta = fraction > 0.02 ? (left > 0 ? ` · about ${formatSeconds(left)} left` : " · finishing this stage") : "";
+      const remaining = left > 0 ? ` · about ${formatSeconds(left)} left` : " · finishing this stage";
+      const eta = fraction > 0.02 ? remaining : "";
       this.els.status.textContent = `Computing: ${job.stage ?? ""} (${Math.round(100 * fraction)}%${eta})`;
     }
   }

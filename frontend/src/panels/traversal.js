@@ -175,11 +175,13 @@ export class TraversalView {
 
   _describe(cell, action) {
     const factor = this.factors[cell.dim] ? ` (${this.factors[cell.dim]})` : "";
-    this._readout(`z${cell.dim}${factor} = ${fmt.fixed(cell.value)} · step ${cell.col + 1}/${this.grid.values[cell.row].length} · ${action}`);
+    const step = `step ${cell.col + 1}/${this.grid.values[cell.row].length}`;
+    this._readout(`z${cell.dim}${factor} = ${fmt.fixed(cell.value)} · ${step} · ${action}`);
   }
 
   _readout(text) {
-    this.els.readout.textContent = text || "Hover a tile to read its value; click to set the latent to it (keyboard: Tab to the grid, arrows, Enter).";
+    this.els.readout.textContent =
+      text || "Hover a tile to read its value; click to set the latent to it (keyboard: Tab to the grid, arrows, Enter).";
   }
 }
 

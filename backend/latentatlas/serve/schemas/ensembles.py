@@ -94,7 +94,9 @@ class NMIClipping(BaseModel):
     information estimates; below 0 (nearly independent channels) and above 1 (channels near the
     estimator's cap) it is the estimator's bias, not information, so those values are served as 0 and 1."""
 
-    below_zero: int = Field(description="estimates below 0, served as 0 (channel pairs counted once; entries for M x K)")
+    below_zero: int = Field(
+        description="estimates below 0, served as 0 (channel pairs counted once; entries for M x K)"
+    )
     min_estimate: OptionalFloat = Field(description="the most negative estimate (null: none below 0)")
     above_one: int = Field(description="estimates above 1, served as 1")
     max_estimate: OptionalFloat = Field(description="the largest estimate (null: none above 1)")
@@ -106,7 +108,9 @@ class EnsembleSimilarity(BaseModel):
     nmi: list[list[OptionalFloat]] = Field(
         description="M x M normalised mutual information, clipped to [0, 1]: never negative (see nmi_clipping)"
     )
-    nmi_clipping: NMIClipping = Field(description="how many of nmi's estimates were below 0 or above 1, and the extremes")
+    nmi_clipping: NMIClipping = Field(
+        description="how many of nmi's estimates were below 0 or above 1, and the extremes"
+    )
     vi: list[list[OptionalFloat]] = Field(description="M x M variation of information (bits)")
     distance: str = Field(description="the hotspot distance: nmi (-log NMI) or vi")
     min_samples: int
