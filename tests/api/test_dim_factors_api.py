@@ -35,3 +35,14 @@ def test_dim_factors_without_generative_factors_is_409(client, ids, monkeypatch)
     monkeypatch.setattr(type(service), "dataset", property(lambda self: None))
     reply = client.get(f"/api/models/{ids.vae}/dim-factors")
     assert reply.status_code == 409 and "generative factors" in reply.json()["detail"]
+
+
+def test_dim_factors_never_name_an_inactive_dim(client, ids, model_infos):
+    """Models without card metrics are named by intervention; dims the model calls inactive are not
+    named, and the reply says which they are (what the explorer counts its named dims among)."""
+    info = model_infos[ids.vae]
+    data = client.get(f"/api/models/{ids.vae}/dim-factors").json()
+    expected = info["dim_inactive"] or [False] * info["latent_dim"]
+    assert data["inactive"] == expected
+    assert all(name is None for name, off in zip(data["names"], data["inactive"]) if off)
+    assert "inactive dims" in data["rule"]

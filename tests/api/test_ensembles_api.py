@@ -233,3 +233,30 @@ def test_a_member_marked_done_whose_folder_is_broken_reports_failed(ensembles_di
     assert "does not load" in members[MEMBERS[0]]["error"]
     assert members[MEMBERS[1]]["status"] == "done" and members[MEMBERS[1]]["model_id"] is not None
     assert detail["status_counts"] == {"failed": 1, "done": 1}
+
+
+def test_similarity_never_serves_a_negative_nmi_and_counts_what_it_clipped(ensembles_dir, analysed, tmp_path):
+    """The estimator's values below 0 (nearly independent channels) are served as 0 and those above 1
+    as 1; nmi_clipping counts each pair once and gives the extremes; hotspot factor means use the clipped values."""
+    root = tmp_path / "copy"
+    shutil.copytree(ensembles_dir, root)
+    (run,) = (root / "ensembles" / NAME / "runs").glob("analysis-*")  # the API's analysis, made the ensemble's own
+    analysis = json.loads((run / "analysis.json").read_text())
+    assert not analysis.get("arrays"), "the tiny ensemble's matrices are inline"
+    path = root / "ensembles" / NAME / "analysis.json"
+    nmi = analysis["nmi"]
+    for (a, b), value in {(0, 1): -0.294, (0, 2): -0.05, (1, 2): 1.012}.items():
+        nmi[a][b] = nmi[b][a] = value
+    analysis["nmi_factor"][0] = [-0.1] * len(analysis["nmi_factor"][0])
+    path.write_text(json.dumps(analysis))
+    with TestClient(create_app(Settings(models_dir=root, torch_threads=1))) as client:
+        sim = client.get(f"/api/ensembles/{NAME}/similarity").json()
+        hot = client.get(f"/api/ensembles/{NAME}/hotspots").json()
+        schema = client.get("/openapi.json").json()["components"]["schemas"]
+    served = [v for row in sim["nmi"] + sim["nmi_factor"] for v in row if v is not None]
+    assert min(served) >= 0 and max(served) <= 1
+    assert sim["nmi"][0][1] == sim["nmi"][1][0] == 0.0 and sim["nmi"][1][2] == 1.0
+    assert sim["nmi_clipping"] == {"below_zero": 2, "min_estimate": -0.294, "above_one": 1, "max_estimate": 1.012}
+    assert sim["nmi_factor_clipping"]["below_zero"] >= len(analysis["nmi_factor"][0])
+    assert all(v is None or v >= 0 for h in hot["hotspots"] for v in h["factor_nmi"].values())
+    assert "clipped to [0, 1]" in schema["EnsembleSimilarity"]["properties"]["nmi"]["description"]

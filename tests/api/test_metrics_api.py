@@ -201,3 +201,28 @@ def test_read_only_models_folder_keeps_the_metrics_in_memory(vae_job, jobs_clien
     assert job["status"] == "done" and job["result"]["seed"] == 7
     assert jobs_client.get(f"/api/models/{ids.vae}").json()["metrics"]["seed"] == 7  # served from memory
     assert sorted((metrics_dir / ids.vae / "runs").glob("*.json")) == runs_before  # nothing written
+
+
+def test_back_to_the_shipped_card_after_a_job(vae_job, jobs_client, ids, metrics_dir):
+    """A job's numbers replace the served metrics; POST .../metrics/shipped serves the shipped
+    card.json's again (none for this model: null), and the job's run stays on disk."""
+    assert vae_job[1][-1]["status"] == "done"
+    assert jobs_client.get(f"/api/models/{ids.vae}").json()["metrics"] is not None  # the job's
+    runs = sorted((metrics_dir / ids.vae / "runs").glob("metrics-*.json"))
+    response = jobs_client.post(f"/api/models/{ids.vae}/metrics/shipped")
+    assert response.status_code == 200, response.text
+    assert response.json() is None  # the shipped card has no metrics
+    assert jobs_client.get(f"/api/models/{ids.vae}").json()["metrics"] is None
+    listed = {m["id"]: m for m in jobs_client.get("/api/models").json()["models"]}
+    assert listed[ids.vae]["metrics"] is None
+    assert sorted((metrics_dir / ids.vae / "runs").glob("metrics-*.json")) == runs
+    # a model whose shipped card has metrics gets exactly those back
+    card = json.loads((metrics_dir / ids.vae / "card.json").read_text())
+    shipped = {**vae_job[1][-1]["result"], "seed": 11}
+    (metrics_dir / ids.vae / "card.json").write_text(json.dumps({**card, "metrics": shipped}))
+    try:
+        assert jobs_client.post(f"/api/models/{ids.vae}/metrics/shipped").json()["seed"] == 11
+        assert jobs_client.get(f"/api/models/{ids.vae}").json()["metrics"]["seed"] == 11
+    finally:
+        (metrics_dir / ids.vae / "card.json").write_text(json.dumps(card))
+    assert jobs_client.post("/api/models/nope/metrics/shipped").status_code == 404

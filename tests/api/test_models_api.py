@@ -781,6 +781,8 @@ def test_encode_says_how_the_input_compares_with_the_training_data(client, ids, 
         assert service.input_context(30.0, 2.0 + FAR_BITS_PER_DIM + 0.1).far_from_training is True
         context = service.input_context(12.0, 2.5)
         assert "far from what the model was trained on" in context.context and "2.50 bits/dim against 2.00" in context.context
+        exact = service.input_context(120.0, 2.0 + FAR_BITS_PER_DIM + 0.1)  # a flow: reconstructs, but unlikely
+        assert exact.far_from_training is True and "poor reconstruction" not in exact.context
     finally:
         service.loaded.card = card
 

@@ -541,3 +541,19 @@ def test_analyze_button_follows_the_job(app):
     assert "not analysed" not in page.text_content("#ensemble-select")
     assert page.is_hidden("#error")
     assert app.console_errors == [], app.console_errors
+
+
+def test_no_negative_nmi_is_shown_and_the_clip_is_said(app, ensemble):
+    """The estimator's NMI below 0 is served as 0 (never a value the colour scale silently clamps),
+    and the hint says how many pairs were clipped and how far below 0 they went."""
+    sim, clip = ensemble["similarity"], ensemble["similarity"]["nmi_clipping"]
+    assert min(v for row in sim["nmi"] for v in row if v is not None) >= 0
+    page = open_view(app, f"#ensemble={ensemble['id']}")
+    wait_shown(page, ensemble["id"])
+    shown = figure_trace(page, "#similarity-plot", 0)["z"]
+    assert min(v for row in shown for v in row if v is not None) >= 0
+    hint = page.text_content("#similarity-hint")
+    if clip["below_zero"]:
+        assert f"{clip['below_zero']} pairs estimated below 0 (down to {clip['min_estimate']:.3f})" in hint, hint
+    else:
+        assert "below 0" not in hint

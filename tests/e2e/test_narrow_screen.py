@@ -46,6 +46,12 @@ def test_explorer_at_390px(phone, server, model_id):
     page.locator("#sliders").scroll_into_view_if_needed()
     page.wait_for_function("() => document.body.classList.contains('decode-away')")
     assert page.is_visible("#decode-float")
+    float_box = page.locator("#decode-float").bounding_box()
+    for track in page.locator("#sliders input[type=range]").all():  # the float never covers a slider's right end
+        slider = track.bounding_box()
+        overlaps = slider["x"] + slider["width"] > float_box["x"] and slider["y"] + slider["height"] > float_box["y"] and \
+            slider["y"] < float_box["y"] + float_box["height"]
+        assert not overlaps, (slider, float_box)
     box = page.locator("#decode-float").bounding_box()
     assert 0 <= box["y"] and box["y"] + box["height"] <= 844 and box["x"] + box["width"] <= 390
     before = page.get_attribute("#decode-float", "src")

@@ -57,3 +57,25 @@ def test_upload_limit_comes_from_the_server(app, tmp_path):
     assert "big.png" in page.text_content("#error-text") and "limit" in page.text_content("#error-text")
     assert sum("/encode" in url for url in app.requests) == encodes
     assert sum("/api/config" in url for url in app.requests) == 1
+
+
+MEMBER = "betavae-dsprites.beta1-seed2"  # an ensemble member: no card metrics, some dims inactive
+
+
+def test_name_dims_never_names_an_inactive_dim_and_counts_the_active_ones(app, models):
+    model = models[MEMBER]
+    inactive = model["dim_inactive"]
+    assert not model.get("metrics") and any(inactive) and not all(inactive)
+    page = app.page
+    page.goto(f"{app.base_url}/#model={MEMBER}")
+    page.wait_for_function(f"() => {{ const h = window.__latentAtlas; return h && h.modelId === '{MEMBER}' && h.frames > 0 && h.idle; }}")
+    page.click("#factors-button")
+    page.wait_for_function("() => !document.querySelector('#factors-button').disabled && window.__latentAtlas.idle")
+    page.wait_for_function("() => document.querySelector('#status').textContent.includes('interventions')")
+    for d, off in enumerate(inactive):
+        if off:
+            assert page.text_content(f"#sliders .slider-row[data-dim='{d}'] .dim-factor") == ""
+    status = page.text_content("#status")
+    active = inactive.count(False)
+    assert f"/{active} active dims follow one factor" in status, status
+    assert f"{len(inactive) - active} inactive, never named" in status

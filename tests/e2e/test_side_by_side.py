@@ -58,3 +58,44 @@ def test_the_same_input_through_each_model(app, models, screenshot_path):
         assert "at most 4" in page.text_content("#error-text")
         assert len(page.evaluate("() => window.__latentAtlas.picked")) == 4
     assert app.console_errors == [], app.console_errors
+
+
+def wait_columns(page, n: int) -> None:
+    page.wait_for_function("(n) => document.querySelectorAll('.compare-column').length === n && window.__latentAtlas.idle", arg=n)
+
+
+def test_input_shown_rows_labelled_and_negative_losses_drawn(app, models):
+    picked = ["eoflow-dsprites", "eoflow-dsprites-nomtc"]
+    page = app.page
+    page.goto(f"{app.base_url}/compare.html#dataset=dsprites&models={','.join(picked)}&src=ds:77")
+    wait_columns(page, 2)
+    # the input every model encodes is on the page
+    assert page.get_attribute("#compare-input-img", "src") == server_encode(app.base_url, picked[0], 77)["input"]
+    assert page.is_visible("#compare-input-img")
+    # each traversal row is labelled with its dim
+    labels = page.locator(".compare-column").first.locator(".compare-grid-labels span").all_text_contents()
+    first = page.locator(".compare-column").first.locator(".compare-latent li:not(.muted)").count()
+    assert len(labels) == first and labels[0].startswith("z0")
+    # a flow's loss is negative: the auto axis is linear and shows it; log says what it leaves out
+    page.select_option("#curve-select", "loss")
+    figure = page.evaluate("() => { const f = document.querySelector('#compare-curves'); return {type: f.layout.yaxis.type, ys: f.data.map((t) => t.y)}; }")
+    assert figure["type"] == "linear"
+    assert min(v for ys in figure["ys"] for v in ys if v is not None) < 0
+    page.select_option("#compare-scale", "log")
+    page.wait_for_function("() => document.querySelector('#compare-curves').layout.yaxis.type === 'log'")
+    assert "cannot be drawn on a log axis" in page.text_content("#compare-curve-note")
+
+
+def test_no_shared_curve_is_said_and_default_picks_differ_in_kind(app, models):
+    page = app.page
+    picked = ["eoflow-dsprites", "qlinfogan-dsprites"]
+    page.goto(f"{app.base_url}/compare.html#dataset=dsprites&models={','.join(picked)}&src=ds:5")
+    wait_columns(page, 2)
+    assert "No training curve is recorded by every picked model" in page.text_content("#compare-curves")
+    assert page.is_disabled("#curve-select")
+    page.goto(f"{app.base_url}/compare.html#dataset=dsprites")
+    page.reload()
+    page.wait_for_function("() => window.__latentAtlas.picked.length >= 2 && window.__latentAtlas.idle")
+    chosen = page.evaluate("() => window.__latentAtlas.picked")
+    kinds = [models[m]["kind"] for m in chosen]
+    assert len(set(kinds)) == len(kinds) == 3, chosen

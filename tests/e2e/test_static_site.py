@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+import json
 import urllib.request
 from pathlib import Path
 
@@ -96,3 +97,57 @@ def test_static_site_encodes_slides_traverses_and_downloads_without_a_server(bro
     assert all(r.method == "GET" for r in requests), [(r.method, r.url) for r in requests if r.method != "GET"]
     assert not any(r.post_data_buffer and secret[:64] in r.post_data_buffer for r in requests)
     assert not any("mine.png" in r.url for r in requests)
+
+
+def _open(browser, url: str, width: int = 1280):
+    context = browser.new_context(viewport={"width": width, "height": 1000})
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    return context, page, errors
+
+
+def _idle(page, model_id: str) -> None:
+    page.wait_for_function(
+        "(id) => { const h = window.__latentAtlas; return h && h.modelId === id && h.frames > 0 && h.idle; }", arg=model_id
+    )
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_static_site_keeps_its_view_in_the_url_names_dims_and_clears_stale_errors(browser, static_site, tmp_path, width):
+    context, page, errors = _open(browser, f"{static_site}/#model=qlae-shapes3d", width)
+    _idle(page, "qlae-shapes3d")
+    # the first Tab reaches the skip link
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.classList.contains('skip-link')")
+    # dims named from the card, as on the server's explorer
+    site = json.loads(urllib.request.urlopen(f"{static_site}/site.json", timeout=5).read())
+    model = next(m for m in site["models"] if m["id"] == "qlae-shapes3d")
+    named = [d for d, name in enumerate(model.get("dim_names") or []) if name]
+    assert named, "the shipped card names some dims"
+    shown = page.locator("#sliders .dim-factor").all_text_contents()
+    assert all(shown[d].startswith(model["dim_names"][d]["factor"]) for d in named), shown
+    # the latent and the traversal's steps live in the link, and a reload restores them
+    page.locator("#sliders input[type=range]").first.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => window.__latentAtlas.idle && location.hash.includes('z=')")
+    page.wait_for_timeout(300)  # the link is written at most every 150 ms
+    latent = page.evaluate("() => window.__latentAtlas.latent")
+    assert "model=qlae-shapes3d" in page.url
+    page.reload()
+    _idle(page, "qlae-shapes3d")
+    restored = page.evaluate("() => window.__latentAtlas.latent")
+    assert restored == pytest.approx(latent, rel=1e-5, abs=1e-6)
+    # an error about an opened file is gone once another model is picked
+    bad = tmp_path / "notes.png"
+    bad.write_bytes(b"not an image at all")
+    page.set_input_files("#file-input", str(bad))
+    page.wait_for_selector("#error:not([hidden])")
+    page.select_option("#model-select", "vae-dsprites")
+    _idle(page, "vae-dsprites")
+    assert page.is_hidden("#error")
+    assert "model=vae-dsprites" in page.url
+    context.close()
+    assert not errors, errors

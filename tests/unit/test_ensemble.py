@@ -282,3 +282,16 @@ def test_killing_ensemble_train_leaves_no_orphan_workers(tmp_path):
         time.sleep(0.2)
         alive = [pid for pid in children if os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]]
     assert not alive, f"orphan workers still running: {alive}"
+
+
+def test_clip_nmi_clips_to_the_unit_interval_and_counts_each_pair_once():
+    from latentatlas.evaluation.nmi_clip import clip_nmi
+
+    nmi = np.array([[1.0, -0.3, 0.5], [-0.3, 1.0, 1.02], [0.5, 1.02, 1.0]])
+    clipped = clip_nmi(nmi, pairwise=True)
+    np.testing.assert_array_equal(clipped.values, np.clip(nmi, 0, 1))
+    assert (clipped.below_zero, clipped.above_one) == (1, 1)
+    assert (clipped.min_estimate, clipped.max_estimate) == (-0.3, 1.02)
+    by_factor = clip_nmi(np.array([[-0.1, np.nan], [0.2, -0.2]]), pairwise=False)
+    assert (by_factor.below_zero, by_factor.min_estimate, by_factor.max_estimate) == (2, -0.2, None)
+    assert np.isnan(by_factor.values[0, 1])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import struct
 import zlib
 
@@ -292,3 +293,29 @@ def test_a_header_over_pillows_own_limit_cites_the_apps_limit():
     error = _refused(_png_claiming(20_000, 20_000), max_pixels=30_000_000)
     assert error.status_code == 413 and "30000000" in str(error)
     assert str(Image.MAX_IMAGE_PIXELS) not in str(error) and str(2 * Image.MAX_IMAGE_PIXELS) not in str(error)
+
+
+@pytest.mark.parametrize("size", [64, 16])
+def test_16_bit_greyscale_png_is_scaled_to_8_bits_even_when_reduced(size):
+    """Scientific 16-bit grey PNGs (Pillow mode I;16) large enough to be reduced after decoding are
+    accepted, and their values scaled (not clipped) to 8 bits: v * 255 / 65535."""
+    levels = np.kron(np.array([[0, 16384], [49152, 65535]], dtype=np.uint16), np.ones((256, 256), dtype=np.uint16))
+    buffer = io.BytesIO()
+    Image.fromarray(levels).save(buffer, format="PNG")
+    assert Image.open(io.BytesIO(buffer.getvalue())).mode == "I;16"
+    out = decode_upload(buffer.getvalue(), 1, size, max_pixels=40_000_000)
+    assert out.shape == (1, 1, size, size)
+    quarter = size // 4
+    corners = [out[0, 0, quarter, quarter], out[0, 0, quarter, -quarter], out[0, 0, -quarter, quarter], out[0, 0, -quarter, -quarter]]
+    expected = [0, 16384 / 65535, 49152 / 65535, 1]
+    assert [round(float(v), 2) for v in corners] == [round(v, 2) for v in expected]
+    assert decode_upload(buffer.getvalue(), 3, size, max_pixels=40_000_000).shape == (1, 3, size, size)
+
+
+@pytest.mark.parametrize("side", [14_000, 20_000])  # over Pillow's warning limit, and over twice it (its error)
+def test_pillows_own_pixel_limit_is_never_quoted(side):
+    """One pixel limit is quoted to users: the app's, even where Pillow's bomb check fires first."""
+    assert side * side > Image.MAX_IMAGE_PIXELS
+    error = _refused(_png_claiming(side, side), max_pixels=MAX_PIXELS)
+    assert error.status_code == 413
+    assert [int(n) for n in re.findall(r"\d{5,}", str(error))] == [MAX_PIXELS], str(error)

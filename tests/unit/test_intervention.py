@@ -56,3 +56,15 @@ def test_scores_name_the_dim_after_the_factor_that_moves_it():
     # the same latents with a larger sd per dim score less, in proportion
     halved = intervention_scores(latents, plan, latent_std=np.array([0.6, 0.8, 1.0, 1.0]))
     np.testing.assert_allclose(halved[:2], scores[:2] / 4)
+
+
+def test_inactive_dims_are_never_named_however_they_score():
+    """An inactive dim (posterior collapsed to the prior) divided by its tiny sd would score as if it
+    followed a factor; the rule leaves it unnamed and names the active dims as before."""
+    plan = intervention_plan(SIZES, bases=3, per_factor=6, seed=0)
+    f = plan.factors.astype(np.float64)
+    jitter = 1e-3 * f[:, 2] / 39  # an inactive dim's leak of factor 2, tiny
+    latents = np.stack([f[:, 1] / 9, jitter], axis=1)
+    scores = intervention_scores(latents, plan, latent_std=np.array([0.3, 1e-3]))
+    assert name_dims(scores, ["a", "b", "c"]) == ["b", "c"]  # by the scores alone, the inactive dim is named
+    assert name_dims(scores, ["a", "b", "c"], active=[True, False]) == ["b", None]

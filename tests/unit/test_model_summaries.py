@@ -9,7 +9,7 @@ import pytest
 
 from latentatlas.evaluation.dim_names import COLLAPSED_POSTERIOR_SD, DIM_NAME_MIN_NMI, collapsed_dims, factor_dim_names
 from latentatlas.evaluation.hotspot_factors import best_factor, hotspot_factor_means
-from latentatlas.evaluation.novelty import FAR_BITS_PER_DIM, FAR_PSNR_DB, far_from_training
+from latentatlas.evaluation.novelty import FAR_BITS_PER_DIM, FAR_PSNR_DB, judge_novelty
 from latentatlas.evaluation.ordered_latents import CURVE_POINTS, explained_entropy_share, log_keep_grid, slider_keep_grid
 
 FACTORS = ["shape", "scale", "orientation", "posX", "posY"]
@@ -44,15 +44,29 @@ def test_collapsed_dims_from_the_posterior_sd():
 
 
 @pytest.mark.parametrize("margin", [-0.01, 0.01])
-def test_far_from_training_by_reconstruction_and_by_likelihood(margin):
+def test_judge_novelty_by_reconstruction_and_by_likelihood(margin):
     heldout = 25.0
     worse = margin < 0  # margin below the held-out PSNR minus the allowance: far
-    assert far_from_training(heldout - FAR_PSNR_DB + margin, heldout) is worse
+    assert judge_novelty(heldout - FAR_PSNR_DB + margin, heldout).far is worse
     bits = 2.0
-    assert far_from_training(40.0, heldout, bits + FAR_BITS_PER_DIM - margin, bits) is worse
+    assert judge_novelty(40.0, heldout, bits + FAR_BITS_PER_DIM - margin, bits).far is worse
     # A rule with an unknown number does not judge.
-    assert far_from_training(0.0, None) is False
-    assert far_from_training(40.0, heldout, bits + 10, None) is False
+    assert judge_novelty(0.0, None).far is False
+    assert judge_novelty(None, 30.0).far is False  # no decoder: no reconstruction to judge
+    assert judge_novelty(40.0, heldout, bits + 10, None).far is False
+
+
+def test_an_exact_inverse_far_by_likelihood_is_not_promised_a_poor_reconstruction():
+    """A flow reconstructs at its numerical limit, its held-out images too: far only by likelihood,
+    and the verdict says so rather than 'expect a poor reconstruction'."""
+
+    flow = judge_novelty(120.0, 120.0, 2.0 + FAR_BITS_PER_DIM + 0.5, 2.0)
+    assert flow.far and flow.less_likely and not flow.worse_reconstruction
+    assert "poor reconstruction" not in flow.verdict() and "likelihood" in flow.verdict()
+    assert "poor reconstruction" in judge_novelty(10.0, 25.0).verdict()
+    both = judge_novelty(10.0, 25.0, 5.0, 2.0)
+    assert "poor reconstruction" in both.verdict() and "less likely" in both.verdict()
+    assert judge_novelty(120.0, 120.0, 2.0, 2.0).verdict() == "."
 
 
 def test_explained_entropy_share_counts_the_entropy_above_the_smallest():

@@ -8,7 +8,9 @@ z_d, in units of z_d's variance over the data, averaged over the bases:
     S[d, k] = 1/B sum_b Var_j(z_{b,k,j,d}) / sd_d^2
 
 A dim is named after its largest-scoring factor k* when S[d, k*] >= MIN_SCORE and k* accounts
-for at least MIN_SHARE of the dim's total score (otherwise it stays unnamed). This is the
+for at least MIN_SHARE of the dim's total score, and the dim is active (an inactive dim, e.g. one
+whose posterior collapsed to the prior, is never named: divided by its tiny sd_d^2 any jitter would
+look like a factor); otherwise it stays unnamed. This is the
 intervention view of disentanglement of Higgins et al. (2017) and Suter et al. (2019): a dim
 follows a factor when changing that factor alone moves it.
 """
@@ -81,13 +83,16 @@ def intervention_scores(latents: np.ndarray, plan: InterventionPlan, latent_std:
     return scores
 
 
-def name_dims(scores: np.ndarray, factor_names: list[str], min_score: float = MIN_SCORE,
-              min_share: float = MIN_SHARE) -> list[str | None]:
-    """Each dim's factor: the best-scoring one when it scores at least ``min_score`` and holds at
-    least ``min_share`` of the dim's total score; None otherwise."""
+def name_dims(scores: np.ndarray, factor_names: list[str], active: list[bool] | None = None,
+              min_score: float = MIN_SCORE, min_share: float = MIN_SHARE) -> list[str | None]:
+    """Each dim's factor: the best-scoring one when the dim is active (``active``, D: default all),
+    scores at least ``min_score`` and holds at least ``min_share`` of the dim's total score; None otherwise."""
+    rows = np.asarray(scores, dtype=np.float64)
+    active = [True] * len(rows) if active is None else list(active)
     names: list[str | None] = []
-    for row in np.asarray(scores, dtype=np.float64):
+    for row, on in zip(rows, active, strict=True):
         total = row.sum()
         best = int(row.argmax())
-        names.append(factor_names[best] if total > 0 and row[best] >= min_score and row[best] / total >= min_share else None)
+        named = on and total > 0 and row[best] >= min_score and row[best] / total >= min_share
+        names.append(factor_names[best] if named else None)
     return names

@@ -14,6 +14,10 @@ A channel with no information (2 I_k - I_kk <= NO_INFORMATION_BITS: a constant c
 shares none with anything: its NMI is defined as 0 (the ratio would be 0/0 or x/0, inf),
 its VI with channel l is 2 I_l - I_ll. NMI is therefore always finite.
 
+The estimate is a ratio of bound-based information terms, so it can leave [0, 1] (slightly below 0
+for nearly independent channels, above 1 near the estimator's cap): it is stored as estimated and
+served clipped to [0, 1], the clipped values counted (:mod:`latentatlas.evaluation.nmi_clip`).
+
 A ground-truth factor enters as a channel whose coefficient is 1 for probe
 points with the same label and 1e-10 otherwise (the reference code's
 -log(clip(S, 1e-10)) distance).  All I_kl come from one pass over probe rows:

@@ -93,8 +93,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             swagger_css_url="/vendor/swagger-ui-dist/swagger-ui.css",
             swagger_favicon_url="/vendor/swagger-ui-dist/favicon-32x32.png",
         )
-        # the page's language, for screen readers (Swagger UI's template has none)
-        return HTMLResponse(page.body.decode().replace("<html>", '<html lang="en">', 1))
+        # the page's language, for screen readers (Swagger UI's template has none), and a skip link as the first Tab
+        html = page.body.decode().replace("<html>", '<html lang="en">', 1)
+        return HTMLResponse(html.replace("<body>", "<body>" + DOCS_SKIP_LINK, 1))
 
     if settings.frontend_dir.is_dir():
         _serve_frontend(app, settings.frontend_dir)
@@ -114,6 +115,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     return app
 
+
+DOCS_SKIP_LINK = (
+    "<style>.skip-link{position:absolute;left:8px;top:-48px;z-index:100;padding:8px 12px;background:#fff;color:#1b1b1b;"
+    "border:1px solid #555;border-radius:6px}.skip-link:focus{top:8px}</style>"
+    '<a class="skip-link" href="#swagger-ui">Skip to the API operations</a>'
+)
+"""The API docs page's first Tab: past Swagger UI's header to its operations."""
 
 VENDORED_PACKAGES = {"plotly.js-strict-dist-min": "", "swagger-ui-dist": "", "onnxruntime-web": "dist"}
 """npm package -> the folder of it served at /vendor/<package>/<folder> (ONNX Runtime Web: its

@@ -18,6 +18,7 @@ from safetensors.torch import load_file
 
 from latentatlas.errors import InputError, UnsupportedError
 from latentatlas.evaluation.hotspot_factors import best_factor, hotspot_factor_means
+from latentatlas.evaluation.nmi_clip import ClippedNMI, clip_nmi
 from latentatlas.serve.model_folders import is_temporary
 from latentatlas.serve.registry import ModelRegistry
 from latentatlas.serve.schemas import (
@@ -29,6 +30,7 @@ from latentatlas.serve.schemas import (
     EnsembleInfo,
     EnsembleMember,
     EnsembleSimilarity,
+    NMIClipping,
 )
 from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE, run_path
 from latentatlas.store.ensembles import MANIFEST_FILE, EnsembleConfig, EnsembleError, read_manifest
@@ -59,6 +61,18 @@ def _finite(value) -> float | None:
 def _matrix(values) -> list[list[float | None]]:
     """A JSON or array matrix with NaN / inf as None."""
     return [[_finite(v) for v in row] for row in np.asarray(values, dtype=object).tolist()]
+
+
+def _clipped(values, pairwise: bool) -> ClippedNMI:
+    """An analysis' NMI matrix (None: NaN) clipped to [0, 1] (:func:`~latentatlas.evaluation.nmi_clip.clip_nmi`)."""
+    return clip_nmi(np.array([[np.nan if v is None else v for v in row] for row in values], dtype=np.float64), pairwise)
+
+
+def _clipping(clipped: ClippedNMI) -> NMIClipping:
+    return NMIClipping(
+        below_zero=clipped.below_zero, min_estimate=clipped.min_estimate,
+        above_one=clipped.above_one, max_estimate=clipped.max_estimate,
+    )
 
 
 class EnsembleService:
@@ -240,10 +254,13 @@ class EnsembleService:
     def similarity(self) -> EnsembleSimilarity:
         analysis = self._require_analysis()
         hotspots = analysis["hotspots"]
+        nmi = _clipped(analysis["nmi"], pairwise=True)
+        nmi_factor = _clipped(analysis["nmi_factor"], pairwise=False) if analysis.get("nmi_factor") else None
         return EnsembleSimilarity(
             ensemble=self.id,
             channels=self._channels(analysis),
-            nmi=_matrix(analysis["nmi"]),
+            nmi=_matrix(nmi.values),
+            nmi_clipping=_clipping(nmi),
             vi=_matrix(analysis["vi"]),
             distance=hotspots["distance"],
             min_samples=int(hotspots["min_samples"]),
@@ -252,7 +269,8 @@ class EnsembleService:
             reachability=[_finite(r) for r in hotspots["reachability"]],
             labels=[int(label) for label in hotspots["labels"]],
             factor_names=list(analysis.get("factor_names") or []),
-            nmi_factor=_matrix(analysis["nmi_factor"]) if analysis.get("nmi_factor") else None,
+            nmi_factor=_matrix(nmi_factor.values) if nmi_factor else None,
+            nmi_factor_clipping=_clipping(nmi_factor) if nmi_factor else None,
         )
 
     def hotspots(self) -> EnsembleHotspots:
@@ -264,11 +282,7 @@ class EnsembleService:
             return cached[1]
         factor_names = list(analysis.get("factor_names") or [])
         nmi_factor = analysis.get("nmi_factor")
-        factor_matrix = (
-            np.array([[np.nan if v is None else v for v in row] for row in nmi_factor], dtype=np.float64)
-            if nmi_factor
-            else None
-        )
+        factor_matrix = _clipped(nmi_factor, pairwise=False).values if nmi_factor else None
         channels = analysis["channels"]
         out = []
         for cluster in analysis["hotspots"]["clusters"]:

@@ -33,6 +33,9 @@ FULL_DECODE_COST = {"WEBP": 4}
 WebP through libwebp's animation decoder: ~15 bytes a pixel against PNG's ~4); its pixel limit is
 ``max_decoded_pixels`` divided by this (WebP: 4 MP by default, ~61 MB at the peak like a 16 MP PNG)."""
 
+WIDE_GREY_MODES = ("I;16", "I;16L", "I;16B", "I")
+"""Pillow's modes for 16-bit (and 32-bit integer) greyscale: scaled to 8 bits before anything else."""
+
 CONCURRENT_DECODES = 2
 _decodes = threading.BoundedSemaphore(CONCURRENT_DECODES)
 
@@ -57,6 +60,14 @@ def decode_upload(data: bytes, channels: int, size: int, max_pixels: int, max_de
         raise ImageInputError(422, f"the image is truncated or corrupt ({type(error).__name__}: {error})") from error
 
 
+def _to_8_bit_grey(image: Image.Image) -> Image.Image:
+    """A 16-bit (or 32-bit integer) greyscale image -> 8-bit ``L``: v * 255 / 65535, rounded.
+
+    PNG stores up to 16 bits per grey sample and Pillow opens it as ``I;16`` (or ``I``), a mode that
+    ``reduce`` refuses and ``convert("L")`` clips at 255 rather than scales."""
+    return image.convert("I").point(lambda v: v * (255 / 65535) + 0.5).convert("L")
+
+
 def _decode(data: bytes, channels: int, size: int, max_pixels: int, max_decoded_pixels: int) -> torch.Tensor:
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -77,6 +88,8 @@ def _decode(data: bytes, channels: int, size: int, max_pixels: int, max_decoded_
         image.load()
     if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in WIDE_GREY_MODES:
+        image = _to_8_bit_grey(image)
     factor = min(image.size) // (2 * size)
     if factor > 1:  # shrink right after decoding: every later copy is small
         image = image.reduce(factor)

@@ -123,6 +123,8 @@ export const api = {
     request(`${modelPath(id)}/samples?n=${n}&seed=${seed}`, opts).then((r) => r.samples ?? []),
   /** Start (or join) the model's metrics job: {job_id, status, joined}. */
   startMetrics: (id, body = {}, opts = {}) => request(`${modelPath(id)}/metrics`, { ...opts, method: "POST", json: body }),
+  /** Serve the shipped card's metrics again instead of a job's; the shipped metrics (null: none). */
+  shippedMetrics: (id, opts = {}) => request(`${modelPath(id)}/metrics/shipped`, { ...opts, method: "POST" }),
   /** Ask the server to stop a job (it writes nothing); the job's state. */
   cancelJob: (jobId, opts = {}) => request(`/api/jobs/${encodeURIComponent(jobId)}`, { ...opts, method: "DELETE" }),
   job: (jobId, opts) => request(`/api/jobs/${encodeURIComponent(jobId)}`, opts),

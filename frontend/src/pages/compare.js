@@ -7,10 +7,14 @@ import { api } from "../lib/api.js";
 import { banner } from "../lib/banner.js";
 import { $ } from "../lib/dom.js";
 import { fmt } from "../lib/format.js";
-import { CONFIG, PALETTE, THEME, axis, plotAvailable } from "../lib/plot.js";
+import { chooseScale, curveY, scaleNote, yAxis } from "../lib/curves.js";
+import { CONFIG, PALETTE, THEME, axis, placeholder, plotAvailable } from "../lib/plot.js";
 import { datasetIndexOf, hashParams, replaceHash } from "../lib/urlstate.js";
 import { sliderLimit } from "../panels/latent.js";
 import { renderScoreTable } from "../panels/score-table.js";
+import { installSkipLinks } from "../lib/skip-link.js";
+
+installSkipLinks();
 
 const el = {
   dataset: $("dataset-select"),
@@ -20,6 +24,10 @@ const el = {
   source: $("compare-source"),
   columns: $("compare-columns"),
   curve: $("curve-select"),
+  scale: $("compare-scale"),
+  curveNote: $("compare-curve-note"),
+  input: $("compare-input"),
+  inputImg: $("compare-input-img"),
   curves: $("compare-curves"),
   metrics: $("compare-metrics"),
 };
@@ -74,7 +82,7 @@ function showDataset(name, wanted = []) {
   const models = state.all.filter((m) => m.dataset === name && !m.ensemble && m.capabilities.encode && m.capabilities.decode);
   el.models.querySelectorAll("label").forEach((l) => l.remove());
   const chosen = wanted.filter((id) => models.some((m) => m.id === id)).slice(0, MAX_MODELS);
-  state.picked = chosen.length >= 2 ? chosen : models.slice(0, Math.min(3, models.length)).map((m) => m.id);
+  state.picked = chosen.length >= 2 ? chosen : defaultPicks(models);
   for (const m of models) {
     const box = Object.assign(document.createElement("input"), { type: "checkbox", value: m.id, checked: state.picked.includes(m.id) });
     box.addEventListener("change", () => pick(m.id, box));
@@ -83,6 +91,15 @@ function showDataset(name, wanted = []) {
     label.append(box, ` ${m.id} (${m.kind.toUpperCase()}, ${m.latent_dim}d)`);
     el.models.append(label);
   }
+}
+
+/** Three models worth comparing: one per family (kind), those with card metrics first, then the
+ *  rest, so the first view contrasts approaches rather than the alphabet's neighbours. */
+export function defaultPicks(models, count = 3) {
+  const ranked = [...models].sort((a, b) => Number(!a.metrics) - Number(!b.metrics));
+  const perKind = [...new Map(ranked.map((m) => [m.kind, m])).values()];
+  const rest = ranked.filter((m) => !perKind.includes(m));
+  return [...perKind, ...rest].slice(0, Math.min(count, models.length)).map((m) => m.id);
 }
 
 function pick(id, box) {
@@ -128,7 +145,16 @@ function column(model, reply, grid, color) {
   const traversal = Object.assign(document.createElement("img"), {
     className: "pixelated compare-grid", src: grid.image, alt: `${model.id}'s traversal: ${grid.dims.length} dims by ${grid.steps} steps`,
   });
-  col.append(title, family, recon, caption, latent, traversal);
+  const rows = document.createElement("div");
+  rows.className = "compare-grid-labels";
+  rows.style.setProperty("--rows", String(grid.dims.length));
+  for (const d of grid.dims) {
+    const text = names[d] ? `z${d} ${names[d].factor}` : `z${d}`;
+    rows.append(Object.assign(document.createElement("span"), { textContent: text }));
+  }
+  const labelled = Object.assign(document.createElement("div"), { className: "compare-traversal" });
+  labelled.append(rows, traversal);
+  col.append(title, family, recon, caption, latent, labelled);
   return col;
 }
 
@@ -153,10 +179,12 @@ async function render() {
       const reply = await encodeWith(model.id);
       const dims = Array.from({ length: Math.min(reply.latent.length, sliderLimit(model)) }, (_, d) => d);
       const grid = await api.traverse(model.id, reply.latent, dims, 11);
-      return column(model, reply, grid, PALETTE[i % PALETTE.length]);
+      return { col: column(model, reply, grid, PALETTE[i % PALETTE.length]), input: reply.input };
     })));
     if (generation !== state.generation) return;
-    el.columns.replaceChildren(...columns);
+    el.inputImg.src = columns[0].input;
+    el.input.hidden = false;
+    el.columns.replaceChildren(...columns.map((c) => c.col));
     el.columns.style.setProperty("--columns", String(columns.length));
     setStatus(`${ids.join(" · ")} · the same input through each`);
   } catch (error) {
@@ -165,29 +193,41 @@ async function render() {
 }
 
 function renderCurvesAndMetrics(models) {
-  const names = new Set(models.flatMap((m) => Object.keys(m.curves ?? {})));
-  const common = [...names].filter((n) => !["step", "steps", "seconds"].includes(n) && models.every((m) => Array.isArray(m.curves?.[n])));
+  const curveNames = (m) =>
+    Object.keys(m.curves ?? {}).filter((n) => !["step", "steps", "seconds"].includes(n) && Array.isArray(m.curves[n]));
+  const common = curveNames(models[0] ?? {}).filter((n) => models.every((m) => curveNames(m).includes(n)));
   const previous = el.curve.value;
   el.curve.replaceChildren(...common.map((n) => new Option(n, n)));
   el.curve.value = common.includes(previous) ? previous : common.includes("recon") ? "recon" : common[0] ?? "";
-  drawCurves(models);
+  el.curve.disabled = !common.length;
+  if (!common.length && models.length) {
+    const each = models.map((m) => `${m.id}: ${curveNames(m).join(", ") || "none"}`).join("; ");
+    placeholder(el.curves, `No training curve is recorded by every picked model (${each}).`);
+    el.curveNote.textContent = "";
+  } else {
+    drawCurves(models);
+  }
   renderScoreTable(el.metrics, models, { head: true });
 }
 
 function drawCurves(models) {
   if (!plotAvailable()) return;
   const name = el.curve.value;
-  const traces = models
-    .filter((m) => Array.isArray(m.curves?.[name]))
-    .map((m, i) => ({
-      x: m.curves.step, y: m.curves[name].map((v) => (Number(v) > 0 ? Number(v) : null)), name: m.id, type: "scatter", mode: "lines",
-      line: { color: PALETTE[i % PALETTE.length], width: 1.6 }, hovertemplate: `${m.id} %{y:.4g}<br>step %{x}<extra></extra>`,
-    }));
+  const shown = models.filter((m) => Array.isArray(m.curves?.[name]));
+  const values = shown.flatMap((m) => m.curves[name]);
+  const scale = chooseScale(values, el.scale.value);
+  const traces = shown.map((m, i) => ({
+    x: m.curves.step, y: curveY(m.curves[name], scale.type), name: m.id, type: "scatter", mode: "lines",
+    line: { color: PALETTE[i % PALETTE.length], width: 1.6 },
+    hovertemplate: `${m.id} %{y:.4g}<br>step %{x}<extra></extra>`,
+  }));
+  el.curves.replaceChildren();
   window.Plotly.react(el.curves, traces, {
     ...THEME, height: 280, margin: { l: 52, r: 12, t: 24, b: 40 }, xaxis: axis({ title: { text: "step" } }),
-    yaxis: axis({ type: "log", title: { text: `${name} (log)` }, exponentformat: "power" }),
+    yaxis: yAxis(scale.type, name, values),
     legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" },
   }, CONFIG);
+  el.curveNote.textContent = scaleNote(scale);
 }
 
 // ---------------------------------------------------------------- sources
@@ -201,6 +241,7 @@ async function randomSample() {
 
 function setSource(source) {
   state.source = source;
+  el.input.hidden = true;
   el.source.textContent = source.type === "sample" ? `Input: dataset sample ${source.index}` : `Input: ${source.file.name} (uploaded; a link cannot carry it)`;
   render();
 }
@@ -235,6 +276,7 @@ el.file.addEventListener("change", () => {
   el.file.value = "";
 });
 el.curve.addEventListener("change", async () => drawCurves(await Promise.all(state.picked.map(detail))));
+el.scale.addEventListener("change", async () => drawCurves(await Promise.all(state.picked.map(detail))));
 $("error-dismiss").addEventListener("click", clearError);
 
 start();

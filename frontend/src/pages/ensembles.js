@@ -7,6 +7,8 @@
 
 import { activity } from "../lib/api.js";
 import { banner } from "../lib/banner.js";
+import { fmt } from "../lib/format.js";
+import { keyboardCells } from "../lib/plot-keys.js";
 import { $ } from "../lib/dom.js";
 import { ensembleApi } from "../lib/ensemble-api.js";
 import { NO_PLOTLY, placeholder, plotAvailable } from "../lib/plot.js";
@@ -14,6 +16,9 @@ import { hashParams, replaceHash } from "../lib/urlstate.js";
 import { closestPartner, displayOrder, indexSimilarity } from "../panels/ensemble-data.js";
 import { ChannelTraversals, HotspotList, PairView, renderFacts, renderFusion } from "../panels/ensemble-panels.js";
 import { SimilarityPlot, renderInfoPlot, renderSpacesPlot, renderSparkline } from "../panels/ensemble-plots.js";
+import { installSkipLinks } from "../lib/skip-link.js";
+
+installSkipLinks();
 
 const POLL_MS = 500;
 const el = {
@@ -83,6 +88,17 @@ const similarityPlot = new SimilarityPlot(el.similarity, el.tip, {
   onPickChannel: (index) => pickChannel(index),
 });
 
+// From the keyboard: arrows walk the channel x channel cells (in display order), Enter compares the pair.
+keyboardCells(el.similarity, {
+  size: () => (state.sim ? [state.order.length, state.order.length] : [0, 0]),
+  describe: (row, col) => {
+    const [a, b] = [state.order[row], state.order[col]].map((index) => state.sim.channelOf(index));
+    const nmi = state.sim.nmi[state.sim.posOf.get(a.index)][state.sim.posOf.get(b.index)];
+    return `${a.member} z${a.dim} and ${b.member} z${b.dim}: NMI ${fmt.score(nmi)}`;
+  },
+  pick: (row, col) => pickPair(state.order[row], state.order[col]),
+});
+
 const pairView = new PairView({ pair: $("pair"), summary: $("pair-summary"), steps: $("pair-steps") }, traversals, reportError);
 
 const hotspotList = new HotspotList({ list: $("hotspot-list"), summary: $("hotspots-summary") }, traversals, {
@@ -91,6 +107,17 @@ const hotspotList = new HotspotList({ list: $("hotspot-list"), summary: $("hotsp
 });
 
 const marks = () => ({ highlight: state.highlight, pair: state.pair });
+
+/** The server's clip of NMI estimates to [0, 1], said in words (empty when it changed nothing). */
+function clippingNote(clip) {
+  if (!clip) return "";
+  const parts = [];
+  if (clip.below_zero) {
+    parts.push(`${clip.below_zero} pairs estimated below 0 (down to ${fmt.score(clip.min_estimate)}) are shown as 0`);
+  }
+  if (clip.above_one) parts.push(`${clip.above_one} above 1 (up to ${fmt.score(clip.max_estimate)}) as 1`);
+  return parts.length ? ` NMI is clipped to [0, 1], the estimator's bias removed: ${parts.join("; ")}.` : "";
+}
 
 function renderSimilarity() {
   const sim = state.sim;
@@ -102,7 +129,8 @@ function renderSimilarity() {
     `${clustered} clustered channels in OPTICS order (reachability above, hotspots shaded)` +
     (others ? `; ${others} unclustered ${el.showUnclustered.checked ? "after the dotted line" : "hidden"}` : "") +
     (factors ? `; on the right, each channel's NMI with the ${factors} ground-truth factors` : "; no factor labels") +
-    ". Hover a cell to read it; click it to compare the two channels.";
+    ". Hover a cell to read it; click it to compare the two channels." +
+    clippingNote(sim.nmi_clipping);
   if (!state.order.length) return similarityPlot.clear("No channel to show: every channel is inactive.");
   if (!plotAvailable()) return similarityPlot.clear(NO_PLOTLY);
   similarityPlot.render(sim, state.order, marks());

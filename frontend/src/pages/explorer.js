@@ -26,6 +26,11 @@ import { SourcePanel, serverEncoder } from "../panels/source.js";
 import { TraversalPanel } from "../panels/traversal.js";
 import { ZooPanel } from "../panels/zoo.js";
 import { installHook } from "./explorer-hook.js";
+import { installSkipLinks } from "../lib/skip-link.js";
+import { followCurrentColumn } from "../lib/table-scroll.js";
+
+installSkipLinks();
+followCurrentColumn($("metrics-compare").parentElement);
 
 const { setStatus, showError, clearError, reportError } = banner;
 const store = new Store({ models: [], model: null, latent: null, t0: 0, base: null, source: null, factors: [] });
@@ -135,7 +140,12 @@ store.on("latent", (z, state) => {
 });
 const panels = store.connect([
   picker, decodeView, source, traversal, latent, sliders, factors, new CardPanel({ card: $("model-card"), lossPlot: $("loss-plot"), ...byIds("card", ["extra", "more"]) }),
-  { show: (model) => metrics.show(model, store.state.models) }, new ZooPanel(byIds("zoo", ["section", "metric", "note", "plot", "claims"])),
+  {
+    show: (model) => {
+      metrics.show(model, store.state.models);
+      $("metrics-shipped-row").hidden = !store.state.models.some((m) => m.id === model.id && m.metricsFromJob);
+    },
+  }, new ZooPanel(byIds("zoo", ["section", "metric", "note", "plot", "claims"])),
   flow, population, nearest, decoderAbsence, new ProbeDecoderView({ figure: $("probe"), ...byIds("probe", ["img", "label"]) }, reportError),
 ]);
 installHook({ store, decoder, decodeView, panels });
@@ -212,9 +222,11 @@ async function restoreView(model, { latent: z, top, datasetIndex, upload, keep, 
   if (dim != null) sliders.focus(dim, { mark: true });
 }
 
-async function metricsComputed(id, values) {
+/** A metrics job's numbers (`fromJob`) or the shipped card's are now the model's: shown, and the dims named again. */
+async function metricsComputed(id, values, fromJob = true) {
   const { models, model } = store.state;
-  for (const m of [...models, model]) if (m?.id === id) m.metrics = values;
+  for (const m of [...models, model]) if (m?.id === id) Object.assign(m, { metrics: values, metricsFromJob: fromJob });
+  $("metrics-shipped-row").hidden = !(model?.id === id && fromJob);
   metrics.show(model, models);
   if (model?.id !== id) return;
   try {
@@ -224,8 +236,18 @@ async function metricsComputed(id, values) {
     reportError(error, "refreshing the model after its metrics");
   }
   if (store.state.model?.id === id && !declaredFactors(store.state.model)) store.set({ factors: metricsFactors(store.state.model) ?? [] });
-  setStatus(`${summary()} · metrics computed`);
+  setStatus(`${summary()} · ${fromJob ? "metrics computed" : "the shipped card's metrics again"}`);
 }
+
+$("metrics-shipped").addEventListener("click", async () => {
+  const id = store.state.model?.id;
+  if (!id) return;
+  try {
+    await metricsComputed(id, await api.shippedMetrics(id), false);
+  } catch (error) {
+    reportError(error, "going back to the shipped card");
+  }
+});
 
 async function restoreFromUrl() {
   const view = readUrlState();

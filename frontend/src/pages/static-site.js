@@ -7,17 +7,21 @@
 import { banner } from "../lib/banner.js";
 import { $, byIds, download } from "../lib/dom.js";
 import { Store, anyBusy } from "../lib/store.js";
-import { hashParams } from "../lib/urlstate.js";
+import { readUrlState, writeUrlState } from "../lib/urlstate.js";
 import { browserEncoder } from "../decode/browser-encoder.js";
 import { DecoderStrategy } from "../decode/strategy.js";
 import { CardPanel } from "../panels/card.js";
 import { DecodeView } from "../panels/decode-view.js";
+import { declaredFactors, metricsFactors } from "../panels/factors.js";
 import { LatentControl } from "../panels/latent.js";
 import { LatentSliders } from "../panels/latent-sliders.js";
 import { ModelPicker } from "../panels/model-picker.js";
 import { ScoreTable } from "../panels/score-table.js";
 import { SourcePanel } from "../panels/source.js";
 import { TraversalPanel } from "../panels/traversal.js";
+import { installSkipLinks } from "../lib/skip-link.js";
+
+installSkipLinks();
 
 const { setStatus, showError, clearError, reportError } = banner;
 const store = new Store({ models: [], model: null, latent: null, t0: 0, base: null, source: null, factors: [] });
@@ -40,12 +44,26 @@ const source = new SourcePanel(
 const gridDownload = $("grid-download");
 const traversal = new TraversalPanel(
   { ...byIds("traversal", ["img", "labels", "overlay", "readout"]), steps: $("steps-select") },
-  { decoder, onPick: (dim, value) => latent.setDim(dim, value), onShown: () => (gridDownload.disabled = false), onError: reportError },
+  {
+    decoder, onPick: (dim, value) => latent.setDim(dim, value), onShown: () => (gridDownload.disabled = false),
+    onSteps: () => writeLink(), onError: reportError,
+  },
   { delay: 250 },
 );
 const sliders = new LatentSliders({ container: $("sliders") }, { onInput: (dim, value, t0) => latent.setDim(dim, value, t0) });
 
-store.on("latent", (z, state) => z && decoder.request(z, state.t0));
+store.on("latent", (z, state) => {
+  if (!z) return;
+  decoder.request(z, state.t0);
+  writeLink();
+});
+
+/** The view in the link (lib/urlstate.js): the model, its latent and the traversal's steps. An
+ *  opened image stays in the browser: the link holds its latent, marked `src=upload`. */
+function writeLink() {
+  const { model, latent: z, source: from } = store.state;
+  writeUrlState(() => ({ model: model?.id, latent: z, upload: from?.type === "file", steps: traversal.steps }));
+}
 const panels = store.connect([
   picker, decodeView, source, traversal, latent, sliders, new CardPanel({ card: $("model-card"), lossPlot: $("loss-plot") }),
   new ScoreTable($("metrics-table")), { show: () => (gridDownload.disabled = true) },
@@ -72,18 +90,29 @@ window.__latentAtlas = {
   },
 };
 
-async function selectModel(id) {
+async function selectModel(id, view = {}) {
   const current = ++generation;
   const model = store.state.models.find((m) => m.id === id);
   if (!model) return;
+  clearError(); // an error about the previous model (an image it could not open) is not this one's
   Object.assign(store.state, { source: null, base: null, latent: null });
   store.set({ model });
+  store.set({ factors: declaredFactors(model) ?? metricsFactors(model) ?? [] });
+  traversal.restoreSteps(view.steps);
   setStatus(`Loading ${model.id}'s decoder into your browser…`);
   await decoder.use(model);
   if (current !== generation || !decoder.onnx) return;
   const t = decoder.onnx.timings.decoder;
   setStatus(`${model.id} · ${model.latent_dim} latents · decoding in your browser (${(t.bytes / 1e6).toFixed(1)} MB, ready in ${Math.round(t.ms)} ms)`);
   await source.loadSamples();
+  if (current !== generation) return;
+  if (view.latent?.length === model.latent_dim) latent.set(view.latent, { asBase: true });
+  else if (view.latent) {
+    showError(`the link's latent has ${view.latent.length} values but ${model.id} has ${model.latent_dim} dims`);
+  }
+  if (view.upload) {
+    showError("this link was made from an opened image, which a link cannot carry: it shows the latent the link holds");
+  }
 }
 
 async function start() {
@@ -99,8 +128,9 @@ async function start() {
     showError("this site holds no models");
     return;
   }
-  const wanted = hashParams().get("model");
-  await selectModel(store.state.models.some((m) => m.id === wanted) ? wanted : picker.first);
+  const view = readUrlState();
+  if (store.state.models.some((m) => m.id === view.model)) await selectModel(view.model, view);
+  else await selectModel(picker.first);
 }
 
 $("reset-button").addEventListener("click", () => store.state.base && latent.reset());

@@ -2,6 +2,7 @@
 // trained on, for how long and how well, from the server's model description) and its training
 // curves, drawn with Plotly.
 
+import { chooseScale, curveY, scaleControl, scaleNote, yAxis } from "../lib/curves.js";
 import { PALETTE, THEME, axis, placeholder, plotAvailable, NO_PLOTLY } from "../lib/plot.js";
 
 const SKIP = new Set(["step", "steps", "seconds", "time", "wall_seconds", "lr"]);
@@ -50,57 +51,69 @@ function renderCardFacts(model, dl, extra = null) {
 }
 
 /** The card panel: facts, the other short card fields (when the page has room: `extra`, `more`)
- * and the training curves. */
+ * and the training curves, on a y axis the reader picks (auto / log / linear). */
 export class CardPanel {
   /** @param {object} els  {card (dl), lossPlot; optional: extra (dl), more (its disclosure)} */
   constructor(els) {
     this.els = els;
+    this.model = null;
+    const { wrap, select } = scaleControl("loss-scale", () => this.model && this.drawCurves());
+    this.scale = select;
+    this.note = Object.assign(document.createElement("p"), { id: "loss-note", className: "hint muted" });
+    els.lossPlot.before(wrap);
+    els.lossPlot.after(this.note);
   }
 
   show(model) {
-    const { card, extra, more, lossPlot } = this.els;
+    const { card, extra, more } = this.els;
+    this.model = model;
     renderCardFacts(model, card, extra ?? null);
     if (more) more.hidden = !extra.children.length;
-    renderLossPlot(lossPlot, model.curves);
+    this.drawCurves();
+  }
+
+  drawCurves() {
+    const scale = renderLossPlot(this.els.lossPlot, this.model.curves, this.scale.value);
+    this.note.textContent = scale ? scaleNote(scale) : "";
+    this.els.lossPlot.setAttribute("aria-label", `Training loss curves (${scale?.type ?? "no"} scale)`);
   }
 }
 
-/** Draw `curves` ({step: [...], loss: [...], recon: [...], ...}) into `el`, log-scale y. */
-function renderLossPlot(el, curves) {
+/** Draw `curves` ({step: [...], loss: [...], recon: [...], ...}) into `el` on a y axis of
+ *  `requested` scale (lib/curves.js); returns the scale used, or null when nothing was drawn. */
+function renderLossPlot(el, curves, requested) {
   if (!plotAvailable()) {
     placeholder(el, NO_PLOTLY);
-    return false;
+    return null;
   }
   window.Plotly.purge(el);
   el.replaceChildren();
   const steps = Array.isArray(curves?.step) ? curves.step : null;
   const names = Object.keys(curves ?? {}).filter(
-    (k) => !SKIP.has(k) && Array.isArray(curves[k]) && curves[k].length && curves[k].some((v) => Number(v) > 0),
+    (k) => !SKIP.has(k) && Array.isArray(curves[k]) && curves[k].some((v) => Number.isFinite(Number(v))),
   );
   if (!steps || !names.length) {
     placeholder(el, "This model's card has no training curves.");
-    return false;
+    return null;
   }
   // loss and recon first, solid; the auxiliary terms after, dotted.
   names.sort((a, b) => rank(a) - rank(b));
+  const values = names.flatMap((name) => curves[name]);
+  const scale = chooseScale(values, requested);
   const traces = names.map((name, i) => ({
     x: steps,
-    // log axes cannot show values <= 0: leave a gap instead.
-    y: curves[name].map((v) => (Number(v) > 0 ? Number(v) : null)),
+    y: curveY(curves[name], scale.type),
     name,
     type: "scatter",
     mode: "lines",
     line: { width: rank(name) < 2 ? 2 : 1.2, dash: rank(name) < 2 ? "solid" : "dot", color: PALETTE[i % PALETTE.length] },
     hovertemplate: `${name} %{y:.4g}<br>step %{x}<extra></extra>`,
   }));
-  // Label whole decades only when the curves span several; otherwise Plotly's 2-5 labels.
-  const positive = traces.flatMap((t) => t.y.filter((v) => v != null));
-  const decades = Math.log10(Math.max(...positive)) - Math.log10(Math.min(...positive));
   const layout = {
     ...THEME,
     margin: { l: 52, r: 12, t: 28, b: 40 },
     xaxis: axis({ title: { text: "step" } }),
-    yaxis: axis({ type: "log", title: { text: "loss (log)" }, exponentformat: "power", ...(decades > 2 ? { dtick: 1 } : {}) }),
+    yaxis: yAxis(scale.type, "loss", values),
     legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", bgcolor: "rgba(0,0,0,0)" },
     height: 260,
     hovermode: "x unified",
@@ -112,7 +125,7 @@ function renderLossPlot(el, curves) {
     showSendToCloud: false,
     modeBarButtonsToRemove: ["select2d", "lasso2d"],
   });
-  return true;
+  return scale;
 }
 
 function rank(name) {

@@ -31,6 +31,15 @@ export function namingRule(model) {
   return `a dim is named after the factor it shares the most information with when their NMI is at least ${model.dim_name_threshold}; inactive dims are never named`;
 }
 
+/** "n/a active dims follow one factor": counted among the dims the server calls active (it never names
+ *  an inactive one). */
+export function interventionSummary({ names, inactive }) {
+  const active = names.filter((_, d) => !inactive?.[d]).length;
+  const off = names.length - active;
+  const named = names.filter(Boolean).length;
+  return `${named}/${active} active dims follow one factor` + (off ? `; ${off} inactive, never named` : "");
+}
+
 /** Whether the server can name the dims by intervention: a dataset whose every index is one cell of its factor grid. */
 export function canEstimate(model) {
   const sizes = model.factor_sizes;
@@ -81,7 +90,7 @@ export class FactorNames {
       if (model !== this.model) return;
       const { names, encodes } = model.dimFactors;
       this.hooks.onNames(names);
-      this.hooks.onStatus(`${names.filter(Boolean).length}/${names.length} dims follow one factor (${encodes} interventions)`);
+      this.hooks.onStatus(interventionSummary(model.dimFactors) + ` (${encodes} interventions)`);
     } catch (error) {
       if (model === this.model) this.hooks.onError(error, "naming dims");
     } finally {

@@ -4,6 +4,7 @@
 // log C axis, mark the current C with a vertical line and report clicked points' C.
 
 import { CONFIG, NO_PLOTLY, THEME, axis, plotAvailable } from "../lib/plot.js";
+import { keyboardCells } from "../lib/plot-keys.js";
 
 // PSNRs at or above this are exact reconstructions (the server caps them at 120 dB).
 const EXACT_DB = 100;
@@ -48,6 +49,19 @@ function draw(el, traces, layout, onPick) {
     });
   }
   el.onPickKeep = onPick;
+  bindKeys(el);
+}
+
+/** From the keyboard: arrows walk the first named curve's points, Enter keeps that point's C (once per element). */
+function bindKeys(el) {
+  if (el.keyboard) return;
+  const curve = () => el.data?.find((t) => t.hoverinfo !== "skip" && t.name) ?? { x: [], y: [] };
+  const points = () => curve().x.map((x, i) => [Number(x), Number(curve().y[i])]);
+  el.keyboard = keyboardCells(el, {
+    size: () => [1, points().length],
+    describe: (_, col) => `C = ${Math.round(points()[col][0])} · ${curve().name} ${points()[col][1].toPrecision(4)}`,
+    pick: (_, col) => el.onPickKeep?.(Math.round(points()[col][0])),
+  });
 }
 
 /** Move the current-C line of a drawn plot. */

@@ -265,7 +265,10 @@ export class MetricsPanel {
     try {
       const { job_id: jobId } = await api.startMetrics(model.id, this._request());
       for (;;) {
-        const job = { ...(await api.job(jobId)), started };
+        const last = this.jobs.get(model.id);
+        const reply = await api.job(jobId);
+        const moved = !last || reply.progress !== last.progress;
+        const job = { ...reply, started, movedAt: moved ? performance.now() : last.movedAt };
         this.jobs.set(model.id, job);
         if (this.model?.id === model.id) this._progress();
         if (job.status === "done") {
@@ -312,8 +315,14 @@ export class MetricsPanel {
       const fraction = job.progress ?? 0;
       progress.value = fraction;
       progress.textContent = `${Math.round(100 * fraction)}%`;
-      const elapsed = (performance.now() - job.started) / 1000;
-      const eta = fraction > 0.02 ? ` · about ${formatSeconds((elapsed * (1 - fraction)) / fraction)} left` : "";
+      // The rate is measured when the progress last moved: while a long stage (exact DCI's fits) reports
+      // nothing, the estimate counts down instead of climbing with the time spent.
+      const now = performance.now();
+      const movedAt = job.movedAt ?? now;
+      const atMove = ((movedAt - job.started) / 1000) * ((1 - fraction) / fraction);
+      const left = Math.max(0, atMove - (now - movedAt) / 1000);
+      const remaining = left > 0 ? ` · about ${formatSeconds(left)} left` : " · finishing this stage";
+      const eta = fraction > 0.02 ? remaining : "";
       this.els.status.textContent = `Computing: ${job.stage ?? ""} (${Math.round(100 * fraction)}%${eta})`;
     }
   }

@@ -1,7 +1,8 @@
 // The traversal grid: one row per latent dim, one column per step of that dim's values
 // (QLAE: its codebook; continuous: mean +- 3 sd), everything else held at the current latent.
 // Rows are labelled z<d> (plus the factor where known); the tile nearest the current value
-// is outlined; hovering reads out the value, clicking sets the latent to it.
+// is outlined; hovering reads out the value, clicking sets the latent to it. From the keyboard the
+// grid is one Tab stop: arrow keys move a cursor over the tiles (read out), Enter or Space sets it.
 
 import { fmt } from "../lib/format.js";
 import { sliderLimit } from "./latent.js";
@@ -28,6 +29,55 @@ export class TraversalView {
       if (cell) this.onPick(cell.dim, cell.value);
       this._hover(e); // a tap (no hover on touch screens) reads the tile out too
     });
+    this.cursor = null; // the keyboard's tile {row, col} while the grid has focus
+    img.tabIndex = 0;
+    if (els.readout.id) img.setAttribute("aria-describedby", els.readout.id);
+    img.addEventListener("focus", () => this._moveCursor(this.cursor ?? { row: 0, col: 0 }));
+    img.addEventListener("blur", () => {
+      this.cursor = null;
+      this._drawCursor();
+    });
+    img.addEventListener("keydown", (e) => this._key(e));
+  }
+
+  _key(event) {
+    const grid = this.grid;
+    if (!grid || !this.cursor) return;
+    const steps = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] }[event.key];
+    if (steps) {
+      this._moveCursor({ row: this.cursor.row + steps[0], col: this.cursor.col + steps[1] });
+    } else if (event.key === "Enter" || event.key === " ") {
+      const { row, col } = this.cursor;
+      this.onPick(grid.dims[row], grid.values[row][col]);
+    } else {
+      return;
+    }
+    event.preventDefault();
+  }
+
+  /** Put the keyboard's cursor on tile `cell` (clamped to the grid) and read it out. */
+  _moveCursor(cell) {
+    const grid = this.grid;
+    if (!grid) return;
+    const row = Math.max(0, Math.min(grid.dims.length - 1, cell.row));
+    const col = Math.max(0, Math.min((grid.values[row]?.length ?? 1) - 1, cell.col));
+    this.cursor = { row, col };
+    this._drawCursor();
+    this._describe({ row, col, dim: grid.dims[row], value: grid.values[row][col] }, "Enter to set");
+  }
+
+  _drawCursor() {
+    this.els.overlay.querySelector(".cursor")?.remove();
+    const grid = this.grid;
+    if (!grid || !this.cursor) return;
+    const { row, col } = this.cursor;
+    const box = Object.assign(document.createElement("span"), { className: "cursor" });
+    const cols = grid.values[row].length;
+    Object.assign(box.style, {
+      left: `${(col / cols) * 100}%`, top: `${(row / grid.dims.length) * 100}%`,
+      width: `${100 / cols}%`, height: `${100 / grid.dims.length}%`,
+    });
+    this.els.overlay.append(box);
   }
 
   clear() {
@@ -102,6 +152,7 @@ export class TraversalView {
       box.style.height = `${100 / rows}%`;
       overlay.append(box);
     });
+    this._drawCursor();
   }
 
   _cellAt(event) {
@@ -119,12 +170,18 @@ export class TraversalView {
   _hover(event) {
     const cell = this._cellAt(event);
     if (!cell) return this._readout("");
+    this._describe(cell, "click to set");
+  }
+
+  _describe(cell, action) {
     const factor = this.factors[cell.dim] ? ` (${this.factors[cell.dim]})` : "";
-    this._readout(`z${cell.dim}${factor} = ${fmt.fixed(cell.value)} · step ${cell.col + 1}/${this.grid.values[cell.row].length} · click to set`);
+    const step = `step ${cell.col + 1}/${this.grid.values[cell.row].length}`;
+    this._readout(`z${cell.dim}${factor} = ${fmt.fixed(cell.value)} · ${step} · ${action}`);
   }
 
   _readout(text) {
-    this.els.readout.textContent = text || "Hover a tile to read its value; click to set the latent to it.";
+    this.els.readout.textContent =
+      text || "Hover a tile to read its value; click to set the latent to it (keyboard: Tab to the grid, arrows, Enter).";
   }
 }
 

@@ -11,9 +11,9 @@ from latentatlas.errors import NotFoundError
 from latentatlas.serve.deps import get_jobs, get_service, get_settings
 from latentatlas.serve.ensembles import ENSEMBLE_JOB_PREFIX
 from latentatlas.serve.jobs import JobManager
-from latentatlas.serve.schemas import JobInfo, JobStarted, MetricsRequest, errors
+from latentatlas.serve.schemas import JobInfo, JobStarted, MetricsRequest, ModelMetrics, errors
 from latentatlas.serve.services.core import ModelService
-from latentatlas.serve.services.metrics_jobs import metrics_work
+from latentatlas.serve.services.metrics_jobs import metrics_work, restore_shipped_metrics
 
 router = APIRouter(prefix="/api", tags=["metrics"], responses=errors(400, 404, 422))
 Jobs = Annotated[JobManager, Depends(get_jobs)]
@@ -38,6 +38,13 @@ def start_metrics(
     votes = VoteCounts(train=body.train_votes, eval=body.eval_votes)
     job, joined = jobs.submit(service.id, metrics_work(service, body.samples, body.seed, votes, settings.torch_threads, settings.state_dir))
     return JobStarted(job_id=job.id, status=job.status, joined=joined)
+
+
+@router.post("/models/{model_id}/metrics/shipped", response_model=ModelMetrics | None)
+def shipped_metrics(service: Annotated[ModelService, Depends(get_service)]) -> ModelMetrics | None:
+    """Back to the shipped card: a metrics job's numbers (kept beside the card, under runs/) stop
+    being served and the shipped card.json's metrics are served again; null when it has none."""
+    return restore_shipped_metrics(service)
 
 
 def _job_info(job) -> JobInfo:

@@ -22,6 +22,7 @@ from latentatlas.serve.schemas.ensembles import (
     EnsembleMember,
     EnsembleSimilarity,
     EnsembleSpaces,
+    NMIClipping,
     OptionalFloat,
 )
 from latentatlas.serve.schemas.exports import MetricTables, TraverseExportRequest
@@ -96,6 +97,7 @@ __all__ = [
     "EnsembleList",
     "EnsembleMember",
     "EnsembleSimilarity",
+    "NMIClipping",
     "EnsembleSpaces",
     "EntropyResponse",
     "ErrorDetail",

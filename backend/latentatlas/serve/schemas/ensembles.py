@@ -89,10 +89,28 @@ class EnsembleChannel(BaseModel):
     active: bool
 
 
+class NMIClipping(BaseModel):
+    """What clipping the NMI estimates to [0, 1] changed. The generalised NMI is a ratio of bound-based
+    information estimates; below 0 (nearly independent channels) and above 1 (channels near the
+    estimator's cap) it is the estimator's bias, not information, so those values are served as 0 and 1."""
+
+    below_zero: int = Field(
+        description="estimates below 0, served as 0 (channel pairs counted once; entries for M x K)"
+    )
+    min_estimate: OptionalFloat = Field(description="the most negative estimate (null: none below 0)")
+    above_one: int = Field(description="estimates above 1, served as 1")
+    max_estimate: OptionalFloat = Field(description="the largest estimate (null: none above 1)")
+
+
 class EnsembleSimilarity(BaseModel):
     ensemble: str
     channels: list[EnsembleChannel] = Field(description="M = analysed members x latent_dim channels")
-    nmi: list[list[OptionalFloat]] = Field(description="M x M normalised mutual information")
+    nmi: list[list[OptionalFloat]] = Field(
+        description="M x M normalised mutual information, clipped to [0, 1]: never negative (see nmi_clipping)"
+    )
+    nmi_clipping: NMIClipping = Field(
+        description="how many of nmi's estimates were below 0 or above 1, and the extremes"
+    )
     vi: list[list[OptionalFloat]] = Field(description="M x M variation of information (bits)")
     distance: str = Field(description="the hotspot distance: nmi (-log NMI) or vi")
     min_samples: int
@@ -102,8 +120,10 @@ class EnsembleSimilarity(BaseModel):
     labels: list[int] = Field(description="per channel (M): hotspot label, -1 noise, -2 inactive")
     factor_names: list[str] = Field(default_factory=list)
     nmi_factor: list[list[OptionalFloat]] | None = Field(
-        None, description="M x K NMI of every channel with every ground-truth factor (when the probe set has factors)"
+        None, description="M x K NMI of every channel with every ground-truth factor (when the probe set has factors), "
+        "clipped to [0, 1] as nmi is"
     )
+    nmi_factor_clipping: NMIClipping | None = Field(None, description="what clipping nmi_factor changed")
 
 
 class EnsembleHotspot(BaseModel):

@@ -55,6 +55,10 @@ class DimFactors(BaseModel):
     scores: list[list[float]] = Field(
         description="dims x factors: the variance of z_d while only that factor changes, in units of z_d's variance"
     )
+    inactive: list[bool] = Field(
+        description="per dim: collapsed to the prior (the model's dim_inactive; all false without a posterior); "
+        "an inactive dim is never named"
+    )
     rule: str = Field(description="when a dim is named, in words")
     bases: int = Field(description="random base cells of the factor grid")
     per_factor: int = Field(description="levels each factor is set to, at most (all of a smaller factor's)")

@@ -14,7 +14,7 @@ import torch
 
 from latentatlas.data import FactorDataset, ImageDataset, load_dataset
 from latentatlas.errors import InputError, UnsupportedError
-from latentatlas.evaluation.novelty import far_from_training
+from latentatlas.evaluation.novelty import judge_novelty
 from latentatlas.evaluation.quality import psnr
 from latentatlas.imaging import tile_grid, to_data_url, to_png
 from latentatlas.serve.admission import Admission, FairLock
@@ -189,7 +189,7 @@ class ModelService:
         card = self.loaded.card
         heldout = card.get("heldout", {}).get("psnr_db")
         heldout_bits = (card.get("flow") or {}).get("bits_per_dim")
-        far = psnr_db is not None and far_from_training(psnr_db, heldout, bits, heldout_bits)
+        novelty = judge_novelty(psnr_db, heldout, bits, heldout_bits)
         described = card.get("dataset") or {}
         data = f"{described.get('name', self.loaded.config.dataset.name)}"
         if described.get("size"):
@@ -202,10 +202,10 @@ class ModelService:
             line += f" against {heldout:.1f} dB on held-out images"
         if bits is not None and heldout_bits is not None:
             line += f", at {bits:.2f} bits/dim against {heldout_bits:.2f}"
-        line += ": it is far from what the model was trained on, so expect a poor reconstruction." if far else "."
+        line += novelty.verdict()
         return InputContext(
             psnr_db=psnr_db, heldout_psnr_db=heldout, bits_per_dim=bits, heldout_bits_per_dim=heldout_bits,
-            far_from_training=far, context=line,
+            far_from_training=novelty.far, context=line,
         )
 
     def generate(self, n: int, seed: int) -> GenerateResponse:

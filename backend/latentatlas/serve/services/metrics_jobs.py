@@ -3,6 +3,7 @@ runs it): checked when the job is asked for, run in the job's thread, served fro
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ from latentatlas.data.base import FactorDataset
 from latentatlas.errors import InputError
 from latentatlas.serve.schemas import ModelMetrics
 from latentatlas.serve.services.core import ModelService
+from latentatlas.store.folders import CARD_FILE
 
 if TYPE_CHECKING:  # the metrics (scikit-learn, seconds to import) load with the first job, not with the server
     from latentatlas.evaluation.disentanglement import Progress, VoteCounts
@@ -48,3 +50,17 @@ def metrics_work(
         return ModelMetrics.model_validate(metrics)
 
     return work
+
+
+def restore_shipped_metrics(service: ModelService) -> ModelMetrics | None:
+    """Serve the shipped card's metrics again (read from its card.json, which jobs never write),
+    dropping a job's from the in-memory card; None when the shipped card has none."""
+    loaded = service.loaded
+    path = loaded.folder / CARD_FILE
+    try:
+        shipped = json.loads(path.read_text()).get("metrics") if path.is_file() else None
+    except (OSError, ValueError) as error:
+        raise InputError(f"model {service.id}'s shipped {CARD_FILE} cannot be read ({error})") from error
+    card = {key: value for key, value in loaded.card.items() if key != "metrics"}
+    loaded.card = card if shipped is None else {**card, "metrics": shipped}  # a new card: its facts are derived again
+    return ModelMetrics.model_validate(shipped) if shipped is not None else None

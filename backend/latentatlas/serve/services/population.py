@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from latentatlas.data.base import FactorDataset
 from latentatlas.errors import InputError, UnsupportedError
+from latentatlas.evaluation.dim_names import COLLAPSED_POSTERIOR_SD, collapsed_dims
 from latentatlas.evaluation.intervention import MIN_SCORE, MIN_SHARE, intervention_plan, intervention_scores, name_dims
 from latentatlas.evaluation.population import (
     code_entropy_per_dim,
@@ -152,12 +153,16 @@ class PopulationService:
                 latents, _ = self._encode_factors(dataset, plan.factors, self.core.config.latent_dim)
                 scores = intervention_scores(latents, plan, self.core.latent_std)
                 names = list(dataset.factor_names)
+                posterior_scale = self.core.posterior_scale
+                inactive = collapsed_dims(posterior_scale) if posterior_scale else [False] * len(scores)
                 self._dim_factors = DimFactors(
-                    names=name_dims(scores, names),
+                    names=name_dims(scores, names, active=[not off for off in inactive]),
                     factor_names=names,
                     scores=np.round(scores, 6).tolist(),
-                    rule=f"a dim is named after the factor whose changes move it most when that factor's score is "
-                    f"at least {MIN_SCORE} and at least {MIN_SHARE:.0%} of the dim's total",
+                    inactive=inactive,
+                    rule=f"an active dim is named after the factor whose changes move it most when that factor's score "
+                    f"is at least {MIN_SCORE} and at least {MIN_SHARE:.0%} of the dim's total; inactive dims (mean "
+                    f"posterior sd at least {COLLAPSED_POSTERIOR_SD}) are never named",
                     bases=INTERVENTION_BASES,
                     per_factor=INTERVENTION_LEVELS,
                     seed=INTERVENTION_SEED,
