@@ -153,7 +153,7 @@ class PopulationService:
                 latents, _ = self._encode_factors(dataset, plan.factors, self.core.config.latent_dim)
                 scores = intervention_scores(latents, plan, self.core.latent_std)
                 names = list(dataset.factor_names)
-                posterior_scale = self.core.posterior_scale
+                posterior_scale = self.core.description.posterior_scale
                 inactive = collapsed_dims(posterior_scale) if posterior_scale else [False] * len(scores)
                 self._dim_factors = DimFactors(
                     names=name_dims(scores, names, active=[not off for off in inactive]),
