@@ -25,7 +25,7 @@ FACTORS = ["floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation
 SAMPLES, VOTES = 90, VoteCounts(train=4, eval=2)
 SCORES = ["mig", "sap", "sap_continuous", "modularity", "explicitness_train", "explicitness_test"]
 METRIC_KEYS = {
-    *SCORES, "dci", "dci_fast", "infomec", "factor_vae", "factor_vae_corrected", "beta_vae",
+    *SCORES, "dci", "dci_fast", "infomec", "med", "factor_vae", "factor_vae_corrected", "beta_vae",
 }
 
 

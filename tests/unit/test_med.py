@@ -248,3 +248,26 @@ def test_bad_bin_count_is_refused(num_bins: object) -> None:
 def test_bad_input_is_refused_with_a_clear_message(arrays: dict[str, np.ndarray], message: str) -> None:
     with pytest.raises(MetricsInputError, match=message):
         compute_med(**arrays)
+
+
+def test_the_cli_prints_med_and_top_k_med_as_the_reference_gives_them():
+    """`latentatlas metrics FILE --metrics med --med-topk 1,2 --json`: the contract, on the public fixture."""
+    from typer.testing import CliRunner
+
+    from latentatlas.cli import app
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures"
+    expected = json.loads((fixtures / "med-public.expected.json").read_text())
+    args = ["metrics", str(fixtures / "metrics-public.npz"), "--metrics", "med", "--med-topk", "1,2", "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    med = json.loads(result.stdout)["med"]
+    for key in ("disentanglement", "completeness"):
+        assert abs(med[key] - expected[key]) <= 1e-6
+        for k in ("top1", "top2"):
+            assert abs(med[k][key] - expected[k][key]) <= 1e-6 and med[k]["dims"] == expected[k]["dims"]
+    for key in ("informativeness_train", "informativeness_test"):
+        assert abs(med[key] - expected[key]) <= 2e-3
+    for bad in ("0", "11", "x"):
+        refused = CliRunner().invoke(app, [*args[:-2], bad])
+        assert refused.exit_code == 2 and "Traceback" not in refused.output, refused.output

@@ -83,7 +83,7 @@ def test_default_metrics_and_keys(small: tuple[np.ndarray, np.ndarray]) -> None:
     result = compute_metrics(*small)
     assert list(result) == [
         "mig", "dci_fast", "sap", "sap_continuous", "modularity",
-        "explicitness_train", "explicitness_test", "infomec",
+        "explicitness_train", "explicitness_test", "infomec", "med",
     ]
     assert list(result["dci_fast"]) == [
         "disentanglement", "completeness", "informativeness_train", "informativeness_test",

@@ -22,6 +22,9 @@ def metrics(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     seed: Annotated[int, typer.Option()] = 0,
     jobs: Annotated[int, typer.Option(help="Processes for exact DCI (one per factor at most).")] = 2,
+    med_topk: Annotated[
+        Optional[str], typer.Option(help="Top-k MED for each k, comma separated (e.g. 1,2): MED over each factor's k best latents.")
+    ] = None,
 ) -> None:
     """Disentanglement metrics of saved latents and factors (first train_rows rows train, rest test)."""
     from latentatlas.metrics import MetricsInputError, compute_metrics, format_table, load_metrics_file
@@ -29,10 +32,20 @@ def metrics(
     try:
         z, y, train_rows = load_metrics_file(file)
         names = [name.strip() for name in metrics.split(",") if name.strip()] if metrics else None
-        result = compute_metrics(z, y, train_rows, names, discrete_latents=discrete_latents, seed=seed, n_jobs=jobs)
+        topk = _integers(med_topk, "--med-topk") if med_topk else ()
+        result = compute_metrics(z, y, train_rows, names, discrete_latents=discrete_latents, seed=seed, n_jobs=jobs,
+                                 med_topk=topk)
     except MetricsInputError as error:
         fail(error)
     typer.echo(json.dumps(result) if as_json else format_table(result))
+
+
+def _integers(text: str, option: str) -> tuple[int, ...]:
+    """``"1,2"`` -> (1, 2); a usage error naming ``option`` otherwise."""
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError as error:
+        raise typer.BadParameter(f"{text!r} is not a comma-separated list of integers", param_hint=option) from error
 
 
 @app.command()

@@ -36,6 +36,7 @@ from latentatlas.metrics.factorvae import (
     compute_factor_vae_corrected,
 )
 from latentatlas.metrics.infomec import compute_infomec
+from latentatlas.metrics.med import compute_med
 from latentatlas.metrics.mig import mig_from_info
 from latentatlas.metrics.modularity import compute_explicitness, modularity_from_mutual_info
 from latentatlas.metrics.sap import compute_sap
@@ -50,6 +51,7 @@ GROUPS = {
     "MI": "mutual-information and predictor scores of the disentanglement_lib protocol (Locatello et al. 2019)",
     "DCI": "disentanglement, completeness, informativeness from boosted trees (Eastwood & Williams 2018)",
     "votes": "interventional scores: a classifier votes which factor was held fixed",
+    "MED": "mutual-information entropy disentanglement, and over each factor's k best latents (Cao et al. 2022)",
 }
 """The groups in display order, with what they are."""
 
@@ -68,6 +70,7 @@ class Split:
     n_jobs: int = 2
     discrete_latents: bool = False
     on_progress: Callable[[float], None] | None = None
+    med_topk: tuple[int, ...] = ()
 
     @cached_property
     def mutual_info(self) -> DiscreteInfo:
@@ -203,6 +206,11 @@ def _infomec_codes(split: Split) -> Output:
     return {"infomec_codes": _infomec_of(split, discrete=True)["values"]}, {}
 
 
+def _med(split: Split) -> Output:
+    med = compute_med(split.z_train, split.y_train, split.z_test, split.y_test, topk=split.med_topk, n_jobs=split.n_jobs)
+    return {"med": med.as_dict()}, {}
+
+
 def _factor_vae_output(name: str, result: FactorVAEResult) -> Output:
     value = {"train_accuracy": result.train_accuracy, "eval_accuracy": result.eval_accuracy,
              "num_active_dims": result.num_active_dims}
@@ -320,6 +328,19 @@ CATALOGUE: tuple[Metric, ...] = (
                     shown=False, zoo=True) for key, label, about in _INFOMEC_SCORES),
         cost="about a second (plug-in mutual information)", seconds=1.0, default=False, variant_of="infomec",
         flags=("infoe_near_zero",),
+    ),
+    Metric(
+        "med", "MED", "MED",
+        "Cao et al. 2022, An Empirical Study on Disentanglement of Negative-free Contrastive Learning", "latents", _med,
+        (Score("med.disentanglement", "MED D", "MED disentanglement: DCI's D on the 20-bin mutual-information "
+               "importance (Cao et al. 2022)"),
+         Score("med.completeness", "MED C", "MED completeness: DCI's C on the mutual-information importance"),
+         Score("med.informativeness_train", "MED I train", "MED informativeness: train accuracy of a logistic "
+               "regression per factor", shown=False, baseline=False),
+         Score("med.informativeness_test", "MED I", "MED informativeness: test accuracy of a logistic regression "
+               "per factor")),
+        cost="seconds (20-bin mutual information, a logistic regression per factor); top-k MED with --med-topk",
+        seconds=3.0, zoo=False,
     ),
     Metric(
         "factor_vae", "FactorVAE score (reference)", "votes", "Kim & Mnih 2018, Disentangling by Factorising",

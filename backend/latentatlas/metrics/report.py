@@ -116,6 +116,7 @@ def compute_metrics(
     n_jobs: int = 2,
     with_matrices: bool = False,
     on_progress: Callable[[float], None] | None = None,
+    med_topk: Iterable[int] = (),
 ) -> dict:
     """Compute the requested metrics (names of the catalogue's latents and codes entries,
     METRIC_NAMES; default DEFAULT_METRICS) as a JSON-able dict, each by its catalogue entry's
@@ -132,11 +133,14 @@ def compute_metrics(
     (D, K) nats (MIG's 20-bin plug-in MI), ``dci_importance`` (D, K) (exact
     DCI's when "dci" was requested, else dci_fast's), ``infomec_nmi`` (K, D)
     I(s_i; z_j) / H(s_i) and ``infomec_active`` (D,) bool.
+    ``med_topk`` adds MED over each factor's k most informative latents for every k given
+    (``"top<k>"`` under ``"med"``).
     """
     z, y, train_rows = validate_inputs(z, y, train_rows)
     names = _requested(metrics)
     split = Split(
-        z[:train_rows], y[:train_rows], z[train_rows:], y[train_rows:], seed, n_jobs, discrete_latents, on_progress
+        z[:train_rows], y[:train_rows], z[train_rows:], y[train_rows:], seed, n_jobs, discrete_latents, on_progress,
+        tuple(med_topk),
     )
     result: dict = {}
     matrices: dict[str, list] = {}
