@@ -34,7 +34,7 @@ class GroundTruthDataset(Protocol[_RenderedT_co]):
         """Factor indices (n, K)."""
 
     def render(self, factors: np.ndarray) -> _RenderedT_co:
-        """Images (n, C, H, W) in [0, 1] for factor indices (n, K)."""
+        """Images (n, C, H, W) in [0, 1] for factor indices (n, K) (``FactorRows``: the rows themselves)."""
 
 
 Representation = Callable[[RenderedT], "np.ndarray | torch.Tensor"]
