@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging.config
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -26,7 +26,9 @@ def serve(
     from latentatlas.serve.connections import guarded_protocol
     from latentatlas.serve.logs import logging_config
 
-    overrides = {k: v for k, v in {"host": host, "port": port, "models_dir": models_dir}.items() if v is not None}
+    # only the options given: the others stay the settings' own (environment, .env, defaults)
+    given = {"host": host, "port": port, "models_dir": models_dir}
+    overrides: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     settings = Settings(**overrides)
     log_config = logging_config(settings.log_level, settings.log_json)
     logging.config.dictConfig(log_config)  # before the app is built: its start-up lines are formatted too

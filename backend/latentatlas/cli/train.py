@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Optional, cast
 
 import typer
 import inspect
@@ -55,7 +55,8 @@ def _field_parameter(name: str, field, help_text: str, default=None) -> inspect.
         (inner,) = [arg for arg in get_args(annotation) if arg is not NoneType]
         annotation = Optional[inner]
     if get_origin(annotation) is Literal:  # choices: a str Enum, turned back into its value by the command
-        annotation = Enum(f"{name}_choices", {str(c): str(c) for c in get_args(annotation)}, type=str)
+        # the functional API makes a class (mypy reads a call of Enum with a computed name as an instance)
+        annotation = cast(type[Enum], Enum(f"{name}_choices", {str(c): str(c) for c in get_args(annotation)}, type=str))
         default = annotation(str(default))
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[annotation, typer.Option(help=help_text)])
 
@@ -77,7 +78,7 @@ def _train_command(kind: str):
         options = {name: value.value if isinstance(value, Enum) else value for name, value in options.items()}
         _run_train(kind, {name: options.pop(name) for name in own}, **options)
 
-    command.__signature__ = inspect.Signature(parameters)
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]  # typer reads a set signature
     command.__annotations__ = {p.name: p.annotation for p in parameters}
     command.__doc__ = f"Train a {family.summary}."
     return command

@@ -25,8 +25,8 @@ def fit_square(image: Image.Image, size: int) -> Image.Image:
 def read_image(path: Path, size: int, channels: int) -> np.ndarray:
     """An image file decoded with its EXIF rotation honoured, then :func:`fit_square`: uint8 (size, size, channels).
     Raises one of ``UNREADABLE`` when the file is not a readable image."""
-    with Image.open(path) as image:
-        image = ImageOps.exif_transpose(image).convert("L" if channels == 1 else "RGB")
+    with Image.open(path) as opened:
+        image = ImageOps.exif_transpose(opened).convert("L" if channels == 1 else "RGB")
         return np.asarray(fit_square(image, size)).reshape(size, size, channels)
 
 

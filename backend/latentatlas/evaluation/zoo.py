@@ -53,6 +53,7 @@ def score_member(folder: Path, protocol: ZooProtocol) -> dict:
     started = time.perf_counter()
     loaded = load_model_folder(folder, "cpu")
     dataset = load_dataset(loaded.config.dataset)
+    assert isinstance(dataset, FactorDataset)  # zoo members train on dsprites or shapes3d: both have factors
     y = protocol_samples(dataset, protocol)
     z, codes = encode_factor_samples(loaded, dataset, y)
     encoded = time.perf_counter()
@@ -84,6 +85,7 @@ def evaluate_zoo(out: Path, force: bool = False, log: Callable[[str], None] = pr
         ceiling = json.loads(path.read_text()) if path.is_file() else None
         if force or ceiling is None or ceiling["protocol"] != protocol.model_dump(mode="json"):
             dataset = load_dataset(d.spec())
+            assert isinstance(dataset, FactorDataset)  # a zoo dataset is dsprites or shapes3d: both have factors
             ceiling = dataset_ceiling(dataset, protocol)
             path.parent.mkdir(parents=True, exist_ok=True)
             write_json(path, ceiling)
@@ -184,9 +186,9 @@ def compare_zoo(out: Path) -> dict:
                 test = welch(np.array(a["scores"][metric]["values"]), np.array(b["scores"][metric]["values"]))
                 claims.append({"dataset": name, "better": claim.better, "than": claim.than, "metric": metric, "source": claim.source,
                                "diff": test.diff, "ci95": [test.low, test.high], "t": test.t, "df": test.df, "p": test.p})
-    for claim, adjusted in zip(claims, holm(np.array([c["p"] for c in claims])) if claims else []):
-        claim["p_holm"] = float(adjusted)
-        claim["verdict"] = ("holds" if claim["diff"] > 0 else "reversed") if adjusted < 0.05 else "not established"
+    for tested, adjusted in zip(claims, holm(np.array([c["p"] for c in claims])) if claims else []):
+        tested["p_holm"] = float(adjusted)
+        tested["verdict"] = ("holds" if tested["diff"] > 0 else "reversed") if adjusted < 0.05 else "not established"
     images = config.train.steps * config.train.batch_size
     result = {
         "zoo": out.name,

@@ -196,6 +196,7 @@ def export_onnx(model_folder: Path, cache_dir: Path, digest: str | None = None, 
             result.unavailable[name] = f"the model has no {name} (capabilities.{capability} is false)"
             continue
         path = folder / f"{name}.onnx"
+        module: torch.nn.Module
         try:
             if name == "decoder":
                 module, inputs, io, checked_on = _Decoder(model), latents, ("latent", "image"), f"{len(latents)} random latents"

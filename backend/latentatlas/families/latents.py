@@ -38,6 +38,10 @@ class SavedLatents(LatentModel):
 
     capabilities = Capabilities(encode=False, decode=False, train=False, retrieval=False)
     config: LatentsConfig
+    latents: torch.Tensor
+    factors: torch.Tensor
+    images: torch.Tensor
+    indices: torch.Tensor
 
     def __init__(self, config: LatentsConfig) -> None:
         super().__init__(config)

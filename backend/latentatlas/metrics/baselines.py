@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -37,7 +37,7 @@ class NullResult:
     runs: list[Scores]
 
 
-def flatten_scores(result: dict, prefix: str = "") -> Scores:
+def flatten_scores(result: dict[str, Any], prefix: str = "") -> Scores:
     """The float scores of a (nested) metrics result, dotted names (``infomec.infom``);
     flags (bools), matrices and other non-floats are left out."""
     out: Scores = {}
@@ -83,7 +83,8 @@ def perfect_latents(y: np.ndarray) -> np.ndarray:
 
 
 class _Sampler(Protocol):
-    factor_sizes: tuple[int, ...]
+    @property
+    def factor_sizes(self) -> tuple[int, ...]: ...
 
     def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray: ...
 

@@ -11,6 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from latentatlas.metrics.factorvae import (
     IMAGES_PER_CALL,
     GroundTruthDataset,
+    RenderedT,
     Representation,
     represent_factors,
 )
@@ -23,8 +24,8 @@ class BetaVAEResult:
 
 
 def compute_beta_vae(
-    represent: Representation,
-    dataset: GroundTruthDataset,
+    represent: Representation[RenderedT],
+    dataset: GroundTruthDataset[RenderedT],
     *,
     seed: int = 0,
     batch_size: int = 64,
@@ -50,8 +51,8 @@ def compute_beta_vae(
 
 
 def _difference_features(
-    represent: Representation,
-    dataset: GroundTruthDataset,
+    represent: Representation[RenderedT],
+    dataset: GroundTruthDataset[RenderedT],
     batch_size: int,
     num_points: int,
     rng: np.random.Generator,

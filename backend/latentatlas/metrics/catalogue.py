@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -31,6 +31,7 @@ from latentatlas.metrics.dci import DCIResult, compute_dci, compute_dci_fast
 from latentatlas.metrics.factorvae import (
     FactorVAEResult,
     GroundTruthDataset,
+    RenderedT,
     Representation,
     compute_factor_vae,
     compute_factor_vae_corrected,
@@ -42,7 +43,7 @@ from latentatlas.metrics.modularity import compute_explicitness, modularity_from
 from latentatlas.metrics.sap import compute_sap
 
 Source = Literal["latents", "codes", "interventions"]
-Output = tuple[dict, dict]
+Output = tuple[dict[str, Any], dict[str, Any]]
 """What a compute function returns: the result entries (``{"dci": {...}}``) and the matrices
 behind them (``{"dci_importance": [[...]]}``, nested lists)."""
 
@@ -190,7 +191,7 @@ def _explicitness(split: Split) -> Output:
     return {"explicitness_train": explicitness.train, "explicitness_test": explicitness.test}, {}
 
 
-def _infomec_of(split: Split, discrete: bool) -> dict:
+def _infomec_of(split: Split, discrete: bool) -> dict[str, Any]:
     info_mec = compute_infomec(split.z_train, split.y_train, discrete_latents=discrete, seed=split.seed)
     values = {"infom": info_mec.infom, "infoc": info_mec.infoc, "infoe": info_mec.infoe,
               "infoe_near_zero": info_mec.infoe_near_zero}
@@ -217,25 +218,31 @@ def _factor_vae_output(name: str, result: FactorVAEResult) -> Output:
     return {name: value}, {"factor_vae_votes": result.train_votes.tolist()}
 
 
-def _votes_kwargs(seed: int, votes: Votes) -> dict:
+def _votes_kwargs(seed: int, votes: Votes) -> dict[str, Any]:
     return {"seed": seed, "batch_size": votes.batch_size, "num_train": votes.train, "num_eval": votes.eval}
 
 
-def _factor_vae(represent: Representation, dataset: GroundTruthDataset, seed: int, votes: Votes) -> Output:
+def _factor_vae(
+    represent: Representation[RenderedT], dataset: GroundTruthDataset[RenderedT], seed: int, votes: Votes
+) -> Output:
     result = compute_factor_vae(
         represent, dataset, num_variance_estimate=votes.variance_samples, **_votes_kwargs(seed, votes)
     )
     return _factor_vae_output("factor_vae", result)
 
 
-def _factor_vae_corrected(represent: Representation, dataset: GroundTruthDataset, seed: int, votes: Votes) -> Output:
+def _factor_vae_corrected(
+    represent: Representation[RenderedT], dataset: GroundTruthDataset[RenderedT], seed: int, votes: Votes
+) -> Output:
     result = compute_factor_vae_corrected(
         represent, dataset, num_variance_estimate=votes.variance_samples, **_votes_kwargs(seed, votes)
     )
     return _factor_vae_output("factor_vae_corrected", result)
 
 
-def _beta_vae(represent: Representation, dataset: GroundTruthDataset, seed: int, votes: Votes) -> Output:
+def _beta_vae(
+    represent: Representation[RenderedT], dataset: GroundTruthDataset[RenderedT], seed: int, votes: Votes
+) -> Output:
     with warnings.catch_warnings():
         # The reference's LogisticRegression() stops at lbfgs' default 100 iterations.
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -385,7 +392,7 @@ def display_order(entries: Iterable[Metric] = CATALOGUE) -> tuple[Metric, ...]:
     return tuple(sorted(entries, key=lambda entry: list(GROUPS).index(entry.group)))
 
 
-def score_value(result: dict, key: str) -> float | None:
+def score_value(result: dict[str, Any], key: str) -> float | None:
     """The number under flat dotted ``key`` (``dci.disentanglement``) in a nested result, None where
     there is none (flags and counts are not scores but are returned as stored)."""
     value: object = result
@@ -399,10 +406,10 @@ def labels() -> dict[str, str]:
     return {score.key: score.label for score in scores()}
 
 
-def catalogue_json() -> dict:
+def catalogue_json() -> dict[str, Any]:
     """The catalogue as plain JSON (``GET /api/metric-catalogue``): the groups in display order,
     and every metric in display order with its scores."""
-    def entry(item: Metric) -> dict:
+    def entry(item: Metric) -> dict[str, Any]:
         skipped = ("compute", "images", "scores", "flags")
         data = {key: value for key, value in asdict(item).items() if key not in skipped}
         return data | {"compute": item.reference, "flags": list(item.flags), "scores": [asdict(s) for s in item.scores]}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -19,23 +19,29 @@ if TYPE_CHECKING:  # torch is imported only when a score actually runs
 IMAGES_PER_CALL = 2048
 
 
-class GroundTruthDataset(Protocol):
+# What a dataset renders and a representation reads: images (a torch.Tensor), or factor rows.
+RenderedT = TypeVar("RenderedT")
+_RenderedT_co = TypeVar("_RenderedT_co", covariant=True)
+
+
+class GroundTruthDataset(Protocol[_RenderedT_co]):
     """What the interventional scores need from a dataset."""
 
-    factor_sizes: tuple[int, ...]
+    @property
+    def factor_sizes(self) -> tuple[int, ...]: ...
 
     def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Factor indices (n, K)."""
 
-    def render(self, factors: np.ndarray) -> torch.Tensor:
-        """Images (n, C, H, W) in [0, 1] for factor indices (n, K)."""
+    def render(self, factors: np.ndarray) -> _RenderedT_co:
+        """Images (n, C, H, W) in [0, 1] for factor indices (n, K) (``FactorRows``: the rows themselves)."""
 
 
-Representation = Callable[["torch.Tensor"], "np.ndarray | torch.Tensor"]
+Representation = Callable[[RenderedT], "np.ndarray | torch.Tensor"]
 
 
 def represent_factors(
-    represent: Representation, dataset: GroundTruthDataset, factors: np.ndarray
+    represent: Representation[RenderedT], dataset: GroundTruthDataset[RenderedT], factors: np.ndarray
 ) -> np.ndarray:
     """Latents (n, D) float64 of the images rendered from ``factors`` (n, K)."""
     import torch
@@ -59,8 +65,8 @@ class FactorVAEResult:
 
 
 def compute_factor_vae(
-    represent: Representation,
-    dataset: GroundTruthDataset,
+    represent: Representation[RenderedT],
+    dataset: GroundTruthDataset[RenderedT],
     *,
     seed: int = 0,
     batch_size: int = 64,
@@ -89,8 +95,8 @@ def compute_factor_vae(
 
 
 def compute_factor_vae_corrected(
-    represent: Representation,
-    dataset: GroundTruthDataset,
+    represent: Representation[RenderedT],
+    dataset: GroundTruthDataset[RenderedT],
     *,
     seed: int = 0,
     batch_size: int = 64,
@@ -109,8 +115,8 @@ def compute_factor_vae_corrected(
 
 
 def _factor_vae(
-    represent: Representation,
-    dataset: GroundTruthDataset,
+    represent: Representation[RenderedT],
+    dataset: GroundTruthDataset[RenderedT],
     *,
     seed: int,
     batch_size: int,
@@ -148,9 +154,9 @@ def _majority_accuracy(votes: np.ndarray, classifier: np.ndarray) -> float:
 
 
 @dataclass(frozen=True)
-class _Voter:
-    represent: Representation
-    dataset: GroundTruthDataset
+class _Voter(Generic[RenderedT]):
+    represent: Representation[RenderedT]
+    dataset: GroundTruthDataset[RenderedT]
     batch_size: int
     global_var: np.ndarray
     active: np.ndarray

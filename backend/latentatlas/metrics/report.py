@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -108,7 +109,7 @@ def _integer_scalar(value: int | np.ndarray) -> int:
 def compute_metrics(
     z: np.ndarray,
     y: np.ndarray,
-    train_rows: int | None = None,
+    train_rows: int | np.ndarray | None = None,
     metrics: Iterable[str] | str | None = None,
     discrete_latents: bool = False,
     seed: int = 0,
@@ -117,7 +118,7 @@ def compute_metrics(
     with_matrices: bool = False,
     on_progress: Callable[[float], None] | None = None,
     med_topk: Iterable[int] = (),
-) -> dict:
+) -> dict[str, Any]:
     """Compute the requested metrics (names of the catalogue's latents and codes entries,
     METRIC_NAMES; default DEFAULT_METRICS) as a JSON-able dict, each by its catalogue entry's
     compute function, in catalogue order.
@@ -142,8 +143,8 @@ def compute_metrics(
         z[:train_rows], y[:train_rows], z[train_rows:], y[train_rows:], seed, n_jobs, discrete_latents, on_progress,
         tuple(med_topk),
     )
-    result: dict = {}
-    matrices: dict[str, list] = {}
+    result: dict[str, Any] = {}
+    matrices: dict[str, list[Any]] = {}
     for entry in CATALOGUE:
         if entry.name in names:
             values, entry_matrices = entry.compute(split)
@@ -165,7 +166,7 @@ def _requested(metrics: Iterable[str] | str | None) -> set[str]:
     return names
 
 
-def format_table(result: dict) -> str:
+def format_table(result: dict[str, Any]) -> str:
     """Two-column text table of a compute_metrics result (nested keys dotted, matrices left out)."""
     rows = list(_flatten({_table_name(key): value for key, value in result.items() if key != "matrices"}))
     width = max([len("metric")] + [len(name) for name, _ in rows])
@@ -180,7 +181,7 @@ def _table_name(key: str) -> str:
     return f"{key} ({caveat})" if caveat else key
 
 
-def _flatten(result: dict, prefix: str = "") -> Iterable[tuple[str, float]]:
+def _flatten(result: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, float]]:
     for key, value in result.items():
         if isinstance(value, dict):
             yield from _flatten(value, f"{prefix}{key}.")

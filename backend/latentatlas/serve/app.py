@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
+        assert app.openapi_url is not None  # FastAPI's default /openapi.json, never turned off here
         page = get_swagger_ui_html(
             openapi_url=app.openapi_url,
             title="Latent Atlas API",
@@ -94,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             swagger_favicon_url="/vendor/swagger-ui-dist/favicon-32x32.png",
         )
         # the page's language, for screen readers (Swagger UI's template has none), and a skip link as the first Tab
-        html = page.body.decode().replace("<html>", '<html lang="en">', 1)
+        html = bytes(page.body).decode().replace("<html>", '<html lang="en">', 1)
         return HTMLResponse(html.replace("<body>", "<body>" + DOCS_SKIP_LINK, 1))
 
     if settings.frontend_dir.is_dir():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from fastapi import Request
 from starlette.requests import HTTPConnection
@@ -47,6 +47,6 @@ def get_ensemble(ensemble_id: str, request: Request) -> EnsembleService:
     return service
 
 
-async def replay(body: bytes) -> AsyncIterator[bytes]:
+async def replay(body: bytes) -> AsyncGenerator[bytes, None]:
     """An already-read body as the async stream a form parser expects."""
     yield body

@@ -46,6 +46,7 @@ class LatestWins:
         await self._ready.wait()
         self._ready.clear()
         item, self._item = self._item, None
+        assert item is not None  # put stores an item before it sets the event
         return item
 
 

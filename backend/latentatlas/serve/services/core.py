@@ -16,6 +16,7 @@ from latentatlas.data import FactorDataset, ImageDataset, load_dataset
 from latentatlas.errors import InputError, UnsupportedError
 from latentatlas.evaluation.novelty import judge_novelty
 from latentatlas.evaluation.quality import psnr
+from latentatlas.families.base import ExactLikelihood, PriorSampling, capable
 from latentatlas.imaging import tile_grid, to_data_url, to_png
 from latentatlas.serve.admission import Admission, FairLock
 from latentatlas.serve.derived_cache import DerivedCache, model_fingerprint
@@ -172,7 +173,8 @@ class ModelService:
         with self.inference():
             encoding = self.model.encode(images)
             recon = self.model.decode(encoding.latent).cpu() if self.capabilities.decode else None
-            bits = float(self.model.bits_per_dim(images[:1])[0]) if self.capabilities.likelihood else None
+            likelihood = capable(self.model, ExactLikelihood) if self.capabilities.likelihood else None
+            bits = float(likelihood.bits_per_dim(images[:1])[0]) if likelihood is not None else None
         context = self.input_context(None if recon is None else float(psnr(images[:1].cpu(), recon[:1])[0]), bits)
         return EncodeResponse(
             latent=encoding.latent[0].tolist(),
@@ -215,7 +217,7 @@ class ModelService:
                 f"model {self.id} ({self.config.kind}) has no prior to sample from (see `capabilities.sample` in /api/models)"
             )
         with torch.inference_mode(), self.inference():
-            latents = self.model.sample_prior(n, torch.Generator().manual_seed(seed))
+            latents = capable(self.model, PriorSampling).sample_prior(n, torch.Generator().manual_seed(seed))
             images = self.model.decode(latents).cpu()
         samples = [Generated(latent=latents[i].tolist(), image=to_data_url(to_png(images[i]))) for i in range(n)]
         return GenerateResponse(samples=samples, seed=seed)

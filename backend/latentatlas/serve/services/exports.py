@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -101,7 +102,8 @@ def metrics_csv(tables: MetricTables) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["matrix", "factor", *tables.dims])
     for name, matrix in tables.matrices.items():
-        for factor, row in zip(tables.factor_names, matrix):
+        rows: Sequence[Sequence[float]] = matrix  # int (votes) or float rows alike
+        for factor, row in zip(tables.factor_names, rows):
             writer.writerow([name, factor, *row])
     if tables.active is not None:
         writer.writerow(["infomec_active", "", *(int(a) for a in tables.active)])

@@ -11,6 +11,7 @@ from latentatlas.evaluation.ordered_latents import (
     explained_entropy_share,
 )
 from latentatlas.evaluation.quality import add_noise, psnr
+from latentatlas.families.base import OrderedLatents, capable
 from latentatlas.imaging import to_data_url, to_png
 from latentatlas.serve.schemas import (
     DenoiseResponse,
@@ -58,7 +59,7 @@ class OrderedLatentService:
         with torch.inference_mode():
             with core.inference():
                 latent = model.encode(image).latent
-                batch = torch.cat([model.truncate(latent, c) for c in keep])
+                batch = torch.cat([capable(model, OrderedLatents).truncate(latent, c) for c in keep])
             decoded = core.decode(batch)
             scores = psnr(image.cpu().expand_as(decoded), decoded)
         results = [TruncateResult(keep=c, psnr=float(scores[i]), image=to_data_url(to_png(decoded[i]))) for i, c in enumerate(keep)]
@@ -70,8 +71,9 @@ class OrderedLatentService:
         if self._entropy is None:
             core = self.core
             with torch.inference_mode(), core.inference():
-                entropy = core.model.explained_entropy().detach().double().cpu().numpy()
-                standard_error = core.model.explained_entropy_se().detach().double().cpu().numpy()
+                ordered = capable(core.model, OrderedLatents)
+                entropy = ordered.explained_entropy().detach().double().cpu().numpy()
+                standard_error = ordered.explained_entropy_se().detach().double().cpu().numpy()
             if not np.isfinite(entropy).all():
                 raise InputError(f"model {core.id}'s explained entropy estimates are not finite (was it trained?)")
             self._entropy = EntropyResponse(
@@ -92,7 +94,7 @@ class OrderedLatentService:
         noisy = add_noise(clean, sigma, torch.Generator().manual_seed(seed))
         with torch.inference_mode(), core.inference():
             latent = model.encode(noisy.to(core.device)).latent
-            denoised = model.decode(model.truncate(latent, keep)).cpu()
+            denoised = model.decode(capable(model, OrderedLatents).truncate(latent, keep)).cpu()
         return DenoiseResponse(
             clean=to_data_url(to_png(clean[0])),
             noisy=to_data_url(to_png(noisy[0])),

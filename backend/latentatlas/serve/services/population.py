@@ -127,8 +127,10 @@ class PopulationService:
                         encoding = core.model.encode(images)
                     means.append(encoding.latent.float().cpu().numpy())
                     if caps.posterior:
+                        assert encoding.scale is not None  # the posterior capability says encode returns scales
                         scales.append(encoding.scale.float().cpu().numpy())
                     if caps.codes:
+                        assert encoding.codes is not None  # the codes capability says encode returns code indices
                         codes.append(encoding.codes.cpu().numpy())
                 if caps.posterior:
                     values, measure = gaussian_kl_per_dim(np.concatenate(means), np.concatenate(scales)), "kl_nats"
@@ -136,7 +138,7 @@ class PopulationService:
                     sizes = [len(book) for book in core.codebooks or []]
                     values, measure = code_entropy_per_dim(np.concatenate(codes), sizes), "code_entropy_bits"
                 self._information = DimInformation(
-                    measure=measure, values=values.tolist(), order=np.argsort(-values, kind="stable").tolist(),  # type: ignore[arg-type]
+                    measure=measure, values=values.tolist(), order=np.argsort(-values, kind="stable").tolist(),
                     samples=n, seed=seed,
                 )
             return self._information
