@@ -200,7 +200,7 @@ class EnsembleService:
     def detail(self) -> EnsembleDetail:
         self.refresh()
         analysis = self.analysis
-        per_member: dict[str, tuple[list, list]] = {}
+        per_member: dict[str, tuple[list[float | None], list[bool]]] = {}
         if analysis is not None:
             for channel, info, active in zip(analysis["channels"], analysis["info_bits"], analysis["active"]):
                 bits, flags = per_member.setdefault(channel["member"], ([], []))
@@ -208,7 +208,7 @@ class EnsembleService:
                 flags.append(bool(active))
         members = []
         for entry in self.manifest["members"]:
-            bits, flags = per_member.get(entry["name"], (None, None))
+            member_bits, member_flags = per_member.get(entry["name"]) or (None, None)
             status, error = self._status(entry)
             members.append(
                 EnsembleMember(
@@ -218,8 +218,8 @@ class EnsembleService:
                     status=status,
                     model_id=self.model_ids.get(entry["name"]),
                     error=error,
-                    info_bits=bits,
-                    active=flags,
+                    info_bits=member_bits,
+                    active=member_flags,
                 )
             )
         return EnsembleDetail(

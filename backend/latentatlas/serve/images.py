@@ -71,21 +71,23 @@ def _to_8_bit_grey(image: Image.Image) -> Image.Image:
 def _decode(data: bytes, channels: int, size: int, max_pixels: int, max_decoded_pixels: int) -> torch.Tensor:
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
-        width, height = image.size
+        opened = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+        width, height = opened.size
         if width * height > max_pixels:  # from the header, before any pixel is decoded
             raise ImageInputError(413, f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}")
-        if image.format == "JPEG":
-            image.draft("L" if channels == 1 else "RGB", (2 * size, 2 * size))  # decode shrunk
-        elif width * height > max_decoded_pixels // FULL_DECODE_COST.get(image.format, 1):
-            limit = max_decoded_pixels // FULL_DECODE_COST.get(image.format, 1)
+        image_format = opened.format or ""
+        limit = max_decoded_pixels // FULL_DECODE_COST.get(image_format, 1)
+        if image_format == "JPEG":
+            opened.draft("L" if channels == 1 else "RGB", (2 * size, 2 * size))  # decode shrunk
+        elif width * height > limit:
             raise ImageInputError(
                 413,
-                f"{image.format} image is {width}x{height} = {width * height} pixels; {image.format} is decoded at full size, "
+                f"{image_format} image is {width}x{height} = {width * height} pixels; {image_format} is decoded at full size, "
                 f"so the limit is {limit} pixels (send a smaller image, or a JPEG)",
             )
-        image.seek(0)
-        image.load()
+        opened.seek(0)
+        opened.load()
+    image: Image.Image = opened
     if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
     if image.mode in WIDE_GREY_MODES:
