@@ -22,7 +22,6 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
     missing = [
         f"{package.group(1)}.{path.stem}"
         for path in sorted(folder.glob("*.py"))
-        if not path.stem.startswith("_")
-        and f"{package.group(1)}.{path.stem}" not in listed
+        if not path.stem.startswith("_") and f"{package.group(1)}.{path.stem}" not in listed
     ]
     return markdown.rstrip("\n") + "\n" + "".join(f"\n::: {name}\n" for name in missing)

@@ -29,13 +29,11 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve_latency import SLIDER_SCRIPT, slider_values  # noqa: E402
+from serve_latency import SLIDER_SCRIPT, slider_values
 
 # serve_latency's drag, timed to the next animation frame after the app shows the new decode
 # (the frame that paints it), on both paths alike
@@ -46,8 +44,8 @@ PAINTED_SCRIPT = SLIDER_SCRIPT.replace(
 assert PAINTED_SCRIPT != SLIDER_SCRIPT
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the dev-only helpers live with the tests
-from devtools import CHROMIUM, CHROMIUM_ARGS, HOST, LocalServer, machine_info, percentiles  # noqa: E402
-from latentatlas.store.folders import write_json  # noqa: E402
+from devtools import CHROMIUM, CHROMIUM_ARGS, HOST, LocalServer, machine_info, percentiles
+from latentatlas.store.folders import write_json
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "bench" / "results" / "browser_decode.json"
@@ -76,14 +74,16 @@ class Load:
         body = json.dumps({"latent": self.model["latent_mean"], "steps": 11})
         while not self.stop.is_set():
             try:
-                conn.request("POST", f"/api/models/{self.model['id']}/traverse", body, {"Content-Type": "application/json"})
+                conn.request(
+                    "POST", f"/api/models/{self.model['id']}/traverse", body, {"Content-Type": "application/json"}
+                )
                 conn.getresponse().read()
                 self.done += 1
             except (OSError, http.client.HTTPException):
                 conn.close()
                 conn = http.client.HTTPConnection(HOST, self.port, timeout=60)
 
-    def __enter__(self) -> "Load":
+    def __enter__(self) -> Load:
         for worker in self.workers:
             worker.start()
         time.sleep(1.0)  # let it reach full speed
@@ -122,7 +122,9 @@ def drag(page, model: dict, moves: int, counter: dict, pid: int) -> dict:
     }
 
 
-def bench_model(browser, port: int, pid: int, model: dict, load_model: dict, moves: int, load_threads: int, repeats: int) -> dict:
+def bench_model(
+    browser, port: int, pid: int, model: dict, load_model: dict, moves: int, load_threads: int, repeats: int
+) -> dict:
     entry: dict = {"latent_dim": model["latent_dim"], "image_size": model["image_size"], "channels": model["channels"]}
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
     page = context.new_page()
@@ -137,7 +139,11 @@ def bench_model(browser, port: int, pid: int, model: dict, load_model: dict, mov
         wait_ready(page, model["id"], "browser")
         entry["first_use_cached"] = page.evaluate("() => window.__latentAtlas.onnxTimings")
         grids = [page.evaluate("() => window.__latentAtlas.timeTraversal(11)") for _ in range(repeats)]
-        entry["traversal_in_browser"] = {"dims": grids[0]["dims"], "steps": grids[0]["steps"], **percentiles([g["ms"] for g in grids])}
+        entry["traversal_in_browser"] = {
+            "dims": grids[0]["dims"],
+            "steps": grids[0]["steps"],
+            **percentiles([g["ms"] for g in grids]),
+        }
         for phase in ("idle", "busy"):
             for path in ("browser", "server"):
                 if path == "server":
@@ -154,8 +160,11 @@ def bench_model(browser, port: int, pid: int, model: dict, load_model: dict, mov
                     result.pop("server_cpu_s")  # the load's CPU, not the drag's
                 entry[f"{path}_{phase}"] = result
                 shown, painted = result["input_to_frame_shown_ms"], result["input_to_painted_frame_ms"]
-                print(f"[{model['id']}] {path} decode, server {phase}: shown p50/p95 {shown.get('p50', 0):.1f}/{shown.get('p95', 0):.1f} ms, "
-                      f"painted {painted.get('p50', 0):.1f}/{painted.get('p95', 0):.1f} ms, {result['requests_sent']} requests", flush=True)
+                print(
+                    f"[{model['id']}] {path} decode, server {phase}: shown p50/p95 {shown.get('p50', 0):.1f}/{shown.get('p95', 0):.1f} ms, "
+                    f"painted {painted.get('p50', 0):.1f}/{painted.get('p95', 0):.1f} ms, {result['requests_sent']} requests",
+                    flush=True,
+                )
         page.check("#browser-decode")
     finally:
         context.close()
@@ -165,7 +174,9 @@ def bench_model(browser, port: int, pid: int, model: dict, load_model: dict, mov
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--model", action="append", help="model id (repeatable; default: qlae-dsprites, qlae-shapes3d, strkm-shapes3d)")
+    parser.add_argument(
+        "--model", action="append", help="model id (repeatable; default: qlae-dsprites, qlae-shapes3d, strkm-shapes3d)"
+    )
     parser.add_argument("--moves", type=int, default=100)
     parser.add_argument("--load-threads", type=int, default=4)
     parser.add_argument("--traversal-repeats", type=int, default=10)
@@ -182,16 +193,28 @@ def main() -> int:
             results = {}
             try:
                 for model_id in wanted:
-                    results[model_id] = bench_model(browser, server.port, server.process.pid, models[model_id], models[LOAD_MODEL],
-                                                    max(10, args.moves), args.load_threads, max(2, args.traversal_repeats))
+                    results[model_id] = bench_model(
+                        browser,
+                        server.port,
+                        server.process.pid,
+                        models[model_id],
+                        models[LOAD_MODEL],
+                        max(10, args.moves),
+                        args.load_threads,
+                        max(2, args.traversal_repeats),
+                    )
             finally:
                 browser.close()
     report = {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "targets": TARGETS,
-        "load": {"model": LOAD_MODEL, "threads": args.load_threads, "request": "POST /traverse, 12 dims x 11 steps, back to back"},
+        "load": {
+            "model": LOAD_MODEL,
+            "threads": args.load_threads,
+            "request": "POST /traverse, 12 dims x 11 steps, back to back",
+        },
         "note": "browser, server and load generator share this machine's cores; input_to_painted_frame_ms: slider input event -> "
-                "the app shows the new decode -> the next animation frame (the one that paints it)",
+        "the app shows the new decode -> the next animation frame (the one that paints it)",
         "machine": machine_info(load_before),
         "models": results,
     }

@@ -25,9 +25,8 @@ import os
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the dev-only helpers live with the tests
 from devtools import HOST, LocalServer, machine_info, percentiles
@@ -41,6 +40,7 @@ DATASET_INDEX = 0
 
 
 # ------------------------------------------------------------------ helpers
+
 
 def log_spaced(dim: int, n: int) -> list[int]:
     """Up to ``n`` distinct integers in 1..dim, log-spaced, 1 and dim included (as the app's curve)."""
@@ -61,6 +61,7 @@ def timed(call, n: int, warmup: int) -> dict:
 
 
 # ------------------------------------------------------------------ measurements
+
 
 def bench_in_process(service, n: int, warmup: int, max_batch: int) -> dict:
     from latentatlas.serve.services.ordered import OrderedLatentService
@@ -106,7 +107,10 @@ def check(value: float, target: float) -> dict:
 def print_table(results: dict) -> None:
     print(f"{'model':<24} {'measure':<26} {'p50 ms':>9} {'p95 ms':>9}  target")
     for model_id, entry in results.items():
-        measures = (("batch1_ms", "batch 1", TARGETS["batch1_p50_ms"]), ("curve16_ms", f"{len(entry['keep_curve'])}-C curve", TARGETS["curve16_p50_ms"]))
+        measures = (
+            ("batch1_ms", "batch 1", TARGETS["batch1_p50_ms"]),
+            ("curve16_ms", f"{len(entry['keep_curve'])}-C curve", TARGETS["curve16_p50_ms"]),
+        )
         for where in ("in_process", "http"):
             for key, name, target in measures:
                 stats = entry[where][key]
@@ -115,6 +119,7 @@ def print_table(results: dict) -> None:
 
 
 # ------------------------------------------------------------------ main
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -145,8 +150,13 @@ def main() -> int:
         print(f"[{model_id}] in process x{n} …", flush=True)
         entry = bench_in_process(service, n, warmup, settings.max_decode_batch)
         keeps = {key: entry.pop(key) for key in ("keep_batch1", "keep_curve")}
-        results[model_id] = {"latent_dim": service.config.latent_dim, "image_size": service.config.net.image_size,
-                             "channels": service.config.net.channels, **keeps, "in_process": entry}
+        results[model_id] = {
+            "latent_dim": service.config.latent_dim,
+            "image_size": service.config.net.image_size,
+            "channels": service.config.net.channels,
+            **keeps,
+            "in_process": entry,
+        }
     del registry, flows
 
     with tempfile.TemporaryDirectory() as tmp, LocalServer(args.models_dir, Path(tmp) / "server.log") as server:
@@ -162,7 +172,7 @@ def main() -> int:
         for model_id, entry in results.items()
     }
     report = {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {**machine_info(load_before), "device": str(device)},
         "settings": {"n": n, "warmup": warmup, "dataset_index": DATASET_INDEX, "curve_points": CURVE_POINTS},
         "targets": TARGETS,

@@ -90,9 +90,14 @@ def run_case(case: str, args: argparse.Namespace, values: dict[str, Any]) -> dic
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         for key in ("info_bits", "nmi", "vi", "nmi_factor", "vi_factor"):
             values[f"{case}/{key}"] = np.array(result[key], dtype=np.float64)
-        return {"seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3), "channels": args.channels,
-                "probes": args.probes,
-                "factors": int(y.shape[1]), "active_channels": int(sum(result["active"]))}
+        return {
+            "seconds": round(seconds, 3),
+            "cpu_seconds": round(cpu, 3),
+            "channels": args.channels,
+            "probes": args.probes,
+            "factors": int(y.shape[1]),
+            "active_channels": int(sum(result["active"])),
+        }
     loaded = synthetic_members(30, 10, args.probes, args.seed) if case == "fusion_synthetic" else ensemble_members()
     if loaded is None:
         return {"skipped": f"no {ENSEMBLE}"}
@@ -101,11 +106,19 @@ def run_case(case: str, args: argparse.Namespace, values: dict[str, Any]) -> dic
     fusion = fuse_spaces(mu, logvar, max_steps=args.fusion_steps)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     values[f"{case}/mu"], values[f"{case}/member_nmi"] = fusion.mu, fusion.member_nmi
-    return {"seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3), "members": int(mu.shape[0]),
-            "channels": int(mu.shape[1]),
-            "probes": int(mu.shape[2]), "steps": fusion.steps, "best_step": fusion.best_step,
-            "converged": fusion.converged, "info_bits": round(fusion.info_bits, 6),
-            "mean_nmi": round(fusion.mean_nmi, 6), "mean_vi": round(fusion.mean_vi, 6)}
+    return {
+        "seconds": round(seconds, 3),
+        "cpu_seconds": round(cpu, 3),
+        "members": int(mu.shape[0]),
+        "channels": int(mu.shape[1]),
+        "probes": int(mu.shape[2]),
+        "steps": fusion.steps,
+        "best_step": fusion.best_step,
+        "converged": fusion.converged,
+        "info_bits": round(fusion.info_bits, 6),
+        "mean_nmi": round(fusion.mean_nmi, 6),
+        "mean_vi": round(fusion.mean_vi, 6),
+    }
 
 
 def main() -> None:
@@ -139,10 +152,16 @@ def main() -> None:
         load_before = os.getloadavg()[0]
         entry = run_case(case, args, values)
         load_after = os.getloadavg()[0]
-        entry.update(target_seconds=TARGETS[case], load_average_1min=[round(load_before, 2), round(load_after, 2)],
-                     torch_threads=torch.get_num_threads(), code=str(Path(latentatlas.__file__).parent),
-                     torch=torch.__version__, platform=platform.platform(), cpu_count=os.cpu_count(),
-                     when=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        entry.update(
+            target_seconds=TARGETS[case],
+            load_average_1min=[round(load_before, 2), round(load_after, 2)],
+            torch_threads=torch.get_num_threads(),
+            code=str(Path(latentatlas.__file__).parent),
+            torch=torch.__version__,
+            platform=platform.platform(),
+            cpu_count=os.cpu_count(),
+            when=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        )
         report.setdefault(args.label, {})[case] = entry
         print(json.dumps({args.label: {case: entry}}), flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)

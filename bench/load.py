@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -107,7 +107,16 @@ def latent_for(model: dict, rng: random.Random) -> list[float]:
     return [m + s * rng.gauss(0, 1) for m, s in zip(model["latent_mean"], model["latent_std"])]
 
 
-async def client_loop(index: int, base: str, models: list[dict], flows: list[dict], photo: bytes, deadline: float, recorder: Recorder, http: httpx.AsyncClient) -> None:
+async def client_loop(
+    index: int,
+    base: str,
+    models: list[dict],
+    flows: list[dict],
+    photo: bytes,
+    deadline: float,
+    recorder: Recorder,
+    http: httpx.AsyncClient,
+) -> None:
     rng = random.Random(index)
     kinds, weights = zip(*MIX.items())
     while time.perf_counter() < deadline:
@@ -119,15 +128,29 @@ async def client_loop(index: int, base: str, models: list[dict], flows: list[dic
         elif kind == "live":
             await live_session(recorder, f"ws://{base.split('://')[1]}/api/models/{model['id']}/live", model, rng)
         elif kind == "encode_index":
-            await timed(recorder, kind, lambda: http.post(f"{path}/encode", json={"dataset_index": rng.randrange(1000)}))
+            await timed(
+                recorder, kind, lambda: http.post(f"{path}/encode", json={"dataset_index": rng.randrange(1000)})
+            )
         elif kind == "encode_photo":
-            await timed(recorder, kind, lambda: http.post(f"{path}/encode", files={"image": ("photo.jpg", photo, "image/jpeg")}))
+            await timed(
+                recorder, kind, lambda: http.post(f"{path}/encode", files={"image": ("photo.jpg", photo, "image/jpeg")})
+            )
         elif kind == "traverse":
             dims = list(range(min(10, model["latent_dim"])))
-            await timed(recorder, kind, lambda: http.post(f"{path}/traverse", json={"latent": latent_for(model, rng), "dims": dims, "steps": 10}))
+            await timed(
+                recorder,
+                kind,
+                lambda: http.post(
+                    f"{path}/traverse", json={"latent": latent_for(model, rng), "dims": dims, "steps": 10}
+                ),
+            )
         elif kind == "truncate":
             keep = sorted({1, 4, 16, 64, model["latent_dim"] // 16, model["latent_dim"]})
-            await timed(recorder, kind, lambda: http.post(f"{path}/truncate", json={"dataset_index": rng.randrange(1000), "keep": keep}))
+            await timed(
+                recorder,
+                kind,
+                lambda: http.post(f"{path}/truncate", json={"dataset_index": rng.randrange(1000), "keep": keep}),
+            )
 
 
 def probe_health(base: str, seconds: float, results) -> None:
@@ -146,7 +169,9 @@ def probe_health(base: str, seconds: float, results) -> None:
         time.sleep(0.1)
 
 
-async def run_phase(server: LocalServer, clients: int, seconds: float, models: list[dict], flows: list[dict], photo: bytes) -> dict:
+async def run_phase(
+    server: LocalServer, clients: int, seconds: float, models: list[dict], flows: list[dict], photo: bytes
+) -> dict:
     recorder, rss = Recorder(), []
     before = rss_mb(server.pid)
     deadline = time.perf_counter() + seconds
@@ -185,10 +210,18 @@ async def run_phase(server: LocalServer, clients: int, seconds: float, models: l
         "requests": total,
         "requests_per_second": round(total / wall, 1),
         "statuses": dict(all_statuses),
-        "errors": sum(n for status, n in all_statuses.items() if status.startswith("error") or status.startswith("5") and status != "503"),
+        "errors": sum(
+            n
+            for status, n in all_statuses.items()
+            if status.startswith("error") or (status.startswith("5") and status != "503")
+        ),
         "slowest_s": round(max((max(v) for k, v in recorder.times.items() if v), default=0) / 1000, 2),
         "endpoints": {k: {**percentiles(v), "statuses": statuses[k]} for k, v in sorted(recorder.times.items())},
-        "rss_mb": {"before": round(before, 1), "peak": round(max(rss, default=before), 1), "after": round(rss_mb(server.pid), 1)},
+        "rss_mb": {
+            "before": round(before, 1),
+            "peak": round(max(rss, default=before), 1),
+            "after": round(rss_mb(server.pid), 1),
+        },
     }
 
 
@@ -206,11 +239,13 @@ def main() -> int:
         served = [m for m in models if not m.get("ensemble") and m["latent_dim"] <= 64]  # the explorer's models
         flows = [m for m in models if m["capabilities"]["ordered"]]
         idle = rss_mb(server.pid)
-        results = [asyncio.run(run_phase(server, int(clients), seconds, served, flows, photo)) for clients, seconds in phases]
+        results = [
+            asyncio.run(run_phase(server, int(clients), seconds, served, flows, photo)) for clients, seconds in phases
+        ]
         log_tail = server.log()
     report = {
         "benchmark": "load",
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(load_before),
         "host": HOST,
         "models": [m["id"] for m in served] + [m["id"] for m in flows if m not in served],

@@ -18,22 +18,22 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import resource  # noqa: E402
-import time  # noqa: E402
-import tracemalloc  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import TypeVar  # noqa: E402
+import argparse
+import json
+import platform
+import resource
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
 
-import numpy as np  # noqa: E402
-from sklearn.metrics import mutual_info_score  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
+import numpy as np
+from sklearn.metrics import mutual_info_score
+from threadpoolctl import threadpool_limits
 
-from latentatlas.metrics._mi import NUM_BINS, histogram_mutual_info  # noqa: E402
-from latentatlas.metrics.med import compute_med  # noqa: E402
+from latentatlas.metrics._mi import NUM_BINS, histogram_mutual_info
+from latentatlas.metrics.med import compute_med
 
 ROOT = Path(__file__).resolve().parents[1]
 CARDS = (4, 5, 6, 8, 10)

@@ -40,9 +40,7 @@ def generate(folder: Path) -> dict[str, dict]:
     from dataset_files import write_celeba, write_dsprites, write_mpi3d, write_shapes3d
 
     writers = {
-        "dsprites": lambda: write_dsprites(
-            folder / "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
-        ),
+        "dsprites": lambda: write_dsprites(folder / "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"),
         "shapes3d": lambda: write_shapes3d(folder / "3dshapes.h5"),
         "mpi3d": lambda: write_mpi3d(folder / "mpi3d_toy.npz", 460_800),
         "celeba": lambda: write_celeba(folder / "celeba", CELEBA_IMAGES, noise=32),
@@ -51,9 +49,7 @@ def generate(folder: Path) -> dict[str, dict]:
     for name, write in writers.items():
         started = time.perf_counter()
         path = write()
-        files = (
-            [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-        )
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
         made[name] = {
             "path": str(path),
             "write_seconds": round(time.perf_counter() - started, 1),
@@ -65,9 +61,7 @@ def generate(folder: Path) -> dict[str, dict]:
 
 def evict(path: Path) -> None:
     """Drop a file's (or a folder's files') pages from the page cache, so that reading starts cold."""
-    for file in (
-        [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-    ):
+    for file in [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]:
         fd = os.open(file, os.O_RDONLY)
         try:
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
@@ -81,6 +75,7 @@ def measure(name: str, path: Path) -> dict:
 
     import numpy as np
     import torch
+
     from latentatlas.data import DatasetSpec, load_dataset
 
     torch.set_num_threads(1)
@@ -107,9 +102,7 @@ def measure(name: str, path: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument(
-        "--measure", nargs=2, metavar=("NAME", "PATH"), help=argparse.SUPPRESS
-    )
+    parser.add_argument("--measure", nargs=2, metavar=("NAME", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(args.measure[0], Path(args.measure[1]))))
@@ -125,9 +118,7 @@ def main() -> None:
         results = {}
         for name, info in made.items():
             command = [sys.executable, __file__, "--measure", name, info["path"]]
-            run = subprocess.run(
-                command, capture_output=True, text=True, env=env, check=True
-            )
+            run = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
             results[name] = {**json.loads(run.stdout.strip().splitlines()[-1]), **info}
             del results[name]["path"]
             print(name, results[name], flush=True)

@@ -32,7 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +48,7 @@ TARGETS = {"server_decode_p50_ms": 5.0, "slider_to_image_p95_ms": 100.0}
 
 # ------------------------------------------------------------------ helpers
 
+
 def random_latents(model: dict, n: int, rng: np.random.Generator) -> list[list[float]]:
     """Plausible latents: random codes (QLAE) or mean + sd * N(0, 1)."""
     out = []
@@ -61,6 +62,7 @@ def random_latents(model: dict, n: int, rng: np.random.Generator) -> list[list[f
 
 
 # ------------------------------------------------------------------ measurements
+
 
 def bench_http_decode(port: int, model: dict, n: int, warmup: int, rng) -> dict:
     conn = http.client.HTTPConnection(HOST, port, timeout=30)
@@ -144,7 +146,10 @@ def bench_render(batch: int = 256, repeats: int = 5) -> dict:
             elapsed = time.perf_counter() - t0
             assert images.shape[0] == batch
             rates.append(batch / elapsed)
-        out[name] = {"images_per_s_median": round(statistics.median(rates), 1), "images_per_s_all": [round(r, 1) for r in rates]}
+        out[name] = {
+            "images_per_s_median": round(statistics.median(rates), 1),
+            "images_per_s_all": [round(r, 1) for r in rates],
+        }
     return out
 
 
@@ -203,7 +208,9 @@ def bench_browser(port: int, model: dict, moves: int) -> dict:
                 timeout=30_000,
             )
             dim = 0
-            raw = page.evaluate(SLIDER_SCRIPT, {"values": slider_values(model, dim, moves), "dim": dim, "timeoutMs": 3000})
+            raw = page.evaluate(
+                SLIDER_SCRIPT, {"values": slider_values(model, dim, moves), "dim": dim, "timeoutMs": 3000}
+            )
         finally:
             browser.close()
     return {
@@ -218,6 +225,7 @@ def bench_browser(port: int, model: dict, moves: int) -> dict:
 
 
 # ------------------------------------------------------------------ main
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -242,7 +250,12 @@ def main() -> int:
         results = {}
         for model in models:
             print(f"[{model['id']}] HTTP decode x{n} …", flush=True)
-            entry = {"kind": model["kind"], "latent_dim": model["latent_dim"], "image_size": model["image_size"], "channels": model["channels"]}
+            entry = {
+                "kind": model["kind"],
+                "latent_dim": model["latent_dim"],
+                "image_size": model["image_size"],
+                "channels": model["channels"],
+            }
             entry["http_decode_ms"] = bench_http_decode(port, model, n, args.warmup, rng)
             print(f"[{model['id']}] WebSocket decode x{n} …", flush=True)
             entry["ws_round_trip_ms"], entry["ws_server_decode_ms"] = bench_ws_decode(port, model, n, args.warmup, rng)
@@ -264,11 +277,19 @@ def main() -> int:
         server_p50 = entry["ws_server_decode_ms"].get("p50")
         slider = entry.get("browser_slider", {}).get("input_to_image_load_ms", {})
         checks[model_id] = {
-            "server_decode_p50_ms": {"value": server_p50, "target": TARGETS["server_decode_p50_ms"], "ok": server_p50 is not None and server_p50 <= TARGETS["server_decode_p50_ms"]},
-            "slider_to_image_p95_ms": {"value": slider.get("p95"), "target": TARGETS["slider_to_image_p95_ms"], "ok": slider.get("p95") is not None and slider["p95"] <= TARGETS["slider_to_image_p95_ms"]},
+            "server_decode_p50_ms": {
+                "value": server_p50,
+                "target": TARGETS["server_decode_p50_ms"],
+                "ok": server_p50 is not None and server_p50 <= TARGETS["server_decode_p50_ms"],
+            },
+            "slider_to_image_p95_ms": {
+                "value": slider.get("p95"),
+                "target": TARGETS["slider_to_image_p95_ms"],
+                "ok": slider.get("p95") is not None and slider["p95"] <= TARGETS["slider_to_image_p95_ms"],
+            },
         }
     report = {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(load_before),
         "settings": {"n": n, "warmup": args.warmup, "moves": moves, "browser": not args.no_browser},
         "targets": TARGETS,

@@ -55,7 +55,7 @@ def link_copy(source: Path, target: Path) -> None:
 def post_json(url: str, body: dict, timeout: float = 300.0) -> tuple[int, dict]:
     request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - 127.0.0.1 only
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")
@@ -140,7 +140,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--models-dir", type=Path, default=REPO_ROOT / "models")
-    parser.add_argument("--compare", type=Path, help="another checkout's backend/ folder, measured the same way (start-up only)")
+    parser.add_argument(
+        "--compare", type=Path, help="another checkout's backend/ folder, measured the same way (start-up only)"
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()
     result: dict = {"created": datetime.now(UTC).isoformat(timespec="seconds"), "targets": TARGETS}
@@ -155,8 +157,11 @@ def main() -> int:
         with server:
             ready = server.json("/readyz")
             result["startup"] = {
-                "ready_s": round(ready_s, 2), "idle_rss_mb": round(idle_rss, 1),
-                "models": ready["models"], "loaded_at_ready": ready.get("loaded"), "failed": ready["failed"],
+                "ready_s": round(ready_s, 2),
+                "idle_rss_mb": round(idle_rss, 1),
+                "models": ready["models"],
+                "loaded_at_ready": ready.get("loaded"),
+                "failed": ready["failed"],
             }
             print(f"ready in {ready_s:.2f} s, idle RSS {idle_rss:.0f} MB, {ready['models']} models", flush=True)
             result["startup"]["phases"] = phases(models_dir)
@@ -170,11 +175,15 @@ def main() -> int:
                 other, other_ready_s, other_idle = start(models_dir, Path(scratch) / "compare.log")
                 with other:
                     result["compare"] = {
-                        "backend": str(args.compare), "ready_s": round(other_ready_s, 2), "idle_rss_mb": round(other_idle, 1)
+                        "backend": str(args.compare),
+                        "ready_s": round(other_ready_s, 2),
+                        "idle_rss_mb": round(other_idle, 1),
                     }
             finally:
                 os.environ["PYTHONPATH"] = previous
-            print(f"compared ({args.compare}): ready in {other_ready_s:.2f} s, idle RSS {other_idle:.0f} MB", flush=True)
+            print(
+                f"compared ({args.compare}): ready in {other_ready_s:.2f} s, idle RSS {other_idle:.0f} MB", flush=True
+            )
     result["met"] = {
         "ready_s": result["startup"]["ready_s"] <= TARGETS["ready_s"],
         "idle_rss_mb": result["startup"]["idle_rss_mb"] <= TARGETS["idle_rss_mb"],

@@ -22,7 +22,7 @@ import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -41,17 +41,27 @@ def image_bytes(width: int, height: int, fmt: str) -> bytes:
     rng = np.random.default_rng(0)
     small = Image.fromarray(rng.integers(0, 255, (height // 100, width // 100, 3), dtype=np.uint8))
     buffer = io.BytesIO()
-    small.resize((width, height), Image.Resampling.NEAREST).save(buffer, format=fmt, **({"quality": 85} if fmt == "JPEG" else {}))
+    small.resize((width, height), Image.Resampling.NEAREST).save(
+        buffer, format=fmt, **({"quality": 85} if fmt == "JPEG" else {})
+    )
     return buffer.getvalue()
 
 
 def post(url: str, data: bytes, name: str) -> int:
     boundary = "latentatlasbench"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"{name}\"\r\n"
-            "Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
     try:
-        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 - 127.0.0.1 only
+        with urllib.request.urlopen(request, timeout=120) as response:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
@@ -81,8 +91,14 @@ def measure(server: LocalServer, url: str, data: bytes, name: str) -> dict:
     one, status = peak_growth(server, lambda: post(url, data, name))
     with ThreadPoolExecutor(8) as pool:
         eight, statuses = peak_growth(server, lambda: list(pool.map(lambda _: post(url, data, name), range(8))))
-    return {"bytes": len(data), "status": status, "statuses_of_8": statuses, "one_upload_peak_mb": one,
-            "eight_at_once_peak_mb": eight, "idle_mb": round(rss_mb(server.pid), 1)}
+    return {
+        "bytes": len(data),
+        "status": status,
+        "statuses_of_8": statuses,
+        "one_upload_peak_mb": one,
+        "eight_at_once_peak_mb": eight,
+        "idle_mb": round(rss_mb(server.pid), 1),
+    }
 
 
 def main() -> int:
@@ -100,12 +116,20 @@ def main() -> int:
         url = f"{server.url}/api/models/{args.model}/encode"
         post(url, cases["jpeg_12mp_photo"][0], "warm.jpg")  # first-use allocations out of the way
         results = {name: measure(server, url, data, filename) for name, (data, filename) in cases.items()}
-    report = {"benchmark": "upload_memory", "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "machine": machine_info(load_before), "model": args.model, "targets": TARGETS, "cases": results}
+    report = {
+        "benchmark": "upload_memory",
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine_info(load_before),
+        "model": args.model,
+        "targets": TARGETS,
+        "cases": results,
+    }
     write_json(args.out, report)
     for name, result in results.items():
-        print(f"{name}: {result['bytes'] / 1e3:.0f} KB -> {result['status']}; one upload peak +{result['one_upload_peak_mb']} MB, "
-              f"8 at once peak +{result['eight_at_once_peak_mb']} MB")
+        print(
+            f"{name}: {result['bytes'] / 1e3:.0f} KB -> {result['status']}; one upload peak +{result['one_upload_peak_mb']} MB, "
+            f"8 at once peak +{result['eight_at_once_peak_mb']} MB"
+        )
     return 0
 
 

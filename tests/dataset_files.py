@@ -34,22 +34,16 @@ def grid_classes(sizes: tuple[int, ...], rows: slice = slice(None)) -> np.ndarra
 
 def index_marks(indices: np.ndarray) -> np.ndarray:
     """Bits of each index, (n, INDEX_BITS) of 0/1, most significant first: pixels that name their row."""
-    return (
-        (np.asarray(indices)[:, None] >> np.arange(INDEX_BITS - 1, -1, -1)) & 1
-    ).astype(np.uint8)
+    return ((np.asarray(indices)[:, None] >> np.arange(INDEX_BITS - 1, -1, -1)) & 1).astype(np.uint8)
 
 
 def marked_index(images: np.ndarray) -> np.ndarray:
     """The row indices that :func:`index_marks` wrote into images' first pixels (values 0/1 or 0/255)."""
-    bits = (np.asarray(images).reshape(len(images), -1)[:, :INDEX_BITS] > 0).astype(
-        np.int64
-    )
+    bits = (np.asarray(images).reshape(len(images), -1)[:, :INDEX_BITS] > 0).astype(np.int64)
     return bits @ (1 << np.arange(INDEX_BITS - 1, -1, -1))
 
 
-def marked_images(
-    start: int, count: int, shape: tuple[int, ...], value: int
-) -> np.ndarray:
+def marked_images(start: int, count: int, shape: tuple[int, ...], value: int) -> np.ndarray:
     """``count`` images (rows start..) of ``shape``: a sprite-like block plus the index marks (0 or ``value``)."""
     images = np.zeros((count, *shape), dtype=np.uint8)
     flat = images.reshape(count, -1)
@@ -76,11 +70,7 @@ def _write_array(
             },
         )
         for chunk in chunks:
-            member.write(
-                chunk
-                if isinstance(chunk, bytes)
-                else np.ascontiguousarray(chunk, dtype=dtype).tobytes()
-            )
+            member.write(chunk if isinstance(chunk, bytes) else np.ascontiguousarray(chunk, dtype=dtype).tobytes())
 
 
 class HoleWriter:
@@ -135,15 +125,12 @@ def write_npz(
             else:
                 shape, rows = array
                 chunks = (
-                    rows(start, min(rows_per_chunk, shape[0] - start))
-                    for start in range(0, shape[0], rows_per_chunk)
+                    rows(start, min(rows_per_chunk, shape[0] - start)) for start in range(0, shape[0], rows_per_chunk)
                 )
                 _write_array(zf, name, shape, np.dtype(np.uint8), chunks)
         for name, value in (pickled or {}).items():
             buffer = io.BytesIO()
-            np.lib.format.write_array(
-                buffer, np.array(value, dtype=object), allow_pickle=True
-            )
+            np.lib.format.write_array(buffer, np.array(value, dtype=object), allow_pickle=True)
             zf.writestr(f"{name}.npy", buffer.getvalue())
     return path
 
@@ -176,9 +163,7 @@ def write_dsprites(path: Path, sizes: tuple[int, ...] = DSPRITES_SIZES) -> Path:
     return write_npz(path, arrays, compressed=True, pickled={"metadata": metadata})
 
 
-def write_shapes3d(
-    path: Path, sizes: tuple[int, ...] = SHAPES3D_SIZES, chunk: int = 8192
-) -> Path:
+def write_shapes3d(path: Path, sizes: tuple[int, ...] = SHAPES3D_SIZES, chunk: int = 8192) -> Path:
     """3dshapes.h5: images uint8 (N, 64, 64, 3), labels float64 (N, 6) of the factors' values."""
     grids = [
         np.linspace(0, 0.9, 10),
@@ -202,15 +187,11 @@ def write_shapes3d(
             n = min(chunk, count - start)
             images[start : start + n] = marked_images(start, n, (64, 64, 3), 255)
             classes = grid_classes(sizes, slice(start, start + n))
-            labels[start : start + n] = np.stack(
-                [grid[classes[:, k]] for k, grid in enumerate(grids)], axis=1
-            )
+            labels[start : start + n] = np.stack([grid[classes[:, k]] for k, grid in enumerate(grids)], axis=1)
     return path
 
 
-def write_mpi3d(
-    path: Path, count: int, compressed: bool = False, marked: np.ndarray | None = None
-) -> Path:
+def write_mpi3d(path: Path, count: int, compressed: bool = False, marked: np.ndarray | None = None) -> Path:
     """An MPI3D npz: one ``images`` array (count, 64, 64, 3), uncompressed unless ``compressed``. With
     ``marked`` row indices, only the 512-row chunks holding them are written, the rest left as holes
     of a sparse file (zeros when read): a full-size file in a few MB of disk."""
@@ -230,11 +211,7 @@ def write_mpi3d(
     written = set((np.asarray(marked) // chunk).tolist())
 
     def rows(start: int, n: int) -> np.ndarray | bytes:
-        return (
-            marked_images(start, n, (64, 64, 3), 255)
-            if start // chunk in written or n != chunk
-            else hole
-        )
+        return marked_images(start, n, (64, 64, 3), 255) if start // chunk in written or n != chunk else hole
 
     return write_npz(
         path,
@@ -256,9 +233,7 @@ def write_celeba(root: Path, count: int, seed: int = 0, noise: int = 0) -> Path:
     lines = [str(count), " ".join(names)]
     for i in range(count):
         file = f"{i + 1:06d}.jpg"
-        pixels = np.full(
-            (218, 178, 3), (attributes[i, :3] > 0) * 200 + 20, dtype=np.uint8
-        )
+        pixels = np.full((218, 178, 3), (attributes[i, :3] > 0) * 200 + 20, dtype=np.uint8)
         if noise:
             pixels += rng.integers(0, noise, size=pixels.shape, dtype=np.uint8)
         Image.fromarray(pixels).save(root / "img_align_celeba" / file, quality=90)

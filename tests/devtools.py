@@ -8,6 +8,7 @@ subprocess; nothing here is used by the app itself.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -59,10 +60,12 @@ def machine_info(load_before: tuple[float, ...]) -> dict:
     import torch
 
     cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    with contextlib.suppress(OSError, StopIteration):
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     return {
         "platform": platform.platform(),
         "cpu": cpu,
@@ -93,7 +96,7 @@ def free_port() -> int:
 def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
     """(status, body) of a GET, HTTP errors included."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - 127.0.0.1 only
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
@@ -108,8 +111,18 @@ class LocalServer:
         self.log_path = log_path
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "latentatlas.cli", "serve", "--host", HOST, "--port", str(self.port),
-                 "--models-dir", str(models_dir)],
+                [
+                    sys.executable,
+                    "-m",
+                    "latentatlas.cli",
+                    "serve",
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(self.port),
+                    "--models-dir",
+                    str(models_dir),
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -117,7 +130,9 @@ class LocalServer:
         deadline = time.monotonic() + ready_timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited with code {self.process.returncode} before it was ready:\n{self.log()}")
+                raise RuntimeError(
+                    f"the server exited with code {self.process.returncode} before it was ready:\n{self.log()}"
+                )
             try:
                 if http_get(self.url + "/readyz", timeout=1.0)[0] == 200:
                     return

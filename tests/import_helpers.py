@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 import torch
+
 from latentatlas.store.folders import load_model_folder
 
 VAE_FOLDER = Path(__file__).resolve().parents[1] / "models" / "vae-dsprites"

@@ -73,7 +73,9 @@ def labelled_sheet(
     label (or corner) + 2 LABEL_PAD, header_height = the font's line height + 2 LABEL_PAD."""
     cols = images.shape[0] // rows
     if len(row_labels) != rows or len(column_labels) != cols:
-        raise ValueError(f"{rows} x {cols} tiles need {rows} row and {cols} column labels, not {len(row_labels)} and {len(column_labels)}")
+        raise ValueError(
+            f"{rows} x {cols} tiles need {rows} row and {cols} column labels, not {len(row_labels)} and {len(column_labels)}"
+        )
     grid = sheet(images, rows, scale).convert("RGB")
     tile_w, tile_h = grid.width // cols, grid.height // rows
     font = _font()
@@ -89,7 +91,9 @@ def labelled_sheet(
     for r, text in enumerate(row_labels):
         draw.text((LABEL_PAD, header_height + r * tile_h + tile_h // 2), text, fill="black", font=font, anchor="lm")
     for c, text in enumerate(column_labels):
-        draw.text((label_width + c * tile_w + tile_w // 2, header_height // 2), text, fill="black", font=font, anchor="mm")
+        draw.text(
+            (label_width + c * tile_w + tile_w // 2, header_height // 2), text, fill="black", font=font, anchor="mm"
+        )
     return canvas
 
 
@@ -102,7 +106,12 @@ def sheet_png(picture: Image.Image) -> bytes:
 
 
 def traversal_gif(
-    images: torch.Tensor, rows: int, row_labels: list[str], step_labels: list[str], corner: str = "", scale: int = 1,
+    images: torch.Tensor,
+    rows: int,
+    row_labels: list[str],
+    step_labels: list[str],
+    corner: str = "",
+    scale: int = 1,
     frame_ms: int = 200,
 ) -> bytes:
     """A traversal (rows*cols, C, H, W), row r sweeping one dim over cols steps, -> an animated GIF

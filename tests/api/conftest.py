@@ -27,7 +27,10 @@ MAX_UPLOAD_BYTES, MAX_IMAGE_PIXELS = 200_000, 4_000_000
 def models_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("models")
     run = TrainConfig(steps=15, batch_size=16, threads=1, device="cpu", log_every=5, checkpoint_every=5, seed=0)
-    for model_id, kind, latent_dim, dataset, channels in ((QLAE_ID, "qlae", 10, "dsprites", 1), (VAE_ID, "vae", 12, "shapes3d", 3)):
+    for model_id, kind, latent_dim, dataset, channels in (
+        (QLAE_ID, "qlae", 10, "dsprites", 1),
+        (VAE_ID, "vae", 12, "shapes3d", 3),
+    ):
         net = NetConfig(image_size=32, channels=channels, widths=(8, 8, 8), hidden=64)
         config = model_config(kind=kind, latent_dim=latent_dim, net=net)
         train(config, DatasetSpec(name=dataset, image_size=32), run, root / model_id, progress=False)

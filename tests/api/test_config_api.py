@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import io
 
-from conftest import MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES
 from PIL import Image
+
+from conftest import MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES
 
 
 def test_config_reports_the_servers_limits(client, settings):

@@ -81,13 +81,17 @@ def test_nearest_images_are_sorted_and_an_indexed_image_finds_itself(client):
     assert set(body["neighbours"][0]["factors"]) >= {"shape", "scale"}
     # an image of the index, encoded, is its own nearest neighbour at distance 0
     found = body["neighbours"][3]["index"]
-    again = client.post(f"/api/models/{ENCODER_ONLY}/nearest", json={"latent": _latent_of(client, ENCODER_ONLY, found), "k": 1})
+    again = client.post(
+        f"/api/models/{ENCODER_ONLY}/nearest", json={"latent": _latent_of(client, ENCODER_ONLY, found), "k": 1}
+    )
     assert again.json()["neighbours"][0]["index"] == found and again.json()["neighbours"][0]["distance"] < 1e-3
 
 
 def test_a_retrieval_traversal_tiles_the_nearest_image_of_each_swept_latent(client):
     latent = _latent_of(client, ENCODER_ONLY, 1234)
-    response = client.post(f"/api/models/{ENCODER_ONLY}/retrieval-traverse", json={"latent": latent, "dims": [0, 3], "steps": 5})
+    response = client.post(
+        f"/api/models/{ENCODER_ONLY}/retrieval-traverse", json={"latent": latent, "dims": [0, 3], "steps": 5}
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["dims"] == [0, 3] and body["steps"] == 5 and _shape(body["image"])[:2] == (128, 320)

@@ -17,8 +17,8 @@ from latentatlas.config import Settings
 from latentatlas.data import DatasetSpec
 from latentatlas.nets import NetConfig
 from latentatlas.serve.app import create_app
-from latentatlas.train import TrainConfig
 from latentatlas.store.ensembles import EnsembleConfig
+from latentatlas.train import TrainConfig
 from latentatlas.train.ensemble import run_ensemble
 
 NAME, BROKEN = "tiny-vae", "broken-ensemble"

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import io
 import os
-from pathlib import Path
 import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -57,7 +57,9 @@ def test_the_model_is_listed_with_its_latent_size_and_capabilities(served):
     described = (model["latent_dim"], model["image_size"], model["channels"], model["kind"])
     assert described == (LATENT_DIM, SIZE, 1, "python")
     assert {name: model["capabilities"][name] for name in ("encode", "decode", "train")} == {
-        "encode": True, "decode": True, "train": False
+        "encode": True,
+        "decode": True,
+        "train": False,
     }
     assert len(model["latent_mean"]) == len(model["latent_std"]) == LATENT_DIM
     assert min(model["latent_std"]) > 0
@@ -131,7 +133,11 @@ def test_block_true_serves_in_the_foreground_until_ctrl_c():
         f"latentatlas.explore(function_pair()[0], dataset='dsprites', image_size={SIZE}, port={port}); print('closed')"
     )
     tests = str(Path(__file__).resolve().parents[1])  # explore_models lives with the tests
-    environment = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")]))}
+    environment = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")])),
+    }
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=environment)
     try:
         line = process.stdout.readline()

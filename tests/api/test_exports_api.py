@@ -10,13 +10,12 @@ import shutil
 
 import numpy as np
 import pytest
+from api_assertions import assert_detail
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from latentatlas.config import Settings
 from latentatlas.serve.app import create_app
-
-from api_assertions import assert_detail
 
 
 def _export(client, model_id: str, **body):
@@ -41,7 +40,7 @@ def _traverse_grid(client, model_id: str, body: dict, data_url_image) -> tuple[d
 def test_png_export_is_the_traversal_grid_labelled_and_upscaled(client, ids, model_infos, data_url_image):
     info = model_infos[ids.vae]
     body = {"latent": info["latent_mean"], "dims": [4, 0, 7], "steps": 5}
-    reply, grid = _traverse_grid(client, ids.vae, body, data_url_image)
+    _reply, grid = _traverse_grid(client, ids.vae, body, data_url_image)
     response = _export(client, ids.vae, **body, format="png")
     assert response.headers["content-disposition"] == f'attachment; filename="{ids.vae}-traversal.png"'
     sheet = _open(response, "image/png")
@@ -89,13 +88,15 @@ def test_export_defaults_to_the_traversals_dims(client, ids, model_infos):
     info = model_infos[ids.qlae]
     one_row = _open(_export(client, ids.qlae, latent=info["latent_mean"], dims=[0], scale=1), "image/png")
     header = one_row.height - 32
-    every = _open(_export(client, ids.qlae, latent=info["latent_mean"], scale=1), "image/png")  # as /traverse: every dim of 10
+    every = _open(
+        _export(client, ids.qlae, latent=info["latent_mean"], scale=1), "image/png"
+    )  # as /traverse: every dim of 10
     assert every.height == header + info["latent_dim"] * 32
     assert every.width == one_row.width  # same steps (the codebook); "z0" .. "z9" fit the same label column
 
 
 @pytest.mark.parametrize(
-    "extra, keywords",
+    ("extra", "keywords"),
     [
         ({"format": "jpeg"}, ["format", "png", "gif"]),
         ({"scale": 0}, ["scale"]),
@@ -108,7 +109,15 @@ def test_export_defaults_to_the_traversals_dims(client, ids, model_infos):
 )
 def test_export_refusals(client, ids, model_infos, extra, keywords):
     body = {"latent": model_infos[ids.vae]["latent_mean"], "format": "png", **extra}
-    assert_detail(client.post(f"/api/models/{ids.vae}/traverse/export", content=json.dumps(body), headers={"content-type": "application/json"}), 422, *keywords)
+    assert_detail(
+        client.post(
+            f"/api/models/{ids.vae}/traverse/export",
+            content=json.dumps(body),
+            headers={"content-type": "application/json"},
+        ),
+        422,
+        *keywords,
+    )
 
 
 def test_unknown_model_is_404(client):
@@ -118,7 +127,12 @@ def test_unknown_model_is_404(client):
 
 def test_metrics_export_without_metrics_is_409(client, ids):
     for fmt in ("csv", "json"):
-        assert_detail(client.get(f"/api/models/{ids.vae}/metrics/export", params={"format": fmt}), 409, "no metrics", "latentatlas evaluate")
+        assert_detail(
+            client.get(f"/api/models/{ids.vae}/metrics/export", params={"format": fmt}),
+            409,
+            "no metrics",
+            "latentatlas evaluate",
+        )
     assert_detail(client.get(f"/api/models/{ids.vae}/metrics/export", params={"format": "xlsx"}), 422, "format")
 
 
@@ -147,9 +161,16 @@ def card_metrics() -> dict:
             "mig_mutual_info": rng.uniform(0, 1, (D, K)).tolist(),
             "factor_vae_votes": rng.integers(0, 9, (K, D)).tolist(),
         },
-        "factor_names": FACTORS, "latent_dim": D, "samples": 300, "train_rows": 200, "seed": 0,
-        "infomec_latents": "values", "votes": {"train": 10, "eval": 5, "batch_size": 64},
-        "seconds": {"total": 1.0}, "device": "cpu", "created": "2026-12-02T00:00:00",
+        "factor_names": FACTORS,
+        "latent_dim": D,
+        "samples": 300,
+        "train_rows": 200,
+        "seed": 0,
+        "infomec_latents": "values",
+        "votes": {"train": 10, "eval": 5, "batch_size": 64},
+        "seconds": {"total": 1.0},
+        "device": "cpu",
+        "created": "2026-12-02T00:00:00",
     }
 
 
@@ -186,16 +207,22 @@ def test_metrics_csv_has_k_rows_by_d_columns_per_matrix(metrics_client, ids, car
         expected = np.asarray(matrices[name], dtype=float)
         assert np.array_equal(values, expected.T if name in ("dci_importance", "mig_mutual_info") else expected), name
     assert blocks["infomec_active"] == [["infomec_active", "", *[str(int(d != 5)) for d in range(D)]]]
-    assert blocks["factor_vae_votes"][0][2:] == [str(v) for v in matrices["factor_vae_votes"][0]]  # counts stay integers
+    assert blocks["factor_vae_votes"][0][2:] == [
+        str(v) for v in matrices["factor_vae_votes"][0]
+    ]  # counts stay integers
 
 
 def test_metrics_json_names_factors_and_dims(metrics_client, ids, card_metrics):
     response = metrics_client.get(f"/api/models/{ids.vae}/metrics/export", params={"format": "json"})
     assert response.status_code == 200 and response.headers["content-type"] == "application/json"
     body = response.json()
-    assert body["model_id"] == ids.vae and body["factor_names"] == FACTORS and body["dims"] == [f"z{d}" for d in range(D)]
+    assert (
+        body["model_id"] == ids.vae and body["factor_names"] == FACTORS and body["dims"] == [f"z{d}" for d in range(D)]
+    )
     assert body["matrices"]["infomec_nmi"] == card_metrics["matrices"]["infomec_nmi"]
-    assert np.array_equal(np.asarray(body["matrices"]["dci_importance"]), np.asarray(card_metrics["matrices"]["dci_importance"]).T)
+    assert np.array_equal(
+        np.asarray(body["matrices"]["dci_importance"]), np.asarray(card_metrics["matrices"]["dci_importance"]).T
+    )
     assert body["active"] == [d != 5 for d in range(D)] and body["values"] == card_metrics["values"]
     # the server's dim names: only one dim reaches the naming threshold
     assert body["dim_names"][NAMED_DIM] == {"factor": "wall_hue", "nmi": 0.8}

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import json
 
 import numpy as np
 import pytest
+from api_assertions import assert_detail as _detail
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -19,8 +21,6 @@ from latentatlas.families import model_config
 from latentatlas.nets import NetConfig
 from latentatlas.serve.app import create_app
 from latentatlas.train import TrainConfig, train
-
-from api_assertions import assert_detail as _detail
 
 FLOW_ID, QLAE_ID = "eoflow-tiny", "qlae-tiny"
 ABLATION_ID = "eoflow-tiny-nomtc"  # the same flow trained without the explained-entropy term
@@ -36,7 +36,13 @@ def flow_models_dir(tmp_path_factory):
     flow = model_config(kind="eoflow", latent_dim=DIM, flow_blocks=2, flow_hidden=16, net=net)
     train(flow, spec, run, root / FLOW_ID, progress=False)
     train(flow.model_copy(update={"lambda_mtc": 0.0}), spec, run, root / ABLATION_ID, progress=False)
-    train(model_config(kind="qlae", latent_dim=6, net=net.model_copy(update={"hidden": 32})), spec, run, root / QLAE_ID, progress=False)
+    train(
+        model_config(kind="qlae", latent_dim=6, net=net.model_copy(update={"hidden": 32})),
+        spec,
+        run,
+        root / QLAE_ID,
+        progress=False,
+    )
     return root
 
 
@@ -61,20 +67,45 @@ def _png(size: int = 24) -> bytes:
     return buffer.getvalue()
 
 
-
-
 # -- description -------------------------------------------------------------------------
 
 
 def test_model_info_says_which_models_truncate(flow_client):
     models = {m["id"]: m for m in flow_client.get("/api/models").json()["models"]}
     flow, qlae = models[FLOW_ID]["capabilities"], models[QLAE_ID]["capabilities"]
-    assert flow == {"encode": True, "decode": True, "codes": False, "posterior": False, "ordered": True, "likelihood": True, "sample": True, "train": True, "retrieval": True, "probe_decoder": False}
+    assert flow == {
+        "encode": True,
+        "decode": True,
+        "codes": False,
+        "posterior": False,
+        "ordered": True,
+        "likelihood": True,
+        "sample": True,
+        "train": True,
+        "retrieval": True,
+        "probe_decoder": False,
+    }
     assert models[FLOW_ID]["latent_dim"] == DIM
-    assert qlae == {"encode": True, "decode": True, "codes": True, "posterior": False, "ordered": False, "likelihood": False, "sample": True, "train": True, "retrieval": True, "probe_decoder": False}
+    assert qlae == {
+        "encode": True,
+        "decode": True,
+        "codes": True,
+        "posterior": False,
+        "ordered": False,
+        "likelihood": False,
+        "sample": True,
+        "train": True,
+        "retrieval": True,
+        "probe_decoder": False,
+    }
     assert models[FLOW_ID]["truncation_fill"] == 0.0 and models[QLAE_ID]["truncation_fill"] is None
     grid, curve = models[FLOW_ID]["keep_grid"], models[FLOW_ID]["curve_keep_grid"]  # the C values the app offers
-    assert grid[0] == curve[0] == 1 and grid[-1] == curve[-1] == DIM and set(curve) <= set(grid) and grid == sorted(set(grid))
+    assert (
+        grid[0] == curve[0] == 1
+        and grid[-1] == curve[-1] == DIM
+        and set(curve) <= set(grid)
+        and grid == sorted(set(grid))
+    )
     assert models[QLAE_ID]["keep_grid"] is None and models[QLAE_ID]["curve_keep_grid"] is None
 
 
@@ -98,7 +129,9 @@ def test_a_flows_detail_carries_the_held_out_curves_of_the_other_flows_on_its_da
     flow = ablation["card"]["flow"]
     assert peer["truncation"] == flow["truncation"] and peer["denoise"] == flow["denoise"]
     assert peer["bits_per_dim"] == flow["bits_per_dim"]
-    assert [p["id"] for p in ablation["peers"]] == [FLOW_ID] and ablation["peers"][0]["differs"] == "lambda_mtc 0.5 (here 0.0)"
+    assert [p["id"] for p in ablation["peers"]] == [FLOW_ID] and ablation["peers"][0][
+        "differs"
+    ] == "lambda_mtc 0.5 (here 0.0)"
     assert flow_client.get(f"/api/models/{QLAE_ID}").json()["peers"] == []  # not ordered: nothing to compare
 
 
@@ -115,13 +148,15 @@ def test_truncate_list_by_index(flow_client):
     for result in body["results"]:
         _image(result["image"])
     psnrs = [r["psnr"] for r in body["results"]]
-    assert all(b >= a - 0.5 for a, b in zip(psnrs, psnrs[1:])), psnrs  # non-decreasing up to float noise
+    assert all(b >= a - 0.5 for a, b in itertools.pairwise(psnrs)), psnrs  # non-decreasing up to float noise
     assert psnrs[-1] >= 60, psnrs  # all latents kept: the flow is invertible
     assert np.array_equal(_image(body["results"][-1]["image"]), _image(body["input"]))
 
 
 def test_truncate_upload_with_form_keep(flow_client):
-    response = flow_client.post(f"/api/models/{FLOW_ID}/truncate", files={"image": ("a.png", _png(), "image/png")}, data={"keep": "4,16,256"})
+    response = flow_client.post(
+        f"/api/models/{FLOW_ID}/truncate", files={"image": ("a.png", _png(), "image/png")}, data={"keep": "4,16,256"}
+    )
     assert response.status_code == 200, response.text[:500]
     results = response.json()["results"]
     assert [r["keep"] for r in results] == [4, 16, 256] and results[-1]["psnr"] >= 60
@@ -134,7 +169,7 @@ def test_truncate_single_keep(flow_client):
 
 
 @pytest.mark.parametrize(
-    "body, keywords",
+    ("body", "keywords"),
     [
         ({"dataset_index": 0, "keep": [0]}, ["keep 0", "1..256"]),
         ({"dataset_index": 0, "keep": [4, 257]}, ["keep 257", "1..256"]),
@@ -151,19 +186,30 @@ def test_truncate_refusals(flow_client, body, keywords):
 
 
 @pytest.mark.parametrize(
-    "keep, keywords", [("", ["keep", "empty"]), ("0", ["keep 0"]), ("4,x", ["keep"]), ("4,300", ["keep 300"])]
+    ("keep", "keywords"), [("", ["keep", "empty"]), ("0", ["keep 0"]), ("4,x", ["keep"]), ("4,300", ["keep 300"])]
 )
 def test_truncate_form_refusals(flow_client, keep, keywords):
-    response = flow_client.post(f"/api/models/{FLOW_ID}/truncate", files={"image": ("a.png", _png(), "image/png")}, data={"keep": keep})
+    response = flow_client.post(
+        f"/api/models/{FLOW_ID}/truncate", files={"image": ("a.png", _png(), "image/png")}, data={"keep": keep}
+    )
     _detail(response, 422, *keywords)
 
 
 def test_truncate_refuses_non_images(flow_client):
-    response = flow_client.post(f"/api/models/{FLOW_ID}/truncate", files={"image": ("a.png", b"not an image at all", "image/png")}, data={"keep": "4"})
+    response = flow_client.post(
+        f"/api/models/{FLOW_ID}/truncate",
+        files={"image": ("a.png", b"not an image at all", "image/png")},
+        data={"keep": "4"},
+    )
     _detail(response, 415, "not a supported image")
-    response = flow_client.post(f"/api/models/{FLOW_ID}/truncate", files={"image": ("a.png", b"", "image/png")}, data={"keep": "4"})
+    response = flow_client.post(
+        f"/api/models/{FLOW_ID}/truncate", files={"image": ("a.png", b"", "image/png")}, data={"keep": "4"}
+    )
     _detail(response, 422, "empty")
-    _detail(flow_client.post(f"/api/models/{FLOW_ID}/truncate", content=b"keep=4", headers={"content-type": "text/plain"}), 415)
+    _detail(
+        flow_client.post(f"/api/models/{FLOW_ID}/truncate", content=b"keep=4", headers={"content-type": "text/plain"}),
+        415,
+    )
 
 
 # -- entropy -----------------------------------------------------------------------------
@@ -173,7 +219,11 @@ def test_entropy(flow_client):
     response = flow_client.get(f"/api/models/{FLOW_ID}/entropy")
     assert response.status_code == 200, response.text[:500]
     body = response.json()
-    entropy, share, error = np.array(body["entropy"]), np.array(body["cumulative_share"]), np.array(body["standard_error"])
+    entropy, share, error = (
+        np.array(body["entropy"]),
+        np.array(body["cumulative_share"]),
+        np.array(body["standard_error"]),
+    )
     assert entropy.shape == share.shape == error.shape == (DIM,)
     assert np.all(error > 0) and np.median(error) < np.std(entropy)  # held-out estimates, with their errors
     assert np.all(np.isfinite(entropy)) and abs(body["total"] - entropy.sum()) < 1e-6 * max(1, abs(entropy.sum()))
@@ -199,16 +249,22 @@ def test_denoise_by_index_is_reproducible(flow_client):
 
 
 def test_denoise_upload_defaults(flow_client):
-    response = flow_client.post(f"/api/models/{FLOW_ID}/denoise", files={"image": ("a.png", _png(), "image/png")}, data={"keep": "256", "sigma": "0"})
+    response = flow_client.post(
+        f"/api/models/{FLOW_ID}/denoise",
+        files={"image": ("a.png", _png(), "image/png")},
+        data={"keep": "256", "sigma": "0"},
+    )
     assert response.status_code == 200, response.text[:500]
     result = response.json()
-    assert result["sigma"] == 0 and result["keep"] == DIM and result["noisy_psnr"] >= 100 and result["denoised_psnr"] >= 60
+    assert (
+        result["sigma"] == 0 and result["keep"] == DIM and result["noisy_psnr"] >= 100 and result["denoised_psnr"] >= 60
+    )
     defaults = flow_client.post(f"/api/models/{FLOW_ID}/denoise", json={"dataset_index": 0}).json()
     assert defaults["sigma"] == 0.1 and defaults["keep"] == DIM // 16 and isinstance(defaults["seed"], int)
 
 
 @pytest.mark.parametrize(
-    "body, keywords",
+    ("body", "keywords"),
     [
         ({"dataset_index": 0, "sigma": -0.1}, ["sigma"]),
         ({"dataset_index": 0, "sigma": 1.5}, ["sigma"]),
@@ -224,10 +280,24 @@ def test_denoise_refusals(flow_client, body, keywords):
 
 def test_denoise_refuses_nan_sigma_and_non_images(flow_client):
     text = json.dumps({"dataset_index": 0, "sigma": float("nan")})
-    _detail(flow_client.post(f"/api/models/{FLOW_ID}/denoise", content=text.encode(), headers={"content-type": "application/json"}), 422, "sigma")
-    response = flow_client.post(f"/api/models/{FLOW_ID}/denoise", files={"image": ("a.png", b"GIF89a garbage", "image/gif")})
+    _detail(
+        flow_client.post(
+            f"/api/models/{FLOW_ID}/denoise", content=text.encode(), headers={"content-type": "application/json"}
+        ),
+        422,
+        "sigma",
+    )
+    response = flow_client.post(
+        f"/api/models/{FLOW_ID}/denoise", files={"image": ("a.png", b"GIF89a garbage", "image/gif")}
+    )
     assert response.status_code in (415, 422), response.text[:300]
-    _detail(flow_client.post(f"/api/models/{FLOW_ID}/denoise", files={"image": ("a.png", _png(), "image/png")}, data={"sigma": "2"}), 422, "sigma")
+    _detail(
+        flow_client.post(
+            f"/api/models/{FLOW_ID}/denoise", files={"image": ("a.png", _png(), "image/png")}, data={"sigma": "2"}
+        ),
+        422,
+        "sigma",
+    )
 
 
 # -- not a flow, unknown model -------------------------------------------------------------
@@ -236,10 +306,12 @@ def test_denoise_refuses_nan_sigma_and_non_images(flow_client):
 def test_qlae_refuses_flow_endpoints(flow_client):
     responses = {
         "truncate": flow_client.post(f"/api/models/{QLAE_ID}/truncate", json={"dataset_index": 0, "keep": [2]}),
-        "truncate upload": flow_client.post(f"/api/models/{QLAE_ID}/truncate", files={"image": ("a.png", _png(), "image/png")}, data={"keep": "2"}),
+        "truncate upload": flow_client.post(
+            f"/api/models/{QLAE_ID}/truncate", files={"image": ("a.png", _png(), "image/png")}, data={"keep": "2"}
+        ),
         "denoise": flow_client.post(f"/api/models/{QLAE_ID}/denoise", json={"dataset_index": 0}),
     }
-    for route, response in responses.items():
+    for _route, response in responses.items():
         _detail(response, 409, QLAE_ID, "capabilities.ordered")
     _detail(flow_client.get(f"/api/models/{QLAE_ID}/entropy"), 409, QLAE_ID, "entropy")
 
@@ -268,7 +340,9 @@ def test_encode_decode_traverse_on_a_flow(flow_client):
     traversed = flow_client.post(f"/api/models/{FLOW_ID}/traverse", json={"latent": body["latent"], "steps": 5})
     assert traversed.status_code == 200, traversed.text[:500]
     assert traversed.json()["dims"] == list(range(16))  # default: the 16 most important latents
-    chosen = flow_client.post(f"/api/models/{FLOW_ID}/traverse", json={"latent": body["latent"], "dims": [0, 255], "steps": 3})
+    chosen = flow_client.post(
+        f"/api/models/{FLOW_ID}/traverse", json={"latent": body["latent"], "dims": [0, 255], "steps": 3}
+    )
     assert chosen.status_code == 200 and chosen.json()["dims"] == [0, 255]
     assert flow_client.get("/healthz").json() == {"status": "ok"}
 
@@ -277,7 +351,13 @@ def test_generate_is_refused_for_a_model_without_a_prior(tmp_path):
     """A plain autoencoder has no prior: 409 naming the capability."""
     net = NetConfig(image_size=16, channels=1, widths=(8, 8), hidden=16)
     run = TrainConfig(steps=2, batch_size=8, threads=1, device="cpu", log_every=1)
-    train(model_config(kind="ae", latent_dim=3, net=net), DatasetSpec(name="dsprites", image_size=16), run, tmp_path / "ae-tiny", progress=False)
+    train(
+        model_config(kind="ae", latent_dim=3, net=net),
+        DatasetSpec(name="dsprites", image_size=16),
+        run,
+        tmp_path / "ae-tiny",
+        progress=False,
+    )
     with TestClient(create_app(Settings(models_dir=tmp_path))) as client:
         info = client.get("/api/models/ae-tiny").json()
         assert info["capabilities"]["sample"] is False

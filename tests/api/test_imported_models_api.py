@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
+from PIL import Image
+
 from import_helpers import VAE_FOLDER, export_vae
 from latentatlas.config import Settings
 from latentatlas.data import DatasetSpec
 from latentatlas.imports import import_latents, import_onnx
 from latentatlas.serve.app import create_app
 from latentatlas.store.folders import load_model_folder
-from PIL import Image
 
 ONNX_ID, LATENTS_ID = "vae-onnx", "saved-latents"
 

@@ -71,7 +71,7 @@ def test_burst_latest_wins(client, ids, model_infos):
 
 
 @pytest.mark.parametrize(
-    "message, seq, keyword",
+    ("message", "seq", "keyword"),
     [
         ("this is not json", None, "JSON"),
         ('{"latent": [0, 0, 0], "seq": 7}', 7, "3 values"),

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+import latentatlas.serve.routers.metrics as metrics_router
 from latentatlas.config import Settings
 from latentatlas.serve.app import create_app
-import latentatlas.serve.routers.metrics as metrics_router
 
 SMALL = {"samples": 60, "train_votes": 4, "eval_votes": 2}
 WAIT_S = 60
@@ -78,8 +78,19 @@ def test_job_computes_the_metrics_beside_the_card(vae_job, jobs_client, ids, met
     # its null (shuffled rows; the vote-based ones: latent rows drawn independently of the
     # factors) and its perfect-latents ceiling.
     baselines = result["baselines"]
-    names = {"mig", "sap", "modularity", "explicitness_train", "explicitness_test", "infomec.infom", "infomec.infoc", "infomec.infoe",
-             "factor_vae.eval_accuracy", "factor_vae_corrected.eval_accuracy", "beta_vae.eval_accuracy"}
+    names = {
+        "mig",
+        "sap",
+        "modularity",
+        "explicitness_train",
+        "explicitness_test",
+        "infomec.infom",
+        "infomec.infoc",
+        "infomec.infoe",
+        "factor_vae.eval_accuracy",
+        "factor_vae_corrected.eval_accuracy",
+        "beta_vae.eval_accuracy",
+    }
     assert set(baselines["ceiling"]) == set(baselines["null_mean"]) == set(baselines["null_sd"]) == names
     assert baselines["null"].startswith("shuffled rows, 3 permutations")
     assert baselines["ceiling"]["infomec.infom"] > baselines["null_mean"]["infomec.infom"]
@@ -101,7 +112,11 @@ def test_job_computes_the_metrics_beside_the_card(vae_job, jobs_client, ids, met
     assert len(names) == nmi.shape[1] == 12
     for d, name in enumerate(names):
         if name is None:
-            assert nmi[:, d].max() < threshold or not result["matrices"]["infomec_active"][d] or detail["posterior_scale"][d] >= 0.8
+            assert (
+                nmi[:, d].max() < threshold
+                or not result["matrices"]["infomec_active"][d]
+                or detail["posterior_scale"][d] >= 0.8
+            )
         else:
             assert name["factor"] == result["factor_names"][int(nmi[:, d].argmax())] and name["nmi"] >= threshold
 

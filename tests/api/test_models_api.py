@@ -11,16 +11,15 @@ import zlib
 import numpy as np
 import pytest
 import torch
+from api_assertions import assert_detail as _detail
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from latentatlas.data import DSprites, Shapes3D
 from latentatlas.config import Settings
+from latentatlas.data import DSprites, Shapes3D
 from latentatlas.serve.app import create_app
 from latentatlas.serve.images import decode_upload
 from latentatlas.store import load_model_folder
-
-from api_assertions import assert_detail as _detail
 
 # -- helpers ----------------------------------------------------------------------------
 
@@ -39,7 +38,9 @@ def datasets(local_models, ids):
     }
 
 
-def _upload(client, model_id: str, data: bytes, filename: str = "upload.png", field: str = "image", mime: str = "image/png"):
+def _upload(
+    client, model_id: str, data: bytes, filename: str = "upload.png", field: str = "image", mime: str = "image/png"
+):
     return client.post(f"/api/models/{model_id}/encode", files={field: (filename, data, mime)})
 
 
@@ -50,8 +51,6 @@ def _by_index(client, model_id: str, body) -> object:
 def _raw(client, url: str, text: str, content_type: str = "application/json"):
     """POST a body as is (JSON text with NaN, which ``json=`` cannot send, or anything else)."""
     return client.post(url, content=text.encode(), headers={"content-type": content_type})
-
-
 
 
 def _pixels(image: Image.Image) -> np.ndarray:
@@ -137,8 +136,16 @@ def test_openapi_and_docs(client):
     schema = client.get("/openapi.json")
     assert schema.status_code == 200
     paths = schema.json()["paths"]
-    for path in ("/api/models", "/api/models/{model_id}", "/api/models/{model_id}/encode", "/api/models/{model_id}/decode",
-                 "/api/models/{model_id}/traverse", "/api/models/{model_id}/samples", "/healthz", "/readyz"):
+    for path in (
+        "/api/models",
+        "/api/models/{model_id}",
+        "/api/models/{model_id}/encode",
+        "/api/models/{model_id}/decode",
+        "/api/models/{model_id}/traverse",
+        "/api/models/{model_id}/samples",
+        "/healthz",
+        "/readyz",
+    ):
         assert path in paths, path
     encode_body = paths["/api/models/{model_id}/encode"]["post"]["requestBody"]["content"]
     assert {"multipart/form-data", "application/json"} <= set(encode_body)
@@ -217,8 +224,12 @@ def photo_files(photo):
     """A real photograph (scikit-image's astronaut), 160x120 (not square), in each accepted format."""
     image = Image.fromarray(photo).resize((160, 120), Image.Resampling.BILINEAR)
     files = {}
-    for fmt, suffix, mime in [("PNG", "png", "image/png"), ("JPEG", "jpg", "image/jpeg"),
-                              ("WEBP", "webp", "image/webp"), ("GIF", "gif", "image/gif")]:
+    for fmt, suffix, mime in [
+        ("PNG", "png", "image/png"),
+        ("JPEG", "jpg", "image/jpeg"),
+        ("WEBP", "webp", "image/webp"),
+        ("GIF", "gif", "image/gif"),
+    ]:
         buffer = io.BytesIO()
         image.save(buffer, format=fmt)
         files[fmt] = (f"astronaut.{suffix}", buffer.getvalue(), mime)
@@ -345,7 +356,9 @@ def test_traverse_qlae_sweeps_each_codebook(client, ids, model_infos, data_url_i
 
 def test_traverse_defaults_to_every_dimension(client, ids, model_infos, data_url_image):
     info = model_infos[ids.qlae]
-    body, grid = _grid(client.post(f"/api/models/{ids.qlae}/traverse", json={"latent": info["latent_mean"]}), data_url_image)
+    body, grid = _grid(
+        client.post(f"/api/models/{ids.qlae}/traverse", json={"latent": info["latent_mean"]}), data_url_image
+    )
     assert body["dims"] == list(range(info["latent_dim"]))
     assert grid.size == (body["steps"] * 32, info["latent_dim"] * 32)
 
@@ -354,7 +367,9 @@ def test_traverse_vae_uses_the_requested_steps(client, ids, model_infos, data_ur
     info = model_infos[ids.vae]
     dims, steps = [1, 2, 5], 4
     body, grid = _grid(
-        client.post(f"/api/models/{ids.vae}/traverse", json={"latent": info["latent_mean"], "dims": dims, "steps": steps}),
+        client.post(
+            f"/api/models/{ids.vae}/traverse", json={"latent": info["latent_mean"], "dims": dims, "steps": steps}
+        ),
         data_url_image,
     )
     assert body["steps"] == steps and body["dims"] == dims
@@ -368,7 +383,8 @@ def test_traverse_tiles_are_the_decoded_sweep(client, ids, model_infos, data_url
     info = model_infos[ids.vae]
     latent = info["latent_mean"]
     body, grid = _grid(
-        client.post(f"/api/models/{ids.vae}/traverse", json={"latent": latent, "dims": [4, 0], "steps": 3}), data_url_image
+        client.post(f"/api/models/{ids.vae}/traverse", json={"latent": latent, "dims": [4, 0], "steps": 3}),
+        data_url_image,
     )
     tile = body["tile"]
     row, column = 1, 2  # dimension 0 at its third value
@@ -466,7 +482,7 @@ def test_encode_refuses_too_many_pixels(client, ids, settings):
     buffer = io.BytesIO()
     Image.new("L", (2100, 2000), 0).save(buffer, format="PNG")  # 4.2 megapixels in a few kilobytes
     data = buffer.getvalue()
-    assert len(data) < settings.max_upload_bytes and 2100 * 2000 > settings.max_image_pixels
+    assert len(data) < settings.max_upload_bytes and settings.max_image_pixels < 2100 * 2000
     _detail(_upload(client, ids.qlae, data), 413, "pixels")
 
 
@@ -503,7 +519,7 @@ def test_encode_refuses_other_content_types(client, ids, content_type):
 
 
 @pytest.mark.parametrize(
-    "body, keywords",
+    ("body", "keywords"),
     [
         ({"dataset_index": 10**9}, ["out of range"]),
         ({"dataset_index": -1}, ["dataset_index"]),
@@ -525,7 +541,7 @@ def test_encode_by_index_refuses_broken_json(client, ids):
 
 
 @pytest.mark.parametrize(
-    "text, keywords",
+    ("text", "keywords"),
     [
         (json.dumps({"latent": [0.0] * 3}), ["3 values", "expects 10"]),
         (json.dumps({"latent": [0.0] * 11}), ["11 values", "expects 10"]),
@@ -546,7 +562,7 @@ def test_decode_refusals(client, ids, text, keywords):
 
 
 @pytest.mark.parametrize(
-    "body, keywords",
+    ("body", "keywords"),
     [
         ({"dims": [10]}, ["dimension 10", "0..9"]),
         ({"dims": [-1]}, ["dimension -1"]),
@@ -568,12 +584,14 @@ def test_traverse_refuses_too_many_decodes(client, ids, model_infos, settings):
     info = model_infos[ids.vae]
     dims = [0, 1] * 10  # 20 rows x 64 steps = 1280 decodes
     assert len(dims) * 64 > settings.max_decode_batch
-    response = client.post(f"/api/models/{ids.vae}/traverse", json={"latent": info["latent_mean"], "dims": dims, "steps": 64})
+    response = client.post(
+        f"/api/models/{ids.vae}/traverse", json={"latent": info["latent_mean"], "dims": dims, "steps": 64}
+    )
     _detail(response, 422, "decodes", "limit")
 
 
 @pytest.mark.parametrize(
-    "params, keyword",
+    ("params", "keyword"),
     [({"n": 0}, "n"), ({"n": 10_000}, "n"), ({"n": "many"}, "n"), ({"n": 2, "seed": -1}, "seed")],
 )
 def test_samples_refusals(client, ids, params, keyword):
@@ -611,7 +629,9 @@ def test_server_stays_up_after_bad_inputs(client, ids, model_infos):
         response = _raw(client, f"/api/models/{ids.qlae}/decode", text)
         assert response.status_code in (400, 422), response.text[:200]  # 400: too deeply nested to parse
         assert isinstance(response.json()["detail"], str)
-    _raw(client, f"/api/models/{ids.qlae}/encode", "\x89PNG\r\n\x1a\n" + "\x00" * 100, "multipart/form-data; boundary=x")
+    _raw(
+        client, f"/api/models/{ids.qlae}/encode", "\x89PNG\r\n\x1a\n" + "\x00" * 100, "multipart/form-data; boundary=x"
+    )
     assert client.get("/healthz").json() == {"status": "ok"}
     response = client.post(f"/api/models/{ids.qlae}/decode", json={"latent": model_infos[ids.qlae]["latent_mean"]})
     assert response.status_code == 200 and response.headers["content-type"] == "image/png"
@@ -669,10 +689,23 @@ def test_generate_refuses_bad_requests(client, ids, body):
 
 
 def test_only_the_pages_and_their_assets_are_served(client):
-    for path in ("/", "/index.html", "/ensembles.html", "/styles.css", "/src/pages/explorer.js", "/vendor/plotly.js-strict-dist-min/plotly-strict.min.js"):
+    for path in (
+        "/",
+        "/index.html",
+        "/ensembles.html",
+        "/styles.css",
+        "/src/pages/explorer.js",
+        "/vendor/plotly.js-strict-dist-min/plotly-strict.min.js",
+    ):
         assert client.get(path).status_code == 200, path
-    for path in ("/package.json", "/package-lock.json", "/node_modules/plotly.js-strict-dist-min/package.json", "/vendor/.package-lock.json",
-                 "/src/../package.json", "/vendor/swagger-ui-dist/../../package.json"):
+    for path in (
+        "/package.json",
+        "/package-lock.json",
+        "/node_modules/plotly.js-strict-dist-min/package.json",
+        "/vendor/.package-lock.json",
+        "/src/../package.json",
+        "/vendor/swagger-ui-dist/../../package.json",
+    ):
         assert client.get(path).status_code == 404, path
 
 
@@ -704,7 +737,12 @@ def test_a_client_that_disconnects_mid_upload_is_one_log_line(caplog):
         reached.append(scope)
 
     bodies = BoundedBodies(app, json_limit=10_000, upload_limit=10_000, timeout=5, min_rate=1024, max_seconds=10)
-    scope = {"type": "http", "method": "POST", "path": "/api/models/m/encode", "headers": [(b"content-length", b"1000")]}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/models/m/encode",
+        "headers": [(b"content-length", b"1000")],
+    }
     with caplog.at_level(logging.INFO, logger="latentatlas.serve"):
         asyncio.run(bodies(scope, receive, send))
     assert sent == [] and reached == []
@@ -720,8 +758,12 @@ def test_cross_origin_writes_are_refused(client, ids, model_infos):
     assert client.post(url, json=latent, headers={"Origin": "http://testserver"}).status_code == 200  # same origin
     for origin in ("http://evil.example", "null", "http://testserver.evil.example"):
         _detail(client.post(url, json=latent, headers={"Origin": origin}), 403, "cross-origin")
-        _detail(client.post(f"/api/models/{ids.qlae}/metrics", json={}, headers={"Origin": origin}), 403, "cross-origin")
-    assert client.get(f"/api/models/{ids.qlae}", headers={"Origin": "http://evil.example"}).status_code == 200  # reads pass
+        _detail(
+            client.post(f"/api/models/{ids.qlae}/metrics", json={}, headers={"Origin": origin}), 403, "cross-origin"
+        )
+    assert (
+        client.get(f"/api/models/{ids.qlae}", headers={"Origin": "http://evil.example"}).status_code == 200
+    )  # reads pass
 
 
 def test_cross_origin_websockets_are_refused(client, ids):
@@ -753,7 +795,10 @@ def test_static_scripts_are_compressed(client):
     assert response.content == path.read_bytes()  # httpx decompressed it
     module = client.get("/src/pages/explorer.js", headers={"Accept-Encoding": "gzip"})
     assert module.headers["content-encoding"] == "gzip"
-    assert client.get("/src/pages/explorer.js", headers={"Accept-Encoding": "identity"}).headers.get("content-encoding") is None
+    assert (
+        client.get("/src/pages/explorer.js", headers={"Accept-Encoding": "identity"}).headers.get("content-encoding")
+        is None
+    )
 
 
 # -- how an input compares with the training data ---------------------------------------------
@@ -764,7 +809,9 @@ def test_encode_says_how_the_input_compares_with_the_training_data(client, ids, 
     near = client.post(f"/api/models/{ids.qlae}/encode", json={"dataset_index": 5}).json()
     original = np.asarray(data_url_image(near["input"]), dtype=np.float64) / 255
     recon = np.asarray(data_url_image(near["reconstruction"]), dtype=np.float64) / 255
-    assert near["psnr_db"] == pytest.approx(-10 * np.log10(np.mean((original - recon) ** 2)), abs=0.3)  # the server's PSNR
+    assert near["psnr_db"] == pytest.approx(
+        -10 * np.log10(np.mean((original - recon) ** 2)), abs=0.3
+    )  # the server's PSNR
     assert near["heldout_psnr_db"] == info["heldout"]["psnr_db"] and near["bits_per_dim"] is None
     assert near["far_from_training"] is (near["psnr_db"] < info["heldout"]["psnr_db"] - 6)
     assert "trained on dsprites" in near["context"] and f"{near['psnr_db']:.1f} dB" in near["context"]
@@ -780,7 +827,10 @@ def test_encode_says_how_the_input_compares_with_the_training_data(client, ids, 
         assert service.input_context(25.0 - FAR_PSNR_DB + 0.1, None).far_from_training is False
         assert service.input_context(30.0, 2.0 + FAR_BITS_PER_DIM + 0.1).far_from_training is True
         context = service.input_context(12.0, 2.5)
-        assert "far from what the model was trained on" in context.context and "2.50 bits/dim against 2.00" in context.context
+        assert (
+            "far from what the model was trained on" in context.context
+            and "2.50 bits/dim against 2.00" in context.context
+        )
         exact = service.input_context(120.0, 2.0 + FAR_BITS_PER_DIM + 0.1)  # a flow: reconstructs, but unlikely
         assert exact.far_from_training is True and "poor reconstruction" not in exact.context
     finally:

@@ -80,7 +80,9 @@ def test_a_model_folder_changed_on_disk_leaves_the_server_path(settings, models_
     served = tmp_path / "models"
     shutil.copytree(models_dir / ids.qlae, served / ids.qlae)
     cache = tmp_path / "onnx"
-    with TestClient(create_app(Settings(**{**settings.model_dump(), "models_dir": served, "onnx_cache_dir": cache}))) as client:
+    with TestClient(
+        create_app(Settings(**{**settings.model_dump(), "models_dir": served, "onnx_cache_dir": cache}))
+    ) as client:
         assert client.post(f"/api/models/{ids.qlae}/decode", json={"latent": [0.0] * 10}).status_code == 200  # loaded
         weights = served / ids.qlae / "weights.safetensors"
         weights.write_bytes(weights.read_bytes()[:100])  # replaced on disk once loaded, and broken

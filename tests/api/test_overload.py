@@ -8,13 +8,12 @@ import time
 from contextlib import contextmanager
 
 import pytest
+from api_assertions import assert_detail as _detail
 from fastapi.testclient import TestClient
 
 from latentatlas.config import Settings
 from latentatlas.serve.admission import Admission, FairLock, OverloadedError
 from latentatlas.serve.app import create_app
-
-from api_assertions import assert_detail as _detail
 
 
 @contextmanager
@@ -32,7 +31,11 @@ def decode_in_flight(client, model_id: str, latent: list[float]):
 
     service.model.decode = slow_decode
     results: dict = {}
-    worker = threading.Thread(target=lambda: results.setdefault("first", client.post(f"/api/models/{model_id}/decode", json={"latent": latent})))
+    worker = threading.Thread(
+        target=lambda: results.setdefault(
+            "first", client.post(f"/api/models/{model_id}/decode", json={"latent": latent})
+        )
+    )
     worker.start()
     try:
         assert entered.wait(10)
@@ -115,7 +118,9 @@ def test_a_large_request_is_decoded_in_chunks_that_let_others_through(models_dir
         info = model_infos[ids.qlae]
         body = {"latent": info["latent_mean"], "dims": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] * 2, "steps": 8}
         replies = {}
-        worker = threading.Thread(target=lambda: replies.setdefault("traverse", client.post(f"/api/models/{ids.qlae}/traverse", json=body)))
+        worker = threading.Thread(
+            target=lambda: replies.setdefault("traverse", client.post(f"/api/models/{ids.qlae}/traverse", json=body))
+        )
         try:
             worker.start()
             assert first_chunk.wait(10)

@@ -20,7 +20,9 @@ def test_population_is_seeded_cached_and_consistent_with_encode(client, ids, mod
     # its plane coordinates come from the basis it returns
     pca = data["pca"]
     z = np.asarray(data["latents"])
-    np.testing.assert_allclose((z - pca["mean"]) @ np.asarray(pca["components"]).T, np.c_[pca["x"], pca["y"]], atol=1e-3)
+    np.testing.assert_allclose(
+        (z - pca["mean"]) @ np.asarray(pca["components"]).T, np.c_[pca["x"], pca["y"]], atol=1e-3
+    )
     again = client.get(f"/api/models/{ids.vae}/population?n=40&seed=3").json()
     assert again["cached"] is True and again["indices"] == data["indices"]
     other = client.get(f"/api/models/{ids.vae}/population?n=40&seed=4").json()

@@ -213,7 +213,9 @@ def test_a_removed_folder_is_unknown_after_a_rescan(two_models, ids):
 @pytest.mark.parametrize("kind", [kind for kind, family in families().items() if family.capabilities.codes])
 def test_codebooks_read_from_the_weights_are_the_models(kind):
     """The model list reads the codebooks from the weights file by the name the family declares."""
-    config = model_config(kind=kind, latent_dim=3, net=NetConfig(image_size=32, channels=1, widths=(8, 8, 8), hidden=16))
+    config = model_config(
+        kind=kind, latent_dim=3, net=NetConfig(image_size=32, channels=1, widths=(8, 8, 8), hidden=16)
+    )
     model = build_model(config)
     assert torch.equal(model.state_dict()[type(model).codebook_weights], model.codebooks())
 

@@ -33,7 +33,7 @@ def _stalled_upload(server, ids) -> socket.socket:
         f"POST /api/models/{ids.qlae}/encode HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
         "Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 100000\r\n\r\n"
     )
-    sock.sendall(head.encode() + b"--x\r\nContent-Disposition: form-data; name=\"image\"\r\n")
+    sock.sendall(head.encode() + b'--x\r\nContent-Disposition: form-data; name="image"\r\n')
     return sock
 
 
@@ -78,7 +78,9 @@ def test_an_oversize_upload_reads_413_with_a_client_that_sends_everything_first(
     data = body if declared else iter([body[i : i + 65536] for i in range(0, len(body), 65536)])
     if not declared:
         headers["Transfer-Encoding"] = "chunked"
-    request = urllib.request.Request(server.url + f"/api/models/{ids.qlae}/encode", data=data, headers=headers, method="POST")
+    request = urllib.request.Request(
+        server.url + f"/api/models/{ids.qlae}/encode", data=data, headers=headers, method="POST"
+    )
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=20)
     assert refused.value.code == 413

@@ -10,11 +10,23 @@ from latentatlas.config import Settings
 from latentatlas.serve.app import create_app
 
 TABLE = {
-    "zoo": "zoo", "estimator": "InfoMEC continuous (k-NN)", "protocol": {"samples": 100}, "budget": {"steps": 10, "batch_size": 4},
-    "test": "Welch", "claims": [],
-    "datasets": {"dsprites": {"variants": {"ae": {"scores": {"mig": {"n": 2, "mean": 0.1, "sd": 0.01, "ci95": [0.0, 0.2], "values": [0.09, 0.11]}},
-                                                    "null_mean": {"mig": 0.01}}},
-                              "ceiling": {"mig": 0.886}}},
+    "zoo": "zoo",
+    "estimator": "InfoMEC continuous (k-NN)",
+    "protocol": {"samples": 100},
+    "budget": {"steps": 10, "batch_size": 4},
+    "test": "Welch",
+    "claims": [],
+    "datasets": {
+        "dsprites": {
+            "variants": {
+                "ae": {
+                    "scores": {"mig": {"n": 2, "mean": 0.1, "sd": 0.01, "ci95": [0.0, 0.2], "values": [0.09, 0.11]}},
+                    "null_mean": {"mig": 0.01},
+                }
+            },
+            "ceiling": {"mig": 0.886},
+        }
+    },
 }
 
 
@@ -22,7 +34,11 @@ def test_zoo_table_is_served_when_present(tmp_path):
     settings = Settings(models_dir=tmp_path, torch_threads=1)
     with TestClient(create_app(settings)) as client:
         missing = client.get("/api/zoo")
-        assert missing.status_code == 200 and missing.json()["available"] is False and "zoo compare" in missing.json()["reason"]
+        assert (
+            missing.status_code == 200
+            and missing.json()["available"] is False
+            and "zoo compare" in missing.json()["reason"]
+        )
         (tmp_path / "zoo").mkdir()
         (tmp_path / "zoo" / "table.json").write_text(json.dumps(TABLE))
         reply = client.get("/api/zoo")

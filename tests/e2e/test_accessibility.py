@@ -37,7 +37,8 @@ def axe_page(browser):
 
 def idle(page, model_id: str) -> None:
     page.wait_for_function(
-        "(id) => { const h = window.__latentAtlas; return h && h.modelId === id && h.frames > 0 && h.idle; }", arg=model_id
+        "(id) => { const h = window.__latentAtlas; return h && h.modelId === id && h.frames > 0 && h.idle; }",
+        arg=model_id,
     )
 
 
@@ -63,15 +64,18 @@ def test_static_explorer_has_no_serious_violations(axe_page, tmp_path):
     import sys
     import urllib.request
 
-    from latentatlas.config import Settings
     from devtools import free_port
+    from latentatlas.config import Settings
     from latentatlas.serve.static_site import export_site
 
     repo = AXE.parents[3]
     export_site([repo / "models" / "vae-dsprites"], tmp_path / "site", repo / "frontend", Settings().onnx_cache_dir)
     port = free_port()
-    host = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(tmp_path / "site")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    host = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(tmp_path / "site")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(100):
             try:

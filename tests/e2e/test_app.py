@@ -16,6 +16,7 @@ SHAPES3D = "qlae-shapes3d"
 
 # ------------------------------------------------------------------ helpers
 
+
 def open_app(app, fragment: str = ""):
     """Load the app and wait until the model is shown, a frame decoded and the page idle."""
     page = app.page
@@ -64,6 +65,7 @@ def sorted_codes(model: dict, dim: int) -> list[float]:
 
 
 # ------------------------------------------------------------------ tests
+
 
 def test_page_loads_clean_and_local(app, models):
     page = open_app(app)
@@ -341,17 +343,35 @@ def test_metrics_panel_heatmaps_and_column_pick(app, models):
     page.wait_for_selector("#metrics-bars svg.main-svg")
     assert page.locator("#metrics-bars .barlayer .point").count() == 13
     # Each score has a tick at its null and one at its ceiling, from the card.
-    bars, null, ceiling = page.evaluate("() => document.querySelector('#metrics-bars').data.map(t => ({name: t.name, y: t.y, x: t.x}))")
+    bars, null, ceiling = page.evaluate(
+        "() => document.querySelector('#metrics-bars').data.map(t => ({name: t.name, y: t.y, x: t.x}))"
+    )
     assert (null["name"], ceiling["name"]) == ("shuffled-rows null", "ceiling (perfect latents)")
-    keys = {"InfoM": "infomec.infom", "InfoC": "infomec.infoc", "InfoE": "infomec.infoe", "MIG": "mig", "SAP": "sap",
-            "Modularity": "modularity", "Explicitness": "explicitness_test", "DCI D": "dci.disentanglement",
-            "DCI C": "dci.completeness", "DCI I": "dci.informativeness_test", "FactorVAE": "factor_vae_corrected.eval_accuracy",
-            "FactorVAE ref": "factor_vae.eval_accuracy", "BetaVAE": "beta_vae.eval_accuracy"}
+    keys = {
+        "InfoM": "infomec.infom",
+        "InfoC": "infomec.infoc",
+        "InfoE": "infomec.infoe",
+        "MIG": "mig",
+        "SAP": "sap",
+        "Modularity": "modularity",
+        "Explicitness": "explicitness_test",
+        "DCI D": "dci.disentanglement",
+        "DCI C": "dci.completeness",
+        "DCI I": "dci.informativeness_test",
+        "FactorVAE": "factor_vae_corrected.eval_accuracy",
+        "FactorVAE ref": "factor_vae.eval_accuracy",
+        "BetaVAE": "beta_vae.eval_accuracy",
+    }
     baselines = metrics["baselines"]
     assert null["y"] == ceiling["y"] == bars["y"] and set(bars["y"]) == set(keys)
-    assert "dci.disentanglement" in baselines["ceiling"], "run `latentatlas evaluate models/qlae-shapes3d --baselines-only --dci-baselines`"
+    assert "dci.disentanglement" in baselines["ceiling"], (
+        "run `latentatlas evaluate models/qlae-shapes3d --baselines-only --dci-baselines`"
+    )
     for label, x_null, x_ceiling in zip(null["y"], null["x"], ceiling["x"]):
-        assert (x_null, x_ceiling) == (pytest.approx(baselines["null_mean"][keys[label]]), pytest.approx(baselines["ceiling"][keys[label]])), label
+        assert (x_null, x_ceiling) == (
+            pytest.approx(baselines["null_mean"][keys[label]]),
+            pytest.approx(baselines["ceiling"][keys[label]]),
+        ), label
     page.wait_for_selector("#nmi-heatmap svg.main-svg")
     page.wait_for_selector("#dci-heatmap svg.main-svg")
     nmi = page.evaluate("() => document.querySelector('#nmi-heatmap').data[0]")
@@ -369,7 +389,10 @@ def test_metrics_panel_heatmaps_and_column_pick(app, models):
     with_metrics = [m for m in models if models[m]["metrics"] and models[m]["dataset"] == model["dataset"]]
     header = page.locator("#metrics-compare thead th").all_text_contents()
     # A flow's column says its metrics cover only its top latents.
-    expected = [f"{m} (top {models[m]['metrics']['latent_dim']})" if models[m]["capabilities"]["ordered"] else m for m in with_metrics]
+    expected = [
+        f"{m} (top {models[m]['metrics']['latent_dim']})" if models[m]["capabilities"]["ordered"] else m
+        for m in with_metrics
+    ]
     assert sorted(header[1:]) == sorted(expected) and header[0] == "score"
     # An exact inverse is never the "best" PSNR.
     psnr_cells = page.locator("#metrics-compare tbody tr").last.locator("td")
@@ -394,7 +417,11 @@ def test_metrics_panel_heatmaps_and_column_pick(app, models):
         if name is None:
             assert d in inactive or best < threshold
         else:
-            assert d not in inactive and name["nmi"] >= threshold and name["factor"] == factors[int(nmi_matrix[:, d].argmax())]
+            assert (
+                d not in inactive
+                and name["nmi"] >= threshold
+                and name["factor"] == factors[int(nmi_matrix[:, d].argmax())]
+            )
     assert f"at least {threshold}" in page.text_content("#sliders-hint")
 
     # Clicking a column of either heatmap focuses that latent's slider.
@@ -421,12 +448,16 @@ def test_metrics_job_sizes_from_the_panel_and_cancels_without_writing(app, model
     page.fill("#metrics-samples", "9000")
     page.fill("#metrics-train-votes", "300")
     page.fill("#metrics-eval-votes", "150")
-    with page.expect_request(lambda r: r.url.endswith(f"/api/models/{model_id}/metrics") and r.method == "POST") as started:
+    with page.expect_request(
+        lambda r: r.url.endswith(f"/api/models/{model_id}/metrics") and r.method == "POST"
+    ) as started:
         page.click("#metrics-button")
     assert started.value.post_data_json == {"samples": 9000, "train_votes": 300, "eval_votes": 150}
     page.wait_for_selector("#metrics-cancel:not([hidden])")
     page.click("#metrics-cancel")
-    page.wait_for_function("() => document.querySelector('#metrics-status').textContent.startsWith('Cancelled')", timeout=60_000)
+    page.wait_for_function(
+        "() => document.querySelector('#metrics-status').textContent.startsWith('Cancelled')", timeout=60_000
+    )
     assert page.is_hidden("#metrics-cancel") and not page.is_disabled("#metrics-button")
     assert (folder / "card.json").read_bytes() == card_before
     assert (sorted((folder / "runs").glob("*")) if (folder / "runs").exists() else []) == runs_before

@@ -30,7 +30,9 @@ def open_model(page, base_url: str, model_id: str, path: str = "browser") -> Non
 
 def server_png(base_url: str, model_id: str, latent: list[float]) -> np.ndarray:
     body = json.dumps({"latent": latent}).encode()
-    request = urllib.request.Request(f"{base_url}/api/models/{model_id}/decode", data=body, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{base_url}/api/models/{model_id}/decode", data=body, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=30) as reply:
         return np.asarray(Image.open(io.BytesIO(reply.read())).convert("RGBA"), dtype=np.int16)
 
@@ -107,12 +109,22 @@ def test_switching_off_or_no_onnx_decodes_on_the_server_and_says_why(app, models
 
     # A model whose graphs the server cannot export: the page says so and keeps decoding.
     reason = "RuntimeError: Exporting the operator 'aten::made_up' to ONNX is not supported"
-    manifest = {"model_id": "tcvae-dsprites", "available": False, "opset": None, "latent_dim": models["tcvae-dsprites"]["latent_dim"],
-                "image_shape": [1, 64, 64], "parts": {}, "unavailable": {"decoder": reason, "encoder": reason},
-                "truncate_by_zeroing": False, "sweeps": []}
+    manifest = {
+        "model_id": "tcvae-dsprites",
+        "available": False,
+        "opset": None,
+        "latent_dim": models["tcvae-dsprites"]["latent_dim"],
+        "image_shape": [1, 64, 64],
+        "parts": {},
+        "unavailable": {"decoder": reason, "encoder": reason},
+        "truncate_by_zeroing": False,
+        "sweeps": [],
+    }
     page.route("**/api/models/tcvae-dsprites/onnx", lambda route: route.fulfill(json=manifest))
     page.select_option("#model-select", "tcvae-dsprites")
-    page.wait_for_function("() => window.__latentAtlas.modelId === 'tcvae-dsprites' && window.__latentAtlas.frames > 0 && window.__latentAtlas.idle")
+    page.wait_for_function(
+        "() => window.__latentAtlas.modelId === 'tcvae-dsprites' && window.__latentAtlas.frames > 0 && window.__latentAtlas.idle"
+    )
     page.wait_for_function("() => document.querySelector('#decode-path').textContent.includes('aten::made_up')")
     assert page.evaluate("() => window.__latentAtlas.decodePath") == "server"
     assert "not available as ONNX" in page.text_content("#decode-path")
@@ -132,7 +144,9 @@ def test_flow_c_slider_decodes_in_the_browser_and_measures_psnr_once_per_drag(ap
     before = page.get_attribute("#flow-decode", "src")
     keep = page.locator("#flow-keep")
     for _ in range(5):  # a pointer drag: input events while it moves (keys also commit each step)
-        page.evaluate("() => { const k = document.querySelector('#flow-keep'); k.value = String(Number(k.value) + 8); k.dispatchEvent(new Event('input')); }")
+        page.evaluate(
+            "() => { const k = document.querySelector('#flow-keep'); k.value = String(Number(k.value) + 8); k.dispatchEvent(new Event('input')); }"
+        )
         page.wait_for_timeout(50)
     page.wait_for_function("() => window.__latentAtlas.idle")
     assert page.get_attribute("#flow-decode", "src") != before

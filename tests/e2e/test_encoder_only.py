@@ -90,7 +90,9 @@ def test_an_encoder_only_model_shows_its_nearest_images_and_a_slider_moves_them(
     first = tab.locator("#nearest-list .thumb").first
     index = first.get_attribute("title").split("sample ")[1].split(",")[0]
     first.click()
-    tab.wait_for_function("(i) => document.querySelector('#original-caption').textContent.includes(`sample ${i}`)", arg=index)
+    tab.wait_for_function(
+        "(i) => document.querySelector('#original-caption').textContent.includes(`sample ${i}`)", arg=index
+    )
     _wait_idle(tab)
     assert tab.is_hidden("#error")
     assert page.console_errors == [], page.console_errors

@@ -20,6 +20,7 @@ SYNTHETIC = "synthetic-500"
 
 # ------------------------------------------------------------------ helpers
 
+
 def open_view(app, fragment: str = ""):
     page = app.page
     page.goto(f"{app.base_url}/ensembles.html{fragment}")
@@ -33,7 +34,9 @@ def wait_shown(page, ensemble_id: str) -> None:
     )
 
 
-def cell_point(page, row: int, col: int, n: int, cols: int | None = None, drag: str = HEATMAP_DRAG) -> tuple[float, float]:
+def cell_point(
+    page, row: int, col: int, n: int, cols: int | None = None, drag: str = HEATMAP_DRAG
+) -> tuple[float, float]:
     """Viewport coordinates of cell (row, col) of an n-row heatmap (rows top to bottom) with
     `cols` columns (n unless told), drawn in the subplot `drag`."""
     box = page.locator(drag).bounding_box()
@@ -73,9 +76,11 @@ def fusion_phrases(fusion: dict) -> list[str]:
     """The numbers (and names) of the fusion sentence, as the page writes them."""
     clipped = (
         [f"({fusion['nmi_above_one']} estimates above 1, at most {fusion['max_nmi']:.3f}, counted as 1)"]
-        if fusion.get("nmi_above_one") else []
+        if fusion.get("nmi_above_one")
+        else []
     )
-    return clipped + [
+    return [
+        *clipped,
         f"Fused space: {fusion['info_bits']:.2f} bits, mean NMI to members {fusion['mean_nmi']:.3f}",
         f"best single member {fusion['best_member']}: {fusion['best_member_info_bits']:.2f} bits, "
         f"mean NMI {fusion['best_member_mean_nmi']:.3f}",
@@ -159,6 +164,7 @@ def ensemble(server) -> dict:
 
 # ------------------------------------------------------------------ the real ensemble
 
+
 def test_heatmap_reachability_hotspots_and_pair(app, server, ensemble, screenshot_path):
     ensemble_id, sim, hotspots = ensemble["id"], ensemble["similarity"], ensemble["hotspots"]
     channels = {c["index"]: c for c in sim["channels"]}
@@ -234,7 +240,9 @@ def test_heatmap_reachability_hotspots_and_pair(app, server, ensemble, screensho
         items.first.locator("button").click()
         page.wait_for_function("(l) => window.__ensembleView.highlight === l", arg=first["label"])
         assert items.first.locator("button").get_attribute("aria-pressed") == "true"
-        widths = page.evaluate("() => document.querySelector('#similarity-plot').layout.shapes.map((s) => s.line?.width)")
+        widths = page.evaluate(
+            "() => document.querySelector('#similarity-plot').layout.shapes.map((s) => s.line?.width)"
+        )
         assert 3 in widths
         page.wait_for_function(
             "() => [...document.querySelectorAll('#hotspot-list img.strip')].every((i) => i.complete && i.naturalWidth > 0)"
@@ -273,7 +281,10 @@ def test_heatmap_reachability_hotspots_and_pair(app, server, ensemble, screensho
         assert c["member"] in caption and f"z{c['dim']}" in caption and f"{c['info_bits']:.3f} bits" in caption
         assert f"β {c['beta']:g}" in caption
         model_id = model_ids[c["member"]]
-        assert figures.nth(k).locator("a.explorer-link").get_attribute("href") == f"./index.html#model={model_id}&dim={c['dim']}"
+        assert (
+            figures.nth(k).locator("a.explorer-link").get_attribute("href")
+            == f"./index.html#model={model_id}&dim={c['dim']}"
+        )
         size = server.json(f"/api/models/{model_id}")["image_size"]
         width, height = figures.nth(k).locator("img.strip").evaluate("i => [i.naturalWidth, i.naturalHeight]")
         assert (width, height) == (11 * size, size)  # one row: that dim, 11 steps
@@ -310,6 +321,7 @@ def test_pair_restored_from_link(app, ensemble):
 
 # ------------------------------------------------------------------ 500 channels
 
+
 def synthetic_ensemble(members: int = 50, dims: int = 10, seed: int = 0, fusion: dict | None = None) -> dict[str, dict]:
     """Replies of the ensemble endpoints for a made-up ensemble of members x dims channels:
     blocks of similar channels along a shuffled OPTICS order, a few inactive channels (no
@@ -322,10 +334,17 @@ def synthetic_ensemble(members: int = 50, dims: int = 10, seed: int = 0, fusion:
     for m, name in enumerate(names):
         for d in range(dims):
             active = rng.random() > 0.1
-            channels.append({
-                "index": m * dims + d, "member": name, "dim": d, "beta": betas[m % len(betas)], "seed": m // len(betas),
-                "info_bits": rng.uniform(0.5, 4.0) if active else 0.001, "active": active,
-            })
+            channels.append(
+                {
+                    "index": m * dims + d,
+                    "member": name,
+                    "dim": d,
+                    "beta": betas[m % len(betas)],
+                    "seed": m // len(betas),
+                    "info_bits": rng.uniform(0.5, 4.0) if active else 0.001,
+                    "active": active,
+                }
+            )
     active = [c["index"] for c in channels if c["active"]]
     ordering = active[:]
     rng.shuffle(ordering)
@@ -349,22 +368,34 @@ def synthetic_ensemble(members: int = 50, dims: int = 10, seed: int = 0, fusion:
     ]
     clusters = sorted({label for label in labels if label >= 0})
     info = {
-        "id": SYNTHETIC, "kind": "vae", "dataset": "dsprites", "latent_dim": dims, "betas": betas, "seeds": seeds,
-        "member_count": members, "status_counts": {"done": members}, "analysed": True, "analysed_at": "2025-01-01T00:00:00+00:00",
+        "id": SYNTHETIC,
+        "kind": "vae",
+        "dataset": "dsprites",
+        "latent_dim": dims,
+        "betas": betas,
+        "seeds": seeds,
+        "member_count": members,
+        "status_counts": {"done": members},
+        "analysed": True,
+        "analysed_at": "2025-01-01T00:00:00+00:00",
     }
     factor_names = ["shape", "scale", "orientation", "posX", "posY"]
-    nmi_factor = [
-        [round(rng.random() * 0.8, 4) if c["active"] else None for _ in factor_names] for c in channels
-    ]
+    nmi_factor = [[round(rng.random() * 0.8, 4) if c["active"] else None for _ in factor_names] for c in channels]
     space_nmi = [[1.0 if a == b else round(rng.uniform(0.3, 0.95), 4) for b in range(members)] for a in range(members)]
     spaces = {
-        "members": names, "info_bits": [round(rng.uniform(3, 9), 3) for _ in names],
-        "nmi": space_nmi, "vi": [[round(2 * (1 - v), 4) for v in row] for row in space_nmi],
+        "members": names,
+        "info_bits": [round(rng.uniform(3, 9), 3) for _ in names],
+        "nmi": space_nmi,
+        "vi": [[round(2 * (1 - v), 4) for v in row] for row in space_nmi],
     }
     return {
         "/api/ensembles": {"ensembles": [info]},
         f"/api/ensembles/{SYNTHETIC}": {
-            **info, "probe_size": 1000, "factor_names": factor_names, "skipped_members": [], "spaces": spaces,
+            **info,
+            "probe_size": 1000,
+            "factor_names": factor_names,
+            "skipped_members": [],
+            "spaces": spaces,
             **({"fusion": fusion} if fusion else {}),
             "members": [
                 {"name": n, "beta": betas[k % len(betas)], "seed": k // len(betas), "status": "done", "model_id": None}
@@ -372,19 +403,34 @@ def synthetic_ensemble(members: int = 50, dims: int = 10, seed: int = 0, fusion:
             ],
         },
         f"/api/ensembles/{SYNTHETIC}/similarity": {
-            "ensemble": SYNTHETIC, "channels": channels, "nmi": nmi, "vi": vi, "distance": "nmi", "min_samples": 20,
-            "clustered": active, "ordering": ordering, "reachability": reachability, "labels": labels,
-            "factor_names": factor_names, "nmi_factor": nmi_factor,
+            "ensemble": SYNTHETIC,
+            "channels": channels,
+            "nmi": nmi,
+            "vi": vi,
+            "distance": "nmi",
+            "min_samples": 20,
+            "clustered": active,
+            "ordering": ordering,
+            "reachability": reachability,
+            "labels": labels,
+            "factor_names": factor_names,
+            "nmi_factor": nmi_factor,
         },
         f"/api/ensembles/{SYNTHETIC}/hotspots": {
-            "ensemble": SYNTHETIC, "distance": "nmi", "min_samples": 20, "factor_names": factor_names,
+            "ensemble": SYNTHETIC,
+            "distance": "nmi",
+            "min_samples": 20,
+            "factor_names": factor_names,
             "hotspots": [
                 {
-                    "label": label, "channels": [i for i in active if labels[i] == label],
+                    "label": label,
+                    "channels": [i for i in active if labels[i] == label],
                     "members": [channels[i]["member"] for i in active if labels[i] == label],
                     "betas": [channels[i]["beta"] for i in active if labels[i] == label],
                     "dims": [channels[i]["dim"] for i in active if labels[i] == label],
-                    "mean_info_bits": 2.0, "best_factor": "posX", "best_factor_nmi": 0.6,
+                    "mean_info_bits": 2.0,
+                    "best_factor": "posX",
+                    "best_factor_nmi": 0.6,
                     "factor_nmi": {f: round(rng.random() * 0.6, 3) for f in factor_names},
                 }
                 for label in clusters
@@ -403,19 +449,32 @@ def reply(route, body: dict, status: int = 200) -> None:
 
 
 FUSION = {
-    "objective": "exp_neg_vi", "steps": 300, "channels": 10, "start_member": "beta4-seed1",
-    "info_bits": 12.5, "mean_nmi": 0.41, "mean_vi": 3.25,
-    "best_member": "beta4-seed1", "best_member_info_bits": 9.875, "best_member_mean_nmi": 0.3871,
-    "most_informative_member": "beta1-seed0", "most_informative_member_info_bits": 11.204,
+    "objective": "exp_neg_vi",
+    "steps": 300,
+    "channels": 10,
+    "start_member": "beta4-seed1",
+    "info_bits": 12.5,
+    "mean_nmi": 0.41,
+    "mean_vi": 3.25,
+    "best_member": "beta4-seed1",
+    "best_member_info_bits": 9.875,
+    "best_member_mean_nmi": 0.3871,
+    "most_informative_member": "beta1-seed0",
+    "most_informative_member_info_bits": 11.204,
     "history": [0.2, 0.3, 0.35, 0.39, 0.41],
 }
 
 
 def test_500_channel_heatmap_stays_responsive(app):
     payloads = synthetic_ensemble(fusion=FUSION)
-    names = {c["index"]: f"{c['member']} z{c['dim']} ·" for c in payloads[f"/api/ensembles/{SYNTHETIC}/similarity"]["channels"]}
+    names = {
+        c["index"]: f"{c['member']} z{c['dim']} ·"
+        for c in payloads[f"/api/ensembles/{SYNTHETIC}/similarity"]["channels"]
+    }
     page = app.page
-    page.route(re.compile(r".*/api/ensembles(/[^?]*)?(\?.*)?$"), lambda route: reply(route, payloads[route_path(route)]))
+    page.route(
+        re.compile(r".*/api/ensembles(/[^?]*)?(\?.*)?$"), lambda route: reply(route, payloads[route_path(route)])
+    )
     open_view(app)
     wait_shown(page, SYNTHETIC)
     page.wait_for_selector("#similarity-plot svg.main-svg")
@@ -504,7 +563,10 @@ def test_analyze_button_follows_the_job(app):
                 if job["analysed"]
                 else {"status": "running", "progress": 0.5, "stage": "fragments"}
             )
-            reply(route, {"job_id": "job-1", "model_id": None, "ensemble_id": SYNTHETIC, "result": None, "error": None, **state})
+            reply(
+                route,
+                {"job_id": "job-1", "model_id": None, "ensemble_id": SYNTHETIC, "result": None, "error": None, **state},
+            )
         elif path.endswith(("/similarity", "/hotspots")) and not job["analysed"]:
             reply(route, {"detail": "not analysed"}, status=409)
         else:
@@ -513,7 +575,9 @@ def test_analyze_button_follows_the_job(app):
     page = app.page
     page.route(re.compile(r".*/api/(ensembles|jobs)(/[^?]*)?(\?.*)?$"), fulfil)
     open_view(app)
-    page.wait_for_function("(id) => window.__ensembleView?.ensembleId === id && window.__ensembleView.idle", arg=SYNTHETIC)
+    page.wait_for_function(
+        "(id) => window.__ensembleView?.ensembleId === id && window.__ensembleView.idle", arg=SYNTHETIC
+    )
     assert page.text_content("#analyze-button") == "Analyze"
     assert "Not analysed" in page.text_content("#similarity-plot")
     assert "not analysed" in page.text_content("#ensemble-select")

@@ -41,7 +41,9 @@ def test_export_buttons_download_the_view(app, models):
         assert sheet.format == "PNG"
         label_width, header = sheet.width - codes * size, sheet.height - dims * size
         assert 0 < header < size and label_width > 0
-        assert (min(sheet.convert("L").crop((0, header, label_width, sheet.height)).get_flattened_data())) < 128  # labels drawn
+        assert (
+            min(sheet.convert("L").crop((0, header, label_width, sheet.height)).get_flattened_data())
+        ) < 128  # labels drawn
 
     # GIF: one frame per code, every dim as a row, the same labels.
     gif = _download(page, "#export-traversal-gif")

@@ -6,7 +6,6 @@ can be sampled, the metrics panel and comparison include them, and nothing errs.
 from __future__ import annotations
 
 import pytest
-
 from test_app import latent, natural_size, open_app, select_model, src, wait_idle, wait_src_change
 
 pytestmark = pytest.mark.e2e

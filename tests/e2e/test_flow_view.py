@@ -31,6 +31,7 @@ def flow_model(models) -> dict:
 
 # ------------------------------------------------------------------ helpers
 
+
 def wait_idle(page, model_id: str) -> None:
     page.wait_for_function(
         "(id) => { const h = window.__latentAtlas; return h && h.modelId === id && h.frames > 0 && h.idle; }",
@@ -109,6 +110,7 @@ def click_plot_point(page, selector: str, x: float, y: float) -> None:
 
 # ------------------------------------------------------------------ test
 
+
 def test_flow_panel_truncates_plots_and_denoises(app, server, flow_model, tmp_path, screenshot_path):
     page, model_id, dim = app.page, flow_model["id"], flow_model["latent_dim"]
     detail = server.json(f"/api/models/{model_id}")
@@ -127,7 +129,9 @@ def test_flow_panel_truncates_plots_and_denoises(app, server, flow_model, tmp_pa
     assert page.locator("#traversal-labels .grid-label").count() == sliders
     # 32x32 tiles are shown upscaled (nearest neighbour), not at 32 px.
     page.wait_for_function("() => document.querySelector('#traversal-img').naturalWidth > 0")
-    natural, shown = page.eval_on_selector("#traversal-img", "img => [img.naturalWidth, img.getBoundingClientRect().width]")
+    natural, shown = page.eval_on_selector(
+        "#traversal-img", "img => [img.naturalWidth, img.getBoundingClientRect().width]"
+    )
     if flow_model["image_size"] < 64:
         assert shown >= 1.5 * natural, (natural, shown)
 
@@ -179,7 +183,9 @@ def test_flow_panel_truncates_plots_and_denoises(app, server, flow_model, tmp_pa
     assert scree == [[None, dim], ["+-2 standard errors", dim], ["explained entropy", dim], ["cumulative share", dim]]
     for selector in ("#flow-scree", "#flow-psnr-plot"):
         assert page.evaluate(f"() => document.querySelector('{selector}').layout.xaxis.type") == "log"
-    traces = page.evaluate("() => document.querySelector('#flow-psnr-plot').data.map(t => ({name: t.name, x: t.x, y: t.y}))")
+    traces = page.evaluate(
+        "() => document.querySelector('#flow-psnr-plot').data.map(t => ({name: t.name, x: t.x, y: t.y}))"
+    )
     by_name = {t["name"].split(" ")[0]: t for t in traces}
     if held_out:
         peer_names = {f"{p['id']}:" for p in peers}
@@ -227,7 +233,11 @@ def test_flow_panel_truncates_plots_and_denoises(app, server, flow_model, tmp_pa
     multipart = set()
     page.on(
         "request",
-        lambda r: multipart.add(r.url.rsplit("/", 1)[1]) if r.headers.get("content-type", "").startswith("multipart/form-data") else None,
+        lambda r: (
+            multipart.add(r.url.rsplit("/", 1)[1])
+            if r.headers.get("content-type", "").startswith("multipart/form-data")
+            else None
+        ),
     )
     page.set_input_files("#file-input", str(photo))
     for selector, old in before.items():
@@ -262,7 +272,9 @@ def test_flow_errors_reach_the_banner(app, flow_model):
     settle(page, model_id)
     page.route(
         re.compile(r".*/denoise$"),
-        lambda route: route.fulfill(status=422, content_type="application/json", body=json.dumps({"detail": "sigma is too noisy"})),
+        lambda route: route.fulfill(
+            status=422, content_type="application/json", body=json.dumps({"detail": "sigma is too noisy"})
+        ),
     )
     page.locator("#flow-sigma").focus()
     page.keyboard.press("ArrowRight")

@@ -11,7 +11,8 @@ pytestmark = pytest.mark.e2e
 
 def idle(page, model_id: str) -> None:
     page.wait_for_function(
-        "(id) => { const h = window.__latentAtlas; return h && h.modelId === id && h.frames > 0 && h.idle; }", arg=model_id
+        "(id) => { const h = window.__latentAtlas; return h && h.modelId === id && h.frames > 0 && h.idle; }",
+        arg=model_id,
     )
 
 
@@ -28,7 +29,9 @@ def test_family_line_legend_badges_and_accessible_names(app, models, model_id):
         row = page.locator(f".slider-row[data-dim='{d}']")
         assert (row.locator(".dim-badge").count() == 1) == inactive[d], d
         # the slider's accessible name is its visible label (z<d>, and the factor where named)
-        name = page.evaluate("(d) => { const i = document.getElementById(`latent-${d}`); return i.labels[0].textContent; }", d)
+        name = page.evaluate(
+            "(d) => { const i = document.getElementById(`latent-${d}`); return i.labels[0].textContent; }", d
+        )
         assert name.startswith(f"z{d}")
         assert page.get_attribute(f"#latent-{d}", "aria-label") is None
     assert page.is_visible("#legend-inactive") == any(inactive)

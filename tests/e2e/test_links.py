@@ -13,7 +13,8 @@ pytestmark = pytest.mark.e2e
 
 def idle(page, model_id: str) -> None:
     page.wait_for_function(
-        "(id) => { const h = window.__latentAtlas; return h && h.modelId === id && h.frames > 0 && h.idle; }", arg=model_id
+        "(id) => { const h = window.__latentAtlas; return h && h.modelId === id && h.frames > 0 && h.idle; }",
+        arg=model_id,
     )
 
 
@@ -28,12 +29,18 @@ def test_flow_view_round_trips(app, models):
     idle(page, flow)
     assert "sample 1234" in page.text_content("#original-caption")  # the link's sample, not a random one
     # edit: C, sigma, a top slider
-    page.evaluate("() => { const k = document.querySelector('#flow-keep'); k.value = '40'; k.dispatchEvent(new Event('input')); k.dispatchEvent(new Event('change')); }")
-    page.evaluate("() => { const s = document.querySelector('#flow-sigma'); s.value = '0.2'; s.dispatchEvent(new Event('input')); }")
+    page.evaluate(
+        "() => { const k = document.querySelector('#flow-keep'); k.value = '40'; k.dispatchEvent(new Event('input')); k.dispatchEvent(new Event('change')); }"
+    )
+    page.evaluate(
+        "() => { const s = document.querySelector('#flow-sigma'); s.value = '0.2'; s.dispatchEvent(new Event('input')); }"
+    )
     page.locator("#sliders input[type=range]").first.focus()
     page.keyboard.press("ArrowRight")
     idle(page, flow)
-    page.wait_for_function("() => /c=\\d+/.test(location.hash) && location.hash.includes('sigma=0.2') && location.hash.includes('zt=')")
+    page.wait_for_function(
+        "() => /c=\\d+/.test(location.hash) && location.hash.includes('sigma=0.2') && location.hash.includes('zt=')"
+    )
     params = hash_params(page)
     assert params["src"] == "ds:1234" and "z" not in params
     keep = page.text_content("#flow-keep-value")
@@ -47,7 +54,9 @@ def test_flow_view_round_trips(app, models):
     assert other.text_content("#flow-keep-value") == keep
     assert other.input_value("#flow-sigma") == "0.2"
     assert "sample 1234" in other.text_content("#original-caption")
-    np.testing.assert_allclose(other.evaluate("() => window.__latentAtlas.latent.slice(0, 16)"), top, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        other.evaluate("() => window.__latentAtlas.latent.slice(0, 16)"), top, rtol=1e-6, atol=1e-6
+    )
     assert hash_params(other) == params  # restoring did not rewrite the link
     other.close()
 

@@ -13,7 +13,9 @@ def open_model(app, model_id: str, width: int = 1280) -> object:
     page = app.page
     page.set_viewport_size({"width": width, "height": 900})
     page.goto(f"{app.base_url}/#model={model_id}")
-    page.wait_for_function(f"() => {{ const h = window.__latentAtlas; return h && h.modelId === '{model_id}' && h.frames > 0 && h.idle; }}")
+    page.wait_for_function(
+        f"() => {{ const h = window.__latentAtlas; return h && h.modelId === '{model_id}' && h.frames > 0 && h.idle; }}"
+    )
     page.wait_for_selector("#loss-plot svg.main-svg")
     return page
 
@@ -28,7 +30,9 @@ def plotted(page) -> dict:
 @pytest.mark.parametrize("width", [1280, 390])
 def test_negative_losses_are_drawn_and_the_scale_is_the_readers(app, models, server, width):
     curves = server.json(f"/api/models/{GAN}")["curves"]
-    negative = sorted(n for n, v in curves.items() if n not in ("step", "seconds") and any(x is not None and x <= 0 for x in v))
+    negative = sorted(
+        n for n, v in curves.items() if n not in ("step", "seconds") and any(x is not None and x <= 0 for x in v)
+    )
     assert negative, "the GAN's card records a curve with values <= 0"
     page = open_model(app, GAN, width)
     figure = plotted(page)

@@ -16,7 +16,12 @@ def test_the_metrics_panel_reads_the_catalogue(app, models):
     catalogue = page.evaluate("() => fetch('/api/metric-catalogue').then((r) => r.json())")
     module = page.evaluate("""async () => { const m = await import('/src/panels/metrics.js');
         return { scores: m.SCORES.map(([label, , group, about, key]) => [label, group, about, key]), labels: m.LABELS }; }""")
-    shown = [[s["label"], m["group"], s["description"], s["key"]] for m in catalogue["metrics"] for s in m["scores"] if s["shown"]]
+    shown = [
+        [s["label"], m["group"], s["description"], s["key"]]
+        for m in catalogue["metrics"]
+        for s in m["scores"]
+        if s["shown"]
+    ]
     assert module["scores"] == shown and len(shown) >= 13
     assert module["labels"] == {s["key"]: s["label"] for m in catalogue["metrics"] for s in m["scores"]}
     bars = page.evaluate("() => document.querySelector('#metrics-bars').data[0].y")

@@ -21,14 +21,33 @@ def seconds_left(text: str) -> int | None:
 def test_time_left_counts_down_and_the_shipped_card_comes_back(app, models):
     shipped = models[MODEL]["metrics"]
     assert shipped, "the shipped card has metrics"
-    job = {"job_id": "fake-job", "model_id": MODEL, "ensemble_id": None, "status": "running", "progress": 0.0,
-           "stage": "encoding", "result": None, "error": None}
+    job = {
+        "job_id": "fake-job",
+        "model_id": MODEL,
+        "ensemble_id": None,
+        "status": "running",
+        "progress": 0.0,
+        "stage": "encoding",
+        "result": None,
+        "error": None,
+    }
     page = app.page
-    page.route(f"**/api/models/{MODEL}/metrics", lambda route: route.fulfill(
-        status=202, content_type="application/json", body=json.dumps({"job_id": "fake-job", "status": "running", "joined": False})))
-    page.route("**/api/jobs/fake-job", lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(job)))
+    page.route(
+        f"**/api/models/{MODEL}/metrics",
+        lambda route: route.fulfill(
+            status=202,
+            content_type="application/json",
+            body=json.dumps({"job_id": "fake-job", "status": "running", "joined": False}),
+        ),
+    )
+    page.route(
+        "**/api/jobs/fake-job",
+        lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(job)),
+    )
     page.goto(f"{app.base_url}/#model={MODEL}")
-    page.wait_for_function(f"() => {{ const h = window.__latentAtlas; return h && h.modelId === '{MODEL}' && h.frames > 0 && h.idle; }}")
+    page.wait_for_function(
+        f"() => {{ const h = window.__latentAtlas; return h && h.modelId === '{MODEL}' && h.frames > 0 && h.idle; }}"
+    )
     page.click("#metrics-button")
     page.wait_for_function("() => document.querySelector('#metrics-status').textContent.includes('Computing')")
     page.wait_for_timeout(1500)

@@ -10,7 +10,9 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def phone(browser, server):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
     context.set_default_timeout(60_000)
     page = context.new_page()
     errors = []
@@ -27,7 +29,8 @@ def no_sideways_scroll(page) -> None:
 
 def idle(page, model_id: str) -> None:
     page.wait_for_function(
-        "(id) => { const h = window.__latentAtlas; return h && h.modelId === id && h.frames > 0 && h.idle; }", arg=model_id
+        "(id) => { const h = window.__latentAtlas; return h && h.modelId === id && h.frames > 0 && h.idle; }",
+        arg=model_id,
     )
 
 
@@ -49,11 +52,14 @@ def test_explorer_at_390px(phone, server, model_id):
     float_box = page.locator("#decode-float").bounding_box()
     for track in page.locator("#sliders input[type=range]").all():  # the float never covers a slider's right end
         slider = track.bounding_box()
-        overlaps = slider["x"] + slider["width"] > float_box["x"] and slider["y"] + slider["height"] > float_box["y"] and \
-            slider["y"] < float_box["y"] + float_box["height"]
+        overlaps = (
+            slider["x"] + slider["width"] > float_box["x"]
+            and slider["y"] + slider["height"] > float_box["y"]
+            and slider["y"] < float_box["y"] + float_box["height"]
+        )
         assert not overlaps, (slider, float_box)
     box = page.locator("#decode-float").bounding_box()
-    assert 0 <= box["y"] and box["y"] + box["height"] <= 844 and box["x"] + box["width"] <= 390
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 844 and box["x"] + box["width"] <= 390
     before = page.get_attribute("#decode-float", "src")
     frames = page.evaluate("() => window.__latentAtlas.frames")
     page.locator("#sliders input[type=range]").first.focus()
@@ -81,7 +87,9 @@ def test_explorer_at_390px(phone, server, model_id):
     for attempt in range(2):
         page.touchscreen.tap(box["x"] + 5, box["y"] + 5)
         try:
-            page.wait_for_function("() => /^z0\\b/.test(document.querySelector('#traversal-readout').textContent)", timeout=5000)
+            page.wait_for_function(
+                "() => /^z0\\b/.test(document.querySelector('#traversal-readout').textContent)", timeout=5000
+            )
             break
         except Exception:
             if attempt:

@@ -14,11 +14,15 @@ N = 1000
 def test_population_scatter_draws_n_points_and_a_click_loads_that_sample(app, models, screenshot_path):
     page = app.page
     page.goto(f"{app.base_url}/#model=qlae-dsprites")
-    page.wait_for_function("() => { const h = window.__latentAtlas; return h && h.modelId === 'qlae-dsprites' && h.frames > 0 && h.idle; }")
+    page.wait_for_function(
+        "() => { const h = window.__latentAtlas; return h && h.modelId === 'qlae-dsprites' && h.frames > 0 && h.idle; }"
+    )
     assert page.is_visible("#population-panel")
     page.select_option("#population-n", str(N))
     page.click("#population-button")
-    page.wait_for_function(f"() => document.querySelector('#population-panel').dataset.points === '{N}'", timeout=120_000)
+    page.wait_for_function(
+        f"() => document.querySelector('#population-panel').dataset.points === '{N}'", timeout=120_000
+    )
     scatter = page.evaluate(
         """() => { const gd = document.querySelector('#population-scatter');
                    return gd.data.map((t) => ({type: t.type, n: t.x.length, hasIndices: Array.isArray(t.customdata)})); }"""
@@ -26,7 +30,9 @@ def test_population_scatter_draws_n_points_and_a_click_loads_that_sample(app, mo
     assert scatter[0] == {"type": "scattergl", "n": N, "hasIndices": True}
     assert len(scatter) == 2 and scatter[1]["n"] == 1  # the current image, marked
     dims = models["qlae-dsprites"]["latent_dim"]
-    hist_axes = page.evaluate("() => new Set(document.querySelector('#population-hists').data.map((t) => t.xaxis)).size")
+    hist_axes = page.evaluate(
+        "() => new Set(document.querySelector('#population-hists').data.map((t) => t.xaxis)).size"
+    )
     assert hist_axes == dims
     assert "Click a point" in page.text_content("#population-note")
     assert page.query_selector("#population-scatter .gl-canvas-context, #population-scatter canvas") is not None
@@ -42,8 +48,12 @@ def test_population_scatter_draws_n_points_and_a_click_loads_that_sample(app, mo
     )
     page.mouse.move(target["px"], target["py"])
     page.mouse.click(target["px"], target["py"])
-    page.wait_for_function("(i) => document.querySelector('#original-caption').textContent.includes(`sample ${i}`)", arg=target["index"])
+    page.wait_for_function(
+        "(i) => document.querySelector('#original-caption').textContent.includes(`sample ${i}`)", arg=target["index"]
+    )
     page.wait_for_function("() => window.__latentAtlas.idle")
     assert f"src=ds:{target['index']}" in page.url  # the link holds the sample
-    assert page.evaluate("() => document.querySelector('#population-scatter').data[1].hovertemplate").startswith(f"sample {target['index']}")
+    assert page.evaluate("() => document.querySelector('#population-scatter').data[1].hovertemplate").startswith(
+        f"sample {target['index']}"
+    )
     assert app.console_errors == [], app.console_errors

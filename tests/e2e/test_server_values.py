@@ -25,7 +25,9 @@ def test_name_dims_asks_the_server_once(app, models, server):
     page = app.page
     page.route(f"**/api/models/{MODEL}", _without_metrics)
     page.goto(f"{app.base_url}/#model={MODEL}")
-    page.wait_for_function(f"() => {{ const h = window.__latentAtlas; return h && h.modelId === '{MODEL}' && h.frames > 0 && h.idle; }}")
+    page.wait_for_function(
+        f"() => {{ const h = window.__latentAtlas; return h && h.modelId === '{MODEL}' && h.frames > 0 && h.idle; }}"
+    )
     assert page.is_visible("#factors-button")
     assert not [t for t in page.locator("#sliders .dim-factor").all_text_contents() if t]
     encodes = sum("/encode" in url for url in app.requests)
@@ -48,7 +50,9 @@ def test_upload_limit_comes_from_the_server(app, tmp_path):
 
     page.route("**/api/config", small_limit)
     page.goto(f"{app.base_url}/#model={MODEL}")
-    page.wait_for_function(f"() => {{ const h = window.__latentAtlas; return h && h.modelId === '{MODEL}' && h.frames > 0 && h.idle; }}")
+    page.wait_for_function(
+        f"() => {{ const h = window.__latentAtlas; return h && h.modelId === '{MODEL}' && h.frames > 0 && h.idle; }}"
+    )
     big = tmp_path / "big.png"
     big.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(4096))
     encodes = sum("/encode" in url for url in app.requests)
@@ -68,7 +72,9 @@ def test_name_dims_never_names_an_inactive_dim_and_counts_the_active_ones(app, m
     assert not model.get("metrics") and any(inactive) and not all(inactive)
     page = app.page
     page.goto(f"{app.base_url}/#model={MEMBER}")
-    page.wait_for_function(f"() => {{ const h = window.__latentAtlas; return h && h.modelId === '{MEMBER}' && h.frames > 0 && h.idle; }}")
+    page.wait_for_function(
+        f"() => {{ const h = window.__latentAtlas; return h && h.modelId === '{MEMBER}' && h.frames > 0 && h.idle; }}"
+    )
     page.click("#factors-button")
     page.wait_for_function("() => !document.querySelector('#factors-button').disabled && window.__latentAtlas.idle")
     page.wait_for_function("() => document.querySelector('#status').textContent.includes('interventions')")

@@ -15,8 +15,11 @@ PICKED = ["qlae-dsprites-3k", "vae-dsprites", "ae-dsprites"]
 
 
 def server_encode(base_url: str, model_id: str, index: int) -> dict:
-    request = urllib.request.Request(f"{base_url}/api/models/{model_id}/encode", data=json.dumps({"dataset_index": index}).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{base_url}/api/models/{model_id}/encode",
+        data=json.dumps({"dataset_index": index}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=60) as reply:
         return json.loads(reply.read())
 
@@ -24,7 +27,9 @@ def server_encode(base_url: str, model_id: str, index: int) -> dict:
 def test_the_same_input_through_each_model(app, models, screenshot_path):
     page = app.page
     page.goto(f"{app.base_url}/compare.html#dataset=dsprites&models={','.join(PICKED)}&src=ds:1234")
-    page.wait_for_function("(n) => document.querySelectorAll('.compare-column').length === n && window.__latentAtlas.idle", arg=len(PICKED))
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('.compare-column').length === n && window.__latentAtlas.idle", arg=len(PICKED)
+    )
     columns = page.locator(".compare-column")
     for k, model_id in enumerate(PICKED):
         column = columns.nth(k)
@@ -36,7 +41,9 @@ def test_the_same_input_through_each_model(app, models, screenshot_path):
         size = models[model_id]["image_size"]
         width, height = column.locator(".compare-grid").evaluate("i => [i.naturalWidth, i.naturalHeight]")
         assert height == models[model_id]["latent_dim"] * size and width % size == 0
-    headers = page.evaluate("() => [...document.querySelectorAll('#compare-metrics thead th')].map((t) => t.textContent)")
+    headers = page.evaluate(
+        "() => [...document.querySelectorAll('#compare-metrics thead th')].map((t) => t.textContent)"
+    )
     assert headers == ["score", *PICKED]
     traces = page.evaluate("() => document.querySelector('#compare-curves').data.map((t) => t.name)")
     assert traces == PICKED
@@ -46,9 +53,15 @@ def test_the_same_input_through_each_model(app, models, screenshot_path):
 
     # fewer models, and no more than four
     page.uncheck(f"#compare-models input[value='{PICKED[-1]}']")
-    page.wait_for_function("() => document.querySelectorAll('.compare-column').length === 2 && window.__latentAtlas.idle")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.compare-column').length === 2 && window.__latentAtlas.idle"
+    )
     assert "models=qlae-dsprites-3k,vae-dsprites" in page.url and "src=ds:1234" in page.url
-    others = [m for m in page.evaluate("() => [...document.querySelectorAll('#compare-models input')].map((i) => i.value)") if m not in PICKED[:2]]
+    others = [
+        m
+        for m in page.evaluate("() => [...document.querySelectorAll('#compare-models input')].map((i) => i.value)")
+        if m not in PICKED[:2]
+    ]
     for model_id in others[:2]:
         page.check(f"#compare-models input[value='{model_id}']")
     assert len(page.evaluate("() => window.__latentAtlas.picked")) == 4
@@ -61,7 +74,9 @@ def test_the_same_input_through_each_model(app, models, screenshot_path):
 
 
 def wait_columns(page, n: int) -> None:
-    page.wait_for_function("(n) => document.querySelectorAll('.compare-column').length === n && window.__latentAtlas.idle", arg=n)
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('.compare-column').length === n && window.__latentAtlas.idle", arg=n
+    )
 
 
 def test_input_shown_rows_labelled_and_negative_losses_drawn(app, models):
@@ -78,7 +93,9 @@ def test_input_shown_rows_labelled_and_negative_losses_drawn(app, models):
     assert len(labels) == first and labels[0].startswith("z0")
     # a flow's loss is negative: the auto axis is linear and shows it; log says what it leaves out
     page.select_option("#curve-select", "loss")
-    figure = page.evaluate("() => { const f = document.querySelector('#compare-curves'); return {type: f.layout.yaxis.type, ys: f.data.map((t) => t.y)}; }")
+    figure = page.evaluate(
+        "() => { const f = document.querySelector('#compare-curves'); return {type: f.layout.yaxis.type, ys: f.data.map((t) => t.y)}; }"
+    )
     assert figure["type"] == "linear"
     assert min(v for ys in figure["ys"] for v in ys if v is not None) < 0
     page.select_option("#compare-scale", "log")

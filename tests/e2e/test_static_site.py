@@ -4,12 +4,10 @@ download the decode; no request ever carries the image, and every request stays 
 
 from __future__ import annotations
 
-import io
-import os
+import json
 import subprocess
 import sys
 import time
-import json
 import urllib.request
 from pathlib import Path
 
@@ -17,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from latentatlas.config import Settings
 from devtools import free_port
+from latentatlas.config import Settings
 from latentatlas.serve.static_site import export_site
 
 pytestmark = pytest.mark.e2e
@@ -35,7 +33,8 @@ def static_site(tmp_path_factory, chromium_path):
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(out)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
@@ -58,7 +57,9 @@ def test_static_site_encodes_slides_traverses_and_downloads_without_a_server(bro
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.goto(f"{static_site}/#model=qlae-shapes3d")
-    page.wait_for_function("() => { const h = window.__latentAtlas; return h && h.modelId === 'qlae-shapes3d' && h.frames > 0 && h.idle; }")
+    page.wait_for_function(
+        "() => { const h = window.__latentAtlas; return h && h.modelId === 'qlae-shapes3d' && h.frames > 0 && h.idle; }"
+    )
 
     # an image of the user's: a seeded pattern, as a PNG file
     pattern = (np.random.default_rng(3).random((48, 80, 3)) * 255).astype(np.uint8)
@@ -111,12 +112,15 @@ def _open(browser, url: str, width: int = 1280):
 
 def _idle(page, model_id: str) -> None:
     page.wait_for_function(
-        "(id) => { const h = window.__latentAtlas; return h && h.modelId === id && h.frames > 0 && h.idle; }", arg=model_id
+        "(id) => { const h = window.__latentAtlas; return h && h.modelId === id && h.frames > 0 && h.idle; }",
+        arg=model_id,
     )
 
 
 @pytest.mark.parametrize("width", [1280, 390])
-def test_static_site_keeps_its_view_in_the_url_names_dims_and_clears_stale_errors(browser, static_site, tmp_path, width):
+def test_static_site_keeps_its_view_in_the_url_names_dims_and_clears_stale_errors(
+    browser, static_site, tmp_path, width
+):
     context, page, errors = _open(browser, f"{static_site}/#model=qlae-shapes3d", width)
     _idle(page, "qlae-shapes3d")
     # the first Tab reaches the skip link

@@ -10,7 +10,9 @@ pytestmark = pytest.mark.e2e
 
 @pytest.mark.parametrize("width", [1280, 390])
 def test_the_current_model_is_in_view_and_the_overflow_is_cued(app, models, width):
-    on_dsprites = [m for m in models.values() if m["dataset"] == "dsprites" and m.get("metrics") and not m.get("ensemble")]
+    on_dsprites = [
+        m for m in models.values() if m["dataset"] == "dsprites" and m.get("metrics") and not m.get("ensemble")
+    ]
     assert len(on_dsprites) >= 4
     page = app.page
     page.set_viewport_size({"width": width, "height": 900})
@@ -28,6 +30,8 @@ def test_the_current_model_is_in_view_and_the_overflow_is_cued(app, models, widt
         " return {scroll: wrap.scrollWidth, box: wrap.clientWidth, left: c.left - w.left, right: c.right - w.left, scrollLeft: wrap.scrollLeft}; }"
     )
     assert geometry["scroll"] > geometry["box"], geometry  # the table is wider than its box ...
-    assert geometry["scrollLeft"] > 0 and 0 <= geometry["left"] and geometry["right"] <= geometry["box"] + 1, geometry  # ... yet in view
+    assert geometry["scrollLeft"] > 0 and geometry["left"] >= 0 and geometry["right"] <= geometry["box"] + 1, (
+        geometry
+    )  # ... yet in view
     cue = page.locator(".table-cue")
     assert cue.is_visible() and "scroll it sideways" in cue.text_content() and model_id in cue.text_content()

@@ -10,19 +10,59 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 TABLE = {
-    "available": True, "zoo": "zoo", "estimator": "InfoMEC: continuous k-NN estimator on every latent", "protocol": {}, "test": "Welch, Holm",
+    "available": True,
+    "zoo": "zoo",
+    "estimator": "InfoMEC: continuous k-NN estimator on every latent",
+    "protocol": {},
+    "test": "Welch, Holm",
     "budget": {"steps": 1200, "batch_size": 64, "fraction_of_paper": 0.0026},
-    "datasets": {"dsprites": {
-        "variants": {
-            "ae": {"scores": {"infomec.infom": {"n": 3, "mean": 0.40, "sd": 0.02, "ci95": [0.35, 0.45], "values": [0.38, 0.40, 0.42]}},
-                   "null_mean": {"infomec.infom": 0.55}},
-            "qlae": {"scores": {"infomec.infom": {"n": 3, "mean": 0.46, "sd": 0.05, "ci95": [0.33, 0.59], "values": [0.41, 0.46, 0.51]}},
-                     "null_mean": {"infomec.infom": 0.56}},
-        },
-        "ceiling": {"infomec.infom": 1.0},
-    }},
-    "claims": [{"dataset": "dsprites", "better": "qlae", "than": "ae", "metric": "infomec.infom", "source": "Hsu et al. 2023",
-                "diff": 0.06, "ci95": [-0.07, 0.19], "t": 1.9, "df": 2.6, "p": 0.16, "p_holm": 0.64, "verdict": "not established"}],
+    "datasets": {
+        "dsprites": {
+            "variants": {
+                "ae": {
+                    "scores": {
+                        "infomec.infom": {
+                            "n": 3,
+                            "mean": 0.40,
+                            "sd": 0.02,
+                            "ci95": [0.35, 0.45],
+                            "values": [0.38, 0.40, 0.42],
+                        }
+                    },
+                    "null_mean": {"infomec.infom": 0.55},
+                },
+                "qlae": {
+                    "scores": {
+                        "infomec.infom": {
+                            "n": 3,
+                            "mean": 0.46,
+                            "sd": 0.05,
+                            "ci95": [0.33, 0.59],
+                            "values": [0.41, 0.46, 0.51],
+                        }
+                    },
+                    "null_mean": {"infomec.infom": 0.56},
+                },
+            },
+            "ceiling": {"infomec.infom": 1.0},
+        }
+    },
+    "claims": [
+        {
+            "dataset": "dsprites",
+            "better": "qlae",
+            "than": "ae",
+            "metric": "infomec.infom",
+            "source": "Hsu et al. 2023",
+            "diff": 0.06,
+            "ci95": [-0.07, 0.19],
+            "t": 1.9,
+            "df": 2.6,
+            "p": 0.16,
+            "p_holm": 0.64,
+            "verdict": "not established",
+        }
+    ],
 }
 
 
@@ -30,7 +70,9 @@ def test_zoo_panel_draws_intervals_seeds_null_ceiling_and_claims(app):
     page = app.page
     page.route("**/api/zoo", lambda route: route.fulfill(json=TABLE))
     page.goto(f"{app.base_url}/#model=vae-dsprites")
-    page.wait_for_function("() => { const h = window.__latentAtlas; return h && h.modelId === 'vae-dsprites' && h.frames > 0 && h.idle; }")
+    page.wait_for_function(
+        "() => { const h = window.__latentAtlas; return h && h.modelId === 'vae-dsprites' && h.frames > 0 && h.idle; }"
+    )
     page.wait_for_function("() => !document.querySelector('#zoo-section').hidden")
     assert page.input_value("#zoo-metric") == "infomec.infom"
     plot = page.evaluate("""() => { const gd = document.querySelector('#zoo-plot');

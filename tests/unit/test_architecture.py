@@ -47,7 +47,9 @@ def test_packages_import_only_the_layers_above_them(package):
     allowed = ALLOWED[package] | {package} | TOP_LEVEL_HELPERS
     for path in sorted((PACKAGE / package).rglob("*.py")):
         bad = _imports(path) - allowed
-        assert not bad, f"{path.relative_to(PACKAGE)} imports {sorted(bad)}; {package} may import {sorted(ALLOWED[package])}"
+        assert not bad, (
+            f"{path.relative_to(PACKAGE)} imports {sorted(bad)}; {package} may import {sorted(ALLOWED[package])}"
+        )
 
 
 def _registered() -> tuple[str, str]:

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
@@ -78,8 +77,22 @@ def test_train_writes_a_model_folder_and_prints_a_summary(runner, tmp_path):
 def test_train_vae_on_shapes3d(runner, tmp_path):
     out = tmp_path / "vae"
     result = runner.invoke(
-        app, ["train", "vae", "--out", str(out), "--dataset", "shapes3d", "--latent-dim", "5", "--beta", "2",
-              "--steps", "2", *TINY]
+        app,
+        [
+            "train",
+            "vae",
+            "--out",
+            str(out),
+            "--dataset",
+            "shapes3d",
+            "--latent-dim",
+            "5",
+            "--beta",
+            "2",
+            "--steps",
+            "2",
+            *TINY,
+        ],
     )
     assert result.exit_code == 0, result.output
     loaded = load_model_folder(out)
@@ -111,7 +124,9 @@ def test_without_resume_a_run_starts_over(runner, tmp_path):
 
 
 def test_train_rejects_non_integer_widths(runner, tmp_path):
-    result = runner.invoke(app, ["train", "qlae", "--out", str(tmp_path / "x"), "--steps", "1", *TINY[:2], "--widths", "8,wide"])
+    result = runner.invoke(
+        app, ["train", "qlae", "--out", str(tmp_path / "x"), "--steps", "1", *TINY[:2], "--widths", "8,wide"]
+    )
     assert result.exit_code == 2  # a usage error
     assert "wide" in result.output
     assert not (tmp_path / "x").exists()
@@ -131,7 +146,9 @@ def test_train_rejects_an_unknown_model_kind(runner, tmp_path):
 
 def test_train_rejects_widths_that_do_not_fit_the_image_size_before_training(runner, tmp_path):
     """Non-zero exit naming the problem, and no model folder."""
-    result = runner.invoke(app, ["train", "qlae", "--out", str(tmp_path / "x"), "--steps", "1", "--image-size", "32", "--widths", "8,8"])
+    result = runner.invoke(
+        app, ["train", "qlae", "--out", str(tmp_path / "x"), "--steps", "1", "--image-size", "32", "--widths", "8,8"]
+    )
     assert result.exit_code != 0
     message = result.output + str(result.exception or "")
     assert "widths" in message and "32" in message
@@ -139,7 +156,9 @@ def test_train_rejects_widths_that_do_not_fit_the_image_size_before_training(run
 
 
 def test_widths_that_do_not_fit_are_a_usage_error(runner, tmp_path):
-    result = runner.invoke(app, ["train", "qlae", "--out", str(tmp_path / "x"), "--steps", "1", "--image-size", "32", "--widths", "8,8"])
+    result = runner.invoke(
+        app, ["train", "qlae", "--out", str(tmp_path / "x"), "--steps", "1", "--image-size", "32", "--widths", "8,8"]
+    )
     assert result.exit_code == 2
     assert "widths" in result.output
 
@@ -154,8 +173,10 @@ def _folder(root, count: int):
 def test_train_on_an_image_folder(runner, tmp_path):
     folder = _folder(tmp_path / "photos", 20)
     out = tmp_path / "folder-model"
-    result = runner.invoke(app, ["train", "ae", "--out", str(out), "--dataset", "folder", "--data-path", str(folder),
-                                 "--steps", "2", *TINY])
+    result = runner.invoke(
+        app,
+        ["train", "ae", "--out", str(out), "--dataset", "folder", "--data-path", str(folder), "--steps", "2", *TINY],
+    )
     assert result.exit_code == 0, result.output
     loaded = load_model_folder(out)
     assert loaded.config.dataset.name == "folder" and loaded.config.dataset.path == str(folder)
@@ -165,8 +186,24 @@ def test_train_on_an_image_folder(runner, tmp_path):
 def test_train_on_a_greyscale_image_folder(runner, tmp_path):
     folder = _folder(tmp_path / "photos", 20)
     out = tmp_path / "grey"
-    result = runner.invoke(app, ["train", "ae", "--out", str(out), "--dataset", "folder", "--data-path", str(folder),
-                                 "--channels", "1", "--steps", "2", *TINY])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "ae",
+            "--out",
+            str(out),
+            "--dataset",
+            "folder",
+            "--data-path",
+            str(folder),
+            "--channels",
+            "1",
+            "--steps",
+            "2",
+            *TINY,
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert load_model_folder(out).config.model.net.channels == 1
 
@@ -174,15 +211,31 @@ def test_train_on_a_greyscale_image_folder(runner, tmp_path):
 def test_train_on_a_tiny_image_folder(runner, tmp_path):
     folder = _folder(tmp_path / "few", 5)
     out = tmp_path / "few-model"
-    result = runner.invoke(app, ["train", "ae", "--out", str(out), "--dataset", "folder", "--data-path", str(folder),
-                                 "--steps", "2", *TINY])
+    result = runner.invoke(
+        app,
+        ["train", "ae", "--out", str(out), "--dataset", "folder", "--data-path", str(folder), "--steps", "2", *TINY],
+    )
     assert result.exit_code == 0, repr(result.exception)
     assert (out / "weights.safetensors").is_file()
 
 
 def test_train_on_a_missing_folder_is_refused(runner, tmp_path):
-    result = runner.invoke(app, ["train", "qlae", "--out", str(tmp_path / "x"), "--dataset", "folder",
-                                 "--data-path", str(tmp_path / "missing"), "--steps", "1", *TINY])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "qlae",
+            "--out",
+            str(tmp_path / "x"),
+            "--dataset",
+            "folder",
+            "--data-path",
+            str(tmp_path / "missing"),
+            "--steps",
+            "1",
+            *TINY,
+        ],
+    )
     assert result.exit_code != 0
     assert not (tmp_path / "x" / "weights.safetensors").exists()
 
@@ -192,7 +245,9 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 def test_metrics_json_has_exactly_the_requested_keys_and_reference_values(runner):
     expected = json.loads((FIXTURES / "metrics-public.expected.json").read_text())
-    result = runner.invoke(app, ["metrics", str(FIXTURES / "metrics-public.npz"), "--metrics", "mig,sap,modularity,explicitness", "--json"])
+    result = runner.invoke(
+        app, ["metrics", str(FIXTURES / "metrics-public.npz"), "--metrics", "mig,sap,modularity,explicitness", "--json"]
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert set(payload) == {"mig", "sap", "modularity", "explicitness_train", "explicitness_test"}
@@ -214,7 +269,12 @@ def test_metrics_bad_files_exit_non_zero_with_a_message(runner, tmp_path):
     np.savez(tmp_path / "nan.npz", z=np.where(np.arange(3) == 1, np.nan, z), y=np.tile([[0, 1], [1, 0]], (15, 1)))
     np.savez(tmp_path / "constant.npz", z=z, y=np.zeros((30, 2), dtype=int))
     (tmp_path / "text.npz").write_text("not an archive")
-    for name, keyword in [("no_y.npz", "missing"), ("nan.npz", "nan"), ("constant.npz", "single value"), ("text.npz", "npz")]:
+    for name, keyword in [
+        ("no_y.npz", "missing"),
+        ("nan.npz", "nan"),
+        ("constant.npz", "single value"),
+        ("text.npz", "npz"),
+    ]:
         result = runner.invoke(app, ["metrics", str(tmp_path / name), "--json"])
         assert result.exit_code == 2, (name, result.output)
         assert keyword in result.output.lower(), (name, result.output)
@@ -235,7 +295,12 @@ def tiny_qlae(tmp_path_factory) -> Path:
 
     folder = tmp_path_factory.mktemp("cli-traverse") / "tiny"
     train(
-        model_config(kind="qlae", latent_dim=4, codebook_size=5, net=NetConfig(image_size=16, channels=1, widths=(8, 8), hidden=16)),
+        model_config(
+            kind="qlae",
+            latent_dim=4,
+            codebook_size=5,
+            net=NetConfig(image_size=16, channels=1, widths=(8, 8), hidden=16),
+        ),
         DatasetSpec(name="dsprites", image_size=16),
         TrainConfig(steps=5, batch_size=8, threads=1, device="cpu", log_every=5, checkpoint_every=5, seed=0),
         folder,
@@ -289,7 +354,7 @@ def test_traverse_gif_from_the_prior_centre_and_from_an_image(runner, tiny_qlae,
 
 
 @pytest.mark.parametrize(
-    "options, keyword",
+    ("options", "keyword"),
     [
         (["--out-suffix", ".jpg"], ".png"),
         (["--image", "x.png", "--dataset-index", "0"], "not both"),

@@ -7,11 +7,12 @@ import json
 
 import numpy as np
 import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
 from dataset_files import write_celeba, write_dsprites, write_mpi3d, write_shapes3d
 from latentatlas.cli import app
 from latentatlas.store import load_model_folder
-from PIL import Image
-from typer.testing import CliRunner
 
 TINY = [
     "--image-size",
@@ -45,9 +46,7 @@ def _check(runner, *args: str) -> dict:
     result = runner.invoke(app, ["dataset", "check", *args, "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert set(summary) == SUMMARY_KEYS and all(
-        set(f) == {"name", "size"} for f in summary["factors"]
-    )
+    assert set(summary) == SUMMARY_KEYS and all(set(f) == {"name", "size"} for f in summary["factors"])
     return summary
 
 
@@ -58,10 +57,7 @@ def test_check_dsprites_json(runner, dsprites_file):
         "images": 384,
         "image_shape": [64, 64, 1],
         "factors": [
-            {"name": n, "size": s}
-            for n, s in zip(
-                ["shape", "scale", "orientation", "posX", "posY"], [3, 2, 4, 4, 4]
-            )
+            {"name": n, "size": s} for n, s in zip(["shape", "scale", "orientation", "posX", "posY"], [3, 2, 4, 4, 4])
         ],
     }
 
@@ -78,14 +74,8 @@ def test_check_shapes3d_and_celeba_json(runner, tmp_path):
         and shapes["image_shape"] == [64, 64, 3]
         and shapes["factors"][-1] == {"name": "orientation", "size": 3}
     )
-    celeba = _check(
-        runner, "celeba", "--data-path", str(write_celeba(tmp_path / "celeba", 6))
-    )
-    assert (
-        celeba["images"] == 6
-        and len(celeba["factors"]) == 40
-        and celeba["factors"][0]["size"] == 2
-    )
+    celeba = _check(runner, "celeba", "--data-path", str(write_celeba(tmp_path / "celeba", 6)))
+    assert celeba["images"] == 6 and len(celeba["factors"]) == 40 and celeba["factors"][0]["size"] == 2
 
 
 def test_check_mpi3d_json(runner, tmp_path):
@@ -109,9 +99,7 @@ def test_check_mpi3d_json(runner, tmp_path):
 def test_check_folders_with_and_without_factors(runner, tmp_path):
     for i in range(4):
         Image.new("RGB", (10, 10), (60 * i, 0, 0)).save(tmp_path / f"{i}.png")
-    (tmp_path / "factors.csv").write_text(
-        "file,red\n0.png,0\n1.png,1\n2.png,2\n3.png,3\n"
-    )
+    (tmp_path / "factors.csv").write_text("file,red\n0.png,0\n1.png,1\n2.png,2\n3.png,3\n")
     plain = _check(runner, "folder", "--data-path", str(tmp_path), "--channels", "1")
     assert plain == {
         "dataset": "folder",
@@ -131,38 +119,26 @@ def test_check_folders_with_and_without_factors(runner, tmp_path):
 
 
 def test_check_prints_a_readable_summary(runner, dsprites_file):
-    result = runner.invoke(
-        app, ["dataset", "check", "dsprites", "--data-path", str(dsprites_file)]
-    )
+    result = runner.invoke(app, ["dataset", "check", "dsprites", "--data-path", str(dsprites_file)])
     assert result.exit_code == 0
-    assert (
-        "dsprites, 384 images of 64 x 64 x 1" in result.stdout
-        and "orientation: 4 values" in result.stdout
-    )
+    assert "dsprites, 384 images of 64 x 64 x 1" in result.stdout and "orientation: 4 values" in result.stdout
 
 
 @pytest.mark.parametrize(
-    "name, content, message",
+    ("name", "content", "message"),
     [
         ("dsprites", b"plain text", "not an .npz archive"),
         ("shapes3d", b"plain text", "not an HDF5 file"),
         ("mpi3d", b"PK\x03\x04 cut short", "not an .npz archive, or a truncated one"),
     ],
 )
-def test_check_refuses_bad_files_with_exit_2_and_no_traceback(
-    runner, tmp_path, name, content, message
-):
+def test_check_refuses_bad_files_with_exit_2_and_no_traceback(runner, tmp_path, name, content, message):
     path = tmp_path / "data.file"
     path.write_bytes(content)
     for extra in ([], ["--json"]):
-        result = runner.invoke(
-            app, ["dataset", "check", name, "--data-path", str(path), *extra]
-        )
+        result = runner.invoke(app, ["dataset", "check", name, "--data-path", str(path), *extra])
         assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
-        assert (
-            f"error: {path}: {message}" in result.output
-            and "Traceback" not in result.output
-        )
+        assert f"error: {path}: {message}" in result.output and "Traceback" not in result.output
         assert result.stdout.strip() == ""  # no summary: the error goes to stderr
 
 
@@ -171,9 +147,7 @@ def test_check_needs_a_data_path(runner):
     assert result.exit_code == 2 and "--data-path" in result.output
 
 
-def test_train_five_steps_on_an_official_format_dsprites_file(
-    runner, dsprites_file, tmp_path
-):
+def test_train_five_steps_on_an_official_format_dsprites_file(runner, dsprites_file, tmp_path):
     out = tmp_path / "vae-dsprites-file"
     result = runner.invoke(
         app,
@@ -194,16 +168,11 @@ def test_train_five_steps_on_an_official_format_dsprites_file(
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout.strip().splitlines()[-1])["steps"] == 5
     loaded = load_model_folder(out)
-    assert (
-        loaded.config.dataset.path == str(dsprites_file)
-        and loaded.config.model.net.channels == 1
+    assert loaded.config.dataset.path == str(dsprites_file) and loaded.config.model.net.channels == 1
+    assert loaded.config.model.latent_dim == 10 and loaded.config.model.dataset_size == 384
+    assert loaded.card["dataset"]["factor_sizes"] == [3, 2, 4, 4, 4] and loaded.card["dataset"]["path"] == str(
+        dsprites_file
     )
-    assert (
-        loaded.config.model.latent_dim == 10 and loaded.config.model.dataset_size == 384
-    )
-    assert loaded.card["dataset"]["factor_sizes"] == [3, 2, 4, 4, 4] and loaded.card[
-        "dataset"
-    ]["path"] == str(dsprites_file)
 
 
 def test_train_on_a_bad_file_is_a_usage_error_and_writes_nothing(runner, tmp_path):
@@ -226,9 +195,5 @@ def test_train_on_a_bad_file_is_a_usage_error_and_writes_nothing(runner, tmp_pat
             *TINY,
         ],
     )
-    assert (
-        result.exit_code == 2
-        and "not an HDF5 file" in result.output
-        and isinstance(result.exception, SystemExit)
-    )
+    assert result.exit_code == 2 and "not an HDF5 file" in result.output and isinstance(result.exception, SystemExit)
     assert not out.exists()

@@ -105,7 +105,7 @@ def test_training_draws_its_batches_from_the_correlated_pair_and_records_it(tmp_
     from typer.testing import CliRunner
 
     from latentatlas.cli import app
-    from latentatlas.data import DSprites, DatasetSpec
+    from latentatlas.data import DatasetSpec, DSprites
     from latentatlas.families.base import TrainConfig
     from latentatlas.train.loop import training_sampler
 
@@ -118,8 +118,26 @@ def test_training_draws_its_batches_from_the_correlated_pair_and_records_it(tmp_
     assert abs(np.corrcoef(uniform[:, 3], uniform[:, 4])[0, 1]) < 0.05
 
     out = tmp_path / "run"
-    args = ["train", "vae", "--out", str(out), "--image-size", "16", "--widths", "8,8", "--steps", "2",
-            "--batch-size", "8", "--threads", "1", "--device", "cpu", "--correlate", "posX,posY"]
+    args = [
+        "train",
+        "vae",
+        "--out",
+        str(out),
+        "--image-size",
+        "16",
+        "--widths",
+        "8,8",
+        "--steps",
+        "2",
+        "--batch-size",
+        "8",
+        "--threads",
+        "1",
+        "--device",
+        "cpu",
+        "--correlate",
+        "posX,posY",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert json.loads((out / "config.json").read_text())["train"]["correlate"] == "posX,posY"
@@ -131,7 +149,20 @@ def test_a_bad_correlated_pair_is_a_usage_error_and_writes_nothing(tmp_path):
     from latentatlas.cli import app
 
     out = tmp_path / "run"
-    args = ["train", "vae", "--out", str(out), "--image-size", "16", "--widths", "8,8", "--steps", "2", "--device", "cpu"]
+    args = [
+        "train",
+        "vae",
+        "--out",
+        str(out),
+        "--image-size",
+        "16",
+        "--widths",
+        "8,8",
+        "--steps",
+        "2",
+        "--device",
+        "cpu",
+    ]
     for pair, words in (("posX,colour", "colour"), ("posX,posX", "itself")):
         result = CliRunner().invoke(app, [*args, "--correlate", pair])
         assert result.exit_code == 2 and words in result.output, result.output

@@ -30,16 +30,18 @@ kind, out = sys.argv[1], Path(sys.argv[2])
 net = NetConfig(image_size=16, channels=1, widths=(8, 8), hidden=32)
 options = {"generator_period": 2} if kind == "qlinfogan" else {}
 config = model_config(kind=kind, latent_dim=4, net=net, **options)
-run = TrainConfig(steps=%d, batch_size=8, threads=1, device="cpu", log_every=5, checkpoint_every=1, seed=5)
+run = TrainConfig(steps=STEPS, batch_size=8, threads=1, device="cpu", log_every=5, checkpoint_every=1, seed=5)
 train(config, DatasetSpec(name="dsprites", image_size=16), run, out, resume=True, progress=False)
-""" % STEPS
+""".replace("STEPS", str(STEPS))
 
 
 def _run(kind: str, out: Path, kill_after: float | None = None) -> bool:
     """Train (resuming) in a child process; with ``kill_after``, SIGKILL it that many seconds
     after its first checkpoint appears. True when the run finished."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    child = subprocess.Popen([sys.executable, "-c", SCRIPT, kind, str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, kind, str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     if kill_after is not None:
         deadline = time.monotonic() + 120
         start_step = _step(out)

@@ -132,7 +132,7 @@ def _changed(dataset, base: list[int], factor: int, value: int) -> bool:
 
 
 @pytest.mark.parametrize(
-    "factor, value",
+    ("factor", "value"),
     [
         (0, 0),  # ellipse -> square
         (0, 2),  # ellipse -> heart
@@ -307,6 +307,8 @@ def test_large_renders_go_in_chunks_with_the_same_pixels(monkeypatch):
     calls = []
     render = dataset.render
     monkeypatch.setattr(base, "RENDER_CHUNK", 4)
-    monkeypatch.setattr(dataset, "render", lambda factors, device="cpu": calls.append(len(factors)) or render(factors, device))
+    monkeypatch.setattr(
+        dataset, "render", lambda factors, device="cpu": calls.append(len(factors)) or render(factors, device)
+    )
     assert torch.equal(dataset.images(indices), whole)
     assert calls == [4, 4, 2]

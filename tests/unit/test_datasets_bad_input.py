@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from dataset_files import (
     grid_classes,
     write_celeba,
@@ -42,7 +43,7 @@ def _dsprites_arrays(**override) -> dict:
 
 
 @pytest.mark.parametrize(
-    "name, message",
+    ("name", "message"),
     [
         ("dsprites", "not an .npz archive"),
         ("mpi3d", "not an .npz archive"),
@@ -103,7 +104,7 @@ def test_a_damaged_compressed_member_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "override, message",
+    ("override", "message"),
     [
         (
             {"imgs": np.zeros((len(grid_classes(SMALL)), 64, 64), np.float32)},
@@ -144,9 +145,7 @@ def test_a_damaged_compressed_member_is_refused(tmp_path):
     ],
 )
 def test_wrong_dsprites_arrays_are_refused(tmp_path, override, message):
-    path = write_npz(
-        tmp_path / "dsprites.npz", _dsprites_arrays(**override), compressed=True
-    )
+    path = write_npz(tmp_path / "dsprites.npz", _dsprites_arrays(**override), compressed=True)
     _refused("dsprites", path, message)
 
 
@@ -154,9 +153,7 @@ def test_a_missing_array_is_named_with_those_present(tmp_path):
     arrays = _dsprites_arrays()
     del arrays["latents_values"]
     path = write_npz(tmp_path / "dsprites.npz", arrays, compressed=True)
-    _refused(
-        "dsprites", path, r"no 'latents_values' array \(it has: imgs, latents_classes\)"
-    )
+    _refused("dsprites", path, r"no 'latents_values' array \(it has: imgs, latents_classes\)")
 
 
 def test_an_object_array_is_never_unpickled(tmp_path):
@@ -209,32 +206,26 @@ def _attribute_lines(root) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "edit, message",
+    ("edit", "message"),
     [
         (
-            lambda lines: ["3"] + lines[1:],
+            lambda lines: ["3", *lines[1:]],
             "line 1 announces 3 images but 5 lines follow",
         ),
         (
-            lambda lines: lines[:1] + [" ".join(lines[1].split()[:39])] + lines[2:],
+            lambda lines: [*lines[:1], " ".join(lines[1].split()[:39]), *lines[2:]],
             "line 2 names 39 attributes",
         ),
         (
-            lambda lines: (
-                lines[:3]
-                + [lines[3].replace(" 1", " 0", 1).replace("-1", "0", 1)]
-                + lines[4:]
-            ),
+            lambda lines: ([*lines[:3], lines[3].replace(" 1", " 0", 1).replace("-1", "0", 1), *lines[4:]]),
             r"line 4: expected a file name and 40 values",
         ),
-        (lambda lines: ["five"] + lines[1:], "line 1 must be the image count"),
+        (lambda lines: ["five", *lines[1:]], "line 1 must be the image count"),
     ],
 )
 def test_bad_celeba_attribute_files_are_refused(tmp_path, edit, message):
     root = write_celeba(tmp_path / "celeba", 5)
-    (root / "list_attr_celeba.txt").write_text(
-        "\n".join(edit(_attribute_lines(root))) + "\n"
-    )
+    (root / "list_attr_celeba.txt").write_text("\n".join(edit(_attribute_lines(root))) + "\n")
     with pytest.raises(DatasetError, match=message):
         _open("celeba", root)
 
@@ -242,9 +233,7 @@ def test_bad_celeba_attribute_files_are_refused(tmp_path, edit, message):
 def test_celeba_missing_or_unreadable_images_are_refused(tmp_path):
     root = write_celeba(tmp_path / "celeba", 5)
     (root / "img_align_celeba" / "000003.jpg").unlink()
-    with pytest.raises(
-        DatasetError, match=r"1 image\(s\) of list_attr_celeba.txt missing: 000003.jpg"
-    ):
+    with pytest.raises(DatasetError, match=r"1 image\(s\) of list_attr_celeba.txt missing: 000003.jpg"):
         _open("celeba", root)
     (root / "img_align_celeba" / "000003.jpg").write_bytes(b"not a jpeg")
     (root / "img_align_celeba" / "000001.jpg").write_bytes(b"not a jpeg")

@@ -11,6 +11,9 @@ import json
 import numpy as np
 import pytest
 import torch
+from PIL import Image
+from typer.testing import CliRunner
+
 from latentatlas.cli import app
 from latentatlas.data import (
     DatasetError,
@@ -20,8 +23,6 @@ from latentatlas.data import (
     load_dataset,
 )
 from latentatlas.data.factor_table import BINS, MAX_LEVELS, read_factor_table
-from PIL import Image
-from typer.testing import CliRunner
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (40, 60, 230)}
 TINY = [
@@ -50,9 +51,7 @@ def _labelled_folder(root, count: int = 36, seed: int = 0):
             int(rng.integers(0, 3)),
             float(rng.uniform(0, 1)),
         )
-        pixels = np.zeros((24, 24, 3), dtype=np.uint8) + np.array(
-            COLOURS[colour], dtype=np.uint8
-        )
+        pixels = np.zeros((24, 24, 3), dtype=np.uint8) + np.array(COLOURS[colour], dtype=np.uint8)
         pixels[4 : 8 + 4 * size, 4 : 8 + 4 * size] = 255
         Image.fromarray(pixels).save(root / "images" / f"{i:03d}.png")
         lines.append(f"images/{i:03d}.png,{colour},{size},{brightness:.6f}")
@@ -87,23 +86,11 @@ def test_factor_columns_discrete_text_and_binned(labelled):
         1.0,
         2.0,
     ]  # few distinct numbers: each is a class
-    assert (
-        len(np.unique(table.classes[:, 2]))
-        == BINS
-        == table.binning["brightness"]["bins"]
-    )  # 36 values > MAX_LEVELS
-    assert (
-        set(table.binning) == {"brightness"}
-        and table.binning["brightness"]["method"] == "equal-frequency"
-    )
+    assert len(np.unique(table.classes[:, 2])) == BINS == table.binning["brightness"]["bins"]  # 36 values > MAX_LEVELS
+    assert set(table.binning) == {"brightness"} and table.binning["brightness"]["method"] == "equal-frequency"
     # equal-frequency: 36 rows in 10 bins of 3 or 4; each class's value is its rows' median
     assert set(np.bincount(table.classes[:, 2]).tolist()) <= {3, 4}
-    brightness = np.array(
-        [
-            float(line.split(",")[3])
-            for line in (labelled / "factors.csv").read_text().split()[1:]
-        ]
-    )
+    brightness = np.array([float(line.split(",")[3]) for line in (labelled / "factors.csv").read_text().split()[1:]])
     for k, value in enumerate(table.values[2]):
         assert value == np.median(brightness[table.classes[:, 2] == k])
     edges = table.binning["brightness"]["edges"]
@@ -111,16 +98,14 @@ def test_factor_columns_discrete_text_and_binned(labelled):
 
 
 def test_a_numeric_column_with_few_levels_stays_discrete(tmp_path):
-    rows = [
-        f"{i}.png,{0.5 + 0.1 * (i % MAX_LEVELS):.1f}" for i in range(3 * MAX_LEVELS)
-    ]
+    rows = [f"{i}.png,{0.5 + 0.1 * (i % MAX_LEVELS):.1f}" for i in range(3 * MAX_LEVELS)]
     (tmp_path / "f.csv").write_text("file,scale\n" + "\n".join(rows))
     table = read_factor_table(tmp_path / "f.csv")
     assert len(table.values[0]) == MAX_LEVELS and table.binning == {}
 
 
 @pytest.mark.parametrize(
-    "text, message",
+    ("text", "message"),
     [
         ("", "header must start with a 'file' column"),
         ("name,size\na.png,1\n", "header must start with a 'file' column"),
@@ -169,9 +154,9 @@ def test_a_labelled_folder_is_a_factor_dataset(labelled):
     )
     assert dataset.factor_sizes == (3, 3, BINS)
     described = dataset.describe()
-    assert described["factor_binning"]["brightness"]["bins"] == BINS and described[
-        "factors_file"
-    ].endswith("factors.csv")
+    assert described["factor_binning"]["brightness"]["bins"] == BINS and described["factors_file"].endswith(
+        "factors.csv"
+    )
     images = dataset.images(np.arange(3))
     assert images.shape == (3, 3, 16, 16)
     # row 1 is green (CSV order): its corner pixel is the flat colour
@@ -187,14 +172,10 @@ def test_sampled_factors_are_rows_and_render_gives_matching_rows(labelled):
     dataset = LabelledFolder(_spec(labelled))
     factors = dataset.sample_factors(200, np.random.default_rng(0))
     rows = dataset.factors_to_index(factors)
-    np.testing.assert_array_equal(
-        dataset.index_to_factors(rows), factors
-    )  # every sampled combination exists
+    np.testing.assert_array_equal(dataset.index_to_factors(rows), factors)  # every sampled combination exists
     assert torch.equal(dataset.render(factors[:20]), dataset.images(rows[:20]))
     table = dataset.factor_value_table(factors[:4])
-    assert set(table["colour"]) <= set(COLOURS) and all(
-        isinstance(v, float) for v in table["brightness"]
-    )
+    assert set(table["colour"]) <= set(COLOURS) and all(isinstance(v, float) for v in table["brightness"])
 
 
 def test_repeated_combinations_render_different_rows(tmp_path):
@@ -202,9 +183,7 @@ def test_repeated_combinations_render_different_rows(tmp_path):
     root.mkdir()
     for i in range(6):
         Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(root / f"{i}.png")
-    (root / "factors.csv").write_text(
-        "file,kind\n" + "".join(f"{i}.png,{i % 2}\n" for i in range(6))
-    )
+    (root / "factors.csv").write_text("file,kind\n" + "".join(f"{i}.png,{i % 2}\n" for i in range(6)))
     dataset = LabelledFolder(
         DatasetSpec(
             name="folder",
@@ -235,13 +214,11 @@ def test_an_intervention_without_a_row_gets_the_nearest_combination(labelled):
         and (np.array([c, s, b]) != row[0]).sum() == 1
     )
     nearest = dataset.index_to_factors(dataset.factors_to_index(absent))
-    assert (
-        nearest != absent
-    ).sum() == 1  # one factor differs: no row has the combination, a neighbour is used
+    assert (nearest != absent).sum() == 1  # one factor differs: no row has the combination, a neighbour is used
 
 
 @pytest.mark.parametrize(
-    "change, message",
+    ("change", "message"),
     [
         (
             lambda root: (root / "images" / "004.png").unlink(),
@@ -252,9 +229,7 @@ def test_an_intervention_without_a_row_gets_the_nearest_combination(labelled):
             r"factors.csv: images/005.png is not a readable image",
         ),
         (
-            lambda root: (root / "factors.csv").write_text(
-                "file,size\n../outside.png,1\nimages/000.png,2\n"
-            ),
+            lambda root: (root / "factors.csv").write_text("file,size\n../outside.png,1\nimages/000.png,2\n"),
             "files outside the image folder",
         ),
     ],
@@ -293,9 +268,7 @@ def test_train_and_score_on_a_labelled_folder(labelled, tmp_path):
     assert config["dataset"]["factors"] == str(labelled / "factors.csv")
     assert config["model"]["latent_dim"] == 6  # twice the CSV's three factors
     card = json.loads((out / "card.json").read_text())
-    assert (
-        card["dataset"]["factor_binning"]["brightness"]["method"] == "equal-frequency"
-    )
+    assert card["dataset"]["factor_binning"]["brightness"]["method"] == "equal-frequency"
 
     # The scores see the folder as the procedural sets: sampled factors, their images encoded, interventions.
     from latentatlas.evaluation.disentanglement import encode_factor_samples
@@ -324,12 +297,8 @@ def test_train_and_score_on_a_labelled_folder(labelled, tmp_path):
     assert votes.train_votes.shape == (3, 6) and votes.train_votes.sum() == 6
 
 
-def test_train_with_a_bad_factors_csv_is_a_usage_error_and_writes_nothing(
-    labelled, tmp_path
-):
-    (labelled / "factors.csv").write_text(
-        "file,size\nimages/000.png,1\nimages/001.png\n"
-    )
+def test_train_with_a_bad_factors_csv_is_a_usage_error_and_writes_nothing(labelled, tmp_path):
+    (labelled / "factors.csv").write_text("file,size\nimages/000.png,1\nimages/001.png\n")
     out = tmp_path / "never"
     result = CliRunner().invoke(
         app,
@@ -349,8 +318,6 @@ def test_train_with_a_bad_factors_csv_is_a_usage_error_and_writes_nothing(
             *TINY,
         ],
     )
-    assert (
-        result.exit_code == 2 and "line 3: 1 fields; the header has 2" in result.output
-    )
+    assert result.exit_code == 2 and "line 3: 1 fields; the header has 2" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert not out.exists()

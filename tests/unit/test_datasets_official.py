@@ -21,6 +21,7 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+
 from dataset_files import (
     DSPRITES_SIZES,
     grid_classes,
@@ -52,17 +53,14 @@ SMALL_SHAPES3D = (2, 2, 3, 2, 2, 3)
 @pytest.fixture(scope="module")
 def dsprites_file(tmp_path_factory):
     return write_dsprites(
-        tmp_path_factory.mktemp("dsprites")
-        / "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz",
+        tmp_path_factory.mktemp("dsprites") / "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz",
         SMALL_DSPRITES,
     )
 
 
 @pytest.fixture(scope="module")
 def shapes3d_file(tmp_path_factory):
-    return write_shapes3d(
-        tmp_path_factory.mktemp("shapes3d") / "3dshapes.h5", SMALL_SHAPES3D
-    )
+    return write_shapes3d(tmp_path_factory.mktemp("shapes3d") / "3dshapes.h5", SMALL_SHAPES3D)
 
 
 def _random_indices(dataset, n: int, seed: int) -> np.ndarray:
@@ -76,12 +74,8 @@ def test_dsprites_file_factors_drop_the_constant_color(dsprites_file):
     dataset = load_dataset(DatasetSpec(name="dsprites", path=str(dsprites_file)))
     assert isinstance(dataset, DSpritesFile) and dataset.channels == 1
     assert dataset.factor_names == ("shape", "scale", "orientation", "posX", "posY")
-    assert dataset.factor_sizes == SMALL_DSPRITES[1:] and len(dataset) == math.prod(
-        SMALL_DSPRITES
-    )
-    np.testing.assert_array_equal(
-        dataset.factor_values[0], [1.0, 2.0, 3.0]
-    )  # the file's shape values
+    assert dataset.factor_sizes == SMALL_DSPRITES[1:] and len(dataset) == math.prod(SMALL_DSPRITES)
+    np.testing.assert_array_equal(dataset.factor_values[0], [1.0, 2.0, 3.0])  # the file's shape values
     np.testing.assert_allclose(dataset.factor_values[1], [0.5, 0.6])
     assert dataset.describe()["path"] == str(dsprites_file)
 
@@ -90,14 +84,10 @@ def test_dsprites_file_rows_follow_the_files_latents(dsprites_file):
     dataset = DSpritesFile(DatasetSpec(name="dsprites", path=str(dsprites_file)))
     indices = np.concatenate([_random_indices(dataset, 200, 0), [0, len(dataset) - 1]])
     with np.load(dsprites_file, allow_pickle=False) as archive:
-        np.testing.assert_array_equal(
-            dataset.index_to_factors(indices), archive["latents_classes"][indices, 1:]
-        )
+        np.testing.assert_array_equal(dataset.index_to_factors(indices), archive["latents_classes"][indices, 1:])
     assert marked_index(dataset.read(indices)).tolist() == indices.tolist()
     images = dataset.images(indices)
-    assert images.shape == (len(indices), 1, 64, 64) and set(
-        images.unique().tolist()
-    ) == {0.0, 1.0}
+    assert images.shape == (len(indices), 1, 64, 64) and set(images.unique().tolist()) == {0.0, 1.0}
     # render(factors) reads the rows of those factors
     assert torch.equal(dataset.render(dataset.index_to_factors(indices)), images)
     assert dataset._packed.shape == (
@@ -108,17 +98,11 @@ def test_dsprites_file_rows_follow_the_files_latents(dsprites_file):
 
 
 def test_dsprites_file_resizes_to_the_model_size(dsprites_file):
-    dataset = DSpritesFile(
-        DatasetSpec(name="dsprites", path=str(dsprites_file), image_size=32)
-    )
+    dataset = DSpritesFile(DatasetSpec(name="dsprites", path=str(dsprites_file), image_size=32))
     images = dataset.images(np.array([3, 4]))
     assert images.shape == (2, 1, 32, 32) and images.min() >= 0 and images.max() <= 1
-    full = DSpritesFile(DatasetSpec(name="dsprites", path=str(dsprites_file))).images(
-        np.array([3, 4])
-    )
-    torch.testing.assert_close(
-        images.mean(dim=(1, 2, 3)), full.mean(dim=(1, 2, 3)), rtol=0, atol=0.01
-    )
+    full = DSpritesFile(DatasetSpec(name="dsprites", path=str(dsprites_file))).images(np.array([3, 4]))
+    torch.testing.assert_close(images.mean(dim=(1, 2, 3)), full.mean(dim=(1, 2, 3)), rtol=0, atol=0.01)
 
 
 def test_the_official_dsprites_order_is_the_procedural_one():
@@ -137,27 +121,17 @@ def test_the_official_dsprites_order_is_the_procedural_one():
     official_values = dsprites_factors(classes, values, "dsprites.npz")
     procedural = DSprites(DatasetSpec(name="dsprites", image_size=16))
     assert tuple(len(v) for v in official_values) == procedural.factor_sizes
-    np.testing.assert_array_equal(
-        procedural.index_to_factors(np.arange(len(classes))), classes[:, 1:]
-    )
-    for official, ours in zip(
-        official_values[1:], procedural.factor_values[1:]
-    ):  # shape: 1..3 there, 0..2 here
+    np.testing.assert_array_equal(procedural.index_to_factors(np.arange(len(classes))), classes[:, 1:])
+    for official, ours in zip(official_values[1:], procedural.factor_values[1:]):  # shape: 1..3 there, 0..2 here
         np.testing.assert_allclose(official, ours)
 
 
 def test_dsprites_metadata_is_never_unpickled(dsprites_file, monkeypatch):
     import pickle
 
-    monkeypatch.setattr(
-        pickle, "loads", lambda *a, **k: pytest.fail("metadata was unpickled")
-    )
-    monkeypatch.setattr(
-        pickle, "load", lambda *a, **k: pytest.fail("metadata was unpickled")
-    )
-    assert len(
-        DSpritesFile(DatasetSpec(name="dsprites", path=str(dsprites_file)))
-    ) == math.prod(SMALL_DSPRITES)
+    monkeypatch.setattr(pickle, "loads", lambda *a, **k: pytest.fail("metadata was unpickled"))
+    monkeypatch.setattr(pickle, "load", lambda *a, **k: pytest.fail("metadata was unpickled"))
+    assert len(DSpritesFile(DatasetSpec(name="dsprites", path=str(dsprites_file)))) == math.prod(SMALL_DSPRITES)
 
 
 # -- Shapes3D ---------------------------------------------------------------------------
@@ -166,29 +140,18 @@ def test_dsprites_metadata_is_never_unpickled(dsprites_file, monkeypatch):
 def test_shapes3d_file_factors_and_rows(shapes3d_file):
     dataset = load_dataset(DatasetSpec(name="shapes3d", path=str(shapes3d_file)))
     assert isinstance(dataset, Shapes3DFile) and dataset.channels == 3
-    assert (
-        dataset.factor_names == Shapes3D.factor_names
-        and dataset.factor_sizes == SMALL_SHAPES3D
-    )
-    np.testing.assert_allclose(
-        dataset.factor_values[5], [-30.0, -25.714285714285715, -21.428571428571427]
-    )
-    indices = np.array(
-        [7, 3, 3, 0, len(dataset) - 1, 5]
-    )  # unsorted, repeated: h5py needs sorted unique rows
+    assert dataset.factor_names == Shapes3D.factor_names and dataset.factor_sizes == SMALL_SHAPES3D
+    np.testing.assert_allclose(dataset.factor_values[5], [-30.0, -25.714285714285715, -21.428571428571427])
+    indices = np.array([7, 3, 3, 0, len(dataset) - 1, 5])  # unsorted, repeated: h5py needs sorted unique rows
     assert marked_index(dataset.read(indices)).tolist() == indices.tolist()
-    np.testing.assert_array_equal(
-        dataset.index_to_factors(indices), grid_classes(SMALL_SHAPES3D)[indices]
-    )
+    np.testing.assert_array_equal(dataset.index_to_factors(indices), grid_classes(SMALL_SHAPES3D)[indices])
     images = dataset.images(indices, "cpu")
     assert images.shape == (6, 3, 64, 64) and images.dtype == torch.float32
     assert dataset.read(np.array([], dtype=np.int64)).shape == (0, 64, 64, 3)
 
 
 def test_shapes3d_file_samples_and_renders_like_the_procedural_set(shapes3d_file):
-    dataset = Shapes3DFile(
-        DatasetSpec(name="shapes3d", path=str(shapes3d_file), image_size=16)
-    )
+    dataset = Shapes3DFile(DatasetSpec(name="shapes3d", path=str(shapes3d_file), image_size=16))
     factors = dataset.sample_factors(40, np.random.default_rng(1))
     assert factors.shape == (40, 6) and (factors < np.asarray(SMALL_SHAPES3D)).all()
     assert dataset.render(factors).shape == (40, 3, 16, 16)
@@ -200,7 +163,7 @@ def test_shapes3d_file_samples_and_renders_like_the_procedural_set(shapes3d_file
 
 
 @pytest.mark.parametrize(
-    "count, sizes",
+    ("count", "sizes"),
     [(460_800, (4, 4, 2, 3, 3, 40, 40)), (1_036_800, (6, 6, 2, 3, 3, 40, 40))],
 )
 def test_mpi3d_layout_follows_from_the_image_count(count, sizes):
@@ -214,16 +177,10 @@ def test_mpi3d_full_size_file_is_memory_mapped(tmp_path):
     dataset = load_dataset(DatasetSpec(name="mpi3d", path=str(path)))
     assert isinstance(dataset, MPI3D) and isinstance(dataset._images, np.memmap)
     assert dataset.factor_sizes == (4, 4, 2, 3, 3, 40, 40) and len(dataset) == 460_800
-    assert (
-        dataset.factor_names[0] == "object_color"
-        and dataset.factor_names[-1] == "vertical_axis"
-    )
+    assert dataset.factor_names[0] == "object_color" and dataset.factor_names[-1] == "vertical_axis"
     assert marked_index(dataset.read(asked)).tolist() == asked.tolist()
     factors = dataset.index_to_factors(asked)
-    assert (
-        factors[0].tolist() == [3, 3, 1, 2, 2, 39, 39]
-        and factors[1].tolist() == [0] * 7
-    )
+    assert factors[0].tolist() == [3, 3, 1, 2, 2, 39, 39] and factors[1].tolist() == [0] * 7
     assert torch.equal(dataset.render(factors), dataset.images(asked))
 
 
@@ -238,9 +195,7 @@ def test_mpi3d_with_another_image_count_is_an_unknown_layout(tmp_path):
 
 def test_a_compressed_mpi3d_member_is_refused_with_the_reason(tmp_path):
     path = write_mpi3d(tmp_path / "mpi3d_real.npz", 1000, compressed=True)
-    with pytest.raises(
-        DatasetError, match=r"mpi3d_real.npz: 'images' is stored compressed .*np.savez"
-    ):
+    with pytest.raises(DatasetError, match=r"mpi3d_real.npz: 'images' is stored compressed .*np.savez"):
         MPI3D(DatasetSpec(name="mpi3d", path=str(path)))
 
 
@@ -260,9 +215,7 @@ def test_a_truncated_mpi3d_member_is_refused(tmp_path):
     data = path.read_bytes()
     declared, claimed = b"(10, 64, 64, 3), }", b"(460800, 64, 64, 3), }"
     padding = b" " * (len(claimed) - len(declared))
-    assert (
-        declared + padding in data
-    )  # the header's padding absorbs the longer shape: same member size
+    assert declared + padding in data  # the header's padding absorbs the longer shape: same member size
     path.write_bytes(data.replace(declared + padding, claimed))
     with pytest.raises(
         DatasetError,
@@ -286,10 +239,7 @@ def test_the_writer_writes_what_np_savez_writes(tmp_path):
         zipfile.ZipFile(tmp_path / "ours.npz") as ours,
     ):
         assert theirs.read("images.npy") == ours.read("images.npy")
-        assert (
-            theirs.getinfo("images.npy").compress_type
-            == ours.getinfo("images.npy").compress_type
-        )
+        assert theirs.getinfo("images.npy").compress_type == ours.getinfo("images.npy").compress_type
 
 
 # -- CelebA -----------------------------------------------------------------------------
@@ -301,15 +251,11 @@ def celeba_folder(tmp_path_factory):
 
 
 def test_celeba_attributes_are_binary_factors(celeba_folder):
-    dataset = load_dataset(
-        DatasetSpec(name="celeba", path=str(celeba_folder), image_size=32)
-    )
+    dataset = load_dataset(DatasetSpec(name="celeba", path=str(celeba_folder), image_size=32))
     assert isinstance(dataset, CelebA) and len(dataset) == 24 and dataset.channels == 3
     assert len(dataset.factor_names) == 40 and set(dataset.factor_sizes) == {2}
     lines = (celeba_folder / "list_attr_celeba.txt").read_text().splitlines()[2:]
-    expected = (
-        np.array([line.split()[1:] for line in lines], dtype=np.int64) > 0
-    ).astype(np.int64)
+    expected = (np.array([line.split()[1:] for line in lines], dtype=np.int64) > 0).astype(np.int64)
     np.testing.assert_array_equal(dataset.index_to_factors(np.arange(24)), expected)
     images = dataset.images(np.array([0, 5]))
     assert images.shape == (2, 3, 32, 32)
@@ -350,9 +296,7 @@ def test_without_a_path_dsprites_and_shapes3d_stay_procedural():
     assert type(load_dataset(DatasetSpec(name="shapes3d", image_size=16))) is Shapes3D
 
 
-@pytest.mark.parametrize(
-    "name, needs", [("mpi3d", "mpi3d_toy.npz"), ("celeba", "img_align_celeba")]
-)
+@pytest.mark.parametrize(("name", "needs"), [("mpi3d", "mpi3d_toy.npz"), ("celeba", "img_align_celeba")])
 def test_file_only_datasets_need_a_path(name, needs):
     with pytest.raises(DatasetError, match=f"{name} needs --data-path.*{needs}"):
         load_dataset(DatasetSpec(name=name))
@@ -377,10 +321,6 @@ def test_the_dataset_interface_imports_no_dataset_module():
     from latentatlas.data import base
 
     tree = ast.parse(Path(base.__file__).read_text())
-    imported = {
-        node.module
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and node.module
-    }
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     assert not {name for name in imported if name.startswith("latentatlas")}
     assert not hasattr(base, "load_dataset")

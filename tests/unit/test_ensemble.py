@@ -16,14 +16,14 @@ from typer.testing import CliRunner
 
 from latentatlas.cli import app
 from latentatlas.data import DatasetSpec
-from latentatlas.nets import NetConfig
-from latentatlas.train import TrainConfig
-from latentatlas.store import load_model_folder
-from latentatlas.train import ensemble as ensemble_module
-from latentatlas.store.ensembles import EnsembleConfig, EnsembleError, member_name, read_manifest
-from latentatlas.train.ensemble import run_ensemble, summary
 from latentatlas.evaluation.ensemble import analyze_ensemble
 from latentatlas.fragments.hotspots import default_min_samples
+from latentatlas.nets import NetConfig
+from latentatlas.store import load_model_folder
+from latentatlas.store.ensembles import EnsembleConfig, EnsembleError, member_name, read_manifest
+from latentatlas.train import TrainConfig
+from latentatlas.train import ensemble as ensemble_module
+from latentatlas.train.ensemble import run_ensemble, summary
 
 LATENT, PROBE = 3, 40
 NAMES = ["beta1-seed0", "beta1-seed1", "beta2-seed0", "beta2-seed1"]
@@ -31,16 +31,16 @@ BLOCKED = "beta2-seed1"  # a plain file sits where this member's folder must go:
 
 
 def tiny_config(**update) -> EnsembleConfig:
-    base = dict(
-        kind="vae",
-        dataset=DatasetSpec(name="dsprites", image_size=16, holdout=50),
-        net=NetConfig(image_size=16, channels=1, widths=(8, 8), hidden=16),
-        latent_dim=LATENT,
-        betas=(1.0, 2.0),
-        seeds=2,
-        train=TrainConfig(steps=3, batch_size=8, threads=1, device="cpu", log_every=1),
-        probe_size=PROBE,
-    )
+    base = {
+        "kind": "vae",
+        "dataset": DatasetSpec(name="dsprites", image_size=16, holdout=50),
+        "net": NetConfig(image_size=16, channels=1, widths=(8, 8), hidden=16),
+        "latent_dim": LATENT,
+        "betas": (1.0, 2.0),
+        "seeds": 2,
+        "train": TrainConfig(steps=3, batch_size=8, threads=1, device="cpu", log_every=1),
+        "probe_size": PROBE,
+    }
     return EnsembleConfig(**{**base, **update})
 
 
@@ -67,7 +67,7 @@ def test_parallel_run_writes_members_manifest_and_probes(trained):
     manifest = read_manifest(trained)
     assert [e["name"] for e in manifest["members"]] == NAMES
     status = {e["name"]: e["status"] for e in manifest["members"]}
-    assert status == {**{n: "done" for n in NAMES}, BLOCKED: "failed"}
+    assert status == {**dict.fromkeys(NAMES, "done"), BLOCKED: "failed"}
     assert {(e["beta"], e["seed"]) for e in manifest["members"]} == {(1.0, 0), (1.0, 1), (2.0, 0), (2.0, 1)}
     probe_set = load_file(str(trained / "probe.safetensors"))
     indices = probe_set["indices"].numpy()
@@ -150,9 +150,13 @@ def test_analyze_writes_fragments_and_hotspots(trained):
     assert fusion["init"] == "random" and fusion["start_member"] is None
     assert 0 < fusion["steps"] <= fusion["max_steps"] and fusion["converged"] == (fusion["steps"] < fusion["max_steps"])
     every = fusion["history_every"]
-    assert len(fusion["history"]) == fusion["steps"] // every + 1 + (fusion["steps"] % every != 0)  # steps 0, k, 2k, ... and the last
+    assert len(fusion["history"]) == fusion["steps"] // every + 1 + (
+        fusion["steps"] % every != 0
+    )  # steps 0, k, 2k, ... and the last
     assert fusion["history"][-1] > fusion["history"][0] and fusion["seconds"] >= 0
-    assert fusion["best_member_info_bits"] == pytest.approx(spaces["info_bits"][analysis["members"].index(fusion["best_member"])])
+    assert fusion["best_member_info_bits"] == pytest.approx(
+        spaces["info_bits"][analysis["members"].index(fusion["best_member"])]
+    )
     assert np.isfinite([fusion["info_bits"], fusion["mean_nmi"], fusion["mean_vi"]]).all()
     fused = load_file(str(trained / fusion["file"]))
     assert fused["mu"].shape == fused["logvar"].shape == (len(fused["indices"]), LATENT)
@@ -161,9 +165,36 @@ def test_analyze_writes_fragments_and_hotspots(trained):
 def test_cli_train_and_analyze(tmp_path):
     runner = CliRunner()
     out = tmp_path / "cli"
-    args = ["ensemble", "train", "--out", str(out), "--family", "tcvae", "--betas", "1,4", "--seeds", "1",
-            "--image-size", "16", "--widths", "8,8", "--latent-dim", "2", "--steps", "2", "--batch-size", "8",
-            "--threads", "1", "--device", "cpu", "--probe-size", "24", "--jobs", "1"]
+    args = [
+        "ensemble",
+        "train",
+        "--out",
+        str(out),
+        "--family",
+        "tcvae",
+        "--betas",
+        "1,4",
+        "--seeds",
+        "1",
+        "--image-size",
+        "16",
+        "--widths",
+        "8,8",
+        "--latent-dim",
+        "2",
+        "--steps",
+        "2",
+        "--batch-size",
+        "8",
+        "--threads",
+        "1",
+        "--device",
+        "cpu",
+        "--probe-size",
+        "24",
+        "--jobs",
+        "1",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     line = json.loads(result.stdout.strip().splitlines()[-1])
@@ -184,7 +215,11 @@ def test_cli_train_and_analyze(tmp_path):
     assert shipped.exit_code == 0 and json.loads(shipped.stdout)["float16"] == ["beta1-seed0", "beta4-seed0"]
     after = load_file(str(out / "beta4-seed0" / "weights.safetensors"))
     assert {v.dtype for v in after.values() if v.is_floating_point()} == {torch.float16}
-    assert all(torch.allclose(after[k].float(), before[k], rtol=1e-3, atol=1e-4) for k in before if before[k].is_floating_point())
+    assert all(
+        torch.allclose(after[k].float(), before[k], rtol=1e-3, atol=1e-4)
+        for k in before
+        if before[k].is_floating_point()
+    )
     member = load_model_folder(out / "beta4-seed0")
     assert "float16" in member.card["ensemble"]["weights"] and next(member.model.parameters()).dtype == torch.float32
 
@@ -252,9 +287,37 @@ def test_killing_ensemble_train_leaves_no_orphan_workers(tmp_path):
     import time
 
     out = tmp_path / "ens"
-    args = [sys.executable, "-m", "latentatlas.cli", "ensemble", "train", "--out", str(out), "--betas", "1,2", "--seeds", "1",
-            "--image-size", "16", "--widths", "8,8", "--latent-dim", "3", "--steps", "100000", "--batch-size", "8",
-            "--threads", "1", "--device", "cpu", "--probe-size", "20", "--jobs", "2"]
+    args = [
+        sys.executable,
+        "-m",
+        "latentatlas.cli",
+        "ensemble",
+        "train",
+        "--out",
+        str(out),
+        "--betas",
+        "1,2",
+        "--seeds",
+        "1",
+        "--image-size",
+        "16",
+        "--widths",
+        "8,8",
+        "--latent-dim",
+        "3",
+        "--steps",
+        "100000",
+        "--batch-size",
+        "8",
+        "--threads",
+        "1",
+        "--device",
+        "cpu",
+        "--probe-size",
+        "20",
+        "--jobs",
+        "2",
+    ]
     parent = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def workers() -> list[int]:
@@ -270,7 +333,10 @@ def test_killing_ensemble_train_leaves_no_orphan_workers(tmp_path):
         return found
 
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and not any((out / name / "checkpoint").exists() or (out / name / ".lock").exists() for name in ("beta1-seed0", "beta2-seed0")):
+    while time.monotonic() < deadline and not any(
+        (out / name / "checkpoint").exists() or (out / name / ".lock").exists()
+        for name in ("beta1-seed0", "beta2-seed0")
+    ):
         time.sleep(0.2)
     children = workers()
     assert children, "the ensemble never started its workers"
@@ -280,7 +346,12 @@ def test_killing_ensemble_train_leaves_no_orphan_workers(tmp_path):
     alive = children
     while alive and time.monotonic() < deadline:
         time.sleep(0.2)
-        alive = [pid for pid in children if os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]]
+        alive = [
+            pid
+            for pid in children
+            if os.path.exists(f"/proc/{pid}")
+            and "Z" not in open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        ]
     assert not alive, f"orphan workers still running: {alive}"
 
 

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from latentatlas.errors import ImageInputError, InputError, JobLimitError, NotFoundError, OverloadedError, UnsupportedError
+from latentatlas.errors import (
+    ImageInputError,
+    InputError,
+    JobLimitError,
+    NotFoundError,
+    OverloadedError,
+    UnsupportedError,
+)
 from latentatlas.serve.ensembles import NotAnalysedError
 from latentatlas.serve.errors import STATUS, status_of
 
 
 @pytest.mark.parametrize(
-    "error, status",
+    ("error", "status"),
     [
         (InputError("bad"), 422),
         (UnsupportedError("no such capability"), 409),

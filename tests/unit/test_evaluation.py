@@ -11,13 +11,13 @@ from typer.testing import CliRunner
 
 from latentatlas.cli import app
 from latentatlas.data import DatasetSpec
-from latentatlas.families import model_config
-from latentatlas.nets import NetConfig
-from latentatlas.train import TrainConfig, train
-from latentatlas.store import load_model_folder
 from latentatlas.evaluation.disentanglement import EvaluationError, VoteCounts, evaluate_model
+from latentatlas.families import model_config
 from latentatlas.metrics.baselines import flatten_scores
 from latentatlas.metrics.catalogue import CATALOGUE
+from latentatlas.nets import NetConfig
+from latentatlas.store import load_model_folder
+from latentatlas.train import TrainConfig, train
 
 NET = NetConfig(image_size=32, channels=3, widths=(8, 8, 8), hidden=32)
 SHAPES3D = DatasetSpec(name="shapes3d", image_size=32)
@@ -25,7 +25,14 @@ FACTORS = ["floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation
 SAMPLES, VOTES = 90, VoteCounts(train=4, eval=2)
 SCORES = ["mig", "sap", "sap_continuous", "modularity", "explicitness_train", "explicitness_test"]
 METRIC_KEYS = {
-    *SCORES, "dci", "dci_fast", "infomec", "med", "factor_vae", "factor_vae_corrected", "beta_vae",
+    *SCORES,
+    "dci",
+    "dci_fast",
+    "infomec",
+    "med",
+    "factor_vae",
+    "factor_vae_corrected",
+    "beta_vae",
 }
 
 
@@ -51,8 +58,20 @@ def folders(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def cli_run(folders):
     """``latentatlas evaluate`` on the QLAE with small counts."""
-    args = ["evaluate", str(folders["qlae"]), "--samples", str(SAMPLES), "--train-votes", "4", "--eval-votes", "2",
-            "--threads", "1", "--device", "cpu"]
+    args = [
+        "evaluate",
+        str(folders["qlae"]),
+        "--samples",
+        str(SAMPLES),
+        "--train-votes",
+        "4",
+        "--eval-votes",
+        "2",
+        "--threads",
+        "1",
+        "--device",
+        "cpu",
+    ]
     return CliRunner().invoke(app, args)
 
 
@@ -77,11 +96,11 @@ def _check_metrics(metrics: dict, latent_dim: int) -> None:
     k, d = len(FACTORS), latent_dim
     matrices = metrics["matrices"]
     assert set(matrices) == {"infomec_nmi", "infomec_active", "dci_importance", "mig_mutual_info", "factor_vae_votes"}
-    assert [len(matrices["infomec_nmi"])] + sorted({len(row) for row in matrices["infomec_nmi"]}) == [k, d]
+    assert [len(matrices["infomec_nmi"]), *sorted({len(row) for row in matrices["infomec_nmi"]})] == [k, d]
     assert all(0.0 <= v <= 1.0 + 1e-9 for row in matrices["infomec_nmi"] for v in row)
     assert len(matrices["infomec_active"]) == d and all(isinstance(a, bool) for a in matrices["infomec_active"])
     for name in ("dci_importance", "mig_mutual_info"):
-        assert [len(matrices[name])] + sorted({len(row) for row in matrices[name]}) == [d, k], name
+        assert [len(matrices[name]), *sorted({len(row) for row in matrices[name]})] == [d, k], name
     assert sum(map(sum, matrices["factor_vae_votes"])) in (0, VOTES.train)  # 0: no latent active
 
     assert metrics["factor_names"] == FACTORS and metrics["latent_dim"] == d
@@ -92,7 +111,13 @@ def _check_metrics(metrics: dict, latent_dim: int) -> None:
 
 def test_cli_evaluate_writes_the_card_and_prints_a_table(cli_run, folders):
     assert cli_run.exit_code == 0, cli_run.output
-    for row in ("mig", "dci.disentanglement", "infomec.infom", "factor_vae_corrected.eval_accuracy", "beta_vae.eval_accuracy"):
+    for row in (
+        "mig",
+        "dci.disentanglement",
+        "infomec.infom",
+        "factor_vae_corrected.eval_accuracy",
+        "beta_vae.eval_accuracy",
+    ):
         assert row in cli_run.stdout
     assert "written to" in cli_run.stdout
     card = _strict_json(folders["qlae"] / "card.json")
@@ -110,7 +135,9 @@ def test_cli_evaluate_writes_the_card_and_prints_a_table(cli_run, folders):
 def test_evaluate_model_continuous_latents_progress_and_loaded_card(folders):
     loaded = load_model_folder(folders["vae"])
     reports: list[tuple[float, str]] = []
-    metrics = evaluate_model(loaded, samples=SAMPLES, votes=VOTES, progress=lambda f, s: reports.append((f, s)), n_jobs=1)
+    metrics = evaluate_model(
+        loaded, samples=SAMPLES, votes=VOTES, progress=lambda f, s: reports.append((f, s)), n_jobs=1
+    )
     _check_metrics(metrics, 6)
     assert metrics["infomec_latents"] == "values"
     assert loaded.card["metrics"] == metrics  # the loaded model's card follows the file
@@ -145,7 +172,20 @@ def test_an_ordered_flow_is_scored_on_its_top_2k_latents(tmp_path):
     folder = tmp_path / "flow"
     train(config, spec, run, folder, progress=False)
     (folder / "traversals.png").unlink()
-    args = ["evaluate", str(folder), "--samples", str(SAMPLES), "--train-votes", "4", "--eval-votes", "2", "--threads", "1", "--device", "cpu"]
+    args = [
+        "evaluate",
+        str(folder),
+        "--samples",
+        str(SAMPLES),
+        "--train-votes",
+        "4",
+        "--eval-votes",
+        "2",
+        "--threads",
+        "1",
+        "--device",
+        "cpu",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "PSNR by C (EOFlow / PCA)" in result.stdout and "C=   768  120.00 / 120.00 dB" in result.stdout
@@ -162,7 +202,7 @@ def test_cli_compare_tabulates_the_cards(cli_run, folders, tmp_path):
     assert cli_run.exit_code == 0, cli_run.output
     result = CliRunner().invoke(app, ["compare", str(folders["qlae"])])
     assert result.exit_code == 0, result.output
-    header, rule, row = result.stdout.strip().splitlines()
+    header, _rule, row = result.stdout.strip().splitlines()
     assert header.split(" | ")[0] == "| model" and "InfoM" in header and "PSNR dB" in header
     card = _strict_json(folders["qlae"] / "card.json")
     cells = [c.strip() for c in row.strip("|").split("|")]

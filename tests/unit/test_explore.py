@@ -152,8 +152,10 @@ def test_the_family_is_never_offered_for_training():
 
 
 def test_import_latentatlas_stays_cheap_and_explore_is_exported():
-    code = ("import sys, latentatlas; assert 'torch' not in sys.modules; "
-            "from latentatlas import explore; assert callable(explore) and 'torch' in sys.modules")
+    code = (
+        "import sys, latentatlas; assert 'torch' not in sys.modules; "
+        "from latentatlas import explore; assert callable(explore) and 'torch' in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

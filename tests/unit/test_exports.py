@@ -50,7 +50,10 @@ def test_the_sheet_is_the_grid_plus_a_label_column_and_a_header(tiles, scale):
             expected = round(float(tiles[r * COLS + c, 0, 0, 0]) * 255)
             assert (grid[r * side : (r + 1) * side, c * side : (c + 1) * side] == expected).all(), (r, c)
     # The margins are the same whatever the scale: they depend on the labels only.
-    assert _margins(labelled_sheet(tiles, ROWS, ROW_LABELS, COLUMN_LABELS, "mean + k sd", 1), 1) == (label_width, header)
+    assert _margins(labelled_sheet(tiles, ROWS, ROW_LABELS, COLUMN_LABELS, "mean + k sd", 1), 1) == (
+        label_width,
+        header,
+    )
 
 
 def test_every_label_is_drawn_in_its_cell(tiles):
@@ -64,7 +67,9 @@ def test_every_label_is_drawn_in_its_cell(tiles):
         assert _ink(picture.crop((label_width + c * side, 0, label_width + (c + 1) * side, header))) > 0, c
     assert _ink(picture.crop((0, 0, label_width, header))) > 0  # the corner says what the columns are
     # The label column is as wide as the widest label: a longer name widens it.
-    longer = labelled_sheet(tiles, ROWS, [ROW_LABELS[0] + " and more", *ROW_LABELS[1:]], COLUMN_LABELS, "mean + k sd", scale)
+    longer = labelled_sheet(
+        tiles, ROWS, [ROW_LABELS[0] + " and more", *ROW_LABELS[1:]], COLUMN_LABELS, "mean + k sd", scale
+    )
     assert longer.width > picture.width and longer.height == picture.height
 
 
@@ -103,6 +108,8 @@ def test_exports_are_deterministic(tiles):
         assert sheet_png(labelled_sheet(images, ROWS, ROW_LABELS, COLUMN_LABELS)) == sheet_png(
             labelled_sheet(images.clone(), ROWS, ROW_LABELS, COLUMN_LABELS)
         )
-        assert traversal_gif(images, ROWS, ROW_LABELS, COLUMN_LABELS) == traversal_gif(images.clone(), ROWS, ROW_LABELS, COLUMN_LABELS)
+        assert traversal_gif(images, ROWS, ROW_LABELS, COLUMN_LABELS) == traversal_gif(
+            images.clone(), ROWS, ROW_LABELS, COLUMN_LABELS
+        )
     png = Image.open(io.BytesIO(sheet_png(labelled_sheet(rgb, ROWS, ROW_LABELS, COLUMN_LABELS))))
     assert png.format == "PNG" and png.size == labelled_sheet(rgb, ROWS, ROW_LABELS, COLUMN_LABELS).size

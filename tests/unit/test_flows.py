@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from latentatlas.data import DatasetSpec
+from latentatlas.evaluation.flow import PCA, evaluate_flow, keep_grid
 from latentatlas.families import FamilyConfig, build_model, model_config
-from latentatlas.nets import NetConfig
 from latentatlas.families.eoflow import (
     EOFlow,
     balanced_directions,
@@ -20,6 +20,7 @@ from latentatlas.families.eoflow import (
     exact_jacobian_column_log_norms,
     jacobian_column_log_norms,
 )
+from latentatlas.nets import NetConfig
 from latentatlas.nets.flows import (
     ActNorm,
     Affine,
@@ -36,9 +37,8 @@ from latentatlas.nets.flows import (
     mlp_conditioner,
     vector_flow,
 )
-from latentatlas.train import TrainConfig, refinalize_folder, train
 from latentatlas.store import load_model_folder
-from latentatlas.evaluation.flow import PCA, evaluate_flow, keep_grid
+from latentatlas.train import TrainConfig, refinalize_folder, train
 
 
 def _randomise(flow: nn.Module, seed: int = 0) -> nn.Module:
@@ -119,14 +119,18 @@ def test_principal_rotation_fits_the_principal_axes_and_inverts_exactly():
 def test_principal_rotation_stores_householder_factors_and_rebuilds_the_same_rotation():
     features = 64
     assert torch.equal(PrincipalRotation(features).rotation, torch.eye(features))  # the identity before fit
-    target, _ = torch.linalg.qr(torch.randn(features, features, generator=torch.Generator().manual_seed(0), dtype=torch.float64))
+    target, _ = torch.linalg.qr(
+        torch.randn(features, features, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    )
     target[:, 3] *= -1  # a reflection (det -1) is stored as well as a rotation
     rotation = PrincipalRotation(features)
     change = rotation.set_rotation(target)
     assert change == pytest.approx(float((rotation.rotation.double() - target).abs().max()))
     assert 0 < change < 1e-3  # float16 reflectors
     eye = torch.eye(features, dtype=torch.float64)
-    assert (rotation.rotation.double().T @ rotation.rotation.double() - eye).abs().max() < 1e-6  # orthogonal whatever the rounding
+    assert (
+        rotation.rotation.double().T @ rotation.rotation.double() - eye
+    ).abs().max() < 1e-6  # orthogonal whatever the rounding
     state = rotation.state_dict()
     assert set(state) == {"mean", "reflectors", "signs"}
     assert state["reflectors"].dtype == torch.float16 and state["reflectors"].numel() == features * (features - 1) // 2
@@ -341,7 +345,11 @@ def test_eoflow_round_trip_ordering_and_truncation(preprocess):
         assert latent.shape == (8, 256)
         assert (model.decode(latent) - images).abs().max() < 1e-5
     estimate = model.estimate_explained_entropy(images[:4], batch=100)
-    assert estimate.mean.shape == estimate.se.shape == (256,) and torch.isfinite(estimate.mean).all() and (estimate.se > 0).all()
+    assert (
+        estimate.mean.shape == estimate.se.shape == (256,)
+        and torch.isfinite(estimate.mean).all()
+        and (estimate.se > 0).all()
+    )
     order = model.fix_ordering(estimate)
     assert torch.equal(torch.sort(order).values, torch.arange(256))
     with torch.no_grad():
@@ -384,7 +392,10 @@ def test_eoflow_trains_through_the_loop_and_loads_back(tmp_path):
 
     save_file(state, str(tmp_path / "eoflow" / "weights.safetensors"))
     card = refinalize_folder(tmp_path / "eoflow", torch.device("cpu"))
-    assert card["finalized"]["git_commit"] and load_model_folder(tmp_path / "eoflow").card["finalized"] == card["finalized"]
+    assert (
+        card["finalized"]["git_commit"]
+        and load_model_folder(tmp_path / "eoflow").card["finalized"] == card["finalized"]
+    )
     again = load_model_folder(tmp_path / "eoflow").model
     assert torch.all(again.explained_entropy().diff() <= 0)
     assert torch.allclose(again.explained_entropy(), entropy, atol=1e-5)
@@ -426,7 +437,10 @@ def test_initialised_eoflow_truncates_like_pca_and_is_evaluated_against_it(tmp_p
     assert denoise["gain_db"] == pytest.approx(max(denoise["psnr"]) - denoise["noisy_psnr"])
     assert denoise["pca_gain_db"] == pytest.approx(max(denoise["pca_psnr"]) - denoise["noisy_psnr"])
     assert denoise["pca_psnr"][denoise["keep"].index(denoise["pca_best_keep"])] == max(denoise["pca_psnr"])
-    assert denoise["best_keep"] in denoise["keep"] and len(section["explained_entropy"]) == len(section["explained_entropy_se"]) == 256
+    assert (
+        denoise["best_keep"] in denoise["keep"]
+        and len(section["explained_entropy"]) == len(section["explained_entropy_se"]) == 256
+    )
     assert 0 < section["bits_per_dim"] < 8
     assert sheet.size == (2 * 9 * 16, 2 * 8 * 16)
 

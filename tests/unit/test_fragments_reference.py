@@ -43,7 +43,9 @@ def _reference(coeff: np.ndarray, factor_coeff: np.ndarray) -> dict[str, np.ndar
     factor_joint = _bits(coeff[:, None] * factor_coeff[None, :])
     spread, factor_spread = 2 * info - self_joint, 2 * factor_info - factor_self
     return {
-        "info": info, "self_joint": self_joint, "joint": joint,
+        "info": info,
+        "self_joint": self_joint,
+        "joint": joint,
         "nmi": (info[:, None] + info[None, :] - joint) / np.sqrt(spread[:, None] * spread[None, :]),
         "vi": 2 * joint - self_joint[:, None] - self_joint[None, :],
         "nmi_factor": (info[:, None] + factor_info[None, :] - factor_joint)

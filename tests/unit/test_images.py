@@ -67,7 +67,11 @@ def test_png_decodes_exactly(image_bytes):
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "GIF"])
 def test_flat_colours_survive_every_format(fmt, image_bytes):
-    decoded = _decode(image_bytes(Image.new("RGB", (40, 30), (200, 40, 90)), fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {})))
+    decoded = _decode(
+        image_bytes(
+            Image.new("RGB", (40, 30), (200, 40, 90)), fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {})
+        )
+    )
     np.testing.assert_allclose(_colour(decoded[0]), np.array([200, 40, 90]) / 255, atol=0.04)
 
 
@@ -91,7 +95,7 @@ def test_greyscale_uploads_fill_every_channel_for_colour_models(image_bytes):
     torch.testing.assert_close(decoded, torch.full_like(decoded, 100 / 255))
 
 
-@pytest.mark.parametrize("alpha, expected", [(0, 0.0), (255, 1.0), (128, 128 / 255)])
+@pytest.mark.parametrize(("alpha", "expected"), [(0, 0.0), (255, 1.0), (128, 128 / 255)])
 def test_transparency_is_composited_on_black(alpha, expected, image_bytes):
     data = image_bytes(Image.new("RGBA", (20, 20), (255, 255, 255, alpha)), "PNG")
     decoded = _decode(data)
@@ -129,7 +133,9 @@ def test_non_square_uploads_are_centre_cropped(image_bytes):
     array = np.zeros((20, 60, 3), dtype=np.uint8)
     array[:, :20], array[:, 20:40], array[:, 40:] = RED, (0, 255, 0), BLUE
     decoded = _decode(image_bytes(array, "PNG"))
-    torch.testing.assert_close(decoded[0], torch.tensor([0.0, 1.0, 0.0]).view(3, 1, 1).expand(3, 16, 16), rtol=0, atol=1 / 255)
+    torch.testing.assert_close(
+        decoded[0], torch.tensor([0.0, 1.0, 0.0]).view(3, 1, 1).expand(3, 16, 16), rtol=0, atol=1 / 255
+    )
 
 
 # -- refusals ---------------------------------------------------------------------------
@@ -170,7 +176,7 @@ def test_too_many_pixels_is_413_before_decoding(image_bytes):
     assert _decode(data, max_pixels=300 * 300).shape == (1, 3, 16, 16)  # at the limit: fine
 
 
-@pytest.mark.parametrize("width, height", [(3000, 3000), (100_000, 100_000)])
+@pytest.mark.parametrize(("width", "height"), [(3000, 3000), (100_000, 100_000)])
 def test_bomb_header_is_refused_from_the_header_alone(width, height):
     """The header claims too many pixels and the data is truncated: the size check must come first
     (413), or the decoder would have started on the pixels (422)."""
@@ -192,7 +198,7 @@ def test_image_input_error_carries_its_status():
 # -- encoding outputs -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("channels, mode", [(1, "L"), (3, "RGB")])
+@pytest.mark.parametrize(("channels", "mode"), [(1, "L"), (3, "RGB")])
 def test_to_png_round_trips_pixels(channels, mode):
     image = torch.rand(channels, 12, 20, generator=torch.Generator().manual_seed(2))
     png = to_png(image)
@@ -217,7 +223,7 @@ def test_to_data_url_is_base64_png():
     assert base64.b64decode(url.split(",", 1)[1]) == png
 
 
-@pytest.mark.parametrize("rows, cols, channels", [(1, 1, 1), (2, 3, 3), (4, 1, 1)])
+@pytest.mark.parametrize(("rows", "cols", "channels"), [(1, 1, 1), (2, 3, 3), (4, 1, 1)])
 def test_tile_grid_places_tiles_row_major(rows, cols, channels):
     h, w = 5, 7
     images = torch.rand(rows * cols, channels, h, w, generator=torch.Generator().manual_seed(3))
@@ -270,7 +276,9 @@ def test_a_large_jpeg_is_decoded_shrunk(monkeypatch):
 def test_shrinking_after_decoding_keeps_the_picture():
     """Reducing a large upload by an integer factor first gives (nearly) the same 64x64 image."""
     rng = np.random.default_rng(0)
-    big = Image.fromarray(np.kron(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8), np.ones((80, 80, 1), dtype=np.uint8)))
+    big = Image.fromarray(
+        np.kron(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8), np.ones((80, 80, 1), dtype=np.uint8))
+    )
     buffer = io.BytesIO()
     big.save(buffer, format="PNG")
     out = decode_upload(buffer.getvalue(), 3, 64, max_pixels=40_000_000)
@@ -283,9 +291,16 @@ def test_a_large_webp_is_refused_at_a_quarter_of_the_full_decode_limit(image_byt
     full-decode limit is a quarter of ``max_decoded_pixels``; just under it, it decodes."""
     flat = Image.new("RGB", (2000, 2000), (30, 60, 90))
     limit = 2000 * 2000 * 4
-    assert decode_upload(image_bytes(flat, "WEBP"), 3, 16, max_pixels=40_000_000, max_decoded_pixels=limit).shape == (1, 3, 16, 16)
+    assert decode_upload(image_bytes(flat, "WEBP"), 3, 16, max_pixels=40_000_000, max_decoded_pixels=limit).shape == (
+        1,
+        3,
+        16,
+        16,
+    )
     with pytest.raises(ImageInputError) as refused:
-        decode_upload(image_bytes(flat.resize((2001, 2000)), "WEBP"), 3, 16, max_pixels=40_000_000, max_decoded_pixels=limit)
+        decode_upload(
+            image_bytes(flat.resize((2001, 2000)), "WEBP"), 3, 16, max_pixels=40_000_000, max_decoded_pixels=limit
+        )
     assert refused.value.status_code == 413 and f"the limit is {limit // 4} pixels" in str(refused.value)
 
 
@@ -306,7 +321,12 @@ def test_16_bit_greyscale_png_is_scaled_to_8_bits_even_when_reduced(size):
     out = decode_upload(buffer.getvalue(), 1, size, max_pixels=40_000_000)
     assert out.shape == (1, 1, size, size)
     quarter = size // 4
-    corners = [out[0, 0, quarter, quarter], out[0, 0, quarter, -quarter], out[0, 0, -quarter, quarter], out[0, 0, -quarter, -quarter]]
+    corners = [
+        out[0, 0, quarter, quarter],
+        out[0, 0, quarter, -quarter],
+        out[0, 0, -quarter, quarter],
+        out[0, 0, -quarter, -quarter],
+    ]
     expected = [0, 16384 / 65535, 49152 / 65535, 1]
     assert [round(float(v), 2) for v in corners] == [round(v, 2) for v in expected]
     assert decode_upload(buffer.getvalue(), 3, size, max_pixels=40_000_000).shape == (1, 3, size, size)

@@ -9,10 +9,11 @@ import json
 import numpy as np
 import pytest
 import torch
+from typer.testing import CliRunner
+
 from latentatlas.cli import app
 from latentatlas.metrics import compute_metrics
 from latentatlas.store.folders import load_model_folder
-from typer.testing import CliRunner
 
 N, D = 120, 4
 FACTOR_NAMES = ["shape", "size", "x"]
@@ -95,7 +96,7 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("name, change, words", BAD, ids=[case[0] for case in BAD])
+@pytest.mark.parametrize(("name", "change", "words"), BAD, ids=[case[0] for case in BAD])
 def test_bad_latents_are_clear_errors(runner, tmp_path, name, change, words):
     result, _ = _import(runner, tmp_path, change(_run()))
     assert result.exit_code == 2, result.output

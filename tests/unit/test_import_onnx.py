@@ -12,13 +12,14 @@ import onnx
 import onnxruntime
 import pytest
 import torch
+from onnx import TensorProto, helper, numpy_helper
+from typer.testing import CliRunner
+
 from import_helpers import TinyDecoder, TinyEncoder, export, export_vae, tiny_pair
 from latentatlas.cli import app
 from latentatlas.export.onnx import cache_folder, export_onnx
 from latentatlas.imports import MAX_GRAPH_BYTES
 from latentatlas.store.folders import load_model_folder
-from onnx import TensorProto, helper, numpy_helper
-from typer.testing import CliRunner
 
 VAE = os.fspath(os.path.join(os.path.dirname(__file__), "..", "..", "models", "vae-dsprites"))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from latentatlas.evaluation.intervention import (
     evenly_spaced_levels,
     intervention_plan,
@@ -43,12 +44,15 @@ def test_scores_name_the_dim_after_the_factor_that_moves_it():
     plan = intervention_plan(SIZES, bases=3, per_factor=6, seed=0)
     f = plan.factors.astype(np.float64)
     rng = np.random.default_rng(0)
-    latents = np.stack([
-        f[:, 1] / 9,                                  # follows factor 1
-        f[:, 0] / 2 + 0.01 * rng.normal(size=len(f)),  # follows factor 0, a little noise
-        np.full(len(f), 0.3),                         # moves with nothing
-        f[:, 0] / 2 + f[:, 1] / 9 + f[:, 2] / 39,     # shared by all three: no single factor
-    ], axis=1)
+    latents = np.stack(
+        [
+            f[:, 1] / 9,  # follows factor 1
+            f[:, 0] / 2 + 0.01 * rng.normal(size=len(f)),  # follows factor 0, a little noise
+            np.full(len(f), 0.3),  # moves with nothing
+            f[:, 0] / 2 + f[:, 1] / 9 + f[:, 2] / 39,  # shared by all three: no single factor
+        ],
+        axis=1,
+    )
     scores = intervention_scores(latents, plan, latent_std=np.array([0.3, 0.4, 0.0, 0.5]))
     assert scores.shape == (4, len(SIZES)) and np.all(scores >= 0)
     assert scores[2].sum() == 0

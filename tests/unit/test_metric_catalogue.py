@@ -60,10 +60,10 @@ def test_every_interventional_score_is_produced_by_its_compute_function():
 
 
 def test_names_defaults_and_protocols_come_from_the_catalogue():
-    assert METRIC_NAMES == tuple(m.name for m in CATALOGUE if m.source != "interventions")
-    assert DEFAULT_METRICS == tuple(m.name for m in CATALOGUE if m.source != "interventions" and m.default)
+    assert tuple(m.name for m in CATALOGUE if m.source != "interventions") == METRIC_NAMES
+    assert tuple(m.name for m in CATALOGUE if m.source != "interventions" and m.default) == DEFAULT_METRICS
     assert "dci" not in DEFAULT_METRICS and "dci_fast" in DEFAULT_METRICS
-    assert CARD_METRICS == tuple(m.name for m in metrics_from("latents") if m.baselines == "always")
+    assert tuple(m.name for m in metrics_from("latents") if m.baselines == "always") == CARD_METRICS
     assert ON_REQUEST == ("dci",)
     assert ZooProtocol().metrics == tuple(m.name for m in metrics_from("latents") if m.zoo)
     with pytest.raises(ValueError, match="unknown metric.*choose from mig"):

@@ -248,9 +248,7 @@ def test_infomec_flags_noise_latents_whose_infoe_is_near_zero() -> None:
 def test_histogram_discretize_matches_numpy_histogram_and_digitize() -> None:
     z = np.random.default_rng(4).normal(size=(500, 3)) ** 3
     z[:, 2] = 1.5  # constant column
-    expected = np.stack(
-        [np.digitize(z[:, j], np.histogram(z[:, j], 20)[1][:-1]) for j in range(3)], axis=1
-    )
+    expected = np.stack([np.digitize(z[:, j], np.histogram(z[:, j], 20)[1][:-1]) for j in range(3)], axis=1)
     np.testing.assert_array_equal(histogram_discretize(z, 20), expected)
 
 
@@ -365,7 +363,7 @@ def zero_representation(images: torch.Tensor) -> torch.Tensor:
     return torch.zeros_like(images.flatten(1))
 
 
-SMALL = dict(num_train=2000, num_eval=1000)
+SMALL = {"num_train": 2000, "num_eval": 1000}
 
 
 def test_factor_vae_sanity() -> None:
@@ -387,7 +385,7 @@ def test_factor_vae_reference_bug_and_corrected_variant() -> None:
         flat = images.flatten(1)
         return torch.cat([torch.zeros(len(flat), 1), flat], dim=1)
 
-    kwargs = dict(num_variance_estimate=1000, num_train=400, num_eval=200, seed=1)
+    kwargs = {"num_variance_estimate": 1000, "num_train": 400, "num_eval": 200, "seed": 1}
     buggy = compute_factor_vae(collapsed_first, data, **kwargs)
     fixed = compute_factor_vae_corrected(collapsed_first, data, **kwargs)
     assert buggy.num_active_dims == fixed.num_active_dims == 4
@@ -414,6 +412,6 @@ def test_interventional_scores_are_seeded() -> None:
 
     runs = [compute_beta_vae(noisy, data, seed=4, num_train=300, num_eval=200) for _ in range(2)]
     assert runs[0] == runs[1]
-    kwargs = dict(seed=4, num_train=300, num_eval=200, num_variance_estimate=500)
+    kwargs = {"seed": 4, "num_train": 300, "num_eval": 200, "num_variance_estimate": 500}
     votes = [compute_factor_vae(noisy, data, **kwargs).train_votes for _ in range(2)]
     np.testing.assert_array_equal(votes[0], votes[1])

@@ -45,8 +45,11 @@ def split() -> dict[str, np.ndarray]:
         n = int(data["train_rows"])
         z, zq, y = data["z"], data["z_quantized"], data["y"]
         return {
-            "z_train": z[:n], "z_test": z[n:], "zq_train": zq[:n],
-            "y_train": y[:n], "y_test": y[n:],
+            "z_train": z[:n],
+            "z_test": z[n:],
+            "zq_train": zq[:n],
+            "y_train": y[:n],
+            "y_test": y[n:],
         }
 
 
@@ -76,9 +79,7 @@ def test_sap_discrete(split: dict, expected: dict) -> None:
 
 
 def test_sap_continuous(split: dict, expected: dict) -> None:
-    result = compute_sap(
-        split["z_train"], split["y_train"], split["z_test"], split["y_test"], continuous_factors=True
-    )
+    result = compute_sap(split["z_train"], split["y_train"], split["z_test"], split["y_test"], continuous_factors=True)
     assert result.sap == pytest.approx(_ref(expected, "sap_continuous"), abs=TOL_EXACT)
 
 
@@ -97,9 +98,7 @@ def test_explicitness(split: dict, expected: dict) -> None:
     ("variant", "latents", "discrete", "tol_mc"),
     [("continuous", "z_train", False, TOL_EXACT), ("quantized", "zq_train", True, TOL_PLUG_IN)],
 )
-def test_infomec(
-    split: dict, expected: dict, variant: str, latents: str, discrete: bool, tol_mc: float
-) -> None:
+def test_infomec(split: dict, expected: dict, variant: str, latents: str, discrete: bool, tol_mc: float) -> None:
     result = compute_infomec(split[latents], split["y_train"], discrete_latents=discrete, seed=0)
     assert result.infom == pytest.approx(_ref(expected, "infomec", variant, "infom"), abs=tol_mc)
     assert result.infoc == pytest.approx(_ref(expected, "infomec", variant, "infoc"), abs=tol_mc)
@@ -114,9 +113,7 @@ def dci_fast(split: dict):
     return compute_dci_fast(split["z_train"], split["y_train"], split["z_test"], split["y_test"], seed=0)
 
 
-@pytest.mark.parametrize(
-    "key", ["disentanglement", "completeness", "informativeness_train", "informativeness_test"]
-)
+@pytest.mark.parametrize("key", ["disentanglement", "completeness", "informativeness_train", "informativeness_test"])
 def test_dci_fast_is_close_to_reference_dci(dci_fast, expected: dict, key: str) -> None:
     assert getattr(dci_fast, key) == pytest.approx(_ref(expected, "dci", key), abs=TOL_DCI_FAST)
 

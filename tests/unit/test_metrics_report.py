@@ -41,7 +41,13 @@ def test_load_metrics_file_reads_the_fixture() -> None:
 
 def test_compute_metrics_reproduces_the_reference(fixture_result: dict, expected: dict) -> None:
     assert list(fixture_result) == [
-        "mig", "sap", "sap_continuous", "modularity", "explicitness_train", "explicitness_test", "infomec",
+        "mig",
+        "sap",
+        "sap_continuous",
+        "modularity",
+        "explicitness_train",
+        "explicitness_test",
+        "infomec",
     ]
     assert fixture_result["mig"] == pytest.approx(expected["mig"]["ref"], abs=1e-6)
     assert fixture_result["sap"] == pytest.approx(expected["sap"]["ref"], abs=1e-3)
@@ -82,11 +88,21 @@ def test_default_metrics_and_keys(small: tuple[np.ndarray, np.ndarray]) -> None:
     assert "dci" not in DEFAULT_METRICS
     result = compute_metrics(*small)
     assert list(result) == [
-        "mig", "dci_fast", "sap", "sap_continuous", "modularity",
-        "explicitness_train", "explicitness_test", "infomec", "med",
+        "mig",
+        "dci_fast",
+        "sap",
+        "sap_continuous",
+        "modularity",
+        "explicitness_train",
+        "explicitness_test",
+        "infomec",
+        "med",
     ]
     assert list(result["dci_fast"]) == [
-        "disentanglement", "completeness", "informativeness_train", "informativeness_test",
+        "disentanglement",
+        "completeness",
+        "informativeness_train",
+        "informativeness_test",
     ]
     assert all(isinstance(v, float) for v in result["dci_fast"].values())
 

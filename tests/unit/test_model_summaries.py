@@ -10,7 +10,12 @@ import pytest
 from latentatlas.evaluation.dim_names import COLLAPSED_POSTERIOR_SD, DIM_NAME_MIN_NMI, collapsed_dims, factor_dim_names
 from latentatlas.evaluation.hotspot_factors import best_factor, hotspot_factor_means
 from latentatlas.evaluation.novelty import FAR_BITS_PER_DIM, FAR_PSNR_DB, judge_novelty
-from latentatlas.evaluation.ordered_latents import CURVE_POINTS, explained_entropy_share, log_keep_grid, slider_keep_grid
+from latentatlas.evaluation.ordered_latents import (
+    CURVE_POINTS,
+    explained_entropy_share,
+    log_keep_grid,
+    slider_keep_grid,
+)
 
 FACTORS = ["shape", "scale", "orientation", "posX", "posY"]
 
@@ -87,7 +92,7 @@ def test_log_keep_grid_is_log_spaced_distinct_and_spans_one_to_dim(dim):
     assert all(1 <= c <= dim for c in grid)
     targets = [dim ** (i / (CURVE_POINTS - 1)) for i in range(CURVE_POINTS)]
     assert all(min(abs(c - t) for c in grid) <= 0.5 for t in targets)  # every log-spaced point, rounded
-    if dim >= 2 ** CURVE_POINTS:  # far apart on a log scale: no two round alike
+    if dim >= 2**CURVE_POINTS:  # far apart on a log scale: no two round alike
         assert len(grid) == CURVE_POINTS
 
 

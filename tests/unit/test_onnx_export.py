@@ -29,7 +29,9 @@ def tiny_folder(tmp_path, kind: str, seed: int = 0):
         model.initialize(torch.rand(model.init_samples, 1, 16, 16, generator=torch.Generator().manual_seed(seed)))
     model.eval()
     folder = tmp_path / f"{kind}-{seed}"
-    save_model_folder(folder, FolderConfig(model=config, dataset=DatasetSpec(name="dsprites", image_size=16)), model, {})
+    save_model_folder(
+        folder, FolderConfig(model=config, dataset=DatasetSpec(name="dsprites", image_size=16)), model, {}
+    )
     return folder
 
 
@@ -44,7 +46,9 @@ def test_every_trained_family_exports_graphs_that_agree_with_torch(tmp_path, kin
     loaded = load_model_folder(folder)
     model = loaded.model.eval()
     decodes = model.capabilities.decode  # an encoder-only family (contrastive) exports its encoder alone
-    assert result.unavailable == ({} if decodes else {"decoder": "the model has no decoder (capabilities.decode is false)"})
+    assert result.unavailable == (
+        {} if decodes else {"decoder": "the model has no decoder (capabilities.decode is false)"}
+    )
     assert set(result.parts) == ({"decoder", "encoder"} if decodes else {"encoder"})
     cache = cache_folder(tmp_path / "cache", result.digest)
     # independent of the export's own check: fresh latents and images, batch sizes it never saw

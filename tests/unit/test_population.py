@@ -19,7 +19,9 @@ def test_plane_is_sklearn_pca_and_places_new_latents_with_its_basis():
     # the first axis is the latent with the largest spread
     assert abs(plane["components"][0][0]) > 0.99
     new = rng.standard_normal((3, 6))
-    np.testing.assert_allclose((new - plane["mean"]) @ np.asarray(plane["components"]).T, reference.transform(new), atol=1e-9)
+    np.testing.assert_allclose(
+        (new - plane["mean"]) @ np.asarray(plane["components"]).T, reference.transform(new), atol=1e-9
+    )
 
 
 def test_degenerate_populations_keep_finite_zero_coordinates():

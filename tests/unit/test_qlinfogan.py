@@ -22,7 +22,9 @@ DSPRITES16 = DatasetSpec(name="dsprites", image_size=16)
 
 def _model(**overrides) -> QLInfoGAN:
     torch.manual_seed(0)
-    model = build_model(model_config(**{"kind": "qlinfogan", "latent_dim": 4, "net": NET16, "codebook_size": 4, **overrides}))
+    model = build_model(
+        model_config(**{"kind": "qlinfogan", "latent_dim": 4, "net": NET16, "codebook_size": 4, **overrides})
+    )
     assert isinstance(model, QLInfoGAN)
     return model
 
@@ -58,7 +60,10 @@ def test_gradient_penalty_of_a_quadratic_critic_is_closed_form():
 
 def test_gradient_penalty_matches_per_image_autograd_on_the_model_critic():
     model = _model().double()
-    real, fake = _images(4, seed=3).double(), torch.rand(4, 1, 16, 16, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    real, fake = (
+        _images(4, seed=3).double(),
+        torch.rand(4, 1, 16, 16, generator=torch.Generator().manual_seed(4), dtype=torch.float64),
+    )
     eps = torch.rand(4, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     penalty = gradient_penalty(model.critic, real, fake, eps)
     expected = []
@@ -79,7 +84,10 @@ def test_optimisers_groups_and_betas():
     trainer = model.make_trainer(TrainConfig(lr=2e-4, weight_decay=1e-3))
     assert set(trainer.optimizers) == {"encoder", "generator"}
     names = {id(p): name for name, p in model.named_parameters()}
-    owned = {key: {names[id(p)] for group in opt.param_groups for p in group["params"]} for key, opt in trainer.optimizers.items()}
+    owned = {
+        key: {names[id(p)] for group in opt.param_groups for p in group["params"]}
+        for key, opt in trainer.optimizers.items()
+    }
     assert owned["encoder"] == {n for n in names.values() if n.startswith("encoder.")}
     assert owned["generator"] == {n for n in names.values() if n.startswith(("generator.", "quantizer."))}
     for opt in trainer.optimizers.values():
@@ -105,7 +113,15 @@ def test_critic_steps_move_the_encoder_and_generator_steps_the_generator_and_cod
 
     critic_only, before, logged = run(0)  # (0 + 1) % 2 != 0: the critic only
     assert moved(critic_only, before) == {n for n in before if n.startswith("encoder.")}
-    assert set(logged) == {"encoder_loss", "value_loss", "gradient_penalty", "latent_loss", "quantize", "commit", "generator_loss"}
+    assert set(logged) == {
+        "encoder_loss",
+        "value_loss",
+        "gradient_penalty",
+        "latent_loss",
+        "quantize",
+        "commit",
+        "generator_loss",
+    }
     assert all(np.isfinite(v) for v in logged.values())
 
     both, before, logged_both = run(1)  # the same critic update, then the generator and its codebooks
@@ -124,7 +140,9 @@ def test_latent_loss_falls_on_a_tiny_run():
     model = _model(generator_period=1)
     trainer = model.make_trainer(TrainConfig(lr=2e-3, weight_decay=1e-4, batch_size=16))
     dataset, rng = load_dataset(DSPRITES16), np.random.default_rng(0)
-    latent = [trainer.step(lambda: dataset.images(dataset.sample_train_indices(16, rng)), s)["latent_loss"] for s in range(60)]
+    latent = [
+        trainer.step(lambda: dataset.images(dataset.sample_train_indices(16, rng)), s)["latent_loss"] for s in range(60)
+    ]
     first, last = np.mean(latent[:10]), np.mean(latent[-10:])
     assert np.isfinite(latent).all()
     assert last < 0.6 * first, (first, last)
@@ -214,8 +232,18 @@ def test_registry_accepts_the_family():
     assert issubclass(QLInfoGAN, DiscreteCodes) and issubclass(QLInfoGAN, PriorSampling)
     config = model_config(kind="qlinfogan", latent_dim=3)
     assert isinstance(config, QLInfoGANConfig)
-    assert (config.codebook_size, config.lambda_value, config.lambda_gradient, config.lambda_latent) == (10, 1.0, 10.0, 200.0)
-    assert (config.quantize_weight, config.commit_weight, config.generator_period, config.noise_dim) == (0.01, 0.01, 5, 0)
+    assert (config.codebook_size, config.lambda_value, config.lambda_gradient, config.lambda_latent) == (
+        10,
+        1.0,
+        10.0,
+        200.0,
+    )
+    assert (config.quantize_weight, config.commit_weight, config.generator_period, config.noise_dim) == (
+        0.01,
+        0.01,
+        5,
+        0,
+    )
     assert (config.beta1, config.beta2) == (0.0, 0.9)
     with pytest.raises(ValueError):
         model_config(kind="qlinfogan", latent_dim=3, quantize_warmup=5)  # QLAE's option, not this family's

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from latentatlas.families.qlae import QLAE
 from latentatlas.families import build_model, model_config
+from latentatlas.families.qlae import QLAE
 from latentatlas.nets import LatentQuantizer, NetConfig
 
 NET = NetConfig(image_size=16, channels=1, widths=(8, 8), hidden=16)
@@ -61,7 +61,9 @@ def test_exact_codebook_values_map_to_themselves():
     values = quantizer.values.detach()
     codes = torch.tensor([[0, 3], [1, 2], [3, 0]])
     assert torch.equal(quantizer.codes(quantizer.lookup(codes)), codes)
-    torch.testing.assert_close(quantizer(quantizer.lookup(codes)), torch.stack([values[0, codes[:, 0]], values[1, codes[:, 1]]], 1))
+    torch.testing.assert_close(
+        quantizer(quantizer.lookup(codes)), torch.stack([values[0, codes[:, 0]], values[1, codes[:, 1]]], 1)
+    )
 
 
 def test_straight_through_value_is_quantised_and_gradient_is_identity():
@@ -89,7 +91,9 @@ def test_init_from_quantiles_spreads_codes_over_the_batch():
     quantizer = LatentQuantizer(latent_dim=3, codebook_size=10)
     generator = torch.Generator().manual_seed(5)
     # Tiny, shifted encoder outputs: the default codebook would give almost every sample one code.
-    batch = torch.randn(1000, 3, generator=generator) * torch.tensor([0.01, 0.02, 0.005]) + torch.tensor([0.3, -0.2, 0.0])
+    batch = torch.randn(1000, 3, generator=generator) * torch.tensor([0.01, 0.02, 0.005]) + torch.tensor(
+        [0.3, -0.2, 0.0]
+    )
     assert max(len(quantizer.codes(batch)[:, d].unique()) for d in range(3)) <= 3
     quantizer.init_from_quantiles(batch)
     values = quantizer.values.detach()
@@ -174,7 +178,9 @@ def _gradients(model: QLAE, state: dict, images: torch.Tensor) -> dict[str, torc
     model.zero_grad(set_to_none=True)
     total, _ = model.loss(images, step=10_000)  # past the warm-up: the paper's QLAE
     total.backward()
-    return {name: (p.grad.clone() if p.grad is not None else torch.zeros_like(p)) for name, p in model.named_parameters()}
+    return {
+        name: (p.grad.clone() if p.grad is not None else torch.zeros_like(p)) for name, p in model.named_parameters()
+    }
 
 
 def test_quantize_loss_moves_only_codebooks_and_commit_loss_only_the_encoder():
@@ -207,7 +213,7 @@ def test_quantize_loss_pulls_codebook_values_towards_the_encoder_outputs():
     model = _qlae(quantize_weight=1.0, commit_weight=0.0)
     images = _images(16, seed=7)
     model.zero_grad(set_to_none=True)
-    total, parts = model.loss(images, step=10_000)
+    total, _parts = model.loss(images, step=10_000)
     total.backward()
     with torch.no_grad():
         continuous = model.encoder(images)

@@ -60,7 +60,7 @@ def test_keyword_arguments_override_the_environment(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "field, value",
+    ("field", "value"),
     [
         ("device", "tpu"),
         ("device", "cuda:x"),
@@ -80,7 +80,7 @@ def test_invalid_values_raise(field, value):
 
 
 @pytest.mark.parametrize(
-    "variable, value",
+    ("variable", "value"),
     [("LATENTATLAS_DEVICE", "tpu"), ("LATENTATLAS_TORCH_THREADS", "0"), ("LATENTATLAS_PORT", "70000")],
 )
 def test_invalid_environment_values_raise(monkeypatch, variable, value):

@@ -33,13 +33,17 @@ def test_shipped_model_runs_in_onnx_runtime_like_torch(folder, cache):
     loaded = load_model_folder(folder)
     model = loaded.model.eval()
     sessions = {
-        name: onnxruntime.InferenceSession(str(cache_folder(cache, result.digest) / part.file), providers=["CPUExecutionProvider"])
+        name: onnxruntime.InferenceSession(
+            str(cache_folder(cache, result.digest) / part.file), providers=["CPUExecutionProvider"]
+        )
         for name, part in result.parts.items()
     }
     generator = torch.Generator().manual_seed(1)
     stats = loaded.card.get("latent_stats", {})
     dim = loaded.config.model.latent_dim
-    latents = torch.tensor(stats.get("mean", [0.0] * dim)) + torch.tensor(stats.get("std", [1.0] * dim)) * torch.randn(64, dim, generator=generator)
+    latents = torch.tensor(stats.get("mean", [0.0] * dim)) + torch.tensor(stats.get("std", [1.0] * dim)) * torch.randn(
+        64, dim, generator=generator
+    )
     dataset = load_dataset(loaded.config.dataset)
     images = dataset.images(np.sort(np.random.default_rng(1).choice(len(dataset), 16, replace=False))).float()
     with torch.inference_mode():

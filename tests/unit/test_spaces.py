@@ -12,7 +12,9 @@ from latentatlas.fragments.fingerprint import bhattacharyya_rows
 from latentatlas.fragments.spaces import _space_coefficients, compute_space_similarity, fuse_spaces
 
 
-def _noisy_views(seed: int, spaces: int, dims: int, n: int, noise: float, var: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+def _noisy_views(
+    seed: int, spaces: int, dims: int, n: int, noise: float, var: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
     """``spaces`` members that each see one shared ``dims``-D source through independent noise."""
     rng = np.random.default_rng(seed)
     source = rng.standard_normal((dims, n))
@@ -61,7 +63,9 @@ def test_space_coefficients_and_their_hand_written_gradient_match_autograd() -> 
     mine = torch.autograd.grad((_space_coefficients(mu, logvar) * weights).sum(), (mu, logvar))
     for a, b in zip(grads, mine):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
-    assert torch.autograd.gradcheck(_space_coefficients, (mu[:, :8].detach().requires_grad_(), logvar[:, :8].detach().requires_grad_()))
+    assert torch.autograd.gradcheck(
+        _space_coefficients, (mu[:, :8].detach().requires_grad_(), logvar[:, :8].detach().requires_grad_())
+    )
 
 
 def test_fusion_from_random_converges_above_every_member() -> None:

@@ -52,7 +52,13 @@ def test_registered_with_its_capabilities():
     assert {"qlae", "ae", "strkm"} <= set(families())
     assert family.capabilities.sample and not family.capabilities.ordered and not family.capabilities.codes
     config = model_config({"kind": "strkm", "latent_dim": 4})
-    assert (config.feature_dim, config.c_acc, config.recon_loss, config.pixel_loss, config.manifold_lr) == (128, 1.0, "deterministic", "bce", 1e-4)
+    assert (config.feature_dim, config.c_acc, config.recon_loss, config.pixel_loss, config.manifold_lr) == (
+        128,
+        1.0,
+        "deterministic",
+        "bce",
+        1e-4,
+    )
     with pytest.raises(ValueError):
         model_config(kind="strkm", latent_dim=20, feature_dim=8)
     with pytest.raises(ValueError):
@@ -60,7 +66,12 @@ def test_registered_with_its_capabilities():
 
 
 def test_loss_terms_match_a_hand_computation():
-    for variant, pixels in (("deterministic", "bce"), ("deterministic", "mse"), ("splitloss", "mse"), ("noisyU", "bce")):
+    for variant, pixels in (
+        ("deterministic", "bce"),
+        ("deterministic", "mse"),
+        ("splitloss", "mse"),
+        ("noisyU", "bce"),
+    ):
         # sigma = 0: the noisy decodes equal the clean one, so splitloss's distance term is 0
         model = tiny(c_acc=3.0, recon_loss=variant, pixel_loss=pixels, noise_sigma=0.0).eval()
         images = blobs(5)
@@ -98,7 +109,9 @@ def test_trainer_keeps_U_orthonormal_and_survives_a_safetensors_round_trip(tmp_p
     model = tiny()
     trainer = model.make_trainer(TrainConfig(lr=1e-3, batch_size=16))
     assert isinstance(trainer, STRKMTrainer) and set(trainer.optimizers) == {"networks", "stiefel"}
-    assert isinstance(model.U, geoopt.ManifoldParameter) and isinstance(model.U.manifold, geoopt.manifolds.CanonicalStiefel)
+    assert isinstance(model.U, geoopt.ManifoldParameter) and isinstance(
+        model.U.manifold, geoopt.manifolds.CanonicalStiefel
+    )
     U0 = model.U.detach().clone()
     data = blobs(30 * 16, seed=1).split(16)
     for step in range(30):
@@ -154,7 +167,7 @@ def test_finalize_sets_the_exact_U_the_mean_and_a_gaussian_prior():
     with torch.no_grad():
         phi = model.encoder(torch.cat(drawn)).double()
         mean = phi.mean(dim=0)
-        values, vectors = torch.linalg.eigh(torch.cov(phi.T))
+        _values, vectors = torch.linalg.eigh(torch.cov(phi.T))
         top = vectors[:, -3:].flip(-1)
         U = model.U.detach().double()
         assert torch.allclose(model.feature_mean.double(), mean, atol=1e-5)
@@ -173,13 +186,22 @@ def test_finalize_sets_the_exact_U_the_mean_and_a_gaussian_prior():
         samples = model.sample_prior(20_000, torch.Generator().manual_seed(0))
         assert samples.shape == (20_000, 3) and samples.device == model.device
         assert torch.allclose(samples.double().std(dim=0), latents.std(dim=0), rtol=0.05)
-        assert torch.allclose(samples.double().mean(dim=0), latents.mean(dim=0), atol=0.05 * latents.std(dim=0).max().item())
-        assert torch.equal(model.sample_prior(5, torch.Generator().manual_seed(1)), model.sample_prior(5, torch.Generator().manual_seed(1)))
+        assert torch.allclose(
+            samples.double().mean(dim=0), latents.mean(dim=0), atol=0.05 * latents.std(dim=0).max().item()
+        )
+        assert torch.equal(
+            model.sample_prior(5, torch.Generator().manual_seed(1)),
+            model.sample_prior(5, torch.Generator().manual_seed(1)),
+        )
         decoded = model.decode(samples[:7])
         assert decoded.shape == (7, 1, 16, 16) and decoded.min() >= 0 and decoded.max() <= 1
         # decoding the encoding of an image = decoding its projected, centred features
         images = pool[:4]
-        assert torch.allclose(model.decode_logits(model.encode(images).latent), model.decoder((model.encoder(images) - model.feature_mean) @ model.U @ model.U.T), atol=1e-5)
+        assert torch.allclose(
+            model.decode_logits(model.encode(images).latent),
+            model.decoder((model.encoder(images) - model.feature_mean) @ model.U @ model.U.T),
+            atol=1e-5,
+        )
 
 
 def test_mixture_prior_is_a_buffer_that_reloads(tmp_path):
@@ -195,7 +217,10 @@ def test_mixture_prior_is_a_buffer_that_reloads(tmp_path):
     save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "w.safetensors"))
     fresh = build_model(model.config)
     fresh.load_state_dict(load_file(str(tmp_path / "w.safetensors")), strict=True)
-    assert torch.equal(fresh.sample_prior(10, torch.Generator().manual_seed(2)), model.sample_prior(10, torch.Generator().manual_seed(2)))
+    assert torch.equal(
+        fresh.sample_prior(10, torch.Generator().manual_seed(2)),
+        model.sample_prior(10, torch.Generator().manual_seed(2)),
+    )
 
 
 def test_end_to_end_training_writes_a_reloadable_folder(tmp_path):
@@ -211,5 +236,12 @@ def test_end_to_end_training_writes_a_reloadable_folder(tmp_path):
     assert isinstance(loaded, STRKM) and orthogonality(loaded.U.detach()) < 1e-5
     assert loaded.prior_scale_tril.abs().sum() > 0 and not torch.equal(loaded.prior_scale_tril[0], torch.eye(3))
     # resuming from the checkpoint restores both optimisers (the Stiefel one's state included)
-    card = train(config, DatasetSpec(name="dsprites", image_size=16), run.model_copy(update={"steps": 8}), tmp_path / "m", resume=True, progress=False)
+    card = train(
+        config,
+        DatasetSpec(name="dsprites", image_size=16),
+        run.model_copy(update={"steps": 8}),
+        tmp_path / "m",
+        resume=True,
+        progress=False,
+    )
     assert card["steps"] == 8 and card["curves"]["step"][-1] == 8

@@ -7,8 +7,8 @@ import math
 import torch
 
 from latentatlas.families import build_model, model_config
-from latentatlas.nets import NetConfig
 from latentatlas.families.autoencoders import total_correlation
+from latentatlas.nets import NetConfig
 
 NET16 = NetConfig(image_size=16, channels=1, widths=(4, 4), hidden=8)
 
@@ -54,7 +54,9 @@ def test_stratified_estimator_matches_its_weights_written_out():
     n, m = 40, 5
     expected = 0.0
     for i in range(m):
-        weights = torch.tensor([1 / n if j == i else (n - m + 1) / (n * (m - 1)) if j == (i + 1) % m else 1 / (m - 1) for j in range(m)])
+        weights = torch.tensor(
+            [1 / n if j == i else (n - m + 1) / (n * (m - 1)) if j == (i + 1) % m else 1 / (m - 1) for j in range(m)]
+        )
         assert math.isclose(float(weights.sum()), 1.0, rel_tol=1e-6)
         per_pair = normal.log_prob(latent[i].expand(m, -1))  # (j, d)
         log_qz = torch.logsumexp(per_pair.sum(dim=1) + weights.log(), dim=0)

@@ -14,11 +14,11 @@ from PIL import Image
 
 from latentatlas.data import DatasetSpec, DSprites
 from latentatlas.families import build_model, model_config
+from latentatlas.families.base import GradientTrainer
 from latentatlas.nets import NetConfig
-from latentatlas.train import TrainConfig, train
 from latentatlas.store import load_model_folder, save_model_folder
 from latentatlas.store.folders import FolderConfig
-from latentatlas.families.base import GradientTrainer
+from latentatlas.train import TrainConfig, train
 
 NET16 = NetConfig(image_size=16, channels=1, widths=(8, 8), hidden=32)
 NET32_RGB = NetConfig(image_size=32, channels=3, widths=(8, 8, 8), hidden=32)
@@ -27,7 +27,15 @@ SAFE_SUFFIXES = {".json", ".safetensors"}
 
 
 def _tiny_train_config(**overrides) -> TrainConfig:
-    settings = dict(steps=12, batch_size=8, threads=1, device="cpu", log_every=2, checkpoint_every=4, seed=3)
+    settings = {
+        "steps": 12,
+        "batch_size": 8,
+        "threads": 1,
+        "device": "cpu",
+        "log_every": 2,
+        "checkpoint_every": 4,
+        "seed": 3,
+    }
     return TrainConfig(**{**settings, **overrides})
 
 
@@ -124,7 +132,14 @@ def test_train_writes_a_model_folder(trained_qlae):
     out, config, card = trained_qlae
     names = {p.name for p in out.iterdir()}
     assert {"config.json", "weights.safetensors", "card.json", "reconstructions.png"} <= names
-    assert names <= {"config.json", "weights.safetensors", "card.json", "reconstructions.png", "samples.png", "checkpoint"}
+    assert names <= {
+        "config.json",
+        "weights.safetensors",
+        "card.json",
+        "reconstructions.png",
+        "samples.png",
+        "checkpoint",
+    }
     # One complete checkpoint folder, named by the pointer file (older ones are removed).
     assert sorted(p.name for p in (out / "checkpoint").iterdir()) == ["latest", "step-12"]
     assert (out / "checkpoint" / "latest").read_text() == "step-12"
@@ -132,7 +147,10 @@ def test_train_writes_a_model_folder(trained_qlae):
     for path in [out / "weights.safetensors", out / "checkpoint" / "step-12" / "state.safetensors"]:
         _assert_safetensors(path)
     saved = FolderConfig.model_validate_json((out / "config.json").read_text())
-    assert saved.model == config.model_copy(update={"dataset_size": len(DSprites(DSPRITES16))}) and saved.dataset == DSPRITES16
+    assert (
+        saved.model == config.model_copy(update={"dataset_size": len(DSprites(DSPRITES16))})
+        and saved.dataset == DSPRITES16
+    )
     assert saved.train["steps"] == 12 and saved.train["seed"] == 3
     assert json.loads((out / "card.json").read_text()) == card
 
@@ -255,7 +273,10 @@ def test_checkpoint_restores_optimiser_moments_and_rngs(tmp_path):
     assert saved["state"].keys() == restored["state"].keys()
     for index, state in saved["state"].items():
         for key in ("exp_avg", "exp_avg_sq", "step"):
-            assert torch.equal(torch.as_tensor(state[key]), torch.as_tensor(restored["state"][index][key])), (index, key)
+            assert torch.equal(torch.as_tensor(state[key]), torch.as_tensor(restored["state"][index][key])), (
+                index,
+                key,
+            )
     assert [g["weight_decay"] for g in restored["param_groups"]] == [g["weight_decay"] for g in saved["param_groups"]]
 
 
@@ -293,7 +314,7 @@ def test_resume_after_a_crash_between_log_points_logs_the_same_curves(tmp_path, 
     import latentatlas.train.loop as loop
 
     config = model_config(kind="ae", latent_dim=3, net=NET16)
-    settings = dict(steps=6, log_every=2, checkpoint_every=3)
+    settings = {"steps": 6, "log_every": 2, "checkpoint_every": 3}
     straight = train(config, DSPRITES16, _tiny_train_config(**settings), tmp_path / "straight", progress=False)
 
     real_save = loop.save_checkpoint
@@ -309,7 +330,9 @@ def test_resume_after_a_crash_between_log_points_logs_the_same_curves(tmp_path, 
     with pytest.raises(Crash):
         train(config, DSPRITES16, _tiny_train_config(**settings), tmp_path / "crashed", progress=False)
     monkeypatch.setattr(loop, "save_checkpoint", real_save)
-    resumed = train(config, DSPRITES16, _tiny_train_config(**settings), tmp_path / "crashed", resume=True, progress=False)
+    resumed = train(
+        config, DSPRITES16, _tiny_train_config(**settings), tmp_path / "crashed", resume=True, progress=False
+    )
 
     # The weights continue exactly ...
     a = load_model_folder(tmp_path / "straight").model.state_dict()

@@ -21,7 +21,14 @@ def _old_eoflow_folder(tmp_path):
     """A folder as the code before the float16 reflectors wrote it: ``...rotation`` (D, D) and
     ``quad_ema`` / ``log_norm_ema`` / ``log_norm_seen`` instead of ``entropy`` / ``entropy_se``."""
     torch.manual_seed(0)
-    config = model_config(kind="eoflow", latent_dim=64, net=NetConfig(image_size=8, channels=1, widths=(8,)), flow_levels=1, flow_blocks=1, flow_hidden=8)
+    config = model_config(
+        kind="eoflow",
+        latent_dim=64,
+        net=NetConfig(image_size=8, channels=1, widths=(8,)),
+        flow_levels=1,
+        flow_blocks=1,
+        flow_hidden=8,
+    )
     model = build_model(config)
     model.initialize(torch.rand(256, 1, 8, 8))
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
@@ -38,7 +45,11 @@ def _old_eoflow_folder(tmp_path):
     folder = tmp_path / "old-flow"
     folder.mkdir()
     save_file(state, str(folder / WEIGHTS_FILE))
-    (folder / CONFIG_FILE).write_text(json.dumps(FolderConfig(model=config, dataset=DatasetSpec(name="dsprites", image_size=8)).model_dump(mode="json")))
+    (folder / CONFIG_FILE).write_text(
+        json.dumps(
+            FolderConfig(model=config, dataset=DatasetSpec(name="dsprites", image_size=8)).model_dump(mode="json")
+        )
+    )
     return folder, rotation, quad + HALF_LOG_2PI + log_norm, state["order"]
 
 

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,7 +21,13 @@ from typer.testing import CliRunner
 
 from latentatlas.cli import app
 from latentatlas.data import DatasetSpec, load_dataset
-from latentatlas.evaluation.baselines import CARD_METRICS, Interventions, card_baselines, interventional_baselines, protocol_scores
+from latentatlas.evaluation.baselines import (
+    CARD_METRICS,
+    Interventions,
+    card_baselines,
+    interventional_baselines,
+    protocol_scores,
+)
 from latentatlas.evaluation.zoo import dataset_ceiling
 from latentatlas.metrics import compute_metrics
 from latentatlas.metrics.baselines import flatten_scores, perfect_latents, shuffled_null
@@ -137,14 +142,27 @@ def test_protocol_scores_use_the_continuous_estimator_and_add_codes():
 
 def test_a_cards_baselines_are_its_own_latents_null_and_the_ceiling_of_its_samples():
     y = _factors(900)
-    z = np.concatenate([y + 0.3 * np.random.default_rng(1).standard_normal(y.shape), np.random.default_rng(2).standard_normal((900, 2))], axis=1)
+    z = np.concatenate(
+        [
+            y + 0.3 * np.random.default_rng(1).standard_normal(y.shape),
+            np.random.default_rng(2).standard_normal((900, 2)),
+        ],
+        axis=1,
+    )
     baselines = card_baselines(z, None, y, seed=4, dci=True)
     protocol = ZooProtocol(samples=900, seed=4, metrics=(*CARD_METRICS, "dci"), null_repeats=3)
     assert baselines["ceiling"] == protocol_scores(perfect_latents(y), None, y, protocol)[0]
     scores = protocol_scores(z, None, y, protocol)[0]
     assert set(baselines["null_mean"]) == set(scores) == set(baselines["ceiling"])
     # The latents carry the factors; with their rows shuffled they carry nothing.
-    for name in ("mig", "infomec.infom", "infomec.infoe", "explicitness_test", "dci.disentanglement", "dci.informativeness_test"):
+    for name in (
+        "mig",
+        "infomec.infom",
+        "infomec.infoe",
+        "explicitness_test",
+        "dci.disentanglement",
+        "dci.informativeness_test",
+    ):
         assert baselines["null_mean"][name] < scores[name] <= baselines["ceiling"][name] + 0.02, name
     assert baselines["null_mean"]["mig"] < 0.02 and abs(baselines["null_mean"]["explicitness_test"] - 0.5) < 0.05
 
@@ -165,8 +183,12 @@ def test_the_interventional_null_is_chance_and_their_ceiling_is_perfect():
     votes = Interventions(train=300, eval=150, batch_size=32, variance_samples=2000)
     z = np.random.default_rng(5).standard_normal((1000, 6))
     null, ceiling = interventional_baselines(z, _Grid(), seed=3, votes=votes, repeats=3)
-    assert set(null.mean) == set(ceiling) == {"factor_vae.eval_accuracy", "factor_vae_corrected.eval_accuracy", "beta_vae.eval_accuracy"}
-    assert ceiling == {name: 1.0 for name in ceiling}
+    assert (
+        set(null.mean)
+        == set(ceiling)
+        == {"factor_vae.eval_accuracy", "factor_vae_corrected.eval_accuracy", "beta_vae.eval_accuracy"}
+    )
+    assert ceiling == dict.fromkeys(ceiling, 1.0)
     for name, value in null.mean.items():
         assert 0.15 < value < 0.45, (name, value)
         assert all(0.1 < run[name] < 0.5 for run in null.runs)
@@ -183,7 +205,9 @@ def test_a_cards_baselines_cover_the_interventional_scores_when_given_the_votes(
     null, ceiling = interventional_baselines(z, _Grid(), seed=2, votes=votes, repeats=2)
     for name in ceiling:
         assert (baselines["null_mean"][name], baselines["ceiling"][name]) == (null.mean[name], ceiling[name])
-    assert "mig" in baselines["null_mean"] and not any(name.startswith("dci") for name in baselines["ceiling"])  # DCI: only with dci=True
+    assert "mig" in baselines["null_mean"] and not any(
+        name.startswith("dci") for name in baselines["ceiling"]
+    )  # DCI: only with dci=True
 
 
 # --- config -----------------------------------------------------------------------------
@@ -191,7 +215,12 @@ def test_a_cards_baselines_cover_the_interventional_scores_when_given_the_votes(
 
 def test_config_members_and_validation():
     config = ZooConfig.model_validate(TINY)
-    assert [m["name"] for m in config.members()] == ["dsprites/ae-seed0", "dsprites/ae-seed1", "dsprites/qlae-seed0", "dsprites/qlae-seed1"]
+    assert [m["name"] for m in config.members()] == [
+        "dsprites/ae-seed0",
+        "dsprites/ae-seed1",
+        "dsprites/qlae-seed0",
+        "dsprites/qlae-seed1",
+    ]
     model, spec, run = config.member_run("dsprites", "qlae", 1)
     assert (model.latent_dim, spec.image_size, run.seed, run.weight_decay, run.steps) == (10, 16, 1, 0.0, 6)
     bad = [
@@ -207,7 +236,9 @@ def test_config_members_and_validation():
 def test_a_member_whose_definition_changed_is_refused(tmp_path):
     config = ZooConfig.model_validate({**TINY, "variants": TINY["variants"][:1], "seeds": 1, "claims": []})
     run_zoo(config, tmp_path, workers=1, progress=False)
-    changed = ZooConfig.model_validate({**TINY, "variants": [{"name": "ae", "kind": "ae", "train": {"lr": 0.01}}], "seeds": 1, "claims": []})
+    changed = ZooConfig.model_validate(
+        {**TINY, "variants": [{"name": "ae", "kind": "ae", "train": {"lr": 0.01}}], "seeds": 1, "claims": []}
+    )
     with pytest.raises(ZooError, match="other settings"):
         run_zoo(changed, tmp_path, workers=1, progress=False)
 
@@ -216,8 +247,16 @@ def test_only_trains_the_members_matching_its_patterns_and_leaves_the_others(tmp
     config = ZooConfig.model_validate({**TINY, "claims": []})
     manifest = run_zoo(config, tmp_path, workers=1, progress=False, only=["dsprites/qlae-*"])
     status = {m["name"]: m["status"] for m in manifest["members"]}
-    assert status == {"dsprites/ae-seed0": "pending", "dsprites/ae-seed1": "pending", "dsprites/qlae-seed0": "done", "dsprites/qlae-seed1": "done"}
-    assert not (tmp_path / "dsprites" / "ae-seed0").exists() and (tmp_path / "dsprites" / "qlae-seed1" / "weights.safetensors").is_file()
+    assert status == {
+        "dsprites/ae-seed0": "pending",
+        "dsprites/ae-seed1": "pending",
+        "dsprites/qlae-seed0": "done",
+        "dsprites/qlae-seed1": "done",
+    }
+    assert (
+        not (tmp_path / "dsprites" / "ae-seed0").exists()
+        and (tmp_path / "dsprites" / "qlae-seed1" / "weights.safetensors").is_file()
+    )
     assert manifest["last_run"]["trained"] == ["dsprites/qlae-seed0", "dsprites/qlae-seed1"]
 
 
@@ -260,7 +299,15 @@ def test_zoo_train_evaluate_compare_end_to_end(tmp_path):
 
     table = _invoke("zoo", "compare", str(out)).output
     assert (out / "table.md").read_text().strip() == table.strip()
-    for text in ("| ae | 2 |", "| qlae | 2 |", "null (shuffled rows", "ceiling (perfect latents)", "k-NN", "% of the paper's", "qlae > ae"):
+    for text in (
+        "| ae | 2 |",
+        "| qlae | 2 |",
+        "null (shuffled rows",
+        "ceiling (perfect latents)",
+        "k-NN",
+        "% of the paper's",
+        "qlae > ae",
+    ):
         assert text in table, text
     summary = json.loads((out / "table.json").read_text())
     row = summary["datasets"]["dsprites"]["variants"]["qlae"]["scores"]["infomec.infom"]
@@ -284,13 +331,20 @@ run_zoo(ZooConfig.model_validate_json(Path(sys.argv[1]).read_text()), Path(sys.a
 def test_resume_after_a_kill_finishes_equal_to_an_uninterrupted_run(tmp_path):
     """SIGKILL ``zoo train`` after the first member's first checkpoint: the rerun keeps what was
     done, resumes the member from its checkpoint and ends bitwise equal to a run never killed."""
-    data = {**TINY, "variants": TINY["variants"][:1], "seeds": 1, "claims": [],
-            "train": {**TINY["train"], "steps": 100, "checkpoint_every": 1}}
+    data = {
+        **TINY,
+        "variants": TINY["variants"][:1],
+        "seeds": 1,
+        "claims": [],
+        "train": {**TINY["train"], "steps": 100, "checkpoint_every": 1},
+    }
     config_path = tmp_path / "zoo.json"
     config_path.write_text(json.dumps(data))
     killed, clean = tmp_path / "killed", tmp_path / "clean"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    child = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(config_path), str(killed)], env=env, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(config_path), str(killed)], env=env, stderr=subprocess.PIPE
+    )
     pointer = killed / "dsprites" / "ae-seed0" / "checkpoint" / "latest"
     deadline = time.monotonic() + 120
     while child.poll() is None and not pointer.exists() and time.monotonic() < deadline:
@@ -319,7 +373,10 @@ def test_zoo_members_run_as_ray_tasks(tmp_path):
         manifest = run_zoo(config, tmp_path / "ray", ray_address="auto", progress=False)
     finally:
         ray.shutdown()
-    assert [(e["name"], e["status"]) for e in manifest["members"]] == [("dsprites/ae-seed0", "done"), ("dsprites/ae-seed1", "done")]
+    assert [(e["name"], e["status"]) for e in manifest["members"]] == [
+        ("dsprites/ae-seed0", "done"),
+        ("dsprites/ae-seed1", "done"),
+    ]
     assert json.loads((tmp_path / "ray" / "dsprites" / "ae-seed1" / "card.json").read_text())["zoo"]["seed"] == 1
 
 
@@ -327,12 +384,21 @@ def test_ship_rewrites_the_showcase_weights_as_float16_and_they_still_load(tmp_p
     from latentatlas.store.folders import load_model_folder
     from latentatlas.store.zoo import ship_showcases
 
-    data = {**TINY, "variants": [TINY["variants"][0], {**TINY["variants"][1], "showcase": True}], "seeds": 1, "claims": []}
+    data = {
+        **TINY,
+        "variants": [TINY["variants"][0], {**TINY["variants"][1], "showcase": True}],
+        "seeds": 1,
+        "claims": [],
+    }
     run_zoo(ZooConfig.model_validate(data), tmp_path, workers=1, progress=False)
     before = load_file(str(tmp_path / "dsprites" / "qlae-seed0" / "weights.safetensors"))
     assert ship_showcases(tmp_path) == ["dsprites/qlae-seed0"]
     after = load_file(str(tmp_path / "dsprites" / "qlae-seed0" / "weights.safetensors"))
-    assert all(after[k].dtype == torch.float16 and torch.allclose(after[k].float(), before[k], rtol=1e-3, atol=1e-4) for k in before if before[k].is_floating_point())
+    assert all(
+        after[k].dtype == torch.float16 and torch.allclose(after[k].float(), before[k], rtol=1e-3, atol=1e-4)
+        for k in before
+        if before[k].is_floating_point()
+    )
     untouched = load_file(str(tmp_path / "dsprites" / "ae-seed0" / "weights.safetensors"))
     assert {v.dtype for v in untouched.values() if v.is_floating_point()} == {torch.float32}  # not a showcase
     loaded = load_model_folder(tmp_path / "dsprites" / "qlae-seed0")

@@ -24,31 +24,20 @@ def dataset_summary(dataset) -> dict:
         "dataset": dataset.name,
         "images": len(dataset),
         "image_shape": [dataset.image_size, dataset.image_size, dataset.channels],
-        "factors": [
-            {"name": name, "size": size}
-            for name, size in zip(dataset.factor_names, dataset.factor_sizes)
-        ],
+        "factors": [{"name": name, "size": size} for name, size in zip(dataset.factor_names, dataset.factor_sizes)],
     }
 
 
 @dataset_app.command("check")
 def check(
     name: Annotated[DatasetName, typer.Argument(help="What the file or folder is.")],
-    data_path: Annotated[
-        Path, typer.Option(help="The dataset file, or folder (celeba, folder).")
-    ],
+    data_path: Annotated[Path, typer.Option(help="The dataset file, or folder (celeba, folder).")],
     factors: Annotated[
         Path | None,
-        typer.Option(
-            help="With folder: the factors CSV (a 'file' column, then one column per factor)."
-        ),
+        typer.Option(help="With folder: the factors CSV (a 'file' column, then one column per factor)."),
     ] = None,
-    channels: Annotated[
-        int, typer.Option(help="With folder: 1 (greyscale) or 3 (RGB).")
-    ] = 3,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print the summary as JSON.")
-    ] = False,
+    channels: Annotated[int, typer.Option(help="With folder: 1 (greyscale) or 3 (RGB).")] = 3,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Validate a dataset (arrays' shapes and dtypes, factor layout, count, every listed file) and summarise it."""
     from latentatlas.data import DatasetSpec, load_dataset

@@ -4,43 +4,63 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from latentatlas.cli.common import DatasetName, app, fail
 
-
-ensemble_app = typer.Typer(help="Ensembles of beta-VAE / beta-TCVAE runs and their information fragments.", no_args_is_help=True)
+ensemble_app = typer.Typer(
+    help="Ensembles of beta-VAE / beta-TCVAE runs and their information fragments.", no_args_is_help=True
+)
 app.add_typer(ensemble_app, name="ensemble")
 
 
 @ensemble_app.command("train")
 def ensemble_train(
     out: Annotated[Path, typer.Option(help="Ensemble folder (manifest.json, probe set, one model folder per member).")],
-    family: Annotated[str, typer.Option(help="Member family: one with a Gaussian posterior and a beta (vae: beta-VAE, tcvae: beta-TCVAE).")] = "vae",
-    dataset: Annotated[DatasetName, typer.Option(help="Training data (all but an unlabelled folder give factors for the analysis).")] = DatasetName.dsprites,
-    data_path: Annotated[Optional[Path], typer.Option(help="The official dataset file or folder, or an image folder.")] = None,
-    betas: Annotated[str, typer.Option(help="Betas, comma separated (KL weight; TC weight for betatcvae).")] = "1,2,4,8,16",
+    family: Annotated[
+        str,
+        typer.Option(
+            help="Member family: one with a Gaussian posterior and a beta (vae: beta-VAE, tcvae: beta-TCVAE)."
+        ),
+    ] = "vae",
+    dataset: Annotated[
+        DatasetName, typer.Option(help="Training data (all but an unlabelled folder give factors for the analysis).")
+    ] = DatasetName.dsprites,
+    data_path: Annotated[
+        Path | None, typer.Option(help="The official dataset file or folder, or an image folder.")
+    ] = None,
+    betas: Annotated[
+        str, typer.Option(help="Betas, comma separated (KL weight; TC weight for betatcvae).")
+    ] = "1,2,4,8,16",
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per beta (0 .. N-1).")] = 6,
     image_size: Annotated[int, typer.Option(help="Square image size (a power of two).")] = 64,
-    widths: Annotated[str, typer.Option(help="Encoder widths, comma separated, one per stride-2 layer.")] = "32,64,64,128",
+    widths: Annotated[
+        str, typer.Option(help="Encoder widths, comma separated, one per stride-2 layer.")
+    ] = "32,64,64,128",
     latent_dim: Annotated[int, typer.Option(min=1, help="Latent size of every member.")] = 10,
     steps: Annotated[int, typer.Option(min=1, help="Training steps per member.")] = 20_000,
     batch_size: Annotated[int, typer.Option(min=1)] = 64,
     lr: Annotated[float, typer.Option(help="Learning rate.")] = 1e-3,
     threads: Annotated[int, typer.Option(min=1, help="torch intra-op threads per member.")] = 2,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    probe_size: Annotated[int, typer.Option(min=2, help="Probe points encoded per member for the fragments analysis.")] = 1000,
-    jobs: Annotated[Optional[int], typer.Option(min=1, help="Members trained at once (default: cores // threads).")] = None,
-    ray_address: Annotated[Optional[str], typer.Option(help="Run members as Ray tasks on this cluster (auto, local, ray://host:port).")] = None,
+    probe_size: Annotated[
+        int, typer.Option(min=2, help="Probe points encoded per member for the fragments analysis.")
+    ] = 1000,
+    jobs: Annotated[
+        int | None, typer.Option(min=1, help="Members trained at once (default: cores // threads).")
+    ] = None,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Run members as Ray tasks on this cluster (auto, local, ray://host:port).")
+    ] = None,
 ) -> None:
     """Train (or resume) an ensemble: every beta x seed; finished members are skipped, failed ones retried."""
     from latentatlas.data import DatasetError, DatasetSpec
     from latentatlas.nets import NetConfig
     from latentatlas.nets.blocks import layer_widths
-    from latentatlas.train import TrainConfig
     from latentatlas.store.ensembles import EnsembleConfig, EnsembleError
+    from latentatlas.train import TrainConfig
     from latentatlas.train.ensemble import run_ensemble
 
     try:
@@ -52,8 +72,11 @@ def ensemble_train(
         layer_widths(net)
         config = EnsembleConfig(
             kind=family,
-            dataset=spec, net=net, latent_dim=latent_dim,
-            betas=tuple(float(b) for b in betas.split(",") if b.strip()), seeds=seeds,
+            dataset=spec,
+            net=net,
+            latent_dim=latent_dim,
+            betas=tuple(float(b) for b in betas.split(",") if b.strip()),
+            seeds=seeds,
             train=TrainConfig(steps=steps, batch_size=batch_size, lr=lr, threads=threads, device=device),
             probe_size=probe_size,
         )
@@ -81,13 +104,16 @@ def ensemble_analyze(
     folder: Annotated[Path, typer.Argument(help="Ensemble folder (with manifest.json).")],
     distance: Annotated[str, typer.Option(help="Hotspot distance: nmi (-log NMI) or vi (clip(VI, 0)).")] = "nmi",
     min_samples: Annotated[
-        Optional[int],
-        typer.Option(min=2, help="OPTICS min_samples (default: the rule, seeds per beta; paper: 20; capped at the active channels)."),
+        int | None,
+        typer.Option(
+            min=2,
+            help="OPTICS min_samples (default: the rule, seeds per beta; paper: 20; capped at the active channels).",
+        ),
     ] = None,
 ) -> None:
     """Information fragments and hotspots of the ensemble's members; writes analysis.json next to the manifest."""
-    from latentatlas.fragments import FragmentsInputError
     from latentatlas.evaluation.ensemble import ANALYSIS_FILE, analyze_ensemble
+    from latentatlas.fragments import FragmentsInputError
     from latentatlas.store.ensembles import EnsembleError
 
     if distance not in ("nmi", "vi"):
@@ -97,11 +123,20 @@ def ensemble_analyze(
     except (EnsembleError, FragmentsInputError) as error:
         fail(error)
     active = sum(analysis["active"])
-    typer.echo(json.dumps({
-        "out": str(folder / ANALYSIS_FILE), "members": len(analysis["members"]), "channels": len(analysis["channels"]),
-        "active": active, "hotspots": len(analysis["hotspots"]["clusters"]), "skipped": len(analysis["skipped_members"]),
-        "min_samples": analysis["hotspots"]["min_samples"], "min_samples_rule": analysis["hotspots"]["min_samples_rule"],
-    }))
+    typer.echo(
+        json.dumps(
+            {
+                "out": str(folder / ANALYSIS_FILE),
+                "members": len(analysis["members"]),
+                "channels": len(analysis["channels"]),
+                "active": active,
+                "hotspots": len(analysis["hotspots"]["clusters"]),
+                "skipped": len(analysis["skipped_members"]),
+                "min_samples": analysis["hotspots"]["min_samples"],
+                "min_samples_rule": analysis["hotspots"]["min_samples_rule"],
+            }
+        )
+    )
 
 
 @ensemble_app.command("ship")

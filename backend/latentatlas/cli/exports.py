@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,12 +13,23 @@ from latentatlas.cli.common import app, fail, require_model_folder
 @app.command()
 def traverse(
     folder: Annotated[Path, typer.Argument(help="Model folder (config.json, weights.safetensors, card.json).")],
-    out: Annotated[Path, typer.Option(help="Output file: .png (the labelled grid) or .gif (one frame per step, every dim as a row).")],
-    image: Annotated[Optional[Path], typer.Option(help="Traverse from this image's latent (PNG, JPEG, WebP or GIF).")] = None,
-    dataset_index: Annotated[Optional[int], typer.Option(min=0, help="Traverse from this dataset image's latent.")] = None,
-    steps: Annotated[int, typer.Option(min=2, max=64, help="Steps per continuous dim (quantised dims step through their codebook).")] = 11,
-    dims: Annotated[Optional[str], typer.Option(help="Comma-separated dims (default: the first up to 16, as the app).")] = None,
-    scale: Annotated[Optional[int], typer.Option(min=1, max=16, help="Tile upscale (default: tiles of at least 64 pixels).")] = None,
+    out: Annotated[
+        Path,
+        typer.Option(help="Output file: .png (the labelled grid) or .gif (one frame per step, every dim as a row)."),
+    ],
+    image: Annotated[
+        Path | None, typer.Option(help="Traverse from this image's latent (PNG, JPEG, WebP or GIF).")
+    ] = None,
+    dataset_index: Annotated[int | None, typer.Option(min=0, help="Traverse from this dataset image's latent.")] = None,
+    steps: Annotated[
+        int, typer.Option(min=2, max=64, help="Steps per continuous dim (quantised dims step through their codebook).")
+    ] = 11,
+    dims: Annotated[
+        str | None, typer.Option(help="Comma-separated dims (default: the first up to 16, as the app).")
+    ] = None,
+    scale: Annotated[
+        int | None, typer.Option(min=1, max=16, help="Tile upscale (default: tiles of at least 64 pixels).")
+    ] = None,
     threads: Annotated[int, typer.Option(min=1, help="torch intra-op threads.")] = 1,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
 ) -> None:
@@ -35,7 +45,9 @@ def traverse(
 
     fmt = out.suffix.lower().removeprefix(".")
     if fmt not in ("png", "gif"):
-        raise typer.BadParameter(f"{out} must end in .png (the labelled grid) or .gif (one frame per step)", param_hint="--out")
+        raise typer.BadParameter(
+            f"{out} must end in .png (the labelled grid) or .gif (one frame per step)", param_hint="--out"
+        )
     if image is not None and dataset_index is not None:
         raise typer.BadParameter("give --image or --dataset-index, not both")
     try:
@@ -53,10 +65,15 @@ def traverse(
     net = service.config.net
     try:
         if image is not None:
-            images = decode_upload(image.read_bytes(), net.channels, net.image_size, settings.max_image_pixels, settings.max_decoded_pixels)
+            images = decode_upload(
+                image.read_bytes(), net.channels, net.image_size, settings.max_image_pixels, settings.max_decoded_pixels
+            )
             latent, source = service.encode(images).latent, str(image)
         elif dataset_index is not None:
-            latent, source = service.encode(service.dataset_images([dataset_index])).latent, f"dataset image {dataset_index}"
+            latent, source = (
+                service.encode(service.dataset_images([dataset_index])).latent,
+                f"dataset image {dataset_index}",
+            )
         else:
             latent, source = service.prior_centre(), "the prior centre"
         content = traverse_export(service, latent, dim_list, steps, settings.max_decode_batch, fmt, scale)
@@ -70,7 +87,7 @@ def traverse(
 @app.command("export-onnx")
 def export_onnx(
     folders: Annotated[list[Path], typer.Argument(help="Model folders to export.")],
-    cache_dir: Annotated[Optional[Path], typer.Option(help="Export cache (default: settings' onnx_cache_dir).")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Export cache (default: settings' onnx_cache_dir).")] = None,
     force: Annotated[bool, typer.Option(help="Export again even when the cache has this model.")] = False,
 ) -> None:
     """Export models' decoders and encoders to ONNX (what the app decodes in the browser), each
@@ -78,7 +95,8 @@ def export_onnx(
     import torch
 
     from latentatlas.config import Settings
-    from latentatlas.export.onnx import cache_folder, export_onnx as export
+    from latentatlas.export.onnx import cache_folder
+    from latentatlas.export.onnx import export_onnx as export
 
     torch.set_num_threads(2)
     cache = cache_dir or Settings().onnx_cache_dir
@@ -87,7 +105,9 @@ def export_onnx(
         require_model_folder(folder)
         result = export(folder, cache, force=force)
         for name, part in result.parts.items():
-            typer.echo(f"{folder.name}: {name} {part.bytes / 1e6:.1f} MB, max |onnx - torch| {part.max_abs_error:.1e} on {part.checked_on}")
+            typer.echo(
+                f"{folder.name}: {name} {part.bytes / 1e6:.1f} MB, max |onnx - torch| {part.max_abs_error:.1e} on {part.checked_on}"
+            )
         for name, reason in result.unavailable.items():
             failed = True
             typer.echo(f"{folder.name}: {name} not exported: {reason}")
@@ -100,7 +120,9 @@ def export_onnx(
 def export_site(
     folders: Annotated[list[Path], typer.Argument(help="Model folders to put in the site.")],
     out: Annotated[Path, typer.Option(help="Output folder (replaced): host it with any static file server.")],
-    cache_dir: Annotated[Optional[Path], typer.Option(help="ONNX export cache (default: settings' onnx_cache_dir).")] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="ONNX export cache (default: settings' onnx_cache_dir).")
+    ] = None,
 ) -> None:
     """Write a static, server-free explorer of these models: upload, sliders and traversal run in
     the browser (ONNX Runtime Web); serve OUT with e.g. `python -m http.server -d OUT`."""

@@ -15,7 +15,9 @@ from latentatlas.cli.common import app, fail, require_model_folder
 
 @app.command("probe-decoder")
 def probe_decoder(
-    folder: Annotated[Path, typer.Argument(help="Model folder of a model that encodes (typically one without a decoder).")],
+    folder: Annotated[
+        Path, typer.Argument(help="Model folder of a model that encodes (typically one without a decoder).")
+    ],
     steps: Annotated[int, typer.Option(min=1, help="Training steps of the probe decoder.")] = 2000,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per step.")] = 64,
     lr: Annotated[float, typer.Option(min=0.0, help="Adam's learning rate.")] = 1e-3,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -17,13 +17,16 @@ METRICS_HELP = f"Comma-separated subset of {', '.join(METRIC_NAMES)} (default: {
 @app.command()
 def metrics(
     file: Annotated[Path, typer.Argument(help=".npz with z (N x D float), y (N x K int), optional train_rows.")],
-    metrics: Annotated[Optional[str], typer.Option("--metrics", help=METRICS_HELP)] = None,
-    discrete_latents: Annotated[bool, typer.Option(help="Latents are quantised codes (InfoMEC's plug-in estimator).")] = False,
+    metrics: Annotated[str | None, typer.Option("--metrics", help=METRICS_HELP)] = None,
+    discrete_latents: Annotated[
+        bool, typer.Option(help="Latents are quantised codes (InfoMEC's plug-in estimator).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     seed: Annotated[int, typer.Option()] = 0,
     jobs: Annotated[int, typer.Option(help="Processes for exact DCI (one per factor at most).")] = 2,
     med_topk: Annotated[
-        Optional[str], typer.Option(help="Top-k MED for each k, comma separated (e.g. 1,2): MED over each factor's k best latents.")
+        str | None,
+        typer.Option(help="Top-k MED for each k, comma separated (e.g. 1,2): MED over each factor's k best latents."),
     ] = None,
 ) -> None:
     """Disentanglement metrics of saved latents and factors (first train_rows rows train, rest test)."""
@@ -33,8 +36,9 @@ def metrics(
         z, y, train_rows = load_metrics_file(file)
         names = [name.strip() for name in metrics.split(",") if name.strip()] if metrics else None
         topk = _integers(med_topk, "--med-topk") if med_topk else ()
-        result = compute_metrics(z, y, train_rows, names, discrete_latents=discrete_latents, seed=seed, n_jobs=jobs,
-                                 med_topk=topk)
+        result = compute_metrics(
+            z, y, train_rows, names, discrete_latents=discrete_latents, seed=seed, n_jobs=jobs, med_topk=topk
+        )
     except MetricsInputError as error:
         fail(error)
     typer.echo(json.dumps(result) if as_json else format_table(result))
@@ -50,7 +54,9 @@ def _integers(text: str, option: str) -> tuple[int, ...]:
 
 @app.command()
 def fragments(
-    file: Annotated[Path, typer.Argument(help=".npz with mu, logvar (M channels x N probe points), optional y (N x K int).")],
+    file: Annotated[
+        Path, typer.Argument(help=".npz with mu, logvar (M channels x N probe points), optional y (N x K int).")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a summary.")] = False,
 ) -> None:
     """Information fragments: per-channel information, channel x channel NMI / VI, NMI / VI with factors."""
@@ -67,14 +73,25 @@ def fragments(
 @app.command()
 def evaluate(
     folder: Annotated[Path, typer.Argument(help="Model folder (config.json, weights.safetensors, card.json).")],
-    samples: Annotated[int, typer.Option(min=30, help="Factor samples rendered and encoded (2/3 train, 1/3 test).")] = 10_000,
+    samples: Annotated[
+        int, typer.Option(min=30, help="Factor samples rendered and encoded (2/3 train, 1/3 test).")
+    ] = 10_000,
     seed: Annotated[int, typer.Option(help="Seeds the samples, the votes and the metrics' randomness.")] = 0,
-    train_votes: Annotated[int, typer.Option(min=1, help="FactorVAE/BetaVAE training votes of 64 images (reference: 10000).")] = 500,
-    eval_votes: Annotated[int, typer.Option(min=1, help="FactorVAE/BetaVAE evaluation votes of 64 images (reference: 5000).")] = 250,
+    train_votes: Annotated[
+        int, typer.Option(min=1, help="FactorVAE/BetaVAE training votes of 64 images (reference: 10000).")
+    ] = 500,
+    eval_votes: Annotated[
+        int, typer.Option(min=1, help="FactorVAE/BetaVAE evaluation votes of 64 images (reference: 5000).")
+    ] = 250,
     threads: Annotated[int, typer.Option(min=1, help="torch intra-op threads, and processes for exact DCI.")] = 2,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    baselines_only: Annotated[bool, typer.Option(help="Only add the shuffled-rows null and the ceiling to the card's metrics, on their samples.")] = False,
-    dci_baselines: Annotated[bool, typer.Option(help="Also give exact DCI a null and a ceiling (four more fits of minutes each).")] = False,
+    baselines_only: Annotated[
+        bool,
+        typer.Option(help="Only add the shuffled-rows null and the ceiling to the card's metrics, on their samples."),
+    ] = False,
+    dci_baselines: Annotated[
+        bool, typer.Option(help="Also give exact DCI a null and a ceiling (four more fits of minutes each).")
+    ] = False,
 ) -> None:
     """Every disentanglement metric of a trained model on its dataset; written to its card.json under "metrics",
     with a null (shuffled rows; drawn latent rows for FactorVAE / BetaVAE) and the perfect-latents ceiling
@@ -85,8 +102,8 @@ def evaluate(
     from tqdm import tqdm
 
     from latentatlas.devices import resolve_device, set_threads
-    from latentatlas.metrics import MetricsInputError, format_table
     from latentatlas.evaluation.disentanglement import EvaluationError, VoteCounts, evaluate_model
+    from latentatlas.metrics import MetricsInputError, format_table
     from latentatlas.store.folders import load_model_folder
 
     set_threads(threads)
@@ -107,7 +124,9 @@ def evaluate(
         except EvaluationError as error:
             fail(error)
         for name, ceiling in baselines["ceiling"].items():
-            typer.echo(f"  {name:<22} null {baselines['null_mean'][name]:.3f} +- {baselines['null_sd'][name]:.3f}   ceiling {ceiling:.3f}")
+            typer.echo(
+                f"  {name:<22} null {baselines['null_mean'][name]:.3f} +- {baselines['null_sd'][name]:.3f}   ceiling {ceiling:.3f}"
+            )
         return
     if loaded.model.capabilities.ordered:
         from latentatlas.evaluation.flow import refresh_flow_card
@@ -118,8 +137,12 @@ def evaluate(
         typer.echo(f"bits/dim {flow['bits_per_dim']:.3f}; PSNR by C (EOFlow / PCA):")
         for keep, ours, pca in zip(truncation["keep"], truncation["psnr"], truncation["pca_psnr"]):
             typer.echo(f"  C={keep:>6}  {ours:6.2f} / {pca:6.2f} dB")
-        typer.echo(f"denoising sigma {denoise['sigma']}: best C {denoise['best_keep']}, gain {denoise['gain_db']:+.2f} dB")
-    with tqdm(total=100, desc=folder.name, unit="%", bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}") as bar:
+        typer.echo(
+            f"denoising sigma {denoise['sigma']}: best C {denoise['best_keep']}, gain {denoise['gain_db']:+.2f} dB"
+        )
+    with tqdm(
+        total=100, desc=folder.name, unit="%", bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}"
+    ) as bar:
 
         def progress(fraction: float, stage: str) -> None:
             bar.set_description_str(f"{folder.name}: {stage}", refresh=False)
@@ -163,7 +186,16 @@ def finalize(
     started = time.perf_counter()
     card = refinalize_folder(folder, torch_device, seed)
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
-    typer.echo(json.dumps({"folder": str(folder), "seconds": round(time.perf_counter() - started, 1), "peak_rss_gib": round(peak_gib, 2), "finalized": card["finalized"]}))
+    typer.echo(
+        json.dumps(
+            {
+                "folder": str(folder),
+                "seconds": round(time.perf_counter() - started, 1),
+                "peak_rss_gib": round(peak_gib, 2),
+                "finalized": card["finalized"],
+            }
+        )
+    )
 
 
 @app.command()

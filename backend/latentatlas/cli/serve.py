@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging.config
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -14,9 +13,9 @@ from latentatlas.cli.common import app
 
 @app.command()
 def serve(
-    host: Annotated[Optional[str], typer.Option(help="Interface to bind (default: settings' host).")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Port (default: settings' port).")] = None,
-    models_dir: Annotated[Optional[Path], typer.Option(help="Folder of model folders to serve.")] = None,
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default: settings' host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: settings' port).")] = None,
+    models_dir: Annotated[Path | None, typer.Option(help="Folder of model folders to serve.")] = None,
 ) -> None:
     """Serve the models folder and the web app."""
     import uvicorn

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional, cast
+from typing import Annotated, cast
 
 import typer
-import inspect
-from enum import Enum
 
 from latentatlas.cli.common import DatasetName, app
-
 
 train_app = typer.Typer(
     help="Train a model: `latentatlas train FAMILY --out DIR [options]`; `latentatlas train FAMILY --help` lists the family's own options.",
@@ -26,21 +25,39 @@ def _common_train_options(train_defaults: dict) -> list[inspect.Parameter]:
     spec = [
         ("out", Path, ..., "Output model folder (config.json, weights.safetensors, card.json)."),
         ("dataset", DatasetName, DatasetName.dsprites, "Training data."),
-        ("data_path", Optional[Path], None,
-         "The official dataset file or folder (dsprites and shapes3d are procedural without one), or an image folder."),
-        ("factors", Optional[Path], None,
-         "With --dataset folder: a CSV of factor labels (a 'file' column, then one column per factor)."),
+        (
+            "data_path",
+            Path | None,
+            None,
+            "The official dataset file or folder (dsprites and shapes3d are procedural without one), or an image folder.",
+        ),
+        (
+            "factors",
+            Path | None,
+            None,
+            "With --dataset folder: a CSV of factor labels (a 'file' column, then one column per factor).",
+        ),
         ("channels", int, 3, "Image channels for an image folder (1 or 3)."),
         ("image_size", int, 64, "Square image size (a power of two)."),
-        ("latent_dim", Optional[int], None, "Latent size (default: twice the number of factors, 10 for folders; a flow's is its pixel count)."),
+        (
+            "latent_dim",
+            int | None,
+            None,
+            "Latent size (default: twice the number of factors, 10 for folders; a flow's is its pixel count).",
+        ),
         ("widths", str, "32,64,64,128", "Conv widths, comma separated, one per stride-2 layer."),
         ("resume", bool, False, "Continue from OUT/checkpoint if present."),
     ]
-    params = [inspect.Parameter(name, option, default=default, annotation=Annotated[kind, typer.Option(help=text)]) for name, kind, default, text in spec]
+    params = [
+        inspect.Parameter(name, option, default=default, annotation=Annotated[kind, typer.Option(help=text)])
+        for name, kind, default, text in spec
+    ]
     from latentatlas.train import TrainConfig
 
     for name, field in TrainConfig.model_fields.items():
-        params.append(_field_parameter(name, field, f"Run: {field.description}.", train_defaults.get(name, field.default)))
+        params.append(
+            _field_parameter(name, field, f"Run: {field.description}.", train_defaults.get(name, field.default))
+        )
     return params
 
 
@@ -53,12 +70,17 @@ def _field_parameter(name: str, field, help_text: str, default=None) -> inspect.
     annotation, default = field.annotation, field.default if default is None else default
     if get_origin(annotation) in (Union, UnionType):  # X | None: the option is X, left unset by default
         (inner,) = [arg for arg in get_args(annotation) if arg is not NoneType]
-        annotation = Optional[inner]
+        annotation = inner | None
     if get_origin(annotation) is Literal:  # choices: a str Enum, turned back into its value by the command
         # the functional API makes a class (mypy reads a call of Enum with a computed name as an instance)
         annotation = cast(type[Enum], Enum(f"{name}_choices", {str(c): str(c) for c in get_args(annotation)}, type=str))
         default = annotation(str(default))
-    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[annotation, typer.Option(help=help_text)])
+    return inspect.Parameter(
+        name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=default,
+        annotation=Annotated[annotation, typer.Option(help=help_text)],
+    )
 
 
 UNLABELLED_FACTORS = 5  # assumed for an unlabelled image folder's default latent size
@@ -72,7 +94,9 @@ def _train_command(kind: str):
 
     family = get_family(kind)
     own = {name: field for name, field in family.config.model_fields.items() if name not in _SHARED_FIELDS}
-    parameters = _common_train_options(family.config.train_defaults) + [_field_parameter(name, field, f"{kind}: {field.description}.") for name, field in own.items()]
+    parameters = _common_train_options(family.config.train_defaults) + [
+        _field_parameter(name, field, f"{kind}: {field.description}.") for name, field in own.items()
+    ]
 
     def command(**options) -> None:
         options = {name: value.value if isinstance(value, Enum) else value for name, value in options.items()}
@@ -84,9 +108,21 @@ def _train_command(kind: str):
     return command
 
 
-def _run_train(kind: str, family_options: dict, *, out: Path, dataset: str, data_path: Optional[Path],
-               factors: Optional[Path], channels: int, image_size: int, latent_dim: Optional[int], widths: str,
-               resume: bool, **run) -> None:
+def _run_train(
+    kind: str,
+    family_options: dict,
+    *,
+    out: Path,
+    dataset: str,
+    data_path: Path | None,
+    factors: Path | None,
+    channels: int,
+    image_size: int,
+    latent_dim: int | None,
+    widths: str,
+    resume: bool,
+    **run,
+) -> None:
     from latentatlas.data import DatasetSpec, load_dataset
     from latentatlas.families import build_model, get_family, model_config
     from latentatlas.nets import NetConfig
@@ -96,8 +132,13 @@ def _run_train(kind: str, family_options: dict, *, out: Path, dataset: str, data
 
     try:
         # Absolute paths: the model folder's config must find its data from any working directory.
-        spec = DatasetSpec(name=dataset, path=str(data_path.resolve()) if data_path else None,
-                           factors=str(factors.resolve()) if factors else None, image_size=image_size, channels=channels)
+        spec = DatasetSpec(
+            name=dataset,
+            path=str(data_path.resolve()) if data_path else None,
+            factors=str(factors.resolve()) if factors else None,
+            image_size=image_size,
+            channels=channels,
+        )
         if dataset == DatasetName.folder.value and (data_path is None or not data_path.is_dir()):
             raise ValueError(f"--dataset folder needs --data-path pointing at a folder of images (got {data_path})")
         data = load_dataset(spec)  # opened once, here, so that a bad file is a usage error
@@ -111,7 +152,11 @@ def _run_train(kind: str, family_options: dict, *, out: Path, dataset: str, data
     except ValueError as error:
         raise typer.BadParameter(str(error)) from error
     card = run_training(config, spec, train_config, out, resume=resume, dataset=data)
-    typer.echo(json.dumps({"out": str(out), "steps": card["steps"], "wall_seconds": card["wall_seconds"], "heldout": card["heldout"]}))
+    typer.echo(
+        json.dumps(
+            {"out": str(out), "steps": card["steps"], "wall_seconds": card["wall_seconds"], "heldout": card["heldout"]}
+        )
+    )
 
 
 def _register_train_commands() -> None:

@@ -4,25 +4,37 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from latentatlas.cli.common import app, fail
 from latentatlas.cli.ensemble import report_members
 
-
-zoo_app = typer.Typer(help="Model zoos: families x hyper-parameters x seeds x datasets, scored with one protocol.", no_args_is_help=True)
+zoo_app = typer.Typer(
+    help="Model zoos: families x hyper-parameters x seeds x datasets, scored with one protocol.", no_args_is_help=True
+)
 app.add_typer(zoo_app, name="zoo")
 
 
 @zoo_app.command("train")
 def zoo_train(
-    config: Annotated[Path, typer.Argument(help="Zoo config (JSON: datasets, variants, seeds, train, evaluation, claims).")],
-    out: Annotated[Path, typer.Option(help="Zoo folder (zoo.json, one model folder per member at DATASET/VARIANT-seedS).")],
-    workers: Annotated[Optional[int], typer.Option(min=1, help="Members trained at once (default: cores // threads).")] = None,
-    ray_address: Annotated[Optional[str], typer.Option(help="Run members as Ray tasks on this cluster (auto, local, ray://host:port).")] = None,
-    only: Annotated[Optional[list[str]], typer.Option(help="Train only members matching this pattern (repeatable), e.g. 'shapes3d/tcvae-*'.")] = None,
+    config: Annotated[
+        Path, typer.Argument(help="Zoo config (JSON: datasets, variants, seeds, train, evaluation, claims).")
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Zoo folder (zoo.json, one model folder per member at DATASET/VARIANT-seedS).")
+    ],
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Members trained at once (default: cores // threads).")
+    ] = None,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Run members as Ray tasks on this cluster (auto, local, ray://host:port).")
+    ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(help="Train only members matching this pattern (repeatable), e.g. 'shapes3d/tcvae-*'."),
+    ] = None,
 ) -> None:
     """Train (or resume) a zoo: finished members are skipped, interrupted ones continue from their checkpoints."""
     from pydantic import ValidationError
@@ -83,4 +95,3 @@ def zoo_ship(folder: Annotated[Path, typer.Argument(help="Zoo folder (with zoo.j
     except ZooError as error:
         fail(error)
     typer.echo(json.dumps({"float16": shipped}))
-

@@ -47,7 +47,9 @@ class ImageDataset(ABC):
         if len(self) < 2:
             raise ValueError(f"{self.name} has {len(self)} image(s); at least 2 are needed (one is held out)")
         held_out = min(spec.holdout, max(1, len(self) // 10))
-        self._holdout = np.sort(np.random.default_rng(spec.holdout_seed).choice(len(self), size=held_out, replace=False))
+        self._holdout = np.sort(
+            np.random.default_rng(spec.holdout_seed).choice(len(self), size=held_out, replace=False)
+        )
 
     @abstractmethod
     def __len__(self) -> int: ...
@@ -129,7 +131,12 @@ class FactorDataset(ImageDataset):
         factors = self.index_to_factors(indices)
         if len(factors) <= RENDER_CHUNK:
             return self.render(factors, device)
-        return torch.cat([self.render(factors[start : start + RENDER_CHUNK], device) for start in range(0, len(factors), RENDER_CHUNK)])
+        return torch.cat(
+            [
+                self.render(factors[start : start + RENDER_CHUNK], device)
+                for start in range(0, len(factors), RENDER_CHUNK)
+            ]
+        )
 
     @abstractmethod
     def render(self, factors: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -146,4 +153,3 @@ class FactorDataset(ImageDataset):
         coords = (torch.arange(s, dtype=torch.float32, device=device) + 0.5) / s
         y, x = torch.meshgrid(coords, coords, indexing="ij")
         return x.unsqueeze(0), y.unsqueeze(0)
-

@@ -24,9 +24,7 @@ DROPPED = 1  # the constant color factor
 ROWS_PER_CHUNK = 8192  # 32 MB of decompressed pixels at a time
 
 
-def dsprites_factors(
-    classes: np.ndarray, values: np.ndarray, path: Path
-) -> tuple[np.ndarray, ...]:
+def dsprites_factors(classes: np.ndarray, values: np.ndarray, path: Path) -> tuple[np.ndarray, ...]:
     """Each kept factor's class values (color dropped) from ``latents_classes`` and ``latents_values``,
     after checking that the rows are a complete grid in C order with one color."""
     if classes.shape[1:] != (len(FILE_FACTORS),) or values.shape != classes.shape:
@@ -36,14 +34,9 @@ def dsprites_factors(
         )
     sizes = grid_sizes(classes, path, "latents_classes")
     if sizes[0] != 1:
-        raise DatasetError(
-            f"{path}: dSprites has one color; latents_classes has {sizes[0]}"
-        )
+        raise DatasetError(f"{path}: dSprites has one color; latents_classes has {sizes[0]}")
     # Each class's value, read at the row where it first occurs.
-    first = [
-        np.unique(classes[:, k], return_index=True)[1]
-        for k in range(DROPPED, len(FILE_FACTORS))
-    ]
+    first = [np.unique(classes[:, k], return_index=True)[1] for k in range(DROPPED, len(FILE_FACTORS))]
     return tuple(values[rows, k] for k, rows in enumerate(first, start=DROPPED))
 
 
@@ -55,16 +48,12 @@ class DSpritesFile(StoredGrid):
         path = Path(spec.path or "")
         with open_npz(path) as archive:
             classes = read_array(archive, "latents_classes", path, "int64", 2)
-            factor_values = dsprites_factors(
-                classes, read_array(archive, "latents_values", path, "float64", 2), path
-            )
+            factor_values = dsprites_factors(classes, read_array(archive, "latents_values", path, "float64", 2), path)
             self._packed = self._read_packed(archive, path, len(classes))
         super().__init__(spec, FILE_FACTORS[DROPPED:], factor_values)
 
     @staticmethod
-    def _read_packed(
-        archive: np.lib.npyio.NpzFile, path: Path, count: int
-    ) -> np.ndarray:
+    def _read_packed(archive: np.lib.npyio.NpzFile, path: Path, count: int) -> np.ndarray:
         """``imgs`` bit-packed along x: (N, 64, 8) uint8."""
         packed = np.empty((count, 64, 8), dtype=np.uint8)
         start = 0
@@ -76,14 +65,10 @@ class DSpritesFile(StoredGrid):
             disable=count < 100_000,
         ):
             if chunk.max(initial=0) > 1:
-                raise DatasetError(
-                    f"{path}: imgs holds values above 1 near row {start:,}; dSprites pixels are 0 or 1"
-                )
+                raise DatasetError(f"{path}: imgs holds values above 1 near row {start:,}; dSprites pixels are 0 or 1")
             packed[start : start + len(chunk)] = np.packbits(chunk, axis=-1)
             start += len(chunk)
         return packed
 
     def read(self, indices: np.ndarray) -> np.ndarray:
-        return (np.unpackbits(self._packed[indices], axis=-1) * np.uint8(255))[
-            ..., None
-        ]
+        return (np.unpackbits(self._packed[indices], axis=-1) * np.uint8(255))[..., None]

@@ -41,14 +41,10 @@ class LabelledRows(FactorDataset):
         self.factor_sizes = tuple(len(v) for v in values)
         self.image_size = spec.image_size
         self._classes = np.ascontiguousarray(classes, dtype=np.int64)
-        self._combinations, combination_of_row = np.unique(
-            self._classes, axis=0, return_inverse=True
-        )
+        self._combinations, combination_of_row = np.unique(self._classes, axis=0, return_inverse=True)
         combination_of_row = combination_of_row.ravel()
         self._rows_by_combination = np.argsort(combination_of_row, kind="stable")
-        self._counts = np.bincount(
-            combination_of_row, minlength=len(self._combinations)
-        )
+        self._counts = np.bincount(combination_of_row, minlength=len(self._combinations))
         self._starts = np.cumsum(self._counts) - self._counts
         self._lookup = {row.tobytes(): i for i, row in enumerate(self._combinations)}
         self._one_hot: np.ndarray | None = None  # the combinations', built at the first miss
@@ -64,24 +60,16 @@ class LabelledRows(FactorDataset):
         return self._classes[rng.integers(0, len(self), size=n)]
 
     def factors_to_index(self, factors: np.ndarray) -> np.ndarray:
-        factors = np.ascontiguousarray(
-            np.asarray(factors, dtype=np.int64).reshape(-1, len(self.factor_sizes))
-        )
-        combinations = np.array(
-            [self._lookup.get(row.tobytes(), -1) for row in factors], dtype=np.int64
-        )
+        factors = np.ascontiguousarray(np.asarray(factors, dtype=np.int64).reshape(-1, len(self.factor_sizes)))
+        combinations = np.array([self._lookup.get(row.tobytes(), -1) for row in factors], dtype=np.int64)
         missing = combinations < 0
         if missing.any():
             combinations[missing] = self._nearest(factors[missing])
         order = np.argsort(combinations, kind="stable")
         grouped = combinations[order]
         ranks = np.empty_like(combinations)
-        ranks[order] = np.arange(len(grouped)) - np.searchsorted(
-            grouped, grouped, side="left"
-        )
-        return self._rows_by_combination[
-            self._starts[combinations] + ranks % self._counts[combinations]
-        ]
+        ranks[order] = np.arange(len(grouped)) - np.searchsorted(grouped, grouped, side="left")
+        return self._rows_by_combination[self._starts[combinations] + ranks % self._counts[combinations]]
 
     def _encode(self, factors: np.ndarray) -> np.ndarray:
         """One-hot codes (n, sum of sizes): a dot product of two counts the factors they share."""
@@ -102,8 +90,7 @@ class LabelledRows(FactorDataset):
         return np.concatenate(
             [
                 np.argmax(
-                    self._encode(factors[start : start + NEAREST_CHUNK])
-                    @ self._one_hot.T,
+                    self._encode(factors[start : start + NEAREST_CHUNK]) @ self._one_hot.T,
                     axis=1,
                 )
                 for start in range(0, len(factors), NEAREST_CHUNK)
@@ -114,16 +101,10 @@ class LabelledRows(FactorDataset):
     def read(self, indices: np.ndarray) -> np.ndarray:
         """The images of rows ``indices`` as uint8 (n, H, W, C), in the order asked."""
 
-    def images(
-        self, indices: np.ndarray, device: torch.device | str = "cpu"
-    ) -> torch.Tensor:
-        return pixels_to_tensor(
-            self.read(np.asarray(indices, dtype=np.int64)), self.image_size, device
-        )
+    def images(self, indices: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+        return pixels_to_tensor(self.read(np.asarray(indices, dtype=np.int64)), self.image_size, device)
 
-    def render(
-        self, factors: np.ndarray, device: torch.device | str = "cpu"
-    ) -> torch.Tensor:
+    def render(self, factors: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
         return self.images(self.factors_to_index(factors), device)
 
 
@@ -141,18 +122,10 @@ class LabelledFolder(LabelledRows):
         self.table: FactorTable = read_factor_table(csv_path)
         inside = root.resolve()
         paths = [(inside / name).resolve() for name in self.table.files]
-        outside = [
-            name
-            for name, path in zip(self.table.files, paths)
-            if not path.is_relative_to(inside)
-        ]
+        outside = [name for name, path in zip(self.table.files, paths) if not path.is_relative_to(inside)]
         if outside:
-            raise DatasetError(
-                f"{csv_path}: files outside the image folder {root}: {', '.join(outside[:5])}"
-            )
-        missing = [
-            name for name, path in zip(self.table.files, paths) if not path.is_file()
-        ]
+            raise DatasetError(f"{csv_path}: files outside the image folder {root}: {', '.join(outside[:5])}")
+        missing = [name for name, path in zip(self.table.files, paths) if not path.is_file()]
         if missing:
             raise DatasetError(
                 f"{csv_path}: {len(missing)} listed file(s) missing under {root}: {', '.join(missing[:5])}"
@@ -172,9 +145,7 @@ class LabelledFolder(LabelledRows):
             try:
                 pixels[k] = read_image(path, spec.image_size, spec.channels)
             except UNREADABLE as error:
-                raise DatasetError(
-                    f"{csv_path}: {self.table.files[k]} is not a readable image ({error})"
-                ) from error
+                raise DatasetError(f"{csv_path}: {self.table.files[k]} is not a readable image ({error})") from error
         self._pixels = pixels
         super().__init__(spec, self.table.names, self.table.classes, self.table.values)
 

@@ -32,13 +32,8 @@ LAYOUTS = {1_036_800: (6, 6, 2, 3, 3, 40, 40), 460_800: (4, 4, 2, 3, 3, 40, 40)}
 def mpi3d_layout(images: int, path: Path) -> tuple[int, ...]:
     """The factor sizes of an MPI3D file with ``images`` rows, or a DatasetError naming the known counts."""
     if images not in LAYOUTS:
-        known = " or ".join(
-            f"{count:,} ({', '.join(map(str, sizes))})"
-            for count, sizes in LAYOUTS.items()
-        )
-        raise DatasetError(
-            f"{path}: {images:,} images fit no MPI3D factor layout; the releases have {known}"
-        )
+        known = " or ".join(f"{count:,} ({', '.join(map(str, sizes))})" for count, sizes in LAYOUTS.items())
+        raise DatasetError(f"{path}: {images:,} images fit no MPI3D factor layout; the releases have {known}")
     return LAYOUTS[images]
 
 
@@ -50,9 +45,7 @@ class MPI3D(StoredGrid):
         path = Path(spec.path or "")
         self._images = memmap_member(path, "images", (None, 64, 64, 3))
         sizes = mpi3d_layout(len(self._images), path)
-        super().__init__(
-            spec, FACTORS, tuple(np.arange(size, dtype=np.float64) for size in sizes)
-        )
+        super().__init__(spec, FACTORS, tuple(np.arange(size, dtype=np.float64) for size in sizes))
 
     def read(self, indices: np.ndarray) -> np.ndarray:
         return np.asarray(self._images[indices])

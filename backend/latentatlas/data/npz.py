@@ -38,19 +38,13 @@ def open_npz(path: Path) -> Iterator[np.lib.npyio.NpzFile]:
     with path.open("rb") as stream:
         start = stream.read(len(_NPY_MAGIC))
     if start.startswith(_NPY_MAGIC):
-        raise DatasetError(
-            f"{path}: a single .npy array, not an .npz archive of named arrays"
-        )
+        raise DatasetError(f"{path}: a single .npy array, not an .npz archive of named arrays")
     if not start.startswith(_ZIP_MAGIC):
-        raise DatasetError(
-            f"{path}: not an .npz archive (it does not start as a zip file does)"
-        )
+        raise DatasetError(f"{path}: not an .npz archive (it does not start as a zip file does)")
     try:
         archive = np.load(path, allow_pickle=False)
     except READ_ERRORS as error:
-        raise DatasetError(
-            f"{path}: not an .npz archive, or a truncated one ({error})"
-        ) from error
+        raise DatasetError(f"{path}: not an .npz archive, or a truncated one ({error})") from error
     with archive:
         yield archive
 
@@ -64,15 +58,11 @@ def _zip(archive: np.lib.npyio.NpzFile) -> zipfile.ZipFile:
 def member_name(archive: np.lib.npyio.NpzFile, key: str, path: Path) -> str:
     """The zip member holding array ``key``, or a DatasetError listing the arrays there are."""
     if key not in archive.files:
-        raise DatasetError(
-            f"{path}: no '{key}' array (it has: {', '.join(archive.files) or 'none'})"
-        )
+        raise DatasetError(f"{path}: no '{key}' array (it has: {', '.join(archive.files) or 'none'})")
     return f"{key}.npy"
 
 
-def read_array(
-    archive: np.lib.npyio.NpzFile, key: str, path: Path, dtype: str, ndim: int
-) -> np.ndarray:
+def read_array(archive: np.lib.npyio.NpzFile, key: str, path: Path, dtype: str, ndim: int) -> np.ndarray:
     """Array ``key`` read whole (a small one), checked for its dtype and number of dimensions."""
     member_name(archive, key, path)
     try:
@@ -86,30 +76,18 @@ def read_array(
     return array
 
 
-def read_header(
-    stream: IO[bytes], path: Path, key: str
-) -> tuple[tuple[int, ...], np.dtype]:
+def read_header(stream: IO[bytes], path: Path, key: str) -> tuple[tuple[int, ...], np.dtype]:
     """An .npy header's shape and dtype; C order and plain (non-object) dtypes only."""
     try:
         version = np.lib.format.read_magic(stream)
-        reader = (
-            np.lib.format.read_array_header_1_0
-            if version == (1, 0)
-            else np.lib.format.read_array_header_2_0
-        )
+        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
         shape, fortran_order, dtype = reader(stream)
     except (*READ_ERRORS, SyntaxError, tokenize.TokenError) as error:  # a header is a literal
-        raise DatasetError(
-            f"{path}: '{key}' is not a valid .npy array ({error})"
-        ) from error
+        raise DatasetError(f"{path}: '{key}' is not a valid .npy array ({error})") from error
     if dtype.hasobject:
-        raise DatasetError(
-            f"{path}: '{key}' holds Python objects; only plain numeric arrays are read"
-        )
+        raise DatasetError(f"{path}: '{key}' holds Python objects; only plain numeric arrays are read")
     if fortran_order:
-        raise DatasetError(
-            f"{path}: '{key}' is stored in Fortran order; expected C order"
-        )
+        raise DatasetError(f"{path}: '{key}' is stored in Fortran order; expected C order")
     return tuple(shape), dtype
 
 
@@ -121,18 +99,10 @@ def check_layout(
     key: str,
 ) -> None:
     """A DatasetError unless ``dtype`` is uint8 and ``shape`` matches ``expected`` (None: any length)."""
-    fits = len(shape) == len(expected) and all(
-        want is None or want == got for want, got in zip(expected, shape)
-    )
+    fits = len(shape) == len(expected) and all(want is None or want == got for want, got in zip(expected, shape))
     if dtype != np.uint8 or not fits:
-        layout = (
-            "("
-            + ", ".join("N" if want is None else str(want) for want in expected)
-            + ")"
-        )
-        raise DatasetError(
-            f"{path}: '{key}' is {dtype} with shape {shape}; expected uint8 with shape {layout}"
-        )
+        layout = "(" + ", ".join("N" if want is None else str(want) for want in expected) + ")"
+        raise DatasetError(f"{path}: '{key}' is {dtype} with shape {shape}; expected uint8 with shape {layout}")
 
 
 def iter_rows(
@@ -176,27 +146,17 @@ def memmap_member(path: Path, key: str, expected: tuple[int | None, ...]) -> np.
     try:
         with path.open("rb") as stream:
             stream.seek(info.header_offset)
-            signature, name_length, extra_length = _LOCAL_HEADER.unpack(
-                stream.read(_LOCAL_HEADER.size)
-            )
+            signature, name_length, extra_length = _LOCAL_HEADER.unpack(stream.read(_LOCAL_HEADER.size))
             if signature != _LOCAL_SIGNATURE:
-                raise DatasetError(
-                    f"{path}: the zip entry of '{key}' is damaged (no local file header)"
-                )
-            data_start = (
-                info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
-            )
+                raise DatasetError(f"{path}: the zip entry of '{key}' is damaged (no local file header)")
+            data_start = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
             stream.seek(data_start)
             shape, dtype = read_header(stream, path, key)
             check_layout(shape, dtype, expected, path, key)
             offset = stream.tell()
     except (OSError, struct.error) as error:
-        raise DatasetError(
-            f"{path}: cannot read the zip entry of '{key}' ({error})"
-        ) from error
+        raise DatasetError(f"{path}: cannot read the zip entry of '{key}' ({error})") from error
     needed = offset - data_start + math.prod(shape)
     if needed > info.file_size or offset + math.prod(shape) > path.stat().st_size:
-        raise DatasetError(
-            f"{path}: '{key}' declares shape {shape} but its stored bytes are fewer (truncated)"
-        )
+        raise DatasetError(f"{path}: '{key}' declares shape {shape} but its stored bytes are fewer (truncated)")
     return np.memmap(path, dtype=np.uint8, mode="r", offset=offset, shape=shape)

@@ -28,11 +28,7 @@ LOADERS: dict[
     "celeba": (None, CelebA),
     "folder": (
         None,
-        lambda spec: (
-            LabelledFolder(spec)
-            if spec.factors
-            else ImageFolder(spec, channels=spec.channels)
-        ),
+        lambda spec: LabelledFolder(spec) if spec.factors else ImageFolder(spec, channels=spec.channels),
     ),
 }
 WHAT_PATH = {
@@ -49,9 +45,7 @@ def load_dataset(spec: DatasetSpec) -> ImageDataset:
     stand-in; a DatasetError (a ValueError) names the file and what is wrong."""
     procedural, from_path = LOADERS[spec.name]
     if spec.factors and spec.name != "folder":
-        raise DatasetError(
-            f"a factors CSV labels an image folder (--dataset folder); {spec.name} has its own factors"
-        )
+        raise DatasetError(f"a factors CSV labels an image folder (--dataset folder); {spec.name} has its own factors")
     if spec.path:
         return from_path(spec)
     if procedural is None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
 import torch.nn.functional as F
 
 from latentatlas.data.base import DatasetSpec, FactorDataset
@@ -71,7 +70,7 @@ class Shapes3D(FactorDataset):
         # Object frame: centred horizontally, standing on the floor at _OBJECT_BASE_Y.
         r = _OBJECT_RADIUS * scale
         u = (x - 0.5) / r  # -1..1 across the object
-        height = torch.where(shape == 2, 2.0, torch.where(shape == 3, 2.6, 1.9))
+        torch.where(shape == 2, 2.0, torch.where(shape == 3, 2.6, 1.9))
         v = (_OBJECT_BASE_Y - y) / r  # 0 at the base, upwards
         shadow = ((x - 0.5 - 0.9 * r) / (1.6 * r)).square() + ((y - _OBJECT_BASE_Y) / (0.28 * r)).square() < 1
         floor_shade = torch.where(shadow, floor_shade * 0.55, floor_shade)
@@ -85,7 +84,9 @@ class Shapes3D(FactorDataset):
         lateral = torch.sqrt((1 - u.square()).clamp(min=0))
         cyl_body = (u.abs() <= 1) & (v >= 0) & (v <= 1.6)
         cyl_lid = u.square() + ((v - 1.6) / 0.3).square() <= 1
-        cyl_shade = torch.where(cyl_lid & (v > 1.6 - 0.3 * lateral), torch.full_like(u, 1.0), 0.45 + 0.5 * lateral * (0.8 - 0.3 * u))
+        cyl_shade = torch.where(
+            cyl_lid & (v > 1.6 - 0.3 * lateral), torch.full_like(u, 1.0), 0.45 + 0.5 * lateral * (0.8 - 0.3 * u)
+        )
         # Sphere: disc with radial shading, light from the upper left.
         sv = v - 1.0
         sphere = u.square() + sv.square() <= 1

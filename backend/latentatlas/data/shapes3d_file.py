@@ -22,9 +22,7 @@ FACTORS = ("floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation
 def _dataset(file: h5py.File, key: str, path: Path) -> h5py.Dataset:
     item = file.get(key)
     if not isinstance(item, h5py.Dataset):
-        raise DatasetError(
-            f"{path}: no '{key}' dataset (it has: {', '.join(file.keys()) or 'none'})"
-        )
+        raise DatasetError(f"{path}: no '{key}' dataset (it has: {', '.join(file.keys()) or 'none'})")
     return item
 
 
@@ -39,9 +37,7 @@ class Shapes3DFile(StoredGrid):
         try:
             self._file = h5py.File(path, "r")
         except OSError as error:
-            raise DatasetError(
-                f"{path}: not an HDF5 file, or a truncated one ({error})"
-            ) from error
+            raise DatasetError(f"{path}: not an HDF5 file, or a truncated one ({error})") from error
         try:
             self._open(spec, path)
         except (
@@ -53,18 +49,12 @@ class Shapes3DFile(StoredGrid):
             self._file.close()  # a refused file is not left open
             if isinstance(error, DatasetError):
                 raise
-            raise DatasetError(
-                f"{path}: a damaged or truncated HDF5 file ({error})"
-            ) from error
+            raise DatasetError(f"{path}: a damaged or truncated HDF5 file ({error})") from error
 
     def _open(self, spec: DatasetSpec, path: Path) -> None:
         self._images = _dataset(self._file, "images", path)
         labels_set = _dataset(self._file, "labels", path)
-        if (
-            labels_set.dtype != np.float64
-            or labels_set.ndim != 2
-            or labels_set.shape[1] != len(FACTORS)
-        ):
+        if labels_set.dtype != np.float64 or labels_set.ndim != 2 or labels_set.shape[1] != len(FACTORS):
             raise DatasetError(
                 f"{path}: 'labels' is {labels_set.dtype} {labels_set.shape}; expected float64 (N, {len(FACTORS)})"
             )
@@ -74,9 +64,7 @@ class Shapes3DFile(StoredGrid):
                 f"{path}: 'images' is {self._images.dtype} {self._images.shape}; expected uint8 ({count}, 64, 64, 3)"
             )
         labels = self._read(labels_set, slice(None))
-        columns = [
-            np.unique(labels[:, k], return_inverse=True) for k in range(len(FACTORS))
-        ]
+        columns = [np.unique(labels[:, k], return_inverse=True) for k in range(len(FACTORS))]
         grid_sizes(
             np.stack([inverse.ravel() for _, inverse in columns], axis=1),
             path,
@@ -90,9 +78,7 @@ class Shapes3DFile(StoredGrid):
         try:
             return dataset[selection]
         except (OSError, ValueError) as error:
-            raise DatasetError(
-                f"{self.path}: cannot read '{dataset.name.lstrip('/')}' ({error})"
-            ) from error
+            raise DatasetError(f"{self.path}: cannot read '{dataset.name.lstrip('/')}' ({error})") from error
 
     def read(self, indices: np.ndarray) -> np.ndarray:
         rows, order = np.unique(indices, return_inverse=True)

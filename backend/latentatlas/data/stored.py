@@ -13,17 +13,9 @@ import torch.nn.functional as F
 from latentatlas.data.base import DatasetError, DatasetSpec, FactorDataset
 
 
-def pixels_to_tensor(
-    pixels: np.ndarray, image_size: int, device: torch.device | str = "cpu"
-) -> torch.Tensor:
+def pixels_to_tensor(pixels: np.ndarray, image_size: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """uint8 images (n, H, W, C) -> float (n, C, S, S) in [0, 1]; resized (bilinear, antialiased) when S != H, W."""
-    images = (
-        torch.from_numpy(np.ascontiguousarray(pixels))
-        .to(device)
-        .permute(0, 3, 1, 2)
-        .to(torch.float32)
-        / 255.0
-    )
+    images = torch.from_numpy(np.ascontiguousarray(pixels)).to(device).permute(0, 3, 1, 2).to(torch.float32) / 255.0
     if images.shape[-2:] != (image_size, image_size):
         images = F.interpolate(
             images,
@@ -39,9 +31,7 @@ def grid_sizes(classes: np.ndarray, path: Path, what: str) -> tuple[int, ...]:
     """The factor sizes of integer factor classes (N, K) that enumerate a complete grid in C order
     (row i has the factors ``np.unravel_index(i, sizes)``), as the official files do; else a DatasetError."""
     if classes.ndim != 2 or len(classes) == 0:
-        raise DatasetError(
-            f"{path}: {what} has shape {classes.shape}; expected (images, factors)"
-        )
+        raise DatasetError(f"{path}: {what} has shape {classes.shape}; expected (images, factors)")
     if classes.min() < 0:
         raise DatasetError(f"{path}: {what} has negative factor classes")
     sizes = tuple(int(size) for size in classes.max(axis=0) + 1)
@@ -50,12 +40,8 @@ def grid_sizes(classes: np.ndarray, path: Path, what: str) -> tuple[int, ...]:
             f"{path}: {what} is not a complete factor grid: {len(classes):,} rows, but the factor sizes {list(sizes)} "
             f"make {math.prod(sizes):,} combinations"
         )
-    if not np.array_equal(
-        np.ravel_multi_index(tuple(classes.T), sizes), np.arange(len(classes))
-    ):
-        raise DatasetError(
-            f"{path}: the rows of {what} are not in the factor grid's C order (last factor fastest)"
-        )
+    if not np.array_equal(np.ravel_multi_index(tuple(classes.T), sizes), np.arange(len(classes))):
+        raise DatasetError(f"{path}: the rows of {what} are not in the factor grid's C order (last factor fastest)")
     return sizes
 
 
@@ -81,14 +67,8 @@ class StoredGrid(FactorDataset):
     def read(self, indices: np.ndarray) -> np.ndarray:
         """The stored images at ``indices`` as uint8 (n, H, W, C), in the order asked."""
 
-    def images(
-        self, indices: np.ndarray, device: torch.device | str = "cpu"
-    ) -> torch.Tensor:
-        return pixels_to_tensor(
-            self.read(np.asarray(indices, dtype=np.int64)), self.image_size, device
-        )
+    def images(self, indices: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+        return pixels_to_tensor(self.read(np.asarray(indices, dtype=np.int64)), self.image_size, device)
 
-    def render(
-        self, factors: np.ndarray, device: torch.device | str = "cpu"
-    ) -> torch.Tensor:
+    def render(self, factors: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
         return self.images(self.factors_to_index(factors), device)

@@ -49,7 +49,11 @@ class Interventions:
 
 
 def protocol_scores(
-    z: np.ndarray, codes: np.ndarray | None, y: np.ndarray, protocol: ZooProtocol, n_jobs: int = 1,
+    z: np.ndarray,
+    codes: np.ndarray | None,
+    y: np.ndarray,
+    protocol: ZooProtocol,
+    n_jobs: int = 1,
 ) -> tuple[Scores, dict[str, bool]]:
     """The protocol's scores of latents ``z`` (and, for the catalogue's ``codes`` metrics whose
     ``variant_of`` the protocol has, of ``codes``) against factors ``y``, flat, and the flags
@@ -62,17 +66,23 @@ def protocol_scores(
             result |= compute_metrics(codes, y, metrics=on_codes, seed=protocol.seed, n_jobs=1)
     flags = {
         f"{entry.name}.{flag}": bool(result[entry.name][flag])
-        for entry in (*metrics_from("latents"), *metrics_from("codes")) if entry.name in result for flag in entry.flags
+        for entry in (*metrics_from("latents"), *metrics_from("codes"))
+        if entry.name in result
+        for flag in entry.flags
     }
     return flatten_scores(result), flags
 
 
-def protocol_null(z: np.ndarray, codes: np.ndarray | None, y: np.ndarray, protocol: ZooProtocol, n_jobs: int = 1) -> NullResult:
+def protocol_null(
+    z: np.ndarray, codes: np.ndarray | None, y: np.ndarray, protocol: ZooProtocol, n_jobs: int = 1
+) -> NullResult:
     """The protocol's scores with the latent rows permuted against ``y``, ``null_repeats`` times
     (seed: the protocol's + 1)."""
     return shuffled_null(
         lambda order: protocol_scores(z[order], None if codes is None else codes[order], y, protocol, n_jobs)[0],
-        len(y), protocol.null_repeats, protocol.seed + 1,
+        len(y),
+        protocol.null_repeats,
+        protocol.seed + 1,
     )
 
 
@@ -81,7 +91,9 @@ def protocol_ceiling(y: np.ndarray, protocol: ZooProtocol, n_jobs: int = 1) -> S
     return protocol_scores(perfect_latents(y), None, y, protocol, n_jobs)[0]
 
 
-def interventional_scores(represent: Representation, dataset: GroundTruthDataset, seed: int, votes: Interventions) -> Scores:
+def interventional_scores(
+    represent: Representation, dataset: GroundTruthDataset, seed: int, votes: Interventions
+) -> Scores:
     """The scores with a baseline (the eval accuracies) of the catalogue's interventional metrics
     (FactorVAE reference and corrected argmin, BetaVAE) of ``represent`` on ``dataset``, as the
     card computes them, by flat name (``factor_vae.eval_accuracy``, ...)."""
@@ -96,13 +108,19 @@ def interventional_scores(represent: Representation, dataset: GroundTruthDataset
 
 
 def interventional_baselines(
-    z: np.ndarray, dataset: GroundTruthDataset, seed: int, votes: Interventions, repeats: int = CARD_NULL_REPEATS,
+    z: np.ndarray,
+    dataset: GroundTruthDataset,
+    seed: int,
+    votes: Interventions,
+    repeats: int = CARD_NULL_REPEATS,
 ) -> tuple[NullResult, Scores]:
     """The null (each latent row drawn from ``z`` independently of the factors, ``repeats``
     draws seeded ``seed + 1 + r``) and the ceiling (perfect latents) of the interventional
     scores, on the same interventions as the card's (``seed``); no image is rendered."""
     rows = FactorRows(dataset)
-    null = null_of_runs([interventional_scores(marginal_draws(z, seed + 1 + r), rows, seed, votes) for r in range(repeats)])
+    null = null_of_runs(
+        [interventional_scores(marginal_draws(z, seed + 1 + r), rows, seed, votes) for r in range(repeats)]
+    )
     return null, interventional_scores(perfect_latents, rows, seed, votes)
 
 
@@ -143,7 +161,13 @@ def card_baselines(
 
 
 __all__ = [
-    "CARD_METRICS", "ON_REQUEST", "Interventions", "card_baselines", "interventional_baselines",
+    "CARD_METRICS",
+    "ON_REQUEST",
+    "Interventions",
+    "card_baselines",
+    "interventional_baselines",
     "interventional_scores",
-    "protocol_ceiling", "protocol_null", "protocol_scores",
+    "protocol_ceiling",
+    "protocol_null",
+    "protocol_scores",
 ]

@@ -15,14 +15,22 @@ from latentatlas.families import LatentModel
 RECONSTRUCTIONS_FILE, SAMPLES_FILE = "reconstructions.png", "samples.png"
 
 
-def training_card(model: LatentModel, dataset: ImageDataset, device: torch.device, card: dict, seed: int = 0) -> tuple[dict, dict[str, Image.Image]]:
+def training_card(
+    model: LatentModel, dataset: ImageDataset, device: torch.device, card: dict, seed: int = 0
+) -> tuple[dict, dict[str, Image.Image]]:
     """``card`` with ``heldout`` and ``latent_stats`` (and ``flow`` for ordered latents) added,
     and the pictures to save beside it by file name."""
     evaluation = evaluate_reconstruction(model, dataset, device)
-    card = {**card, "heldout": {k: v for k, v in evaluation.items() if k != "latent_stats"}, "latent_stats": evaluation["latent_stats"]}
+    card = {
+        **card,
+        "heldout": {k: v for k, v in evaluation.items() if k != "latent_stats"},
+        "latent_stats": evaluation["latent_stats"],
+    }
     pictures = {RECONSTRUCTIONS_FILE: reconstruction_sheet(model, dataset, device)} if model.capabilities.decode else {}
     if model.capabilities.sample:
         pictures[SAMPLES_FILE] = samples_sheet(model, seed)
     if model.capabilities.ordered:
-        card["flow"], pictures[TRAVERSALS_FILE] = evaluate_flow(model, dataset, device, curves=card.get("curves"), seed=seed)
+        card["flow"], pictures[TRAVERSALS_FILE] = evaluate_flow(
+            model, dataset, device, curves=card.get("curves"), seed=seed
+        )
     return card, pictures

@@ -26,7 +26,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,11 +36,10 @@ import torch
 
 from latentatlas.data import FactorDataset, load_dataset
 from latentatlas.evaluation.baselines import Interventions, card_baselines
-from latentatlas.metrics import compute_metrics
-from latentatlas.metrics.catalogue import CATALOGUE, Metric, Output, labels, metrics_from, score_value
-from latentatlas.metrics.catalogue import catalogue_json
-from latentatlas.metrics.report import default_train_rows
 from latentatlas.families import LatentModel
+from latentatlas.metrics import compute_metrics
+from latentatlas.metrics.catalogue import CATALOGUE, Metric, Output, catalogue_json, labels, metrics_from, score_value
+from latentatlas.metrics.report import default_train_rows
 from latentatlas.store.folders import CARD_FILE, LoadedModel, load_model_folder, run_path, write_json
 
 # Images rendered and encoded per forward pass. The procedural renderers build
@@ -94,7 +93,9 @@ class _Renderer:
         return self.dataset.sample_factors(n, rng)
 
     def render(self, factors: np.ndarray) -> torch.Tensor:
-        return torch.cat([self.dataset.render(factors[s : s + CHUNK], self.device) for s in range(0, len(factors), CHUNK)])
+        return torch.cat(
+            [self.dataset.render(factors[s : s + CHUNK], self.device) for s in range(0, len(factors), CHUNK)]
+        )
 
 
 class _Encoder:
@@ -205,7 +206,9 @@ def scored_latents(loaded: LoadedModel, dataset: FactorDataset) -> int | None:
     return min(2 * len(dataset.factor_sizes), loaded.config.model.latent_dim)
 
 
-def encode_factor_samples(loaded: LoadedModel, dataset: FactorDataset, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+def encode_factor_samples(
+    loaded: LoadedModel, dataset: FactorDataset, factors: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Render and encode the images of ``factors`` (n, K): latent values (n, D) float64 (the
     scored ones, ``scored_latents``) and, for a model with codes, the code indices (n, D)."""
     model = loaded.model.eval()
@@ -250,7 +253,9 @@ def evaluate_model(
     loaded = source if isinstance(source, LoadedModel) else load_model_folder(Path(source), device)
     dataset = load_dataset(loaded.config.dataset)
     if not isinstance(dataset, FactorDataset):
-        raise EvaluationError(f"{loaded.folder.name}: dataset {dataset.name!r} has no generative factors to score against")
+        raise EvaluationError(
+            f"{loaded.folder.name}: dataset {dataset.name!r} has no generative factors to score against"
+        )
     if samples < MIN_SAMPLES:
         raise EvaluationError(f"samples must be at least {MIN_SAMPLES}, got {samples}")
     model = loaded.model.eval()
@@ -262,7 +267,10 @@ def evaluate_model(
 
     factors = dataset.sample_factors(samples, np.random.default_rng(seed))
     z, codes = tracker.run(
-        "encode", f"rendering and encoding {samples:,} samples", lambda: encoder.encode_factors(renderer, factors), samples
+        "encode",
+        f"rendering and encoding {samples:,} samples",
+        lambda: encoder.encode_factors(renderer, factors),
+        samples,
     )
     plan = _plan(samples, votes, tracker.seconds["encode"] / samples)
     skipped = set() if codes is not None else {entry.name for entry in metrics_from("codes")}
@@ -271,17 +279,35 @@ def evaluate_model(
     values: dict = {}
     matrices: dict = {}
     for entry in metrics_from("latents"):
-        result = tracker.run(entry.name, f"computing {entry.name}", partial(
-            compute_metrics, z, factors, metrics=[entry.name], seed=seed, n_jobs=n_jobs, with_matrices=True,
-            on_progress=tracker.within,
-        ))
+        result = tracker.run(
+            entry.name,
+            f"computing {entry.name}",
+            partial(
+                compute_metrics,
+                z,
+                factors,
+                metrics=[entry.name],
+                seed=seed,
+                n_jobs=n_jobs,
+                with_matrices=True,
+                on_progress=tracker.within,
+            ),
+        )
         matrices = result.pop("matrices") | matrices  # exact DCI's importances win over dci_fast's
         values |= result
     if codes is not None:  # e.g. InfoMEC's discrete plug-in estimator on the code indices, as an extra score
         for entry in metrics_from("codes"):
-            values |= tracker.run(entry.name, f"computing {entry.title}", partial(
-                compute_metrics, codes, factors, metrics=[entry.name], seed=seed,
-            ))
+            values |= tracker.run(
+                entry.name,
+                f"computing {entry.title}",
+                partial(
+                    compute_metrics,
+                    codes,
+                    factors,
+                    metrics=[entry.name],
+                    seed=seed,
+                ),
+            )
 
     count = f"{votes.train:,} + {votes.eval:,} votes"
     spec = votes.interventions(samples)
@@ -300,9 +326,19 @@ def evaluate_model(
         values |= entry_values
         matrices |= entry_matrices  # the last wins: the corrected FactorVAE's votes
     interventions = (dataset, spec)
-    baselines = tracker.run("baselines", "shuffled-rows nulls and ceilings", lambda: card_baselines(
-        z, codes, factors, seed, interventions=interventions, dci=dci_baselines, n_jobs=n_jobs,
-    ))
+    baselines = tracker.run(
+        "baselines",
+        "shuffled-rows nulls and ceilings",
+        lambda: card_baselines(
+            z,
+            codes,
+            factors,
+            seed,
+            interventions=interventions,
+            dci=dci_baselines,
+            n_jobs=n_jobs,
+        ),
+    )
 
     metrics = {
         "values": values,
@@ -318,7 +354,7 @@ def evaluate_model(
         "baselines": baselines,
         "seconds": tracker.seconds | {"total": round(time.perf_counter() - started, 2)},
         "device": str(model_device),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     if write_card:
         card = save_metrics(loaded.folder, metrics)
@@ -335,7 +371,9 @@ def refresh_card_baselines(loaded: LoadedModel, n_jobs: int = 2, dci: bool = Fal
     fit it); written into card.json; returns the ``baselines`` entry."""
     metrics = loaded.card.get("metrics")
     if not metrics:
-        raise EvaluationError(f"{loaded.folder.name}'s card has no metrics to put baselines beside (run `latentatlas evaluate`)")
+        raise EvaluationError(
+            f"{loaded.folder.name}'s card has no metrics to put baselines beside (run `latentatlas evaluate`)"
+        )
     dataset = load_dataset(loaded.config.dataset)
     if not isinstance(dataset, FactorDataset):
         raise EvaluationError(f"{loaded.folder.name}: dataset {dataset.name!r} has no generative factors")
@@ -372,8 +410,13 @@ def save_metrics(folder: Path, metrics: dict) -> dict:
 
 # The scores ``latentatlas compare`` shows, by flat key; their headers are the catalogue's labels.
 _COMPARED_SCORES = (
-    "infomec.infom", "infomec.infoc", "infomec.infoe", "mig",
-    "dci.disentanglement", "dci.completeness", "dci.informativeness_test",
+    "infomec.infom",
+    "infomec.infoc",
+    "infomec.infoe",
+    "mig",
+    "dci.disentanglement",
+    "dci.completeness",
+    "dci.informativeness_test",
 )
 
 

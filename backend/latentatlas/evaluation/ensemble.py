@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -39,8 +39,8 @@ from latentatlas.fragments.spaces import (
     compute_space_similarity,
     fuse_spaces,
 )
-from latentatlas.store.folders import write_json
 from latentatlas.store.ensembles import PROBE_FILE, EnsembleError, read_manifest
+from latentatlas.store.folders import write_json
 
 ANALYSIS_FILE, ARRAYS_FILE, FUSION_FILE = "analysis.json", "analysis.safetensors", "fusion.safetensors"
 JSON_CHANNEL_LIMIT = 400  # above this many channels, the M x M matrices go to safetensors
@@ -73,6 +73,7 @@ def analyze_ensemble(
     def report(fraction: float, stage: str) -> None:
         if on_progress is not None:
             on_progress(fraction, stage)
+
     out = Path(out)
     dest = Path(dest) if dest is not None else out
     dest.mkdir(parents=True, exist_ok=True)
@@ -100,12 +101,19 @@ def analyze_ensemble(
         report(0.9 * done / steps, f"reading {entry['name']}")
         path = out / entry["name"] / PROBE_FILE
         if entry.get("status") != "done" or not path.is_file():
-            skipped.append({"name": entry["name"], "reason": f"status {entry.get('status')}" if entry.get("status") != "done" else f"no {PROBE_FILE}"})
+            skipped.append(
+                {
+                    "name": entry["name"],
+                    "reason": f"status {entry.get('status')}" if entry.get("status") != "done" else f"no {PROBE_FILE}",
+                }
+            )
         else:
             tensors = load_file(str(path))
             mu, logvar = tensors["mu"].double().numpy(), tensors["logvar"].double().numpy()
             if mu.shape != (len(indices), latent_dim) or not np.array_equal(tensors["indices"].numpy(), indices):
-                skipped.append({"name": entry["name"], "reason": f"probe encodings of shape {mu.shape} do not match the probe set"})
+                skipped.append(
+                    {"name": entry["name"], "reason": f"probe encodings of shape {mu.shape} do not match the probe set"}
+                )
             else:
                 members.append(entry)
                 mus.append(mu.T)
@@ -123,7 +131,12 @@ def analyze_ensemble(
     report(0.9 * (len(entries) + 1) / steps, "hotspots")
     info = np.asarray(fragments["info_bits"], dtype=np.float64)
     matrix = np.array(fragments[distance], dtype=np.float64)  # None (NaN NMI) -> nan
-    hotspots = compute_hotspots(info, nmi=matrix if distance == "nmi" else None, vi=matrix if distance == "vi" else None, min_samples=min_samples)
+    hotspots = compute_hotspots(
+        info,
+        nmi=matrix if distance == "nmi" else None,
+        vi=matrix if distance == "vi" else None,
+        min_samples=min_samples,
+    )
     bar.update(1)
     bar.set_postfix_str("spaces")
     report(0.9 * (len(entries) + 2) / steps, "whole latent spaces")
@@ -139,7 +152,11 @@ def analyze_ensemble(
         fusion = fuse_spaces(space_mu, space_logvar, fusion_objective, max_steps=fusion_steps)
         fusion_seconds = time.perf_counter() - fusion_started
         save_file(
-            {"mu": torch.from_numpy(fusion.mu.T.copy()), "logvar": torch.from_numpy(fusion.logvar.T.copy()), "indices": torch.from_numpy(indices)},
+            {
+                "mu": torch.from_numpy(fusion.mu.T.copy()),
+                "logvar": torch.from_numpy(fusion.logvar.T.copy()),
+                "indices": torch.from_numpy(indices),
+            },
             str(dest / FUSION_FILE),
         )
     bar.update(1)
@@ -153,11 +170,11 @@ def analyze_ensemble(
     analysis = {
         "ensemble": manifest.get("name", out.name),
         "kind": manifest["config"]["kind"],
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "members": [e["name"] for e in members],
         "skipped_members": skipped,
         "latent_dim": latent_dim,
-        "probe_size": int(len(indices)),
+        "probe_size": len(indices),
         "factor_names": factor_names,
         "channels": channels,
         **fragments,
@@ -171,8 +188,12 @@ def analyze_ensemble(
             "reachability": _finite_list(hotspots.reachability),
             "labels": hotspots.labels.tolist(),
             "clusters": [
-                {"label": h.label, "channels": h.members.tolist(), "mean_info_bits": h.mean_info_bits,
-                 "members": sorted({channels[c]["member"] for c in h.members.tolist()})}
+                {
+                    "label": h.label,
+                    "channels": h.members.tolist(),
+                    "mean_info_bits": h.mean_info_bits,
+                    "members": sorted({channels[c]["member"] for c in h.members.tolist()}),
+                }
                 for h in hotspots.hotspots
             ],
         },
@@ -183,7 +204,9 @@ def analyze_ensemble(
         "nmi": [_finite_list(row) for row in spaces.nmi],
         "vi": [_finite_list(row) for row in spaces.vi],
     }
-    analysis["fusion"] = None if fusion is None else _fusion_summary(fusion, members, latent_dim, fusion_steps, fusion_seconds)
+    analysis["fusion"] = (
+        None if fusion is None else _fusion_summary(fusion, members, latent_dim, fusion_steps, fusion_seconds)
+    )
     arrays_path = dest / ARRAYS_FILE
     if len(channels) > JSON_CHANNEL_LIMIT:
         arrays = {}

@@ -24,10 +24,10 @@ import torch
 from PIL import Image
 
 from latentatlas.data import ImageDataset, load_dataset
+from latentatlas.evaluation.ordered_latents import log_keep_grid
 from latentatlas.evaluation.quality import add_noise, psnr
 from latentatlas.families import LatentModel
 from latentatlas.families.base import ExactLikelihood, OrderedLatents, capable
-from latentatlas.evaluation.ordered_latents import log_keep_grid
 from latentatlas.imaging import sheet
 from latentatlas.store.folders import CARD_FILE, LoadedModel, write_json
 
@@ -77,7 +77,9 @@ def truncation_curve(model: LatentModel, images: torch.Tensor, keeps: list[int],
 
 
 @torch.inference_mode()
-def denoising_curve(model: LatentModel, clean: torch.Tensor, noisy: torch.Tensor, keeps: list[int], pca: PCA | None = None) -> list[float]:
+def denoising_curve(
+    model: LatentModel, clean: torch.Tensor, noisy: torch.Tensor, keeps: list[int], pca: PCA | None = None
+) -> list[float]:
     """Mean PSNR against ``clean`` of the top-C decode of ``noisy`` (or PCA's projection)."""
     if pca is not None:
         return [float(psnr(clean, pca.reconstruct(noisy, c)).mean()) for c in keeps]
@@ -86,7 +88,9 @@ def denoising_curve(model: LatentModel, clean: torch.Tensor, noisy: torch.Tensor
 
 
 @torch.inference_mode()
-def traversal_sheet(model: LatentModel, image: torch.Tensor, rows: int = 8, steps: int = 9, span: float = 2.5) -> Image.Image:
+def traversal_sheet(
+    model: LatentModel, image: torch.Tensor, rows: int = 8, steps: int = 9, span: float = 2.5
+) -> Image.Image:
     """Rows: the top ``rows`` latents of ``image`` (1, C, S, S) swept from -span to +span
     (latents are standardised: the base is N(0, 1)); 2x upscaled."""
     latent = model.encode(image).latent[0]

@@ -40,8 +40,9 @@ def _call(function: TensorFunction, inputs: torch.Tensor, part: str, what: str) 
     try:
         return function(inputs)
     except Exception as error:  # whatever the session's code raises is reported by name
-        raise ValueError(f"the {part} failed on {what} of shape {tuple(inputs.shape)}: "
-                         f"{type(error).__name__}: {error}") from error
+        raise ValueError(
+            f"the {part} failed on {what} of shape {tuple(inputs.shape)}: {type(error).__name__}: {error}"
+        ) from error
 
 
 def held_out_statistics(model: PythonModel, dataset: ImageDataset, device: torch.device) -> dict:
@@ -84,13 +85,15 @@ def in_memory_model(
     if decoder is not None:
         check_images(_call(decoder, latents, "decoder", "the encoder's latents"), (len(probe), *probe.shape[1:]))
     config = PythonConfig(
-        latent_dim=latents.shape[1], net=net, encoder=function_name(encoder),
+        latent_dim=latents.shape[1],
+        net=net,
+        encoder=function_name(encoder),
         decoder=function_name(decoder) if decoder is not None else None,
     )
     model = PythonModel(config, encoder, decoder).eval()
     card = {
         "source": f"held in memory by a Python session (latentatlas.explore): encoder {config.encoder}, "
-                  f"decoder {config.decoder or 'none'}",
+        f"decoder {config.decoder or 'none'}",
         "dataset": dataset.describe(),
         **held_out_statistics(model, dataset, device),
     }

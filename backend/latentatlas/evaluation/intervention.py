@@ -44,8 +44,9 @@ def evenly_spaced_levels(size: int, most: int) -> np.ndarray:
     return np.round(np.arange(most) * (size - 1) / (most - 1)).astype(np.int64)
 
 
-def intervention_plan(factor_sizes: list[int] | tuple[int, ...], bases: int = 4, per_factor: int = 6,
-                      seed: int = 0) -> InterventionPlan:
+def intervention_plan(
+    factor_sizes: list[int] | tuple[int, ...], bases: int = 4, per_factor: int = 6, seed: int = 0
+) -> InterventionPlan:
     """``bases`` seeded random base cells; for each, each factor in turn set to its evenly
     spaced levels (``per_factor`` at most), the others kept."""
     if bases < 1 or per_factor < 2:
@@ -65,7 +66,9 @@ def intervention_plan(factor_sizes: list[int] | tuple[int, ...], bases: int = 4,
     return InterventionPlan(np.stack(rows), np.asarray(base_of), np.asarray(factor_of), bases)
 
 
-def intervention_scores(latents: np.ndarray, plan: InterventionPlan, latent_std: np.ndarray | None = None) -> np.ndarray:
+def intervention_scores(
+    latents: np.ndarray, plan: InterventionPlan, latent_std: np.ndarray | None = None
+) -> np.ndarray:
     """S (D, K): the variance of each dim while only factor k changes, in units of the dim's
     variance (``latent_std``: its sd over the data; 1 where missing or not positive), averaged
     over the bases."""
@@ -83,8 +86,13 @@ def intervention_scores(latents: np.ndarray, plan: InterventionPlan, latent_std:
     return scores
 
 
-def name_dims(scores: np.ndarray, factor_names: list[str], active: list[bool] | None = None,
-              min_score: float = MIN_SCORE, min_share: float = MIN_SHARE) -> list[str | None]:
+def name_dims(
+    scores: np.ndarray,
+    factor_names: list[str],
+    active: list[bool] | None = None,
+    min_score: float = MIN_SCORE,
+    min_share: float = MIN_SHARE,
+) -> list[str | None]:
     """Each dim's factor: the best-scoring one when the dim is active (``active``, D: default all),
     scores at least ``min_score`` and holds at least ``min_share`` of the dim's total score; None otherwise."""
     rows = np.asarray(scores, dtype=np.float64)

@@ -29,13 +29,17 @@ class Novelty:
     def verdict(self) -> str:
         """The end of the input's context line: what follows from the rules that fired, no more."""
         if self.worse_reconstruction and self.less_likely:
-            return (": it is far from what the model was trained on (much less likely than its held-out images), "
-                    "so expect a poor reconstruction.")
+            return (
+                ": it is far from what the model was trained on (much less likely than its held-out images), "
+                "so expect a poor reconstruction."
+            )
         if self.worse_reconstruction:
             return ": it is far from what the model was trained on, so expect a poor reconstruction."
         if self.less_likely:
-            return (": it is far from what the model was trained on by likelihood (much less likely than its held-out "
-                    "images), though it reconstructs as well as they do.")
+            return (
+                ": it is far from what the model was trained on by likelihood (much less likely than its held-out "
+                "images), though it reconstructs as well as they do."
+            )
         return "."
 
 

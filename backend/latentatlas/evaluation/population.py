@@ -19,11 +19,18 @@ def principal_plane(latents: np.ndarray) -> dict:
     mean = latents.mean(axis=0) if n else np.zeros(dim)
     if n >= 2 and dim >= 1 and np.ptp(latents, axis=0).max() > 0:
         from sklearn.decomposition import PCA  # imported on use: scikit-learn takes seconds to import
+
         pca = PCA(n_components=min(2, dim, n), svd_solver="full").fit(latents)
         k = pca.n_components_
         components[:k], ratio[:k] = pca.components_, pca.explained_variance_ratio_
     coords = (latents - mean) @ components.T
-    return {"x": coords[:, 0], "y": coords[:, 1], "mean": mean, "components": components, "explained_variance_ratio": ratio}
+    return {
+        "x": coords[:, 0],
+        "y": coords[:, 1],
+        "mean": mean,
+        "components": components,
+        "explained_variance_ratio": ratio,
+    }
 
 
 def gaussian_kl_per_dim(mean: np.ndarray, scale: np.ndarray) -> np.ndarray:

@@ -35,7 +35,9 @@ def binary_iou(reference: torch.Tensor, estimate: torch.Tensor, threshold: float
 
 
 @torch.inference_mode()
-def evaluate_reconstruction(model: LatentModel, dataset: ImageDataset, device: torch.device, batch_size: int = 250) -> dict:
+def evaluate_reconstruction(
+    model: LatentModel, dataset: ImageDataset, device: torch.device, batch_size: int = 250
+) -> dict:
     """PSNR (and IoU for binary datasets) of reconstructions of the held-out samples (a model
     without a decoder: none), plus per-dimension latent statistics (mean, sd, min, max; mean
     posterior sd for VAEs) that size the app's sliders."""
@@ -71,7 +73,9 @@ def evaluate_reconstruction(model: LatentModel, dataset: ImageDataset, device: t
 
 
 @torch.inference_mode()
-def reconstruction_sheet(model: LatentModel, dataset: ImageDataset, device: torch.device, count: int = 10) -> Image.Image:
+def reconstruction_sheet(
+    model: LatentModel, dataset: ImageDataset, device: torch.device, count: int = 10
+) -> Image.Image:
     """Two rows: held-out originals above, their reconstructions below (2x upscaled).
 
     The held-out indices are sorted, so take them evenly spread to show varied factors."""

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from latentatlas.data import FactorDataset, load_dataset
-from latentatlas.evaluation.disentanglement import encode_factor_samples
 from latentatlas.evaluation.baselines import protocol_ceiling, protocol_null, protocol_scores
+from latentatlas.evaluation.disentanglement import encode_factor_samples
 from latentatlas.metrics.catalogue import display_order, scores
 from latentatlas.metrics.stats import holm, summarize, welch
 from latentatlas.store.folders import CARD_FILE, load_model_folder, write_json, write_text
@@ -44,8 +44,12 @@ def protocol_samples(dataset: FactorDataset, protocol: ZooProtocol) -> np.ndarra
 def dataset_ceiling(dataset: FactorDataset, protocol: ZooProtocol) -> dict:
     """Scores of perfect latents (one per factor, its value) on the protocol's samples."""
     y = protocol_samples(dataset, protocol)
-    return {"dataset": dataset.name, "protocol": protocol.model_dump(mode="json"), "latents": "one per factor: its value index",
-            "scores": protocol_ceiling(y, protocol)}
+    return {
+        "dataset": dataset.name,
+        "protocol": protocol.model_dump(mode="json"),
+        "latents": "one per factor: its value index",
+        "scores": protocol_ceiling(y, protocol),
+    }
 
 
 def score_member(folder: Path, protocol: ZooProtocol) -> dict:
@@ -66,8 +70,11 @@ def score_member(folder: Path, protocol: ZooProtocol) -> dict:
         "scores": scores,
         "flags": flags,
         "null": {"kind": f"shuffled rows, {protocol.null_repeats} permutations", "mean": null.mean, "sd": null.sd},
-        "seconds": {"encode": round(encoded - started, 2), "scores": round(scored - encoded, 2),
-                    "null": round(time.perf_counter() - scored, 2)},
+        "seconds": {
+            "encode": round(encoded - started, 2),
+            "scores": round(scored - encoded, 2),
+            "null": round(time.perf_counter() - scored, 2),
+        },
     }
 
 
@@ -109,7 +116,9 @@ def evaluate_zoo(out: Path, force: bool = False, log: Callable[[str], None] = pr
         write_json(card_path, card)
         scored.append(entry["name"])
         seconds = evaluation["seconds"]
-        log(f"{entry['name']}: encode {seconds['encode']:.1f} s, scores {seconds['scores']:.1f} s, null {seconds['null']:.1f} s")
+        log(
+            f"{entry['name']}: encode {seconds['encode']:.1f} s, scores {seconds['scores']:.1f} s, null {seconds['null']:.1f} s"
+        )
     return {"scored": scored, "skipped": skipped, "ceilings": ceilings}
 
 
@@ -134,11 +143,18 @@ def _member_scores(out: Path, manifest: dict) -> dict[str, dict[str, list[dict]]
         scores = dict(evaluation["scores"])
         if card.get("heldout", {}).get("psnr_db") is not None:
             scores["psnr_db"] = float(card["heldout"]["psnr_db"])
-        found.setdefault(entry["dataset"], {}).setdefault(entry["variant"], []).append({
-            "seed": entry["seed"], "scores": scores, "null": evaluation["null"], "flags": evaluation["flags"],
-            "steps": card["steps"], "batch_size": card["batch_size"], "train_seconds": card["wall_seconds"],
-            "eval_seconds": sum(evaluation["seconds"].values()),
-        })
+        found.setdefault(entry["dataset"], {}).setdefault(entry["variant"], []).append(
+            {
+                "seed": entry["seed"],
+                "scores": scores,
+                "null": evaluation["null"],
+                "flags": evaluation["flags"],
+                "steps": card["steps"],
+                "batch_size": card["batch_size"],
+                "train_seconds": card["wall_seconds"],
+                "eval_seconds": sum(evaluation["seconds"].values()),
+            }
+        )
     return found
 
 
@@ -157,7 +173,11 @@ def compare_zoo(out: Path) -> dict:
     members = _member_scores(out, manifest)
     datasets: dict = {}
     for d in config.datasets:
-        ceiling = json.loads((out / d.name / CEILING_FILE).read_text())["scores"] if (out / d.name / CEILING_FILE).is_file() else {}
+        ceiling = (
+            json.loads((out / d.name / CEILING_FILE).read_text())["scores"]
+            if (out / d.name / CEILING_FILE).is_file()
+            else {}
+        )
         rows = {}
         for variant in config.variants:
             runs = sorted(members.get(d.name, {}).get(variant.name, []), key=lambda r: r["seed"])
@@ -165,13 +185,24 @@ def compare_zoo(out: Path) -> dict:
                 continue
             names = sorted(set.intersection(*(set(r["scores"]) for r in runs)))
             rows[variant.name] = {
-                "kind": variant.kind, "options": variant.options, "train": variant.train, "seeds": [r["seed"] for r in runs],
-                "steps": runs[0]["steps"], "batch_size": runs[0]["batch_size"],
+                "kind": variant.kind,
+                "options": variant.options,
+                "train": variant.train,
+                "seeds": [r["seed"] for r in runs],
+                "steps": runs[0]["steps"],
+                "batch_size": runs[0]["batch_size"],
                 "train_seconds": _summary_dict([r["train_seconds"] for r in runs]),
                 "eval_seconds": _summary_dict([r["eval_seconds"] for r in runs]),
                 "scores": {name: _summary_dict([r["scores"][name] for r in runs]) for name in names},
-                "null_mean": {name: float(np.mean([r["null"]["mean"][name] for r in runs])) for name in names if name in runs[0]["null"]["mean"]},
-                "flags": {flag: sum(r["flags"].get(flag, False) for r in runs) for flag in sorted({f for r in runs for f in r["flags"]})},
+                "null_mean": {
+                    name: float(np.mean([r["null"]["mean"][name] for r in runs]))
+                    for name in names
+                    if name in runs[0]["null"]["mean"]
+                },
+                "flags": {
+                    flag: sum(r["flags"].get(flag, False) for r in runs)
+                    for flag in sorted({f for r in runs for f in r["flags"]})
+                },
             }
         datasets[d.name] = {"variants": rows, "ceiling": ceiling}
     claims = []
@@ -184,8 +215,20 @@ def compare_zoo(out: Path) -> dict:
                 if metric not in a["scores"] or metric not in b["scores"]:
                     continue
                 test = welch(np.array(a["scores"][metric]["values"]), np.array(b["scores"][metric]["values"]))
-                claims.append({"dataset": name, "better": claim.better, "than": claim.than, "metric": metric, "source": claim.source,
-                               "diff": test.diff, "ci95": [test.low, test.high], "t": test.t, "df": test.df, "p": test.p})
+                claims.append(
+                    {
+                        "dataset": name,
+                        "better": claim.better,
+                        "than": claim.than,
+                        "metric": metric,
+                        "source": claim.source,
+                        "diff": test.diff,
+                        "ci95": [test.low, test.high],
+                        "t": test.t,
+                        "df": test.df,
+                        "p": test.p,
+                    }
+                )
     for tested, adjusted in zip(claims, holm(np.array([c["p"] for c in claims])) if claims else []):
         tested["p_holm"] = float(adjusted)
         tested["verdict"] = ("holds" if tested["diff"] > 0 else "reversed") if adjusted < 0.05 else "not established"
@@ -194,10 +237,15 @@ def compare_zoo(out: Path) -> dict:
         "zoo": out.name,
         "estimator": ESTIMATOR,
         "protocol": config.evaluation.model_dump(mode="json"),
-        "budget": {"steps": config.train.steps, "batch_size": config.train.batch_size, "images_per_member": images,
-                   "paper_images": config.paper_samples, "fraction_of_paper": images / config.paper_samples},
+        "budget": {
+            "steps": config.train.steps,
+            "batch_size": config.train.batch_size,
+            "images_per_member": images,
+            "paper_images": config.paper_samples,
+            "fraction_of_paper": images / config.paper_samples,
+        },
         "test": "Welch's unequal-variance t-test over seeds (two-sided), Holm-adjusted over every claim x dataset x score; "
-                "'holds' when the adjusted p < 0.05 and the difference has the claimed sign",
+        "'holds' when the adjusted p < 0.05 and the difference has the claimed sign",
         "datasets": datasets,
         "claims": claims,
     }
@@ -246,23 +294,54 @@ def comparison_markdown(result: dict) -> str:
         if not variants:
             continue
         present = [(key, header) for key, header in COLUMNS if any(key in v["scores"] for v in variants.values())]
-        lines += ["", f"## {name}", "", "| variant | seeds | " + " | ".join(h for _, h in present) + " |", "|---|---|" + "---|" * len(present)]
+        lines += [
+            "",
+            f"## {name}",
+            "",
+            "| variant | seeds | " + " | ".join(h for _, h in present) + " |",
+            "|---|---|" + "---|" * len(present),
+        ]
         for vname, row in variants.items():
             cells = [_cell(row["scores"].get(key), 1 if key == "psnr_db" else 3) for key, _ in present]
             lines.append(f"| {vname} | {len(row['seeds'])} | " + " | ".join(cells) + " |")
-        null = [np.mean([v["null_mean"][k] for v in variants.values() if k in v["null_mean"]]) if any(k in v["null_mean"] for v in variants.values()) else None for k, _ in present]
-        lines.append("| null (shuffled rows, mean over members) | | " + " | ".join("–" if v is None else f"{v:.3f}" for v in null) + " |")
-        lines.append("| ceiling (perfect latents) | | " + " | ".join(f"{data['ceiling'][k]:.3f}" if k in data["ceiling"] else "–" for k, _ in present) + " |")
+        null = [
+            np.mean([v["null_mean"][k] for v in variants.values() if k in v["null_mean"]])
+            if any(k in v["null_mean"] for v in variants.values())
+            else None
+            for k, _ in present
+        ]
+        lines.append(
+            "| null (shuffled rows, mean over members) | | "
+            + " | ".join("–" if v is None else f"{v:.3f}" for v in null)
+            + " |"
+        )
+        lines.append(
+            "| ceiling (perfect latents) | | "
+            + " | ".join(f"{data['ceiling'][k]:.3f}" if k in data["ceiling"] else "–" for k, _ in present)
+            + " |"
+        )
         flagged = {v: row["flags"].get("infomec.infoe_near_zero", 0) for v, row in variants.items()}
         if any(flagged.values()):
             lines.append("")
-            lines.append("InfoE near 0 (InfoM/InfoC not meaningful) for: " + ", ".join(f"{v} ({n} seeds)" for v, n in flagged.items() if n))
-        times = ", ".join(f"{v} {np.median(row['train_seconds']['values']):.0f} s + {np.median(row['eval_seconds']['values']):.0f} s"
-                          for v, row in variants.items())
+            lines.append(
+                "InfoE near 0 (InfoM/InfoC not meaningful) for: "
+                + ", ".join(f"{v} ({n} seeds)" for v, n in flagged.items() if n)
+            )
+        times = ", ".join(
+            f"{v} {np.median(row['train_seconds']['values']):.0f} s + {np.median(row['eval_seconds']['values']):.0f} s"
+            for v, row in variants.items()
+        )
         lines += ["", f"Per member (1 CPU thread, median over seeds), train + evaluate: {times}."]
     if result["claims"]:
-        lines += ["", "## Claims", "", result["test"] + ".", "",
-                  "| dataset | claim | score | difference [95 % CI] | p | p (Holm) | verdict |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Claims",
+            "",
+            result["test"] + ".",
+            "",
+            "| dataset | claim | score | difference [95 % CI] | p | p (Holm) | verdict |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for c in result["claims"]:
             lines.append(
                 f"| {c['dataset']} | {c['better']} > {c['than']} | {c['metric']} | {c['diff']:+.3f} [{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}] "

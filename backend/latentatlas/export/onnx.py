@@ -136,7 +136,9 @@ def _check_inputs(loaded: LoadedModel, seed: int) -> tuple[torch.Tensor, torch.T
             return latents, loaded.model.decode(latents[:16]), "decoded latents (the dataset is not on this machine)"
 
 
-def _export_graph(module: torch.nn.Module, example: torch.Tensor, path: Path, input_name: str, output_name: str) -> None:
+def _export_graph(
+    module: torch.nn.Module, example: torch.Tensor, path: Path, input_name: str, output_name: str
+) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     with warnings.catch_warnings():
         # torch 2.13's default exporter (torch.export + onnxscript) is not installed here; the
@@ -144,8 +146,14 @@ def _export_graph(module: torch.nn.Module, example: torch.Tensor, path: Path, in
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         torch.onnx.export(
-            module, (example,), str(tmp), input_names=[input_name], output_names=[output_name],
-            dynamic_axes={input_name: {0: "n"}, output_name: {0: "n"}}, opset_version=OPSET, dynamo=False,
+            module,
+            (example,),
+            str(tmp),
+            input_names=[input_name],
+            output_names=[output_name],
+            dynamic_axes={input_name: {0: "n"}, output_name: {0: "n"}},
+            opset_version=OPSET,
+            dynamo=False,
         )
     tmp.replace(path)
 
@@ -159,19 +167,30 @@ def _run_onnx(path: Path, input_name: str, values: np.ndarray) -> np.ndarray:
     return session.run(None, {input_name: values})[0]
 
 
-def _describe(path: Path, input_name: str, output_name: str, inputs: torch.Tensor, reference: torch.Tensor, checked_on: str) -> OnnxPart:
+def _describe(
+    path: Path, input_name: str, output_name: str, inputs: torch.Tensor, reference: torch.Tensor, checked_on: str
+) -> OnnxPart:
     produced = _run_onnx(path, input_name, inputs.numpy())
     error = float(np.abs(produced - reference.numpy()).max())
     if not np.isfinite(error) or error > AGREEMENT_TOLERANCE:
         raise ValueError(f"onnxruntime's output differs from torch's by {error:.3g} (tolerance {AGREEMENT_TOLERANCE})")
     data = path.read_bytes()
     return OnnxPart(
-        file=path.name, bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), input=input_name, output=output_name,
-        input_shape=["n", *inputs.shape[1:]], output_shape=["n", *reference.shape[1:]], max_abs_error=error, checked_on=checked_on,
+        file=path.name,
+        bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        input=input_name,
+        output=output_name,
+        input_shape=["n", *inputs.shape[1:]],
+        output_shape=["n", *reference.shape[1:]],
+        max_abs_error=error,
+        checked_on=checked_on,
     )
 
 
-def export_onnx(model_folder: Path, cache_dir: Path, digest: str | None = None, seed: int = 0, force: bool = False) -> OnnxExport:
+def export_onnx(
+    model_folder: Path, cache_dir: Path, digest: str | None = None, seed: int = 0, force: bool = False
+) -> OnnxExport:
     """Export (or find in the cache) the decoder and encoder of the model in ``model_folder``;
     see the module docstring. The export loads its own CPU copy of the model, so a served model
     (on whatever device) is never touched."""
@@ -187,7 +206,10 @@ def export_onnx(model_folder: Path, cache_dir: Path, digest: str | None = None, 
     loaded = load_model_folder(model_folder, torch.device("cpu"))
     model, net = loaded.model.eval(), loaded.config.model.net
     result = OnnxExport(
-        digest=digest, opset=OPSET, latent_dim=loaded.config.model.latent_dim, image_shape=[net.channels, net.image_size, net.image_size]
+        digest=digest,
+        opset=OPSET,
+        latent_dim=loaded.config.model.latent_dim,
+        image_shape=[net.channels, net.image_size, net.image_size],
     )
     latents, images, images_from = _check_inputs(loaded, seed)
     for name in PART_NAMES:
@@ -199,9 +221,19 @@ def export_onnx(model_folder: Path, cache_dir: Path, digest: str | None = None, 
         module: torch.nn.Module
         try:
             if name == "decoder":
-                module, inputs, io, checked_on = _Decoder(model), latents, ("latent", "image"), f"{len(latents)} random latents"
+                module, inputs, io, checked_on = (
+                    _Decoder(model),
+                    latents,
+                    ("latent", "image"),
+                    f"{len(latents)} random latents",
+                )
             else:
-                module, inputs, io, checked_on = _Encoder(model), images, ("image", "latent"), f"{len(images)} {images_from}"
+                module, inputs, io, checked_on = (
+                    _Encoder(model),
+                    images,
+                    ("image", "latent"),
+                    f"{len(images)} {images_from}",
+                )
             # eval for good: the exporter restores the wrapper's mode afterwards, to the whole tree
             module.eval()
             with torch.inference_mode():
@@ -216,7 +248,7 @@ def export_onnx(model_folder: Path, cache_dir: Path, digest: str | None = None, 
             else:
                 _export_graph(module, inputs[:2].clone(), path, *io)
             result.parts[name] = _describe(path, *io, inputs, reference, checked_on)
-        except Exception as error:  # noqa: BLE001 - any failure is reported by name; the server path stays
+        except Exception as error:
             reason = f"{type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
             log.warning("model %s: %s not exported to ONNX (%s)", model_folder.name, name, reason)
             result.unavailable[name] = reason

@@ -62,8 +62,10 @@ def register(kind: str, summary: str, config: type[FamilyConfig], model: type[La
     declared = model.capabilities
     for capability, mixin in CAPABILITY_MIXINS.items():
         if getattr(declared, capability) != issubclass(model, mixin):
-            raise TypeError(f"family {kind}: declares {capability}={getattr(declared, capability)} but {model.__name__} "
-                            f"{'does not implement' if getattr(declared, capability) else 'implements'} {mixin.__name__}")
+            raise TypeError(
+                f"family {kind}: declares {capability}={getattr(declared, capability)} but {model.__name__} "
+                f"{'does not implement' if getattr(declared, capability) else 'implements'} {mixin.__name__}"
+            )
     if config.model_fields["kind"].default != kind:
         raise TypeError(f"family {kind}: {config.__name__}.kind must default to {kind!r}")
     _FAMILIES[kind] = Family(kind, summary, config, model)

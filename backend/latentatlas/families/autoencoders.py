@@ -7,11 +7,18 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-
 from pydantic import Field
 
 from latentatlas.families import register
-from latentatlas.families.base import Capabilities, Encoding, FamilyConfig, GaussianPosterior, LatentModel, PriorSampling, reconstruction_loss
+from latentatlas.families.base import (
+    Capabilities,
+    Encoding,
+    FamilyConfig,
+    GaussianPosterior,
+    LatentModel,
+    PriorSampling,
+    reconstruction_loss,
+)
 from latentatlas.nets.blocks import ConvDecoder, ConvEncoder
 
 TCEstimator = Literal["mss", "mws"]

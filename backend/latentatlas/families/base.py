@@ -43,7 +43,9 @@ class TrainConfig(BaseModel):
     reads (a family's own optimiser options live in its config), seeding and the device."""
 
     steps: int = Field(20_000, ge=1, description="training steps")
-    max_minutes: float | None = Field(None, gt=0, description="stop early at this wall time (the card records the steps done)")
+    max_minutes: float | None = Field(
+        None, gt=0, description="stop early at this wall time (the card records the steps done)"
+    )
     batch_size: int = Field(64, ge=1, description="images per batch")
     lr: float = Field(1e-3, gt=0, description="learning rate")
     weight_decay: float = Field(0.1, ge=0, description="decoupled weight decay on weights (QLAE: 0.1)")
@@ -72,7 +74,9 @@ class Capabilities(BaseModel):
     decode: bool = Field(True, description="latents -> images")
     codes: bool = Field(False, description="each latent snaps to a per-dimension scalar codebook (discrete codes)")
     posterior: bool = Field(False, description="encode also gives a diagonal Gaussian posterior scale per latent")
-    ordered: bool = Field(False, description="latents are ordered by importance: top-C truncation and explained entropy")
+    ordered: bool = Field(
+        False, description="latents are ordered by importance: top-C truncation and explained entropy"
+    )
     likelihood: bool = Field(False, description="an exact log-likelihood of images (bits/dim)")
     sample: bool = Field(False, description="latents can be drawn from a prior (generation)")
     train: bool = Field(True, description="trained here (`latentatlas train FAMILY`); false for imported models")
@@ -209,7 +213,9 @@ class LatentModel(nn.Module, ABC):
         """Data-dependent initialisation from ``init_samples`` training images, called once
         before the first training step (default: nothing)."""
 
-    def finalize(self, sample_images: Callable[[int], torch.Tensor], validation_images: Callable[[int], torch.Tensor]) -> None:
+    def finalize(
+        self, sample_images: Callable[[int], torch.Tensor], validation_images: Callable[[int], torch.Tensor]
+    ) -> None:
         """Called once when training ends, before evaluation and saving, with two functions of n:
         one draws n training images, the other returns the first n validation images (held out,
         and never scored by the card's evaluations). Default: nothing."""
@@ -319,7 +325,9 @@ class GradientTrainer(Trainer):
         self.model, self.clip = model, config.grad_clip
         trainable = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
         self.trainable = [p for _, p in trainable]
-        self.optimizers = {"model": torch.optim.AdamW(adamw_groups(model, trainable, config.weight_decay), lr=config.lr)}
+        self.optimizers = {
+            "model": torch.optim.AdamW(adamw_groups(model, trainable, config.weight_decay), lr=config.lr)
+        }
 
     def step(self, batch: Callable[[], torch.Tensor], step: int) -> dict[str, float]:
         loss, parts = self.model.loss(batch(), step)

@@ -46,7 +46,15 @@ from pydantic import Field, model_validator
 from torch.func import jvp
 
 from latentatlas.families import register
-from latentatlas.families.base import Capabilities, Encoding, ExactLikelihood, FamilyConfig, LatentModel, OrderedLatents, PriorSampling
+from latentatlas.families.base import (
+    Capabilities,
+    Encoding,
+    ExactLikelihood,
+    FamilyConfig,
+    LatentModel,
+    OrderedLatents,
+    PriorSampling,
+)
 from latentatlas.nets.config import NetConfig
 from latentatlas.nets.flows import ActNorm, Affine, FlowSequence, Logit, PrincipalRotation, image_flow
 
@@ -73,7 +81,9 @@ def balanced_directions(
     return dims.to(device), weights.to(device)
 
 
-def jacobian_column_log_norms(decode: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, dims: torch.Tensor) -> torch.Tensor:
+def jacobian_column_log_norms(
+    decode: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, dims: torch.Tensor
+) -> torch.Tensor:
     """log |dg/dz_k| for each sample b and its own index k = dims[b]: one batched forward-mode JVP.
 
     Differentiable with respect to ``z`` and the parameters ``decode`` closes over.
@@ -83,7 +93,9 @@ def jacobian_column_log_norms(decode: Callable[[torch.Tensor], torch.Tensor], z:
     return 0.5 * torch.log(column.flatten(1).square().sum(dim=1).clamp_min(1e-30))
 
 
-def exact_jacobian_column_log_norms(decode: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, batch: int = 256) -> torch.Tensor:
+def exact_jacobian_column_log_norms(
+    decode: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, batch: int = 256
+) -> torch.Tensor:
     """log |dg/dz_i| for every sample and every dimension, (N, D), detached: N x D JVPs, run
     ``batch`` (sample, dimension) pairs at a time, so memory is bounded by one decode of
     ``batch`` latents whatever N and D are."""
@@ -132,20 +144,32 @@ class EOFlowConfig(FamilyConfig):
     channels * image_size**2 (checked)."""
 
     kind: Literal["eoflow"] = "eoflow"
-    flow_levels: int = Field(2, ge=1, le=6, description="squeeze (space-to-depth) levels; the image size must divide by 2^levels")
+    flow_levels: int = Field(
+        2, ge=1, le=6, description="squeeze (space-to-depth) levels; the image size must divide by 2^levels"
+    )
     flow_blocks: int = Field(4, ge=1, le=64, description="coupling blocks per level")
     flow_hidden: int = Field(64, ge=1, description="conditioner width")
     flow_clamp: float = Field(2.0, gt=0, description="soft clamp of the coupling log-scales")
     flow_preprocess: Literal["affine", "logit"] = Field("affine", description="pixel pre-processing before the flow")
     flow_logit_alpha: float = Field(0.05, ge=0, lt=0.5, description="logit pre-processing's alpha")
     flow_seed: int = Field(0, description="seed of the fixed permutations")
-    flow_principal: bool = Field(True, description="end in a principal rotation + per-latent ActNorm fitted to data (starts at PCA's top-C)")
-    lambda_mtc: float = Field(0.5, ge=0, le=1, description="weight of the explained-entropy (MTC) term; 1 = principal-component flow")
-    noise_sigma: float = Field(0.05, ge=0, description="noise augmentation sd, added after the pre-processing (pixel units)")
+    flow_principal: bool = Field(
+        True, description="end in a principal rotation + per-latent ActNorm fitted to data (starts at PCA's top-C)"
+    )
+    lambda_mtc: float = Field(
+        0.5, ge=0, le=1, description="weight of the explained-entropy (MTC) term; 1 = principal-component flow"
+    )
+    noise_sigma: float = Field(
+        0.05, ge=0, description="noise augmentation sd, added after the pre-processing (pixel units)"
+    )
     core_size: int = Field(16, ge=0, description="C of the optional top-C reconstruction term")
     recon_weight: float = Field(0.0, ge=0, description="weight of the top-C reconstruction term (0: off)")
-    order_images: int = Field(500, ge=2, description="validation images whose E[z_i^2] orders the latents after training")
-    order_jacobian_images: int = Field(32, ge=2, description="of those, images whose every Jacobian column is computed for the order")
+    order_images: int = Field(
+        500, ge=2, description="validation images whose E[z_i^2] orders the latents after training"
+    )
+    order_jacobian_images: int = Field(
+        32, ge=2, description="of those, images whose every Jacobian column is computed for the order"
+    )
 
     @classmethod
     def default_latent_dim(cls, net: NetConfig, factors: int) -> int:
@@ -183,7 +207,13 @@ class EOFlow(LatentModel, OrderedLatents, ExactLikelihood, PriorSampling):
         # x_c = (255 x + 1/2) / 256 = (x + 1/510) * 255/256
         self.pre = FlowSequence([Affine(255 / 256, -0.5 / 255), pre])
         body = image_flow(
-            net.channels, net.image_size, config.flow_levels, config.flow_blocks, config.flow_hidden, config.flow_clamp, config.flow_seed
+            net.channels,
+            net.image_size,
+            config.flow_levels,
+            config.flow_blocks,
+            config.flow_hidden,
+            config.flow_clamp,
+            config.flow_seed,
         )
         principal = [PrincipalRotation(self.dim), ActNorm(self.dim)] if config.flow_principal else []
         self.flow = FlowSequence([body, *principal])
@@ -295,7 +325,9 @@ class EOFlow(LatentModel, OrderedLatents, ExactLikelihood, PriorSampling):
         """The standard errors of :meth:`explained_entropy`, (D,), public order."""
         return self.entropy_se[self.order]
 
-    def estimate_explained_entropy(self, images: torch.Tensor, jacobian_images: int | None = None, batch: int = 256) -> EntropyEstimate:
+    def estimate_explained_entropy(
+        self, images: torch.Tensor, jacobian_images: int | None = None, batch: int = 256
+    ) -> EntropyEstimate:
         """H_i = E[1/2 z_i^2] + 1/2 log 2 pi + E[log|dg/dz_i|] on ``images``, public order.
 
         The quadratic mean is over every image; the log-norm mean over the first
@@ -305,7 +337,9 @@ class EOFlow(LatentModel, OrderedLatents, ExactLikelihood, PriorSampling):
         dequantisation, no noise)."""
         jacobian_images = len(images) if jacobian_images is None else min(jacobian_images, len(images))
         if jacobian_images < 2:
-            raise ValueError(f"a standard error needs at least 2 images, got {len(images)} ({jacobian_images} with Jacobians)")
+            raise ValueError(
+                f"a standard error needs at least 2 images, got {len(images)} ({jacobian_images} with Jacobians)"
+            )
         was_training = self.training
         self.eval()
         try:
@@ -321,7 +355,9 @@ class EOFlow(LatentModel, OrderedLatents, ExactLikelihood, PriorSampling):
         return EntropyEstimate(mean[self.order].float(), variance.sqrt()[self.order].float())
 
     @torch.no_grad()
-    def finalize(self, sample_images: Callable[[int], torch.Tensor], validation_images: Callable[[int], torch.Tensor]) -> None:
+    def finalize(
+        self, sample_images: Callable[[int], torch.Tensor], validation_images: Callable[[int], torch.Tensor]
+    ) -> None:
         """Order the latents by explained entropy estimated on validation images (module docstring);
         on training images when the dataset holds out fewer than 2 for validation."""
         images = validation_images(self.config.order_images)
@@ -336,7 +372,9 @@ class EOFlow(LatentModel, OrderedLatents, ExactLikelihood, PriorSampling):
         re-order the latents by it, descending; returns the new order."""
         mean, se = estimate.mean.to(self.order.device), estimate.se.to(self.order.device)
         if mean.shape != (self.dim,) or se.shape != (self.dim,):
-            raise ValueError(f"expected {self.dim} entropies and standard errors, got shapes {tuple(mean.shape)}, {tuple(se.shape)}")
+            raise ValueError(
+                f"expected {self.dim} entropies and standard errors, got shapes {tuple(mean.shape)}, {tuple(se.shape)}"
+            )
         self.entropy[self.order] = mean
         self.entropy_se[self.order] = se
         self.order.copy_(self.order[torch.argsort(mean, descending=True, stable=True)])
@@ -347,4 +385,12 @@ class EOFlow(LatentModel, OrderedLatents, ExactLikelihood, PriorSampling):
 register("eoflow", "entropy-ordered normalizing flow (Galperin & Koethe 2026)", EOFlowConfig, EOFlow)
 
 
-__all__ = ["EOFlow", "EOFlowConfig", "EntropyEstimate", "balanced_directions", "eoflow_terms", "exact_jacobian_column_log_norms", "jacobian_column_log_norms"]
+__all__ = [
+    "EOFlow",
+    "EOFlowConfig",
+    "EntropyEstimate",
+    "balanced_directions",
+    "eoflow_terms",
+    "exact_jacobian_column_log_norms",
+    "jacobian_column_log_norms",
+]

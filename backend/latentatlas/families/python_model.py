@@ -75,8 +75,10 @@ def _checked(output: object, part: str, expected: tuple[int | None, ...], shape_
     """``output`` as a float32 tensor if it is a finite floating tensor of ``expected`` shape
     (None: any size); else an InputError naming what is wrong."""
     if isinstance(output, (tuple, list)):
-        raise InputError(f"the {part} returned a {type(output).__name__}; it must return one tensor {shape_text}"
-                         + (" (a VAE's encoder: return the posterior mean)" if part == "encoder" else ""))
+        raise InputError(
+            f"the {part} returned a {type(output).__name__}; it must return one tensor {shape_text}"
+            + (" (a VAE's encoder: return the posterior mean)" if part == "encoder" else "")
+        )
     if not isinstance(output, torch.Tensor):
         raise InputError(f"the {part} returned a {type(output).__name__}; it must return a torch.Tensor {shape_text}")
     shape = tuple(output.shape)
@@ -128,8 +130,10 @@ class PythonModel(LatentModel):
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         if self.decoder_function is None:
-            raise UnsupportedError(f"the model has no decoder ({self.config.encoder} was served without one; "
-                                   "pass decoder= to latentatlas.explore): capabilities.decode is false")
+            raise UnsupportedError(
+                f"the model has no decoder ({self.config.encoder} was served without one; "
+                "pass decoder= to latentatlas.explore): capabilities.decode is false"
+            )
         net = self.config.net
         shape = (len(latents), net.channels, net.image_size, net.image_size)
         return check_images(self.decoder_function(latents), shape)

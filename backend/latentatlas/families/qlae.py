@@ -40,13 +40,21 @@ so the plateau is seed- and architecture-dependent; the safeguards remove the me
 
 from __future__ import annotations
 
-import torch
 from typing import Literal
 
+import torch
 from pydantic import Field
 
 from latentatlas.families import register
-from latentatlas.families.base import Capabilities, DiscreteCodes, Encoding, FamilyConfig, LatentModel, PriorSampling, reconstruction_loss
+from latentatlas.families.base import (
+    Capabilities,
+    DiscreteCodes,
+    Encoding,
+    FamilyConfig,
+    LatentModel,
+    PriorSampling,
+    reconstruction_loss,
+)
 from latentatlas.nets.blocks import ConvDecoder, ConvEncoder
 from latentatlas.nets.quantizer import LatentQuantizer
 
@@ -58,7 +66,9 @@ class QLAEConfig(FamilyConfig):
     codebook_size: int = Field(10, ge=2, le=256, description="values per latent dimension's scalar codebook")
     quantize_weight: float = Field(0.01, ge=0, description="weight of the quantisation loss (moves the codebooks)")
     commit_weight: float = Field(0.01, ge=0, description="weight of the commitment loss (moves the encoder)")
-    quantize_warmup: int = Field(500, ge=0, description="steps over which the decoder input snaps from z_c to the codes")
+    quantize_warmup: int = Field(
+        500, ge=0, description="steps over which the decoder input snaps from z_c to the codes"
+    )
 
 
 class QLAE(LatentModel, DiscreteCodes, PriorSampling):
@@ -98,7 +108,12 @@ class QLAE(LatentModel, DiscreteCodes, PriorSampling):
         recon = reconstruction_loss(self.decode_logits(decoder_input), images)
         quantize, commit = self.quantizer.losses(continuous, quantized)
         total = recon + self.config.quantize_weight * quantize + self.config.commit_weight * commit
-        return total, {"loss": total.item(), "recon": recon.item(), "quantize": quantize.item(), "commit": commit.item()}
+        return total, {
+            "loss": total.item(),
+            "recon": recon.item(),
+            "quantize": quantize.item(),
+            "commit": commit.item(),
+        }
 
 
 register("qlae", "quantised-latent autoencoder (Hsu et al. 2023)", QLAEConfig, QLAE)

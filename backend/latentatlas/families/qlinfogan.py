@@ -75,7 +75,7 @@ Our choices (not fixed by the paper or the authors' code):
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from pydantic import Field
@@ -88,8 +88,8 @@ from latentatlas.families.base import (
     FamilyConfig,
     LatentModel,
     PriorSampling,
-    Trainer,
     TrainConfig,
+    Trainer,
     adamw_groups,
 )
 from latentatlas.nets.blocks import ConvDecoder, ConvEncoder
@@ -102,17 +102,37 @@ class QLInfoGANConfig(FamilyConfig):
     swept 1e-3) are the generic TrainConfig's; ``train_defaults`` sets them for the CLI."""
 
     kind: Literal["qlinfogan"] = "qlinfogan"
-    train_defaults = {"lr": 2e-4, "weight_decay": 1e-3}  # the authors' lr and (swept) weight decay
+    train_defaults: ClassVar[dict[str, float]] = {
+        "lr": 2e-4,
+        "weight_decay": 1e-3,
+    }  # the authors' lr and (swept) weight decay
     codebook_size: int = Field(10, ge=2, le=256, description="values per latent dimension's scalar codebook")
-    lambda_value: float = Field(1.0, ge=0, description="weight of the Wasserstein critic term V(x_fake) - V(x_real) (generator: -V(x_fake))")
-    lambda_gradient: float = Field(10.0, ge=0, description="weight of the critic's gradient penalty (||grad V(x_int)|| - 1)^2")
-    lambda_latent: float = Field(200.0, ge=0, description="weight of the latent (InfoGAN) loss: mean squared error of z_hat(G(z)) against z")
-    quantize_weight: float = Field(0.01, ge=0, description="weight of the quantisation loss (moves the codebooks, generator step)")
-    commit_weight: float = Field(0.01, ge=0, description="weight of the commitment loss (moves the encoder, and the generator through x_fake)")
-    generator_period: int = Field(5, ge=1, description="the generator updates once every this many encoder/critic steps")
+    lambda_value: float = Field(
+        1.0, ge=0, description="weight of the Wasserstein critic term V(x_fake) - V(x_real) (generator: -V(x_fake))"
+    )
+    lambda_gradient: float = Field(
+        10.0, ge=0, description="weight of the critic's gradient penalty (||grad V(x_int)|| - 1)^2"
+    )
+    lambda_latent: float = Field(
+        200.0, ge=0, description="weight of the latent (InfoGAN) loss: mean squared error of z_hat(G(z)) against z"
+    )
+    quantize_weight: float = Field(
+        0.01, ge=0, description="weight of the quantisation loss (moves the codebooks, generator step)"
+    )
+    commit_weight: float = Field(
+        0.01, ge=0, description="weight of the commitment loss (moves the encoder, and the generator through x_fake)"
+    )
+    generator_period: int = Field(
+        5, ge=1, description="the generator updates once every this many encoder/critic steps"
+    )
     beta1: float = Field(0.0, ge=0, lt=1, description="Adam beta1 of both optimisers")
     beta2: float = Field(0.9, ge=0, lt=1, description="Adam beta2 of both optimisers")
-    noise_dim: int = Field(0, ge=0, le=1024, description="extra N(0, I) generator inputs besides z (0: none, as the authors); decode uses zeros")
+    noise_dim: int = Field(
+        0,
+        ge=0,
+        le=1024,
+        description="extra N(0, I) generator inputs besides z (0: none, as the authors); decode uses zeros",
+    )
 
 
 class QLInfoGAN(LatentModel, DiscreteCodes, PriorSampling):
@@ -174,7 +194,9 @@ class QLInfoGAN(LatentModel, DiscreteCodes, PriorSampling):
         return QLInfoGANTrainer(self, config)
 
 
-def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+def gradient_penalty(
+    critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor
+) -> torch.Tensor:
     """WGAN-GP's penalty mean_i (||grad_x V(x_int_i)||_2 - 1)^2 at x_int = eps real + (1 - eps) fake,
     eps (N,) one value per image; differentiable (create_graph) for the critic's update."""
     eps = eps.reshape(-1, *([1] * (real.ndim - 1)))
@@ -227,7 +249,12 @@ class QLInfoGANTrainer(Trainer):
         self, value_fake: torch.Tensor, latent: torch.Tensor, quantize: torch.Tensor, commit: torch.Tensor
     ) -> torch.Tensor:
         f = self.family
-        return f.lambda_value * -value_fake.mean() + f.lambda_latent * latent + f.quantize_weight * quantize + f.commit_weight * commit
+        return (
+            f.lambda_value * -value_fake.mean()
+            + f.lambda_latent * latent
+            + f.quantize_weight * quantize
+            + f.commit_weight * commit
+        )
 
     def step(self, batch: Callable[[], torch.Tensor], step: int) -> dict[str, float]:
         model, f = self.model, self.family
@@ -243,7 +270,13 @@ class QLInfoGANTrainer(Trainer):
         value_fake, latent, quantize, commit = self._fake_terms(z_fake, fake)
         value_loss = (value_fake - value_real).mean()
         penalty = gradient_penalty(model.critic, real, fake, eps)
-        encoder_loss = f.lambda_value * value_loss + f.lambda_gradient * penalty + f.lambda_latent * latent + f.quantize_weight * quantize + f.commit_weight * commit
+        encoder_loss = (
+            f.lambda_value * value_loss
+            + f.lambda_gradient * penalty
+            + f.lambda_latent * latent
+            + f.quantize_weight * quantize
+            + f.commit_weight * commit
+        )
         with torch.no_grad():  # L_G at the current parameters on this prior batch (logged only)
             generator_loss = self._generator_objective(value_fake, latent, quantize, commit)
         self._update("encoder", encoder_loss)

@@ -93,7 +93,15 @@ from pydantic import Field, model_validator
 from torch import nn
 
 from latentatlas.families import register
-from latentatlas.families.base import Capabilities, Encoding, FamilyConfig, LatentModel, PriorSampling, TrainConfig, Trainer
+from latentatlas.families.base import (
+    Capabilities,
+    Encoding,
+    FamilyConfig,
+    LatentModel,
+    PriorSampling,
+    TrainConfig,
+    Trainer,
+)
 from latentatlas.nets.blocks import ConvDecoder, ConvEncoder
 
 with warnings.catch_warnings():
@@ -119,8 +127,14 @@ class STRKMConfig(FamilyConfig):
     """St-RKM's options (defaults: the authors' code, except F and pixel_loss; see the module docstring)."""
 
     kind: Literal["strkm"] = "strkm"
-    feature_dim: int = Field(128, ge=1, le=16_384, description="encoder feature size F (the authors' x_fdim2: 50); U is F x latent_dim")
-    c_acc: float = Field(1.0, gt=0, description="weight of the reconstruction term: f2 = c_acc/2 * the per-pixel error summed over pixels, per image (authors' code default 1)")
+    feature_dim: int = Field(
+        128, ge=1, le=16_384, description="encoder feature size F (the authors' x_fdim2: 50); U is F x latent_dim"
+    )
+    c_acc: float = Field(
+        1.0,
+        gt=0,
+        description="weight of the reconstruction term: f2 = c_acc/2 * the per-pixel error summed over pixels, per image (authors' code default 1)",
+    )
     recon_loss: ReconLoss = Field(
         "deterministic",
         description="f2's decoder input: deterministic U U^T phi (default, the paper's objective), noisyU U (U^T phi + sigma eps), "
@@ -131,14 +145,25 @@ class STRKMConfig(FamilyConfig):
         description="f2's per-pixel error, summed over pixels: bce (default; binary cross-entropy of the logits) or mse "
         "(the authors' squared error of the sigmoid outputs, which sat on the blank-image plateau on dSprites here)",
     )
-    noise_sigma: float = Field(1e-3, ge=0, description="sigma of the latent noise of noisyU and splitloss (authors: 1e-3)")
-    manifold_lr: float = Field(1e-4, gt=0, description="learning rate of the Riemannian (Cayley) Adam step on U (authors: 1e-4)")
-    prior_components: int = Field(1, ge=1, le=64, description="generation prior fitted to the training latents: 1 = a Gaussian, more = a full-covariance Gaussian mixture")
+    noise_sigma: float = Field(
+        1e-3, ge=0, description="sigma of the latent noise of noisyU and splitloss (authors: 1e-3)"
+    )
+    manifold_lr: float = Field(
+        1e-4, gt=0, description="learning rate of the Riemannian (Cayley) Adam step on U (authors: 1e-4)"
+    )
+    prior_components: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="generation prior fitted to the training latents: 1 = a Gaussian, more = a full-covariance Gaussian mixture",
+    )
 
     @model_validator(mode="after")
     def _latent_fits_features(self) -> STRKMConfig:
         if self.latent_dim > self.feature_dim:
-            raise ValueError(f"latent_dim ({self.latent_dim}) must not exceed feature_dim ({self.feature_dim}): U is F x m with orthonormal columns")
+            raise ValueError(
+                f"latent_dim ({self.latent_dim}) must not exceed feature_dim ({self.feature_dim}): U is F x m with orthonormal columns"
+            )
         return self
 
 
@@ -181,7 +206,9 @@ class STRKM(LatentModel, PriorSampling):
         features, latents, components = config.feature_dim, config.latent_dim, config.prior_components
         self.encoder = ConvEncoder(config.net, features)
         self.decoder = ConvDecoder(config.net, features)
-        self.U = geoopt.ManifoldParameter(nn.init.orthogonal_(torch.empty(features, latents)), manifold=geoopt.Stiefel(canonical=True))
+        self.U = geoopt.ManifoldParameter(
+            nn.init.orthogonal_(torch.empty(features, latents)), manifold=geoopt.Stiefel(canonical=True)
+        )
         self.register_buffer("feature_mean", torch.zeros(features))
         # The generation prior: a Gaussian mixture (one component: a Gaussian); N(0, I) until finalize.
         self.register_buffer("prior_weights", torch.full((components,), 1.0 / components))
@@ -201,7 +228,9 @@ class STRKM(LatentModel, PriorSampling):
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         device = generator.device if generator is not None else torch.device("cpu")
-        weights, means, scale_tril = (b.detach().to(device, torch.float32) for b in (self.prior_weights, self.prior_means, self.prior_scale_tril))
+        weights, means, scale_tril = (
+            b.detach().to(device, torch.float32) for b in (self.prior_weights, self.prior_means, self.prior_scale_tril)
+        )
         component = torch.multinomial(weights, n, replacement=True, generator=generator)
         noise = torch.randn(n, self.config.latent_dim, generator=generator, device=device)
         latents = means[component] + (scale_tril[component] @ noise.unsqueeze(-1)).squeeze(-1)
@@ -230,7 +259,9 @@ class STRKM(LatentModel, PriorSampling):
                 f2 = half_c * pixel_error(noisy, images, pixels)
             else:  # splitloss: the clean reconstruction plus the distance between the two decodes
                 clean = self.decode_logits(latents)
-                f2 = half_c * (pixel_error(clean, images, pixels) + squared_error(torch.sigmoid(clean), torch.sigmoid(noisy)))
+                f2 = half_c * (
+                    pixel_error(clean, images, pixels) + squared_error(torch.sigmoid(clean), torch.sigmoid(noisy))
+                )
         total = f1 + f2
         return total, {"loss": total.item(), "kpca": f1.item(), "recon": f2.item()}
 
@@ -244,7 +275,9 @@ class STRKM(LatentModel, PriorSampling):
         return STRKMTrainer(self, config)
 
     @torch.no_grad()
-    def finalize(self, sample_images: Callable[[int], torch.Tensor], validation_images: Callable[[int], torch.Tensor]) -> None:
+    def finalize(
+        self, sample_images: Callable[[int], torch.Tensor], validation_images: Callable[[int], torch.Tensor]
+    ) -> None:
         """Exact U (top eigenvectors of the centred feature covariance), exact feature mean and
         the generation prior, all from ``FINALIZE_SAMPLES`` training images."""
         chunks, left = [], FINALIZE_SAMPLES
@@ -301,7 +334,9 @@ class STRKMTrainer(Trainer):
 
     def __init__(self, model: STRKM, config: TrainConfig) -> None:
         if not isinstance(model.U, geoopt.ManifoldParameter):
-            raise TypeError("St-RKM's U must be a geoopt.ManifoldParameter (was the model converted in a way that dropped it?)")
+            raise TypeError(
+                "St-RKM's U must be a geoopt.ManifoldParameter (was the model converted in a way that dropped it?)"
+            )
         self.model, self.clip = model, config.grad_clip
         self.networks = [p for name, p in model.named_parameters() if name != "U"]
         self.optimizers = {

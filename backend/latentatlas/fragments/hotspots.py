@@ -89,7 +89,9 @@ def compute_hotspots(
         return HotspotResult(active, active, np.full(active.size, np.inf), labels, ())
     full = hotspot_distance(nmi=nmi, vi=vi)
     distance = full[np.ix_(active, active)]
-    from sklearn.cluster import OPTICS  # imported on use: scikit-learn takes seconds to import, the server rarely needs it
+    from sklearn.cluster import (
+        OPTICS,  # imported on use: scikit-learn takes seconds to import, the server rarely needs it
+    )
 
     optics = OPTICS(
         min_samples=max(2, min(min_samples, active.size)), metric="precomputed", cluster_method="xi", xi=xi

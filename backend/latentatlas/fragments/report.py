@@ -124,8 +124,10 @@ def format_summary(result: dict[str, list[JsonNumbers]]) -> str:
     if active.sum() >= 2:
         sub = nmi[np.ix_(active, active)]
         off = sub[~np.eye(sub.shape[0], dtype=bool)]
-        lines.append(f"NMI between active channels: mean {np.nanmean(off):.3f}, max {np.nanmax(off):.3f}; "
-                     f"pairs with NMI > 0.5: {int(np.sum(off > 0.5) // 2)}")
+        lines.append(
+            f"NMI between active channels: mean {np.nanmean(off):.3f}, max {np.nanmax(off):.3f}; "
+            f"pairs with NMI > 0.5: {int(np.sum(off > 0.5) // 2)}"
+        )
     if "nmi_factor" in result:
         nmi_factor = np.array(result["nmi_factor"], dtype=np.float64)
         for f in range(nmi_factor.shape[1]):

@@ -67,9 +67,7 @@ class FactorSimilarityResult:
     factor_self_joint_bits: np.ndarray  # (K,) I_ff
 
 
-def compute_similarity(
-    mu: np.ndarray, logvar: np.ndarray, chunk_elements: int = CHUNK_ELEMENTS
-) -> SimilarityResult:
+def compute_similarity(mu: np.ndarray, logvar: np.ndarray, chunk_elements: int = CHUNK_ELEMENTS) -> SimilarityResult:
     """NMI and VI of every pair of channels (M x M), from one chunked pass.
 
     NMI(k, l) = (I_k + I_l - I_kl) / sqrt((2 I_k - I_kk)(2 I_l - I_ll)),
@@ -100,8 +98,11 @@ def compute_factor_similarity(mu: np.ndarray, logvar: np.ndarray, y: np.ndarray)
         terms["info"], terms["self_joint"], terms["factor_info"], terms["factor_self_joint"], terms["factor_joint"]
     )
     return FactorSimilarityResult(
-        nmi=nmi, vi=vi, info_bits=terms["info"],
-        factor_info_bits=terms["factor_info"], factor_self_joint_bits=terms["factor_self_joint"],
+        nmi=nmi,
+        vi=vi,
+        info_bits=terms["info"],
+        factor_info_bits=terms["factor_info"],
+        factor_self_joint_bits=terms["factor_self_joint"],
     )
 
 

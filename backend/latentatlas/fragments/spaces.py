@@ -46,7 +46,9 @@ FusionObjective = Literal["nmi", "exp_neg_vi"]
 FusionInit = Literal["random", "member"]
 
 
-def compute_space_similarity(mu: np.ndarray, logvar: np.ndarray, chunk_elements: int = CHUNK_ELEMENTS) -> SimilarityResult:
+def compute_space_similarity(
+    mu: np.ndarray, logvar: np.ndarray, chunk_elements: int = CHUNK_ELEMENTS
+) -> SimilarityResult:
     """Information (bits) of every whole latent space and NMI / VI between every pair (S x S).
 
     ``mu``, ``logvar``: (S spaces, d channels, N probe points)."""
@@ -60,11 +62,15 @@ def compute_space_similarity(mu: np.ndarray, logvar: np.ndarray, chunk_elements:
         channel = channel_rows(rows)
         return channel.view(channel.shape[0], spaces, dims, n).prod(dim=2)
 
-    terms = coefficient_pass(coefficients, spaces, n, None, pairwise=True, chunk_elements=max(1, chunk_elements // dims))
+    terms = coefficient_pass(
+        coefficients, spaces, n, None, pairwise=True, chunk_elements=max(1, chunk_elements // dims)
+    )
     nmi, vi = nmi_vi(terms["info"], terms["self_joint"], terms["info"], terms["self_joint"], terms["joint"])
     np.fill_diagonal(nmi, 1.0)
     np.fill_diagonal(vi, 0.0)
-    return SimilarityResult(nmi=nmi, vi=vi, info_bits=terms["info"], self_joint_bits=terms["self_joint"], joint_bits=terms["joint"])
+    return SimilarityResult(
+        nmi=nmi, vi=vi, info_bits=terms["info"], self_joint_bits=terms["self_joint"], joint_bits=terms["joint"]
+    )
 
 
 FUSION_MAX_STEPS = 20_000  # the paper's ensemble-learning code (number_opt_steps)
@@ -176,7 +182,12 @@ def fuse_spaces(
 
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        bc = torch.stack([_space_coefficients(torch.as_tensor(mu[s]).float(), torch.as_tensor(logvar[s]).float()) for s in range(spaces)])
+        bc = torch.stack(
+            [
+                _space_coefficients(torch.as_tensor(mu[s]).float(), torch.as_tensor(logvar[s]).float())
+                for s in range(spaces)
+            ]
+        )
         info = torch.as_tensor(members.info_bits, dtype=torch.float32)
         self_joint = torch.as_tensor(members.self_joint_bits, dtype=torch.float32)
     start = int(np.nanargmax(member_mean_nmi)) if init == "member" else None
@@ -228,7 +239,9 @@ def fuse_spaces(
         best_mu, best_lv = fused_mu.detach().clone(), fused_lv.detach().clone()
 
     fused_mu_np, fused_lv_np = best_mu.double().numpy(), best_lv.double().numpy()
-    together = compute_space_similarity(np.concatenate([mu, fused_mu_np[None]]), np.concatenate([logvar, fused_lv_np[None]]))
+    together = compute_space_similarity(
+        np.concatenate([mu, fused_mu_np[None]]), np.concatenate([logvar, fused_lv_np[None]])
+    )
     return FusionResult(
         mu=fused_mu_np,
         logvar=fused_lv_np,

@@ -80,9 +80,7 @@ def _mi_from_counts(joint: np.ndarray) -> np.ndarray:
     return mi
 
 
-def mutual_info_matrix(
-    a: np.ndarray, a_card: np.ndarray, b: np.ndarray, b_card: np.ndarray
-) -> np.ndarray:
+def mutual_info_matrix(a: np.ndarray, a_card: np.ndarray, b: np.ndarray, b_card: np.ndarray) -> np.ndarray:
     """Plug-in MI (nats) between every column of ``a`` and every column of ``b``.
 
     ``a`` (N, Da) and ``b`` (N, Db) hold codes 0..card-1.  One np.bincount
@@ -116,9 +114,7 @@ def entropies(codes: np.ndarray, cards: np.ndarray) -> np.ndarray:
     return out
 
 
-def histogram_mutual_info(
-    z: np.ndarray, y: np.ndarray, num_bins: int = NUM_BINS
-) -> DiscreteInfo:
+def histogram_mutual_info(z: np.ndarray, y: np.ndarray, num_bins: int = NUM_BINS) -> DiscreteInfo:
     """MI between 20-bin-discretised latents ``z`` (N, D) and factors ``y`` (N, K)."""
     bins = histogram_discretize(z, num_bins)
     y_codes, y_cards = encode_columns(y)

@@ -68,9 +68,9 @@ def _difference_features(
         second = dataset.sample_factors(m * batch_size, rng).reshape(m, batch_size, n_factors)
         rows = np.arange(m)
         second[rows, :, fixed] = first[rows, :, fixed]
-        z = represent_factors(
-            represent, dataset, np.concatenate([first, second]).reshape(-1, n_factors)
-        ).reshape(2, m, batch_size, -1)
+        z = represent_factors(represent, dataset, np.concatenate([first, second]).reshape(-1, n_factors)).reshape(
+            2, m, batch_size, -1
+        )
         features.append(np.mean(np.abs(z[0] - z[1]), axis=1))
         labels.append(fixed)
     return np.concatenate(features), np.concatenate(labels)

@@ -163,8 +163,15 @@ def _dci_dict(result: DCIResult) -> dict[str, float]:
 
 
 def _dci(split: Split) -> Output:
-    dci = compute_dci(split.z_train, split.y_train, split.z_test, split.y_test, n_jobs=split.n_jobs, seed=split.seed,
-                      on_progress=split.on_progress)
+    dci = compute_dci(
+        split.z_train,
+        split.y_train,
+        split.z_test,
+        split.y_test,
+        n_jobs=split.n_jobs,
+        seed=split.seed,
+        on_progress=split.on_progress,
+    )
     return {"dci": _dci_dict(dci)}, {"dci_importance": dci.importance_matrix.tolist()}
 
 
@@ -193,8 +200,12 @@ def _explicitness(split: Split) -> Output:
 
 def _infomec_of(split: Split, discrete: bool) -> dict[str, Any]:
     info_mec = compute_infomec(split.z_train, split.y_train, discrete_latents=discrete, seed=split.seed)
-    values = {"infom": info_mec.infom, "infoc": info_mec.infoc, "infoe": info_mec.infoe,
-              "infoe_near_zero": info_mec.infoe_near_zero}
+    values = {
+        "infom": info_mec.infom,
+        "infoc": info_mec.infoc,
+        "infoe": info_mec.infoe,
+        "infoe_near_zero": info_mec.infoe_near_zero,
+    }
     return {"values": values, "nmi": info_mec.nmi.tolist(), "active": info_mec.active_latents.tolist()}
 
 
@@ -208,13 +219,18 @@ def _infomec_codes(split: Split) -> Output:
 
 
 def _med(split: Split) -> Output:
-    med = compute_med(split.z_train, split.y_train, split.z_test, split.y_test, topk=split.med_topk, n_jobs=split.n_jobs)
+    med = compute_med(
+        split.z_train, split.y_train, split.z_test, split.y_test, topk=split.med_topk, n_jobs=split.n_jobs
+    )
     return {"med": med.as_dict()}, {}
 
 
 def _factor_vae_output(name: str, result: FactorVAEResult) -> Output:
-    value = {"train_accuracy": result.train_accuracy, "eval_accuracy": result.eval_accuracy,
-             "num_active_dims": result.num_active_dims}
+    value = {
+        "train_accuracy": result.train_accuracy,
+        "eval_accuracy": result.eval_accuracy,
+        "num_active_dims": result.num_active_dims,
+    }
     return {name: value}, {"factor_vae_votes": result.train_votes.tolist()}
 
 
@@ -260,112 +276,237 @@ def _beta_vae_images(votes: Votes) -> int:
 
 # --- the catalogue (compute order; the app orders by GROUPS) ----------------------------------------
 
-_DCI_SCORES = (("disentanglement", "D", "disentanglement: each latent predicts one factor"),
-               ("completeness", "C", "completeness: each factor is predicted by one latent"),
-               ("informativeness_train", "I train", "informativeness: train accuracy of the boosted trees"),
-               ("informativeness_test", "I", "informativeness: test accuracy of the boosted trees"))
-_INFOMEC_SCORES = (("infom", "InfoM", "modularity: each latent informs about one factor"),
-                   ("infoc", "InfoC", "compactness: each factor is captured by one latent"),
-                   ("infoe", "InfoE", "explicitness: factors are linearly decodable from the latents"))
+_DCI_SCORES = (
+    ("disentanglement", "D", "disentanglement: each latent predicts one factor"),
+    ("completeness", "C", "completeness: each factor is predicted by one latent"),
+    ("informativeness_train", "I train", "informativeness: train accuracy of the boosted trees"),
+    ("informativeness_test", "I", "informativeness: test accuracy of the boosted trees"),
+)
+_INFOMEC_SCORES = (
+    ("infom", "InfoM", "modularity: each latent informs about one factor"),
+    ("infoc", "InfoC", "compactness: each factor is captured by one latent"),
+    ("infoe", "InfoE", "explicitness: factors are linearly decodable from the latents"),
+)
 
 
 def _votes_scores(name: str, label: str, description: str) -> tuple[Score, ...]:
-    train = Score(f"{name}.train_accuracy", f"{label} train", f"{description}: train accuracy",
-                  shown=False, baseline=False)
+    train = Score(
+        f"{name}.train_accuracy", f"{label} train", f"{description}: train accuracy", shown=False, baseline=False
+    )
     return train, Score(f"{name}.eval_accuracy", label, description)
 
 
 CATALOGUE: tuple[Metric, ...] = (
     Metric(
-        "mig", "Mutual information gap", "MI", "Chen et al. 2018, Isolating Sources of Disentanglement in VAEs",
-        "latents", _mig, (Score("mig", "MIG", "mutual information gap (Chen et al. 2018)"),),
-        cost="milliseconds (20-bin histograms)", seconds=0.05,
+        "mig",
+        "Mutual information gap",
+        "MI",
+        "Chen et al. 2018, Isolating Sources of Disentanglement in VAEs",
+        "latents",
+        _mig,
+        (Score("mig", "MIG", "mutual information gap (Chen et al. 2018)"),),
+        cost="milliseconds (20-bin histograms)",
+        seconds=0.05,
     ),
     Metric(
-        "dci", "DCI (exact)", "DCI",
+        "dci",
+        "DCI (exact)",
+        "DCI",
         "Eastwood & Williams 2018, A Framework for the Quantitative Evaluation of Disentangled Representations",
-        "latents", _dci,
-        tuple(Score(f"dci.{key}", f"DCI {short}", f"DCI {about} (Eastwood & Williams 2018), exact gradient boosting",
-                    shown=key != "informativeness_train") for key, short, about in _DCI_SCORES),
-        cost="minutes (100 x classes trees per factor on 10k rows)", seconds=35.0, default=False, zoo=False,
+        "latents",
+        _dci,
+        tuple(
+            Score(
+                f"dci.{key}",
+                f"DCI {short}",
+                f"DCI {about} (Eastwood & Williams 2018), exact gradient boosting",
+                shown=key != "informativeness_train",
+            )
+            for key, short, about in _DCI_SCORES
+        ),
+        cost="minutes (100 x classes trees per factor on 10k rows)",
+        seconds=35.0,
+        default=False,
+        zoo=False,
         baselines="on request",
     ),
     Metric(
-        "dci_fast", "DCI estimate (HistGB)", "DCI", "an estimate of Eastwood & Williams 2018 DCI", "latents", _dci_fast,
-        tuple(Score(f"dci_fast.{key}", f"DCI-est {short}", f"an estimate of DCI {about} (fast boosting; not DCI)",
-                    shown=key != "informativeness_train") for key, short, about in _DCI_SCORES),
-        cost="seconds (histogram gradient boosting)", seconds=8.0, baselines="never",
-        caveat="estimate of DCI, HistGB", stands_in_for="dci",
+        "dci_fast",
+        "DCI estimate (HistGB)",
+        "DCI",
+        "an estimate of Eastwood & Williams 2018 DCI",
+        "latents",
+        _dci_fast,
+        tuple(
+            Score(
+                f"dci_fast.{key}",
+                f"DCI-est {short}",
+                f"an estimate of DCI {about} (fast boosting; not DCI)",
+                shown=key != "informativeness_train",
+            )
+            for key, short, about in _DCI_SCORES
+        ),
+        cost="seconds (histogram gradient boosting)",
+        seconds=8.0,
+        baselines="never",
+        caveat="estimate of DCI, HistGB",
+        stands_in_for="dci",
     ),
     Metric(
-        "sap", "Separated attribute predictability", "MI",
+        "sap",
+        "Separated attribute predictability",
+        "MI",
         "Kumar et al. 2018, Variational Inference of Disentangled Latent Concepts from Unlabeled Observations",
-        "latents", _sap, (Score("sap", "SAP", "separated attribute predictability (Kumar et al. 2018)"),),
-        cost="under a second (one-feature linear SVMs)", seconds=0.5,
+        "latents",
+        _sap,
+        (Score("sap", "SAP", "separated attribute predictability (Kumar et al. 2018)"),),
+        cost="under a second (one-feature linear SVMs)",
+        seconds=0.5,
     ),
     Metric(
-        "sap_continuous", "SAP, continuous factors", "MI", "Kumar et al. 2018 (R^2 variant)", "latents",
+        "sap_continuous",
+        "SAP, continuous factors",
+        "MI",
+        "Kumar et al. 2018 (R^2 variant)",
+        "latents",
         _sap_continuous,
         (Score("sap_continuous", "SAP (R²)", "SAP with squared correlations for continuous factors", shown=False),),
-        cost="milliseconds (correlations)", seconds=0.05, zoo=False, baselines="never",
+        cost="milliseconds (correlations)",
+        seconds=0.05,
+        zoo=False,
+        baselines="never",
     ),
     Metric(
-        "modularity", "Modularity", "MI",
+        "modularity",
+        "Modularity",
+        "MI",
         "Ridgeway & Mozer 2018, Learning Deep Disentangled Embeddings with the F-Statistic Loss",
-        "latents", _modularity, (Score("modularity", "Modularity", "modularity (Ridgeway & Mozer 2018)"),),
-        cost="milliseconds (20-bin histograms)", seconds=0.05,
+        "latents",
+        _modularity,
+        (Score("modularity", "Modularity", "modularity (Ridgeway & Mozer 2018)"),),
+        cost="milliseconds (20-bin histograms)",
+        seconds=0.05,
     ),
     Metric(
-        "explicitness", "Explicitness", "MI", "Ridgeway & Mozer 2018", "latents", _explicitness,
-        (Score("explicitness_train", "Explicitness train", "explicitness: train ROC-AUC (Ridgeway & Mozer 2018)",
-               shown=False),
-         Score("explicitness_test", "Explicitness", "explicitness: test ROC-AUC (Ridgeway & Mozer 2018)")),
-        cost="about a second (a logistic regression per factor)", seconds=1.0,
+        "explicitness",
+        "Explicitness",
+        "MI",
+        "Ridgeway & Mozer 2018",
+        "latents",
+        _explicitness,
+        (
+            Score(
+                "explicitness_train",
+                "Explicitness train",
+                "explicitness: train ROC-AUC (Ridgeway & Mozer 2018)",
+                shown=False,
+            ),
+            Score("explicitness_test", "Explicitness", "explicitness: test ROC-AUC (Ridgeway & Mozer 2018)"),
+        ),
+        cost="about a second (a logistic regression per factor)",
+        seconds=1.0,
     ),
     Metric(
-        "infomec", "InfoMEC", "InfoMEC", "Hsu et al. 2023, Disentanglement via Latent Quantization", "latents",
+        "infomec",
+        "InfoMEC",
+        "InfoMEC",
+        "Hsu et al. 2023, Disentanglement via Latent Quantization",
+        "latents",
         _infomec,
         tuple(Score(f"infomec.{key}", label, f"{about} (Hsu et al. 2023)") for key, label, about in _INFOMEC_SCORES),
-        cost="seconds (k-NN mutual information, logistic regressions)", seconds=1.5, flags=("infoe_near_zero",),
-    ),
-    Metric(
-        "infomec_codes", "InfoMEC on the codes", "InfoMEC", "Hsu et al. 2023 (their discrete plug-in estimator)",
-        "codes", _infomec_codes,
-        tuple(Score(f"infomec_codes.{key}", f"{label} (codes)", f"{about}, plug-in estimator on the code indices",
-                    shown=False, zoo=True) for key, label, about in _INFOMEC_SCORES),
-        cost="about a second (plug-in mutual information)", seconds=1.0, default=False, variant_of="infomec",
+        cost="seconds (k-NN mutual information, logistic regressions)",
+        seconds=1.5,
         flags=("infoe_near_zero",),
     ),
     Metric(
-        "med", "MED", "MED",
-        "Cao et al. 2022, An Empirical Study on Disentanglement of Negative-free Contrastive Learning", "latents", _med,
-        (Score("med.disentanglement", "MED D", "MED disentanglement: DCI's D on the 20-bin mutual-information "
-               "importance (Cao et al. 2022)"),
-         Score("med.completeness", "MED C", "MED completeness: DCI's C on the mutual-information importance"),
-         Score("med.informativeness_train", "MED I train", "MED informativeness: train accuracy of a logistic "
-               "regression per factor", shown=False, baseline=False),
-         Score("med.informativeness_test", "MED I", "MED informativeness: test accuracy of a logistic regression "
-               "per factor")),
+        "infomec_codes",
+        "InfoMEC on the codes",
+        "InfoMEC",
+        "Hsu et al. 2023 (their discrete plug-in estimator)",
+        "codes",
+        _infomec_codes,
+        tuple(
+            Score(
+                f"infomec_codes.{key}",
+                f"{label} (codes)",
+                f"{about}, plug-in estimator on the code indices",
+                shown=False,
+                zoo=True,
+            )
+            for key, label, about in _INFOMEC_SCORES
+        ),
+        cost="about a second (plug-in mutual information)",
+        seconds=1.0,
+        default=False,
+        variant_of="infomec",
+        flags=("infoe_near_zero",),
+    ),
+    Metric(
+        "med",
+        "MED",
+        "MED",
+        "Cao et al. 2022, An Empirical Study on Disentanglement of Negative-free Contrastive Learning",
+        "latents",
+        _med,
+        (
+            Score(
+                "med.disentanglement",
+                "MED D",
+                "MED disentanglement: DCI's D on the 20-bin mutual-information importance (Cao et al. 2022)",
+            ),
+            Score("med.completeness", "MED C", "MED completeness: DCI's C on the mutual-information importance"),
+            Score(
+                "med.informativeness_train",
+                "MED I train",
+                "MED informativeness: train accuracy of a logistic regression per factor",
+                shown=False,
+                baseline=False,
+            ),
+            Score(
+                "med.informativeness_test",
+                "MED I",
+                "MED informativeness: test accuracy of a logistic regression per factor",
+            ),
+        ),
         cost="seconds (20-bin mutual information, a logistic regression per factor); top-k MED with --med-topk",
-        seconds=3.0, zoo=False,
+        seconds=3.0,
+        zoo=False,
     ),
     Metric(
-        "factor_vae", "FactorVAE score (reference)", "votes", "Kim & Mnih 2018, Disentangling by Factorising",
-        "interventions", _factor_vae,
+        "factor_vae",
+        "FactorVAE score (reference)",
+        "votes",
+        "Kim & Mnih 2018, Disentangling by Factorising",
+        "interventions",
+        _factor_vae,
         _votes_scores("factor_vae", "FactorVAE ref", "FactorVAE score as disentanglement_lib computes it"),
-        cost="minutes (renders and encodes every vote's images)", images=_factor_vae_images, null="drawn latent rows",
+        cost="minutes (renders and encodes every vote's images)",
+        images=_factor_vae_images,
+        null="drawn latent rows",
     ),
     Metric(
-        "factor_vae_corrected", "FactorVAE score (corrected argmin)", "votes", "Kim & Mnih 2018", "interventions",
+        "factor_vae_corrected",
+        "FactorVAE score (corrected argmin)",
+        "votes",
+        "Kim & Mnih 2018",
+        "interventions",
         _factor_vae_corrected,
         _votes_scores("factor_vae_corrected", "FactorVAE", "FactorVAE score, corrected argmin (Kim & Mnih 2018)"),
-        cost="minutes (renders and encodes every vote's images)", images=_factor_vae_images, null="drawn latent rows",
+        cost="minutes (renders and encodes every vote's images)",
+        images=_factor_vae_images,
+        null="drawn latent rows",
         reuses="factor_vae",
     ),
     Metric(
-        "beta_vae", "BetaVAE score", "votes", "Higgins et al. 2017, beta-VAE", "interventions", _beta_vae,
+        "beta_vae",
+        "BetaVAE score",
+        "votes",
+        "Higgins et al. 2017, beta-VAE",
+        "interventions",
+        _beta_vae,
         _votes_scores("beta_vae", "BetaVAE", "BetaVAE score (Higgins et al. 2017)"),
-        cost="minutes (renders and encodes two images per vote sample)", images=_beta_vae_images,
+        cost="minutes (renders and encodes two images per vote sample)",
+        images=_beta_vae_images,
         null="drawn latent rows",
     ),
 )
@@ -409,6 +550,7 @@ def labels() -> dict[str, str]:
 def catalogue_json() -> dict[str, Any]:
     """The catalogue as plain JSON (``GET /api/metric-catalogue``): the groups in display order,
     and every metric in display order with its scores."""
+
     def entry(item: Metric) -> dict[str, Any]:
         skipped = ("compute", "images", "scores", "flags")
         data = {key: value for key, value in asdict(item).items() if key not in skipped}

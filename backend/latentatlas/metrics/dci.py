@@ -17,7 +17,7 @@ _SKLEARN_RAND_R_MAX = 2147483647
 # dci_fast: depth-3 trees like GradientBoostingClassifier's, and an L2 leaf
 # penalty of 1 (XGBoost's default) so the Newton split gains of low-hessian
 # nodes do not dominate the importances.
-_FAST_PARAMS = dict(max_depth=3, min_samples_leaf=1, l2_regularization=1.0, early_stopping=False)
+_FAST_PARAMS = {"max_depth": 3, "min_samples_leaf": 1, "l2_regularization": 1.0, "early_stopping": False}
 
 
 @dataclass(frozen=True)

@@ -89,8 +89,15 @@ def compute_factor_vae(
     compute_factor_vae_corrected for the fixed variant.
     """
     return _factor_vae(
-        represent, dataset, seed=seed, batch_size=batch_size, num_train=num_train, num_eval=num_eval,
-        num_variance_estimate=num_variance_estimate, prune_threshold=prune_threshold, corrected=False,
+        represent,
+        dataset,
+        seed=seed,
+        batch_size=batch_size,
+        num_train=num_train,
+        num_eval=num_eval,
+        num_variance_estimate=num_variance_estimate,
+        prune_threshold=prune_threshold,
+        corrected=False,
     )
 
 
@@ -109,8 +116,15 @@ def compute_factor_vae_corrected(
     had the smallest normalised variance (the argmin mapped back from the
     active latents to all latents) (Kim & Mnih, ICML 2018)."""
     return _factor_vae(
-        represent, dataset, seed=seed, batch_size=batch_size, num_train=num_train, num_eval=num_eval,
-        num_variance_estimate=num_variance_estimate, prune_threshold=prune_threshold, corrected=True,
+        represent,
+        dataset,
+        seed=seed,
+        batch_size=batch_size,
+        num_train=num_train,
+        num_eval=num_eval,
+        num_variance_estimate=num_variance_estimate,
+        prune_threshold=prune_threshold,
+        corrected=True,
     )
 
 

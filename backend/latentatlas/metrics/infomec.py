@@ -137,9 +137,7 @@ def _infoe(features: np.ndarray | sparse.csr_matrix, sources: np.ndarray, cards:
     return float(scores.mean())
 
 
-def _knn_mi_matrix(
-    x: np.ndarray, sources: np.ndarray, cards: np.ndarray, n_neighbors: int, seed: int
-) -> np.ndarray:
+def _knn_mi_matrix(x: np.ndarray, sources: np.ndarray, cards: np.ndarray, n_neighbors: int, seed: int) -> np.ndarray:
     """(K, D) kNN MI between each source and each standardised latent column.
 
     Each column gets scikit-learn's jitter 1e-10 * max(1, mean|x|) * N(0, 1),
@@ -156,9 +154,7 @@ def _knn_mi_matrix(
     return out
 
 
-def _knn_mi_continuous_discrete(
-    x: np.ndarray, labels: np.ndarray, n_classes: int, n_neighbors: int
-) -> float:
+def _knn_mi_continuous_discrete(x: np.ndarray, labels: np.ndarray, n_classes: int, n_neighbors: int) -> float:
     """Ross (2014) MI estimate between a 1-D continuous x and discrete labels.
 
     psi(N) + <psi(k_i)> - <psi(N_label_i)> - <psi(m_i)>, where the k-th

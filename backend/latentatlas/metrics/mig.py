@@ -32,6 +32,4 @@ def mig_from_info(info: DiscreteInfo) -> MIGResult:
     """MIG from a precomputed latent x factor MI matrix and factor entropies."""
     top_two = -np.sort(-info.mutual_info, axis=0)[:2]
     per_factor = (top_two[0] - top_two[1]) / info.factor_entropy
-    return MIGResult(
-        mig=float(per_factor.mean()), per_factor=per_factor, mutual_info=info.mutual_info
-    )
+    return MIGResult(mig=float(per_factor.mean()), per_factor=per_factor, mutual_info=info.mutual_info)

@@ -27,9 +27,7 @@ class ExplicitnessResult:
     per_factor_test: np.ndarray  # (K,)
 
 
-def compute_modularity(
-    z: np.ndarray, y: np.ndarray, num_bins: int = NUM_BINS
-) -> ModularityResult:
+def compute_modularity(z: np.ndarray, y: np.ndarray, num_bins: int = NUM_BINS) -> ModularityResult:
     """Modularity = mean_j (1 - (sum_k m_jk^2 - theta_j) / (theta_j (K - 1))).
 
     m is the plug-in MI of the ``num_bins``-bin discretised latents with the
@@ -48,9 +46,7 @@ def modularity_from_mutual_info(mutual_info: np.ndarray) -> ModularityResult:
     per_latent = np.zeros(squared.shape[0])
     informative = theta > 0
     per_latent[informative] = 1.0 - spread[informative] / denom[informative]
-    return ModularityResult(
-        modularity=float(per_latent.mean()), per_latent=per_latent, mutual_info=mutual_info
-    )
+    return ModularityResult(modularity=float(per_latent.mean()), per_latent=per_latent, mutual_info=mutual_info)
 
 
 def compute_explicitness(
@@ -94,7 +90,5 @@ def _macro_auc(labels: np.ndarray, classes: np.ndarray, proba: np.ndarray) -> fl
     n_neg = labels.shape[0] - n_pos
     rank_sum = np.where(positive, rankdata(proba, axis=0), 0.0).sum(axis=0)
     scored = (n_pos > 0) & (n_neg > 0)
-    auc = (rank_sum[scored] - n_pos[scored] * (n_pos[scored] + 1) / 2.0) / (
-        n_pos[scored] * n_neg[scored]
-    )
+    auc = (rank_sum[scored] - n_pos[scored] * (n_pos[scored] + 1) / 2.0) / (n_pos[scored] * n_neg[scored])
     return float(auc.mean())

@@ -140,7 +140,14 @@ def compute_metrics(
     z, y, train_rows = validate_inputs(z, y, train_rows)
     names = _requested(metrics)
     split = Split(
-        z[:train_rows], y[:train_rows], z[train_rows:], y[train_rows:], seed, n_jobs, discrete_latents, on_progress,
+        z[:train_rows],
+        y[:train_rows],
+        z[train_rows:],
+        y[train_rows:],
+        seed,
+        n_jobs,
+        discrete_latents,
+        on_progress,
         tuple(med_topk),
     )
     result: dict[str, Any] = {}
@@ -171,7 +178,10 @@ def format_table(result: dict[str, Any]) -> str:
     rows = list(_flatten({_table_name(key): value for key, value in result.items() if key != "matrices"}))
     width = max([len("metric")] + [len(name) for name, _ in rows])
     lines = [f"{'metric':<{width}}  value", f"{'-' * width}  ------"]
-    lines += [f"{name:<{width}}  {value:.4f}" if isinstance(value, float) else f"{name:<{width}}  {value}" for name, value in rows]
+    lines += [
+        f"{name:<{width}}  {value:.4f}" if isinstance(value, float) else f"{name:<{width}}  {value}"
+        for name, value in rows
+    ]
     return "\n".join(lines)
 
 

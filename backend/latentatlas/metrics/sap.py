@@ -128,9 +128,7 @@ class _HingePieces:
     c_pos: np.ndarray
     c_neg: np.ndarray
 
-    def evaluate(
-        self, w: np.ndarray, b: np.ndarray, with_derivatives: bool = False
-    ) -> tuple[np.ndarray, ...]:
+    def evaluate(self, w: np.ndarray, b: np.ndarray, with_derivatives: bool = False) -> tuple[np.ndarray, ...]:
         n = self.xs.size
         cols = np.arange(w.size)
         flat = w == 0
@@ -181,9 +179,7 @@ def _fit_squared_hinge_1d(
     all_prefix = np.zeros((xs.size + 1, 3))
     np.cumsum(moments, axis=0, out=all_prefix[1:])
     pos_prefix = np.zeros((xs.size + 1, positive.shape[1], 3))
-    np.cumsum(
-        positive[order][:, :, None] * moments[:, None, :], axis=0, out=pos_prefix[1:]
-    )
+    np.cumsum(positive[order][:, :, None] * moments[:, None, :], axis=0, out=pos_prefix[1:])
     pieces = _HingePieces(xs, all_prefix, pos_prefix, c_pos, c_neg)
 
     w = np.zeros(c_pos.size)

@@ -55,7 +55,14 @@ def welch(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> Difference:
     diff = float(a.mean() - b.mean())
     se = np.sqrt(va + vb)
     if se == 0:
-        return Difference(diff, diff, diff, 0.0 if diff == 0 else float(np.sign(diff) * np.inf), float("nan"), 1.0 if diff == 0 else 0.0)
+        return Difference(
+            diff,
+            diff,
+            diff,
+            0.0 if diff == 0 else float(np.sign(diff) * np.inf),
+            float("nan"),
+            1.0 if diff == 0 else 0.0,
+        )
     df = float((va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1)))
     t = diff / se
     half = stats.t.ppf((1 + confidence) / 2, df) * se

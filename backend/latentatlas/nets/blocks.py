@@ -8,6 +8,7 @@ live in. QLAE and its baselines use exactly these modules, so comparisons are fa
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import TYPE_CHECKING
 
@@ -61,10 +62,13 @@ class ConvDecoder(nn.Module):
         widths = tuple(reversed(layer_widths(net)))
         self.start_width = widths[0]
         self.head = nn.Sequential(
-            nn.Linear(latent_dim, net.hidden), nn.LeakyReLU(0.2), nn.Linear(net.hidden, widths[0] * 16), nn.LeakyReLU(0.2)
+            nn.Linear(latent_dim, net.hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(net.hidden, widths[0] * 16),
+            nn.LeakyReLU(0.2),
         )
         layers: list[nn.Module] = []
-        for in_ch, out_ch in zip(widths, widths[1:]):
+        for in_ch, out_ch in itertools.pairwise(widths):
             layers += [nn.ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
         layers.append(nn.ConvTranspose2d(widths[-1], net.channels, 4, stride=2, padding=1))
         self.body = nn.Sequential(*layers)

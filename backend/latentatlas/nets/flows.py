@@ -282,7 +282,11 @@ def mlp_conditioner(hidden: int) -> Callable[[int, int], nn.Module]:
     def build(in_features: int, out_features: int) -> nn.Module:
         return _zero_last(
             nn.Sequential(
-                nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, out_features)
+                nn.Linear(in_features, hidden),
+                nn.ReLU(),
+                nn.Linear(hidden, hidden),
+                nn.ReLU(),
+                nn.Linear(hidden, out_features),
             )
         )
 
@@ -379,7 +383,11 @@ def vector_flow(features: int, blocks: int = 4, hidden: int = 64, clamp: float =
     """A flow on vectors (N, D): ``blocks`` x [ActNorm, InvertibleLinear, AffineCoupling(MLP)]."""
     layers: list[Flow] = []
     for b in range(blocks):
-        layers += [ActNorm(features), InvertibleLinear(features, seed=seed + b), AffineCoupling(features, mlp_conditioner(hidden), clamp)]
+        layers += [
+            ActNorm(features),
+            InvertibleLinear(features, seed=seed + b),
+            AffineCoupling(features, mlp_conditioner(hidden), clamp),
+        ]
     return FlowSequence(layers)
 
 
@@ -400,12 +408,29 @@ def image_flow(
         layers.append(Squeeze())
         c, s = 4 * c, s // 2
         for b in range(blocks):
-            layers += [ActNorm(c), Permutation(c, seed=seed + 1000 * level + b), AffineCoupling(c, conv_conditioner(hidden), clamp)]
+            layers += [
+                ActNorm(c),
+                Permutation(c, seed=seed + 1000 * level + b),
+                AffineCoupling(c, conv_conditioner(hidden), clamp),
+            ]
     layers.append(Flatten((c, s, s)))
     return FlowSequence(layers)
 
 
 __all__ = [
-    "ActNorm", "Affine", "AffineCoupling", "Flatten", "Flow", "FlowSequence", "InvertibleLinear", "Logit",
-    "Permutation", "PrincipalRotation", "Squeeze", "conv_conditioner", "image_flow", "mlp_conditioner", "vector_flow",
+    "ActNorm",
+    "Affine",
+    "AffineCoupling",
+    "Flatten",
+    "Flow",
+    "FlowSequence",
+    "InvertibleLinear",
+    "Logit",
+    "Permutation",
+    "PrincipalRotation",
+    "Squeeze",
+    "conv_conditioner",
+    "image_flow",
+    "mlp_conditioner",
+    "vector_flow",
 ]

@@ -54,7 +54,9 @@ class Admission:
     def slot(self, key: str, lock: FairLock) -> Iterator[None]:
         with self._mutex:
             if self._counts.get(key, 0) >= self.per_model:
-                raise OverloadedError(f"model {key} is busy ({self.per_model} requests in flight, its limit): retry shortly")
+                raise OverloadedError(
+                    f"model {key} is busy ({self.per_model} requests in flight, its limit): retry shortly"
+                )
             self._counts[key] = self._counts.get(key, 0) + 1
         try:
             with lock:

@@ -4,39 +4,68 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
-
-import anyio
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.middleware.trustedhost import TrustedHostMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from latentatlas import __version__
 from latentatlas.config import Settings
 from latentatlas.devices import resolve_device, set_threads
+from latentatlas.export.onnx import OnnxCache
 from latentatlas.serve.admission import RETRY_AFTER_SECONDS, Admission
-from latentatlas.serve.derived_cache import DerivedCache
 from latentatlas.serve.bodies import BoundedBodies
+from latentatlas.serve.derived_cache import DerivedCache
 from latentatlas.serve.ensembles import EnsembleRegistry
 from latentatlas.serve.errors import install_error_handlers
 from latentatlas.serve.image_input import FORM_OVERHEAD_BYTES
 from latentatlas.serve.jobs import JobManager
 from latentatlas.serve.registry import ModelRegistry
+from latentatlas.serve.routers import (
+    catalogue,
+    config,
+    ensembles,
+    exports,
+    health,
+    live,
+    metrics,
+    models,
+    onnx,
+    ordered,
+    population,
+    probe,
+    retrieval,
+    zoo,
+)
 from latentatlas.serve.watcher import watching
-from latentatlas.export.onnx import OnnxCache
 from latentatlas.store.leftovers import clean_leftovers
-from latentatlas.serve.routers import catalogue, config, ensembles, exports, health, live, metrics, models, onnx, ordered, population, probe, retrieval, zoo
 
 log = logging.getLogger("latentatlas.serve")
 
 
-ROUTERS = (health, config, catalogue, models, ordered, population, retrieval, probe, exports, live, onnx, metrics, ensembles, zoo)
+ROUTERS = (
+    health,
+    config,
+    catalogue,
+    models,
+    ordered,
+    population,
+    retrieval,
+    probe,
+    exports,
+    live,
+    onnx,
+    metrics,
+    ensembles,
+    zoo,
+)
 """Every router module (each has a ``router``); one entry per concern."""
 
 
@@ -52,15 +81,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admission = Admission(settings.max_inflight_per_model)
         # Start-up indexes the folders (config and card); weights load on first use, within the budget.
         registry = ModelRegistry(
-            settings.models_dir, resolve_device(settings.device), admission,
-            memory_budget=settings.model_memory_mb * 2**20, cache=DerivedCache(settings.cache_dir),
+            settings.models_dir,
+            resolve_device(settings.device),
+            admission,
+            memory_budget=settings.model_memory_mb * 2**20,
+            cache=DerivedCache(settings.cache_dir),
         )
         # ensembles first: their finished members join the registry as NAME.MEMBER models
         ensembles = app.state.ensembles = EnsembleRegistry(settings.models_dir, registry)
         app.state.registry = registry
         registry.watching = True
         # Folders added or removed while serving appear or go without a restart.
-        async with watching(settings.models_dir, lambda: registry.rescan() | ensembles.rescan(), lambda: bool(registry.waiting_for)):
+        async with watching(
+            settings.models_dir, lambda: registry.rescan() | ensembles.rescan(), lambda: bool(registry.waiting_for)
+        ):
             yield
 
     # /docs is served with the Swagger UI vendored from npm (no CDN); ReDoc is off.
@@ -75,14 +109,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.live_sessions = live.SessionBudget(settings.max_live_sessions, settings.max_live_sessions_per_client)
     install_error_handlers(app)
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"])
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"]
+        )
     for module in ROUTERS:
         app.include_router(module.router)
     # Only what the pages load: the vendored npm packages' files, not node_modules or package.json.
     for package, subfolder in VENDORED_PACKAGES.items():
         folder = settings.frontend_dir / "node_modules" / package / subfolder
         if folder.is_dir():
-            app.mount(f"/vendor/{package}/{subfolder}".rstrip("/"), GZipMiddleware(AssetFiles(directory=folder), minimum_size=1024), name=f"vendor-{package}")
+            app.mount(
+                f"/vendor/{package}/{subfolder}".rstrip("/"),
+                GZipMiddleware(AssetFiles(directory=folder), minimum_size=1024),
+                name=f"vendor-{package}",
+            )
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
@@ -148,7 +188,9 @@ def _serve_frontend(app: FastAPI, root: Path) -> None:
     app.mount("/src", GZipMiddleware(StaticFiles(directory=root / "src"), minimum_size=1024), name="frontend-src")
     for name in PAGES:
         path = root / name
-        app.add_api_route(f"/{name}", lambda path=path: FileResponse(path), methods=["GET", "HEAD"], include_in_schema=False)
+        app.add_api_route(
+            f"/{name}", lambda path=path: FileResponse(path), methods=["GET", "HEAD"], include_in_schema=False
+        )
     app.add_api_route("/", lambda: FileResponse(root / "index.html"), methods=["GET", "HEAD"], include_in_schema=False)
 
 
@@ -159,7 +201,7 @@ class SameOriginWrites:
     Host: a duplicated one vouches for nothing); requests without an Origin (curl, scripts) are not
     browsers' cross-site requests and pass. Browsers' cross-site reads of ``/api/`` are refused too."""
 
-    WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+    WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
     def __init__(self, app, allowed: list[str]) -> None:
         self.app, self.allowed = app, {origin.rstrip("/") for origin in allowed}
@@ -192,19 +234,34 @@ class SameOriginWrites:
             origin = self._cross_site_read(scope)
             if origin is not None:
                 log.info("refused a cross-site %s from %s to %s", scope["method"], origin[:100], scope["path"][:200])
-                response = JSONResponse({"detail": "cross-site reads of the API are refused: add the origin to "
-                                         "LATENTATLAS_CORS_ORIGINS to allow it"}, status_code=403)
+                response = JSONResponse(
+                    {
+                        "detail": "cross-site reads of the API are refused: add the origin to "
+                        "LATENTATLAS_CORS_ORIGINS to allow it"
+                    },
+                    status_code=403,
+                )
                 await response(scope, receive, send)
                 return
         if kind == "websocket" or (kind == "http" and scope["method"] in self.WRITES):
             origin = self._refused(scope)
             if origin is not None:
-                log.info("refused a cross-origin %s from %s to %s", "WebSocket" if kind == "websocket" else scope["method"], origin[:100], scope["path"])
+                log.info(
+                    "refused a cross-origin %s from %s to %s",
+                    "WebSocket" if kind == "websocket" else scope["method"],
+                    origin[:100],
+                    scope["path"],
+                )
                 if kind == "websocket":
                     await send({"type": "websocket.close", "code": 1008})  # before accept: an HTTP 403
                     return
-                response = JSONResponse({"detail": f"cross-origin request from {origin[:100]!r} refused: "
-                                         "add the origin to LATENTATLAS_CORS_ORIGINS to allow it"}, status_code=403)
+                response = JSONResponse(
+                    {
+                        "detail": f"cross-origin request from {origin[:100]!r} refused: "
+                        "add the origin to LATENTATLAS_CORS_ORIGINS to allow it"
+                    },
+                    status_code=403,
+                )
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -227,7 +284,9 @@ class InferenceDoor:
             return
         if self.inside >= self.limit:
             response = JSONResponse(
-                {"detail": f"the server is busy ({self.inside} inference requests in flight; the limit is {self.limit}): retry shortly"},
+                {
+                    "detail": f"the server is busy ({self.inside} inference requests in flight; the limit is {self.limit}): retry shortly"
+                },
                 status_code=503,
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             )

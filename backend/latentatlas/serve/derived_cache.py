@@ -52,4 +52,6 @@ class DerivedCache:
         except OSError as error:
             if not self._warned:
                 self._warned = True
-                log.warning("the derived-results cache %s is not writable (%s): results are recomputed", self.root, error)
+                log.warning(
+                    "the derived-results cache %s is not writable (%s): results are recomputed", self.root, error
+                )

@@ -12,11 +12,13 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from safetensors.torch import load_file
 
 from latentatlas.errors import InputError, UnsupportedError
+from latentatlas.evaluation.ensemble import ANALYSIS_FILE, analyze_ensemble
 from latentatlas.evaluation.hotspot_factors import best_factor, hotspot_factor_means
 from latentatlas.evaluation.nmi_clip import ClippedNMI, clip_nmi
 from latentatlas.serve.model_folders import is_temporary
@@ -32,9 +34,8 @@ from latentatlas.serve.schemas import (
     EnsembleSimilarity,
     NMIClipping,
 )
-from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE, run_path
 from latentatlas.store.ensembles import MANIFEST_FILE, EnsembleConfig, EnsembleError, read_manifest
-from latentatlas.evaluation.ensemble import ANALYSIS_FILE, analyze_ensemble
+from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE, run_path
 
 log = logging.getLogger("latentatlas.serve")
 
@@ -70,8 +71,10 @@ def _clipped(values, pairwise: bool) -> ClippedNMI:
 
 def _clipping(clipped: ClippedNMI) -> NMIClipping:
     return NMIClipping(
-        below_zero=clipped.below_zero, min_estimate=clipped.min_estimate,
-        above_one=clipped.above_one, max_estimate=clipped.max_estimate,
+        below_zero=clipped.below_zero,
+        min_estimate=clipped.min_estimate,
+        above_one=clipped.above_one,
+        max_estimate=clipped.max_estimate,
     )
 
 
@@ -143,7 +146,7 @@ class EnsembleService:
         try:
             analysis = json.loads(path.read_text())
             self.analysis, self.analysis_error = self._check_analysis(analysis), None
-        except Exception as error:  # noqa: BLE001 - a broken analysis is reported; re-analysing replaces it
+        except Exception as error:
             self.analysis, self.analysis_error = None, f"{type(error).__name__}: {error}"
             log.warning("ensemble %s: ignoring %s (%s)", self.id, ANALYSIS_FILE, self.analysis_error)
 
@@ -245,8 +248,13 @@ class EnsembleService:
     def _channels(self, analysis: dict) -> list[EnsembleChannel]:
         return [
             EnsembleChannel(
-                index=int(c["index"]), member=c["member"], dim=int(c["dim"]), beta=float(c["beta"]), seed=int(c["seed"]),
-                info_bits=_finite(info), active=bool(active),
+                index=int(c["index"]),
+                member=c["member"],
+                dim=int(c["dim"]),
+                beta=float(c["beta"]),
+                seed=int(c["seed"]),
+                info_bits=_finite(info),
+                active=bool(active),
             )
             for c, info, active in zip(analysis["channels"], analysis["info_bits"], analysis["active"])
         ]
@@ -318,7 +326,7 @@ class EnsembleService:
 
     # -- analysis job ------------------------------------------------------------------------
     def analyze_work(
-        self, distance: str, min_samples: int | None, state_dir: Path | None = None
+        self, distance: Literal["nmi", "vi"], min_samples: int | None, state_dir: Path | None = None
     ) -> Callable[[Callable[[float, str], None]], EnsembleAnalysisSummary]:
         """The work of an analysis job: checked now (InputError), run later in the job's thread.
 
@@ -333,7 +341,12 @@ class EnsembleService:
             with self._lock:
                 run = run_path(self.folder, "analysis", state_dir=state_dir)
                 analysis = analyze_ensemble(
-                    self.folder, distance=distance, min_samples=min_samples, progress=False, on_progress=progress, dest=run  # type: ignore[arg-type]
+                    self.folder,
+                    distance=distance,
+                    min_samples=min_samples,
+                    progress=False,
+                    on_progress=progress,
+                    dest=run,
                 )
                 self.analysis, self.analysis_error = self._check_analysis(analysis, run), None
                 log.info("ensemble %s: analysis run written to %s", self.id, run)
@@ -367,8 +380,11 @@ class EnsembleRegistry:
 
     def _folders(self) -> dict[str, Path]:
         try:
-            return {p.name: p for p in sorted(self.root.iterdir())
-                    if p.is_dir() and not is_temporary(p.name) and (p / MANIFEST_FILE).exists()}
+            return {
+                p.name: p
+                for p in sorted(self.root.iterdir())
+                if p.is_dir() and not is_temporary(p.name) and (p / MANIFEST_FILE).exists()
+            }
         except OSError:
             return {}
 
@@ -397,7 +413,7 @@ class EnsembleRegistry:
                 continue
             try:
                 service = EnsembleService(folder, self._member_server(self.models, name))
-            except Exception as error:  # noqa: BLE001 - any broken folder is reported, never fatal
+            except Exception as error:
                 log.error("skipping ensemble %s: %s: %s", name, type(error).__name__, error)
                 self.failed[f"{ENSEMBLES_FOLDER}/{name}"] = self.models.public_reason(error)
                 self._failed_manifests[name] = stamp

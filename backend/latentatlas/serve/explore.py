@@ -69,8 +69,10 @@ def listening_socket(port: int) -> socket.socket:
     except OSError as error:
         sock.close()
         verdict = "is taken" if error.errno == errno.EADDRINUSE else "cannot be bound"
-        raise OSError(error.errno, f"port {port} on {HOST} {verdict} ({error.strerror}): pass another port=, "
-                                   "or port=0 for any free one") from None
+        raise OSError(
+            error.errno,
+            f"port {port} on {HOST} {verdict} ({error.strerror}): pass another port=, or port=0 for any free one",
+        ) from None
     return sock
 
 
@@ -90,7 +92,9 @@ class InMemoryExports(OnnxCache):
             return super().get(model_folder)
         net = self.loaded.config.model.net
         return OnnxExport(
-            digest="", opset=None, latent_dim=self.loaded.config.model.latent_dim,
+            digest="",
+            opset=None,
+            latent_dim=self.loaded.config.model.latent_dim,
             image_shape=[net.channels, net.image_size, net.image_size],
             unavailable=dict.fromkeys(PART_NAMES, self.REASON),
         )
@@ -117,11 +121,16 @@ def uvicorn_server(settings: Settings, model_id: str, loaded: LoadedModel) -> uv
     ``latentatlas serve`` configures its own (quiet: warnings only)."""
     app = create_app(settings)
     serve_in_memory(app, model_id, loaded)
-    return uvicorn.Server(uvicorn.Config(
-        app, ws_max_size=1 << 20, limit_concurrency=settings.max_connections,
-        timeout_keep_alive=math.ceil(settings.keep_alive_seconds), timeout_graceful_shutdown=STOP_TIMEOUT_S,
-        log_level="warning",
-    ))
+    return uvicorn.Server(
+        uvicorn.Config(
+            app,
+            ws_max_size=1 << 20,
+            limit_concurrency=settings.max_connections,
+            timeout_keep_alive=math.ceil(settings.keep_alive_seconds),
+            timeout_graceful_shutdown=STOP_TIMEOUT_S,
+            log_level="warning",
+        )
+    )
 
 
 class ExploreServer:
@@ -221,8 +230,11 @@ def explore(
         loaded = in_memory_model(encoder, decoder, spec, root / model_id)
         sock = listening_socket(port)
         settings = Settings(
-            host=HOST, port=sock.getsockname()[1], models_dir=Path(models_dir or root / "models"),
-            onnx_cache_dir=root / "onnx", torch_threads=torch.get_num_threads(),
+            host=HOST,
+            port=sock.getsockname()[1],
+            models_dir=Path(models_dir or root / "models"),
+            onnx_cache_dir=root / "onnx",
+            torch_threads=torch.get_num_threads(),
         )
         server = uvicorn_server(settings, model_id, loaded)
     except BaseException:

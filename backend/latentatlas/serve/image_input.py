@@ -42,14 +42,18 @@ def image_body(by_index: type[BaseModel], params: type[BaseModel] | None = None)
         "requestBody": {
             "required": True,
             "content": {
-                "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": {**image, **form}}},
+                "multipart/form-data": {
+                    "schema": {"type": "object", "required": ["image"], "properties": {**image, **form}}
+                },
                 "application/json": {"schema": by_index.model_json_schema()},
             },
         }
     }
 
 
-def image_input(by_index: type[BaseModel], params: type[BaseModel] | None = None) -> Callable[..., Awaitable[ImageRequest]]:
+def image_input(
+    by_index: type[BaseModel], params: type[BaseModel] | None = None
+) -> Callable[..., Awaitable[ImageRequest]]:
     """A dependency reading the request's image: multipart ``image`` with ``params`` as form
     fields, or JSON ``by_index`` (``dataset_index`` and the parameters); ``params`` None: none."""
 
@@ -69,9 +73,13 @@ def image_input(by_index: type[BaseModel], params: type[BaseModel] | None = None
     return read
 
 
-async def _from_form(request: Request, body: bytes, service: ModelService, settings: Settings, params: type[BaseModel] | None) -> ImageRequest:
+async def _from_form(
+    request: Request, body: bytes, service: ModelService, settings: Settings, params: type[BaseModel] | None
+) -> ImageRequest:
     try:
-        form = await MultiPartParser(request.headers, replay(body), max_files=1, max_fields=4 if params is None else 8).parse()
+        form = await MultiPartParser(
+            request.headers, replay(body), max_files=1, max_fields=4 if params is None else 8
+        ).parse()
     except MultiPartException as error:
         raise InputError(f"malformed multipart body: {error.message}") from error
     upload = form.get("image")
@@ -91,11 +99,15 @@ async def _from_form(request: Request, body: bytes, service: ModelService, setti
     if len(data) > settings.max_upload_bytes:
         raise ImageInputError(413, f"image is {len(data)} bytes; the upload limit is {settings.max_upload_bytes} bytes")
     net = service.config.net
-    images = await run_in_threadpool(decode_upload, data, net.channels, net.image_size, settings.max_image_pixels, settings.max_decoded_pixels)
+    images = await run_in_threadpool(
+        decode_upload, data, net.channels, net.image_size, settings.max_image_pixels, settings.max_decoded_pixels
+    )
     return ImageRequest(images, values)
 
 
-async def _from_json(body: bytes, service: ModelService, by_index: type[BaseModel], params: type[BaseModel] | None) -> ImageRequest:
+async def _from_json(
+    body: bytes, service: ModelService, by_index: type[BaseModel], params: type[BaseModel] | None
+) -> ImageRequest:
     fields = ", ".join(f'"{name}": ...' for name in by_index.model_fields if name != "dataset_index")
     expected = 'expected JSON {"dataset_index": <int >= 0>' + (f", {fields}" if params is not None else "") + "}"
     try:

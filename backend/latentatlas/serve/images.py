@@ -40,7 +40,9 @@ CONCURRENT_DECODES = 2
 _decodes = threading.BoundedSemaphore(CONCURRENT_DECODES)
 
 
-def decode_upload(data: bytes, channels: int, size: int, max_pixels: int, max_decoded_pixels: int | None = None) -> torch.Tensor:
+def decode_upload(
+    data: bytes, channels: int, size: int, max_pixels: int, max_decoded_pixels: int | None = None
+) -> torch.Tensor:
     """Bytes of an uploaded image -> float tensor (1, channels, size, size) in [0, 1].
 
     ``max_pixels`` bounds the declared width x height of any upload; ``max_decoded_pixels``
@@ -56,7 +58,7 @@ def decode_upload(data: bytes, channels: int, size: int, max_pixels: int, max_de
         raise ImageInputError(413, f"image has too many pixels: the limit is {max_pixels} (width x height)") from error
     except UnidentifiedImageError as error:
         raise ImageInputError(415, "not a supported image: upload a PNG, JPEG, WebP or GIF file") from error
-    except Exception as error:  # noqa: BLE001 - any failure to parse untrusted bytes is the input's fault
+    except Exception as error:
         raise ImageInputError(422, f"the image is truncated or corrupt ({type(error).__name__}: {error})") from error
 
 
@@ -74,7 +76,9 @@ def _decode(data: bytes, channels: int, size: int, max_pixels: int, max_decoded_
         opened = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
         width, height = opened.size
         if width * height > max_pixels:  # from the header, before any pixel is decoded
-            raise ImageInputError(413, f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}")
+            raise ImageInputError(
+                413, f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}"
+            )
         image_format = opened.format or ""
         limit = max_decoded_pixels // FULL_DECODE_COST.get(image_format, 1)
         if image_format == "JPEG":

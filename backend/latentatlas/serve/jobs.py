@@ -135,7 +135,7 @@ class JobManager:
             log.info("job %s (%s) cancelled", job.id, job.key)
             with self._lock:
                 job.status, job.stage = "cancelled", "cancelled"
-        except Exception as error:  # noqa: BLE001 - any failure is reported through the job
+        except Exception as error:
             log.exception("job %s (%s) failed", job.id, job.key)
             with self._lock:
                 job.status, job.error = "failed", self._public(str(error) or type(error).__name__)

@@ -29,7 +29,9 @@ def is_temporary(name: str) -> bool:
 def is_model_folder(path: Path) -> bool:
     """A folder, not temporary, holding config.json or weights.safetensors (so ``ensembles/`` and
     ``zoo/`` are not models)."""
-    return path.is_dir() and not is_temporary(path.name) and any((path / f).exists() for f in (CONFIG_FILE, WEIGHTS_FILE))
+    return (
+        path.is_dir() and not is_temporary(path.name) and any((path / f).exists() for f in (CONFIG_FILE, WEIGHTS_FILE))
+    )
 
 
 def model_folders(models_dir: Path) -> dict[str, Path]:

@@ -22,8 +22,8 @@ from pydantic import ValidationError
 from latentatlas.errors import NotFoundError
 from latentatlas.serve.admission import Admission
 from latentatlas.serve.derived_cache import DerivedCache
-from latentatlas.serve.model_folders import Signature, model_folders, settled, signature, unfinished
 from latentatlas.serve.errors import describe_errors
+from latentatlas.serve.model_folders import Signature, model_folders, settled, signature, unfinished
 from latentatlas.serve.services.core import ModelService
 from latentatlas.serve.services.description import ModelDescription
 from latentatlas.store.folders import load_model_folder
@@ -129,7 +129,7 @@ class ModelRegistry:
         try:
             loaded = load_model_folder(entry.folder, self.device)
             service = ModelService(loaded, self.device, model_id, self.admission, entry.description, self.cache)
-        except Exception as error:  # noqa: BLE001 - a broken folder is reported, never fatal
+        except Exception as error:
             log.error("model %s failed to load: %s: %s", model_id, type(error).__name__, error)
             with self._lock:
                 if self._entries.get(model_id) is entry:
@@ -140,7 +140,9 @@ class ModelRegistry:
                 entry.service, entry.size = service, service.memory_bytes()
                 self._loaded[model_id] = entry
                 self._evict(keep=model_id)
-        log.info("loaded model %s (%.1f MB, %.2f s)", model_id, service.memory_bytes() / 2**20, time.perf_counter() - started)
+        log.info(
+            "loaded model %s (%.1f MB, %.2f s)", model_id, service.memory_bytes() / 2**20, time.perf_counter() - started
+        )
         return service
 
     def _evict(self, keep: str) -> None:
@@ -156,8 +158,10 @@ class ModelRegistry:
             log.info("evicted model %s (%.1f MB; %.1f MB loaded)", model_id, entry.size / 2**20, total / 2**20)
 
     def _failed_message(self, model_id: str) -> str:
-        return (f"unknown model {model_id[:100]!r}: its folder failed to load ({self.failed.get(model_id)}); "
-                "GET /readyz lists the folders that failed")
+        return (
+            f"unknown model {model_id[:100]!r}: its folder failed to load ({self.failed.get(model_id)}); "
+            "GET /readyz lists the folders that failed"
+        )
 
     # -- changes ---------------------------------------------------------------------------------
     def _changed(self) -> None:
@@ -212,7 +216,7 @@ class ModelRegistry:
             if problem is not None:
                 raise ValueError(problem)
             description = ModelDescription.of_folder(model_id, folder, ensemble)
-        except Exception as error:  # noqa: BLE001 - any broken folder is reported, never fatal
+        except Exception as error:
             if self.watching and not settled(folder_signature):
                 self.waiting_for.add(model_id)
                 log.info("model folder %s is being written (%s): not served yet", model_id, error)
@@ -268,4 +272,3 @@ class ModelRegistry:
         message = describe_errors(error.errors()) if isinstance(error, ValidationError) else str(error)
         message = message.replace(str(self.models_dir.resolve()), "").replace(str(self.models_dir), "")
         return f"{type(error).__name__}: {message[:300]}"
-

@@ -14,7 +14,8 @@ import posixpath
 import re
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +23,8 @@ import torch
 
 from latentatlas import __version__
 from latentatlas.data.base import FactorDataset
-from latentatlas.export.onnx import cache_folder, export_onnx
 from latentatlas.evaluation.disentanglement import metric_catalogue_json as catalogue_json
+from latentatlas.export.onnx import cache_folder, export_onnx
 from latentatlas.serve.browser import onnx_manifest
 from latentatlas.serve.services.core import ModelService
 from latentatlas.store.folders import load_model_folder
@@ -74,6 +75,11 @@ def _samples(service: ModelService, n: int, seed: int) -> list[dict]:
     return [sample.model_dump() for sample in service.samples(n, seed)]
 
 
+def _graph_url(model_id: str, part: str, sha256: str) -> str:
+    """Where the static site keeps a model's graph (beside its page; the digest is in the manifest)."""
+    return f"models/{model_id}/{part}.onnx"
+
+
 def export_site(model_folders: list[Path], out: Path, frontend_dir: Path, cache_dir: Path, seed: int = 0) -> SiteReport:
     """Write the static explorer for ``model_folders`` into ``out`` (created; its previous
     content replaced). A model whose decoder cannot be exported is left out, with the reason."""
@@ -93,11 +99,13 @@ def export_site(model_folders: list[Path], out: Path, frontend_dir: Path, cache_
         target.mkdir()
         for part in export.parts.values():
             shutil.copyfile(cache_folder(cache_dir, export.digest) / part.file, target / part.file)
-        manifest = onnx_manifest(service, export, lambda part, sha256: f"models/{model_id}/{part}.onnx")
+        manifest = onnx_manifest(service, export, partial(_graph_url, model_id))
         detail = service.detail().model_dump(mode="json")
-        entries.append({**detail, "onnx": manifest.model_dump(mode="json"), "samples": _samples(service, SAMPLES_PER_MODEL, seed)})
+        entries.append(
+            {**detail, "onnx": manifest.model_dump(mode="json"), "samples": _samples(service, SAMPLES_PER_MODEL, seed)}
+        )
         report.models.append(model_id)
-    site = {"version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "models": entries}
+    site = {"version": __version__, "created": datetime.now(UTC).isoformat(timespec="seconds"), "models": entries}
     (out / "site.json").write_text(json.dumps(site, allow_nan=False))
     (out / "api").mkdir()  # the page reads the metric catalogue where the app serves it: api/metric-catalogue
     (out / "api" / "metric-catalogue").write_text(json.dumps(catalogue_json()))

@@ -20,7 +20,9 @@ DEBOUNCE_MS = 400
 RECHECK_MS = 2000
 
 
-async def _watch(models_dir: Path, rescan: Callable[[], bool], waiting: Callable[[], bool], stop: asyncio.Event) -> None:
+async def _watch(
+    models_dir: Path, rescan: Callable[[], bool], waiting: Callable[[], bool], stop: asyncio.Event
+) -> None:
     async for changes in awatch(
         models_dir, stop_event=stop, debounce=DEBOUNCE_MS, rust_timeout=RECHECK_MS, yield_on_timeout=True
     ):
@@ -29,14 +31,12 @@ async def _watch(models_dir: Path, rescan: Callable[[], bool], waiting: Callable
         try:
             if await anyio.to_thread.run_sync(rescan):
                 log.info("the models folder changed (%d file events): models rescanned", len(changes))
-        except Exception:  # noqa: BLE001 - a failed rescan is logged; the next change tries again
+        except Exception:
             log.exception("rescanning the models folder failed")
 
 
 @asynccontextmanager
-async def watching(
-    models_dir: Path, rescan: Callable[[], bool], waiting: Callable[[], bool]
-) -> AsyncIterator[None]:
+async def watching(models_dir: Path, rescan: Callable[[], bool], waiting: Callable[[], bool]) -> AsyncIterator[None]:
     """Call ``rescan`` after every burst of changes under ``models_dir`` (and every RECHECK_MS while
     ``waiting()``) until the context exits; nothing when the folder does not exist."""
     if not models_dir.is_dir():

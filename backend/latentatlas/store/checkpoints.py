@@ -59,7 +59,13 @@ def save_checkpoint(
     write_safetensors(folder / TENSORS_FILE, tensors)
     write_json(
         folder / META_FILE,
-        {"step": step, "history": history, "pending": pending, "numpy_rng": rng.bit_generator.state, "param_groups": param_groups},
+        {
+            "step": step,
+            "history": history,
+            "pending": pending,
+            "numpy_rng": rng.bit_generator.state,
+            "param_groups": param_groups,
+        },
     )
     write_text(path / POINTER_FILE, folder.name)
     for old in path.glob("step-*"):

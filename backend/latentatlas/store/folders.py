@@ -12,7 +12,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +82,7 @@ def run_path(folder: Path, prefix: str, suffix: str = "", state_dir: Path | None
     if state_dir is not None and not os.access(runs if runs.is_dir() else folder, os.W_OK):
         runs = Path(state_dir) / RUNS_FOLDER / Path(folder).name
     runs.mkdir(parents=True, exist_ok=True)
-    return runs / f"{prefix}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}{suffix}"
+    return runs / f"{prefix}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%fZ')}{suffix}"
 
 
 def write_safetensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
@@ -96,10 +96,15 @@ def ship_float16(folder: Path, section: str) -> None:
     and say so in its card under ``card[section]["weights"]``."""
     folder = Path(folder)
     weights = load_file(str(folder / WEIGHTS_FILE))
-    write_safetensors(folder / WEIGHTS_FILE, {k: v.half() if v.is_floating_point() else v for k, v in weights.items()},
-                      metadata={"dtype": "float16 copy of the trained float32 weights"})
+    write_safetensors(
+        folder / WEIGHTS_FILE,
+        {k: v.half() if v.is_floating_point() else v for k, v in weights.items()},
+        metadata={"dtype": "float16 copy of the trained float32 weights"},
+    )
     card = json.loads((folder / CARD_FILE).read_text())
-    card.setdefault(section, {})["weights"] = "float16 copy of the trained float32 weights (scores were computed in float32)"
+    card.setdefault(section, {})["weights"] = (
+        "float16 copy of the trained float32 weights (scores were computed in float32)"
+    )
     write_json(folder / CARD_FILE, card)
 
 

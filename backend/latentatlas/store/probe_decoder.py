@@ -35,7 +35,9 @@ def save_probe_decoder(folder: Path, probe: ProbeDecoder, section: dict[str, Any
     write_json(card_path, card)
 
 
-def load_probe_decoder(folder: Path, net: NetConfig, latent_dim: int, device: torch.device | str = "cpu") -> ProbeDecoder | None:
+def load_probe_decoder(
+    folder: Path, net: NetConfig, latent_dim: int, device: torch.device | str = "cpu"
+) -> ProbeDecoder | None:
     """The probe decoder stored in ``folder`` (None when there is none); ValueError/OSError when corrupt."""
     path = Path(folder) / PROBE_FILE
     if not path.exists():

@@ -123,7 +123,9 @@ class ZooConfig(BaseModel):
     train: TrainConfig = TrainConfig(steps=1000, threads=1, device="cpu", checkpoint_every=250)
     evaluation: ZooProtocol = ZooProtocol()
     claims: tuple[ZooClaim, ...] = ()
-    paper_samples: int = Field(200_000 * 128, description="training images the papers' models saw (Hsu et al.: 200k x 128)")
+    paper_samples: int = Field(
+        200_000 * 128, description="training images the papers' models saw (Hsu et al.: 200k x 128)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ZooConfig:
@@ -133,7 +135,9 @@ class ZooConfig(BaseModel):
         datasets = {d.name for d in self.datasets}
         for variant in self.variants:
             if variant.datasets and not set(variant.datasets) <= datasets:
-                raise ValueError(f"variant {variant.name} names datasets not in the zoo: {sorted(set(variant.datasets) - datasets)}")
+                raise ValueError(
+                    f"variant {variant.name} names datasets not in the zoo: {sorted(set(variant.datasets) - datasets)}"
+                )
         for claim in self.claims:
             if not {claim.better, claim.than} <= set(names):
                 raise ValueError(f"claim {claim.better} > {claim.than} names an unknown variant")
@@ -150,7 +154,9 @@ class ZooConfig(BaseModel):
         datasets outer, variants, seeds inner."""
         return [
             {"name": f"{d.name}/{v.name}-seed{seed}", "dataset": d.name, "variant": v.name, "seed": seed}
-            for d in self.datasets for v in self.variants if v.datasets is None or d.name in v.datasets
+            for d in self.datasets
+            for v in self.variants
+            if v.datasets is None or d.name in v.datasets
             for seed in range(self.seeds)
         ]
 

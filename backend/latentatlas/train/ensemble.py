@@ -26,7 +26,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 from typing import cast
@@ -66,7 +66,9 @@ def write_probe_set(out: Path, config: EnsembleConfig) -> np.ndarray:
 
 
 @torch.inference_mode()
-def encode_probe(folder: Path, indices: np.ndarray, device: str = "cpu", batch_size: int = 250) -> dict[str, torch.Tensor]:
+def encode_probe(
+    folder: Path, indices: np.ndarray, device: str = "cpu", batch_size: int = 250
+) -> dict[str, torch.Tensor]:
     """Posterior means and log-variances (probe points x latent_dim) of a VAE folder's model."""
     loaded = load_model_folder(folder, device)
     if not loaded.model.capabilities.posterior:
@@ -78,7 +80,11 @@ def encode_probe(folder: Path, indices: np.ndarray, device: str = "cpu", batch_s
         mu, logvar = model.posterior(dataset.images(indices[start : start + batch_size], device))
         mus.append(mu.float().cpu())
         logvars.append(logvar.float().cpu())
-    return {"mu": torch.cat(mus).contiguous(), "logvar": torch.cat(logvars).contiguous(), "indices": torch.from_numpy(indices)}
+    return {
+        "mu": torch.cat(mus).contiguous(),
+        "logvar": torch.cat(logvars).contiguous(),
+        "indices": torch.from_numpy(indices),
+    }
 
 
 # --- one member (runs in a worker process or a Ray task) -------------------------------
@@ -93,18 +99,22 @@ def run_locked(folder: str, name: str, work: Callable[..., dict], *args) -> dict
     lock held elsewhere, comes back as a ``{"status": "failed", ...}`` dict)."""
     try:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        lock = open(Path(folder) / MEMBER_LOCK, "w")
+        lock = open(Path(folder) / MEMBER_LOCK, "w")  # noqa: SIM115 - held (flock) for the member's whole run, closed below
     except OSError as error:
         return {"status": "failed", "error": f"{type(error).__name__}: {error}", "wall_seconds": 0.0}
     with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return {"status": "failed", "error": f"another process is training member {name} ({folder})", "wall_seconds": 0.0}
+            return {
+                "status": "failed",
+                "error": f"another process is training member {name} ({folder})",
+                "wall_seconds": 0.0,
+            }
         started = time.perf_counter()
         try:
             return work(*args) | {"wall_seconds": round(time.perf_counter() - started, 2)}
-        except Exception as error:  # noqa: BLE001 - a failing member is reported, the others go on
+        except Exception as error:
             return {
                 "status": "failed",
                 "error": f"{type(error).__name__}: {error}",
@@ -136,7 +146,7 @@ def _train_member(config_json: str, name: str, beta: float, seed: int, folder: s
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _is_finished(out: Path, entry: dict) -> bool:
@@ -157,9 +167,17 @@ def _open_manifest(out: Path, config: EnsembleConfig) -> dict:
                 "use a new --out folder or the original settings"
             )
         betas = tuple(dict.fromkeys((*old.betas, *config.betas)))
-        manifest["config"] = config.model_copy(update={"betas": betas, "seeds": max(old.seeds, config.seeds)}).model_dump(mode="json")
+        manifest["config"] = config.model_copy(
+            update={"betas": betas, "seeds": max(old.seeds, config.seeds)}
+        ).model_dump(mode="json")
     else:
-        manifest = {"version": MANIFEST_VERSION, "name": out.name, "created": utc_now(), "config": config.model_dump(mode="json"), "members": []}
+        manifest = {
+            "version": MANIFEST_VERSION,
+            "name": out.name,
+            "created": utc_now(),
+            "config": config.model_dump(mode="json"),
+            "members": [],
+        }
     known = {entry["name"] for entry in manifest["members"]}
     for name, beta, seed in config.members():
         if name not in known:
@@ -199,8 +217,18 @@ def run_ensemble(
     config_json = EnsembleConfig.model_validate(manifest["config"]).model_dump_json()
     todo = [entry for entry in manifest["members"] if not _is_finished(out, entry)]
     args = [(config_json, e["name"], e["beta"], e["seed"], str(out / e["name"]), indices) for e in todo]
-    run_members(manifest, out / MANIFEST_FILE, todo, run_member, args, jobs=jobs, threads=config.train.threads, ray_address=ray_address,
-                desc=f"ensemble {out.name}", progress=progress)
+    run_members(
+        manifest,
+        out / MANIFEST_FILE,
+        todo,
+        run_member,
+        args,
+        jobs=jobs,
+        threads=config.train.threads,
+        ray_address=ray_address,
+        desc=f"ensemble {out.name}",
+        progress=progress,
+    )
     return manifest
 
 
@@ -220,8 +248,11 @@ def run_members(
     """Train the manifest's ``todo`` entries (``work(*arg)`` each, through :func:`dispatch`),
     keeping the manifest at ``manifest_path`` current: ``last_run`` (started, skipped, trained, finished), each
     entry "running" while it runs and then its result, written after every member."""
-    manifest["last_run"] = {"started": utc_now(), "skipped": [e["name"] for e in manifest["members"] if e not in todo],
-                            "trained": [e["name"] for e in todo]}
+    manifest["last_run"] = {
+        "started": utc_now(),
+        "skipped": [e["name"] for e in manifest["members"] if e not in todo],
+        "trained": [e["name"] for e in todo],
+    }
     for entry in todo:
         entry.update(status="running", started=utc_now())
         entry.pop("error", None)
@@ -282,9 +313,13 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _run_local(work: Callable[..., dict], todo: list[dict], args: list[tuple], workers: int, finish: Callable[[dict, dict], None]) -> None:
+def _run_local(
+    work: Callable[..., dict], todo: list[dict], args: list[tuple], workers: int, finish: Callable[[dict, dict], None]
+) -> None:
     context = get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         futures: dict[Future, dict] = {pool.submit(work, *arg): entry for entry, arg in zip(todo, args)}
         pending: Iterable[Future] = set(futures)
         while pending:
@@ -292,7 +327,7 @@ def _run_local(work: Callable[..., dict], todo: list[dict], args: list[tuple], w
             for future in done:
                 try:
                     result = future.result()
-                except Exception as error:  # noqa: BLE001 - e.g. a worker killed (BrokenProcessPool)
+                except Exception as error:
                     result = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
                 finish(futures[future], result)
 
@@ -308,7 +343,14 @@ def _import_ray():
     return ray
 
 
-def _run_ray(work: Callable[..., dict], todo: list[dict], args: list[tuple], address: str, threads: int, finish: Callable[[dict, dict], None]) -> None:
+def _run_ray(
+    work: Callable[..., dict],
+    todo: list[dict],
+    args: list[tuple],
+    address: str,
+    threads: int,
+    finish: Callable[[dict, dict], None],
+) -> None:
     """One Ray task per member, each asking for ``threads`` CPUs. The cluster's workers must
     have latentatlas installed and see the output folder at the same path (shared disk)."""
     ray = _import_ray()
@@ -322,7 +364,7 @@ def _run_ray(work: Callable[..., dict], todo: list[dict], args: list[tuple], add
         for ref in ready:
             try:
                 result = ray.get(ref)
-            except Exception as error:  # noqa: BLE001 - a task or its worker died
+            except Exception as error:
                 result = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
             finish(refs[ref], result)
 
@@ -333,4 +375,9 @@ def summary(manifest: dict) -> dict:
     for entry in manifest["members"]:
         counts[entry["status"]] = counts.get(entry["status"], 0) + 1
     failed = {e["name"]: e.get("error", "") for e in manifest["members"] if e["status"] == "failed"}
-    return {"members": len(manifest["members"]), **counts, "skipped": len(manifest.get("last_run", {}).get("skipped", [])), "failed_members": failed}
+    return {
+        "members": len(manifest["members"]),
+        **counts,
+        "skipped": len(manifest.get("last_run", {}).get("skipped", [])),
+        "failed_members": failed,
+    }

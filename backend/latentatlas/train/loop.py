@@ -13,7 +13,7 @@ import os
 import subprocess
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +35,9 @@ CHECKPOINT_DIR = "checkpoint"
 def git_commit() -> str:
     """The code's commit: git's HEAD, else $LATENTATLAS_GIT_COMMIT (a copied tree without .git)."""
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=Path(__file__).parent).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=Path(__file__).parent
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return os.environ.get("LATENTATLAS_GIT_COMMIT", "unknown")
 
@@ -55,8 +57,13 @@ def training_sampler(dataset: ImageDataset, config: TrainConfig) -> IndexSampler
     return lambda n, rng: sample_correlated_train_indices(dataset, pair, n, rng)
 
 
-def finalize_model(model: LatentModel, dataset: ImageDataset, device: torch.device, rng: np.random.Generator,
-                   sample: IndexSampler | None = None) -> None:
+def finalize_model(
+    model: LatentModel,
+    dataset: ImageDataset,
+    device: torch.device,
+    rng: np.random.Generator,
+    sample: IndexSampler | None = None,
+) -> None:
     """The family's end-of-training step (:meth:`LatentModel.finalize`) on ``dataset``'s
     training images (drawn with ``rng`` by ``sample``, uniformly by default) and validation images."""
     sample = sample or dataset.sample_train_indices
@@ -74,13 +81,27 @@ def refinalize_folder(folder: Path, device: torch.device, seed: int = 0) -> dict
     dataset = load_dataset(loaded.config.dataset)
     finalize_model(loaded.model, dataset, device, np.random.default_rng(seed))
     loaded.model.eval()
-    card = {**loaded.card, "finalized": {"git_commit": git_commit(), "seed": seed, "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}}
+    card = {
+        **loaded.card,
+        "finalized": {
+            "git_commit": git_commit(),
+            "seed": seed,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+    }
     save_model_folder(folder, loaded.config, loaded.model, card)
     return card
 
 
-def train(model_config: FamilyConfig, dataset_spec: DatasetSpec, config: TrainConfig, out: Path, resume: bool = False,
-          progress: bool = True, dataset: ImageDataset | None = None) -> dict:
+def train(
+    model_config: FamilyConfig,
+    dataset_spec: DatasetSpec,
+    config: TrainConfig,
+    out: Path,
+    resume: bool = False,
+    progress: bool = True,
+    dataset: ImageDataset | None = None,
+) -> dict:
     """Train a model and write its folder (config, weights, card); returns the card. ``dataset``:
     ``dataset_spec``'s dataset when the caller has opened it already."""
     set_threads(config.threads)
@@ -108,7 +129,13 @@ def train(model_config: FamilyConfig, dataset_spec: DatasetSpec, config: TrainCo
         model.initialize(batch(model.init_samples))
     elapsed_before = history["seconds"][-1] if history["seconds"] else 0.0
     started = time.perf_counter()
-    bar = tqdm(total=config.steps, initial=step, desc=f"{model_config.kind}/{dataset_spec.name}", unit="step", disable=not progress)
+    bar = tqdm(
+        total=config.steps,
+        initial=step,
+        desc=f"{model_config.kind}/{dataset_spec.name}",
+        unit="step",
+        disable=not progress,
+    )
     deadline = started + 60 * config.max_minutes if config.max_minutes else float("inf")
     while step < config.steps and time.perf_counter() < deadline:
         parts = trainer.step(batch, step)
@@ -146,7 +173,7 @@ def train(model_config: FamilyConfig, dataset_spec: DatasetSpec, config: TrainCo
         "curves": history,
         "git_commit": git_commit(),
         "torch": torch.__version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     card, pictures = training_card(model, dataset, device, card, seed=config.seed)
     save_model_folder(out, folder_config, model, card)

@@ -60,8 +60,16 @@ def train_probe_decoder(
         optimiser.step()
     probe.eval()
     with torch.inference_mode():
-        heldout_psnr = float(torch.cat([psnr(images, probe(latents)) for images, latents in zip(
-            heldout_images.split(ENCODE_CHUNK), heldout_latents.split(ENCODE_CHUNK), strict=True)]).mean())
+        heldout_psnr = float(
+            torch.cat(
+                [
+                    psnr(images, probe(latents))
+                    for images, latents in zip(
+                        heldout_images.split(ENCODE_CHUNK), heldout_latents.split(ENCODE_CHUNK), strict=True
+                    )
+                ]
+            ).mean()
+        )
     section = {
         "heldout_psnr_db": round(heldout_psnr, 3),
         "heldout_images": len(heldout_images),

@@ -24,8 +24,11 @@ from latentatlas.train.loop import train
 def member_definition(config: ZooConfig, member: dict) -> dict:
     """What makes a member what it is (model, data, run): a rerun must not change it."""
     model, spec, run = config.member_run(member["dataset"], member["variant"], member["seed"])
-    return {"model": model.model_dump(mode="json"), "dataset": spec.model_dump(mode="json"),
-            "train": run.model_dump(mode="json", exclude={"threads", "device", "log_every", "checkpoint_every"})}
+    return {
+        "model": model.model_dump(mode="json"),
+        "dataset": spec.model_dump(mode="json"),
+        "train": run.model_dump(mode="json", exclude={"threads", "device", "log_every", "checkpoint_every"}),
+    }
 
 
 def run_zoo_member(config_json: str, name: str, folder: str) -> dict:
@@ -52,9 +55,16 @@ def _is_finished(out: Path, entry: dict) -> bool:
 def open_manifest(out: Path, config: ZooConfig) -> dict:
     """The existing manifest (its members checked against ``config``, new ones added) or a fresh one."""
     path = out / MANIFEST_FILE
-    manifest: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {
-        "version": MANIFEST_VERSION, "name": out.name, "created": utc_now(), "members": [],
-    }
+    manifest: dict[str, Any] = (
+        json.loads(path.read_text())
+        if path.exists()
+        else {
+            "version": MANIFEST_VERSION,
+            "name": out.name,
+            "created": utc_now(),
+            "members": [],
+        }
+    )
     known = {entry["name"]: entry for entry in manifest["members"]}
     for member in config.members():
         definition = member_definition(config, member)
@@ -62,7 +72,9 @@ def open_manifest(out: Path, config: ZooConfig) -> dict:
         if entry is None:
             manifest["members"].append({**member, "status": "pending", "definition": definition})
         elif entry["definition"] != definition:
-            raise ZooError(f"{out}: member {member['name']} was trained with other settings; use a new --out folder or the original settings")
+            raise ZooError(
+                f"{out}: member {member['name']} was trained with other settings; use a new --out folder or the original settings"
+            )
     manifest["config"] = config.model_dump(mode="json")
     return manifest
 
@@ -83,9 +95,21 @@ def run_zoo(
     out.mkdir(parents=True, exist_ok=True)
     manifest = open_manifest(out, config)
     config_json = config.model_dump_json()
-    wanted = [entry for entry in manifest["members"] if not only or any(fnmatch(entry["name"], pattern) for pattern in only)]
+    wanted = [
+        entry for entry in manifest["members"] if not only or any(fnmatch(entry["name"], pattern) for pattern in only)
+    ]
     todo = [entry for entry in wanted if not _is_finished(out, entry)]
     args = [(config_json, e["name"], str(out / e["name"])) for e in todo]
-    run_members(manifest, out / MANIFEST_FILE, todo, run_zoo_member, args, jobs=workers, threads=config.train.threads,
-                ray_address=ray_address, desc=f"zoo {out.name}", progress=progress)
+    run_members(
+        manifest,
+        out / MANIFEST_FILE,
+        todo,
+        run_zoo_member,
+        args,
+        jobs=workers,
+        threads=config.train.threads,
+        ray_address=ray_address,
+        desc=f"zoo {out.name}",
+        progress=progress,
+    )
     return manifest

@@ -22,7 +22,9 @@ async def readyz(request: Request) -> JSONResponse:
     the folders that failed to load and why. (``/healthz`` is liveness.)"""
     registry = getattr(request.app.state, "registry", None)
     if registry is None:
-        return JSONResponse({"status": "starting", "reason": "the models folder is still being indexed"}, status_code=503)
+        return JSONResponse(
+            {"status": "starting", "reason": "the models folder is still being indexed"}, status_code=503
+        )
     registry = get_registry(request)
     ensembles = getattr(request.app.state, "ensembles", None)
     failed = {**registry.failed, **(ensembles.failed if ensembles is not None else {})}

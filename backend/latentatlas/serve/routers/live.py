@@ -125,7 +125,9 @@ async def live(websocket: WebSocket, model_id: str) -> None:
 async def _session(websocket: WebSocket, service: ModelService | None, model_id: str, idle_seconds: float) -> None:
     await websocket.accept()
     if service is None:
-        await websocket.close(code=UNKNOWN_MODEL_CLOSE_CODE, reason=f"unknown model {model_id[:60]!r}")  # a close reason holds 123 bytes at most
+        await websocket.close(
+            code=UNKNOWN_MODEL_CLOSE_CODE, reason=f"unknown model {model_id[:60]!r}"
+        )  # a close reason holds 123 bytes at most
         return
     mailbox = LatestWins()
     decoder = asyncio.create_task(_decode_loop(websocket, service, mailbox))

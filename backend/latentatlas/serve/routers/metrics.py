@@ -36,7 +36,9 @@ def start_metrics(
 
     body = body or MetricsRequest()
     votes = VoteCounts(train=body.train_votes, eval=body.eval_votes)
-    job, joined = jobs.submit(service.id, metrics_work(service, body.samples, body.seed, votes, settings.torch_threads, settings.state_dir))
+    job, joined = jobs.submit(
+        service.id, metrics_work(service, body.samples, body.seed, votes, settings.torch_threads, settings.state_dir)
+    )
     return JobStarted(job_id=job.id, status=job.status, joined=joined)
 
 
@@ -50,13 +52,19 @@ def shipped_metrics(service: Annotated[ModelService, Depends(get_service)]) -> M
 def _job_info(job) -> JobInfo:
     ensemble_id = job.key.removeprefix(ENSEMBLE_JOB_PREFIX) if job.key.startswith(ENSEMBLE_JOB_PREFIX) else None
     return JobInfo(
-        job_id=job.id, model_id=None if ensemble_id is not None else job.key, ensemble_id=ensemble_id,
-        status=job.status, progress=job.progress, stage=job.stage, result=job.result, error=job.error,
+        job_id=job.id,
+        model_id=None if ensemble_id is not None else job.key,
+        ensemble_id=ensemble_id,
+        status=job.status,
+        progress=job.progress,
+        stage=job.stage,
+        result=job.result,
+        error=job.error,
     )
 
 
 def _unknown_job(job_id: str) -> NotFoundError:
-    return NotFoundError( f"unknown job {job_id[:100]!r} (jobs are kept in memory until the server restarts)")
+    return NotFoundError(f"unknown job {job_id[:100]!r} (jobs are kept in memory until the server restarts)")
 
 
 @router.get("/jobs/{job_id}", response_model=JobInfo)

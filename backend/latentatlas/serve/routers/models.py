@@ -52,8 +52,15 @@ def describe_model(service: Service, registry: Registry) -> ModelDetail:
     return service.detail(registry.models.values())
 
 
-@router.post("/{model_id}/encode", response_model=EncodeResponse, openapi_extra=image_body(EncodeByIndex), responses=UPLOAD_ERRORS)
-async def encode(service: Service, upload: Annotated[ImageRequest, Depends(image_input(EncodeByIndex))]) -> EncodeResponse:
+@router.post(
+    "/{model_id}/encode",
+    response_model=EncodeResponse,
+    openapi_extra=image_body(EncodeByIndex),
+    responses=UPLOAD_ERRORS,
+)
+async def encode(
+    service: Service, upload: Annotated[ImageRequest, Depends(image_input(EncodeByIndex))]
+) -> EncodeResponse:
     """Encode an uploaded image (PNG, JPEG, WebP, GIF) or a dataset image; returns the latent and the reconstruction."""
     return await run_in_threadpool(service.encode, upload.images)
 

@@ -33,19 +33,27 @@ async def manifest(service: Service, cache: Cache) -> OnnxManifest:
     """The model's ONNX graphs (exported now if not cached: seconds, once per model) with their
     URLs and measured agreement with torch, or why they are not available."""
     export = await run_in_threadpool(cached_export, service, cache)
-    return onnx_manifest(service, export, lambda part, sha256: f"/api/models/{service.id}/onnx/{part}.onnx?v={sha256[:16]}")
+    return onnx_manifest(
+        service, export, lambda part, sha256: f"/api/models/{service.id}/onnx/{part}.onnx?v={sha256[:16]}"
+    )
 
 
 @router.get(
     "/{model_id}/onnx/{part}.onnx",
     response_class=FileResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}, 304: {"description": "not modified (If-None-Match)"}, **errors(409)},
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        304: {"description": "not modified (If-None-Match)"},
+        **errors(409),
+    },
 )
 async def onnx_file(part: Literal["decoder", "encoder"], request: Request, service: Service, cache: Cache) -> Response:
     """One ONNX graph; strong ETag (its SHA-256) and immutable caching."""
     export = await run_in_threadpool(cached_export, service, cache)
     if part not in export.parts:
-        raise UnsupportedError(f"model {service.id}'s {part} is not available as ONNX: {export.unavailable.get(part, 'not exported')}")
+        raise UnsupportedError(
+            f"model {service.id}'s {part} is not available as ONNX: {export.unavailable.get(part, 'not exported')}"
+        )
     etag = f'"{export.parts[part].sha256}"'
     headers = {"ETag": etag, "Cache-Control": "public, max-age=31536000, immutable"}
     if request.headers.get("if-none-match") == etag:

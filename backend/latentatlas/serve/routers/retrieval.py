@@ -39,7 +39,9 @@ def nearest(body: NearestRequest, retrieval: Retrieval) -> NearestResponse:
 
 
 @router.post("/{model_id}/retrieval-traverse", response_model=RetrievalTraverseResponse)
-def retrieval_traverse(body: RetrievalTraverseRequest, retrieval: Retrieval, settings: AppSettings) -> RetrievalTraverseResponse:
+def retrieval_traverse(
+    body: RetrievalTraverseRequest, retrieval: Retrieval, settings: AppSettings
+) -> RetrievalTraverseResponse:
     """/traverse's sweep (same dims, values and limits), each tile the dataset image nearest to the
     swept latent: a traversal for models without a decoder."""
     return retrieval.traverse(body.latent, body.dims, body.steps, settings.max_decode_batch)

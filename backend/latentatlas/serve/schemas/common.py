@@ -17,6 +17,7 @@ class ErrorDetail(BaseModel):
 
     detail: str
 
+
 _ERROR_TEXT = {
     400: "malformed request, or a Host header the server does not serve",
     403: "cross-origin write refused",

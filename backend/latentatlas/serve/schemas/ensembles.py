@@ -31,15 +31,21 @@ class EnsembleMember(BaseModel):
     beta: float
     seed: int
     status: str
-    model_id: str | None = Field(None, description="served as /api/models/{model_id} (NAME.MEMBER) when finished and loaded")
+    model_id: str | None = Field(
+        None, description="served as /api/models/{model_id} (NAME.MEMBER) when finished and loaded"
+    )
     error: str | None = None
-    info_bits: list[OptionalFloat] | None = Field(None, description="when analysed: information (bits) per latent dimension")
+    info_bits: list[OptionalFloat] | None = Field(
+        None, description="when analysed: information (bits) per latent dimension"
+    )
     active: list[bool] | None = Field(None, description="when analysed: whether each dimension carries information")
 
 
 class EnsembleSpaces(BaseModel):
     members: list[str] = Field(description="the analysed members, in the matrices' order")
-    info_bits: list[OptionalFloat] = Field(description="I(U; X) of each member's whole latent space (bits, at most log2 of the probe size)")
+    info_bits: list[OptionalFloat] = Field(
+        description="I(U; X) of each member's whole latent space (bits, at most log2 of the probe size)"
+    )
     nmi: list[list[OptionalFloat]] = Field(description="members x members NMI of their whole latent spaces")
     vi: list[list[OptionalFloat]] = Field(description="members x members VI (bits)")
 
@@ -52,14 +58,20 @@ class EnsembleFusion(BaseModel):
     steps: int = Field(description="optimisation steps taken")
     best_step: int | None = Field(None, description="the step of the returned iterate (-1: none passed the guard)")
     converged: bool | None = Field(None, description="stopped by the tolerance before the budget ran out")
-    tol: float | None = Field(None, description="early stop: the best objective gained less than tol over patience steps")
+    tol: float | None = Field(
+        None, description="early stop: the best objective gained less than tol over patience steps"
+    )
     patience: int | None = None
     seconds: float | None = Field(None, description="wall time of the optimisation")
     channels: int
     info_bits: float = Field(description="I(F; X) of the fused space (bits)")
     mean_nmi: float = Field(description="mean NMI of the fused space with every member, each clipped at 1")
-    nmi_above_one: int | None = Field(None, description="members whose NMI estimate with the fused space came out above 1 (clipped in mean_nmi)")
-    max_nmi: float | None = Field(None, description="the largest unclipped NMI estimate of the fused space with a member")
+    nmi_above_one: int | None = Field(
+        None, description="members whose NMI estimate with the fused space came out above 1 (clipped in mean_nmi)"
+    )
+    max_nmi: float | None = Field(
+        None, description="the largest unclipped NMI estimate of the fused space with a member"
+    )
     mean_vi: float = Field(description="mean VI of the fused space with every member (bits)")
     best_member: str = Field(description="the member with the highest mean NMI to the other members")
     best_member_info_bits: float
@@ -75,8 +87,12 @@ class EnsembleDetail(EnsembleInfo):
     probe_size: int | None = Field(None, description="probe points (from the analysis)")
     factor_names: list[str] = Field(default_factory=list)
     skipped_members: list[dict] = Field(default_factory=list, description="members the analysis left out, with why")
-    spaces: EnsembleSpaces | None = Field(None, description="when analysed: whole-latent-space information, NMI and VI between members")
-    fusion: EnsembleFusion | None = Field(None, description="when analysed with fusion: the fused representation against the members")
+    spaces: EnsembleSpaces | None = Field(
+        None, description="when analysed: whole-latent-space information, NMI and VI between members"
+    )
+    fusion: EnsembleFusion | None = Field(
+        None, description="when analysed with fusion: the fused representation against the members"
+    )
 
 
 class EnsembleChannel(BaseModel):
@@ -120,8 +136,9 @@ class EnsembleSimilarity(BaseModel):
     labels: list[int] = Field(description="per channel (M): hotspot label, -1 noise, -2 inactive")
     factor_names: list[str] = Field(default_factory=list)
     nmi_factor: list[list[OptionalFloat]] | None = Field(
-        None, description="M x K NMI of every channel with every ground-truth factor (when the probe set has factors), "
-        "clipped to [0, 1] as nmi is"
+        None,
+        description="M x K NMI of every channel with every ground-truth factor (when the probe set has factors), "
+        "clipped to [0, 1] as nmi is",
     )
     nmi_factor_clipping: NMIClipping | None = Field(None, description="what clipping nmi_factor changed")
 
@@ -150,7 +167,10 @@ class AnalyzeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     distance: Literal["nmi", "vi"] = Field("nmi", description="hotspot distance: -log NMI, or clip(VI, 0)")
     min_samples: int | None = Field(
-        None, ge=2, le=10_000, description="OPTICS min_samples (default: the rule, the ensemble's seeds per beta; paper: 20; capped at the active channels)"
+        None,
+        ge=2,
+        le=10_000,
+        description="OPTICS min_samples (default: the rule, the ensemble's seeds per beta; paper: 20; capped at the active channels)",
     )
 
 

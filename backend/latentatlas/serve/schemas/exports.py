@@ -11,9 +11,12 @@ from latentatlas.serve.schemas.models import DimName, TraverseRequest
 
 class TraverseExportRequest(TraverseRequest):
     format: Literal["png", "gif"] = Field(
-        "png", description="png: the labelled grid (rows = dims, columns = steps); gif: one frame per step, every dim as a row"
+        "png",
+        description="png: the labelled grid (rows = dims, columns = steps); gif: one frame per step, every dim as a row",
     )
-    scale: int | None = Field(None, ge=1, le=16, description="tile upscale (nearest neighbour); default: tiles of at least 64 pixels")
+    scale: int | None = Field(
+        None, ge=1, le=16, description="tile upscale (nearest neighbour); default: tiles of at least 64 pixels"
+    )
 
 
 class MetricTables(BaseModel):

@@ -16,11 +16,17 @@ class MetricBaselines(BaseModel):
     """What each score must beat and can reach on the card's own samples (flat names such as
     ``infomec.infom``, ``mig``, ``explicitness_test``)."""
 
-    metrics: list[str] = Field(description="the metrics that have baselines (cards evaluated before 2026-12-02 lack exact DCI's, FactorVAE's and BetaVAE's)")
+    metrics: list[str] = Field(
+        description="the metrics that have baselines (cards evaluated before 2026-12-02 lack exact DCI's, FactorVAE's and BetaVAE's)"
+    )
     null: str = Field(description="how the null was drawn, e.g. 'shuffled rows, 3 permutations'")
-    null_mean: dict[str, float] = Field(description="mean score of the model's latents with their rows permuted against the factors (FactorVAE / BetaVAE: each latent row drawn from the model's own, independently of the factors)")
+    null_mean: dict[str, float] = Field(
+        description="mean score of the model's latents with their rows permuted against the factors (FactorVAE / BetaVAE: each latent row drawn from the model's own, independently of the factors)"
+    )
     null_sd: dict[str, float]
-    ceiling: dict[str, float] = Field(description="score of perfect latents (one per factor, its value) on the same samples")
+    ceiling: dict[str, float] = Field(
+        description="score of perfect latents (one per factor, its value) on the same samples"
+    )
 
 
 class ModelMetrics(BaseModel):
@@ -43,7 +49,9 @@ class ModelMetrics(BaseModel):
     seed: int
     infomec_latents: Literal["codes", "values"] = Field(description="codes: InfoMEC's discrete plug-in estimator")
     votes: dict[str, int] = Field(description="FactorVAE / BetaVAE votes: train, eval, batch_size")
-    baselines: MetricBaselines | None = Field(None, description="the null and ceiling beside each score (cards evaluated since they were added)")
+    baselines: MetricBaselines | None = Field(
+        None, description="the null and ceiling beside each score (cards evaluated since they were added)"
+    )
     seconds: dict[str, float]
     device: str
     created: str
@@ -71,7 +79,9 @@ class ModelInfo(BaseModel):
     latent_std: list[float]
     latent_min: list[float]
     latent_max: list[float]
-    posterior_scale: list[float] | None = Field(None, description="models with a posterior: mean posterior sd per dimension")
+    posterior_scale: list[float] | None = Field(
+        None, description="models with a posterior: mean posterior sd per dimension"
+    )
     heldout: dict[str, float | int]
     steps: int | None
     metrics: ModelMetrics | None = Field(None, description="disentanglement metrics from the card, once computed")
@@ -82,9 +92,12 @@ class ModelInfo(BaseModel):
     )
     dim_name_threshold: float = Field(description="the least NMI a dim needs to be named after a factor")
     dim_inactive: list[bool] | None = Field(
-        None, description="models with a posterior: per dim, collapsed to the prior (mean posterior sd >= collapsed_posterior_sd)"
+        None,
+        description="models with a posterior: per dim, collapsed to the prior (mean posterior sd >= collapsed_posterior_sd)",
     )
-    collapsed_posterior_sd: float = Field(description="the mean posterior sd from which a dim counts as collapsed (inactive)")
+    collapsed_posterior_sd: float = Field(
+        description="the mean posterior sd from which a dim counts as collapsed (inactive)"
+    )
     family: str = Field(description="the model family in a line")
     capabilities: Capabilities = Field(
         description="what the model can do; endpoints and app panels follow these: ordered -> /truncate, /denoise, "
@@ -132,7 +145,9 @@ class ModelDetail(ModelInfo):
 
 class ModelList(BaseModel):
     models: list[ModelInfo]
-    generation: int = Field(description="grows by one at every change to the served models (a folder added, changed or removed)")
+    generation: int = Field(
+        description="grows by one at every change to the served models (a folder added, changed or removed)"
+    )
     changed_at: datetime = Field(description="when the served models last changed (UTC)")
 
 
@@ -147,8 +162,12 @@ class InputContext(BaseModel):
     psnr_db: float | None = Field(description="PSNR of the reconstruction against the input (None: no decoder)")
     heldout_psnr_db: float | None = Field(None, description="the model's mean PSNR on its held-out images (its card)")
     bits_per_dim: float | None = Field(None, description="models with a likelihood: the input's bits per dimension")
-    heldout_bits_per_dim: float | None = Field(None, description="models with a likelihood: on held-out images (its card)")
-    far_from_training: bool = Field(description="the input reconstructs (or is as likely) far worse than the training data")
+    heldout_bits_per_dim: float | None = Field(
+        None, description="models with a likelihood: on held-out images (its card)"
+    )
+    far_from_training: bool = Field(
+        description="the input reconstructs (or is as likely) far worse than the training data"
+    )
     context: str = Field(description="one line: what the model was trained on and how this input compares")
 
 

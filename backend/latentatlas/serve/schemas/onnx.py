@@ -27,7 +27,9 @@ class OnnxManifest(BaseModel):
     opset: int | None
     latent_dim: int
     image_shape: list[int] = Field(description="[channels, size, size] of the decoder's output")
-    parts: dict[str, OnnxPartLink] = Field(description="decoder (latent -> image in [0, 1]) and encoder (image -> latent)")
+    parts: dict[str, OnnxPartLink] = Field(
+        description="decoder (latent -> image in [0, 1]) and encoder (image -> latent)"
+    )
     unavailable: dict[str, str] = Field(description="part -> why it is not exported (the server path serves it)")
     truncate_by_zeroing: bool = Field(
         description="ordered latents: top-C decoding is the decoder on the latent with entries C.. set to 0 (a JS step)"

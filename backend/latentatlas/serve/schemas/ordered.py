@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 def _split_keep(value: object) -> object:
     """A multipart ``keep`` field ("4,16,64" or "4 16 64") as a list; JSON values pass through."""
     if isinstance(value, str):
-        return [part for part in value.replace(",", " ").split()]
+        return list(value.replace(",", " ").split())
     return value
 
 
@@ -46,8 +46,12 @@ class TruncateResponse(BaseModel):
 
 
 class EntropyResponse(BaseModel):
-    entropy: list[float] = Field(description="explained entropy (nats) per latent, in the model's order (latent 0 first)")
-    standard_error: list[float] = Field(description="standard error (nats) of each entropy, from the held-out images that estimated it")
+    entropy: list[float] = Field(
+        description="explained entropy (nats) per latent, in the model's order (latent 0 first)"
+    )
+    standard_error: list[float] = Field(
+        description="standard error (nats) of each entropy, from the held-out images that estimated it"
+    )
     cumulative_share: list[float] = Field(
         description="share k = sum_{i<=k} (H_i - H_min) / sum_i (H_i - H_min), H_min the smallest entropy: "
         "explained entropy is differential (it can be negative), so the share counts the entropy above the "

@@ -31,7 +31,9 @@ class PopulationResponse(BaseModel):
     factor_values: dict[str, list[float | str]] = Field(description="each sample's physical factor values, by factor")
     latents: list[list[float]] = Field(description="n x dims latents")
     pca: PrincipalPlane
-    seconds: dict[str, float] = Field(description="render, encode and PCA time of the computation (not of this reply when cached)")
+    seconds: dict[str, float] = Field(
+        description="render, encode and PCA time of the computation (not of this reply when cached)"
+    )
     cached: bool
 
 

@@ -16,5 +16,10 @@ class ZooTable(BaseModel):
     protocol: dict = {}
     budget: dict = Field({}, description="steps, batch size, images per member and their fraction of the paper's")
     test: str | None = Field(None, description="the test behind each claim")
-    datasets: dict[str, dict] = Field({}, description="dataset -> {variants: name -> {scores: metric -> {n, mean, sd, ci95, values}, null_mean, ...}, ceiling}")
-    claims: list[dict] = Field([], description="each claim x dataset x metric: diff, 95 % interval, Welch's p, Holm-adjusted p, verdict")
+    datasets: dict[str, dict] = Field(
+        {},
+        description="dataset -> {variants: name -> {scores: metric -> {n, mean, sd, ci95, values}, null_mean, ...}, ceiling}",
+    )
+    claims: list[dict] = Field(
+        [], description="each claim x dataset x metric: diff, 95 % interval, Welch's p, Holm-adjusted p, verdict"
+    )

@@ -39,7 +39,9 @@ def sanitize_card(model_id: str, card: object, latent_dim: int) -> dict:
             try:
                 adapter.validate_python(clean[name], strict=False)
             except ValidationError as error:
-                log.warning("model %s: ignoring the card's %r (%s)", model_id, name, error.errors()[0].get("msg", "invalid"))
+                log.warning(
+                    "model %s: ignoring the card's %r (%s)", model_id, name, error.errors()[0].get("msg", "invalid")
+                )
                 del clean[name]
     stats = clean.get("latent_stats", {})
     if any(len(values) != latent_dim for values in stats.values()):

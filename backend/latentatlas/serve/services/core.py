@@ -136,7 +136,9 @@ class ModelService:
         """UnsupportedError (409) unless the model declares ``capability`` (e.g. an imported
         encoder-only model has no ``decode``)."""
         if not getattr(self.capabilities, capability):
-            lacks = {"decode": "it has no decoder", "encode": "it has no encoder"}.get(capability, f"it lacks {capability}")
+            lacks = {"decode": "it has no decoder", "encode": "it has no encoder"}.get(
+                capability, f"it lacks {capability}"
+            )
             raise UnsupportedError(
                 f"model {self.id} ({self.config.kind}) cannot {what}: {lacks} (see `capabilities.{capability}` in /api/models)"
             )
@@ -206,8 +208,12 @@ class ModelService:
             line += f", at {bits:.2f} bits/dim against {heldout_bits:.2f}"
         line += novelty.verdict()
         return InputContext(
-            psnr_db=psnr_db, heldout_psnr_db=heldout, bits_per_dim=bits, heldout_bits_per_dim=heldout_bits,
-            far_from_training=novelty.far, context=line,
+            psnr_db=psnr_db,
+            heldout_psnr_db=heldout,
+            bits_per_dim=bits,
+            heldout_bits_per_dim=heldout_bits,
+            far_from_training=novelty.far,
+            context=line,
         )
 
     def generate(self, n: int, seed: int) -> GenerateResponse:
@@ -224,10 +230,14 @@ class ModelService:
 
     def dataset_images(self, indices: list[int]) -> torch.Tensor:
         if self.dataset is None:
-            raise InputError(f"model {self.id}'s dataset ({self.loaded.config.dataset.name}) is not available on this server")
+            raise InputError(
+                f"model {self.id}'s dataset ({self.loaded.config.dataset.name}) is not available on this server"
+            )
         bad = [i for i in indices if not 0 <= i < len(self.dataset)]
         if bad:
-            raise InputError(f"dataset_index {bad[0]} is out of range: {self.dataset.name} has {len(self.dataset)} images (0..{len(self.dataset) - 1})")
+            raise InputError(
+                f"dataset_index {bad[0]} is out of range: {self.dataset.name} has {len(self.dataset)} images (0..{len(self.dataset) - 1})"
+            )
         return self.dataset.images(np.asarray(indices, dtype=np.int64))
 
     def samples(self, n: int, seed: int) -> list[Sample]:
@@ -266,7 +276,10 @@ class ModelService:
         """The latent mean (the card's statistics), each quantised dim at its nearest code."""
         if self.codebooks is None:
             return self.latent_mean.tolist()
-        return [min(codes, key=lambda code: abs(code - mean)) for codes, mean in zip(self.codebooks, self.latent_mean.tolist())]
+        return [
+            min(codes, key=lambda code: abs(code - mean))
+            for codes, mean in zip(self.codebooks, self.latent_mean.tolist())
+        ]
 
     def traversal_plan(self, latent: list[float], dims: list[int] | None, steps: int, max_batch: int):
         """(base latent, dims, values per dim): what a traversal decodes, checked (InputError)."""
@@ -284,7 +297,9 @@ class ModelService:
         values = [self.traversal_values(d, steps) for d in dims]
         columns = len(values[0])
         if len(dims) * columns > max_batch:
-            raise InputError(f"{len(dims)} dims x {columns} steps = {len(dims) * columns} decodes; the limit is {max_batch}")
+            raise InputError(
+                f"{len(dims)} dims x {columns} steps = {len(dims) * columns} decodes; the limit is {max_batch}"
+            )
         return base, dims, values
 
     def decode_traversal(self, base: torch.Tensor, dims: list[int], values: list[list[float]]) -> torch.Tensor:
@@ -301,4 +316,6 @@ class ModelService:
         base, dims, values = self.traversal_plan(latent, dims, steps, max_batch)
         columns = len(values[0])
         grid = tile_grid(self.decode_traversal(base, dims, values), len(dims), columns)
-        return TraverseResponse(image=to_data_url(to_png(grid)), dims=dims, values=values, steps=columns, tile=self.config.net.image_size)
+        return TraverseResponse(
+            image=to_data_url(to_png(grid)), dims=dims, values=values, steps=columns, tile=self.config.net.image_size
+        )

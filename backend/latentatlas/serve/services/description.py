@@ -15,14 +15,14 @@ import numpy as np
 from safetensors import safe_open
 
 from latentatlas.data.base import ImageDataset
-from latentatlas.evaluation.ordered_latents import CURVE_POINTS, log_keep_grid, slider_keep_grid
 from latentatlas.evaluation.dim_names import COLLAPSED_POSTERIOR_SD, DIM_NAME_MIN_NMI, collapsed_dims
+from latentatlas.evaluation.ordered_latents import CURVE_POINTS, log_keep_grid, slider_keep_grid
 from latentatlas.families import Capabilities, get_family
 from latentatlas.families.base import DiscreteCodes, OrderedLatents
 from latentatlas.serve.schemas import DimName, HeldOutCurves, ModelDetail, ModelInfo, ModelMetrics
 from latentatlas.serve.services.card import CardFacts, sanitize_card
-from latentatlas.store.probe_decoder import PROBE_FILE
 from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE, FolderConfig, LoadedModel, read_folder_config
+from latentatlas.store.probe_decoder import PROBE_FILE
 
 
 def with_folder_additions(capabilities: Capabilities, folder: Path | None) -> Capabilities:
@@ -38,7 +38,12 @@ class ModelDescription:
     statistics, codebooks and the ensemble it belongs to."""
 
     def __init__(
-        self, model_id: str, config: FolderConfig, card: Any, codebooks: list[list[float]] | None, ensemble: str | None = None,
+        self,
+        model_id: str,
+        config: FolderConfig,
+        card: Any,
+        codebooks: list[list[float]] | None,
+        ensemble: str | None = None,
         capabilities: Capabilities | None = None,
     ) -> None:
         self.id = model_id
@@ -71,14 +76,28 @@ class ModelDescription:
         if issubclass(model_class, DiscreteCodes):
             with safe_open(str(folder / WEIGHTS_FILE), framework="pt") as weights:
                 codebooks = weights.get_tensor(model_class.codebook_weights).float().tolist()
-        return cls(model_id, config, card, codebooks, ensemble, with_folder_additions(model_class.capabilities_for(config.model), folder))
+        return cls(
+            model_id,
+            config,
+            card,
+            codebooks,
+            ensemble,
+            with_folder_additions(model_class.capabilities_for(config.model), folder),
+        )
 
     @classmethod
     def of_loaded(cls, model_id: str, loaded: LoadedModel, ensemble: str | None = None) -> ModelDescription:
         """The description of a model already in memory (its codebooks read from the model)."""
         model = loaded.model
         codebooks = model.codebooks().cpu().tolist() if isinstance(model, DiscreteCodes) else None
-        return cls(model_id, loaded.config, loaded.card, codebooks, ensemble, with_folder_additions(model.capabilities, loaded.folder))
+        return cls(
+            model_id,
+            loaded.config,
+            loaded.card,
+            codebooks,
+            ensemble,
+            with_folder_additions(model.capabilities, loaded.folder),
+        )
 
     # -- the card's derived facts ------------------------------------------------------------
     def card_facts(self) -> CardFacts:
@@ -163,7 +182,11 @@ class ModelDescription:
         if not comparable:
             return None
         here, there = self.config.model_dump(), other.config.model_dump()
-        differs = [f"{key} {there[key]} (here {here[key]})" for key in there if key in here and there[key] != here[key] and key != "net"]
+        differs = [
+            f"{key} {there[key]} (here {here[key]})"
+            for key in there
+            if key in here and there[key] != here[key] and key != "net"
+        ]
         if there["net"] != here["net"]:
             differs.append("network")
         return HeldOutCurves(

@@ -29,11 +29,19 @@ DIMS_BY_FACTORS = frozenset({"dci_importance", "mig_mutual_info"})
 def dim_labels(service: ModelService, dims: list[int]) -> list[str]:
     """Row labels: ``z3 · posX (NMI 0.62)`` where the server names the dim, else ``z3``."""
     names = service.description.dim_names() or []
-    return [f"z{d} · {name.factor} (NMI {name.nmi:.2f})" if d < len(names) and (name := names[d]) else f"z{d}" for d in dims]
+    return [
+        f"z{d} · {name.factor} (NMI {name.nmi:.2f})" if d < len(names) and (name := names[d]) else f"z{d}" for d in dims
+    ]
 
 
 def traverse_export(
-    service: ModelService, latent: list[float], dims: list[int] | None, steps: int, max_batch: int, fmt: str, scale: int | None
+    service: ModelService,
+    latent: list[float],
+    dims: list[int] | None,
+    steps: int,
+    max_batch: int,
+    fmt: str,
+    scale: int | None,
 ) -> bytes:
     """The traversal as a labelled PNG sheet (rows = dims, columns = steps) or an animated GIF
     (frame k = every dim at its k-th step; :func:`latentatlas.imaging.traversal_gif`). Columns
@@ -79,7 +87,14 @@ def metric_tables(service: ModelService) -> MetricTables:
         if name in DIMS_BY_FACTORS:
             array = array.T
         if array.shape != (factors, dims):
-            log.warning("model %s: the card's %s is %s, not %d x %d; left out of the export", service.id, name, array.shape, factors, dims)
+            log.warning(
+                "model %s: the card's %s is %s, not %d x %d; left out of the export",
+                service.id,
+                name,
+                array.shape,
+                factors,
+                dims,
+            )
             continue
         matrices[name] = array.tolist()
     active = metrics.matrices.get("infomec_active")

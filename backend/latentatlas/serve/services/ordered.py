@@ -62,7 +62,10 @@ class OrderedLatentService:
                 batch = torch.cat([capable(model, OrderedLatents).truncate(latent, c) for c in keep])
             decoded = core.decode(batch)
             scores = psnr(image.cpu().expand_as(decoded), decoded)
-        results = [TruncateResult(keep=c, psnr=float(scores[i]), image=to_data_url(to_png(decoded[i]))) for i, c in enumerate(keep)]
+        results = [
+            TruncateResult(keep=c, psnr=float(scores[i]), image=to_data_url(to_png(decoded[i])))
+            for i, c in enumerate(keep)
+        ]
         return TruncateResponse(input=to_data_url(to_png(image[0])), latent_dim=core.config.latent_dim, results=results)
 
     def entropy(self) -> EntropyResponse:

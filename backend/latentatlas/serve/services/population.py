@@ -89,14 +89,21 @@ class PopulationService:
             encoded = time.perf_counter()
             plane = principal_plane(latents)
             result = PopulationResponse(
-                n=n, seed=seed, dims=dims, latent_dim=core.config.latent_dim,
+                n=n,
+                seed=seed,
+                dims=dims,
+                latent_dim=core.config.latent_dim,
                 indices=dataset.factors_to_index(factors).tolist(),
                 factor_names=list(dataset.factor_names),
                 factors=factors.tolist(),
                 factor_values=dataset.factor_value_table(factors),
                 latents=np.round(latents, 5).tolist(),
                 pca=PrincipalPlane(**{name: np.round(np.asarray(value), 6).tolist() for name, value in plane.items()}),
-                seconds={"render": render_s, "encode": encoded - started - render_s, "pca": time.perf_counter() - encoded},
+                seconds={
+                    "render": render_s,
+                    "encode": encoded - started - render_s,
+                    "pca": time.perf_counter() - encoded,
+                },
                 cached=False,
             )
             if core.cache is not None:
@@ -138,8 +145,11 @@ class PopulationService:
                     sizes = [len(book) for book in core.codebooks or []]
                     values, measure = code_entropy_per_dim(np.concatenate(codes), sizes), "code_entropy_bits"
                 self._information = DimInformation(
-                    measure=measure, values=values.tolist(), order=np.argsort(-values, kind="stable").tolist(),
-                    samples=n, seed=seed,
+                    measure=measure,
+                    values=values.tolist(),
+                    order=np.argsort(-values, kind="stable").tolist(),
+                    samples=n,
+                    seed=seed,
                 )
             return self._information
 
@@ -151,7 +161,9 @@ class PopulationService:
         dataset = self._factor_dataset("its dims cannot be named by intervention")
         with self._measure_lock:
             if self._dim_factors is None:
-                plan = intervention_plan(dataset.factor_sizes, INTERVENTION_BASES, INTERVENTION_LEVELS, INTERVENTION_SEED)
+                plan = intervention_plan(
+                    dataset.factor_sizes, INTERVENTION_BASES, INTERVENTION_LEVELS, INTERVENTION_SEED
+                )
                 latents, _ = self._encode_factors(dataset, plan.factors, self.core.config.latent_dim)
                 scores = intervention_scores(latents, plan, self.core.latent_std)
                 names = list(dataset.factor_names)

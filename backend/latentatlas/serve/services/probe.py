@@ -40,7 +40,9 @@ class ProbeDecoderService:
                 try:
                     probe = load_probe_decoder(core.loaded.folder, core.config.net, core.config.latent_dim, core.device)
                 except (OSError, ValueError, RuntimeError) as error:
-                    raise UnsupportedError(f"model {core.id}'s probe decoder cannot be read ({error}): train it again") from error
+                    raise UnsupportedError(
+                        f"model {core.id}'s probe decoder cannot be read ({error}): train it again"
+                    ) from error
                 assert probe is not None  # the capability says the file is there
                 self._probe = probe
             return self._probe, section
@@ -60,13 +62,20 @@ class ProbeDecoderService:
             image=to_data_url(to_png(images[0])), label=probe_label(section), heldout_psnr_db=section["heldout_psnr_db"]
         )
 
-    def traverse(self, latent: list[float], dims: list[int] | None, steps: int, max_batch: int) -> ProbeTraverseResponse:
+    def traverse(
+        self, latent: list[float], dims: list[int] | None, steps: int, max_batch: int
+    ) -> ProbeTraverseResponse:
         """/traverse's sweep (same dims, values and limits), rendered by the probe decoder."""
         base, dims, values = self.core.traversal_plan(latent, dims, steps, max_batch)
         batch = torch.from_numpy(sweep_queries(base.cpu().numpy(), dims, values)).float()
         images, section = self._render(batch)
         columns = len(values[0])
         return ProbeTraverseResponse(
-            image=to_data_url(to_png(tile_grid(images, len(dims), columns))), dims=dims, values=values, steps=columns,
-            tile=self.core.config.net.image_size, label=probe_label(section), heldout_psnr_db=section["heldout_psnr_db"],
+            image=to_data_url(to_png(tile_grid(images, len(dims), columns))),
+            dims=dims,
+            values=values,
+            steps=columns,
+            tile=self.core.config.net.image_size,
+            label=probe_label(section),
+            heldout_psnr_db=section["heldout_psnr_db"],
         )

@@ -60,7 +60,9 @@ class RetrievalService:
         core.require("encode", "index dataset images for retrieval")
         dataset = core.dataset
         if dataset is None:
-            raise UnsupportedError(f"model {core.id}'s dataset ({core.loaded.config.dataset.name}) is not available on this server")
+            raise UnsupportedError(
+                f"model {core.id}'s dataset ({core.loaded.config.dataset.name}) is not available on this server"
+            )
         with self._lock:
             if self._index is None:
                 size = min(INDEX_SIZE, len(dataset))
@@ -72,13 +74,17 @@ class RetrievalService:
                         parts.append(core.model.encode(images).latent.double().cpu().numpy())
                 latents = np.concatenate(parts)
                 if not np.isfinite(latents).all():
-                    raise UnsupportedError(f"model {core.id} encodes some dataset images to non-finite latents: no index")
+                    raise UnsupportedError(
+                        f"model {core.id} encodes some dataset images to non-finite latents: no index"
+                    )
                 mean, scale = standardiser(latents)
                 self._index = LatentIndex(indices, standardise(latents, mean, scale), mean, scale)
             return self._index
 
     def describe(self, index: LatentIndex) -> RetrievalIndex:
-        return RetrievalIndex(size=len(index.indices), seed=INDEX_SEED, dataset=self.core.loaded.config.dataset.name, metric=METRIC)
+        return RetrievalIndex(
+            size=len(index.indices), seed=INDEX_SEED, dataset=self.core.loaded.config.dataset.name, metric=METRIC
+        )
 
     def nearest(self, latent: list[float], k: int) -> NearestResponse:
         """The ``k`` index images nearest to ``latent``, nearest first, with their factor values."""
@@ -92,14 +98,18 @@ class RetrievalService:
         factors = self._factor_values(found)
         neighbours = [
             Neighbour(
-                index=int(found[i]), distance=round(float(distances[0, i]), 6), image=to_data_url(to_png(images[i])),
+                index=int(found[i]),
+                distance=round(float(distances[0, i]), 6),
+                image=to_data_url(to_png(images[i])),
                 factors=factors[i] if factors else None,
             )
             for i in range(k)
         ]
         return NearestResponse(neighbours=neighbours, index=self.describe(index))
 
-    def traverse(self, latent: list[float], dims: list[int] | None, steps: int, max_batch: int) -> RetrievalTraverseResponse:
+    def traverse(
+        self, latent: list[float], dims: list[int] | None, steps: int, max_batch: int
+    ) -> RetrievalTraverseResponse:
         """/traverse's sweep (same dims, values and limits), each cell the nearest index image."""
         index = self.index()
         base, dims, values = self.core.traversal_plan(latent, dims, steps, max_batch)
@@ -109,7 +119,11 @@ class RetrievalService:
         found = index.indices[positions[:, 0]]
         grid = tile_grid(self.core.dataset_images(found.tolist()), len(dims), columns)
         return RetrievalTraverseResponse(
-            image=to_data_url(to_png(grid)), dims=dims, values=values, steps=columns, tile=self.core.config.net.image_size,
+            image=to_data_url(to_png(grid)),
+            dims=dims,
+            values=values,
+            steps=columns,
+            tile=self.core.config.net.image_size,
             indices=found.reshape(len(dims), columns).tolist(),
             distances=np.round(distances[:, 0], 6).reshape(len(dims), columns).tolist(),
             index=self.describe(index),

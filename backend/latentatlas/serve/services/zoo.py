@@ -18,7 +18,9 @@ def read_zoo_table(models_dir: Path) -> ZooTable:
     """The table under ``models_dir``, or ``available: false`` with why there is none."""
     path = models_dir.joinpath(*ZOO_TABLE)
     if not path.is_file():
-        return ZooTable(available=False, reason="no model zoo here: `latentatlas zoo compare` writes models/zoo/table.json")
+        return ZooTable(
+            available=False, reason="no model zoo here: `latentatlas zoo compare` writes models/zoo/table.json"
+        )
     try:
         return ZooTable.model_validate(json.loads(path.read_text()))
     except (ValueError, ValidationError) as error:
