@@ -38,7 +38,8 @@ from latentatlas.data import FactorDataset, load_dataset
 from latentatlas.evaluation.baselines import Interventions, card_baselines
 from latentatlas.families import LatentModel
 from latentatlas.metrics import compute_metrics
-from latentatlas.metrics.catalogue import CATALOGUE, Metric, Output, catalogue_json, labels, metrics_from, score_value
+from latentatlas.metrics.catalogue import CATALOGUE, Metric, catalogue_json, labels, metrics_from, score_value
+from latentatlas.metrics.computations import Output
 from latentatlas.metrics.report import default_train_rows
 from latentatlas.store.folders import CARD_FILE, LoadedModel, load_model_folder, run_path, write_json
 

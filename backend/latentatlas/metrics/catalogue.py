@@ -16,36 +16,30 @@ metrics render fresh images with chosen factors held fixed (a ``GroundTruthDatas
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from functools import cached_property
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-
-from latentatlas.metrics._mi import DiscreteInfo, histogram_mutual_info
-from latentatlas.metrics.betavae import compute_beta_vae
-from latentatlas.metrics.dci import DCIResult, compute_dci, compute_dci_fast
-from latentatlas.metrics.factorvae import (
-    FactorVAEResult,
-    GroundTruthDataset,
-    RenderedT,
-    Representation,
-    compute_factor_vae,
-    compute_factor_vae_corrected,
+from latentatlas.metrics.computations import (
+    Output,
+    Source,
+    Votes,
+    beta_vae,
+    beta_vae_images,
+    dci,
+    dci_fast,
+    explicitness,
+    factor_vae,
+    factor_vae_corrected,
+    factor_vae_images,
+    infomec,
+    infomec_codes,
+    med,
+    mig,
+    modularity,
+    sap,
+    sap_continuous,
 )
-from latentatlas.metrics.infomec import compute_infomec
-from latentatlas.metrics.med import compute_med
-from latentatlas.metrics.mig import mig_from_info
-from latentatlas.metrics.modularity import compute_explicitness, modularity_from_mutual_info
-from latentatlas.metrics.sap import compute_sap
-
-Source = Literal["latents", "codes", "interventions"]
-Output = tuple[dict[str, Any], dict[str, Any]]
-"""What a compute function returns: the result entries (``{"dci": {...}}``) and the matrices
-behind them (``{"dci_importance": [[...]]}``, nested lists)."""
 
 GROUPS = {
     "InfoMEC": "information-theoretic modularity, compactness and explicitness (Hsu et al. 2023)",
@@ -55,41 +49,6 @@ GROUPS = {
     "MED": "mutual-information entropy disentanglement, and over each factor's k best latents (Cao et al. 2022)",
 }
 """The groups in display order, with what they are."""
-
-
-@dataclass
-class Split:
-    """What a ``latents`` / ``codes`` compute function gets: rows [:train_rows] of (z, y) train,
-    the rest test, and the options of ``compute_metrics``. The 20-bin plug-in mutual information
-    of the train rows (MIG, modularity) is computed once, when first asked for."""
-
-    z_train: np.ndarray
-    y_train: np.ndarray
-    z_test: np.ndarray
-    y_test: np.ndarray
-    seed: int = 0
-    n_jobs: int = 2
-    discrete_latents: bool = False
-    on_progress: Callable[[float], None] | None = None
-    med_topk: tuple[int, ...] = ()
-
-    @cached_property
-    def mutual_info(self) -> DiscreteInfo:
-        return histogram_mutual_info(self.z_train, self.y_train)
-
-
-class Votes(Protocol):
-    """How the interventional scores run: votes of ``batch_size`` samples, and FactorVAE's
-    global latent variances from ``variance_samples`` samples."""
-
-    @property
-    def train(self) -> int: ...
-    @property
-    def eval(self) -> int: ...
-    @property
-    def batch_size(self) -> int: ...
-    @property
-    def variance_samples(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -152,130 +111,6 @@ class Metric:
 # --- compute functions: (Split) -> Output, or (represent, dataset, seed, votes) -> Output -------------
 
 
-def _mig(split: Split) -> Output:
-    mig = mig_from_info(split.mutual_info)
-    return {"mig": mig.mig}, {"mig_mutual_info": mig.mutual_info.tolist()}
-
-
-def _dci_dict(result: DCIResult) -> dict[str, float]:
-    keys = ("disentanglement", "completeness", "informativeness_train", "informativeness_test")
-    return {key: getattr(result, key) for key in keys}
-
-
-def _dci(split: Split) -> Output:
-    dci = compute_dci(
-        split.z_train,
-        split.y_train,
-        split.z_test,
-        split.y_test,
-        n_jobs=split.n_jobs,
-        seed=split.seed,
-        on_progress=split.on_progress,
-    )
-    return {"dci": _dci_dict(dci)}, {"dci_importance": dci.importance_matrix.tolist()}
-
-
-def _dci_fast(split: Split) -> Output:
-    dci = compute_dci_fast(split.z_train, split.y_train, split.z_test, split.y_test, seed=split.seed)
-    return {"dci_fast": _dci_dict(dci)}, {"dci_importance": dci.importance_matrix.tolist()}
-
-
-def _sap(split: Split) -> Output:
-    return {"sap": compute_sap(split.z_train, split.y_train, split.z_test, split.y_test).sap}, {}
-
-
-def _sap_continuous(split: Split) -> Output:
-    sap = compute_sap(split.z_train, split.y_train, split.z_test, split.y_test, continuous_factors=True)
-    return {"sap_continuous": sap.sap}, {}
-
-
-def _modularity(split: Split) -> Output:
-    return {"modularity": modularity_from_mutual_info(split.mutual_info.mutual_info).modularity}, {}
-
-
-def _explicitness(split: Split) -> Output:
-    explicitness = compute_explicitness(split.z_train, split.y_train, split.z_test, split.y_test)
-    return {"explicitness_train": explicitness.train, "explicitness_test": explicitness.test}, {}
-
-
-def _infomec_of(split: Split, discrete: bool) -> dict[str, Any]:
-    info_mec = compute_infomec(split.z_train, split.y_train, discrete_latents=discrete, seed=split.seed)
-    values = {
-        "infom": info_mec.infom,
-        "infoc": info_mec.infoc,
-        "infoe": info_mec.infoe,
-        "infoe_near_zero": info_mec.infoe_near_zero,
-    }
-    return {"values": values, "nmi": info_mec.nmi.tolist(), "active": info_mec.active_latents.tolist()}
-
-
-def _infomec(split: Split) -> Output:
-    out = _infomec_of(split, split.discrete_latents)
-    return {"infomec": out["values"]}, {"infomec_nmi": out["nmi"], "infomec_active": out["active"]}
-
-
-def _infomec_codes(split: Split) -> Output:
-    return {"infomec_codes": _infomec_of(split, discrete=True)["values"]}, {}
-
-
-def _med(split: Split) -> Output:
-    med = compute_med(
-        split.z_train, split.y_train, split.z_test, split.y_test, topk=split.med_topk, n_jobs=split.n_jobs
-    )
-    return {"med": med.as_dict()}, {}
-
-
-def _factor_vae_output(name: str, result: FactorVAEResult) -> Output:
-    value = {
-        "train_accuracy": result.train_accuracy,
-        "eval_accuracy": result.eval_accuracy,
-        "num_active_dims": result.num_active_dims,
-    }
-    return {name: value}, {"factor_vae_votes": result.train_votes.tolist()}
-
-
-def _votes_kwargs(seed: int, votes: Votes) -> dict[str, Any]:
-    return {"seed": seed, "batch_size": votes.batch_size, "num_train": votes.train, "num_eval": votes.eval}
-
-
-def _factor_vae(
-    represent: Representation[RenderedT], dataset: GroundTruthDataset[RenderedT], seed: int, votes: Votes
-) -> Output:
-    result = compute_factor_vae(
-        represent, dataset, num_variance_estimate=votes.variance_samples, **_votes_kwargs(seed, votes)
-    )
-    return _factor_vae_output("factor_vae", result)
-
-
-def _factor_vae_corrected(
-    represent: Representation[RenderedT], dataset: GroundTruthDataset[RenderedT], seed: int, votes: Votes
-) -> Output:
-    result = compute_factor_vae_corrected(
-        represent, dataset, num_variance_estimate=votes.variance_samples, **_votes_kwargs(seed, votes)
-    )
-    return _factor_vae_output("factor_vae_corrected", result)
-
-
-def _beta_vae(
-    represent: Representation[RenderedT], dataset: GroundTruthDataset[RenderedT], seed: int, votes: Votes
-) -> Output:
-    with warnings.catch_warnings():
-        # The reference's LogisticRegression() stops at lbfgs' default 100 iterations.
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        beta = compute_beta_vae(represent, dataset, **_votes_kwargs(seed, votes))
-    return {"beta_vae": {"train_accuracy": beta.train_accuracy, "eval_accuracy": beta.eval_accuracy}}, {}
-
-
-def _factor_vae_images(votes: Votes) -> int:
-    return votes.variance_samples + (votes.train + votes.eval) * votes.batch_size
-
-
-def _beta_vae_images(votes: Votes) -> int:
-    return 2 * (votes.train + votes.eval) * votes.batch_size
-
-
-# --- the catalogue (compute order; the app orders by GROUPS) ----------------------------------------
-
 _DCI_SCORES = (
     ("disentanglement", "D", "disentanglement: each latent predicts one factor"),
     ("completeness", "C", "completeness: each factor is predicted by one latent"),
@@ -303,7 +138,7 @@ CATALOGUE: tuple[Metric, ...] = (
         "MI",
         "Chen et al. 2018, Isolating Sources of Disentanglement in VAEs",
         "latents",
-        _mig,
+        mig,
         (Score("mig", "MIG", "mutual information gap (Chen et al. 2018)"),),
         cost="milliseconds (20-bin histograms)",
         seconds=0.05,
@@ -314,7 +149,7 @@ CATALOGUE: tuple[Metric, ...] = (
         "DCI",
         "Eastwood & Williams 2018, A Framework for the Quantitative Evaluation of Disentangled Representations",
         "latents",
-        _dci,
+        dci,
         tuple(
             Score(
                 f"dci.{key}",
@@ -336,7 +171,7 @@ CATALOGUE: tuple[Metric, ...] = (
         "DCI",
         "an estimate of Eastwood & Williams 2018 DCI",
         "latents",
-        _dci_fast,
+        dci_fast,
         tuple(
             Score(
                 f"dci_fast.{key}",
@@ -358,7 +193,7 @@ CATALOGUE: tuple[Metric, ...] = (
         "MI",
         "Kumar et al. 2018, Variational Inference of Disentangled Latent Concepts from Unlabeled Observations",
         "latents",
-        _sap,
+        sap,
         (Score("sap", "SAP", "separated attribute predictability (Kumar et al. 2018)"),),
         cost="under a second (one-feature linear SVMs)",
         seconds=0.5,
@@ -369,7 +204,7 @@ CATALOGUE: tuple[Metric, ...] = (
         "MI",
         "Kumar et al. 2018 (R^2 variant)",
         "latents",
-        _sap_continuous,
+        sap_continuous,
         (Score("sap_continuous", "SAP (R²)", "SAP with squared correlations for continuous factors", shown=False),),
         cost="milliseconds (correlations)",
         seconds=0.05,
@@ -382,7 +217,7 @@ CATALOGUE: tuple[Metric, ...] = (
         "MI",
         "Ridgeway & Mozer 2018, Learning Deep Disentangled Embeddings with the F-Statistic Loss",
         "latents",
-        _modularity,
+        modularity,
         (Score("modularity", "Modularity", "modularity (Ridgeway & Mozer 2018)"),),
         cost="milliseconds (20-bin histograms)",
         seconds=0.05,
@@ -393,7 +228,7 @@ CATALOGUE: tuple[Metric, ...] = (
         "MI",
         "Ridgeway & Mozer 2018",
         "latents",
-        _explicitness,
+        explicitness,
         (
             Score(
                 "explicitness_train",
@@ -412,7 +247,7 @@ CATALOGUE: tuple[Metric, ...] = (
         "InfoMEC",
         "Hsu et al. 2023, Disentanglement via Latent Quantization",
         "latents",
-        _infomec,
+        infomec,
         tuple(Score(f"infomec.{key}", label, f"{about} (Hsu et al. 2023)") for key, label, about in _INFOMEC_SCORES),
         cost="seconds (k-NN mutual information, logistic regressions)",
         seconds=1.5,
@@ -424,7 +259,7 @@ CATALOGUE: tuple[Metric, ...] = (
         "InfoMEC",
         "Hsu et al. 2023 (their discrete plug-in estimator)",
         "codes",
-        _infomec_codes,
+        infomec_codes,
         tuple(
             Score(
                 f"infomec_codes.{key}",
@@ -447,7 +282,7 @@ CATALOGUE: tuple[Metric, ...] = (
         "MED",
         "Cao et al. 2022, An Empirical Study on Disentanglement of Negative-free Contrastive Learning",
         "latents",
-        _med,
+        med,
         (
             Score(
                 "med.disentanglement",
@@ -478,10 +313,10 @@ CATALOGUE: tuple[Metric, ...] = (
         "votes",
         "Kim & Mnih 2018, Disentangling by Factorising",
         "interventions",
-        _factor_vae,
+        factor_vae,
         _votes_scores("factor_vae", "FactorVAE ref", "FactorVAE score as disentanglement_lib computes it"),
         cost="minutes (renders and encodes every vote's images)",
-        images=_factor_vae_images,
+        images=factor_vae_images,
         null="drawn latent rows",
     ),
     Metric(
@@ -490,10 +325,10 @@ CATALOGUE: tuple[Metric, ...] = (
         "votes",
         "Kim & Mnih 2018",
         "interventions",
-        _factor_vae_corrected,
+        factor_vae_corrected,
         _votes_scores("factor_vae_corrected", "FactorVAE", "FactorVAE score, corrected argmin (Kim & Mnih 2018)"),
         cost="minutes (renders and encodes every vote's images)",
-        images=_factor_vae_images,
+        images=factor_vae_images,
         null="drawn latent rows",
         reuses="factor_vae",
     ),
@@ -503,10 +338,10 @@ CATALOGUE: tuple[Metric, ...] = (
         "votes",
         "Higgins et al. 2017, beta-VAE",
         "interventions",
-        _beta_vae,
+        beta_vae,
         _votes_scores("beta_vae", "BetaVAE", "BetaVAE score (Higgins et al. 2017)"),
         cost="minutes (renders and encodes two images per vote sample)",
-        images=_beta_vae_images,
+        images=beta_vae_images,
         null="drawn latent rows",
     ),
 )

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from latentatlas.metrics.catalogue import CATALOGUE, Split, metric
+from latentatlas.metrics.catalogue import CATALOGUE, metric
+from latentatlas.metrics.computations import Split
 
 # What compute_metrics computes on arrays: the catalogue's latents and codes entries, in its order.
 METRIC_NAMES = tuple(entry.name for entry in CATALOGUE if entry.source != "interventions")
