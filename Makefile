@@ -54,6 +54,13 @@ bench: setup
 	$(BIN)/python bench/upload_memory.py
 	$(BIN)/python bench/browser_decode.py
 	$(BIN)/python bench/population.py
+	$(BIN)/python bench/startup_memory.py
+	$(BIN)/python bench/adversarial.py
+	$(BIN)/python bench/import_onnx.py
+	$(BIN)/python bench/open_datasets.py
+	$(BIN)/python bench/med_speed.py
+	$(BIN)/python bench/fragments_speed.py
+	$(BIN)/python bench/metrics_speed.py
 
 screenshot: setup
 	LATENTATLAS_UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/e2e -k "screenshot or heatmap_reachability or flow_panel_truncates or population_scatter or same_input_through_each"
