@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
+from cli_helpers import train_command
 from latentatlas.cli import app
 from latentatlas.data import (
     DatasetError,
@@ -25,18 +26,6 @@ from latentatlas.data import (
 from latentatlas.data.factor_table import BINS, MAX_LEVELS, read_factor_table
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (40, 60, 230)}
-TINY = [
-    "--image-size",
-    "16",
-    "--widths",
-    "8,8",
-    "--batch-size",
-    "8",
-    "--threads",
-    "1",
-    "--device",
-    "cpu",
-]
 
 
 def _labelled_folder(root, count: int = 36, seed: int = 0):
@@ -247,11 +236,9 @@ def test_train_and_score_on_a_labelled_folder(labelled, tmp_path):
     out = tmp_path / "labelled-model"
     result = CliRunner().invoke(
         app,
-        [
-            "train",
+        train_command(
             "ae",
-            "--out",
-            str(out),
+            out,
             "--dataset",
             "folder",
             "--data-path",
@@ -260,8 +247,7 @@ def test_train_and_score_on_a_labelled_folder(labelled, tmp_path):
             str(labelled / "factors.csv"),
             "--steps",
             "2",
-            *TINY,
-        ],
+        ),
     )
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())
@@ -302,11 +288,9 @@ def test_train_with_a_bad_factors_csv_is_a_usage_error_and_writes_nothing(labell
     out = tmp_path / "never"
     result = CliRunner().invoke(
         app,
-        [
-            "train",
+        train_command(
             "ae",
-            "--out",
-            str(out),
+            out,
             "--dataset",
             "folder",
             "--data-path",
@@ -315,8 +299,7 @@ def test_train_with_a_bad_factors_csv_is_a_usage_error_and_writes_nothing(labell
             str(labelled / "factors.csv"),
             "--steps",
             "1",
-            *TINY,
-        ],
+        ),
     )
     assert result.exit_code == 2 and "line 3: 1 fields; the header has 2" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
