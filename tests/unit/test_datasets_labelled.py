@@ -232,23 +232,16 @@ def test_bad_folders_are_refused(labelled, change, message):
 # -- from the command line --------------------------------------------------------------
 
 
+def _train_on(labelled, out, steps: str):
+    """``latentatlas train ae`` on the labelled folder with its factors.csv, tiny."""
+    factors = str(labelled / "factors.csv")
+    options = ["--dataset", "folder", "--data-path", str(labelled), "--factors", factors, "--steps", steps]
+    return CliRunner().invoke(app, train_command("ae", out, *options))
+
+
 def test_train_and_score_on_a_labelled_folder(labelled, tmp_path):
     out = tmp_path / "labelled-model"
-    result = CliRunner().invoke(
-        app,
-        train_command(
-            "ae",
-            out,
-            "--dataset",
-            "folder",
-            "--data-path",
-            str(labelled),
-            "--factors",
-            str(labelled / "factors.csv"),
-            "--steps",
-            "2",
-        ),
-    )
+    result = _train_on(labelled, out, steps="2")
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())
     assert config["dataset"]["factors"] == str(labelled / "factors.csv")
@@ -286,21 +279,7 @@ def test_train_and_score_on_a_labelled_folder(labelled, tmp_path):
 def test_train_with_a_bad_factors_csv_is_a_usage_error_and_writes_nothing(labelled, tmp_path):
     (labelled / "factors.csv").write_text("file,size\nimages/000.png,1\nimages/001.png\n")
     out = tmp_path / "never"
-    result = CliRunner().invoke(
-        app,
-        train_command(
-            "ae",
-            out,
-            "--dataset",
-            "folder",
-            "--data-path",
-            str(labelled),
-            "--factors",
-            str(labelled / "factors.csv"),
-            "--steps",
-            "1",
-        ),
-    )
+    result = _train_on(labelled, out, steps="1")
     assert result.exit_code == 2 and "line 3: 1 fields; the header has 2" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert not out.exists()
