@@ -135,9 +135,8 @@ def write_npz(
     return path
 
 
-def write_dsprites(path: Path, sizes: tuple[int, ...] = DSPRITES_SIZES) -> Path:
-    """dSprites' npz (compressed): imgs 0/1, latents_classes, latents_values, pickled metadata."""
-    classes = grid_classes(sizes)
+def dsprites_latent_values(classes: np.ndarray) -> np.ndarray:
+    """dSprites' ``latents_values`` for rows of ``latents_classes``: each factor's grid of values at its class."""
     grids = [
         np.ones(1),
         np.arange(1.0, 4.0),
@@ -146,7 +145,13 @@ def write_dsprites(path: Path, sizes: tuple[int, ...] = DSPRITES_SIZES) -> Path:
         np.linspace(0, 1, 32),
         np.linspace(0, 1, 32),
     ]
-    values = np.stack([grid[classes[:, k]] for k, grid in enumerate(grids)], axis=1)
+    return np.stack([grid[classes[:, k]] for k, grid in enumerate(grids)], axis=1)
+
+
+def write_dsprites(path: Path, sizes: tuple[int, ...] = DSPRITES_SIZES) -> Path:
+    """dSprites' npz (compressed): imgs 0/1, latents_classes, latents_values, pickled metadata."""
+    classes = grid_classes(sizes)
+    values = dsprites_latent_values(classes)
     count = len(classes)
     arrays = {
         "imgs": (

@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -172,3 +174,18 @@ class LocalServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def one_model_server(model_folder: Path, tmp_path_factory, **settings: object) -> Iterator[LocalServer]:
+    """A LocalServer over a fresh models folder holding a copy of ``model_folder`` alone, started with
+    ``LATENTATLAS_<NAME>=value`` for each of ``settings`` (the environment is restored afterwards)."""
+    import pytest
+
+    models = tmp_path_factory.mktemp("one-model")
+    shutil.copytree(model_folder, models / model_folder.name)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in settings.items():
+            patch.setenv(f"LATENTATLAS_{name}", str(value))
+        with LocalServer(models, tmp_path_factory.mktemp("log") / "server.log") as running:
+            yield running

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import socket
 import time
 import urllib.error
@@ -17,7 +16,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from devtools import LocalServer, http_get
+from devtools import http_get, one_model_server
 
 HEADER_TIMEOUT_S = 1.0
 BODY_TIMEOUT_S = 1.0
@@ -31,8 +30,6 @@ LIVE_IDLE_S = 1.0
 
 @pytest.fixture(scope="module")
 def server(models_dir, ids, tmp_path_factory):
-    healthy = tmp_path_factory.mktemp("hygiene-models")
-    shutil.copytree(models_dir / ids.qlae, healthy / ids.qlae)
     limits = {
         "HEADER_TIMEOUT_SECONDS": HEADER_TIMEOUT_S,
         "BODY_TIMEOUT_SECONDS": BODY_TIMEOUT_S,
@@ -45,11 +42,8 @@ def server(models_dir, ids, tmp_path_factory):
         "LIVE_IDLE_SECONDS": LIVE_IDLE_S,
         "TORCH_THREADS": 1,
     }
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in limits.items():
-            patch.setenv(f"LATENTATLAS_{name}", str(value))
-        with LocalServer(healthy, tmp_path_factory.mktemp("log") / "server.log") as running:
-            yield running
+    with one_model_server(models_dir / ids.qlae, tmp_path_factory, **limits) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,12 @@ connection for ever, and the server keeps answering everyone else meanwhile."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 import time
 
 import pytest
 
-from devtools import LocalServer, http_get
+from devtools import http_get, one_model_server
 
 BODY_TIMEOUT_S = 1.0
 UPLOAD_LIMIT = 100_000
@@ -18,13 +17,9 @@ UPLOAD_LIMIT = 100_000
 
 @pytest.fixture(scope="module")
 def server(models_dir, ids, tmp_path_factory):
-    healthy = tmp_path_factory.mktemp("healthy-models")
-    shutil.copytree(models_dir / ids.qlae, healthy / ids.qlae)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LATENTATLAS_BODY_TIMEOUT_SECONDS", str(BODY_TIMEOUT_S))
-        patch.setenv("LATENTATLAS_MAX_UPLOAD_BYTES", str(UPLOAD_LIMIT))
-        with LocalServer(healthy, tmp_path_factory.mktemp("log") / "server.log") as running:
-            yield running
+    limits = {"BODY_TIMEOUT_SECONDS": BODY_TIMEOUT_S, "MAX_UPLOAD_BYTES": UPLOAD_LIMIT}
+    with one_model_server(models_dir / ids.qlae, tmp_path_factory, **limits) as running:
+        yield running
 
 
 def _stalled_upload(server, ids) -> socket.socket:

@@ -55,6 +55,16 @@ def wait_src_change(page, selector: str, old: str) -> str:
     return src(page, selector)
 
 
+def load_sample(page, model_id: str, size: int) -> None:
+    """Load a dataset sample; its original, reconstruction and decode are at the model's ``size``."""
+    before = src(page, "#original-img")
+    page.click("#sample-button")
+    wait_src_change(page, "#original-img", before)
+    wait_idle(page, model_id)
+    for selector in ("#original-img", "#reconstruction-img", "#decode-img"):
+        assert natural_size(page, selector) == (size, size), selector
+
+
 def select_model(page, model_id: str) -> None:
     page.select_option("#model-select", model_id)
     wait_idle(page, model_id)
@@ -183,12 +193,7 @@ def test_shapes3d_sample_sliders_traversal_and_screenshot(app, models, screensho
     codes = len(model["codebooks"][0])
 
     # A dataset sample: original, reconstruction and decode at the model's size.
-    before = src(page, "#original-img")
-    page.click("#sample-button")
-    wait_src_change(page, "#original-img", before)
-    wait_idle(page, SHAPES3D)
-    for selector in ("#original-img", "#reconstruction-img", "#decode-img"):
-        assert natural_size(page, selector) == (size, size), selector
+    load_sample(page, SHAPES3D, size)
     assert page.locator("#samples .thumb").count() > 0
 
     # QLAE sliders span the sorted codebook and hold code values only.

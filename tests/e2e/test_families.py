@@ -6,7 +6,7 @@ can be sampled, the metrics panel and comparison include them, and nothing errs.
 from __future__ import annotations
 
 import pytest
-from test_app import latent, natural_size, open_app, select_model, src, wait_idle, wait_src_change
+from test_app import latent, load_sample, natural_size, open_app, select_model, src, wait_idle, wait_src_change
 
 pytestmark = pytest.mark.e2e
 
@@ -28,12 +28,7 @@ def test_new_family_is_explorable(app, models, model_id):
     assert group == "Autoencoders and generators"
 
     # A dataset sample is encoded and reconstructed at the model's size.
-    before = src(page, "#original-img")
-    page.click("#sample-button")
-    wait_src_change(page, "#original-img", before)
-    wait_idle(page, model_id)
-    for selector in ("#original-img", "#reconstruction-img", "#decode-img"):
-        assert natural_size(page, selector) == (size, size), selector
+    load_sample(page, model_id, size)
     z = latent(page)
     assert len(z) == dims
     if caps["codes"]:  # quantised latents: every value is one of its codebook's

@@ -11,10 +11,9 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from cli_helpers import TINY, train_command
 from latentatlas.cli import app
 from latentatlas.store import load_model_folder
-
-TINY = ["--image-size", "16", "--widths", "8,8", "--batch-size", "8", "--threads", "1", "--device", "cpu"]
 
 
 @pytest.fixture
@@ -170,13 +169,15 @@ def _folder(root, count: int):
     return root
 
 
+def _train_on_folder(folder, out, *options: str) -> list[str]:
+    """``latentatlas train ae --dataset folder --data-path FOLDER OPTIONS...``, tiny."""
+    return train_command("ae", out, "--dataset", "folder", "--data-path", str(folder), *options)
+
+
 def test_train_on_an_image_folder(runner, tmp_path):
     folder = _folder(tmp_path / "photos", 20)
     out = tmp_path / "folder-model"
-    result = runner.invoke(
-        app,
-        ["train", "ae", "--out", str(out), "--dataset", "folder", "--data-path", str(folder), "--steps", "2", *TINY],
-    )
+    result = runner.invoke(app, _train_on_folder(folder, out, "--steps", "2"))
     assert result.exit_code == 0, result.output
     loaded = load_model_folder(out)
     assert loaded.config.dataset.name == "folder" and loaded.config.dataset.path == str(folder)
@@ -186,24 +187,7 @@ def test_train_on_an_image_folder(runner, tmp_path):
 def test_train_on_a_greyscale_image_folder(runner, tmp_path):
     folder = _folder(tmp_path / "photos", 20)
     out = tmp_path / "grey"
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            "ae",
-            "--out",
-            str(out),
-            "--dataset",
-            "folder",
-            "--data-path",
-            str(folder),
-            "--channels",
-            "1",
-            "--steps",
-            "2",
-            *TINY,
-        ],
-    )
+    result = runner.invoke(app, _train_on_folder(folder, out, "--channels", "1", "--steps", "2"))
     assert result.exit_code == 0, result.output
     assert load_model_folder(out).config.model.net.channels == 1
 
@@ -211,10 +195,7 @@ def test_train_on_a_greyscale_image_folder(runner, tmp_path):
 def test_train_on_a_tiny_image_folder(runner, tmp_path):
     folder = _folder(tmp_path / "few", 5)
     out = tmp_path / "few-model"
-    result = runner.invoke(
-        app,
-        ["train", "ae", "--out", str(out), "--dataset", "folder", "--data-path", str(folder), "--steps", "2", *TINY],
-    )
+    result = runner.invoke(app, _train_on_folder(folder, out, "--steps", "2"))
     assert result.exit_code == 0, repr(result.exception)
     assert (out / "weights.safetensors").is_file()
 

@@ -10,22 +10,11 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from cli_helpers import train_command
 from dataset_files import write_celeba, write_dsprites, write_mpi3d, write_shapes3d
 from latentatlas.cli import app
 from latentatlas.store import load_model_folder
 
-TINY = [
-    "--image-size",
-    "16",
-    "--widths",
-    "8,8",
-    "--batch-size",
-    "8",
-    "--threads",
-    "1",
-    "--device",
-    "cpu",
-]
 SUMMARY_KEYS = {"dataset", "images", "image_shape", "factors"}
 
 
@@ -151,19 +140,7 @@ def test_train_five_steps_on_an_official_format_dsprites_file(runner, dsprites_f
     out = tmp_path / "vae-dsprites-file"
     result = runner.invoke(
         app,
-        [
-            "train",
-            "vae",
-            "--out",
-            str(out),
-            "--dataset",
-            "dsprites",
-            "--data-path",
-            str(dsprites_file),
-            "--steps",
-            "5",
-            *TINY,
-        ],
+        train_command("vae", out, "--dataset", "dsprites", "--data-path", str(dsprites_file), "--steps", "5"),
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout.strip().splitlines()[-1])["steps"] == 5
@@ -181,19 +158,7 @@ def test_train_on_a_bad_file_is_a_usage_error_and_writes_nothing(runner, tmp_pat
     out = tmp_path / "never"
     result = runner.invoke(
         app,
-        [
-            "train",
-            "ae",
-            "--out",
-            str(out),
-            "--dataset",
-            "shapes3d",
-            "--data-path",
-            str(path),
-            "--steps",
-            "1",
-            *TINY,
-        ],
+        train_command("ae", out, "--dataset", "shapes3d", "--data-path", str(path), "--steps", "1"),
     )
     assert result.exit_code == 2 and "not an HDF5 file" in result.output and isinstance(result.exception, SystemExit)
     assert not out.exists()

@@ -11,7 +11,6 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-import latentatlas.train.loop as loop
 from latentatlas.cli import app
 from latentatlas.data import DatasetSpec, load_dataset
 from latentatlas.families import build_model, families, model_config
@@ -21,8 +20,8 @@ from latentatlas.families.contrastive import ContrastiveModel
 from latentatlas.families.simsiam import simsiam_loss
 from latentatlas.nets import NetConfig
 from latentatlas.nets.augment import Augmentations, augment
-from latentatlas.store import load_model_folder
-from latentatlas.train import TrainConfig, train
+from latentatlas.train import TrainConfig
+from train_helpers import crash_then_resume
 
 KINDS = ("byol", "simsiam", "barlow")
 NET16 = NetConfig(image_size=16, channels=1, widths=(8, 8), hidden=32)
@@ -213,27 +212,10 @@ def test_encoder_only_capabilities_and_representation(kind):
     assert family.config.default_latent_dim(NetConfig(), 5) == 256
 
 
-class Crash(Exception):
-    pass
-
-
 def test_byol_crash_then_resume_is_bitwise_equal_ema_target_included(tmp_path, monkeypatch):
     config = model_config(kind="byol", latent_dim=8, net=NET16, **SMALL_HEADS["byol"])
     settings = TrainConfig(steps=6, batch_size=8, threads=1, device="cpu", log_every=2, checkpoint_every=4, seed=3)
-    straight = train(config, DSPRITES16, settings, tmp_path / "straight", progress=False)
-    real_save = loop.save_checkpoint
-
-    def save_then_crash(*args, **kwargs):
-        real_save(*args, **kwargs)
-        raise Crash
-
-    monkeypatch.setattr(loop, "save_checkpoint", save_then_crash)
-    with pytest.raises(Crash):
-        train(config, DSPRITES16, settings, tmp_path / "crashed", progress=False)
-    monkeypatch.setattr(loop, "save_checkpoint", real_save)
-    resumed = train(config, DSPRITES16, settings, tmp_path / "crashed", resume=True, progress=False)
-    a = load_model_folder(tmp_path / "straight").model.state_dict()
-    b = load_model_folder(tmp_path / "crashed").model.state_dict()
+    straight, resumed, a, b = crash_then_resume(config, DSPRITES16, settings, tmp_path, monkeypatch)
     assert a.keys() == b.keys()
     assert any(name.startswith("target_backbone.") for name in a)
     for name in a:

@@ -104,6 +104,7 @@ def test_training_draws_its_batches_from_the_correlated_pair_and_records_it(tmp_
 
     from typer.testing import CliRunner
 
+    from cli_helpers import train_command
     from latentatlas.cli import app
     from latentatlas.data import DatasetSpec, DSprites
     from latentatlas.families.base import TrainConfig
@@ -118,27 +119,7 @@ def test_training_draws_its_batches_from_the_correlated_pair_and_records_it(tmp_
     assert abs(np.corrcoef(uniform[:, 3], uniform[:, 4])[0, 1]) < 0.05
 
     out = tmp_path / "run"
-    args = [
-        "train",
-        "vae",
-        "--out",
-        str(out),
-        "--image-size",
-        "16",
-        "--widths",
-        "8,8",
-        "--steps",
-        "2",
-        "--batch-size",
-        "8",
-        "--threads",
-        "1",
-        "--device",
-        "cpu",
-        "--correlate",
-        "posX,posY",
-    ]
-    result = CliRunner().invoke(app, args)
+    result = CliRunner().invoke(app, train_command("vae", out, "--steps", "2", "--correlate", "posX,posY"))
     assert result.exit_code == 0, result.output
     assert json.loads((out / "config.json").read_text())["train"]["correlate"] == "posX,posY"
 
@@ -146,24 +127,11 @@ def test_training_draws_its_batches_from_the_correlated_pair_and_records_it(tmp_
 def test_a_bad_correlated_pair_is_a_usage_error_and_writes_nothing(tmp_path):
     from typer.testing import CliRunner
 
+    from cli_helpers import train_command
     from latentatlas.cli import app
 
     out = tmp_path / "run"
-    args = [
-        "train",
-        "vae",
-        "--out",
-        str(out),
-        "--image-size",
-        "16",
-        "--widths",
-        "8,8",
-        "--steps",
-        "2",
-        "--device",
-        "cpu",
-    ]
     for pair, words in (("posX,colour", "colour"), ("posX,posX", "itself")):
-        result = CliRunner().invoke(app, [*args, "--correlate", pair])
+        result = CliRunner().invoke(app, train_command("vae", out, "--steps", "2", "--correlate", pair))
         assert result.exit_code == 2 and words in result.output, result.output
     assert not out.exists()

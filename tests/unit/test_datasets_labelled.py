@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
+from cli_helpers import train_command
 from latentatlas.cli import app
 from latentatlas.data import (
     DatasetError,
@@ -25,18 +26,6 @@ from latentatlas.data import (
 from latentatlas.data.factor_table import BINS, MAX_LEVELS, read_factor_table
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (40, 60, 230)}
-TINY = [
-    "--image-size",
-    "16",
-    "--widths",
-    "8,8",
-    "--batch-size",
-    "8",
-    "--threads",
-    "1",
-    "--device",
-    "cpu",
-]
 
 
 def _labelled_folder(root, count: int = 36, seed: int = 0):
@@ -243,26 +232,16 @@ def test_bad_folders_are_refused(labelled, change, message):
 # -- from the command line --------------------------------------------------------------
 
 
+def _train_on(labelled, out, steps: str):
+    """``latentatlas train ae`` on the labelled folder with its factors.csv, tiny."""
+    factors = str(labelled / "factors.csv")
+    options = ["--dataset", "folder", "--data-path", str(labelled), "--factors", factors, "--steps", steps]
+    return CliRunner().invoke(app, train_command("ae", out, *options))
+
+
 def test_train_and_score_on_a_labelled_folder(labelled, tmp_path):
     out = tmp_path / "labelled-model"
-    result = CliRunner().invoke(
-        app,
-        [
-            "train",
-            "ae",
-            "--out",
-            str(out),
-            "--dataset",
-            "folder",
-            "--data-path",
-            str(labelled),
-            "--factors",
-            str(labelled / "factors.csv"),
-            "--steps",
-            "2",
-            *TINY,
-        ],
-    )
+    result = _train_on(labelled, out, steps="2")
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())
     assert config["dataset"]["factors"] == str(labelled / "factors.csv")
@@ -300,24 +279,7 @@ def test_train_and_score_on_a_labelled_folder(labelled, tmp_path):
 def test_train_with_a_bad_factors_csv_is_a_usage_error_and_writes_nothing(labelled, tmp_path):
     (labelled / "factors.csv").write_text("file,size\nimages/000.png,1\nimages/001.png\n")
     out = tmp_path / "never"
-    result = CliRunner().invoke(
-        app,
-        [
-            "train",
-            "ae",
-            "--out",
-            str(out),
-            "--dataset",
-            "folder",
-            "--data-path",
-            str(labelled),
-            "--factors",
-            str(labelled / "factors.csv"),
-            "--steps",
-            "1",
-            *TINY,
-        ],
-    )
+    result = _train_on(labelled, out, steps="1")
     assert result.exit_code == 2 and "line 3: 1 fields; the header has 2" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert not out.exists()

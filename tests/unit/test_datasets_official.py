@@ -24,6 +24,7 @@ import torch
 
 from dataset_files import (
     DSPRITES_SIZES,
+    dsprites_latent_values,
     grid_classes,
     marked_index,
     write_celeba,
@@ -109,15 +110,7 @@ def test_the_official_dsprites_order_is_the_procedural_one():
     """The full official layout (737,280 rows, C order over color, shape, scale, orientation, posX, posY)
     through the loader's layout check: every index has the procedural set's factors and values."""
     classes = grid_classes(DSPRITES_SIZES)
-    grids = [
-        np.ones(1),
-        np.arange(1.0, 4.0),
-        np.linspace(0.5, 1, 6),
-        np.linspace(0, 2 * np.pi, 40),
-        np.linspace(0, 1, 32),
-        np.linspace(0, 1, 32),
-    ]
-    values = np.stack([grid[classes[:, k]] for k, grid in enumerate(grids)], axis=1)
+    values = dsprites_latent_values(classes)
     official_values = dsprites_factors(classes, values, "dsprites.npz")
     procedural = DSprites(DatasetSpec(name="dsprites", image_size=16))
     assert tuple(len(v) for v in official_values) == procedural.factor_sizes

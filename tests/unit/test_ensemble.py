@@ -14,6 +14,7 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
+from cli_helpers import TINY
 from latentatlas.cli import app
 from latentatlas.data import DatasetSpec
 from latentatlas.evaluation.ensemble import analyze_ensemble
@@ -176,20 +177,11 @@ def test_cli_train_and_analyze(tmp_path):
         "1,4",
         "--seeds",
         "1",
-        "--image-size",
-        "16",
-        "--widths",
-        "8,8",
         "--latent-dim",
         "2",
         "--steps",
         "2",
-        "--batch-size",
-        "8",
-        "--threads",
-        "1",
-        "--device",
-        "cpu",
+        *TINY,
         "--probe-size",
         "24",
         "--jobs",
@@ -299,20 +291,11 @@ def test_killing_ensemble_train_leaves_no_orphan_workers(tmp_path):
         "1,2",
         "--seeds",
         "1",
-        "--image-size",
-        "16",
-        "--widths",
-        "8,8",
         "--latent-dim",
         "3",
         "--steps",
         "100000",
-        "--batch-size",
-        "8",
-        "--threads",
-        "1",
-        "--device",
-        "cpu",
+        *TINY,
         "--probe-size",
         "20",
         "--jobs",

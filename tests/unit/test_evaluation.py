@@ -55,24 +55,16 @@ def folders(tmp_path_factory) -> dict[str, Path]:
     return out
 
 
+def _evaluate_command(folder: Path) -> list[str]:
+    """``latentatlas evaluate FOLDER`` with small vote and sample counts, on one CPU thread."""
+    votes = ["--train-votes", "4", "--eval-votes", "2"]
+    return ["evaluate", str(folder), "--samples", str(SAMPLES), *votes, "--threads", "1", "--device", "cpu"]
+
+
 @pytest.fixture(scope="module")
 def cli_run(folders):
     """``latentatlas evaluate`` on the QLAE with small counts."""
-    args = [
-        "evaluate",
-        str(folders["qlae"]),
-        "--samples",
-        str(SAMPLES),
-        "--train-votes",
-        "4",
-        "--eval-votes",
-        "2",
-        "--threads",
-        "1",
-        "--device",
-        "cpu",
-    ]
-    return CliRunner().invoke(app, args)
+    return CliRunner().invoke(app, _evaluate_command(folders["qlae"]))
 
 
 def _check_metrics(metrics: dict, latent_dim: int) -> None:
@@ -172,21 +164,7 @@ def test_an_ordered_flow_is_scored_on_its_top_2k_latents(tmp_path):
     folder = tmp_path / "flow"
     train(config, spec, run, folder, progress=False)
     (folder / "traversals.png").unlink()
-    args = [
-        "evaluate",
-        str(folder),
-        "--samples",
-        str(SAMPLES),
-        "--train-votes",
-        "4",
-        "--eval-votes",
-        "2",
-        "--threads",
-        "1",
-        "--device",
-        "cpu",
-    ]
-    result = CliRunner().invoke(app, args)
+    result = CliRunner().invoke(app, _evaluate_command(folder))
     assert result.exit_code == 0, result.output
     assert "PSNR by C (EOFlow / PCA)" in result.stdout and "C=   768  120.00 / 120.00 dB" in result.stdout
     card = _strict_json(folder / "card.json")

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
 
 from latentatlas.cli import app
-from latentatlas.data import DatasetSpec, load_dataset
 from latentatlas.families import build_model, families, model_config
 from latentatlas.families.factorvae import FactorVAE, FactorVAEConfig, discriminator_loss, permute_dims
 from latentatlas.nets import NetConfig
 from latentatlas.train import TrainConfig
+from train_helpers import assert_a_few_steps_lower_the_loss
 
 NET16 = NetConfig(image_size=16, channels=1, widths=(8, 8), hidden=32)
 
@@ -110,11 +109,7 @@ def test_discriminator_gradient_does_not_reach_the_vae_and_vice_versa():
 
 def test_a_few_steps_on_dsprites_lower_the_loss():
     model = _model()
-    trainer = model.make_trainer(TrainConfig(lr=2e-3, weight_decay=0.0))
-    dataset, rng = load_dataset(DatasetSpec(name="dsprites", image_size=16)), np.random.default_rng(0)
-    losses = [trainer.step(lambda: dataset.images(dataset.sample_train_indices(16, rng)), s)["loss"] for s in range(40)]
-    assert np.isfinite(losses).all()
-    assert np.mean(losses[-8:]) < 0.7 * np.mean(losses[:8]), (losses[:8], losses[-8:])
+    assert_a_few_steps_lower_the_loss(model)
 
 
 def test_registry_defaults_and_help():

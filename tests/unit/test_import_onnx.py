@@ -24,6 +24,11 @@ from latentatlas.store.folders import load_model_folder
 VAE = os.fspath(os.path.join(os.path.dirname(__file__), "..", "..", "models", "vae-dsprites"))
 
 
+def _import_pair(encoder, decoder, out, *options: str) -> list[str]:
+    """``latentatlas import onnx --encoder E --decoder D OPTIONS... --out OUT``."""
+    return ["import", "onnx", "--encoder", str(encoder), "--decoder", str(decoder), *options, "--out", str(out)]
+
+
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
@@ -41,20 +46,7 @@ def imported_vae(vae_graphs, tmp_path_factory):
     encoder, decoder = vae_graphs
     result = CliRunner().invoke(
         app,
-        [
-            "import",
-            "onnx",
-            "--encoder",
-            str(encoder),
-            "--decoder",
-            str(decoder),
-            "--latent-output",
-            "mu",
-            "--dataset",
-            "dsprites",
-            "--out",
-            str(out),
-        ],
+        _import_pair(encoder, decoder, out, "--latent-output", "mu", "--dataset", "dsprites"),
     )
     assert result.exit_code == 0, result.output
     return out, json.loads(result.stdout.strip().splitlines()[-1])
@@ -111,12 +103,7 @@ def test_the_browser_gets_the_imported_decoder_itself(imported_vae, tmp_path):
 def test_evaluate_scores_an_imported_model(runner, tmp_path):
     encoder, decoder = tiny_pair(tmp_path / "graphs")
     out = tmp_path / "models" / "tiny"
-    assert (
-        runner.invoke(
-            app, ["import", "onnx", "--encoder", str(encoder), "--decoder", str(decoder), "--out", str(out)]
-        ).exit_code
-        == 0
-    )
+    assert runner.invoke(app, _import_pair(encoder, decoder, out)).exit_code == 0
     result = runner.invoke(
         app, ["evaluate", str(out), "--samples", "60", "--train-votes", "2", "--eval-votes", "2", "--threads", "1"]
     )
@@ -144,20 +131,7 @@ def test_nhwc_graphs_in_plus_minus_one(runner, tmp_path):
     out = tmp_path / "models" / "nhwc"
     result = runner.invoke(
         app,
-        [
-            "import",
-            "onnx",
-            "--encoder",
-            str(encoder),
-            "--decoder",
-            str(decoder),
-            "--layout",
-            "nhwc",
-            "--range",
-            "pm1",
-            "--out",
-            str(out),
-        ],
+        _import_pair(encoder, decoder, out, "--layout", "nhwc", "--range", "pm1"),
     )
     assert result.exit_code == 0, result.output
     model = load_model_folder(out).model
@@ -227,9 +201,7 @@ def test_the_browser_gets_float16_graphs_as_float32(runner, tmp_path):
         ["n", 1, 64, 64],
     )
     out = tmp_path / "models" / "half"
-    result = runner.invoke(
-        app, ["import", "onnx", "--encoder", str(encoder), "--decoder", str(decoder), "--out", str(out)]
-    )
+    result = runner.invoke(app, _import_pair(encoder, decoder, out))
     assert result.exit_code == 0, result.output
     browser = export_onnx(out, tmp_path / "cache")
     assert set(browser.parts) == {"decoder", "encoder"}, browser.unavailable

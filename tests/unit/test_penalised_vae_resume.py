@@ -6,20 +6,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-import latentatlas.train.loop as loop
 from latentatlas.data import DatasetSpec
 from latentatlas.families import model_config
 from latentatlas.nets import NetConfig
-from latentatlas.store import load_model_folder
-from latentatlas.train import TrainConfig, train
+from latentatlas.train import TrainConfig
+from train_helpers import crash_then_resume
 
 NET16 = NetConfig(image_size=16, channels=1, widths=(8, 8), hidden=32)
 DSPRITES16 = DatasetSpec(name="dsprites", image_size=16)
 OPTIONS = {"factorvae": {"discriminator_layers": 3, "discriminator_width": 32}, "hfs": {"gamma": 2.0}}
-
-
-class Crash(Exception):
-    pass
 
 
 @pytest.mark.parametrize("kind", ["factorvae", "hfs"])
@@ -27,23 +22,7 @@ def test_crash_then_resume_is_bitwise_equal(tmp_path, monkeypatch, kind):
     config = model_config(kind=kind, latent_dim=4, net=NET16, **OPTIONS[kind])
     tiny = {"threads": 1, "device": "cpu", "log_every": 2, "checkpoint_every": 4, "seed": 3}
     settings = TrainConfig(steps=8, batch_size=8, lr=1e-3, **tiny)
-    straight = train(config, DSPRITES16, settings, tmp_path / "straight", progress=False)
-
-    real_save = loop.save_checkpoint
-
-    def save_then_crash(*args, **kwargs):
-        real_save(*args, **kwargs)
-        raise Crash  # the process dies right after the step-4 checkpoint
-
-    monkeypatch.setattr(loop, "save_checkpoint", save_then_crash)
-    with pytest.raises(Crash):
-        train(config, DSPRITES16, settings, tmp_path / "crashed", progress=False)
-    monkeypatch.setattr(loop, "save_checkpoint", real_save)
-    assert (tmp_path / "crashed" / "checkpoint" / "latest").read_text() == "step-4"
-    resumed = train(config, DSPRITES16, settings, tmp_path / "crashed", resume=True, progress=False)
-
-    a = load_model_folder(tmp_path / "straight").model.state_dict()
-    b = load_model_folder(tmp_path / "crashed").model.state_dict()
+    straight, resumed, a, b = crash_then_resume(config, DSPRITES16, settings, tmp_path, monkeypatch)
     assert a.keys() == b.keys()
     if kind == "factorvae":
         assert any(name.startswith("discriminator.") for name in a)  # saved with the model

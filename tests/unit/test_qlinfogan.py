@@ -13,8 +13,8 @@ from latentatlas.families import build_model, families, model_config
 from latentatlas.families.base import DiscreteCodes, PriorSampling
 from latentatlas.families.qlinfogan import QLInfoGAN, QLInfoGANConfig, gradient_penalty
 from latentatlas.nets import NetConfig
-from latentatlas.store import load_model_folder
-from latentatlas.train import TrainConfig, train
+from latentatlas.train import TrainConfig
+from train_helpers import crash_then_resume
 
 NET16 = NetConfig(image_size=16, channels=1, widths=(8, 8), hidden=32)
 DSPRITES16 = DatasetSpec(name="dsprites", image_size=16)
@@ -149,32 +149,12 @@ def test_latent_loss_falls_on_a_tiny_run():
 
 
 def test_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
-    import latentatlas.train.loop as loop
-
     # generator_period 3: generator updates at steps 3 and 6 (1-based), one in each half.
     config = model_config(kind="qlinfogan", latent_dim=4, net=NET16, codebook_size=4, generator_period=3)
     settings = TrainConfig(steps=8, batch_size=8, threads=1, device="cpu", log_every=2, checkpoint_every=4, seed=3)
-    straight = train(config, DSPRITES16, settings, tmp_path / "straight", progress=False)
-
-    real_save = loop.save_checkpoint
-
-    class Crash(Exception):
-        pass
-
-    def save_then_crash(*args, **kwargs):
-        real_save(*args, **kwargs)
-        raise Crash  # the process dies right after the step-4 checkpoint
-
-    monkeypatch.setattr(loop, "save_checkpoint", save_then_crash)
-    with pytest.raises(Crash):
-        train(config, DSPRITES16, settings, tmp_path / "crashed", progress=False)
-    monkeypatch.setattr(loop, "save_checkpoint", real_save)
-    assert (tmp_path / "crashed" / "checkpoint" / "latest").read_text() == "step-4"
-    resumed = train(config, DSPRITES16, settings, tmp_path / "crashed", resume=True, progress=False)
+    straight, resumed, a, b = crash_then_resume(config, DSPRITES16, settings, tmp_path, monkeypatch)
     assert resumed["steps"] == straight["steps"] == 8
 
-    a = load_model_folder(tmp_path / "straight").model.state_dict()
-    b = load_model_folder(tmp_path / "crashed").model.state_dict()
     assert a.keys() == b.keys()
     for name in a:
         assert torch.equal(a[name], b[name]), name

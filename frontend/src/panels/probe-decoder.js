@@ -5,6 +5,7 @@
 
 import { modelPath, request } from "../lib/api.js";
 import { setImage } from "../lib/dom.js";
+import { cancelPending, hasPending } from "../lib/pending.js";
 
 export const probeApi = {
   /** {image, label, heldout_psnr_db} */
@@ -31,13 +32,11 @@ export class ProbeDecoderView {
   }
 
   get busy() {
-    return Boolean(this.timer) || this.loading > 0;
+    return hasPending(this);
   }
 
   show(model) {
-    this.abort?.abort();
-    clearTimeout(this.timer);
-    this.timer = 0;
+    cancelPending(this);
     this.model = model;
     const { els } = this;
     els.figure.hidden = !rendersByProbe(model);

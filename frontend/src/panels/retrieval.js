@@ -7,6 +7,7 @@
 import { modelPath, request } from "../lib/api.js";
 import { fmt } from "../lib/format.js";
 import { make } from "../lib/dom.js";
+import { cancelPending, hasPending } from "../lib/pending.js";
 import { probeApi, probeLabel, rendersByProbe } from "./probe-decoder.js";
 
 export const retrievalApi = {
@@ -55,13 +56,11 @@ export class NearestPanel {
   }
 
   get busy() {
-    return Boolean(this.timer) || this.loading > 0;
+    return hasPending(this);
   }
 
   show(model) {
-    this.abort?.abort();
-    clearTimeout(this.timer);
-    this.timer = 0;
+    cancelPending(this);
     this.model = model;
     this.latent = null;
     this.neighbours = [];

@@ -5,6 +5,7 @@
 // grid is one Tab stop: arrow keys move a cursor over the tiles (read out), Enter or Space sets it.
 
 import { fmt } from "../lib/format.js";
+import { hasPending } from "../lib/pending.js";
 import { sliderLimit } from "./latent.js";
 
 export class TraversalView {
@@ -212,7 +213,7 @@ export class TraversalPanel {
   }
 
   get busy() {
-    return Boolean(this.timer) || this.loading > 0;
+    return hasPending(this);
   }
 
   get steps() {
