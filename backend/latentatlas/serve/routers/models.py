@@ -9,8 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from latentatlas.config import Settings
-from latentatlas.serve.deps import get_registry, get_service, get_settings
+from latentatlas.serve.deps import AppSettings, get_registry, get_service
 from latentatlas.serve.image_input import ImageRequest, image_body, image_input
 from latentatlas.serve.registry import ModelRegistry
 from latentatlas.serve.schemas import (
@@ -32,7 +31,6 @@ router = APIRouter(prefix="/api/models", tags=["models"], responses=errors(400, 
 UPLOAD_ERRORS = errors(408, 413, 415)
 Service = Annotated[ModelService, Depends(get_service)]
 Registry = Annotated[ModelRegistry, Depends(get_registry)]
-AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
 @router.get("", response_model=ModelList)

@@ -10,8 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 
-from latentatlas.config import Settings
-from latentatlas.serve.deps import get_service, get_settings
+from latentatlas.serve.deps import AppSettings, get_service
 from latentatlas.serve.image_input import ImageRequest, image_body, image_input
 from latentatlas.serve.schemas import (
     DenoiseByIndex,
@@ -28,7 +27,6 @@ from latentatlas.serve.services.ordered import OrderedLatentService
 
 router = APIRouter(prefix="/api/models", tags=["ordered latents"], responses=errors(400, 403, 404, 409, 422, 503))
 UPLOAD_ERRORS = errors(408, 413, 415)
-AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
 def ordered(what: str) -> Callable[[ModelService], OrderedLatentService]:
