@@ -34,8 +34,7 @@ from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the dev-only helpers live with the tests
-from devtools import HOST, LocalServer, machine_info, percentiles, rss_mb
-from latentatlas.store.folders import write_json
+from devtools import HOST, LocalServer, machine_info, percentiles, rss_mb, write_report
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "bench" / "results" / "adversarial.json"
@@ -256,9 +255,7 @@ def main() -> None:
         "seconds_per_attack": args.seconds,
         "attacks": results,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_json(args.out, report)
-    print(f"wrote {args.out}")
+    write_report(args.out, report)
 
 
 def _held(holder: SocketHolder, seconds: float) -> dict:

@@ -44,8 +44,7 @@ PAINTED_SCRIPT = SLIDER_SCRIPT.replace(
 assert PAINTED_SCRIPT != SLIDER_SCRIPT
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the dev-only helpers live with the tests
-from devtools import CHROMIUM, CHROMIUM_ARGS, HOST, LocalServer, machine_info, percentiles
-from latentatlas.store.folders import write_json
+from devtools import CHROMIUM, CHROMIUM_ARGS, HOST, LocalServer, machine_info, percentiles, write_report
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "bench" / "results" / "browser_decode.json"
@@ -218,9 +217,7 @@ def main() -> int:
         "machine": machine_info(load_before),
         "models": results,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_json(args.out, report)
-    print(f"written to {args.out}")
+    write_report(args.out, report)
     return 0
 
 

@@ -21,8 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the dev-only helpers live with the tests
-from devtools import CHROMIUM, CHROMIUM_ARGS, HOST, LocalServer, http_get, machine_info, percentiles
-from latentatlas.store.folders import write_json
+from devtools import CHROMIUM, CHROMIUM_ARGS, HOST, LocalServer, http_get, machine_info, percentiles, write_report
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "bench" / "results" / "population.json"
@@ -98,8 +97,7 @@ def main() -> int:
         "machine": machine_info(load_before),
         "models": results,
     }
-    write_json(args.out, report)
-    print(f"written to {args.out}")
+    write_report(args.out, report)
     return 0
 
 

@@ -33,8 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the dev-only helpers live with the tests
-from devtools import LocalServer, http_get, machine_info, rss_mb
-from latentatlas.store.folders import write_json
+from devtools import LocalServer, http_get, machine_info, rss_mb, write_report
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "bench" / "results" / "startup_memory.json"
@@ -190,9 +189,7 @@ def main() -> int:
         "session_rss_mb": result["session"]["rss_after_session_mb"] <= TARGETS["session_rss_mb"],
     }
     result["machine"] = machine_info(load_before)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_json(args.out, result)
-    print(f"wrote {args.out}")
+    write_report(args.out, result)
     return 0
 
 

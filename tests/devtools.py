@@ -54,6 +54,15 @@ def percentiles(values: list[float]) -> dict:
     return {"n": int(array.size), **{key: round(float(value), 3) for key, value in summary.items()}}
 
 
+def write_report(out: Path, report: dict) -> None:
+    """Write a benchmark's report as JSON at ``out`` (its folder made if missing; atomically) and say where."""
+    from latentatlas.store.folders import write_json
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_json(out, report)
+    print(f"wrote {out}")
+
+
 def machine_info(load_before: tuple[float, ...]) -> dict:
     """What a benchmark's numbers depend on: platform, CPU, Python, torch and its threads, and
     the 1-minute load average before and after the run (other work skews every number)."""

@@ -3,23 +3,21 @@
 
 from __future__ import annotations
 
-from abc import abstractmethod
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
-from latentatlas.data.base import DatasetError, DatasetSpec, FactorDataset
+from latentatlas.data.base import DatasetError, DatasetSpec
 from latentatlas.data.factor_table import FactorTable, read_factor_table
 from latentatlas.data.folder import UNREADABLE, read_image
-from latentatlas.data.stored import pixels_to_tensor
+from latentatlas.data.stored import StoredRows
 
 NEAREST_CHUNK = 256  # factor vectors matched against every combination at once
 
 
-class LabelledRows(FactorDataset):
-    """A :class:`FactorDataset` over labelled rows.
+class LabelledRows(StoredRows):
+    """A :class:`FactorDataset` over labelled rows (their images read by ``read``).
 
     Sampling factors samples rows, so every sampled combination exists. ``render(factors)``
     gives, for each factor vector, the image of a row with exactly those factors: the i-th
@@ -96,16 +94,6 @@ class LabelledRows(FactorDataset):
                 for start in range(0, len(factors), NEAREST_CHUNK)
             ]
         )
-
-    @abstractmethod
-    def read(self, indices: np.ndarray) -> np.ndarray:
-        """The images of rows ``indices`` as uint8 (n, H, W, C), in the order asked."""
-
-    def images(self, indices: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
-        return pixels_to_tensor(self.read(np.asarray(indices, dtype=np.int64)), self.image_size, device)
-
-    def render(self, factors: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
-        return self.images(self.factors_to_index(factors), device)
 
 
 class LabelledFolder(LabelledRows):

@@ -45,7 +45,22 @@ def grid_sizes(classes: np.ndarray, path: Path, what: str) -> tuple[int, ...]:
     return sizes
 
 
-class StoredGrid(FactorDataset):
+class StoredRows(FactorDataset):
+    """A :class:`FactorDataset` whose images are read, not rendered: ``read`` gives the uint8 rows,
+    ``images`` resizes them to the spec's size and ``render(factors)`` reads the rows of those factors."""
+
+    @abstractmethod
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        """The stored images at ``indices`` as uint8 (n, H, W, C), in the order asked."""
+
+    def images(self, indices: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+        return pixels_to_tensor(self.read(np.asarray(indices, dtype=np.int64)), self.image_size, device)
+
+    def render(self, factors: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+        return self.images(self.factors_to_index(factors), device)
+
+
+class StoredGrid(StoredRows):
     """A complete factor grid stored as image rows in C order (the official dSprites, Shapes3D and
     MPI3D files): ``render(factors)`` reads the rows of those factors."""
 
@@ -62,13 +77,3 @@ class StoredGrid(FactorDataset):
         self.factor_values = factor_values
         self.image_size = spec.image_size
         super().__init__(spec)
-
-    @abstractmethod
-    def read(self, indices: np.ndarray) -> np.ndarray:
-        """The stored images at ``indices`` as uint8 (n, H, W, C), in the order asked."""
-
-    def images(self, indices: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
-        return pixels_to_tensor(self.read(np.asarray(indices, dtype=np.int64)), self.image_size, device)
-
-    def render(self, factors: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
-        return self.images(self.factors_to_index(factors), device)

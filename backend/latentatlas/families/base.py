@@ -276,6 +276,26 @@ class PriorSampling(ABC):
         """``n`` latents (n, D) from the prior, on the model's device."""
 
 
+class QuantizedLatents(DiscreteCodes, PriorSampling):
+    """``codes`` and ``sample`` through the model's :class:`LatentQuantizer` ``quantizer``: the
+    codebooks are its values, and the prior is uniform over each dimension's codebook
+    (differentiable with respect to the codebooks)."""
+
+    quantizer: LatentQuantizer
+    codebook_weights = "quantizer.values"
+
+    def quantize(self, continuous: torch.Tensor) -> Encoding:
+        """Pre-quantised latents z_c (N, D) -> the encoding of their nearest codebook values."""
+        codes = self.quantizer.codes(continuous)
+        return Encoding(self.quantizer.lookup(codes), codes=codes)
+
+    def codebooks(self) -> torch.Tensor:
+        return self.quantizer.values.detach()
+
+    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.quantizer.sample(n, generator)
+
+
 CAPABILITY_MIXINS: dict[str, type] = {
     "codes": DiscreteCodes,
     "posterior": GaussianPosterior,

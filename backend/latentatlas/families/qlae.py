@@ -48,11 +48,10 @@ from pydantic import Field
 from latentatlas.families import register
 from latentatlas.families.base import (
     Capabilities,
-    DiscreteCodes,
     Encoding,
     FamilyConfig,
     LatentModel,
-    PriorSampling,
+    QuantizedLatents,
     reconstruction_loss,
 )
 from latentatlas.nets.blocks import ConvDecoder, ConvEncoder
@@ -71,12 +70,11 @@ class QLAEConfig(FamilyConfig):
     )
 
 
-class QLAE(LatentModel, DiscreteCodes, PriorSampling):
+class QLAE(LatentModel, QuantizedLatents):
     """Quantised-latent autoencoder; ``encode`` returns the quantised latent z_q. Its prior is
     uniform over each dimension's codebook (the paper's factorised prior over codes)."""
 
     capabilities = Capabilities(codes=True, sample=True)
-    codebook_weights = "quantizer.values"
     config: QLAEConfig
 
     def __init__(self, config: QLAEConfig) -> None:
@@ -86,17 +84,10 @@ class QLAE(LatentModel, DiscreteCodes, PriorSampling):
         self.quantizer = LatentQuantizer(config.latent_dim, config.codebook_size)
 
     def encode(self, images: torch.Tensor) -> Encoding:
-        codes = self.quantizer.codes(self.encoder(images))
-        return Encoding(self.quantizer.lookup(codes), codes=codes)
+        return self.quantize(self.encoder(images))
 
     def decode_logits(self, latents: torch.Tensor) -> torch.Tensor:
         return self.decoder(latents)
-
-    def codebooks(self) -> torch.Tensor:
-        return self.quantizer.values.detach()
-
-    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.quantizer.sample(n, generator)
 
     def loss(self, images: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         continuous = self.encoder(images)

@@ -83,11 +83,10 @@ from pydantic import Field
 from latentatlas.families import register
 from latentatlas.families.base import (
     Capabilities,
-    DiscreteCodes,
     Encoding,
     FamilyConfig,
     LatentModel,
-    PriorSampling,
+    QuantizedLatents,
     TrainConfig,
     Trainer,
     adamw_groups,
@@ -135,12 +134,12 @@ class QLInfoGANConfig(FamilyConfig):
     )
 
 
-class QLInfoGAN(LatentModel, DiscreteCodes, PriorSampling):
+class QLInfoGAN(LatentModel, QuantizedLatents):
     """Quantised-latent InfoWGAN-GP. ``encode`` = the latent head's prediction snapped to the
-    codebooks; ``decode`` = the generator; the prior is uniform over each codebook."""
+    codebooks; ``decode`` = the generator; the prior is uniform over each codebook (the generator
+    step trains the codebooks through ``sample_prior``)."""
 
     capabilities = Capabilities(codes=True, sample=True)
-    codebook_weights = "quantizer.values"
     config: QLInfoGANConfig
 
     def __init__(self, config: QLInfoGANConfig) -> None:
@@ -176,19 +175,10 @@ class QLInfoGAN(LatentModel, DiscreteCodes, PriorSampling):
     # -- the LatentModel interface -------------------------------------------------------------
     def encode(self, images: torch.Tensor) -> Encoding:
         _, continuous = self.critic_and_latent(images)
-        codes = self.quantizer.codes(continuous)
-        return Encoding(self.quantizer.lookup(codes), codes=codes)
+        return self.quantize(continuous)
 
     def decode_logits(self, latents: torch.Tensor) -> torch.Tensor:
         return self.generate_logits(latents)
-
-    def codebooks(self) -> torch.Tensor:
-        return self.quantizer.values.detach()
-
-    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Codebook values, each dimension uniform over its codebook (differentiable with respect
-        to the codebooks: the generator step trains them through it)."""
-        return self.quantizer.sample(n, generator)
 
     def make_trainer(self, config: TrainConfig) -> QLInfoGANTrainer:
         return QLInfoGANTrainer(self, config)

@@ -117,6 +117,22 @@ _DCI_SCORES = (
     ("informativeness_train", "I train", "informativeness: train accuracy of the boosted trees"),
     ("informativeness_test", "I", "informativeness: test accuracy of the boosted trees"),
 )
+
+
+def _dci_scores(name: str, label: str, description: str) -> tuple[Score, ...]:
+    """The four DCI scores of metric ``name``, labelled ``label`` D/C/I..., described by ``description``
+    with ``{about}`` filled in; the train informativeness is not shown."""
+    return tuple(
+        Score(
+            f"{name}.{key}",
+            f"{label} {short}",
+            description.format(about=about),
+            shown=key != "informativeness_train",
+        )
+        for key, short, about in _DCI_SCORES
+    )
+
+
 _INFOMEC_SCORES = (
     ("infom", "InfoM", "modularity: each latent informs about one factor"),
     ("infoc", "InfoC", "compactness: each factor is captured by one latent"),
@@ -150,15 +166,7 @@ CATALOGUE: tuple[Metric, ...] = (
         "Eastwood & Williams 2018, A Framework for the Quantitative Evaluation of Disentangled Representations",
         "latents",
         dci,
-        tuple(
-            Score(
-                f"dci.{key}",
-                f"DCI {short}",
-                f"DCI {about} (Eastwood & Williams 2018), exact gradient boosting",
-                shown=key != "informativeness_train",
-            )
-            for key, short, about in _DCI_SCORES
-        ),
+        _dci_scores("dci", "DCI", "DCI {about} (Eastwood & Williams 2018), exact gradient boosting"),
         cost="minutes (100 x classes trees per factor on 10k rows)",
         seconds=35.0,
         default=False,
@@ -172,15 +180,7 @@ CATALOGUE: tuple[Metric, ...] = (
         "an estimate of Eastwood & Williams 2018 DCI",
         "latents",
         dci_fast,
-        tuple(
-            Score(
-                f"dci_fast.{key}",
-                f"DCI-est {short}",
-                f"an estimate of DCI {about} (fast boosting; not DCI)",
-                shown=key != "informativeness_train",
-            )
-            for key, short, about in _DCI_SCORES
-        ),
+        _dci_scores("dci_fast", "DCI-est", "an estimate of DCI {about} (fast boosting; not DCI)"),
         cost="seconds (histogram gradient boosting)",
         seconds=8.0,
         baselines="never",

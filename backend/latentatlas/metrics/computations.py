@@ -158,22 +158,20 @@ def _votes_kwargs(seed: int, votes: Votes) -> dict[str, Any]:
     return {"seed": seed, "batch_size": votes.batch_size, "num_train": votes.train, "num_eval": votes.eval}
 
 
-def factor_vae(
-    represent: Representation[RenderedT], dataset: GroundTruthDataset[RenderedT], seed: int, votes: Votes
-) -> Output:
-    result = compute_factor_vae(
-        represent, dataset, num_variance_estimate=votes.variance_samples, **_votes_kwargs(seed, votes)
-    )
-    return _factor_vae_output("factor_vae", result)
+def _factor_vae_metric(name: str, compute: Callable[..., FactorVAEResult]) -> Callable[..., Output]:
+    """The catalogue's computation of metric ``name``: ``compute`` (a FactorVAE variant) with the votes' settings."""
+
+    def computation(
+        represent: Representation[RenderedT], dataset: GroundTruthDataset[RenderedT], seed: int, votes: Votes
+    ) -> Output:
+        result = compute(represent, dataset, num_variance_estimate=votes.variance_samples, **_votes_kwargs(seed, votes))
+        return _factor_vae_output(name, result)
+
+    return computation
 
 
-def factor_vae_corrected(
-    represent: Representation[RenderedT], dataset: GroundTruthDataset[RenderedT], seed: int, votes: Votes
-) -> Output:
-    result = compute_factor_vae_corrected(
-        represent, dataset, num_variance_estimate=votes.variance_samples, **_votes_kwargs(seed, votes)
-    )
-    return _factor_vae_output("factor_vae_corrected", result)
+factor_vae = _factor_vae_metric("factor_vae", compute_factor_vae)
+factor_vae_corrected = _factor_vae_metric("factor_vae_corrected", compute_factor_vae_corrected)
 
 
 def beta_vae(

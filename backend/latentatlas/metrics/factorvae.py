@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypedDict, TypeVar, Unpack
 
 import numpy as np
 
@@ -64,16 +64,23 @@ class FactorVAEResult:
     train_votes: np.ndarray  # (K, D) votes[factor, latent]
 
 
+class FactorVAESettings(TypedDict, total=False):
+    """The keyword settings of :func:`compute_factor_vae` and :func:`compute_factor_vae_corrected`
+    (defaults: seed 0, batch_size 64, num_train 10000, num_eval 5000, num_variance_estimate 10000,
+    prune_threshold 0.05)."""
+
+    seed: int
+    batch_size: int
+    num_train: int
+    num_eval: int
+    num_variance_estimate: int
+    prune_threshold: float
+
+
 def compute_factor_vae(
     represent: Representation[RenderedT],
     dataset: GroundTruthDataset[RenderedT],
-    *,
-    seed: int = 0,
-    batch_size: int = 64,
-    num_train: int = 10000,
-    num_eval: int = 5000,
-    num_variance_estimate: int = 10000,
-    prune_threshold: float = 0.05,
+    **settings: Unpack[FactorVAESettings],
 ) -> FactorVAEResult:
     """FactorVAE score as disentanglement_lib computes it.
 
@@ -82,63 +89,37 @@ def compute_factor_vae(
     of ``batch_size`` samples and takes argmin over active latents of
     (batch variance / global variance); a majority-vote latent -> factor
     classifier from ``num_train`` votes is scored on ``num_eval`` new votes
-    (Kim & Mnih, ICML 2018).
+    (Kim & Mnih, ICML 2018).  Settings and defaults: :class:`FactorVAESettings`.
 
     Reproduces the reference's bug: the argmin is an index among the *active*
     latents but is recorded as if it indexed *all* latents.  See
     compute_factor_vae_corrected for the fixed variant.
     """
-    return _factor_vae(
-        represent,
-        dataset,
-        seed=seed,
-        batch_size=batch_size,
-        num_train=num_train,
-        num_eval=num_eval,
-        num_variance_estimate=num_variance_estimate,
-        prune_threshold=prune_threshold,
-        corrected=False,
-    )
+    return _factor_vae(represent, dataset, corrected=False, **settings)
 
 
 def compute_factor_vae_corrected(
     represent: Representation[RenderedT],
     dataset: GroundTruthDataset[RenderedT],
-    *,
-    seed: int = 0,
-    batch_size: int = 64,
-    num_train: int = 10000,
-    num_eval: int = 5000,
-    num_variance_estimate: int = 10000,
-    prune_threshold: float = 0.05,
+    **settings: Unpack[FactorVAESettings],
 ) -> FactorVAEResult:
     """compute_factor_vae with each vote recorded for the latent that actually
     had the smallest normalised variance (the argmin mapped back from the
     active latents to all latents) (Kim & Mnih, ICML 2018)."""
-    return _factor_vae(
-        represent,
-        dataset,
-        seed=seed,
-        batch_size=batch_size,
-        num_train=num_train,
-        num_eval=num_eval,
-        num_variance_estimate=num_variance_estimate,
-        prune_threshold=prune_threshold,
-        corrected=True,
-    )
+    return _factor_vae(represent, dataset, corrected=True, **settings)
 
 
 def _factor_vae(
     represent: Representation[RenderedT],
     dataset: GroundTruthDataset[RenderedT],
     *,
-    seed: int,
-    batch_size: int,
-    num_train: int,
-    num_eval: int,
-    num_variance_estimate: int,
-    prune_threshold: float,
     corrected: bool,
+    seed: int = 0,
+    batch_size: int = 64,
+    num_train: int = 10000,
+    num_eval: int = 5000,
+    num_variance_estimate: int = 10000,
+    prune_threshold: float = 0.05,
 ) -> FactorVAEResult:
     rng = np.random.default_rng(seed)
     global_var = np.var(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
+from typing import Annotated, TypeVar
 
-from fastapi import Request
+from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
 
 from latentatlas.config import Settings
@@ -13,6 +14,8 @@ from latentatlas.serve.ensembles import EnsembleRegistry, EnsembleService
 from latentatlas.serve.jobs import JobManager
 from latentatlas.serve.registry import ModelRegistry
 from latentatlas.serve.services.core import ModelService
+
+Part = TypeVar("Part")
 
 
 def get_settings(connection: HTTPConnection) -> Settings:
@@ -33,6 +36,18 @@ def get_service(model_id: str, request: Request) -> ModelService:
     if service is None:
         raise NotFoundError(f"unknown model {model_id[:100]!r}: GET /api/models lists the served models")
     return service
+
+
+def model_part(kind: type[Part]) -> Callable[[ModelService], Part]:
+    """A dependency: the model's capability module ``kind`` (one per model, see ModelService.part)."""
+
+    def part(service: Annotated[ModelService, Depends(get_service)]) -> Part:
+        return service.part(kind)
+
+    return part
+
+
+AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
 def get_ensembles(connection: HTTPConnection) -> EnsembleRegistry:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import torch
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
@@ -20,6 +20,7 @@ from latentatlas.errors import ImageInputError, InputError
 from latentatlas.serve.deps import get_service, get_settings, replay
 from latentatlas.serve.errors import describe_errors
 from latentatlas.serve.images import decode_upload
+from latentatlas.serve.schemas.common import errors
 from latentatlas.serve.services.core import ModelService
 
 FORM_OVERHEAD_BYTES = 64 * 1024
@@ -49,6 +50,23 @@ def image_body(by_index: type[BaseModel], params: type[BaseModel] | None = None)
             },
         }
     }
+
+
+def image_route(
+    router: APIRouter,
+    path: str,
+    response_model: type[BaseModel],
+    by_index: type[BaseModel],
+    params: type[BaseModel] | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``router.post(path)`` for an endpoint whose input is :func:`image_input`'s: its OpenAPI body
+    (:func:`image_body`) and an upload's errors (408 slow body, 413 too large, 415 not an image)."""
+    return router.post(
+        path,
+        response_model=response_model,
+        openapi_extra=image_body(by_index, params),
+        responses=errors(408, 413, 415),
+    )
 
 
 def image_input(

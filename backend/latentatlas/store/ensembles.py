@@ -4,7 +4,6 @@ See :mod:`latentatlas.train.ensemble` for the folder layout."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,7 +13,7 @@ from latentatlas.data.base import DatasetSpec
 from latentatlas.families import FamilyConfig, get_family, model_config
 from latentatlas.families.base import TrainConfig
 from latentatlas.nets.config import NetConfig
-from latentatlas.store.folders import WEIGHTS_FILE, ship_float16
+from latentatlas.store.folders import WEIGHTS_FILE, read_manifest_json, ship_float16
 
 MANIFEST_FILE = "manifest.json"
 PROBE_FILE = "probe.safetensors"
@@ -78,11 +77,7 @@ def member_name(beta: float, seed: int) -> str:
 
 
 def read_manifest(out: Path) -> dict[str, Any]:
-    path = Path(out) / MANIFEST_FILE
-    if not path.is_file():
-        raise EnsembleError(f"{out} is not an ensemble folder (no {MANIFEST_FILE})")
-    manifest: dict[str, Any] = json.loads(path.read_text())
-    return manifest
+    return read_manifest_json(out, MANIFEST_FILE, EnsembleError, "an ensemble")
 
 
 def ship_members(out: Path) -> list[str]:

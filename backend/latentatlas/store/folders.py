@@ -74,6 +74,16 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
 RUNS_FOLDER = "runs"
 
 
+def read_manifest_json(out: Path, file_name: str, error: type[Exception], what: str) -> dict[str, Any]:
+    """The JSON manifest ``file_name`` of a run folder ``out``; ``error`` naming ``what`` folder it
+    is not (e.g. "an ensemble") when the file is missing."""
+    path = Path(out) / file_name
+    if not path.is_file():
+        raise error(f"{out} is not {what} folder (no {file_name})")
+    manifest: dict[str, Any] = json.loads(path.read_text())
+    return manifest
+
+
 def run_path(folder: Path, prefix: str, suffix: str = "", state_dir: Path | None = None) -> Path:
     """Where a run requested through the API goes, beside the shipped files and never over them:
     ``folder/runs/PREFIX-<UTC time>SUFFIX`` (the folder is created); where ``folder`` cannot be

@@ -10,7 +10,6 @@ samples) and the comparison tables ``table.md`` and ``table.json``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,7 +20,7 @@ from latentatlas.families import FamilyConfig, get_family, model_config
 from latentatlas.families.base import TrainConfig
 from latentatlas.metrics.catalogue import metrics_from
 from latentatlas.nets.config import NetConfig
-from latentatlas.store.folders import WEIGHTS_FILE, ship_float16
+from latentatlas.store.folders import WEIGHTS_FILE, read_manifest_json, ship_float16
 
 MANIFEST_FILE = "zoo.json"
 CEILING_FILE = "ceiling.json"
@@ -182,11 +181,7 @@ def read_zoo_config(path: Path) -> ZooConfig:
 
 
 def read_manifest(out: Path) -> dict[str, Any]:
-    path = Path(out) / MANIFEST_FILE
-    if not path.is_file():
-        raise ZooError(f"{out} is not a zoo folder (no {MANIFEST_FILE})")
-    manifest: dict[str, Any] = json.loads(path.read_text())
-    return manifest
+    return read_manifest_json(out, MANIFEST_FILE, ZooError, "a zoo")
 
 
 def ship_showcases(out: Path) -> list[str]:

@@ -9,9 +9,8 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from latentatlas.config import Settings
-from latentatlas.serve.deps import get_registry, get_service, get_settings
-from latentatlas.serve.image_input import ImageRequest, image_body, image_input
+from latentatlas.serve.deps import AppSettings, get_registry, get_service
+from latentatlas.serve.image_input import ImageRequest, image_input, image_route
 from latentatlas.serve.registry import ModelRegistry
 from latentatlas.serve.schemas import (
     DecodeRequest,
@@ -29,10 +28,8 @@ from latentatlas.serve.schemas import (
 from latentatlas.serve.services.core import ModelService
 
 router = APIRouter(prefix="/api/models", tags=["models"], responses=errors(400, 403, 404, 422, 503))
-UPLOAD_ERRORS = errors(408, 413, 415)
 Service = Annotated[ModelService, Depends(get_service)]
 Registry = Annotated[ModelRegistry, Depends(get_registry)]
-AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
 @router.get("", response_model=ModelList)
@@ -52,12 +49,7 @@ def describe_model(service: Service, registry: Registry) -> ModelDetail:
     return service.detail(registry.models.values())
 
 
-@router.post(
-    "/{model_id}/encode",
-    response_model=EncodeResponse,
-    openapi_extra=image_body(EncodeByIndex),
-    responses=UPLOAD_ERRORS,
-)
+@image_route(router, "/{model_id}/encode", EncodeResponse, EncodeByIndex)
 async def encode(
     service: Service, upload: Annotated[ImageRequest, Depends(image_input(EncodeByIndex))]
 ) -> EncodeResponse:

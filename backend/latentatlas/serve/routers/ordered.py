@@ -10,9 +10,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 
-from latentatlas.config import Settings
-from latentatlas.serve.deps import get_service, get_settings
-from latentatlas.serve.image_input import ImageRequest, image_body, image_input
+from latentatlas.serve.deps import AppSettings, get_service
+from latentatlas.serve.image_input import ImageRequest, image_input, image_route
 from latentatlas.serve.schemas import (
     DenoiseByIndex,
     DenoiseParams,
@@ -27,8 +26,6 @@ from latentatlas.serve.services.core import ModelService
 from latentatlas.serve.services.ordered import OrderedLatentService
 
 router = APIRouter(prefix="/api/models", tags=["ordered latents"], responses=errors(400, 403, 404, 409, 422, 503))
-UPLOAD_ERRORS = errors(408, 413, 415)
-AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
 def ordered(what: str) -> Callable[[ModelService], OrderedLatentService]:
@@ -41,12 +38,7 @@ def ordered(what: str) -> Callable[[ModelService], OrderedLatentService]:
     return require
 
 
-@router.post(
-    "/{model_id}/truncate",
-    response_model=TruncateResponse,
-    openapi_extra=image_body(TruncateByIndex, TruncateParams),
-    responses=UPLOAD_ERRORS,
-)
+@image_route(router, "/{model_id}/truncate", TruncateResponse, TruncateByIndex, TruncateParams)
 async def truncate(
     service: Annotated[OrderedLatentService, Depends(ordered("truncate its latent"))],
     upload: Annotated[ImageRequest, Depends(image_input(TruncateByIndex, TruncateParams))],
@@ -64,12 +56,7 @@ def entropy(service: Annotated[OrderedLatentService, Depends(ordered("report exp
     return service.entropy()
 
 
-@router.post(
-    "/{model_id}/denoise",
-    response_model=DenoiseResponse,
-    openapi_extra=image_body(DenoiseByIndex, DenoiseParams),
-    responses=UPLOAD_ERRORS,
-)
+@image_route(router, "/{model_id}/denoise", DenoiseResponse, DenoiseByIndex, DenoiseParams)
 async def denoise(
     service: Annotated[OrderedLatentService, Depends(ordered("denoise by top-C decoding"))],
     upload: Annotated[ImageRequest, Depends(image_input(DenoiseByIndex, DenoiseParams))],

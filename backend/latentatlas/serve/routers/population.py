@@ -7,19 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from latentatlas.serve.deps import get_service
+from latentatlas.serve.deps import model_part
 from latentatlas.serve.schemas import DimFactors, DimInformation, PopulationResponse, errors
-from latentatlas.serve.services.core import ModelService
 from latentatlas.serve.services.population import PopulationService
 
 router = APIRouter(prefix="/api/models", tags=["population"], responses=errors(400, 404, 409, 422, 503))
 
 
-def get_population(service: Annotated[ModelService, Depends(get_service)]) -> PopulationService:
-    return PopulationService.of(service)
-
-
-Population = Annotated[PopulationService, Depends(get_population)]
+Population = Annotated[PopulationService, Depends(model_part(PopulationService))]
 
 
 @router.get("/{model_id}/dim-information", response_model=DimInformation)

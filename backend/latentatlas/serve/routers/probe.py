@@ -7,21 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from latentatlas.config import Settings
-from latentatlas.serve.deps import get_service, get_settings
+from latentatlas.serve.deps import AppSettings, model_part
 from latentatlas.serve.schemas import DecodeRequest, ProbeDecodeResponse, ProbeTraverseResponse, TraverseRequest, errors
-from latentatlas.serve.services.core import ModelService
 from latentatlas.serve.services.probe import ProbeDecoderService
 
 router = APIRouter(prefix="/api/models", tags=["probe decoder"], responses=errors(400, 404, 409, 422, 503))
 
 
-def get_probe(service: Annotated[ModelService, Depends(get_service)]) -> ProbeDecoderService:
-    return ProbeDecoderService.of(service)
-
-
-Probe = Annotated[ProbeDecoderService, Depends(get_probe)]
-AppSettings = Annotated[Settings, Depends(get_settings)]
+Probe = Annotated[ProbeDecoderService, Depends(model_part(ProbeDecoderService))]
 
 
 @router.post("/{model_id}/probe-decode", response_model=ProbeDecodeResponse)

@@ -7,8 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from latentatlas.config import Settings
-from latentatlas.serve.deps import get_service, get_settings
+from latentatlas.serve.deps import AppSettings, model_part
 from latentatlas.serve.schemas import (
     NearestRequest,
     NearestResponse,
@@ -16,18 +15,12 @@ from latentatlas.serve.schemas import (
     RetrievalTraverseResponse,
     errors,
 )
-from latentatlas.serve.services.core import ModelService
 from latentatlas.serve.services.retrieval import RetrievalService
 
 router = APIRouter(prefix="/api/models", tags=["retrieval"], responses=errors(400, 404, 409, 422, 503))
 
 
-def get_retrieval(service: Annotated[ModelService, Depends(get_service)]) -> RetrievalService:
-    return RetrievalService.of(service)
-
-
-Retrieval = Annotated[RetrievalService, Depends(get_retrieval)]
-AppSettings = Annotated[Settings, Depends(get_settings)]
+Retrieval = Annotated[RetrievalService, Depends(model_part(RetrievalService))]
 
 
 @router.post("/{model_id}/nearest", response_model=NearestResponse)
