@@ -295,7 +295,6 @@ CATALOGUE: tuple[Metric, ...] = (
                 "MED I train",
                 "MED informativeness: train accuracy of a logistic regression per factor",
                 shown=False,
-                baseline=False,
             ),
             Score(
                 "med.informativeness_test",

@@ -62,5 +62,6 @@ def restore_shipped_metrics(service: ModelService) -> ModelMetrics | None:
     except (OSError, ValueError) as error:
         raise InputError(f"model {service.id}'s shipped {CARD_FILE} cannot be read ({error})") from error
     card = {key: value for key, value in loaded.card.items() if key != "metrics"}
-    loaded.card = card if shipped is None else {**card, "metrics": shipped}  # a new card: its facts are derived again
+    # a new card (its facts are derived again), on the description too: what the model list serves
+    service.description.card = loaded.card = card if shipped is None else {**card, "metrics": shipped}
     return ModelMetrics.model_validate(shipped) if shipped is not None else None
