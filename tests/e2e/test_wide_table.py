@@ -21,7 +21,10 @@ def test_the_current_model_is_in_view_and_the_overflow_is_cued(app, models, widt
     last = page.evaluate("() => [...document.querySelectorAll('#metrics-compare thead th')].at(-1).textContent")
     model_id = last.split(" (top")[0]
     page.goto(f"{app.base_url}/#model={model_id}")
-    page.wait_for_function(f"() => window.__latentAtlas && window.__latentAtlas.modelId === '{model_id}'")
+    # the model loads on first use (a flow's weights are tens of MB): allow a loaded machine a minute
+    page.wait_for_function(
+        f"() => window.__latentAtlas && window.__latentAtlas.modelId === '{model_id}'", timeout=60_000
+    )
     page.wait_for_function("() => document.querySelector('#metrics-compare thead th.current')")
     page.wait_for_timeout(300)
     geometry = page.evaluate(

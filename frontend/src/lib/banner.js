@@ -9,6 +9,11 @@ export const banner = {
     $("status").textContent = text;
   },
 
+  /** A status update nobody asked for (the decoder's path changed): a shown error's line stays. */
+  setBackgroundStatus(text) {
+    if ($("error").hidden) banner.setStatus(text);
+  },
+
   showError(message) {
     $("error-text").textContent = message;
     $("error").hidden = false;

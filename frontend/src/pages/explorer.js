@@ -32,7 +32,7 @@ import { followCurrentColumn } from "../lib/table-scroll.js";
 installSkipLinks();
 followCurrentColumn($("metrics-compare").parentElement);
 
-const { setStatus, showError, clearError, reportError } = banner;
+const { setStatus, setBackgroundStatus, showError, clearError, reportError } = banner;
 const store = new Store({ models: [], model: null, latent: null, t0: 0, base: null, source: null, factors: [] });
 let generation = 0; // bumps on every model switch: late replies for older models are ignored
 
@@ -55,7 +55,7 @@ const decoder = new DecoderStrategy(
   {
     onFrame: (frame) => decodeView.showFrame(frame),
     onError: showError,
-    onChange: () => store.state.model && setStatus(summary()),
+    onChange: () => store.state.model && setBackgroundStatus(summary()),
     onReady: (onnx) => {
       flow.useBrowser(onnx);
       if (store.state.latent) decoder.request(store.state.latent);
