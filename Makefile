@@ -47,20 +47,12 @@ test: setup lint docs-build
 test-slow: setup
 	$(BIN)/python -m pytest -q -m slow
 
+BENCHMARKS := serve_latency eoflow_latency load upload_memory browser_decode population startup_memory adversarial \
+	import_onnx open_datasets med_speed fragments_speed metrics_speed
+
+# Every benchmark, each writing its JSON to bench/results/.
 bench: setup
-	$(BIN)/python bench/serve_latency.py
-	$(BIN)/python bench/eoflow_latency.py
-	$(BIN)/python bench/load.py
-	$(BIN)/python bench/upload_memory.py
-	$(BIN)/python bench/browser_decode.py
-	$(BIN)/python bench/population.py
-	$(BIN)/python bench/startup_memory.py
-	$(BIN)/python bench/adversarial.py
-	$(BIN)/python bench/import_onnx.py
-	$(BIN)/python bench/open_datasets.py
-	$(BIN)/python bench/med_speed.py
-	$(BIN)/python bench/fragments_speed.py
-	$(BIN)/python bench/metrics_speed.py
+	for name in $(BENCHMARKS); do $(BIN)/python bench/$$name.py || exit 1; done
 
 screenshot: setup
 	LATENTATLAS_UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/e2e -k "screenshot or heatmap_reachability or flow_panel_truncates or population_scatter or same_input_through_each"
