@@ -11,11 +11,12 @@ decoder, the reconstruction PSNR, 10 log10(1 / MSE). Nothing is written: the car
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from latentatlas.data import DatasetSpec, ImageDataset, load_dataset
-from latentatlas.evaluation.quality import psnr
+from latentatlas.evaluation.quality import evaluate_reconstruction
 from latentatlas.families.python_model import (
     PythonConfig,
     PythonModel,
@@ -45,28 +46,12 @@ def _call(function: TensorFunction, inputs: torch.Tensor, part: str, what: str) 
         ) from error
 
 
-def held_out_statistics(model: PythonModel, dataset: ImageDataset, device: torch.device) -> dict:
+def held_out_statistics(model: PythonModel, dataset: ImageDataset, device: torch.device) -> dict[str, Any]:
     """The card's ``latent_stats`` (mean, sd, min, max per dim) and ``heldout`` (the images
-    measured; their mean reconstruction PSNR with a decoder) over the dataset's held-out images."""
-    indices = dataset.holdout_indices
-    latents, psnrs = [], []
-    for start in range(0, len(indices), BATCH):
-        images = dataset.images(indices[start : start + BATCH], device)
-        latent = model.encode(images).latent
-        latents.append(latent.cpu())
-        if model.capabilities.decode:
-            psnrs.append(psnr(images, model.decode(latent)).cpu())
-    z = torch.cat(latents)
-    stats = {
-        "mean": z.mean(0).tolist(),
-        "std": z.std(0, correction=0).tolist(),  # population sd: finite for a single image
-        "min": z.min(0).values.tolist(),
-        "max": z.max(0).values.tolist(),
-    }
-    heldout: dict[str, float | int] = {"samples": len(z)}
-    if psnrs:
-        heldout["psnr_db"] = float(torch.cat(psnrs).mean())
-    return {"latent_stats": stats, "heldout": heldout}
+    measured; their reconstruction PSNR with a decoder) over the dataset's held-out images, as
+    training measures them (:func:`~latentatlas.evaluation.quality.evaluate_reconstruction`)."""
+    measured = evaluate_reconstruction(model, dataset, device, BATCH)
+    return {"latent_stats": measured.pop("latent_stats"), "heldout": measured}
 
 
 @torch.inference_mode()

@@ -25,7 +25,7 @@ import onnxruntime
 import torch
 from onnx.external_data_helper import uses_external_data
 
-from latentatlas.data import DatasetSpec, ImageDataset, load_dataset
+from latentatlas.data import DatasetSpec, load_dataset
 from latentatlas.evaluation.quality import evaluate_reconstruction
 from latentatlas.families.onnx import (
     DECODER_FILE,
@@ -199,19 +199,6 @@ def _check_image_input(
         )
 
 
-def _heldout(model: OnnxModel, dataset: ImageDataset) -> dict:
-    """Held-out PSNR (and IoU on binary images) and latent statistics; latent statistics alone
-    without a decoder."""
-    if model.capabilities.decode:
-        return evaluate_reconstruction(model, dataset, torch.device("cpu"))
-    indices = dataset.holdout_indices
-    z = torch.cat(
-        [model.encode(dataset.images(indices[start : start + 250])).latent for start in range(0, len(indices), 250)]
-    )
-    stats = {"mean": z.mean(0), "std": z.std(0, correction=0), "min": z.min(0).values, "max": z.max(0).values}
-    return {"samples": len(indices), "latent_stats": {name: value.tolist() for name, value in stats.items()}}
-
-
 def _file_entry(graph: GraphFile, input_node: onnxruntime.NodeArg, output_node: onnxruntime.NodeArg, file: str) -> dict:
     return {
         "file": file,
@@ -290,7 +277,9 @@ def import_onnx(
     )
     model = OnnxModel(config, encoder_graph, decoder_graph)
     with torch.inference_mode():
-        heldout = _heldout(model, dataset)
+        heldout = evaluate_reconstruction(
+            model, dataset, torch.device("cpu")
+        )  # latent statistics alone without a decoder
     numbers = [heldout.get("psnr_db", 0.0), *(v for values in heldout["latent_stats"].values() for v in values)]
     if not np.isfinite(numbers).all():
         raise ModelImportError(
