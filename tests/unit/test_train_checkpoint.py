@@ -231,6 +231,21 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, kind):
     assert resumed["heldout"]["psnr_db"] == pytest.approx(straight["heldout"]["psnr_db"], rel=1e-5)
 
 
+def test_snapshots_along_training_hold_the_weights_of_their_step(tmp_path):
+    from latentatlas.store.checkpoints import list_snapshots, load_snapshot
+
+    config = model_config(kind="ae", latent_dim=3, net=NET16)
+    train(config, DSPRITES16, _tiny_train_config(steps=9, snapshot_every=3), tmp_path / "long", progress=False)
+    train(config, DSPRITES16, _tiny_train_config(steps=6), tmp_path / "short", progress=False)
+    snapshots = list_snapshots(tmp_path / "long")
+    assert list(snapshots) == [3, 6]  # the last step is the folder's own weights
+    model = load_model_folder(tmp_path / "long").model
+    load_snapshot(model, snapshots[6])
+    short = load_model_folder(tmp_path / "short").model.state_dict()
+    for name, tensor in model.state_dict().items():
+        torch.testing.assert_close(tensor, short[name], rtol=1e-6, atol=1e-7, msg=name)
+
+
 def test_resume_without_a_checkpoint_starts_from_scratch(tmp_path):
     config = model_config(kind="ae", latent_dim=3, net=NET16)
     fresh = train(config, DSPRITES16, _tiny_train_config(steps=4), tmp_path / "a", progress=False)

@@ -53,6 +53,9 @@ class TrainConfig(BaseModel):
     seed: int = Field(0, description="seeds the weights, the batches and every sampler")
     log_every: int = Field(50, ge=1, description="steps between logged loss means")
     checkpoint_every: int = Field(1000, ge=1, description="steps between resumable checkpoints")
+    snapshot_every: int | None = Field(
+        None, ge=1, description="steps between weights-only snapshots (snapshots/step-N.safetensors; metric curves)"
+    )
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
     threads: int = Field(2, ge=1, description="torch intra-op threads")
     correlate: str | None = Field(

@@ -25,6 +25,9 @@ from latentatlas.store.folders import model_state, write_json, write_safetensors
 
 POINTER_FILE = "latest"
 TENSORS_FILE, META_FILE = "state.safetensors", "state.json"
+SNAPSHOT_DIR = "snapshots"
+"""A model folder's weights-only snapshots along training (``step-N.safetensors``), for metric
+curves; never shipped (a run is deterministic: retraining makes them again)."""
 
 
 def has_checkpoint(path: Path) -> bool:
@@ -95,3 +98,23 @@ def load_checkpoint(
         torch.cuda.set_rng_state_all(cuda_states)
     rng.bit_generator.state = meta["numpy_rng"]
     return int(meta["step"]), meta["history"], meta.get("pending", {})
+
+
+def save_snapshot(folder: Path, model: LatentModel, step: int) -> Path:
+    """Write the model's weights at ``step`` as ``folder/snapshots/step-N.safetensors``."""
+    path = Path(folder) / SNAPSHOT_DIR / f"step-{step}.safetensors"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_safetensors(path, model_state(model))
+    return path
+
+
+def list_snapshots(folder: Path) -> dict[int, Path]:
+    """A model folder's snapshots by step, in step order."""
+    paths = (Path(folder) / SNAPSHOT_DIR).glob("step-*.safetensors")
+    steps = {int(path.name[len("step-") : -len(".safetensors")]): path for path in paths}
+    return dict(sorted(steps.items()))
+
+
+def load_snapshot(model: LatentModel, path: Path) -> None:
+    """Load a snapshot's weights into ``model`` (built from the same folder's config)."""
+    model.load_state_dict({k: v.to(model.device) for k, v in load_file(str(path)).items()})

@@ -26,7 +26,7 @@ from latentatlas.devices import resolve_device, set_threads
 from latentatlas.evaluation.cards import training_card
 from latentatlas.families import FamilyConfig, LatentModel, build_model
 from latentatlas.families.base import TrainConfig
-from latentatlas.store.checkpoints import has_checkpoint, load_checkpoint, save_checkpoint
+from latentatlas.store.checkpoints import has_checkpoint, load_checkpoint, save_checkpoint, save_snapshot
 from latentatlas.store.folders import FolderConfig, load_model_folder, save_model_folder
 
 CHECKPOINT_DIR = "checkpoint"
@@ -152,6 +152,8 @@ def train(
             sums = {}
             bar.set_postfix({k: f"{v:.4g}" for k, v in means.items()})
         bar.update(1)
+        if config.snapshot_every and step % config.snapshot_every == 0 and step < config.steps:
+            save_snapshot(out, model, step)
         if step % config.checkpoint_every == 0 and step < config.steps:
             save_checkpoint(checkpoint, model, trainer, step, history, rng, sums)
     bar.close()
