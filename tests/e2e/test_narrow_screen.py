@@ -60,13 +60,19 @@ def test_explorer_at_390px(phone, server, model_id):
         assert not overlaps, (slider, float_box)
     box = page.locator("#decode-float").bounding_box()
     assert box["y"] >= 0 and box["y"] + box["height"] <= 844 and box["x"] + box["width"] <= 390
+    idle(page, model_id)  # the in-browser decoder loaded: its first frame is not the one awaited below
     before = page.get_attribute("#decode-float", "src")
-    frames = page.evaluate("() => window.__latentAtlas.frames")
-    page.locator("#sliders input[type=range]").first.focus()
+    slider = page.locator("#sliders input[type=range]").first
+    slider.focus()
+    assert page.evaluate("() => document.activeElement.matches('#sliders input[type=range]')")
     page.keyboard.press("Home")
+    home = slider.input_value()
     page.keyboard.press("ArrowRight")  # from the first code, a step right is always a new latent
-    page.wait_for_function("(n) => window.__latentAtlas.frames > n", arg=frames)
-    page.wait_for_function("(old) => document.querySelector('#decode-float').getAttribute('src') !== old", arg=before)
+    assert slider.input_value() != home, "the arrow key did not move the focused slider"
+    page.wait_for_function(
+        "(old) => document.querySelector('#decode-img').getAttribute('src') !== old && window.__latentAtlas.idle", arg=before
+    )
+    assert page.evaluate("() => document.body.classList.contains('decode-away')"), "the decode scrolled back into view"
     # the float shows the decode's picture (both follow each frame; wait out one in flight)
     page.wait_for_function(
         "() => document.querySelector('#decode-float').getAttribute('src') === document.querySelector('#decode-img').getAttribute('src')"

@@ -32,6 +32,7 @@ export class DecoderStrategy {
     this.frame = 0; // a server decode waiting for the next animation frame
     this.frameT0 = null;
     this.latent = null;
+    this.loading = 0; // ONNX decoders being fetched and started (a model switch may overlap one)
     try {
       if (toggle) toggle.checked = localStorage.getItem(PREFER_BROWSER_KEY) !== "0";
     } catch {
@@ -49,8 +50,9 @@ export class DecoderStrategy {
     return Boolean(this.onnx) && this.preferBrowser;
   }
 
+  /** A decode pending, or the in-browser decoder still loading (its first frame follows). */
   get busy() {
-    return Boolean(this.live?.busy || this.browser.busy || this.frame);
+    return Boolean(this.live?.busy || this.browser.busy || this.frame || this.loading);
   }
 
   /** Where decoding runs, for the status line. */
@@ -66,6 +68,15 @@ export class DecoderStrategy {
   }
 
   async _loadBrowser(model) {
+    this.loading += 1;
+    try {
+      await this._openBrowser(model);
+    } finally {
+      this.loading -= 1;
+    }
+  }
+
+  async _openBrowser(model) {
     const generation = ++this.generation;
     this._drop("");
     if (!this.preferBrowser) return;

@@ -217,7 +217,9 @@ export class SliderPanel {
     const dims = order ? order.filter((d) => byDim.has(d)) : [...byDim.keys()].sort((a, b) => a - b);
     const more = this.container.querySelector(".slider-more");
     this.container.querySelector(".collapse-toggle")?.remove();
+    const focused = this.container.contains(document.activeElement) ? document.activeElement : null;
     const shown = [];
+    let placed = null; // the last row put in its place
     for (const d of dims) {
       const row = byDim.get(d);
       row.hidden = collapsed.has(d) && !this.showCollapsed;
@@ -228,7 +230,11 @@ export class SliderPanel {
         row.querySelector(".dim-label").append(note);
       }
       note.textContent = notes[d] ?? "";
-      this.container.append(row); // appending moves the row into its place
+      // appending moves the row into its place; a row already there stays (moving a row would
+      // take the keyboard focus off its slider)
+      const inPlace = placed ? placed.nextElementSibling : this.container.firstElementChild;
+      if (row !== inPlace) this.container.append(row);
+      placed = row;
     }
     const hidden = dims.filter((d) => collapsed.has(d)).length;
     if (hidden) {
@@ -241,6 +247,7 @@ export class SliderPanel {
       this.container.append(toggle);
     }
     if (more) this.container.append(more);
+    if (focused?.isConnected && document.activeElement !== focused && !focused.closest("[hidden]")) focused.focus({ preventScroll: true });
     return shown;
   }
 
