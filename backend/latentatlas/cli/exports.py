@@ -1,4 +1,4 @@
-"""``traverse``, ``export-onnx`` and ``export-site``: files for papers and the static explorer."""
+"""``traverse``, ``export-onnx``, ``export-site`` and ``ship``: files for papers, the static explorer and the repository."""
 
 from __future__ import annotations
 
@@ -143,3 +143,24 @@ def export_site(
         raise typer.Exit(1)
     typer.echo(f"{len(report.models)} model(s) in {out} ({report.bytes / 1e6:.1f} MB): {', '.join(report.models)}")
     typer.echo(f"serve it with: python -m http.server --directory {out}")
+
+
+@app.command()
+def ship(folders: Annotated[list[Path], typer.Argument(help="Trained model folders to ship.")]) -> None:
+    """Rewrite trained models' weights as the float16 copy the repository ships (after `evaluate`
+    and `probe-decoder`: their scores stay the float32 model's), leaving out the parts only training
+    uses (a contrastive encoder's projector, predictor and target network); noted in the card's
+    "shipped" section. Prints each folder's weights size."""
+    from safetensors import SafetensorError
+
+    from latentatlas.families.base import WEIGHTS_FILE
+    from latentatlas.store.folders import ship_float16
+
+    for folder in folders:
+        require_model_folder(folder)
+        try:
+            ship_float16(folder, "shipped")
+        except (OSError, ValueError, SafetensorError) as error:
+            fail(error)
+        typer.echo(f"{folder}: {(folder / WEIGHTS_FILE).stat().st_size / 1e6:.2f} MB of float16 weights")
+

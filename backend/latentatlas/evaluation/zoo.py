@@ -24,6 +24,7 @@ import numpy as np
 from latentatlas.data import FactorDataset, load_dataset
 from latentatlas.evaluation.baselines import protocol_ceiling, protocol_null, protocol_scores
 from latentatlas.evaluation.disentanglement import encode_factor_samples
+from latentatlas.evaluation.score_claims import score_claim_tests, score_claims_markdown
 from latentatlas.metrics.catalogue import display_order, scores
 from latentatlas.metrics.stats import holm, summarize, welch
 from latentatlas.store.folders import CARD_FILE, load_model_folder, write_json, write_text
@@ -229,7 +230,9 @@ def compare_zoo(out: Path) -> dict:
                         "p": test.p,
                     }
                 )
-    for tested, adjusted in zip(claims, holm(np.array([c["p"] for c in claims])) if claims else []):
+    score_claims = score_claim_tests(config, datasets)
+    tested_all = claims + score_claims
+    for tested, adjusted in zip(tested_all, holm(np.array([c["p"] for c in tested_all])) if tested_all else []):
         tested["p_holm"] = float(adjusted)
         tested["verdict"] = ("holds" if tested["diff"] > 0 else "reversed") if adjusted < 0.05 else "not established"
     images = config.train.steps * config.train.batch_size
@@ -243,11 +246,13 @@ def compare_zoo(out: Path) -> dict:
             "images_per_member": images,
             "paper_images": config.paper_samples,
             "fraction_of_paper": images / config.paper_samples,
+            "paper_budget": config.paper_budget,
         },
         "test": "Welch's unequal-variance t-test over seeds (two-sided), Holm-adjusted over every claim x dataset x score; "
         "'holds' when the adjusted p < 0.05 and the difference has the claimed sign",
         "datasets": datasets,
         "claims": claims,
+        "score_claims": score_claims,
     }
     write_json(out / TABLE_JSON, _finite(result))
     write_text(out / TABLE_MD, comparison_markdown(result))
@@ -283,7 +288,7 @@ def comparison_markdown(result: dict) -> str:
         f"# Zoo `{result['zoo']}`",
         "",
         f"Budget: {budget['steps']:,} steps x batch {budget['batch_size']} = {budget['images_per_member']:,} images per member, "
-        f"{100 * budget['fraction_of_paper']:.2f} % of the paper's {budget['paper_images']:,} (Hsu et al.: 200k x 128).",
+        f"{100 * budget['fraction_of_paper']:.2f} % of the paper's {budget['paper_images']:,} ({budget.get('paper_budget', 'Hsu et al.: 200k x 128')}).",
         f"Protocol: {protocol['samples']:,} factor samples per dataset (seed {protocol['seed']}, 2/3 train rows), the same for every member; "
         f"null: shuffled rows, {protocol['null_repeats']} permutations per member; ceiling: perfect latents on the same samples.",
         f"Estimators: {result['estimator']}.",
@@ -347,4 +352,5 @@ def comparison_markdown(result: dict) -> str:
                 f"| {c['dataset']} | {c['better']} > {c['than']} | {c['metric']} | {c['diff']:+.3f} [{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}] "
                 f"| {c['p']:.3g} | {c['p_holm']:.3g} | {c['verdict']} |"
             )
+    lines += score_claims_markdown(result.get("score_claims", []))
     return "\n".join(lines) + "\n"

@@ -149,6 +149,12 @@ class LatentModel(nn.Module, ABC):
     stored_files: ClassVar[tuple[str, ...]] = (WEIGHTS_FILE,)
     """The files beside ``config.json`` that hold the model (what a digest of the model covers)."""
 
+    training_only: ClassVar[tuple[str, ...]] = ()
+    """State-dict key prefixes of parts only training uses (a contrastive family's projector,
+    predictor and target network): a shipped folder leaves them out
+    (:func:`~latentatlas.store.folders.ship_float16`) and :meth:`from_folder` then keeps them as
+    initialised; everything the model encodes or decodes with is always stored."""
+
     def __init__(self, config: FamilyConfig) -> None:
         super().__init__()
         self.config = config
@@ -163,9 +169,12 @@ class LatentModel(nn.Module, ABC):
     @classmethod
     def from_folder(cls, config: FamilyConfig, folder: Path) -> LatentModel:
         """The model stored in ``folder``: built from ``config``, its weights read from
-        ``weights.safetensors`` (strict). A family stored otherwise (imported graphs) overrides this."""
+        ``weights.safetensors`` (strict, except that the ``training_only`` parts may be absent: they
+        stay as initialised). A family stored otherwise (imported graphs) overrides this."""
         model = cls(config)
-        model.load_state_dict(load_file(str(Path(folder) / WEIGHTS_FILE)), strict=True)
+        stored = load_file(str(Path(folder) / WEIGHTS_FILE))
+        initial = {key: value for key, value in model.state_dict().items() if key.startswith(cls.training_only)}
+        model.load_state_dict(initial | stored, strict=True)
         return model
 
     def onnx_graph(self, part: str) -> OnnxGraph | None:

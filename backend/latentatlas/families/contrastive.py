@@ -92,6 +92,7 @@ class ContrastiveModel(LatentModel):
     """The backbone and the views; a family adds its heads and ``loss``."""
 
     capabilities: ClassVar[Capabilities] = Capabilities(encode=True, decode=False, train=True)
+    training_only: ClassVar[tuple[str, ...]] = ("projector.", "predictor.", "target_")
     config: ContrastiveConfig
 
     def __init__(self, config: ContrastiveConfig) -> None:

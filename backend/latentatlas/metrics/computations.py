@@ -26,7 +26,7 @@ from latentatlas.metrics.factorvae import (
     compute_factor_vae_corrected,
 )
 from latentatlas.metrics.infomec import compute_infomec
-from latentatlas.metrics.med import compute_med
+from latentatlas.metrics.med import compute_med, reported_topk
 from latentatlas.metrics.mig import mig_from_info
 from latentatlas.metrics.modularity import compute_explicitness, modularity_from_mutual_info
 from latentatlas.metrics.sap import compute_sap
@@ -51,7 +51,7 @@ class Split:
     n_jobs: int = 2
     discrete_latents: bool = False
     on_progress: Callable[[float], None] | None = None
-    med_topk: tuple[int, ...] = ()
+    med_topk: tuple[int, ...] | None = None  # None: the reported ones (med.REPORTED_TOPK)
 
     @cached_property
     def mutual_info(self) -> DiscreteInfo:
@@ -139,9 +139,8 @@ def infomec_codes(split: Split) -> Output:
 
 
 def med(split: Split) -> Output:
-    med = compute_med(
-        split.z_train, split.y_train, split.z_test, split.y_test, topk=split.med_topk, n_jobs=split.n_jobs
-    )
+    topk = reported_topk(split.z_train.shape[1]) if split.med_topk is None else split.med_topk
+    med = compute_med(split.z_train, split.y_train, split.z_test, split.y_test, topk=topk, n_jobs=split.n_jobs)
     return {"med": med.as_dict()}, {}
 
 

@@ -118,7 +118,7 @@ def compute_metrics(
     n_jobs: int = 2,
     with_matrices: bool = False,
     on_progress: Callable[[float], None] | None = None,
-    med_topk: Iterable[int] = (),
+    med_topk: Iterable[int] | None = None,
 ) -> dict[str, Any]:
     """Compute the requested metrics (names of the catalogue's latents and codes entries,
     METRIC_NAMES; default DEFAULT_METRICS) as a JSON-able dict, each by its catalogue entry's
@@ -136,7 +136,8 @@ def compute_metrics(
     DCI's when "dci" was requested, else dci_fast's), ``infomec_nmi`` (K, D)
     I(s_i; z_j) / H(s_i) and ``infomec_active`` (D,) bool.
     ``med_topk`` adds MED over each factor's k most informative latents for every k given
-    (``"top<k>"`` under ``"med"``).
+    (``"top<k>"`` under ``"med"``); None (the default) gives the ones cards report
+    (``med.REPORTED_TOPK``), ``()`` none.
     """
     z, y, train_rows = validate_inputs(z, y, train_rows)
     names = _requested(metrics)
@@ -149,7 +150,7 @@ def compute_metrics(
         n_jobs,
         discrete_latents,
         on_progress,
-        tuple(med_topk),
+        None if med_topk is None else tuple(med_topk),
     )
     result: dict[str, Any] = {}
     matrices: dict[str, list[Any]] = {}

@@ -1,5 +1,6 @@
 """Seed statistics of a score: mean, sd and a t-interval per group, Welch's t-test between two
-groups, Holm's correction over several tests (pure numpy/scipy over arrays of per-seed scores)."""
+groups, the paired t-test of two scores of the same runs, Holm's correction over several tests
+(pure numpy/scipy over arrays of per-seed scores)."""
 
 from __future__ import annotations
 
@@ -64,6 +65,27 @@ def welch(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> Difference:
             1.0 if diff == 0 else 0.0,
         )
     df = float((va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1)))
+    t = diff / se
+    half = stats.t.ppf((1 + confidence) / 2, df) * se
+    return Difference(diff, diff - half, diff + half, float(t), df, float(2 * stats.t.sf(abs(t), df)))
+
+
+def paired(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> Difference:
+    """The paired t-test of mean(a - b) (Student 1908), a[i] and b[i] two scores of run i:
+    d = a - b, se = sd(d) / sqrt(n), t = mean(d) / se, df = n - 1, interval mean(d) +- t_{(1+c)/2, df} se.
+    Differences all equal give t = 0, p = 1 (all zero) or t = +-inf, p = 0."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"a paired test needs two 1-D arrays of the same runs, got shapes {a.shape} and {b.shape}")
+    if a.size < 2:
+        raise ValueError(f"a paired test needs at least 2 runs, got {a.size}")
+    d = a - b
+    diff, df = float(d.mean()), float(d.size - 1)
+    se = float(d.std(ddof=1) / np.sqrt(d.size))
+    if se == 0:
+        return Difference(
+            diff, diff, diff, 0.0 if diff == 0 else float(np.sign(diff) * np.inf), df, 1.0 if diff == 0 else 0.0
+        )
     t = diff / se
     half = stats.t.ppf((1 + confidence) / 2, df) * se
     return Difference(diff, diff - half, diff + half, float(t), df, float(2 * stats.t.sf(abs(t), df)))

@@ -102,18 +102,23 @@ def write_safetensors(path: Path, tensors: dict[str, torch.Tensor], metadata: di
 
 def ship_float16(folder: Path, section: str) -> None:
     """Rewrite a trained folder's weights as a float16 copy (the form a zoo's showcases and an
-    ensemble's members ship in: half the bytes, scores and analyses computed in float32 stand)
-    and say so in its card under ``card[section]["weights"]``."""
+    ensemble's members ship in: half the bytes, scores and analyses computed in float32 stand),
+    leaving out the parts only training uses (the family's ``training_only``: a contrastive
+    encoder's heads and target network), and say so in its card under ``card[section]["weights"]``."""
     folder = Path(folder)
+    dropped = get_family(read_folder_config(folder).model.kind).model.training_only
     weights = load_file(str(folder / WEIGHTS_FILE))
     write_safetensors(
         folder / WEIGHTS_FILE,
-        {k: v.half() if v.is_floating_point() else v for k, v in weights.items()},
+        {k: v.half() if v.is_floating_point() else v for k, v in weights.items() if not k.startswith(dropped)},
         metadata={"dtype": "float16 copy of the trained float32 weights"},
     )
     card = json.loads((folder / CARD_FILE).read_text())
+    left_out = (
+        f"; left out, as only training uses them: {', '.join(p.rstrip('._') for p in dropped)}" if dropped else ""
+    )
     card.setdefault(section, {})["weights"] = (
-        "float16 copy of the trained float32 weights (scores were computed in float32)"
+        f"float16 copy of the trained float32 weights (scores were computed in float32){left_out}"
     )
     write_json(folder / CARD_FILE, card)
 

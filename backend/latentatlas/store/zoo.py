@@ -86,6 +86,19 @@ class ZooClaim(BaseModel):
     source: str = Field("", description="who claims it")
 
 
+class ZooScoreClaim(BaseModel):
+    """A claimed difference between two scores of the same members, on every dataset ``variant``
+    ran on: its ``higher`` score exceeds its ``lower`` one (e.g. Cao et al.'s top-k MED above
+    full-dimension MED); tested paired over seeds (each seed's two scores are one pair)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    variant: str
+    higher: str = Field(description="flat score name, e.g. med.top1.disentanglement")
+    lower: str = Field(description="flat score name, e.g. med.disentanglement")
+    source: str = Field("", description="who claims it")
+
+
 class ZooProtocol(BaseModel):
     """One evaluation protocol for every member: the same factor samples per dataset, the same
     metrics and estimators (InfoMEC's continuous k-NN estimator on every latent; its discrete
@@ -122,9 +135,11 @@ class ZooConfig(BaseModel):
     train: TrainConfig = TrainConfig(steps=1000, threads=1, device="cpu", checkpoint_every=250)
     evaluation: ZooProtocol = ZooProtocol()
     claims: tuple[ZooClaim, ...] = ()
+    score_claims: tuple[ZooScoreClaim, ...] = ()
     paper_samples: int = Field(
         200_000 * 128, description="training images the papers' models saw (Hsu et al.: 200k x 128)"
     )
+    paper_budget: str = Field("Hsu et al.: 200k x 128", description="whose budget paper_samples is, and how it counts")
 
     @model_validator(mode="after")
     def _consistent(self) -> ZooConfig:
@@ -140,6 +155,9 @@ class ZooConfig(BaseModel):
         for claim in self.claims:
             if not {claim.better, claim.than} <= set(names):
                 raise ValueError(f"claim {claim.better} > {claim.than} names an unknown variant")
+        for score_claim in self.score_claims:
+            if score_claim.variant not in names:
+                raise ValueError(f"score claim on {score_claim.variant} names an unknown variant")
         return self
 
     def variant(self, name: str) -> ZooVariant:
