@@ -271,3 +271,19 @@ def test_the_cli_prints_med_and_top_k_med_as_the_reference_gives_them():
     for bad in ("0", "11", "x"):
         refused = CliRunner().invoke(app, [*args[:-2], bad])
         assert refused.exit_code == 2 and "Traceback" not in refused.output, refused.output
+
+
+def test_cards_and_the_zoo_get_the_reported_top_k_unless_asked_otherwise() -> None:
+    from latentatlas.metrics import compute_metrics
+    from latentatlas.metrics.catalogue import metric
+    from latentatlas.metrics.med import REPORTED_TOPK
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, size=(300, 2))
+    z = np.concatenate([y + 0.1 * rng.normal(size=y.shape), rng.normal(size=(300, 3))], axis=1)
+    reported = compute_metrics(z, y, 200, ["med"])["med"]
+    assert [key for key in reported if key.startswith("top")] == [f"top{k}" for k in REPORTED_TOPK]
+    assert "top1" not in compute_metrics(z, y, 200, ["med"], med_topk=())["med"]
+    keys = {score.key for score in metric("med").scores}
+    assert {f"med.top{k}.{s}" for k in REPORTED_TOPK for s in ("disentanglement", "completeness")} <= keys
+    assert metric("med").zoo

@@ -33,7 +33,9 @@ def _saved(tmp_path, kind: str):
     config = model_config(kind=kind, latent_dim=8, net=NET16, **HEADS[kind])
     model = build_model(config).eval()
     folder = tmp_path / kind
-    save_model_folder(folder, FolderConfig(model=config, dataset=DatasetSpec(name="dsprites", image_size=16)), model, {})
+    save_model_folder(
+        folder, FolderConfig(model=config, dataset=DatasetSpec(name="dsprites", image_size=16)), model, {}
+    )
     return folder, model
 
 

@@ -163,4 +163,3 @@ def ship(folders: Annotated[list[Path], typer.Argument(help="Trained model folde
         except (OSError, ValueError, SafetensorError) as error:
             fail(error)
         typer.echo(f"{folder}: {(folder / WEIGHTS_FILE).stat().st_size / 1e6:.2f} MB of float16 weights")
-

@@ -26,7 +26,7 @@ from latentatlas.metrics.factorvae import (
     compute_factor_vae_corrected,
 )
 from latentatlas.metrics.infomec import compute_infomec
-from latentatlas.metrics.med import compute_med, reported_topk
+from latentatlas.metrics.med import REPORTED_TOPK, compute_med
 from latentatlas.metrics.mig import mig_from_info
 from latentatlas.metrics.modularity import compute_explicitness, modularity_from_mutual_info
 from latentatlas.metrics.sap import compute_sap
@@ -139,7 +139,7 @@ def infomec_codes(split: Split) -> Output:
 
 
 def med(split: Split) -> Output:
-    topk = reported_topk(split.z_train.shape[1]) if split.med_topk is None else split.med_topk
+    topk = REPORTED_TOPK if split.med_topk is None else split.med_topk
     med = compute_med(split.z_train, split.y_train, split.z_test, split.y_test, topk=topk, n_jobs=split.n_jobs)
     return {"med": med.as_dict()}, {}
 

@@ -18,13 +18,8 @@ from latentatlas.metrics._mi import NUM_BINS, histogram_mutual_info
 from latentatlas.metrics.dci import completeness, disentanglement, specificity
 
 REPORTED_TOPK = (1, 2)
-"""The k of the top-k MED that cards, their nulls and ceilings, and the zoo protocol report (those
-not above the number of latents): each factor's single best latent, and its best two."""
-
-
-def reported_topk(n_latents: int) -> tuple[int, ...]:
-    """The REPORTED_TOPK a representation of ``n_latents`` latents has room for."""
-    return tuple(k for k in REPORTED_TOPK if k <= n_latents)
+"""The k of the top-k MED that cards, their nulls and ceilings, and the zoo protocol report: each
+factor's single best latent, and its best two (``compute_metrics`` needs at least 2 latents)."""
 
 
 @dataclass(frozen=True)
