@@ -153,6 +153,16 @@ def test_evaluate_model_refuses_too_few_samples(folders):
         VoteCounts(train=0)
 
 
+def test_evaluate_model_leaves_out_the_metrics_named_and_refuses_unknown_names(folders):
+    metrics = evaluate_model(
+        folders["vae"], samples=SAMPLES, votes=VOTES, n_jobs=1, write_card=False, leave_out=("dci",)
+    )
+    assert "dci" not in metrics["values"] and "dci_fast" in metrics["values"]
+    assert metrics["left_out"] == ["dci"]
+    with pytest.raises(EvaluationError, match="no metric called dcii to leave out"):
+        evaluate_model(folders["vae"], samples=SAMPLES, write_card=False, leave_out=("dcii",))
+
+
 def test_an_ordered_flow_is_scored_on_its_top_2k_latents(tmp_path):
     """``latentatlas evaluate`` on an EOFlow: its card's flow section (PSNR against C beside
     PCA, denoising, throughput) and traversals are refreshed, and the metrics see its top 2K =

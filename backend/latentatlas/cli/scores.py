@@ -92,6 +92,10 @@ def evaluate(
     dci_baselines: Annotated[
         bool, typer.Option(help="Also give exact DCI a null and a ceiling (four more fits of minutes each).")
     ] = False,
+    leave_out: Annotated[
+        list[str] | None,
+        typer.Option(help="A metric not to compute (repeatable), e.g. dci: exact DCI's trees on hundreds of latents."),
+    ] = None,
 ) -> None:
     """Every disentanglement metric of a trained model on its dataset; written to its card.json under "metrics",
     with a null (shuffled rows; drawn latent rows for FactorVAE / BetaVAE) and the perfect-latents ceiling
@@ -149,7 +153,16 @@ def evaluate(
             bar.update(100 * fraction - bar.n)
 
         try:
-            result = evaluate_model(loaded, samples, seed, votes, progress, n_jobs=threads, dci_baselines=dci_baselines)
+            result = evaluate_model(
+                loaded,
+                samples,
+                seed,
+                votes,
+                progress,
+                n_jobs=threads,
+                dci_baselines=dci_baselines,
+                leave_out=tuple(leave_out or ()),
+            )
         except (EvaluationError, MetricsInputError, OSError, ValueError) as error:  # a dataset not on this machine too
             fail(error)
     typer.echo(format_table(result["values"]))

@@ -228,6 +228,7 @@ def evaluate_model(
     n_jobs: int = 2,
     write_card: bool = True,
     dci_baselines: bool = False,
+    leave_out: tuple[str, ...] = (),
 ) -> dict:
     """Every disentanglement metric of a model folder (or a loaded model) on its dataset.
 
@@ -242,7 +243,8 @@ def evaluate_model(
     ``device`` is used when ``source`` is a folder (a loaded model stays where it is). A model
     with ordered latents (it can ``truncate``: EOFlow) is scored on its top 2K latents. Every
     score gets its null and ceiling (``metrics.baselines``), exact DCI only with
-    ``dci_baselines`` (four more fits).
+    ``dci_baselines`` (four more fits). ``leave_out`` names catalogue metrics not computed (e.g.
+    exact DCI, whose trees take hours on a CPU for a few hundred latents); the result lists them.
 
     Returns the ``"metrics"`` entry (values, matrices, factor names, sample and vote
     counts, seed, seconds per stage); with ``write_card`` it is also written into the
@@ -259,6 +261,11 @@ def evaluate_model(
         )
     if samples < MIN_SAMPLES:
         raise EvaluationError(f"samples must be at least {MIN_SAMPLES}, got {samples}")
+    unknown = sorted(set(leave_out) - {entry.name for entry in CATALOGUE})
+    if unknown:
+        raise EvaluationError(
+            f"no metric called {', '.join(unknown)} to leave out; the metrics are {', '.join(e.name for e in CATALOGUE)}"
+        )
     model = loaded.model.eval()
     model_device = model.device
     renderer = _Renderer(dataset, model_device)
@@ -274,12 +281,14 @@ def evaluate_model(
         samples,
     )
     plan = _plan(samples, votes, tracker.seconds["encode"] / samples)
-    skipped = set() if codes is not None else {entry.name for entry in metrics_from("codes")}
+    skipped = set(leave_out) | (set() if codes is not None else {entry.name for entry in metrics_from("codes")})
     tracker.replan({stage: seconds for stage, seconds in plan.items() if stage not in skipped})
 
     values: dict = {}
     matrices: dict = {}
     for entry in metrics_from("latents"):
+        if entry.name in skipped:
+            continue
         result = tracker.run(
             entry.name,
             f"computing {entry.name}",
@@ -298,6 +307,8 @@ def evaluate_model(
         values |= result
     if codes is not None:  # e.g. InfoMEC's discrete plug-in estimator on the code indices, as an extra score
         for entry in metrics_from("codes"):
+            if entry.name in skipped:
+                continue
             values |= tracker.run(
                 entry.name,
                 f"computing {entry.title}",
@@ -321,6 +332,8 @@ def evaluate_model(
         return entry.compute(encoder.represent, renderer, seed, spec)
 
     for entry in metrics_from("interventions"):
+        if entry.name in skipped:
+            continue
         images = entry.images(spec) if entry.images else 0
         outputs[entry.name] = tracker.run(entry.name, f"{entry.title}: {count}", partial(intervene, entry), images)
     for entry_values, entry_matrices in outputs.values():
@@ -346,6 +359,7 @@ def evaluate_model(
         "matrices": matrices,
         "factor_names": list(dataset.factor_names),
         "latent_dim": int(z.shape[1]),
+        "left_out": sorted(leave_out),
         "latents_scored": f"the top {keep} of {loaded.config.model.latent_dim} ordered latents" if keep else "all",
         "samples": samples,
         "train_rows": default_train_rows(samples),
