@@ -29,7 +29,7 @@ def _wait_idle(tab, model: str) -> None:
     tab.wait_for_function(f"() => window.__latentAtlas?.modelId === '{model}' && window.__latentAtlas.idle")
 
 
-@pytest.mark.parametrize("model", ["byol-dsprites", "barlow-shapes3d"])
+@pytest.mark.parametrize("model", ["byol-dsprites", "simsiam-shapes3d"])
 def test_a_showcase_shows_its_neighbours_and_a_slider_moves_them_and_the_probe_decode(app, model):
     tab = app.page
     tab.goto(f"{app.base_url}/#model={model}")

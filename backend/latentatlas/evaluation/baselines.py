@@ -134,13 +134,15 @@ def card_baselines(
     interventions: tuple[GroundTruthDataset, Interventions] | None = None,
     dci: bool = False,
     n_jobs: int = 1,
+    leave_out: tuple[str, ...] = (),
 ) -> dict:
     """The ``baselines`` entry of a card's metrics: for :data:`CARD_METRICS`, computed on the
     card's own latents ``z`` (codes) and factor samples ``y`` with its seed, the null's mean and
     sd and the ceiling, by flat score name (``infomec.infom``, ``mig``, ...); with ``dci`` also
     exact DCI's (``n_jobs`` processes fit it); with ``interventions`` (the dataset and the card's
-    votes) also FactorVAE's and BetaVAE's (:func:`interventional_baselines`)."""
-    names = [*CARD_METRICS, *(ON_REQUEST if dci else [])]
+    votes) also FactorVAE's and BetaVAE's (:func:`interventional_baselines`); none for the metrics
+    named in ``leave_out``."""
+    names = [name for name in (*CARD_METRICS, *(ON_REQUEST if dci else [])) if name not in leave_out]
     protocol = ZooProtocol(samples=len(y), seed=seed, metrics=tuple(names), null_repeats=repeats)
     null, ceiling = protocol_null(z, codes, y, protocol, n_jobs), protocol_ceiling(y, protocol, n_jobs)
     null_mean, null_sd = dict(null.mean), dict(null.sd)

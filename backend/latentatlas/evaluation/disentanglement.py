@@ -339,7 +339,8 @@ def evaluate_model(
     for entry_values, entry_matrices in outputs.values():
         values |= entry_values
         matrices |= entry_matrices  # the last wins: the corrected FactorVAE's votes
-    interventions = (dataset, spec)
+    voted = any(entry.name not in skipped for entry in metrics_from("interventions"))
+    interventions = (dataset, spec) if voted else None
     baselines = tracker.run(
         "baselines",
         "shuffled-rows nulls and ceilings",
@@ -351,6 +352,7 @@ def evaluate_model(
             interventions=interventions,
             dci=dci_baselines,
             n_jobs=n_jobs,
+            leave_out=leave_out,
         ),
     )
 
