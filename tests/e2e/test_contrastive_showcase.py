@@ -58,5 +58,5 @@ def test_a_showcase_shows_its_neighbours_and_a_slider_moves_them_and_the_probe_d
         arg=before,
     )
     _wait_idle(tab, model)
-    assert tab.is_hidden("#error")
+    assert tab.is_hidden("#error"), tab.inner_text("#error")
     assert app.console_errors == [], app.console_errors

@@ -155,10 +155,11 @@ def test_evaluate_model_refuses_too_few_samples(folders):
 
 def test_evaluate_model_leaves_out_the_metrics_named_and_refuses_unknown_names(folders):
     metrics = evaluate_model(
-        folders["vae"], samples=SAMPLES, votes=VOTES, n_jobs=1, write_card=False, leave_out=("dci",)
+        folders["vae"], samples=SAMPLES, votes=VOTES, n_jobs=1, write_card=False, leave_out=("mig", "dci")
     )
-    assert "dci" not in metrics["values"] and "dci_fast" in metrics["values"]
-    assert metrics["left_out"] == ["dci"]
+    assert "dci" not in metrics["values"] and "mig" not in metrics["values"] and "dci_fast" in metrics["values"]
+    assert "mig" not in metrics["baselines"]["null_mean"] and "infomec.infom" in metrics["baselines"]["null_mean"]
+    assert metrics["left_out"] == ["dci", "mig"]
     with pytest.raises(EvaluationError, match="no metric called dcii to leave out"):
         evaluate_model(folders["vae"], samples=SAMPLES, write_card=False, leave_out=("dcii",))
 
