@@ -13,13 +13,15 @@ EXACT_SVD_DIMS = 256
 """Latents of up to this many dims are decomposed exactly (full SVD); wider ones (an ordered flow's,
 the image's size) by seeded randomized SVD (Halko et al. 2011), which finds the top directions of
 N x D in O(N D count) instead of O(N D min(N, D))."""
+NOISE_VARIANCE_SHARE = 1e-12
+"""A direction with less than this share of the variance found is rounding noise: left out."""
 
 
 def principal_directions(latents: np.ndarray, count: int) -> dict:
     """{"mean": (D,), "components": (count, D) unit rows, "explained_variance": (count,),
     "explained_variance_ratio": (count,)} of latents (N, D), directions ordered by variance
     (scikit-learn's sign convention; exact up to EXACT_SVD_DIMS dims); where fewer than ``count``
-    directions exist (min(N, D), or constant latents) the rest are zero rows with zero variance."""
+    directions exist (min(N, D), constant latents, or directions of noise variance) the rest are zero rows with zero variance."""
     latents = np.asarray(latents, dtype=np.float64)
     n, dim = latents.shape
     components = np.zeros((count, dim))
@@ -30,11 +32,12 @@ def principal_directions(latents: np.ndarray, count: int) -> dict:
 
         solver = "full" if dim <= EXACT_SVD_DIMS else "randomized"
         pca = PCA(n_components=min(count, dim, n), svd_solver=solver, random_state=0).fit(latents)
-        k = pca.n_components_
+        # directions whose variance is rounding noise (a line's second one) count as absent
+        k = int((pca.explained_variance_ > NOISE_VARIANCE_SHARE * pca.explained_variance_.sum()).sum())
         components[:k], variance[:k], ratio[:k] = (
-            pca.components_,
-            pca.explained_variance_,
-            pca.explained_variance_ratio_,
+            pca.components_[:k],
+            pca.explained_variance_[:k],
+            pca.explained_variance_ratio_[:k],
         )
     return {"mean": mean, "components": components, "explained_variance": variance, "explained_variance_ratio": ratio}
 
