@@ -1,0 +1,121 @@
+"""The explorer's latent paths, on a desktop and at 390 px (a phone): the interpolation strip
+between two dataset images (and its GIF), the principal directions as extra sliders that move
+the decode (over +-3 sd, or wider), and the "use via API" panel's curl and Python for what is
+on screen."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+MODEL = "vae-dsprites"
+VIEWPORTS = {
+    "desktop": {"viewport": {"width": 1440, "height": 1000}},
+    "phone": {
+        "viewport": {"width": 390, "height": 844},
+        "device_scale_factor": 2,
+        "is_mobile": True,
+        "has_touch": True,
+    },
+}
+
+
+@pytest.fixture(params=list(VIEWPORTS))
+def page(request, browser, server):
+    context = browser.new_context(**VIEWPORTS[request.param], accept_downloads=True)
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{server.url}/#model={MODEL}")
+    idle(page)
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+def idle(page) -> None:
+    page.wait_for_function(
+        "(id) => { const h = window.__latentAtlas; return h && h.modelId === id && h.frames > 0 && h.idle; }", arg=MODEL
+    )
+
+
+def no_sideways_scroll(page) -> None:
+    widths = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert widths[0] <= widths[1], f"the page scrolls sideways: {widths[0]} px of content in {widths[1]} px"
+
+
+def test_the_interpolation_strip_appears_and_its_gif_downloads(page):
+    page.locator("#interpolation-panel").scroll_into_view_if_needed()
+    page.fill("#interpolation-from", "3")
+    page.fill("#interpolation-to", "500")
+    page.fill("#interpolation-steps", "5")
+    page.click("#interpolation-button")
+    page.wait_for_function("() => document.querySelectorAll('#interpolation-strip img').length === 5")
+    idle(page)
+    loaded = page.eval_on_selector_all(
+        "#interpolation-strip img", "imgs => imgs.map(i => i.complete && i.naturalWidth)"
+    )
+    assert all(width == 64 for width in loaded), loaded
+    assert page.get_attribute("#interpolation-strip img >> nth=4", "alt") == "step 5 of 5"
+    assert "5 frames" in page.text_content("#interpolation-note")
+    no_sideways_scroll(page)
+    with page.expect_download() as download:
+        page.click("#interpolation-gif")
+    assert download.value.suggested_filename == f"{MODEL}-interpolation.gif"
+    with open(download.value.path(), "rb") as gif:
+        assert gif.read(6) == b"GIF89a"
+
+
+def test_interpolation_names_a_missing_end(page):
+    page.fill("#interpolation-to", "")
+    page.click("#interpolation-button")
+    page.wait_for_selector("#error:not([hidden])")
+    assert '"to"' in page.text_content("#error-text")
+
+
+def test_direction_sliders_move_the_decode_along_a_principal_direction(page, server):
+    page.locator("#directions-panel").scroll_into_view_if_needed()
+    page.click("#directions-button")
+    page.wait_for_function("() => document.querySelectorAll('#directions-sliders input[type=range]').length === 8")
+    idle(page)
+    assert page.text_content("#directions-sliders .dim-name").startswith("PC1 · ")
+    before = np.asarray(page.evaluate("() => window.__latentAtlas.latent"))
+    frames = page.evaluate("() => window.__latentAtlas.frames")
+    image = page.get_attribute("#decode-img", "src")
+    page.locator("#direction-0").focus()
+    page.keyboard.press("End")  # +3 sd along the first direction
+    page.wait_for_function(f"() => window.__latentAtlas.frames > {frames}")
+    idle(page)
+    assert page.get_attribute("#decode-img", "src") != image
+    first = server.json(f"/api/models/{MODEL}/directions?count=8")["directions"][0]
+    after = np.asarray(page.evaluate("() => window.__latentAtlas.latent"))
+    np.testing.assert_allclose(after - before, 3 * first["sd"] * np.asarray(first["vector"]), atol=1e-4)
+    # the wider range lets the same slider go to +10 sd
+    page.check("#directions-wide")
+    assert page.get_attribute("#direction-0", "max") == "10"
+    frames = page.evaluate("() => window.__latentAtlas.frames")
+    page.locator("#direction-0").focus()
+    page.keyboard.press("End")
+    page.wait_for_function(f"() => window.__latentAtlas.frames > {frames}")
+    idle(page)
+    wider = np.asarray(page.evaluate("() => window.__latentAtlas.latent"))
+    np.testing.assert_allclose(wider - before, 10 * first["sd"] * np.asarray(first["vector"]), atol=1e-4)
+    no_sideways_scroll(page)
+
+
+def test_the_api_panel_shows_the_requests_for_what_is_on_screen(page, server):
+    page.locator("#api-panel").scroll_into_view_if_needed()
+    curl = page.text_content("#api-curl")
+    assert curl.startswith(f"curl -X POST '{server.url}/api/models/{MODEL}/decode'")
+    body = json.loads(curl.split("-d '", 1)[1].split("'", 1)[0])
+    np.testing.assert_allclose(body["latent"], page.evaluate("() => window.__latentAtlas.latent"), rtol=1e-5)
+    assert "requests.post(" in page.text_content("#api-python")
+    page.select_option("#api-what", "encode")
+    assert '"dataset_index": ' in page.text_content("#api-curl")
+    assert f"/api/models/{MODEL}/encode" in page.text_content("#api-python")
+    no_sideways_scroll(page)
