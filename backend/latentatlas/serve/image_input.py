@@ -156,7 +156,7 @@ PAIR_ENDS = ("from", "to")
 def image_pair_body(by_index: type[BaseModel], params: type[BaseModel]) -> dict:
     """OpenAPI request body of a two-image endpoint: multipart ``from`` and ``to`` (each a file or
     a dataset index) plus the parameters as form fields, or JSON naming two dataset images."""
-    either = {"oneOf": [{"type": "string", "format": "binary"}, {"type": "string", "pattern": "^[0-9]{1,12}$"}]}
+    either = {"type": "string", "format": "binary", "description": "an image file, or a dataset index (as text)"}
     form = {name: {"type": "string"} for name in params.model_fields}
     schema = {"type": "object", "required": list(PAIR_ENDS), "properties": {**dict.fromkeys(PAIR_ENDS, either), **form}}
     return {
