@@ -6,9 +6,12 @@ on screen."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+from PIL import Image
 
 pytestmark = pytest.mark.e2e
 
@@ -119,3 +122,15 @@ def test_the_api_panel_shows_the_requests_for_what_is_on_screen(page, server):
     assert '"dataset_index": ' in page.text_content("#api-curl")
     assert f"/api/models/{MODEL}/encode" in page.text_content("#api-python")
     no_sideways_scroll(page)
+
+
+def test_the_python_snippet_runs_and_decodes_the_latent_on_screen(browser, server, tmp_path):
+    pytest.importorskip("requests")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{server.url}/#model={MODEL}")
+    idle(page)
+    snippet = page.text_content("#api-python")
+    page.close()
+    subprocess.run([sys.executable, "-c", snippet], cwd=tmp_path, check=True, timeout=60)
+    with Image.open(tmp_path / "decode.png") as decoded:
+        assert decoded.format == "PNG" and decoded.size == (64, 64)

@@ -141,14 +141,20 @@ store.on("latent", (z, state) => {
   if (state.model?.capabilities.decode) decoder.request(z, state.t0);
   writeLink();
 });
-const directions = new DirectionsPanel(byIds("directions", ["panel", "count", "button", "wide", "note", "sliders"]), { latent, onError: reportError });
+const directions = new DirectionsPanel(
+  byIds("directions", ["panel", "count", "button", "wide", "note", "sliders"]),
+  { latent, onError: reportError },
+);
 const interpolation = new InterpolationPanel(
-  byIds("interpolation", ["panel", "from", "fromFile", "fromName", "to", "toFile", "toName", "steps", "button", "gif", "note", "strip"]),
+  byIds("interpolation", [
+    "panel", "from", "fromFile", "fromName", "to", "toFile", "toName", "steps", "button", "gif", "note", "strip",
+  ]),
   reportError,
 );
 const apiPanel = new ApiPanel(byIds("api", ["what", "curl", "python", "copyCurl", "copyPython", "status"]));
 const panels = store.connect([
-  picker, decodeView, source, traversal, latent, sliders, directions, interpolation, apiPanel, factors, new CardPanel({ card: $("model-card"), lossPlot: $("loss-plot"), ...byIds("card", ["extra", "more"]) }),
+  picker, decodeView, source, traversal, latent, sliders, directions, interpolation, apiPanel,
+  factors, new CardPanel({ card: $("model-card"), lossPlot: $("loss-plot"), ...byIds("card", ["extra", "more"]) }),
   {
     show: (model) => {
       metrics.show(model, store.state.models);

@@ -11,36 +11,44 @@ const py = (text) => JSON.stringify(String(text));
 /** A latent as JSON, each value to 6 significant digits. */
 const latentJson = (latent) => `[${latent.map((v) => Number(v.toPrecision(6))).join(", ")}]`;
 
+const lines = (...parts) => parts.join("\n");
+const JSON_HEADER = "  -H 'Content-Type: application/json' \\";
+
 /** {curl, python} for `what` ("decode", "encode", "describe") of `model` at `origin`. */
 export function snippets(what, { model, latent, source }, origin) {
   const url = `${origin}${modelPath(model.id)}`;
   if (what === "decode") {
-    const body = `{"latent": ${latentJson(latent ?? [])}}`;
+    const values = latentJson(latent ?? []);
     return {
-      curl: `curl -X POST ${shell(`${url}/decode`)} \\\n  -H 'Content-Type: application/json' \\\n  -d ${shell(body)} \\\n  -o decode.png`,
-      python: `import requests\n\nlatent = ${latentJson(latent ?? [])}\nresponse = requests.post(${py(`${url}/decode`)}, json={"latent": latent})\n` +
-        `response.raise_for_status()\nwith open("decode.png", "wb") as f:\n    f.write(response.content)`,
+      curl: lines(`curl -X POST ${shell(`${url}/decode`)} \\`, JSON_HEADER, `  -d ${shell(`{"latent": ${values}}`)} \\`,
+        "  -o decode.png"),
+      python: lines("import requests", "", `latent = ${values}`,
+        `response = requests.post(${py(`${url}/decode`)}, json={"latent": latent})`, "response.raise_for_status()",
+        'with open("decode.png", "wb") as f:', "    f.write(response.content)"),
     };
   }
+  const printLatent = lines("response.raise_for_status()", 'print(response.json()["latent"])');
   if (what === "encode" && source?.type === "file") {
     const name = source.file?.name || "image.png";
     return {
-      curl: `curl -X POST ${shell(`${url}/encode`)} \\\n  -F ${shell(`image=@${name}`)}`,
-      python: `import requests\n\nwith open(${py(name)}, "rb") as f:\n    response = requests.post(${py(`${url}/encode`)}, files={"image": f})\n` +
-        `response.raise_for_status()\nprint(response.json()["latent"])`,
+      curl: lines(`curl -X POST ${shell(`${url}/encode`)} \\`, `  -F ${shell(`image=@${name}`)}`),
+      python: lines("import requests", "", `with open(${py(name)}, "rb") as f:`,
+        `    response = requests.post(${py(`${url}/encode`)}, files={"image": f})`, printLatent),
     };
   }
   if (what === "encode") {
     const index = source?.index ?? 0;
     return {
-      curl: `curl -X POST ${shell(`${url}/encode`)} \\\n  -H 'Content-Type: application/json' \\\n  -d ${shell(`{"dataset_index": ${index}}`)}`,
-      python: `import requests\n\nresponse = requests.post(${py(`${url}/encode`)}, json={"dataset_index": ${index}})\n` +
-        `response.raise_for_status()\nprint(response.json()["latent"])`,
+      curl: lines(`curl -X POST ${shell(`${url}/encode`)} \\`, JSON_HEADER,
+        `  -d ${shell(`{"dataset_index": ${index}}`)}`),
+      python: lines("import requests", "",
+        `response = requests.post(${py(`${url}/encode`)}, json={"dataset_index": ${index}})`, printLatent),
     };
   }
   return {
     curl: `curl ${shell(url)}`,
-    python: `import requests\n\nmodel = requests.get(${py(url)}).json()\nprint(model["latent_dim"], model["capabilities"])`,
+    python: lines("import requests", "", `model = requests.get(${py(url)}).json()`,
+      'print(model["latent_dim"], model["capabilities"])'),
   };
 }
 

@@ -84,11 +84,13 @@ export class DirectionsPanel {
     const unit = { latent_dim: k, latent_mean: Array(k).fill(0), latent_std: Array(k).fill(1), capabilities: {} };
     const label = (d) => `PC${d + 1} · ${(100 * directions[d].explained_variance_ratio).toFixed(1)}%`;
     this.t = directions.map((_, d) => this.t[d] ?? 0);
-    this.sliderPanel = new SliderPanel(this.els.sliders, unit, (d, value) => this.move(d, value), { idPrefix: "direction", label, sds });
+    const onInput = (d, value) => this.move(d, value);
+    this.sliderPanel = new SliderPanel(this.els.sliders, unit, onInput, { idPrefix: "direction", label, sds });
     this.sliderPanel.setValues(this.t);
     const share = directions.reduce((sum, d) => sum + d.explained_variance_ratio, 0);
-    this.els.note.textContent = `${k} directions of ${found.samples} held-out images' latents, ${(100 * share).toFixed(1)}% of their ` +
-      `variance; each slider adds t · sd · v to the latent (t in sds, ±${sds}).`;
+    this.els.note.textContent = `${k} directions of ${found.samples} held-out images' latents, ` +
+      `${(100 * share).toFixed(1)}% of their variance; each slider adds t · sd · v to the latent ` +
+      `(t in sds, ±${sds}).`;
   }
 
   /** Slider `d` at `t` sds: the latent becomes anchor + sum_k t_k sd_k v_k. */

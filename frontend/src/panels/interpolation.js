@@ -106,9 +106,12 @@ export class InterpolationPanel {
 
   showStrip({ frames, steps, label }) {
     const n = frames.length;
-    this.els.strip.replaceChildren(...frames.map((src, i) =>
-      make("img", { src, className: "pixelated", alt: `step ${i + 1} of ${n}`, title: `t = ${(i / (n - 1)).toFixed(2)}` })));
-    this.els.note.textContent = `${steps} frames on the line from the first image's latent to the second's` +
-      (this.model.capabilities.codes ? ", each snapped to the codebooks" : "") + (label ? `; rendered by the ${label}` : "") + ".";
+    const frame = (src, i) => make("img", {
+      src, className: "pixelated", alt: `step ${i + 1} of ${n}`, title: `t = ${(i / (n - 1)).toFixed(2)}`,
+    });
+    this.els.strip.replaceChildren(...frames.map(frame));
+    const snapped = this.model.capabilities.codes ? ", each snapped to the codebooks" : "";
+    this.els.note.textContent = `${steps} frames on the line from the first image's latent to the second's${snapped}` +
+      (label ? `; rendered by the ${label}` : "") + ".";
   }
 }
