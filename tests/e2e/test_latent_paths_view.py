@@ -134,3 +134,21 @@ def test_the_python_snippet_runs_and_decodes_the_latent_on_screen(browser, serve
     subprocess.run([sys.executable, "-c", snippet], cwd=tmp_path, check=True, timeout=60)
     with Image.open(tmp_path / "decode.png") as decoded:
         assert decoded.format == "PNG" and decoded.size == (64, 64)
+
+
+def test_an_uploaded_end_interpolates_from_the_current_image(page, tmp_path):
+    upload = tmp_path / "square.png"
+    picture = np.zeros((64, 64), np.uint8)
+    picture[20:44, 20:44] = 255
+    Image.fromarray(picture).save(upload)
+    page.locator("#interpolation-panel").scroll_into_view_if_needed()
+    assert page.input_value("#interpolation-from").isdigit()  # "from" follows the current image: a dataset sample
+    page.set_input_files("#interpolation-to-file", str(upload))
+    assert (
+        page.text_content("#interpolation-to-name") == "upload: square.png"
+        and page.input_value("#interpolation-to") == ""
+    )
+    page.fill("#interpolation-steps", "4")
+    page.click("#interpolation-button")
+    page.wait_for_function("() => document.querySelectorAll('#interpolation-strip img').length === 4")
+    idle(page)
