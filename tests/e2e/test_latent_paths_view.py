@@ -152,3 +152,23 @@ def test_an_uploaded_end_interpolates_from_the_current_image(page, tmp_path):
     page.click("#interpolation-button")
     page.wait_for_function("() => document.querySelectorAll('#interpolation-strip img').length === 4")
     idle(page)
+
+
+def test_interpolation_and_directions_screenshot(app, screenshot_path):
+    """docs/interpolation.png and docs/directions.png (``make screenshot``): qlae-shapes3d's strip between two
+    dataset scenes and its first direction moved to +2 sd."""
+    page = app.page
+    page.goto(f"{app.base_url}/#model=qlae-shapes3d")
+    page.wait_for_function("() => { const h = window.__latentAtlas; return h && h.frames > 0 && h.idle; }")
+    page.fill("#interpolation-from", "1234")
+    page.fill("#interpolation-to", "300000")
+    page.click("#interpolation-button")
+    page.click("#directions-button")
+    page.wait_for_function("() => document.querySelectorAll('#interpolation-strip img').length === 8")
+    page.wait_for_selector("#direction-0")
+    page.locator("#direction-0").fill("2")
+    page.wait_for_function("() => window.__latentAtlas.idle")
+    for name in ("interpolation", "directions"):
+        path = screenshot_path(f"{name}.png")
+        page.locator(f"#{name}-panel").screenshot(path=path)
+        assert path.stat().st_size > 5_000
