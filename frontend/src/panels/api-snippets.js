@@ -38,10 +38,11 @@ export function snippets(what, { model, latent, source }, origin) {
   }
   if (what === "encode") {
     const index = source?.index ?? 0;
+    const note = source ? [] : ["# no image on screen (the prior centre): dataset image 0 as an example"];
     return {
-      curl: lines(`curl -X POST ${shell(`${url}/encode`)} \\`, JSON_HEADER,
+      curl: lines(...note, `curl -X POST ${shell(`${url}/encode`)} \\`, JSON_HEADER,
         `  -d ${shell(`{"dataset_index": ${index}}`)}`),
-      python: lines("import requests", "",
+      python: lines(...note, "import requests", "",
         `response = requests.post(${py(`${url}/encode`)}, json={"dataset_index": ${index}})`, printLatent),
     };
   }
