@@ -104,6 +104,9 @@ def test_bad_multipart_and_content_types_are_refused(client, ids, image_bytes):
     upload = image_bytes(np.zeros((32, 32), np.uint8))
     missing = client.post(f"/api/models/{ids.qlae}/interpolate", files={"from": ("a.png", upload)}, data={"steps": "3"})
     assert missing.status_code == 422 and "'to'" in missing.json()["detail"]
+    for index in ("-1", "²", "1.5", "9" * 13):  # not a dataset index (a superscript digit is no digit here)
+        bad = client.post(f"/api/models/{ids.qlae}/interpolate", files={"from": ("a.png", upload)}, data={"to": index})
+        assert bad.status_code == 422 and "dataset index" in bad.json()["detail"], (index, bad.text)
     steps = client.post(
         f"/api/models/{ids.qlae}/interpolate", files={"from": ("a.png", upload)}, data={"to": "1", "steps": "99"}
     )

@@ -1,9 +1,11 @@
 """The image a request brings, as a FastAPI dependency: a multipart upload (``image``, with the
-endpoint's parameters as form fields) or JSON naming a dataset image (``{"dataset_index": i, ...}``).
+endpoint's parameters as form fields) or JSON naming a dataset image (``{"dataset_index": i, ...}``);
+or the two images of a pair (``from`` and ``to``, each an upload or a dataset index).
 Uploads are decoded safely (:mod:`latentatlas.serve.images`); refusals are domain errors."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -37,7 +39,7 @@ class ImageRequest:
 
 @dataclass
 class ImagePair:
-    """Two images to work on, each (1, C, S, S) (``ends`` in order), and the endpoint's parameters."""
+    """Two images to work on, each (1, C, S, S) (``from``, then ``to``), and the endpoint's parameters."""
 
     images: tuple[torch.Tensor, torch.Tensor]
     params: Any
@@ -208,7 +210,7 @@ async def _pair_from_form(
         item = form.get(end)
         if isinstance(item, UploadFile):
             images.append(await _decoded(item, service, settings))
-        elif isinstance(item, str) and item.strip().isdigit() and len(item.strip()) <= 12:
+        elif isinstance(item, str) and re.fullmatch(r"[0-9]{1,12}", item.strip()):
             images.append(await _dataset_image(service, end, int(item)))
         else:
             raise InputError(f"multipart body needs '{end}': an image file, or a dataset index (an integer >= 0)")
