@@ -119,6 +119,25 @@ export const api = {
   dimFactors: (id, opts) => request(`${modelPath(id)}/dim-factors`, opts),
   /** The model's ONNX graphs for decoding in the browser: {available, parts, unavailable, sweeps, ...}. */
   onnx: (id, opts) => request(`${modelPath(id)}/onnx`, opts),
+  /** Frames between two images: `start`, `end` each {index} (a dataset image) or {file} (an upload);
+   * {frames, latents, steps, decoder, label}, or with `gif` the animated GIF as a Blob. */
+  interpolate(id, start, end, steps, { gif = false, ...opts } = {}) {
+    const path = `${modelPath(id)}/interpolate${gif ? "?format=gif" : ""}`;
+    const expect = gif ? "blob" : "json";
+    if (start.file == null && end.file == null) {
+      const json = { from: { dataset_index: start.index }, to: { dataset_index: end.index }, steps };
+      return request(path, { ...opts, method: "POST", json, expect });
+    }
+    const form = new FormData();
+    for (const [name, part] of [["from", start], ["to", end]]) {
+      if (part.file != null) form.append(name, part.file, part.file.name || "upload");
+      else form.append(name, String(part.index));
+    }
+    form.append("steps", String(steps));
+    return request(path, { ...opts, method: "POST", body: form, expect });
+  },
+  /** The principal directions of the model's latents: {directions: [{vector, sd, explained_variance_ratio}], ...}. */
+  directions: (id, count, opts) => request(`${modelPath(id)}/directions?count=${count}`, opts),
   samples: (id, n, seed, opts) =>
     request(`${modelPath(id)}/samples?n=${n}&seed=${seed}`, opts).then((r) => r.samples ?? []),
   /** Start (or join) the model's metrics job: {job_id, status, joined}. */

@@ -10,11 +10,14 @@ import { Store, linkState } from "../lib/store.js";
 import { isForeignHash, readUrlState, writeUrlState } from "../lib/urlstate.js";
 import { LiveDecoder } from "../decode/live.js";
 import { DecoderStrategy } from "../decode/strategy.js";
+import { ApiPanel } from "../panels/api-snippets.js";
 import { CardPanel } from "../panels/card.js";
 import { DecodeView } from "../panels/decode-view.js";
+import { DirectionsPanel } from "../panels/directions.js";
 import { ExportButtons } from "../panels/exports.js";
 import { FactorNames, declaredFactors, metricsFactors } from "../panels/factors.js";
 import { FlowPanel } from "../panels/flow.js";
+import { InterpolationPanel } from "../panels/interpolation.js";
 import { LatentControl, sliderLimit } from "../panels/latent.js";
 import { LatentSliders } from "../panels/latent-sliders.js";
 import { MetricsPanel } from "../panels/metrics.js";
@@ -138,8 +141,20 @@ store.on("latent", (z, state) => {
   if (state.model?.capabilities.decode) decoder.request(z, state.t0);
   writeLink();
 });
+const directions = new DirectionsPanel(
+  byIds("directions", ["panel", "count", "button", "wide", "note", "sliders"]),
+  { latent, onError: reportError },
+);
+const interpolation = new InterpolationPanel(
+  byIds("interpolation", [
+    "panel", "from", "fromFile", "fromName", "to", "toFile", "toName", "steps", "button", "gif", "note", "strip",
+  ]),
+  reportError,
+);
+const apiPanel = new ApiPanel(byIds("api", ["what", "curl", "python", "copyCurl", "copyPython", "status"]));
 const panels = store.connect([
-  picker, decodeView, source, traversal, latent, sliders, factors, new CardPanel({ card: $("model-card"), lossPlot: $("loss-plot"), ...byIds("card", ["extra", "more"]) }),
+  picker, decodeView, source, traversal, latent, sliders, directions, interpolation, apiPanel,
+  factors, new CardPanel({ card: $("model-card"), lossPlot: $("loss-plot"), ...byIds("card", ["extra", "more"]) }),
   {
     show: (model) => {
       metrics.show(model, store.state.models);

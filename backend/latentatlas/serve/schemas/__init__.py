@@ -9,6 +9,7 @@ from latentatlas.serve.schemas.common import (
     Latent,
     errors,
 )
+from latentatlas.serve.schemas.directions import DirectionsResponse, PrincipalDirection
 from latentatlas.serve.schemas.ensembles import (
     AnalyzeRequest,
     EnsembleAnalysisSummary,
@@ -26,6 +27,12 @@ from latentatlas.serve.schemas.ensembles import (
     OptionalFloat,
 )
 from latentatlas.serve.schemas.exports import MetricTables, TraverseExportRequest
+from latentatlas.serve.schemas.interpolation import (
+    DatasetImage,
+    InterpolateByIndex,
+    InterpolateParams,
+    InterpolateResponse,
+)
 from latentatlas.serve.schemas.jobs import JobInfo, JobStarted, MetricsRequest
 from latentatlas.serve.schemas.models import (
     DecodeRequest,
@@ -78,6 +85,7 @@ from latentatlas.serve.schemas.zoo import ZooTable
 
 __all__ = [
     "AnalyzeRequest",
+    "DatasetImage",
     "DecodeRequest",
     "DenoiseByIndex",
     "DenoiseParams",
@@ -85,6 +93,7 @@ __all__ = [
     "DimFactors",
     "DimInformation",
     "DimName",
+    "DirectionsResponse",
     "EncodeByIndex",
     "EncodeResponse",
     "EnsembleAnalysisSummary",
@@ -106,6 +115,9 @@ __all__ = [
     "Generated",
     "HeldOutCurves",
     "InputContext",
+    "InterpolateByIndex",
+    "InterpolateParams",
+    "InterpolateResponse",
     "JobInfo",
     "JobStarted",
     "Latent",
@@ -125,6 +137,7 @@ __all__ = [
     "OnnxPartLink",
     "OptionalFloat",
     "PopulationResponse",
+    "PrincipalDirection",
     "PrincipalPlane",
     "ProbeDecodeResponse",
     "ProbeTraverseResponse",
