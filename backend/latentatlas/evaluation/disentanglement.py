@@ -368,8 +368,9 @@ def evaluate_model(
 def refresh_card_baselines(loaded: LoadedModel, n_jobs: int = 2, dci: bool = False) -> dict:
     """Add the null and ceiling (:func:`~latentatlas.evaluation.baselines.card_baselines`) to the
     metrics already in a model's card, on the same factor samples (its ``samples`` and ``seed``,
-    re-rendered and re-encoded; its votes), with exact DCI's when ``dci`` (``n_jobs`` processes
-    fit it); written into card.json; returns the ``baselines`` entry."""
+    re-rendered and re-encoded; its votes), each of the estimator behind the card's score (a card
+    whose InfoMEC was scored on the codes gets the codes estimator's), with exact DCI's when ``dci``
+    (``n_jobs`` processes fit it); written into card.json; returns the ``baselines`` entry."""
     metrics = loaded.card.get("metrics")
     if not metrics:
         raise EvaluationError(
@@ -382,7 +383,16 @@ def refresh_card_baselines(loaded: LoadedModel, n_jobs: int = 2, dci: bool = Fal
     z, codes = encode_factor_samples(loaded, dataset, factors)
     votes = metrics["votes"]
     interventions = (dataset, Interventions(votes["train"], votes["eval"], votes["batch_size"], metrics["samples"]))
-    baselines = card_baselines(z, codes, factors, metrics["seed"], interventions=interventions, dci=dci, n_jobs=n_jobs)
+    baselines = card_baselines(
+        z,
+        codes,
+        factors,
+        metrics["seed"],
+        infomec_latents=metrics.get("infomec_latents", "values"),
+        interventions=interventions,
+        dci=dci,
+        n_jobs=n_jobs,
+    )
     loaded.card = save_metrics(loaded.folder, {**metrics, "baselines": baselines})
     return baselines
 
