@@ -90,3 +90,25 @@ def test_shipped_cards_show_the_null_of_the_estimator_behind_their_score(card_pa
             codes_key = key.replace("infomec.", "infomec_codes.")
             assert baselines["null_mean"][key] == baselines["null_mean"][codes_key]
             assert baselines["ceiling"][key] == baselines["ceiling"][codes_key] < 0.99
+
+
+def test_a_refresh_keeps_the_exact_dci_baselines_it_was_not_asked_to_recompute():
+    from latentatlas.evaluation.disentanglement import _keep_on_request
+
+    old = {
+        "metrics": ["mig", "dci", "infomec"],
+        "null_mean": {"mig": 0.1, "dci.disentanglement": 0.01, "dci_fast.disentanglement": 0.5, "infomec.infom": 0.6},
+        "null_sd": {"mig": 0.0, "dci.disentanglement": 0.001, "dci_fast.disentanglement": 0.0, "infomec.infom": 0.1},
+        "ceiling": {"mig": 0.9, "dci.disentanglement": 1.0, "dci_fast.disentanglement": 1.0, "infomec.infom": 0.99},
+    }
+    new = {
+        "metrics": ["mig", "infomec"],
+        "null_mean": {"mig": 0.2, "infomec.infom": 0.15},
+        "null_sd": {"mig": 0.0, "infomec.infom": 0.01},
+        "ceiling": {"mig": 0.9, "infomec.infom": 0.91},
+    }
+    kept = _keep_on_request(old, new)
+    assert kept["metrics"] == ["mig", "infomec", "dci"]
+    assert kept["null_mean"] == {"mig": 0.2, "infomec.infom": 0.15, "dci.disentanglement": 0.01}
+    assert kept["ceiling"]["dci.disentanglement"] == 1.0 and "dci_fast.disentanglement" not in kept["ceiling"]
+    assert _keep_on_request({}, new) == new
