@@ -95,8 +95,7 @@ def evaluate_zoo(out: Path, force: bool = False, log: Callable[[str], None] = pr
         path = out / d.name / CEILING_FILE
         ceiling = json.loads(path.read_text()) if path.is_file() else None
         current = {"protocol": protocol.model_dump(mode="json"), "latents": CEILING_LATENTS}
-        stale = ceiling is None or {key: ceiling[key] for key in current} != current
-        if force or stale:
+        if force or ceiling is None or {key: ceiling[key] for key in current} != current:
             dataset = load_dataset(d.spec())
             assert isinstance(dataset, FactorDataset)  # a zoo dataset is dsprites or shapes3d: both have factors
             ceiling = dataset_ceiling(dataset, protocol)
