@@ -20,7 +20,7 @@ import numpy as np
 
 from latentatlas.evaluation.zoo_tests import against_null, equivalence, rank_sum_p
 from latentatlas.metrics.stats import holm, welch
-from latentatlas.store.zoo import ZooConfig
+from latentatlas.store.zoo import ZooClaim, ZooConfig
 
 ALPHA = 0.05
 TESTS = (
@@ -33,13 +33,11 @@ TESTS = (
 )
 
 
-def _values(row: dict | None, key: str, metric: str) -> dict[int, float]:
-    """seed -> value of a variant row's per-seed ``scores`` (key ``scores``) or ``null_values``."""
+def _per_seed(row: dict | None, metric: str, nulls: bool = False) -> dict[int, float]:
+    """seed -> a variant row's score of ``metric`` (its own null mean with ``nulls``); {} when absent."""
     if row is None:
         return {}
-    values = row["scores"][metric]["values"] if key == "scores" and metric in row["scores"] else None
-    if key == "null_values":
-        values = row.get("null_values", {}).get(metric)
+    values = row.get("null_values", {}).get(metric) if nulls else row["scores"].get(metric, {}).get("values")
     return dict(zip(row["seeds"], values)) if values is not None else {}
 
 
@@ -49,7 +47,7 @@ def _paired(a: dict[int, float], b: dict[int, float]) -> tuple[list[int], np.nda
 
 
 def _null_test(dataset: str, variant: str, metric: str, row: dict | None) -> dict:
-    seeds, scores, nulls = _paired(_values(row, "scores", metric), _values(row, "null_values", metric))
+    seeds, scores, nulls = _paired(_per_seed(row, metric), _per_seed(row, metric, nulls=True))
     out = {"dataset": dataset, "variant": variant, "metric": metric, "seeds": seeds}
     if len(seeds) < 2:
         return out | {"missing": True, "p": 1.0, "p_rank": 1.0}
@@ -66,9 +64,9 @@ def _null_test(dataset: str, variant: str, metric: str, row: dict | None) -> dic
     }
 
 
-def _difference(dataset: str, claim, metric: str, a: dict | None, b: dict | None) -> dict:
+def _difference(dataset: str, claim: ZooClaim, metric: str, a: dict | None, b: dict | None) -> dict:
     out = {"dataset": dataset, "better": claim.better, "than": claim.than, "metric": metric, "source": claim.source}
-    va, vb = _values(a, "scores", metric), _values(b, "scores", metric)
+    va, vb = _per_seed(a, metric), _per_seed(b, metric)
     if min(len(va), len(vb)) < 2:
         return out | {"missing": True, "p": 1.0, "p_rank": 1.0}
     xa, xb = np.array(list(va.values())), np.array(list(vb.values()))
@@ -83,9 +81,9 @@ def _difference(dataset: str, claim, metric: str, a: dict | None, b: dict | None
     }
 
 
-def _equivalence(dataset: str, config: ZooConfig, claim, metric: str, a: dict | None, b: dict | None) -> dict:
+def _equivalence(dataset: str, config: ZooConfig, claim: ZooClaim, metric: str, a: dict | None, b: dict | None) -> dict:
     bound, stated = config.equivalence_bound(claim, metric)
-    seeds, xa, xb = _paired(_values(a, "scores", metric), _values(b, "scores", metric))
+    seeds, xa, xb = _paired(_per_seed(a, metric), _per_seed(b, metric))
     out = {
         "dataset": dataset,
         "better": claim.better,
