@@ -8,8 +8,8 @@ estimator on the code indices as the extra score ``infomec_codes`` where a model
 Beside each score the card gets its shuffled-rows null (the member's latents permuted against
 the factors, ``null_repeats`` times) and the dataset's ceiling (perfect latents on the same
 samples, ``DATASET/ceiling.json``). The comparison gives per variant mean, sd and the 95 %
-t-interval over seeds, and for each claimed difference Welch's t-test with Holm's correction
-over all the claims' tests.
+t-interval over seeds, and the claims file's tested statements (``zoo_claims``): every variant
+against its own null, every claim's difference and equivalence, Holm-corrected per dataset.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ import numpy as np
 from latentatlas.data import FactorDataset, load_dataset
 from latentatlas.evaluation.baselines import protocol_ceiling, protocol_null, protocol_scores
 from latentatlas.evaluation.disentanglement import encode_factor_samples
+from latentatlas.evaluation.zoo_claims import TESTS, statements_markdown, tested_statements
 from latentatlas.metrics.catalogue import display_order, scores
-from latentatlas.metrics.stats import holm, summarize, welch
+from latentatlas.metrics.stats import summarize
 from latentatlas.store.folders import CARD_FILE, load_model_folder, write_json, write_text
 from latentatlas.store.zoo import CEILING_FILE, TABLE_JSON, TABLE_MD, ZooConfig, ZooProtocol, read_manifest
 
@@ -34,6 +35,9 @@ ESTIMATOR = (
     "infomec_codes: the discrete plug-in estimator on code indices (models with codes only); "
     "MIG and modularity: 20-bin plug-in MI; DCI-est: dci_fast, histogram gradient boosting, an estimate of DCI, not DCI"
 )
+
+
+CEILING_LATENTS = "one per factor: its value index (as code indices for the codes metrics)"
 
 
 def protocol_samples(dataset: FactorDataset, protocol: ZooProtocol) -> np.ndarray:
@@ -47,7 +51,7 @@ def dataset_ceiling(dataset: FactorDataset, protocol: ZooProtocol) -> dict:
     return {
         "dataset": dataset.name,
         "protocol": protocol.model_dump(mode="json"),
-        "latents": "one per factor: its value index",
+        "latents": CEILING_LATENTS,
         "scores": protocol_ceiling(y, protocol),
     }
 
@@ -90,7 +94,8 @@ def evaluate_zoo(out: Path, force: bool = False, log: Callable[[str], None] = pr
     for d in config.datasets:
         path = out / d.name / CEILING_FILE
         ceiling = json.loads(path.read_text()) if path.is_file() else None
-        if force or ceiling is None or ceiling["protocol"] != protocol.model_dump(mode="json"):
+        current = {"protocol": protocol.model_dump(mode="json"), "latents": CEILING_LATENTS}
+        if force or ceiling is None or {key: ceiling[key] for key in current} != current:
             dataset = load_dataset(d.spec())
             assert isinstance(dataset, FactorDataset)  # a zoo dataset is dsprites or shapes3d: both have factors
             ceiling = dataset_ceiling(dataset, protocol)
@@ -165,8 +170,9 @@ def _summary_dict(values: list[float]) -> dict:
 
 def compare_zoo(out: Path) -> dict:
     """The comparison (also written to ``table.json`` and ``table.md``): per dataset and variant
-    each score's mean, sd, 95 % t-interval and per-seed values, its null mean and the ceiling;
-    per claim and score Welch's test, Holm-adjusted over all claim tests."""
+    each score's mean, sd, 95 % t-interval and per-seed values, its null (mean, per seed) and the
+    ceiling; the tested statements of the claims file (:mod:`latentatlas.evaluation.zoo_claims`:
+    null tests, claims' differences, equivalence tests, one Holm family per dataset)."""
     out = Path(out)
     manifest = read_manifest(out)
     config = ZooConfig.model_validate(manifest["config"])
@@ -199,39 +205,16 @@ def compare_zoo(out: Path) -> dict:
                     for name in names
                     if name in runs[0]["null"]["mean"]
                 },
+                "null_values": {
+                    name: [r["null"]["mean"][name] for r in runs] for name in names if name in runs[0]["null"]["mean"]
+                },
                 "flags": {
                     flag: sum(r["flags"].get(flag, False) for r in runs)
                     for flag in sorted({f for r in runs for f in r["flags"]})
                 },
             }
         datasets[d.name] = {"variants": rows, "ceiling": ceiling}
-    claims = []
-    for claim in config.claims:
-        for name, data in datasets.items():
-            a, b = data["variants"].get(claim.better), data["variants"].get(claim.than)
-            if a is None or b is None:
-                continue
-            for metric in claim.metrics:
-                if metric not in a["scores"] or metric not in b["scores"]:
-                    continue
-                test = welch(np.array(a["scores"][metric]["values"]), np.array(b["scores"][metric]["values"]))
-                claims.append(
-                    {
-                        "dataset": name,
-                        "better": claim.better,
-                        "than": claim.than,
-                        "metric": metric,
-                        "source": claim.source,
-                        "diff": test.diff,
-                        "ci95": [test.low, test.high],
-                        "t": test.t,
-                        "df": test.df,
-                        "p": test.p,
-                    }
-                )
-    for tested, adjusted in zip(claims, holm(np.array([c["p"] for c in claims])) if claims else []):
-        tested["p_holm"] = float(adjusted)
-        tested["verdict"] = ("holds" if tested["diff"] > 0 else "reversed") if adjusted < 0.05 else "not established"
+    statements = tested_statements(config, datasets, out.name)
     images = config.train.steps * config.train.batch_size
     result = {
         "zoo": out.name,
@@ -244,10 +227,9 @@ def compare_zoo(out: Path) -> dict:
             "paper_images": config.paper_samples,
             "fraction_of_paper": images / config.paper_samples,
         },
-        "test": "Welch's unequal-variance t-test over seeds (two-sided), Holm-adjusted over every claim x dataset x score; "
-        "'holds' when the adjusted p < 0.05 and the difference has the claimed sign",
+        "test": TESTS,
         "datasets": datasets,
-        "claims": claims,
+        **statements,
     }
     write_json(out / TABLE_JSON, _finite(result))
     write_text(out / TABLE_MD, comparison_markdown(result))
@@ -311,12 +293,12 @@ def comparison_markdown(result: dict) -> str:
             for k, _ in present
         ]
         lines.append(
-            "| null (shuffled rows, mean over members) | | "
+            "| null (shuffled rows, mean over members; each member's own in the tests) | | "
             + " | ".join("–" if v is None else f"{v:.3f}" for v in null)
             + " |"
         )
         lines.append(
-            "| ceiling (perfect latents) | | "
+            "| ceiling (perfect latents; codes scores: perfect codes) | | "
             + " | ".join(f"{data['ceiling'][k]:.3f}" if k in data["ceiling"] else "–" for k, _ in present)
             + " |"
         )
@@ -332,19 +314,5 @@ def comparison_markdown(result: dict) -> str:
             for v, row in variants.items()
         )
         lines += ["", f"Per member (1 CPU thread, median over seeds), train + evaluate: {times}."]
-    if result["claims"]:
-        lines += [
-            "",
-            "## Claims",
-            "",
-            result["test"] + ".",
-            "",
-            "| dataset | claim | score | difference [95 % CI] | p | p (Holm) | verdict |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for c in result["claims"]:
-            lines.append(
-                f"| {c['dataset']} | {c['better']} > {c['than']} | {c['metric']} | {c['diff']:+.3f} [{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}] "
-                f"| {c['p']:.3g} | {c['p_holm']:.3g} | {c['verdict']} |"
-            )
+    lines += statements_markdown(result, dict(COLUMNS))
     return "\n".join(lines) + "\n"
