@@ -265,6 +265,7 @@ def evaluate_model(
     tracker = _Tracker(_plan(samples, votes), progress)
     keep = scored_latents(loaded, dataset)
     encoder = _Encoder(model, tracker.count_images, keep)
+    counts_before = dataset.intervention_counts()
 
     factors = dataset.sample_factors(samples, np.random.default_rng(seed))
     z, codes = tracker.run(
@@ -353,6 +354,7 @@ def evaluate_model(
         "infomec_latents": "values",  # the continuous estimator for every model; codes add infomec_codes
         "votes": asdict(votes),
         "baselines": baselines,
+        **_interventions(dataset, counts_before),
         "seconds": tracker.seconds | {"total": round(time.perf_counter() - started, 2)},
         "device": str(model_device),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -363,6 +365,25 @@ def evaluate_model(
             source.card = card
     tracker.finish()
     return metrics
+
+
+def _interventions(dataset: FactorDataset, before: dict[str, int]) -> dict:
+    """The card's ``interventions`` entry where the dataset serves some factor combinations with
+    another combination's image (labelled rows: CelebA, a folder with a factors CSV): the rule and
+    how many of this evaluation's lookups it applied to. Empty for a full factor grid."""
+    if dataset.intervention_rule is None:
+        return {}
+    after = dataset.intervention_counts()
+    requested = after["requested"] - before["requested"]
+    substituted = after["substituted"] - before["substituted"]
+    return {
+        "interventions": {
+            "rule": dataset.intervention_rule,
+            "requested": requested,
+            "substituted": substituted,
+            "substituted_share": round(substituted / requested, 4) if requested else 0.0,
+        }
+    }
 
 
 def refresh_card_baselines(loaded: LoadedModel, n_jobs: int = 2, dci: bool = False) -> dict:
