@@ -19,11 +19,12 @@ from typer.testing import CliRunner
 
 from latentatlas.cli import app
 from latentatlas.data import DatasetSpec
-from latentatlas.evaluation.many_models import EvaluationRequest, evaluate_folders, scored_under
+from latentatlas.evaluation.folder_scoring import EvaluationRequest, scored_under
 from latentatlas.families import model_config
 from latentatlas.metrics.baselines import flatten_scores
 from latentatlas.nets import NetConfig
 from latentatlas.train import TrainConfig, train
+from latentatlas.train.scoring_runs import evaluate_folders
 
 NET = NetConfig(image_size=16, channels=1, widths=(8, 8), hidden=32)
 DSPRITES = DatasetSpec(name="dsprites", image_size=16)

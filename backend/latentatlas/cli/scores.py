@@ -120,7 +120,7 @@ def evaluate(
     folder as it finishes, then a summary; the exit status is 1 when any folder failed."""
     from pydantic import ValidationError
 
-    from latentatlas.evaluation.many_models import EvaluationRequest
+    from latentatlas.evaluation.folder_scoring import EvaluationRequest
 
     try:
         request = EvaluationRequest(
@@ -179,7 +179,7 @@ def _evaluate_one(folder: Path, request) -> None:
     from tqdm import tqdm
 
     from latentatlas.evaluation.disentanglement import EvaluationError
-    from latentatlas.evaluation.many_models import score_loaded
+    from latentatlas.evaluation.folder_scoring import score_loaded
     from latentatlas.metrics import MetricsInputError, format_table
 
     loaded = _load(folder, request)
@@ -204,8 +204,8 @@ def _evaluate_one(folder: Path, request) -> None:
 
 
 def _evaluate_many(folders: list[Path], request, workers: int | None, ray_address: str | None) -> None:
-    from latentatlas.evaluation.many_models import evaluate_folders
     from latentatlas.store.ensembles import EnsembleError
+    from latentatlas.train.scoring_runs import evaluate_folders
 
     def report(entry: dict) -> None:
         typer.echo(json.dumps({k: v for k, v in entry.items() if k != "traceback"}))
