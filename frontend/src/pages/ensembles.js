@@ -39,6 +39,8 @@ const el = {
   spacesPlot: $("spaces-plot"),
   fusion: { panel: $("fusion-panel"), sentence: $("fusion-sentence"), details: $("fusion-details"), spark: $("fusion-spark") },
   infoPlot: $("info-plot"),
+  infoTitle: $("info-title"),
+  traversalAbsent: $("traversal-absent"),
 };
 
 const state = {
@@ -153,6 +155,14 @@ function renderSpaces(detail) {
   state.spacesOrder = renderSpacesPlot(el.spacesPlot, spaces, detail.members);
 }
 
+/** Members without a decoder (imported runs) have no traversals: the pair panel says why. */
+function showTraversalAbsence(detail) {
+  traversals.absentReason = detail.members_decode === false ? detail.members_note || "the members have no decoder" : null;
+  el.traversalAbsent.hidden = !traversals.absentReason;
+  el.traversalAbsent.textContent = traversals.absentReason ? `No traversals: ${traversals.absentReason}.` : "";
+  el.infoTitle.textContent = detail.betas.length ? "Channel information vs beta" : "Channel information per run";
+}
+
 function renderFusionCard(fusion) {
   renderFusion(el.fusion, fusion, (host, history, label) =>
     plotAvailable() ? renderSparkline(host, history, label) : placeholder(host, NO_PLOTLY),
@@ -218,6 +228,7 @@ async function selectEnsemble(id, { pair = null } = {}) {
     state.detail = detail;
     state.modelIds = new Map(detail.members.filter((m) => m.model_id).map((m) => [m.name, m.model_id]));
     renderFacts(el.facts, detail);
+    showTraversalAbsence(detail);
     renderSpaces(detail);
     renderFusionCard(detail.fusion);
     showJob();
