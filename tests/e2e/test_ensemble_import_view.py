@@ -71,12 +71,12 @@ def test_the_page_shows_imported_runs_and_says_why_traversals_are_absent(page, i
     factors = tab.evaluate("() => document.querySelector('#similarity-plot').data[2]")
     assert factors["x"] == FACTOR_NAMES and len(factors["z"]) == len(order)
     ticks = tab.evaluate("() => document.querySelector('#similarity-plot').layout.yaxis.ticktext")
-    assert {tick.rsplit(' z', 1)[0] for tick in ticks} == set(RUNS)  # runs by name: no beta, no seed
+    assert {tick.rsplit(" z", 1)[0] for tick in ticks} == set(RUNS)  # runs by name: no beta, no seed
 
     # The facts and the information plot speak of runs, not betas.
     facts = " ".join(tab.inner_text("#ensemble-facts").split())
     assert "3 imported runs" in facts and "3, 2 latents" in facts and "saved latents" in facts
-    assert tab.inner_text("#info-title") == "Channel information per run"
+    assert tab.text_content("#info-title") == "Channel information per run"
     info_axis = tab.evaluate("() => document.querySelector('#info-plot').layout.xaxis")
     assert info_axis["ticktext"] == list(RUNS) and info_axis["title"]["text"] == "run"
 

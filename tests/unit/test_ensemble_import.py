@@ -75,13 +75,17 @@ BAD_RUNS = [
     ("pickled", _with(GOOD, y=np.array([{"a": 1}] * N, dtype=object)), ["run1.npz", "pickled", "never loaded"]),
     # against the first run
     ("other rows", run_arrays(1, N + 5), ["run1.npz and", "run0.npz", "probe rows (45 vs 40)"]),
-    ("other y", _with(GOOD, y=np.roll(GOOD["y"], 1, axis=0)), ["run1.npz and", "run0.npz", "differ in y", "first at row"]),
+    (
+        "other y",
+        _with(GOOD, y=np.roll(GOOD["y"], 1, axis=0)),
+        ["run1.npz and", "run0.npz", "differ in y", "first at row"],
+    ),
     ("other factors", _with(GOOD, y=GOOD["y"][:, :1], factor_names=np.array(["shape"])), ["differ in factors"]),
     ("other names", _with(GOOD, factor_names=np.array(["colour", "size"])), ["differ in factor_names"]),
 ]
 
 
-@pytest.mark.parametrize("wrong, second, words", BAD_RUNS, ids=[case[0] for case in BAD_RUNS])
+@pytest.mark.parametrize(("wrong", "second", "words"), BAD_RUNS, ids=[case[0] for case in BAD_RUNS])
 def test_a_bad_run_is_a_clear_error_and_nothing_is_written(tmp_path, wrong, second, words):
     message = _import_error(tmp_path, [GOOD, second])
     for word in words:
@@ -95,7 +99,9 @@ def test_indices_and_dataset_must_agree_when_given(tmp_path):
     assert "differ in dataset ('shapes3d' vs 'dsprites')" in _import_error(
         tmp_path, [indexed, _with(indexed, dataset=np.array("shapes3d"))]
     )
-    assert "indices holds negative values" in _import_error(tmp_path, [indexed, _with(indexed, indices=np.arange(N) - 1)])
+    assert "indices holds negative values" in _import_error(
+        tmp_path, [indexed, _with(indexed, indices=np.arange(N) - 1)]
+    )
 
 
 def test_names_files_and_destination_are_checked(tmp_path):
@@ -214,6 +220,8 @@ def test_cli_import_then_analyze(tmp_path):
 
     again = runner.invoke(app, ["ensemble", "import", *paths, "--out", str(out)])
     assert again.exit_code == 2 and "already exists" in again.output
-    missing = runner.invoke(app, ["ensemble", "import", paths[0], str(tmp_path / "c.npz"), "--out", str(tmp_path / "x")])
+    missing = runner.invoke(
+        app, ["ensemble", "import", paths[0], str(tmp_path / "c.npz"), "--out", str(tmp_path / "x")]
+    )
     assert missing.exit_code == 2 and "c.npz: no such file" in missing.output and "Traceback" not in missing.output
     assert not (tmp_path / "x").exists()

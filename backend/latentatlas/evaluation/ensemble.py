@@ -113,7 +113,9 @@ def analyze_ensemble(
         else:
             tensors = load_file(str(path))
             mu, logvar = tensors["mu"].double().numpy(), tensors["logvar"].double().numpy()
-            if mu.shape != (len(indices), design.latent_dims[entry["name"]]) or not np.array_equal(tensors["indices"].numpy(), indices):
+            if mu.shape != (len(indices), design.latent_dims[entry["name"]]) or not np.array_equal(
+                tensors["indices"].numpy(), indices
+            ):
                 skipped.append(
                     {"name": entry["name"], "reason": f"probe encodings of shape {mu.shape} do not match the probe set"}
                 )

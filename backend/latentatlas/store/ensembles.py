@@ -24,7 +24,7 @@ from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE, read_manifest_jso
 MANIFEST_FILE = "manifest.json"
 PROBE_FILE = "probe.safetensors"
 MANIFEST_VERSION = 1
-IMPORTED_KIND = "imported"  # the ``config.kind`` of an ensemble of imported runs
+IMPORTED_KIND: Literal["imported"] = "imported"  # the ``config.kind`` of an ensemble of imported runs
 Status = Literal["pending", "running", "done", "failed"]
 
 
