@@ -54,11 +54,6 @@ def member_model_id(ensemble: str, member: str) -> str:
     return f"{ensemble}.{member}"
 
 
-def _optional(value, kind: type[float] | type[int]):
-    """``kind(value)``, or None for None (an imported run has no beta or seed)."""
-    return None if value is None else kind(value)
-
-
 def _finite(value) -> float | None:
     if value is None:
         return None
@@ -108,13 +103,10 @@ class EnsembleService:
         finished since: they become models ``NAME.MEMBER`` without a restart."""
         try:
             manifest = read_manifest(self.folder)  # written atomically by the trainer
-        except (OSError, ValueError, EnsembleError) as error:
+            self.design, self.manifest = ensemble_design(manifest), manifest
+        except (OSError, KeyError, ValueError, EnsembleError) as error:
             log.warning("ensemble %s: keeping the last manifest (%s)", self.id, error)
             return
-        try:
-            self.design, self.manifest = ensemble_design(manifest), manifest
-        except (KeyError, ValueError) as error:
-            log.warning("ensemble %s: keeping the last manifest (%s)", self.id, error)
         if self._serve_member is None or not self.design.members_decode:
             return
         for name, folder in self.finished_members():
@@ -194,7 +186,7 @@ class EnsembleService:
             status = self._status(entry)[0]
             counts[status] = counts.get(status, 0) + 1
         analysis = self.analysis
-        design = self.design
+        design = self.design  # trained or imported: read alike
         return EnsembleInfo(
             id=self.id,
             kind=design.kind,
@@ -227,8 +219,8 @@ class EnsembleService:
             members.append(
                 EnsembleMember(
                     name=entry["name"],
-                    beta=_optional(entry.get("beta"), float),
-                    seed=_optional(entry.get("seed"), int),
+                    beta=entry.get("beta"),  # None: an imported run
+                    seed=entry.get("seed"),
                     latent_dim=self.design.latent_dims.get(entry["name"]),
                     status=status,
                     model_id=self.model_ids.get(entry["name"]),
@@ -263,8 +255,8 @@ class EnsembleService:
                 index=int(c["index"]),
                 member=c["member"],
                 dim=int(c["dim"]),
-                beta=_optional(c.get("beta"), float),
-                seed=_optional(c.get("seed"), int),
+                beta=c.get("beta"),
+                seed=c.get("seed"),
                 info_bits=_finite(info),
                 active=bool(active),
             )
@@ -318,7 +310,7 @@ class EnsembleService:
                     label=int(cluster["label"]),
                     channels=members,
                     members=[channels[c]["member"] for c in members],
-                    betas=[_optional(channels[c].get("beta"), float) for c in members],
+                    betas=[channels[c].get("beta") for c in members],
                     dims=[int(channels[c]["dim"]) for c in members],
                     mean_info_bits=float(cluster["mean_info_bits"]),
                     best_factor=best[0] if best else None,
