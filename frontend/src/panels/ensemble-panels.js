@@ -190,7 +190,7 @@ export class PairView {
     await Promise.all(figures.map(async ({ c, img }) => {
       const modelId = modelIds.get(c.member);
       if (!modelId) {
-        const why = this.traversals.absentReason ?? "it is not served (unfinished, or it failed to load)";
+        const why = this.traversals.absentReason ? "no decoder" : "it is not served (unfinished, or it failed to load)";
         img.replaceWith(make("p", { className: "muted", textContent: `No traversal of ${c.member}: ${why}` }));
         return;
       }
