@@ -1,4 +1,4 @@
-"""Information fragments and hotspots of a trained ensemble (``latentatlas ensemble analyze``).
+"""Information fragments and hotspots of an ensemble, trained or imported (``latentatlas ensemble analyze``).
 
 Every finished member's probe posteriors (``probe.safetensors``: mu, logvar, probe points x
 latent_dim) become channels: stacked member by member into (channels of all members) x probe
