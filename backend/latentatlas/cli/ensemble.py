@@ -1,4 +1,4 @@
-"""``latentatlas ensemble``: train, analyse and ship ensembles of VAEs."""
+"""``latentatlas ensemble``: train, import, analyse and ship ensembles of VAEs (or of saved-latents runs)."""
 
 from __future__ import annotations
 
@@ -97,6 +97,41 @@ def report_members(manifest: dict, out: Path) -> None:
     typer.echo(json.dumps({"out": str(out), **result}))
     if result["failed_members"]:
         raise typer.Exit(1)
+
+
+@ensemble_app.command("import")
+def ensemble_import(
+    runs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Run files (.npz), one per run: mu (or z) and logvar (N x D floats), y (N x K factor indices), "
+            "optional factor_names, indices, dataset; the same probe rows in every run."
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="New ensemble folder (e.g. models/ensembles/NAME); must not exist.")],
+    names: Annotated[
+        str | None, typer.Option(help="Member names, comma separated, one per file (default: the file names).")
+    ] = None,
+) -> None:
+    """Import saved-latents runs from any framework as one ensemble, for `ensemble analyze` and the ensemble page.
+
+    Every file is read without pickles (allow_pickle=False) and checked before anything is written; runs may
+    differ in latent size. Prints the members and their latent sizes as JSON."""
+    from latentatlas.imports import ModelImportError, import_ensemble
+
+    try:
+        manifest = import_ensemble(runs, out, [n.strip() for n in names.split(",")] if names is not None else None)
+    except ModelImportError as error:
+        fail(error)
+    typer.echo(
+        json.dumps(
+            {
+                "out": str(out),
+                "members": {m["name"]: m["latent_dim"] for m in manifest["members"]},
+                "probe_size": manifest["config"]["probe_size"],
+            }
+        )
+    )
 
 
 @ensemble_app.command("analyze")

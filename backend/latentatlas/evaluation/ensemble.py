@@ -1,8 +1,11 @@
-"""Information fragments and hotspots of a trained ensemble (``latentatlas ensemble analyze``).
+"""Information fragments and hotspots of an ensemble, trained or imported (``latentatlas ensemble analyze``).
 
 Every finished member's probe posteriors (``probe.safetensors``: mu, logvar, probe points x
-latent_dim) become channels: stacked member by member into (members * latent_dim) x probe
-arrays, in manifest order, channel ``i * latent_dim + k`` being dimension k of member i.
+latent_dim) become channels: stacked member by member into (channels of all members) x probe
+arrays, in manifest order, channel ``offset_i + k`` being dimension k of member i (``offset_i``:
+the latent sizes of the members before it, ``i * latent_dim`` when all are alike; imported runs,
+:mod:`latentatlas.imports.ensemble`, may differ). The manifest is read through its
+:class:`~latentatlas.store.ensembles.EnsembleDesign`, trained or imported alike.
 ``compute_fragments`` gives each channel's information and the channel x channel (and
 channel x factor, with the probe set's ground-truth factors) NMI and VI; ``compute_hotspots``
 clusters the active channels with OPTICS, its min_samples by default the stated rule
@@ -39,7 +42,7 @@ from latentatlas.fragments.spaces import (
     compute_space_similarity,
     fuse_spaces,
 )
-from latentatlas.store.ensembles import PROBE_FILE, EnsembleError, read_manifest
+from latentatlas.store.ensembles import PROBE_FILE, EnsembleError, ensemble_design, read_manifest
 from latentatlas.store.folders import write_json
 
 ANALYSIS_FILE, ARRAYS_FILE, FUSION_FILE = "analysis.json", "analysis.safetensors", "fusion.safetensors"
@@ -79,8 +82,8 @@ def analyze_ensemble(
     dest.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     manifest = read_manifest(out)
-    latent_dim = int(manifest["config"]["latent_dim"])
-    runs_per_configuration = int(manifest["config"]["seeds"])
+    design = ensemble_design(manifest)
+    runs_per_configuration = design.runs_per_configuration
     rule = MIN_SAMPLES_RULE if min_samples is None else "given"
     min_samples = default_min_samples(runs_per_configuration) if min_samples is None else min_samples
     probe_path = out / PROBE_FILE
@@ -110,7 +113,9 @@ def analyze_ensemble(
         else:
             tensors = load_file(str(path))
             mu, logvar = tensors["mu"].double().numpy(), tensors["logvar"].double().numpy()
-            if mu.shape != (len(indices), latent_dim) or not np.array_equal(tensors["indices"].numpy(), indices):
+            if mu.shape != (len(indices), design.latent_dims[entry["name"]]) or not np.array_equal(
+                tensors["indices"].numpy(), indices
+            ):
                 skipped.append(
                     {"name": entry["name"], "reason": f"probe encodings of shape {mu.shape} do not match the probe set"}
                 )
@@ -140,8 +145,9 @@ def analyze_ensemble(
     bar.update(1)
     bar.set_postfix_str("spaces")
     report(0.9 * (len(entries) + 2) / steps, "whole latent spaces")
-    space_mu = np.stack(mus).reshape(len(members), latent_dim, -1)
-    space_logvar = np.stack(logvars).reshape(len(members), latent_dim, -1)
+    dims = [len(mu) for mu in mus]
+    latent_dim = max(dims)
+    space_mu, space_logvar = padded_spaces(mus, logvars)
     spaces = compute_space_similarity(space_mu, space_logvar)
     bar.update(1)
     fusion = None
@@ -162,18 +168,21 @@ def analyze_ensemble(
     bar.update(1)
     bar.close()
 
+    offsets = np.cumsum([0, *dims[:-1]]).tolist()
     channels = [
-        {"index": i * latent_dim + k, "member": e["name"], "beta": e["beta"], "seed": e["seed"], "dim": k}
+        {"index": offsets[i] + k, "member": e["name"], "beta": e.get("beta"), "seed": e.get("seed"), "dim": k}
         for i, e in enumerate(members)
-        for k in range(latent_dim)
+        for k in range(dims[i])
     ]
     analysis = {
         "ensemble": manifest.get("name", out.name),
-        "kind": manifest["config"]["kind"],
+        "kind": design.kind,
+        "source": design.source,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "members": [e["name"] for e in members],
         "skipped_members": skipped,
         "latent_dim": latent_dim,
+        "latent_dims": dims,
         "probe_size": len(indices),
         "factor_names": factor_names,
         "channels": channels,
@@ -220,6 +229,18 @@ def analyze_ensemble(
     analysis["seconds"] = round(time.perf_counter() - started, 2)
     write_json(dest / ANALYSIS_FILE, analysis)
     return analysis
+
+
+def padded_spaces(mus: list[np.ndarray], logvars: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Members' (d_i, N) posteriors as (members, max d_i, N) arrays for the whole-space measures. A
+    smaller space is padded with constant channels (mu 0, logvar 0): their Bhattacharyya distance
+    is 0 between every pair, so the space's distance D_s = sum_k D_sk, and every measure, is unchanged."""
+    dim = max(len(mu) for mu in mus)
+
+    def pad(arrays: list[np.ndarray]) -> np.ndarray:
+        return np.stack([np.pad(a, ((0, dim - len(a)), (0, 0))) for a in arrays])
+
+    return pad(mus), pad(logvars)
 
 
 def _fusion_summary(fusion: FusionResult, members: list[dict], latent_dim: int, max_steps: int, seconds: float) -> dict:

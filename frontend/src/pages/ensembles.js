@@ -39,6 +39,9 @@ const el = {
   spacesPlot: $("spaces-plot"),
   fusion: { panel: $("fusion-panel"), sentence: $("fusion-sentence"), details: $("fusion-details"), spark: $("fusion-spark") },
   infoPlot: $("info-plot"),
+  infoTitle: $("info-title"),
+  infoHint: $("info-hint"),
+  traversalAbsent: $("traversal-absent"),
 };
 
 const state = {
@@ -148,9 +151,19 @@ function renderSpaces(detail) {
   el.spacesPanel.hidden = !(spaces?.members?.length && Array.isArray(spaces.nmi));
   if (el.spacesPanel.hidden) return placeholder(el.spacesPlot, "");
   el.spacesHint.textContent =
-    `${spaces.members.length} analysed members, by β then seed: how much each pair's whole latent spaces share. Hover a cell for both members' information.`;
+    `${spaces.members.length} analysed members, ${detail.betas.length ? "by β then seed" : "by name"}: how much each pair's whole latent spaces share. Hover a cell for both members' information.`;
   if (!plotAvailable()) return placeholder(el.spacesPlot, NO_PLOTLY);
   state.spacesOrder = renderSpacesPlot(el.spacesPlot, spaces, detail.members);
+}
+
+/** Imported runs: no betas (information per run) and, without a decoder, no traversals (the pair panel says why). */
+function showMemberKind(detail) {
+  traversals.absentReason = detail.members_decode === false ? detail.members_note || "the members have no decoder" : null;
+  el.traversalAbsent.hidden = !traversals.absentReason;
+  el.traversalAbsent.textContent = traversals.absentReason ? `No traversals: ${traversals.absentReason}.` : "";
+  const byBeta = detail.betas.length > 0;
+  el.infoTitle.textContent = byBeta ? "Channel information vs beta" : "Channel information per run";
+  el.infoHint.textContent = `Each dot is one channel (member, dim)${byBeta ? ", jittered by seed" : ""}; ✕ marks inactive channels. Click one to pair it with its closest channel.`;
 }
 
 function renderFusionCard(fusion) {
@@ -218,6 +231,7 @@ async function selectEnsemble(id, { pair = null } = {}) {
     state.detail = detail;
     state.modelIds = new Map(detail.members.filter((m) => m.model_id).map((m) => [m.name, m.model_id]));
     renderFacts(el.facts, detail);
+    showMemberKind(detail);
     renderSpaces(detail);
     renderFusionCard(detail.fusion);
     showJob();
