@@ -101,7 +101,7 @@ keyboardCells(el.similarity, {
 
 const pairView = new PairView({ pair: $("pair"), summary: $("pair-summary"), steps: $("pair-steps") }, traversals, reportError);
 
-const hotspotList = new HotspotList({ list: $("hotspot-list"), summary: $("hotspots-summary") }, traversals, {
+const hotspotList = new HotspotList({ list: $("hotspot-list"), summary: $("hotspots-summary"), nullLine: $("hotspots-null") }, traversals, {
   onToggle: (label) => toggleHotspot(label),
   onError: reportError,
 });

@@ -24,6 +24,7 @@ from latentatlas.serve.schemas.ensembles import (
     EnsembleSpaces,
     NMIClipping,
     OptionalFloat,
+    UntrainedNull,
 )
 from latentatlas.serve.schemas.exports import MetricTables, TraverseExportRequest
 from latentatlas.serve.schemas.jobs import JobInfo, JobStarted, MetricsRequest
@@ -140,6 +141,7 @@ __all__ = [
     "TruncateParams",
     "TruncateResponse",
     "TruncateResult",
+    "UntrainedNull",
     "ZooTable",
     "errors",
 ]
