@@ -162,3 +162,19 @@ def test_a_tiny_zoo_gets_controls_and_metric_curves(tmp_path):
     assert row["better"]["n"] == row["than"]["n"] == 2
     assert json.loads((out / "table.json").read_text())["curves"]["claims"][0]["steps"][0]["step"] == 2
     assert "Claims along training" in (out / "table.md").read_text()
+
+    # Like with like: QLAE's z_q against the AE snapped, QLAE's z_c against the AE as it is.
+    like = {c["metric"]: c for c in table["like_with_like"]["claims"]}
+    evaluations = {(v, s): _card(out, f"{v}-seed{s}")["zoo"]["evaluation"] for v in ("qlae", "ae") for s in (0, 1)}
+    for form, qlae_key, ae_key in (("discrete", None, "snapped"), ("continuous", "prequantised", None)):
+        a = [
+            (evaluations["qlae", s][qlae_key] if qlae_key else evaluations["qlae", s])["scores"]["mig"] for s in (0, 1)
+        ]
+        b = [(evaluations["ae", s][ae_key] if ae_key else evaluations["ae", s])["scores"]["mig"] for s in (0, 1)]
+        assert like["mig"][form]["diff"] == pytest.approx(np.mean(a) - np.mean(b)), form
+        assert like["mig"][form]["p"] == pytest.approx(welch(np.array(a), np.array(b)).p, nan_ok=True)
+    controls = table["like_with_like"]["controls"]["dsprites"]
+    assert (controls["ae"]["kind"], controls["qlae"]["kind"]) == ("snapped", "prequantised")
+    snapped_infom = [evaluations["ae", s]["snapped"]["scores"]["infomec.infom"] for s in (0, 1)]
+    assert controls["ae"]["scores"]["infomec.infom"]["mean"] == pytest.approx(np.mean(snapped_infom))
+    assert "like with like" in (out / "table.md").read_text()

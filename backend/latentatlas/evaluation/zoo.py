@@ -26,6 +26,7 @@ from latentatlas.evaluation.baselines import protocol_ceiling, protocol_null, pr
 from latentatlas.evaluation.disentanglement import encode_factor_samples
 from latentatlas.evaluation.zoo_controls import metric_curve, score_control, snapshot_steps
 from latentatlas.evaluation.zoo_curves import curve_claims, curves_markdown
+from latentatlas.evaluation.zoo_like import like_markdown, like_with_like
 from latentatlas.metrics.catalogue import display_order, scores
 from latentatlas.metrics.stats import holm, summarize, welch
 from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE, load_model_folder, write_json, write_text
@@ -293,9 +294,11 @@ def compare_zoo(out: Path) -> dict:
         "datasets": datasets,
         "claims": claims,
     }
-    curves = curve_claims(out, manifest)
+    curves, like = curve_claims(out, manifest), like_with_like(out, manifest)
     if curves is not None:
         result["curves"] = curves
+    if like is not None:
+        result["like_with_like"] = like
     write_json(out / TABLE_JSON, _finite(result))
     write_text(out / TABLE_MD, comparison_markdown(result))
     return result
@@ -394,6 +397,8 @@ def comparison_markdown(result: dict) -> str:
                 f"| {c['dataset']} | {c['better']} > {c['than']} | {c['metric']} | {c['diff']:+.3f} [{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}] "
                 f"| {c['p']:.3g} | {c['p_holm']:.3g} | {c['verdict']} |"
             )
+    if result.get("like_with_like"):
+        lines += like_markdown(result["like_with_like"])
     if result.get("curves"):
         lines += curves_markdown(result["curves"])
     return "\n".join(lines) + "\n"

@@ -169,8 +169,6 @@ export class PairView {
     this.token += 1;
     this.els.pair.replaceChildren();
     this.els.summary.textContent = text;
-    this.els.nullLine.textContent = "";
-    this.els.nullLine.title = "";
   }
 
   /** Show channels `a` and `b` of `sim`; `modelIds` maps member names to served model ids. */
