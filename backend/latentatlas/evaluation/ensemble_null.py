@@ -37,8 +37,8 @@ BATCH = 250
 
 RULE = (
     f"a hotspot beats a null when its cohesion (mean NMI over its channel pairs from different members) exceeds the "
-    f"{NULL_PERCENTILE:g}th percentile of the NMI of the null ensemble's channel pairs from different members; it beats "
-    "the untrained null when it beats both nulls (as initialised, and signal-to-noise matched)"
+    f"{NULL_PERCENTILE:g}th percentile of the NMI of the null ensemble's channel pairs from different members; "
+    "it beats the untrained null when it beats both nulls (as initialised, and signal-to-noise matched)"
 )
 
 
@@ -136,8 +136,9 @@ def untrained_null(
         )
         nulls["signal_matched"]["signal_to_noise"] = target
     return {
-        "encoders": f"one per member: its family and config, randomly initialised (torch.manual_seed({UNTRAINED_SEED} + i), "
-        "i the member's position), never trained; the same probe set and analysis",
+        "encoders": "one per member: its family and config, randomly initialised "
+        f"(torch.manual_seed({UNTRAINED_SEED} + i), i the member's position), never trained; "
+        "the same probe set and analysis",
         "rule": RULE,
         "percentile": NULL_PERCENTILE,
         "nulls": nulls,

@@ -128,5 +128,6 @@ export function untrainedNullLine(payload) {
   const beating = payload.hotspots.filter((h) => h.beats_untrained_null).map((h) => `H${h.label}`);
   const bars = nulls.map((n) => `${fmt.score(n.cross_member_nmi_p95)} ${NULL_NAMES[n.name] ?? n.name}`).join(", ");
   const which = beating.length ? beating.join(", ") : "none";
-  return `Beat the untrained null: ${which} of ${payload.hotspots.length} (cohesion above untrained encoders' 95th percentile: ${bars}).`;
+  const n = payload.hotspots.length;
+  return `Beat the untrained null: ${which} of ${n} (cohesion above untrained encoders' 95th percentile: ${bars}).`;
 }

@@ -153,7 +153,9 @@ class EnsembleHotspot(BaseModel):
     best_factor: str | None = Field(None, description="the factor with the highest mean channel-factor NMI")
     best_factor_nmi: OptionalFloat = None
     factor_nmi: dict[str, OptionalFloat] = Field(default_factory=dict, description="mean channel-factor NMI per factor")
-    cohesion: OptionalFloat = Field(None, description="mean NMI over the hotspot's channel pairs from different members")
+    cohesion: OptionalFloat = Field(
+        None, description="mean NMI over the hotspot's channel pairs from different members"
+    )
     beats_untrained_null: bool | None = Field(
         None, description="its cohesion beats every untrained null (None: the analysis has no untrained null)"
     )
