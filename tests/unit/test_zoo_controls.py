@@ -5,6 +5,7 @@ and a tiny zoo with snapshots end to end (the stored keys, the curve, the per-st
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -178,3 +179,8 @@ def test_a_tiny_zoo_gets_controls_and_metric_curves(tmp_path):
     snapped_infom = [evaluations["ae", s]["snapped"]["scores"]["infomec.infom"] for s in (0, 1)]
     assert controls["ae"]["scores"]["infomec.infom"]["mean"] == pytest.approx(np.mean(snapped_infom))
     assert "like with like" in (out / "table.md").read_text()
+
+    # Snapshots are not shipped: without them a card keeps its curve and nothing is redone.
+    shutil.rmtree(out / "dsprites" / "qlae-seed1" / "snapshots")
+    assert evaluate_zoo(out, log=lambda line: None)["scored"] == []
+    assert _card(out, "qlae-seed1")["metric_curve"] == curve

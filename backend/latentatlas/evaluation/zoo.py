@@ -90,8 +90,9 @@ def _member_work(folder: Path, card: dict, protocol: ZooProtocol) -> list[str]:
     if evaluation.get("protocol") != protocol.model_dump(mode="json"):
         return ["scores", "control", "curve"]
     work = [] if "snapped" in evaluation or "prequantised" in evaluation else ["control"]
-    steps = [point["step"] for point in card.get("metric_curve", [])[:-1]]
-    if steps != [step for step in snapshot_steps(folder) if step < card["steps"]]:
+    scored = [point["step"] for point in card.get("metric_curve", [])[:-1]]
+    snapshots = [step for step in snapshot_steps(folder) if step < card["steps"]]
+    if snapshots and scored != snapshots:  # no snapshots (not shipped): a curve stays as it is
         work.append("curve")
     return work
 
