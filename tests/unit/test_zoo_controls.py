@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +20,8 @@ from latentatlas.metrics.stats import welch
 from latentatlas.nets.config import NetConfig
 from latentatlas.store.zoo import ZooConfig
 from latentatlas.train.zoo import run_zoo
+
+REPO = Path(__file__).resolve().parents[2]
 
 # --- snapping by hand ---------------------------------------------------------------------
 
@@ -84,6 +87,23 @@ def test_code_families_encode_by_snapping_their_prequantised_output(kind):
     assert continuous.shape == encoding.latent.shape == (5, 4)
     nearest = (continuous[..., None] - codes.codebooks()[None]).abs().argmin(-1)
     assert torch.equal(encoding.codes, nearest)
+
+
+def test_members_without_weights_are_skipped_and_said(tmp_path):
+    """The shipped zoo keeps two members' weights: the others are skipped, even with force,
+    their cards untouched."""
+    shipped = REPO / "models" / "zoo"
+    manifest = json.loads((shipped / "zoo.json").read_text())
+    manifest["members"] = [m for m in manifest["members"] if m["name"].startswith("dsprites/ae-seed")]
+    manifest["config"]["datasets"] = [d for d in manifest["config"]["datasets"] if d["name"] == "dsprites"]
+    (tmp_path / "zoo.json").write_text(json.dumps(manifest))
+    shutil.copytree(shipped / "dsprites", tmp_path / "dsprites", ignore=shutil.ignore_patterns("*.png", "qlae*"))
+    before = (tmp_path / "dsprites" / "ae-seed0" / "card.json").read_text()
+    said = []
+    result = evaluate_zoo(tmp_path, force=True, log=said.append)
+    assert result["scored"] == [] and result["skipped"] == [m["name"] for m in manifest["members"]]
+    assert "dsprites/ae-seed0: no weights here, not scored" in said
+    assert (tmp_path / "dsprites" / "ae-seed0" / "card.json").read_text() == before
 
 
 # --- a tiny zoo with snapshots, end to end ------------------------------------------------------

@@ -82,10 +82,7 @@ def score_member(folder: Path, protocol: ZooProtocol) -> dict:
 
 
 def _member_work(folder: Path, card: dict, protocol: ZooProtocol) -> list[str]:
-    """What a member's card lacks under ``protocol``: "scores", "control", "curve" (none: up to date,
-    or nothing can be done: a member whose weights are not kept, as the shipped zoo's non-showcase ones)."""
-    if not (folder / WEIGHTS_FILE).is_file():
-        return []
+    """What a member's card lacks under ``protocol``: "scores", "control", "curve" (none: up to date)."""
     evaluation = card.get("zoo", {}).get("evaluation", {})
     if evaluation.get("protocol") != protocol.model_dump(mode="json"):
         return ["scores", "control", "curve"]
@@ -155,6 +152,10 @@ def evaluate_zoo(out: Path, force: bool = False, log: Callable[[str], None] = pr
         folder = out / entry["name"]
         card_path = folder / CARD_FILE
         if entry.get("status") != "done" or not card_path.is_file():
+            skipped.append(entry["name"])
+            continue
+        if not (folder / WEIGHTS_FILE).is_file():  # not kept (the shipped zoo's non-showcase members)
+            log(f"{entry['name']}: no weights here, not scored")
             skipped.append(entry["name"])
             continue
         card = json.loads(card_path.read_text())
