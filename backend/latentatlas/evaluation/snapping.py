@@ -6,7 +6,7 @@ For a dimension with training values t (n of them, the protocol's train split) a
 
 - edges e_j = the *higher* empirical quantile of t at j / levels, j = 1 .. levels - 1
   (``numpy.quantile(t, j / levels, method="higher")``: the order statistic t_(ceil(j (n - 1) / levels)),
-  counting from 0, so always a training value; n equally spaced values give ``levels`` equal levels);
+  counting from 0, so always a training value; 20 distinct values give 10 levels of two);
 - v is first clipped to [min t, max t], then its level is b = #{j : e_j <= v} (0 .. levels - 1;
   a value equal to an edge goes to the upper level);
 - the snapped value is the mean of the training values whose level is b.
