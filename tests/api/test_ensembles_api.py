@@ -157,6 +157,13 @@ def test_analysis_job_then_similarity_and_hotspots(ens_client, analysed):
         assert hotspot["best_factor"] in hot["factor_names"]
         assert hotspot["best_factor_nmi"] == max(v for v in hotspot["factor_nmi"].values() if v is not None)
         assert set(hotspot["factor_nmi"]) == set(hot["factor_names"])
+    # Judged against an ensemble of untrained encoders (analysis.json's untrained_null).
+    assert "95th percentile" in hot["untrained_null_rule"]
+    assert hot["untrained_nulls"][0]["name"] == "as_initialised"
+    bars = [null["cross_member_nmi_p95"] for null in hot["untrained_nulls"]]
+    for hotspot in hot["hotspots"]:
+        beats = hotspot["cohesion"] is not None and all(bar is not None and hotspot["cohesion"] > bar for bar in bars)
+        assert hotspot["beats_untrained_null"] == beats
 
 
 def test_unknown_ensemble_and_bad_requests(ens_client):

@@ -166,6 +166,7 @@ def ensemble_analyze(
                 "channels": len(analysis["channels"]),
                 "active": active,
                 "hotspots": len(analysis["hotspots"]["clusters"]),
+                "beat_untrained_null": sum(c["beats_untrained_null"] for c in analysis["hotspots"]["clusters"]),
                 "skipped": len(analysis["skipped_members"]),
                 "min_samples": analysis["hotspots"]["min_samples"],
                 "min_samples_rule": analysis["hotspots"]["min_samples_rule"],

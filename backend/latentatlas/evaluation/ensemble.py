@@ -31,6 +31,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
+from latentatlas.evaluation.ensemble_null import hotspot_verdicts, untrained_null
 from latentatlas.fragments import compute_fragments, compute_hotspots
 from latentatlas.fragments.hotspots import MIN_SAMPLES_RULE, default_min_samples
 from latentatlas.fragments.spaces import (
@@ -42,7 +43,7 @@ from latentatlas.fragments.spaces import (
     compute_space_similarity,
     fuse_spaces,
 )
-from latentatlas.store.ensembles import PROBE_FILE, EnsembleError, ensemble_design, read_manifest
+from latentatlas.store.ensembles import PROBE_FILE, EnsembleConfig, EnsembleError, ensemble_design, read_manifest
 from latentatlas.store.folders import write_json
 
 ANALYSIS_FILE, ARRAYS_FILE, FUSION_FILE = "analysis.json", "analysis.safetensors", "fusion.safetensors"
@@ -62,6 +63,7 @@ def analyze_ensemble(
     fusion_steps: int = FUSION_MAX_STEPS,
     fusion_objective: FusionObjective = "exp_neg_vi",
     dest: Path | None = None,
+    untrained: bool = True,
 ) -> dict:
     """Analyse the ensemble in ``out``; writes and returns the analysis (see the module doc).
 
@@ -71,7 +73,10 @@ def analyze_ensemble(
     ("given" when passed) and the value. ``fusion_steps`` Adam steps fuse the members'
     spaces at most, from a seeded random start, stopping early on fuse_spaces' tolerance (0: no
     fusion); the fusion summary records the objective's trajectory and where it stopped. The files (analysis.json, and fusion/arrays safetensors) go to
-    ``dest`` (default: ``out``; the server writes its runs beside the shipped analysis)."""
+    ``dest`` (default: ``out``; the server writes its runs beside the shipped analysis). With
+    ``untrained``, the hotspots are judged against an untrained ensemble (``untrained_null``, and
+    per hotspot ``cohesion``, ``beats`` and ``beats_untrained_null``:
+    :mod:`latentatlas.evaluation.ensemble_null`)."""
 
     def report(fraction: float, stage: str) -> None:
         if on_progress is not None:
@@ -207,6 +212,19 @@ def analyze_ensemble(
             ],
         },
     }
+    if untrained and design.rebuildable:
+        report(0.9, "untrained null")
+        null = untrained_null(
+            EnsembleConfig.model_validate(manifest["config"]),
+            members,
+            indices,
+            (np.concatenate(mus), np.concatenate(logvars), info),
+            distance,
+            min_samples,
+        )
+        nmi = np.array(fragments["nmi"], dtype=np.float64)
+        hotspot_verdicts(nmi, analysis["hotspots"]["clusters"], latent_dim, null)
+        analysis["untrained_null"] = null
     analysis["spaces"] = {
         "members": [e["name"] for e in members],
         "info_bits": spaces.info_bits.tolist(),

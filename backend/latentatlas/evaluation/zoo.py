@@ -25,9 +25,12 @@ from latentatlas.data import FactorDataset, load_dataset
 from latentatlas.evaluation.baselines import protocol_ceiling, protocol_null, protocol_scores
 from latentatlas.evaluation.disentanglement import encode_factor_samples
 from latentatlas.evaluation.zoo_claims import TESTS, statements_markdown, tested_statements
+from latentatlas.evaluation.zoo_controls import metric_curve, score_control, snapshot_steps
+from latentatlas.evaluation.zoo_curves import curve_claims, curves_markdown
+from latentatlas.evaluation.zoo_like import like_markdown, like_with_like
 from latentatlas.metrics.catalogue import display_order, scores
 from latentatlas.metrics.stats import summarize
-from latentatlas.store.folders import CARD_FILE, load_model_folder, write_json, write_text
+from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE, load_model_folder, write_json, write_text
 from latentatlas.store.zoo import CEILING_FILE, TABLE_JSON, TABLE_MD, ZooConfig, ZooProtocol, read_manifest
 
 ESTIMATOR = (
@@ -82,26 +85,73 @@ def score_member(folder: Path, protocol: ZooProtocol) -> dict:
     }
 
 
+def _member_work(folder: Path, card: dict, protocol: ZooProtocol) -> list[str]:
+    """What a member's card lacks under ``protocol``: "scores", "control", "curve" (none: up to date)."""
+    evaluation = card.get("zoo", {}).get("evaluation", {})
+    if evaluation.get("protocol") != protocol.model_dump(mode="json"):
+        return ["scores", "control", "curve"]
+    work = [] if "snapped" in evaluation or "prequantised" in evaluation else ["control"]
+    scored = [point["step"] for point in card.get("metric_curve", [])[:-1]]
+    snapshots = [step for step in snapshot_steps(folder) if step < card["steps"]]
+    if snapshots and scored != snapshots:  # no snapshots (not shipped): a curve stays as it is
+        work.append("curve")
+    return work
+
+
+def _evaluate_member(
+    folder: Path,
+    card: dict,
+    protocol: ZooProtocol,
+    y: np.ndarray,
+    ceiling: dict,
+    force: bool,
+    log: Callable[[str], None],
+) -> None:
+    """Fill in what ``card`` lacks (everything with ``force``): the protocol's scores with their
+    null and ``ceiling`` (``zoo.evaluation``), the quantisation control (``zoo.evaluation.snapped``
+    or ``.prequantised``) and, for a member with snapshots, ``metric_curve``; ``y``: the
+    protocol's factor samples of the member's dataset."""
+    work = ["scores", "control", "curve"] if force else _member_work(folder, card, protocol)
+    name = card.get("zoo", {}).get("member", folder.name)
+    if "scores" in work:
+        card.setdefault("zoo", {})["evaluation"] = score_member(folder, protocol) | {"ceiling": ceiling}
+        card.pop("metric_curve", None)
+        seconds = card["zoo"]["evaluation"]["seconds"]
+        log(f"{name}: encode {seconds['encode']:.1f} s, scores {seconds['scores']:.1f} s, null {seconds['null']:.1f} s")
+    evaluation = card["zoo"]["evaluation"]
+    if "control" in work:
+        kind, control = score_control(folder, y, protocol)
+        evaluation[kind] = control
+        log(f"{name}: {kind} control {sum(control['seconds'].values()):.1f} s")
+    if "curve" in work and snapshot_steps(folder):
+        started = time.perf_counter()
+        card["metric_curve"] = metric_curve(folder, y, protocol, card["steps"], evaluation["scores"])
+        log(f"{name}: metric curve, {len(card['metric_curve'])} points, {time.perf_counter() - started:.1f} s")
+
+
 def evaluate_zoo(out: Path, force: bool = False, log: Callable[[str], None] = print) -> dict:
-    """Score every finished member not yet scored under the zoo's protocol (all with ``force``);
-    writes each card's ``zoo.evaluation`` (with the dataset's ceiling) and ``DATASET/ceiling.json``.
+    """Score every finished member not yet scored under the zoo's protocol, and add the
+    quantisation control and the metric curve where a card lacks them (all anew with ``force``);
+    writes each card's ``zoo.evaluation`` (with the dataset's ceiling, and ``snapped`` or
+    ``prequantised``), ``metric_curve`` (members with snapshots) and ``DATASET/ceiling.json``.
     Returns ``{"scored": [...], "skipped": [...], "ceilings": {...}}``."""
     out = Path(out)
     manifest = read_manifest(out)
     config = ZooConfig.model_validate(manifest["config"])
     protocol = config.evaluation
-    ceilings = {}
+    ceilings, samples = {}, {}
     for d in config.datasets:
         path = out / d.name / CEILING_FILE
         ceiling = json.loads(path.read_text()) if path.is_file() else None
         current = {"protocol": protocol.model_dump(mode="json"), "latents": CEILING_LATENTS}
-        if force or ceiling is None or {key: ceiling[key] for key in current} != current:
-            dataset = load_dataset(d.spec())
-            assert isinstance(dataset, FactorDataset)  # a zoo dataset is dsprites or shapes3d: both have factors
+        dataset = load_dataset(d.spec())
+        assert isinstance(dataset, FactorDataset)  # a zoo dataset is dsprites or shapes3d: both have factors
+        if force or ceiling is None or {key: ceiling.get(key) for key in current} != current:
             ceiling = dataset_ceiling(dataset, protocol)
             path.parent.mkdir(parents=True, exist_ok=True)
             write_json(path, ceiling)
         ceilings[d.name] = ceiling["scores"]
+        samples[d.name] = protocol_samples(dataset, protocol)
     scored, skipped = [], []
     for entry in manifest["members"]:
         folder = out / entry["name"]
@@ -109,21 +159,18 @@ def evaluate_zoo(out: Path, force: bool = False, log: Callable[[str], None] = pr
         if entry.get("status") != "done" or not card_path.is_file():
             skipped.append(entry["name"])
             continue
-        card = json.loads(card_path.read_text())
-        done = card.get("zoo", {}).get("evaluation", {})
-        if not force and done.get("protocol") == protocol.model_dump(mode="json"):
+        if not (folder / WEIGHTS_FILE).is_file():  # not kept (the shipped zoo's non-showcase members)
+            log(f"{entry['name']}: no weights here, not scored")
             skipped.append(entry["name"])
             continue
-        evaluation = score_member(folder, protocol) | {"ceiling": ceilings[entry["dataset"]]}
         card = json.loads(card_path.read_text())
-        card.setdefault("zoo", {})["evaluation"] = evaluation
+        if not force and not _member_work(folder, card, protocol):
+            skipped.append(entry["name"])
+            continue
+        _evaluate_member(folder, card, protocol, samples[entry["dataset"]], ceilings[entry["dataset"]], force, log)
         json.dumps(card, allow_nan=False)
         write_json(card_path, card)
         scored.append(entry["name"])
-        seconds = evaluation["seconds"]
-        log(
-            f"{entry['name']}: encode {seconds['encode']:.1f} s, scores {seconds['scores']:.1f} s, null {seconds['null']:.1f} s"
-        )
     return {"scored": scored, "skipped": skipped, "ceilings": ceilings}
 
 
@@ -231,6 +278,11 @@ def compare_zoo(out: Path) -> dict:
         "datasets": datasets,
         **statements,
     }
+    curves, like = curve_claims(out, manifest), like_with_like(out, manifest)
+    if curves is not None:
+        result["curves"] = curves
+    if like is not None:
+        result["like_with_like"] = like
     write_json(out / TABLE_JSON, _finite(result))
     write_text(out / TABLE_MD, comparison_markdown(result))
     return result
@@ -315,4 +367,8 @@ def comparison_markdown(result: dict) -> str:
         )
         lines += ["", f"Per member (1 CPU thread, median over seeds), train + evaluate: {times}."]
     lines += statements_markdown(result, dict(COLUMNS))
+    if result.get("like_with_like"):
+        lines += like_markdown(result["like_with_like"])
+    if result.get("curves"):
+        lines += curves_markdown(result["curves"])
     return "\n".join(lines) + "\n"

@@ -236,6 +236,11 @@ class DiscreteCodes(ABC):
     def codebooks(self) -> torch.Tensor:
         """Per-dimension codebook values (D, n)."""
 
+    @abstractmethod
+    def prequantised(self, images: torch.Tensor) -> torch.Tensor:
+        """The continuous latents z_c (N, D) that ``encode`` snaps to the codebooks (the zoo's
+        pre-quantisation control scores them)."""
+
 
 class GaussianPosterior(ABC):
     """``posterior`` capability: a diagonal Gaussian q(z|x)."""

@@ -35,6 +35,7 @@ from latentatlas.serve.schemas import (
     EnsembleMember,
     EnsembleSimilarity,
     NMIClipping,
+    UntrainedNull,
 )
 from latentatlas.store.ensembles import MANIFEST_FILE, EnsembleError, ensemble_design, read_manifest
 from latentatlas.store.folders import run_path
@@ -316,14 +317,28 @@ class EnsembleService:
                     best_factor=best[0] if best else None,
                     best_factor_nmi=best[1] if best else None,
                     factor_nmi=factor_nmi,
+                    cohesion=cluster.get("cohesion"),
+                    beats_untrained_null=cluster.get("beats_untrained_null"),
                 )
             )
+        null = analysis.get("untrained_null") or {"nulls": {}}
         hotspots = EnsembleHotspots(
             ensemble=self.id,
             distance=analysis["hotspots"]["distance"],
             min_samples=int(analysis["hotspots"]["min_samples"]),
             factor_names=factor_names,
             hotspots=out,
+            untrained_null_rule=null.get("rule"),
+            untrained_nulls=[
+                UntrainedNull(
+                    name=name,
+                    description=entry["description"],
+                    cross_member_nmi_p95=entry["cross_member_nmi_p95"],
+                    active_channels=int(entry["active_channels"]),
+                    hotspots=len(entry["hotspots"]),
+                )
+                for name, entry in null["nulls"].items()
+            ],
         )
         self._hotspots = (analysis, hotspots)
         return hotspots

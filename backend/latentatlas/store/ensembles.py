@@ -39,7 +39,9 @@ class EnsembleDesign:
     ``latent_dims``: each member's latent size (imported runs may differ); ``runs_per_configuration``
     feeds the hotspots' min_samples rule; ``member_files``: the files that make a member finished;
     ``members_decode``: members are model folders with a decoder, served as ``NAME.MEMBER`` (so a
-    channel's traversal can be drawn), else ``members_note`` says why not."""
+    channel's traversal can be drawn), else ``members_note`` says why not; ``rebuildable``: the
+    members' architecture is known (one family config), so untrained copies can be built (the
+    hotspots' untrained null)."""
 
     source: Literal["trained", "imported"]
     kind: str
@@ -49,6 +51,7 @@ class EnsembleDesign:
     latent_dims: dict[str, int]
     member_files: tuple[str, ...]
     members_decode: bool
+    rebuildable: bool
     members_note: str | None = None
 
 
@@ -107,6 +110,7 @@ class EnsembleConfig(BaseModel):
             latent_dims={str(entry["name"]): self.latent_dim for entry in members},
             member_files=(WEIGHTS_FILE, CARD_FILE),
             members_decode=True,
+            rebuildable=True,
         )
 
 
@@ -135,6 +139,7 @@ class ImportedEnsembleConfig(BaseModel):
             latent_dims={str(entry["name"]): int(entry["latent_dim"]) for entry in members},
             member_files=(PROBE_FILE,),
             members_decode=False,
+            rebuildable=False,
             members_note="the members are saved latents imported from outside (ensemble import): "
             "there is no decoder to draw a channel's traversal",
         )

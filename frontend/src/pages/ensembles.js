@@ -104,7 +104,8 @@ keyboardCells(el.similarity, {
 
 const pairView = new PairView({ pair: $("pair"), summary: $("pair-summary"), steps: $("pair-steps") }, traversals, reportError);
 
-const hotspotList = new HotspotList({ list: $("hotspot-list"), summary: $("hotspots-summary") }, traversals, {
+const hotspotEls = { list: $("hotspot-list"), summary: $("hotspots-summary"), nullLine: $("hotspots-null") };
+const hotspotList = new HotspotList(hotspotEls, traversals, {
   onToggle: (label) => toggleHotspot(label),
   onError: reportError,
 });

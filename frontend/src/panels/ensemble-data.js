@@ -118,3 +118,20 @@ export function statusSummary(counts) {
   const keys = Object.keys(counts ?? {}).sort((a, b) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99));
   return keys.map((k) => `${k} ${counts[k]}`).join(" · ");
 }
+
+const NULL_NAMES = { as_initialised: "as initialised", signal_matched: "signal-matched" };
+
+/**
+ * One line: which hotspots beat the untrained null (their cohesion, the mean NMI of their
+ * channel pairs across members, above every untrained ensemble's 95th percentile), or "" when
+ * the analysis has no untrained null.
+ */
+export function untrainedNullLine(payload) {
+  const nulls = payload.untrained_nulls ?? [];
+  if (!nulls.length || !payload.hotspots.length) return "";
+  const beating = payload.hotspots.filter((h) => h.beats_untrained_null).map((h) => `H${h.label}`);
+  const bars = nulls.map((n) => `${fmt.score(n.cross_member_nmi_p95)} ${NULL_NAMES[n.name] ?? n.name}`).join(", ");
+  const which = beating.length ? beating.join(", ") : "none";
+  const n = payload.hotspots.length;
+  return `Beat the untrained null: ${which} of ${n} (cohesion above untrained encoders' 95th percentile: ${bars}).`;
+}

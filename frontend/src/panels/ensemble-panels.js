@@ -5,7 +5,7 @@
 
 import { make } from "../lib/dom.js";
 import { fmt } from "../lib/format.js";
-import { betaCounts, betaPart, channelName, fmtBeta, hotspotColor, statusSummary } from "./ensemble-data.js";
+import { betaCounts, betaPart, channelName, fmtBeta, hotspotColor, statusSummary, untrainedNullLine } from "./ensemble-data.js";
 
 /** `./index.html#model=ID&dim=K`: the member in the explorer with the channel's slider picked (urlstate.js's hash format). */
 export const explorerHref = (modelId, dim = null) => `./index.html#model=${encodeURIComponent(modelId)}${dim != null ? `&dim=${dim}` : ""}`;
@@ -207,7 +207,7 @@ export class PairView {
 /** The hotspot list: size, betas, information, best factor, one representative traversal. */
 export class HotspotList {
   constructor(els, traversals, hooks) {
-    this.els = els; // {list, summary}
+    this.els = els; // {list, summary, nullLine}
     this.traversals = traversals;
     this.hooks = hooks; // {onToggle(label), onError(error, context)}
     this.token = 0;
@@ -219,6 +219,8 @@ export class HotspotList {
     this.items.clear();
     this.els.list.replaceChildren();
     this.els.summary.textContent = text;
+    this.els.nullLine.textContent = "";
+    this.els.nullLine.title = "";
   }
 
   /** List `payload.hotspots`; the representatives' traversals load one after another. */
@@ -228,6 +230,8 @@ export class HotspotList {
         ? `${payload.hotspots.length} hotspots · OPTICS on ${payload.distance === "vi" ? "VI" : "−log NMI"}, min_samples ${payload.min_samples}`
         : `No hotspots (OPTICS on ${payload.distance}, min_samples ${payload.min_samples}): try a smaller min samples.`,
     );
+    this.els.nullLine.textContent = untrainedNullLine(payload);
+    this.els.nullLine.title = payload.untrained_null_rule ?? "";
     const token = this.token;
     const queue = payload.hotspots.map((h) => this._item(h, sim, modelIds));
     for (const { representative, img, modelId } of queue) {

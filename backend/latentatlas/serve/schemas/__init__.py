@@ -25,6 +25,7 @@ from latentatlas.serve.schemas.ensembles import (
     EnsembleSpaces,
     NMIClipping,
     OptionalFloat,
+    UntrainedNull,
 )
 from latentatlas.serve.schemas.exports import MetricTables, TraverseExportRequest
 from latentatlas.serve.schemas.interpolation import (
@@ -153,6 +154,7 @@ __all__ = [
     "TruncateParams",
     "TruncateResponse",
     "TruncateResult",
+    "UntrainedNull",
     "ZooTable",
     "errors",
 ]

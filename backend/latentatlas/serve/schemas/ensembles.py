@@ -165,6 +165,22 @@ class EnsembleHotspot(BaseModel):
     best_factor: str | None = Field(None, description="the factor with the highest mean channel-factor NMI")
     best_factor_nmi: OptionalFloat = None
     factor_nmi: dict[str, OptionalFloat] = Field(default_factory=dict, description="mean channel-factor NMI per factor")
+    cohesion: OptionalFloat = Field(
+        None, description="mean NMI over the hotspot's channel pairs from different members"
+    )
+    beats_untrained_null: bool | None = Field(
+        None, description="its cohesion beats every untrained null (None: the analysis has no untrained null)"
+    )
+
+
+class UntrainedNull(BaseModel):
+    """One null ensemble of untrained encoders, as the analysis summarised it."""
+
+    name: str = Field(description="as_initialised or signal_matched")
+    description: str
+    cross_member_nmi_p95: OptionalFloat = Field(description="what a hotspot's cohesion must exceed")
+    active_channels: int
+    hotspots: int = Field(description="hotspots the same analysis finds in the untrained ensemble")
 
 
 class EnsembleHotspots(BaseModel):
@@ -173,6 +189,8 @@ class EnsembleHotspots(BaseModel):
     min_samples: int
     factor_names: list[str]
     hotspots: list[EnsembleHotspot]
+    untrained_null_rule: str | None = Field(None, description="when a hotspot beats the untrained null")
+    untrained_nulls: list[UntrainedNull] = Field(default_factory=list)
 
 
 class AnalyzeRequest(BaseModel):
