@@ -166,7 +166,11 @@ def ensemble_analyze(
                 "channels": len(analysis["channels"]),
                 "active": active,
                 "hotspots": len(analysis["hotspots"]["clusters"]),
-                "beat_untrained_null": sum(c["beats_untrained_null"] for c in analysis["hotspots"]["clusters"]),
+                "beat_untrained_null": (  # None: no untrained null (imported runs have no architecture to copy)
+                    sum(bool(c["beats_untrained_null"]) for c in analysis["hotspots"]["clusters"])
+                    if analysis.get("untrained_null")
+                    else None
+                ),
                 "skipped": len(analysis["skipped_members"]),
                 "min_samples": analysis["hotspots"]["min_samples"],
                 "min_samples_rule": analysis["hotspots"]["min_samples_rule"],

@@ -92,6 +92,7 @@ class EnsembleService:
         self.design = ensemble_design(self.manifest)
         self.model_ids: dict[str, str] = {}  # member name -> served model id
         self._offered: set[str] = set()  # members already offered to the model registry
+        self._offering = threading.Lock()
         self._analysis: dict | None = None
         self._analysis_read = False  # analysis.json is read on first use (large: not at start-up)
         self.analysis_error: str | None = None
@@ -110,11 +111,12 @@ class EnsembleService:
             return
         if self._serve_member is None or not self.design.members_decode:
             return
-        for name, folder in self.finished_members():
-            if name not in self._offered:
-                self._offered.add(name)  # tried once: a member that fails to load is reported, not retried
-                if self._serve_member(member_model_id(self.id, name), name, folder):
-                    self.model_ids[name] = member_model_id(self.id, name)
+        with self._offering:  # one refresh at a time offers a member; a reader sees it offered only once tried
+            for name, folder in self.finished_members():
+                if name not in self._offered:
+                    if self._serve_member(member_model_id(self.id, name), name, folder):
+                        self.model_ids[name] = member_model_id(self.id, name)
+                    self._offered.add(name)  # tried once: a member that fails to load is reported, not retried
 
     def finished_members(self) -> list[tuple[str, Path]]:
         """(name, folder) of the members marked done whose folder holds the design's member files
