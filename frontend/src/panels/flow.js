@@ -10,6 +10,7 @@
 
 import { pixelsToDataUrl } from "../decode/browser-decoder.js";
 import { Coalescer, flowApi } from "./flow-api.js";
+import { clearBaselines, showBaseline } from "./flow-baselines.js";
 import { clearPlot, markKeep, renderPsnrCurves, renderScree } from "./flow-plots.js";
 import { setImage } from "../lib/dom.js";
 
@@ -67,7 +68,8 @@ function signedDb(db) {
 export class FlowPanel {
   /**
    * @param {object} els  {panel, summary, keep, keepValue, ratio, original, decode, psnr, residual,
-   *   residualCaption, scree, psnrPlot, note, sigma, sigmaValue, denoiseNote, noisy, noisyPsnr, denoised, denoisedPsnr}
+   *   residualCaption, scree, psnrPlot, note, sigma, sigmaValue, denoiseNote, noisy, noisyPsnr, denoised, denoisedPsnr,
+   *   pcaDecode, pcaPsnr, pcaDenoised, pcaDenoisedPsnr} (the PCA baselines: flow-baselines.js)
    * @param {(error: Error, context: string) => void} onError
    */
   constructor(els, onError, onChange = () => {}) {
@@ -214,10 +216,11 @@ export class FlowPanel {
   }
 
   async _truncate(job) {
-    const reply = await flowApi.truncate(job.model.id, job.source, [job.keep], { signal: job.signal });
+    const reply = await flowApi.truncate(job.model.id, job.source, [job.keep], { signal: job.signal, baselines: true });
     if (!this._current(job)) return;
     const result = reply.results[0];
     const { els } = this;
+    showBaseline(els.pcaDecode, els.pcaPsnr, result.pca, result.keep, reply.pca_samples);
     setImage(els.original, reply.input);
     setImage(els.decode, result.image);
     els.psnr.textContent = `· C=${result.keep} · PSNR ${formatDb(result.psnr)}`;
@@ -250,9 +253,10 @@ export class FlowPanel {
 
   async _denoise(job) {
     const { sigma, keep, seed } = job;
-    const reply = await flowApi.denoise(job.model.id, job.source, { sigma, keep, seed }, { signal: job.signal });
+    const reply = await flowApi.denoise(job.model.id, job.source, { sigma, keep, seed, baselines: true }, { signal: job.signal });
     if (!this._current(job)) return;
     const { els } = this;
+    showBaseline(els.pcaDenoised, els.pcaDenoisedPsnr, reply.pca, reply.keep, reply.pca_samples);
     setImage(els.noisy, reply.noisy);
     setImage(els.denoised, reply.denoised);
     els.noisyPsnr.textContent = `· σ=${reply.sigma.toFixed(2)} · ${formatDb(reply.noisy_psnr)}`;
@@ -363,5 +367,6 @@ export class FlowPanel {
     delete els.psnr.dataset.db;
     delete els.denoisedPsnr.dataset.db;
     context2d(els.residual).clearRect(0, 0, els.residual.width, els.residual.height);
+    clearBaselines(els);
   }
 }
