@@ -73,9 +73,7 @@ def test_several_files_give_a_grid_and_join_the_population(page_at, server, tmp_
 
     page.click("#population-button")
     page.wait_for_function("() => document.querySelector('#population-scatter').data?.some(t => t.name === 'yours')")
-    yours = page.evaluate(
-        "() => document.querySelector('#population-scatter').data.find(t => t.name === 'yours').text"
-    )
+    yours = page.evaluate("() => document.querySelector('#population-scatter').data.find(t => t.name === 'yours').text")
     assert yours == [f"yours: {f.name}" for f in files]
 
 

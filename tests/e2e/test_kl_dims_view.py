@@ -6,8 +6,8 @@ Gaussian posterior (a QLAE) shows no such section."""
 from __future__ import annotations
 
 import pytest
-from devtools import LocalServer
 
+from devtools import LocalServer
 from latentatlas.data import DatasetSpec
 from latentatlas.families import model_config
 from latentatlas.nets import NetConfig
