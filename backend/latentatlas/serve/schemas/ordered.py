@@ -28,7 +28,6 @@ class TruncateParams(BaseModel):
         value = _split_keep(value)
         return [value] if isinstance(value, int) and not isinstance(value, bool) else value
 
-
     baselines: bool = Field(
         False,
         description="also project the image onto PCA's top C principal axes (the card's PCA baseline, "
@@ -58,7 +57,9 @@ class TruncateResponse(BaseModel):
     input: str = Field(description="the image as the model sees it (PNG data URL)")
     latent_dim: int
     results: list[TruncateResult] = Field(description="one per requested C, in the order requested")
-    pca_samples: int | None = Field(None, description="training images the PCA baseline was fitted on (with `baselines`)")
+    pca_samples: int | None = Field(
+        None, description="training images the PCA baseline was fitted on (with `baselines`)"
+    )
 
 
 class EntropyResponse(BaseModel):
@@ -101,5 +102,9 @@ class DenoiseResponse(BaseModel):
     sigma: float
     keep: int
     seed: int
-    pca: Baseline | None = Field(None, description="the noisy image projected onto PCA's top `keep` axes (with `baselines`)")
-    pca_samples: int | None = Field(None, description="training images the PCA baseline was fitted on (with `baselines`)")
+    pca: Baseline | None = Field(
+        None, description="the noisy image projected onto PCA's top `keep` axes (with `baselines`)"
+    )
+    pca_samples: int | None = Field(
+        None, description="training images the PCA baseline was fitted on (with `baselines`)"
+    )
