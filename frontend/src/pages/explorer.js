@@ -166,7 +166,7 @@ const panels = store.connect([
       metrics.show(model, store.state.models);
       $("metrics-shipped-row").hidden = !store.state.models.some((m) => m.id === model.id && m.metricsFromJob);
     },
-  }, new ZooPanel(byIds("zoo", ["section", "metric", "note", "plot", "claims"])),
+  }, new ZooPanel(byIds("zoo", ["section", "metric", "note", "plot", "claims", "curves"])),
   flow, population, batch, nearest, decoderAbsence, new ProbeDecoderView({ figure: $("probe"), ...byIds("probe", ["img", "label"]) }, reportError),
 ]);
 installHook({ store, decoder, decodeView, panels });
