@@ -426,6 +426,19 @@ def synthetic_ensemble(members: int = 50, dims: int = 10, seed: int = 0, fusion:
             "factor_names": factor_names,
             "nmi_factor": nmi_factor,
         },
+        f"/api/ensembles/{SYNTHETIC}/curves": {
+            "source": f"ensemble/{SYNTHETIC}",
+            "groups": sorted({n.split("-seed")[0] for n in names}),
+            "members": [
+                {
+                    "name": n,
+                    "group": n.split("-seed")[0],
+                    "seed": k // len(betas),
+                    "curves": {"step": [100, 200, 300], "loss": [rng.uniform(50, 90) for _ in range(3)]},
+                }
+                for k, n in enumerate(names)
+            ],
+        },
         f"/api/ensembles/{SYNTHETIC}/hotspots": {
             "ensemble": SYNTHETIC,
             "distance": "nmi",

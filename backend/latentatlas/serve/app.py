@@ -30,6 +30,7 @@ from latentatlas.serve.jobs import JobManager
 from latentatlas.serve.pages import SERVED_PAGES, render_page
 from latentatlas.serve.registry import ModelRegistry
 from latentatlas.serve.routers import (
+    batch,
     catalogue,
     config,
     ensembles,
@@ -57,6 +58,7 @@ ROUTERS = (
     config,
     catalogue,
     models,
+    batch,
     ordered,
     population,
     paths,

@@ -13,6 +13,7 @@ import { $ } from "../lib/dom.js";
 import { ensembleApi } from "../lib/ensemble-api.js";
 import { NO_PLOTLY, placeholder, plotAvailable } from "../lib/plot.js";
 import { hashParams, replaceHash } from "../lib/urlstate.js";
+import { EnsembleCurves } from "../panels/ensemble-curves.js";
 import { closestPartner, displayOrder, indexSimilarity } from "../panels/ensemble-data.js";
 import { ChannelTraversals, HotspotList, PairView, renderFacts, renderFusion } from "../panels/ensemble-panels.js";
 import { SimilarityPlot, renderInfoPlot, renderSpacesPlot, renderSparkline } from "../panels/ensemble-plots.js";
@@ -62,6 +63,7 @@ const state = {
 // ---------------------------------------------------------------- status & errors
 
 const { setStatus, showError, clearError, reportError } = banner;
+const memberCurves = new EnsembleCurves($("ensemble-curves"), reportError);
 
 // ---------------------------------------------------------------- URL hash: #ensemble=ID&pair=A,B
 
@@ -230,6 +232,7 @@ async function selectEnsemble(id, { pair = null } = {}) {
     const detail = await ensembleApi.detail(id);
     if (generation !== state.generation) return;
     state.detail = detail;
+    memberCurves.show(id);
     state.modelIds = new Map(detail.members.filter((m) => m.model_id).map((m) => [m.name, m.model_id]));
     renderFacts(el.facts, detail);
     showMemberKind(detail);

@@ -11,6 +11,7 @@ import { isForeignHash, readUrlState, writeUrlState } from "../lib/urlstate.js";
 import { LiveDecoder } from "../decode/live.js";
 import { DecoderStrategy } from "../decode/strategy.js";
 import { ApiPanel } from "../panels/api-snippets.js";
+import { BatchPanel } from "../panels/batch.js";
 import { CardPanel } from "../panels/card.js";
 import { DecodeView } from "../panels/decode-view.js";
 import { DirectionsPanel } from "../panels/directions.js";
@@ -109,6 +110,7 @@ const flow = new FlowPanel(
   byIds("flow", [
     "panel", "summary", "keep", "keepValue", "ratio", "original", "decode", "psnr", "residual", "residualCaption", "scree",
     "psnrPlot", "note", "sigma", "sigmaValue", "denoiseNote", "noisy", "noisyPsnr", "denoised", "denoisedPsnr",
+    "pcaDecode", "pcaPsnr", "pcaDenoised", "pcaDenoisedPsnr",
   ]),
   reportError,
   () => writeLink(),
@@ -118,6 +120,10 @@ const population = new PopulationPanel(byIds("population", ["panel", "n", "color
     source.encode({ type: "sample", index }, caption).catch((error) => reportError(error, caption));
     $("original-img").scrollIntoView({ block: "nearest", behavior: "smooth" });
   },
+  onError: reportError,
+});
+const batch = new BatchPanel(byIds("batch", ["panel", "files", "folder", "note", "grid"]), {
+  onEncoded: (items) => population.setYours(items),
   onError: reportError,
 });
 const nearest = new NearestPanel({ section: $("nearest"), ...byIds("nearest", ["note", "list"]) }, {
@@ -160,8 +166,8 @@ const panels = store.connect([
       metrics.show(model, store.state.models);
       $("metrics-shipped-row").hidden = !store.state.models.some((m) => m.id === model.id && m.metricsFromJob);
     },
-  }, new ZooPanel(byIds("zoo", ["section", "metric", "note", "plot", "claims"])),
-  flow, population, nearest, decoderAbsence, new ProbeDecoderView({ figure: $("probe"), ...byIds("probe", ["img", "label"]) }, reportError),
+  }, new ZooPanel(byIds("zoo", ["section", "metric", "note", "plot", "claims", "curves"])),
+  flow, population, batch, nearest, decoderAbsence, new ProbeDecoderView({ figure: $("probe"), ...byIds("probe", ["img", "label"]) }, reportError),
 ]);
 installHook({ store, decoder, decodeView, panels });
 

@@ -2,7 +2,8 @@
 // /api/models/{id}/population, cached there), drawn as a WebGL scatter in the latents' principal
 // plane (the server's PCA) coloured by any generative factor, with one histogram per latent dim
 // split by that factor's values. Clicking a point loads that sample into the explorer; the
-// current encoded image is the marked point (placed with the server's PCA basis).
+// current encoded image is the marked point (placed with the server's PCA basis), and a batch
+// upload's images are the "yours" points (placed likewise).
 
 import { modelPath, request } from "../lib/api.js";
 import { fmt } from "../lib/format.js";
@@ -37,6 +38,7 @@ export class PopulationPanel {
     this.model = null;
     this.data = null;
     this.marker = null;
+    this.yours = []; // [{latent, name}] from a batch upload
     this.generation = 0;
     this.loading = false;
     els.button.addEventListener("click", () => this.load());
@@ -57,6 +59,7 @@ export class PopulationPanel {
     this.model = model;
     this.data = null;
     this.marker = null;
+    this.yours = [];
     const factors = model.factor_names ?? [];
     this.els.panel.hidden = !factors.length;
     this.els.color.replaceChildren(...factors.map((name, k) => new Option(name, String(k))));
@@ -75,6 +78,19 @@ export class PopulationPanel {
   setMarker(latent, caption = "current image") {
     this.marker = latent ? { latent, caption } : null;
     if (this.data) this._renderScatter();
+  }
+
+  /** A batch upload's images ([{latent, name}]): drawn as the "yours" points. */
+  setYours(items) {
+    this.yours = items.map(({ latent, name }) => ({ latent, name }));
+    if (this.data) this._renderScatter();
+  }
+
+  /** `latent` in the server's principal plane: [PC 1, PC 2]. */
+  _project(latent) {
+    const { mean, components } = this.data.pca;
+    const z = latent.slice(0, this.data.dims);
+    return components.map((axis) => axis.reduce((sum, w, d) => sum + w * (Number(z[d]) - mean[d]), 0));
   }
 
   async load() {
@@ -155,10 +171,16 @@ export class PopulationPanel {
         showlegend: false,
       },
     ];
+    if (this.yours.length) {
+      const points = this.yours.map((item) => this._project(item.latent));
+      traces.push({
+        type: "scatter", mode: "markers", name: "yours", showlegend: false,
+        x: points.map((p) => p[0]), y: points.map((p) => p[1]), text: this.yours.map((item) => `yours: ${item.name}`),
+        hovertemplate: "%{text}<extra></extra>", marker: { symbol: "diamond", size: 10, color: "#f0a35e", line: { color: "#ffffff", width: 1 } },
+      });
+    }
     if (this.marker) {
-      const { mean, components } = data.pca;
-      const z = this.marker.latent.slice(0, data.dims);
-      const [px, py] = components.map((axis) => axis.reduce((sum, w, d) => sum + w * (Number(z[d]) - mean[d]), 0));
+      const [px, py] = this._project(this.marker.latent);
       traces.push({
         type: "scatter",
         mode: "markers",

@@ -2,9 +2,11 @@
 // every variant as its mean with the 95 % t-interval over seeds, each seed's value, the
 // shuffled-rows null it must beat (a dashed tick per variant) and the ceiling of perfect latents
 // (a line); below, each claim with its Welch test and its equivalence test (TOST), Holm-adjusted,
-// and the verdicts, and which variants clear their own null.
+// and the verdicts, and which variants clear their own null; and the training curves of one
+// variant's seeds overlaid (GET /api/zoo/curves, lib/curve-overlay.js).
 
 import { request } from "../lib/api.js";
+import { CurveOverlay } from "../lib/curve-overlay.js";
 import { fmt } from "../lib/format.js";
 import { CONFIG, GRID, THEME, plotAvailable } from "../lib/plot.js";
 import { LABELS } from "./metrics.js";
@@ -12,9 +14,11 @@ import { LABELS } from "./metrics.js";
 const label = (metric) => (metric === "psnr_db" ? "PSNR dB" : LABELS[metric] ?? metric);
 
 export class ZooPanel {
-  /** @param {object} els {section, metric, note, plot, claims} */
+  /** @param {object} els {section, metric, note, plot, claims, curves} */
   constructor(els) {
     this.els = els;
+    this.overlay = new CurveOverlay(els.curves, "zoo-curves", { groupLabel: "variant" });
+    this.curves = new Map(); // dataset -> its members' curves (a promise)
     this.table = undefined; // undefined: not asked yet; null: no zoo on this server
     this.dataset = null;
     els.metric.addEventListener("change", () => this._render());
@@ -43,6 +47,23 @@ export class ZooPanel {
       `${Object.keys(data.variants).length} variants x seeds, ${budget.steps?.toLocaleString()} steps x ${budget.batch_size} each${share}. ` +
       `${this.table.estimator}. Bars: mean and 95 % interval over seeds; dots: each seed; dashed: the shuffled-rows null; line: the ceiling of perfect latents.`;
     this._render();
+    this._showCurves(model);
+  }
+
+  async _showCurves(model) {
+    const dataset = this.dataset;
+    if (!this.curves.has(dataset)) {
+      const asked = request(`/api/zoo/curves?dataset=${encodeURIComponent(dataset)}`);
+      asked.catch(() => this.curves.delete(dataset));
+      this.curves.set(dataset, asked);
+    }
+    try {
+      const data = await this.curves.get(dataset);
+      if (dataset !== this.dataset) return;
+      this.overlay.show(data, data.groups.find((g) => g.split("-")[0] === model.kind) ?? null);
+    } catch {
+      this.overlay.show(null);
+    }
   }
 
   _render() {

@@ -58,6 +58,7 @@ from latentatlas.serve.schemas.models import (
 )
 from latentatlas.serve.schemas.onnx import OnnxManifest, OnnxPartLink
 from latentatlas.serve.schemas.ordered import (
+    Baseline,
     DenoiseByIndex,
     DenoiseParams,
     DenoiseResponse,
@@ -86,6 +87,7 @@ from latentatlas.serve.schemas.zoo import ZooTable
 
 __all__ = [
     "AnalyzeRequest",
+    "Baseline",
     "DatasetImage",
     "DecodeRequest",
     "DenoiseByIndex",
