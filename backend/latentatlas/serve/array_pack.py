@@ -33,7 +33,8 @@ def pack_arrays(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
     """``header`` (JSON-able, no key "arrays") and ``arrays`` (float32 or int32, any shape) as one buffer."""
     if "arrays" in header:
         raise ValueError('the header\'s key "arrays" is reserved for the array table')
-    table, blobs = [], []
+    table: list[dict[str, Any]] = []
+    blobs: list[bytes] = []
     for name, array in arrays.items():
         dtype = next((key for key, value in DTYPES.items() if np.dtype(array.dtype) == value.newbyteorder("=")), None)
         if dtype is None:
