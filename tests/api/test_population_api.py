@@ -91,6 +91,28 @@ def test_dataset_grid_bad_input_is_a_client_error(client, ids):
     assert reply.status_code == 422 and "999999999" in reply.json()["detail"]
 
 
+def test_progress_counts_the_samples_encoded_while_a_population_runs(client, ids, monkeypatch):
+    from latentatlas.serve.services import population as module
+
+    seen = []
+    encode = module.PopulationService._encode_factors
+
+    def watched(self, dataset, factors, dims, on_chunk=None):
+        def report(done):
+            on_chunk(done)
+            seen.append(client.get(f"/api/models/{ids.qlae}/population-progress").json())
+
+        return encode(self, dataset, factors, dims, report)
+
+    monkeypatch.setattr(module, "POPULATION_CHUNK", 16)
+    monkeypatch.setattr(module.PopulationService, "_encode_factors", watched)
+    assert client.get(f"/api/models/{ids.qlae}/population?n=40&seed=9").status_code == 200
+    assert [(p["running"], p["n"], p["seed"], p["done"]) for p in seen] == [(True, 40, 9, d) for d in (0, 16, 32)]
+    assert client.get(f"/api/models/{ids.qlae}/population-progress").json() == {
+        "running": False, "n": None, "seed": None, "done": 0, "elapsed_s": 0.0
+    }
+
+
 @pytest.mark.slow
 def test_a_population_of_100000_answers_in_both_forms(client, ids):
     url = f"/api/models/{ids.qlae}/population?n=100000&seed=0"

@@ -1,6 +1,6 @@
-"""/api/models/{id}/population, /dataset-grid, /dim-information and /dim-factors: many dataset samples
-encoded at once (JSON or a compact binary form), a selection of them seen as one image, how much each
-latent dim carries, and which factor each dim follows."""
+"""/api/models/{id}/population (and its -progress), /dataset-grid, /dim-information and /dim-factors:
+many dataset samples encoded at once (JSON or a compact binary form) and how far an encode has got, a
+selection of them seen as one image, how much each latent dim carries, and which factor each dim follows."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import Response
 
 from latentatlas.serve.deps import model_part
-from latentatlas.serve.schemas import DimFactors, DimInformation, PopulationResponse, errors
+from latentatlas.serve.schemas import DimFactors, DimInformation, PopulationProgress, PopulationResponse, errors
 from latentatlas.serve.services.population import PopulationService
 
 router = APIRouter(prefix="/api/models", tags=["population"], responses=errors(400, 404, 409, 422, 503))
@@ -46,6 +46,13 @@ def population(
     if POPULATION_MEDIA_TYPE in accept:
         return Response(population.population_packed(n, seed), media_type=POPULATION_MEDIA_TYPE)
     return population.population(n, seed)
+
+
+@router.get("/{model_id}/population-progress", response_model=PopulationProgress)
+def population_progress(population: Population) -> PopulationProgress:
+    """The population encode under way for this model, if any: samples encoded so far of ``n`` (poll it
+    while GET /population runs; ``running: false`` when none is)."""
+    return population.progress()
 
 
 @router.get("/{model_id}/dataset-grid", response_class=Response, responses={200: {"content": {"image/png": {}}}})

@@ -69,6 +69,7 @@ from latentatlas.serve.schemas.ordered import (
 from latentatlas.serve.schemas.population import (
     DimFactors,
     DimInformation,
+    PopulationProgress,
     PopulationResponse,
     PrincipalPlane,
 )
@@ -136,6 +137,7 @@ __all__ = [
     "OnnxManifest",
     "OnnxPartLink",
     "OptionalFloat",
+    "PopulationProgress",
     "PopulationResponse",
     "PrincipalDirection",
     "PrincipalPlane",

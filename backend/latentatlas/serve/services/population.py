@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,13 @@ from latentatlas.evaluation.population import (
 )
 from latentatlas.imaging import tile_grid, to_png
 from latentatlas.serve.array_pack import pack_arrays, unpack_arrays
-from latentatlas.serve.schemas import DimFactors, DimInformation, PopulationResponse, PrincipalPlane
+from latentatlas.serve.schemas import (
+    DimFactors,
+    DimInformation,
+    PopulationProgress,
+    PopulationResponse,
+    PrincipalPlane,
+)
 from latentatlas.serve.services.core import ModelService
 
 # A population view returns this many leading latent dims at most (an ordered flow's top ones),
@@ -45,6 +52,7 @@ class PopulationService:
         self._measure_lock = threading.Lock()  # one population or dim-information measurement at a time
         self._information: DimInformation | None = None  # dim_information(), measured once
         self._dim_factors: DimFactors | None = None  # dim_factors(), measured once
+        self._progress = PopulationProgress(running=False)  # the population encode under way (replaced, not changed)
 
     @classmethod
     def of(cls, core: ModelService) -> PopulationService:
@@ -57,11 +65,16 @@ class PopulationService:
             raise UnsupportedError(f"model {self.core.id}'s dataset has no generative factors: {what}")
         return dataset
 
-    def _encode_factors(self, dataset: FactorDataset, factors: np.ndarray, dims: int) -> tuple[np.ndarray, float]:
+    def _encode_factors(
+        self, dataset: FactorDataset, factors: np.ndarray, dims: int, on_chunk: Callable[[int], None] | None = None
+    ) -> tuple[np.ndarray, float]:
         """The first ``dims`` latents of the images of ``factors`` (rendered and encoded
-        POPULATION_CHUNK at a time, taking the model's lock per chunk), and the render time."""
+        POPULATION_CHUNK at a time, taking the model's lock per chunk; ``on_chunk`` told the count
+        encoded before each chunk), and the render time."""
         core, parts, render_s = self.core, [], 0.0
         for start in range(0, len(factors), POPULATION_CHUNK):
+            if on_chunk is not None:
+                on_chunk(start)
             t0 = time.perf_counter()
             images = dataset.render(factors[start : start + POPULATION_CHUNK]).to(core.device)
             render_s += time.perf_counter() - t0
@@ -85,6 +98,10 @@ class PopulationService:
                 **header["pca"],
             ),
         )
+
+    def progress(self) -> PopulationProgress:
+        """The population encode under way, if any (read without waiting for it)."""
+        return self._progress
 
     def population_packed(self, n: int, seed: int) -> bytes:
         """:meth:`population_arrays` in the binary form of :mod:`~latentatlas.serve.array_pack`."""
@@ -113,7 +130,15 @@ class PopulationService:
             started = time.perf_counter()
             factors = dataset.sample_factors(n, np.random.default_rng(seed))
             dims = min(core.config.latent_dim, POPULATION_DIMS)
-            latents, render_s = self._encode_factors(dataset, factors, dims)
+            def report(done: int) -> None:
+                self._progress = PopulationProgress(
+                    running=True, n=n, seed=seed, done=done, elapsed_s=round(time.perf_counter() - started, 3)
+                )
+
+            try:
+                latents, render_s = self._encode_factors(dataset, factors, dims, report)
+            finally:
+                self._progress = PopulationProgress(running=False)
             encoded = time.perf_counter()
             plane = principal_plane(latents)
             names = dataset.factor_names
