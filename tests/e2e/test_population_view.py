@@ -54,6 +54,9 @@ def test_population_scatter_draws_n_points_and_a_click_loads_that_sample(app, mo
     )
     page.wait_for_function("() => window.__latentAtlas.idle")
     assert f"src=ds:{target['index']}" in page.url  # the link holds the sample
+    # the clicked sample and its 8 nearest in the population, as images
+    page.wait_for_function("() => document.querySelector('#population-selection').dataset.shown === '9'")
+    assert f"Sample {target['index']} (first) and its 8 nearest" in page.text_content("#population-selection-note")
     assert page.evaluate("() => document.querySelector('#population-scatter').data[1].hovertemplate").startswith(
         f"sample {target['index']}"
     )

@@ -9,12 +9,14 @@ import { modelPath, request } from "../lib/api.js";
 import { unpackArrays } from "../lib/array-pack.js";
 import { fmt } from "../lib/format.js";
 import { CONFIG, PALETTE, THEME as LAYOUT, axis, plotAvailable } from "../lib/plot.js";
-import { SelectionGrid } from "./population-selection.js";
+import { SelectionGrid, nearestRows } from "./population-selection.js";
 
 const MAX_GROUPS = 6;
 const HIST_DIMS = 16;
 const HIST_BINS = 24;
 const POPULATION_TYPE = "application/vnd.latentatlas.population";
+const PROGRESS_MS = 1000;
+const NEIGHBOURS = 8;
 
 /** A factor's levels in at most MAX_GROUPS groups of consecutive levels: {groups: [{label}], groupOf: level -> group}. */
 function factorGroups(levels) {
@@ -107,6 +109,7 @@ export class PopulationPanel {
     const wait = n > 20000 ? "a minute or more" : "seconds";
     this.els.note.textContent = `Encoding ${n.toLocaleString()} samples on the server (the first time for this model and size: ${wait})…`;
     const started = performance.now();
+    const polling = setInterval(() => this._showProgress(model, n, generation), PROGRESS_MS);
     try {
       const url = `${modelPath(model.id)}/population?n=${n}&seed=0`;
       const data = populationData(await request(url, { expect: "arraybuffer", accept: POPULATION_TYPE }));
@@ -128,9 +131,27 @@ export class PopulationPanel {
         this.onError(error, "population");
       }
     } finally {
+      clearInterval(polling);
       this.loading = false;
       this.els.button.disabled = false;
     }
+  }
+
+  /** While the server encodes: how many of the `n` samples it has encoded (GET /population-progress). */
+  async _showProgress(model, n, generation) {
+    const progress = await request(`${modelPath(model.id)}/population-progress`).catch(() => null);
+    if (!progress?.running || progress.n !== n || !this.loading || generation !== this.generation) return;
+    const share = Math.floor((100 * progress.done) / n);
+    this.els.note.textContent = `Encoding ${n.toLocaleString()} samples on the server: ${progress.done.toLocaleString()} done (${share} %, ${progress.elapsed_s.toFixed(0)} s)…`;
+  }
+
+  /** Point `row` and its NEIGHBOURS nearest points of the population (in its latents) as a grid of images. */
+  _showNeighbours(row) {
+    const { data } = this;
+    const near = nearestRows(data.latents, data.dims, row, NEIGHBOURS);
+    const index = data.indices[row];
+    this.selection.show(this.model.id, [index, ...near.map((j) => data.indices[j])],
+      `Sample ${index} (first) and its ${near.length} nearest of these ${data.n.toLocaleString()} (Euclidean in the latents shown).`);
   }
 
   _clear() {
@@ -219,7 +240,9 @@ export class PopulationPanel {
       this.els.scatter.dataset.wired = "1";
       this.els.scatter.on("plotly_click", (event) => {
         const point = event.points?.find((p) => p.customdata != null);
-        if (point) this.onPick(Number(point.customdata), `sample ${point.customdata}`);
+        if (!point) return;
+        this.onPick(Number(point.customdata), `sample ${point.customdata}`);
+        this._showNeighbours(point.pointNumber);
       });
       this.els.scatter.on("plotly_selected", (event) => {
         const picked = (event?.points ?? []).filter((p) => p.curveNumber === 0);
