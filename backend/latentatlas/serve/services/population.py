@@ -130,6 +130,7 @@ class PopulationService:
             started = time.perf_counter()
             factors = dataset.sample_factors(n, np.random.default_rng(seed))
             dims = min(core.config.latent_dim, POPULATION_DIMS)
+
             def report(done: int) -> None:
                 self._progress = PopulationProgress(
                     running=True, n=n, seed=seed, done=done, elapsed_s=round(time.perf_counter() - started, 3)
