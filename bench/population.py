@@ -25,13 +25,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the dev-only helpers live with the tests
-from devtools import CHROMIUM, CHROMIUM_ARGS, HOST, LocalServer, machine_info, percentiles, write_report
+from devtools import CHROMIUM, CHROMIUM_ARGS, HOST, LocalServer, machine_info, percentiles, rss_mb, write_report
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = REPO_ROOT / "bench" / "results"
 TARGET_FIRST_DRAW_S = 2.0
 TARGET_ENCODE_100K_S = 60.0
 BINARY = "application/vnd.latentatlas.population"
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far (user + system, all threads), from /proc (Linux): the work, whatever the load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def timed_get(url: str, accept: str) -> tuple[float, bytes]:
@@ -66,7 +72,9 @@ def main() -> int:
         try:
             for model in models:
                 url = f"{server.url}/api/models/{model['id']}/population?n={args.n}&seed=0"
+                cpu_before = cpu_seconds(server.pid)
                 first_s, _ = timed_get(url, BINARY)
+                first_cpu_s = cpu_seconds(server.pid) - cpu_before
                 binary_s, packed = timed_get(url, BINARY)
                 json_s, body = timed_get(url, "application/json")
                 data = json.loads(body)
@@ -74,6 +82,8 @@ def main() -> int:
                     "n": data["n"],
                     "dims": data["dims"],
                     "first_request_s": round(first_s, 3),
+                    "first_request_server_cpu_s": round(first_cpu_s, 1),
+                    "server_rss_mb_after": round(rss_mb(server.pid)),
                     "server_seconds": {k: round(v, 3) for k, v in data["seconds"].items()},
                     "cached_binary": {"seconds": round(binary_s, 3), "bytes": len(packed)},
                     "cached_json": {"seconds": round(json_s, 3), "bytes": len(body)},
