@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from latentatlas.serve.deps import model_part
@@ -34,16 +34,16 @@ def dim_information(population: Population) -> DimInformation:
     responses={200: {"content": {POPULATION_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}},
 )
 def population(
+    request: Request,
     population: Population,
     n: Annotated[int, Query(ge=10, le=100_000, description="how many dataset samples to encode")] = 2000,
     seed: Annotated[int, Query(ge=0, lt=2**32, description="which samples (the same seed, the same samples)")] = 0,
-    accept: Annotated[str, Header(description=f"{POPULATION_MEDIA_TYPE} for the binary form")] = "application/json",
 ) -> PopulationResponse | Response:
     """Encode ``n`` seeded samples of the model's dataset (cached per model, n and seed): their
     latents, factors, dataset indices and principal (PCA) plane. 409 for a dataset without factors.
     JSON by default; with ``Accept: application/vnd.latentatlas.population`` the same in a compact
     binary form (a JSON header and little-endian float32 / int32 arrays, see docs/api.md)."""
-    if POPULATION_MEDIA_TYPE in accept:
+    if POPULATION_MEDIA_TYPE in request.headers.get("accept", ""):
         return Response(population.population_packed(n, seed), media_type=POPULATION_MEDIA_TYPE)
     return population.population(n, seed)
 
