@@ -123,7 +123,7 @@ export class PopulationPanel {
       this.els.note.textContent =
         `${data.n.toLocaleString()} samples (seed ${data.seed}, ${computed}; drawn in ${(ms / 1000).toFixed(1)} s). ` +
         `PCA of ${data.dims === data.latent_dim ? "the" : `the top ${data.dims} of ${data.latent_dim}`} latents: the plane holds ${ratio} of their variance. ` +
-        "Click a point to load that sample; drag with box or lasso select (chosen above) to see the selected images.";
+        "Click a point to load that sample and see its nearest; drag with box or lasso select (chosen above) to see the selected images.";
       this.els.panel.dataset.points = String(data.n);
     } catch (error) {
       if (generation === this.generation) {
@@ -187,7 +187,8 @@ export class PopulationPanel {
     const { k, name } = this._colorFactor();
     const names = data.factor_names;
     const value = (i, j) => fmt.sig(data.factor_levels[names[j]][data.factors[i * names.length + j]]);
-    const hover = Array.from(data.indices, (index, i) => `sample ${index}<br>` + names.map((f, j) => `${f} ${value(i, j)}`).join("<br>"));
+    // built once per population: the marker moves with every new image, the 100,000 labels need not
+    data.hover ??= Array.from(data.indices, (index, i) => `sample ${index}<br>` + names.map((f, j) => `${f} ${value(i, j)}`).join("<br>"));
     const large = data.n > 20000;
     const traces = [
       {
@@ -196,7 +197,7 @@ export class PopulationPanel {
         x: data.x,
         y: data.y,
         customdata: data.indices,
-        text: hover,
+        text: data.hover,
         hovertemplate: "%{text}<extra></extra>",
         marker: {
           size: large ? 2 : 4,
