@@ -49,7 +49,8 @@ export const activity = { inflight: 0 };
 
 /**
  * One same-origin request, counted in `activity`. `opts`: {method, json (sent as JSON),
- * body (sent as is, e.g. FormData), signal, expect: "json" (default) or "blob"}. Resolves
+ * body (sent as is, e.g. FormData), signal, expect: "json" (default), "blob" or "arraybuffer",
+ * accept: the Accept header (default: application/json when expecting JSON)}. Resolves
  * to the parsed reply; fails with ApiError carrying the server's `detail` (AbortError is
  * passed through). Other API clients (ensemble-api.js) build on it.
  */
@@ -62,7 +63,7 @@ export async function request(path, opts = {}) {
   }
 }
 
-async function send(path, { method = "GET", json, body, signal, expect = "json" } = {}) {
+async function send(path, { method = "GET", json, body, signal, expect = "json", accept } = {}) {
   const init = { method, signal, headers: {} };
   if (json !== undefined) {
     init.body = JSON.stringify(json);
@@ -70,7 +71,8 @@ async function send(path, { method = "GET", json, body, signal, expect = "json" 
   } else if (body !== undefined) {
     init.body = body;
   }
-  if (expect === "json") init.headers.Accept = "application/json";
+  if (accept) init.headers.Accept = accept;
+  else if (expect === "json") init.headers.Accept = "application/json";
   let res;
   try {
     res = await fetch(path, init);
@@ -80,6 +82,7 @@ async function send(path, { method = "GET", json, body, signal, expect = "json" 
   }
   if (!res.ok) throw await errorFromResponse(res);
   if (expect === "blob") return res.blob();
+  if (expect === "arraybuffer") return res.arrayBuffer();
   try {
     return await res.json();
   } catch {

@@ -115,7 +115,8 @@ const flow = new FlowPanel(
   reportError,
   () => writeLink(),
 );
-const population = new PopulationPanel(byIds("population", ["panel", "n", "color", "button", "note", "scatter", "hists"]), {
+const population = new PopulationPanel(
+  byIds("population", ["panel", "n", "color", "drag", "button", "note", "scatter", "hists", "selection", "selectionNote", "grid"]), {
   onPick: (index, caption) => {
     source.encode({ type: "sample", index }, caption).catch((error) => reportError(error, caption));
     $("original-img").scrollIntoView({ block: "nearest", behavior: "smooth" });

@@ -71,6 +71,7 @@ from latentatlas.serve.schemas.ordered import (
 from latentatlas.serve.schemas.population import (
     DimFactors,
     DimInformation,
+    PopulationProgress,
     PopulationResponse,
     PrincipalPlane,
 )
@@ -139,6 +140,7 @@ __all__ = [
     "OnnxManifest",
     "OnnxPartLink",
     "OptionalFloat",
+    "PopulationProgress",
     "PopulationResponse",
     "PrincipalDirection",
     "PrincipalPlane",
