@@ -109,7 +109,11 @@ def test_progress_counts_the_samples_encoded_while_a_population_runs(client, ids
     assert client.get(f"/api/models/{ids.qlae}/population?n=40&seed=9").status_code == 200
     assert [(p["running"], p["n"], p["seed"], p["done"]) for p in seen] == [(True, 40, 9, d) for d in (0, 16, 32)]
     assert client.get(f"/api/models/{ids.qlae}/population-progress").json() == {
-        "running": False, "n": None, "seed": None, "done": 0, "elapsed_s": 0.0
+        "running": False,
+        "n": None,
+        "seed": None,
+        "done": 0,
+        "elapsed_s": 0.0,
     }
 
 

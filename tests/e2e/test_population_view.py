@@ -98,6 +98,8 @@ def test_a_box_selection_shows_the_selected_images_as_a_grid(app, models):
     assert 0 < shown == min(selected, 64)
     assert "selected" in page.text_content("#population-selection-note")
     size = models["qlae-dsprites"]["image_size"]
-    natural = page.evaluate("() => { const i = document.querySelector('#population-grid'); return [i.naturalWidth, i.naturalHeight]; }")
+    natural = page.evaluate(
+        "() => { const i = document.querySelector('#population-grid'); return [i.naturalWidth, i.naturalHeight]; }"
+    )
     assert natural == [min(shown, 8) * size, -(-shown // 8) * size]
     assert app.console_errors == [], app.console_errors
