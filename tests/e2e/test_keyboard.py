@@ -133,4 +133,3 @@ def test_the_metrics_heatmaps_are_used_from_the_keyboard(app):
         assert readout.startswith(f"z{dim}") and "Enter picks" in readout, readout
         page.keyboard.press("Enter")  # as a click on the column: that latent's slider is focused
         page.wait_for_function("(d) => document.activeElement?.dataset?.dim === String(d)", arg=dim)
-
