@@ -13,6 +13,7 @@ more).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -203,3 +204,24 @@ __all__ = [
     "protocol_null",
     "protocol_scores",
 ]
+
+
+def protocol_record(
+    z: np.ndarray, codes: np.ndarray | None, y: np.ndarray, protocol: ZooProtocol, started: float
+) -> dict:
+    """Latents scored under ``protocol`` with their own shuffled-rows null: ``scores``, ``flags``,
+    ``null`` and ``seconds`` (encode: from ``started`` until now; then scores; then the null)."""
+    encoded = time.perf_counter()
+    scores, flags = protocol_scores(z, codes, y, protocol)
+    scored = time.perf_counter()
+    null = protocol_null(z, codes, y, protocol)
+    return {
+        "scores": scores,
+        "flags": flags,
+        "null": {"kind": f"shuffled rows, {protocol.null_repeats} permutations", "mean": null.mean, "sd": null.sd},
+        "seconds": {
+            "encode": round(encoded - started, 2),
+            "scores": round(scored - encoded, 2),
+            "null": round(time.perf_counter() - scored, 2),
+        },
+    }

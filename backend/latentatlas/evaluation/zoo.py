@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from latentatlas.data import FactorDataset, load_dataset
-from latentatlas.evaluation.baselines import protocol_ceiling, protocol_null, protocol_scores
+from latentatlas.evaluation.baselines import protocol_ceiling, protocol_record
 from latentatlas.evaluation.disentanglement import encode_factor_samples
 from latentatlas.evaluation.zoo_claims import TESTS, statements_markdown, tested_statements
 from latentatlas.evaluation.zoo_controls import metric_curve, score_control, snapshot_steps
@@ -67,21 +67,10 @@ def score_member(folder: Path, protocol: ZooProtocol) -> dict:
     assert isinstance(dataset, FactorDataset)  # zoo members train on dsprites or shapes3d: both have factors
     y = protocol_samples(dataset, protocol)
     z, codes = encode_factor_samples(loaded, dataset, y)
-    encoded = time.perf_counter()
-    scores, flags = protocol_scores(z, codes, y, protocol)
-    scored = time.perf_counter()
-    null = protocol_null(z, codes, y, protocol)
     return {
         "protocol": protocol.model_dump(mode="json"),
         "estimator": ESTIMATOR,
-        "scores": scores,
-        "flags": flags,
-        "null": {"kind": f"shuffled rows, {protocol.null_repeats} permutations", "mean": null.mean, "sd": null.sd},
-        "seconds": {
-            "encode": round(encoded - started, 2),
-            "scores": round(scored - encoded, 2),
-            "null": round(time.perf_counter() - scored, 2),
-        },
+        **protocol_record(z, codes, y, protocol, started),
     }
 
 

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from latentatlas.data import FactorDataset, load_dataset
-from latentatlas.evaluation.baselines import protocol_null, protocol_scores
+from latentatlas.evaluation.baselines import protocol_record, protocol_scores
 from latentatlas.evaluation.disentanglement import CHUNK, encode_factor_samples
 from latentatlas.evaluation.snapping import SNAP_LEVELS, quantile_snap
 from latentatlas.families.base import DiscreteCodes, capable
@@ -92,20 +92,9 @@ def score_control(folder: Path, y: np.ndarray, protocol: ZooProtocol) -> tuple[s
     started = time.perf_counter()
     loaded, dataset = _member(folder)
     kind, z, codes = controlled_latents(loaded, dataset, y)
-    encoded = time.perf_counter()
-    scores, flags = protocol_scores(z, codes, y, protocol)
-    scored = time.perf_counter()
-    null = protocol_null(z, codes, y, protocol)
     return kind, {
         "rule": SNAP_RULE if kind == "snapped" else PREQUANTISED_RULE,
-        "scores": scores,
-        "flags": flags,
-        "null": {"kind": f"shuffled rows, {protocol.null_repeats} permutations", "mean": null.mean, "sd": null.sd},
-        "seconds": {
-            "encode": round(encoded - started, 2),
-            "scores": round(scored - encoded, 2),
-            "null": round(time.perf_counter() - scored, 2),
-        },
+        **protocol_record(z, codes, y, protocol, started),
     }
 
 
