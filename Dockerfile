@@ -34,7 +34,8 @@ RUN if [ -n "$TORCH_INDEX_URL" ]; then pip install --no-cache-dir --index-url "$
 
 COPY pyproject.toml README.md ./
 COPY backend backend
-COPY frontend/index.html frontend/ensembles.html frontend/compare.html frontend/static.html frontend/styles.css frontend/
+COPY frontend/pages frontend/pages
+COPY frontend/styles.css frontend/
 COPY frontend/src frontend/src
 COPY --from=frontend /build/frontend/node_modules/plotly.js-strict-dist-min frontend/node_modules/plotly.js-strict-dist-min
 COPY --from=frontend /build/frontend/node_modules/swagger-ui-dist frontend/node_modules/swagger-ui-dist

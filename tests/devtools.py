@@ -114,9 +114,12 @@ def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
 
 
 class LocalServer:
-    """``latentatlas serve`` for ``models_dir`` on a free local port, ready when constructed."""
+    """``latentatlas serve`` for ``models_dir`` on a free local port, ready when constructed (derived results
+    cached in ``cache_dir`` when given)."""
 
-    def __init__(self, models_dir: Path, log_path: Path, ready_timeout_s: float = 120.0) -> None:
+    def __init__(
+        self, models_dir: Path, log_path: Path, ready_timeout_s: float = 120.0, cache_dir: Path | None = None
+    ) -> None:
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.log_path = log_path
@@ -136,7 +139,8 @@ class LocalServer:
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1"}
+                | ({"LATENTATLAS_CACHE_DIR": str(cache_dir)} if cache_dir else {}),
             )
         deadline = time.monotonic() + ready_timeout_s
         while time.monotonic() < deadline:

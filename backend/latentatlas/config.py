@@ -43,6 +43,9 @@ class Settings(BaseSettings):
         description="largest width x height of formats decoded at full size (PNG, WebP, GIF): 64 MB as RGBA",
     )
     max_decode_batch: int = Field(1024, ge=1, description="most images one request may decode (traversals, samples)")
+    max_batch_images: int = Field(
+        64, ge=1, le=1024, description="most files one batch encode (/encode-batch) may carry; more are refused (422)"
+    )
     max_jobs: int = Field(2, ge=1, le=64, description="metric jobs computing at once; more are refused with 429")
     max_inflight_per_model: int = Field(
         32, ge=1, description="inference requests waiting for or running on one model; more get 503"

@@ -1,5 +1,6 @@
 """A models folder with two tiny trained models and two broken folders, and a test client
-serving it (the app's lifespan loads the registry)."""
+serving it (the app's lifespan loads the registry); a tiny flow and a QLAE for the ordered-latent
+tests (flow_models.py), and a client serving them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import base64
 import io
 from pathlib import Path
 
+import flow_models
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -95,3 +97,29 @@ def _data_url_image(url: str) -> Image.Image:
 def data_url_image():
     """``data_url_image(url)``: decode a ``data:image/png;base64,...`` URL to a loaded PIL image."""
     return _data_url_image
+
+
+@pytest.fixture(scope="session")
+def flow_models_dir(tmp_path_factory):
+    """A tiny EOFlow, its ablation without the explained-entropy term, and a QLAE, on 16 px dSprites."""
+    root = tmp_path_factory.mktemp("flow-models")
+    run = TrainConfig(steps=5, batch_size=16, threads=1, device="cpu", log_every=5, checkpoint_every=5, seed=0)
+    net = NetConfig(image_size=flow_models.SIZE, channels=1, widths=(8, 8))
+    spec = DatasetSpec(name="dsprites", image_size=flow_models.SIZE)
+    flow = model_config(kind="eoflow", latent_dim=flow_models.DIM, flow_blocks=2, flow_hidden=16, net=net)
+    train(flow, spec, run, root / flow_models.FLOW_ID, progress=False)
+    train(flow.model_copy(update={"lambda_mtc": 0.0}), spec, run, root / flow_models.ABLATION_ID, progress=False)
+    train(
+        model_config(kind="qlae", latent_dim=6, net=net.model_copy(update={"hidden": 32})),
+        spec,
+        run,
+        root / flow_models.QLAE_ID,
+        progress=False,
+    )
+    return root
+
+
+@pytest.fixture(scope="session")
+def flow_client(flow_models_dir):
+    with TestClient(create_app(Settings(models_dir=flow_models_dir, torch_threads=1))) as test_client:
+        yield test_client

@@ -15,6 +15,7 @@ def test_config_reports_the_servers_limits(client, settings):
     assert config["max_upload_bytes"] == MAX_UPLOAD_BYTES == settings.max_upload_bytes
     assert config["max_image_pixels"] == MAX_IMAGE_PIXELS
     assert config["max_decode_batch"] == settings.max_decode_batch
+    assert config["max_batch_images"] == settings.max_batch_images
     assert config["max_decoded_pixels"] == settings.max_decoded_pixels
     assert set(config["accepted_image_types"]) == {"image/png", "image/jpeg", "image/webp", "image/gif"}
     for name in ("traverse_steps", "generate_n", "samples_n", "population_n"):

@@ -24,20 +24,43 @@ from latentatlas.store.probe_decoder import save_probe_decoder
 from latentatlas.train.probe_decoder import train_probe_decoder
 
 ENCODER_ONLY, WITH_DECODER, LATENTS, PROBED = "vae-encoder-only", "vae-onnx", "saved-latents", "vae-probed"
+LATENTS_WITH_IMAGES, LATENTS_OF_ROWS = "saved-latents-images", "saved-latents-rows"
+ROWS = np.arange(100, 3100, 100)  # the dataset rows the second run saved latents of
 PROBE_STEPS = 20
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    root = tmp_path_factory.mktemp("retrieval")
+def root(tmp_path_factory):
+    return tmp_path_factory.mktemp("retrieval")
+
+
+@pytest.fixture(scope="module")
+def saved_runs(root) -> dict:
+    """Three saved-latents runs: bare (40 x 2 latents, factors), with 8x8 binary images, and of dataset rows."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, (40, 2))
+    np.savez(root / "run.npz", z=y.astype(np.float32), y=y)
+    z_images, images = (
+        rng.normal(size=(40, 3)).astype(np.float32),
+        (rng.random((40, 8, 8)) > 0.5).astype(np.uint8) * 255,
+    )
+    np.savez(root / "with-images.npz", z=z_images, y=y, images=images)
+    z_rows = rng.normal(size=(len(ROWS), 4)).astype(np.float32)
+    np.savez(
+        root / "rows.npz", z=z_rows, y=rng.integers(0, 3, (len(ROWS), 2)), dataset=np.array("dsprites"), indices=ROWS
+    )
+    return {"with-images": (z_images, images), "rows": z_rows}
+
+
+@pytest.fixture(scope="module")
+def client(root, saved_runs):
     encoder, decoder = export_vae(root / "graphs")
     models = root / "models"
     import_onnx(encoder, None, DatasetSpec(name="dsprites"), models / ENCODER_ONLY, latent_output="mu")
     import_onnx(encoder, decoder, DatasetSpec(name="dsprites"), models / WITH_DECODER, latent_output="mu")
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 3, (40, 2))
-    np.savez(root / "run.npz", z=y.astype(np.float32), y=y)
     import_latents(root / "run.npz", models / LATENTS)
+    import_latents(root / "with-images.npz", models / LATENTS_WITH_IMAGES)
+    import_latents(root / "rows.npz", models / LATENTS_OF_ROWS)
     import_onnx(encoder, None, DatasetSpec(name="dsprites"), models / PROBED, latent_output="mu")
     probe, section = train_probe_decoder(load_model_folder(models / PROBED), steps=PROBE_STEPS)
     save_probe_decoder(models / PROBED, probe, section)
@@ -59,7 +82,11 @@ def _latent_of(client, model: str, index: int) -> list[float]:
 def test_the_encoder_only_model_declares_retrieval_without_decode(client):
     models = {model["id"]: model for model in client.get("/api/models").json()["models"]}
     assert not models[ENCODER_ONLY]["capabilities"]["decode"] and models[ENCODER_ONLY]["capabilities"]["retrieval"]
-    assert not models[LATENTS]["capabilities"]["retrieval"]
+    assert not models[LATENTS]["capabilities"]["retrieval"]  # neither images nor dataset rows to show
+    assert (
+        models[LATENTS_WITH_IMAGES]["capabilities"]["retrieval"]
+        and models[LATENTS_OF_ROWS]["capabilities"]["retrieval"]
+    )
 
 
 def test_an_encoder_only_model_encodes_without_a_reconstruction(client):
@@ -85,6 +112,34 @@ def test_nearest_images_are_sorted_and_an_indexed_image_finds_itself(client):
         f"/api/models/{ENCODER_ONLY}/nearest", json={"latent": _latent_of(client, ENCODER_ONLY, found), "k": 1}
     )
     assert again.json()["neighbours"][0]["index"] == found and again.json()["neighbours"][0]["distance"] < 1e-3
+
+
+def test_saved_latents_are_their_own_index_shown_by_their_saved_images(client, saved_runs):
+    z, images = saved_runs["with-images"]
+    response = client.post(f"/api/models/{LATENTS_WITH_IMAGES}/nearest", json={"latent": z[17].tolist(), "k": 3})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["index"] == {**body["index"], "size": 40, "seed": None, "dataset": "the saved samples"}
+    first = body["neighbours"][0]
+    assert first["index"] == 17 and first["distance"] < 1e-6  # a saved latent finds its own sample
+    shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(first["image"].split(",", 1)[1]))).convert("L"))
+    np.testing.assert_array_equal(shown, images[17])
+    assert set(first["factors"]) == {"factor0", "factor1"}  # the import's names where the run gave none
+
+
+def test_saved_latents_of_dataset_rows_show_those_rows(client, saved_runs):
+    z = saved_runs["rows"]
+    response = client.post(f"/api/models/{LATENTS_OF_ROWS}/nearest", json={"latent": z[5].tolist(), "k": 1})
+    assert response.status_code == 200, response.text
+    first = response.json()["neighbours"][0]
+    assert first["index"] == 5
+    expected = client.post(f"/api/models/{WITH_DECODER}/encode", json={"dataset_index": int(ROWS[5])}).json()["input"]
+    assert first["image"] == expected  # the dataset's own picture of row ROWS[5]
+    grid = client.post(
+        f"/api/models/{LATENTS_OF_ROWS}/retrieval-traverse", json={"latent": z[5].tolist(), "dims": [1], "steps": 3}
+    )
+    assert grid.status_code == 200, grid.text
+    assert set(np.asarray(grid.json()["indices"]).ravel()) <= set(range(len(ROWS)))
 
 
 def test_a_retrieval_traversal_tiles_the_nearest_image_of_each_swept_latent(client):

@@ -157,6 +157,13 @@ def test_analysis_job_then_similarity_and_hotspots(ens_client, analysed):
         assert hotspot["best_factor"] in hot["factor_names"]
         assert hotspot["best_factor_nmi"] == max(v for v in hotspot["factor_nmi"].values() if v is not None)
         assert set(hotspot["factor_nmi"]) == set(hot["factor_names"])
+    # Judged against an ensemble of untrained encoders (analysis.json's untrained_null).
+    assert "95th percentile" in hot["untrained_null_rule"]
+    assert hot["untrained_nulls"][0]["name"] == "as_initialised"
+    bars = [null["cross_member_nmi_p95"] for null in hot["untrained_nulls"]]
+    for hotspot in hot["hotspots"]:
+        beats = hotspot["cohesion"] is not None and all(bar is not None and hotspot["cohesion"] > bar for bar in bars)
+        assert hotspot["beats_untrained_null"] == beats
 
 
 def test_unknown_ensemble_and_bad_requests(ens_client):
@@ -260,3 +267,18 @@ def test_similarity_never_serves_a_negative_nmi_and_counts_what_it_clipped(ensem
     assert sim["nmi_factor_clipping"]["below_zero"] >= len(analysis["nmi_factor"][0])
     assert all(v is None or v >= 0 for h in hot["hotspots"] for v in h["factor_nmi"].values())
     assert "clipped to [0, 1]" in schema["EnsembleSimilarity"]["properties"]["nmi"]["description"]
+
+
+def test_member_curves_are_each_members_card_curves_grouped_by_beta(ens_client, ensembles_dir):
+    reply = ens_client.get(f"/api/ensembles/{NAME}/curves")
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["source"] == f"ensemble/{NAME}" and body["groups"] == ["beta0.01", "beta0.1"]
+    assert [(m["name"], m["group"], m["seed"]) for m in body["members"]] == [
+        (name, name.removesuffix("-seed0"), 0) for name in MEMBERS
+    ]
+    for member in body["members"]:
+        card = json.loads((ensembles_dir / "ensembles" / NAME / member["name"] / "card.json").read_text())
+        assert member["curves"]["step"] == card["curves"]["step"] == [50, 100, 150]
+        assert member["curves"]["loss"] == pytest.approx(card["curves"]["loss"])
+    assert ens_client.get("/api/ensembles/nope/curves").status_code == 404

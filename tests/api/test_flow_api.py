@@ -4,7 +4,6 @@ latents (a QLAE)."""
 
 from __future__ import annotations
 
-import base64
 import io
 import itertools
 import json
@@ -13,6 +12,9 @@ import numpy as np
 import pytest
 from api_assertions import assert_detail as _detail
 from fastapi.testclient import TestClient
+from flow_models import ABLATION_ID, DIM, FLOW_ID, QLAE_ID
+from flow_models import data_url_pixels as _image
+from flow_models import gradient_png as _png
 from PIL import Image
 
 from latentatlas.config import Settings
@@ -21,51 +23,6 @@ from latentatlas.families import model_config
 from latentatlas.nets import NetConfig
 from latentatlas.serve.app import create_app
 from latentatlas.train import TrainConfig, train
-
-FLOW_ID, QLAE_ID = "eoflow-tiny", "qlae-tiny"
-ABLATION_ID = "eoflow-tiny-nomtc"  # the same flow trained without the explained-entropy term
-SIZE, DIM = 16, 256
-
-
-@pytest.fixture(scope="session")
-def flow_models_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("flow-models")
-    run = TrainConfig(steps=5, batch_size=16, threads=1, device="cpu", log_every=5, checkpoint_every=5, seed=0)
-    net = NetConfig(image_size=SIZE, channels=1, widths=(8, 8))
-    spec = DatasetSpec(name="dsprites", image_size=SIZE)
-    flow = model_config(kind="eoflow", latent_dim=DIM, flow_blocks=2, flow_hidden=16, net=net)
-    train(flow, spec, run, root / FLOW_ID, progress=False)
-    train(flow.model_copy(update={"lambda_mtc": 0.0}), spec, run, root / ABLATION_ID, progress=False)
-    train(
-        model_config(kind="qlae", latent_dim=6, net=net.model_copy(update={"hidden": 32})),
-        spec,
-        run,
-        root / QLAE_ID,
-        progress=False,
-    )
-    return root
-
-
-@pytest.fixture(scope="session")
-def flow_client(flow_models_dir):
-    with TestClient(create_app(Settings(models_dir=flow_models_dir, torch_threads=1))) as test_client:
-        yield test_client
-
-
-def _image(url: str) -> np.ndarray:
-    prefix = "data:image/png;base64,"
-    assert url.startswith(prefix), url[:40]
-    image = Image.open(io.BytesIO(base64.b64decode(url[len(prefix) :])))
-    assert image.format == "PNG" and image.size == (SIZE, SIZE)
-    return np.asarray(image)
-
-
-def _png(size: int = 24) -> bytes:
-    pixels = (np.add.outer(np.arange(size), np.arange(size)) * 5 % 256).astype(np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
-
 
 # -- description -------------------------------------------------------------------------
 

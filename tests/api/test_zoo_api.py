@@ -27,6 +27,9 @@ TABLE = {
             "ceiling": {"mig": 0.886},
         }
     },
+    "null_tests": [{"dataset": "dsprites", "variant": "ae", "metric": "mig", "p": 0.01, "verdict": "clears its null"}],
+    "equivalence_tests": [],
+    "families": {"dsprites": {"id": "zoo/dsprites/claims-0123456789ab", "size": 1}},
 }
 
 
@@ -44,6 +47,8 @@ def test_zoo_table_is_served_when_present(tmp_path):
         reply = client.get("/api/zoo")
         assert reply.status_code == 200 and reply.json()["available"] is True
         assert reply.json()["datasets"]["dsprites"]["ceiling"] == {"mig": 0.886}
+        for key in ("null_tests", "equivalence_tests", "families"):  # the tested statements reach the app
+            assert reply.json()[key] == TABLE[key], key
         (tmp_path / "zoo" / "table.json").write_text("{not json")
         broken = client.get("/api/zoo").json()
         assert broken["available"] is False and "unreadable" in broken["reason"]

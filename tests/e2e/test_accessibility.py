@@ -51,6 +51,19 @@ def test_explorer_has_no_serious_violations(axe_page, server, model_id):
     assert not found, found
 
 
+def test_explorer_with_its_latent_path_panels_in_use_has_no_serious_violations(axe_page, server):
+    """The interpolation strip, the direction sliders and the API snippets, drawn (not only their empty panels)."""
+    axe_page.goto(f"{server.url}/#model=qlae-shapes3d")
+    idle(axe_page, "qlae-shapes3d")
+    axe_page.click("#interpolation-button")
+    axe_page.click("#directions-button")
+    axe_page.wait_for_selector("#interpolation-strip img")
+    axe_page.wait_for_selector("#directions-sliders input[type=range]")
+    idle(axe_page, "qlae-shapes3d")
+    found = violations(axe_page)
+    assert not found, found
+
+
 def test_ensemble_page_has_no_serious_violations(axe_page, server):
     axe_page.goto(f"{server.url}/ensembles.html")
     axe_page.wait_for_load_state("networkidle")

@@ -372,6 +372,9 @@ def test_metrics_panel_heatmaps_and_column_pick(app, models):
     assert "dci.disentanglement" in baselines["ceiling"], (
         "run `latentatlas evaluate models/qlae-shapes3d --baselines-only --dci-baselines`"
     )
+    # the card's InfoMEC was scored on the codes: its ticks are the codes estimator's null and ceiling
+    assert metrics["infomec_latents"] == baselines["infomec_latents"] == "codes"
+    assert baselines["null_mean"]["infomec.infom"] == baselines["null_mean"]["infomec_codes.infom"]
     for label, x_null, x_ceiling in zip(null["y"], null["x"], ceiling["x"]):
         assert (x_null, x_ceiling) == (
             pytest.approx(baselines["null_mean"][keys[label]]),

@@ -136,7 +136,15 @@ def test_flow_c_slider_decodes_in_the_browser_and_measures_psnr_once_per_drag(ap
         pytest.skip("no ordered model served")
     page = app.page
     truncates = []
-    page.on("request", lambda r: truncates.append(r.url) if r.url.endswith("/truncate") else None)
+    # the flow's own /truncate requests (the PCA baseline's, with "baselines": true, are separate)
+    page.on(
+        "request",
+        lambda r: (
+            truncates.append(r.url)
+            if r.url.endswith("/truncate") and not json.loads(r.post_data or "{}").get("baselines")
+            else None
+        ),
+    )
     open_model(page, app.base_url, flows[0])
     page.wait_for_function("() => document.querySelector('#flow-psnr').dataset.keep !== undefined")
     page.wait_for_function("() => window.__latentAtlas.idle")

@@ -247,6 +247,16 @@ def test_heatmap_reachability_hotspots_and_pair(app, server, ensemble, screensho
         page.wait_for_function(
             "() => [...document.querySelectorAll('#hotspot-list img.strip')].every((i) => i.complete && i.naturalWidth > 0)"
         )
+        # One line: which hotspots beat the untrained null (the shipped analyses carry it).
+        assert hotspots["untrained_nulls"], "the shipped analysis has no untrained null: rerun `ensemble analyze`"
+        beating = [f"H{h['label']}" for h in hotspots["hotspots"] if h["beats_untrained_null"]]
+        line = page.text_content("#hotspots-null")
+        assert line.startswith(
+            f"Beat the untrained null: {', '.join(beating) or 'none'} of {len(hotspots['hotspots'])} "
+        )
+        for null in hotspots["untrained_nulls"]:
+            assert f"{null['cross_member_nmi_p95']:.3f}" in line
+        assert page.get_attribute("#hotspots-null", "title") == hotspots["untrained_null_rule"]
 
     # Clicking an off-diagonal cell (the top-right corner) shows both channels' traversals.
     # A large ensemble's cells are a pixel or two wide: the click may land on a neighbour.
@@ -415,6 +425,19 @@ def synthetic_ensemble(members: int = 50, dims: int = 10, seed: int = 0, fusion:
             "labels": labels,
             "factor_names": factor_names,
             "nmi_factor": nmi_factor,
+        },
+        f"/api/ensembles/{SYNTHETIC}/curves": {
+            "source": f"ensemble/{SYNTHETIC}",
+            "groups": sorted({n.split("-seed")[0] for n in names}),
+            "members": [
+                {
+                    "name": n,
+                    "group": n.split("-seed")[0],
+                    "seed": k // len(betas),
+                    "curves": {"step": [100, 200, 300], "loss": [rng.uniform(50, 90) for _ in range(3)]},
+                }
+                for k, n in enumerate(names)
+            ],
         },
         f"/api/ensembles/{SYNTHETIC}/hotspots": {
             "ensemble": SYNTHETIC,

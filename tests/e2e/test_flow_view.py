@@ -66,14 +66,15 @@ def settle(page, model_id: str) -> tuple[int, float, str]:
 
 
 def track_truncate_concurrency(page) -> dict:
-    """Count single-C /truncate requests (the slider's) and the most in flight at once."""
+    """Count single-C /truncate requests (the slider's, not the PCA baseline's) and the most in flight at once."""
     stats = {"sent": 0, "inflight": 0, "max_inflight": 0}
     seen = set()  # requests started since tracking began (earlier ones may still finish)
 
     def single_keep(request) -> bool:
         if not request.url.endswith("/truncate") or not request.post_data:
             return False
-        return len(json.loads(request.post_data)["keep"]) == 1
+        body = json.loads(request.post_data)
+        return len(body["keep"]) == 1 and not body.get("baselines")  # the PCA baseline's requests run apart
 
     def started(request):
         if single_keep(request):

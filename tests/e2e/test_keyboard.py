@@ -113,3 +113,23 @@ def test_curve_points_and_heatmap_cells_are_used_from_the_keyboard(app):
     page.wait_for_function(
         "() => { const p = document.querySelector('#pair-summary'); return p && !p.textContent.startsWith('Click'); }"
     )
+
+
+def test_the_metrics_heatmaps_are_used_from_the_keyboard(app):
+    page = app.page
+    model = "qlae-shapes3d"
+    page.goto(f"{app.base_url}/#model={model}")
+    page.wait_for_function(
+        f"() => {{ const h = window.__latentAtlas; return h && h.modelId === '{model}' && h.frames > 0 && h.idle; }}"
+    )
+    for selector, dim in (("#nmi-heatmap", 3), ("#dci-heatmap", 1)):
+        page.wait_for_function(f"() => document.querySelector('{selector}').data")
+        page.focus(selector)
+        assert page.evaluate(f"() => document.querySelector('{selector}').tabIndex") == 0  # a Tab stop
+        page.keyboard.press("ArrowDown")  # the second factor
+        for _ in range(dim):
+            page.keyboard.press("ArrowRight")
+        readout = page.text_content(f"{selector}-readout")
+        assert readout.startswith(f"z{dim}") and "Enter picks" in readout, readout
+        page.keyboard.press("Enter")  # as a click on the column: that latent's slider is focused
+        page.wait_for_function("(d) => document.activeElement?.dataset?.dim === String(d)", arg=dim)

@@ -70,7 +70,8 @@ def test_explorer_at_390px(phone, server, model_id):
     page.keyboard.press("ArrowRight")  # from the first code, a step right is always a new latent
     assert slider.input_value() != home, "the arrow key did not move the focused slider"
     page.wait_for_function(
-        "(old) => document.querySelector('#decode-img').getAttribute('src') !== old && window.__latentAtlas.idle", arg=before
+        "(old) => document.querySelector('#decode-img').getAttribute('src') !== old && window.__latentAtlas.idle",
+        arg=before,
     )
     assert page.evaluate("() => document.body.classList.contains('decode-away')"), "the decode scrolled back into view"
     # the float shows the decode's picture (both follow each frame; wait out one in flight)

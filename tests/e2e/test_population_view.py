@@ -1,6 +1,7 @@
-"""Browser test of the population view: N encoded samples drawn as a WebGL scatter in the
-principal plane with per-dim histograms, a click on a point loads that sample into the
-explorer, and the current image is the marked point."""
+"""Browser test of the population view: N encoded samples (fetched in the binary form) drawn as a
+WebGL scatter in the principal plane with per-dim histograms, a click on a point loads that sample
+into the explorer, the current image is the marked point, and a box selection shows the selected
+samples' images as a grid."""
 
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ def test_population_scatter_draws_n_points_and_a_click_loads_that_sample(app, mo
     )
     scatter = page.evaluate(
         """() => { const gd = document.querySelector('#population-scatter');
-                   return gd.data.map((t) => ({type: t.type, n: t.x.length, hasIndices: Array.isArray(t.customdata)})); }"""
+                   return gd.data.map((t) => ({type: t.type, n: t.x.length, indices: t.customdata?.length ?? 0})); }"""
     )
-    assert scatter[0] == {"type": "scattergl", "n": N, "hasIndices": True}
+    assert scatter[0] == {"type": "scattergl", "n": N, "indices": N}
     assert len(scatter) == 2 and scatter[1]["n"] == 1  # the current image, marked
     dims = models["qlae-dsprites"]["latent_dim"]
     hist_axes = page.evaluate(
@@ -53,7 +54,52 @@ def test_population_scatter_draws_n_points_and_a_click_loads_that_sample(app, mo
     )
     page.wait_for_function("() => window.__latentAtlas.idle")
     assert f"src=ds:{target['index']}" in page.url  # the link holds the sample
+    # the clicked sample and its 8 nearest in the population, as images
+    page.wait_for_function("() => document.querySelector('#population-selection').dataset.shown === '9'")
+    assert f"Sample {target['index']} (first) and its 8 nearest" in page.text_content("#population-selection-note")
     assert page.evaluate("() => document.querySelector('#population-scatter').data[1].hovertemplate").startswith(
         f"sample {target['index']}"
     )
+    assert app.console_errors == [], app.console_errors
+
+
+def test_a_box_selection_shows_the_selected_images_as_a_grid(app, models):
+    page = app.page
+    binary = []
+    page.on("response", lambda r: "/population?" in r.url and binary.append(r.headers.get("content-type")))
+    page.goto(f"{app.base_url}/#model=qlae-dsprites")
+    page.wait_for_function(
+        "() => { const h = window.__latentAtlas; return h && h.modelId === 'qlae-dsprites' && h.frames > 0 && h.idle; }"
+    )
+    page.select_option("#population-n", str(N))
+    page.click("#population-button")
+    page.wait_for_function(
+        f"() => document.querySelector('#population-panel').dataset.points === '{N}'", timeout=120_000
+    )
+    assert binary == ["application/vnd.latentatlas.population"]
+    assert page.is_hidden("#population-selection")
+    page.select_option("#population-drag", "select")
+    assert page.evaluate("() => document.querySelector('#population-scatter')._fullLayout.dragmode") == "select"
+    # drag a box over the middle of the plot area: the crowd around the plane's centre
+    box = page.evaluate(
+        """() => { const gd = document.querySelector('#population-scatter'), s = gd._fullLayout._size;
+                   const r = gd.getBoundingClientRect();
+                   return { x0: r.left + s.l + 0.3 * s.w, y0: r.top + s.t + 0.3 * s.h,
+                            x1: r.left + s.l + 0.7 * s.w, y1: r.top + s.t + 0.7 * s.h }; }"""
+    )
+    page.mouse.move(box["x0"], box["y0"])
+    page.mouse.down()
+    page.mouse.move((box["x0"] + box["x1"]) / 2, (box["y0"] + box["y1"]) / 2, steps=5)
+    page.mouse.move(box["x1"], box["y1"], steps=5)
+    page.mouse.up()
+    page.wait_for_function("() => document.querySelector('#population-selection').dataset.shown", timeout=30_000)
+    shown = int(page.get_attribute("#population-selection", "data-shown"))
+    selected = page.evaluate("() => document.querySelector('#population-scatter').data[0].selectedpoints.length")
+    assert 0 < shown == min(selected, 64)
+    assert "selected" in page.text_content("#population-selection-note")
+    size = models["qlae-dsprites"]["image_size"]
+    natural = page.evaluate(
+        "() => { const i = document.querySelector('#population-grid'); return [i.naturalWidth, i.naturalHeight]; }"
+    )
+    assert natural == [min(shown, 8) * size, -(-shown // 8) * size]
     assert app.console_errors == [], app.console_errors

@@ -1,5 +1,6 @@
 """The zoo beside a model's metrics: for its dataset, the chosen score of each variant with its
-95 % interval, every seed, the shuffled-rows null and the ceiling; and the claims' verdicts.
+95 % interval, every seed, the shuffled-rows null and the ceiling; and the claims' verdicts
+(difference and equivalence) and which variants clear their own null.
 The table is the real one when the server has a zoo; here a fixed one, so the drawing is checked
 exactly."""
 
@@ -61,7 +62,25 @@ TABLE = {
             "p": 0.16,
             "p_holm": 0.64,
             "verdict": "not established",
+            "needs_t": False,
         }
+    ],
+    "equivalence_tests": [
+        {
+            "dataset": "dsprites",
+            "better": "qlae",
+            "than": "ae",
+            "metric": "infomec.infom",
+            "bound": 0.05,
+            "p": 0.4,
+            "p_holm": 1.0,
+            "verdict": "not established",
+            "needs_t": False,
+        }
+    ],
+    "null_tests": [
+        {"dataset": "dsprites", "variant": v, "metric": "infomec.infom", "verdict": verdict, "needs_t": needs_t}
+        for v, verdict, needs_t in (("ae", "not established", False), ("qlae", "clears its null", True))
     ],
 }
 
@@ -83,6 +102,9 @@ def test_zoo_panel_draws_intervals_seeds_null_ceiling_and_claims(app):
     assert plot["seeds"] == 6 and plot["nulls"] == [0.55, 0.56] and plot["ceiling"] == 1.0
     claim = page.text_content("#zoo-claims li")
     assert "qlae > ae on InfoM" in claim and "Holm 0.640" in claim and "not established" in claim
+    assert "within ±0.05: TOST p 0.400" in claim
+    nulls = page.text_content("#zoo-claims li.nulls")
+    assert "Clears its own null" in nulls and "qlae (needs t) of 2 variants" in nulls
     assert "0.26 % of the paper's samples" in page.text_content("#zoo-note")
     # a dataset the zoo does not cover: no section
     page.select_option("#model-select", "eoflow-shapes3d")

@@ -202,8 +202,12 @@ def test_an_intervention_without_a_row_gets_the_nearest_combination(labelled):
         if not (dataset.index_to_factors(np.arange(36)) == [c, s, b]).all(axis=1).any()
         and (np.array([c, s, b]) != row[0]).sum() == 1
     )
+    assert dataset.intervention_counts() == {"requested": 0, "substituted": 0}
     nearest = dataset.index_to_factors(dataset.factors_to_index(absent))
     assert (nearest != absent).sum() == 1  # one factor differs: no row has the combination, a neighbour is used
+    dataset.factors_to_index(np.concatenate([row, absent, row]))
+    assert dataset.intervention_counts() == {"requested": 4, "substituted": 2}
+    assert "nearest existing combination" in str(dataset.intervention_rule)
 
 
 @pytest.mark.parametrize(
@@ -274,6 +278,20 @@ def test_train_and_score_on_a_labelled_folder(labelled, tmp_path):
         prune_threshold=0.0,
     )
     assert votes.train_votes.shape == (3, 6) and votes.train_votes.sum() == 6
+
+
+def test_the_card_says_how_many_interventions_took_a_neighbouring_combination(labelled, tmp_path):
+    from latentatlas.evaluation.disentanglement import VoteCounts, evaluate_model
+
+    out = tmp_path / "labelled-model"
+    assert _train_on(labelled, out, steps="2").exit_code == 0
+    metrics = evaluate_model(out, samples=60, votes=VoteCounts(train=3, eval=2), n_jobs=1)
+    interventions = json.loads((out / "card.json").read_text())["metrics"]["interventions"]
+    assert interventions == metrics["interventions"]
+    # 36 rows cannot hold every combination of 3 x 3 x BINS factors: the votes' fixed-factor batches hit gaps
+    assert 0 < interventions["substituted"] <= interventions["requested"]
+    assert interventions["substituted_share"] == round(interventions["substituted"] / interventions["requested"], 4)
+    assert "nearest existing combination" in interventions["rule"]
 
 
 def test_train_with_a_bad_factors_csv_is_a_usage_error_and_writes_nothing(labelled, tmp_path):

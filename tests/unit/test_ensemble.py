@@ -200,6 +200,7 @@ def test_cli_train_and_analyze(tmp_path):
     line = json.loads(result.stdout.strip().splitlines()[-1])
     assert line["members"] == 2 and line["channels"] == 4
     assert line["min_samples"] == 2 and line["min_samples_rule"] == "given"
+    assert 0 <= line["beat_untrained_null"] <= line["hotspots"]
     assert len(json.loads((out / "analysis.json").read_text())["info_bits"]) == 4
 
     before = load_file(str(out / "beta4-seed0" / "weights.safetensors"))

@@ -89,7 +89,8 @@ def test_trainer_logs_a_constant_discriminators_values_and_moves_each_part_with_
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     images = _images()
     logged = trainer.step(lambda: images, 0)
-    assert set(logged) == {"loss", "recon", "kl", "tc", "discriminator_loss"}
+    per_dim = {f"kl_dim_{d}" for d in range(model.config.latent_dim)}
+    assert set(logged) == {"loss", "recon", "kl", "tc", "discriminator_loss"} | per_dim
     assert math.isclose(logged["tc"], b, rel_tol=1e-6)
     expected_d = 0.5 * (math.log1p(math.exp(-b)) + math.log1p(math.exp(b)))
     assert math.isclose(logged["discriminator_loss"], expected_d, rel_tol=1e-6)

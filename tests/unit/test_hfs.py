@@ -69,7 +69,7 @@ def test_loss_is_the_beta_vae_plus_gamma_times_the_penalty_on_the_means():
         mean, _ = model.posterior(images)
     assert math.isclose(parts["support"], float(hausdorff_support_penalty(mean)), rel_tol=1e-6)
     assert math.isclose(float(total), parts["recon"] + 2.0 * parts["kl"] + 3.0 * parts["support"], rel_tol=1e-5)
-    assert set(parts) == {"loss", "recon", "kl", "support"}
+    assert set(parts) == {"loss", "recon", "kl", "support"} | {f"kl_dim_{d}" for d in range(model.config.latent_dim)}
 
 
 def test_penalty_reaches_the_encoder():

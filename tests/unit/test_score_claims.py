@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from latentatlas.evaluation.score_claims import score_claim_tests, score_claims_markdown
+from latentatlas.evaluation import zoo_claims
 from latentatlas.metrics.stats import paired
 from latentatlas.store.zoo import ZooConfig
 
@@ -47,26 +47,41 @@ def _datasets(higher: np.ndarray, lower: np.ndarray) -> dict:
         return {"n": len(values), "values": [float(v) for v in values]}
 
     scores = {"med.top1.disentanglement": summary(higher), "med.disentanglement": summary(lower)}
-    return {"dsprites": {"variants": {"byol": {"scores": scores}}, "ceiling": {}}}
+    row = {"seeds": list(range(len(higher))), "scores": scores, "null_values": {}}
+    return {"dsprites": {"variants": {"byol": row}, "ceiling": {}}}
 
 
-def test_a_score_claim_is_tested_paired_over_the_variants_seeds():
+def test_a_score_claim_is_tested_paired_over_the_variants_seeds_in_the_datasets_family():
     claim = {"variant": "byol", "higher": "med.top1.disentanglement", "lower": "med.disentanglement", "source": "Cao"}
-    config = ZooConfig.model_validate(ZOO | {"score_claims": [claim]})
-    (test,) = score_claim_tests(config, _datasets(A, B))
+    config = ZooConfig.model_validate(ZOO | {"score_claims": [claim], "null_tests": []})
+    result = zoo_claims.tested_statements(config, _datasets(A, B), "zoo")
+    (test,) = result["score_claims"]
     ref = stats.ttest_rel(A, B)
     assert test["p"] == pytest.approx(ref.pvalue)
+    assert test["p_rank"] == pytest.approx(stats.wilcoxon(A - B, alternative="two-sided", method="exact").pvalue)
     assert test["diff"] == pytest.approx(float((A - B).mean()))
-    assert (test["dataset"], test["variant"], test["kind"]) == ("dsprites", "byol", "within members")
-    lines = score_claims_markdown([test | {"p_holm": test["p"], "verdict": "holds"}])
+    assert (test["dataset"], test["variant"], test["seeds"]) == ("dsprites", "byol", [0, 1, 2, 3, 4])
+    family = result["families"]["dsprites"]
+    assert family["counts"]["within"] == 1 and family["size"] == 1
+    assert test["p_holm"] == pytest.approx(ref.pvalue)  # alone in its family
+    assert test["verdict"] == "holds"
+    lines = zoo_claims.statements_markdown(result | {"test": zoo_claims.TESTS}, {})
     assert any("med.top1.disentanglement > med.disentanglement" in line and "holds" in line for line in lines)
-    assert score_claims_markdown([]) == []
 
 
-def test_a_score_claim_whose_scores_are_missing_is_left_out():
+def test_a_score_claim_whose_scores_are_missing_counts_at_p_1():
     claim = {"variant": "byol", "higher": "med.top2.completeness", "lower": "med.completeness"}
-    config = ZooConfig.model_validate(ZOO | {"score_claims": [claim]})
-    assert score_claim_tests(config, _datasets(A, B)) == []
+    config = ZooConfig.model_validate(ZOO | {"score_claims": [claim], "null_tests": []})
+    (test,) = zoo_claims.tested_statements(config, _datasets(A, B), "zoo")["score_claims"]
+    assert test["missing"] and test["p"] == 1.0 and test["verdict"] == "not established"
+
+
+def test_score_claims_change_the_claims_digest_only_when_there_are_some():
+    plain = ZooConfig.model_validate(ZOO)
+    empty = ZooConfig.model_validate(ZOO | {"score_claims": []})
+    claim = {"variant": "byol", "higher": "med.top1.disentanglement", "lower": "med.disentanglement"}
+    assert plain.claims_digest() == empty.claims_digest()
+    assert ZooConfig.model_validate(ZOO | {"score_claims": [claim]}).claims_digest() != plain.claims_digest()
 
 
 def test_a_score_claim_on_an_unknown_variant_is_refused():

@@ -303,7 +303,7 @@ def test_zoo_train_evaluate_compare_end_to_end(tmp_path):
         "| ae | 2 |",
         "| qlae | 2 |",
         "null (shuffled rows",
-        "ceiling (perfect latents)",
+        "ceiling (perfect latents; codes scores: perfect codes)",
         "k-NN",
         "% of the paper's",
         "qlae > ae",

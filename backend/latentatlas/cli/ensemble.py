@@ -1,4 +1,4 @@
-"""``latentatlas ensemble``: train, analyse and ship ensembles of VAEs."""
+"""``latentatlas ensemble``: train, import, analyse and ship ensembles of VAEs (or of saved-latents runs)."""
 
 from __future__ import annotations
 
@@ -99,6 +99,41 @@ def report_members(manifest: dict, out: Path) -> None:
         raise typer.Exit(1)
 
 
+@ensemble_app.command("import")
+def ensemble_import(
+    runs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Run files (.npz), one per run: mu (or z) and logvar (N x D floats), y (N x K factor indices), "
+            "optional factor_names, indices, dataset; the same probe rows in every run."
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="New ensemble folder (e.g. models/ensembles/NAME); must not exist.")],
+    names: Annotated[
+        str | None, typer.Option(help="Member names, comma separated, one per file (default: the file names).")
+    ] = None,
+) -> None:
+    """Import saved-latents runs from any framework as one ensemble, for `ensemble analyze` and the ensemble page.
+
+    Every file is read without pickles (allow_pickle=False) and checked before anything is written; runs may
+    differ in latent size. Prints the members and their latent sizes as JSON."""
+    from latentatlas.imports import ModelImportError, import_ensemble
+
+    try:
+        manifest = import_ensemble(runs, out, [n.strip() for n in names.split(",")] if names is not None else None)
+    except ModelImportError as error:
+        fail(error)
+    typer.echo(
+        json.dumps(
+            {
+                "out": str(out),
+                "members": {m["name"]: m["latent_dim"] for m in manifest["members"]},
+                "probe_size": manifest["config"]["probe_size"],
+            }
+        )
+    )
+
+
 @ensemble_app.command("analyze")
 def ensemble_analyze(
     folder: Annotated[Path, typer.Argument(help="Ensemble folder (with manifest.json).")],
@@ -131,6 +166,11 @@ def ensemble_analyze(
                 "channels": len(analysis["channels"]),
                 "active": active,
                 "hotspots": len(analysis["hotspots"]["clusters"]),
+                "beat_untrained_null": (  # None: no untrained null (imported runs have no architecture to copy)
+                    sum(bool(c["beats_untrained_null"]) for c in analysis["hotspots"]["clusters"])
+                    if analysis.get("untrained_null")
+                    else None
+                ),
                 "skipped": len(analysis["skipped_members"]),
                 "min_samples": analysis["hotspots"]["min_samples"],
                 "min_samples_rule": analysis["hotspots"]["min_samples_rule"],

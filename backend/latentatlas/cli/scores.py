@@ -72,7 +72,9 @@ def fragments(
 
 @app.command()
 def evaluate(
-    folder: Annotated[Path, typer.Argument(help="Model folder (config.json, weights.safetensors, card.json).")],
+    folders: Annotated[
+        list[Path], typer.Argument(help="Model folders (config.json, weights or graphs, card.json); one or many.")
+    ],
     samples: Annotated[
         int, typer.Option(min=30, help="Factor samples rendered and encoded (2/3 train, 1/3 test).")
     ] = 10_000,
@@ -96,54 +98,96 @@ def evaluate(
         list[str] | None,
         typer.Option(help="A metric not to compute (repeatable), e.g. dci: exact DCI's trees on hundreds of latents."),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Several folders: score this many at once in local processes (default: cores // threads)."
+        ),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Several folders: one Ray task each on this cluster (auto, local, ray://host:port)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Several folders: score again those whose card already holds this protocol's metrics.")
+    ] = False,
 ) -> None:
-    """Every disentanglement metric of a trained model on its dataset; written to its card.json under "metrics",
-    with a null (shuffled rows; drawn latent rows for FactorVAE / BetaVAE) and the perfect-latents ceiling
-    beside every score but exact DCI (with --dci-baselines, beside it too).
+    """Every disentanglement metric of trained or imported models on their datasets; written to each card.json
+    under "metrics", with a null (shuffled rows; drawn latent rows for FactorVAE / BetaVAE) and the perfect-latents
+    ceiling beside every score but exact DCI (with --dci-baselines, beside it too).
 
     For an EOFlow, first its "flow" section: bits/dim, PSNR against C beside PCA, denoising,
-    throughput and traversals.png; the metrics then score its top 2K latents."""
-    from tqdm import tqdm
+    throughput and traversals.png; the metrics then score its top 2K latents.
 
+    Several folders (or --workers / --ray-address) run as one job each, resumably: a folder already
+    scored under the same samples, seed and votes is skipped (--force scores it again); one JSON line per
+    folder as it finishes, then a summary; the exit status is 1 when any folder failed."""
+    from pydantic import ValidationError
+
+    from latentatlas.evaluation.folder_scoring import EvaluationRequest
+
+    try:
+        request = EvaluationRequest(
+            samples=samples,
+            seed=seed,
+            train_votes=train_votes,
+            eval_votes=eval_votes,
+            threads=threads,
+            device=device,
+            dci_baselines=dci_baselines,
+            leave_out=tuple(leave_out or ()),
+            force=force,
+        )
+    except ValidationError as error:
+        fail(error)
+    for folder in folders:
+        require_model_folder(folder)
+    if len(folders) > 1 or workers is not None or ray_address is not None:
+        if baselines_only:
+            raise typer.BadParameter("--baselines-only scores one folder at a time")
+        _evaluate_many(folders, request, workers, ray_address)
+    elif baselines_only:
+        _refresh_baselines(folders[0], request)
+    else:
+        _evaluate_one(folders[0], request)
+
+
+def _load(folder: Path, request):
     from latentatlas.devices import resolve_device, set_threads
-    from latentatlas.evaluation.disentanglement import EvaluationError, VoteCounts, evaluate_model
-    from latentatlas.metrics import MetricsInputError, format_table
     from latentatlas.store.folders import load_model_folder
 
-    set_threads(threads)
+    set_threads(request.threads)
     try:
-        votes = VoteCounts(train=train_votes, eval=eval_votes)
-        torch_device = resolve_device(device)
+        torch_device = resolve_device(request.device)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from error
-    require_model_folder(folder)
-    loaded = load_model_folder(folder, torch_device)  # once, for the flow section and the metrics
+    return load_model_folder(folder, torch_device)
+
+
+def _refresh_baselines(folder: Path, request) -> None:
+    from latentatlas.evaluation.disentanglement import EvaluationError, refresh_card_baselines
+
+    loaded = _load(folder, request)
     if not loaded.model.capabilities.encode:
         fail(ValueError(f"{folder} has no encoder to score (saved latents: their card's metrics came with the import)"))
-    if baselines_only:
-        from latentatlas.evaluation.disentanglement import refresh_card_baselines
-
-        try:
-            baselines = refresh_card_baselines(loaded, n_jobs=threads, dci=dci_baselines)
-        except EvaluationError as error:
-            fail(error)
-        for name, ceiling in baselines["ceiling"].items():
-            typer.echo(
-                f"  {name:<22} null {baselines['null_mean'][name]:.3f} +- {baselines['null_sd'][name]:.3f}   ceiling {ceiling:.3f}"
-            )
-        return
-    if loaded.model.capabilities.ordered:
-        from latentatlas.evaluation.flow import refresh_flow_card
-
-        typer.echo(f"{folder.name}: top-C truncation and denoising against PCA on held-out images ...")
-        flow = refresh_flow_card(loaded)
-        truncation, denoise = flow["truncation"], flow["denoise"]
-        typer.echo(f"bits/dim {flow['bits_per_dim']:.3f}; PSNR by C (EOFlow / PCA):")
-        for keep, ours, pca in zip(truncation["keep"], truncation["psnr"], truncation["pca_psnr"]):
-            typer.echo(f"  C={keep:>6}  {ours:6.2f} / {pca:6.2f} dB")
+    try:
+        baselines = refresh_card_baselines(loaded, n_jobs=request.threads, dci=request.dci_baselines)
+    except EvaluationError as error:
+        fail(error)
+    for name, ceiling in baselines["ceiling"].items():
         typer.echo(
-            f"denoising sigma {denoise['sigma']}: best C {denoise['best_keep']}, gain {denoise['gain_db']:+.2f} dB"
+            f"  {name:<22} null {baselines['null_mean'][name]:.3f} +- {baselines['null_sd'][name]:.3f}   ceiling {ceiling:.3f}"
         )
+
+
+def _evaluate_one(folder: Path, request) -> None:
+    from tqdm import tqdm
+
+    from latentatlas.evaluation.disentanglement import EvaluationError
+    from latentatlas.evaluation.folder_scoring import score_loaded
+    from latentatlas.metrics import MetricsInputError, format_table
+
+    loaded = _load(folder, request)
     with tqdm(
         total=100, desc=folder.name, unit="%", bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}"
     ) as bar:
@@ -153,23 +197,32 @@ def evaluate(
             bar.update(100 * fraction - bar.n)
 
         try:
-            result = evaluate_model(
-                loaded,
-                samples,
-                seed,
-                votes,
-                progress,
-                n_jobs=threads,
-                dci_baselines=dci_baselines,
-                leave_out=tuple(leave_out or ()),
-            )
+            result = score_loaded(loaded, request, progress, log=tqdm.write)
         except (EvaluationError, MetricsInputError, OSError, ValueError) as error:  # a dataset not on this machine too
             fail(error)
     typer.echo(format_table(result["values"]))
+    votes = result["votes"]
     typer.echo(
-        f"{result['samples']:,} samples, {votes.train:,} + {votes.eval:,} votes, seed {seed}, "
+        f"{result['samples']:,} samples, {votes['train']:,} + {votes['eval']:,} votes, seed {request.seed}, "
         f"{result['seconds']['total']:.0f} s on {result['device']}; written to {folder / 'card.json'}"
     )
+
+
+def _evaluate_many(folders: list[Path], request, workers: int | None, ray_address: str | None) -> None:
+    from latentatlas.store.ensembles import EnsembleError
+    from latentatlas.train.scoring_runs import evaluate_folders
+
+    def report(entry: dict) -> None:
+        typer.echo(json.dumps({k: v for k, v in entry.items() if k != "traceback"}))
+
+    try:
+        entries = evaluate_folders(folders, request, workers=workers, ray_address=ray_address, on_result=report)
+    except (EnsembleError, ConnectionError) as error:  # --ray-address without Ray, or no cluster there
+        fail(error)
+    counts = {status: sum(e["status"] == status for e in entries) for status in ("done", "skipped", "failed")}
+    typer.echo(json.dumps({"folders": len(entries), **counts}))
+    if counts["failed"]:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -73,14 +73,26 @@ def zoo_evaluate(
 @zoo_app.command("compare")
 def zoo_compare(
     folder: Annotated[Path, typer.Argument(help="Zoo folder (with zoo.json and evaluated members).")],
+    claims: Annotated[
+        Path | None,
+        typer.Option(
+            help="Claims file (the zoo's config with its claims, equivalence bounds and null tests): written into "
+            "zoo.json first; its members must be the zoo's."
+        ),
+    ] = None,
 ) -> None:
-    """Print the zoo table (mean ± sd [95 % CI] per variant, null, ceiling, the claims' tests); writes table.md and table.json."""
+    """Print the zoo table (mean ± sd [95 % CI] per variant, null, ceiling) and the claims file's tested
+    statements (null tests, differences, equivalence; Holm per dataset); writes table.md and table.json."""
+    from pydantic import ValidationError
+
     from latentatlas.evaluation.zoo import compare_zoo, comparison_markdown
-    from latentatlas.store.zoo import ZooError
+    from latentatlas.store.zoo import ZooError, read_zoo_config, register_claims
 
     try:
+        if claims is not None:
+            register_claims(folder, read_zoo_config(claims))
         result = compare_zoo(folder)
-    except ZooError as error:
+    except (ValidationError, ZooError) as error:
         fail(error)
     typer.echo(comparison_markdown(result))
 

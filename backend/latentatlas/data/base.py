@@ -106,6 +106,14 @@ class FactorDataset(ImageDataset):
     """
 
     factor_values: tuple[np.ndarray, ...] = ()
+    intervention_rule: str | None = None
+    """How a factor combination no image has is served (None: every combination of the grid exists);
+    an evaluation records it with :meth:`intervention_counts` on the model's card."""
+
+    def intervention_counts(self) -> dict[str, int]:
+        """Factor vectors looked up so far and how many of them had no image of their own
+        (``{"requested", "substituted"}``); a grid has an image for every one."""
+        return {"requested": 0, "substituted": 0}
 
     def __len__(self) -> int:
         return math.prod(self.factor_sizes)

@@ -46,7 +46,16 @@ class LabelledRows(StoredRows):
         self._starts = np.cumsum(self._counts) - self._counts
         self._lookup = {row.tobytes(): i for i, row in enumerate(self._combinations)}
         self._one_hot: np.ndarray | None = None  # the combinations', built at the first miss
+        self._requested = self._substituted = 0
         super().__init__(spec)
+
+    intervention_rule = (
+        "a factor combination no image has gets an image of the nearest existing combination "
+        "(fewest factors differing, ties to the lexicographically first)"
+    )
+
+    def intervention_counts(self) -> dict[str, int]:
+        return {"requested": self._requested, "substituted": self._substituted}
 
     def __len__(self) -> int:
         return len(self._classes)
@@ -61,6 +70,8 @@ class LabelledRows(StoredRows):
         factors = np.ascontiguousarray(np.asarray(factors, dtype=np.int64).reshape(-1, len(self.factor_sizes)))
         combinations = np.array([self._lookup.get(row.tobytes(), -1) for row in factors], dtype=np.int64)
         missing = combinations < 0
+        self._requested += len(combinations)
+        self._substituted += int(missing.sum())
         if missing.any():
             combinations[missing] = self._nearest(factors[missing])
         order = np.argsort(combinations, kind="stable")

@@ -1,7 +1,10 @@
 """A score beside what it must beat and what it can reach, under one scoring protocol: the
 shuffled-rows null of a model's own latents and the ceiling of perfect latents on the same factor
-samples (the array math is :mod:`latentatlas.metrics.baselines`). The zoo scores every member
-this way; ``latentatlas evaluate`` adds the same to a model's card for the app's bars: beside the
+samples (the array math is :mod:`latentatlas.metrics.baselines`). Each null and ceiling is the one
+of the estimator and latents behind its score: a code model's ``infomec_codes`` (InfoMEC's discrete
+plug-in estimator on the code indices) gets the null of its codes permuted and the ceiling of perfect
+codes, and a card whose ``infomec`` itself was scored on the codes (``infomec_latents: "codes"``) gets
+those under ``infomec.*`` (:func:`matched_to_card`). The zoo scores every member this way; ``latentatlas evaluate`` adds the same to a model's card for the app's bars: beside the
 row-based scores and the interventional FactorVAE and BetaVAE scores (whose null draws each latent
 row from the model's own latents independently of the factors), and beside exact DCI when asked
 (``dci=True``: each of its fits takes 0.5-8 minutes on a 2-core CPU, and the null needs three
@@ -10,7 +13,9 @@ more).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -22,6 +27,7 @@ from latentatlas.metrics.baselines import (
     flatten_scores,
     marginal_draws,
     null_of_runs,
+    perfect_codes,
     perfect_latents,
     shuffled_null,
 )
@@ -86,9 +92,29 @@ def protocol_null(
     )
 
 
-def protocol_ceiling(y: np.ndarray, protocol: ZooProtocol, n_jobs: int = 1) -> Scores:
-    """The protocol's scores of perfect latents (one per factor, its value) on factors ``y``."""
-    return protocol_scores(perfect_latents(y), None, y, protocol, n_jobs)[0]
+def protocol_ceiling(y: np.ndarray, protocol: ZooProtocol, n_jobs: int = 1, with_codes: bool = True) -> Scores:
+    """The protocol's scores of perfect latents (one per factor, its value) on factors ``y``, and
+    with ``with_codes`` of perfect codes (the same, as code indices) for the catalogue's ``codes``
+    metrics (InfoMEC's plug-in estimator: about 0.91-0.97 InfoM, below 1 from its finite-sample bias)."""
+    return protocol_scores(perfect_latents(y), perfect_codes(y) if with_codes else None, y, protocol, n_jobs)[0]
+
+
+def matched_to_card(scores: Scores, infomec_latents: str) -> Scores:
+    """``scores`` (a null's or a ceiling's) keyed as a card's values are: where the card scored a
+    metric on the codes (``infomec_latents == "codes"``: cards evaluated before 2026-12-02 scored a
+    code model's InfoMEC with the discrete estimator on its codes), the codes variant's scores
+    (``infomec_codes.infom``) also stand under the metric's names (``infomec.infom``), replacing
+    those of the continuous estimator on the latent values."""
+    if infomec_latents != "codes":
+        return scores
+    renamed = {
+        f"{entry.variant_of}.{key.removeprefix(entry.name + '.')}": value
+        for entry in metrics_from("codes")
+        if entry.variant_of
+        for key, value in scores.items()
+        if key.startswith(entry.name + ".")
+    }
+    return scores | renamed
 
 
 def interventional_scores(
@@ -131,6 +157,7 @@ def card_baselines(
     seed: int,
     repeats: int = CARD_NULL_REPEATS,
     *,
+    infomec_latents: Literal["codes", "values"] = "values",
     interventions: tuple[GroundTruthDataset, Interventions] | None = None,
     dci: bool = False,
     n_jobs: int = 1,
@@ -141,21 +168,25 @@ def card_baselines(
     sd and the ceiling, by flat score name (``infomec.infom``, ``mig``, ...); with ``dci`` also
     exact DCI's (``n_jobs`` processes fit it); with ``interventions`` (the dataset and the card's
     votes) also FactorVAE's and BetaVAE's (:func:`interventional_baselines`); none for the metrics
-    named in ``leave_out``."""
+    named in ``leave_out``. ``infomec_latents`` is the card's: with ``"codes"`` the ``infomec.*``
+    null and ceiling are the codes estimator's (:func:`matched_to_card`)."""
     names = [name for name in (*CARD_METRICS, *(ON_REQUEST if dci else [])) if name not in leave_out]
     protocol = ZooProtocol(samples=len(y), seed=seed, metrics=tuple(names), null_repeats=repeats)
-    null, ceiling = protocol_null(z, codes, y, protocol, n_jobs), protocol_ceiling(y, protocol, n_jobs)
-    null_mean, null_sd = dict(null.mean), dict(null.sd)
+    null = protocol_null(z, codes, y, protocol, n_jobs)
+    ceiling = protocol_ceiling(y, protocol, n_jobs, with_codes=codes is not None)
+    null_mean, null_sd = matched_to_card(null.mean, infomec_latents), matched_to_card(null.sd, infomec_latents)
+    ceiling = matched_to_card(ceiling, infomec_latents)
     if interventions is not None:
         dataset, votes = interventions
         voted_null, voted_ceiling = interventional_baselines(z, dataset, seed, votes, repeats)
-        names += [entry.name for entry in metrics_from("interventions")]
+        names += [entry.name for entry in metrics_from("interventions") if entry.name not in leave_out]
         null_mean |= voted_null.mean
         null_sd |= voted_null.sd
         ceiling |= voted_ceiling
     return {
         "metrics": names,
         "null": f"shuffled rows, {repeats} permutations (FactorVAE / BetaVAE: each latent row drawn from the model's own, independently of the factors, {repeats} times)",
+        "infomec_latents": infomec_latents,
         "null_mean": null_mean,
         "null_sd": null_sd,
         "ceiling": ceiling,
@@ -169,7 +200,29 @@ __all__ = [
     "card_baselines",
     "interventional_baselines",
     "interventional_scores",
+    "matched_to_card",
     "protocol_ceiling",
     "protocol_null",
     "protocol_scores",
 ]
+
+
+def protocol_record(
+    z: np.ndarray, codes: np.ndarray | None, y: np.ndarray, protocol: ZooProtocol, started: float
+) -> dict:
+    """Latents scored under ``protocol`` with their own shuffled-rows null: ``scores``, ``flags``,
+    ``null`` and ``seconds`` (encode: from ``started`` until now; then scores; then the null)."""
+    encoded = time.perf_counter()
+    scores, flags = protocol_scores(z, codes, y, protocol)
+    scored = time.perf_counter()
+    null = protocol_null(z, codes, y, protocol)
+    return {
+        "scores": scores,
+        "flags": flags,
+        "null": {"kind": f"shuffled rows, {protocol.null_repeats} permutations", "mean": null.mean, "sd": null.sd},
+        "seconds": {
+            "encode": round(encoded - started, 2),
+            "scores": round(scored - encoded, 2),
+            "null": round(time.perf_counter() - scored, 2),
+        },
+    }

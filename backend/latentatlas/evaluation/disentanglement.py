@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from latentatlas.data import FactorDataset, load_dataset
-from latentatlas.evaluation.baselines import Interventions, card_baselines
+from latentatlas.evaluation.baselines import ON_REQUEST, Interventions, card_baselines
 from latentatlas.families import LatentModel
 from latentatlas.metrics import compute_metrics
 from latentatlas.metrics.catalogue import CATALOGUE, Metric, catalogue_json, labels, metrics_from, score_value
@@ -272,6 +272,7 @@ def evaluate_model(
     tracker = _Tracker(_plan(samples, votes), progress)
     keep = scored_latents(loaded, dataset)
     encoder = _Encoder(model, tracker.count_images, keep)
+    counts_before = dataset.intervention_counts()
 
     factors = dataset.sample_factors(samples, np.random.default_rng(seed))
     z, codes = tracker.run(
@@ -369,6 +370,7 @@ def evaluate_model(
         "infomec_latents": "values",  # the continuous estimator for every model; codes add infomec_codes
         "votes": asdict(votes),
         "baselines": baselines,
+        **_interventions(dataset, counts_before),
         "seconds": tracker.seconds | {"total": round(time.perf_counter() - started, 2)},
         "device": str(model_device),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -381,11 +383,31 @@ def evaluate_model(
     return metrics
 
 
+def _interventions(dataset: FactorDataset, before: dict[str, int]) -> dict:
+    """The card's ``interventions`` entry where the dataset serves some factor combinations with
+    another combination's image (labelled rows: CelebA, a folder with a factors CSV): the rule and
+    how many of this evaluation's lookups it applied to. Empty for a full factor grid."""
+    if dataset.intervention_rule is None:
+        return {}
+    after = dataset.intervention_counts()
+    requested = after["requested"] - before["requested"]
+    substituted = after["substituted"] - before["substituted"]
+    return {
+        "interventions": {
+            "rule": dataset.intervention_rule,
+            "requested": requested,
+            "substituted": substituted,
+            "substituted_share": round(substituted / requested, 4) if requested else 0.0,
+        }
+    }
+
+
 def refresh_card_baselines(loaded: LoadedModel, n_jobs: int = 2, dci: bool = False) -> dict:
     """Add the null and ceiling (:func:`~latentatlas.evaluation.baselines.card_baselines`) to the
     metrics already in a model's card, on the same factor samples (its ``samples`` and ``seed``,
-    re-rendered and re-encoded; its votes), with exact DCI's when ``dci`` (``n_jobs`` processes
-    fit it); written into card.json; returns the ``baselines`` entry."""
+    re-rendered and re-encoded; its votes), each of the estimator behind the card's score (a card
+    whose InfoMEC was scored on the codes gets the codes estimator's), with exact DCI's when ``dci``
+    (``n_jobs`` processes fit it); written into card.json; returns the ``baselines`` entry."""
     metrics = loaded.card.get("metrics")
     if not metrics:
         raise EvaluationError(
@@ -398,9 +420,31 @@ def refresh_card_baselines(loaded: LoadedModel, n_jobs: int = 2, dci: bool = Fal
     z, codes = encode_factor_samples(loaded, dataset, factors)
     votes = metrics["votes"]
     interventions = (dataset, Interventions(votes["train"], votes["eval"], votes["batch_size"], metrics["samples"]))
-    baselines = card_baselines(z, codes, factors, metrics["seed"], interventions=interventions, dci=dci, n_jobs=n_jobs)
+    baselines = card_baselines(
+        z,
+        codes,
+        factors,
+        metrics["seed"],
+        infomec_latents=metrics.get("infomec_latents", "values"),
+        interventions=interventions,
+        dci=dci,
+        n_jobs=n_jobs,
+    )
+    baselines = _keep_on_request(metrics.get("baselines") or {}, baselines)
     loaded.card = save_metrics(loaded.folder, {**metrics, "baselines": baselines})
     return baselines
+
+
+def _keep_on_request(old: dict, new: dict) -> dict:
+    """``new`` baselines with the on-request ones (exact DCI's) that ``old`` has and ``new`` was not
+    asked for kept: they come from the same latents and samples, and take minutes per fit."""
+    kept = [name for name in ON_REQUEST if name in old.get("metrics", []) and name not in new["metrics"]]
+    out = {**new, "metrics": [*new["metrics"], *kept]}
+    for part in ("null_mean", "null_sd", "ceiling"):
+        out[part] = new[part] | {
+            key: value for key, value in old.get(part, {}).items() if any(key.startswith(f"{name}.") for name in kept)
+        }
+    return out
 
 
 def save_metrics_run(folder: Path, metrics: dict, state_dir: Path | None = None) -> Path:

@@ -1,8 +1,11 @@
-"""Information fragments and hotspots of a trained ensemble (``latentatlas ensemble analyze``).
+"""Information fragments and hotspots of an ensemble, trained or imported (``latentatlas ensemble analyze``).
 
 Every finished member's probe posteriors (``probe.safetensors``: mu, logvar, probe points x
-latent_dim) become channels: stacked member by member into (members * latent_dim) x probe
-arrays, in manifest order, channel ``i * latent_dim + k`` being dimension k of member i.
+latent_dim) become channels: stacked member by member into (channels of all members) x probe
+arrays, in manifest order, channel ``offset_i + k`` being dimension k of member i (``offset_i``:
+the latent sizes of the members before it, ``i * latent_dim`` when all are alike; imported runs,
+:mod:`latentatlas.imports.ensemble`, may differ). The manifest is read through its
+:class:`~latentatlas.store.ensembles.EnsembleDesign`, trained or imported alike.
 ``compute_fragments`` gives each channel's information and the channel x channel (and
 channel x factor, with the probe set's ground-truth factors) NMI and VI; ``compute_hotspots``
 clusters the active channels with OPTICS, its min_samples by default the stated rule
@@ -28,6 +31,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
+from latentatlas.evaluation.ensemble_null import hotspot_verdicts, untrained_null
 from latentatlas.fragments import compute_fragments, compute_hotspots
 from latentatlas.fragments.hotspots import MIN_SAMPLES_RULE, default_min_samples
 from latentatlas.fragments.spaces import (
@@ -39,7 +43,7 @@ from latentatlas.fragments.spaces import (
     compute_space_similarity,
     fuse_spaces,
 )
-from latentatlas.store.ensembles import PROBE_FILE, EnsembleError, read_manifest
+from latentatlas.store.ensembles import PROBE_FILE, EnsembleConfig, EnsembleError, ensemble_design, read_manifest
 from latentatlas.store.folders import write_json
 
 ANALYSIS_FILE, ARRAYS_FILE, FUSION_FILE = "analysis.json", "analysis.safetensors", "fusion.safetensors"
@@ -59,6 +63,7 @@ def analyze_ensemble(
     fusion_steps: int = FUSION_MAX_STEPS,
     fusion_objective: FusionObjective = "exp_neg_vi",
     dest: Path | None = None,
+    untrained: bool = True,
 ) -> dict:
     """Analyse the ensemble in ``out``; writes and returns the analysis (see the module doc).
 
@@ -68,7 +73,10 @@ def analyze_ensemble(
     ("given" when passed) and the value. ``fusion_steps`` Adam steps fuse the members'
     spaces at most, from a seeded random start, stopping early on fuse_spaces' tolerance (0: no
     fusion); the fusion summary records the objective's trajectory and where it stopped. The files (analysis.json, and fusion/arrays safetensors) go to
-    ``dest`` (default: ``out``; the server writes its runs beside the shipped analysis)."""
+    ``dest`` (default: ``out``; the server writes its runs beside the shipped analysis). With
+    ``untrained``, the hotspots are judged against an untrained ensemble (``untrained_null``, and
+    per hotspot ``cohesion``, ``beats`` and ``beats_untrained_null``:
+    :mod:`latentatlas.evaluation.ensemble_null`)."""
 
     def report(fraction: float, stage: str) -> None:
         if on_progress is not None:
@@ -79,8 +87,8 @@ def analyze_ensemble(
     dest.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     manifest = read_manifest(out)
-    latent_dim = int(manifest["config"]["latent_dim"])
-    runs_per_configuration = int(manifest["config"]["seeds"])
+    design = ensemble_design(manifest)
+    runs_per_configuration = design.runs_per_configuration
     rule = MIN_SAMPLES_RULE if min_samples is None else "given"
     min_samples = default_min_samples(runs_per_configuration) if min_samples is None else min_samples
     probe_path = out / PROBE_FILE
@@ -110,7 +118,9 @@ def analyze_ensemble(
         else:
             tensors = load_file(str(path))
             mu, logvar = tensors["mu"].double().numpy(), tensors["logvar"].double().numpy()
-            if mu.shape != (len(indices), latent_dim) or not np.array_equal(tensors["indices"].numpy(), indices):
+            if mu.shape != (len(indices), design.latent_dims[entry["name"]]) or not np.array_equal(
+                tensors["indices"].numpy(), indices
+            ):
                 skipped.append(
                     {"name": entry["name"], "reason": f"probe encodings of shape {mu.shape} do not match the probe set"}
                 )
@@ -140,8 +150,9 @@ def analyze_ensemble(
     bar.update(1)
     bar.set_postfix_str("spaces")
     report(0.9 * (len(entries) + 2) / steps, "whole latent spaces")
-    space_mu = np.stack(mus).reshape(len(members), latent_dim, -1)
-    space_logvar = np.stack(logvars).reshape(len(members), latent_dim, -1)
+    dims = [len(mu) for mu in mus]
+    latent_dim = max(dims)
+    space_mu, space_logvar = padded_spaces(mus, logvars)
     spaces = compute_space_similarity(space_mu, space_logvar)
     bar.update(1)
     fusion = None
@@ -162,18 +173,21 @@ def analyze_ensemble(
     bar.update(1)
     bar.close()
 
+    offsets = np.cumsum([0, *dims[:-1]]).tolist()
     channels = [
-        {"index": i * latent_dim + k, "member": e["name"], "beta": e["beta"], "seed": e["seed"], "dim": k}
+        {"index": offsets[i] + k, "member": e["name"], "beta": e.get("beta"), "seed": e.get("seed"), "dim": k}
         for i, e in enumerate(members)
-        for k in range(latent_dim)
+        for k in range(dims[i])
     ]
     analysis = {
         "ensemble": manifest.get("name", out.name),
-        "kind": manifest["config"]["kind"],
+        "kind": design.kind,
+        "source": design.source,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "members": [e["name"] for e in members],
         "skipped_members": skipped,
         "latent_dim": latent_dim,
+        "latent_dims": dims,
         "probe_size": len(indices),
         "factor_names": factor_names,
         "channels": channels,
@@ -198,6 +212,19 @@ def analyze_ensemble(
             ],
         },
     }
+    if untrained and design.rebuildable:
+        report(0.9, "untrained null")
+        null = untrained_null(
+            EnsembleConfig.model_validate(manifest["config"]),
+            members,
+            indices,
+            (np.concatenate(mus), np.concatenate(logvars), info),
+            distance,
+            min_samples,
+        )
+        nmi = np.array(fragments["nmi"], dtype=np.float64)
+        hotspot_verdicts(nmi, analysis["hotspots"]["clusters"], latent_dim, null)
+        analysis["untrained_null"] = null
     analysis["spaces"] = {
         "members": [e["name"] for e in members],
         "info_bits": spaces.info_bits.tolist(),
@@ -220,6 +247,18 @@ def analyze_ensemble(
     analysis["seconds"] = round(time.perf_counter() - started, 2)
     write_json(dest / ANALYSIS_FILE, analysis)
     return analysis
+
+
+def padded_spaces(mus: list[np.ndarray], logvars: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Members' (d_i, N) posteriors as (members, max d_i, N) arrays for the whole-space measures. A
+    smaller space is padded with constant channels (mu 0, logvar 0): their Bhattacharyya distance
+    is 0 between every pair, so the space's distance D_s = sum_k D_sk, and every measure, is unchanged."""
+    dim = max(len(mu) for mu in mus)
+
+    def pad(arrays: list[np.ndarray]) -> np.ndarray:
+        return np.stack([np.pad(a, ((0, dim - len(a)), (0, 0))) for a in arrays])
+
+    return pad(mus), pad(logvars)
 
 
 def _fusion_summary(fusion: FusionResult, members: list[dict], latent_dim: int, max_steps: int, seconds: float) -> dict:

@@ -60,6 +60,24 @@ class PCA:
         return ((flat @ basis) @ basis.T + self.mean).float().clamp(0, 1).view(-1, *self.shape)
 
 
+def pca_sample_count(dim: int) -> int:
+    """How many training images the PCA baseline is fitted on by default: 4 x D, within 2,048..16,384."""
+    return min(16_384, max(2_048, 4 * dim))
+
+
+def training_pca(
+    dataset: ImageDataset,
+    dim: int,
+    rng: np.random.Generator,
+    samples: int | None = None,
+    device: torch.device | str = "cpu",
+) -> tuple[PCA, int]:
+    """The PCA baseline of a flow with ``dim`` latents: fitted on ``samples`` training images (default
+    :func:`pca_sample_count`) drawn with ``rng``; returns it with the number of images."""
+    samples = samples or pca_sample_count(dim)
+    return PCA(dataset.images(dataset.sample_train_indices(samples, rng), device)), samples
+
+
 @torch.inference_mode()
 def bits_per_dim(model: LatentModel, images: torch.Tensor) -> float:
     """Mean bits per dimension of 8-bit ``images`` under a model with an exact likelihood."""
@@ -134,8 +152,7 @@ def evaluate_flow(
     rng = np.random.default_rng(seed)
     held_out = dataset.evaluation_indices[:images]
     clean = torch.cat([dataset.images(held_out[s : s + 250], device) for s in range(0, len(held_out), 250)])
-    pca_samples = pca_samples or min(16_384, max(2_048, 4 * model.config.latent_dim))
-    pca = PCA(dataset.images(dataset.sample_train_indices(pca_samples, rng), device))
+    pca, pca_samples = training_pca(dataset, model.config.latent_dim, rng, pca_samples, device)
     noisy = add_noise(clean, sigma, torch.Generator(device="cpu").manual_seed(seed))
     keeps = keep_grid(model.config.latent_dim)
     denoised = denoising_curve(model, clean, noisy, keeps)

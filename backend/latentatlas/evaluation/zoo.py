@@ -8,8 +8,8 @@ estimator on the code indices as the extra score ``infomec_codes`` where a model
 Beside each score the card gets its shuffled-rows null (the member's latents permuted against
 the factors, ``null_repeats`` times) and the dataset's ceiling (perfect latents on the same
 samples, ``DATASET/ceiling.json``). The comparison gives per variant mean, sd and the 95 %
-t-interval over seeds, and for each claimed difference Welch's t-test with Holm's correction
-over all the claims' tests.
+t-interval over seeds, and the claims file's tested statements (``zoo_claims``): every variant
+against its own null, every claim's difference and equivalence, Holm-corrected per dataset.
 """
 
 from __future__ import annotations
@@ -22,12 +22,15 @@ from pathlib import Path
 import numpy as np
 
 from latentatlas.data import FactorDataset, load_dataset
-from latentatlas.evaluation.baselines import protocol_ceiling, protocol_null, protocol_scores
+from latentatlas.evaluation.baselines import protocol_ceiling, protocol_record
 from latentatlas.evaluation.disentanglement import encode_factor_samples
-from latentatlas.evaluation.score_claims import score_claim_tests, score_claims_markdown
+from latentatlas.evaluation.zoo_claims import TESTS, statements_markdown, tested_statements
+from latentatlas.evaluation.zoo_controls import metric_curve, score_control, snapshot_steps
+from latentatlas.evaluation.zoo_curves import curve_claims, curves_markdown
+from latentatlas.evaluation.zoo_like import like_markdown, like_with_like
 from latentatlas.metrics.catalogue import display_order, scores
-from latentatlas.metrics.stats import holm, summarize, welch
-from latentatlas.store.folders import CARD_FILE, load_model_folder, write_json, write_text
+from latentatlas.metrics.stats import summarize
+from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE, load_model_folder, write_json, write_text
 from latentatlas.store.zoo import CEILING_FILE, TABLE_JSON, TABLE_MD, ZooConfig, ZooProtocol, read_manifest
 
 ESTIMATOR = (
@@ -35,6 +38,9 @@ ESTIMATOR = (
     "infomec_codes: the discrete plug-in estimator on code indices (models with codes only); "
     "MIG and modularity: 20-bin plug-in MI; DCI-est: dci_fast, histogram gradient boosting, an estimate of DCI, not DCI"
 )
+
+
+CEILING_LATENTS = "one per factor: its value index (as code indices for the codes metrics)"
 
 
 def protocol_samples(dataset: FactorDataset, protocol: ZooProtocol) -> np.ndarray:
@@ -48,7 +54,7 @@ def dataset_ceiling(dataset: FactorDataset, protocol: ZooProtocol) -> dict:
     return {
         "dataset": dataset.name,
         "protocol": protocol.model_dump(mode="json"),
-        "latents": "one per factor: its value index",
+        "latents": CEILING_LATENTS,
         "scores": protocol_ceiling(y, protocol),
     }
 
@@ -61,43 +67,80 @@ def score_member(folder: Path, protocol: ZooProtocol) -> dict:
     assert isinstance(dataset, FactorDataset)  # zoo members train on dsprites or shapes3d: both have factors
     y = protocol_samples(dataset, protocol)
     z, codes = encode_factor_samples(loaded, dataset, y)
-    encoded = time.perf_counter()
-    scores, flags = protocol_scores(z, codes, y, protocol)
-    scored = time.perf_counter()
-    null = protocol_null(z, codes, y, protocol)
     return {
         "protocol": protocol.model_dump(mode="json"),
         "estimator": ESTIMATOR,
-        "scores": scores,
-        "flags": flags,
-        "null": {"kind": f"shuffled rows, {protocol.null_repeats} permutations", "mean": null.mean, "sd": null.sd},
-        "seconds": {
-            "encode": round(encoded - started, 2),
-            "scores": round(scored - encoded, 2),
-            "null": round(time.perf_counter() - scored, 2),
-        },
+        **protocol_record(z, codes, y, protocol, started),
     }
 
 
+def _member_work(folder: Path, card: dict, protocol: ZooProtocol) -> list[str]:
+    """What a member's card lacks under ``protocol``: "scores", "control", "curve" (none: up to date)."""
+    evaluation = card.get("zoo", {}).get("evaluation", {})
+    if evaluation.get("protocol") != protocol.model_dump(mode="json"):
+        return ["scores", "control", "curve"]
+    work = [] if "snapped" in evaluation or "prequantised" in evaluation else ["control"]
+    scored = [point["step"] for point in card.get("metric_curve", [])[:-1]]
+    snapshots = [step for step in snapshot_steps(folder) if step < card["steps"]]
+    if snapshots and scored != snapshots:  # no snapshots (not shipped): a curve stays as it is
+        work.append("curve")
+    return work
+
+
+def _evaluate_member(
+    folder: Path,
+    card: dict,
+    protocol: ZooProtocol,
+    y: np.ndarray,
+    ceiling: dict,
+    force: bool,
+    log: Callable[[str], None],
+) -> None:
+    """Fill in what ``card`` lacks (everything with ``force``): the protocol's scores with their
+    null and ``ceiling`` (``zoo.evaluation``), the quantisation control (``zoo.evaluation.snapped``
+    or ``.prequantised``) and, for a member with snapshots, ``metric_curve``; ``y``: the
+    protocol's factor samples of the member's dataset."""
+    work = ["scores", "control", "curve"] if force else _member_work(folder, card, protocol)
+    name = card.get("zoo", {}).get("member", folder.name)
+    if "scores" in work:
+        card.setdefault("zoo", {})["evaluation"] = score_member(folder, protocol) | {"ceiling": ceiling}
+        card.pop("metric_curve", None)
+        seconds = card["zoo"]["evaluation"]["seconds"]
+        log(f"{name}: encode {seconds['encode']:.1f} s, scores {seconds['scores']:.1f} s, null {seconds['null']:.1f} s")
+    evaluation = card["zoo"]["evaluation"]
+    if "control" in work:
+        kind, control = score_control(folder, y, protocol)
+        evaluation[kind] = control
+        log(f"{name}: {kind} control {sum(control['seconds'].values()):.1f} s")
+    if "curve" in work and snapshot_steps(folder):
+        started = time.perf_counter()
+        card["metric_curve"] = metric_curve(folder, y, protocol, card["steps"], evaluation["scores"])
+        log(f"{name}: metric curve, {len(card['metric_curve'])} points, {time.perf_counter() - started:.1f} s")
+
+
 def evaluate_zoo(out: Path, force: bool = False, log: Callable[[str], None] = print) -> dict:
-    """Score every finished member not yet scored under the zoo's protocol (all with ``force``);
-    writes each card's ``zoo.evaluation`` (with the dataset's ceiling) and ``DATASET/ceiling.json``.
+    """Score every finished member not yet scored under the zoo's protocol, and add the
+    quantisation control and the metric curve where a card lacks them (all anew with ``force``);
+    writes each card's ``zoo.evaluation`` (with the dataset's ceiling, and ``snapped`` or
+    ``prequantised``), ``metric_curve`` (members with snapshots) and ``DATASET/ceiling.json``.
     Returns ``{"scored": [...], "skipped": [...], "ceilings": {...}}``."""
     out = Path(out)
     manifest = read_manifest(out)
     config = ZooConfig.model_validate(manifest["config"])
     protocol = config.evaluation
-    ceilings = {}
+    ceilings, samples = {}, {}
     for d in config.datasets:
         path = out / d.name / CEILING_FILE
         ceiling = json.loads(path.read_text()) if path.is_file() else None
-        if force or ceiling is None or ceiling["protocol"] != protocol.model_dump(mode="json"):
-            dataset = load_dataset(d.spec())
-            assert isinstance(dataset, FactorDataset)  # a zoo dataset is dsprites or shapes3d: both have factors
+        current = {"protocol": protocol.model_dump(mode="json"), "latents": CEILING_LATENTS}
+        dataset = load_dataset(d.spec())
+        assert isinstance(dataset, FactorDataset)  # a zoo dataset is dsprites or shapes3d: both have factors
+        if force or ceiling is None or {key: ceiling.get(key) for key in current} != current:
             ceiling = dataset_ceiling(dataset, protocol)
             path.parent.mkdir(parents=True, exist_ok=True)
             write_json(path, ceiling)
         ceilings[d.name] = ceiling["scores"]
+        samples[d.name] = protocol_samples(dataset, protocol)
     scored, skipped = [], []
     for entry in manifest["members"]:
         folder = out / entry["name"]
@@ -105,21 +148,18 @@ def evaluate_zoo(out: Path, force: bool = False, log: Callable[[str], None] = pr
         if entry.get("status") != "done" or not card_path.is_file():
             skipped.append(entry["name"])
             continue
-        card = json.loads(card_path.read_text())
-        done = card.get("zoo", {}).get("evaluation", {})
-        if not force and done.get("protocol") == protocol.model_dump(mode="json"):
+        if not (folder / WEIGHTS_FILE).is_file():  # not kept (the shipped zoo's non-showcase members)
+            log(f"{entry['name']}: no weights here, not scored")
             skipped.append(entry["name"])
             continue
-        evaluation = score_member(folder, protocol) | {"ceiling": ceilings[entry["dataset"]]}
         card = json.loads(card_path.read_text())
-        card.setdefault("zoo", {})["evaluation"] = evaluation
+        if not force and not _member_work(folder, card, protocol):
+            skipped.append(entry["name"])
+            continue
+        _evaluate_member(folder, card, protocol, samples[entry["dataset"]], ceilings[entry["dataset"]], force, log)
         json.dumps(card, allow_nan=False)
         write_json(card_path, card)
         scored.append(entry["name"])
-        seconds = evaluation["seconds"]
-        log(
-            f"{entry['name']}: encode {seconds['encode']:.1f} s, scores {seconds['scores']:.1f} s, null {seconds['null']:.1f} s"
-        )
     return {"scored": scored, "skipped": skipped, "ceilings": ceilings}
 
 
@@ -166,8 +206,9 @@ def _summary_dict(values: list[float]) -> dict:
 
 def compare_zoo(out: Path) -> dict:
     """The comparison (also written to ``table.json`` and ``table.md``): per dataset and variant
-    each score's mean, sd, 95 % t-interval and per-seed values, its null mean and the ceiling;
-    per claim and score Welch's test, Holm-adjusted over all claim tests."""
+    each score's mean, sd, 95 % t-interval and per-seed values, its null (mean, per seed) and the
+    ceiling; the tested statements of the claims file (:mod:`latentatlas.evaluation.zoo_claims`:
+    null tests, claims' differences, equivalence tests, one Holm family per dataset)."""
     out = Path(out)
     manifest = read_manifest(out)
     config = ZooConfig.model_validate(manifest["config"])
@@ -200,41 +241,16 @@ def compare_zoo(out: Path) -> dict:
                     for name in names
                     if name in runs[0]["null"]["mean"]
                 },
+                "null_values": {
+                    name: [r["null"]["mean"][name] for r in runs] for name in names if name in runs[0]["null"]["mean"]
+                },
                 "flags": {
                     flag: sum(r["flags"].get(flag, False) for r in runs)
                     for flag in sorted({f for r in runs for f in r["flags"]})
                 },
             }
         datasets[d.name] = {"variants": rows, "ceiling": ceiling}
-    claims = []
-    for claim in config.claims:
-        for name, data in datasets.items():
-            a, b = data["variants"].get(claim.better), data["variants"].get(claim.than)
-            if a is None or b is None:
-                continue
-            for metric in claim.metrics:
-                if metric not in a["scores"] or metric not in b["scores"]:
-                    continue
-                test = welch(np.array(a["scores"][metric]["values"]), np.array(b["scores"][metric]["values"]))
-                claims.append(
-                    {
-                        "dataset": name,
-                        "better": claim.better,
-                        "than": claim.than,
-                        "metric": metric,
-                        "source": claim.source,
-                        "diff": test.diff,
-                        "ci95": [test.low, test.high],
-                        "t": test.t,
-                        "df": test.df,
-                        "p": test.p,
-                    }
-                )
-    score_claims = score_claim_tests(config, datasets)
-    tested_all = claims + score_claims
-    for tested, adjusted in zip(tested_all, holm(np.array([c["p"] for c in tested_all])) if tested_all else []):
-        tested["p_holm"] = float(adjusted)
-        tested["verdict"] = ("holds" if tested["diff"] > 0 else "reversed") if adjusted < 0.05 else "not established"
+    statements = tested_statements(config, datasets, out.name)
     images = config.train.steps * config.train.batch_size
     result = {
         "zoo": out.name,
@@ -248,12 +264,15 @@ def compare_zoo(out: Path) -> dict:
             "fraction_of_paper": images / config.paper_samples,
             "paper_budget": config.paper_budget,
         },
-        "test": "Welch's unequal-variance t-test over seeds (two-sided), Holm-adjusted over every claim x dataset x score; "
-        "'holds' when the adjusted p < 0.05 and the difference has the claimed sign",
+        "test": TESTS,
         "datasets": datasets,
-        "claims": claims,
-        "score_claims": score_claims,
+        **statements,
     }
+    curves, like = curve_claims(out, manifest), like_with_like(out, manifest)
+    if curves is not None:
+        result["curves"] = curves
+    if like is not None:
+        result["like_with_like"] = like
     write_json(out / TABLE_JSON, _finite(result))
     write_text(out / TABLE_MD, comparison_markdown(result))
     return result
@@ -316,12 +335,12 @@ def comparison_markdown(result: dict) -> str:
             for k, _ in present
         ]
         lines.append(
-            "| null (shuffled rows, mean over members) | | "
+            "| null (shuffled rows, mean over members; each member's own in the tests) | | "
             + " | ".join("–" if v is None else f"{v:.3f}" for v in null)
             + " |"
         )
         lines.append(
-            "| ceiling (perfect latents) | | "
+            "| ceiling (perfect latents; codes scores: perfect codes) | | "
             + " | ".join(f"{data['ceiling'][k]:.3f}" if k in data["ceiling"] else "–" for k, _ in present)
             + " |"
         )
@@ -337,20 +356,9 @@ def comparison_markdown(result: dict) -> str:
             for v, row in variants.items()
         )
         lines += ["", f"Per member (1 CPU thread, median over seeds), train + evaluate: {times}."]
-    if result["claims"]:
-        lines += [
-            "",
-            "## Claims",
-            "",
-            result["test"] + ".",
-            "",
-            "| dataset | claim | score | difference [95 % CI] | p | p (Holm) | verdict |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for c in result["claims"]:
-            lines.append(
-                f"| {c['dataset']} | {c['better']} > {c['than']} | {c['metric']} | {c['diff']:+.3f} [{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}] "
-                f"| {c['p']:.3g} | {c['p_holm']:.3g} | {c['verdict']} |"
-            )
-    lines += score_claims_markdown(result.get("score_claims", []))
+    lines += statements_markdown(result, dict(COLUMNS))
+    if result.get("like_with_like"):
+        lines += like_markdown(result["like_with_like"])
+    if result.get("curves"):
+        lines += curves_markdown(result["curves"])
     return "\n".join(lines) + "\n"

@@ -98,12 +98,27 @@ class GaussianVAE(LatentModel, GaussianPosterior, PriorSampling):
         return mean + torch.randn_like(mean) * torch.exp(0.5 * log_var), mean, log_var
 
     def elbo_terms(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Sampled latent, summed-pixel BCE and KL to the prior, per batch."""
+        """Sampled latent, summed-pixel BCE and KL to the prior, per batch; ``kl_per_dim`` is the
+        batch mean of KL(q(z_d|x) || N(0, 1)) = 1/2 (mu_d^2 + sigma_d^2 - 1 - log sigma_d^2) per
+        dimension d (their sum is ``kl``): near 0 for a dimension the model does not use."""
         latent, mean, log_var = self.sample_posterior(images)
         logits = self.decode_logits(latent)
         recon = F.binary_cross_entropy_with_logits(logits, images, reduction="sum") / images.shape[0]
-        kl = 0.5 * (mean.square() + log_var.exp() - 1 - log_var).sum(dim=1).mean()
-        return {"latent": latent, "mean": mean, "log_var": log_var, "recon": recon, "kl": kl}
+        kl_per_dim = 0.5 * (mean.square() + log_var.exp() - 1 - log_var).mean(dim=0)
+        return {
+            "latent": latent,
+            "mean": mean,
+            "log_var": log_var,
+            "recon": recon,
+            "kl": kl_per_dim.sum(),
+            "kl_per_dim": kl_per_dim,
+        }
+
+
+def kl_dim_curves(terms: dict[str, torch.Tensor]) -> dict[str, float]:
+    """``{"kl_dim_0": ..., "kl_dim_1": ...}``: a step's KL per latent dimension, as training curves
+    (the loop averages them over each ``log_every`` window like every other logged value)."""
+    return {f"kl_dim_{d}": value for d, value in enumerate(terms["kl_per_dim"].detach().tolist())}
 
 
 class VAE(GaussianVAE):
@@ -117,7 +132,8 @@ class VAE(GaussianVAE):
     def loss(self, images: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         terms = self.elbo_terms(images)
         total = terms["recon"] + self.config.beta * terms["kl"]
-        return total, {"loss": total.item(), "recon": terms["recon"].item(), "kl": terms["kl"].item()}
+        parts = {"loss": total.item(), "recon": terms["recon"].item(), "kl": terms["kl"].item()}
+        return total, {**parts, **kl_dim_curves(terms)}
 
 
 def total_correlation(
@@ -171,7 +187,7 @@ class TCVAE(VAE):
         tc = total_correlation(terms["latent"], terms["mean"], terms["log_var"], size, self.config.tc_estimator)
         total = terms["recon"] + terms["kl"] + (self.config.beta - 1) * tc
         parts = {"loss": total.item(), "recon": terms["recon"].item(), "kl": terms["kl"].item(), "tc": tc.item()}
-        return total, parts
+        return total, {**parts, **kl_dim_curves(terms)}
 
 
 register("ae", "plain autoencoder (baseline)", AEConfig, AE)

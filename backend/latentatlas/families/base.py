@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
@@ -244,6 +245,11 @@ class DiscreteCodes(ABC):
     def codebooks(self) -> torch.Tensor:
         """Per-dimension codebook values (D, n)."""
 
+    @abstractmethod
+    def prequantised(self, images: torch.Tensor) -> torch.Tensor:
+        """The continuous latents z_c (N, D) that ``encode`` snaps to the codebooks (the zoo's
+        pre-quantisation control scores them)."""
+
 
 class GaussianPosterior(ABC):
     """``posterior`` capability: a diagonal Gaussian q(z|x)."""
@@ -286,6 +292,27 @@ class PriorSampling(ABC):
     @abstractmethod
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` latents (n, D) from the prior, on the model's device."""
+
+
+class SavedSamples(ABC):
+    """Samples a model holds itself (saved latents): their latents are its ``retrieval`` index (no
+    dataset image is encoded), and a neighbour shows the sample's saved image or its dataset row."""
+
+    @abstractmethod
+    def saved_latents(self) -> np.ndarray:
+        """The samples' latents (N, D)."""
+
+    @abstractmethod
+    def saved_factors(self, rows: np.ndarray) -> np.ndarray:
+        """The factor indices (n, K) of samples ``rows``."""
+
+    @abstractmethod
+    def saved_images(self, rows: np.ndarray) -> torch.Tensor | None:
+        """The images (n, C, S, S) in [0, 1] of samples ``rows``; None when none were saved."""
+
+    @abstractmethod
+    def saved_dataset_indices(self, rows: np.ndarray) -> np.ndarray | None:
+        """The dataset index of each of samples ``rows``; None when none were saved."""
 
 
 class QuantizedLatents(DiscreteCodes, PriorSampling):

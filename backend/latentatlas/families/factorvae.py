@@ -39,7 +39,7 @@ from pydantic import Field
 from torch import nn
 
 from latentatlas.families import register
-from latentatlas.families.autoencoders import GaussianVAE
+from latentatlas.families.autoencoders import GaussianVAE, kl_dim_curves
 from latentatlas.families.base import FamilyConfig, TrainConfig, Trainer, adamw_groups
 
 
@@ -148,7 +148,7 @@ class FactorVAETrainer(Trainer):
         d_loss.backward(inputs=self.discriminator_params)
         discriminator.step()
         logged = {key: terms[key].item() for key in ("recon", "kl", "tc")}
-        return {"loss": loss.item(), **logged, "discriminator_loss": d_loss.item()}
+        return {"loss": loss.item(), **logged, "discriminator_loss": d_loss.item(), **kl_dim_curves(terms)}
 
 
 register("factorvae", "FactorVAE (Kim & Mnih 2018)", FactorVAEConfig, FactorVAE)

@@ -33,7 +33,7 @@ import torch
 from pydantic import Field
 
 from latentatlas.families import register
-from latentatlas.families.autoencoders import GaussianVAE
+from latentatlas.families.autoencoders import GaussianVAE, kl_dim_curves
 from latentatlas.families.base import FamilyConfig
 
 
@@ -72,7 +72,7 @@ class HFS(GaussianVAE):
         support = hausdorff_support_penalty(terms["mean"])
         total = terms["recon"] + self.config.beta * terms["kl"] + self.config.gamma * support
         parts = {"recon": terms["recon"].item(), "kl": terms["kl"].item(), "support": support.item()}
-        return total, {"loss": total.item(), **parts}
+        return total, {"loss": total.item(), **parts, **kl_dim_curves(terms)}
 
 
 register("hfs", "beta-VAE with Hausdorff factorised support (Roth et al. 2023)", HFSConfig, HFS)

@@ -3,20 +3,23 @@ of N samples with their factor indices y (N, K), and optionally the images they 
 
 Nothing here encodes a new image or decodes a latent: the family is encoder-only, and its
 ``encode`` is a lookup, only when the images were saved with the latents: the latent of the
-nearest saved image (pixel L2; exactly the saved latent for a saved image). Everything is
-stored as buffers in ``weights.safetensors`` (images as uint8), so the folder loads like a
-trained one.
+nearest saved image (pixel L2; exactly the saved latent for a saved image). With images or
+dataset indices saved, the saved latents are the model's retrieval index
+(:class:`~latentatlas.families.base.SavedSamples`): the samples nearest to a latent, and
+traversals by retrieval. Everything is stored as buffers in ``weights.safetensors`` (images as
+uint8), so the folder loads like a trained one.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
+import numpy as np
 import torch
 from pydantic import Field
 
 from latentatlas.families import register
-from latentatlas.families.base import Capabilities, Encoding, FamilyConfig, LatentModel
+from latentatlas.families.base import Capabilities, Encoding, FamilyConfig, LatentModel, SavedSamples
 
 LOOKUP_CHUNK = 4096
 """Saved images compared with the query at once by the nearest-image lookup."""
@@ -32,7 +35,7 @@ class LatentsConfig(FamilyConfig):
     dataset_indices: bool = Field(False, description="each sample's index in the folder's dataset is saved")
 
 
-class SavedLatents(LatentModel):
+class SavedLatents(LatentModel, SavedSamples):
     """Buffers ``latents`` (N, D) float32, ``factors`` (N, K) int64, with ``stored_images``
     ``images`` (N, C, S, S) uint8, and with ``dataset_indices`` ``indices`` (N,) int64."""
 
@@ -54,7 +57,19 @@ class SavedLatents(LatentModel):
             self.register_buffer(
                 "images", torch.zeros(config.samples, net.channels, net.image_size, net.image_size, dtype=torch.uint8)
             )
-            self.capabilities = Capabilities(encode=True, decode=False, train=False, retrieval=False)  # type: ignore[misc]
+        self.capabilities = type(self).capabilities_for(config)  # type: ignore[misc]
+
+    @classmethod
+    def capabilities_for(cls, config: FamilyConfig) -> Capabilities:
+        """Encode (a lookup) with saved images; retrieval with saved images or dataset indices (a
+        neighbour then has a picture to show)."""
+        saved = cast(LatentsConfig, config)
+        return Capabilities(
+            encode=saved.stored_images,
+            decode=False,
+            train=False,
+            retrieval=saved.stored_images or saved.dataset_indices,
+        )
 
     def encode(self, images: torch.Tensor) -> Encoding:
         """The saved latent of each image's nearest saved image (squared pixel distance)."""
@@ -69,6 +84,22 @@ class SavedLatents(LatentModel):
             closer = distance < best
             best, nearest = torch.where(closer, distance, best), torch.where(closer, index + start, nearest)
         return Encoding(self.latents[nearest].to(images.device))
+
+    def saved_latents(self) -> np.ndarray:
+        return self.latents.double().cpu().numpy()
+
+    def saved_factors(self, rows: np.ndarray) -> np.ndarray:
+        return self.factors[torch.as_tensor(rows, dtype=torch.int64)].cpu().numpy()
+
+    def saved_images(self, rows: np.ndarray) -> torch.Tensor | None:
+        if not self.config.stored_images:
+            return None
+        return self.images[torch.as_tensor(rows, dtype=torch.int64)].float().cpu() / 255
+
+    def saved_dataset_indices(self, rows: np.ndarray) -> np.ndarray | None:
+        if not self.config.dataset_indices:
+            return None
+        return self.indices[torch.as_tensor(rows, dtype=torch.int64)].cpu().numpy()
 
     def decode_logits(self, latents: torch.Tensor) -> torch.Tensor:
         raise TypeError("saved latents have no decoder (capabilities.decode is false)")

@@ -83,8 +83,11 @@ class QLAE(LatentModel, QuantizedLatents):
         self.decoder = ConvDecoder(config.net, config.latent_dim)
         self.quantizer = LatentQuantizer(config.latent_dim, config.codebook_size)
 
+    def prequantised(self, images: torch.Tensor) -> torch.Tensor:
+        return self.encoder(images)
+
     def encode(self, images: torch.Tensor) -> Encoding:
-        return self.quantize(self.encoder(images))
+        return self.quantize(self.prequantised(images))
 
     def decode_logits(self, latents: torch.Tensor) -> torch.Tensor:
         return self.decoder(latents)

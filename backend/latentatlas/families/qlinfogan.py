@@ -173,9 +173,11 @@ class QLInfoGAN(LatentModel, QuantizedLatents):
         return torch.randn(n, self.config.noise_dim, device=self.device) if self.config.noise_dim else None
 
     # -- the LatentModel interface -------------------------------------------------------------
+    def prequantised(self, images: torch.Tensor) -> torch.Tensor:
+        return self.critic_and_latent(images)[1]
+
     def encode(self, images: torch.Tensor) -> Encoding:
-        _, continuous = self.critic_and_latent(images)
-        return self.quantize(continuous)
+        return self.quantize(self.prequantised(images))
 
     def decode_logits(self, latents: torch.Tensor) -> torch.Tensor:
         return self.generate_logits(latents)

@@ -46,7 +46,8 @@ KNOWN_ARRAYS = ("z", "y", "factor_names", "images", "dataset", "indices", "train
 DATASETS = typing.get_args(DatasetSpec.model_fields["name"].annotation)
 
 
-def _read(path: Path) -> dict[str, np.ndarray]:
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of the .npz ``path``, read without pickles (ModelImportError naming the file otherwise)."""
     if not path.is_file():
         raise ModelImportError(f"{path}: no such file")
     if not zipfile.is_zipfile(path):
@@ -82,7 +83,8 @@ def _images(path: Path, images: np.ndarray, n: int) -> np.ndarray:
     return np.ascontiguousarray(scaled.transpose(0, 3, 1, 2))
 
 
-def _strings(path: Path, name: str, value: np.ndarray, count: int) -> list[str]:
+def string_list(path: Path, name: str, value: np.ndarray, count: int) -> list[str]:
+    """The array ``name`` as ``count`` strings (ModelImportError otherwise)."""
     if value.dtype.kind not in "US" or value.shape != (count,):
         raise ModelImportError(f"{path}: {name} must be {count} strings, got {value.dtype} {list(value.shape)}")
     return [str(item) for item in value.astype(str)]
@@ -95,7 +97,7 @@ def _dataset(path: Path, arrays: dict[str, np.ndarray], n: int) -> tuple[Dataset
         raise ModelImportError(
             f"{path}: dataset is given without indices (the dataset index of each of the {n} samples)"
         )
-    (name,) = _strings(path, "dataset", arrays["dataset"].reshape(-1), 1)
+    (name,) = string_list(path, "dataset", arrays["dataset"].reshape(-1), 1)
     if name not in DATASETS or name == "folder":
         raise ModelImportError(
             f"{path}: dataset {name!r} is not one of {', '.join(d for d in DATASETS if d != 'folder')}"
@@ -138,11 +140,11 @@ def import_latents(path: Path, out: Path, seed: int = 0, n_jobs: int = 1) -> dic
     started = time.perf_counter()
     path = Path(path)
     check_destination(out)
-    arrays = _read(path)
+    arrays = read_npz(path)
     z, y = _check(path, arrays)
     n, factors = y.shape
     names = (
-        _strings(path, "factor_names", arrays["factor_names"], factors)
+        string_list(path, "factor_names", arrays["factor_names"], factors)
         if "factor_names" in arrays
         else [f"factor{k}" for k in range(factors)]
     )

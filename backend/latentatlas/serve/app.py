@@ -27,8 +27,10 @@ from latentatlas.serve.ensembles import EnsembleRegistry
 from latentatlas.serve.errors import install_error_handlers
 from latentatlas.serve.image_input import FORM_OVERHEAD_BYTES
 from latentatlas.serve.jobs import JobManager
+from latentatlas.serve.pages import SERVED_PAGES, render_page
 from latentatlas.serve.registry import ModelRegistry
 from latentatlas.serve.routers import (
+    batch,
     catalogue,
     config,
     ensembles,
@@ -39,6 +41,7 @@ from latentatlas.serve.routers import (
     models,
     onnx,
     ordered,
+    paths,
     population,
     probe,
     retrieval,
@@ -55,8 +58,10 @@ ROUTERS = (
     config,
     catalogue,
     models,
+    batch,
     ordered,
     population,
+    paths,
     retrieval,
     probe,
     exports,
@@ -167,7 +172,6 @@ DOCS_SKIP_LINK = (
 VENDORED_PACKAGES = {"plotly.js-strict-dist-min": "", "swagger-ui-dist": "", "onnxruntime-web": "dist"}
 """npm package -> the folder of it served at /vendor/<package>/<folder> (ONNX Runtime Web: its
 browser builds and WASM binaries only)."""
-PAGES = ("index.html", "ensembles.html", "compare.html", "styles.css")
 
 
 class AssetFiles(StaticFiles):
@@ -186,12 +190,19 @@ def _serve_frontend(app: FastAPI, root: Path) -> None:
     Static scripts are gzipped for clients that accept it (Plotly: 4.8 MB -> ~1.5 MB); API
     responses are not (PNG decodes are small and latency-bound)."""
     app.mount("/src", GZipMiddleware(StaticFiles(directory=root / "src"), minimum_size=1024), name="frontend-src")
-    for name in PAGES:
-        path = root / name
+    app.add_api_route(
+        "/styles.css", lambda: FileResponse(root / "styles.css"), methods=["GET", "HEAD"], include_in_schema=False
+    )
+    for name in SERVED_PAGES:
         app.add_api_route(
-            f"/{name}", lambda path=path: FileResponse(path), methods=["GET", "HEAD"], include_in_schema=False
+            f"/{name}.html",
+            lambda name=name: HTMLResponse(render_page(root, name)),
+            methods=["GET", "HEAD"],
+            include_in_schema=False,
         )
-    app.add_api_route("/", lambda: FileResponse(root / "index.html"), methods=["GET", "HEAD"], include_in_schema=False)
+    app.add_api_route(
+        "/", lambda: HTMLResponse(render_page(root, "index")), methods=["GET", "HEAD"], include_in_schema=False
+    )
 
 
 class SameOriginWrites:

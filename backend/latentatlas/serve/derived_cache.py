@@ -1,6 +1,6 @@
 """Large results derived from a model (population encodings) kept on disk, not in the process:
-``<cache_dir>/<kind>/<model fingerprint>-<name>.json``. The fingerprint is the SHA-256 of the
-model's config and tensors, so a result survives the model's eviction and a restart, and a model
+``<cache_dir>/<kind>/<model fingerprint>-<name>.json`` (text) or ``.bin`` (bytes). The fingerprint
+is the SHA-256 of the model's config and tensors, so a result survives the model's eviction and a restart, and a model
 retrained in place never reads its predecessor's. Files are written atomically; a cache folder
 that cannot be written only costs recomputation (logged once)."""
 
@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from latentatlas.store.folders import write_text
+from latentatlas.store.folders import write_bytes, write_text
 
 log = logging.getLogger("latentatlas.serve")
 
@@ -28,14 +29,14 @@ def model_fingerprint(config: dict, model: torch.nn.Module) -> str:
 
 
 class DerivedCache:
-    """JSON documents by (kind, model fingerprint, name) under ``root``."""
+    """JSON documents (or bytes) by (kind, model fingerprint, name) under ``root``."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._warned = False
 
-    def path(self, kind: str, fingerprint: str, name: str) -> Path:
-        return self.root / kind / f"{fingerprint[:32]}-{name}.json"
+    def path(self, kind: str, fingerprint: str, name: str, suffix: str = ".json") -> Path:
+        return self.root / kind / f"{fingerprint[:32]}-{name}{suffix}"
 
     def read(self, kind: str, fingerprint: str, name: str) -> str | None:
         """The stored document, or None when there is none (or it cannot be read)."""
@@ -44,11 +45,23 @@ class DerivedCache:
         except OSError:
             return None
 
+    def read_bytes(self, kind: str, fingerprint: str, name: str) -> bytes | None:
+        """The stored bytes (``.bin``), or None when there are none (or they cannot be read)."""
+        try:
+            return self.path(kind, fingerprint, name, ".bin").read_bytes()
+        except OSError:
+            return None
+
     def write(self, kind: str, fingerprint: str, name: str, text: str) -> None:
-        path = self.path(kind, fingerprint, name)
+        self._write(self.path(kind, fingerprint, name), lambda path: write_text(path, text))
+
+    def write_bytes(self, kind: str, fingerprint: str, name: str, data: bytes) -> None:
+        self._write(self.path(kind, fingerprint, name, ".bin"), lambda path: write_bytes(path, data))
+
+    def _write(self, path: Path, write: Callable[[Path], None]) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_text(path, text)
+            write(path)
         except OSError as error:
             if not self._warned:
                 self._warned = True

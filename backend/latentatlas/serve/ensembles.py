@@ -2,7 +2,9 @@
 ``latentatlas.store.ensembles``): loaded once at start-up, each behind an ``EnsembleService``
 that reads its manifest and cached ``analysis.json`` and shapes them for the API.
 
-Every finished member is also served as an ordinary model, with id ``NAME.MEMBER``.
+Every finished member of a trained ensemble is also served as an ordinary model, with id
+``NAME.MEMBER``; an ensemble of imported runs (``ensemble import``) has no models to serve, as its
+:class:`~latentatlas.store.ensembles.EnsembleDesign` declares (``members_decode``).
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ from latentatlas.serve.schemas import (
     EnsembleMember,
     EnsembleSimilarity,
     NMIClipping,
+    UntrainedNull,
 )
-from latentatlas.store.ensembles import MANIFEST_FILE, EnsembleConfig, EnsembleError, read_manifest
-from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE, run_path
+from latentatlas.store.ensembles import MANIFEST_FILE, EnsembleError, ensemble_design, read_manifest
+from latentatlas.store.folders import run_path
 
 log = logging.getLogger("latentatlas.serve")
 
@@ -86,12 +89,10 @@ class EnsembleService:
         self._serve_member = serve_member  # (model id, member name, folder) -> served?
         self.id = folder.name
         self.manifest = read_manifest(folder)
-        self.config = EnsembleConfig.model_validate(self.manifest["config"])
-        members = self.manifest.get("members")
-        if not isinstance(members, list) or not all(isinstance(m, dict) and "name" in m for m in members):
-            raise ValueError("manifest.json has no valid 'members' list")
+        self.design = ensemble_design(self.manifest)
         self.model_ids: dict[str, str] = {}  # member name -> served model id
         self._offered: set[str] = set()  # members already offered to the model registry
+        self._offering = threading.Lock()
         self._analysis: dict | None = None
         self._analysis_read = False  # analysis.json is read on first use (large: not at start-up)
         self.analysis_error: str | None = None
@@ -104,25 +105,26 @@ class EnsembleService:
         finished since: they become models ``NAME.MEMBER`` without a restart."""
         try:
             manifest = read_manifest(self.folder)  # written atomically by the trainer
-        except (OSError, ValueError, EnsembleError) as error:
+            self.design, self.manifest = ensemble_design(manifest), manifest
+        except (OSError, KeyError, ValueError, EnsembleError) as error:
             log.warning("ensemble %s: keeping the last manifest (%s)", self.id, error)
             return
-        if isinstance(manifest.get("members"), list):
-            self.manifest = manifest
-        if self._serve_member is None:
+        if self._serve_member is None or not self.design.members_decode:
             return
-        for name, folder in self.finished_members():
-            if name not in self._offered:
-                self._offered.add(name)  # tried once: a member that fails to load is reported, not retried
-                if self._serve_member(member_model_id(self.id, name), name, folder):
-                    self.model_ids[name] = member_model_id(self.id, name)
+        with self._offering:  # one refresh at a time offers a member; a reader sees it offered only once tried
+            for name, folder in self.finished_members():
+                if name not in self._offered:
+                    if self._serve_member(member_model_id(self.id, name), name, folder):
+                        self.model_ids[name] = member_model_id(self.id, name)
+                    self._offered.add(name)  # tried once: a member that fails to load is reported, not retried
 
     def finished_members(self) -> list[tuple[str, Path]]:
-        """(name, folder) of the members marked done whose folder holds weights and a card."""
+        """(name, folder) of the members marked done whose folder holds the design's member files
+        (trained: weights and a card; imported: the probe encodings)."""
         out = []
         for entry in self.manifest["members"]:
             folder = self.folder / entry["name"]
-            if entry.get("status") == "done" and (folder / WEIGHTS_FILE).is_file() and (folder / CARD_FILE).is_file():
+            if entry.get("status") == "done" and all((folder / f).is_file() for f in self.design.member_files):
                 out.append((entry["name"], folder))
         return out
 
@@ -176,7 +178,7 @@ class EnsembleService:
         if status == "done" and entry["name"] not in self.model_ids:
             finished = any(name == entry["name"] for name, _ in self.finished_members())
             if not finished:
-                return "failed", "marked done, but its folder lacks its weights or card"
+                return "failed", f"marked done, but its folder lacks {' or '.join(self.design.member_files)}"
             if entry["name"] in self._offered:
                 return "failed", "marked done, but its folder does not load as a model (GET /readyz says why)"
         return status, error
@@ -187,13 +189,17 @@ class EnsembleService:
             status = self._status(entry)[0]
             counts[status] = counts.get(status, 0) + 1
         analysis = self.analysis
+        design = self.design  # trained or imported: read alike
         return EnsembleInfo(
             id=self.id,
-            kind=self.config.kind,
-            dataset=self.config.dataset.name,
-            latent_dim=self.config.latent_dim,
-            betas=list(self.config.betas),
-            seeds=self.config.seeds,
+            kind=design.kind,
+            source=design.source,
+            dataset=design.dataset,
+            latent_dim=max(design.latent_dims.values(), default=0),
+            betas=list(design.betas),
+            seeds=design.runs_per_configuration,
+            members_decode=design.members_decode,
+            members_note=design.members_note,
             member_count=len(self.manifest["members"]),
             status_counts=counts,
             analysed=analysis is not None,
@@ -216,8 +222,9 @@ class EnsembleService:
             members.append(
                 EnsembleMember(
                     name=entry["name"],
-                    beta=float(entry.get("beta", 0.0)),
-                    seed=int(entry.get("seed", 0)),
+                    beta=entry.get("beta"),  # None: an imported run
+                    seed=entry.get("seed"),
+                    latent_dim=self.design.latent_dims.get(entry["name"]),
                     status=status,
                     model_id=self.model_ids.get(entry["name"]),
                     error=error,
@@ -251,8 +258,8 @@ class EnsembleService:
                 index=int(c["index"]),
                 member=c["member"],
                 dim=int(c["dim"]),
-                beta=float(c["beta"]),
-                seed=int(c["seed"]),
+                beta=c.get("beta"),
+                seed=c.get("seed"),
                 info_bits=_finite(info),
                 active=bool(active),
             )
@@ -306,20 +313,34 @@ class EnsembleService:
                     label=int(cluster["label"]),
                     channels=members,
                     members=[channels[c]["member"] for c in members],
-                    betas=[float(channels[c]["beta"]) for c in members],
+                    betas=[channels[c].get("beta") for c in members],
                     dims=[int(channels[c]["dim"]) for c in members],
                     mean_info_bits=float(cluster["mean_info_bits"]),
                     best_factor=best[0] if best else None,
                     best_factor_nmi=best[1] if best else None,
                     factor_nmi=factor_nmi,
+                    cohesion=cluster.get("cohesion"),
+                    beats_untrained_null=cluster.get("beats_untrained_null"),
                 )
             )
+        null = analysis.get("untrained_null") or {"nulls": {}}
         hotspots = EnsembleHotspots(
             ensemble=self.id,
             distance=analysis["hotspots"]["distance"],
             min_samples=int(analysis["hotspots"]["min_samples"]),
             factor_names=factor_names,
             hotspots=out,
+            untrained_null_rule=null.get("rule"),
+            untrained_nulls=[
+                UntrainedNull(
+                    name=name,
+                    description=entry["description"],
+                    cross_member_nmi_p95=entry["cross_member_nmi_p95"],
+                    active_channels=int(entry["active_channels"]),
+                    hotspots=len(entry["hotspots"]),
+                )
+                for name, entry in null["nulls"].items()
+            ],
         )
         self._hotspots = (analysis, hotspots)
         return hotspots

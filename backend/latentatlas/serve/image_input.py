@@ -1,9 +1,11 @@
 """The image a request brings, as a FastAPI dependency: a multipart upload (``image``, with the
-endpoint's parameters as form fields) or JSON naming a dataset image (``{"dataset_index": i, ...}``).
+endpoint's parameters as form fields) or JSON naming a dataset image (``{"dataset_index": i, ...}``);
+or the two images of a pair (``from`` and ``to``, each an upload or a dataset index).
 Uploads are decoded safely (:mod:`latentatlas.serve.images`); refusals are domain errors."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -32,6 +34,14 @@ class ImageRequest:
     """The images to work on (1, C, S, S) and the endpoint's parameters (None when it has none)."""
 
     images: torch.Tensor
+    params: Any
+
+
+@dataclass
+class ImagePair:
+    """Two images to work on, each (1, C, S, S) (``from``, then ``to``), and the endpoint's parameters."""
+
+    images: tuple[torch.Tensor, torch.Tensor]
     params: Any
 
 
@@ -113,14 +123,18 @@ async def _from_form(
         except ValidationError as error:
             names = ", ".join(repr(name) for name in params.model_fields)
             raise InputError(f"form fields (besides 'image': {names}): {describe_errors(error.errors())}") from error
+    return ImageRequest(await _decoded(upload, service, settings), values)
+
+
+async def _decoded(upload: UploadFile, service: ModelService, settings: Settings) -> torch.Tensor:
+    """An uploaded file decoded safely to the model's input (1, C, S, S), within the upload limits."""
     data = await upload.read()
     if len(data) > settings.max_upload_bytes:
         raise ImageInputError(413, f"image is {len(data)} bytes; the upload limit is {settings.max_upload_bytes} bytes")
     net = service.config.net
-    images = await run_in_threadpool(
+    return await run_in_threadpool(
         decode_upload, data, net.channels, net.image_size, settings.max_image_pixels, settings.max_decoded_pixels
     )
-    return ImageRequest(images, values)
 
 
 async def _from_json(
@@ -135,3 +149,100 @@ async def _from_json(
     images = await run_in_threadpool(service.dataset_images, [request_body.dataset_index])  # type: ignore[attr-defined]
     values = params.model_validate(request_body.model_dump(exclude={"dataset_index"})) if params is not None else None
     return ImageRequest(images, values)
+
+
+PAIR_ENDS = ("from", "to")
+"""The fields that name a two-image endpoint's images (in JSON and in multipart bodies)."""
+
+
+def image_pair_body(by_index: type[BaseModel], params: type[BaseModel]) -> dict:
+    """OpenAPI request body of a two-image endpoint: multipart ``from`` and ``to`` (each a file or
+    a dataset index) plus the parameters as form fields, or JSON naming two dataset images."""
+    either = {"type": "string", "format": "binary", "description": "an image file, or a dataset index (as text)"}
+    form = {name: {"type": "string"} for name in params.model_fields}
+    schema = {"type": "object", "required": list(PAIR_ENDS), "properties": {**dict.fromkeys(PAIR_ENDS, either), **form}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {"schema": schema},
+                "application/json": {"schema": by_index.model_json_schema()},
+            },
+        }
+    }
+
+
+def image_pair_input(by_index: type[BaseModel], params: type[BaseModel]) -> Callable[..., Awaitable[ImagePair]]:
+    """A dependency reading a request's two images, ``from`` and ``to``: multipart, each an
+    uploaded file or a dataset index, with ``params`` as form fields; or JSON ``by_index``
+    (``{"from": {"dataset_index": i}, "to": {"dataset_index": j}, ...params}``). The uploads
+    together stay within the upload limit."""
+
+    async def read(
+        request: Request,
+        service: Annotated[ModelService, Depends(get_service)],
+        settings: Annotated[Settings, Depends(get_settings)],
+    ) -> ImagePair:
+        content_type = request.headers.get("content-type", "")
+        body = await request.body()  # read whole, within the size and time limits, by serve.bodies
+        if content_type.startswith("multipart/form-data"):
+            return await _pair_from_form(request, body, service, settings, params)
+        if content_type.startswith("application/json"):
+            return await _pair_from_json(body, service, by_index, params)
+        raise ImageInputError(
+            415,
+            'send JSON {"from": {"dataset_index": i}, "to": {"dataset_index": j}}, or multipart/form-data '
+            "with 'from' and 'to' (each an image file or a dataset index)",
+        )
+
+    return read
+
+
+async def _pair_from_form(
+    request: Request, body: bytes, service: ModelService, settings: Settings, params: type[BaseModel]
+) -> ImagePair:
+    try:
+        form = await MultiPartParser(request.headers, replay(body), max_files=2, max_fields=8).parse()
+    except MultiPartException as error:
+        raise InputError(f"malformed multipart body: {error.message}") from error
+    images = []
+    for end in PAIR_ENDS:
+        item = form.get(end)
+        if isinstance(item, UploadFile):
+            images.append(await _decoded(item, service, settings))
+        elif isinstance(item, str) and re.fullmatch(r"[0-9]{1,12}", item.strip()):
+            images.append(await _dataset_image(service, end, int(item)))
+        else:
+            raise InputError(f"multipart body needs '{end}': an image file, or a dataset index (an integer >= 0)")
+    extra = {key: value for key, value in form.multi_items() if key not in PAIR_ENDS}
+    if any(isinstance(value, UploadFile) for value in extra.values()):
+        raise InputError("multipart body: only 'from' and 'to' may be files")
+    try:
+        values = params.model_validate(extra)
+    except ValidationError as error:
+        names = ", ".join(repr(name) for name in params.model_fields)
+        raise InputError(
+            f"form fields (besides 'from' and 'to': {names}): {describe_errors(error.errors())}"
+        ) from error
+    return ImagePair((images[0], images[1]), values)
+
+
+async def _pair_from_json(
+    body: bytes, service: ModelService, by_index: type[BaseModel], params: type[BaseModel]
+) -> ImagePair:
+    try:
+        request_body = by_index.model_validate_json(body)
+    except ValidationError as error:
+        expected = 'expected JSON {"from": {"dataset_index": i}, "to": {"dataset_index": j}, ...}'
+        raise InputError(f"{expected}: {describe_errors(error.errors())}") from error
+    dumped = request_body.model_dump(by_alias=True)
+    start, end = [await _dataset_image(service, name, dumped[name]["dataset_index"]) for name in PAIR_ENDS]
+    return ImagePair((start, end), params.model_validate({k: v for k, v in dumped.items() if k not in PAIR_ENDS}))
+
+
+async def _dataset_image(service: ModelService, end: str, index: int) -> torch.Tensor:
+    """Dataset image ``index`` as ``end`` of a pair; a refusal names the end."""
+    try:
+        return await run_in_threadpool(service.dataset_images, [index])
+    except InputError as error:
+        raise InputError(f"'{end}': {error}") from error

@@ -26,10 +26,10 @@ from latentatlas.data.base import FactorDataset
 from latentatlas.evaluation.disentanglement import metric_catalogue_json as catalogue_json
 from latentatlas.export.onnx import cache_folder, export_onnx
 from latentatlas.serve.browser import onnx_manifest
+from latentatlas.serve.pages import STATIC_PAGE, render_page
 from latentatlas.serve.services.core import ModelService
 from latentatlas.store.folders import load_model_folder
 
-PAGE = "static.html"
 ENTRY_MODULE = "pages/static-site.js"
 VENDOR_FILES = {
     "onnxruntime-web": ["dist/ort.wasm.min.mjs", "dist/ort-wasm-simd-threaded.mjs", "dist/ort-wasm-simd-threaded.wasm"],
@@ -109,7 +109,7 @@ def export_site(model_folders: list[Path], out: Path, frontend_dir: Path, cache_
     (out / "site.json").write_text(json.dumps(site, allow_nan=False))
     (out / "api").mkdir()  # the page reads the metric catalogue where the app serves it: api/metric-catalogue
     (out / "api" / "metric-catalogue").write_text(json.dumps(catalogue_json()))
-    shutil.copyfile(frontend_dir / PAGE, out / "index.html")
+    (out / "index.html").write_text(render_page(frontend_dir, STATIC_PAGE, vendor="./vendor"))
     shutil.copyfile(frontend_dir / "styles.css", out / "styles.css")
     for name in _modules(frontend_dir / "src", ENTRY_MODULE):
         (out / "src" / name).parent.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,15 @@
 """Ensemble folders on disk: the typed ensemble config and ``manifest.json`` (per member its
 hyper-parameters and status), shared by ``ensemble train``, the analysis and the server.
-See :mod:`latentatlas.train.ensemble` for the folder layout."""
+See :mod:`latentatlas.train.ensemble` for the folder layout.
+
+Members come two ways: trained here (:class:`EnsembleConfig`, ``ensemble train``) or imported as
+saved-latents runs from any framework (:class:`ImportedEnsembleConfig`, ``ensemble import``,
+:mod:`latentatlas.imports.ensemble`). Both write the same probe files; the analysis and the server
+read either through one :class:`EnsembleDesign` (:func:`ensemble_design`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -13,16 +19,40 @@ from latentatlas.data.base import DatasetSpec
 from latentatlas.families import FamilyConfig, get_family, model_config
 from latentatlas.families.base import TrainConfig
 from latentatlas.nets.config import NetConfig
-from latentatlas.store.folders import WEIGHTS_FILE, read_manifest_json, ship_float16
+from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE, read_manifest_json, ship_float16
 
 MANIFEST_FILE = "manifest.json"
 PROBE_FILE = "probe.safetensors"
 MANIFEST_VERSION = 1
+IMPORTED_KIND: Literal["imported"] = "imported"  # the ``config.kind`` of an ensemble of imported runs
 Status = Literal["pending", "running", "done", "failed"]
 
 
 class EnsembleError(RuntimeError):
     """The ensemble cannot be run as asked (message says why)."""
+
+
+@dataclass(frozen=True)
+class EnsembleDesign:
+    """What the analysis and the server read of an ensemble, whichever way its members came.
+
+    ``latent_dims``: each member's latent size (imported runs may differ); ``runs_per_configuration``
+    feeds the hotspots' min_samples rule; ``member_files``: the files that make a member finished;
+    ``members_decode``: members are model folders with a decoder, served as ``NAME.MEMBER`` (so a
+    channel's traversal can be drawn), else ``members_note`` says why not; ``rebuildable``: the
+    members' architecture is known (one family config), so untrained copies can be built (the
+    hotspots' untrained null)."""
+
+    source: Literal["trained", "imported"]
+    kind: str
+    dataset: str
+    betas: tuple[float, ...]
+    runs_per_configuration: int
+    latent_dims: dict[str, int]
+    member_files: tuple[str, ...]
+    members_decode: bool
+    rebuildable: bool
+    members_note: str | None = None
 
 
 class EnsembleConfig(BaseModel):
@@ -69,6 +99,60 @@ class EnsembleConfig(BaseModel):
     def identity(self) -> dict[str, Any]:
         """The settings a resumed run must share with the first (betas and seeds may grow)."""
         return self.model_dump(mode="json", exclude={"betas", "seeds"})
+
+    def design(self, members: list[dict[str, Any]]) -> EnsembleDesign:
+        return EnsembleDesign(
+            source="trained",
+            kind=self.kind,
+            dataset=self.dataset.name,
+            betas=self.betas,
+            runs_per_configuration=self.seeds,
+            latent_dims={str(entry["name"]): self.latent_dim for entry in members},
+            member_files=(WEIGHTS_FILE, CARD_FILE),
+            members_decode=True,
+            rebuildable=True,
+        )
+
+
+class ImportedEnsembleConfig(BaseModel):
+    """An ensemble of saved-latents runs imported from outside (``ensemble import``): one probe
+    set (``probe_size`` rows with the same factors in every run), members of any latent size.
+    Each manifest member records its ``latent_dim`` and ``source`` (file name, sha256)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["imported"] = IMPORTED_KIND
+    dataset: str | None = Field(None, description="the runs' dataset name, when the files gave one")
+    probe_size: int = Field(ge=2)
+    factor_names: tuple[str, ...] = ()
+    probe_rows: Literal["indices", "file order"] = Field(
+        "file order", description="how the runs' rows are matched: their dataset indices, or the files' row order"
+    )
+
+    def design(self, members: list[dict[str, Any]]) -> EnsembleDesign:
+        return EnsembleDesign(
+            source="imported",
+            kind=self.kind,
+            dataset=self.dataset or "imported latents",
+            betas=(),
+            runs_per_configuration=len(members),  # the runs are one configuration
+            latent_dims={str(entry["name"]): int(entry["latent_dim"]) for entry in members},
+            member_files=(PROBE_FILE,),
+            members_decode=False,
+            rebuildable=False,
+            members_note="the members are saved latents imported from outside (ensemble import): "
+            "there is no decoder to draw a channel's traversal",
+        )
+
+
+def ensemble_design(manifest: dict[str, Any]) -> EnsembleDesign:
+    """The design of an ensemble's manifest (its ``config`` chooses trained or imported)."""
+    config = manifest["config"]
+    kind = ImportedEnsembleConfig if config.get("kind") == IMPORTED_KIND else EnsembleConfig
+    members = manifest.get("members")
+    if not isinstance(members, list) or not all(isinstance(m, dict) and "name" in m for m in members):
+        raise ValueError("manifest.json has no valid 'members' list")
+    return kind.model_validate(config).design(members)
 
 
 def member_name(beta: float, seed: int) -> str:

@@ -66,6 +66,11 @@ def write_text(path: Path, text: str) -> None:
     _replace_atomically(Path(path), lambda tmp: tmp.write_text(text))
 
 
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write bytes atomically (a reader never sees half a file)."""
+    _replace_atomically(Path(path), lambda tmp: tmp.write_bytes(data))
+
+
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     """Write JSON atomically (a reader never sees half a file)."""
     write_text(path, json.dumps(payload, indent=2))

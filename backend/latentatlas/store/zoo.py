@@ -10,6 +10,8 @@ samples) and the comparison tables ``table.md`` and ``table.json``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,12 +22,13 @@ from latentatlas.families import FamilyConfig, get_family, model_config
 from latentatlas.families.base import TrainConfig
 from latentatlas.metrics.catalogue import metrics_from
 from latentatlas.nets.config import NetConfig
-from latentatlas.store.folders import WEIGHTS_FILE, read_manifest_json, ship_float16
+from latentatlas.store.folders import WEIGHTS_FILE, read_manifest_json, ship_float16, write_json
 
 MANIFEST_FILE = "zoo.json"
 CEILING_FILE = "ceiling.json"
 TABLE_MD, TABLE_JSON = "table.md", "table.json"
 MANIFEST_VERSION = 1
+_CLAIMS_FIELDS = ("claims", "equivalence_bounds", "null_tests", "score_claims")
 
 # Metrics the evaluation protocol can score: the catalogue's latents metrics (``compute_metrics``
 # names); its default is those the catalogue puts in the zoo (exact DCI fits minutes of trees per
@@ -74,9 +77,15 @@ class ZooVariant(BaseModel):
         return self
 
 
+DEFAULT_EQUIVALENCE_BOUND = 0.05
+"""The equivalence bound of a claim that states none, in the scores' units (all in [0, 1]): a
+twentieth of the scale (docs/zoo.md says why)."""
+
+
 class ZooClaim(BaseModel):
     """A claimed difference to test on every dataset both variants ran on: ``better`` scores
-    higher than ``than`` on each of ``metrics`` (flat score names, e.g. ``infomec.infom``)."""
+    higher than ``than`` on each of ``metrics`` (flat score names, e.g. ``infomec.infom``); the
+    same pair is also tested for equivalence within ``equivalence_bound`` (TOST)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -84,6 +93,12 @@ class ZooClaim(BaseModel):
     than: str
     metrics: tuple[str, ...]
     source: str = Field("", description="who claims it")
+    equivalence_bound: float | None = Field(
+        None,
+        gt=0,
+        description="|difference| within which the two count as equivalent, for every metric of the claim "
+        "(default: the config's equivalence_bounds for the metric, else DEFAULT_EQUIVALENCE_BOUND)",
+    )
 
 
 class ZooScoreClaim(BaseModel):
@@ -135,6 +150,14 @@ class ZooConfig(BaseModel):
     train: TrainConfig = TrainConfig(steps=1000, threads=1, device="cpu", checkpoint_every=250)
     evaluation: ZooProtocol = ZooProtocol()
     claims: tuple[ZooClaim, ...] = ()
+    equivalence_bounds: dict[str, float] = Field(
+        {}, description="per score: the equivalence bound of the claims on it that state none"
+    )
+    null_tests: tuple[str, ...] | None = Field(
+        None,
+        description="scores every variant is tested against its own null (default: the claims' metrics, and on "
+        "models with codes their codes estimator's variants, e.g. infomec_codes.infom beside infomec.infom)",
+    )
     score_claims: tuple[ZooScoreClaim, ...] = ()
     paper_samples: int = Field(
         200_000 * 128, description="training images the papers' models saw (Hsu et al.: 200k x 128)"
@@ -155,10 +178,44 @@ class ZooConfig(BaseModel):
         for claim in self.claims:
             if not {claim.better, claim.than} <= set(names):
                 raise ValueError(f"claim {claim.better} > {claim.than} names an unknown variant")
+        bad = {name: bound for name, bound in self.equivalence_bounds.items() if not bound > 0}
+        if bad:
+            raise ValueError(f"equivalence bounds must be > 0, got {bad}")
         for score_claim in self.score_claims:
             if score_claim.variant not in names:
                 raise ValueError(f"score claim on {score_claim.variant} names an unknown variant")
         return self
+
+    def equivalence_bound(self, claim: ZooClaim, metric: str) -> tuple[float, str]:
+        """The bound of ``claim`` on ``metric`` and where it is stated: ``claim``, ``config``
+        (``equivalence_bounds``) or ``default``."""
+        if claim.equivalence_bound is not None:
+            return claim.equivalence_bound, "claim"
+        if metric in self.equivalence_bounds:
+            return self.equivalence_bounds[metric], "config"
+        return DEFAULT_EQUIVALENCE_BOUND, "default"
+
+    def null_test_scores(self, variant: str) -> tuple[str, ...]:
+        """The scores ``variant`` is tested against its own null: ``null_tests`` or the claims'
+        metrics in order, with the codes estimator's variant of each (the catalogue's ``codes``
+        metrics' ``variant_of``) after it; codes scores only for a family with codes."""
+        declared = self.null_tests or tuple(dict.fromkeys(m for claim in self.claims for m in claim.metrics))
+        has_codes = get_family(self.variant(variant).kind).model.capabilities.codes
+        on_codes = {entry.variant_of: entry.name for entry in metrics_from("codes") if entry.variant_of}
+        wanted: list[str] = []
+        for name in declared:
+            metric, _, key = name.partition(".")
+            wanted += [name, f"{on_codes[metric]}.{key}"] if metric in on_codes and not self.null_tests else [name]
+        codes_metrics = set(on_codes.values())
+        return tuple(dict.fromkeys(n for n in wanted if has_codes or n.partition(".")[0] not in codes_metrics))
+
+    def claims_digest(self) -> str:
+        """12 hex digits of the SHA-256 of what fixes the tests (claims, bounds, null tests): the
+        Holm families' identity."""
+        stated = self.model_dump(mode="json", include=set(_CLAIMS_FIELDS))
+        if not self.score_claims:  # the digest of a claims file without them stays what it was
+            del stated["score_claims"]
+        return hashlib.sha256(json.dumps(stated, sort_keys=True).encode()).hexdigest()[:12]
 
     def variant(self, name: str) -> ZooVariant:
         return next(v for v in self.variants if v.name == name)
@@ -200,6 +257,23 @@ def read_zoo_config(path: Path) -> ZooConfig:
 
 def read_manifest(out: Path) -> dict[str, Any]:
     return read_manifest_json(out, MANIFEST_FILE, ZooError, "a zoo")
+
+
+def register_claims(out: Path, config: ZooConfig) -> None:
+    """Write the claims, equivalence bounds and null tests of ``config`` (a claims file: the zoo's
+    config with its tests stated) into the zoo's ``zoo.json``, whose members it must otherwise
+    define exactly (datasets, variants, seeds, training, protocol); a ZooError names what differs."""
+    manifest = read_manifest(Path(out))
+    current = ZooConfig.model_validate(manifest["config"])
+    differ = [
+        name
+        for name in ZooConfig.model_fields
+        if name not in _CLAIMS_FIELDS and getattr(current, name) != getattr(config, name)
+    ]
+    if differ:
+        raise ZooError(f"the claims file defines other members than {out}: its {', '.join(differ)} differ")
+    manifest["config"] = config.model_dump(mode="json")
+    write_json(Path(out) / MANIFEST_FILE, manifest)
 
 
 def ship_showcases(out: Path) -> list[str]:

@@ -38,7 +38,14 @@ from tqdm import tqdm
 
 from latentatlas.data import FactorDataset, load_dataset
 from latentatlas.families.base import GaussianPosterior
-from latentatlas.store.ensembles import MANIFEST_FILE, MANIFEST_VERSION, PROBE_FILE, EnsembleConfig, EnsembleError
+from latentatlas.store.ensembles import (
+    MANIFEST_FILE,
+    MANIFEST_VERSION,
+    PROBE_FILE,
+    EnsembleConfig,
+    EnsembleError,
+    ensemble_design,
+)
 from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE, load_model_folder, write_json, write_safetensors
 from latentatlas.train.loop import train
 
@@ -159,6 +166,8 @@ def _open_manifest(out: Path, config: EnsembleConfig) -> dict:
     path = out / MANIFEST_FILE
     if path.exists():
         manifest = json.loads(path.read_text())
+        if ensemble_design(manifest).source != "trained":
+            raise EnsembleError(f"{out} holds imported runs (ensemble import): nothing to train there; use a new --out")
         old = EnsembleConfig.model_validate(manifest["config"])
         if old.identity() != config.identity():
             changed = sorted(k for k, v in config.identity().items() if old.identity().get(k) != v)

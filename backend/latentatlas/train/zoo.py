@@ -27,7 +27,9 @@ def member_definition(config: ZooConfig, member: dict) -> dict:
     return {
         "model": model.model_dump(mode="json"),
         "dataset": spec.model_dump(mode="json"),
-        "train": run.model_dump(mode="json", exclude={"threads", "device", "log_every", "checkpoint_every", "snapshot_every"}),
+        "train": run.model_dump(
+            mode="json", exclude={"threads", "device", "log_every", "checkpoint_every", "snapshot_every"}
+        ),
     }
 
 

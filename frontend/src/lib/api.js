@@ -49,7 +49,8 @@ export const activity = { inflight: 0 };
 
 /**
  * One same-origin request, counted in `activity`. `opts`: {method, json (sent as JSON),
- * body (sent as is, e.g. FormData), signal, expect: "json" (default) or "blob"}. Resolves
+ * body (sent as is, e.g. FormData), signal, expect: "json" (default), "blob" or "arraybuffer",
+ * accept: the Accept header (default: application/json when expecting JSON)}. Resolves
  * to the parsed reply; fails with ApiError carrying the server's `detail` (AbortError is
  * passed through). Other API clients (ensemble-api.js) build on it.
  */
@@ -62,7 +63,7 @@ export async function request(path, opts = {}) {
   }
 }
 
-async function send(path, { method = "GET", json, body, signal, expect = "json" } = {}) {
+async function send(path, { method = "GET", json, body, signal, expect = "json", accept } = {}) {
   const init = { method, signal, headers: {} };
   if (json !== undefined) {
     init.body = JSON.stringify(json);
@@ -70,7 +71,8 @@ async function send(path, { method = "GET", json, body, signal, expect = "json" 
   } else if (body !== undefined) {
     init.body = body;
   }
-  if (expect === "json") init.headers.Accept = "application/json";
+  if (accept) init.headers.Accept = accept;
+  else if (expect === "json") init.headers.Accept = "application/json";
   let res;
   try {
     res = await fetch(path, init);
@@ -80,6 +82,7 @@ async function send(path, { method = "GET", json, body, signal, expect = "json" 
   }
   if (!res.ok) throw await errorFromResponse(res);
   if (expect === "blob") return res.blob();
+  if (expect === "arraybuffer") return res.arrayBuffer();
   try {
     return await res.json();
   } catch {
@@ -119,6 +122,25 @@ export const api = {
   dimFactors: (id, opts) => request(`${modelPath(id)}/dim-factors`, opts),
   /** The model's ONNX graphs for decoding in the browser: {available, parts, unavailable, sweeps, ...}. */
   onnx: (id, opts) => request(`${modelPath(id)}/onnx`, opts),
+  /** Frames between two images: `start`, `end` each {index} (a dataset image) or {file} (an upload);
+   * {frames, latents, steps, decoder, label}, or with `gif` the animated GIF as a Blob. */
+  interpolate(id, start, end, steps, { gif = false, ...opts } = {}) {
+    const path = `${modelPath(id)}/interpolate${gif ? "?format=gif" : ""}`;
+    const expect = gif ? "blob" : "json";
+    if (start.file == null && end.file == null) {
+      const json = { from: { dataset_index: start.index }, to: { dataset_index: end.index }, steps };
+      return request(path, { ...opts, method: "POST", json, expect });
+    }
+    const form = new FormData();
+    for (const [name, part] of [["from", start], ["to", end]]) {
+      if (part.file != null) form.append(name, part.file, part.file.name || "upload");
+      else form.append(name, String(part.index));
+    }
+    form.append("steps", String(steps));
+    return request(path, { ...opts, method: "POST", body: form, expect });
+  },
+  /** The principal directions of the model's latents: {directions: [{vector, sd, explained_variance_ratio}], ...}. */
+  directions: (id, count, opts) => request(`${modelPath(id)}/directions?count=${count}`, opts),
   samples: (id, n, seed, opts) =>
     request(`${modelPath(id)}/samples?n=${n}&seed=${seed}`, opts).then((r) => r.samples ?? []),
   /** Start (or join) the model's metrics job: {job_id, status, joined}. */

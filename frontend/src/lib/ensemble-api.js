@@ -11,6 +11,8 @@ export const ensembleApi = {
   detail: (id, opts) => request(ensemblePath(id), opts),
   similarity: (id, opts) => request(`${ensemblePath(id)}/similarity`, opts),
   hotspots: (id, opts) => request(`${ensemblePath(id)}/hotspots`, opts),
+  /** The finished members' training curves, grouped by beta (name without -seedN). */
+  curves: (id, opts) => request(`${ensemblePath(id)}/curves`, opts),
   /** Start (or join) the ensemble's analysis job: {job_id, status, joined}. */
   analyze: (id, body, opts = {}) => request(`${ensemblePath(id)}/analyze`, { ...opts, method: "POST", json: body }),
   job: api.job,

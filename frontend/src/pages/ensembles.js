@@ -13,6 +13,7 @@ import { $ } from "../lib/dom.js";
 import { ensembleApi } from "../lib/ensemble-api.js";
 import { NO_PLOTLY, placeholder, plotAvailable } from "../lib/plot.js";
 import { hashParams, replaceHash } from "../lib/urlstate.js";
+import { EnsembleCurves } from "../panels/ensemble-curves.js";
 import { closestPartner, displayOrder, indexSimilarity } from "../panels/ensemble-data.js";
 import { ChannelTraversals, HotspotList, PairView, renderFacts, renderFusion } from "../panels/ensemble-panels.js";
 import { SimilarityPlot, renderInfoPlot, renderSpacesPlot, renderSparkline } from "../panels/ensemble-plots.js";
@@ -39,6 +40,9 @@ const el = {
   spacesPlot: $("spaces-plot"),
   fusion: { panel: $("fusion-panel"), sentence: $("fusion-sentence"), details: $("fusion-details"), spark: $("fusion-spark") },
   infoPlot: $("info-plot"),
+  infoTitle: $("info-title"),
+  infoHint: $("info-hint"),
+  traversalAbsent: $("traversal-absent"),
 };
 
 const state = {
@@ -59,6 +63,7 @@ const state = {
 // ---------------------------------------------------------------- status & errors
 
 const { setStatus, showError, clearError, reportError } = banner;
+const memberCurves = new EnsembleCurves($("ensemble-curves"), reportError);
 
 // ---------------------------------------------------------------- URL hash: #ensemble=ID&pair=A,B
 
@@ -101,7 +106,8 @@ keyboardCells(el.similarity, {
 
 const pairView = new PairView({ pair: $("pair"), summary: $("pair-summary"), steps: $("pair-steps") }, traversals, reportError);
 
-const hotspotList = new HotspotList({ list: $("hotspot-list"), summary: $("hotspots-summary") }, traversals, {
+const hotspotEls = { list: $("hotspot-list"), summary: $("hotspots-summary"), nullLine: $("hotspots-null") };
+const hotspotList = new HotspotList(hotspotEls, traversals, {
   onToggle: (label) => toggleHotspot(label),
   onError: reportError,
 });
@@ -148,9 +154,19 @@ function renderSpaces(detail) {
   el.spacesPanel.hidden = !(spaces?.members?.length && Array.isArray(spaces.nmi));
   if (el.spacesPanel.hidden) return placeholder(el.spacesPlot, "");
   el.spacesHint.textContent =
-    `${spaces.members.length} analysed members, by β then seed: how much each pair's whole latent spaces share. Hover a cell for both members' information.`;
+    `${spaces.members.length} analysed members, ${detail.betas.length ? "by β then seed" : "by name"}: how much each pair's whole latent spaces share. Hover a cell for both members' information.`;
   if (!plotAvailable()) return placeholder(el.spacesPlot, NO_PLOTLY);
   state.spacesOrder = renderSpacesPlot(el.spacesPlot, spaces, detail.members);
+}
+
+/** Imported runs: no betas (information per run) and, without a decoder, no traversals (the pair panel says why). */
+function showMemberKind(detail) {
+  traversals.absentReason = detail.members_decode === false ? detail.members_note || "the members have no decoder" : null;
+  el.traversalAbsent.hidden = !traversals.absentReason;
+  el.traversalAbsent.textContent = traversals.absentReason ? `No traversals: ${traversals.absentReason}.` : "";
+  const byBeta = detail.betas.length > 0;
+  el.infoTitle.textContent = byBeta ? "Channel information vs beta" : "Channel information per run";
+  el.infoHint.textContent = `Each dot is one channel (member, dim)${byBeta ? ", jittered by seed" : ""}; ✕ marks inactive channels. Click one to pair it with its closest channel.`;
 }
 
 function renderFusionCard(fusion) {
@@ -216,8 +232,10 @@ async function selectEnsemble(id, { pair = null } = {}) {
     const detail = await ensembleApi.detail(id);
     if (generation !== state.generation) return;
     state.detail = detail;
+    memberCurves.show(id);
     state.modelIds = new Map(detail.members.filter((m) => m.model_id).map((m) => [m.name, m.model_id]));
     renderFacts(el.facts, detail);
+    showMemberKind(detail);
     renderSpaces(detail);
     renderFusionCard(detail.fusion);
     showJob();

@@ -10,11 +10,15 @@ import { Store, linkState } from "../lib/store.js";
 import { isForeignHash, readUrlState, writeUrlState } from "../lib/urlstate.js";
 import { LiveDecoder } from "../decode/live.js";
 import { DecoderStrategy } from "../decode/strategy.js";
+import { ApiPanel } from "../panels/api-snippets.js";
+import { BatchPanel } from "../panels/batch.js";
 import { CardPanel } from "../panels/card.js";
 import { DecodeView } from "../panels/decode-view.js";
+import { DirectionsPanel } from "../panels/directions.js";
 import { ExportButtons } from "../panels/exports.js";
 import { FactorNames, declaredFactors, metricsFactors } from "../panels/factors.js";
 import { FlowPanel } from "../panels/flow.js";
+import { InterpolationPanel } from "../panels/interpolation.js";
 import { LatentControl, sliderLimit } from "../panels/latent.js";
 import { LatentSliders } from "../panels/latent-sliders.js";
 import { MetricsPanel } from "../panels/metrics.js";
@@ -106,15 +110,21 @@ const flow = new FlowPanel(
   byIds("flow", [
     "panel", "summary", "keep", "keepValue", "ratio", "original", "decode", "psnr", "residual", "residualCaption", "scree",
     "psnrPlot", "note", "sigma", "sigmaValue", "denoiseNote", "noisy", "noisyPsnr", "denoised", "denoisedPsnr",
+    "pcaDecode", "pcaPsnr", "pcaDenoised", "pcaDenoisedPsnr",
   ]),
   reportError,
   () => writeLink(),
 );
-const population = new PopulationPanel(byIds("population", ["panel", "n", "color", "button", "note", "scatter", "hists"]), {
+const population = new PopulationPanel(
+  byIds("population", ["panel", "n", "color", "drag", "button", "note", "scatter", "hists", "selection", "selectionNote", "grid"]), {
   onPick: (index, caption) => {
     source.encode({ type: "sample", index }, caption).catch((error) => reportError(error, caption));
     $("original-img").scrollIntoView({ block: "nearest", behavior: "smooth" });
   },
+  onError: reportError,
+});
+const batch = new BatchPanel(byIds("batch", ["panel", "files", "folder", "note", "grid"]), {
+  onEncoded: (items) => population.setYours(items),
   onError: reportError,
 });
 const nearest = new NearestPanel({ section: $("nearest"), ...byIds("nearest", ["note", "list"]) }, {
@@ -138,15 +148,27 @@ store.on("latent", (z, state) => {
   if (state.model?.capabilities.decode) decoder.request(z, state.t0);
   writeLink();
 });
+const directions = new DirectionsPanel(
+  byIds("directions", ["panel", "count", "button", "wide", "note", "sliders"]),
+  { latent, onError: reportError },
+);
+const interpolation = new InterpolationPanel(
+  byIds("interpolation", [
+    "panel", "from", "fromFile", "fromName", "to", "toFile", "toName", "steps", "button", "gif", "note", "strip",
+  ]),
+  reportError,
+);
+const apiPanel = new ApiPanel(byIds("api", ["what", "curl", "python", "copyCurl", "copyPython", "status"]));
 const panels = store.connect([
-  picker, decodeView, source, traversal, latent, sliders, factors, new CardPanel({ card: $("model-card"), lossPlot: $("loss-plot"), ...byIds("card", ["extra", "more"]) }),
+  picker, decodeView, source, traversal, latent, sliders, directions, interpolation, apiPanel,
+  factors, new CardPanel({ card: $("model-card"), lossPlot: $("loss-plot"), ...byIds("card", ["extra", "more"]) }),
   {
     show: (model) => {
       metrics.show(model, store.state.models);
       $("metrics-shipped-row").hidden = !store.state.models.some((m) => m.id === model.id && m.metricsFromJob);
     },
-  }, new ZooPanel(byIds("zoo", ["section", "metric", "note", "plot", "claims"])),
-  flow, population, nearest, decoderAbsence, new ProbeDecoderView({ figure: $("probe"), ...byIds("probe", ["img", "label"]) }, reportError),
+  }, new ZooPanel(byIds("zoo", ["section", "metric", "note", "plot", "claims", "curves"])),
+  flow, population, batch, nearest, decoderAbsence, new ProbeDecoderView({ figure: $("probe"), ...byIds("probe", ["img", "label"]) }, reportError),
 ]);
 installHook({ store, decoder, decodeView, panels });
 

@@ -1,9 +1,10 @@
 // A model's card (the explorer and the static site): a list of facts (what it is, what it was
 // trained on, for how long and how well, from the server's model description) and its training
-// curves, drawn with Plotly.
+// curves, drawn with Plotly (the per-dimension KL curves apart, in kl-dims.js).
 
 import { chooseScale, curveY, scaleControl, scaleNote, yAxis } from "../lib/curves.js";
 import { PALETTE, THEME, axis, placeholder, plotAvailable, NO_PLOTLY } from "../lib/plot.js";
+import { KL_DIM_PREFIX, KlDimsPlot } from "./kl-dims.js";
 
 const SKIP = new Set(["step", "steps", "seconds", "time", "wall_seconds", "lr"]);
 
@@ -62,6 +63,7 @@ export class CardPanel {
     this.note = Object.assign(document.createElement("p"), { id: "loss-note", className: "hint muted" });
     els.lossPlot.before(wrap);
     els.lossPlot.after(this.note);
+    this.klDims = new KlDimsPlot(this.note);
   }
 
   show(model) {
@@ -70,6 +72,7 @@ export class CardPanel {
     renderCardFacts(model, card, extra ?? null);
     if (more) more.hidden = !extra.children.length;
     this.drawCurves();
+    this.klDims.show(model);
   }
 
   drawCurves() {
@@ -90,7 +93,7 @@ function renderLossPlot(el, curves, requested) {
   el.replaceChildren();
   const steps = Array.isArray(curves?.step) ? curves.step : null;
   const names = Object.keys(curves ?? {}).filter(
-    (k) => !SKIP.has(k) && Array.isArray(curves[k]) && curves[k].some((v) => Number.isFinite(Number(v))),
+    (k) => !SKIP.has(k) && !k.startsWith(KL_DIM_PREFIX) && Array.isArray(curves[k]) && curves[k].some((v) => Number.isFinite(Number(v))),
   );
   if (!steps || !names.length) {
     placeholder(el, "This model's card has no training curves.");

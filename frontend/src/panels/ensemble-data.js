@@ -21,6 +21,10 @@ export function withAlpha(hex, alpha) {
 
 export const fmtBeta = (b) => String(fmt.sig(b, 4));
 export const channelName = (c) => `${c.member} z${c.dim}`;
+/** "β4 s2" for a trained member (or its channel); an imported run (no β) by its name. */
+export const memberTag = (m) => (m.beta == null ? (m.member ?? m.name) : `β${fmtBeta(m.beta)} s${m.seed}`);
+/** " · β 4" for a trained member's channel, "" for an imported run's. */
+export const betaPart = (c) => (c.beta == null ? "" : ` · β ${fmtBeta(c.beta)}`);
 
 /**
  * The similarity payload indexed for lookups: `byIndex` (channel index -> channel, in the
@@ -98,10 +102,10 @@ export function jitteredBetas(channels, betas, seeds, log) {
   return channels.map((c) => (log ? c.beta * 2 ** (0.6 * spread(c.seed)) : c.beta + 0.5 * gap * spread(c.seed)));
 }
 
-/** "β1 ×2 · β4 ×3": how many channels of each beta. */
+/** "β1 ×2 · β4 ×3": how many channels of each beta ("" when none has one: imported runs). */
 export function betaCounts(betas) {
   const counts = new Map();
-  for (const b of betas) counts.set(b, (counts.get(b) ?? 0) + 1);
+  for (const b of betas.filter((v) => v != null)) counts.set(b, (counts.get(b) ?? 0) + 1);
   return [...counts.entries()]
     .sort((a, b) => a[0] - b[0])
     .map(([b, n]) => `β${fmtBeta(b)} ×${n}`)
@@ -113,4 +117,21 @@ export function statusSummary(counts) {
   const order = ["done", "running", "pending", "failed"];
   const keys = Object.keys(counts ?? {}).sort((a, b) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99));
   return keys.map((k) => `${k} ${counts[k]}`).join(" · ");
+}
+
+const NULL_NAMES = { as_initialised: "as initialised", signal_matched: "signal-matched" };
+
+/**
+ * One line: which hotspots beat the untrained null (their cohesion, the mean NMI of their
+ * channel pairs across members, above every untrained ensemble's 95th percentile), or "" when
+ * the analysis has no untrained null.
+ */
+export function untrainedNullLine(payload) {
+  const nulls = payload.untrained_nulls ?? [];
+  if (!nulls.length || !payload.hotspots.length) return "";
+  const beating = payload.hotspots.filter((h) => h.beats_untrained_null).map((h) => `H${h.label}`);
+  const bars = nulls.map((n) => `${fmt.score(n.cross_member_nmi_p95)} ${NULL_NAMES[n.name] ?? n.name}`).join(", ");
+  const which = beating.length ? beating.join(", ") : "none";
+  const n = payload.hotspots.length;
+  return `Beat the untrained null: ${which} of ${n} (cohesion above untrained encoders' 95th percentile: ${bars}).`;
 }

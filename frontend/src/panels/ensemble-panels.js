@@ -5,7 +5,7 @@
 
 import { make } from "../lib/dom.js";
 import { fmt } from "../lib/format.js";
-import { betaCounts, channelName, fmtBeta, hotspotColor, statusSummary } from "./ensemble-data.js";
+import { betaCounts, betaPart, channelName, fmtBeta, hotspotColor, statusSummary, untrainedNullLine } from "./ensemble-data.js";
 
 /** `./index.html#model=ID&dim=K`: the member in the explorer with the channel's slider picked (urlstate.js's hash format). */
 export const explorerHref = (modelId, dim = null) => `./index.html#model=${encodeURIComponent(modelId)}${dim != null ? `&dim=${dim}` : ""}`;
@@ -18,9 +18,12 @@ function fact(dl, term, value, title = "") {
 /** The ensemble's description: grid, member statuses, analysis state. */
 export function renderFacts(dl, detail) {
   dl.replaceChildren();
-  fact(dl, "Members", `${detail.member_count} (${detail.betas.length} β × ${detail.seeds} seeds)`);
+  const imported = detail.source === "imported";
+  fact(dl, "Members", imported ? `${detail.member_count} imported runs` : `${detail.member_count} (${detail.betas.length} β × ${detail.seeds} seeds)`);
   fact(dl, "Status", statusSummary(detail.status_counts));
-  fact(dl, "Kind", `${detail.kind.toUpperCase()} · ${detail.dataset} · ${detail.latent_dim} latents each`);
+  const dims = [...new Set(detail.members.map((m) => m.latent_dim).filter((d) => d != null))];
+  const sizes = dims.length > 1 ? `${dims.join(", ")} latents` : `${detail.latent_dim} latents each`;
+  fact(dl, "Kind", `${imported ? "saved latents" : detail.kind.toUpperCase()} · ${detail.dataset} · ${sizes}`);
   fact(dl, "β", detail.betas.map(fmtBeta).join(", "));
   fact(dl, "Analysed", detail.analysed ? `${detail.analysed_at?.replace("T", " ").slice(0, 16) ?? "yes"}${detail.probe_size ? ` · ${detail.probe_size.toLocaleString()} probe points` : ""}` : "not yet");
   const failed = detail.members.filter((m) => m.status === "failed");
@@ -102,6 +105,7 @@ export class ChannelTraversals {
     this.client = client;
     this.models = null; // model id -> ModelInfo
     this.cache = new Map();
+    this.absentReason = null; // why no member has a traversal (the ensemble's members_note), or null
   }
 
   _fetchModels() {
@@ -142,7 +146,7 @@ function channelFigure(channel, label, modelId) {
   caption.append(
     swatch,
     make("strong", { textContent: channel.member }),
-    ` · β ${fmtBeta(channel.beta)} · z${channel.dim} · ${fmt.score(channel.info_bits)} bits`,
+    `${betaPart(channel)} · z${channel.dim} · ${fmt.score(channel.info_bits)} bits`,
   );
   if (modelId) caption.append(" · ", make("a", { href: explorerHref(modelId, channel.dim), textContent: "open in explorer", className: "explorer-link" }));
   const figure = make("figure", { className: "channel-figure" }, make("div", { className: "strip-frame" }, img), caption);
@@ -186,7 +190,8 @@ export class PairView {
     await Promise.all(figures.map(async ({ c, img }) => {
       const modelId = modelIds.get(c.member);
       if (!modelId) {
-        img.replaceWith(make("p", { className: "muted", textContent: `${c.member} is not served (unfinished, or it failed to load)` }));
+        const why = this.traversals.absentReason ? "no decoder" : "it is not served (unfinished, or it failed to load)";
+        img.replaceWith(make("p", { className: "muted", textContent: `No traversal of ${c.member}: ${why}` }));
         return;
       }
       try {
@@ -202,7 +207,7 @@ export class PairView {
 /** The hotspot list: size, betas, information, best factor, one representative traversal. */
 export class HotspotList {
   constructor(els, traversals, hooks) {
-    this.els = els; // {list, summary}
+    this.els = els; // {list, summary, nullLine}
     this.traversals = traversals;
     this.hooks = hooks; // {onToggle(label), onError(error, context)}
     this.token = 0;
@@ -214,6 +219,8 @@ export class HotspotList {
     this.items.clear();
     this.els.list.replaceChildren();
     this.els.summary.textContent = text;
+    this.els.nullLine.textContent = "";
+    this.els.nullLine.title = "";
   }
 
   /** List `payload.hotspots`; the representatives' traversals load one after another. */
@@ -223,6 +230,8 @@ export class HotspotList {
         ? `${payload.hotspots.length} hotspots · OPTICS on ${payload.distance === "vi" ? "VI" : "−log NMI"}, min_samples ${payload.min_samples}`
         : `No hotspots (OPTICS on ${payload.distance}, min_samples ${payload.min_samples}): try a smaller min samples.`,
     );
+    this.els.nullLine.textContent = untrainedNullLine(payload);
+    this.els.nullLine.title = payload.untrained_null_rule ?? "";
     const token = this.token;
     const queue = payload.hotspots.map((h) => this._item(h, sim, modelIds));
     for (const { representative, img, modelId } of queue) {
@@ -258,10 +267,12 @@ export class HotspotList {
     button.setAttribute("aria-pressed", "false");
     button.addEventListener("click", () => this.hooks.onToggle(hotspot.label));
     const factor = hotspot.best_factor ? `best factor ${hotspot.best_factor} (NMI ${fmt.score(hotspot.best_factor_nmi)})` : "no factor labels";
-    const details = make("p", { className: "hotspot-facts muted", textContent: `${betaCounts(hotspot.betas)} · ${factor}` });
+    const details = make("p", { className: "hotspot-facts muted", textContent: [betaCounts(hotspot.betas), factor].filter(Boolean).join(" · ") });
     const img = make("img", { className: "pixelated strip empty", alt: `Traversal of ${channelName(representative)}, the most informative channel of hotspot ${hotspot.label}` });
-    const caption = make("figcaption", { textContent: `${channelName(representative)} · ${fmt.score(representative.info_bits, 2)} bits${modelId ? "" : " · not served"}` });
-    const li = make("li", { className: "hotspot" }, button, details, make("figure", { className: "hotspot-rep" }, make("div", { className: "strip-frame" }, img), caption));
+    const absent = modelId ? "" : this.traversals.absentReason ? " · no decoder: no traversal" : " · not served";
+    const caption = make("figcaption", { textContent: `${channelName(representative)} · ${fmt.score(representative.info_bits, 2)} bits${absent}` });
+    const strip = this.traversals.absentReason ? [] : [make("div", { className: "strip-frame" }, img)];
+    const li = make("li", { className: "hotspot" }, button, details, make("figure", { className: "hotspot-rep" }, ...strip, caption));
     li.dataset.label = String(hotspot.label);
     li.style.setProperty("--hotspot", hotspotColor(hotspot.label));
     this.items.set(hotspot.label, li);

@@ -9,8 +9,8 @@
 import { fmt } from "../lib/format.js";
 import { GRID, THEME as LAYOUT, placeholder } from "../lib/plot.js";
 import {
-  INACTIVE_COLOR, NOISE_COLOR, channelName, fmtBeta, hotspotColor, jitteredBetas, labelRuns, logBetaAxis,
-  reorderMatrix, withAlpha,
+  INACTIVE_COLOR, NOISE_COLOR, betaPart, channelName, fmtBeta, hotspotColor, jitteredBetas, labelRuns, logBetaAxis,
+  memberTag, reorderMatrix, withAlpha,
 } from "./ensemble-data.js";
 
 const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"] };
@@ -31,7 +31,7 @@ function dropPlaceholder(el) {
   for (const p of el.querySelectorAll(":scope > p.muted")) p.remove();
 }
 
-const shortName = (c) => `β${fmtBeta(c.beta)} s${c.seed} z${c.dim}`;
+const shortName = (c) => `${memberTag(c)} z${c.dim}`;
 
 function hotspotText(label) {
   if (label >= 0) return `hotspot ${label}`;
@@ -39,7 +39,7 @@ function hotspotText(label) {
 }
 
 function channelLine(c, label) {
-  return `${channelName(c)} · β ${fmtBeta(c.beta)} · ${fmt.score(c.info_bits)} bits · ${hotspotText(label)}`;
+  return `${channelName(c)}${betaPart(c)} · ${fmt.score(c.info_bits)} bits · ${hotspotText(label)}`;
 }
 
 export class SimilarityPlot {
@@ -277,10 +277,11 @@ export class SimilarityPlot {
   }
 }
 
-/** Channel information (bits) against beta; clicking a dot calls `onPick(channel index)`. */
+/** Channel information (bits) against beta (imported runs: per run); clicking a dot calls `onPick(channel index)`. */
 export function renderInfoPlot(el, sim, ensemble, onPick) {
-  const log = logBetaAxis(ensemble.betas);
-  const xs = jitteredBetas(sim.channels, ensemble.betas, ensemble.seeds, log);
+  const runs = ensemble.betas.length ? null : ensemble.members.map((m) => m.name);
+  const log = !runs && logBetaAxis(ensemble.betas);
+  const xs = runs ? sim.channels.map((c) => runs.indexOf(c.member)) : jitteredBetas(sim.channels, ensemble.betas, ensemble.seeds, log);
   const groups = [
     { name: "active", keep: (c) => c.active, symbol: "circle" },
     { name: "inactive", keep: (c) => !c.active, symbol: "x-thin-open" },
@@ -308,7 +309,9 @@ export function renderInfoPlot(el, sim, ensemble, onPick) {
     ...LAYOUT,
     height: 280,
     margin: { l: 52, r: 10, t: 8, b: 40 },
-    xaxis: { type: log ? "log" : "linear", tickvals: betas, ticktext: betas.map(fmtBeta), title: { text: "β" }, gridcolor: GRID, zeroline: false },
+    xaxis: runs
+      ? { tickvals: runs.map((_, i) => i), ticktext: runs, title: { text: "run" }, gridcolor: GRID, zeroline: false }
+      : { type: log ? "log" : "linear", tickvals: betas, ticktext: betas.map(fmtBeta), title: { text: "β" }, gridcolor: GRID, zeroline: false },
     yaxis: { title: { text: "information (bits)" }, gridcolor: GRID, zeroline: false, rangemode: "tozero" },
     showlegend: false,
     hovermode: "closest",
@@ -333,7 +336,7 @@ export function renderSpacesPlot(el, spaces, members) {
   const order = spaces.members
     .map((name, pos) => ({ name, pos }))
     .sort((a, b) => key(a.name).beta - key(b.name).beta || key(a.name).seed - key(b.name).seed || a.name.localeCompare(b.name));
-  const label = ({ name }) => (byName.has(name) ? `β${fmtBeta(byName.get(name).beta)} s${byName.get(name).seed}` : name);
+  const label = ({ name }) => (byName.has(name) ? memberTag(byName.get(name)) : name);
   const bits = (pos) => `${fmt.score(spaces.info_bits?.[pos], 2)} bits`;
   const n = order.length;
   const axis = order.map((_, i) => i);

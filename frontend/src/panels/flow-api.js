@@ -17,11 +17,12 @@ function imageRequest(source, params, signal) {
 }
 
 export const flowApi = {
-  /** Top-C decodes of the image for every C in `keep`, with their PSNRs. */
-  truncate: (id, source, keep, { signal } = {}) => request(`${modelPath(id)}/truncate`, imageRequest(source, { keep }, signal)),
-  /** The image plus N(0, sigma^2) noise (seeded), encoded, its top `keep` latents decoded. */
-  denoise: (id, source, { sigma, keep, seed }, { signal } = {}) =>
-    request(`${modelPath(id)}/denoise`, imageRequest(source, { sigma, keep, seed }, signal)),
+  /** Top-C decodes of the image for every C in `keep`, with their PSNRs (and PCA's, with `baselines`). */
+  truncate: (id, source, keep, { signal, baselines = false } = {}) =>
+    request(`${modelPath(id)}/truncate`, imageRequest(source, { keep, baselines }, signal)),
+  /** The image plus N(0, sigma^2) noise (seeded), encoded, its top `keep` latents decoded (and PCA's projection). */
+  denoise: (id, source, { sigma, keep, seed, baselines = false }, { signal } = {}) =>
+    request(`${modelPath(id)}/denoise`, imageRequest(source, { sigma, keep, seed, baselines }, signal)),
   entropy: (id, { signal } = {}) => request(`${modelPath(id)}/entropy`, { signal }),
 };
 

@@ -10,6 +10,7 @@
 
 import { pixelsToDataUrl } from "../decode/browser-decoder.js";
 import { Coalescer, flowApi } from "./flow-api.js";
+import { FlowBaselines } from "./flow-baselines.js";
 import { clearPlot, markKeep, renderPsnrCurves, renderScree } from "./flow-plots.js";
 import { setImage } from "../lib/dom.js";
 
@@ -67,7 +68,8 @@ function signedDb(db) {
 export class FlowPanel {
   /**
    * @param {object} els  {panel, summary, keep, keepValue, ratio, original, decode, psnr, residual,
-   *   residualCaption, scree, psnrPlot, note, sigma, sigmaValue, denoiseNote, noisy, noisyPsnr, denoised, denoisedPsnr}
+   *   residualCaption, scree, psnrPlot, note, sigma, sigmaValue, denoiseNote, noisy, noisyPsnr, denoised, denoisedPsnr,
+   *   pcaDecode, pcaPsnr, pcaDenoised, pcaDenoisedPsnr} (the PCA baselines: flow-baselines.js)
    * @param {(error: Error, context: string) => void} onError
    */
   constructor(els, onError, onChange = () => {}) {
@@ -89,6 +91,7 @@ export class FlowPanel {
     this.localTruncation = new Coalescer((job) => this._truncateLocally(job), (error) => this._fail(error, "in-browser truncate"));
     this.curves = new Coalescer((job) => this._curve(job), (error) => this._fail(error, "PSNR curve"));
     this.denoising = new Coalescer((job) => this._denoise(job), (error) => this._fail(error, "denoise"));
+    this.baselines = new FlowBaselines(els, (job) => this._current(job), (error, context) => this._fail(error, context));
     els.keep.addEventListener("input", () => this.setKeep(this.keeps[Number(els.keep.value)], { commit: false }));
     els.keep.addEventListener("change", () => {
       if (this._local()) this.truncation.push({ ...this._job(), keep: this.keep }); // the PSNR, once per drag
@@ -103,7 +106,7 @@ export class FlowPanel {
 
   /** Requests queued or in flight (the page is not idle while there are). */
   get busy() {
-    return this.truncation.busy || this.localTruncation.busy || this.curves.busy || this.denoising.busy;
+    return this.truncation.busy || this.localTruncation.busy || this.curves.busy || this.denoising.busy || this.baselines.busy;
   }
 
   /** Decode the top-C image with `onnx` (an OnnxModel) in the browser; null: on the server. */
@@ -120,7 +123,7 @@ export class FlowPanel {
     this.generation += 1;
     this.abort.abort();
     this.abort = new AbortController();
-    for (const queue of [this.truncation, this.localTruncation, this.curves, this.denoising]) queue.clear();
+    for (const queue of [this.truncation, this.localTruncation, this.curves, this.denoising, this.baselines]) queue.clear();
     this.model = model.capabilities?.ordered ? model : null;
     this.onnx = null;
     this.source = null;
@@ -216,6 +219,7 @@ export class FlowPanel {
   async _truncate(job) {
     const reply = await flowApi.truncate(job.model.id, job.source, [job.keep], { signal: job.signal });
     if (!this._current(job)) return;
+    this.baselines.truncate(job);
     const result = reply.results[0];
     const { els } = this;
     setImage(els.original, reply.input);
@@ -252,6 +256,7 @@ export class FlowPanel {
     const { sigma, keep, seed } = job;
     const reply = await flowApi.denoise(job.model.id, job.source, { sigma, keep, seed }, { signal: job.signal });
     if (!this._current(job)) return;
+    this.baselines.denoise(job);
     const { els } = this;
     setImage(els.noisy, reply.noisy);
     setImage(els.denoised, reply.denoised);
@@ -363,5 +368,6 @@ export class FlowPanel {
     delete els.psnr.dataset.db;
     delete els.denoisedPsnr.dataset.db;
     context2d(els.residual).clearRect(0, 0, els.residual.width, els.residual.height);
+    this.baselines.clear();
   }
 }

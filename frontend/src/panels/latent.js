@@ -22,8 +22,8 @@ export function nearestIndex(sorted, v) {
   return best;
 }
 
-/** The range and the ticks of each dimension's slider. */
-export function dimRanges(model) {
+/** The range and the ticks of each dimension's slider (continuous: mean +- `sds` sd, a tick per sd). */
+export function dimRanges(model, sds = 3) {
   const codebooks = sortedCodebooks(model);
   const ranges = [];
   for (let d = 0; d < model.latent_dim; d++) {
@@ -40,8 +40,8 @@ export function dimRanges(model) {
       const mean = Number(model.latent_mean?.[d] ?? 0);
       let sd = Number(model.latent_std?.[d] ?? 1);
       if (!(sd > 1e-6)) sd = 1;
-      const ticks = [-3, -2, -1, 0, 1, 2, 3].map((k) => mean + k * sd);
-      ranges.push({ kind: "continuous", mean, sd, min: mean - 3 * sd, max: mean + 3 * sd, step: sd / 10, ticks });
+      const ticks = Array.from({ length: 2 * sds + 1 }, (_, i) => mean + (i - sds) * sd);
+      ranges.push({ kind: "continuous", mean, sd, min: mean - sds * sd, max: mean + sds * sd, step: sd / 10, ticks });
     }
   }
   return ranges;

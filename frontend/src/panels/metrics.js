@@ -6,6 +6,7 @@
 import { api, request } from "../lib/api.js";
 import { fmt } from "../lib/format.js";
 import { CONFIG, GRID, THEME as LAYOUT, plotAvailable } from "../lib/plot.js";
+import { keyboardCells } from "../lib/plot-keys.js";
 
 const POLL_MS = 500;
 
@@ -84,6 +85,20 @@ export class MetricsPanel {
     this.jobs = new Map(); // model id -> {job_id, progress, stage, started} of a job this page follows
     els.button.addEventListener("click", () => this.compute());
     els.cancel.addEventListener("click", () => this.cancel());
+    this.heatmaps = new Map(); // heatmap element -> what it shows now (for the keyboard)
+    for (const el of [els.nmi, els.dci]) {
+      el.keyboard = keyboardCells(el, {
+        size: () => {
+          const shown = this.heatmaps.get(el);
+          return shown ? [shown.factorNames.length, shown.matrix[0]?.length ?? 0] : [0, 0];
+        },
+        describe: (row, col) => {
+          const { matrix, factorNames, active, unit } = this.heatmaps.get(el);
+          return `z${col}${active[col] === false ? " (inactive)" : ""} · ${factorNames[row]}: ${unit} ${fmt.score(matrix[row][col])}`;
+        },
+        pick: (_, col) => this.hooks.onPickDim(col),
+      });
+    }
   }
 
   /** Show `model`'s metrics, and the comparison of `models` (ModelInfo list). */
@@ -168,6 +183,8 @@ export class MetricsPanel {
   /** A factors x latents heatmap on a fixed 0-1 colour scale (so models compare by colour),
    *  its colour bar titled `unit`; inactive latents are shaded and marked ∅. */
   renderHeatmap(el, matrix, factorNames, active, title, unit) {
+    this.heatmaps.set(el, { matrix, factorNames, active, unit });
+    el.keyboard?.reset();
     const dims = matrix[0]?.length ?? 0;
     const columns = Array.from({ length: dims }, (_, d) => d);
     const inactive = columns.filter((d) => active[d] === false);
@@ -181,7 +198,7 @@ export class MetricsPanel {
       colorscale: "Viridis",
       colorbar: { thickness: 10, len: 0.9, outlinewidth: 0, title: { text: unit, side: "right", font: { size: 10 } } },
       customdata: matrix.map((row) => row.map((_, d) => (active[d] === false ? " (inactive)" : ""))),
-      hovertemplate: "%{x}%{customdata} · %{y}: %{z:.3f}<br>click to pick this latent<extra></extra>",
+      hovertemplate: "%{x}%{customdata} · %{y}: %{z:.3f}<br>click (or Enter) to pick this latent<extra></extra>",
       xgap: 1,
       ygap: 1,
     };

@@ -1,33 +1,52 @@
-// The population view: N seeded dataset samples encoded by the server once (GET
-// /api/models/{id}/population, cached there), drawn as a WebGL scatter in the latents' principal
-// plane (the server's PCA) coloured by any generative factor, with one histogram per latent dim
-// split by that factor's values. Clicking a point loads that sample into the explorer; the
-// current encoded image is the marked point (placed with the server's PCA basis).
+// The population view: N (up to 100,000) seeded dataset samples encoded by the server once (GET
+// /api/models/{id}/population in its binary form, cached there), drawn as a WebGL scatter in the
+// latents' principal plane (the server's PCA) coloured by any generative factor, with one histogram
+// per latent dim split by that factor's values. Clicking a point loads that sample into the
+// explorer; a box or lasso selection shows the selected samples' images; the current encoded image
+// is the marked point and a batch upload's images are the "yours" points (both placed with the
+// server's PCA basis).
 
 import { modelPath, request } from "../lib/api.js";
+import { unpackArrays } from "../lib/array-pack.js";
 import { fmt } from "../lib/format.js";
 import { CONFIG, PALETTE, THEME as LAYOUT, axis, plotAvailable } from "../lib/plot.js";
+import { SelectionGrid, nearestRows } from "./population-selection.js";
 
 const MAX_GROUPS = 6;
 const HIST_DIMS = 16;
+const HIST_BINS = 24;
+const POPULATION_TYPE = "application/vnd.latentatlas.population";
+const PROGRESS_MS = 1000;
+const NEIGHBOURS = 8;
 
-/** A factor's values split into at most MAX_GROUPS groups of consecutive levels: [{label, levels: Set}]. */
-function factorGroups(size, values) {
-  const per = Math.ceil(size / MAX_GROUPS);
+/** A factor's levels in at most MAX_GROUPS groups of consecutive levels: {groups: [{label}], groupOf: level -> group}. */
+function factorGroups(levels) {
+  const per = Math.ceil(levels.length / MAX_GROUPS);
   const groups = [];
-  for (let start = 0; start < size; start += per) {
-    const end = Math.min(size, start + per) - 1;
-    const [lo, hi] = [values.get(start), values.get(end)];
-    const label = start === end ? `${lo}` : `${lo} – ${hi}`;
-    groups.push({ label, levels: new Set(Array.from({ length: end - start + 1 }, (_, i) => start + i)) });
+  const groupOf = new Int32Array(levels.length);
+  for (let start = 0; start < levels.length; start += per) {
+    const end = Math.min(levels.length, start + per) - 1;
+    const [lo, hi] = [fmt.sig(levels[start]), fmt.sig(levels[end])];
+    groupOf.fill(groups.length, start, end + 1);
+    groups.push({ label: start === end ? `${lo}` : `${lo} – ${hi}` });
   }
-  return groups;
+  return { groups, groupOf };
+}
+
+/** The binary reply as the panel's data: the header, flat typed arrays and the plane's x and y. */
+function populationData(buffer) {
+  const { header, arrays } = unpackArrays(buffer);
+  const { n } = header;
+  const x = new Float32Array(n);
+  const y = new Float32Array(n);
+  for (let i = 0; i < n; i++) [x[i], y[i]] = [arrays.plane[2 * i], arrays.plane[2 * i + 1]];
+  return { ...header, indices: arrays.indices, factors: arrays.factors, latents: arrays.latents, x, y };
 }
 
 
 export class PopulationPanel {
   /**
-   * @param {object} els {panel, n, color, button, note, scatter, hists}
+   * @param {object} els {panel, n, color, drag, button, note, scatter, hists, selection, selectionNote, grid}
    * @param {{onPick: (index: number, caption: string) => void, onError: (error: Error, context: string) => void}} handlers
    */
   constructor(els, { onPick, onError }) {
@@ -37,10 +56,15 @@ export class PopulationPanel {
     this.model = null;
     this.data = null;
     this.marker = null;
+    this.yours = []; // [{latent, name}] from a batch upload
     this.generation = 0;
     this.loading = false;
     els.button.addEventListener("click", () => this.load());
     els.color.addEventListener("change", () => this._render());
+    els.drag.addEventListener("change", () => {
+      if (this.data && plotAvailable()) window.Plotly.relayout(els.scatter, { dragmode: els.drag.value });
+    });
+    this.selection = new SelectionGrid({ box: els.selection, note: els.selectionNote, img: els.grid });
   }
 
   get busy() {
@@ -57,6 +81,7 @@ export class PopulationPanel {
     this.model = model;
     this.data = null;
     this.marker = null;
+    this.yours = [];
     const factors = model.factor_names ?? [];
     this.els.panel.hidden = !factors.length;
     this.els.color.replaceChildren(...factors.map((name, k) => new Option(name, String(k))));
@@ -77,6 +102,19 @@ export class PopulationPanel {
     if (this.data) this._renderScatter();
   }
 
+  /** A batch upload's images ([{latent, name}]): drawn as the "yours" points. */
+  setYours(items) {
+    this.yours = items.map(({ latent, name }) => ({ latent, name }));
+    if (this.data) this._renderScatter();
+  }
+
+  /** `latent` in the server's principal plane: [PC 1, PC 2]. */
+  _project(latent) {
+    const { mean, components } = this.data.pca;
+    const z = latent.slice(0, this.data.dims);
+    return components.map((axis) => axis.reduce((sum, w, d) => sum + w * (Number(z[d]) - mean[d]), 0));
+  }
+
   async load() {
     const model = this.model;
     if (!model || this.loading) return;
@@ -84,12 +122,16 @@ export class PopulationPanel {
     const n = Number(this.els.n.value) || 2000;
     this.loading = true;
     this.els.button.disabled = true;
-    this.els.note.textContent = `Encoding ${n.toLocaleString()} samples on the server (the first time for this model and size: seconds)…`;
+    const wait = n > 20000 ? "a minute or more" : "seconds";
+    this.els.note.textContent = `Encoding ${n.toLocaleString()} samples on the server (the first time for this model and size: ${wait})…`;
     const started = performance.now();
+    const polling = setInterval(() => this._showProgress(model, n, generation), PROGRESS_MS);
     try {
-      const data = await request(`${modelPath(model.id)}/population?n=${n}&seed=0`);
+      const url = `${modelPath(model.id)}/population?n=${n}&seed=0`;
+      const data = populationData(await request(url, { expect: "arraybuffer", accept: POPULATION_TYPE }));
       if (generation !== this.generation) return;
       this.data = data;
+      this.selection.clear();
       this._render();
       const ms = performance.now() - started;
       const ratio = data.pca.explained_variance_ratio.map((r) => `${(100 * r).toFixed(1)} %`).join(" + ");
@@ -97,7 +139,7 @@ export class PopulationPanel {
       this.els.note.textContent =
         `${data.n.toLocaleString()} samples (seed ${data.seed}, ${computed}; drawn in ${(ms / 1000).toFixed(1)} s). ` +
         `PCA of ${data.dims === data.latent_dim ? "the" : `the top ${data.dims} of ${data.latent_dim}`} latents: the plane holds ${ratio} of their variance. ` +
-        "Click a point to load that sample.";
+        "Click a point to load that sample and see its nearest; drag with box or lasso select (chosen above) to see the selected images.";
       this.els.panel.dataset.points = String(data.n);
     } catch (error) {
       if (generation === this.generation) {
@@ -105,12 +147,31 @@ export class PopulationPanel {
         this.onError(error, "population");
       }
     } finally {
+      clearInterval(polling);
       this.loading = false;
       this.els.button.disabled = false;
     }
   }
 
+  /** While the server encodes: how many of the `n` samples it has encoded (GET /population-progress). */
+  async _showProgress(model, n, generation) {
+    const progress = await request(`${modelPath(model.id)}/population-progress`).catch(() => null);
+    if (!progress?.running || progress.n !== n || !this.loading || generation !== this.generation) return;
+    const share = Math.floor((100 * progress.done) / n);
+    this.els.note.textContent = `Encoding ${n.toLocaleString()} samples on the server: ${progress.done.toLocaleString()} done (${share} %, ${progress.elapsed_s.toFixed(0)} s)…`;
+  }
+
+  /** Point `row` and its NEIGHBOURS nearest points of the population (in its latents) as a grid of images. */
+  _showNeighbours(row) {
+    const { data } = this;
+    const near = nearestRows(data.latents, data.dims, row, NEIGHBOURS);
+    const index = data.indices[row];
+    this.selection.show(this.model.id, [index, ...near.map((j) => data.indices[j])],
+      `Sample ${index} (first) and its ${near.length} nearest of these ${data.n.toLocaleString()} (Euclidean in the latents shown).`);
+  }
+
   _clear() {
+    this.selection?.clear();
     for (const el of [this.els.scatter, this.els.hists]) {
       if (plotAvailable()) window.Plotly.purge(el);
       el.replaceChildren();
@@ -129,36 +190,53 @@ export class PopulationPanel {
     return { k, name: this.data.factor_names[k] };
   }
 
+  /** Factor k's level of every sample (n). */
+  _levels(k) {
+    const { n, factors, factor_names: names } = this.data;
+    const column = new Float32Array(n);
+    for (let i = 0; i < n; i++) column[i] = factors[i * names.length + k];
+    return column;
+  }
+
   _renderScatter() {
     const { data, model } = this;
     const { k, name } = this._colorFactor();
-    const hover = data.indices.map((index, i) =>
-      `sample ${index}<br>` + data.factor_names.map((f) => `${f} ${fmt.sig(data.factor_values[f][i])}`).join("<br>"),
-    );
+    const names = data.factor_names;
+    const value = (i, j) => fmt.sig(data.factor_levels[names[j]][data.factors[i * names.length + j]]);
+    // built once per population: the marker moves with every new image, the 100,000 labels need not
+    data.hover ??= Array.from(data.indices, (index, i) => `sample ${index}<br>` + names.map((f, j) => `${f} ${value(i, j)}`).join("<br>"));
+    const large = data.n > 20000;
     const traces = [
       {
         type: "scattergl",
         mode: "markers",
-        x: data.pca.x,
-        y: data.pca.y,
+        x: data.x,
+        y: data.y,
         customdata: data.indices,
-        text: hover,
+        text: data.hover,
         hovertemplate: "%{text}<extra></extra>",
         marker: {
-          size: 4,
-          opacity: 0.75,
-          color: data.factors.map((f) => f[k]),
+          size: large ? 2 : 4,
+          opacity: large ? 0.5 : 0.75,
+          color: this._levels(k),
           colorscale: "Viridis",
           colorbar: { title: { text: name, side: "right" }, thickness: 10, len: 0.9 },
         },
+        unselected: { marker: { opacity: 0.08 } },
         name: "samples",
         showlegend: false,
       },
     ];
+    if (this.yours.length) {
+      const points = this.yours.map((item) => this._project(item.latent));
+      traces.push({
+        type: "scatter", mode: "markers", name: "yours", showlegend: false,
+        x: points.map((p) => p[0]), y: points.map((p) => p[1]), text: this.yours.map((item) => `yours: ${item.name}`),
+        hovertemplate: "%{text}<extra></extra>", marker: { symbol: "diamond", size: 10, color: "#f0a35e", line: { color: "#ffffff", width: 1 } },
+      });
+    }
     if (this.marker) {
-      const { mean, components } = data.pca;
-      const z = this.marker.latent.slice(0, data.dims);
-      const [px, py] = components.map((axis) => axis.reduce((sum, w, d) => sum + w * (Number(z[d]) - mean[d]), 0));
+      const [px, py] = this._project(this.marker.latent);
       traces.push({
         type: "scatter",
         mode: "markers",
@@ -177,6 +255,7 @@ export class PopulationPanel {
       xaxis: axis({ title: { text: "PC 1" } }),
       yaxis: axis({ title: { text: "PC 2" } }),
       hovermode: "closest",
+      dragmode: this.els.drag.value,
       uirevision: `${model.id}:${data.n}`,
     };
     window.Plotly.react(this.els.scatter, traces, layout, CONFIG);
@@ -184,24 +263,29 @@ export class PopulationPanel {
       this.els.scatter.dataset.wired = "1";
       this.els.scatter.on("plotly_click", (event) => {
         const point = event.points?.find((p) => p.customdata != null);
-        if (point) this.onPick(Number(point.customdata), `sample ${point.customdata}`);
+        if (!point) return;
+        this.onPick(Number(point.customdata), `sample ${point.customdata}`);
+        this._showNeighbours(point.pointNumber);
       });
+      this.els.scatter.on("plotly_selected", (event) => {
+        const picked = (event?.points ?? []).filter((p) => p.curveNumber === 0);
+        this.selection.show(this.model.id, picked.map((p) => this.data.indices[p.pointIndex]));
+      });
+      this.els.scatter.on("plotly_deselect", () => this.selection.clear());
     }
   }
 
   _renderHistograms() {
     const { data, model } = this;
     const { k, name } = this._colorFactor();
-    const size = model.factor_sizes?.[k] ?? Math.max(...data.factors.map((f) => f[k])) + 1;
-    const levelValue = new Map();
-    data.factors.forEach((f, i) => levelValue.set(f[k], fmt.sig(data.factor_values[name][i])));
-    const groups = factorGroups(size, levelValue);
+    const { groups, groupOf } = factorGroups(data.factor_levels[name]);
+    const levels = this._levels(k);
     const dims = Math.min(data.dims, HIST_DIMS);
     const columns = 4;
     const rows = Math.ceil(dims / columns);
     const names = model.dim_names ?? [];
     const traces = [];
-    const layout = { ...LAYOUT, height: 120 * rows + 50, margin: { l: 30, r: 10, t: 50, b: 20 }, barmode: "stack", showlegend: true,
+    const layout = { ...LAYOUT, height: 120 * rows + 50, margin: { l: 30, r: 10, t: 50, b: 20 }, barmode: "stack", bargap: 0, showlegend: true,
       legend: { orientation: "h", x: 0, y: 1, yanchor: "bottom", title: { text: `${name}: ` } }, annotations: [] };
     const h = 1 / rows;
     for (let d = 0; d < dims; d++) {
@@ -213,22 +297,27 @@ export class PopulationPanel {
       layout[`yaxis${axis}`] = { domain: [1 - (row + 1) * h + 0.22 * h, 1 - row * h - 0.14 * h], anchor: `x${axis}`, showticklabels: false, showgrid: false };
       const label = names[d] ? `z${d} · ${names[d].factor}` : `z${d}`;
       layout.annotations.push({ text: label, x: (col + 0.5) / columns, y: 1 - row * h - 0.13 * h, xref: "paper", yref: "paper", showarrow: false, font: { size: 10 }, yanchor: "bottom" });
-      // one set of bins per dim, shared by its groups (the bars stack)
+      // one set of bins per dim, shared by its groups (the bars stack), counted here: 100,000 points stay fast
+      const z = (i) => data.latents[i * data.dims + d];
       let [lo, hi] = [Infinity, -Infinity];
-      for (const z of data.latents) [lo, hi] = [Math.min(lo, z[d]), Math.max(hi, z[d])];
-      const width = hi > lo ? (hi - lo) / 24 : 1;
+      for (let i = 0; i < data.n; i++) [lo, hi] = [Math.min(lo, z(i)), Math.max(hi, z(i))];
+      const width = hi > lo ? (hi - lo) / HIST_BINS : 1;
+      const counts = groups.map(() => new Array(HIST_BINS).fill(0));
+      for (let i = 0; i < data.n; i++) counts[groupOf[levels[i]]][Math.min(HIST_BINS - 1, Math.floor((z(i) - lo) / width))] += 1;
+      const centres = Array.from({ length: HIST_BINS }, (_, b) => lo + (b + 0.5) * width);
       groups.forEach((group, g) => {
         traces.push({
-          type: "histogram",
-          x: data.latents.filter((_, i) => group.levels.has(data.factors[i][k])).map((z) => z[d]),
+          type: "bar",
+          x: centres,
+          y: counts[g],
+          width,
           xaxis: `x${axis}`,
           yaxis: `y${axis}`,
-          xbins: { start: lo - width / 2, end: hi + width / 2, size: width },
           name: group.label,
           legendgroup: group.label,
           showlegend: d === 0,
           marker: { color: PALETTE[g % MAX_GROUPS] },
-          hovertemplate: `z${d} %{x}<br>${name} ${group.label}: %{y} samples<extra></extra>`,
+          hovertemplate: `z${d} %{x:.3g}<br>${name} ${group.label}: %{y} samples<extra></extra>`,
         });
       });
     }

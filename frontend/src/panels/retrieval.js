@@ -102,16 +102,20 @@ export class NearestPanel {
   _render({ neighbours, index }) {
     const { els } = this;
     this.neighbours = neighbours;
+    const saved = index.seed === null; // the model's own saved samples: no dataset image to load
     els.list.replaceChildren(...neighbours.map((n, rank) => {
       const caption = `sample ${n.index}`;
       const title = `${rank + 1}. ${caption}, distance ${fmt.sig(n.distance)}${n.factors ? `: ${factorLine(n.factors)}` : ""}`;
-      const button = make("button", { type: "button", className: "thumb", title }, make("img", { className: "pixelated", alt: "", src: n.image }));
+      const img = make("img", { className: "pixelated", alt: saved ? `Nearest saved sample ${rank + 1}: ${caption}` : "", src: n.image });
+      if (saved) return make("span", { className: "thumb", title }, img);
+      const button = make("button", { type: "button", className: "thumb", title }, img);
       button.setAttribute("aria-label", `Load nearest dataset image ${rank + 1}: ${caption}`);
       button.addEventListener("click", () => this.onPick(n.index, caption));
       return button;
     }));
-    els.note.textContent = `${this.model.id} has no decoder: the ${neighbours.length} dataset images nearest to the current latent ` +
-      `(of ${index.size.toLocaleString()} seeded ${index.dataset} images; ${index.metric}), nearest first.`;
+    const pool = saved ? `of its ${index.size.toLocaleString()} saved samples` : `of ${index.size.toLocaleString()} seeded ${index.dataset} images`;
+    els.note.textContent = `${this.model.id} has no decoder: the ${neighbours.length} ${saved ? "samples" : "dataset images"} nearest to the current latent ` +
+      `(${pool}; ${index.metric}), nearest first.`;
   }
 }
 

@@ -11,14 +11,19 @@ export class SliderPanel {
    * @param {HTMLElement} container  #sliders
    * @param {object} model  ModelInfo
    * @param {(dim: number, value: number, t0: number) => void} onInput
-   * @param {{limit?: number}} options  limit: sliders for the first `limit` dims only (an
-   *   ordered model's top latents); the others keep their values
+   * @param {{limit?: number, idPrefix?: string, label?: (d: number) => string, sds?: number}} options
+   *   limit: sliders for the first `limit` dims only (an ordered model's top latents), the others
+   *   keep their values; idPrefix: of the inputs' ids; label: each row's name; sds: the continuous
+   *   range, mean +- sds sd
    */
-  constructor(container, model, onInput, { limit = model.latent_dim } = {}) {
+  constructor(container, model, onInput, options = {}) {
+    const { limit = model.latent_dim, idPrefix = "latent", label = (d) => `z${d}`, sds = 3 } = options;
     this.container = container;
     this.model = model;
     this.onInput = onInput;
-    this.ranges = dimRanges(model).slice(0, limit);
+    this.idPrefix = idPrefix;
+    this.label = label;
+    this.ranges = dimRanges(model, sds).slice(0, limit);
     this.inputs = [];
     this.outputs = [];
     this.baseMarks = [];
@@ -40,10 +45,10 @@ export class SliderPanel {
 
       const label = document.createElement("label");
       label.className = "dim-label";
-      label.htmlFor = `latent-${d}`;
+      label.htmlFor = `${this.idPrefix}-${d}`;
       const name = document.createElement("span");
       name.className = "dim-name";
-      name.textContent = `z${d}`;
+      name.textContent = this.label(d);
       const factor = document.createElement("span");
       factor.className = "dim-factor";
       label.append(name, factor);
@@ -60,7 +65,7 @@ export class SliderPanel {
       track.className = "track";
       const input = document.createElement("input");
       input.type = "range";
-      input.id = `latent-${d}`;
+      input.id = `${this.idPrefix}-${d}`;
       input.dataset.dim = String(d);
       input.min = String(range.min);
       input.max = String(range.max);
@@ -75,7 +80,7 @@ export class SliderPanel {
       tickValues.forEach((v, i) => {
         const tick = document.createElement("span");
         tick.className = "tick";
-        if (range.kind === "continuous" && i === 3) tick.classList.add("major");
+        if (range.kind === "continuous" && i === (tickValues.length - 1) / 2) tick.classList.add("major");
         tick.style.left = `${((v - range.min) / span) * 100}%`;
         ticks.append(tick);
       });

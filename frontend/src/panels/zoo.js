@@ -1,9 +1,12 @@
 // The seeded zoo beside a model's metrics (GET /api/zoo): for the model's dataset, one score of
 // every variant as its mean with the 95 % t-interval over seeds, each seed's value, the
 // shuffled-rows null it must beat (a dashed tick per variant) and the ceiling of perfect latents
-// (a line); below, each claim with its Welch test, Holm-adjusted, and the verdict.
+// (a line); below, each claim with its Welch test and its equivalence test (TOST), Holm-adjusted,
+// and the verdicts, and which variants clear their own null; and the training curves of one
+// variant's seeds overlaid (GET /api/zoo/curves, lib/curve-overlay.js).
 
 import { request } from "../lib/api.js";
+import { CurveOverlay } from "../lib/curve-overlay.js";
 import { fmt } from "../lib/format.js";
 import { CONFIG, GRID, THEME, plotAvailable } from "../lib/plot.js";
 import { LABELS } from "./metrics.js";
@@ -11,9 +14,11 @@ import { LABELS } from "./metrics.js";
 const label = (metric) => (metric === "psnr_db" ? "PSNR dB" : LABELS[metric] ?? metric);
 
 export class ZooPanel {
-  /** @param {object} els {section, metric, note, plot, claims} */
+  /** @param {object} els {section, metric, note, plot, claims, curves} */
   constructor(els) {
     this.els = els;
+    this.overlay = new CurveOverlay(els.curves, "zoo-curves", { groupLabel: "variant" });
+    this.curves = new Map(); // dataset -> its members' curves (a promise)
     this.table = undefined; // undefined: not asked yet; null: no zoo on this server
     this.dataset = null;
     els.metric.addEventListener("change", () => this._render());
@@ -42,6 +47,23 @@ export class ZooPanel {
       `${Object.keys(data.variants).length} variants x seeds, ${budget.steps?.toLocaleString()} steps x ${budget.batch_size} each${share}. ` +
       `${this.table.estimator}. Bars: mean and 95 % interval over seeds; dots: each seed; dashed: the shuffled-rows null; line: the ceiling of perfect latents.`;
     this._render();
+    this._showCurves(model);
+  }
+
+  async _showCurves(model) {
+    const dataset = this.dataset;
+    if (!this.curves.has(dataset)) {
+      const asked = request(`/api/zoo/curves?dataset=${encodeURIComponent(dataset)}`);
+      asked.catch(() => this.curves.delete(dataset));
+      this.curves.set(dataset, asked);
+    }
+    try {
+      const data = await this.curves.get(dataset);
+      if (dataset !== this.dataset) return;
+      this.overlay.show(data, data.groups.find((g) => g.split("-")[0] === model.kind) ?? null);
+    } catch {
+      this.overlay.show(null);
+    }
   }
 
   _render() {
@@ -78,13 +100,33 @@ export class ZooPanel {
       annotations: typeof ceiling === "number" ? [{ xref: "paper", x: 1, y: ceiling, text: `ceiling ${fmt.score(ceiling)}`, showarrow: false, xanchor: "right", yanchor: "bottom", font: { size: 10, color: "#7bd88f" } }] : [],
     };
     window.Plotly.react(this.els.plot, traces, layout, CONFIG);
-    const claims = (this.table.claims ?? []).filter((c) => c.dataset === this.dataset && c.metric === metric);
-    this.els.claims.replaceChildren(...claims.map((c) => {
+    const here = (t) => t.dataset === this.dataset && t.metric === metric;
+    const claims = (this.table.claims ?? []).filter(here);
+    const equivalences = (this.table.equivalence_tests ?? []).filter(here);
+    const items = claims.map((c) => {
       const item = document.createElement("li");
       item.className = `claim ${c.verdict?.replace(/\s+/g, "-")}`;
+      const e = equivalences.find((t) => t.better === c.better && t.than === c.than);
+      const tost = e && !e.missing
+        ? `; within ±${e.bound}: TOST p ${fmt.score(e.p)}, Holm ${fmt.score(e.p_holm)}: ${e.verdict}${needsT(e)}` : "";
       item.textContent = `${c.better} > ${c.than} on ${label(c.metric)}: difference ${fmt.score(c.diff)} [${fmt.score(c.ci95?.[0])}, ${fmt.score(c.ci95?.[1])}], ` +
-        `Welch p ${fmt.score(c.p)}, Holm ${fmt.score(c.p_holm)}: ${c.verdict}${c.source ? ` (claimed by ${c.source})` : ""}`;
+        `Welch p ${fmt.score(c.p)}, Holm ${fmt.score(c.p_holm)}: ${c.verdict}${needsT(c)}${tost}${c.source ? ` (claimed by ${c.source})` : ""}`;
       return item;
-    }));
+    });
+    const nulls = (this.table.null_tests ?? []).filter((t) => here(t) && !t.missing);
+    if (nulls.length) {
+      const item = document.createElement("li");
+      item.className = "claim nulls";
+      const clears = nulls.filter((t) => t.verdict === "clears its null").map((t) => `${t.variant}${needsT(t)}`);
+      item.textContent = `Clears its own null (one-sided paired test over seeds, Holm): ${clears.join(", ") || "none"}` +
+        ` of ${nulls.length} variants.`;
+      items.push(item);
+    }
+    this.els.claims.replaceChildren(...items);
   }
+}
+
+/** " (needs t)" when only the t-test, not the exact rank test, establishes a verdict. */
+function needsT(test) {
+  return test.needs_t ? " (needs t)" : "";
 }

@@ -34,6 +34,7 @@ class ClientConfig(BaseModel):
     max_image_pixels: int = Field(description="largest accepted width x height of an upload")
     max_decoded_pixels: int = Field(description="largest width x height of a PNG, WebP or GIF upload")
     max_decode_batch: int = Field(description="most images one request may decode (traversals, samples)")
+    max_batch_images: int = Field(description="most files one batch encode (/encode-batch) may carry")
     accepted_image_types: list[str] = Field(description="media types of the accepted uploads")
     traverse_steps: Bounds = Field(description="POST /traverse `steps`")
     generate_n: Bounds = Field(description="POST /generate `n`")
@@ -71,6 +72,7 @@ def client_config(request: Request, settings: Annotated[Settings, Depends(get_se
         max_image_pixels=settings.max_image_pixels,
         max_decoded_pixels=settings.max_decoded_pixels,
         max_decode_batch=settings.max_decode_batch,
+        max_batch_images=settings.max_batch_images,
         accepted_image_types=[MEDIA_TYPES[name] for name in ACCEPTED_FORMATS],
         traverse_steps=_field_bounds(TraverseRequest, "steps"),
         generate_n=_field_bounds(GenerateRequest, "n"),

@@ -23,6 +23,8 @@ from latentatlas.serve.schemas import (
     JobStarted,
     errors,
 )
+from latentatlas.serve.schemas.curves import MemberCurveSet
+from latentatlas.serve.services.member_curves import member_curve_set
 
 router = APIRouter(prefix="/api/ensembles", tags=["ensembles"], responses=errors(400, 404, 422))
 Ensemble = Annotated[EnsembleService, Depends(get_ensemble)]
@@ -39,6 +41,13 @@ def describe_ensemble(ensemble: Ensemble) -> EnsembleDetail:
     """One ensemble's members (beta, seed, status, served model id) and, once analysed, each
     member's information per latent dimension (bits)."""
     return ensemble.detail()
+
+
+@router.get("/{ensemble_id}/curves", response_model=MemberCurveSet)
+def curves(ensemble: Ensemble) -> MemberCurveSet:
+    """The training curves of the ensemble's finished members (from their cards), grouped by
+    the member's name without -seedN (one group per beta), to overlay the seeds of a group."""
+    return member_curve_set(f"ensemble/{ensemble.id}", ensemble.finished_members())
 
 
 @router.get("/{ensemble_id}/similarity", response_model=EnsembleSimilarity, responses=errors(409))

@@ -45,8 +45,12 @@ async def truncate(
     settings: AppSettings,
 ) -> TruncateResponse:
     """Encode an image once and decode its top-C latents for each C in ``keep`` (one batched
-    decode), with each decode's PSNR against the input."""
-    return await run_in_threadpool(service.truncate, upload.images, upload.params.keep, settings.max_decode_batch)
+    decode), with each decode's PSNR against the input; with ``baselines``, PCA's top-C
+    reconstruction of the image beside each (the card's PCA, fitted once per model)."""
+    params = upload.params
+    return await run_in_threadpool(
+        service.truncate, upload.images, params.keep, settings.max_decode_batch, params.baselines
+    )
 
 
 @router.get("/{model_id}/entropy", response_model=EntropyResponse)
@@ -62,7 +66,8 @@ async def denoise(
     upload: Annotated[ImageRequest, Depends(image_input(DenoiseByIndex, DenoiseParams))],
 ) -> DenoiseResponse:
     """Add Gaussian noise (``sigma`` on [0, 1] pixels) to an image, encode it, keep the top
-    ``keep`` latents and decode; PSNRs of the noisy and denoised images against the clean one."""
+    ``keep`` latents and decode; PSNRs of the noisy and denoised images against the clean one;
+    with ``baselines``, PCA's projection of the noisy image onto its top ``keep`` axes beside it."""
     params = upload.params
     seed = secrets.randbits(32) if params.seed is None else params.seed
-    return await run_in_threadpool(service.denoise, upload.images, params.sigma, params.keep, seed)
+    return await run_in_threadpool(service.denoise, upload.images, params.sigma, params.keep, seed, params.baselines)

@@ -9,6 +9,7 @@ from latentatlas.serve.schemas.common import (
     Latent,
     errors,
 )
+from latentatlas.serve.schemas.directions import DirectionsResponse, PrincipalDirection
 from latentatlas.serve.schemas.ensembles import (
     AnalyzeRequest,
     EnsembleAnalysisSummary,
@@ -24,8 +25,15 @@ from latentatlas.serve.schemas.ensembles import (
     EnsembleSpaces,
     NMIClipping,
     OptionalFloat,
+    UntrainedNull,
 )
 from latentatlas.serve.schemas.exports import MetricTables, TraverseExportRequest
+from latentatlas.serve.schemas.interpolation import (
+    DatasetImage,
+    InterpolateByIndex,
+    InterpolateParams,
+    InterpolateResponse,
+)
 from latentatlas.serve.schemas.jobs import JobInfo, JobStarted, MetricsRequest
 from latentatlas.serve.schemas.models import (
     DecodeRequest,
@@ -50,6 +58,7 @@ from latentatlas.serve.schemas.models import (
 )
 from latentatlas.serve.schemas.onnx import OnnxManifest, OnnxPartLink
 from latentatlas.serve.schemas.ordered import (
+    Baseline,
     DenoiseByIndex,
     DenoiseParams,
     DenoiseResponse,
@@ -62,6 +71,7 @@ from latentatlas.serve.schemas.ordered import (
 from latentatlas.serve.schemas.population import (
     DimFactors,
     DimInformation,
+    PopulationProgress,
     PopulationResponse,
     PrincipalPlane,
 )
@@ -78,6 +88,8 @@ from latentatlas.serve.schemas.zoo import ZooTable
 
 __all__ = [
     "AnalyzeRequest",
+    "Baseline",
+    "DatasetImage",
     "DecodeRequest",
     "DenoiseByIndex",
     "DenoiseParams",
@@ -85,6 +97,7 @@ __all__ = [
     "DimFactors",
     "DimInformation",
     "DimName",
+    "DirectionsResponse",
     "EncodeByIndex",
     "EncodeResponse",
     "EnsembleAnalysisSummary",
@@ -106,6 +119,9 @@ __all__ = [
     "Generated",
     "HeldOutCurves",
     "InputContext",
+    "InterpolateByIndex",
+    "InterpolateParams",
+    "InterpolateResponse",
     "JobInfo",
     "JobStarted",
     "Latent",
@@ -124,7 +140,9 @@ __all__ = [
     "OnnxManifest",
     "OnnxPartLink",
     "OptionalFloat",
+    "PopulationProgress",
     "PopulationResponse",
+    "PrincipalDirection",
     "PrincipalPlane",
     "ProbeDecodeResponse",
     "ProbeTraverseResponse",
@@ -140,6 +158,7 @@ __all__ = [
     "TruncateParams",
     "TruncateResponse",
     "TruncateResult",
+    "UntrainedNull",
     "ZooTable",
     "errors",
 ]

@@ -11,11 +11,20 @@ OptionalFloat = float | None  # NaN / undefined values are null
 
 class EnsembleInfo(BaseModel):
     id: str
-    kind: str = Field(description="the members' model kind: vae or tcvae")
+    kind: str = Field(description="the members' model kind: vae or tcvae; imported for imported runs")
+    source: Literal["trained", "imported"] = Field(
+        "trained", description="trained here (ensemble train) or saved-latents runs imported (ensemble import)"
+    )
     dataset: str
-    latent_dim: int
-    betas: list[float]
-    seeds: int = Field(description="members use seeds 0 .. seeds - 1")
+    latent_dim: int = Field(description="the members' latent size (imported runs may differ: the largest)")
+    betas: list[float] = Field(description="the grid's betas (none for imported runs)")
+    seeds: int = Field(description="members use seeds 0 .. seeds - 1 (imported: the number of runs)")
+    members_decode: bool = Field(
+        True,
+        description="members are served models with a decoder, so a channel's traversal can be drawn; "
+        "when false, members_note says why not",
+    )
+    members_note: str | None = Field(None, description="why members have no traversals (when members_decode is false)")
     member_count: int
     status_counts: dict[str, int] = Field(description="members per status: pending, running, done, failed")
     analysed: bool = Field(description="analysis.json is present and readable: /similarity and /hotspots work")
@@ -28,8 +37,9 @@ class EnsembleList(BaseModel):
 
 class EnsembleMember(BaseModel):
     name: str
-    beta: float
-    seed: int
+    beta: float | None = Field(description="null for an imported run")
+    seed: int | None = Field(description="null for an imported run")
+    latent_dim: int | None = Field(None, description="the member's latent size")
     status: str
     model_id: str | None = Field(
         None, description="served as /api/models/{model_id} (NAME.MEMBER) when finished and loaded"
@@ -96,11 +106,13 @@ class EnsembleDetail(EnsembleInfo):
 
 
 class EnsembleChannel(BaseModel):
-    index: int = Field(description="member_position * latent_dim + dim, in the analysis' member order")
+    index: int = Field(
+        description="the member's offset (the latent sizes of the members before it, in the analysis' order) + dim"
+    )
     member: str
     dim: int
-    beta: float
-    seed: int
+    beta: float | None = Field(description="the member's beta (null: an imported run)")
+    seed: int | None = Field(description="the member's seed (null: an imported run)")
     info_bits: OptionalFloat
     active: bool
 
@@ -147,12 +159,28 @@ class EnsembleHotspot(BaseModel):
     label: int
     channels: list[int]
     members: list[str] = Field(description="the member of each channel, in channel order")
-    betas: list[float] = Field(description="the beta of each channel, in channel order")
+    betas: list[float | None] = Field(description="the beta of each channel, in channel order (null: imported)")
     dims: list[int]
     mean_info_bits: float
     best_factor: str | None = Field(None, description="the factor with the highest mean channel-factor NMI")
     best_factor_nmi: OptionalFloat = None
     factor_nmi: dict[str, OptionalFloat] = Field(default_factory=dict, description="mean channel-factor NMI per factor")
+    cohesion: OptionalFloat = Field(
+        None, description="mean NMI over the hotspot's channel pairs from different members"
+    )
+    beats_untrained_null: bool | None = Field(
+        None, description="its cohesion beats every untrained null (None: the analysis has no untrained null)"
+    )
+
+
+class UntrainedNull(BaseModel):
+    """One null ensemble of untrained encoders, as the analysis summarised it."""
+
+    name: str = Field(description="as_initialised or signal_matched")
+    description: str
+    cross_member_nmi_p95: OptionalFloat = Field(description="what a hotspot's cohesion must exceed")
+    active_channels: int
+    hotspots: int = Field(description="hotspots the same analysis finds in the untrained ensemble")
 
 
 class EnsembleHotspots(BaseModel):
@@ -161,6 +189,8 @@ class EnsembleHotspots(BaseModel):
     min_samples: int
     factor_names: list[str]
     hotspots: list[EnsembleHotspot]
+    untrained_null_rule: str | None = Field(None, description="when a hotspot beats the untrained null")
+    untrained_nulls: list[UntrainedNull] = Field(default_factory=list)
 
 
 class AnalyzeRequest(BaseModel):

@@ -20,6 +20,11 @@ class MetricBaselines(BaseModel):
         description="the metrics that have baselines (cards evaluated before 2026-12-02 lack exact DCI's, FactorVAE's and BetaVAE's)"
     )
     null: str = Field(description="how the null was drawn, e.g. 'shuffled rows, 3 permutations'")
+    infomec_latents: Literal["codes", "values"] = Field(
+        "values",
+        description="whose estimator the infomec.* null and ceiling are: codes, the discrete plug-in one on the code "
+        "indices (perfect codes for the ceiling), as the card's InfoMEC",
+    )
     null_mean: dict[str, float] = Field(
         description="mean score of the model's latents with their rows permuted against the factors (FactorVAE / BetaVAE: each latent row drawn from the model's own, independently of the factors)"
     )

@@ -28,21 +28,38 @@ class TruncateParams(BaseModel):
         value = _split_keep(value)
         return [value] if isinstance(value, int) and not isinstance(value, bool) else value
 
+    baselines: bool = Field(
+        False,
+        description="also project the image onto PCA's top C principal axes (the card's PCA baseline, "
+        "fitted once per model on training images) and return it with its PSNR",
+    )
+
 
 class TruncateByIndex(TruncateParams):
     dataset_index: int = Field(ge=0)
+
+
+class Baseline(BaseModel):
+    """PCA's version of a result: the image projected onto the top C principal axes of training images."""
+
+    image: str = Field(description="the projection (PNG data URL, clipped to [0, 1])")
+    psnr: float = Field(description="dB against the clean input image")
 
 
 class TruncateResult(BaseModel):
     keep: int
     psnr: float = Field(description="dB against the model's input image (capped at 120 dB for an exact match)")
     image: str = Field(description="the top-C decode (PNG data URL)")
+    pca: Baseline | None = Field(None, description="PCA's top-C reconstruction of the image (with `baselines`)")
 
 
 class TruncateResponse(BaseModel):
     input: str = Field(description="the image as the model sees it (PNG data URL)")
     latent_dim: int
     results: list[TruncateResult] = Field(description="one per requested C, in the order requested")
+    pca_samples: int | None = Field(
+        None, description="training images the PCA baseline was fitted on (with `baselines`)"
+    )
 
 
 class EntropyResponse(BaseModel):
@@ -67,6 +84,9 @@ class DenoiseParams(BaseModel):
     sigma: float = Field(0.1, ge=0, le=1, allow_inf_nan=False, description="sd of the Gaussian noise on [0, 1] pixels")
     keep: int | None = Field(None, description="top latents kept (1..latent_dim); default max(1, latent_dim // 16)")
     seed: int | None = Field(None, ge=0, le=2**32 - 1, description="for reproducible noise; default: random (returned)")
+    baselines: bool = Field(
+        False, description="also project the noisy image onto PCA's top `keep` principal axes (PCA's denoising)"
+    )
 
 
 class DenoiseByIndex(DenoiseParams):
@@ -82,3 +102,9 @@ class DenoiseResponse(BaseModel):
     sigma: float
     keep: int
     seed: int
+    pca: Baseline | None = Field(
+        None, description="the noisy image projected onto PCA's top `keep` axes (with `baselines`)"
+    )
+    pca_samples: int | None = Field(
+        None, description="training images the PCA baseline was fitted on (with `baselines`)"
+    )

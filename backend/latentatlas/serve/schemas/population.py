@@ -37,6 +37,16 @@ class PopulationResponse(BaseModel):
     cached: bool
 
 
+class PopulationProgress(BaseModel):
+    """The population encode under way for a model, if any (polled while it runs)."""
+
+    running: bool
+    n: int | None = Field(None, description="samples being encoded (null when none is)")
+    seed: int | None = None
+    done: int = Field(0, description="samples encoded so far")
+    elapsed_s: float = 0.0
+
+
 class DimInformation(BaseModel):
     """How much each latent dim carries, and the dims ordered by it (most first)."""
 

@@ -15,17 +15,21 @@ class NearestRequest(BaseModel):
 
 
 class Neighbour(BaseModel):
-    index: int = Field(description="the image's dataset index (POST /encode with dataset_index loads it)")
+    index: int = Field(
+        description="the image's dataset index (POST /encode with dataset_index loads it); for a model's saved "
+        "samples, the sample's row"
+    )
     distance: float = Field(description="Euclidean distance to the latent, in the index's per-dim sds")
     image: str = Field(description="PNG data URL")
     factors: dict[str, float | str] | None = Field(None, description="its factor values, where the dataset has factors")
 
 
 class RetrievalIndex(BaseModel):
-    """What the neighbours are drawn from: ``size`` seeded dataset images, encoded once per model."""
+    """What the neighbours are drawn from: ``size`` seeded dataset images, encoded once per model,
+    or a model's own saved samples (``seed`` null)."""
 
     size: int
-    seed: int
+    seed: int | None = Field(description="which dataset images were drawn; null for a model's saved samples")
     dataset: str
     metric: str = Field(description="the distance, in words")
 

@@ -21,5 +21,20 @@ class ZooTable(BaseModel):
         description="dataset -> {variants: name -> {scores: metric -> {n, mean, sd, ci95, values}, null_mean, ...}, ceiling}",
     )
     claims: list[dict] = Field(
-        [], description="each claim x dataset x metric: diff, 95 % interval, Welch's p, Holm-adjusted p, verdict"
+        [],
+        description="each claim x dataset x metric: diff, 95 % interval, Welch's p, Holm-adjusted p, the exact "
+        "rank-sum p (p_rank, p_rank_holm), verdict, needs_t",
+    )
+    null_tests: list[dict] = Field(
+        [],
+        description="each dataset x variant x score against the member's own null: diff (score - null), one-sided "
+        "paired p, p_holm, p_rank (exact signed-rank), p_rank_holm, verdict, needs_t",
+    )
+    equivalence_tests: list[dict] = Field(
+        [],
+        description="each claim x dataset x metric: TOST within bound (and where it is stated), paired diff, 90 % "
+        "interval, p, p_holm, p_rank, p_rank_holm, verdict, needs_t",
+    )
+    families: dict[str, dict] = Field(
+        {}, description="dataset -> its Holm family: id, claims_digest, size, counts by kind, missing tests"
     )

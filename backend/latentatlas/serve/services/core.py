@@ -30,6 +30,7 @@ from latentatlas.serve.schemas import (
     Sample,
     TraverseResponse,
 )
+from latentatlas.serve.schemas.batch import BatchEncodeResponse, BatchItem
 from latentatlas.serve.services.description import ModelDescription
 from latentatlas.store.folders import LoadedModel
 
@@ -186,6 +187,30 @@ class ModelService:
             reconstruction=None if recon is None else to_data_url(to_png(recon[0])),
             **context.model_dump(),
         )
+
+    @torch.inference_mode()
+    def encode_batch(self, images: torch.Tensor, names: list[str]) -> BatchEncodeResponse:
+        """Encode a batch of uploads (N, C, S, S) in one pass: each one's latent, reconstruction,
+        PSNR and out-of-distribution verdict (:meth:`input_context`), named as uploaded."""
+        self.require("encode", "encode images")
+        images = images.to(self.device)
+        with self.inference():
+            latents = self.model.encode(images).latent
+            recon = self.model.decode(latents).cpu() if self.capabilities.decode else None
+            likelihood = capable(self.model, ExactLikelihood) if self.capabilities.likelihood else None
+            bits = likelihood.bits_per_dim(images).tolist() if likelihood is not None else [None] * len(images)
+        scores = psnr(images.cpu(), recon).tolist() if recon is not None else [None] * len(images)
+        items = [
+            BatchItem(
+                name=name,
+                latent=latents[i].tolist(),
+                input=to_data_url(to_png(images[i])),
+                reconstruction=None if recon is None else to_data_url(to_png(recon[i])),
+                **self.input_context(scores[i], bits[i]).model_dump(),
+            )
+            for i, name in enumerate(names)
+        ]
+        return BatchEncodeResponse(items=items)
 
     def input_context(self, psnr_db: float | None, bits: float | None) -> InputContext:
         """How an input compares with the model's held-out data (its card): PSNR and, with a

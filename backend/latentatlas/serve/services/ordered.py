@@ -3,10 +3,13 @@ explained entropy per latent, and denoising by keeping the top latents of a nois
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import torch
 
 from latentatlas.errors import InputError, UnsupportedError
+from latentatlas.evaluation.flow import PCA, training_pca
 from latentatlas.evaluation.ordered_latents import (
     explained_entropy_share,
 )
@@ -14,6 +17,7 @@ from latentatlas.evaluation.quality import add_noise, psnr
 from latentatlas.families.base import OrderedLatents, capable
 from latentatlas.imaging import to_data_url, to_png
 from latentatlas.serve.schemas import (
+    Baseline,
     DenoiseResponse,
     EntropyResponse,
     TruncateResponse,
@@ -29,6 +33,8 @@ class OrderedLatentService:
     def __init__(self, core: ModelService) -> None:
         self.core = core
         self._entropy: EntropyResponse | None = None  # the model is frozen: measured once
+        self._pca: tuple[PCA, int] | None = None  # fitted on first use, then kept
+        self._pca_lock = threading.Lock()
 
     @classmethod
     def of(cls, core: ModelService, what: str) -> OrderedLatentService:
@@ -48,9 +54,34 @@ class OrderedLatentService:
         if bad:
             raise InputError(f"keep {bad[0]} is out of range: model {self.core.id} keeps 1..{dim} latents")
 
-    def truncate(self, images: torch.Tensor, keep: list[int], max_batch: int) -> TruncateResponse:
+    def pca(self) -> tuple[PCA, int]:
+        """The card's PCA baseline (:func:`~latentatlas.evaluation.flow.training_pca`: the same
+        training images, seed 0, as many as the card records), fitted once per model; with the
+        number of images. 409 when the model's dataset is not on this server."""
+        with self._pca_lock:
+            if self._pca is None:
+                core = self.core
+                if core.dataset is None:
+                    raise UnsupportedError(
+                        f"model {core.id} has no PCA baseline here: its dataset ({core.loaded.config.dataset.name}) is not "
+                        "available on this server to fit one"
+                    )
+                recorded = ((core.loaded.card.get("flow") or {}).get("truncation") or {}).get("pca_samples")
+                samples = recorded if isinstance(recorded, int) and recorded > 0 else None
+                self._pca = training_pca(core.dataset, core.config.latent_dim, np.random.default_rng(0), samples)
+            return self._pca
+
+    def _baseline(self, clean: torch.Tensor, source: torch.Tensor, keep: int) -> Baseline:
+        """PCA's projection of ``source`` (one image) onto the top ``keep`` axes, its PSNR against ``clean``."""
+        projected = self.pca()[0].reconstruct(source.cpu(), keep)
+        return Baseline(image=to_data_url(to_png(projected[0])), psnr=float(psnr(clean.cpu(), projected)[0]))
+
+    def truncate(
+        self, images: torch.Tensor, keep: list[int], max_batch: int, baselines: bool = False
+    ) -> TruncateResponse:
         """Encode the first image once, decode its top-C latents for every C in ``keep`` in one
-        batch; PSNR of each against the input image."""
+        batch; PSNR of each against the input image (and, with ``baselines``, PCA's top-C
+        reconstruction of it)."""
         core, model = self.core, self.core.model
         self._check_keep(keep)
         if len(keep) > max_batch:
@@ -63,10 +94,20 @@ class OrderedLatentService:
             decoded = core.decode(batch)
             scores = psnr(image.cpu().expand_as(decoded), decoded)
         results = [
-            TruncateResult(keep=c, psnr=float(scores[i]), image=to_data_url(to_png(decoded[i])))
+            TruncateResult(
+                keep=c,
+                psnr=float(scores[i]),
+                image=to_data_url(to_png(decoded[i])),
+                pca=self._baseline(image, image, c) if baselines else None,
+            )
             for i, c in enumerate(keep)
         ]
-        return TruncateResponse(input=to_data_url(to_png(image[0])), latent_dim=core.config.latent_dim, results=results)
+        return TruncateResponse(
+            input=to_data_url(to_png(image[0])),
+            latent_dim=core.config.latent_dim,
+            results=results,
+            pca_samples=self.pca()[1] if baselines else None,
+        )
 
     def entropy(self) -> EntropyResponse:
         """Explained entropy per ordered latent, its cumulative share above the smallest
@@ -87,9 +128,12 @@ class OrderedLatentService:
             )
         return self._entropy
 
-    def denoise(self, images: torch.Tensor, sigma: float, keep: int | None, seed: int) -> DenoiseResponse:
+    def denoise(
+        self, images: torch.Tensor, sigma: float, keep: int | None, seed: int, baselines: bool = False
+    ) -> DenoiseResponse:
         """Add N(0, sigma^2) noise to the first image (clipped to [0, 1]), encode it, keep the top
-        ``keep`` latents, decode; PSNRs of the noisy and denoised images against the clean one."""
+        ``keep`` latents, decode; PSNRs of the noisy and denoised images against the clean one
+        (and, with ``baselines``, PCA's projection of the noisy image onto its top ``keep`` axes)."""
         core, model = self.core, self.core.model
         keep = max(1, core.config.latent_dim // 16) if keep is None else keep
         self._check_keep([keep])
@@ -107,4 +151,6 @@ class OrderedLatentService:
             sigma=sigma,
             keep=keep,
             seed=seed,
+            pca=self._baseline(clean, noisy, keep) if baselines else None,
+            pca_samples=self.pca()[1] if baselines else None,
         )

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
-from pydantic import ValidationError
 
 from latentatlas.data.base import FactorDataset
 from latentatlas.errors import InputError, UnsupportedError
@@ -22,13 +23,22 @@ from latentatlas.evaluation.population import (
     gaussian_kl_per_dim,
     principal_plane,
 )
-from latentatlas.serve.schemas import DimFactors, DimInformation, PopulationResponse, PrincipalPlane
+from latentatlas.imaging import tile_grid, to_png
+from latentatlas.serve.array_pack import pack_arrays, unpack_arrays
+from latentatlas.serve.schemas import (
+    DimFactors,
+    DimInformation,
+    PopulationProgress,
+    PopulationResponse,
+    PrincipalPlane,
+)
 from latentatlas.serve.services.core import ModelService
 
 # A population view returns this many leading latent dims at most (an ordered flow's top ones),
 # and renders and encodes its samples this many at a time.
 POPULATION_DIMS = 16
 POPULATION_CHUNK = 256
+PLANE_BASIS = ("mean", "components", "explained_variance_ratio")  # what places any latent in the plane
 
 # Dim factors by intervention: base cells of the factor grid, levels per factor, seed.
 INTERVENTION_BASES, INTERVENTION_LEVELS, INTERVENTION_SEED = 4, 6, 0
@@ -42,6 +52,7 @@ class PopulationService:
         self._measure_lock = threading.Lock()  # one population or dim-information measurement at a time
         self._information: DimInformation | None = None  # dim_information(), measured once
         self._dim_factors: DimFactors | None = None  # dim_factors(), measured once
+        self._progress = PopulationProgress(running=False)  # the population encode under way (replaced, not changed)
 
     @classmethod
     def of(cls, core: ModelService) -> PopulationService:
@@ -54,11 +65,16 @@ class PopulationService:
             raise UnsupportedError(f"model {self.core.id}'s dataset has no generative factors: {what}")
         return dataset
 
-    def _encode_factors(self, dataset: FactorDataset, factors: np.ndarray, dims: int) -> tuple[np.ndarray, float]:
+    def _encode_factors(
+        self, dataset: FactorDataset, factors: np.ndarray, dims: int, on_chunk: Callable[[int], None] | None = None
+    ) -> tuple[np.ndarray, float]:
         """The first ``dims`` latents of the images of ``factors`` (rendered and encoded
-        POPULATION_CHUNK at a time, taking the model's lock per chunk), and the render time."""
+        POPULATION_CHUNK at a time, taking the model's lock per chunk; ``on_chunk`` told the count
+        encoded before each chunk), and the render time."""
         core, parts, render_s = self.core, [], 0.0
         for start in range(0, len(factors), POPULATION_CHUNK):
+            if on_chunk is not None:
+                on_chunk(start)
             t0 = time.perf_counter()
             images = dataset.render(factors[start : start + POPULATION_CHUNK]).to(core.device)
             render_s += time.perf_counter() - t0
@@ -67,48 +83,100 @@ class PopulationService:
         return np.concatenate(parts), render_s
 
     def population(self, n: int, seed: int) -> PopulationResponse:
-        """``n`` seeded samples of the model's dataset, encoded: their latents (the first
-        POPULATION_DIMS dims), factors, dataset indices and principal plane. Computed once per
-        (model, n, seed) and kept in the model's on-disk cache (when it has one); encoding takes
-        the model's lock per chunk of POPULATION_CHUNK, so live requests interleave. 409 without
-        generative factors."""
+        """:meth:`population_arrays` as JSON (latents rounded to 5 decimals, the plane to 6)."""
+        header, arrays = self.population_arrays(n, seed)
+        factors, levels = arrays["factors"], header["factor_levels"]
+        return PopulationResponse(
+            **{key: header[key] for key in ("n", "seed", "dims", "latent_dim", "factor_names", "seconds", "cached")},
+            indices=arrays["indices"].tolist(),
+            factors=factors.tolist(),
+            factor_values={name: [levels[name][i] for i in factors[:, k]] for k, name in enumerate(levels)},
+            latents=np.round(arrays["latents"].astype(np.float64), 5).tolist(),
+            pca=PrincipalPlane(
+                x=np.round(arrays["plane"][:, 0].astype(np.float64), 6).tolist(),
+                y=np.round(arrays["plane"][:, 1].astype(np.float64), 6).tolist(),
+                **header["pca"],
+            ),
+        )
+
+    def progress(self) -> PopulationProgress:
+        """The population encode under way, if any (read without waiting for it)."""
+        return self._progress
+
+    def population_packed(self, n: int, seed: int) -> bytes:
+        """:meth:`population_arrays` in the binary form of :mod:`~latentatlas.serve.array_pack`."""
+        return pack_arrays(*self.population_arrays(n, seed))
+
+    def population_arrays(self, n: int, seed: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """``n`` seeded samples of the model's dataset, encoded: a header (n, seed, dims, latent_dim,
+        factor_names, factor_levels: each factor's value per level, pca: the plane's mean, components
+        and explained_variance_ratio, seconds, cached) and arrays ``indices`` (n,) int32, ``factors``
+        (n, K) int32, ``latents`` (n, dims) float32 (the first POPULATION_DIMS dims) and ``plane`` (n, 2)
+        float32 (the principal plane). Computed once per (model, n, seed) and kept in the model's on-disk
+        cache (when it has one) as float32; rendered and encoded POPULATION_CHUNK at a time, taking the
+        model's lock per chunk, so live requests interleave and no more than a chunk of images is held.
+        409 without generative factors."""
         core = self.core
         dataset = self._factor_dataset("it has no population view")
         with self._measure_lock:
             name = f"n{n}-seed{seed}"
-            stored = core.cache.read("population", core.fingerprint(), name) if core.cache is not None else None
+            stored = core.cache.read_bytes("population", core.fingerprint(), name) if core.cache is not None else None
             if stored is not None:
                 try:
-                    return PopulationResponse.model_validate_json(stored).model_copy(update={"cached": True})
-                except ValidationError:  # written by another version of the server: computed again
+                    header, arrays = unpack_arrays(stored)
+                    return {**header, "cached": True}, arrays
+                except (ValueError, KeyError):  # written by another version of the server: computed again
                     pass
             started = time.perf_counter()
             factors = dataset.sample_factors(n, np.random.default_rng(seed))
             dims = min(core.config.latent_dim, POPULATION_DIMS)
-            latents, render_s = self._encode_factors(dataset, factors, dims)
+
+            def report(done: int) -> None:
+                self._progress = PopulationProgress(
+                    running=True, n=n, seed=seed, done=done, elapsed_s=round(time.perf_counter() - started, 3)
+                )
+
+            try:
+                latents, render_s = self._encode_factors(dataset, factors, dims, report)
+            finally:
+                self._progress = PopulationProgress(running=False)
             encoded = time.perf_counter()
             plane = principal_plane(latents)
-            result = PopulationResponse(
-                n=n,
-                seed=seed,
-                dims=dims,
-                latent_dim=core.config.latent_dim,
-                indices=dataset.factors_to_index(factors).tolist(),
-                factor_names=list(dataset.factor_names),
-                factors=factors.tolist(),
-                factor_values=dataset.factor_value_table(factors),
-                latents=np.round(latents, 5).tolist(),
-                pca=PrincipalPlane(**{name: np.round(np.asarray(value), 6).tolist() for name, value in plane.items()}),
-                seconds={
+            names = dataset.factor_names
+            levels = {name: np.asarray(values).tolist() for name, values in zip(names, dataset.factor_values)}
+            header = {
+                "n": n,
+                "seed": seed,
+                "dims": dims,
+                "latent_dim": core.config.latent_dim,
+                "factor_names": list(dataset.factor_names),
+                "factor_levels": levels,
+                "pca": {key: np.round(np.asarray(plane[key]), 6).tolist() for key in PLANE_BASIS},
+                "seconds": {
                     "render": render_s,
                     "encode": encoded - started - render_s,
                     "pca": time.perf_counter() - encoded,
                 },
-                cached=False,
-            )
+                "cached": False,
+            }
+            arrays = {
+                "indices": dataset.factors_to_index(factors).astype(np.int32),
+                "factors": factors.astype(np.int32),
+                "latents": latents.astype(np.float32),
+                "plane": np.stack([plane["x"], plane["y"]], axis=1).astype(np.float32),
+            }
             if core.cache is not None:
-                core.cache.write("population", core.fingerprint(), name, result.model_dump_json())
-            return result
+                core.cache.write_bytes("population", core.fingerprint(), name, pack_arrays(header, arrays))
+            return header, arrays
+
+    def dataset_grid(self, indices: list[int], columns: int) -> bytes:
+        """The dataset images at ``indices`` as one PNG, ``columns`` wide in reading order (a last row
+        that is not full ends in black cells): a population selection seen at once."""
+        images = self.core.dataset_images(indices)
+        columns = min(columns, len(indices))
+        rows = -(-len(indices) // columns)
+        blank = images.new_zeros((rows * columns - len(indices), *images.shape[1:]))
+        return to_png(tile_grid(torch.cat([images, blank]), rows, columns))
 
     def dim_information(self, n: int = 2000, seed: int = 0) -> DimInformation:
         """How much each latent dim carries, measured on ``n`` seeded dataset images (computed

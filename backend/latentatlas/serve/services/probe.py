@@ -48,7 +48,8 @@ class ProbeDecoderService:
             return self._probe, section
 
     @torch.inference_mode()
-    def _render(self, latents: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    def render(self, latents: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """Latents (N, D) rendered by the probe decoder (N, C, S, S), and its card section."""
         probe, section = self._loaded()
         parts = []
         for chunk in latents.split(DECODE_CHUNK):
@@ -57,7 +58,7 @@ class ProbeDecoderService:
         return torch.cat(parts), section
 
     def decode(self, latent: list[float]) -> ProbeDecodeResponse:
-        images, section = self._render(self.core.latents([latent]))
+        images, section = self.render(self.core.latents([latent]))
         return ProbeDecodeResponse(
             image=to_data_url(to_png(images[0])), label=probe_label(section), heldout_psnr_db=section["heldout_psnr_db"]
         )
@@ -68,7 +69,7 @@ class ProbeDecoderService:
         """/traverse's sweep (same dims, values and limits), rendered by the probe decoder."""
         base, dims, values = self.core.traversal_plan(latent, dims, steps, max_batch)
         batch = torch.from_numpy(sweep_queries(base.cpu().numpy(), dims, values)).float()
-        images, section = self._render(batch)
+        images, section = self.render(batch)
         columns = len(values[0])
         return ProbeTraverseResponse(
             image=to_data_url(to_png(tile_grid(images, len(dims), columns))),

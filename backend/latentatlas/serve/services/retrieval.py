@@ -2,9 +2,10 @@
 nearest to a latent, and traversals by retrieval (each swept latent shown as its nearest dataset
 image). What stands in for a decode when a model has none; it works for decoders too.
 
-The index is INDEX_SIZE seeded dataset images, encoded once per model and kept; distances are
-Euclidean on latents standardised by the index's own per-dim sds
-(:mod:`~latentatlas.evaluation.retrieval` says why)."""
+The index is INDEX_SIZE seeded dataset images, encoded once per model and kept, or, for a model
+that holds its own samples (saved latents, :class:`~latentatlas.families.base.SavedSamples`), those
+samples' latents, shown by their saved images or dataset rows; distances are Euclidean on latents
+standardised by the index's own per-dim sds (:mod:`~latentatlas.evaluation.retrieval` says why)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import torch
 from latentatlas.data.base import FactorDataset
 from latentatlas.errors import InputError, UnsupportedError
 from latentatlas.evaluation.retrieval import nearest, standardise, standardiser, sweep_queries
+from latentatlas.families.base import SavedSamples
 from latentatlas.imaging import tile_grid, to_data_url, to_png
 from latentatlas.serve.schemas import NearestResponse, Neighbour, RetrievalIndex, RetrievalTraverseResponse
 from latentatlas.serve.services.core import ModelService
@@ -32,7 +34,8 @@ METRIC = "Euclidean distance on latents standardised by the index's per-dim mean
 
 @dataclass(frozen=True)
 class LatentIndex:
-    """Dataset indices (N,), their standardised latents (N, D), and the standardiser."""
+    """Dataset indices (N,) (a model's own samples: sample rows), their standardised latents (N, D),
+    and the standardiser."""
 
     indices: np.ndarray
     standardised: np.ndarray
@@ -57,6 +60,8 @@ class RetrievalService:
         smaller dataset), encoded INDEX_CHUNK at a time. 409 without the capability."""
         core = self.core
         core.require("retrieval", "retrieve dataset images near a latent")
+        if isinstance(core.model, SavedSamples):
+            return self._saved_index(core.model)
         core.require("encode", "index dataset images for retrieval")
         dataset = core.dataset
         if dataset is None:
@@ -81,10 +86,35 @@ class RetrievalService:
                 self._index = LatentIndex(indices, standardise(latents, mean, scale), mean, scale)
             return self._index
 
+    def _saved_index(self, model: SavedSamples) -> LatentIndex:
+        """Every saved sample (rows 0..N-1), by its saved latent."""
+        with self._lock:
+            if self._index is None:
+                latents = model.saved_latents()
+                mean, scale = standardiser(latents)
+                self._index = LatentIndex(np.arange(len(latents)), standardise(latents, mean, scale), mean, scale)
+            return self._index
+
     def describe(self, index: LatentIndex) -> RetrievalIndex:
+        saved = isinstance(self.core.model, SavedSamples)
         return RetrievalIndex(
-            size=len(index.indices), seed=INDEX_SEED, dataset=self.core.loaded.config.dataset.name, metric=METRIC
+            size=len(index.indices),
+            seed=None if saved else INDEX_SEED,
+            dataset="the saved samples" if saved else self.core.loaded.config.dataset.name,
+            metric=METRIC,
         )
+
+    def _images(self, found: np.ndarray) -> torch.Tensor:
+        """The pictures of index entries ``found``: dataset images, or a model's saved samples' own."""
+        model = self.core.model
+        if isinstance(model, SavedSamples):
+            images = model.saved_images(found)
+            if images is not None:
+                return images
+            rows = model.saved_dataset_indices(found)
+            if rows is not None:
+                return self.core.dataset_images(rows.tolist())
+        return self.core.dataset_images(found.tolist())
 
     def nearest(self, latent: list[float], k: int) -> NearestResponse:
         """The ``k`` index images nearest to ``latent``, nearest first, with their factor values."""
@@ -94,7 +124,7 @@ class RetrievalService:
         query = standardise(self.core.latents([latent]).cpu().numpy(), index.mean, index.scale)
         positions, distances = nearest(index.standardised, query, k)
         found = index.indices[positions[0]]
-        images = self.core.dataset_images(found.tolist())
+        images = self._images(found)
         factors = self._factor_values(found)
         neighbours = [
             Neighbour(
@@ -117,7 +147,7 @@ class RetrievalService:
         queries = standardise(sweep_queries(base.cpu().numpy(), dims, values), index.mean, index.scale)
         positions, distances = nearest(index.standardised, queries, 1)
         found = index.indices[positions[:, 0]]
-        grid = tile_grid(self.core.dataset_images(found.tolist()), len(dims), columns)
+        grid = tile_grid(self._images(found), len(dims), columns)
         return RetrievalTraverseResponse(
             image=to_data_url(to_png(grid)),
             dims=dims,
@@ -130,7 +160,13 @@ class RetrievalService:
         )
 
     def _factor_values(self, found: np.ndarray) -> list[dict[str, float | str]] | None:
-        """Each found image's factor values (None for a dataset without factors)."""
+        """Each found image's factor values (None for a dataset without factors); a saved sample's
+        are its saved factor indices."""
+        model = self.core.model
+        if isinstance(model, SavedSamples):
+            names = self.core.loaded.card.get("dataset", {}).get("factor_names") or []
+            factors = model.saved_factors(found)
+            return [dict(zip(names, map(float, row))) for row in factors] if names else None
         dataset = self.core.dataset
         if not isinstance(dataset, FactorDataset):
             return None
