@@ -177,8 +177,7 @@ async function render() {
   try {
     const columns = await tracked(Promise.all(models.map(async (model, i) => {
       const reply = await encodeWith(model.id);
-      const dims = Array.from({ length: Math.min(reply.latent.length, sliderLimit(model)) }, (_, d) => d);
-      const grid = await api.traverse(model.id, reply.latent, dims, 11);
+      const grid = await api.traverse(model.id, reply.latent, model.traverse_dims, 11);
       return { col: column(model, reply, grid, PALETTE[i % PALETTE.length]), input: reply.input };
     })));
     if (generation !== state.generation) return;

@@ -6,7 +6,6 @@
 
 import { fmt } from "../lib/format.js";
 import { hasPending } from "../lib/pending.js";
-import { sliderLimit } from "./latent.js";
 
 export class TraversalView {
   /**
@@ -202,7 +201,7 @@ export class TraversalPanel {
     this.delay = delay;
     this.model = null;
     this.latent = null;
-    this.dims = null; // the dims shown, in order (null: every slider dim)
+    this.dims = null; // the dims shown, in order (null: the model's traverse_dims, the server's default)
     this.timer = 0;
     this.loading = 0; // grids being drawn
     this.abort = null;
@@ -246,9 +245,9 @@ export class TraversalPanel {
     this.view.setFactors(names);
   }
 
-  /** Show the rows of `dims`, in order (null: every slider dim). */
+  /** Show the rows of `dims`, in order (null: the model's default rows). */
   setDims(dims) {
-    this.dims = dims;
+    this.dims = dims && this.model ? dims.slice(0, this.model.traverse_dims.length) : dims;
     this.schedule(0);
   }
 
@@ -276,7 +275,7 @@ export class TraversalPanel {
     if (decoder.busy) return this.schedule(150); // while the user drags, the live decode goes first
     this.abort?.abort();
     const abort = (this.abort = new AbortController());
-    const dims = this.dims ?? Array.from({ length: sliderLimit(model) }, (_, d) => d);
+    const dims = this.dims ?? model.traverse_dims;
     this.loading += 1;
     try {
       const grid = await decoder.traverse(model, latent.slice(), dims, this.steps, { signal: abort.signal });

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from latentatlas.serve.schemas.models import DimName, TraverseRequest
+from latentatlas.serve.schemas.models import DimName, MetricValues, TraverseRequest
 
 
 class TraverseExportRequest(TraverseRequest):
@@ -32,4 +32,4 @@ class MetricTables(BaseModel):
     matrices: dict[str, list[list[int]] | list[list[float]]] = Field(
         description="infomec_nmi, dci_importance, mig_mutual_info (nats), factor_vae_votes: K x D each"
     )
-    values: dict[str, float | dict[str, int | float]] = Field(description="the scalar metrics, as in the card")
+    values: MetricValues = Field(description="the scalar metrics, as in the card")

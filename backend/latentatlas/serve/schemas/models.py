@@ -34,13 +34,19 @@ class MetricBaselines(BaseModel):
     )
 
 
+MetricValues = dict[str, float | dict[str, int | float | dict[str, float | list[int]]]]
+"""A card's scalar metrics: a score (mig), a group of them (infomec.infom), or a group with
+nested subsets (med.top1 = {disentanglement, completeness, dims})."""
+
+
 class ModelMetrics(BaseModel):
     """A model's disentanglement metrics, as ``latentatlas evaluate`` or a metrics job
     wrote them into its card (``latentatlas.evaluation.disentanglement.evaluate_model``)."""
 
-    values: dict[str, float | dict[str, int | float]] = Field(
+    values: MetricValues = Field(
         description="mig, dci, dci_fast, sap, sap_continuous, modularity, explicitness_train/test, infomec, "
-        "factor_vae, factor_vae_corrected, beta_vae"
+        "factor_vae, factor_vae_corrected, beta_vae, med (with top-k MED: med.top<k> = {disentanglement, "
+        "completeness, dims})"
     )
     matrices: dict[str, list[list[int]] | list[list[float]] | list[bool]] = Field(
         description="infomec_nmi (K x D), infomec_active (D), dci_importance (D x K), mig_mutual_info (D x K, nats), "
@@ -48,6 +54,7 @@ class ModelMetrics(BaseModel):
     )
     factor_names: list[str]
     latent_dim: int = Field(description="latents scored (an ordered model's top ones)")
+    left_out: list[str] = Field([], description="catalogue metrics not computed (evaluate --leave-out)")
     latents_scored: str = Field("all", description='"all", or e.g. "the top 10 of 1024 ordered latents" (EOFlow)')
     samples: int = Field(description="factor samples rendered and encoded; the first train_rows are the train split")
     train_rows: int
@@ -114,6 +121,10 @@ class ModelInfo(BaseModel):
         description="models with ordered latents: top-C decoding (/truncate, /denoise) decodes the latent with its "
         "first C entries kept and every later entry set to this value (the prior's mode, 0 for EOFlow's standard "
         "normal base), so a client can truncate a latent itself; null for other models",
+    )
+    traverse_dims: list[int] = Field(
+        description="the dims a traversal shows unless asked for others (at most 16): every dim of a small latent, "
+        "an ordered model's leading ones, else the most variable ones (largest latent sd)"
     )
     keep_grid: list[int] | None = Field(
         None,
@@ -211,8 +222,8 @@ class TraverseRequest(BaseModel):
     dims: list[int] | None = Field(
         None,
         max_length=4096,
-        description="default: the first min(latent_dim, 16) dimensions (every dimension of a small latent; "
-        "the 16 most important of an ordered flow), fewer if that many rows would exceed the decode limit",
+        description="default: the model's traverse_dims (every dimension of a small latent, the 16 most important "
+        "of an ordered flow, else the 16 most variable), fewer if that many rows would exceed the decode limit",
     )
     steps: int = Field(11, ge=2, le=64, description="columns for continuous latents (QLAE rows use the codebook)")
 

@@ -40,10 +40,6 @@ Part = TypeVar("Part")
 # Decodes per turn of a model's lock: larger batches are split so that other requests interleave.
 DECODE_CHUNK = 64
 
-# Traversals without ``dims`` sweep this many leading dimensions at most (every dimension of a
-# small latent; the most important ones of an ordered flow, whose latent is the image's size).
-DEFAULT_TRAVERSE_DIMS = 16
-
 # A traversal sweeps a continuous dim over mean +- SWEEP_SD latent sds.
 SWEEP_SD = 3.0
 
@@ -311,9 +307,9 @@ class ModelService:
         base = self.latents([latent])[0]
         dim = self.config.latent_dim
         if dims is None:
-            # the leading dims, as many rows as the decode limit allows (at least one)
+            # the description's default rows, as many as the decode limit allows (at least one)
             columns = len(self.traversal_values(0, steps))
-            dims = list(range(max(1, min(dim, DEFAULT_TRAVERSE_DIMS, max_batch // columns))))
+            dims = self.description.traverse_dims[: max(1, max_batch // columns)]
         if not dims:
             raise InputError("dims is empty: give at least one latent dimension")
         bad = [d for d in dims if not 0 <= d < dim]

@@ -33,6 +33,21 @@ def with_folder_additions(capabilities: Capabilities, folder: Path | None) -> Ca
     return capabilities
 
 
+DEFAULT_TRAVERSE_DIMS = 16
+"""Rows a traversal shows by default (the API's and the app's): every dimension of a small latent."""
+
+
+def default_traverse_dims(latent_std: np.ndarray, ordered: bool) -> list[int]:
+    """The dims a traversal sweeps unless asked for others, at most :data:`DEFAULT_TRAVERSE_DIMS`:
+    every dim of a small latent; an ordered model's leading (most important) ones; otherwise the
+    most variable ones (largest latent sd on the training data, e.g. a contrastive backbone's
+    hundreds), in index order."""
+    dim = len(latent_std)
+    if dim <= DEFAULT_TRAVERSE_DIMS or ordered:
+        return list(range(min(dim, DEFAULT_TRAVERSE_DIMS)))
+    return sorted(int(d) for d in np.argsort(-latent_std, kind="stable")[:DEFAULT_TRAVERSE_DIMS])
+
+
 class ModelDescription:
     """A model as the API describes it: id, configs, (sanitised) card, capabilities, latent
     statistics, codebooks and the ensemble it belongs to."""
@@ -62,6 +77,7 @@ class ModelDescription:
         self.latent_min = stats.get("min", list(self.latent_mean - 3 * self.latent_std))
         self.latent_max = stats.get("max", list(self.latent_mean + 3 * self.latent_std))
         self.posterior_scale = stats.get("posterior_scale")
+        self.traverse_dims = default_traverse_dims(self.latent_std, self.capabilities.ordered)
         self._facts: CardFacts | None = None
 
     @classmethod
@@ -149,6 +165,7 @@ class ModelDescription:
             capabilities=self.capabilities,
             ensemble=self.ensemble,
             truncation_fill=self.truncation_fill,
+            traverse_dims=self.traverse_dims,
             **self._keep_grids(card),
         )
 
