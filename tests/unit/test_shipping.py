@@ -25,6 +25,7 @@ HEADS = {
     "simsiam": {"projector_dim": 32, "predictor_hidden": 8},
     "barlow": {"projector_dim": 32},
     "ae": {},
+    "factorvae": {"discriminator_layers": 2, "discriminator_width": 16},
 }
 
 
@@ -54,6 +55,17 @@ def test_a_shipped_contrastive_encoder_keeps_its_backbone_in_float16_and_encodes
     with torch.inference_mode():
         expected, got = trained.encode(images).latent, loaded.encode(images).latent
     assert torch.allclose(got, expected, atol=2e-2 * float(expected.abs().max()))
+
+
+def test_a_shipped_factorvae_leaves_its_discriminator_out_and_decodes_as_trained(tmp_path):
+    folder, trained = _saved(tmp_path, "factorvae")
+    assert CliRunner().invoke(app, ["ship", str(folder)]).exit_code == 0
+    shipped = load_file(str(folder / WEIGHTS_FILE))
+    assert shipped and not any(key.startswith("discriminator.") for key in shipped)
+    latents = torch.randn(4, 8, generator=torch.Generator().manual_seed(2))
+    with torch.inference_mode():
+        expected, got = trained.decode(latents), load_model_folder(folder).model.decode(latents)
+    assert torch.allclose(got, expected, atol=2e-2)
 
 
 def test_a_family_without_training_only_parts_ships_every_weight(tmp_path):

@@ -95,8 +95,10 @@ def discriminator_loss(joint_logits: torch.Tensor, permuted_logits: torch.Tensor
 
 class FactorVAE(GaussianVAE):
     """FactorVAE: the Gaussian VAE plus a total-correlation discriminator (see the module
-    docstring). The discriminator is part of the model (saved with it) but only trains itself."""
+    docstring). The discriminator is part of the model (saved with it, so training resumes) but
+    only trains itself: a shipped folder leaves it out (``training_only``)."""
 
+    training_only: ClassVar[tuple[str, ...]] = ("discriminator.",)
     config: FactorVAEConfig
 
     def __init__(self, config: FactorVAEConfig) -> None:
