@@ -16,7 +16,9 @@ from latentatlas.nets.config import NetConfig
 # FAMILY_MODULES only while it is empty, so a direct import first would hide the other families.
 families()
 
-from latentatlas.families.strkm import STRKM, STRKMConfig, STRKMTrainer, geoopt, kpca_loss  # noqa: E402
+from latentatlas.families.strkm import STRKM, STRKMConfig, STRKMTrainer, _geoopt, kpca_loss  # noqa: E402
+
+geoopt = _geoopt()
 
 NET = NetConfig(image_size=16, channels=1, widths=(8, 8), hidden=32)
 

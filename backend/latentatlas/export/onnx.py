@@ -31,7 +31,6 @@ import torch
 from pydantic import BaseModel, Field, ValidationError
 
 from latentatlas.data import load_dataset
-from latentatlas.export.browser_graph import browser_graph
 from latentatlas.families import LatentModel, get_family
 from latentatlas.store.folders import (
     CONFIG_FILE,
@@ -240,6 +239,8 @@ def export_onnx(
                 reference = module(inputs)
             own = model.onnx_graph(name)
             if own is not None:  # the graph the model runs, in the browser's convention (checked like an export)
+                from latentatlas.export.browser_graph import browser_graph  # onnx: imported when a graph is built
+
                 data, input_name, output_name = browser_graph(own, name)
                 tmp = path.with_name(f".{path.name}.tmp")
                 tmp.write_bytes(data)

@@ -84,6 +84,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from types import ModuleType
 from typing import Literal
 
 import numpy as np
@@ -104,10 +105,17 @@ from latentatlas.families.base import (
 )
 from latentatlas.nets.blocks import ConvDecoder, ConvEncoder
 
-with warnings.catch_warnings():
-    # geoopt 0.5.1 decorates helpers with torch.jit.script, which torch 2.13 deprecates (it still works).
-    warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=DeprecationWarning)
-    import geoopt
+
+def _geoopt() -> ModuleType:
+    """geoopt, imported when a St-RKM is built (not when the family is only listed: it pulls in
+    scipy.optimize, most of a server's start-up otherwise)."""
+    with warnings.catch_warnings():
+        # geoopt 0.5.1 decorates helpers with torch.jit.script, which torch 2.13 deprecates (it still works).
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=DeprecationWarning)
+        import geoopt
+    module: ModuleType = geoopt
+    return module
+
 
 ReconLoss = Literal["deterministic", "noisyU", "splitloss"]
 PixelLoss = Literal["bce", "mse"]
@@ -206,6 +214,7 @@ class STRKM(LatentModel, PriorSampling):
         features, latents, components = config.feature_dim, config.latent_dim, config.prior_components
         self.encoder = ConvEncoder(config.net, features)
         self.decoder = ConvDecoder(config.net, features)
+        geoopt = _geoopt()
         self.U = geoopt.ManifoldParameter(
             nn.init.orthogonal_(torch.empty(features, latents)), manifold=geoopt.Stiefel(canonical=True)
         )
@@ -333,6 +342,7 @@ class STRKMTrainer(Trainer):
     clipped gradients) and Riemannian (Cayley) Adam on U, both every step as in the paper."""
 
     def __init__(self, model: STRKM, config: TrainConfig) -> None:
+        geoopt = _geoopt()
         if not isinstance(model.U, geoopt.ManifoldParameter):
             raise TypeError(
                 "St-RKM's U must be a geoopt.ManifoldParameter (was the model converted in a way that dropped it?)"

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from latentatlas.metrics.factorvae import (
     IMAGES_PER_CALL,
@@ -42,6 +41,8 @@ def compute_beta_vae(
     """
     rng = np.random.default_rng(seed)
     train_x, train_y = _difference_features(represent, dataset, batch_size, num_train, rng)
+    from sklearn.linear_model import LogisticRegression  # here: the CLI and server start without sklearn
+
     model = LogisticRegression(random_state=seed).fit(train_x, train_y)
     eval_x, eval_y = _difference_features(represent, dataset, batch_size, num_eval, rng)
     return BetaVAEResult(

@@ -12,7 +12,6 @@ from functools import cached_property
 from typing import Any, Literal, Protocol
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from latentatlas.metrics._mi import DiscreteInfo, histogram_mutual_info
 from latentatlas.metrics.betavae import compute_beta_vae
@@ -176,6 +175,8 @@ factor_vae_corrected = _factor_vae_metric("factor_vae_corrected", compute_factor
 def beta_vae(
     represent: Representation[RenderedT], dataset: GroundTruthDataset[RenderedT], seed: int, votes: Votes
 ) -> Output:
+    from sklearn.exceptions import ConvergenceWarning
+
     with warnings.catch_warnings():
         # The reference's LogisticRegression() stops at lbfgs' default 100 iterations.
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from joblib import Parallel, delayed
-from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
 # scikit-learn's tree splitter seeds itself with one
 # random_state.randint(0, RAND_R_MAX) per tree (sklearn/tree/_utils.pxd).
@@ -55,6 +58,8 @@ def compute_dci(
     parallel over ``n_jobs`` processes with the reference's exact results.
     ``on_progress(fraction)`` is called as each factor's fit completes.
     """
+    from sklearn.ensemble import GradientBoostingClassifier  # here: the CLI and server start without sklearn
+
     n_factors = y_train.shape[1]
     trees = np.array([_trees_per_stage(y_train[:, k]) for k in range(n_factors)])
     states = _replayed_global_states(seed, trees * GradientBoostingClassifier().n_estimators)
@@ -97,6 +102,8 @@ def compute_dci_fast(
     normalised per factor.  An approximation of compute_dci that runs in
     seconds (Eastwood & Williams, ICLR 2018).
     """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
     fits = []
     for k in range(y_train.shape[1]):
         model = HistGradientBoostingClassifier(random_state=seed, **_FAST_PARAMS)
@@ -185,6 +192,8 @@ def _fit_gbt(
     labels_test: np.ndarray,
     random_state: np.random.RandomState,
 ) -> tuple[np.ndarray, float, float]:
+    from sklearn.ensemble import GradientBoostingClassifier
+
     model = GradientBoostingClassifier(random_state=random_state)
     model.fit(z_train, labels_train)
     return (

@@ -10,9 +10,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 from scipy.special import digamma
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import log_loss
 
 from latentatlas.metrics._mi import encode_columns, entropies, mutual_info_matrix
 
@@ -124,6 +121,10 @@ def _one_hot(codes: np.ndarray, cards: np.ndarray) -> sparse.csr_matrix:
 
 
 def _infoe(features: np.ndarray | sparse.csr_matrix, sources: np.ndarray, cards: np.ndarray) -> float:
+    from sklearn.exceptions import ConvergenceWarning  # here: the CLI and server start without sklearn
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss
+
     scores = np.empty(sources.shape[1])
     for i in range(sources.shape[1]):
         model = LogisticRegression(C=np.inf, class_weight="balanced", max_iter=100)

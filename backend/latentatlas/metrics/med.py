@@ -10,9 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from joblib import Parallel, delayed
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
 from latentatlas.metrics._mi import NUM_BINS, histogram_mutual_info
 from latentatlas.metrics.dci import completeness, disentanglement, specificity
@@ -133,6 +130,8 @@ def _informativeness(
     z_train: np.ndarray, y_train: np.ndarray, z_test: np.ndarray, y_test: np.ndarray, n_jobs: int
 ) -> tuple[float, float]:
     """Mean over factors of the train and test accuracy of a logistic regression z -> y_k."""
+    from sklearn.preprocessing import StandardScaler  # here: the CLI and server start without sklearn
+
     scaler = StandardScaler().fit(z_train)
     x_train, x_test = scaler.transform(z_train), scaler.transform(z_test)
     fits = Parallel(n_jobs=n_jobs)(
@@ -145,6 +144,9 @@ def _informativeness(
 def _accuracies(
     x_train: np.ndarray, labels_train: np.ndarray, x_test: np.ndarray, labels_test: np.ndarray
 ) -> tuple[float, float]:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
     with warnings.catch_warnings():
         # The reference stops at lbfgs's 100 iterations, converged or not.
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import rankdata
-from sklearn.linear_model import LogisticRegression
 
 from latentatlas.metrics._mi import NUM_BINS, histogram_mutual_info
 
@@ -60,6 +58,8 @@ def compute_explicitness(
     one-vs-rest ROC-AUC averaged over classes, on train and on test rows
     (Ridgeway & Mozer, NeurIPS 2018; disentanglement_lib protocol).
     """
+    from sklearn.linear_model import LogisticRegression  # here: the CLI and server start without sklearn
+
     mean = z_train.mean(axis=0)
     std = z_train.std(axis=0)
     std[std == 0] = 1.0
@@ -85,6 +85,8 @@ def _macro_auc(labels: np.ndarray, classes: np.ndarray, proba: np.ndarray) -> fl
 
     Classes without positives or without negatives among ``labels`` are left out.
     """
+    from scipy.stats import rankdata  # here: the CLI and server start without scipy.stats
+
     positive = labels[:, None] == classes[None, :]
     n_pos = positive.sum(axis=0)
     n_neg = labels.shape[0] - n_pos

@@ -1,0 +1,36 @@
+"""What `latentatlas serve` imports before it answers /readyz: neither scikit-learn, scipy.stats,
+scipy.optimize (geoopt's), nor onnx, which together took over a second of the start-up on this
+machine (bench/startup_memory.py); the metrics, St-RKM's optimiser and the ONNX graphs import them
+when first used."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BACKEND = Path(__file__).resolve().parents[2] / "backend"
+HEAVY = ("sklearn", "scipy.stats", "scipy.optimize", "geoopt", "onnx")
+PROBE = f"""
+import json, sys
+from pathlib import Path
+import torch
+import latentatlas.cli
+from latentatlas.serve.app import create_app
+from latentatlas.serve.registry import ModelRegistry
+ModelRegistry(Path(sys.argv[1]), torch.device("cpu"))  # indexing every shipped folder
+print(json.dumps(sorted(name for name in {HEAVY!r} if name in sys.modules)))
+"""
+
+
+def test_the_cli_and_server_start_without_the_heavy_libraries():
+    models = BACKEND.parent / "models"
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, str(models)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(BACKEND), "OMP_NUM_THREADS": "1"},
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
