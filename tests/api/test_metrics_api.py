@@ -91,6 +91,10 @@ def test_job_computes_the_metrics_beside_the_card(vae_job, jobs_client, ids, met
         "med.completeness",
         "med.informativeness_train",
         "med.informativeness_test",
+        "med.top1.disentanglement",
+        "med.top1.completeness",
+        "med.top2.disentanglement",
+        "med.top2.completeness",
         "factor_vae.eval_accuracy",
         "factor_vae_corrected.eval_accuracy",
         "beta_vae.eval_accuracy",
@@ -183,6 +187,31 @@ def test_a_cancelled_job_stops_and_writes_nothing(jobs_client, ids, metrics_dir,
     # Cancelling a finished job changes nothing; an unknown job is 404.
     assert jobs_client.delete(f"/api/jobs/{job_id}").json()["status"] == "cancelled"
     assert jobs_client.delete("/api/jobs/no-such-job").status_code == 404
+
+
+def test_a_cancel_sets_the_jobs_stop_flag_at_once(jobs_client, ids, monkeypatch):
+    """The flag a job's worker processes poll (exact DCI's trees, between boosting stages) is set
+    by the DELETE itself, not at the work's next progress report."""
+    started, seen = threading.Event(), []
+
+    def flagged_work(service, samples, seed, votes, n_jobs, state_dir):
+        def work(progress):
+            started.set()
+            for _ in range(400):  # no progress report: only the flag can end this loop early
+                if progress.stop():
+                    seen.append(True)
+                    progress(0.5, "stopping")  # raises: the cancel was asked for
+                time.sleep(0.025)
+            raise AssertionError("the stop flag was never set")
+
+        return work
+
+    monkeypatch.setattr(metrics_router, "metrics_work", flagged_work)
+    job_id = jobs_client.post(f"/api/models/{ids.qlae}/metrics").json()["job_id"]
+    assert started.wait(10)
+    assert jobs_client.delete(f"/api/jobs/{job_id}").status_code == 200
+    job = wait_for(jobs_client, job_id)[-1]
+    assert job["status"] == "cancelled" and seen == [True]
 
 
 def test_unknown_model_and_job_are_404(jobs_client):

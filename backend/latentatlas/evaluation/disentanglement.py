@@ -229,6 +229,7 @@ def evaluate_model(
     write_card: bool = True,
     dci_baselines: bool = False,
     leave_out: tuple[str, ...] = (),
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict:
     """Every disentanglement metric of a model folder (or a loaded model) on its dataset.
 
@@ -245,6 +246,7 @@ def evaluate_model(
     score gets its null and ceiling (``metrics.baselines``), exact DCI only with
     ``dci_baselines`` (four more fits). ``leave_out`` names catalogue metrics not computed (e.g.
     exact DCI, whose trees take hours on a CPU for a few hundred latents); the result lists them.
+    ``should_stop`` ends exact DCI's fits within a boosting stage (a cancelled job's StopFlag).
 
     Returns the ``"metrics"`` entry (values, matrices, factor names, sample and vote
     counts, seed, seconds per stage); with ``write_card`` it is also written into the
@@ -302,6 +304,7 @@ def evaluate_model(
                 n_jobs=n_jobs,
                 with_matrices=True,
                 on_progress=tracker.within,
+                should_stop=should_stop,
             ),
         )
         matrices = result.pop("matrices") | matrices  # exact DCI's importances win over dci_fast's

@@ -51,6 +51,7 @@ class Split:
     discrete_latents: bool = False
     on_progress: Callable[[float], None] | None = None
     med_topk: tuple[int, ...] | None = None  # None: the reported ones (med.REPORTED_TOPK)
+    should_stop: Callable[[], bool] | None = None  # exact DCI polls it between boosting stages
 
     @cached_property
     def mutual_info(self) -> DiscreteInfo:
@@ -90,6 +91,7 @@ def dci(split: Split) -> Output:
         n_jobs=split.n_jobs,
         seed=split.seed,
         on_progress=split.on_progress,
+        should_stop=split.should_stop,
     )
     return {"dci": _dci_dict(dci)}, {"dci_importance": dci.importance_matrix.tolist()}
 

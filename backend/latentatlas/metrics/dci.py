@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from joblib import Parallel, delayed
 
+from latentatlas.stopping import Stopped
+
 if TYPE_CHECKING:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -41,6 +43,7 @@ def compute_dci(
     n_jobs: int = 2,
     seed: int = 0,
     on_progress: Callable[[float], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> DCIResult:
     """DCI with scikit-learn GradientBoostingClassifier (defaults) per factor.
 
@@ -56,7 +59,10 @@ def compute_dci(
     global stream, so the stream state at the start of every factor is known in
     advance: each factor gets its own replayed RandomState and the fits run in
     parallel over ``n_jobs`` processes with the reference's exact results.
-    ``on_progress(fraction)`` is called as each factor's fit completes.
+    ``on_progress(fraction)`` is called as each factor's fit completes. ``should_stop`` (picklable,
+    e.g. a :class:`~latentatlas.stopping.StopFlag`) is polled after every boosting stage in the
+    workers: once it is True every fit ends at its next stage and this raises
+    :class:`~latentatlas.stopping.Stopped`.
     """
     from sklearn.ensemble import GradientBoostingClassifier  # here: the CLI and server start without sklearn
 
@@ -65,10 +71,13 @@ def compute_dci(
     states = _replayed_global_states(seed, trees * GradientBoostingClassifier().n_estimators)
     largest_first = np.argsort(-trees, kind="stable")
     fits = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-        delayed(_fit_factor)(k, z_train, y_train[:, k], z_test, y_test[:, k], states[k]) for k in largest_first.tolist()
+        delayed(_fit_factor)(k, z_train, y_train[:, k], z_test, y_test[:, k], states[k], should_stop)
+        for k in largest_first.tolist()
     )
     by_factor = {}
     for k, fit in fits:
+        if should_stop is not None and should_stop():
+            raise Stopped("exact DCI was stopped")
         by_factor[k] = fit
         if on_progress is not None:
             on_progress(len(by_factor) / n_factors)
@@ -82,9 +91,10 @@ def _fit_factor(
     z_test: np.ndarray,
     labels_test: np.ndarray,
     random_state: np.random.RandomState,
+    should_stop: Callable[[], bool] | None = None,
 ) -> tuple[int, tuple[np.ndarray, float, float]]:
     """``_fit_gbt`` tagged with its factor (results arrive in completion order)."""
-    return k, _fit_gbt(z_train, labels_train, z_test, labels_test, random_state)
+    return k, _fit_gbt(z_train, labels_train, z_test, labels_test, random_state, should_stop)
 
 
 def compute_dci_fast(
@@ -191,11 +201,13 @@ def _fit_gbt(
     z_test: np.ndarray,
     labels_test: np.ndarray,
     random_state: np.random.RandomState,
+    should_stop: Callable[[], bool] | None = None,
 ) -> tuple[np.ndarray, float, float]:
     from sklearn.ensemble import GradientBoostingClassifier
 
     model = GradientBoostingClassifier(random_state=random_state)
-    model.fit(z_train, labels_train)
+    # sklearn's monitor runs after every stage; True ends the fit there (no effect while False)
+    model.fit(z_train, labels_train, monitor=None if should_stop is None else lambda *_: should_stop())
     return (
         np.abs(model.feature_importances_),
         float(np.mean(model.predict(z_train) == labels_train)),

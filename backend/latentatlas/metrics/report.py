@@ -119,6 +119,7 @@ def compute_metrics(
     with_matrices: bool = False,
     on_progress: Callable[[float], None] | None = None,
     med_topk: Iterable[int] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     """Compute the requested metrics (names of the catalogue's latents and codes entries,
     METRIC_NAMES; default DEFAULT_METRICS) as a JSON-able dict, each by its catalogue entry's
@@ -137,7 +138,8 @@ def compute_metrics(
     I(s_i; z_j) / H(s_i) and ``infomec_active`` (D,) bool.
     ``med_topk`` adds MED over each factor's k most informative latents for every k given
     (``"top<k>"`` under ``"med"``); None (the default) gives the ones cards report
-    (``med.REPORTED_TOPK``), ``()`` none.
+    (``med.REPORTED_TOPK``), ``()`` none. ``should_stop`` (picklable) ends exact DCI's fits
+    within a boosting stage once it is True (:class:`~latentatlas.stopping.Stopped` is raised).
     """
     z, y, train_rows = validate_inputs(z, y, train_rows)
     names = _requested(metrics)
@@ -151,6 +153,7 @@ def compute_metrics(
         discrete_latents,
         on_progress,
         None if med_topk is None else tuple(med_topk),
+        should_stop,
     )
     result: dict[str, Any] = {}
     matrices: dict[str, list[Any]] = {}

@@ -2,7 +2,8 @@
 
 A small in-process manager with no web imports: ``submit(key, work)`` runs
 ``work(progress)`` in a thread, where ``progress(fraction, stage)`` records how far it
-got. At most ``max_active`` jobs are queued or running at once (``JobLimitError``
+got and ``progress.stop`` is the job's :class:`~latentatlas.stopping.StopFlag`, set by a
+cancel, for work whose worker processes should stop mid-computation (exact DCI's trees). At most ``max_active`` jobs are queued or running at once (``JobLimitError``
 beyond); a submission for a key whose job is still active joins that job. Finished
 jobs are kept (the newest ``keep_finished``) so their results can still be polled.
 """
@@ -12,8 +13,11 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import shutil
+import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,13 +26,28 @@ from typing import Any, Literal
 from joblib import parallel_config
 
 from latentatlas.errors import JobLimitError
+from latentatlas.stopping import StopFlag, Stopped
 
 log = logging.getLogger("latentatlas.jobs")
 
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 JOB_RETRY_AFTER_SECONDS = JobLimitError.retry_after_seconds
 """What a 429 (too many active jobs) tells the client to wait before trying again (Retry-After)."""
-Work = Callable[[Callable[[float, str], None]], Any]
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """What a job's work gets: ``progress(fraction, stage)`` records how far it got (and raises
+    :class:`JobCancelled` once a cancel was asked for); ``stop`` is set by that cancel at once."""
+
+    report: Callable[[float, str], None]
+    stop: StopFlag
+
+    def __call__(self, fraction: float, stage: str) -> None:
+        self.report(fraction, stage)
+
+
+Work = Callable[[JobProgress], Any]
 
 
 PARENT_POLL_SECONDS = 0.5
@@ -77,6 +96,8 @@ class JobManager:
         self.keep_finished = keep_finished
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
+        self._flags = Path(tempfile.mkdtemp(prefix="latentatlas-jobs-"))  # one stop flag per running job
+        weakref.finalize(self, shutil.rmtree, self._flags, ignore_errors=True)
 
     def submit(self, key: str, work: Work) -> tuple[Job, bool]:
         """Start ``work`` for ``key`` (or join its active job); returns (job snapshot, joined)."""
@@ -114,7 +135,11 @@ class JobManager:
             if job.active:
                 job.cancel_requested = True
                 job.stage = f"cancelling (at the end of: {job.stage})"
+                self._stop_flag(job).set()
             return replace(job)
+
+    def _stop_flag(self, job: Job) -> StopFlag:
+        return StopFlag(self._flags / job.id)
 
     def _run(self, job: Job, work: Work) -> None:
         def progress(fraction: float, stage: str) -> None:
@@ -130,8 +155,8 @@ class JobManager:
                 raise JobCancelled
             # joblib's worker processes (loky) watch this process and exit when it is gone (SIGKILL included)
             with parallel_config(backend="loky", initializer=exit_with_parent, initargs=(os.getpid(),)):
-                result = work(progress)
-        except JobCancelled:
+                result = work(JobProgress(progress, self._stop_flag(job)))
+        except (JobCancelled, Stopped):
             log.info("job %s (%s) cancelled", job.id, job.key)
             with self._lock:
                 job.status, job.stage = "cancelled", "cancelled"
@@ -142,6 +167,8 @@ class JobManager:
         else:
             with self._lock:
                 job.status, job.progress, job.stage, job.result = "done", 1.0, "done", result
+        finally:
+            self._stop_flag(job).clear()
 
     def _public(self, message: str) -> str:
         """An error message as clients see it: the server's folders named by their setting, never by path."""

@@ -11,19 +11,20 @@ from typing import TYPE_CHECKING
 
 from latentatlas.data.base import FactorDataset
 from latentatlas.errors import InputError
+from latentatlas.serve.jobs import JobProgress
 from latentatlas.serve.schemas import ModelMetrics
 from latentatlas.serve.services.core import ModelService
 from latentatlas.store.folders import CARD_FILE
 
 if TYPE_CHECKING:  # the metrics (scikit-learn, seconds to import) load with the first job, not with the server
-    from latentatlas.evaluation.disentanglement import Progress, VoteCounts
+    from latentatlas.evaluation.disentanglement import VoteCounts
 
 log = logging.getLogger("latentatlas.serve")
 
 
 def metrics_work(
     service: ModelService, samples: int, seed: int, votes: VoteCounts, n_jobs: int, state_dir: Path | None = None
-) -> Callable[[Progress], ModelMetrics]:
+) -> Callable[[JobProgress], ModelMetrics]:
     """The work of a metrics job: checked now (InputError, 422 without generative factors), run later.
 
     It encodes with the service's model without its lock (inference is read-only), so live
@@ -36,10 +37,12 @@ def metrics_work(
         raise InputError(f"model {service.id}'s dataset has no generative factors: its metrics cannot be computed")
     loaded = service.loaded
 
-    def work(progress: Progress) -> ModelMetrics:
+    def work(progress: JobProgress) -> ModelMetrics:
         from latentatlas.evaluation.disentanglement import evaluate_model, save_metrics_run
 
-        metrics = evaluate_model(loaded, samples, seed, votes, progress, n_jobs=n_jobs, write_card=False)
+        metrics = evaluate_model(
+            loaded, samples, seed, votes, progress, n_jobs=n_jobs, write_card=False, should_stop=progress.stop
+        )
         try:
             path = save_metrics_run(loaded.folder, metrics, state_dir)
             log.info("model %s: metrics run written to %s", service.id, path)
