@@ -200,3 +200,52 @@ def test_cli_compare_tabulates_the_cards(cli_run, folders, tmp_path):
     assert cells[5] == f"{card['metrics']['values']['infomec']['infom']:.3f}"
     missing = CliRunner().invoke(app, ["compare", str(tmp_path)])
     assert missing.exit_code == 2 and "no card.json" in missing.output
+
+
+def test_add_scores_a_missing_metric_on_the_cards_own_samples_and_keeps_the_rest(folders, tmp_path):
+    """``evaluate --add med`` on a card scored without MED: MED (and top-k MED) with its null and
+    ceiling join the card; every other score, null and ceiling stays; the same MED as a full
+    evaluation on those samples gives."""
+    import shutil
+
+    folder = tmp_path / "vae"
+    shutil.copytree(folders["vae"], folder)
+    full = evaluate_model(folder, samples=SAMPLES, votes=VOTES, n_jobs=1, write_card=False)
+    without = evaluate_model(folder, samples=SAMPLES, votes=VOTES, n_jobs=1, leave_out=("med", "dci"))
+    assert "med" not in without["values"]
+    result = CliRunner().invoke(app, ["evaluate", str(folder), "--add", "med", "--threads", "1", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "added med" in result.output and "med.top1.disentanglement" in result.output
+    card = _strict_json(folder / "card.json")["metrics"]
+    assert flatten_scores({"med": card["values"]["med"]}) == pytest.approx(
+        flatten_scores({"med": full["values"]["med"]})
+    )
+    assert card["values"]["med"]["top1"]["dims"] == full["values"]["med"]["top1"]["dims"]
+    assert {key: card["values"][key] for key in without["values"]} == without["values"]
+    for part in ("null_mean", "ceiling"):
+        assert {k: v for k, v in card["baselines"][part].items() if not k.startswith("med.")} == without["baselines"][
+            part
+        ]
+        assert card["baselines"][part]["med.top1.disentanglement"] == pytest.approx(
+            full["baselines"][part]["med.top1.disentanglement"]
+        )
+    assert card["left_out"] == ["dci"] and card["added"][0]["metrics"] == ["med"]
+
+
+def test_add_refuses_what_it_cannot_add(folders, tmp_path):
+    import shutil
+
+    folder = tmp_path / "vae"
+    shutil.copytree(folders["vae"], folder)
+    (folder / "card.json").write_text(
+        json.dumps({k: v for k, v in _strict_json(folder / "card.json").items() if k != "metrics"})
+    )
+    runner = CliRunner()
+    no_metrics = runner.invoke(
+        app, ["evaluate", str(folder), "--add", "med", "--device", "cpu"], env={"COLUMNS": "200"}
+    )
+    assert no_metrics.exit_code != 0 and "has no metrics to add to" in no_metrics.output
+    voted = runner.invoke(
+        app, ["evaluate", str(folder), "--add", "factor_vae", "--device", "cpu"], env={"COLUMNS": "200"}
+    )
+    assert voted.exit_code != 0 and "cannot add factor_vae" in voted.output

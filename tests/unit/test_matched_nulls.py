@@ -93,7 +93,7 @@ def test_shipped_cards_show_the_null_of_the_estimator_behind_their_score(card_pa
 
 
 def test_a_refresh_keeps_the_exact_dci_baselines_it_was_not_asked_to_recompute():
-    from latentatlas.evaluation.disentanglement import _keep_on_request
+    from latentatlas.evaluation.card_refresh import _keep_on_request
 
     old = {
         "metrics": ["mig", "dci", "infomec"],

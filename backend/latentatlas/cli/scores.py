@@ -98,6 +98,13 @@ def evaluate(
         list[str] | None,
         typer.Option(help="A metric not to compute (repeatable), e.g. dci: exact DCI's trees on hundreds of latents."),
     ] = None,
+    add: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only score this metric (repeatable) on the card's own samples and add it, with its null and "
+            "ceiling, to the card's metrics; the others stay (e.g. med on a card scored before MED)."
+        ),
+    ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -142,7 +149,12 @@ def evaluate(
         fail(error)
     for folder in folders:
         require_model_folder(folder)
-    if len(folders) > 1 or workers is not None or ray_address is not None:
+    if add:
+        if baselines_only or workers is not None or ray_address is not None:
+            raise typer.BadParameter("--add scores folders one after another, without --baselines-only or workers")
+        for folder in folders:
+            _add_metrics(folder, request, tuple(add))
+    elif len(folders) > 1 or workers is not None or ray_address is not None:
         if baselines_only:
             raise typer.BadParameter("--baselines-only scores one folder at a time")
         _evaluate_many(folders, request, workers, ray_address)
@@ -165,7 +177,8 @@ def _load(folder: Path, request):
 
 
 def _refresh_baselines(folder: Path, request) -> None:
-    from latentatlas.evaluation.disentanglement import EvaluationError, refresh_card_baselines
+    from latentatlas.evaluation.card_refresh import refresh_card_baselines
+    from latentatlas.evaluation.disentanglement import EvaluationError
 
     loaded = _load(folder, request)
     if not loaded.model.capabilities.encode:
@@ -178,6 +191,24 @@ def _refresh_baselines(folder: Path, request) -> None:
         typer.echo(
             f"  {name:<22} null {baselines['null_mean'][name]:.3f} +- {baselines['null_sd'][name]:.3f}   ceiling {ceiling:.3f}"
         )
+
+
+def _add_metrics(folder: Path, request, names: tuple[str, ...]) -> None:
+    from latentatlas.evaluation.card_refresh import add_card_metrics
+    from latentatlas.evaluation.disentanglement import EvaluationError
+    from latentatlas.metrics import MetricsInputError, format_table
+
+    loaded = _load(folder, request)
+    if not loaded.model.capabilities.encode:
+        fail(ValueError(f"{folder} has no encoder to score (saved latents: their card's metrics came with the import)"))
+    try:
+        metrics = add_card_metrics(loaded, names, n_jobs=request.threads)
+    except (EvaluationError, MetricsInputError, OSError, ValueError) as error:
+        fail(error)
+    typer.echo(
+        f"{folder}: added {', '.join(names)} ({metrics['added'][-1]['seconds']} s) on its {metrics['samples']:,} samples"
+    )
+    typer.echo(format_table({name: metrics["values"][name] for name in names if name in metrics["values"]}))
 
 
 def _evaluate_one(folder: Path, request) -> None:

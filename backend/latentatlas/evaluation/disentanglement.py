@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from latentatlas.data import FactorDataset, load_dataset
-from latentatlas.evaluation.baselines import ON_REQUEST, Interventions, card_baselines
+from latentatlas.evaluation.baselines import Interventions, card_baselines
 from latentatlas.families import LatentModel
 from latentatlas.metrics import compute_metrics
 from latentatlas.metrics.catalogue import CATALOGUE, Metric, catalogue_json, labels, metrics_from, score_value
@@ -403,51 +403,6 @@ def _interventions(dataset: FactorDataset, before: dict[str, int]) -> dict:
             "substituted_share": round(substituted / requested, 4) if requested else 0.0,
         }
     }
-
-
-def refresh_card_baselines(loaded: LoadedModel, n_jobs: int = 2, dci: bool = False) -> dict:
-    """Add the null and ceiling (:func:`~latentatlas.evaluation.baselines.card_baselines`) to the
-    metrics already in a model's card, on the same factor samples (its ``samples`` and ``seed``,
-    re-rendered and re-encoded; its votes), each of the estimator behind the card's score (a card
-    whose InfoMEC was scored on the codes gets the codes estimator's), with exact DCI's when ``dci``
-    (``n_jobs`` processes fit it); written into card.json; returns the ``baselines`` entry."""
-    metrics = loaded.card.get("metrics")
-    if not metrics:
-        raise EvaluationError(
-            f"{loaded.folder.name}'s card has no metrics to put baselines beside (run `latentatlas evaluate`)"
-        )
-    dataset = load_dataset(loaded.config.dataset)
-    if not isinstance(dataset, FactorDataset):
-        raise EvaluationError(f"{loaded.folder.name}: dataset {dataset.name!r} has no generative factors")
-    factors = dataset.sample_factors(metrics["samples"], np.random.default_rng(metrics["seed"]))
-    z, codes = encode_factor_samples(loaded, dataset, factors)
-    votes = metrics["votes"]
-    interventions = (dataset, Interventions(votes["train"], votes["eval"], votes["batch_size"], metrics["samples"]))
-    baselines = card_baselines(
-        z,
-        codes,
-        factors,
-        metrics["seed"],
-        infomec_latents=metrics.get("infomec_latents", "values"),
-        interventions=interventions,
-        dci=dci,
-        n_jobs=n_jobs,
-    )
-    baselines = _keep_on_request(metrics.get("baselines") or {}, baselines)
-    loaded.card = save_metrics(loaded.folder, {**metrics, "baselines": baselines})
-    return baselines
-
-
-def _keep_on_request(old: dict, new: dict) -> dict:
-    """``new`` baselines with the on-request ones (exact DCI's) that ``old`` has and ``new`` was not
-    asked for kept: they come from the same latents and samples, and take minutes per fit."""
-    kept = [name for name in ON_REQUEST if name in old.get("metrics", []) and name not in new["metrics"]]
-    out = {**new, "metrics": [*new["metrics"], *kept]}
-    for part in ("null_mean", "null_sd", "ceiling"):
-        out[part] = new[part] | {
-            key: value for key, value in old.get(part, {}).items() if any(key.startswith(f"{name}.") for name in kept)
-        }
-    return out
 
 
 def save_metrics_run(folder: Path, metrics: dict, state_dir: Path | None = None) -> Path:
