@@ -200,6 +200,17 @@ def test_flow_panel_truncates_plots_and_denoises(app, server, flow_model, tmp_pa
     curve = next(t for t in traces if t["name"] == "this image")
     assert curve["x"][0] == 1 and curve["x"][-1] == dim and 10 <= len(curve["x"]) <= 16
 
+    # MED against C (the card's flow.med: every latent scored), beside its shuffled-rows null.
+    med = detail["card"].get("flow", {}).get("med")
+    if med:
+        page.wait_for_selector("#flow-med-plot svg.main-svg")
+        med_traces = page.evaluate("() => document.querySelector('#flow-med-plot').data.map(t => [t.name, t.x, t.y])")
+        assert [name for name, _, _ in med_traces] == ["MED D", "MED C", "D, shuffled rows", "C, shuffled rows"]
+        assert med_traces[0][1] == med["by_keep"]["keep"] and med_traces[0][2] == med["by_keep"]["disentanglement"]
+        assert f"MED on all {dim} latents" in page.text_content("#flow-med-note")
+    else:
+        assert "No MED against C" in page.text_content("#flow-med-plot")
+
     # Clicking a point of this image's curve sets C (the slider, the decode and the line follow).
     i = len(curve["x"]) // 2
     target = curve["x"][i]

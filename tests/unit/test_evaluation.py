@@ -185,6 +185,11 @@ def test_an_ordered_flow_is_scored_on_its_top_2k_latents(tmp_path):
     assert flow["truncation"]["keep"][-1] == 768 and flow["truncation"]["psnr"][-1] >= 60
     assert flow["throughput"]["bpd_by_minute"][-1][1] == card["curves"]["bpd"][-1]
     assert (folder / "traversals.png").is_file()  # redrawn
+    med = flow["med"]  # MED on all 768 latents, and against C beside its shuffled-rows null
+    assert med["latents"] == 768 and med["samples"] == SAMPLES and med["all"]["top1"]["dims"]
+    assert med["by_keep"]["keep"][0] == 2 and med["by_keep"]["keep"][-1] == 768
+    assert med["by_keep"]["disentanglement"][-1] == pytest.approx(med["all"]["disentanglement"])
+    assert len(med["by_keep"]["null_completeness"]) == len(med["by_keep"]["keep"])
 
 
 def test_cli_compare_tabulates_the_cards(cli_run, folders, tmp_path):

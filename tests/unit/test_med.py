@@ -12,7 +12,7 @@ import pytest
 
 from latentatlas.metrics import MetricsInputError
 from latentatlas.metrics.dci import specificity
-from latentatlas.metrics.med import MEDResult, _top_k_dims, compute_med
+from latentatlas.metrics.med import MEDResult, _top_k_dims, compute_med, med_by_leading_latents
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SCORES = ("disentanglement", "completeness")
@@ -287,3 +287,18 @@ def test_cards_and_the_zoo_get_the_reported_top_k_unless_asked_otherwise() -> No
     keys = {score.key for score in metric("med").scores}
     assert {f"med.top{k}.{s}" for k in REPORTED_TOPK for s in ("disentanglement", "completeness")} <= keys
     assert metric("med").zoo
+
+
+def test_med_by_leading_latents_is_med_on_the_first_c_latents():
+    """One MI matrix, cut at C: the same D and C as compute_med on z[:, :C] for every C."""
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 4, size=(400, 3))
+    z = np.concatenate([y + 0.2 * rng.standard_normal(y.shape), rng.standard_normal((400, 9))], axis=1)
+    z = z[:, rng.permutation(12)]
+    keeps = [2, 3, 5, 8, 12]
+    d_scores, c_scores = med_by_leading_latents(z, y, keeps)
+    for keep, d, c in zip(keeps, d_scores, c_scores):
+        full = compute_med(z[:, :keep], y, z[:50, :keep], y[:50])
+        assert (d, c) == (pytest.approx(full.disentanglement, abs=1e-12), pytest.approx(full.completeness, abs=1e-12))
+    with pytest.raises(MetricsInputError, match=r"each C must be in 2\.\.12"):
+        med_by_leading_latents(z, y, [1, 13])

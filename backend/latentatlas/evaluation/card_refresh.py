@@ -3,7 +3,8 @@ samples (its ``samples`` and ``seed``, re-rendered and re-encoded: the same late
 
 - :func:`refresh_card_baselines`: the null and ceiling beside every score already there;
 - :func:`add_card_metrics`: metrics the card lacks (e.g. MED and top-k MED on cards scored
-  before MED existed), scored with their null and ceiling and merged in; the others stay.
+  before MED existed), scored with their null and ceiling and merged in; the others stay (an
+  ordered model adding MED also gets ``flow.med``: MED on all its latents and against C).
 """
 
 from __future__ import annotations
@@ -122,4 +123,8 @@ def add_card_metrics(loaded: LoadedModel, names: tuple[str, ...], n_jobs: int = 
     merged["added"] = [*metrics.get("added", []), {"metrics": list(names), "seconds": seconds, "created": created}]
     merged["left_out"] = [name for name in metrics.get("left_out", []) if name not in names]
     loaded.card = save_metrics(loaded.folder, merged)
+    if "med" in names and loaded.model.capabilities.ordered:  # and on every latent, against C
+        from latentatlas.evaluation.flow_med import refresh_flow_med
+
+        refresh_flow_med(loaded, metrics["samples"], seed, n_jobs)
     return merged

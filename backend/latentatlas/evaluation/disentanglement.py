@@ -208,12 +208,13 @@ def scored_latents(loaded: LoadedModel, dataset: FactorDataset) -> int | None:
 
 
 def encode_factor_samples(
-    loaded: LoadedModel, dataset: FactorDataset, factors: np.ndarray
+    loaded: LoadedModel, dataset: FactorDataset, factors: np.ndarray, every_latent: bool = False
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Render and encode the images of ``factors`` (n, K): latent values (n, D) float64 (the
-    scored ones, ``scored_latents``) and, for a model with codes, the code indices (n, D)."""
+    scored ones, ``scored_latents``, or all of them with ``every_latent``) and, for a model with
+    codes, the code indices (n, D)."""
     model = loaded.model.eval()
-    encoder = _Encoder(model, lambda n: None, scored_latents(loaded, dataset))
+    encoder = _Encoder(model, lambda n: None, None if every_latent else scored_latents(loaded, dataset))
     return encoder.encode_factors(_Renderer(dataset, model.device), factors)
 
 

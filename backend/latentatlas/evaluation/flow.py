@@ -198,7 +198,8 @@ def refresh_flow_card(loaded: LoadedModel) -> dict:
     device = loaded.model.device
     dataset = load_dataset(loaded.config.dataset)
     section, traversals = evaluate_flow(loaded.model, dataset, device, curves=loaded.card.get("curves"))
-    loaded.card["flow"] = section
+    kept = {key: value for key, value in (loaded.card.get("flow") or {}).items() if key == "med"}  # scored apart
+    loaded.card["flow"] = section | kept
     write_json(loaded.folder / CARD_FILE, loaded.card)
     traversals.save(loaded.folder / TRAVERSALS_FILE)
     return section

@@ -1,5 +1,6 @@
 """Scoring one model folder with the ``evaluate`` command's protocol (samples, seed, votes): the
-flow section for a model with ordered latents, then every metric into its card; and whether a
+flow section for a model with ordered latents (with MED on all its latents), then every metric
+into its card; and whether a
 card already holds that protocol's metrics (what makes a many-folder run resumable,
 :mod:`latentatlas.train.scoring_runs`)."""
 
@@ -54,8 +55,13 @@ def score_loaded(loaded: LoadedModel, request: EvaluationRequest, progress=None,
         )
     if loaded.model.capabilities.ordered:
         from latentatlas.evaluation.flow import refresh_flow_card
+        from latentatlas.evaluation.flow_med import refresh_flow_med
 
         flow = refresh_flow_card(loaded)
+        if "med" not in request.leave_out:
+            med = refresh_flow_med(loaded, request.samples, request.seed, request.threads)
+            if log:
+                log(f"{loaded.folder.name}: MED on all {med['latents']} latents, D {med['all']['disentanglement']:.3f}")
         if log:
             log(f"{loaded.folder.name}: bits/dim {flow['bits_per_dim']:.3f}; PSNR by C (EOFlow / PCA):")
             for keep, ours, pca in zip(

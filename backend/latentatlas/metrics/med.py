@@ -102,6 +102,31 @@ def compute_med(
     )
 
 
+def med_by_leading_latents(
+    z_train: np.ndarray, y_train: np.ndarray, keeps: list[int], *, num_bins: int = NUM_BINS
+) -> tuple[np.ndarray, np.ndarray]:
+    """MED's disentanglement and completeness over the first C latents, for each C in ``keeps``
+    (an ordered model's top C: EOFlow's latents sorted by explained entropy), from one
+    mutual-information matrix m (D, K) of every latent (as :func:`compute_med`'s):
+
+        R^(C)_jk = m_jk / sum_{i < C} m_ik   (j < C),   D(C), C(C) of R^(C) as in compute_med,
+
+    which is what compute_med gives on ``z_train[:, :C]`` (no informativeness: one logistic
+    regression per C would dominate). Returns two float arrays, one value per C."""
+    _check_inputs(z_train, y_train, z_train[:1], y_train[:1], (), num_bins)
+    bad = [keep for keep in keeps if not 2 <= keep <= z_train.shape[1]]
+    if bad:
+        raise _input_error(f"each C must be in 2..{z_train.shape[1]} (MED needs 2 latents), got {bad}")
+    mutual_info = histogram_mutual_info(z_train, y_train, num_bins).mutual_info
+    d_scores, c_scores = np.empty(len(keeps)), np.empty(len(keeps))
+    for i, keep in enumerate(keeps):
+        kept = mutual_info[:keep]
+        sums = kept.sum(axis=0, keepdims=True)
+        importance = np.divide(kept, sums, out=np.zeros_like(kept), where=sums > 0)
+        d_scores[i], c_scores[i] = disentanglement(importance), completeness(importance)
+    return d_scores, c_scores
+
+
 def _top_k_dims(importance: np.ndarray, k: int) -> np.ndarray:
     """The latents top-k MED keeps from a (D, K) importance matrix, ascending.
 

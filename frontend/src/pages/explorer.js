@@ -110,7 +110,7 @@ const flow = new FlowPanel(
   byIds("flow", [
     "panel", "summary", "keep", "keepValue", "ratio", "original", "decode", "psnr", "residual", "residualCaption", "scree",
     "psnrPlot", "note", "sigma", "sigmaValue", "denoiseNote", "noisy", "noisyPsnr", "denoised", "denoisedPsnr",
-    "pcaDecode", "pcaPsnr", "pcaDenoised", "pcaDenoisedPsnr",
+    "pcaDecode", "pcaPsnr", "pcaDenoised", "pcaDenoisedPsnr", "medPlot", "medNote",
   ]),
   reportError,
   () => writeLink(),

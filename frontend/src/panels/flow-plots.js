@@ -1,14 +1,18 @@
 // The EOFlow panel's plots (Plotly, served locally): the scree plot (explained entropy per
-// ordered latent and its cumulative share) and PSNR against the number of kept latents C
-// (the card's held-out EOFlow and PCA curves, and the current image's own curve). Both use a
-// log C axis, mark the current C with a vertical line and report clicked points' C.
+// ordered latent and its cumulative share), PSNR against the number of kept latents C (the
+// card's held-out EOFlow and PCA curves, and the current image's own curve) and MED against C
+// (the card's flow.med). All use a log C axis, mark the current C with a vertical line and
+// report clicked points' C.
 
 import { CONFIG, NO_PLOTLY, THEME, axis, plotAvailable } from "../lib/plot.js";
 import { keyboardCells } from "../lib/plot-keys.js";
 
 // PSNRs at or above this are exact reconstructions (the server caps them at 120 dB).
 const EXACT_DB = 100;
-const COLORS = { entropy: "#5fa8ff", share: "#f0a35e", flow: "#5fa8ff", pca: "#b39df3", image: "#7bd88f", keep: "#f0a35e", peer: "#e8e8e8" };
+const COLORS = {
+  entropy: "#5fa8ff", share: "#f0a35e", flow: "#5fa8ff", pca: "#b39df3", image: "#7bd88f", keep: "#f0a35e", peer: "#e8e8e8",
+  medD: "#5fa8ff", medC: "#7bd88f", null: "#8a949f",
+};
 
 function baseLayout(xTitle) {
   return {
@@ -149,4 +153,41 @@ export function renderPsnrCurves(el, { truncation, images, curve, peers = [] }, 
     layout.annotations = [{ xref: "paper", yref: "y", x: 1, y: ceiling, text: "exact", showarrow: false, xanchor: "right", yanchor: "bottom", font: { size: 10, color: "#8a949f" } }];
   }
   draw(el, traces, layout, onPick);
+}
+
+/** MED against C: `med` is the card's flow.med ({latents, samples, by_keep: {keep, disentanglement,
+ * completeness, null_disentanglement, null_completeness}, all}) or null. */
+export function renderMedCurves(el, med, keep, onPick) {
+  if (!plotAvailable()) return note(el, NO_PLOTLY);
+  const curve = med?.by_keep;
+  if (!curve?.keep?.length) {
+    return note(el, "No MED against C on this card yet (run `latentatlas evaluate MODEL --add med`).");
+  }
+  const line = (values, name, color, dash = "solid") => ({
+    x: curve.keep, y: values, name, type: "scatter", mode: dash === "solid" ? "lines+markers" : "lines",
+    marker: { size: 5, color }, line: { width: dash === "solid" ? 2 : 1.5, color, dash },
+    hovertemplate: `${name}: C=%{x}, %{y:.3f}<br>click: keep the top %{x}<extra></extra>`,
+  });
+  const traces = [
+    line(curve.disentanglement, "MED D", COLORS.medD),
+    line(curve.completeness, "MED C", COLORS.medC),
+    line(curve.null_disentanglement, "D, shuffled rows", COLORS.null, "dash"),
+    line(curve.null_completeness, "C, shuffled rows", COLORS.null, "dot"),
+  ];
+  const layout = { ...baseLayout("kept latents C (log)"), yaxis: axis({ title: { text: "MED (top C latents)" }, rangemode: "tozero" }), shapes: keepLine(keep) };
+  draw(el, traces, layout, onPick);
+}
+
+/** One line on MED over every latent: D and C with their null, top-1 MED, the informativeness. */
+export function describeMed(med) {
+  const { all, by_keep: curve } = med;
+  const last = curve.keep.length - 1;
+  const nullText = (v) => (Number.isFinite(v) ? ` (null ${v.toFixed(3)})` : "");
+  return (
+    `MED on all ${med.latents} latents (${med.samples.toLocaleString("en-US")} factor samples): ` +
+    `D ${all.disentanglement.toFixed(3)}${nullText(curve.null_disentanglement[last])}, ` +
+    `C ${all.completeness.toFixed(3)}${nullText(curve.null_completeness[last])}` +
+    (all.top1 ? `; top-1 MED D ${all.top1.disentanglement.toFixed(3)}` : "") +
+    `; linear informativeness ${all.informativeness_test.toFixed(3)} (test). The curve scores the top C latents only.`
+  );
 }

@@ -11,7 +11,7 @@
 import { pixelsToDataUrl } from "../decode/browser-decoder.js";
 import { Coalescer, flowApi } from "./flow-api.js";
 import { FlowBaselines } from "./flow-baselines.js";
-import { clearPlot, markKeep, renderPsnrCurves, renderScree } from "./flow-plots.js";
+import { clearPlot, describeMed, markKeep, renderMedCurves, renderPsnrCurves, renderScree } from "./flow-plots.js";
 import { setImage } from "../lib/dom.js";
 
 const RESIDUAL_GAIN = 4;
@@ -69,7 +69,8 @@ export class FlowPanel {
   /**
    * @param {object} els  {panel, summary, keep, keepValue, ratio, original, decode, psnr, residual,
    *   residualCaption, scree, psnrPlot, note, sigma, sigmaValue, denoiseNote, noisy, noisyPsnr, denoised, denoisedPsnr,
-   *   pcaDecode, pcaPsnr, pcaDenoised, pcaDenoisedPsnr} (the PCA baselines: flow-baselines.js)
+   *   pcaDecode, pcaPsnr, pcaDenoised, pcaDenoisedPsnr (the PCA baselines: flow-baselines.js), medPlot, medNote
+   *   (MED against C, the card's flow.med)}
    * @param {(error: Error, context: string) => void} onError
    */
   constructor(els, onError, onChange = () => {}) {
@@ -133,6 +134,8 @@ export class FlowPanel {
     this._clearImages();
     clearPlot(this.els.scree);
     clearPlot(this.els.psnrPlot);
+    clearPlot(this.els.medPlot);
+    this.els.medNote.textContent = "";
     if (!this.model) return;
     const dim = model.latent_dim;
     const flow = this._card();
@@ -146,6 +149,7 @@ export class FlowPanel {
     this._describeSigma();
     this._describeCard();
     this._renderCurves();
+    this._renderMed();
     this._loadEntropy();
   }
 
@@ -350,13 +354,21 @@ export class FlowPanel {
     renderPsnrCurves(this.els.psnrPlot, curves, this.keep, (c) => this.setKeep(c));
   }
 
-  /** Move the C line of both plots on the next frame (drags fire faster than plots relayout). */
+  /** MED against C (the card's flow.med: D and C over the top C latents, and their null). */
+  _renderMed() {
+    const med = this._card()?.med ?? null;
+    renderMedCurves(this.els.medPlot, med, this.keep, (c) => this.setKeep(c));
+    this.els.medNote.textContent = med ? describeMed(med) : "";
+  }
+
+  /** Move the C line of the plots on the next frame (drags fire faster than plots relayout). */
   _scheduleMarks() {
     if (this.markFrame) return;
     this.markFrame = requestAnimationFrame(() => {
       this.markFrame = 0;
       markKeep(this.els.scree, this.keep);
       markKeep(this.els.psnrPlot, this.keep);
+      markKeep(this.els.medPlot, this.keep);
     });
   }
 
