@@ -169,6 +169,24 @@ class LocalServer:
             raise RuntimeError(f"GET {path} -> {status}: {body[:300]!r}")
         return json.loads(body)
 
+    def post_json(self, path: str, body: dict) -> dict:
+        """The JSON reply of a POST of ``body`` (an HTTP error raises, with its text)."""
+        request = urllib.request.Request(
+            self.url + path, json.dumps(body).encode(), {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def wait_job(self, job_id: str, timeout_s: float = 300.0) -> dict:
+        """Poll GET /api/jobs/{job_id} until it is no longer queued or running; its last state."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            job = self.json(f"/api/jobs/{job_id}")
+            if job["status"] not in ("queued", "running"):
+                return job
+            time.sleep(0.2)
+        raise TimeoutError(f"job {job_id} still running after {timeout_s:.0f} s")
+
     @property
     def pid(self) -> int:
         return self.process.pid

@@ -10,6 +10,8 @@ import time
 
 import numpy as np
 import pytest
+from api_assertions import JOB_WAIT_S as WAIT_S
+from api_assertions import wait_for_job as wait_for
 from fastapi.testclient import TestClient
 
 import latentatlas.serve.routers.metrics as metrics_router
@@ -17,7 +19,6 @@ from latentatlas.config import Settings
 from latentatlas.serve.app import create_app
 
 SMALL = {"samples": 60, "train_votes": 4, "eval_votes": 2}
-WAIT_S = 60
 
 
 @pytest.fixture(scope="module")
@@ -34,20 +35,6 @@ def jobs_client(metrics_dir):
     """An app allowing one metrics job at a time."""
     with TestClient(create_app(Settings(models_dir=metrics_dir, torch_threads=1, max_jobs=1))) as client:
         yield client
-
-
-def wait_for(client: TestClient, job_id: str) -> list[dict]:
-    """Poll the job until it is done or failed (at most WAIT_S seconds); every reply."""
-    replies = []
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        response = client.get(f"/api/jobs/{job_id}")
-        assert response.status_code == 200, response.text
-        replies.append(response.json())
-        if replies[-1]["status"] in ("done", "failed", "cancelled"):
-            return replies
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} still {replies[-1]['status']} after {WAIT_S} s: {replies[-1]}")
 
 
 @pytest.fixture(scope="module")

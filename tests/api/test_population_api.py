@@ -7,6 +7,7 @@ import io
 
 import numpy as np
 import pytest
+from api_assertions import assert_detail, wait_for_job
 from PIL import Image
 
 from latentatlas.serve.array_pack import unpack_arrays
@@ -125,3 +126,34 @@ def test_a_population_of_100000_answers_in_both_forms(client, ids):
     assert np.isfinite(arrays["plane"]).all() and len(np.unique(arrays["indices"])) > 90_000
     data = client.get(url).json()
     assert data["cached"] is True and len(data["latents"]) == 100_000
+
+
+def test_a_layout_job_lays_the_population_out_and_is_cached(client, ids):
+    """POST /population-layout: a job whose result is the population's UMAP (or t-SNE) layout in
+    the population's order, seeded (the same as the layout function on those latents); asked
+    again, it is done at once from the cache."""
+    from latentatlas.evaluation.layouts import layout_2d
+
+    packed = client.get(f"/api/models/{ids.vae}/population?n=60&seed=3", headers={"Accept": BINARY}).content
+    latents = unpack_arrays(packed)[1]["latents"]  # exactly the float32 latents the layout reads
+    for method in ("umap", "tsne"):
+        started = client.post(f"/api/models/{ids.vae}/population-layout", json={"method": method, "n": 60, "seed": 3})
+        assert started.status_code == 202, started.text
+        replies = wait_for_job(client, started.json()["job_id"], wait_s=180)
+        job = replies[-1]
+        assert job["status"] == "done", job
+        assert job["model_id"] == ids.vae
+        layout = job["result"]
+        assert (layout["method"], layout["n"], layout["seed"], layout["cached"]) == (method, 60, 3, False)
+        expected = layout_2d(latents, method, 3)
+        np.testing.assert_allclose(np.c_[layout["x"], layout["y"]], expected, atol=1e-3)
+        again = client.post(f"/api/models/{ids.vae}/population-layout", json={"method": method, "n": 60, "seed": 3})
+        cached = wait_for_job(client, again.json()["job_id"])[-1]["result"]
+        assert cached["cached"] is True and cached["x"] == layout["x"]
+
+
+def test_layout_bad_input_is_a_client_error(client, ids):
+    url = f"/api/models/{ids.qlae}/population-layout"
+    for body in ({"method": "pca"}, {"method": "umap", "n": 20001}, {"method": "tsne", "n": 5}, {"n": 100}):
+        assert_detail(client.post(url, json=body), 422)
+    assert client.post("/api/models/nope/population-layout", json={"method": "umap"}).status_code == 404

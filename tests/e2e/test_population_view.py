@@ -103,3 +103,40 @@ def test_a_box_selection_shows_the_selected_images_as_a_grid(app, models):
     )
     assert natural == [min(shown, 8) * size, -(-shown // 8) * size]
     assert app.console_errors == [], app.console_errors
+
+
+def test_a_umap_layout_redraws_the_same_samples_and_pca_comes_back(app, server):
+    """Layout UMAP: the server's job lays out the same samples (its x and y, in the population's
+    order), the axes say so and the current image is not placed; PCA brings the plane back."""
+    page, model, n = app.page, "qlae-dsprites", 1000
+    page.goto(f"{app.base_url}/#model={model}")
+    page.wait_for_function(f"() => window.__latentAtlas?.modelId === '{model}' && window.__latentAtlas.idle")
+    page.select_option("#population-n", str(n))
+    page.click("#population-button")
+    page.wait_for_function(
+        f"() => document.querySelector('#population-panel').dataset.points === '{n}'", timeout=120_000
+    )
+    plane = page.evaluate("() => Array.from(document.querySelector('#population-scatter').data[0].x.slice(0, 5))")
+    page.select_option("#population-layout", "umap")
+    page.wait_for_function(
+        "() => document.querySelector('#population-panel').dataset.layout === 'umap'", timeout=180_000
+    )
+    drawn = page.evaluate(
+        """() => { const gd = document.querySelector('#population-scatter');
+                   return {traces: gd.data.length, n: gd.data[0].x.length, x: Array.from(gd.data[0].x),
+                           title: gd.layout.xaxis.title.text}; }"""
+    )
+    started = server.post_json(f"/api/models/{model}/population-layout", {"method": "umap", "n": n, "seed": 0})
+    job = server.wait_job(started["job_id"])  # cached now: the layout the page drew
+    assert job["result"]["cached"] is True
+    assert drawn["n"] == n and drawn["traces"] == 1 and drawn["title"] == "UMAP 1"
+    assert drawn["x"] == pytest.approx(job["result"]["x"], abs=1e-4)
+    assert "UMAP of 1,000 samples" in page.text_content("#population-note")
+    page.select_option("#population-layout", "pca")
+    page.wait_for_function("() => document.querySelector('#population-panel').dataset.layout === 'pca'")
+    back = page.evaluate("() => Array.from(document.querySelector('#population-scatter').data[0].x.slice(0, 5))")
+    assert (
+        back == pytest.approx(plane)
+        and page.evaluate("() => document.querySelector('#population-scatter').data.length") == 2
+    )
+    assert app.console_errors == [], app.console_errors

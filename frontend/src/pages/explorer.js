@@ -116,7 +116,7 @@ const flow = new FlowPanel(
   () => writeLink(),
 );
 const population = new PopulationPanel(
-  byIds("population", ["panel", "n", "color", "drag", "button", "note", "scatter", "hists", "selection", "selectionNote", "grid"]), {
+  byIds("population", ["panel", "n", "layout", "color", "drag", "button", "note", "scatter", "hists", "selection", "selectionNote", "grid"]), {
   onPick: (index, caption) => {
     source.encode({ type: "sample", index }, caption).catch((error) => reportError(error, caption));
     $("original-img").scrollIntoView({ block: "nearest", behavior: "smooth" });

@@ -1,12 +1,13 @@
 // The population view: N (up to 100,000) seeded dataset samples encoded by the server once (GET
 // /api/models/{id}/population in its binary form, cached there), drawn as a WebGL scatter in the
-// latents' principal plane (the server's PCA) coloured by any generative factor, with one histogram
-// per latent dim split by that factor's values. Clicking a point loads that sample into the
+// latents' principal plane (the server's PCA), or in the server's UMAP or t-SNE layout of them (a
+// job, cached there), coloured by any generative factor, with one histogram per latent dim split
+// by that factor's values. Clicking a point loads that sample into the
 // explorer; a box or lasso selection shows the selected samples' images; the current encoded image
 // is the marked point and a batch upload's images are the "yours" points (both placed with the
 // server's PCA basis).
 
-import { modelPath, request } from "../lib/api.js";
+import { api, modelPath, request } from "../lib/api.js";
 import { unpackArrays } from "../lib/array-pack.js";
 import { fmt } from "../lib/format.js";
 import { CONFIG, PALETTE, THEME as LAYOUT, axis, plotAvailable } from "../lib/plot.js";
@@ -18,6 +19,8 @@ const HIST_BINS = 24;
 const POPULATION_TYPE = "application/vnd.latentatlas.population";
 const PROGRESS_MS = 1000;
 const NEIGHBOURS = 8;
+const LAYOUT_POLL_MS = 500;
+const LAYOUT_NAMES = { pca: "PC", umap: "UMAP", tsne: "t-SNE" };
 
 /** A factor's levels in at most MAX_GROUPS groups of consecutive levels: {groups: [{label}], groupOf: level -> group}. */
 function factorGroups(levels) {
@@ -40,13 +43,13 @@ function populationData(buffer) {
   const x = new Float32Array(n);
   const y = new Float32Array(n);
   for (let i = 0; i < n; i++) [x[i], y[i]] = [arrays.plane[2 * i], arrays.plane[2 * i + 1]];
-  return { ...header, indices: arrays.indices, factors: arrays.factors, latents: arrays.latents, x, y };
+  return { ...header, indices: arrays.indices, factors: arrays.factors, latents: arrays.latents, x, y, plane: { x, y } };
 }
 
 
 export class PopulationPanel {
   /**
-   * @param {object} els {panel, n, color, drag, button, note, scatter, hists, selection, selectionNote, grid}
+   * @param {object} els {panel, n, layout, color, drag, button, note, scatter, hists, selection, selectionNote, grid}
    * @param {{onPick: (index: number, caption: string) => void, onError: (error: Error, context: string) => void}} handlers
    */
   constructor(els, { onPick, onError }) {
@@ -61,6 +64,7 @@ export class PopulationPanel {
     this.loading = false;
     els.button.addEventListener("click", () => this.load());
     els.color.addEventListener("change", () => this._render());
+    els.layout.addEventListener("change", () => this._applyLayout());
     els.drag.addEventListener("change", () => {
       if (this.data && plotAvailable()) window.Plotly.relayout(els.scatter, { dragmode: els.drag.value });
     });
@@ -141,6 +145,8 @@ export class PopulationPanel {
         `PCA of ${data.dims === data.latent_dim ? "the" : `the top ${data.dims} of ${data.latent_dim}`} latents: the plane holds ${ratio} of their variance. ` +
         "Click a point to load that sample and see its nearest; drag with box or lasso select (chosen above) to see the selected images.";
       this.els.panel.dataset.points = String(data.n);
+      this.loading = false;
+      if (this.els.layout.value !== "pca") await this._applyLayout();
     } catch (error) {
       if (generation === this.generation) {
         this.els.note.textContent = "";
@@ -150,6 +156,54 @@ export class PopulationPanel {
       clearInterval(polling);
       this.loading = false;
       this.els.button.disabled = false;
+    }
+  }
+
+  /** Draw the population in the chosen layout: PCA's plane at once; UMAP or t-SNE as the
+   * server's job (POST /population-layout, polled), cached there per model, n and seed. */
+  async _applyLayout() {
+    const { data, model } = this;
+    const method = this.els.layout.value;
+    if (!data || this.loading) return;
+    if (method === "pca") {
+      Object.assign(data, { x: data.plane.x, y: data.plane.y, layout: "pca" });
+      this.els.panel.dataset.layout = "pca";
+      return this._renderScatter();
+    }
+    const generation = this.generation;
+    this.loading = true;
+    this.els.button.disabled = true;
+    this.els.layout.disabled = true;
+    try {
+      const body = { method, n: data.n, seed: data.seed };
+      const started = await request(`${modelPath(model.id)}/population-layout`, { method: "POST", json: body });
+      let job = await api.job(started.job_id);
+      while (job.status === "queued" || job.status === "running") {
+        if (generation !== this.generation) return;
+        this.els.note.textContent = `${LAYOUT_NAMES[method]} layout of ${data.n.toLocaleString()} samples on the server: ${job.stage}…`;
+        await new Promise((resolve) => setTimeout(resolve, LAYOUT_POLL_MS));
+        job = await api.job(started.job_id);
+      }
+      if (generation !== this.generation || this.data !== data) return;
+      if (job.status !== "done") throw new Error(`the ${LAYOUT_NAMES[method]} layout ${job.status}: ${job.error ?? job.stage}`);
+      const layout = job.result;
+      Object.assign(data, { x: Float32Array.from(layout.x), y: Float32Array.from(layout.y), layout: method });
+      const params = Object.entries(layout.params).map(([key, value]) => `${key} ${value}`).join(", ");
+      this.els.note.textContent =
+        `${LAYOUT_NAMES[method]} of ${layout.n.toLocaleString()} samples (their ${layout.dims} latents standardised; ${params}; ` +
+        `${layout.cached ? "cached on the server" : `${layout.seconds.toFixed(1)} s on the server`}). ` +
+        "Distances between clusters mean little in this layout; the current image is placed in the PCA layout only.";
+      this.els.panel.dataset.layout = method;
+      this._renderScatter();
+    } catch (error) {
+      if (generation === this.generation) {
+        this.els.layout.value = data.layout ?? "pca";
+        this.onError(error, `${LAYOUT_NAMES[method]} layout`);
+      }
+    } finally {
+      this.loading = false;
+      this.els.button.disabled = false;
+      this.els.layout.disabled = false;
     }
   }
 
@@ -227,7 +281,8 @@ export class PopulationPanel {
         showlegend: false,
       },
     ];
-    if (this.yours.length) {
+    const planar = (data.layout ?? "pca") === "pca"; // the current image and uploads are placed by PCA's basis
+    if (planar && this.yours.length) {
       const points = this.yours.map((item) => this._project(item.latent));
       traces.push({
         type: "scatter", mode: "markers", name: "yours", showlegend: false,
@@ -235,7 +290,7 @@ export class PopulationPanel {
         hovertemplate: "%{text}<extra></extra>", marker: { symbol: "diamond", size: 10, color: "#f0a35e", line: { color: "#ffffff", width: 1 } },
       });
     }
-    if (this.marker) {
+    if (planar && this.marker) {
       const [px, py] = this._project(this.marker.latent);
       traces.push({
         type: "scatter",
@@ -252,11 +307,11 @@ export class PopulationPanel {
       ...LAYOUT,
       height: 340,
       margin: { l: 40, r: 10, t: 10, b: 36 },
-      xaxis: axis({ title: { text: "PC 1" } }),
-      yaxis: axis({ title: { text: "PC 2" } }),
+      xaxis: axis({ title: { text: `${LAYOUT_NAMES[data.layout ?? "pca"]} 1` } }),
+      yaxis: axis({ title: { text: `${LAYOUT_NAMES[data.layout ?? "pca"]} 2` } }),
       hovermode: "closest",
       dragmode: this.els.drag.value,
-      uirevision: `${model.id}:${data.n}`,
+      uirevision: `${model.id}:${data.n}:${data.layout ?? "pca"}`,
     };
     window.Plotly.react(this.els.scatter, traces, layout, CONFIG);
     if (!this.els.scatter.dataset.wired) {

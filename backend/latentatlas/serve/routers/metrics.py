@@ -14,6 +14,7 @@ from latentatlas.serve.jobs import JobManager
 from latentatlas.serve.schemas import JobInfo, JobStarted, MetricsRequest, ModelMetrics, errors
 from latentatlas.serve.services.core import ModelService
 from latentatlas.serve.services.metrics_jobs import metrics_work, restore_shipped_metrics
+from latentatlas.serve.services.population import LAYOUT_JOB_PREFIX
 
 router = APIRouter(prefix="/api", tags=["metrics"], responses=errors(400, 404, 422))
 Jobs = Annotated[JobManager, Depends(get_jobs)]
@@ -50,10 +51,15 @@ def shipped_metrics(service: Annotated[ModelService, Depends(get_service)]) -> M
 
 
 def _job_info(job) -> JobInfo:
+    """A job as the API shows it; its key names what it works on: a model id (metrics),
+    ``ensembles/ID`` (an analysis) or ``layouts/MODEL/...`` (a population layout)."""
     ensemble_id = job.key.removeprefix(ENSEMBLE_JOB_PREFIX) if job.key.startswith(ENSEMBLE_JOB_PREFIX) else None
+    model_id = (
+        job.key.removeprefix(LAYOUT_JOB_PREFIX).split("/")[0] if job.key.startswith(LAYOUT_JOB_PREFIX) else job.key
+    )
     return JobInfo(
         job_id=job.id,
-        model_id=None if ensemble_id is not None else job.key,
+        model_id=None if ensemble_id is not None else model_id,
         ensemble_id=ensemble_id,
         status=job.status,
         progress=job.progress,

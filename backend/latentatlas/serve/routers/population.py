@@ -9,9 +9,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from latentatlas.serve.deps import model_part
-from latentatlas.serve.schemas import DimFactors, DimInformation, PopulationProgress, PopulationResponse, errors
-from latentatlas.serve.services.population import PopulationService
+from latentatlas.serve.deps import get_jobs, model_part
+from latentatlas.serve.jobs import JobManager
+from latentatlas.serve.schemas import (
+    DimFactors,
+    DimInformation,
+    JobStarted,
+    LayoutRequest,
+    PopulationProgress,
+    PopulationResponse,
+    errors,
+)
+from latentatlas.serve.services.population import LAYOUT_JOB_PREFIX, PopulationService
 
 router = APIRouter(prefix="/api/models", tags=["population"], responses=errors(400, 404, 409, 422, 503))
 
@@ -46,6 +55,21 @@ def population(
     if POPULATION_MEDIA_TYPE in request.headers.get("accept", ""):
         return Response(population.population_packed(n, seed), media_type=POPULATION_MEDIA_TYPE)
     return population.population(n, seed)
+
+
+@router.post("/{model_id}/population-layout", response_model=JobStarted, status_code=202, responses=errors(429))
+def population_layout(
+    population: Population, jobs: Annotated[JobManager, Depends(get_jobs)], body: LayoutRequest
+) -> JobStarted:
+    """Lay the population of ``n`` samples (``seed``, as GET /population gives them) out in 2-D by
+    UMAP or t-SNE, as a background job: poll GET /api/jobs/{job_id}; its result has ``x`` and ``y``
+    in the population's order. Computed once and cached per model, method, n and seed (a cached
+    layout's job is done at once); the same request while one runs joins it. 409 for a dataset
+    without factors, 429 when too many jobs run."""
+    population.require_factors()
+    key = f"{LAYOUT_JOB_PREFIX}{population.core.id}/{body.method}/n{body.n}/seed{body.seed}"
+    job, joined = jobs.submit(key, lambda progress: population.layout(body.method, body.n, body.seed, progress))
+    return JobStarted(job_id=job.id, status=job.status, joined=joined)
 
 
 @router.get("/{model_id}/population-progress", response_model=PopulationProgress)

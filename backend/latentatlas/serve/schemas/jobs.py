@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from latentatlas.serve.jobs import JobStatus as JobState
 from latentatlas.serve.schemas.ensembles import EnsembleAnalysisSummary
 from latentatlas.serve.schemas.models import ModelMetrics
+from latentatlas.serve.schemas.population import PopulationLayout
 
 
 class MetricsRequest(BaseModel):
@@ -27,12 +28,14 @@ class JobStarted(BaseModel):
 
 class JobInfo(BaseModel):
     job_id: str
-    model_id: str | None = Field(description="the model a metrics job works on (null for ensemble jobs)")
+    model_id: str | None = Field(description="the model a metrics or layout job works on (null for ensemble jobs)")
     ensemble_id: str | None = Field(None, description="the ensemble an analysis job works on")
     status: JobState
     progress: float = Field(ge=0, le=1)
     stage: str = Field(description="what the job is doing now")
-    result: ModelMetrics | EnsembleAnalysisSummary | None = Field(
-        None, description="when done: the metrics (also written to the model's card), or an ensemble analysis' summary"
+    result: ModelMetrics | EnsembleAnalysisSummary | PopulationLayout | None = Field(
+        None,
+        description="when done: the metrics (also written beside the model's card), an ensemble analysis' summary, "
+        "or a population layout",
     )
     error: str | None = Field(None, description="when failed: why")

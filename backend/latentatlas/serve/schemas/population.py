@@ -1,10 +1,13 @@
-"""Bodies of the population views: the encoded dataset sample with its principal plane, and per-dim information."""
+"""Bodies of the population views: the encoded dataset sample with its principal plane, its
+non-linear layouts (UMAP, t-SNE), and per-dim information."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from latentatlas.evaluation.layouts import MAX_LAYOUT_POINTS
 
 
 class PrincipalPlane(BaseModel):
@@ -76,3 +79,26 @@ class DimFactors(BaseModel):
     per_factor: int = Field(description="levels each factor is set to, at most (all of a smaller factor's)")
     seed: int
     encodes: int = Field(description="images rendered and encoded")
+
+
+class LayoutRequest(BaseModel):
+    """A non-linear layout of a population (:mod:`latentatlas.evaluation.layouts`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    method: Literal["umap", "tsne"] = Field(description="umap (umap-learn) or tsne (scikit-learn's Barnes-Hut)")
+    n: int = Field(2000, ge=10, le=MAX_LAYOUT_POINTS, description="the population's size (its samples, seed 0 ...)")
+    seed: int = Field(0, ge=0, lt=2**32, description="the population's seed, which also seeds the layout")
+
+
+class PopulationLayout(BaseModel):
+    """A population's samples (``GET /population`` with the same n and seed, in its order) laid out in 2-D."""
+
+    method: Literal["umap", "tsne"]
+    n: int
+    seed: int
+    dims: int = Field(description="latent dims laid out (those /population returns), standardised per dim")
+    params: dict[str, float | int | str] = Field(description="the method's parameters")
+    x: list[float]
+    y: list[float]
+    seconds: float = Field(description="time of the layout itself (not of this reply when cached)")
+    cached: bool

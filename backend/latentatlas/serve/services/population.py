@@ -18,6 +18,7 @@ from latentatlas.data.base import FactorDataset
 from latentatlas.errors import InputError, UnsupportedError
 from latentatlas.evaluation.dim_names import COLLAPSED_POSTERIOR_SD, collapsed_dims
 from latentatlas.evaluation.intervention import MIN_SCORE, MIN_SHARE, intervention_plan, intervention_scores, name_dims
+from latentatlas.evaluation.layouts import TSNE_PARAMS, UMAP_PARAMS, LayoutMethod, layout_2d
 from latentatlas.evaluation.population import (
     code_entropy_per_dim,
     gaussian_kl_per_dim,
@@ -28,6 +29,7 @@ from latentatlas.serve.array_pack import pack_arrays, unpack_arrays
 from latentatlas.serve.schemas import (
     DimFactors,
     DimInformation,
+    PopulationLayout,
     PopulationProgress,
     PopulationResponse,
     PrincipalPlane,
@@ -38,6 +40,7 @@ from latentatlas.serve.services.core import ModelService
 # and renders and encodes its samples this many at a time.
 POPULATION_DIMS = 16
 POPULATION_CHUNK = 256
+LAYOUT_JOB_PREFIX = "layouts/"  # layout job keys: layouts/MODEL/METHOD/nN/seedS (model ids never hold "/")
 PLANE_BASIS = ("mean", "components", "explained_variance_ratio")  # what places any latent in the plane
 
 # Dim factors by intervention: base cells of the factor grid, levels per factor, seed.
@@ -64,6 +67,10 @@ class PopulationService:
         if not isinstance(dataset, FactorDataset):
             raise UnsupportedError(f"model {self.core.id}'s dataset has no generative factors: {what}")
         return dataset
+
+    def require_factors(self) -> None:
+        """Refuse (409) now, before a job starts, a dataset without generative factors."""
+        self._factor_dataset("it has no population view")
 
     def _encode_factors(
         self, dataset: FactorDataset, factors: np.ndarray, dims: int, on_chunk: Callable[[int], None] | None = None
@@ -168,6 +175,42 @@ class PopulationService:
             if core.cache is not None:
                 core.cache.write_bytes("population", core.fingerprint(), name, pack_arrays(header, arrays))
             return header, arrays
+
+    def layout(
+        self, method: LayoutMethod, n: int, seed: int, progress: Callable[[float, str], None]
+    ) -> PopulationLayout:
+        """The population of ``n`` samples (``seed``) laid out by ``method`` (UMAP or t-SNE on its
+        latents, standardised; :mod:`~latentatlas.evaluation.layouts`), in the population's order:
+        computed once per (model, method, n, seed) and kept in the model's on-disk cache. Runs as
+        a job: ``progress`` says what it is doing (the encode first, when the population is not
+        cached yet). 409 without generative factors."""
+        core = self.core
+        name = f"{method}-n{n}-seed{seed}"
+        stored = core.cache.read_bytes("layout", core.fingerprint(), name) if core.cache is not None else None
+        if stored is not None:
+            try:
+                header, arrays = unpack_arrays(stored)
+                xy = arrays["xy"]
+                return PopulationLayout(**header, x=xy[:, 0].tolist(), y=xy[:, 1].tolist(), cached=True)
+            except (ValueError, KeyError, TypeError):  # written by another version of the server: computed again
+                pass
+        progress(0.0, f"encoding {n:,} samples (cached after the first time)")
+        population, arrays = self.population_arrays(n, seed)
+        progress(0.2, f"{'UMAP' if method == 'umap' else 't-SNE'} of {n:,} points (seconds to minutes on a CPU)")
+        started = time.perf_counter()
+        xy = layout_2d(arrays["latents"], method, seed)
+        params = UMAP_PARAMS if method == "umap" else TSNE_PARAMS
+        header = {
+            "method": method,
+            "n": n,
+            "seed": seed,
+            "dims": population["dims"],
+            "params": dict(params),
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        if core.cache is not None:
+            core.cache.write_bytes("layout", core.fingerprint(), name, pack_arrays(header, {"xy": xy}))
+        return PopulationLayout(**header, x=xy[:, 0].tolist(), y=xy[:, 1].tolist(), cached=False)
 
     def dataset_grid(self, indices: list[int], columns: int) -> bytes:
         """The dataset images at ``indices`` as one PNG, ``columns`` wide in reading order (a last row
