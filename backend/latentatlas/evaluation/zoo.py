@@ -298,6 +298,12 @@ def _cell(summary: dict | None, digits: int = 3) -> str:
     return f"{summary['mean']:.{digits}f} ± {summary['sd']:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
+def _percent(fraction: float) -> str:
+    """A share as a percentage: two decimals, or two significant digits below 0.01 %."""
+    percent = 100 * fraction
+    return f"{percent:.2f} %" if percent >= 0.01 or percent == 0 else f"{percent:.2g} %"
+
+
 def comparison_markdown(result: dict) -> str:
     """Markdown of ``compare_zoo``'s result: budget and estimator, per dataset the variants'
     mean ± sd [95 % CI] with the null and ceiling rows, then the claims' tests."""
@@ -307,7 +313,7 @@ def comparison_markdown(result: dict) -> str:
         f"# Zoo `{result['zoo']}`",
         "",
         f"Budget: {budget['steps']:,} steps x batch {budget['batch_size']} = {budget['images_per_member']:,} images per member, "
-        f"{100 * budget['fraction_of_paper']:.2f} % of the paper's {budget['paper_images']:,} ({budget.get('paper_budget', 'Hsu et al.: 200k x 128')}).",
+        f"{_percent(budget['fraction_of_paper'])} of the paper's {budget['paper_images']:,} ({budget.get('paper_budget', 'Hsu et al.: 200k x 128')}).",
         f"Protocol: {protocol['samples']:,} factor samples per dataset (seed {protocol['seed']}, 2/3 train rows), the same for every member; "
         f"null: shuffled rows, {protocol['null_repeats']} permutations per member; ceiling: perfect latents on the same samples.",
         f"Estimators: {result['estimator']}.",
@@ -357,7 +363,7 @@ def comparison_markdown(result: dict) -> str:
         )
         lines += ["", f"Per member (1 CPU thread, median over seeds), train + evaluate: {times}."]
     lines += statements_markdown(result, dict(COLUMNS))
-    if result.get("like_with_like"):
+    if (result.get("like_with_like") or {}).get("claims"):
         lines += like_markdown(result["like_with_like"])
     if result.get("curves"):
         lines += curves_markdown(result["curves"])
