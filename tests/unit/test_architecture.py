@@ -25,7 +25,7 @@ ALLOWED = {
     "imports": {"data", "families", "nets", "store", "evaluation", "metrics"},
     "serve": {"data", "families", "nets", "store", "evaluation", "export", "imaging", "config", "devices"},
 }
-TOP_LEVEL_HELPERS = {"__init__", "errors"}  # `from latentatlas import __version__`; the domain errors (no imports)
+TOP_LEVEL_HELPERS = {"__init__", "errors", "stopping"}  # __version__; the domain errors; the stop flag (no imports)
 
 
 def _imports(path: Path) -> set[str]:
