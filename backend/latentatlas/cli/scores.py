@@ -300,7 +300,7 @@ def compare(
     folders: Annotated[list[Path], typer.Argument(help="Model folders (with card.json) to compare.")],
 ) -> None:
     """A Markdown table of the models' held-out PSNR and disentanglement scores (from their cards)."""
-    from latentatlas.evaluation.disentanglement import comparison_table
+    from latentatlas.evaluation.card_table import comparison_table
 
     cards = []
     for folder in folders:
