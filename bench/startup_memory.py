@@ -65,7 +65,7 @@ import json, sys, time
 from pathlib import Path
 started = time.perf_counter()
 import torch, uvicorn, latentatlas.serve.app
-from latentatlas.serve.ensembles import EnsembleRegistry
+from latentatlas.serve.ensemble_registry import EnsembleRegistry
 from latentatlas.serve.registry import ModelRegistry
 imported = time.perf_counter()
 registry = ModelRegistry(Path(sys.argv[1]), torch.device("cpu"))

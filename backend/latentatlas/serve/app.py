@@ -23,7 +23,7 @@ from latentatlas.export.onnx import OnnxCache
 from latentatlas.serve.admission import RETRY_AFTER_SECONDS, Admission
 from latentatlas.serve.bodies import BoundedBodies
 from latentatlas.serve.derived_cache import DerivedCache
-from latentatlas.serve.ensembles import EnsembleRegistry
+from latentatlas.serve.ensemble_registry import EnsembleRegistry
 from latentatlas.serve.errors import install_error_handlers
 from latentatlas.serve.image_input import FORM_OVERHEAD_BYTES
 from latentatlas.serve.jobs import JobManager

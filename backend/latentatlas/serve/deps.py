@@ -10,7 +10,8 @@ from starlette.requests import HTTPConnection
 
 from latentatlas.config import Settings
 from latentatlas.errors import NotFoundError
-from latentatlas.serve.ensembles import EnsembleRegistry, EnsembleService
+from latentatlas.serve.ensemble_registry import EnsembleRegistry
+from latentatlas.serve.ensembles import EnsembleService
 from latentatlas.serve.jobs import JobManager
 from latentatlas.serve.registry import ModelRegistry
 from latentatlas.serve.services.core import ModelService

@@ -8,11 +8,8 @@ from fastapi import APIRouter, Depends
 
 from latentatlas.config import Settings
 from latentatlas.serve.deps import get_ensemble, get_ensembles, get_jobs, get_settings
-from latentatlas.serve.ensembles import (
-    ENSEMBLE_JOB_PREFIX,
-    EnsembleRegistry,
-    EnsembleService,
-)
+from latentatlas.serve.ensemble_registry import EnsembleRegistry
+from latentatlas.serve.ensembles import ENSEMBLE_JOB_PREFIX, EnsembleService
 from latentatlas.serve.jobs import JobManager
 from latentatlas.serve.schemas import (
     AnalyzeRequest,
