@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from latentatlas.cli import app
 from latentatlas.evaluation.baselines import CARD_METRICS, ON_REQUEST, Interventions, interventional_scores
-from latentatlas.evaluation.disentanglement import COMPARISON_COLUMNS
+from latentatlas.evaluation.card_table import COMPARISON_COLUMNS
 from latentatlas.evaluation.zoo import COLUMNS
 from latentatlas.metrics import DEFAULT_METRICS, METRIC_NAMES, compute_metrics, format_table
 from latentatlas.metrics.baselines import FactorRows, flatten_scores, perfect_latents
