@@ -1,9 +1,14 @@
 // The decoded image of the current latent: frames from the page's decoder (server or browser),
 // the latency line, the PNG download and, on a narrow screen, a floating copy that follows the
 // sliders while the decode is scrolled out of view. Each frame shown is announced as a
-// `latentatlas:frame` event with its timings (for tests and benchmarks).
+// `latentatlas:frame` event with its timings (for tests and benchmarks). A frame decoded in this
+// page is painted into the canvas at once; its PNG (for the <img>, the download and links) is
+// encoded only once the frames stop for IMAGE_AFTER_MS, not on every frame of a drag (encoding
+// it took several ms of each frame's budget).
 
 import { download, setImage } from "../lib/dom.js";
+
+const IMAGE_AFTER_MS = 120;
 
 export class DecodeView {
   /** @param {object} els  decode (img), latency, download (button); optional: canvas (painted at
@@ -13,7 +18,12 @@ export class DecodeView {
     this.model = null;
     this.pending = null;
     this.timings = { lastDecodeMs: null, lastServerMs: null, lastRoundTripMs: null, frames: 0 };
-    els.download.addEventListener("click", () => download(els.decode.getAttribute("src"), `${this.model?.id}-decode.png`));
+    this.imageTimer = 0; // a painted frame whose PNG is not in the <img> yet
+    this.imageFrame = null;
+    els.download.addEventListener("click", () => {
+      this._flushImage();
+      download(els.decode.getAttribute("src"), `${this.model?.id}-decode.png`);
+    });
     if (els.float) {
       new IntersectionObserver(([entry]) => {
         document.body.classList.toggle("decode-away", !entry.isIntersecting);
@@ -22,9 +32,17 @@ export class DecodeView {
     }
   }
 
+  /** A painted frame's PNG is still to be put in the <img>. */
+  get busy() {
+    return Boolean(this.imageTimer);
+  }
+
   show(model) {
     const { els } = this;
     this.model = model;
+    clearTimeout(this.imageTimer);
+    this.imageTimer = 0;
+    this.imageFrame = null;
     setImage(els.decode, null);
     if (els.canvas) els.canvas.hidden = true;
     els.latency.textContent = "";
@@ -44,15 +62,33 @@ export class DecodeView {
       canvas.getContext("2d").putImageData(new ImageData(frame.rgba, frame.width, frame.height), 0, 0);
       canvas.hidden = false;
       img.onload = null;
-      setImage(img, frame.image);
+      this.imageFrame = frame;
+      clearTimeout(this.imageTimer);
+      // on a narrow screen scrolled away, the floating copy (an <img>) must follow every frame
+      if (document.body.classList.contains("decode-away")) this._flushImage();
+      else this.imageTimer = setTimeout(() => this._flushImage(), IMAGE_AFTER_MS);
       this._shown(frame, receivedAt);
       return;
     }
+    clearTimeout(this.imageTimer);
+    this.imageTimer = 0;
+    this.imageFrame = null;
     if (canvas) canvas.hidden = true;
     img.onload = () => {
       if (this.pending === frame) this._shown(frame, receivedAt);
     };
     setImage(img, frame.image);
+  }
+
+  /** Put the latest painted frame's PNG in the <img> (and the floating copy). */
+  _flushImage() {
+    clearTimeout(this.imageTimer);
+    this.imageTimer = 0;
+    const frame = this.imageFrame;
+    this.imageFrame = null;
+    if (!frame) return;
+    setImage(this.els.decode, frame.image);
+    if (this.els.float && document.body.classList.contains("decode-away")) this.els.float.src = this.els.decode.src;
   }
 
   _shown(frame, receivedAt) {
