@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from latentatlas.evaluation.zoo_tests import against_null, equivalence, rank_sum_p, signed_rank_p
-from latentatlas.metrics.stats import holm, paired, welch
+from latentatlas.metrics.stats import Difference, holm, paired, welch
 from latentatlas.store.zoo import ZooClaim, ZooConfig, ZooScoreClaim
 
 ALPHA = 0.05
@@ -76,15 +76,7 @@ def _difference(dataset: str, claim: ZooClaim, metric: str, a: dict | None, b: d
     if min(len(va), len(vb)) < 2:
         return out | {"missing": True, "p": 1.0, "p_rank": 1.0}
     xa, xb = np.array(list(va.values())), np.array(list(vb.values()))
-    test = welch(xa, xb)
-    return out | {
-        "diff": test.diff,
-        "ci95": [test.low, test.high],
-        "t": test.t,
-        "df": test.df,
-        "p": test.p,
-        "p_rank": rank_sum_p(xa, xb, "two-sided"),
-    }
+    return out | _two_sided(welch(xa, xb), rank_sum_p(xa, xb, "two-sided"))
 
 
 def _equivalence(dataset: str, config: ZooConfig, claim: ZooClaim, metric: str, a: dict | None, b: dict | None) -> dict:
@@ -124,15 +116,12 @@ def _within(dataset: str, claim: ZooScoreClaim, row: dict | None) -> dict:
     }
     if len(seeds) < 2:
         return out | {"missing": True, "p": 1.0, "p_rank": 1.0}
-    test = paired(higher, lower)
-    return out | {
-        "diff": test.diff,
-        "ci95": [test.low, test.high],
-        "t": test.t,
-        "df": test.df,
-        "p": test.p,
-        "p_rank": signed_rank_p(higher - lower, "two-sided"),
-    }
+    return out | _two_sided(paired(higher, lower), signed_rank_p(higher - lower, "two-sided"))
+
+
+def _two_sided(test: Difference, p_rank: float) -> dict:
+    """A two-sided t-test's record (difference, 95 % interval, t, df, p) and its rank test's p."""
+    return {"diff": test.diff, "ci95": [test.low, test.high], "t": test.t, "df": test.df, "p": test.p, "p_rank": p_rank}
 
 
 def _verdict(kind: str, test: dict, established: bool) -> str:
