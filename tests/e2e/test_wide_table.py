@@ -17,6 +17,8 @@ def test_the_current_model_is_in_view_and_the_overflow_is_cued(app, models, widt
     page = app.page
     page.set_viewport_size({"width": width, "height": 900})
     page.goto(f"{app.base_url}/#model=qlae-dsprites")  # any, then the one whose column is last
+    # settled on it (not the previous test's table, nor a load still under way when the next link comes)
+    page.wait_for_function("() => window.__latentAtlas?.modelId === 'qlae-dsprites' && window.__latentAtlas.idle")
     page.wait_for_selector("#metrics-compare thead th")
     last = page.evaluate("() => [...document.querySelectorAll('#metrics-compare thead th')].at(-1).textContent")
     model_id = last.split(" (top")[0]
