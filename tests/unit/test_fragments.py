@@ -28,6 +28,7 @@ from latentatlas.fragments import (
 )
 from latentatlas.fragments.fingerprint import chunk_rows
 from latentatlas.fragments.hotspots import default_min_samples
+from latentatlas.fragments.report import _jsonable
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TOL = 1e-8
@@ -261,3 +262,9 @@ def test_a_channel_with_zero_information_has_nmi_zero_never_inf() -> None:
     assert np.all(np.isfinite(factor.nmi)) and np.all(np.isfinite(factor.vi))
     report = compute_fragments(mu, logvar, y)
     assert report["nmi"][0][1] == 0.0 and report["nmi_factor"][1] == [0.0, 0.0]
+
+
+def test_report_arrays_become_json_with_non_finite_as_none() -> None:
+    assert _jsonable(np.array([[1.0, 2.5], [0.0, -1.0]])) == [[1.0, 2.5], [0.0, -1.0]]
+    assert _jsonable(np.array([[1.0, np.nan], [np.inf, 2.0]])) == [[1.0, None], [None, 2.0]]
+    assert _jsonable(np.array([True, False])) == [True, False]

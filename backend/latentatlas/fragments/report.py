@@ -140,8 +140,9 @@ def format_summary(result: dict[str, list[JsonNumbers]]) -> str:
 
 
 def _jsonable(value: np.ndarray) -> list[JsonNumbers]:
-    items: list[Any] = value.tolist()  # every array here is at least 1-D
-    if value.dtype == bool:
+    """Nested lists of ``value`` (at least 1-D), NaN and infinities as None (walked only when present)."""
+    items: list[Any] = value.tolist()
+    if value.dtype == bool or np.isfinite(value).all():
         return items
     return [_nan_to_none(item) for item in items]
 
