@@ -11,7 +11,9 @@ per model (default: the 64x64 QLAEs), measures:
   grids of another model as fast as it answers);
 * requests the page sends and server CPU seconds (the server process's utime + stime) per drag,
   on both paths, with the server otherwise idle;
-* a traversal grid of every slider dim x 11 steps decoded in the page (p50 over repeats).
+* a traversal grid of every slider dim x 11 steps decoded in the page (p50 over repeats);
+* on the browser path, idle and busy, a 60-move drag at the display's rate (one move per
+  animation frame, not waiting for decodes): frames painted and the frame loss.
 
 Writes JSON (default bench/results/browser_decode.json). Targets (issue 13): slider p95 <= 16 ms
 for the 64x64 QLAEs under load on the browser path; a 12 x 11 traversal p50 <= 150 ms.
@@ -42,6 +44,40 @@ PAINTED_SCRIPT = SLIDER_SCRIPT.replace(
     "const detail = await frame; if (detail) await new Promise((r) => requestAnimationFrame(() => r()));",
 )
 assert PAINTED_SCRIPT != SLIDER_SCRIPT
+
+# A drag at the display's rate: one slider move per animation frame, never waiting for decodes.
+# Frames the app showed between the first move and the frame after the last count as painted;
+# frame loss = 1 - painted / moves (the app keeps the latest move: a lost frame is a skipped one).
+# A move is "painted in the next frame" when its frame was shown before the next animation frame
+# began: input to paint within one frame period (16.7 ms at 60 Hz), input aligned to frames as a
+# browser aligns pointer input.
+FRAME_RATE_DRAG_SCRIPT = """
+async ({values, dim, settleMs}) => {
+  const slider = document.querySelector(`#sliders input[type=range][data-dim="${dim}"]`);
+  if (!slider) throw new Error("no slider for dim " + dim);
+  const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r(performance.now())));
+  const shown = [];
+  const onFrame = () => shown.push(performance.now());
+  window.addEventListener("latentatlas:frame", onFrame);
+  const start = await nextFrame();
+  let nextFramePainted = 0;
+  for (const value of values) {
+    const before = shown.length;
+    slider.value = String(value);
+    slider.dispatchEvent(new Event("input", { bubbles: true }));
+    await nextFrame();
+    if (shown.length > before) nextFramePainted++;
+  }
+  const end = performance.now();
+  await new Promise((r) => setTimeout(r, settleMs));
+  window.removeEventListener("latentatlas:frame", onFrame);
+  const during = shown.filter((t) => t <= end).length;
+  const after = shown.filter((t) => t > end);
+  return { moves: values.length, durationMs: end - start, framesPainted: during, nextFramePainted,
+           lastFrameAfterEndMs: after.length ? after[after.length - 1] - end : null };
+}
+"""
+DRAG_FRAMES = 60
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the dev-only helpers live with the tests
 from devtools import CHROMIUM, CHROMIUM_ARGS, HOST, LocalServer, machine_info, percentiles, write_report
@@ -121,6 +157,21 @@ def drag(page, model: dict, moves: int, counter: dict, pid: int) -> dict:
     }
 
 
+def frame_rate_drag(page, model: dict, moves: int) -> dict:
+    """One drag of slider 0 at the display's rate (a move per animation frame): frames painted
+    during it and the frame loss, 1 - painted / moves."""
+    raw = page.evaluate(FRAME_RATE_DRAG_SCRIPT, {"values": slider_values(model, 0, moves), "dim": 0, "settleMs": 500})
+    page.wait_for_function("() => window.__latentAtlas.idle", timeout=60_000)
+    return {
+        "moves": raw["moves"],
+        "duration_ms": round(raw["durationMs"], 1),
+        "frames_painted": raw["framesPainted"],
+        "frame_loss": round(1 - raw["framesPainted"] / raw["moves"], 3),
+        "painted_in_next_frame": raw["nextFramePainted"],
+        "last_frame_after_drag_ms": None if raw["lastFrameAfterEndMs"] is None else round(raw["lastFrameAfterEndMs"], 1),
+    }
+
+
 def bench_model(
     browser, port: int, pid: int, model: dict, load_model: dict, moves: int, load_threads: int, repeats: int
 ) -> dict:
@@ -142,6 +193,7 @@ def bench_model(
             "dims": grids[0]["dims"],
             "steps": grids[0]["steps"],
             **percentiles([g["ms"] for g in grids]),
+            "decode_ms": percentiles([g["decodeMs"] for g in grids]),  # the graph run, in the worker
         }
         for phase in ("idle", "busy"):
             for path in ("browser", "server"):
@@ -157,6 +209,12 @@ def bench_model(
                         result = drag(page, model, moves, counter, pid)
                     result["load_traversals_per_s"] = round(load.done / max(load.seconds, 1e-9), 1)
                     result.pop("server_cpu_s")  # the load's CPU, not the drag's
+                if path == "browser":
+                    if phase == "idle":
+                        result["drag_at_frame_rate"] = frame_rate_drag(page, model, DRAG_FRAMES)
+                    else:
+                        with Load(port, load_model, load_threads):
+                            result["drag_at_frame_rate"] = frame_rate_drag(page, model, DRAG_FRAMES)
                 entry[f"{path}_{phase}"] = result
                 shown, painted = result["input_to_frame_shown_ms"], result["input_to_painted_frame_ms"]
                 print(
