@@ -71,10 +71,13 @@ class JobCancelled(Exception):
 
 @dataclass
 class Job:
-    """One job's state; ``key`` names what it works on (a model id)."""
+    """One job's state; ``key`` names the work (a second submission of the key joins it) and
+    ``model_id`` or ``ensemble_id`` what it works on."""
 
     id: str
     key: str
+    model_id: str | None = None
+    ensemble_id: str | None = None
     status: JobStatus = "queued"
     progress: float = 0.0
     stage: str = "queued"
@@ -99,8 +102,11 @@ class JobManager:
         self._flags = Path(tempfile.mkdtemp(prefix="latentatlas-jobs-"))  # one stop flag per running job
         weakref.finalize(self, shutil.rmtree, self._flags, ignore_errors=True)
 
-    def submit(self, key: str, work: Work) -> tuple[Job, bool]:
-        """Start ``work`` for ``key`` (or join its active job); returns (job snapshot, joined)."""
+    def submit(
+        self, key: str, work: Work, *, model_id: str | None = None, ensemble_id: str | None = None
+    ) -> tuple[Job, bool]:
+        """Start ``work`` for ``key`` (or join its active job), on the model or ensemble named;
+        returns (job snapshot, joined)."""
         with self._lock:
             for job in self._jobs.values():
                 if job.key == key and job.active:
@@ -111,7 +117,7 @@ class JobManager:
                     f"{active} job(s) are already running, the limit is {self.max_active}; "
                     "retry when one has finished (LATENTATLAS_MAX_JOBS raises the limit)"
                 )
-            job = Job(id=secrets.token_hex(8), key=key)
+            job = Job(id=secrets.token_hex(8), key=key, model_id=model_id, ensemble_id=ensemble_id)
             self._jobs[job.id] = job
             self._forget_old()
             snapshot = replace(job)

@@ -74,5 +74,5 @@ def analyze(
     finished."""
     body = body or AnalyzeRequest()
     work = ensemble.analyze_work(body.distance, body.min_samples, settings.state_dir)
-    job, joined = jobs.submit(ENSEMBLE_JOB_PREFIX + ensemble.id, work)
+    job, joined = jobs.submit(ENSEMBLE_JOB_PREFIX + ensemble.id, work, ensemble_id=ensemble.id)
     return JobStarted(job_id=job.id, status=job.status, joined=joined)

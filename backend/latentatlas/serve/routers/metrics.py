@@ -9,12 +9,10 @@ from fastapi import APIRouter, Depends
 from latentatlas.config import Settings
 from latentatlas.errors import NotFoundError
 from latentatlas.serve.deps import get_jobs, get_service, get_settings
-from latentatlas.serve.ensembles import ENSEMBLE_JOB_PREFIX
-from latentatlas.serve.jobs import JobManager
+from latentatlas.serve.jobs import Job, JobManager
 from latentatlas.serve.schemas import JobInfo, JobStarted, MetricsRequest, ModelMetrics, errors
 from latentatlas.serve.services.core import ModelService
 from latentatlas.serve.services.metrics_jobs import metrics_work, restore_shipped_metrics
-from latentatlas.serve.services.population import LAYOUT_JOB_PREFIX
 
 router = APIRouter(prefix="/api", tags=["metrics"], responses=errors(400, 404, 422))
 Jobs = Annotated[JobManager, Depends(get_jobs)]
@@ -38,7 +36,9 @@ def start_metrics(
     body = body or MetricsRequest()
     votes = VoteCounts(train=body.train_votes, eval=body.eval_votes)
     job, joined = jobs.submit(
-        service.id, metrics_work(service, body.samples, body.seed, votes, settings.torch_threads, settings.state_dir)
+        service.id,
+        metrics_work(service, body.samples, body.seed, votes, settings.torch_threads, settings.state_dir),
+        model_id=service.id,
     )
     return JobStarted(job_id=job.id, status=job.status, joined=joined)
 
@@ -50,17 +50,12 @@ def shipped_metrics(service: Annotated[ModelService, Depends(get_service)]) -> M
     return restore_shipped_metrics(service)
 
 
-def _job_info(job) -> JobInfo:
-    """A job as the API shows it; its key names what it works on: a model id (metrics),
-    ``ensembles/ID`` (an analysis) or ``layouts/MODEL/...`` (a population layout)."""
-    ensemble_id = job.key.removeprefix(ENSEMBLE_JOB_PREFIX) if job.key.startswith(ENSEMBLE_JOB_PREFIX) else None
-    model_id = (
-        job.key.removeprefix(LAYOUT_JOB_PREFIX).split("/")[0] if job.key.startswith(LAYOUT_JOB_PREFIX) else job.key
-    )
+def _job_info(job: Job) -> JobInfo:
+    """A job as the API shows it, with the model or ensemble it works on."""
     return JobInfo(
         job_id=job.id,
-        model_id=None if ensemble_id is not None else model_id,
-        ensemble_id=ensemble_id,
+        model_id=job.model_id,
+        ensemble_id=job.ensemble_id,
         status=job.status,
         progress=job.progress,
         stage=job.stage,

@@ -68,7 +68,9 @@ def population_layout(
     without factors, 429 when too many jobs run."""
     population.require_factors()
     key = f"{LAYOUT_JOB_PREFIX}{population.core.id}/{body.method}/n{body.n}/seed{body.seed}"
-    job, joined = jobs.submit(key, lambda progress: population.layout(body.method, body.n, body.seed, progress))
+    job, joined = jobs.submit(
+        key, lambda progress: population.layout(body.method, body.n, body.seed, progress), model_id=population.core.id
+    )
     return JobStarted(job_id=job.id, status=job.status, joined=joined)
 
 

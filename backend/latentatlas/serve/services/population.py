@@ -40,7 +40,7 @@ from latentatlas.serve.services.core import ModelService
 # and renders and encodes its samples this many at a time.
 POPULATION_DIMS = 16
 POPULATION_CHUNK = 256
-LAYOUT_JOB_PREFIX = "layouts/"  # layout job keys: layouts/MODEL/METHOD/nN/seedS (model ids never hold "/")
+LAYOUT_JOB_PREFIX = "layouts/"  # layout job keys: layouts/MODEL/METHOD/nN/seedS
 PLANE_BASIS = ("mean", "components", "explained_variance_ratio")  # what places any latent in the plane
 
 # Dim factors by intervention: base cells of the factor grid, levels per factor, seed.
