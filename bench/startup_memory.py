@@ -85,7 +85,7 @@ def start(models_dir: Path, log_path: Path) -> tuple[LocalServer, float, float]:
     """(server, seconds to /readyz 200, idle RSS in MB after a second's rest)."""
     started = time.perf_counter()
     server = LocalServer(models_dir, log_path, ready_timeout_s=300)
-    ready_s = time.perf_counter() - started  # LocalServer polls /readyz every 0.2 s
+    ready_s = time.perf_counter() - started  # LocalServer polls /readyz every 0.05 s
     time.sleep(1.0)
     return server, ready_s, rss_mb(server.pid)
 

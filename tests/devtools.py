@@ -153,7 +153,7 @@ class LocalServer:
                     return
             except OSError:
                 pass
-            time.sleep(0.2)
+            time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"the server was not ready within {ready_timeout_s:.0f} s:\n{self.log()}")
 

@@ -1,7 +1,8 @@
-"""What `latentatlas serve` imports before it answers /readyz: neither scikit-learn, scipy.stats,
-scipy.optimize (geoopt's), nor onnx, which together took over a second of the start-up on this
-machine (bench/startup_memory.py); the metrics, St-RKM's optimiser and the ONNX graphs import them
-when first used."""
+"""What `latentatlas serve` imports before it answers /readyz: neither scikit-learn, scipy (any of
+it: stats, optimize for geoopt, special and sparse for InfoMEC), onnx, onnxruntime, h5py, joblib nor
+Jinja2, which together took 1.5 s of the start-up on this machine (bench/startup_memory.py); the
+metrics, St-RKM's optimiser, the ONNX graphs, the Shapes3D file and the pages import them when
+first used."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sys
 from pathlib import Path
 
 BACKEND = Path(__file__).resolve().parents[2] / "backend"
-HEAVY = ("sklearn", "scipy.stats", "scipy.optimize", "geoopt", "onnx")
+HEAVY = ("sklearn", "scipy", "geoopt", "onnx", "onnxruntime", "h5py", "joblib", "jinja2")
 PROBE = f"""
 import json, sys
 from pathlib import Path

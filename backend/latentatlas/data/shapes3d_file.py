@@ -9,17 +9,22 @@ at start; images are read when asked, in increasing row order as h5py's fancy in
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import h5py
 import numpy as np
 
 from latentatlas.data.base import DatasetError, DatasetSpec
 from latentatlas.data.stored import StoredGrid, grid_sizes
 
+if TYPE_CHECKING:
+    import h5py
+
 FACTORS = ("floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation")
 
 
 def _dataset(file: h5py.File, key: str, path: Path) -> h5py.Dataset:
+    import h5py
+
     item = file.get(key)
     if not isinstance(item, h5py.Dataset):
         raise DatasetError(f"{path}: no '{key}' dataset (it has: {', '.join(file.keys()) or 'none'})")
@@ -34,6 +39,8 @@ class Shapes3DFile(StoredGrid):
         self.path = path = Path(spec.path or "")
         if not path.is_file():
             raise DatasetError(f"{path} does not exist or is not a file")
+        import h5py  # here: the CLI and server start without h5py
+
         try:
             self._file = h5py.File(path, "r")
         except OSError as error:

@@ -11,10 +11,9 @@ be trained here, and decodes only with a decoder graph.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import onnxruntime
 import torch
 from pydantic import Field
 
@@ -26,6 +25,9 @@ from latentatlas.families.base import (
     LatentModel,
     OnnxGraph,
 )
+
+if TYPE_CHECKING:
+    import onnxruntime
 
 ENCODER_FILE, DECODER_FILE = "encoder.onnx", "decoder.onnx"
 Layout = Literal["nchw", "nhwc"]
@@ -49,6 +51,8 @@ class OnnxConfig(FamilyConfig):
 
 def open_session(source: Path | bytes) -> onnxruntime.InferenceSession:
     """An ONNX Runtime session on the CPU with torch's intra-op thread count."""
+    import onnxruntime  # here: the CLI and server start without it
+
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     options.log_severity_level = 3  # errors only: a user's graph may carry unused initialisers

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from joblib import Parallel, delayed
 
 from latentatlas.stopping import Stopped
 
@@ -64,6 +63,7 @@ def compute_dci(
     workers: once it is True every fit ends at its next stage and this raises
     :class:`~latentatlas.stopping.Stopped`.
     """
+    from joblib import Parallel, delayed
     from sklearn.ensemble import GradientBoostingClassifier  # here: the CLI and server start without sklearn
 
     n_factors = y_train.shape[1]

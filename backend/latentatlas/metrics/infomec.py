@@ -6,12 +6,14 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
-from scipy.special import digamma
 
 from latentatlas.metrics._mi import encode_columns, entropies, mutual_info_matrix
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 N_NEIGHBORS = 10
 # Continuous latents count as active when their range exceeds this fraction
@@ -112,6 +114,8 @@ def _standardize(z: np.ndarray) -> np.ndarray:
 
 def _one_hot(codes: np.ndarray, cards: np.ndarray) -> sparse.csr_matrix:
     """Sparse one-hot encoding of every code column, columns in code order."""
+    from scipy import sparse  # here: the CLI and server start without scipy
+
     n, d = codes.shape
     offsets = np.concatenate([[0], np.cumsum(cards)[:-1]])
     return sparse.csr_matrix(
@@ -188,6 +192,8 @@ def _knn_mi_continuous_discrete(x: np.ndarray, labels: np.ndarray, n_classes: in
     above = _first_true(n, lambda idx: everyone[idx] - xs > radius)
     within = _first_true(n, lambda idx: xs - everyone[idx] <= radius)
     m = above - within
+    from scipy.special import digamma  # here: the CLI and server start without scipy
+
     mi = digamma(n) + np.mean(digamma(k)) - np.mean(digamma(class_size)) - np.mean(digamma(m))
     return max(0.0, float(mi))
 

@@ -9,7 +9,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from joblib import Parallel, delayed
 
 from latentatlas.metrics._mi import NUM_BINS, histogram_mutual_info
 from latentatlas.metrics.dci import completeness, disentanglement, specificity
@@ -155,6 +154,7 @@ def _informativeness(
     z_train: np.ndarray, y_train: np.ndarray, z_test: np.ndarray, y_test: np.ndarray, n_jobs: int
 ) -> tuple[float, float]:
     """Mean over factors of the train and test accuracy of a logistic regression z -> y_k."""
+    from joblib import Parallel, delayed
     from sklearn.preprocessing import StandardScaler  # here: the CLI and server start without sklearn
 
     scaler = StandardScaler().fit(z_train)

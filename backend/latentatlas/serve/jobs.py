@@ -23,8 +23,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from joblib import parallel_config
-
 from latentatlas.errors import JobLimitError
 from latentatlas.stopping import StopFlag, Stopped
 
@@ -159,6 +157,8 @@ class JobManager:
         try:
             if job.cancel_requested:
                 raise JobCancelled
+            from joblib import parallel_config  # here: the server starts without joblib
+
             # joblib's worker processes (loky) watch this process and exit when it is gone (SIGKILL included)
             with parallel_config(backend="loky", initializer=exit_with_parent, initargs=(os.getpid(),)):
                 result = work(JobProgress(progress, self._stop_flag(job)))

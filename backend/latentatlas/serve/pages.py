@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+if TYPE_CHECKING:
+    import jinja2
+
 
 SERVED_PAGES = ("index", "ensembles", "compare")
 """The pages the server serves at ``/NAME.html`` (``/`` is the explorer, ``index``)."""
@@ -18,7 +21,9 @@ TEMPLATES = "pages"
 
 
 @lru_cache(maxsize=4)
-def _environment(frontend_dir: Path) -> Environment:
+def _environment(frontend_dir: Path) -> jinja2.Environment:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined  # here: imported at the first page
+
     return Environment(
         loader=FileSystemLoader(frontend_dir / TEMPLATES), autoescape=True, undefined=StrictUndefined, auto_reload=True
     )
