@@ -14,7 +14,7 @@ import torch
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ValidationError
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from latentatlas.config import Settings
@@ -90,40 +90,47 @@ def image_input(
         service: Annotated[ModelService, Depends(get_service)],
         settings: Annotated[Settings, Depends(get_settings)],
     ) -> ImageRequest:
-        content_type = request.headers.get("content-type", "")
-        body = await request.body()  # read whole, within the size and time limits, by serve.bodies
-        if content_type.startswith("multipart/form-data"):
-            return await _from_form(request, body, service, settings, params)
-        if content_type.startswith("application/json"):
+        form, body = await _read_body(
+            request, "send multipart/form-data with an 'image' file, or JSON {\"dataset_index\": i}", max_files=1
+        )
+        if form is None:
             return await _from_json(body, service, by_index, params)
-        raise ImageInputError(415, "send multipart/form-data with an 'image' file, or JSON {\"dataset_index\": i}")
+        upload = form.get("image")
+        if not isinstance(upload, UploadFile):
+            raise InputError("multipart body needs a file field named 'image'")
+        values = _form_params(form, params, ("image",)) if params is not None else None
+        return ImageRequest(await _decoded(upload, service, settings), values)
 
     return read
 
 
-async def _from_form(
-    request: Request, body: bytes, service: ModelService, settings: Settings, params: type[BaseModel] | None
-) -> ImageRequest:
+async def _read_body(request: Request, refusal: str, max_files: int) -> tuple[FormData | None, bytes]:
+    """The request's body, read whole (within the size and time limits of serve.bodies), and its
+    form when it is multipart (None: JSON); any other content type is refused (415, ``refusal``)."""
+    content_type = request.headers.get("content-type", "")
+    body = await request.body()
+    if content_type.startswith("application/json"):
+        return None, body
+    if not content_type.startswith("multipart/form-data"):
+        raise ImageInputError(415, refusal)
     try:
-        form = await MultiPartParser(
-            request.headers, replay(body), max_files=1, max_fields=4 if params is None else 8
-        ).parse()
+        form = await MultiPartParser(request.headers, replay(body), max_files=max_files, max_fields=8).parse()
     except MultiPartException as error:
         raise InputError(f"malformed multipart body: {error.message}") from error
-    upload = form.get("image")
-    if not isinstance(upload, UploadFile):
-        raise InputError("multipart body needs a file field named 'image'")
-    values = None
-    if params is not None:
-        extra = {key: value for key, value in form.multi_items() if key != "image"}
-        if any(isinstance(value, UploadFile) for value in extra.values()):
-            raise InputError("multipart body: only 'image' may be a file")
-        try:
-            values = params.model_validate(extra)
-        except ValidationError as error:
-            names = ", ".join(repr(name) for name in params.model_fields)
-            raise InputError(f"form fields (besides 'image': {names}): {describe_errors(error.errors())}") from error
-    return ImageRequest(await _decoded(upload, service, settings), values)
+    return form, body
+
+
+def _form_params(form: FormData, params: type[BaseModel], file_fields: tuple[str, ...]) -> BaseModel:
+    """The endpoint's parameters from the form fields other than ``file_fields`` (which alone may be files)."""
+    besides = " and ".join(repr(name) for name in file_fields)
+    extra = {key: value for key, value in form.multi_items() if key not in file_fields}
+    if any(isinstance(value, UploadFile) for value in extra.values()):
+        raise InputError(f"multipart body: only {besides} may be {'files' if len(file_fields) > 1 else 'a file'}")
+    try:
+        return params.model_validate(extra)
+    except ValidationError as error:
+        names = ", ".join(repr(name) for name in params.model_fields)
+        raise InputError(f"form fields (besides {besides}: {names}): {describe_errors(error.errors())}") from error
 
 
 async def _decoded(upload: UploadFile, service: ModelService, settings: Settings) -> torch.Tensor:
@@ -183,48 +190,26 @@ def image_pair_input(by_index: type[BaseModel], params: type[BaseModel]) -> Call
         service: Annotated[ModelService, Depends(get_service)],
         settings: Annotated[Settings, Depends(get_settings)],
     ) -> ImagePair:
-        content_type = request.headers.get("content-type", "")
-        body = await request.body()  # read whole, within the size and time limits, by serve.bodies
-        if content_type.startswith("multipart/form-data"):
-            return await _pair_from_form(request, body, service, settings, params)
-        if content_type.startswith("application/json"):
-            return await _pair_from_json(body, service, by_index, params)
-        raise ImageInputError(
-            415,
+        form, body = await _read_body(
+            request,
             'send JSON {"from": {"dataset_index": i}, "to": {"dataset_index": j}}, or multipart/form-data '
             "with 'from' and 'to' (each an image file or a dataset index)",
+            max_files=2,
         )
+        if form is None:
+            return await _pair_from_json(body, service, by_index, params)
+        images = []
+        for end in PAIR_ENDS:
+            item = form.get(end)
+            if isinstance(item, UploadFile):
+                images.append(await _decoded(item, service, settings))
+            elif isinstance(item, str) and re.fullmatch(r"[0-9]{1,12}", item.strip()):
+                images.append(await _dataset_image(service, end, int(item)))
+            else:
+                raise InputError(f"multipart body needs '{end}': an image file, or a dataset index (an integer >= 0)")
+        return ImagePair((images[0], images[1]), _form_params(form, params, PAIR_ENDS))
 
     return read
-
-
-async def _pair_from_form(
-    request: Request, body: bytes, service: ModelService, settings: Settings, params: type[BaseModel]
-) -> ImagePair:
-    try:
-        form = await MultiPartParser(request.headers, replay(body), max_files=2, max_fields=8).parse()
-    except MultiPartException as error:
-        raise InputError(f"malformed multipart body: {error.message}") from error
-    images = []
-    for end in PAIR_ENDS:
-        item = form.get(end)
-        if isinstance(item, UploadFile):
-            images.append(await _decoded(item, service, settings))
-        elif isinstance(item, str) and re.fullmatch(r"[0-9]{1,12}", item.strip()):
-            images.append(await _dataset_image(service, end, int(item)))
-        else:
-            raise InputError(f"multipart body needs '{end}': an image file, or a dataset index (an integer >= 0)")
-    extra = {key: value for key, value in form.multi_items() if key not in PAIR_ENDS}
-    if any(isinstance(value, UploadFile) for value in extra.values()):
-        raise InputError("multipart body: only 'from' and 'to' may be files")
-    try:
-        values = params.model_validate(extra)
-    except ValidationError as error:
-        names = ", ".join(repr(name) for name in params.model_fields)
-        raise InputError(
-            f"form fields (besides 'from' and 'to': {names}): {describe_errors(error.errors())}"
-        ) from error
-    return ImagePair((images[0], images[1]), values)
 
 
 async def _pair_from_json(
