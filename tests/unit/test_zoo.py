@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -404,3 +405,13 @@ def test_ship_rewrites_the_showcase_weights_as_float16_and_they_still_load(tmp_p
     loaded = load_model_folder(tmp_path / "dsprites" / "qlae-seed0")
     assert next(loaded.model.parameters()).dtype == torch.float32
     assert "float16" in loaded.card["zoo"]["weights"]
+
+
+@pytest.mark.parametrize(
+    "path", sorted((Path(__file__).resolve().parents[2] / "zoo").glob("*.json")), ids=lambda p: p.name
+)
+def test_the_repository_zoo_configs_are_valid(path: Path) -> None:
+    config = ZooConfig.model_validate(json.loads(path.read_text()))
+    assert config.variants and config.datasets
+    for claim in config.claims:  # every claim's metrics are scored by the zoo's protocol
+        assert {metric.split(".")[0] for metric in claim.metrics} <= set(config.evaluation.metrics)
