@@ -10,8 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 from latentatlas.cli import app
-from latentatlas.data import DatasetSpec
-from latentatlas.evaluation.disentanglement import EvaluationError, VoteCounts, evaluate_model
+from latentatlas.data import DatasetSpec, load_dataset
+from latentatlas.evaluation.disentanglement import (
+    EvaluationError,
+    VoteCounts,
+    encode_protocol_samples,
+    evaluate_model,
+)
 from latentatlas.families import model_config
 from latentatlas.metrics.baselines import flatten_scores
 from latentatlas.metrics.catalogue import CATALOGUE
@@ -162,6 +167,20 @@ def test_evaluate_model_leaves_out_the_metrics_named_and_refuses_unknown_names(f
     assert metrics["left_out"] == ["dci", "mig"]
     with pytest.raises(EvaluationError, match="no metric called dcii to leave out"):
         evaluate_model(folders["vae"], samples=SAMPLES, write_card=False, leave_out=("dcii",))
+
+
+def test_samples_encoded_once_score_as_the_evaluation_encodes_them(folders):
+    """An ordered model's MED encodes every latent of the metrics' own samples first; handed to
+    evaluate_model they give the scores its own encoding gives (codes too: a QLAE)."""
+    loaded = load_model_folder(folders["qlae"])
+    encoded = encode_protocol_samples(loaded, load_dataset(loaded.config.dataset), SAMPLES, 0)
+    options = {"samples": SAMPLES, "votes": VOTES, "n_jobs": 1, "write_card": False, "leave_out": ("dci",)}
+    own = evaluate_model(loaded, **options)
+    shared = evaluate_model(loaded, **options, encoded=encoded)
+    assert flatten_scores(shared["values"]) == flatten_scores(own["values"])
+    assert "infomec_codes" in shared["values"] and shared["seconds"]["encode"] == round(encoded.seconds, 2)
+    with pytest.raises(EvaluationError, match=f"not {SAMPLES + 1} of seed 0"):
+        evaluate_model(loaded, **{**options, "samples": SAMPLES + 1}, encoded=encoded)
 
 
 def test_an_ordered_flow_is_scored_on_its_top_2k_latents(tmp_path):

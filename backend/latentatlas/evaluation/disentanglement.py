@@ -218,6 +218,28 @@ def encode_factor_samples(
     return encoder.encode_factors(_Renderer(dataset, model.device), factors)
 
 
+@dataclass(frozen=True)
+class EncodedSamples:
+    """Every latent (and code) of a protocol's factor samples (``samples`` drawn with ``seed``),
+    encoded once by a caller that needs all of them (an ordered model's MED on every latent), so
+    that :func:`evaluate_model` scores its leading ones without encoding the samples again."""
+
+    samples: int
+    seed: int
+    latents: np.ndarray  # (samples, D) float64
+    codes: np.ndarray | None  # (samples, D) code indices, for a model with codes
+    seconds: float  # rendering and encoding them
+
+
+def encode_protocol_samples(loaded: LoadedModel, dataset: FactorDataset, samples: int, seed: int) -> EncodedSamples:
+    """:class:`EncodedSamples` of ``samples`` factor draws of ``np.random.default_rng(seed)``, the
+    draws :func:`evaluate_model` scores."""
+    started = time.perf_counter()
+    factors = dataset.sample_factors(samples, np.random.default_rng(seed))
+    latents, codes = encode_factor_samples(loaded, dataset, factors, every_latent=True)
+    return EncodedSamples(samples, seed, latents, codes, time.perf_counter() - started)
+
+
 def evaluate_model(
     source: Path | str | LoadedModel,
     samples: int = DEFAULT_SAMPLES,
@@ -231,6 +253,7 @@ def evaluate_model(
     dci_baselines: bool = False,
     leave_out: tuple[str, ...] = (),
     should_stop: Callable[[], bool] | None = None,
+    encoded: EncodedSamples | None = None,
 ) -> dict:
     """Every disentanglement metric of a model folder (or a loaded model) on its dataset.
 
@@ -248,6 +271,7 @@ def evaluate_model(
     ``dci_baselines`` (four more fits). ``leave_out`` names catalogue metrics not computed (e.g.
     exact DCI, whose trees take hours on a CPU for a few hundred latents); the result lists them.
     ``should_stop`` ends exact DCI's fits within a boosting stage (a cancelled job's StopFlag).
+    ``encoded``: the same samples already encoded (every latent), used instead of encoding them.
 
     Returns the ``"metrics"`` entry (values, matrices, factor names, sample and vote
     counts, seed, seconds per stage); with ``write_card`` it is also written into the
@@ -278,13 +302,23 @@ def evaluate_model(
     counts_before = dataset.intervention_counts()
 
     factors = dataset.sample_factors(samples, np.random.default_rng(seed))
-    z, codes = tracker.run(
-        "encode",
-        f"rendering and encoding {samples:,} samples",
-        lambda: encoder.encode_factors(renderer, factors),
-        samples,
-    )
-    plan = _plan(samples, votes, tracker.seconds["encode"] / samples)
+    if encoded is None:
+        z, codes = tracker.run(
+            "encode",
+            f"rendering and encoding {samples:,} samples",
+            lambda: encoder.encode_factors(renderer, factors),
+            samples,
+        )
+        encode_seconds = tracker.seconds["encode"]
+    else:
+        if (encoded.samples, encoded.seed) != (samples, seed):
+            raise EvaluationError(
+                f"the encoded samples are {encoded.samples} of seed {encoded.seed}, not {samples} of seed {seed}"
+            )
+        z = encoded.latents[:, :keep]
+        codes = None if encoded.codes is None else encoded.codes[:, :keep]
+        encode_seconds = tracker.seconds["encode"] = round(encoded.seconds, 2)  # encoded once, for both
+    plan = _plan(samples, votes, encode_seconds / samples)
     skipped = set(leave_out) | (set() if codes is not None else {entry.name for entry in metrics_from("codes")})
     tracker.replan({stage: seconds for stage, seconds in plan.items() if stage not in skipped})
 

@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from latentatlas.data import FactorDataset, load_dataset
-from latentatlas.evaluation.disentanglement import EvaluationError, encode_factor_samples
+from latentatlas.evaluation.disentanglement import EncodedSamples, EvaluationError, encode_protocol_samples
 from latentatlas.evaluation.ordered_latents import CURVE_POINTS, log_keep_grid
 from latentatlas.metrics.med import REPORTED_TOPK, compute_med, med_by_leading_latents
 from latentatlas.metrics.report import default_train_rows
@@ -30,9 +30,11 @@ NULL_SEED_OFFSET = 1
 """The shuffled-rows null permutes the factor rows with ``default_rng(seed + 1)``."""
 
 
-def flow_med_section(loaded: LoadedModel, samples: int, seed: int, n_jobs: int = 1) -> dict:
+def flow_med_section(
+    loaded: LoadedModel, samples: int, seed: int, n_jobs: int = 1, encoded: EncodedSamples | None = None
+) -> dict:
     """The card's ``flow.med`` section (see the module doc) on ``samples`` factor samples drawn
-    with ``seed``."""
+    with ``seed`` (``encoded``: those samples already encoded, every latent)."""
     if not loaded.model.capabilities.ordered:
         raise EvaluationError(f"{loaded.folder.name}'s latents are not ordered: MED against C needs an ordered model")
     dataset = load_dataset(loaded.config.dataset)
@@ -40,7 +42,13 @@ def flow_med_section(loaded: LoadedModel, samples: int, seed: int, n_jobs: int =
         raise EvaluationError(f"{loaded.folder.name}: dataset {dataset.name!r} has no generative factors")
     started = time.perf_counter()
     factors = dataset.sample_factors(samples, np.random.default_rng(seed))
-    z, _ = encode_factor_samples(loaded, dataset, factors, every_latent=True)
+    if encoded is None:
+        encoded = encode_protocol_samples(loaded, dataset, samples, seed)
+    elif (encoded.samples, encoded.seed) != (samples, seed):
+        raise EvaluationError(
+            f"the encoded samples are {encoded.samples} of seed {encoded.seed}, not {samples} of {seed}"
+        )
+    z = encoded.latents
     train_rows = default_train_rows(samples)
     z_train, y_train = z[:train_rows], factors[:train_rows]
     every = compute_med(z_train, y_train, z[train_rows:], factors[train_rows:], topk=REPORTED_TOPK, n_jobs=n_jobs)
@@ -66,10 +74,12 @@ def flow_med_section(loaded: LoadedModel, samples: int, seed: int, n_jobs: int =
     }
 
 
-def refresh_flow_med(loaded: LoadedModel, samples: int, seed: int, n_jobs: int = 1) -> dict:
+def refresh_flow_med(
+    loaded: LoadedModel, samples: int, seed: int, n_jobs: int = 1, encoded: EncodedSamples | None = None
+) -> dict:
     """Compute :func:`flow_med_section` and write it into the card's ``flow`` section (card.json
     and ``loaded.card``); returns it."""
-    section = flow_med_section(loaded, samples, seed, n_jobs)
+    section = flow_med_section(loaded, samples, seed, n_jobs, encoded)
     loaded.card.setdefault("flow", {})["med"] = section
     write_json(loaded.folder / CARD_FILE, loaded.card)
     return section

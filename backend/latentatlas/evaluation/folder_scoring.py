@@ -53,13 +53,19 @@ def score_loaded(loaded: LoadedModel, request: EvaluationRequest, progress=None,
         raise EvaluationError(
             f"{loaded.folder} has no encoder to score (saved latents: their card's metrics came with the import)"
         )
+    encoded = None
     if loaded.model.capabilities.ordered:
+        from latentatlas.data import FactorDataset, load_dataset
+        from latentatlas.evaluation.disentanglement import encode_protocol_samples
         from latentatlas.evaluation.flow import refresh_flow_card
         from latentatlas.evaluation.flow_med import refresh_flow_med
 
         flow = refresh_flow_card(loaded)
-        if "med" not in request.leave_out:
-            med = refresh_flow_med(loaded, request.samples, request.seed, request.threads)
+        dataset = load_dataset(loaded.config.dataset)
+        if "med" not in request.leave_out and isinstance(dataset, FactorDataset):
+            # every latent of the metrics' own samples, encoded once: MED scores all of them, the metrics the top 2K
+            encoded = encode_protocol_samples(loaded, dataset, request.samples, request.seed)
+            med = refresh_flow_med(loaded, request.samples, request.seed, request.threads, encoded)
             if log:
                 log(f"{loaded.folder.name}: MED on all {med['latents']} latents, D {med['all']['disentanglement']:.3f}")
         if log:
@@ -78,4 +84,5 @@ def score_loaded(loaded: LoadedModel, request: EvaluationRequest, progress=None,
         n_jobs=request.threads,
         dci_baselines=request.dci_baselines,
         leave_out=request.leave_out,
+        encoded=encoded,
     )
