@@ -61,6 +61,26 @@ def test_every_model_decodes_in_the_browser_like_the_server(app, models):
     assert max(report.values()) <= PIXEL_TOLERANCE, report
 
 
+def test_a_large_batch_split_between_two_workers_decodes_as_one_worker_does(app, models):
+    """Batches of 32 latents or more (traversal grids) are halved between two decoder workers once
+    the second has loaded; the images come back in order, identical to one worker's."""
+    page = app.page
+    info = models["qlae-dsprites"]
+    open_model(page, app.base_url, info["id"])
+    page.wait_for_function("() => window.__latentAtlas.decodeWorkers === 2", timeout=60_000)
+    rng = np.random.default_rng(1)
+    mean, std = np.asarray(info["latent_mean"]), np.asarray(info["latent_std"])
+    latents = (mean + std * rng.standard_normal((40, info["latent_dim"]))).round(5).tolist()
+    split = page.evaluate("(latents) => window.__latentAtlas.decodeInBrowser(latents)", latents)
+    one_worker = [  # batches under 32 stay on the first worker
+        image
+        for part in (latents[:20], latents[20:])
+        for image in page.evaluate("(latents) => window.__latentAtlas.decodeInBrowser(latents)", part)
+    ]
+    assert len(split) == 40 and split == one_worker
+    assert len({tuple(image) for image in split}) > 1  # different latents, different images
+
+
 def test_a_drag_and_the_traversal_cost_the_server_no_decode(app, models):
     page = app.page
     sent, posts = [], []

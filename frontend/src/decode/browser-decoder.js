@@ -24,40 +24,17 @@ export function pixelsToDataUrl(rgba, width, height, rows = 1, cols = 1) {
   return canvas.toDataURL("image/png");
 }
 
-export class OnnxModel {
-  /**
-   * Load the graphs of `manifest` (parts: decoder, and encoder when `withEncoder`) in a new
-   * worker. `timings` then holds each part's {ms, downloadMs, bytes, cached}.
-   */
-  static async open(manifest, { withEncoder = false, ortBase = ORT_BASE, resolveUrl = (url) => url } = {}) {
-    const model = new OnnxModel(manifest);
-    const parts = ["decoder", ...(withEncoder && manifest.parts.encoder ? ["encoder"] : [])];
-    try {
-      for (const part of parts) model.timings[part] = await model._call({ type: "load", part, url: resolveUrl(manifest.parts[part].url), ortBase });
-    } catch (error) {
-      model.close();
-      throw error;
-    }
-    return model;
-  }
-
-  constructor(manifest) {
-    this.manifest = manifest;
-    this.latentDim = manifest.latent_dim;
-    [this.channels, this.height, this.width] = manifest.image_shape;
-    this.timings = {};
+/** One Web Worker running onnx-worker.js, with its requests awaiting replies. */
+class OnnxWorker {
+  constructor() {
     this.worker = new Worker(new URL("./onnx-worker.js", import.meta.url), { type: "module" });
     this.nextId = 1;
     this.waiting = new Map();
     this.worker.onmessage = (event) => this._reply(event.data);
-    this.worker.onerror = (event) => this._failAll(new Error(event.message || "the decoding worker failed"));
+    this.worker.onerror = (event) => this.failAll(new Error(event.message || "the decoding worker failed"));
   }
 
-  get hasEncoder() {
-    return "encoder" in this.timings;
-  }
-
-  _call(message, transfer = []) {
+  call(message, transfer = []) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
@@ -73,29 +50,96 @@ export class OnnxModel {
     else waiter.resolve(message);
   }
 
-  _failAll(error) {
+  failAll(error) {
     for (const waiter of this.waiting.values()) waiter.reject(error);
     this.waiting.clear();
   }
 
-  /** Decode latents (an array of arrays) -> {rgba, ms}: 8-bit RGBA images, one after another. */
+  terminate(error) {
+    this.failAll(error);
+    this.worker.terminate();
+  }
+}
+
+/** Batches of at least this many latents are split between the two decoder workers once the
+ * second is ready: a 12 x 10 traversal of qlae-shapes3d took 223 ms in one worker and 123 ms in
+ * two on the project's 2-core machine (WASM threads, which need a cross-origin-isolated page,
+ * were slower there: 420 ms). A slider's single decodes stay on the first worker. */
+const SPLIT_BATCH = 32;
+
+export class OnnxModel {
+  /**
+   * Load the graphs of `manifest` (parts: decoder, and encoder when `withEncoder`) in a new
+   * worker, then, in the background, the decoder in a second worker for large batches.
+   * `timings` then holds each part's {ms, downloadMs, bytes, cached}.
+   */
+  static async open(manifest, { withEncoder = false, ortBase = ORT_BASE, resolveUrl = (url) => url } = {}) {
+    const model = new OnnxModel(manifest);
+    const parts = ["decoder", ...(withEncoder && manifest.parts.encoder ? ["encoder"] : [])];
+    const load = (part) => ({ type: "load", part, url: resolveUrl(manifest.parts[part].url), ortBase });
+    try {
+      for (const part of parts) model.timings[part] = await model.main.call(load(part));
+    } catch (error) {
+      model.close();
+      throw error;
+    }
+    model.second = new OnnxWorker();
+    model.second.call(load("decoder")).then(
+      () => (model.split = true),
+      () => {}, // the first worker decodes everything, as before
+    );
+    return model;
+  }
+
+  constructor(manifest) {
+    this.manifest = manifest;
+    this.latentDim = manifest.latent_dim;
+    [this.channels, this.height, this.width] = manifest.image_shape;
+    this.timings = {};
+    this.main = new OnnxWorker();
+    this.second = null; // the decoder again, for the second half of large batches
+    this.split = false; // whether the second worker has loaded it
+  }
+
+  get hasEncoder() {
+    return "encoder" in this.timings;
+  }
+
+  /** Decode latents (an array of arrays) -> {rgba, ms}: 8-bit RGBA images, one after another;
+   * a large batch is halved between the two workers once the second is ready. */
   async decode(latents) {
+    if (latents.length >= SPLIT_BATCH && this.split) {
+      const half = Math.ceil(latents.length / 2);
+      const [first, second] = await Promise.all([
+        this._decodeOn(this.main, latents.slice(0, half)),
+        this._decodeOn(this.second, latents.slice(half)),
+      ]);
+      const rgba = new Uint8ClampedArray(first.rgba.length + second.rgba.length);
+      rgba.set(first.rgba);
+      rgba.set(second.rgba, first.rgba.length);
+      return { rgba, ms: Math.max(first.ms, second.ms) };
+    }
+    return this._decodeOn(this.main, latents);
+  }
+
+  async _decodeOn(worker, latents) {
     const input = new Float32Array(latents.length * this.latentDim);
     latents.forEach((latent, i) => input.set(latent, i * this.latentDim));
-    const reply = await this._call({ type: "run", part: "decoder", input, dims: [latents.length, this.latentDim] }, [input.buffer]);
+    const reply = await worker.call({ type: "run", part: "decoder", input, dims: [latents.length, this.latentDim] }, [input.buffer]);
     return { rgba: reply.output, ms: reply.ms };
   }
 
   /** Encode one image given as float pixels (C, H, W) in [0, 1] -> {latent, ms}. */
   async encode(pixels) {
     const input = Float32Array.from(pixels);
-    const reply = await this._call({ type: "run", part: "encoder", input, dims: [1, this.channels, this.height, this.width] }, [input.buffer]);
+    const reply = await this.main.call({ type: "run", part: "encoder", input, dims: [1, this.channels, this.height, this.width] }, [input.buffer]);
     return { latent: Array.from(reply.output), ms: reply.ms };
   }
 
   close() {
-    this._failAll(new Error("the model was closed"));
-    this.worker.terminate();
+    const closed = new Error("the model was closed");
+    this.main.terminate(closed);
+    this.second?.terminate(closed);
   }
 }
 

@@ -18,7 +18,8 @@ async function runtime(ortBase) {
   ort.env.wasm.wasmPaths = ortBase;
   // One thread: multi-threaded WASM needs a cross-origin-isolated page, and measured on a
   // 2-core machine (bench/browser_decode.py) two threads decoded a 12 x 11 traversal in 420 ms
-  // against 230 ms with one, which also leaves the other core to the page.
+  // against 230 ms with one; large batches are split between two such workers instead
+  // (browser-decoder.js).
   ort.env.wasm.numThreads = 1;
   ort.env.logLevel = "error";
   return ort;

@@ -42,6 +42,10 @@ export function installHook({ store, decoder, decodeView, panels }) {
     get onnxTimings() {
       return decoder.onnx ? { ...decoder.onnx.timings } : null;
     },
+    /** Decoder workers of the selected model in use: 2 once the second (for large batches) has loaded. */
+    get decodeWorkers() {
+      return decoder.onnx?.split ? 2 : 1;
+    },
     /** Decode latents in the page (the browser path) -> RGBA arrays; for agreement tests. */
     async decodeInBrowser(latents) {
       const model = onnx();
