@@ -70,7 +70,6 @@ class Shapes3D(FactorDataset):
         # Object frame: centred horizontally, standing on the floor at _OBJECT_BASE_Y.
         r = _OBJECT_RADIUS * scale
         u = (x - 0.5) / r  # -1..1 across the object
-        torch.where(shape == 2, 2.0, torch.where(shape == 3, 2.6, 1.9))
         v = (_OBJECT_BASE_Y - y) / r  # 0 at the base, upwards
         shadow = ((x - 0.5 - 0.9 * r) / (1.6 * r)).square() + ((y - _OBJECT_BASE_Y) / (0.28 * r)).square() < 1
         floor_shade = torch.where(shadow, floor_shade * 0.55, floor_shade)
