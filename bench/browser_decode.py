@@ -168,7 +168,9 @@ def frame_rate_drag(page, model: dict, moves: int) -> dict:
         "frames_painted": raw["framesPainted"],
         "frame_loss": round(1 - raw["framesPainted"] / raw["moves"], 3),
         "painted_in_next_frame": raw["nextFramePainted"],
-        "last_frame_after_drag_ms": None if raw["lastFrameAfterEndMs"] is None else round(raw["lastFrameAfterEndMs"], 1),
+        "last_frame_after_drag_ms": None
+        if raw["lastFrameAfterEndMs"] is None
+        else round(raw["lastFrameAfterEndMs"], 1),
     }
 
 
