@@ -230,6 +230,13 @@ class EncodedSamples:
     codes: np.ndarray | None  # (samples, D) code indices, for a model with codes
     seconds: float  # rendering and encoding them
 
+    def require(self, samples: int, seed: int) -> None:
+        """Refuse (EvaluationError) to stand for any other protocol's samples."""
+        if (self.samples, self.seed) != (samples, seed):
+            raise EvaluationError(
+                f"the encoded samples are {self.samples} of seed {self.seed}, not {samples} of seed {seed}"
+            )
+
 
 def encode_protocol_samples(loaded: LoadedModel, dataset: FactorDataset, samples: int, seed: int) -> EncodedSamples:
     """:class:`EncodedSamples` of ``samples`` factor draws of ``np.random.default_rng(seed)``, the
@@ -311,10 +318,7 @@ def evaluate_model(
         )
         encode_seconds = tracker.seconds["encode"]
     else:
-        if (encoded.samples, encoded.seed) != (samples, seed):
-            raise EvaluationError(
-                f"the encoded samples are {encoded.samples} of seed {encoded.seed}, not {samples} of seed {seed}"
-            )
+        encoded.require(samples, seed)
         z = encoded.latents[:, :keep]
         codes = None if encoded.codes is None else encoded.codes[:, :keep]
         encode_seconds = tracker.seconds["encode"] = round(encoded.seconds, 2)  # encoded once, for both

@@ -44,10 +44,7 @@ def flow_med_section(
     factors = dataset.sample_factors(samples, np.random.default_rng(seed))
     if encoded is None:
         encoded = encode_protocol_samples(loaded, dataset, samples, seed)
-    elif (encoded.samples, encoded.seed) != (samples, seed):
-        raise EvaluationError(
-            f"the encoded samples are {encoded.samples} of seed {encoded.seed}, not {samples} of {seed}"
-        )
+    encoded.require(samples, seed)
     z = encoded.latents
     train_rows = default_train_rows(samples)
     z_train, y_train = z[:train_rows], factors[:train_rows]
