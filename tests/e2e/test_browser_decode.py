@@ -63,7 +63,8 @@ def test_every_model_decodes_in_the_browser_like_the_server(app, models):
 
 def test_a_large_batch_split_between_two_workers_decodes_as_one_worker_does(app, models):
     """Batches of 32 latents or more (traversal grids) are halved between two decoder workers once
-    the second has loaded; the images come back in order, identical to one worker's."""
+    the second, started by the first large batch (the model's 10 x 10 traversal), has loaded; the
+    images come back in order, identical to one worker's."""
     page = app.page
     info = models["qlae-dsprites"]
     open_model(page, app.base_url, info["id"])

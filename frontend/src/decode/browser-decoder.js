@@ -70,7 +70,7 @@ const SPLIT_BATCH = 32;
 export class OnnxModel {
   /**
    * Load the graphs of `manifest` (parts: decoder, and encoder when `withEncoder`) in a new
-   * worker, then, in the background, the decoder in a second worker for large batches.
+   * worker (the first large batch loads the decoder in a second one, in the background).
    * `timings` then holds each part's {ms, downloadMs, bytes, cached}.
    */
   static async open(manifest, { withEncoder = false, ortBase = ORT_BASE, resolveUrl = (url) => url } = {}) {
@@ -83,11 +83,7 @@ export class OnnxModel {
       model.close();
       throw error;
     }
-    model.second = new OnnxWorker();
-    model.second.call(load("decoder")).then(
-      () => (model.split = true),
-      () => {}, // the first worker decodes everything, as before
-    );
+    model.decoderLoad = load("decoder");
     return model;
   }
 
@@ -97,7 +93,8 @@ export class OnnxModel {
     [this.channels, this.height, this.width] = manifest.image_shape;
     this.timings = {};
     this.main = new OnnxWorker();
-    this.second = null; // the decoder again, for the second half of large batches
+    this.decoderLoad = null; // the decoder's load message, for the second worker
+    this.second = null; // the decoder again, for the second half of large batches (started by the first)
     this.split = false; // whether the second worker has loaded it
   }
 
@@ -108,6 +105,7 @@ export class OnnxModel {
   /** Decode latents (an array of arrays) -> {rgba, ms}: 8-bit RGBA images, one after another;
    * a large batch is halved between the two workers once the second is ready. */
   async decode(latents) {
+    if (latents.length >= SPLIT_BATCH && !this.second && this.decoderLoad) this._startSecond();
     if (latents.length >= SPLIT_BATCH && this.split) {
       const half = Math.ceil(latents.length / 2);
       const [first, second] = await Promise.all([
@@ -120,6 +118,16 @@ export class OnnxModel {
       return { rgba, ms: Math.max(first.ms, second.ms) };
     }
     return this._decodeOn(this.main, latents);
+  }
+
+  /** Load the decoder in a second worker, in the background; until it is ready (or if it fails)
+   * the first worker decodes everything. */
+  _startSecond() {
+    this.second = new OnnxWorker();
+    this.second.call(this.decoderLoad).then(
+      () => (this.split = true),
+      () => {},
+    );
   }
 
   async _decodeOn(worker, latents) {
