@@ -85,7 +85,9 @@ async function send(path, { method = "GET", json, body, signal, expect = "json",
   if (expect === "arraybuffer") return res.arrayBuffer();
   try {
     return await res.json();
-  } catch {
+  } catch (error) {
+    // a request superseded while its body was still arriving is aborted, not unreadable
+    if (error.name === "AbortError") throw error;
     throw new ApiError(`the server sent an unreadable reply to ${method} ${path}`, res.status);
   }
 }
