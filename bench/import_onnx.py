@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "backend"), str(ROOT / "tests")]
 
 from import_helpers import VAE_FOLDER, export_vae
-from latentatlas.data import DatasetSpec, load_dataset
+from latentatlas.data.registry import load_dataset
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.imports import import_onnx
 from latentatlas.imports.onnx_graphs import GraphFile
 from latentatlas.store.folders import load_model_folder

@@ -76,7 +76,8 @@ def measure(name: str, path: Path) -> dict:
     import numpy as np
     import torch
 
-    from latentatlas.data import DatasetSpec, load_dataset
+    from latentatlas.data.registry import load_dataset
+    from latentatlas.data.spec import DatasetSpec
 
     torch.set_num_threads(1)
     evict(path)

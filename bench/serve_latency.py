@@ -130,7 +130,8 @@ def bench_traverse(port: int, model: dict, repeats: int, rng) -> dict:
 def bench_render(batch: int = 256, repeats: int = 5) -> dict:
     import torch
 
-    from latentatlas.data import DSprites, Shapes3D
+    from latentatlas.data.dsprites import DSprites
+    from latentatlas.data.shapes3d import Shapes3D
 
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     rng = np.random.default_rng(0)

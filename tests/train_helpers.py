@@ -10,8 +10,10 @@ import pytest
 import torch
 
 import latentatlas.train.loop as loop
-from latentatlas.data import DatasetSpec, load_dataset
-from latentatlas.families.base import FamilyConfig, LatentModel
+from latentatlas.data.registry import load_dataset
+from latentatlas.data.spec import DatasetSpec
+from latentatlas.families.base import LatentModel
+from latentatlas.families.configs import FamilyConfig
 from latentatlas.store import load_model_folder
 from latentatlas.train import TrainConfig, train
 

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from latentatlas.config import Settings
-from latentatlas.data import DatasetSpec
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.families import model_config
 from latentatlas.nets import NetConfig
 from latentatlas.serve.app import create_app

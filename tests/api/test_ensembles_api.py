@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from latentatlas.config import Settings
-from latentatlas.data import DatasetSpec
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.nets import NetConfig
 from latentatlas.serve.app import create_app
 from latentatlas.store.ensembles import EnsembleConfig

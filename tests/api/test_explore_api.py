@@ -21,7 +21,8 @@ from PIL import Image
 
 from devtools import free_port
 from explore_models import LATENT_DIM, SIZE, function_pair, linear_pair
-from latentatlas.data import DatasetSpec, load_dataset
+from latentatlas.data.registry import load_dataset
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.imaging import to_png
 
 SPEC = DatasetSpec(name="dsprites", image_size=SIZE, holdout=200)

@@ -11,7 +11,8 @@ from flow_models import DIM, FLOW_ID, QLAE_ID, SIZE
 from flow_models import data_url_pixels as _image
 from flow_models import gradient_png as _png
 
-from latentatlas.data import DatasetSpec, load_dataset
+from latentatlas.data.registry import load_dataset
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.evaluation.flow import training_pca
 from latentatlas.evaluation.quality import add_noise, psnr
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 from import_helpers import VAE_FOLDER, export_vae
 from latentatlas.config import Settings
-from latentatlas.data import DatasetSpec
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.imports import import_latents, import_onnx
 from latentatlas.serve.app import create_app
 from latentatlas.store.folders import load_model_folder
@@ -68,7 +68,7 @@ def test_both_are_listed_with_their_capabilities(client):
 def test_encode_gives_the_native_latent(client, native):
     response = client.post(f"/api/models/{ONNX_ID}/encode", json={"dataset_index": 1234})
     assert response.status_code == 200, response.text
-    from latentatlas.data import load_dataset
+    from latentatlas.data.registry import load_dataset
 
     image = load_dataset(DatasetSpec(name="dsprites")).images(np.array([1234]))
     with torch.inference_mode():

@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from latentatlas.config import Settings
-from latentatlas.data import DSprites, Shapes3D
+from latentatlas.data.dsprites import DSprites
+from latentatlas.data.shapes3d import Shapes3D
 from latentatlas.serve.app import create_app
 from latentatlas.serve.images import decode_upload
 from latentatlas.store import load_model_folder

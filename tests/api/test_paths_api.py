@@ -13,7 +13,7 @@ from PIL import Image
 
 from import_helpers import export_vae
 from latentatlas.config import Settings
-from latentatlas.data import DatasetSpec
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.imports import import_onnx
 from latentatlas.serve.app import create_app
 from latentatlas.store.folders import load_model_folder

@@ -217,7 +217,7 @@ def test_codebooks_read_from_the_weights_are_the_models(kind):
         kind=kind, latent_dim=3, net=NetConfig(image_size=32, channels=1, widths=(8, 8, 8), hidden=16)
     )
     model = build_model(config)
-    assert torch.equal(model.state_dict()[type(model).codebook_weights], model.codebooks())
+    assert torch.equal(model.state_dict()[model.config.codebook_weights], model.codebooks())
 
 
 def test_listing_codebooks_match_the_loaded_model(two_models, ids):

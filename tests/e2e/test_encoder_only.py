@@ -11,7 +11,7 @@ import pytest
 from conftest import PageRecorder
 from devtools import LocalServer
 from import_helpers import export_vae
-from latentatlas.data import DatasetSpec
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.imports import import_onnx
 from latentatlas.store.folders import load_model_folder
 from latentatlas.store.probe_decoder import save_probe_decoder

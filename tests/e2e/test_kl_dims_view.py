@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from devtools import LocalServer
-from latentatlas.data import DatasetSpec
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.families import model_config
 from latentatlas.nets import NetConfig
 from latentatlas.train import TrainConfig, train

@@ -269,7 +269,7 @@ def test_metrics_bad_files_exit_non_zero_with_a_message(runner, tmp_path):
 @pytest.fixture(scope="module")
 def tiny_qlae(tmp_path_factory) -> Path:
     """A QLAE on 16-pixel dSprites, 5 training steps: 4 latents, codebooks of 5."""
-    from latentatlas.data import DatasetSpec
+    from latentatlas.data.spec import DatasetSpec
     from latentatlas.families import model_config
     from latentatlas.nets import NetConfig
     from latentatlas.train import TrainConfig, train

@@ -12,7 +12,8 @@ import torch
 from typer.testing import CliRunner
 
 from latentatlas.cli import app
-from latentatlas.data import DatasetSpec, load_dataset
+from latentatlas.data.registry import load_dataset
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.families import build_model, families, model_config
 from latentatlas.families.barlow import barlow_twins_loss
 from latentatlas.families.byol import BYOL, byol_loss, target_momentum

@@ -9,7 +9,6 @@ import math
 import numpy as np
 import pytest
 
-from latentatlas.data import DatasetSpec, load_dataset
 from latentatlas.data.correlated import (
     CorrelatedPair,
     pair_probabilities,
@@ -17,6 +16,8 @@ from latentatlas.data.correlated import (
     sample_correlated_factors,
     sample_correlated_train_indices,
 )
+from latentatlas.data.registry import load_dataset
+from latentatlas.data.spec import DatasetSpec
 
 DSPRITES_SIZES = (3, 6, 40, 32, 32)  # shape, scale, orientation, posX, posY
 
@@ -106,8 +107,9 @@ def test_training_draws_its_batches_from_the_correlated_pair_and_records_it(tmp_
 
     from cli_helpers import train_command
     from latentatlas.cli import app
-    from latentatlas.data import DatasetSpec, DSprites
-    from latentatlas.families.base import TrainConfig
+    from latentatlas.data.dsprites import DSprites
+    from latentatlas.data.spec import DatasetSpec
+    from latentatlas.families.configs import TrainConfig
     from latentatlas.train.loop import training_sampler
 
     dataset = DSprites(DatasetSpec(name="dsprites", image_size=16))

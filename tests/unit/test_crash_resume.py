@@ -21,7 +21,7 @@ STEPS = 60
 SCRIPT = """
 import sys
 from pathlib import Path
-from latentatlas.data import DatasetSpec
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.families import model_config
 from latentatlas.nets import NetConfig
 from latentatlas.train import TrainConfig, train

@@ -10,7 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-from latentatlas.data import DatasetSpec, DSprites, ImageFolder, Shapes3D, load_dataset
+from latentatlas.data.dsprites import DSprites
+from latentatlas.data.folder import ImageFolder
+from latentatlas.data.registry import load_dataset
+from latentatlas.data.shapes3d import Shapes3D
+from latentatlas.data.spec import DatasetSpec
 
 
 @pytest.fixture(scope="module")

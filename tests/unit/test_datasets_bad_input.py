@@ -14,7 +14,8 @@ from dataset_files import (
     write_npz,
     write_shapes3d,
 )
-from latentatlas.data import DatasetError, DatasetSpec, load_dataset
+from latentatlas.data.registry import load_dataset
+from latentatlas.data.spec import DatasetError, DatasetSpec
 
 SMALL = (1, 3, 2, 2, 4, 4)
 

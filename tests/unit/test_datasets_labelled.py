@@ -16,14 +16,11 @@ from typer.testing import CliRunner
 
 from cli_helpers import train_command
 from latentatlas.cli import app
-from latentatlas.data import (
-    DatasetError,
-    DatasetSpec,
-    FactorDataset,
-    LabelledFolder,
-    load_dataset,
-)
+from latentatlas.data.base import FactorDataset
 from latentatlas.data.factor_table import BINS, MAX_LEVELS, read_factor_table
+from latentatlas.data.labelled import LabelledFolder
+from latentatlas.data.registry import load_dataset
+from latentatlas.data.spec import DatasetError, DatasetSpec
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (40, 60, 230)}
 

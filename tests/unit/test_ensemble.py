@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from cli_helpers import TINY
 from latentatlas.cli import app
-from latentatlas.data import DatasetSpec
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.evaluation.ensemble import analyze_ensemble
 from latentatlas.fragments.hotspots import default_min_samples
 from latentatlas.nets import NetConfig

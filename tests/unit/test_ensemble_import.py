@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from ensemble_runs import FACTOR_NAMES, probe_factors, run_arrays, write_run
 from latentatlas.cli import app
-from latentatlas.data import DatasetSpec
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.evaluation.ensemble import analyze_ensemble, padded_spaces
 from latentatlas.fragments.spaces import compute_space_similarity
 from latentatlas.imports import ModelImportError, import_ensemble

@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from latentatlas.cli import app
-from latentatlas.data import DatasetSpec
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.evaluation.folder_scoring import EvaluationRequest, scored_under
 from latentatlas.families import model_config
 from latentatlas.metrics.baselines import flatten_scores

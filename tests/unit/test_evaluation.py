@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from latentatlas.cli import app
-from latentatlas.data import DatasetSpec, load_dataset
+from latentatlas.data.registry import load_dataset
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.evaluation.disentanglement import (
     EvaluationError,
     VoteCounts,

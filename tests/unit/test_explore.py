@@ -13,7 +13,8 @@ import torch
 from typer.testing import CliRunner
 
 from explore_models import LATENT_DIM, SIZE, function_pair, linear_pair
-from latentatlas.data import DatasetSpec, load_dataset
+from latentatlas.data.registry import load_dataset
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.errors import UnsupportedError
 from latentatlas.evaluation.in_memory import in_memory_model
 from latentatlas.families import families

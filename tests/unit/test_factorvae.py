@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from latentatlas.cli import app
 from latentatlas.families import build_model, families, model_config
-from latentatlas.families.factorvae import FactorVAE, FactorVAEConfig, discriminator_loss, permute_dims
+from latentatlas.families.configs import FactorVAEConfig
+from latentatlas.families.factorvae import FactorVAE, discriminator_loss, permute_dims
 from latentatlas.nets import NetConfig
 from latentatlas.train import TrainConfig
 from train_helpers import assert_a_few_steps_lower_the_loss

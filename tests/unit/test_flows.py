@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from latentatlas.data import DatasetSpec
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.evaluation.flow import PCA, evaluate_flow, keep_grid
 from latentatlas.families import FamilyConfig, build_model, model_config
 from latentatlas.families.eoflow import (
@@ -412,7 +412,7 @@ def test_initialised_eoflow_truncates_like_pca_and_is_evaluated_against_it(tmp_p
     """With ``flow_principal`` the untrained flow is a per-channel affine map followed by the
     principal rotation: its top-C decode is (nearly) PCA's reconstruction, and the card's
     flow section says so; full-C decoding is exact."""
-    from latentatlas.data import load_dataset
+    from latentatlas.data.registry import load_dataset
 
     torch.manual_seed(0)
     dataset = load_dataset(DatasetSpec(name="dsprites", image_size=16, holdout=200))

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from latentatlas.cli import app
 from latentatlas.families import build_model, families, model_config
-from latentatlas.families.hfs import HFS, HFSConfig, hausdorff_support_penalty, pair_hausdorff
+from latentatlas.families.configs import HFSConfig
+from latentatlas.families.hfs import HFS, hausdorff_support_penalty, pair_hausdorff
 from latentatlas.nets import NetConfig
 from train_helpers import assert_a_few_steps_lower_the_loss
 

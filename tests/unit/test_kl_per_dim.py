@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from latentatlas.data import DatasetSpec
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.families import model_config
 from latentatlas.families.autoencoders import GaussianVAE
 from latentatlas.nets import NetConfig

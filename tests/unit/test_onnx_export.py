@@ -8,7 +8,7 @@ import onnxruntime
 import pytest
 import torch
 
-from latentatlas.data import DatasetSpec
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.export import onnx as onnx_export
 from latentatlas.export.onnx import AGREEMENT_TOLERANCE, cache_folder, export_onnx, model_digest
 from latentatlas.families import build_model, families, model_config

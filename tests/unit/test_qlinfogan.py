@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from latentatlas.data import DatasetSpec, load_dataset
+from latentatlas.data.registry import load_dataset
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.families import build_model, families, model_config
 from latentatlas.families.base import DiscreteCodes, PriorSampling
-from latentatlas.families.qlinfogan import QLInfoGAN, QLInfoGANConfig, gradient_penalty
+from latentatlas.families.configs import QLInfoGANConfig
+from latentatlas.families.qlinfogan import QLInfoGAN, gradient_penalty
 from latentatlas.nets import NetConfig
 from latentatlas.train import TrainConfig
 from train_helpers import crash_then_resume

@@ -9,7 +9,8 @@ import torch
 
 from latentatlas.families import build_model, model_config
 from latentatlas.families.qlae import QLAE
-from latentatlas.nets import LatentQuantizer, NetConfig
+from latentatlas.nets import NetConfig
+from latentatlas.nets.quantizer import LatentQuantizer
 
 NET = NetConfig(image_size=16, channels=1, widths=(8, 8), hidden=16)
 

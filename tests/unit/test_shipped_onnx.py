@@ -13,7 +13,7 @@ import onnxruntime
 import pytest
 import torch
 
-from latentatlas.data import load_dataset
+from latentatlas.data.registry import load_dataset
 from latentatlas.export.onnx import cache_folder, export_onnx
 from latentatlas.store.folders import load_model_folder
 

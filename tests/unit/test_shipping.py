@@ -13,9 +13,9 @@ from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
 from latentatlas.cli import app
-from latentatlas.data import DatasetSpec
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.families import build_model, model_config
-from latentatlas.families.base import WEIGHTS_FILE
+from latentatlas.families.configs import WEIGHTS_FILE
 from latentatlas.nets import NetConfig
 from latentatlas.store.folders import CARD_FILE, FolderConfig, load_model_folder, save_model_folder
 

@@ -9,14 +9,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from latentatlas.families import build_model, families, get_family, model_config
-from latentatlas.families.base import TrainConfig
+from latentatlas.families.configs import STRKMConfig, TrainConfig
+from latentatlas.families.strkm import STRKM, STRKMTrainer, _geoopt, kpca_loss
 from latentatlas.nets.config import NetConfig
-
-# Load the whole registry before importing the module directly: the registry imports its
-# FAMILY_MODULES only while it is empty, so a direct import first would hide the other families.
-families()
-
-from latentatlas.families.strkm import STRKM, STRKMConfig, STRKMTrainer, _geoopt, kpca_loss  # noqa: E402
 
 geoopt = _geoopt()
 
@@ -226,7 +221,7 @@ def test_mixture_prior_is_a_buffer_that_reloads(tmp_path):
 
 
 def test_end_to_end_training_writes_a_reloadable_folder(tmp_path):
-    from latentatlas.data.base import DatasetSpec
+    from latentatlas.data.spec import DatasetSpec
     from latentatlas.store.folders import load_model_folder
     from latentatlas.train import train
 

@@ -12,7 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from latentatlas.data import DatasetSpec, DSprites
+from latentatlas.data.dsprites import DSprites
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.families import build_model, model_config
 from latentatlas.families.base import GradientTrainer
 from latentatlas.nets import NetConfig

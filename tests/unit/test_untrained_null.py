@@ -11,7 +11,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from latentatlas.data import DatasetSpec, load_dataset
+from latentatlas.data.registry import load_dataset
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.evaluation.ensemble import analyze_ensemble
 from latentatlas.evaluation.ensemble_null import UNTRAINED_SEED, untrained_posteriors
 from latentatlas.families import build_model

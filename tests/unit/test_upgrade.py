@@ -9,7 +9,7 @@ import json
 import torch
 from safetensors.torch import load_file, save_file
 
-from latentatlas.data import DatasetSpec
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.families import build_model, model_config
 from latentatlas.families.eoflow import HALF_LOG_2PI
 from latentatlas.nets import NetConfig

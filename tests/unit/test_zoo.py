@@ -21,7 +21,8 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from latentatlas.cli import app
-from latentatlas.data import DatasetSpec, load_dataset
+from latentatlas.data.registry import load_dataset
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.evaluation.baselines import (
     CARD_METRICS,
     Interventions,

@@ -40,7 +40,8 @@ def check(
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Validate a dataset (arrays' shapes and dtypes, factor layout, count, every listed file) and summarise it."""
-    from latentatlas.data import DatasetSpec, load_dataset
+    from latentatlas.data.registry import load_dataset
+    from latentatlas.data.spec import DatasetSpec
 
     try:
         spec = DatasetSpec(

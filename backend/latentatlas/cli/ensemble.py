@@ -56,7 +56,7 @@ def ensemble_train(
     ] = None,
 ) -> None:
     """Train (or resume) an ensemble: every beta x seed; finished members are skipped, failed ones retried."""
-    from latentatlas.data import DatasetError, DatasetSpec
+    from latentatlas.data.spec import DatasetError, DatasetSpec
     from latentatlas.nets import NetConfig
     from latentatlas.nets.blocks import layer_widths
     from latentatlas.store.ensembles import EnsembleConfig, EnsembleError
@@ -147,9 +147,9 @@ def ensemble_analyze(
     ] = None,
 ) -> None:
     """Information fragments and hotspots of the ensemble's members; writes analysis.json next to the manifest."""
-    from latentatlas.evaluation.ensemble import ANALYSIS_FILE, analyze_ensemble
+    from latentatlas.evaluation.ensemble import analyze_ensemble
     from latentatlas.fragments import FragmentsInputError
-    from latentatlas.store.ensembles import EnsembleError
+    from latentatlas.store.ensembles import ANALYSIS_FILE, EnsembleError
 
     if distance not in ("nmi", "vi"):
         raise typer.BadParameter(f"--distance must be nmi or vi, got {distance!r}")

@@ -153,7 +153,7 @@ def ship(folders: Annotated[list[Path], typer.Argument(help="Trained model folde
     "shipped" section. Prints each folder's weights size."""
     from safetensors import SafetensorError
 
-    from latentatlas.families.base import WEIGHTS_FILE
+    from latentatlas.families.configs import WEIGHTS_FILE
     from latentatlas.store.folders import ship_float16
 
     for folder in folders:

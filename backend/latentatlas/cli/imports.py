@@ -58,7 +58,7 @@ def import_onnx_command(
     most 512 MiB (MAX_GRAPH_BYTES). Everything is checked before anything is written: the graphs load,
     their shapes agree with each other and the dataset, and a round trip of held-out images is finite;
     the card records the held-out PSNR. Prints the card's summary as JSON."""
-    from latentatlas.data import DatasetSpec
+    from latentatlas.data.spec import DatasetSpec
     from latentatlas.imports import ModelImportError, import_onnx
 
     try:

@@ -21,9 +21,9 @@ def serve(
     import uvicorn
 
     from latentatlas.config import Settings
-    from latentatlas.serve.app import create_app
     from latentatlas.serve.connections import guarded_protocol
     from latentatlas.serve.logs import logging_config
+    from latentatlas.serve.startup import StartingServer
 
     # only the options given: the others stay the settings' own (environment, .env, defaults)
     given = {"host": host, "port": port, "models_dir": models_dir}
@@ -32,7 +32,7 @@ def serve(
     log_config = logging_config(settings.log_level, settings.log_json)
     logging.config.dictConfig(log_config)  # before the app is built: its start-up lines are formatted too
     uvicorn.run(
-        create_app(settings),
+        StartingServer(settings),  # ready once indexed; the API's modules load meanwhile
         host=settings.host,
         port=settings.port,
         ws_max_size=1 << 20,

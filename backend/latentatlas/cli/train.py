@@ -52,7 +52,7 @@ def _common_train_options(train_defaults: dict) -> list[inspect.Parameter]:
         inspect.Parameter(name, option, default=default, annotation=Annotated[kind, typer.Option(help=text)])
         for name, kind, default, text in spec
     ]
-    from latentatlas.train import TrainConfig
+    from latentatlas.families.configs import TrainConfig
 
     for name, field in TrainConfig.model_fields.items():
         params.append(
@@ -123,10 +123,11 @@ def _run_train(
     resume: bool,
     **run,
 ) -> None:
-    from latentatlas.data import DatasetSpec, load_dataset
+    from latentatlas.data.registry import load_dataset
+    from latentatlas.data.spec import DatasetSpec
     from latentatlas.families import build_model, get_family, model_config
+    from latentatlas.families.configs import TrainConfig
     from latentatlas.nets import NetConfig
-    from latentatlas.train import TrainConfig
     from latentatlas.train import train as run_training
     from latentatlas.train.loop import training_sampler
 

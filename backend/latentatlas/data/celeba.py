@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from latentatlas.data.base import DatasetError, DatasetSpec
 from latentatlas.data.folder import UNREADABLE
 from latentatlas.data.labelled import LabelledRows
+from latentatlas.data.spec import DatasetError, DatasetSpec
 
 ATTRIBUTES_FILE = "list_attr_celeba.txt"
 IMAGES_FOLDER = "img_align_celeba"

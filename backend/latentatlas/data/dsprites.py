@@ -14,7 +14,8 @@ import math
 import numpy as np
 import torch
 
-from latentatlas.data.base import DatasetSpec, FactorDataset
+from latentatlas.data.base import FactorDataset
+from latentatlas.data.spec import DatasetSpec
 
 SHAPES = ("square", "ellipse", "heart")
 # Half-width of a scale-1 sprite and the span of sprite centres, as fractions of the image.

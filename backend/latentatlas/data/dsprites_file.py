@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from latentatlas.data.base import DatasetError, DatasetSpec
 from latentatlas.data.npz import iter_rows, open_npz, read_array
+from latentatlas.data.spec import DatasetError, DatasetSpec
 from latentatlas.data.stored import StoredGrid, grid_sizes
 
 FILE_FACTORS = ("color", "shape", "scale", "orientation", "posX", "posY")

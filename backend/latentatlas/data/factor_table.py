@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latentatlas.data.base import DatasetError
+from latentatlas.data.spec import DatasetError
 
 FILE_COLUMN = "file"
 MAX_LEVELS = 20

@@ -9,7 +9,8 @@ import torch
 from PIL import Image, ImageOps
 from tqdm import tqdm
 
-from latentatlas.data.base import DatasetSpec, ImageDataset
+from latentatlas.data.base import ImageDataset
+from latentatlas.data.spec import DatasetSpec
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
 UNREADABLE = (OSError, ValueError, Image.DecompressionBombError)

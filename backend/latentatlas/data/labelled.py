@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from latentatlas.data.base import DatasetError, DatasetSpec
 from latentatlas.data.factor_table import FactorTable, read_factor_table
 from latentatlas.data.folder import UNREADABLE, read_image
+from latentatlas.data.spec import DatasetError, DatasetSpec
 from latentatlas.data.stored import StoredRows
 
 NEAREST_CHUNK = 256  # factor vectors matched against every combination at once

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from latentatlas.data.base import DatasetError, DatasetSpec
 from latentatlas.data.npz import memmap_member
+from latentatlas.data.spec import DatasetError, DatasetSpec
 from latentatlas.data.stored import StoredGrid
 
 FACTORS = (

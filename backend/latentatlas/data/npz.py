@@ -21,7 +21,7 @@ from typing import IO
 
 import numpy as np
 
-from latentatlas.data.base import DatasetError
+from latentatlas.data.spec import DatasetError
 
 # A zip local file header (30 bytes): signature, ..., file name length, extra field length.
 _LOCAL_HEADER = struct.Struct("<4s22xHH")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from latentatlas.data.base import DatasetError, DatasetSpec, ImageDataset
+from latentatlas.data.base import ImageDataset
 from latentatlas.data.celeba import CelebA
 from latentatlas.data.dsprites import DSprites
 from latentatlas.data.dsprites_file import DSpritesFile
@@ -13,6 +13,7 @@ from latentatlas.data.labelled import LabelledFolder
 from latentatlas.data.mpi3d import MPI3D
 from latentatlas.data.shapes3d import Shapes3D
 from latentatlas.data.shapes3d_file import Shapes3DFile
+from latentatlas.data.spec import DatasetError, DatasetSpec
 
 # name -> (procedural stand-in without a path or None, loader of the official file or folder)
 LOADERS: dict[

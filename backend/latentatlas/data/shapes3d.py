@@ -14,7 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from latentatlas.data.base import DatasetSpec, FactorDataset
+from latentatlas.data.base import FactorDataset
+from latentatlas.data.spec import DatasetSpec
 
 SHAPES = ("cube", "cylinder", "sphere", "capsule")
 _SATURATION, _VALUE = 0.8, 0.95

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from latentatlas.data.base import DatasetError, DatasetSpec
+from latentatlas.data.spec import DatasetError, DatasetSpec
 from latentatlas.data.stored import StoredGrid, grid_sizes
 
 if TYPE_CHECKING:

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from latentatlas.data.base import DatasetError, DatasetSpec, FactorDataset
+from latentatlas.data.base import FactorDataset
+from latentatlas.data.spec import DatasetError, DatasetSpec
 
 
 def pixels_to_tensor(pixels: np.ndarray, image_size: int, device: torch.device | str = "cpu") -> torch.Tensor:

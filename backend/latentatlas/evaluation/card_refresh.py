@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from latentatlas.data import FactorDataset, load_dataset
+from latentatlas.data.base import FactorDataset
+from latentatlas.data.registry import load_dataset
 from latentatlas.evaluation.baselines import CARD_METRICS, ON_REQUEST, Interventions, card_baselines
 from latentatlas.evaluation.disentanglement import EvaluationError, encode_factor_samples, save_metrics
 from latentatlas.metrics import compute_metrics

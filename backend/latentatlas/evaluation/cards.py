@@ -10,7 +10,7 @@ from PIL import Image
 from latentatlas.data.base import ImageDataset
 from latentatlas.evaluation.flow import TRAVERSALS_FILE, evaluate_flow
 from latentatlas.evaluation.quality import evaluate_reconstruction, reconstruction_sheet, samples_sheet
-from latentatlas.families import LatentModel
+from latentatlas.families.base import LatentModel
 
 RECONSTRUCTIONS_FILE, SAMPLES_FILE = "reconstructions.png", "samples.png"
 

@@ -34,9 +34,10 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from latentatlas.data import FactorDataset, load_dataset
+from latentatlas.data.base import FactorDataset
+from latentatlas.data.registry import load_dataset
 from latentatlas.evaluation.baselines import Interventions, card_baselines
-from latentatlas.families import LatentModel
+from latentatlas.families.base import LatentModel
 from latentatlas.metrics import compute_metrics
 from latentatlas.metrics.catalogue import CATALOGUE, Metric, catalogue_json, metrics_from
 from latentatlas.metrics.computations import Output

@@ -43,10 +43,18 @@ from latentatlas.fragments.spaces import (
     compute_space_similarity,
     fuse_spaces,
 )
-from latentatlas.store.ensembles import PROBE_FILE, EnsembleConfig, EnsembleError, ensemble_design, read_manifest
+from latentatlas.store.ensembles import (
+    ANALYSIS_FILE,
+    ARRAYS_FILE,
+    FUSION_FILE,
+    PROBE_FILE,
+    EnsembleConfig,
+    EnsembleError,
+    ensemble_design,
+    read_manifest,
+)
 from latentatlas.store.folders import write_json
 
-ANALYSIS_FILE, ARRAYS_FILE, FUSION_FILE = "analysis.json", "analysis.safetensors", "fusion.safetensors"
 JSON_CHANNEL_LIMIT = 400  # above this many channels, the M x M matrices go to safetensors
 
 

@@ -19,7 +19,7 @@ from typing import Literal, cast
 import numpy as np
 import torch
 
-from latentatlas.data import load_dataset
+from latentatlas.data.registry import load_dataset
 from latentatlas.families import build_model
 from latentatlas.families.base import GaussianPosterior
 from latentatlas.fragments import ACTIVE_THRESHOLD_BITS, compute_fragments, compute_hotspots

@@ -23,11 +23,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from latentatlas.data import ImageDataset, load_dataset
+from latentatlas.data.base import ImageDataset
+from latentatlas.data.registry import load_dataset
 from latentatlas.evaluation.ordered_latents import log_keep_grid
 from latentatlas.evaluation.quality import add_noise, psnr
-from latentatlas.families import LatentModel
-from latentatlas.families.base import ExactLikelihood, OrderedLatents, capable
+from latentatlas.families.base import ExactLikelihood, LatentModel, OrderedLatents, capable
 from latentatlas.imaging import sheet
 from latentatlas.store.folders import CARD_FILE, LoadedModel, write_json
 

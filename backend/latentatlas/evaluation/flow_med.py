@@ -19,7 +19,8 @@ import time
 
 import numpy as np
 
-from latentatlas.data import FactorDataset, load_dataset
+from latentatlas.data.base import FactorDataset
+from latentatlas.data.registry import load_dataset
 from latentatlas.evaluation.disentanglement import EncodedSamples, EvaluationError, encode_protocol_samples
 from latentatlas.evaluation.ordered_latents import CURVE_POINTS, log_keep_grid
 from latentatlas.metrics.med import REPORTED_TOPK, compute_med, med_by_leading_latents

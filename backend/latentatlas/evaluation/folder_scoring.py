@@ -55,7 +55,8 @@ def score_loaded(loaded: LoadedModel, request: EvaluationRequest, progress=None,
         )
     encoded = None
     if loaded.model.capabilities.ordered:
-        from latentatlas.data import FactorDataset, load_dataset
+        from latentatlas.data.base import FactorDataset
+        from latentatlas.data.registry import load_dataset
         from latentatlas.evaluation.disentanglement import encode_protocol_samples
         from latentatlas.evaluation.flow import refresh_flow_card
         from latentatlas.evaluation.flow_med import refresh_flow_med

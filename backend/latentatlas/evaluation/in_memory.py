@@ -15,10 +15,12 @@ from typing import Any
 
 import torch
 
-from latentatlas.data import DatasetSpec, ImageDataset, load_dataset
+from latentatlas.data.base import ImageDataset
+from latentatlas.data.registry import load_dataset
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.evaluation.quality import evaluate_reconstruction
+from latentatlas.families.configs import PythonConfig
 from latentatlas.families.python_model import (
-    PythonConfig,
     PythonModel,
     TensorFunction,
     check_images,

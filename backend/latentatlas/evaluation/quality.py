@@ -9,8 +9,7 @@ import torch
 from PIL import Image
 
 from latentatlas.data.base import ImageDataset
-from latentatlas.families import LatentModel
-from latentatlas.families.base import PriorSampling, capable
+from latentatlas.families.base import LatentModel, PriorSampling, capable
 from latentatlas.imaging import sheet
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from latentatlas.data import FactorDataset, load_dataset
+from latentatlas.data.base import FactorDataset
+from latentatlas.data.registry import load_dataset
 from latentatlas.evaluation.baselines import protocol_ceiling, protocol_record
 from latentatlas.evaluation.disentanglement import encode_factor_samples
 from latentatlas.evaluation.zoo_claims import TESTS, statements_markdown, tested_statements

@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from latentatlas.data import FactorDataset, load_dataset
+from latentatlas.data.base import FactorDataset
+from latentatlas.data.registry import load_dataset
 from latentatlas.evaluation.baselines import protocol_record, protocol_scores
 from latentatlas.evaluation.disentanglement import CHUNK, encode_factor_samples
 from latentatlas.evaluation.snapping import SNAP_LEVELS, quantile_snap

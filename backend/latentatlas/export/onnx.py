@@ -30,8 +30,8 @@ import numpy as np
 import torch
 from pydantic import BaseModel, Field, ValidationError
 
-from latentatlas.data import load_dataset
-from latentatlas.families import LatentModel, get_family
+from latentatlas.data.registry import load_dataset
+from latentatlas.families.base import LatentModel
 from latentatlas.store.folders import (
     CONFIG_FILE,
     LoadedModel,
@@ -88,7 +88,7 @@ def model_digest(folder: Path) -> str:
     """SHA-256 over the model folder's config and the files its family stores it in (the
     export cache key)."""
     digest = hashlib.sha256()
-    for name in (CONFIG_FILE, *get_family(read_folder_config(folder).model.kind).model.stored_files):
+    for name in (CONFIG_FILE, *read_folder_config(folder).model.stored_files):
         path = folder / name
         digest.update(name.encode())
         if path.exists():

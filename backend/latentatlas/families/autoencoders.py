@@ -3,46 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 
-from latentatlas.families import register
-from latentatlas.families.base import (
-    Capabilities,
-    Encoding,
-    FamilyConfig,
-    GaussianPosterior,
-    LatentModel,
-    PriorSampling,
-    reconstruction_loss,
-)
+from latentatlas.families.base import Encoding, GaussianPosterior, LatentModel, PriorSampling, reconstruction_loss
+from latentatlas.families.configs import AEConfig, FamilyConfig, TCEstimator, TCVAEConfig, VAEConfig
 from latentatlas.nets.blocks import ConvDecoder, ConvEncoder
-
-TCEstimator = Literal["mss", "mws"]
-
-
-class AEConfig(FamilyConfig):
-    """The plain autoencoder has no options of its own."""
-
-    kind: Literal["ae"] = "ae"
-
-
-class VAEConfig(FamilyConfig):
-    """beta-VAE: the KL weight."""
-
-    kind: Literal["vae"] = "vae"
-    beta: float = Field(1.0, ge=0, description="weight of KL(q(z|x) || N(0, I)); 1 = the plain VAE")
-
-
-class TCVAEConfig(FamilyConfig):
-    """beta-TCVAE: the total-correlation weight and its minibatch estimator."""
-
-    kind: Literal["tcvae"] = "tcvae"
-    beta: float = Field(1.0, ge=0, description="weight of the total correlation TC(z); 1 = the plain VAE")
-    tc_estimator: TCEstimator = Field("mss", description="minibatch stratified (mss) or weighted (mws) sampling")
 
 
 class AE(LatentModel):
@@ -70,8 +37,6 @@ class GaussianVAE(LatentModel, GaussianPosterior, PriorSampling):
     """The networks every VAE family shares: a diagonal Gaussian posterior q(z|x) = N(mu, sigma^2)
     from the shared conv encoder, the shared conv decoder and the prior N(0, I). ``encode``
     returns the posterior mean as the latent and sigma as its scale. Subclasses add the loss."""
-
-    capabilities = Capabilities(posterior=True, sample=True)
 
     def __init__(self, config: FamilyConfig) -> None:
         super().__init__(config)
@@ -188,8 +153,3 @@ class TCVAE(VAE):
         total = terms["recon"] + terms["kl"] + (self.config.beta - 1) * tc
         parts = {"loss": total.item(), "recon": terms["recon"].item(), "kl": terms["kl"].item(), "tc": tc.item()}
         return total, {**parts, **kl_dim_curves(terms)}
-
-
-register("ae", "plain autoencoder (baseline)", AEConfig, AE)
-register("vae", "beta-VAE (Higgins et al. 2017)", VAEConfig, VAE)
-register("tcvae", "beta-TCVAE (Chen et al. 2018)", TCVAEConfig, TCVAE)

@@ -23,34 +23,12 @@ D = 1024 (``offdiag_weight`` overrides it). The paper trains with LARS, lr 0.2, 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
-
 import torch
-from pydantic import Field
 
-from latentatlas.families import register
-from latentatlas.families.contrastive import MLP, ContrastiveConfig, ContrastiveModel
+from latentatlas.families.configs import BarlowTwinsConfig
+from latentatlas.families.contrastive import MLP, ContrastiveModel
 
-PAPER_LAMBDA, PAPER_WIDTH = 5e-3, 8192
 NORM_EPS = 1e-5
-
-
-class BarlowTwinsConfig(ContrastiveConfig):
-    """Barlow Twins' projector and lambda (defaults: see the module docstring)."""
-
-    kind: Literal["barlow"] = "barlow"
-    train_defaults: ClassVar[dict[str, Any]] = {"weight_decay": 1.5e-6}  # the paper's
-    projector_dim: int = Field(1024, ge=2, le=16_384, description="projector width, hidden and output (paper: 8192)")
-    offdiag_weight: float | None = Field(
-        None, gt=0, description="lambda, the off-diagonal weight (default: the paper's 5e-3 x 8192 / projector_dim)"
-    )
-
-    @property
-    def off_diagonal_lambda(self) -> float:
-        """lambda: ``offdiag_weight``, else the paper's 5e-3 scaled to the projector width."""
-        return (
-            self.offdiag_weight if self.offdiag_weight is not None else PAPER_LAMBDA * PAPER_WIDTH / self.projector_dim
-        )
 
 
 def cross_correlation(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
@@ -87,6 +65,3 @@ class BarlowTwins(ContrastiveModel):
         first, second = (self.projector(self.backbone(view)) for view in self.views(images))
         total, on, off = barlow_twins_loss(first, second, self.config.off_diagonal_lambda)
         return total, {"loss": total.item(), "on_diagonal": on.item(), "off_diagonal": off.item()}
-
-
-register("barlow", "Barlow Twins encoder, no decoder (Zbontar et al. 2021)", BarlowTwinsConfig, BarlowTwins)

@@ -1,18 +1,18 @@
-"""What every model family provides: a typed config, a network with declared capabilities, and
-a training step that owns its optimisers.
+"""What every model family's network provides: a model with the mixins of its declared
+capabilities, and a training step that owns its optimisers.
 
-A *family* (QLAE, AE, beta-VAE, beta-TCVAE, EOFlow, St-RKM, QLInfoWGAN-GP) is one module that
-defines
+A *family* (QLAE, AE, beta-VAE, beta-TCVAE, EOFlow, St-RKM, QLInfoWGAN-GP, ...) is
 
-- a :class:`FamilyConfig` subclass holding only its own options (``kind`` is its name),
-- a :class:`LatentModel` subclass whose ``capabilities`` say what it can do, with the methods
-  of each declared capability's mixin (:class:`DiscreteCodes`, :class:`GaussianPosterior`,
+- a :class:`~latentatlas.families.configs.FamilyConfig` subclass in :mod:`latentatlas.families.configs`
+  holding its own options (``kind`` is its name) and declaring its capabilities (no torch there),
+- a :class:`LatentModel` subclass in its own module, with the methods of each declared
+  capability's mixin (:class:`DiscreteCodes`, :class:`GaussianPosterior`,
   :class:`OrderedLatents`, :class:`ExactLikelihood`, :class:`PriorSampling`), and
 - a :class:`Trainer` (the default, :class:`GradientTrainer`, minimises ``model.loss`` with one
   AdamW optimiser; a family overrides :meth:`LatentModel.make_trainer` for several optimisers,
   alternating updates or a manifold optimiser),
 
-and registers itself with :func:`latentatlas.families.register`. Training, storage, evaluation
+and one :class:`~latentatlas.families.Family` line in the registry. Training, storage, evaluation
 and the server read the declared capabilities, never the family's name.
 """
 
@@ -28,93 +28,11 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
 from safetensors.torch import load_file
 from torch import nn
 
-from latentatlas.nets.config import NetConfig
+from latentatlas.families.configs import WEIGHTS_FILE, Capabilities, FamilyConfig, TrainConfig
 from latentatlas.nets.quantizer import LatentQuantizer
-
-WEIGHTS_FILE = "weights.safetensors"
-"""Where a trained model's weights sit in its folder (beside ``config.json`` and ``card.json``)."""
-
-
-class TrainConfig(BaseModel):
-    """The generic run: how long, how big a batch, the base optimiser settings every trainer
-    reads (a family's own optimiser options live in its config), seeding and the device."""
-
-    steps: int = Field(20_000, ge=1, description="training steps")
-    max_minutes: float | None = Field(
-        None, gt=0, description="stop early at this wall time (the card records the steps done)"
-    )
-    batch_size: int = Field(64, ge=1, description="images per batch")
-    lr: float = Field(1e-3, gt=0, description="learning rate")
-    weight_decay: float = Field(0.1, ge=0, description="decoupled weight decay on weights (QLAE: 0.1)")
-    grad_clip: float = Field(1.0, gt=0, description="element-wise gradient clipping")
-    seed: int = Field(0, description="seeds the weights, the batches and every sampler")
-    log_every: int = Field(50, ge=1, description="steps between logged loss means")
-    checkpoint_every: int = Field(1000, ge=1, description="steps between resumable checkpoints")
-    snapshot_every: int | None = Field(
-        None, ge=1, description="steps between weights-only snapshots (snapshots/step-N.safetensors; metric curves)"
-    )
-    device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
-    threads: int = Field(2, ge=1, description="torch intra-op threads")
-    correlate: str | None = Field(
-        None,
-        description="two factors 'A,B' (names or indices) drawn jointly during training only, "
-        "p(c_A, c_B) ~ exp(-(c_A - c_B)^2 / (2 sigma^2)) on their [0, 1]-scaled indices (Traeuble et al. 2021, "
-        "as in Roth et al. 2023); evaluation stays on the uncorrelated grid",
-    )
-    correlation_sigma: float = Field(0.2, gt=0, description="sigma of --correlate (small: strongly correlated)")
-
-
-class Capabilities(BaseModel):
-    """What a family's models can do; the server's endpoints, ``evaluate``, ``ensemble train``
-    and the frontend's panels decide from these (the frontend through ``/api/models``)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    encode: bool = Field(True, description="images -> latents (an encoder, a flow's forward pass or an inference head)")
-    decode: bool = Field(True, description="latents -> images")
-    codes: bool = Field(False, description="each latent snaps to a per-dimension scalar codebook (discrete codes)")
-    posterior: bool = Field(False, description="encode also gives a diagonal Gaussian posterior scale per latent")
-    ordered: bool = Field(
-        False, description="latents are ordered by importance: top-C truncation and explained entropy"
-    )
-    likelihood: bool = Field(False, description="an exact log-likelihood of images (bits/dim)")
-    sample: bool = Field(False, description="latents can be drawn from a prior (generation)")
-    train: bool = Field(True, description="trained here (`latentatlas train FAMILY`); false for imported models")
-    retrieval: bool = Field(
-        True,
-        description="the dataset images nearest to a latent can be shown (an index of dataset samples the model encodes): "
-        "what stands in for a decode when there is no decoder",
-    )
-    probe_decoder: bool = Field(
-        False,
-        description="a probe decoder, trained afterwards on the frozen latents (latentatlas probe-decoder), is stored "
-        "beside the model: it renders latents, labelled with its held-out PSNR, and is not the model's own decoder",
-    )
-
-
-class FamilyConfig(BaseModel):
-    """Options every family has; a family's config subclasses this with its own options and
-    ``kind: Literal["its-name"]``. Stored as ``config.json``'s ``model``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    kind: str
-    latent_dim: int = Field(ge=1, le=16_384, description="latent size")
-    net: NetConfig = NetConfig()
-    dataset_size: int | None = Field(None, ge=1, description="the training set's size (recorded by training)")
-
-    train_defaults: ClassVar[dict[str, Any]] = {}
-    """Run options (``TrainConfig`` fields) whose generic default does not suit the family; the
-    CLI's ``train FAMILY`` starts from these (e.g. a GAN's learning rate)."""
-
-    @classmethod
-    def default_latent_dim(cls, net: NetConfig, factors: int) -> int:
-        """The latent size when none is given: twice the data's generative factors (Hsu et al.)."""
-        return 2 * factors
 
 
 @dataclass(frozen=True)
@@ -144,11 +62,10 @@ class LatentModel(nn.Module, ABC):
     """A model with a latent space worth exploring: ``encode(images) -> Encoding`` and
     ``decode(latents) -> images in [0, 1]``, plus the mixins of its declared capabilities."""
 
-    capabilities: ClassVar[Capabilities] = Capabilities()
     config: FamilyConfig
-
-    stored_files: ClassVar[tuple[str, ...]] = (WEIGHTS_FILE,)
-    """The files beside ``config.json`` that hold the model (what a digest of the model covers)."""
+    capabilities: Capabilities
+    """What this model can do: its config's declared capabilities (a model held by a Python
+    session without a decoder narrows them)."""
 
     training_only: ClassVar[tuple[str, ...]] = ()
     """State-dict key prefixes of parts only training uses (a contrastive family's projector,
@@ -159,13 +76,7 @@ class LatentModel(nn.Module, ABC):
     def __init__(self, config: FamilyConfig) -> None:
         super().__init__()
         self.config = config
-
-    @classmethod
-    def capabilities_for(cls, config: FamilyConfig) -> Capabilities:
-        """What a model of this family built from ``config`` can do, known without loading it: the
-        family's declared capabilities (a family whose models differ, e.g. an imported encoder
-        without a decoder graph, overrides this)."""
-        return cls.capabilities
+        self.capabilities = config.declared_capabilities()
 
     @classmethod
     def from_folder(cls, config: FamilyConfig, folder: Path) -> LatentModel:
@@ -237,10 +148,6 @@ class LatentModel(nn.Module, ABC):
 class DiscreteCodes(ABC):
     """``codes`` capability: every latent dimension snaps to a learned scalar codebook."""
 
-    codebook_weights: ClassVar[str]
-    """The weights' entry holding :meth:`codebooks` (the server reads it from the weights file
-    alone, to describe a model without loading it)."""
-
     @abstractmethod
     def codebooks(self) -> torch.Tensor:
         """Per-dimension codebook values (D, n)."""
@@ -262,12 +169,9 @@ class GaussianPosterior(ABC):
 class OrderedLatents(ABC):
     """``ordered`` capability: latent 0 is the most important; top-C decoding."""
 
-    truncation_fill: float = 0.0
-    """The value :meth:`truncate` gives every dropped latent: the prior's mode (a standard normal's 0)."""
-
     @abstractmethod
     def truncate(self, latents: torch.Tensor, keep: int) -> torch.Tensor:
-        """Keep the top ``keep`` latents, set the rest to ``truncation_fill`` (their prior mode)."""
+        """Keep the top ``keep`` latents, set the rest to the config's ``truncation_fill`` (their prior mode)."""
 
     @abstractmethod
     def explained_entropy(self) -> torch.Tensor:
@@ -320,8 +224,7 @@ class QuantizedLatents(DiscreteCodes, PriorSampling):
     codebooks are its values, and the prior is uniform over each dimension's codebook
     (differentiable with respect to the codebooks)."""
 
-    quantizer: LatentQuantizer
-    codebook_weights = "quantizer.values"
+    quantizer: LatentQuantizer  # its values are the weights' ``quantizer.values`` (the configs' ``codebook_weights``)
 
     def quantize(self, continuous: torch.Tensor) -> Encoding:
         """Pre-quantised latents z_c (N, D) -> the encoding of their nearest codebook values."""

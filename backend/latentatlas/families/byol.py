@@ -28,27 +28,12 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal
 
 import torch
-from pydantic import Field
 
-from latentatlas.families import register
-from latentatlas.families.base import GradientTrainer, TrainConfig
-from latentatlas.families.contrastive import MLP, ContrastiveConfig, ContrastiveModel, cosine
-
-
-class BYOLConfig(ContrastiveConfig):
-    """BYOL's heads and target momentum (defaults: see the module docstring)."""
-
-    kind: Literal["byol"] = "byol"
-    train_defaults: ClassVar[dict[str, Any]] = {"weight_decay": 1.5e-6}  # the paper's
-    projector_hidden: int = Field(1024, ge=1, le=16_384, description="projector hidden width (paper: 4096)")
-    projector_dim: int = Field(256, ge=1, le=16_384, description="projection size (paper: 256)")
-    predictor_hidden: int = Field(1024, ge=1, le=16_384, description="predictor hidden width (paper: 4096)")
-    tau_base: float = Field(
-        0.996, ge=0, le=1, description="target EMA momentum at step 0, cosine-raised to 1 (paper: 0.996)"
-    )
+from latentatlas.families.base import GradientTrainer
+from latentatlas.families.configs import BYOLConfig, TrainConfig
+from latentatlas.families.contrastive import MLP, ContrastiveModel, cosine
 
 
 def byol_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -113,6 +98,3 @@ class BYOLTrainer(GradientTrainer):
         tau = target_momentum(self.model.config.tau_base, step, self.total_steps)
         self.model.update_target(tau)
         return {**parts, "tau": tau}
-
-
-register("byol", "BYOL encoder, no decoder (Grill et al. 2020)", BYOLConfig, BYOL)

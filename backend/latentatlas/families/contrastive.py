@@ -4,7 +4,7 @@ two augmented views of a batch.
 
 * **Backbone**: the shared conv encoder (:class:`~latentatlas.nets.blocks.ConvEncoder`, the
   network every autoencoder family here encodes with) with a ``latent_dim``-wide output, by
-  default ``REPRESENTATION_DIM`` = 256 (the papers' ResNet-50 gives 2048; Cao et al. study such
+  default :data:`~latentatlas.families.configs.REPRESENTATION_DIM` = 256 (the papers' ResNet-50 gives 2048; Cao et al. study such
   high-dimensional representations). That output is the representation: ``encode(images).latent``.
 * **Projector** (and predictor): Linear - BatchNorm - ReLU blocks and a last Linear (:func:`mlp`),
   as in the papers; each family scales the papers' widths for a CPU (see its module).
@@ -21,43 +21,12 @@ import itertools
 from typing import TYPE_CHECKING, ClassVar
 
 import torch
-from pydantic import Field
 from torch import nn
 
-from latentatlas.families.base import Capabilities, Encoding, FamilyConfig, LatentModel
+from latentatlas.families.base import Encoding, LatentModel
+from latentatlas.families.configs import ContrastiveConfig
 from latentatlas.nets.augment import Augmentations, augment
 from latentatlas.nets.blocks import ConvEncoder
-from latentatlas.nets.config import NetConfig
-
-REPRESENTATION_DIM = 256
-"""The backbone representation's default size (the explored latent)."""
-
-
-class ContrastiveConfig(FamilyConfig):
-    """Options of every contrastive family: the augmentations (:mod:`latentatlas.nets.augment`)."""
-
-    crop_min_area: float = Field(
-        0.7, gt=0, le=1, description="random resized crop: smallest area fraction kept (papers: 0.08)"
-    )
-    blur_probability: float = Field(0.5, ge=0, le=1, description="probability of a Gaussian blur of sigma 0.1-1 px")
-    colour_jitter: float = Field(
-        0.4, ge=0, lt=1, description="RGB only: brightness, contrast and saturation jitter strength"
-    )
-    flip_probability: float = Field(
-        0.0,
-        ge=0,
-        le=1,
-        description="horizontal flip probability (0: mirrors change dSprites' "
-        "posX and orientation and Shapes3D's orientation)",
-    )
-
-    @classmethod
-    def default_latent_dim(cls, net: NetConfig, factors: int) -> int:
-        """The backbone representation's size, whatever the factors: REPRESENTATION_DIM."""
-        return REPRESENTATION_DIM
-
-    def augmentations(self) -> Augmentations:
-        return Augmentations(self.crop_min_area, self.blur_probability, self.colour_jitter, self.flip_probability)
 
 
 class MLP(nn.Module):
@@ -91,14 +60,15 @@ def view_generator() -> torch.Generator:
 class ContrastiveModel(LatentModel):
     """The backbone and the views; a family adds its heads and ``loss``."""
 
-    capabilities: ClassVar[Capabilities] = Capabilities(encode=True, decode=False, train=True)
     training_only: ClassVar[tuple[str, ...]] = ("projector.", "predictor.", "target_")
     config: ContrastiveConfig
 
     def __init__(self, config: ContrastiveConfig) -> None:
         super().__init__(config)
         self.backbone = ConvEncoder(config.net, config.latent_dim)
-        self.augmentations = config.augmentations()
+        self.augmentations = Augmentations(
+            config.crop_min_area, config.blur_probability, config.colour_jitter, config.flip_probability
+        )
 
     def encode(self, images: torch.Tensor) -> Encoding:
         """The backbone representation (N, latent_dim)."""

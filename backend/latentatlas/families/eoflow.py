@@ -38,24 +38,20 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import cast
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, model_validator
 from torch.func import jvp
 
-from latentatlas.families import register
 from latentatlas.families.base import (
-    Capabilities,
     Encoding,
     ExactLikelihood,
-    FamilyConfig,
     LatentModel,
     OrderedLatents,
     PriorSampling,
 )
-from latentatlas.nets.config import NetConfig
+from latentatlas.families.configs import EOFlowConfig
 from latentatlas.nets.flows import ActNorm, Affine, FlowSequence, Logit, PrincipalRotation, image_flow
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -139,50 +135,6 @@ def eoflow_terms(
     return {"nll": nll, "sum_l": sum_l, "mtc": sum_l - nll, "loss": loss}
 
 
-class EOFlowConfig(FamilyConfig):
-    """EOFlow's architecture and objective. A flow is bijective, so ``latent_dim`` must be
-    channels * image_size**2 (checked)."""
-
-    kind: Literal["eoflow"] = "eoflow"
-    flow_levels: int = Field(
-        2, ge=1, le=6, description="squeeze (space-to-depth) levels; the image size must divide by 2^levels"
-    )
-    flow_blocks: int = Field(4, ge=1, le=64, description="coupling blocks per level")
-    flow_hidden: int = Field(64, ge=1, description="conditioner width")
-    flow_clamp: float = Field(2.0, gt=0, description="soft clamp of the coupling log-scales")
-    flow_preprocess: Literal["affine", "logit"] = Field("affine", description="pixel pre-processing before the flow")
-    flow_logit_alpha: float = Field(0.05, ge=0, lt=0.5, description="logit pre-processing's alpha")
-    flow_seed: int = Field(0, description="seed of the fixed permutations")
-    flow_principal: bool = Field(
-        True, description="end in a principal rotation + per-latent ActNorm fitted to data (starts at PCA's top-C)"
-    )
-    lambda_mtc: float = Field(
-        0.5, ge=0, le=1, description="weight of the explained-entropy (MTC) term; 1 = principal-component flow"
-    )
-    noise_sigma: float = Field(
-        0.05, ge=0, description="noise augmentation sd, added after the pre-processing (pixel units)"
-    )
-    core_size: int = Field(16, ge=0, description="C of the optional top-C reconstruction term")
-    recon_weight: float = Field(0.0, ge=0, description="weight of the top-C reconstruction term (0: off)")
-    order_images: int = Field(
-        500, ge=2, description="validation images whose E[z_i^2] orders the latents after training"
-    )
-    order_jacobian_images: int = Field(
-        32, ge=2, description="of those, images whose every Jacobian column is computed for the order"
-    )
-
-    @classmethod
-    def default_latent_dim(cls, net: NetConfig, factors: int) -> int:
-        return net.channels * net.image_size**2
-
-    @model_validator(mode="after")
-    def _latent_is_the_image(self) -> EOFlowConfig:
-        pixels = self.net.channels * self.net.image_size**2
-        if self.latent_dim != pixels:
-            raise ValueError(f"an EOFlow's latent_dim is channels x image_size^2 = {pixels}, got {self.latent_dim}")
-        return self
-
-
 class EOFlow(LatentModel, OrderedLatents, ExactLikelihood, PriorSampling):
     """Entropy-ordered flow on images (N, C, S, S) in [0, 1]; latent (N, C*S*S), ordered, with a
     standard normal prior and an exact likelihood.
@@ -191,7 +143,6 @@ class EOFlow(LatentModel, OrderedLatents, ExactLikelihood, PriorSampling):
     pre-processing -> :func:`~latentatlas.nets.flows.image_flow` -> entropy-order permutation.
     """
 
-    capabilities = Capabilities(ordered=True, likelihood=True, sample=True)
     config: EOFlowConfig
     order: torch.Tensor
     inverse_order: torch.Tensor
@@ -289,7 +240,7 @@ class EOFlow(LatentModel, OrderedLatents, ExactLikelihood, PriorSampling):
     def truncate(self, latents: torch.Tensor, keep: int) -> torch.Tensor:
         """Keep the top ``keep`` ordered latents; set the rest to the base mode 0 (``truncation_fill``)."""
         out = latents.clone()
-        out[:, max(0, keep) :] = self.truncation_fill
+        out[:, max(0, keep) :] = self.config.truncation_fill
         return out
 
     # -- training ---------------------------------------------------------------------------
@@ -380,9 +331,6 @@ class EOFlow(LatentModel, OrderedLatents, ExactLikelihood, PriorSampling):
         self.order.copy_(self.order[torch.argsort(mean, descending=True, stable=True)])
         self.inverse_order.copy_(torch.argsort(self.order))
         return self.order.clone()
-
-
-register("eoflow", "entropy-ordered normalizing flow (Galperin & Koethe 2026)", EOFlowConfig, EOFlow)
 
 
 __all__ = [

@@ -31,29 +31,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import nn
 
-from latentatlas.families import register
 from latentatlas.families.autoencoders import GaussianVAE, kl_dim_curves
-from latentatlas.families.base import FamilyConfig, TrainConfig, Trainer, adamw_groups
-
-
-class FactorVAEConfig(FamilyConfig):
-    """FactorVAE's options (defaults: Kim and Mnih 2018, dSprites)."""
-
-    kind: Literal["factorvae"] = "factorvae"
-    train_defaults: ClassVar[dict[str, Any]] = {"lr": 1e-4, "weight_decay": 0.0}  # the paper's Adam for the VAE
-    gamma: float = Field(6.4, ge=0, description="weight of the discriminator's TC estimate (paper, dSprites: 6.4)")
-    discriminator_layers: int = Field(6, ge=0, le=16, description="hidden layers of the discriminator MLP (paper: 6)")
-    discriminator_width: int = Field(1000, ge=1, le=8192, description="units per hidden layer of D (paper: 1000)")
-    discriminator_lr: float = Field(1e-4, gt=0, description="the discriminator's Adam learning rate (paper: 1e-4)")
-    discriminator_beta1: float = Field(0.5, ge=0, lt=1, description="the discriminator's Adam beta1 (paper: 0.5)")
-    discriminator_beta2: float = Field(0.9, ge=0, lt=1, description="the discriminator's Adam beta2 (paper: 0.9)")
+from latentatlas.families.base import Trainer, adamw_groups
+from latentatlas.families.configs import FactorVAEConfig, TrainConfig
 
 
 class Discriminator(nn.Module):
@@ -151,6 +137,3 @@ class FactorVAETrainer(Trainer):
         discriminator.step()
         logged = {key: terms[key].item() for key in ("recon", "kl", "tc")}
         return {"loss": loss.item(), **logged, "discriminator_loss": d_loss.item(), **kl_dim_curves(terms)}
-
-
-register("factorvae", "FactorVAE (Kim & Mnih 2018)", FactorVAEConfig, FactorVAE)

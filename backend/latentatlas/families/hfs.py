@@ -27,22 +27,11 @@ defaults (the paper sweeps gamma).
 from __future__ import annotations
 
 import itertools
-from typing import Literal
 
 import torch
-from pydantic import Field
 
-from latentatlas.families import register
 from latentatlas.families.autoencoders import GaussianVAE, kl_dim_curves
-from latentatlas.families.base import FamilyConfig
-
-
-class HFSConfig(FamilyConfig):
-    """HFS's options: the beta-VAE's KL weight and the factorised-support weight."""
-
-    kind: Literal["hfs"] = "hfs"
-    beta: float = Field(1.0, ge=0, description="weight of KL(q(z|x) || N(0, I)) (the beta-VAE part)")
-    gamma: float = Field(1.0, ge=0, description="weight of the pairwise Hausdorff factorised-support penalty")
+from latentatlas.families.configs import HFSConfig
 
 
 def pair_hausdorff(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
@@ -73,6 +62,3 @@ class HFS(GaussianVAE):
         total = terms["recon"] + self.config.beta * terms["kl"] + self.config.gamma * support
         parts = {"recon": terms["recon"].item(), "kl": terms["kl"].item(), "support": support.item()}
         return total, {"loss": total.item(), **parts, **kl_dim_curves(terms)}
-
-
-register("hfs", "beta-VAE with Hausdorff factorised support (Roth et al. 2023)", HFSConfig, HFS)

@@ -12,34 +12,20 @@ uint8), so the folder loads like a trained one.
 
 from __future__ import annotations
 
-from typing import Literal, cast
-
 import numpy as np
 import torch
-from pydantic import Field
 
-from latentatlas.families import register
-from latentatlas.families.base import Capabilities, Encoding, FamilyConfig, LatentModel, SavedSamples
+from latentatlas.families.base import Encoding, LatentModel, SavedSamples
+from latentatlas.families.configs import LatentsConfig
 
 LOOKUP_CHUNK = 4096
 """Saved images compared with the query at once by the nearest-image lookup."""
-
-
-class LatentsConfig(FamilyConfig):
-    """How many samples and factors were saved, and whether their images were."""
-
-    kind: Literal["latents"] = "latents"
-    samples: int = Field(ge=2, description="saved samples N")
-    factors: int = Field(ge=1, description="factors K per sample")
-    stored_images: bool = Field(False, description="the samples' images are saved (encode is then a lookup)")
-    dataset_indices: bool = Field(False, description="each sample's index in the folder's dataset is saved")
 
 
 class SavedLatents(LatentModel, SavedSamples):
     """Buffers ``latents`` (N, D) float32, ``factors`` (N, K) int64, with ``stored_images``
     ``images`` (N, C, S, S) uint8, and with ``dataset_indices`` ``indices`` (N,) int64."""
 
-    capabilities = Capabilities(encode=False, decode=False, train=False, retrieval=False)
     config: LatentsConfig
     latents: torch.Tensor
     factors: torch.Tensor
@@ -57,19 +43,6 @@ class SavedLatents(LatentModel, SavedSamples):
             self.register_buffer(
                 "images", torch.zeros(config.samples, net.channels, net.image_size, net.image_size, dtype=torch.uint8)
             )
-        self.capabilities = type(self).capabilities_for(config)  # type: ignore[misc]
-
-    @classmethod
-    def capabilities_for(cls, config: FamilyConfig) -> Capabilities:
-        """Encode (a lookup) with saved images; retrieval with saved images or dataset indices (a
-        neighbour then has a picture to show)."""
-        saved = cast(LatentsConfig, config)
-        return Capabilities(
-            encode=saved.stored_images,
-            decode=False,
-            train=False,
-            retrieval=saved.stored_images or saved.dataset_indices,
-        )
 
     def encode(self, images: torch.Tensor) -> Encoding:
         """The saved latent of each image's nearest saved image (squared pixel distance)."""
@@ -103,8 +76,3 @@ class SavedLatents(LatentModel, SavedSamples):
 
     def decode_logits(self, latents: torch.Tensor) -> torch.Tensor:
         raise TypeError("saved latents have no decoder (capabilities.decode is false)")
-
-
-register(
-    "latents", "saved latents imported from a run elsewhere (latentatlas import latents)", LatentsConfig, SavedLatents
-)

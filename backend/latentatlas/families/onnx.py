@@ -11,42 +11,20 @@ be trained here, and decodes only with a decoder graph.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from pydantic import Field
 
-from latentatlas.families import register
-from latentatlas.families.base import (
-    Capabilities,
-    Encoding,
-    FamilyConfig,
-    LatentModel,
-    OnnxGraph,
-)
+from latentatlas.families.base import Encoding, LatentModel, OnnxGraph
+from latentatlas.families.configs import DECODER_FILE, ENCODER_FILE, FamilyConfig, Layout, OnnxConfig, PixelRange
 
 if TYPE_CHECKING:
     import onnxruntime
 
-ENCODER_FILE, DECODER_FILE = "encoder.onnx", "decoder.onnx"
-Layout = Literal["nchw", "nhwc"]
-PixelRange = Literal["01", "pm1"]
 
 ELEMENT_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16}
 """The graph input types accepted (ONNX Runtime's names) and the numpy type each is fed."""
-
-
-class OnnxConfig(FamilyConfig):
-    """Which input and output of each graph to use, and the graphs' image convention."""
-
-    kind: Literal["onnx"] = "onnx"
-    encoder_input: str = Field(description="the encoder graph's image input")
-    latent_output: str = Field(description="the encoder graph's latent output (a VAE's mean)")
-    decoder_input: str | None = Field(None, description="the decoder graph's latent input (None: no decoder)")
-    decoder_output: str | None = Field(None, description="the decoder graph's image output")
-    layout: Layout = Field("nchw", description="image axes the graphs use: nchw (N, C, H, W) or nhwc (N, H, W, C)")
-    pixel_range: PixelRange = Field("01", description="pixel values the graphs use: 01 [0, 1] or pm1 [-1, 1]")
 
 
 def open_session(source: Path | bytes) -> onnxruntime.InferenceSession:
@@ -106,21 +84,11 @@ class OnnxModel(LatentModel):
     """An imported encoder (and decoder) graph; ``encode``/``decode`` convert the app's images
     (N, C, S, S) in [0, 1] to the graphs' layout and range and back."""
 
-    capabilities = Capabilities(train=False)
-    stored_files = (ENCODER_FILE, DECODER_FILE)
     config: OnnxConfig
 
     def __init__(self, config: OnnxConfig, encoder: Graph, decoder: Graph | None = None) -> None:
         super().__init__(config)
         self.encoder_graph, self.decoder_graph = encoder, decoder
-        self.capabilities = type(self).capabilities_for(config)  # type: ignore[misc]  # less the decoder without one
-
-    @classmethod
-    def capabilities_for(cls, config: FamilyConfig) -> Capabilities:
-        """Decoding only with a decoder graph (its config names the decoder's input and output)."""
-        assert isinstance(config, OnnxConfig)
-        has_decoder = config.decoder_input is not None and config.decoder_output is not None
-        return cls.capabilities if has_decoder else cls.capabilities.model_copy(update={"decode": False})
 
     @classmethod
     def from_folder(cls, config: FamilyConfig, folder: Path) -> OnnxModel:
@@ -158,6 +126,3 @@ class OnnxModel(LatentModel):
         if graph is None or graph.path is None:
             raise ValueError(f"the imported model has no {part} graph file")
         return OnnxGraph(graph.path, graph.input, graph.output, self.config.layout, self.config.pixel_range)
-
-
-register("onnx", "model imported as ONNX graphs (latentatlas import onnx)", OnnxConfig, OnnxModel)

@@ -18,26 +18,16 @@ import inspect
 import itertools
 import re
 from collections.abc import Callable
-from typing import Literal
 
 import torch
-from pydantic import Field
 from torch import nn
 
 from latentatlas.errors import InputError, UnsupportedError
-from latentatlas.families import register
-from latentatlas.families.base import Capabilities, Encoding, FamilyConfig, LatentModel
+from latentatlas.families.base import Encoding, LatentModel
+from latentatlas.families.configs import PythonConfig
 
 TensorFunction = Callable[[torch.Tensor], torch.Tensor]
 """What the session passes: tensor in, tensor out (a function, a bound method or an nn.Module)."""
-
-
-class PythonConfig(FamilyConfig):
-    """The probed latent size and image geometry, and what encodes and decodes (by name)."""
-
-    kind: Literal["python"] = "python"
-    encoder: str = Field(description="the encoder's name in the Python session")
-    decoder: str | None = Field(None, description="the decoder's name (None: encoder only)")
 
 
 def function_name(function: object) -> str:
@@ -110,7 +100,6 @@ class PythonModel(LatentModel):
     """A session's encoder (and decoder) as a served model; the modules behind them are kept
     as submodules (``eval()`` reaches them) and stay on their own device."""
 
-    capabilities = Capabilities(train=False)
     config: PythonConfig
 
     def __init__(self, config: PythonConfig, encoder: TensorFunction, decoder: TensorFunction | None = None) -> None:
@@ -119,7 +108,7 @@ class PythonModel(LatentModel):
         modules = (owning_module(encoder), owning_module(decoder))
         self.modules_used = nn.ModuleList(module for module in dict.fromkeys(modules) if module is not None)
         if decoder is None:  # this model's own capabilities: the family's, less the decoder
-            self.capabilities = Capabilities(decode=False, train=False)  # type: ignore[misc]
+            self.capabilities = self.capabilities.model_copy(update={"decode": False})
 
     @property
     def device(self) -> torch.device:
@@ -141,6 +130,3 @@ class PythonModel(LatentModel):
     def decode_logits(self, latents: torch.Tensor) -> torch.Tensor:
         """The decoder gives images, not logits: their inverse sigmoid."""
         return torch.logit(self.decode(latents), eps=1e-6)
-
-
-register("python", "model held in memory by a Python session (latentatlas.explore)", PythonConfig, PythonModel)

@@ -40,41 +40,23 @@ so the plateau is seed- and architecture-dependent; the safeguards remove the me
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from pydantic import Field
 
-from latentatlas.families import register
 from latentatlas.families.base import (
-    Capabilities,
     Encoding,
-    FamilyConfig,
     LatentModel,
     QuantizedLatents,
     reconstruction_loss,
 )
+from latentatlas.families.configs import QLAEConfig
 from latentatlas.nets.blocks import ConvDecoder, ConvEncoder
 from latentatlas.nets.quantizer import LatentQuantizer
-
-
-class QLAEConfig(FamilyConfig):
-    """QLAE's options (defaults: the paper's)."""
-
-    kind: Literal["qlae"] = "qlae"
-    codebook_size: int = Field(10, ge=2, le=256, description="values per latent dimension's scalar codebook")
-    quantize_weight: float = Field(0.01, ge=0, description="weight of the quantisation loss (moves the codebooks)")
-    commit_weight: float = Field(0.01, ge=0, description="weight of the commitment loss (moves the encoder)")
-    quantize_warmup: int = Field(
-        500, ge=0, description="steps over which the decoder input snaps from z_c to the codes"
-    )
 
 
 class QLAE(LatentModel, QuantizedLatents):
     """Quantised-latent autoencoder; ``encode`` returns the quantised latent z_q. Its prior is
     uniform over each dimension's codebook (the paper's factorised prior over codes)."""
 
-    capabilities = Capabilities(codes=True, sample=True)
     config: QLAEConfig
 
     def __init__(self, config: QLAEConfig) -> None:
@@ -108,6 +90,3 @@ class QLAE(LatentModel, QuantizedLatents):
             "quantize": quantize.item(),
             "commit": commit.item(),
         }
-
-
-register("qlae", "quantised-latent autoencoder (Hsu et al. 2023)", QLAEConfig, QLAE)

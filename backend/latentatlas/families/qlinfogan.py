@@ -75,63 +75,13 @@ Our choices (not fixed by the paper or the authors' code):
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar, Literal
 
 import torch
-from pydantic import Field
 
-from latentatlas.families import register
-from latentatlas.families.base import (
-    Capabilities,
-    Encoding,
-    FamilyConfig,
-    LatentModel,
-    QuantizedLatents,
-    TrainConfig,
-    Trainer,
-    adamw_groups,
-)
+from latentatlas.families.base import Encoding, LatentModel, QuantizedLatents, Trainer, adamw_groups
+from latentatlas.families.configs import QLInfoGANConfig, TrainConfig
 from latentatlas.nets.blocks import ConvDecoder, ConvEncoder
 from latentatlas.nets.quantizer import LatentQuantizer
-
-
-class QLInfoGANConfig(FamilyConfig):
-    """QLInfoWGAN-GP's options (defaults: the authors' configs/model_partial/quantized_info_gan.yaml
-    and configs/train_gan.yaml). The learning rate (paper: 2e-4) and weight decay (paper: 1e-4,
-    swept 1e-3) are the generic TrainConfig's; ``train_defaults`` sets them for the CLI."""
-
-    kind: Literal["qlinfogan"] = "qlinfogan"
-    train_defaults: ClassVar[dict[str, float]] = {
-        "lr": 2e-4,
-        "weight_decay": 1e-3,
-    }  # the authors' lr and (swept) weight decay
-    codebook_size: int = Field(10, ge=2, le=256, description="values per latent dimension's scalar codebook")
-    lambda_value: float = Field(
-        1.0, ge=0, description="weight of the Wasserstein critic term V(x_fake) - V(x_real) (generator: -V(x_fake))"
-    )
-    lambda_gradient: float = Field(
-        10.0, ge=0, description="weight of the critic's gradient penalty (||grad V(x_int)|| - 1)^2"
-    )
-    lambda_latent: float = Field(
-        200.0, ge=0, description="weight of the latent (InfoGAN) loss: mean squared error of z_hat(G(z)) against z"
-    )
-    quantize_weight: float = Field(
-        0.01, ge=0, description="weight of the quantisation loss (moves the codebooks, generator step)"
-    )
-    commit_weight: float = Field(
-        0.01, ge=0, description="weight of the commitment loss (moves the encoder, and the generator through x_fake)"
-    )
-    generator_period: int = Field(
-        5, ge=1, description="the generator updates once every this many encoder/critic steps"
-    )
-    beta1: float = Field(0.0, ge=0, lt=1, description="Adam beta1 of both optimisers")
-    beta2: float = Field(0.9, ge=0, lt=1, description="Adam beta2 of both optimisers")
-    noise_dim: int = Field(
-        0,
-        ge=0,
-        le=1024,
-        description="extra N(0, I) generator inputs besides z (0: none, as the authors); decode uses zeros",
-    )
 
 
 class QLInfoGAN(LatentModel, QuantizedLatents):
@@ -139,7 +89,6 @@ class QLInfoGAN(LatentModel, QuantizedLatents):
     codebooks; ``decode`` = the generator; the prior is uniform over each codebook (the generator
     step trains the codebooks through ``sample_prior``)."""
 
-    capabilities = Capabilities(codes=True, sample=True)
     config: QLInfoGANConfig
 
     def __init__(self, config: QLInfoGANConfig) -> None:
@@ -288,6 +237,3 @@ class QLInfoGANTrainer(Trainer):
             fake = torch.sigmoid(model.generate_logits(z_fake, model.training_noise(n)))
             self._update("generator", self._generator_objective(*self._fake_terms(z_fake, fake)))
         return logged
-
-
-register("qlinfogan", "quantised-latent InfoWGAN-GP (Hsu et al. 2023)", QLInfoGANConfig, QLInfoGAN)

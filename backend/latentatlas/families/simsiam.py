@@ -19,22 +19,10 @@ paper's weight decay 1e-4 (``train_defaults``).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
-
 import torch
-from pydantic import Field
 
-from latentatlas.families import register
-from latentatlas.families.contrastive import MLP, ContrastiveConfig, ContrastiveModel, cosine
-
-
-class SimSiamConfig(ContrastiveConfig):
-    """SimSiam's heads (defaults: see the module docstring)."""
-
-    kind: Literal["simsiam"] = "simsiam"
-    train_defaults: ClassVar[dict[str, Any]] = {"weight_decay": 1e-4}  # the paper's
-    projector_dim: int = Field(1024, ge=1, le=16_384, description="projector width, hidden and output (paper: 2048)")
-    predictor_hidden: int = Field(256, ge=1, le=16_384, description="predictor bottleneck width (paper: 512)")
+from latentatlas.families.configs import SimSiamConfig
+from latentatlas.families.contrastive import MLP, ContrastiveModel, cosine
 
 
 def simsiam_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -58,6 +46,3 @@ class SimSiam(ContrastiveModel):
         predictions = [self.predictor(z) for z in projections]
         total = (simsiam_loss(predictions[0], projections[1]) + simsiam_loss(predictions[1], projections[0])) / 2
         return total, {"loss": total.item()}
-
-
-register("simsiam", "SimSiam encoder, no decoder (Chen & He 2021)", SimSiamConfig, SimSiam)

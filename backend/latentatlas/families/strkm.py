@@ -85,24 +85,14 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from types import ModuleType
-from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import Field, model_validator
 from torch import nn
 
-from latentatlas.families import register
-from latentatlas.families.base import (
-    Capabilities,
-    Encoding,
-    FamilyConfig,
-    LatentModel,
-    PriorSampling,
-    TrainConfig,
-    Trainer,
-)
+from latentatlas.families.base import Encoding, LatentModel, PriorSampling, Trainer
+from latentatlas.families.configs import PixelLoss, STRKMConfig, TrainConfig
 from latentatlas.nets.blocks import ConvDecoder, ConvEncoder
 
 
@@ -117,9 +107,6 @@ def _geoopt() -> ModuleType:
     return module
 
 
-ReconLoss = Literal["deterministic", "noisyU", "splitloss"]
-PixelLoss = Literal["bce", "mse"]
-
 FINALIZE_SAMPLES = 10_000
 """Training images behind the exact U, the feature mean and the prior fitted after training."""
 FINALIZE_CHUNK = 500
@@ -129,50 +116,6 @@ STABILIZE_EVERY = 10
 """RiemannianAdam re-projects U onto the Stiefel manifold every this many steps."""
 PRIOR_JITTER = 1e-6
 """Added to the fitted covariances' diagonals (relative to their mean variance) for a stable Cholesky factor."""
-
-
-class STRKMConfig(FamilyConfig):
-    """St-RKM's options (defaults: the authors' code, except F and pixel_loss; see the module docstring)."""
-
-    kind: Literal["strkm"] = "strkm"
-    feature_dim: int = Field(
-        128, ge=1, le=16_384, description="encoder feature size F (the authors' x_fdim2: 50); U is F x latent_dim"
-    )
-    c_acc: float = Field(
-        1.0,
-        gt=0,
-        description="weight of the reconstruction term: f2 = c_acc/2 * the per-pixel error summed over pixels, per image (authors' code default 1)",
-    )
-    recon_loss: ReconLoss = Field(
-        "deterministic",
-        description="f2's decoder input: deterministic U U^T phi (default, the paper's objective), noisyU U (U^T phi + sigma eps), "
-        "or splitloss (clean reconstruction + distance between the clean and the noisy decodes)",
-    )
-    pixel_loss: PixelLoss = Field(
-        "bce",
-        description="f2's per-pixel error, summed over pixels: bce (default; binary cross-entropy of the logits) or mse "
-        "(the authors' squared error of the sigmoid outputs, which sat on the blank-image plateau on dSprites here)",
-    )
-    noise_sigma: float = Field(
-        1e-3, ge=0, description="sigma of the latent noise of noisyU and splitloss (authors: 1e-3)"
-    )
-    manifold_lr: float = Field(
-        1e-4, gt=0, description="learning rate of the Riemannian (Cayley) Adam step on U (authors: 1e-4)"
-    )
-    prior_components: int = Field(
-        1,
-        ge=1,
-        le=64,
-        description="generation prior fitted to the training latents: 1 = a Gaussian, more = a full-covariance Gaussian mixture",
-    )
-
-    @model_validator(mode="after")
-    def _latent_fits_features(self) -> STRKMConfig:
-        if self.latent_dim > self.feature_dim:
-            raise ValueError(
-                f"latent_dim ({self.latent_dim}) must not exceed feature_dim ({self.feature_dim}): U is F x m with orthonormal columns"
-            )
-        return self
 
 
 def kpca_loss(centred: torch.Tensor, U: torch.Tensor) -> torch.Tensor:
@@ -202,7 +145,6 @@ def top_eigenvectors(centred: torch.Tensor, m: int) -> tuple[torch.Tensor, torch
 class STRKM(LatentModel, PriorSampling):
     """Stiefel restricted kernel machine autoencoder; ``encode`` returns h = U^T (phi(x) - mu)."""
 
-    capabilities = Capabilities(sample=True)
     config: STRKMConfig
     feature_mean: torch.Tensor
     prior_weights: torch.Tensor
@@ -364,7 +306,5 @@ class STRKMTrainer(Trainer):
             optimizer.step()
         return {**parts, "orthogonality": self.model.orthogonality_error()}
 
-
-register("strkm", "Stiefel restricted-kernel-machine autoencoder (Pandey et al. 2022)", STRKMConfig, STRKM)
 
 __all__ = ["STRKM", "STRKMConfig", "STRKMTrainer", "kpca_loss", "top_eigenvectors"]

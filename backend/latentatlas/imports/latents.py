@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from latentatlas.data.base import DatasetSpec
-from latentatlas.families.base import WEIGHTS_FILE
-from latentatlas.families.latents import LatentsConfig, SavedLatents
+from latentatlas.data.spec import DatasetSpec
+from latentatlas.families.configs import WEIGHTS_FILE, LatentsConfig
+from latentatlas.families.latents import SavedLatents
 from latentatlas.imports.staging import (
     ModelImportError,
     check_destination,

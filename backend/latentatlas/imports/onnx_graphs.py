@@ -25,20 +25,11 @@ import onnxruntime
 import torch
 from onnx.external_data_helper import uses_external_data
 
-from latentatlas.data import DatasetSpec, load_dataset
+from latentatlas.data.registry import load_dataset
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.evaluation.quality import evaluate_reconstruction
-from latentatlas.families.onnx import (
-    DECODER_FILE,
-    ELEMENT_TYPES,
-    ENCODER_FILE,
-    Graph,
-    Layout,
-    OnnxConfig,
-    OnnxModel,
-    PixelRange,
-    open_session,
-    to_graph_images,
-)
+from latentatlas.families.configs import DECODER_FILE, ENCODER_FILE, Layout, OnnxConfig, PixelRange
+from latentatlas.families.onnx import ELEMENT_TYPES, Graph, OnnxModel, open_session, to_graph_images
 from latentatlas.imports.staging import (
     ModelImportError,
     check_destination,

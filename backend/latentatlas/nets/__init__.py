@@ -1,7 +1,8 @@
-"""Building blocks with no I/O: the shared conv encoder/decoder, invertible flow layers and
-per-dimension latent quantisation. The model families in :mod:`latentatlas.families` build on them."""
+"""Building blocks with no I/O: the shared conv encoder/decoder (:mod:`~latentatlas.nets.blocks`),
+invertible flow layers (:mod:`~latentatlas.nets.flows`) and per-dimension latent quantisation
+(:mod:`~latentatlas.nets.quantizer`). The model families in :mod:`latentatlas.families` build on
+them. Only the networks' geometry is imported here (it needs no torch)."""
 
 from latentatlas.nets.config import NetConfig
-from latentatlas.nets.quantizer import LatentQuantizer
 
-__all__ = ["LatentQuantizer", "NetConfig"]
+__all__ = ["NetConfig"]

@@ -20,15 +20,12 @@ from latentatlas import __version__
 from latentatlas.config import Settings
 from latentatlas.devices import resolve_device, set_threads
 from latentatlas.export.onnx import OnnxCache
-from latentatlas.serve.admission import RETRY_AFTER_SECONDS, Admission
+from latentatlas.serve.admission import RETRY_AFTER_SECONDS
 from latentatlas.serve.bodies import BoundedBodies
-from latentatlas.serve.derived_cache import DerivedCache
-from latentatlas.serve.ensemble_registry import EnsembleRegistry
 from latentatlas.serve.errors import install_error_handlers
 from latentatlas.serve.image_input import FORM_OVERHEAD_BYTES
 from latentatlas.serve.jobs import JobManager
 from latentatlas.serve.pages import SERVED_PAGES, render_page
-from latentatlas.serve.registry import ModelRegistry
 from latentatlas.serve.routers import (
     batch,
     catalogue,
@@ -47,6 +44,8 @@ from latentatlas.serve.routers import (
     retrieval,
     zoo,
 )
+from latentatlas.serve.security_headers import SecurityHeaders
+from latentatlas.serve.startup import ModelIndex, index_models
 from latentatlas.serve.watcher import watching
 from latentatlas.store.leftovers import clean_leftovers
 
@@ -74,27 +73,20 @@ ROUTERS = (
 """Every router module (each has a ``router``); one entry per concern."""
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; start-up indexes the models of ``settings.models_dir`` and watches it."""
+def create_app(settings: Settings | None = None, index: ModelIndex | None = None) -> FastAPI:
+    """Build the app; start-up indexes the models of ``settings.models_dir`` (unless ``index``, the
+    folder already indexed by :mod:`~latentatlas.serve.startup`, is given) and watches it."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         set_threads(settings.torch_threads)
+        resolve_device(settings.device)  # a device that is not there fails the start, not the first model
         # Blocking work runs in anyio's worker threads: size that pool from settings (default 40).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
-        admission = Admission(settings.max_inflight_per_model)
-        # Start-up indexes the folders (config and card); weights load on first use, within the budget.
-        registry = ModelRegistry(
-            settings.models_dir,
-            resolve_device(settings.device),
-            admission,
-            memory_budget=settings.model_memory_mb * 2**20,
-            cache=DerivedCache(settings.cache_dir),
-        )
-        # ensembles first: their finished members join the registry as NAME.MEMBER models
-        ensembles = app.state.ensembles = EnsembleRegistry(settings.models_dir, registry)
-        app.state.registry = registry
+        # The folders' config and card; weights load on first use, within the budget.
+        registry, ensembles = index or index_models(settings)
+        app.state.ensembles, app.state.registry = ensembles, registry
         registry.watching = True
         # Folders added or removed while serving appear or go without a restart.
         async with watching(
@@ -107,7 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Latent Atlas", version=__version__, lifespan=lifespan, description=__doc__, docs_url=None, redoc_url=None
     )
     app.state.settings = settings
-    clean_leftovers(settings.models_dir, settings.state_dir)
+    if index is None:
+        clean_leftovers(settings.models_dir, settings.state_dir)
     private_paths = {settings.models_dir: "$LATENTATLAS_MODELS_DIR", settings.state_dir: "$LATENTATLAS_STATE_DIR"}
     app.state.jobs = JobManager(settings.max_jobs, private_paths=private_paths)
     app.state.onnx = OnnxCache(settings.onnx_cache_dir)
@@ -308,31 +301,3 @@ class InferenceDoor:
             await self.app(scope, receive, send)
         finally:
             self.inside -= 1
-
-
-class SecurityHeaders:
-    """Adds the headers every response should carry (pure ASGI, so WebSockets pass untouched):
-    no MIME sniffing, no referrer, and no framing by other sites (clickjacking)."""
-
-    HEADERS = (
-        (b"x-content-type-options", b"nosniff"),
-        (b"referrer-policy", b"no-referrer"),
-        (b"x-frame-options", b"DENY"),
-        (b"content-security-policy", b"frame-ancestors 'none'"),
-    )
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message) -> None:
-            if message["type"] == "http.response.start":
-                names = {name.lower() for name, _ in message.get("headers", [])}
-                message["headers"] = [*message.get("headers", []), *(h for h in self.HEADERS if h[0] not in names)]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

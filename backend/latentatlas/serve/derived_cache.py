@@ -11,16 +11,20 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from latentatlas.store.folders import write_bytes, write_text
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger("latentatlas.serve")
 
 
 def model_fingerprint(config: dict, model: torch.nn.Module) -> str:
     """SHA-256 over the model's config (JSON, sorted keys) and every tensor of its state, in name order."""
+    import torch  # here: the cache opens at start-up, before any model (and torch) is loaded
+
     digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
     for name, tensor in sorted(model.state_dict().items()):
         digest.update(name.encode())

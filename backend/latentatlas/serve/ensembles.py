@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from safetensors.torch import load_file
+from safetensors.numpy import load_file
 
 from latentatlas.errors import InputError, UnsupportedError
-from latentatlas.evaluation.ensemble import ANALYSIS_FILE, analyze_ensemble
 from latentatlas.evaluation.hotspot_factors import best_factor, hotspot_factor_means
 from latentatlas.evaluation.nmi_clip import ClippedNMI, clip_nmi
 from latentatlas.serve.schemas import (
@@ -36,7 +35,7 @@ from latentatlas.serve.schemas import (
     NMIClipping,
     UntrainedNull,
 )
-from latentatlas.store.ensembles import EnsembleError, ensemble_design, read_manifest
+from latentatlas.store.ensembles import ANALYSIS_FILE, EnsembleError, ensemble_design, read_manifest
 from latentatlas.store.folders import run_path
 
 log = logging.getLogger("latentatlas.serve")
@@ -158,7 +157,7 @@ class EnsembleService:
         if arrays:
             tensors = load_file(str((folder or self.folder) / arrays["file"]))
             for name in arrays["names"]:
-                analysis[name] = tensors[name].numpy().tolist()
+                analysis[name] = tensors[name].tolist()
         channels = len(analysis["channels"])
         for name in ("info_bits", "active", "nmi", "vi"):
             if len(analysis[name]) != channels:
@@ -358,6 +357,8 @@ class EnsembleService:
             raise InputError(f"ensemble {self.id} has no finished member to analyse")
 
         def work(progress: Callable[[float, str], None]) -> EnsembleAnalysisSummary:
+            from latentatlas.evaluation.ensemble import analyze_ensemble  # torch: not at start-up
+
             with self._lock:
                 run = run_path(self.folder, "analysis", state_dir=state_dir)
                 analysis = analyze_ensemble(

@@ -27,7 +27,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from latentatlas.config import Settings
-from latentatlas.data.base import DatasetSpec
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.evaluation.in_memory import in_memory_model
 from latentatlas.export.onnx import PART_NAMES, OnnxCache, OnnxExport
 from latentatlas.families.python_model import TensorFunction, function_name, slug

@@ -48,7 +48,7 @@ def stored_files(folder: Path) -> tuple[str, ...]:
     weights.safetensors, or an imported model's graphs); weights.safetensors while config.json cannot tell."""
     try:
         kind = json.loads((folder / CONFIG_FILE).read_text())["model"]["kind"]
-        return get_family(kind).model.stored_files
+        return get_family(kind).config.stored_files
     except (OSError, ValueError, KeyError, TypeError):
         return (WEIGHTS_FILE,)
 

@@ -15,8 +15,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from pydantic import ValidationError
 
 from latentatlas.errors import NotFoundError
@@ -24,9 +24,13 @@ from latentatlas.serve.admission import Admission
 from latentatlas.serve.derived_cache import DerivedCache
 from latentatlas.serve.errors import describe_errors
 from latentatlas.serve.model_folders import Signature, model_folders, settled, signature, unfinished
-from latentatlas.serve.services.core import ModelService
 from latentatlas.serve.services.description import ModelDescription
 from latentatlas.store.folders import load_model_folder
+
+if TYPE_CHECKING:
+    import torch
+
+    from latentatlas.serve.services.core import ModelService
 
 log = logging.getLogger("latentatlas.serve")
 
@@ -53,13 +57,14 @@ class ModelRegistry:
     def __init__(
         self,
         models_dir: Path,
-        device: torch.device,
+        device: torch.device | str,
         admission: Admission | None = None,
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
         cache: DerivedCache | None = None,
     ) -> None:
         self.admission = admission or Admission(per_model=1 << 30)
-        self.device = device
+        self.device_name = str(device)  # resolved when the first model loads: indexing needs no torch
+        self._device: torch.device | None = None
         self.models_dir = models_dir
         self.memory_budget = memory_budget
         self.cache = cache
@@ -78,6 +83,15 @@ class ModelRegistry:
             self.problem = "the models folder (LATENTATLAS_MODELS_DIR) does not exist"
             return
         self.rescan()
+
+    @property
+    def device(self) -> torch.device:
+        """Where models load (``LATENTATLAS_DEVICE``: auto, cpu, cuda[:N]), resolved on first use."""
+        if self._device is None:
+            from latentatlas.devices import resolve_device
+
+            self._device = resolve_device(self.device_name)
+        return self._device
 
     # -- what is served ------------------------------------------------------------------------
     @property
@@ -125,6 +139,8 @@ class ModelRegistry:
     def _load(self, model_id: str, entry: _Entry) -> ModelService:
         """Load ``entry``'s weights (its lock held), keep the service and evict beyond the budget."""
         assert entry.folder is not None, "in-memory models are never evicted"
+        from latentatlas.serve.services.core import ModelService  # torch: with the first model, not the index
+
         started = time.perf_counter()
         try:
             loaded = load_model_folder(entry.folder, self.device)

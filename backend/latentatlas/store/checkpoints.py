@@ -19,8 +19,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from latentatlas.families import LatentModel
-from latentatlas.families.base import Trainer
+from latentatlas.families.base import LatentModel, Trainer
 from latentatlas.store.folders import model_state, write_json, write_safetensors, write_text
 
 POINTER_FILE = "latest"

@@ -15,14 +15,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from latentatlas.data.base import DatasetSpec
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.families import FamilyConfig, get_family, model_config
-from latentatlas.families.base import TrainConfig
+from latentatlas.families.configs import TrainConfig
 from latentatlas.nets.config import NetConfig
 from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE, read_manifest_json, ship_float16
 
 MANIFEST_FILE = "manifest.json"
 PROBE_FILE = "probe.safetensors"
+ANALYSIS_FILE, ARRAYS_FILE, FUSION_FILE = "analysis.json", "analysis.safetensors", "fusion.safetensors"
+"""An ensemble's analysis: its JSON, its large M x M matrices, the fused space."""
 MANIFEST_VERSION = 1
 IMPORTED_KIND: Literal["imported"] = "imported"  # the ``config.kind`` of an ensemble of imported runs
 Status = Literal["pending", "running", "done", "failed"]

@@ -14,17 +14,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from pydantic import BaseModel, SerializeAsAny, field_validator
-from safetensors.torch import load_file, save_file
 
-from latentatlas.data.base import DatasetSpec
-from latentatlas.families import FamilyConfig, LatentModel, get_family, model_config
-from latentatlas.families.base import WEIGHTS_FILE
+from latentatlas.data.spec import DatasetSpec
+from latentatlas.families import FamilyConfig, get_family, model_config
+from latentatlas.families.configs import WEIGHTS_FILE
+
+if TYPE_CHECKING:
+    import torch
+
+    from latentatlas.families.base import LatentModel
 
 CONFIG_FILE, CARD_FILE = "config.json", "card.json"
+PROBE_FILE = "probe_decoder.safetensors"
+"""A probe decoder trained on the model's frozen latents (:mod:`latentatlas.store.probe_decoder`)."""
 
 
 class FolderConfig(BaseModel):
@@ -102,6 +107,8 @@ def run_path(folder: Path, prefix: str, suffix: str = "", state_dir: Path | None
 
 def write_safetensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
     """Write a safetensors file atomically."""
+    from safetensors.torch import save_file  # here: reading a folder's config needs no torch
+
     _replace_atomically(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
@@ -110,6 +117,8 @@ def ship_float16(folder: Path, section: str) -> None:
     ensemble's members ship in: half the bytes, scores and analyses computed in float32 stand),
     leaving out the parts only training uses (the family's ``training_only``: a contrastive
     encoder's heads and target network), and say so in its card under ``card[section]["weights"]``."""
+    from safetensors.torch import load_file  # here: reading a folder's config needs no torch
+
     folder = Path(folder)
     dropped = get_family(read_folder_config(folder).model.kind).model.training_only
     weights = load_file(str(folder / WEIGHTS_FILE))

@@ -13,9 +13,8 @@ from safetensors.torch import load_file
 
 from latentatlas.nets.config import NetConfig
 from latentatlas.nets.probe_decoder import ProbeDecoder
-from latentatlas.store.folders import CARD_FILE, model_state, write_json, write_safetensors
+from latentatlas.store.folders import CARD_FILE, PROBE_FILE, model_state, write_json, write_safetensors
 
-PROBE_FILE = "probe_decoder.safetensors"
 CARD_SECTION = "probe_decoder"
 
 

@@ -17,9 +17,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from latentatlas.data import DatasetSpec, load_dataset
+from latentatlas.data.registry import load_dataset
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.families import FamilyConfig, get_family, model_config
-from latentatlas.families.base import TrainConfig
+from latentatlas.families.configs import TrainConfig
 from latentatlas.metrics.catalogue import metrics_from
 from latentatlas.nets.config import NetConfig
 from latentatlas.store.folders import WEIGHTS_FILE, read_manifest_json, ship_float16, write_json
@@ -200,7 +201,7 @@ class ZooConfig(BaseModel):
         metrics in order, with the codes estimator's variant of each (the catalogue's ``codes``
         metrics' ``variant_of``) after it; codes scores only for a family with codes."""
         declared = self.null_tests or tuple(dict.fromkeys(m for claim in self.claims for m in claim.metrics))
-        has_codes = get_family(self.variant(variant).kind).model.capabilities.codes
+        has_codes = get_family(self.variant(variant).kind).capabilities.codes
         on_codes = {entry.variant_of: entry.name for entry in metrics_from("codes") if entry.variant_of}
         wanted: list[str] = []
         for name in declared:

@@ -36,7 +36,8 @@ import torch
 from safetensors.torch import load_file
 from tqdm import tqdm
 
-from latentatlas.data import FactorDataset, load_dataset
+from latentatlas.data.base import FactorDataset
+from latentatlas.data.registry import load_dataset
 from latentatlas.families.base import GaussianPosterior
 from latentatlas.store.ensembles import (
     MANIFEST_FILE,

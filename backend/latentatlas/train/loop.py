@@ -20,12 +20,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from latentatlas.data import DatasetSpec, FactorDataset, ImageDataset, load_dataset
+from latentatlas.data.base import FactorDataset, ImageDataset
 from latentatlas.data.correlated import parse_correlated_pair, sample_correlated_train_indices
+from latentatlas.data.registry import load_dataset
+from latentatlas.data.spec import DatasetSpec
 from latentatlas.devices import resolve_device, set_threads
 from latentatlas.evaluation.cards import training_card
-from latentatlas.families import FamilyConfig, LatentModel, build_model
-from latentatlas.families.base import TrainConfig
+from latentatlas.families import FamilyConfig, build_model
+from latentatlas.families.base import LatentModel
+from latentatlas.families.configs import TrainConfig
 from latentatlas.store.checkpoints import has_checkpoint, load_checkpoint, save_checkpoint, save_snapshot
 from latentatlas.store.folders import FolderConfig, load_model_folder, save_model_folder
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from latentatlas.data import load_dataset
+from latentatlas.data.registry import load_dataset
 from latentatlas.evaluation.quality import psnr
 from latentatlas.evaluation.retrieval import standardiser
 from latentatlas.nets.probe_decoder import ProbeDecoder

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from latentatlas.families.base import Capabilities
+from latentatlas.families.configs import Capabilities
 from latentatlas.serve.schemas.common import Latent
 
 

@@ -12,7 +12,8 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from latentatlas.data import FactorDataset, ImageDataset, load_dataset
+from latentatlas.data.base import FactorDataset, ImageDataset
+from latentatlas.data.registry import load_dataset
 from latentatlas.errors import InputError, UnsupportedError
 from latentatlas.evaluation.novelty import judge_novelty
 from latentatlas.evaluation.quality import psnr

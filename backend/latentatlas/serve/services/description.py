@@ -9,20 +9,21 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from safetensors import safe_open
 
-from latentatlas.data.base import ImageDataset
 from latentatlas.evaluation.dim_names import COLLAPSED_POSTERIOR_SD, DIM_NAME_MIN_NMI, collapsed_dims
 from latentatlas.evaluation.ordered_latents import CURVE_POINTS, log_keep_grid, slider_keep_grid
 from latentatlas.families import Capabilities, get_family
-from latentatlas.families.base import DiscreteCodes, OrderedLatents
 from latentatlas.serve.schemas import DimName, HeldOutCurves, ModelDetail, ModelInfo, ModelMetrics
 from latentatlas.serve.services.card import CardFacts, sanitize_card
-from latentatlas.store.folders import CARD_FILE, WEIGHTS_FILE, FolderConfig, LoadedModel, read_folder_config
-from latentatlas.store.probe_decoder import PROBE_FILE
+from latentatlas.store.folders import CARD_FILE, PROBE_FILE, WEIGHTS_FILE, FolderConfig, read_folder_config
+
+if TYPE_CHECKING:
+    from latentatlas.data.base import ImageDataset
+    from latentatlas.store.folders import LoadedModel
 
 
 def with_folder_additions(capabilities: Capabilities, folder: Path | None) -> Capabilities:
@@ -67,9 +68,8 @@ class ModelDescription:
         self.card = sanitize_card(model_id, card, config.model.latent_dim)
         self.codebooks = codebooks
         self.ensemble = ensemble
-        model_class = get_family(config.model.kind).model
-        self.capabilities: Capabilities = capabilities or model_class.capabilities_for(config.model)
-        self.truncation_fill = float(model_class.truncation_fill) if issubclass(model_class, OrderedLatents) else None
+        self.capabilities: Capabilities = capabilities or config.model.declared_capabilities()
+        self.truncation_fill = config.model.truncation_fill if self.capabilities.ordered else None
         stats = self.card.get("latent_stats", {})
         dim = config.model.latent_dim
         self.latent_mean = np.asarray(stats.get("mean", [0.0] * dim), dtype=np.float64)
@@ -83,27 +83,23 @@ class ModelDescription:
     @classmethod
     def of_folder(cls, model_id: str, folder: Path, ensemble: str | None = None) -> ModelDescription:
         """Read ``folder``'s config and card, and its codebooks (one tensor of the weights file, by
-        the name the family declares); raises ValueError/OSError for broken or missing files."""
+        the name the family declares); raises ValueError/OSError for broken or missing files.
+        Builds no model (and imports no torch)."""
         config = read_folder_config(folder)
         card_path = folder / CARD_FILE
         card = json.loads(card_path.read_text()) if card_path.exists() else {}
-        model_class = get_family(config.model.kind).model
+        capabilities = config.model.declared_capabilities()
         codebooks = None
-        if issubclass(model_class, DiscreteCodes):
-            with safe_open(str(folder / WEIGHTS_FILE), framework="pt") as weights:
-                codebooks = weights.get_tensor(model_class.codebook_weights).float().tolist()
-        return cls(
-            model_id,
-            config,
-            card,
-            codebooks,
-            ensemble,
-            with_folder_additions(model_class.capabilities_for(config.model), folder),
-        )
+        if capabilities.codes and config.model.codebook_weights is not None:
+            with safe_open(str(folder / WEIGHTS_FILE), framework="numpy") as weights:
+                codebooks = weights.get_tensor(config.model.codebook_weights).astype(np.float32).tolist()
+        return cls(model_id, config, card, codebooks, ensemble, with_folder_additions(capabilities, folder))
 
     @classmethod
     def of_loaded(cls, model_id: str, loaded: LoadedModel, ensemble: str | None = None) -> ModelDescription:
         """The description of a model already in memory (its codebooks read from the model)."""
+        from latentatlas.families.base import DiscreteCodes  # a loaded model: torch is in already
+
         model = loaded.model
         codebooks = model.codebooks().cpu().tolist() if isinstance(model, DiscreteCodes) else None
         return cls(
