@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from latentatlas.cli import app
+from latentatlas.data import registry
 from latentatlas.data.registry import load_dataset
 from latentatlas.data.spec import DatasetSpec
 from latentatlas.evaluation.disentanglement import (
@@ -184,10 +185,11 @@ def test_samples_encoded_once_score_as_the_evaluation_encodes_them(folders):
         evaluate_model(loaded, **{**options, "samples": SAMPLES + 1}, encoded=encoded)
 
 
-def test_an_ordered_flow_is_scored_on_its_top_2k_latents(tmp_path):
+def test_an_ordered_flow_is_scored_on_its_top_2k_latents(tmp_path, monkeypatch):
     """``latentatlas evaluate`` on an EOFlow: its card's flow section (PSNR against C beside
     PCA, denoising, throughput) and traversals are refreshed, and the metrics see its top 2K =
-    12 of 16 x 16 x 3 = 768 ordered latents, as the EOFlow paper scores InfoMEC."""
+    12 of 16 x 16 x 3 = 768 ordered latents, as the EOFlow paper scores InfoMEC. The dataset is
+    opened once for the flow section, MED and the metrics."""
     spec = DatasetSpec(name="shapes3d", image_size=16)
     net = NetConfig(image_size=16, channels=3, widths=(8, 8), hidden=16)
     config = model_config(kind="eoflow", latent_dim=768, net=net, flow_levels=1, flow_blocks=1, flow_hidden=8)
@@ -195,8 +197,13 @@ def test_an_ordered_flow_is_scored_on_its_top_2k_latents(tmp_path):
     folder = tmp_path / "flow"
     train(config, spec, run, folder, progress=False)
     (folder / "traversals.png").unlink()
+    opened = []
+    procedural, official = registry.LOADERS["shapes3d"]
+    assert procedural is not None
+    monkeypatch.setitem(registry.LOADERS, "shapes3d", (lambda spec: opened.append(spec) or procedural(spec), official))
     result = CliRunner().invoke(app, _evaluate_command(folder))
     assert result.exit_code == 0, result.output
+    assert opened == [spec]
     assert "PSNR by C (EOFlow / PCA)" in result.stdout and "C=   768  120.00 / 120.00 dB" in result.stdout
     card = _strict_json(folder / "card.json")
     _check_metrics(card["metrics"], 12)

@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from latentatlas.data.base import FactorDataset
+from latentatlas.data.base import FactorDataset, ImageDataset
 from latentatlas.data.registry import load_dataset
 from latentatlas.evaluation.baselines import Interventions, card_baselines
 from latentatlas.families.base import LatentModel
@@ -262,6 +262,7 @@ def evaluate_model(
     leave_out: tuple[str, ...] = (),
     should_stop: Callable[[], bool] | None = None,
     encoded: EncodedSamples | None = None,
+    dataset: ImageDataset | None = None,
 ) -> dict:
     """Every disentanglement metric of a model folder (or a loaded model) on its dataset.
 
@@ -279,7 +280,8 @@ def evaluate_model(
     ``dci_baselines`` (four more fits). ``leave_out`` names catalogue metrics not computed (e.g.
     exact DCI, whose trees take hours on a CPU for a few hundred latents); the result lists them.
     ``should_stop`` ends exact DCI's fits within a boosting stage (a cancelled job's StopFlag).
-    ``encoded``: the same samples already encoded (every latent), used instead of encoding them.
+    ``encoded``: the same samples already encoded (every latent), used instead of encoding them;
+    ``dataset``: the model's dataset already open (default: opened from its config).
 
     Returns the ``"metrics"`` entry (values, matrices, factor names, sample and vote
     counts, seed, seconds per stage); with ``write_card`` it is also written into the
@@ -289,7 +291,7 @@ def evaluate_model(
     """
     started = time.perf_counter()
     loaded = source if isinstance(source, LoadedModel) else load_model_folder(Path(source), device)
-    dataset = load_dataset(loaded.config.dataset)
+    dataset = dataset if dataset is not None else load_dataset(loaded.config.dataset)
     if not isinstance(dataset, FactorDataset):
         raise EvaluationError(
             f"{loaded.folder.name}: dataset {dataset.name!r} has no generative factors to score against"

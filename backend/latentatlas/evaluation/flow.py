@@ -190,13 +190,14 @@ def evaluate_flow(
     return section, traversal_sheet(model, clean[:1])
 
 
-def refresh_flow_card(loaded: LoadedModel) -> dict:
+def refresh_flow_card(loaded: LoadedModel, dataset: ImageDataset | None = None) -> dict:
     """Recompute a loaded flow's card ``flow`` section (written into its folder's card.json and
-    ``loaded.card``) and its traversals.png; returns the section."""
+    ``loaded.card``) and its traversals.png; returns the section. ``dataset``: the model's dataset
+    already open (default: opened from its config)."""
     if not loaded.model.capabilities.ordered:
         raise ValueError(f"{loaded.folder} holds a {loaded.config.model.kind}, whose latents are not ordered")
     device = loaded.model.device
-    dataset = load_dataset(loaded.config.dataset)
+    dataset = dataset if dataset is not None else load_dataset(loaded.config.dataset)
     section, traversals = evaluate_flow(loaded.model, dataset, device, curves=loaded.card.get("curves"))
     kept = {key: value for key, value in (loaded.card.get("flow") or {}).items() if key == "med"}  # scored apart
     loaded.card["flow"] = section | kept

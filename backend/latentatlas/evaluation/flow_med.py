@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from latentatlas.data.base import FactorDataset
+from latentatlas.data.base import FactorDataset, ImageDataset
 from latentatlas.data.registry import load_dataset
 from latentatlas.evaluation.disentanglement import EncodedSamples, EvaluationError, encode_protocol_samples
 from latentatlas.evaluation.ordered_latents import CURVE_POINTS, log_keep_grid
@@ -32,13 +32,19 @@ NULL_SEED_OFFSET = 1
 
 
 def flow_med_section(
-    loaded: LoadedModel, samples: int, seed: int, n_jobs: int = 1, encoded: EncodedSamples | None = None
+    loaded: LoadedModel,
+    samples: int,
+    seed: int,
+    n_jobs: int = 1,
+    encoded: EncodedSamples | None = None,
+    dataset: ImageDataset | None = None,
 ) -> dict:
     """The card's ``flow.med`` section (see the module doc) on ``samples`` factor samples drawn
-    with ``seed`` (``encoded``: those samples already encoded, every latent)."""
+    with ``seed`` (``encoded``: those samples already encoded, every latent; ``dataset``: the
+    model's dataset already open, default opened from its config)."""
     if not loaded.model.capabilities.ordered:
         raise EvaluationError(f"{loaded.folder.name}'s latents are not ordered: MED against C needs an ordered model")
-    dataset = load_dataset(loaded.config.dataset)
+    dataset = dataset if dataset is not None else load_dataset(loaded.config.dataset)
     if not isinstance(dataset, FactorDataset):
         raise EvaluationError(f"{loaded.folder.name}: dataset {dataset.name!r} has no generative factors")
     started = time.perf_counter()
@@ -73,11 +79,16 @@ def flow_med_section(
 
 
 def refresh_flow_med(
-    loaded: LoadedModel, samples: int, seed: int, n_jobs: int = 1, encoded: EncodedSamples | None = None
+    loaded: LoadedModel,
+    samples: int,
+    seed: int,
+    n_jobs: int = 1,
+    encoded: EncodedSamples | None = None,
+    dataset: ImageDataset | None = None,
 ) -> dict:
     """Compute :func:`flow_med_section` and write it into the card's ``flow`` section (card.json
     and ``loaded.card``); returns it."""
-    section = flow_med_section(loaded, samples, seed, n_jobs, encoded)
+    section = flow_med_section(loaded, samples, seed, n_jobs, encoded, dataset)
     loaded.card.setdefault("flow", {})["med"] = section
     write_json(loaded.folder / CARD_FILE, loaded.card)
     return section

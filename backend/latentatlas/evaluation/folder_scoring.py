@@ -47,6 +47,7 @@ def scored_under(card: dict, request: EvaluationRequest) -> bool:
 def score_loaded(loaded: LoadedModel, request: EvaluationRequest, progress=None, log: Log | None = None) -> dict:
     """Score one loaded model into its card: for a model with ordered latents (a flow) first its
     ``flow`` section, then every metric (:func:`evaluate_model`). Returns the ``metrics`` entry."""
+    from latentatlas.data.registry import load_dataset
     from latentatlas.evaluation.disentanglement import EvaluationError, VoteCounts, evaluate_model
 
     if not loaded.model.capabilities.encode:
@@ -54,19 +55,18 @@ def score_loaded(loaded: LoadedModel, request: EvaluationRequest, progress=None,
             f"{loaded.folder} has no encoder to score (saved latents: their card's metrics came with the import)"
         )
     encoded = None
+    dataset = load_dataset(loaded.config.dataset)  # opened once for the flow section, MED and the metrics
     if loaded.model.capabilities.ordered:
         from latentatlas.data.base import FactorDataset
-        from latentatlas.data.registry import load_dataset
         from latentatlas.evaluation.disentanglement import encode_protocol_samples
         from latentatlas.evaluation.flow import refresh_flow_card
         from latentatlas.evaluation.flow_med import refresh_flow_med
 
-        flow = refresh_flow_card(loaded)
-        dataset = load_dataset(loaded.config.dataset)
+        flow = refresh_flow_card(loaded, dataset)
         if "med" not in request.leave_out and isinstance(dataset, FactorDataset):
             # every latent of the metrics' own samples, encoded once: MED scores all of them, the metrics the top 2K
             encoded = encode_protocol_samples(loaded, dataset, request.samples, request.seed)
-            med = refresh_flow_med(loaded, request.samples, request.seed, request.threads, encoded)
+            med = refresh_flow_med(loaded, request.samples, request.seed, request.threads, encoded, dataset)
             if log:
                 log(f"{loaded.folder.name}: MED on all {med['latents']} latents, D {med['all']['disentanglement']:.3f}")
         if log:
@@ -86,4 +86,5 @@ def score_loaded(loaded: LoadedModel, request: EvaluationRequest, progress=None,
         dci_baselines=request.dci_baselines,
         leave_out=request.leave_out,
         encoded=encoded,
+        dataset=dataset,
     )
