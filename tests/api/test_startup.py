@@ -98,12 +98,14 @@ def test_ready_once_indexed_and_requests_wait_for_the_api(good_models, ids):
         listing = asyncio.ensure_future(get(server, "/api/models"))
         await asyncio.sleep(0.3)
         assert not listing.done() and server.app is None  # waits for the API, is not refused
+        shutil.copytree(good_models / ids.qlae, good_models / "copied-meanwhile")  # before the watcher starts
 
         gate.set()
         status, models = await asyncio.wait_for(listing, 60)
         assert status == 200 and server.app is not None
-        assert {model["id"] for model in models["models"]} == {ids.qlae, ids.vae}
-        assert (await get(server, "/readyz"))[1]["status"] == "ready"  # now the API's own health router
+        assert {model["id"] for model in models["models"]} == {ids.qlae, ids.vae, "copied-meanwhile"}
+        status, body = await get(server, "/readyz")  # now the API's own health router
+        assert status == 200 and body["models"] == 3
         await lifespan.stop()
 
     asyncio.run(scenario())

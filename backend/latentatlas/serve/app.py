@@ -88,10 +88,14 @@ def create_app(settings: Settings | None = None, index: ModelIndex | None = None
         registry, ensembles = index or index_models(settings)
         app.state.ensembles, app.state.registry = ensembles, registry
         registry.watching = True
+
+        def rescan() -> bool:
+            return registry.rescan() | ensembles.rescan()
+
         # Folders added or removed while serving appear or go without a restart.
-        async with watching(
-            settings.models_dir, lambda: registry.rescan() | ensembles.rescan(), lambda: bool(registry.waiting_for)
-        ):
+        async with watching(settings.models_dir, rescan, lambda: bool(registry.waiting_for)):
+            if index is not None:  # indexed before the API was built: what changed meanwhile
+                await anyio.to_thread.run_sync(rescan)
             yield
 
     # /docs is served with the Swagger UI vendored from npm (no CDN); ReDoc is off.
