@@ -197,7 +197,7 @@ class HFSConfig(FamilyConfig):
 
 
 class STRKMConfig(FamilyConfig):
-    """St-RKM's options (defaults: the authors' code, except F and pixel_loss; see the module docstring)."""
+    """St-RKM's options (defaults: the authors' code, except F and pixel_loss; see :mod:`latentatlas.families.strkm`)."""
 
     kind: Literal["strkm"] = "strkm"
     capabilities = Capabilities(sample=True)
@@ -361,7 +361,7 @@ class ContrastiveConfig(FamilyConfig):
 
 
 class BYOLConfig(ContrastiveConfig):
-    """BYOL's heads and target momentum (defaults: see the module docstring)."""
+    """BYOL's heads and target momentum (defaults: see :mod:`latentatlas.families.byol`)."""
 
     kind: Literal["byol"] = "byol"
     train_defaults: ClassVar[dict[str, Any]] = {"weight_decay": 1.5e-6}  # the paper's
@@ -374,7 +374,7 @@ class BYOLConfig(ContrastiveConfig):
 
 
 class SimSiamConfig(ContrastiveConfig):
-    """SimSiam's heads (defaults: see the module docstring)."""
+    """SimSiam's heads (defaults: see :mod:`latentatlas.families.simsiam`)."""
 
     kind: Literal["simsiam"] = "simsiam"
     train_defaults: ClassVar[dict[str, Any]] = {"weight_decay": 1e-4}  # the paper's
@@ -383,7 +383,7 @@ class SimSiamConfig(ContrastiveConfig):
 
 
 class BarlowTwinsConfig(ContrastiveConfig):
-    """Barlow Twins' projector and lambda (defaults: see the module docstring)."""
+    """Barlow Twins' projector and lambda (defaults: see :mod:`latentatlas.families.barlow`)."""
 
     kind: Literal["barlow"] = "barlow"
     train_defaults: ClassVar[dict[str, Any]] = {"weight_decay": 1.5e-6}  # the paper's

@@ -335,7 +335,6 @@ class EOFlow(LatentModel, OrderedLatents, ExactLikelihood, PriorSampling):
 
 __all__ = [
     "EOFlow",
-    "EOFlowConfig",
     "EntropyEstimate",
     "balanced_directions",
     "eoflow_terms",

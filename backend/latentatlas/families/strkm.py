@@ -307,4 +307,4 @@ class STRKMTrainer(Trainer):
         return {**parts, "orthogonality": self.model.orthogonality_error()}
 
 
-__all__ = ["STRKM", "STRKMConfig", "STRKMTrainer", "kpca_loss", "top_eigenvectors"]
+__all__ = ["STRKM", "STRKMTrainer", "kpca_loss", "top_eigenvectors"]
