@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from latentatlas.families import build_model, families, model_config
+from latentatlas.families import Family, build_model, families, model_config
 from latentatlas.families.base import CAPABILITY_MIXINS, capable
+from latentatlas.families.configs import AEConfig
 from latentatlas.nets import NetConfig
 
 NET16 = NetConfig(image_size=16, channels=1, widths=(4, 4), hidden=8)
@@ -22,3 +23,12 @@ def test_capable_gives_a_model_exactly_its_declared_capabilities(kind):
         else:
             with pytest.raises(TypeError, match=mixin.__name__):
                 capable(model, mixin)
+
+
+def test_a_family_whose_class_lacks_a_declared_capability_is_refused_when_first_used():
+    """The registry imports a family's class on first use and checks its mixins then, once."""
+    mismatched = Family("ae", "an AE config over the QLAE class", AEConfig, "latentatlas.families.qlae:QLAE")
+    with pytest.raises(TypeError, match="family ae: declares"):
+        _ = mismatched.model
+    family = families()["ae"]
+    assert family.model is family.model and family.model.__name__ == "AE"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from latentatlas.families.configs import (
@@ -59,10 +60,10 @@ class Family:
     def capabilities(self) -> Capabilities:
         return self.config.capabilities
 
-    @property
+    @cached_property
     def model(self) -> type[LatentModel]:
-        """The model class (its module imported now, once); its capability mixins must match the
-        config's declared capabilities."""
+        """The model class, imported on first use and kept; its capability mixins must match the
+        config's declared capabilities (checked then, once)."""
         from latentatlas.families.base import CAPABILITY_MIXINS
 
         module_name, class_name = self.model_path.split(":")
