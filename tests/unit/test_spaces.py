@@ -9,7 +9,15 @@ import torch
 
 from latentatlas.fragments import compute_similarity
 from latentatlas.fragments.fingerprint import bhattacharyya_rows
-from latentatlas.fragments.spaces import _space_coefficients, compute_space_similarity, fuse_spaces
+from latentatlas.fragments.spaces import (
+    FusionObjective,
+    _channels_per_log,
+    _FusionStep,
+    _log2_mean,
+    _space_coefficients,
+    compute_space_similarity,
+    fuse_spaces,
+)
 
 
 def _noisy_views(
@@ -66,6 +74,55 @@ def test_space_coefficients_and_their_hand_written_gradient_match_autograd() -> 
     assert torch.autograd.gradcheck(
         _space_coefficients, (mu[:, :8].detach().requires_grad_(), logvar[:, :8].detach().requires_grad_())
     )
+
+
+def test_ln_s_of_several_channels_is_one_log_only_within_the_normal_range() -> None:
+    """The forward pass sums ln S over up to four channels as the log of their product; how many
+    depends on the widest log-variance, so float32 products never underflow (S >= 2 min s^2)."""
+    assert _channels_per_log(torch.tensor([[-20.0, 5.0]])) == 4  # fusion's clamp, float32
+    assert _channels_per_log(torch.tensor([[-30.0, 0.0]])) == 2
+    assert _channels_per_log(torch.tensor([[-100.0, 0.0]])) == 1
+    assert _channels_per_log(torch.tensor([[-100.0, 0.0]], dtype=torch.float64)) == 4
+    rng = np.random.default_rng(3)
+    for low in (-20.0, -30.0, -60.0):  # four, two and one channel(s) a log
+        mu = rng.standard_normal((9, 40))
+        logvar = rng.uniform(low, 5.0, size=(9, 40))
+        logvar[:, 0] = low  # the extreme in every channel: their product is the smallest
+        expected = torch.exp(-bhattacharyya_rows(torch.tensor(mu), torch.tensor(logvar), slice(0, 40)).sum(0))
+        got = _space_coefficients(torch.tensor(mu).float(), torch.tensor(logvar).float()).double()
+        assert torch.isfinite(got).all()
+        torch.testing.assert_close(got, expected, rtol=2e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("objective", ["exp_neg_vi", "nmi"])
+def test_the_fusion_steps_hand_written_gradient_matches_autograd(objective: FusionObjective) -> None:
+    """The fusion step takes the objective's derivatives in three sets of row sums and carries
+    them to (mu, logvar) by hand, in preallocated buffers; autograd through the coefficients
+    (themselves checked above) and an einsum gives the same gradient."""
+    rng = np.random.default_rng(11)
+    member_mu, member_lv = rng.standard_normal((3, 2, 30)), 0.3 * rng.standard_normal((3, 2, 30))
+    similarity = compute_space_similarity(member_mu, member_lv)
+    members = torch.stack([_space_coefficients(torch.tensor(m), torch.tensor(v)) for m, v in zip(member_mu, member_lv)])
+    info, self_joint = torch.tensor(similarity.info_bits), torch.tensor(similarity.self_joint_bits)
+    mu = torch.tensor(rng.standard_normal((2, 30)), requires_grad=True)
+    logvar = torch.tensor(0.3 * rng.standard_normal((2, 30)), requires_grad=True)
+
+    coefficients = _space_coefficients(mu, logvar)
+    info_f, self_f = _log2_mean(coefficients.sum(1), 30), _log2_mean((coefficients * coefficients).sum(1), 30)
+    joint = _log2_mean(torch.einsum("ij,sij->si", coefficients, members), 30)
+    nmi = (info_f + info - joint) / torch.sqrt((2 * info_f - self_f) * (2 * info - self_joint))
+    score = nmi.mean() if objective == "nmi" else torch.exp(-(2 * joint - self_f - self_joint)).mean()
+    expected = torch.autograd.grad(-score, (mu, logvar))
+
+    terms, gradient = _FusionStep(members, info, self_joint, objective)(
+        mu.detach(), logvar.detach(), with_gradient=True
+    )
+    assert terms.score == pytest.approx(float(score.detach()), rel=1e-12)
+    assert terms.info_bits == pytest.approx(float(info_f.detach()), rel=1e-12)
+    torch.testing.assert_close(terms.nmi, nmi.detach(), rtol=1e-12, atol=1e-12)
+    assert gradient is not None
+    for mine, reference in zip(gradient, expected):
+        torch.testing.assert_close(mine, reference, rtol=1e-9, atol=1e-12)
 
 
 def test_fusion_from_random_converges_above_every_member() -> None:
