@@ -6,6 +6,7 @@ on the server and says so."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import urllib.request
@@ -103,9 +104,43 @@ def test_a_drag_and_the_traversal_cost_the_server_no_decode(app, models):
     assert "(in browser)" in page.text_content("#latency")
     grid = page.get_attribute("#traversal-img", "src")
     assert grid.startswith("data:image/png")
-    picture = Image.open(io.BytesIO(__import__("base64").b64decode(grid.split(",", 1)[1])))
+    picture = Image.open(io.BytesIO(base64.b64decode(grid.split(",", 1)[1])))
     codebook = len(models["qlae-dsprites"]["codebooks"][0])
     assert picture.size == (codebook * 64, models["qlae-dsprites"]["latent_dim"] * 64)
+
+
+def _png_pixels(data_url: str) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))).convert("RGB"))
+
+
+def test_a_grid_decoded_in_the_page_is_painted_at_once_and_its_png_follows(app, models):
+    """A new grid of the shape shown is painted into the canvas over the <img> (no PNG encoded on
+    the way); once the grids stop changing the <img> gets the PNG, with the same pixels, and the
+    canvas goes."""
+    page = app.page
+    open_model(page, app.base_url, "qlae-dsprites")
+    page.wait_for_function(
+        "() => document.querySelector('#traversal-img').naturalHeight > 0 && window.__latentAtlas.idle"
+    )
+    first = page.get_attribute("#traversal-img", "src")
+    page.evaluate(
+        """() => { const canvas = document.querySelector('#traversal-canvas');
+                   new MutationObserver(() => { if (!canvas.hidden) window.__paintedGrid = canvas.toDataURL('image/png'); })
+                     .observe(canvas, { attributes: true, attributeFilter: ['hidden'] }); }"""
+    )
+    slider = page.locator("#sliders input[type=range]").first
+    slider.focus()
+    page.keyboard.press("End")
+    page.wait_for_function("() => window.__paintedGrid !== undefined")
+    page.wait_for_function(
+        "(first) => { const img = document.querySelector('#traversal-img'); return window.__latentAtlas.idle"
+        " && img.getAttribute('src') !== first && img.complete && document.querySelector('#traversal-canvas').hidden; }",
+        arg=first,
+    )
+    painted, shown = page.evaluate("() => window.__paintedGrid"), page.get_attribute("#traversal-img", "src")
+    assert shown.startswith("data:image/png")
+    assert np.array_equal(_png_pixels(painted), _png_pixels(shown))
+    assert not np.array_equal(_png_pixels(first), _png_pixels(shown))
 
 
 def test_switching_off_or_no_onnx_decodes_on_the_server_and_says_why(app, models):

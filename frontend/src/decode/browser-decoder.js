@@ -2,14 +2,14 @@
 // Runtime Web (onnx-worker.js). `OnnxModel` loads the graphs a manifest lists (GET
 // /api/models/{id}/onnx, or a static site's copy of it); `BrowserDecoder` follows a slider
 // like the WebSocket `LiveDecoder` does (one decode in flight, the latest latent wins) and
-// paints frames through the same callback; `browserTraverse` draws a traversal grid locally,
-// in the shape of the server's /traverse reply.
+// paints frames through the same callback; `browserTraverse` decodes a traversal grid locally,
+// in the shape of the server's /traverse reply, with its pixels to paint at once.
 
 const ORT_BASE = new URL("../../vendor/onnxruntime-web/dist/", import.meta.url).href;
 
-/** 8-bit RGBA pixels of `count` images of width x height, tiled `rows` x `cols` -> a PNG data URL. */
-export function pixelsToDataUrl(rgba, width, height, rows = 1, cols = 1) {
-  const canvas = document.createElement("canvas");
+/** Paint 8-bit RGBA pixels of images of width x height, one after another, tiled `rows` x `cols`,
+ * into `canvas` (resized to fit). */
+export function paintTiles(canvas, rgba, width, height, rows = 1, cols = 1) {
   canvas.width = cols * width;
   canvas.height = rows * height;
   const ctx = canvas.getContext("2d");
@@ -21,7 +21,12 @@ export function pixelsToDataUrl(rgba, width, height, rows = 1, cols = 1) {
       ctx.putImageData(new ImageData(rgba.slice(offset, offset + plane), width, height), c * width, r * height);
     }
   }
-  return canvas.toDataURL("image/png");
+  return canvas;
+}
+
+/** The same tiles as a PNG data URL. */
+export function pixelsToDataUrl(rgba, width, height, rows = 1, cols = 1) {
+  return paintTiles(document.createElement("canvas"), rgba, width, height, rows, cols).toDataURL("image/png");
 }
 
 /** One Web Worker running onnx-worker.js, with its requests awaiting replies. */
@@ -171,8 +176,16 @@ export async function browserTraverse(onnx, latent, dims, steps) {
     }
   });
   const { rgba, ms } = await onnx.decode(batch);
-  const image = pixelsToDataUrl(rgba, onnx.width, onnx.height, dims.length, columns);
-  return { image, dims, values, steps: columns, tile: onnx.width, ms };
+  const { width, height } = onnx;
+  let png = null;
+  // the pixels, to paint at once (TraversalView); `image`, the PNG, only when first read
+  return {
+    dims, values, steps: columns, tile: width, ms, rgba, width, height,
+    get image() {
+      png ??= pixelsToDataUrl(rgba, width, height, dims.length, columns);
+      return png;
+    },
+  };
 }
 
 export class BrowserDecoder {

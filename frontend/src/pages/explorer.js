@@ -77,7 +77,7 @@ const source = new SourcePanel(
   { store, latent, encoder: serverEncoder, banner, summary, config: api.config },
 );
 const traversal = new TraversalPanel(
-  { ...byIds("traversal", ["img", "labels", "overlay", "readout"]), steps: $("steps-select") },
+  { ...byIds("traversal", ["img", "canvas", "labels", "overlay", "readout"]), steps: $("steps-select") },
   { decoder: retrievalTraverser(decoder), onPick: (dim, value) => latent.setDim(dim, value), onSteps: () => writeLink(), onError: reportError },
 );
 const sliders = new LatentSliders(

@@ -43,7 +43,7 @@ const source = new SourcePanel(
 );
 const gridDownload = $("grid-download");
 const traversal = new TraversalPanel(
-  { ...byIds("traversal", ["img", "labels", "overlay", "readout"]), steps: $("steps-select") },
+  { ...byIds("traversal", ["img", "canvas", "labels", "overlay", "readout"]), steps: $("steps-select") },
   {
     decoder, onPick: (dim, value) => latent.setDim(dim, value), onShown: () => (gridDownload.disabled = false),
     onSteps: () => writeLink(), onError: reportError,

@@ -3,19 +3,27 @@
 // Rows are labelled z<d> (plus the factor where known); the tile nearest the current value
 // is outlined; hovering reads out the value, clicking sets the latent to it. From the keyboard the
 // grid is one Tab stop: arrow keys move a cursor over the tiles (read out), Enter or Space sets it.
+// A grid decoded in this page is painted into a canvas over the image at once when it has the
+// shape of the grid shown; its PNG (for the <img>, downloads and links) is encoded only once the
+// grids stop changing for IMAGE_AFTER_MS (encoding it held the page's thread ~25 ms a grid).
 
+import { paintTiles } from "../decode/browser-decoder.js";
 import { fmt } from "../lib/format.js";
 import { hasPending } from "../lib/pending.js";
 
+const IMAGE_AFTER_MS = 120;
+
 export class TraversalView {
   /**
-   * @param {object} els  {img, labels, overlay, readout}
+   * @param {object} els  {img, labels, overlay, readout}; optional: canvas (painted at once for
+   *   grids decoded in this page)
    * @param {(dim: number, value: number) => void} onPick
    */
   constructor(els, onPick) {
     this.els = els;
     this.onPick = onPick;
     this.grid = null; // the last /traverse reply
+    this.imageTimer = 0; // a painted grid whose PNG is not in the <img> yet
     this.factors = [];
     const { img } = els;
     img.addEventListener("pointerdown", (e) => {
@@ -80,8 +88,16 @@ export class TraversalView {
     this.els.overlay.append(box);
   }
 
+  /** A painted grid's PNG is still to be put in the <img>. */
+  get busy() {
+    return Boolean(this.imageTimer);
+  }
+
   clear() {
     this.grid = null;
+    clearTimeout(this.imageTimer);
+    this.imageTimer = 0;
+    if (this.els.canvas) this.els.canvas.hidden = true;
     this.els.img.removeAttribute("src");
     this.els.img.classList.add("empty");
     this.els.labels.replaceChildren();
@@ -96,14 +112,40 @@ export class TraversalView {
 
   /** Show a /traverse reply; `latent` is the latent it was computed for. */
   show(grid, latent) {
+    const { img, canvas } = this.els;
+    const rows = grid.dims.length;
+    // the canvas lies over the <img>'s box, so it can take a grid of the shape the <img> shows
+    const sameShape = img.naturalWidth === grid.steps * grid.tile && img.naturalHeight === rows * grid.tile;
     this.grid = grid;
-    const { img } = this.els;
     img.classList.remove("empty");
     img.parentElement.classList.toggle("small-tiles", grid.tile < 64); // small tiles are upscaled to the panel's width
-    img.src = grid.image;
-    img.alt = `Traversal grid: ${grid.dims.length} latent dims by ${grid.steps} steps`;
+    img.alt = `Traversal grid: ${rows} latent dims by ${grid.steps} steps`;
+    clearTimeout(this.imageTimer);
+    this.imageTimer = 0;
+    if (grid.rgba && canvas && sameShape) {
+      paintTiles(canvas, grid.rgba, grid.width, grid.height, rows, grid.steps);
+      canvas.hidden = false;
+      this.imageTimer = setTimeout(() => this._flushImage(), IMAGE_AFTER_MS);
+    } else {
+      this._flushImage();
+    }
     this._labels();
     this.mark(latent);
+  }
+
+  /** Put the grid's PNG in the <img>; the canvas over it goes once the <img> shows it. */
+  _flushImage() {
+    clearTimeout(this.imageTimer);
+    this.imageTimer = 0;
+    const { img, canvas } = this.els;
+    const grid = this.grid;
+    if (!grid) return;
+    if (canvas && !canvas.hidden) {
+      img.onload = () => {
+        if (this.grid === grid && !this.imageTimer) canvas.hidden = true;
+      };
+    }
+    img.src = grid.image;
   }
 
   _labels() {
@@ -212,7 +254,7 @@ export class TraversalPanel {
   }
 
   get busy() {
-    return hasPending(this);
+    return hasPending(this) || this.view.busy;
   }
 
   get steps() {
