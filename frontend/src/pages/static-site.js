@@ -134,7 +134,7 @@ async function start() {
 }
 
 $("reset-button").addEventListener("click", () => store.state.base && latent.reset());
-gridDownload.addEventListener("click", () => download($("traversal-img").getAttribute("src"), `${store.state.model?.id}-traversal.png`));
+gridDownload.addEventListener("click", () => download(traversal.image, `${store.state.model?.id}-traversal.png`));
 $("error-dismiss").addEventListener("click", clearError);
 window.addEventListener("beforeunload", () => decoder.close());
 

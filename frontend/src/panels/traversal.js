@@ -261,6 +261,12 @@ export class TraversalPanel {
     return Number(this.els.steps.value) || 11;
   }
 
+  /** The PNG of the last grid drawn (a data URL; null before one): the grid on screen, even while
+   * its <img> still waits for it. */
+  get image() {
+    return this.view.grid?.image ?? null;
+  }
+
   /** The dims of the last grid drawn (null before one). */
   get gridDims() {
     return this.view.grid?.dims ?? null;
