@@ -113,25 +113,31 @@ def _png_pixels(data_url: str) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))).convert("RGB"))
 
 
-def test_a_grid_decoded_in_the_page_is_painted_at_once_and_its_png_follows(app, models):
+@pytest.mark.parametrize("model_id", ["qlae-dsprites", "factorvae-dsprites"])  # 64-pixel tiles; 32, upscaled
+def test_a_grid_decoded_in_the_page_is_painted_at_once_and_its_png_follows(app, models, model_id):
     """A new grid of the shape shown is painted into the canvas over the <img> (no PNG encoded on
-    the way); once the grids stop changing the <img> gets the PNG, with the same pixels, and the
-    canvas goes."""
+    the way), exactly where the <img> then shows it: once the grids stop changing the <img> gets
+    the PNG, with the same pixels, and the canvas goes."""
     page = app.page
-    open_model(page, app.base_url, "qlae-dsprites")
+    open_model(page, app.base_url, model_id)
     page.wait_for_function(
         "() => document.querySelector('#traversal-img').naturalHeight > 0 && window.__latentAtlas.idle"
     )
     first = page.get_attribute("#traversal-img", "src")
     page.evaluate(
         """() => { const canvas = document.querySelector('#traversal-canvas');
-                   new MutationObserver(() => { if (!canvas.hidden) window.__paintedGrid = canvas.toDataURL('image/png'); })
-                     .observe(canvas, { attributes: true, attributeFilter: ['hidden'] }); }"""
+                   const img = document.querySelector('#traversal-img');
+                   const box = (el) => { const r = el.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; };
+                   new MutationObserver(() => {
+                     if (canvas.hidden) return;
+                     window.__paintedGrid = canvas.toDataURL('image/png');
+                     requestAnimationFrame(() => (window.__paintedBoxes = [box(canvas), box(img),
+                       getComputedStyle(canvas).imageRendering, getComputedStyle(img).imageRendering]));
+                   }).observe(canvas, { attributes: true, attributeFilter: ['hidden'] }); }"""
     )
-    slider = page.locator("#sliders input[type=range]").first
-    slider.focus()
+    page.locator("#sliders input[type=range]").first.focus()
     page.keyboard.press("End")
-    page.wait_for_function("() => window.__paintedGrid !== undefined")
+    page.wait_for_function("() => window.__paintedBoxes !== undefined")
     page.wait_for_function(
         "(first) => { const img = document.querySelector('#traversal-img'); return window.__latentAtlas.idle"
         " && img.getAttribute('src') !== first && img.complete && document.querySelector('#traversal-canvas').hidden; }",
@@ -141,6 +147,9 @@ def test_a_grid_decoded_in_the_page_is_painted_at_once_and_its_png_follows(app, 
     assert shown.startswith("data:image/png")
     assert np.array_equal(_png_pixels(painted), _png_pixels(shown))
     assert not np.array_equal(_png_pixels(first), _png_pixels(shown))
+    canvas_box, img_box, canvas_rendering, img_rendering = page.evaluate("() => window.__paintedBoxes")
+    assert canvas_box == img_box and img_box[2] > 0  # laid exactly over the <img> (its next frame)
+    assert canvas_rendering == img_rendering == "pixelated"  # upscaled tiles stay sharp in both
 
 
 def test_switching_off_or_no_onnx_decodes_on_the_server_and_says_why(app, models):
