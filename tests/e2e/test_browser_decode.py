@@ -152,6 +152,46 @@ def test_a_grid_decoded_in_the_page_is_painted_at_once_and_its_png_follows(app, 
     assert canvas_rendering == img_rendering == "pixelated"  # upscaled tiles stay sharp in both
 
 
+def test_a_slider_move_moves_only_its_rows_traversal_outline(app, models):
+    """Each grid row outlines the step nearest the latent's value of its dim (in the page, a QLAE's
+    row steps through its codebook). Moving z0 to its lowest code, then its highest, moves z0's
+    outline at once, each time, and leaves the other rows' outlines, the same elements, where they
+    were (a drag re-lays out one box, not the grid's overlay)."""
+    page = app.page
+    model = models["qlae-dsprites"]
+    codes = len(model["codebooks"][0])
+    open_model(page, app.base_url, "qlae-dsprites")
+    page.wait_for_function(
+        "() => document.querySelector('#traversal-img').naturalHeight > 0 && window.__latentAtlas.idle"
+    )
+    moves = page.evaluate(
+        """() => {
+            const outlines = () => [...document.querySelectorAll('#traversal-overlay .current')];
+            const slider = document.querySelector('#sliders input[data-dim="0"]');
+            const first = outlines();
+            const seen = [];
+            for (const value of [slider.min, slider.max]) {  // synchronous: nothing else runs between
+              slider.value = value;
+              slider.dispatchEvent(new Event('input', { bubbles: true }));
+              const now = outlines();
+              seen.push({ same: now.length === first.length && now.every((b, i) => b === first[i]),
+                          boxes: now.map((b) => [b.style.top, b.style.left]) });
+            }
+            return { first: first.map((b) => [b.style.top, b.style.left]), seen };
+        }"""
+    )
+    row = page.locator("#traversal-labels .grid-label > span").all_text_contents().index("z0")  # rows: traverse_dims
+
+    def others(boxes: list) -> list:
+        return [b for r, b in enumerate(boxes) if r != row]
+
+    assert len(moves["first"]) == model["latent_dim"]
+    for move, column in zip(moves["seen"], (0, codes - 1)):
+        assert move["same"] and others(move["boxes"]) == others(moves["first"])
+        assert move["boxes"][row][0] == moves["first"][row][0]
+        assert float(move["boxes"][row][1].rstrip("%")) == pytest.approx(100 * column / codes)
+
+
 def test_switching_off_or_no_onnx_decodes_on_the_server_and_says_why(app, models):
     page = app.page
     open_model(page, app.base_url, "vae-dsprites")

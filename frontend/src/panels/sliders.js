@@ -26,6 +26,7 @@ export class SliderPanel {
     this.ranges = dimRanges(model, sds).slice(0, limit);
     this.inputs = [];
     this.outputs = [];
+    this.described = []; // the value each row's readout shows: a row is rewritten only when it changes
     this.baseMarks = [];
     this.bands = [];
     this.factorLabels = [];
@@ -145,6 +146,8 @@ export class SliderPanel {
   }
 
   _describe(d, value) {
+    if (this.described[d] === value) return;
+    this.described[d] = value;
     const range = this.ranges[d];
     const input = this.inputs[d];
     const out = this.outputs[d];
@@ -165,8 +168,9 @@ export class SliderPanel {
   /** Show `latent` on the sliders (values outside a continuous range clamp on the thumb only). */
   setValues(latent) {
     latent.forEach((v, d) => {
-      if (!this.inputs[d]) return;
-      this.inputs[d].value = String(v);
+      const input = this.inputs[d];
+      if (!input) return;
+      if (input.value !== String(v)) input.value = String(v);
       this._describe(d, v);
     });
   }

@@ -10,6 +10,7 @@
 import { paintTiles } from "../decode/browser-decoder.js";
 import { fmt } from "../lib/format.js";
 import { hasPending } from "../lib/pending.js";
+import { nearestIndex } from "./latent.js";
 
 const IMAGE_AFTER_MS = 120;
 
@@ -23,6 +24,7 @@ export class TraversalView {
     this.els = els;
     this.onPick = onPick;
     this.grid = null; // the last /traverse reply
+    this.marks = null; // {grid, boxes, steps}: each row's outlined step
     this.imageTimer = 0; // a painted grid whose PNG is not in the <img> yet
     this.factors = [];
     const { img } = els;
@@ -102,6 +104,7 @@ export class TraversalView {
     this.els.img.classList.add("empty");
     this.els.labels.replaceChildren();
     this.els.overlay.replaceChildren();
+    this.marks = null;
     this._readout("");
   }
 
@@ -131,6 +134,7 @@ export class TraversalView {
     }
     this._labels();
     this.mark(latent);
+    this._drawCursor();
   }
 
   /** Put the grid's PNG in the <img>; the canvas over it goes once the <img> shows it. */
@@ -167,34 +171,34 @@ export class TraversalView {
     }
   }
 
-  /** Outline, per row, the step nearest the current latent's value of that dim. */
+  /** Outline, per row, the step nearest the current latent's value of that dim. Only the rows
+   * whose step changed are touched (a drag moves one), so a slider's move re-lays out little. */
   mark(latent) {
-    const { overlay } = this.els;
-    overlay.replaceChildren();
     const grid = this.grid;
-    if (!grid || !latent) return;
+    if (this.marks?.grid !== grid || !latent) {
+      this.els.overlay.querySelectorAll(".current").forEach((box) => box.remove());
+      this.marks = grid && latent ? { grid, boxes: [], steps: [] } : null;
+    }
+    if (!this.marks) return;
     const rows = grid.dims.length;
     grid.dims.forEach((d, r) => {
       const values = grid.values[r] ?? [];
-      let best = -1;
-      let bestDist = Infinity;
-      values.forEach((v, c) => {
-        const dist = Math.abs(v - latent[d]);
-        if (dist < bestDist) {
-          bestDist = dist;
-          best = c;
-        }
-      });
-      if (best < 0) return;
-      const box = document.createElement("span");
-      box.className = "current";
-      box.style.left = `${(best / values.length) * 100}%`;
-      box.style.top = `${(r / rows) * 100}%`;
-      box.style.width = `${100 / values.length}%`;
-      box.style.height = `${100 / rows}%`;
-      overlay.append(box);
+      const step = values.length ? nearestIndex(values, latent[d]) : -1;
+      if (step === this.marks.steps[r]) return;
+      this.marks.steps[r] = step;
+      let box = this.marks.boxes[r];
+      if (step < 0) {
+        box?.remove();
+        this.marks.boxes[r] = null;
+        return;
+      }
+      if (!box) {
+        box = this.marks.boxes[r] = Object.assign(document.createElement("span"), { className: "current" });
+        Object.assign(box.style, { top: `${(r / rows) * 100}%`, width: `${100 / values.length}%`, height: `${100 / rows}%` });
+        this.els.overlay.append(box);
+      }
+      box.style.left = `${(step / values.length) * 100}%`;
     });
-    this._drawCursor();
   }
 
   _cellAt(event) {
