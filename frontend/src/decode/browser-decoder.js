@@ -7,6 +7,11 @@
 
 const ORT_BASE = new URL("../../vendor/onnxruntime-web/dist/", import.meta.url).href;
 
+/** How long a view showing pixels decoded in the page (painted into a canvas at once) waits for
+ * them to stop changing before it encodes their PNG for its <img>, downloads and links: encoding a
+ * PNG on every frame of a drag, or every grid, took several ms of the page's thread each time. */
+export const PNG_AFTER_MS = 120;
+
 /** Paint 8-bit RGBA pixels of images of width x height, one after another, tiled `rows` x `cols`,
  * into `canvas` (resized to fit). */
 export function paintTiles(canvas, rgba, width, height, rows = 1, cols = 1) {

@@ -3,12 +3,11 @@
 // sliders while the decode is scrolled out of view. Each frame shown is announced as a
 // `latentatlas:frame` event with its timings (for tests and benchmarks). A frame decoded in this
 // page is painted into the canvas at once; its PNG (for the <img>, the download and links) is
-// encoded only once the frames stop for IMAGE_AFTER_MS, not on every frame of a drag (encoding
+// encoded only once the frames stop for PNG_AFTER_MS, not on every frame of a drag (encoding
 // it took several ms of each frame's budget).
 
+import { PNG_AFTER_MS } from "../decode/browser-decoder.js";
 import { download, setImage } from "../lib/dom.js";
-
-const IMAGE_AFTER_MS = 120;
 
 export class DecodeView {
   /** @param {object} els  decode (img), latency, download (button); optional: canvas (painted at
@@ -66,7 +65,7 @@ export class DecodeView {
       clearTimeout(this.imageTimer);
       // on a narrow screen scrolled away, the floating copy (an <img>) must follow every frame
       if (document.body.classList.contains("decode-away")) this._flushImage();
-      else this.imageTimer = setTimeout(() => this._flushImage(), IMAGE_AFTER_MS);
+      else this.imageTimer = setTimeout(() => this._flushImage(), PNG_AFTER_MS);
       this._shown(frame, receivedAt);
       return;
     }

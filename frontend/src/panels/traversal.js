@@ -5,14 +5,12 @@
 // grid is one Tab stop: arrow keys move a cursor over the tiles (read out), Enter or Space sets it.
 // A grid decoded in this page is painted into a canvas over the image at once when it has the
 // shape of the grid shown; its PNG (for the <img>, downloads and links) is encoded only once the
-// grids stop changing for IMAGE_AFTER_MS (encoding it held the page's thread ~25 ms a grid).
+// grids stop changing for PNG_AFTER_MS (encoding it held the page's thread ~25 ms a grid).
 
-import { paintTiles } from "../decode/browser-decoder.js";
+import { paintTiles, PNG_AFTER_MS } from "../decode/browser-decoder.js";
 import { fmt } from "../lib/format.js";
 import { hasPending } from "../lib/pending.js";
 import { nearestIndex } from "./latent.js";
-
-const IMAGE_AFTER_MS = 120;
 
 export class TraversalView {
   /**
@@ -128,7 +126,7 @@ export class TraversalView {
     if (grid.rgba && canvas && sameShape) {
       paintTiles(canvas, grid.rgba, grid.width, grid.height, rows, grid.steps);
       canvas.hidden = false;
-      this.imageTimer = setTimeout(() => this._flushImage(), IMAGE_AFTER_MS);
+      this.imageTimer = setTimeout(() => this._flushImage(), PNG_AFTER_MS);
     } else {
       this._flushImage();
     }
