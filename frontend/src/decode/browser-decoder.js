@@ -1,8 +1,8 @@
 // Decoding in the browser: a model's ONNX decoder (and encoder) in a Web Worker running ONNX
 // Runtime Web (onnx-worker.js). `OnnxModel` loads the graphs a manifest lists (GET
 // /api/models/{id}/onnx, or a static site's copy of it); `BrowserDecoder` follows a slider
-// like the WebSocket `LiveDecoder` does (one decode in flight, the latest latent wins) and
-// paints frames through the same callback; `browserTraverse` decodes a traversal grid locally,
+// like the WebSocket `LiveDecoder` does (one decode in flight, the latest latent wins) and hands
+// frames to the same callback (painted by the worker itself once the page gave it a canvas); `browserTraverse` decodes a traversal grid locally,
 // in the shape of the server's /traverse reply, with its pixels to paint at once.
 
 const ORT_BASE = new URL("../../vendor/onnxruntime-web/dist/", import.meta.url).href;
@@ -40,12 +40,24 @@ class OnnxWorker {
     this.worker = new Worker(new URL("./onnx-worker.js", import.meta.url), { type: "module" });
     this.nextId = 1;
     this.waiting = new Map();
+    this.frames = new Map(); // painting decodes' ids -> resolve(frameAt) of the frame showing them
     this.worker.onmessage = (event) => this._reply(event.data);
     this.worker.onerror = (event) => this.failAll(new Error(event.message || "the decoding worker failed"));
   }
 
   call(message, transfer = []) {
+    return this._send(this.nextId++, message, transfer);
+  }
+
+  /** A decode that paints into the worker's canvas -> {reply, frame}: the reply, and a promise of
+   * the animation frame that showed it (frameAt, page clock; null if none did). */
+  callPainting(message, transfer = []) {
     const id = this.nextId++;
+    const frame = new Promise((resolve) => this.frames.set(id, resolve));
+    return { reply: this._send(id, message, transfer), frame };
+  }
+
+  _send(id, message, transfer) {
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       this.worker.postMessage({ ...message, id }, transfer);
@@ -53,6 +65,11 @@ class OnnxWorker {
   }
 
   _reply(message) {
+    if (message.type === "frame") {
+      this._frameShown(message.id, message.frameAt);
+      return;
+    }
+    if (message.type === "error") this._frameShown(message.id, null);
     const waiter = this.waiting.get(message.id);
     if (!waiter) return;
     this.waiting.delete(message.id);
@@ -60,9 +77,16 @@ class OnnxWorker {
     else waiter.resolve(message);
   }
 
+  _frameShown(id, frameAt) {
+    this.frames.get(id)?.(frameAt);
+    this.frames.delete(id);
+  }
+
   failAll(error) {
     for (const waiter of this.waiting.values()) waiter.reject(error);
     this.waiting.clear();
+    for (const resolve of this.frames.values()) resolve(null);
+    this.frames.clear();
   }
 
   terminate(error) {
@@ -106,6 +130,7 @@ export class OnnxModel {
     this.decoderLoad = null; // the decoder's load message, for the second worker
     this.second = null; // the decoder again, for the second half of large batches (started by the first)
     this.split = false; // whether the second worker has loaded it
+    this.painting = false; // whether the first worker paints single decodes into the page's canvas
   }
 
   get hasEncoder() {
@@ -140,11 +165,37 @@ export class OnnxModel {
     );
   }
 
-  async _decodeOn(worker, latents) {
+  _decodeOn(worker, latents) {
+    return this._unpack(worker.call(...this._runMessage(latents)));
+  }
+
+  _runMessage(latents, paint = false) {
     const input = new Float32Array(latents.length * this.latentDim);
     latents.forEach((latent, i) => input.set(latent, i * this.latentDim));
-    const reply = await worker.call({ type: "run", part: "decoder", input, dims: [latents.length, this.latentDim] }, [input.buffer]);
-    return { rgba: reply.output, ms: reply.ms };
+    return [{ type: "run", part: "decoder", input, dims: [latents.length, this.latentDim], paint }, [input.buffer]];
+  }
+
+  async _unpack(reply) {
+    const { output, ms, paintedAt } = await reply;
+    return { rgba: output, ms, paintedAt: paintedAt ?? null };
+  }
+
+  /** Hand the page's canvas over to the first worker, which from now on paints each single
+   * decode (`decodeAndPaint`) into it itself: the frame is on screen without a trip through the
+   * page's thread. `canvas` is an HTMLCanvasElement not yet transferred. */
+  paintInto(canvas) {
+    const offscreen = canvas.transferControlToOffscreen();
+    this.main.worker.postMessage({ type: "canvas", canvas: offscreen, pageOrigin: performance.timeOrigin }, [offscreen]);
+    this.painting = true;
+  }
+
+  /** Decode one latent and, once `paintInto` gave the worker a canvas, paint it there -> {rgba,
+   * ms, paintedAt, frame}: `paintedAt` (page clock) and `frame`, a promise of the time of the
+   * animation frame that showed it, or null when the page is to paint it. */
+  async decodeAndPaint(latent) {
+    if (!this.painting) return { ...(await this._decodeOn(this.main, [latent])), frame: null };
+    const { reply, frame } = this.main.callPainting(...this._runMessage([latent], true));
+    return { ...(await this._unpack(reply)), frame };
   }
 
   /** Encode one image given as float pixels (C, H, W) in [0, 1] -> {latent, ms}. */
@@ -195,7 +246,9 @@ export async function browserTraverse(onnx, latent, dims, steps) {
 
 export class BrowserDecoder {
   /** Same callbacks as `LiveDecoder`: onFrame({image, seq, serverMs, t0, sentAt, via, workerMs,
-   * rgba, width, height}), onError; `image` is made on first read, `rgba` can be painted at once. */
+   * rgba, width, height, paintedAt, frameShown}), onError; `image` is made on first read; `rgba`
+   * is already in the page's canvas when `paintedAt` is set (the worker painted it; `frameShown`
+   * promises the time of the frame that showed it), else it can be painted at once. */
   constructor({ onFrame, onError }) {
     this.onFrame = onFrame;
     this.onError = onError;
@@ -229,12 +282,13 @@ export class BrowserDecoder {
     const seq = ++this.seq;
     const sentAt = performance.now();
     try {
-      const { rgba, ms } = await onnx.decode([latent]);
+      const { rgba, ms, paintedAt, frame } = await onnx.decodeAndPaint(latent);
       if (onnx === this.onnx) {
         const { width, height } = onnx;
-        // the pixels, to paint at once; `image` (a PNG data URL) only when asked for
+        // the pixels, painted by the worker (`paintedAt`) or to paint at once; `image` (a PNG
+        // data URL) only when asked for
         this.onFrame?.({
-          rgba, width, height, seq, serverMs: null, workerMs: ms, t0, sentAt, via: "browser",
+          rgba, width, height, paintedAt, frameShown: frame, seq, serverMs: null, workerMs: ms, t0, sentAt, via: "browser",
           get image() {
             return pixelsToDataUrl(rgba, width, height);
           },

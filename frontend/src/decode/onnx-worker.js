@@ -1,15 +1,25 @@
 // A Web Worker running a model's ONNX decoder (and encoder) with ONNX Runtime Web (WASM), so
 // that decoding never blocks the page. Messages in:
 //   {type: "load", id, part, url, ortBase}       -> {type: "loaded", id, part, ms, downloadMs, bytes, cached}
-//   {type: "run", id, part, input, dims}          -> {type: "result", id, output, dims, ms}
+//   {type: "run", id, part, input, dims, paint?}  -> {type: "result", id, output, dims, ms, paintedAt?}
+//                                                  (painted: then {type: "frame", id, frameAt})
+//   {type: "canvas", canvas, pageOrigin}          (no reply): an OffscreenCanvas to paint into
 // `input` is a Float32Array (transferred); a decoder's `output` comes back as 8-bit RGBA pixels
 // (Uint8ClampedArray, one width x height image after another), rounded like the server's PNGs
 // (x * 255, clipped to [0, 255]); an encoder's as the Float32Array of latents.
+// A decode with `paint` (one image) is painted into the page's canvas from here, without waiting
+// for the page's thread (which may be busy rendering the rest of the input): `paintedAt` (pixels
+// in the canvas), then `frameAt`, this worker's next animation frame (the one that shows them;
+// null when a newer decode was painted before it); both in the page's clock (ms since its
+// timeOrigin).
 // Graphs are fetched once and kept in the Cache API under their URL (which carries their
 // SHA-256), so a model is downloaded once per browser, not once per visit.
 
 let ort = null;
 const sessions = new Map(); // part -> {session, input, output}
+let canvas = null; // the page's decode canvas (OffscreenCanvas), once handed over
+let pageOrigin = 0; // the page's performance.timeOrigin: our times in its clock
+let latestPaint = 0; // the id of the decode painted last
 const CACHE_NAME = "latentatlas-onnx-v1";
 
 async function runtime(ortBase) {
@@ -73,7 +83,25 @@ function toRgba(data, [n, channels, height, width]) {
   return out;
 }
 
-async function run({ part, input, dims }) {
+/** Now, in the page's clock. */
+const pageNow = () => performance.timeOrigin + performance.now() - pageOrigin;
+
+/** Paint one RGBA image into the page's canvas -> paintedAt (page clock). The decode `id`'s
+ * {type: "frame"} message follows at this worker's next animation frame (the one that shows it):
+ * `frameAt`, when its callback ran (as a page's rAF callback is timed), or null when a newer
+ * decode was painted before it (the canvas then held that one). */
+function paint(id, rgba, width, height) {
+  if (canvas.width !== width) canvas.width = width;
+  if (canvas.height !== height) canvas.height = height;
+  canvas.getContext("2d").putImageData(new ImageData(rgba, width, height), 0, 0);
+  latestPaint = id;
+  const report = (frameAt) => self.postMessage({ type: "frame", id, frameAt: latestPaint === id ? frameAt : null });
+  if (typeof requestAnimationFrame === "function") requestAnimationFrame(() => report(pageNow()));
+  else setTimeout(() => report(null)); // after the reply; no frame to time
+  return pageNow();
+}
+
+async function run({ id, part, input, dims, paint: wanted }) {
   const entry = sessions.get(part);
   if (!entry) throw new Error(`the ${part} is not loaded`);
   const started = performance.now();
@@ -83,13 +111,17 @@ async function run({ part, input, dims }) {
   const outDims = Array.from(tensor.dims);
   const output = part === "decoder" ? toRgba(tensor.data, outDims) : new Float32Array(tensor.data);
   tensor.dispose?.();
-  return { output, dims: outDims, ms: performance.now() - started };
+  const ms = performance.now() - started;
+  const paintedAt = wanted && canvas && outDims[0] === 1 ? paint(id, output, outDims[3], outDims[2]) : null;
+  return { output, dims: outDims, ms, paintedAt };
 }
 
 self.onmessage = async (event) => {
   const message = event.data;
   try {
-    if (message.type === "load") {
+    if (message.type === "canvas") {
+      ({ canvas, pageOrigin } = message);
+    } else if (message.type === "load") {
       self.postMessage({ type: "loaded", id: message.id, ...(await load(message)) });
     } else if (message.type === "run") {
       const result = await run(message);

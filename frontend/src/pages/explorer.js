@@ -61,6 +61,8 @@ const decoder = new DecoderStrategy(
     onError: showError,
     onChange: () => store.state.model && setBackgroundStatus(summary()),
     onReady: (onnx) => {
+      const canvas = onnx && decodeView.handOverCanvas();
+      if (canvas) onnx.paintInto(canvas); // the worker paints slider frames itself
       flow.useBrowser(onnx);
       if (store.state.latent) decoder.request(store.state.latent);
     },

@@ -2,9 +2,10 @@
 // the latency line, the PNG download and, on a narrow screen, a floating copy that follows the
 // sliders while the decode is scrolled out of view. Each frame shown is announced as a
 // `latentatlas:frame` event with its timings (for tests and benchmarks). A frame decoded in this
-// page is painted into the canvas at once; its PNG (for the <img>, the download and links) is
-// encoded only once the frames stop for PNG_AFTER_MS, not on every frame of a drag (encoding
-// it took several ms of each frame's budget).
+// page is in the canvas at once: painted there by the decoding worker itself (`handOverCanvas`,
+// OffscreenCanvas), or by this view where a browser cannot; its PNG (for the <img>, the download
+// and links) is encoded only once the frames stop for PNG_AFTER_MS, not on every frame of a drag
+// (encoding it took several ms of each frame's budget).
 
 import { PNG_AFTER_MS } from "../decode/browser-decoder.js";
 import { download, setImage } from "../lib/dom.js";
@@ -19,6 +20,7 @@ export class DecodeView {
     this.timings = { lastDecodeMs: null, lastServerMs: null, lastRoundTripMs: null, frames: 0 };
     this.imageTimer = 0; // a painted frame whose PNG is not in the <img> yet
     this.imageFrame = null;
+    this.handedOver = false; // the canvas belongs to a decoding worker, which paints it
     els.download.addEventListener("click", () => {
       this._flushImage();
       download(els.decode.getAttribute("src"), `${this.model?.id}-decode.png`);
@@ -48,17 +50,36 @@ export class DecodeView {
     els.download.disabled = true;
   }
 
-  /** A decoded frame: {image, seq, t0, sentAt, via, serverMs, workerMs?, rgba?, width?, height?}. */
+  /** A fresh canvas in place of this view's, for a decoding worker to paint frames into
+   * (`OnnxModel.paintInto`), or null where there is no canvas or no OffscreenCanvas. A canvas
+   * handed over stays that worker's: each in-browser decoder gets a new one. */
+  handOverCanvas() {
+    const old = this.els.canvas;
+    if (!old || typeof old.transferControlToOffscreen !== "function") return null;
+    const canvas = old.cloneNode(false);
+    canvas.hidden = true;
+    old.replaceWith(canvas);
+    this.els.canvas = canvas;
+    this.handedOver = true;
+    return canvas;
+  }
+
+  /** A decoded frame: {image, seq, t0, sentAt, via, serverMs, workerMs?, rgba?, width?, height?,
+   * paintedAt?, frameAt?} (`paintedAt`: already painted into the canvas by the worker). */
   showFrame(frame) {
     const receivedAt = performance.now();
     const { decode: img, canvas } = this.els;
     this.pending = frame;
-    if (frame.rgba && canvas) {
-      // decoded in this page: paint the pixels now (an image's load event waits for its own
+    const painted = frame.paintedAt != null;
+    if (frame.rgba && canvas && (painted || !this.handedOver)) {
+      // decoded in this page: in the canvas now (an image's load event waits for its own
       // decode, about a frame later); the <img> then takes the same pixels for downloads
-      canvas.width = frame.width;
-      canvas.height = frame.height;
-      canvas.getContext("2d").putImageData(new ImageData(frame.rgba, frame.width, frame.height), 0, 0);
+      const onScreen = painted && !canvas.hidden; // else it shows from now
+      if (!painted) {
+        canvas.width = frame.width;
+        canvas.height = frame.height;
+        canvas.getContext("2d").putImageData(new ImageData(frame.rgba, frame.width, frame.height), 0, 0);
+      }
       canvas.hidden = false;
       img.onload = null;
       this.imageFrame = frame;
@@ -66,7 +87,7 @@ export class DecodeView {
       // on a narrow screen scrolled away, the floating copy (an <img>) must follow every frame
       if (document.body.classList.contains("decode-away")) this._flushImage();
       else this.imageTimer = setTimeout(() => this._flushImage(), PNG_AFTER_MS);
-      this._shown(frame, receivedAt);
+      this._shown(frame, receivedAt, onScreen ? frame : null);
       return;
     }
     clearTimeout(this.imageTimer);
@@ -90,10 +111,12 @@ export class DecodeView {
     if (this.els.float && document.body.classList.contains("decode-away")) this.els.float.src = this.els.decode.src;
   }
 
-  _shown(frame, receivedAt) {
+  /** `workerPainted`: the frame, when the worker painted it into the visible canvas (its times
+   * then say when it was on screen), else null (on screen now, on the page's next frame). */
+  _shown(frame, receivedAt, workerPainted = null) {
     const { els, timings } = this;
     if (els.float && document.body.classList.contains("decode-away")) els.float.src = els.decode.src;
-    timings.lastDecodeMs = performance.now() - frame.t0;
+    timings.lastDecodeMs = (workerPainted ? frame.paintedAt : performance.now()) - frame.t0;
     timings.lastServerMs = frame.serverMs;
     timings.lastRoundTripMs = receivedAt - frame.sentAt;
     timings.frames += 1;
@@ -107,7 +130,21 @@ export class DecodeView {
     }
     els.download.disabled = false;
     const { seq, serverMs, via } = frame;
-    const detail = { seq, inputToFrameMs: timings.lastDecodeMs, serverMs, workerMs: frame.workerMs ?? null, roundTripMs: timings.lastRoundTripMs, via };
-    window.dispatchEvent(new CustomEvent("latentatlas:frame", { detail }));
+    const detail = {
+      seq, inputToFrameMs: timings.lastDecodeMs, serverMs, workerMs: frame.workerMs ?? null, roundTripMs: timings.lastRoundTripMs, via,
+      paintedBy: workerPainted ? "worker" : "page", frameAt: null, paintedMs: null,
+    };
+    const announce = () => window.dispatchEvent(new CustomEvent("latentatlas:frame", { detail }));
+    if (!workerPainted) {
+      announce(); // the page's next animation frame shows it
+      return;
+    }
+    // announced with the worker's animation frame that showed it (frameAt, page clock; input ->
+    // that frame: paintedMs), or null where a newer frame was painted before it
+    workerPainted.frameShown.then((frameAt) => {
+      detail.frameAt = frameAt;
+      detail.paintedMs = frameAt == null ? null : frameAt - frame.t0;
+      announce();
+    });
   }
 }
