@@ -34,13 +34,16 @@ export function pixelsToDataUrl(rgba, width, height, rows = 1, cols = 1) {
   return paintTiles(document.createElement("canvas"), rgba, width, height, rows, cols).toDataURL("image/png");
 }
 
+/** A painting decode's times when a newer one replaced it before it reached the screen. */
+const NOT_SHOWN = Object.freeze({ paintedAt: null, frameAt: null });
+
 /** One Web Worker running onnx-worker.js, with its requests awaiting replies. */
 class OnnxWorker {
   constructor() {
     this.worker = new Worker(new URL("./onnx-worker.js", import.meta.url), { type: "module" });
     this.nextId = 1;
     this.waiting = new Map();
-    this.frames = new Map(); // painting decodes' ids -> resolve(frameAt) of the frame showing them
+    this.frames = new Map(); // painting decodes' ids -> resolve({paintedAt, frameAt}): when they were shown
     this.worker.onmessage = (event) => this._reply(event.data);
     this.worker.onerror = (event) => this.failAll(new Error(event.message || "the decoding worker failed"));
   }
@@ -50,7 +53,8 @@ class OnnxWorker {
   }
 
   /** A decode that paints into the worker's canvas -> {reply, frame}: the reply, and a promise of
-   * the animation frame that showed it (frameAt, page clock; null if none did). */
+   * {paintedAt, frameAt} (page clock): when it was painted and the animation frame that took it to
+   * the screen began, or both null where a newer decode replaced it unseen. */
   callPainting(message, transfer = []) {
     const id = this.nextId++;
     const frame = new Promise((resolve) => this.frames.set(id, resolve));
@@ -66,10 +70,10 @@ class OnnxWorker {
 
   _reply(message) {
     if (message.type === "frame") {
-      this._frameShown(message.id, message.frameAt);
+      this._frameShown(message.id, { paintedAt: message.paintedAt, frameAt: message.frameAt });
       return;
     }
-    if (message.type === "error") this._frameShown(message.id, null);
+    if (message.type === "error") this._frameShown(message.id, NOT_SHOWN);
     const waiter = this.waiting.get(message.id);
     if (!waiter) return;
     this.waiting.delete(message.id);
@@ -77,15 +81,15 @@ class OnnxWorker {
     else waiter.resolve(message);
   }
 
-  _frameShown(id, frameAt) {
-    this.frames.get(id)?.(frameAt);
+  _frameShown(id, times) {
+    this.frames.get(id)?.(times);
     this.frames.delete(id);
   }
 
   failAll(error) {
     for (const waiter of this.waiting.values()) waiter.reject(error);
     this.waiting.clear();
-    for (const resolve of this.frames.values()) resolve(null);
+    for (const resolve of this.frames.values()) resolve(NOT_SHOWN);
     this.frames.clear();
   }
 
@@ -176,8 +180,8 @@ export class OnnxModel {
   }
 
   async _unpack(reply) {
-    const { output, ms, paintedAt } = await reply;
-    return { rgba: output, ms, paintedAt: paintedAt ?? null };
+    const { output, ms } = await reply;
+    return { rgba: output, ms };
   }
 
   /** Hand the page's canvas over to the first worker, which from now on paints each single
@@ -190,8 +194,8 @@ export class OnnxModel {
   }
 
   /** Decode one latent and, once `paintInto` gave the worker a canvas, paint it there -> {rgba,
-   * ms, paintedAt, frame}: `paintedAt` (page clock) and `frame`, a promise of the time of the
-   * animation frame that showed it, or null when the page is to paint it. */
+   * ms, frame}: `frame` promises when it was painted and shown ({paintedAt, frameAt}, page clock;
+   * both null if it never was), or is null when the page is to paint it. */
   async decodeAndPaint(latent) {
     if (!this.painting) return { ...(await this._decodeOn(this.main, [latent])), frame: null };
     const { reply, frame } = this.main.callPainting(...this._runMessage([latent], true));
@@ -246,9 +250,9 @@ export async function browserTraverse(onnx, latent, dims, steps) {
 
 export class BrowserDecoder {
   /** Same callbacks as `LiveDecoder`: onFrame({image, seq, serverMs, t0, sentAt, via, workerMs,
-   * rgba, width, height, paintedAt, frameShown}), onError; `image` is made on first read; `rgba`
-   * is already in the page's canvas when `paintedAt` is set (the worker painted it; `frameShown`
-   * promises the time of the frame that showed it), else it can be painted at once. */
+   * rgba, width, height, frameShown}), onError; `image` is made on first read; the worker paints
+   * `rgba` into the page's canvas itself when `frameShown` is set (it promises {paintedAt,
+   * frameAt}: when), else it can be painted at once. */
   constructor({ onFrame, onError }) {
     this.onFrame = onFrame;
     this.onError = onError;
@@ -282,13 +286,13 @@ export class BrowserDecoder {
     const seq = ++this.seq;
     const sentAt = performance.now();
     try {
-      const { rgba, ms, paintedAt, frame } = await onnx.decodeAndPaint(latent);
+      const { rgba, ms, frame } = await onnx.decodeAndPaint(latent);
       if (onnx === this.onnx) {
         const { width, height } = onnx;
-        // the pixels, painted by the worker (`paintedAt`) or to paint at once; `image` (a PNG
+        // the pixels, painted by the worker (`frameShown`) or to paint at once; `image` (a PNG
         // data URL) only when asked for
         this.onFrame?.({
-          rgba, width, height, paintedAt, frameShown: frame, seq, serverMs: null, workerMs: ms, t0, sentAt, via: "browser",
+          rgba, width, height, frameShown: frame, seq, serverMs: null, workerMs: ms, t0, sentAt, via: "browser",
           get image() {
             return pixelsToDataUrl(rgba, width, height);
           },

@@ -1,17 +1,17 @@
 // A Web Worker running a model's ONNX decoder (and encoder) with ONNX Runtime Web (WASM), so
 // that decoding never blocks the page. Messages in:
 //   {type: "load", id, part, url, ortBase}       -> {type: "loaded", id, part, ms, downloadMs, bytes, cached}
-//   {type: "run", id, part, input, dims, paint?}  -> {type: "result", id, output, dims, ms, paintedAt?}
-//                                                  (painted: then {type: "frame", id, frameAt})
+//   {type: "run", id, part, input, dims, paint?}  -> {type: "result", id, output, dims, ms, painting}
+//                                                  (painting: then {type: "frame", id, paintedAt, frameAt})
 //   {type: "canvas", canvas, pageOrigin}          (no reply): an OffscreenCanvas to paint into
 // `input` is a Float32Array (transferred); a decoder's `output` comes back as 8-bit RGBA pixels
 // (Uint8ClampedArray, one width x height image after another), rounded like the server's PNGs
 // (x * 255, clipped to [0, 255]); an encoder's as the Float32Array of latents.
 // A decode with `paint` (one image) is painted into the page's canvas from here, without waiting
-// for the page's thread (which may be busy rendering the rest of the input): `paintedAt` (pixels
-// in the canvas), then `frameAt`, this worker's next animation frame (the one that shows them;
-// null when a newer decode was painted before it); both in the page's clock (ms since its
-// timeOrigin).
+// for the page's thread (which may be busy rendering the rest of the input); its "frame" message
+// says when: `paintedAt` (pixels in the canvas) and `frameAt` (this worker's animation frame that
+// took them to the screen), in the page's clock (ms since its timeOrigin), or both null when a
+// newer decode replaced it before it was painted.
 // Graphs are fetched once and kept in the Cache API under their URL (which carries their
 // SHA-256), so a model is downloaded once per browser, not once per visit.
 
@@ -19,7 +19,8 @@ let ort = null;
 const sessions = new Map(); // part -> {session, input, output}
 let canvas = null; // the page's decode canvas (OffscreenCanvas), once handed over
 let pageOrigin = 0; // the page's performance.timeOrigin: our times in its clock
-let latestPaint = 0; // the id of the decode painted last
+let onScreenNext = null; // the decode painted into the canvas, on screen at the next frame: {id, paintedAt}
+let waiting = null; // a newer decode's pixels, painted once that frame goes: {id, rgba, width, height}
 const CACHE_NAME = "latentatlas-onnx-v1";
 
 async function runtime(ortBase) {
@@ -86,19 +87,47 @@ function toRgba(data, [n, channels, height, width]) {
 /** Now, in the page's clock. */
 const pageNow = () => performance.timeOrigin + performance.now() - pageOrigin;
 
-/** Paint one RGBA image into the page's canvas -> paintedAt (page clock). The decode `id`'s
- * {type: "frame"} message follows at this worker's next animation frame (the one that shows it):
- * `frameAt`, when its callback ran (as a page's rAF callback is timed), or null when a newer
- * decode was painted before it (the canvas then held that one). */
-function paint(id, rgba, width, height) {
+/** The decode `id` was on screen from `frameAt` (painted at `paintedAt`), or never (both null). */
+const report = (id, paintedAt, frameAt) => self.postMessage({ type: "frame", id, paintedAt, frameAt });
+
+/** The animation frame that takes `onScreenNext` to the screen: report it, then paint the decode
+ * that waited for it, if any. */
+function onFrame() {
+  const shown = onScreenNext;
+  onScreenNext = null;
+  report(shown.id, shown.paintedAt, pageNow());
+  if (waiting) {
+    const next = waiting;
+    waiting = null;
+    putPixels(next);
+  }
+}
+
+function putPixels({ id, rgba, width, height }) {
   if (canvas.width !== width) canvas.width = width;
   if (canvas.height !== height) canvas.height = height;
   canvas.getContext("2d").putImageData(new ImageData(rgba, width, height), 0, 0);
-  latestPaint = id;
-  const report = (frameAt) => self.postMessage({ type: "frame", id, frameAt: latestPaint === id ? frameAt : null });
-  if (typeof requestAnimationFrame === "function") requestAnimationFrame(() => report(pageNow()));
-  else setTimeout(() => report(null)); // after the reply; no frame to time
-  return pageNow();
+  const paintedAt = pageNow();
+  if (typeof requestAnimationFrame !== "function") {
+    setTimeout(() => report(id, paintedAt, null)); // after the reply; no frame to time
+    return;
+  }
+  onScreenNext = { id, paintedAt };
+  requestAnimationFrame(onFrame);
+}
+
+/** Paint decode `id`'s RGBA image into the page's canvas. A worker's canvas goes to the screen at
+ * the worker's next animation frame (Chromium pushes it just before the frame's rAF callbacks), so
+ * pixels painted over a frame not yet pushed would replace it unseen: a decode that arrives while
+ * one is waiting for its frame waits too, and is painted as that frame goes (a newer one replaces
+ * it there, reported as never shown). A {type: "frame"} message reports each decode. */
+function paint(id, rgba, width, height) {
+  if (!onScreenNext) {
+    putPixels({ id, rgba, width, height });
+    return;
+  }
+  if (waiting) report(waiting.id, null, null);
+  waiting = { id, rgba: rgba.slice(), width, height };
 }
 
 async function run({ id, part, input, dims, paint: wanted }) {
@@ -112,8 +141,9 @@ async function run({ id, part, input, dims, paint: wanted }) {
   const output = part === "decoder" ? toRgba(tensor.data, outDims) : new Float32Array(tensor.data);
   tensor.dispose?.();
   const ms = performance.now() - started;
-  const paintedAt = wanted && canvas && outDims[0] === 1 ? paint(id, output, outDims[3], outDims[2]) : null;
-  return { output, dims: outDims, ms, paintedAt };
+  const painting = Boolean(wanted && canvas && outDims[0] === 1);
+  if (painting) paint(id, output, outDims[3], outDims[2]);
+  return { output, dims: outDims, ms, painting };
 }
 
 self.onmessage = async (event) => {

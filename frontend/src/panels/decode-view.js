@@ -57,7 +57,9 @@ export class DecodeView {
     const old = this.els.canvas;
     if (!old || typeof old.transferControlToOffscreen !== "function") return null;
     const canvas = old.cloneNode(false);
-    canvas.hidden = true;
+    // shown from the start, transparent over the <img> until the worker's first frame: a worker's
+    // pixels reach the screen with its animation frames, which a canvas not displayed may not get
+    canvas.hidden = false;
     old.replaceWith(canvas);
     this.els.canvas = canvas;
     this.handedOver = true;
@@ -65,12 +67,12 @@ export class DecodeView {
   }
 
   /** A decoded frame: {image, seq, t0, sentAt, via, serverMs, workerMs?, rgba?, width?, height?,
-   * paintedAt?, frameAt?} (`paintedAt`: already painted into the canvas by the worker). */
+   * frameShown?} (`frameShown`: the worker paints it into the canvas and promises when). */
   showFrame(frame) {
     const receivedAt = performance.now();
     const { decode: img, canvas } = this.els;
     this.pending = frame;
-    const painted = frame.paintedAt != null;
+    const painted = Boolean(frame.frameShown);
     if (frame.rgba && canvas && (painted || !this.handedOver)) {
       // decoded in this page: in the canvas now (an image's load event waits for its own
       // decode, about a frame later); the <img> then takes the same pixels for downloads
@@ -111,15 +113,41 @@ export class DecodeView {
     if (this.els.float && document.body.classList.contains("decode-away")) this.els.float.src = this.els.decode.src;
   }
 
-  /** `workerPainted`: the frame, when the worker painted it into the visible canvas (its times
-   * then say when it was on screen), else null (on screen now, on the page's next frame). */
+  /** `workerPainted`: the frame, when the worker paints it into the visible canvas: it is then
+   * shown (and announced) once the worker says when it reached the screen; else null (on screen
+   * now, on the page's next frame). */
   _shown(frame, receivedAt, workerPainted = null) {
+    const { seq, serverMs, via } = frame;
+    const detail = {
+      seq, inputToFrameMs: null, serverMs, workerMs: frame.workerMs ?? null, roundTripMs: receivedAt - frame.sentAt, via,
+      paintedBy: workerPainted ? "worker" : "page", frameAt: null, paintedMs: null,
+    };
+    const announce = () => window.dispatchEvent(new CustomEvent("latentatlas:frame", { detail }));
+    if (!workerPainted) {
+      this._record(frame, receivedAt, performance.now(), detail);
+      announce(); // the page's next animation frame shows it
+      return;
+    }
+    // the worker's animation frame that took it to the screen (frameAt, page clock; input -> that
+    // frame: paintedMs), or nulls where a newer decode replaced it unseen
+    workerPainted.frameShown.then(({ paintedAt, frameAt }) => {
+      if (frameAt != null) {
+        this._record(frame, receivedAt, paintedAt, detail);
+        Object.assign(detail, { frameAt, paintedMs: frameAt - frame.t0 });
+      }
+      announce();
+    });
+  }
+
+  /** A frame on screen (in the canvas or <img>) at `shownAt`: the timings and the latency line. */
+  _record(frame, receivedAt, shownAt, detail) {
     const { els, timings } = this;
     if (els.float && document.body.classList.contains("decode-away")) els.float.src = els.decode.src;
-    timings.lastDecodeMs = (workerPainted ? frame.paintedAt : performance.now()) - frame.t0;
+    timings.lastDecodeMs = shownAt - frame.t0;
     timings.lastServerMs = frame.serverMs;
     timings.lastRoundTripMs = receivedAt - frame.sentAt;
     timings.frames += 1;
+    detail.inputToFrameMs = timings.lastDecodeMs;
     const ms = timings.lastDecodeMs.toFixed(0);
     if (frame.via === "browser") {
       els.latency.textContent = `· ${frame.workerMs.toFixed(1)} / ${ms} ms (in browser)`;
@@ -129,22 +157,5 @@ export class DecodeView {
       els.latency.title = "server decode time / input event to image on screen";
     }
     els.download.disabled = false;
-    const { seq, serverMs, via } = frame;
-    const detail = {
-      seq, inputToFrameMs: timings.lastDecodeMs, serverMs, workerMs: frame.workerMs ?? null, roundTripMs: timings.lastRoundTripMs, via,
-      paintedBy: workerPainted ? "worker" : "page", frameAt: null, paintedMs: null,
-    };
-    const announce = () => window.dispatchEvent(new CustomEvent("latentatlas:frame", { detail }));
-    if (!workerPainted) {
-      announce(); // the page's next animation frame shows it
-      return;
-    }
-    // announced with the worker's animation frame that showed it (frameAt, page clock; input ->
-    // that frame: paintedMs), or null where a newer frame was painted before it
-    workerPainted.frameShown.then((frameAt) => {
-      detail.frameAt = frameAt;
-      detail.paintedMs = frameAt == null ? null : frameAt - frame.t0;
-      announce();
-    });
   }
 }
