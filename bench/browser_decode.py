@@ -56,32 +56,33 @@ assert PAINTED_SCRIPT.count("paintedBy") == 2 and PAINTED_SCRIPT.count("paintedM
 # each move made at the start of a frame as Chromium delivers pointer input (rAF-aligned).
 # Each frame the app shows is timed at the animation frame that painted it: the worker's (the
 # app's ``frameAt``) where the worker painted it, else the page's first frame after the app showed
-# it (a frame the worker replaced before it showed counts as none). A move's latency runs to the
-# first such frame after it; it is "painted in the next frame" when that came within 1.5 frame
-# periods (the median interval of the page's frames): the next frame, allowing for its jitter,
-# not the one after.
-# Frames painted between the first move and the last count; frame loss = 1 - painted / moves
-# (the app keeps the latest move: a lost frame is a skipped one).
+# it (a decode the worker replaced before it reached the screen counts as none). A frame's
+# latency runs from the input it answers (the earliest one it coalesced) to that frame; it is
+# painted in the next frame when that took at most 1.5 frame periods (the median interval of the
+# page's frames): the next frame, allowing for its jitter, not the one after. Frames painted
+# between the first move and the last count; frame loss = 1 - painted / moves (the app keeps the
+# latest move: a lost frame is a skipped one).
 FRAME_RATE_DRAG_SCRIPT = """
 async ({values, dim, settleMs}) => {
   const slider = document.querySelector(`#sliders input[type=range][data-dim="${dim}"]`);
   if (!slider) throw new Error("no slider for dim " + dim);
   const pageFrames = [];
   let recording = true;
-  const record = (t) => { pageFrames.push(performance.now()); if (recording) requestAnimationFrame(record); };
+  const record = () => { pageFrames.push(performance.now()); if (recording) requestAnimationFrame(record); };
   const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r(performance.now())));
-  const shown = []; // [time shown, frame it was painted in (worker) or null]
+  const shown = []; // {at: shown, t0: its input, frameAt: the worker's frame that painted it, or null}
   const onFrame = (e) => {
-    if (e.detail.paintedBy !== "worker") shown.push([performance.now(), null]);
-    else if (e.detail.frameAt != null) shown.push([performance.now(), e.detail.frameAt]);
+    const { paintedBy, frameAt, paintedMs, inputToFrameMs } = e.detail;
+    const now = performance.now();
+    if (paintedBy !== "worker") shown.push({ at: now, t0: now - inputToFrameMs, frameAt: null });
+    else if (frameAt != null) shown.push({ at: now, t0: frameAt - paintedMs, frameAt });
   };
   window.addEventListener("latentatlas:frame", onFrame);
   await nextFrame();
   requestAnimationFrame(record);
   await nextFrame();
-  const moves = [];
+  const start = performance.now();
   for (const value of values) {
-    moves.push(performance.now());
     slider.value = String(value);
     slider.dispatchEvent(new Event("input", { bubbles: true }));
     await nextFrame();
@@ -90,12 +91,15 @@ async ({values, dim, settleMs}) => {
   await new Promise((r) => setTimeout(r, settleMs));
   recording = false;
   window.removeEventListener("latentatlas:frame", onFrame);
-  const painted = shown.map(([at, frameAt]) => frameAt ?? pageFrames.find((t) => t >= at) ?? Infinity);
+  const frames = shown.filter((f) => f.t0 >= start).map((f) => {
+    const painted = f.frameAt ?? pageFrames.find((t) => t >= f.at) ?? Infinity;
+    return { painted, latency: painted - f.t0 };
+  }).filter((f) => Number.isFinite(f.painted));
   const intervals = pageFrames.slice(1).map((t, i) => t - pageFrames[i]).sort((a, b) => a - b);
   const periodMs = intervals[Math.floor(intervals.length / 2)];
-  const latencies = moves.map((m) => Math.min(...painted.filter((t) => t > m)) - m).filter(Number.isFinite);
-  return { moves: values.length, durationMs: end - moves[0], periodMs, latencies,
-           framesPainted: painted.filter((t) => t <= end).length,
+  const latencies = frames.map((f) => f.latency);
+  return { moves: values.length, durationMs: end - start, periodMs, latencies,
+           framesPainted: frames.filter((f) => f.painted <= end).length,
            nextFramePainted: latencies.filter((ms) => ms <= 1.5 * periodMs).length };
 }
 """
