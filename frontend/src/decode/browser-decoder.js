@@ -2,8 +2,9 @@
 // Runtime Web (onnx-worker.js). `OnnxModel` loads the graphs a manifest lists (GET
 // /api/models/{id}/onnx, or a static site's copy of it); `BrowserDecoder` follows a slider
 // like the WebSocket `LiveDecoder` does (one decode in flight, the latest latent wins) and hands
-// frames to the same callback (painted by the worker itself once the page gave it a canvas); `browserTraverse` decodes a traversal grid locally,
-// in the shape of the server's /traverse reply, with its pixels to paint at once.
+// frames to the same callback (painted by the worker itself once the page gave it a canvas);
+// `browserTraverse` decodes a traversal grid locally, in the shape of the server's /traverse
+// reply, with its pixels to paint at once.
 
 const ORT_BASE = new URL("../../vendor/onnxruntime-web/dist/", import.meta.url).href;
 

@@ -109,7 +109,8 @@ function putPixels({ id, rgba, width, height }) {
   canvas.getContext("2d").putImageData(new ImageData(rgba, width, height), 0, 0);
   const paintedAt = pageNow();
   if (typeof requestAnimationFrame !== "function") {
-    setTimeout(() => report(id, paintedAt, null)); // after the reply; no frame to time
+    // no animation frames in this worker to time it by: taken as shown when painted
+    setTimeout(() => report(id, paintedAt, paintedAt)); // after the reply
     return;
   }
   onScreenNext = { id, paintedAt };
