@@ -13,7 +13,8 @@ per model (default: the 64x64 QLAEs), measures:
   on both paths, with the server otherwise idle;
 * a traversal grid of every slider dim x 11 steps decoded in the page (p50 over repeats);
 * on the browser path, idle and busy, a 60-move drag at the display's rate (one move per
-  animation frame, not waiting for decodes): frames painted and the frame loss.
+  animation frame, not waiting for decodes): frames painted, the frame loss, and each painted
+  frame's latency from the input it answers.
 
 Writes JSON (default bench/results/browser_decode.json). Targets (issue 23): slider input to
 painted frame p95 <= 16 ms idle and <= 20 ms busy on the browser path; a 12 x 11 traversal p50
@@ -303,8 +304,8 @@ def main() -> int:
         },
         "note": "browser, server and load generator share this machine's cores; input_to_painted_frame_ms: slider input event -> "
         "the app shows the new decode -> the next animation frame (the one that paints it); where the decoding worker paints "
-        "the frame into the page's canvas (OffscreenCanvas), 'painted' is the worker's next animation frame callback after it "
-        "painted (a decode replaced by a newer one before that callback ran counts as not painted)",
+        "the frame into the page's canvas (OffscreenCanvas), 'painted' is the worker's animation frame that took it to the "
+        "screen (a decode replaced by a newer one before the worker painted it counts as not painted)",
         "machine": machine_info(load_before),
         "models": results,
     }

@@ -74,9 +74,10 @@ export class DecodeView {
     this.pending = frame;
     const painted = Boolean(frame.frameShown);
     if (frame.rgba && canvas && (painted || !this.handedOver)) {
-      // decoded in this page: in the canvas now (an image's load event waits for its own
-      // decode, about a frame later); the <img> then takes the same pixels for downloads
-      const onScreen = painted && !canvas.hidden; // else it shows from now
+      // decoded in this page: into the canvas, by the worker (at its next frame) or now (an
+      // image's load event waits for its own decode, about a frame later); the <img> then takes
+      // the same pixels for downloads
+      const onScreen = painted && !canvas.hidden; // the worker's frames are being shown
       if (!painted) {
         canvas.width = frame.width;
         canvas.height = frame.height;
